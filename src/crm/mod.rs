@@ -1,0 +1,305 @@
+//! CRM connectors: pure functions from a logical operation to HTTP requests and back.
+//!
+//! The engine speaks in [`CrmOp`]s ("search contacts by this number", "create this call log")
+//! and hears back `Result<CrmOutput, CrmError>`. A connector turns one op into a short
+//! conversation of HTTP requests: [`step`] looks at the op and the exchanges so far and returns
+//! either the next request to send or the final result. Being a pure function of its history,
+//! a connector holds no state, cannot leak between calls, and is tested with golden
+//! request/response pairs. The shell only moves bytes: it sends [`HttpRequest`]s and reports
+//! [`Reply`]s.
+//!
+//! Invariants:
+//! - Every record a connector creates carries the op's [`Marker`], and [`CrmOp::FindLog`] finds
+//!   a record by that marker, so a retry after an unknown outcome never creates a second record.
+//! - A create whose outcome is not known (timeout, network error after send, 5xx) is
+//!   [`CrmError::Unknown`], never `Transient`: only the engine may decide to try again, after
+//!   looking for the marker.
+//! - No token appears in an error message, a `Debug` output or anything the engine sees.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::model::{Call, Contact, CrmKind, MessageKind, RecordId, RecordType, Timestamp};
+use crate::model::Message;
+use crate::phone::{Country, E164};
+
+/// The text Calltrail writes into every record it creates, derived from the call (or
+/// conversation-day) and the integration, never from the attempt, so every attempt writes the
+/// same marker. Shape: `calltrail:<slot key>`; connectors embed it where the CRM can find it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Marker(pub String);
+
+impl Marker {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One logical CRM operation, independent of vendor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum CrmOp {
+    /// Contacts (and Leads where the CRM has them) whose phone numbers match `phone`, in
+    /// whatever format the CRM stores them. Output: [`CrmOutput::Contacts`].
+    SearchContacts { phone: E164 },
+    /// Log a call against one contact. Output: [`CrmOutput::Created`].
+    CreateCallLog { log: CallLog },
+    /// Rewrite a call log made earlier (notes added after it was made). Output: [`CrmOutput::Updated`].
+    UpdateCallLog { record: RecordId, log: CallLog },
+    /// Find the record carrying `marker`. Output: [`CrmOutput::Found`].
+    FindLog { marker: Marker, hint: LogHint },
+    /// Create a placeholder contact ("New Lead - +15551234567"). Output: [`CrmOutput::Contact`].
+    CreateContact { name: String, phone: E164, marker: Marker },
+    /// Log one conversation-day of SMS or fax. Output: [`CrmOutput::Created`].
+    CreateMessageLog { log: MessageLog },
+    /// Rewrite a conversation-day log as messages arrive. Output: [`CrmOutput::Updated`].
+    UpdateMessageLog { record: RecordId, log: MessageLog },
+}
+
+impl CrmOp {
+    /// Whether the op changes the CRM. A write whose reply is lost has an unknown outcome.
+    pub fn is_write(&self) -> bool {
+        !matches!(self, CrmOp::SearchContacts { .. } | CrmOp::FindLog { .. })
+    }
+}
+
+/// Where a marked record should be looked for, so a lookup can be narrow (one contact's
+/// activities around a time) instead of a scan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogHint {
+    pub what: LogWhat,
+    pub contact: Option<RecordId>,
+    pub contact_type: Option<RecordType>,
+    pub phone: Option<E164>,
+    /// The call's start or the conversation day's first message.
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogWhat {
+    Call,
+    Messages,
+    Contact,
+}
+
+/// A call log as the engine wants it written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallLog {
+    pub marker: Marker,
+    pub contact: Contact,
+    pub call: Call,
+}
+
+/// One conversation-day of messages with one contact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageLog {
+    pub marker: Marker,
+    pub contact: Contact,
+    pub kind: MessageKind,
+    /// The conversation day, `YYYY-MM-DD`, in the rep's settings' day boundary.
+    pub day: String,
+    pub their_number: E164,
+    pub our_number: Option<E164>,
+    /// Every message of the day so far, oldest first.
+    pub messages: Vec<Message>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CrmOutput {
+    Contacts { contacts: Vec<Contact> },
+    Created { record: RecordId, url: Option<String> },
+    Updated,
+    Found { record: Option<RecordId> },
+    Contact { contact: Contact },
+}
+
+/// A CRM failure, classified so the engine can decide what happens next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum CrmError {
+    /// Too many requests: wait `retry_after_ms` when the CRM said, else back off.
+    #[error("rate limited: {message}")]
+    RateLimited { retry_after_ms: Option<i64>, message: String },
+    /// Credentials missing, expired or revoked: park the integration until they change.
+    #[error("not authorised: {message}")]
+    Unauthorized { message: String },
+    /// Known not to have taken effect, and worth trying again later (5xx on a read, offline).
+    #[error("temporary failure: {message}")]
+    Transient { message: String },
+    /// The CRM refused the request for a reason retrying will not fix (400, 403, 404).
+    #[error("refused: {message}")]
+    Permanent { message: String },
+    /// A write may or may not have taken effect (timeout, reply lost, 5xx on a create).
+    #[error("outcome unknown: {message}")]
+    Unknown { message: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+/// Debug leaves authorisation headers out, so a request can be logged without leaking a token.
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = is_secret_header(k);
+                (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &redact_url(&self.url))
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization" || n.contains("token") || n.contains("api-key") || n == "cookie"
+}
+
+/// The URL with the values of token-like query parameters replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("token") || k == "key" => format!("{k}=<redacted>"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the shell reports for one request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    Response(HttpResponse),
+    /// No response within the shell's timeout: the request may have reached the CRM.
+    TimedOut,
+    /// The request failed; `sent` is false only when it provably never left (offline).
+    NetworkError { sent: bool, message: String },
+}
+
+/// One request and its reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub request: HttpRequest,
+    pub reply: Reply,
+}
+
+/// What a connector decides next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    Send(HttpRequest),
+    Done(Result<CrmOutput, CrmError>),
+}
+
+/// A secret (API token or OAuth access token). Its Debug and Display never show it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for building a request header. Never format it anywhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Everything a connector needs to build requests for one integration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    pub kind: CrmKind,
+    /// The API base URL without a trailing slash: `https://api.hubapi.com`,
+    /// `https://acme.my.salesforce.com`, `https://www.zohoapis.eu`, or the emulator's.
+    pub base_url: String,
+    /// API token or OAuth access token, as the CRM expects it in its auth header.
+    pub token: Secret,
+    pub default_country: Country,
+}
+
+/// The next step of `op` for the CRM of `conn`, given the exchanges so far (empty at first).
+pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
+    let _ = (conn, op, history);
+    Step::Done(Err(CrmError::Permanent { message: "connector not implemented yet".into() }))
+}
+
+/// What the engine must know about a CRM's abilities to keep its promises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `FindLog` reads an exact key (no search index), so "not found" is authoritative at once.
+    /// Otherwise the engine waits out `search_lag_ms` after an unknown create before believing it.
+    pub exact_marker_lookup: bool,
+    pub search_lag_ms: i64,
+    /// Whether call notes are rendered as HTML (and so must be escaped).
+    pub html_notes: bool,
+    /// Whether the CRM can update a call log after it was created.
+    pub updatable_call_logs: bool,
+}
+
+pub fn capabilities(kind: CrmKind) -> Capabilities {
+    let _ = kind;
+    Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true }
+}

@@ -1,0 +1,227 @@
+//! The domain words every other module speaks: calls, messages, contacts, integrations and time.
+//!
+//! These are plain data. They carry no behaviour that needs I/O, they serialise with serde so the
+//! shell can persist them and the pages can show them, and their identifiers are newtypes so a
+//! call id can never be passed where an integration id is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::phone::E164;
+
+/// An instant as milliseconds since the Unix epoch, UTC. The core never reads a clock: every
+/// `now` is handed in by the shell (or by a test's fake clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+    pub const fn plus_ms(self, ms: i64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms))
+    }
+    pub const fn plus_secs(self, s: i64) -> Timestamp {
+        self.plus_ms(s.saturating_mul(1000))
+    }
+    pub const fn plus_mins(self, m: i64) -> Timestamp {
+        self.plus_ms(m.saturating_mul(60_000))
+    }
+    pub const fn plus_hours(self, h: i64) -> Timestamp {
+        self.plus_ms(h.saturating_mul(3_600_000))
+    }
+    /// Milliseconds from `earlier` to `self` (negative when `earlier` is later).
+    pub const fn since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+    /// RFC 3339 in UTC with millisecond precision, e.g. `2026-03-08T06:50:00.000Z`.
+    pub fn to_rfc3339(self) -> String {
+        match chrono::DateTime::from_timestamp_millis(self.0) {
+            Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            None => format!("@{}ms", self.0),
+        }
+    }
+    /// Parses RFC 3339 (any offset) or a bare integer of epoch milliseconds.
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        if let Ok(ms) = s.parse::<i64>() {
+            return Some(Timestamp(ms));
+        }
+        chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| Timestamp(t.timestamp_millis()))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// The softphone's stable id for one call (RingCentral's `sessionId`, or a derived id).
+    CallId
+);
+string_id!(
+    /// One connected CRM account, chosen by the user when the integration is added.
+    IntegrationId
+);
+string_id!(
+    /// A record's id inside a CRM (a contact, a call log, a task...), as the CRM spells it.
+    RecordId
+);
+string_id!(
+    /// One SMS or fax conversation as the softphone names it.
+    ConversationId
+);
+
+/// The CRMs Calltrail speaks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrmKind {
+    HubSpot,
+    Pipedrive,
+    Salesforce,
+    Zoho,
+    Clio,
+}
+
+impl CrmKind {
+    pub const ALL: [CrmKind; 5] =
+        [CrmKind::HubSpot, CrmKind::Pipedrive, CrmKind::Salesforce, CrmKind::Zoho, CrmKind::Clio];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CrmKind::HubSpot => "HubSpot",
+            CrmKind::Pipedrive => "Pipedrive",
+            CrmKind::Salesforce => "Salesforce",
+            CrmKind::Zoho => "Zoho CRM",
+            CrmKind::Clio => "Clio",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// How a call ended, as far as the softphone tells us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallResult {
+    Answered,
+    Missed,
+    Voicemail,
+    Busy,
+    Rejected,
+    Failed,
+    Unknown,
+}
+
+/// One conversation seen by the softphone. Times are optional because a call can end before it
+/// is answered, and a softphone may tell us about a call only once it has ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub id: CallId,
+    pub direction: Direction,
+    /// Our (the rep's) number, when the softphone tells it.
+    pub our_number: Option<E164>,
+    /// The other party's number: what contacts are matched against.
+    pub their_number: E164,
+    pub started_at: Timestamp,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub result: CallResult,
+    pub recording_url: Option<String>,
+    /// The rep's notes, as written so far.
+    pub notes: String,
+}
+
+impl Call {
+    /// Talk time in whole seconds: from answer to end, zero for a call never answered.
+    pub fn duration_secs(&self) -> i64 {
+        match (self.answered_at, self.ended_at) {
+            (Some(a), Some(e)) if e >= a => e.since(a) / 1000,
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Sms,
+    Fax,
+}
+
+/// One SMS or fax, inbound or outbound.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub conversation: ConversationId,
+    pub kind: MessageKind,
+    pub direction: Direction,
+    pub our_number: Option<E164>,
+    pub their_number: E164,
+    pub at: Timestamp,
+    /// SMS text, or a fax's page count and status line.
+    pub text: String,
+}
+
+/// A CRM's name for a kind of record that can be called: Contact, Lead, Person, ...
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RecordType(pub String);
+
+impl RecordType {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+}
+
+/// A contact as a CRM returns it from a search: enough to match, choose and link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: RecordId,
+    pub name: String,
+    pub record_type: RecordType,
+    /// The numbers exactly as the CRM stores them (matching re-normalises them).
+    pub phones: Vec<String>,
+    pub created_at: Option<Timestamp>,
+    pub modified_at: Option<Timestamp>,
+    /// A link a person can open to see the record in the CRM, when the connector can build one.
+    pub url: Option<String>,
+}

@@ -1,0 +1,223 @@
+//! Settings: per integration and global, as the options page, an imported JSON document and admin
+//! policy give them. The engine reads them; it never reads secrets (tokens live in the shell).
+//!
+//! Invariant: a `Settings` value the engine holds has passed [`Settings::validate`], so a broken
+//! document is refused whole and the previous settings stay in force.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CrmKind, IntegrationId, RecordType};
+use crate::phone::Country;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub integrations: Vec<IntegrationSettings>,
+    /// Origins whose softphone messages are trusted, e.g. `https://apps.ringcentral.com`.
+    pub softphone_origins: Vec<String>,
+    /// The country national numbers belong to.
+    pub default_country: Country,
+    pub digest: DigestSettings,
+    /// Minutes after hang-up before active-call picks are logged ("log now" skips the wait).
+    pub active_call_delay_mins: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            integrations: Vec::new(),
+            softphone_origins: vec!["https://apps.ringcentral.com".into()],
+            default_country: Country::US,
+            digest: DigestSettings::default(),
+            active_call_delay_mins: 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestSettings {
+    /// Minutes between scheduled runs.
+    pub period_mins: u32,
+    /// How far back a run looks: calls completed in the last `lookback_mins`.
+    pub lookback_mins: u32,
+    /// Quiet hours, in `quiet_time_zone` civil time: no scheduled run from `quiet_start_hour`
+    /// (inclusive) to `quiet_end_hour` (exclusive).
+    pub quiet_start_hour: u8,
+    pub quiet_end_hour: u8,
+    pub quiet_time_zone: String,
+    /// The furthest a catch-up run (the first after quiet hours or an outage) reaches back.
+    pub catch_up_max_hours: u32,
+}
+
+impl Default for DigestSettings {
+    fn default() -> Self {
+        DigestSettings {
+            period_mins: 60,
+            lookback_mins: 240,
+            quiet_start_hour: 2,
+            quiet_end_hour: 7,
+            quiet_time_zone: "America/New_York".into(),
+            catch_up_max_hours: 24,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationSettings {
+    pub id: IntegrationId,
+    pub kind: CrmKind,
+    /// What the rep calls it ("HubSpot - EMEA").
+    #[serde(default)]
+    pub label: String,
+    /// API base URL; instance and region URLs differ per customer.
+    pub base_url: String,
+    #[serde(default)]
+    pub auth: AuthKind,
+    #[serde(default = "yes")]
+    pub auto_log: bool,
+    #[serde(default = "yes")]
+    pub log_messages: bool,
+    #[serde(default)]
+    pub conflict_rule: ConflictRule,
+    #[serde(default)]
+    pub placeholder: PlaceholderSettings,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthKind {
+    /// A token pasted by the admin (HubSpot private app, Pipedrive API token, ...).
+    #[default]
+    ApiToken,
+    /// OAuth 2 authorization code (with PKCE where the CRM supports it) and refresh.
+    OAuth { client_id: String, auth_url: String, token_url: String, scopes: Vec<String> },
+}
+
+/// What to do when several contacts match in one integration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum ConflictRule {
+    /// Send the slot to the unresolved queue.
+    #[default]
+    Ask,
+    LastModified,
+    EarliestCreated,
+    Alphabetical,
+    /// Record types in order of preference (e.g. Contact before Lead), then alphabetical.
+    Priority { order: Vec<RecordType> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaceholderSettings {
+    pub enabled: bool,
+    /// `{phone}` is replaced by the E.164 number.
+    pub template: String,
+}
+
+impl Default for PlaceholderSettings {
+    fn default() -> Self {
+        PlaceholderSettings { enabled: false, template: "New Lead - {phone}".into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings are not valid JSON for Calltrail: {0}")]
+    Malformed(String),
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+}
+
+impl Settings {
+    /// Parses and validates a whole settings document.
+    pub fn from_json(text: &str) -> Result<Settings, SettingsError> {
+        let s: Settings = serde_json::from_str(text).map_err(|e| SettingsError::Malformed(e.to_string()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |field: String, problem: &str| Err(SettingsError::Invalid { field, problem: problem.into() });
+        let d = &self.digest;
+        if d.period_mins == 0 || d.period_mins > 24 * 60 {
+            return bad("digest.period_mins".into(), "must be between 1 and 1440");
+        }
+        if d.lookback_mins == 0 || d.lookback_mins > 7 * 24 * 60 {
+            return bad("digest.lookback_mins".into(), "must be between 1 and 10080");
+        }
+        if d.quiet_start_hour > 23 || d.quiet_end_hour > 24 {
+            return bad("digest.quiet_start_hour".into(), "hours run from 0 to 24");
+        }
+        if d.quiet_time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return bad("digest.quiet_time_zone".into(), "unknown or unsupported time zone");
+        }
+        if d.catch_up_max_hours == 0 || d.catch_up_max_hours > 24 * 7 {
+            return bad("digest.catch_up_max_hours".into(), "must be between 1 and 168");
+        }
+        if self.active_call_delay_mins > 24 * 60 {
+            return bad("active_call_delay_mins".into(), "must be at most 1440");
+        }
+        for o in &self.softphone_origins {
+            let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/') && !o.contains('*');
+            if !ok {
+                return bad(format!("softphone_origins[{o}]"), "must be an exact origin like https://app.example.com");
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, integ) in self.integrations.iter().enumerate() {
+            let at = |f: &str| format!("integrations[{i}].{f}");
+            if integ.id.as_str().is_empty() || !seen.insert(integ.id.clone()) {
+                return bad(at("id"), "must be present and unique");
+            }
+            let url = integ.base_url.trim_end_matches('/');
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
+                return bad(at("base_url"), "must be an http(s) URL");
+            }
+            if integ.placeholder.enabled && !integ.placeholder.template.contains("{phone}") {
+                return bad(at("placeholder.template"), "must contain {phone}");
+            }
+            if let ConflictRule::Priority { order } = &integ.conflict_rule {
+                if order.is_empty() {
+                    return bad(at("conflict_rule.order"), "must name at least one record type");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seeds() {
+        let s = Settings::default();
+        assert_eq!((s.digest.period_mins, s.digest.lookback_mins), (60, 240));
+        assert_eq!((s.digest.quiet_start_hour, s.digest.quiet_end_hour), (2, 7));
+        assert_eq!(s.active_call_delay_mins, 3);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn broken_documents_are_refused_whole() {
+        for (doc, needle) in [
+            ("{", "not valid JSON"),
+            (r#"{"digest":{"period_mins":0}}"#, "digest.period_mins"),
+            (r#"{"surprise":1}"#, "unknown field"),
+            (r#"{"softphone_origins":["https://*.example.com"]}"#, "softphone_origins"),
+            (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, "base_url"),
+            (r#"{"integrations":[{"id":"a","kind":"nope","base_url":"https://x.example"}]}"#, "unknown variant"),
+        ] {
+            let err = Settings::from_json(doc).unwrap_err().to_string();
+            assert!(err.contains(needle), "{doc}: {err}");
+        }
+    }
+}
