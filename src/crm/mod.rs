@@ -16,6 +16,13 @@
 //!   looking for the marker.
 //! - No token appears in an error message, a `Debug` output or anything the engine sees.
 
+pub mod clio;
+pub mod hubspot;
+pub mod oauth;
+pub mod pipedrive;
+pub mod salesforce;
+pub mod zoho;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -282,8 +289,13 @@ pub struct Connection {
 
 /// The next step of `op` for the CRM of `conn`, given the exchanges so far (empty at first).
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let _ = (conn, op, history);
-    Step::Done(Err(CrmError::Permanent { message: "connector not implemented yet".into() }))
+    match conn.kind {
+        CrmKind::HubSpot => hubspot::step(conn, op, history),
+        CrmKind::Pipedrive => pipedrive::step(conn, op, history),
+        CrmKind::Salesforce => salesforce::step(conn, op, history),
+        CrmKind::Zoho => zoho::step(conn, op, history),
+        CrmKind::Clio => clio::step(conn, op, history),
+    }
 }
 
 /// What the engine must know about a CRM's abilities to keep its promises.

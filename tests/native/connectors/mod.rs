@@ -1,0 +1,7 @@
+//! Golden request/response pairs per CRM connector.
+
+mod clio;
+mod hubspot;
+mod pipedrive;
+mod salesforce;
+mod zoho;
