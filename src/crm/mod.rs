@@ -17,6 +17,7 @@
 //! - No token appears in an error message, a `Debug` output or anything the engine sees.
 
 pub mod clio;
+pub mod common;
 pub mod hubspot;
 pub mod oauth;
 pub mod pipedrive;
