@@ -313,6 +313,18 @@ pub struct Capabilities {
 }
 
 pub fn capabilities(kind: CrmKind) -> Capabilities {
-    let _ = kind;
-    Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true }
+    // Conservative default until a connector states its truth: markers found only through a
+    // lagging search, notes escaped as HTML.
+    let conservative =
+        Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true };
+    match kind {
+        // Calls carry the marker in `hs_call_external_id`, found through the calls search API,
+        // which is eventually consistent; `hs_call_body` is HTML.
+        CrmKind::HubSpot => Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true },
+        // Tasks carry the marker in `CallObject`, found by SOQL (no search index); Description is plain text.
+        CrmKind::Salesforce => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, html_notes: false, updatable_call_logs: true },
+        CrmKind::Pipedrive => conservative,
+        CrmKind::Zoho => conservative,
+        CrmKind::Clio => conservative,
+    }
 }
