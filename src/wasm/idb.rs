@@ -1,0 +1,320 @@
+//! The store contract of [`crate::store`] over IndexedDB, in every scope that has `indexedDB`
+//! (service worker, dedicated worker, page).
+//!
+//! Each object store keeps [`Record`] envelopes with keyPath `key` and two indexes, `open` and
+//! `at`, so [`Db::restore`] reads only open work and recent history through index ranges: its
+//! cost follows what is open, not how much history there is.
+//!
+//! Invariants:
+//! - A [`Batch`] is one readwrite transaction: it commits whole or not at all.
+//! - A [`Durability::Strict`] batch resolves only after the transaction's `complete` with
+//!   `durability: "strict"` (flushed to disk); Chrome's default since 121 is `relaxed`.
+//! - Schema changes are migrations keyed by the old version in `upgrade`; a database from a
+//!   newer build is refused with a clear error instead of being opened half-understood.
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    IdbDatabase, IdbFactory, IdbIndexParameters, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters,
+    IdbOpenDbRequest, IdbRequest, IdbTransaction,
+};
+
+use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
+
+/// The schema version this build writes. Bump it with a new arm in [`upgrade`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("indexeddb is not available in this context")]
+    Unavailable,
+    #[error("could not open the database: {0}")]
+    Open(String),
+    #[error("the database has schema version {found}, newer than this build's {supported}")]
+    TooNew { found: u32, supported: u32 },
+    #[error("transaction failed: {0}")]
+    Transaction(String),
+    #[error("a stored record is malformed: {0}")]
+    Malformed(String),
+}
+
+impl From<StoreError> for JsValue {
+    fn from(e: StoreError) -> JsValue {
+        js_sys::Error::new(&e.to_string()).into()
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// An `IDBDatabase` seen through the one method web-sys binds only behind
+    /// `web_sys_unstable_apis`; declaring it here keeps the whole build on stable APIs.
+    type DatabaseWithOptions;
+
+    /// `IDBDatabase.transaction(names, mode, { durability })`.
+    #[wasm_bindgen(method, catch, js_name = transaction)]
+    fn transaction_with_options(
+        this: &DatabaseWithOptions,
+        names: &Array,
+        mode: &str,
+        options: &JsValue,
+    ) -> Result<IdbTransaction, JsValue>;
+}
+
+/// An open Calltrail database.
+pub struct Db {
+    db: IdbDatabase,
+}
+
+impl Db {
+    /// Opens (creating or migrating) the database `name`.
+    pub async fn open(name: &str) -> Result<Db, StoreError> {
+        let factory = factory()?;
+        let req: IdbOpenDbRequest =
+            factory.open_with_u32(name, SCHEMA_VERSION).map_err(|e| StoreError::Open(describe(&e)))?;
+        let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
+            move |ev: web_sys::IdbVersionChangeEvent| {
+                let Some(target) = ev.target() else { return };
+                let req: IdbOpenDbRequest = target.unchecked_into();
+                let (Ok(result), Some(tx)) = (req.result(), req.transaction()) else { return };
+                let db: IdbDatabase = result.unchecked_into();
+                // An upgrade that throws aborts the version change, so the open fails cleanly.
+                if let Err(e) = upgrade(&db, &tx, ev.old_version() as u32) {
+                    tx.abort().ok();
+                    web_sys::console::error_2(&"calltrail: schema upgrade failed".into(), &e);
+                }
+            },
+        );
+        req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        let result = request(&req).await;
+        req.set_onupgradeneeded(None);
+        drop(on_upgrade);
+        let db: IdbDatabase = match result {
+            Ok(v) => v.unchecked_into(),
+            Err(e) => {
+                let msg = describe(&e);
+                // VersionError: the database on disk is newer than this build.
+                if msg.contains("VersionError") || msg.contains("less than the existing version") {
+                    return Err(StoreError::TooNew { found: 0, supported: SCHEMA_VERSION });
+                }
+                return Err(StoreError::Open(msg));
+            }
+        };
+        Ok(Db { db })
+    }
+
+    /// Applies `batch` in one readwrite transaction and resolves when it has committed.
+    pub async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut names: Vec<StoreName> = batch
+            .writes
+            .iter()
+            .map(|w| match w {
+                Write::Put { store, .. } | Write::Delete { store, .. } => *store,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let tx = self.transaction(&names, "readwrite", batch.durability)?;
+        let done = completion(&tx);
+        for w in &batch.writes {
+            let result = match w {
+                Write::Put { store, record } => {
+                    let os = object_store(&tx, *store)?;
+                    let value = to_js(record)?;
+                    os.put(&value).map(drop)
+                }
+                Write::Delete { store, key } => {
+                    let os = object_store(&tx, *store)?;
+                    os.delete(&JsValue::from_str(key)).map(drop)
+                }
+            };
+            if let Err(e) = result {
+                tx.abort().ok();
+                return Err(StoreError::Transaction(describe(&e)));
+            }
+        }
+        done.await
+    }
+
+    /// One record, or `None`.
+    pub async fn get(&self, store: StoreName, key: &str) -> Result<Option<Record>, StoreError> {
+        let tx = self.transaction(&[store], "readonly", Durability::Relaxed)?;
+        let os = object_store(&tx, store)?;
+        let req = os.get(&JsValue::from_str(key)).map_err(tx_err)?;
+        let v = request(&req).await.map_err(tx_err)?;
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        from_js(v).map(Some)
+    }
+
+    /// How many records `store` holds.
+    pub async fn count(&self, store: StoreName) -> Result<u32, StoreError> {
+        let tx = self.transaction(&[store], "readonly", Durability::Relaxed)?;
+        let req = object_store(&tx, store)?.count().map_err(tx_err)?;
+        let v = request(&req).await.map_err(tx_err)?;
+        Ok(v.as_f64().unwrap_or(0.0) as u32)
+    }
+
+    /// Reads what a restore needs in one readonly transaction: open records (index `open`),
+    /// recent records of `q.recent_stores` (index `at`), and the small meta and settings stores.
+    pub async fn restore(&self, q: &RestoreQuery) -> Result<Snapshot, StoreError> {
+        let tx = self.transaction(&StoreName::ALL, "readonly", Durability::Relaxed)?;
+        // Issue every request first so IndexedDB runs them in one go, then await them in order.
+        let mut pending: Vec<(StoreName, Vec<IdbRequest>)> = Vec::new();
+        for name in StoreName::ALL {
+            let os = object_store(&tx, name)?;
+            let mut reqs = Vec::new();
+            if matches!(name, StoreName::Meta | StoreName::Settings) {
+                reqs.push(os.get_all().map_err(tx_err)?);
+            } else {
+                let open = os.index("open").map_err(tx_err)?;
+                reqs.push(open.get_all_with_key(&JsValue::from_f64(1.0)).map_err(tx_err)?);
+                if q.recent_stores.contains(&name) {
+                    let range = IdbKeyRange::lower_bound(&JsValue::from_f64(q.since as f64)).map_err(tx_err)?;
+                    let at = os.index("at").map_err(tx_err)?;
+                    reqs.push(at.get_all_with_key(&range).map_err(tx_err)?);
+                }
+            }
+            pending.push((name, reqs));
+        }
+        let mut snap = Snapshot::default();
+        for (name, reqs) in pending {
+            let mut recs: Vec<Record> = Vec::new();
+            for req in reqs {
+                let arr: Array = request(&req).await.map_err(tx_err)?.unchecked_into();
+                for v in arr.iter() {
+                    let r: Record = from_js(v)?;
+                    if !recs.iter().any(|x| x.key == r.key) {
+                        recs.push(r);
+                    }
+                }
+            }
+            if !recs.is_empty() {
+                snap.stores.push((name, recs));
+            }
+        }
+        Ok(snap)
+    }
+
+    pub fn close(&self) {
+        self.db.close();
+    }
+
+    fn transaction(&self, names: &[StoreName], mode: &str, durability: Durability) -> Result<IdbTransaction, StoreError> {
+        let arr: Array = names.iter().map(|n| JsValue::from_str(n.as_str())).collect();
+        let opts = Object::new();
+        let d = match durability {
+            Durability::Strict => "strict",
+            Durability::Relaxed => "relaxed",
+        };
+        Reflect::set(&opts, &"durability".into(), &d.into()).map_err(tx_err)?;
+        self.db.unchecked_ref::<DatabaseWithOptions>().transaction_with_options(&arr, mode, &opts).map_err(tx_err)
+    }
+}
+
+/// Creates or migrates the schema from `old` to [`SCHEMA_VERSION`].
+fn upgrade(db: &IdbDatabase, _tx: &IdbTransaction, old: u32) -> Result<(), JsValue> {
+    if old < 1 {
+        for name in StoreName::ALL {
+            let params = IdbObjectStoreParameters::new();
+            params.set_key_path(&JsValue::from_str("key"));
+            let os = db.create_object_store_with_optional_parameters(name.as_str(), &params)?;
+            let idx = IdbIndexParameters::new();
+            idx.set_unique(false);
+            os.create_index_with_str_and_optional_parameters("open", "open", &idx)?;
+            os.create_index_with_str_and_optional_parameters("at", "at", &idx)?;
+        }
+    }
+    // Later versions: `if old < 2 { ... }` using `_tx.object_store(..)` for data migrations.
+    Ok(())
+}
+
+fn factory() -> Result<IdbFactory, StoreError> {
+    let global = js_sys::global();
+    let f = Reflect::get(&global, &"indexedDB".into()).map_err(|_| StoreError::Unavailable)?;
+    if f.is_undefined() || f.is_null() {
+        return Err(StoreError::Unavailable);
+    }
+    Ok(f.unchecked_into())
+}
+
+fn object_store(tx: &IdbTransaction, name: StoreName) -> Result<IdbObjectStore, StoreError> {
+    tx.object_store(name.as_str()).map_err(tx_err)
+}
+
+/// Resolves with `req.result` on success, rejects with its error.
+async fn request(req: &IdbRequest) -> Result<JsValue, JsValue> {
+    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
+        let r = req.clone();
+        let ok = Closure::once_into_js(move || {
+            resolve.call1(&JsValue::NULL, &r.result().unwrap_or(JsValue::UNDEFINED)).ok();
+        });
+        let r = req.clone();
+        let fail = Closure::once_into_js(move || {
+            let err: JsValue = r.error().ok().flatten().map(Into::into).unwrap_or_else(|| "request failed".into());
+            reject.call1(&JsValue::NULL, &err).ok();
+        });
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(fail.unchecked_ref()));
+    });
+    JsFuture::from(promise).await
+}
+
+/// Resolves when `tx` completes (committed), rejects when it errors or aborts.
+fn completion(tx: &IdbTransaction) -> impl std::future::Future<Output = Result<(), StoreError>> {
+    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
+        let ok = Closure::once_into_js(move || {
+            resolve.call0(&JsValue::NULL).ok();
+        });
+        let t = tx.clone();
+        let reject2 = reject.clone();
+        let t2 = tx.clone();
+        let fail = Closure::once_into_js(move || {
+            let err: JsValue = t.error().map(Into::into).unwrap_or_else(|| "transaction error".into());
+            reject.call1(&JsValue::NULL, &err).ok();
+        });
+        let aborted = Closure::once_into_js(move || {
+            let err: JsValue = t2.error().map(Into::into).unwrap_or_else(|| "transaction aborted".into());
+            reject2.call1(&JsValue::NULL, &err).ok();
+        });
+        tx.set_oncomplete(Some(ok.unchecked_ref()));
+        tx.set_onerror(Some(fail.unchecked_ref()));
+        tx.set_onabort(Some(aborted.unchecked_ref()));
+    });
+    async move { JsFuture::from(promise).await.map(drop).map_err(tx_err) }
+}
+
+fn to_js(record: &Record) -> Result<JsValue, StoreError> {
+    use serde::Serialize;
+    record
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+fn from_js(v: JsValue) -> Result<Record, StoreError> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+fn tx_err(e: JsValue) -> StoreError {
+    StoreError::Transaction(describe(&e))
+}
+
+/// A readable message from a thrown value or a DOMException.
+pub(crate) fn describe(e: &JsValue) -> String {
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    let name = Reflect::get(e, &"name".into()).ok().and_then(|v| v.as_string());
+    let msg = Reflect::get(e, &"message".into()).ok().and_then(|v| v.as_string());
+    match (name, msg) {
+        (Some(n), Some(m)) => format!("{n}: {m}"),
+        (None, Some(m)) => m,
+        (Some(n), None) => n,
+        (None, None) => format!("{e:?}"),
+    }
+}
