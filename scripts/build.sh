@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the unpacked extension into dist/ and packs dist/calltrail.zip.
+#   dist/manifest.json, dist/extension/** (service worker, pages, content scripts)
+#   dist/extension/pkg/calltrail.js + calltrail_bg.wasm (wasm-bindgen output, wasm-opt -Oz)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# npm's binaryen (132) must shadow any Debian wasm-opt: Debian's 108 corrupts the module.
+WASM_OPT="$PWD/node_modules/.bin/wasm-opt"
+[ -x "$WASM_OPT" ] || { echo "missing $WASM_OPT: run scripts/setup.sh" >&2; exit 1; }
+
+# The commit time, not the wall clock, so the same commit builds the same bytes.
+CALLTRAIL_BUILD_TIME="$(git log -1 --format=%cI 2>/dev/null || echo unknown)"
+export CALLTRAIL_BUILD_TIME
+
+cargo build --release --target wasm32-unknown-unknown --lib
+rm -rf dist
+mkdir -p dist/extension/pkg
+wasm-bindgen --target web --no-typescript --out-dir dist/extension/pkg \
+  target/wasm32-unknown-unknown/release/calltrail.wasm
+"$WASM_OPT" -Oz dist/extension/pkg/calltrail_bg.wasm -o dist/extension/pkg/calltrail_bg.wasm
+
+cp manifest.json dist/
+# Everything under extension/ ships, except files only tests read.
+tar -C extension --exclude='*.test.*' -cf - . | tar -C dist/extension -xf -
+
+python3 - <<'PY'
+import os, zipfile
+with zipfile.ZipFile('dist/calltrail.zip', 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    for root, _, files in os.walk('dist'):
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            if p != 'dist/calltrail.zip':
+                z.write(p, os.path.relpath(p, 'dist'))
+PY
+wasm=dist/extension/pkg/calltrail_bg.wasm
+printf 'built dist/: wasm %s bytes (gzip %s), zip %s bytes\n' \
+  "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)" "$(stat -c %s dist/calltrail.zip)"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test layer, after installing what is missing and building dist/:
+#   1. native: cargo test (unit tests, scenarios, simulator, connectors, phone table)
+#   2. wasm:   the IndexedDB store under wasm-bindgen-test in headless Chromium
+#   3. node:   the CRM emulator's own tests and spec checks, then Playwright against the real
+#              extension in Debian's Chromium
+# Every layer runs even when an earlier one fails; the exit code says whether all passed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+bash scripts/build.sh
+
+failed=()
+layer() {
+  local name=$1; shift
+  printf '\n== %s: %s\n' "$name" "$*"
+  if "$@"; then :; else failed+=("$name"); fi
+}
+
+layer native cargo test --locked
+layer wasm env CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
+  cargo test --locked --target wasm32-unknown-unknown --test browser
+layer node node --test --test-reporter=spec tests/emulator/ tests/e2e/
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED layers: %s\n' "${failed[*]}"
+  exit 1
+fi
+printf '\nall test layers passed\n'

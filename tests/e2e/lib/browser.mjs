@@ -1,0 +1,101 @@
+// Launching Debian's Chromium with the built extension, and the service-worker helpers the
+// browser tests and the demo share. playwright-core only: never a downloaded browser.
+import { chromium } from 'playwright-core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const DIST = path.join(ROOT, 'dist');
+/** Fixed by the manifest's `key`, whatever the checkout path. */
+export const EXTENSION_ID = 'bicpcknbbpfahcmagcjbcgmfjdgbeppn';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox', // as root Chromium refuses to start without it
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking', // the machine's network is closed: keep Chromium off it
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
+
+/**
+ * Starts Chromium with dist/ loaded and waits for the extension's service worker.
+ * @returns {Promise<{context: import('playwright-core').BrowserContext, worker: import('playwright-core').Worker, close: () => Promise<void>}>}
+ */
+export async function launchWithExtension({ headless = true, extensionDir = DIST } = {}) {
+  const userDataDir = await mkdtemp(path.join(tmpdir(), 'calltrail-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless,
+    viewport: { width: 1280, height: 800 },
+    args: [...CHROMIUM_ARGS, `--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`],
+  });
+  let [worker] = context.serviceWorkers();
+  if (!worker) worker = await context.waitForEvent('serviceworker', { timeout: 15_000 });
+  if (!worker.url().startsWith(`chrome-extension://${EXTENSION_ID}/`)) {
+    throw new Error(`unexpected service worker ${worker.url()}: is the manifest key intact?`);
+  }
+  return {
+    context,
+    worker,
+    close: async () => {
+      await context.close();
+      await rm(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sends a runtime message from an extension page, as the options and history pages do. */
+export async function sendFromExtensionPage(context, message) {
+  const page = await extensionPage(context);
+  return page.evaluate((m) => chrome.runtime.sendMessage(m), message);
+}
+
+let cachedPage = null;
+async function extensionPage(context) {
+  if (cachedPage && !cachedPage.isClosed() && cachedPage.context() === context) return cachedPage;
+  cachedPage = await context.newPage();
+  await cachedPage.goto(`chrome-extension://${EXTENSION_ID}/manifest.json`);
+  return cachedPage;
+}
+
+/**
+ * Stops the extension's service worker through CDP (ServiceWorker.stopAllWorkers) and waits
+ * until its target is really gone. Playwright reports no event for this; the same Worker handle
+ * evaluates in the next instance once something wakes it.
+ */
+export async function stopServiceWorker(context) {
+  const page = await extensionPage(context);
+  const cdp = await context.newCDPSession(page);
+  try {
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { targetInfos } = await cdp.send('Target.getTargets');
+      const alive = targetInfos.some((t) => t.type === 'service_worker' && t.url.includes(EXTENSION_ID));
+      if (!alive) return;
+      if (Date.now() > deadline) throw new Error('service worker still running 10 s after stopAllWorkers');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+/** Pings the worker (waking it if stopped) and returns its answer. */
+export async function ping(context) {
+  const reply = await sendFromExtensionPage(context, { type: 'ping' });
+  if (!reply || !reply.ok) throw new Error(`ping failed: ${JSON.stringify(reply)}`);
+  return reply;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
