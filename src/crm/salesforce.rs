@@ -1,8 +1,521 @@
-//! salesforce connector. Being written (issue 4).
+//! Salesforce (REST API): Contacts and Leads found by SOSL, calls logged as Tasks of subtype
+//! Call, SMS and faxes as Tasks, placeholders as Leads.
+//!
+//! Requests, per op (base: the org's `instance_url`, e.g. `https://acme.my.salesforce.com`;
+//! paths under `/services/data/`[`API_VERSION`]; `Authorization: Bearer <access token>`):
+//! - SearchContacts: `GET /search/?q=FIND {<national> OR <cc+national>} IN PHONE FIELDS
+//!   RETURNING Contact(…), Lead(… WHERE IsConverted = false)`. SOSL tokenises phone fields, so
+//!   `(212) 555-0100` is found by `2125550100`; every returned number is re-verified with
+//!   `phone::matches`.
+//! - CreateCallLog: `POST /sobjects/Task` with `TaskSubtype: Call`, `CallType`,
+//!   `CallDurationInSeconds`, `CallDisposition` (≤ 255), `ActivityDate`, `Status: Completed`,
+//!   plain-text `Description`, `WhoId` and the marker in `CallObject`.
+//! - UpdateCallLog / UpdateMessageLog: `PATCH /sobjects/Task/{id}` (204, no body).
+//! - CreateMessageLog: `POST /sobjects/Task` with `TaskSubtype: Task`, `Subject` "SMS with …" or
+//!   "Fax with …", the day's messages in `Description`, the marker in `CallObject`.
+//! - CreateContact: `POST /sobjects/Lead` (`LastName` = the placeholder name, `Company`
+//!   "Unknown", `Phone`, the marker in `Description`). A Lead, not a Contact: a Contact with no
+//!   Account is private to its owner, while a Lead is Salesforce's intake record for someone
+//!   not yet qualified, which an unknown caller is.
+//! - FindLog: SOQL through `GET /query/?q=` (see "Markers").
+//!
+//! Markers. `CallObject` is a standard, filterable Task text field (255) meant for the
+//! telephony system's identifier of the call, so writing our marker there needs no schema
+//! change and `SELECT Id FROM Task WHERE CallObject = '…'` finds it exactly: SOQL reads the
+//! database, not a search index, so "not found" is true at once and
+//! [`super::capabilities`] says `exact_marker_lookup: true`. (The stronger alternative, a
+//! custom External ID field with upsert, needs an admin or a managed package; a 300 reply from
+//! such an upsert is classified as a refusal that needs a person.) SMS and fax Tasks use
+//! `CallObject` too: the messages come from the same telephony system, and the field is the
+//! only standard filterable one that holds an opaque id without showing it to reps; their
+//! `TaskSubtype` stays `Task`, so they never count as calls. A placeholder Lead carries the
+//! marker in `Description`, which SOQL cannot filter (long text), so it is found by its exact
+//! E.164 `Phone` and creation time, then checked for the marker in `Description`: exact too.
+//!
+//! Errors: 401 / `INVALID_SESSION_ID` → `Unauthorized`; 403 `REQUEST_LIMIT_EXCEEDED` →
+//! `RateLimited` (the org's rolling 24 h allocation is spent: retry in an hour; the message
+//! carries `Sforce-Limit-Info`); 300 → `Permanent` ("several records match"); the rest by
+//! [`common::classify_status`].
 
+use serde_json::{json, Value};
+
+use super::common::{self, Access};
 use super::*;
+use crate::model::{CallResult, Direction, MessageKind, RecordType};
+use crate::phone;
+
+/// The vendor's name in error messages.
+pub const CRM: &str = "Salesforce";
+/// The REST API version every path uses (Winter '25).
+pub const API_VERSION: &str = "v62.0";
+/// How long to wait after `REQUEST_LIMIT_EXCEEDED`: the allocation is a rolling 24 h window,
+/// so capacity comes back gradually; an hour keeps the digest from hammering a spent org.
+pub const REQUEST_LIMIT_WAIT_MS: i64 = 3_600_000;
+/// Most records SOSL returns per object.
+pub const SEARCH_LIMIT: usize = 50;
+
+/// Field lengths the Task and Lead objects enforce.
+const SUBJECT_MAX: usize = 255;
+const CALL_DISPOSITION_MAX: usize = 255;
+const CALL_OBJECT_MAX: usize = 255;
+const DESCRIPTION_MAX: usize = 32_000;
+const LAST_NAME_MAX: usize = 80;
 
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let _ = (conn, op, history);
-    Step::Done(Err(CrmError::Permanent { message: "connector not implemented yet".into() }))
+    match op {
+        CrmOp::SearchContacts { phone } => {
+            one_shot(conn, history, Access::Read, || search_request(conn, phone), |r| parse_search(conn, phone, r))
+        }
+        CrmOp::CreateCallLog { log } => match marker_ok(&log.marker) {
+            Err(e) => Step::Done(Err(e)),
+            Ok(()) => one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(conn, "Task", r)),
+        },
+        CrmOp::UpdateCallLog { record, log } => one_shot(
+            conn,
+            history,
+            Access::Write,
+            || patch(conn, "Task", record, call_fields(log, false)),
+            |_| Ok(CrmOutput::Updated),
+        ),
+        CrmOp::FindLog { marker, hint } => find_log(conn, marker, hint, history),
+        CrmOp::CreateContact { name, phone, marker } => one_shot(
+            conn,
+            history,
+            Access::Write,
+            || create_lead(conn, name, phone, marker),
+            |r| created_lead(conn, name, phone, r),
+        ),
+        CrmOp::CreateMessageLog { log } => match marker_ok(&log.marker) {
+            Err(e) => Step::Done(Err(e)),
+            Ok(()) => one_shot(conn, history, Access::Write, || create_messages(conn, log), |r| created(conn, "Task", r)),
+        },
+        CrmOp::UpdateMessageLog { record, log } => one_shot(
+            conn,
+            history,
+            Access::Write,
+            || patch(conn, "Task", record, message_fields(log, false)),
+            |_| Ok(CrmOutput::Updated),
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escaping
+
+/// `term` with every SOSL reserved character (`? & | ! { } [ ] ( ) ^ ~ * : \ " ' + -`)
+/// backslash-escaped and line breaks turned into spaces, safe inside `FIND {…}`.
+pub fn sosl_escape(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 8);
+    for c in term.chars() {
+        match c {
+            '?' | '&' | '|' | '!' | '{' | '}' | '[' | ']' | '(' | ')' | '^' | '~' | '*' | ':' | '\\' | '"' | '\''
+            | '+' | '-' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as a quoted SOQL string literal, with SOQL's escape sequences (`\' \" \\ \n \r \t \b
+/// \f`); other control characters are dropped, since any other backslash is a syntax error.
+pub fn soql_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A SOQL datetime literal (unquoted), UTC, whole seconds.
+fn soql_datetime(t: Timestamp) -> String {
+    match chrono::DateTime::from_timestamp_millis(t.millis()) {
+        Some(d) => d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => "1970-01-01T00:00:00Z".to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+fn api(conn: &Connection, rest: &str) -> String {
+    format!("{}/services/data/{API_VERSION}{rest}", conn.base_url)
+}
+
+fn request(conn: &Connection, method: Method, url: String, body: Option<Value>) -> HttpRequest {
+    let auth = format!("Bearer {}", conn.token.expose());
+    HttpRequest { method, url, headers: common::json_headers(&auth, body.is_some()), body: body.map(|b| b.to_string()) }
+}
+
+/// The SOSL statement that finds Contacts and open Leads with `number` in any phone field.
+pub fn search_sosl(number: &E164) -> String {
+    let (cc, national) = common::split_country_code(number);
+    let mut terms = vec![national.to_owned(), format!("{cc}{national}")];
+    if cc != "1" {
+        terms.push(format!("0{national}"));
+    }
+    let find = terms.iter().map(|t| sosl_escape(t)).collect::<Vec<_>>().join(" OR ");
+    format!(
+        "FIND {{{find}}} IN PHONE FIELDS RETURNING \
+         Contact(Id, Name, Phone, MobilePhone, HomePhone, OtherPhone, AssistantPhone, CreatedDate, LastModifiedDate LIMIT {SEARCH_LIMIT}), \
+         Lead(Id, Name, Phone, MobilePhone, CreatedDate, LastModifiedDate WHERE IsConverted = false LIMIT {SEARCH_LIMIT})"
+    )
+}
+
+fn search_request(conn: &Connection, number: &E164) -> HttpRequest {
+    let url = api(conn, &format!("/search/?q={}", common::encode_component(&search_sosl(number))));
+    request(conn, Method::Get, url, None)
+}
+
+fn query_request(conn: &Connection, soql: &str) -> HttpRequest {
+    request(conn, Method::Get, api(conn, &format!("/query/?q={}", common::encode_component(soql))), None)
+}
+
+fn marker_ok(marker: &Marker) -> Result<(), CrmError> {
+    if marker.as_str().chars().count() > CALL_OBJECT_MAX {
+        return Err(CrmError::Permanent {
+            message: format!("Salesforce: the Calltrail marker is longer than CallObject's {CALL_OBJECT_MAX} characters"),
+        });
+    }
+    Ok(())
+}
+
+/// Plain text for Task.Description: the notes, then the recording link.
+pub fn call_description(call: &Call) -> String {
+    let mut text = common::strip_controls(call.notes.trim()).replace("\r\n", "\n");
+    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&format!("Recording: {url}"));
+    }
+    common::truncate_chars(&text, DESCRIPTION_MAX)
+}
+
+fn call_subject(call: &Call) -> String {
+    let s = match call.direction {
+        Direction::Inbound => format!("Inbound call from {}", call.their_number),
+        Direction::Outbound => format!("Outbound call to {}", call.their_number),
+    };
+    common::truncate_chars(&s, SUBJECT_MAX)
+}
+
+fn disposition(call: &Call) -> String {
+    let mut d = common::result_label(call.result).to_owned();
+    if call.result == CallResult::Answered || call.duration_secs() > 0 {
+        d.push_str(&format!(" ({})", common::duration_words(call.duration_secs())));
+    }
+    common::truncate_chars(&d, CALL_DISPOSITION_MAX)
+}
+
+/// The Task fields of a call log. `TaskSubtype` is create-only, and `WhoId` and `CallObject`
+/// do not change, so an update sends only the rest.
+fn call_fields(log: &CallLog, create: bool) -> Value {
+    let call = &log.call;
+    let mut f = json!({
+        "Subject": call_subject(call),
+        "CallType": common::direction_label(call.direction),
+        "CallDurationInSeconds": call.duration_secs(),
+        "CallDisposition": disposition(call),
+        "ActivityDate": common::utc_date(call.started_at),
+        "Status": "Completed",
+        "Description": call_description(call),
+    });
+    if create {
+        f["TaskSubtype"] = json!("Call");
+        f["WhoId"] = json!(log.contact.id.as_str());
+        f["CallObject"] = json!(log.marker.as_str());
+    }
+    f
+}
+
+fn create_call(conn: &Connection, log: &CallLog) -> HttpRequest {
+    request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(call_fields(log, true)))
+}
+
+fn patch(conn: &Connection, object: &str, record: &RecordId, fields: Value) -> HttpRequest {
+    let url = api(conn, &format!("/sobjects/{object}/{}", common::encode_component(record.as_str())));
+    request(conn, Method::Patch, url, Some(fields))
+}
+
+/// Plain text for a conversation-day's Task.Description: one line per message.
+pub fn messages_description(log: &MessageLog) -> String {
+    let lines: Vec<String> = log.messages.iter().map(common::message_line).collect();
+    common::truncate_chars(&lines.join("\n"), DESCRIPTION_MAX)
+}
+
+fn message_fields(log: &MessageLog, create: bool) -> Value {
+    let what = match log.kind {
+        MessageKind::Sms => "SMS with",
+        MessageKind::Fax => "Fax with",
+    };
+    let mut f = json!({
+        "Subject": common::truncate_chars(&format!("{what} {} on {}", log.their_number, log.day), SUBJECT_MAX),
+        "ActivityDate": log.day,
+        "Status": "Completed",
+        "Description": messages_description(log),
+    });
+    if create {
+        f["TaskSubtype"] = json!("Task");
+        f["WhoId"] = json!(log.contact.id.as_str());
+        f["CallObject"] = json!(log.marker.as_str());
+    }
+    f
+}
+
+fn create_messages(conn: &Connection, log: &MessageLog) -> HttpRequest {
+    request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(message_fields(log, true)))
+}
+
+/// The line of a placeholder Lead's Description that carries the marker.
+pub fn lead_marker_line(marker: &Marker) -> String {
+    format!("Calltrail ref: {}", marker.as_str())
+}
+
+fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker) -> HttpRequest {
+    let body = json!({
+        "LastName": common::truncate_chars(name.trim(), LAST_NAME_MAX),
+        "Company": "Unknown",
+        "Phone": phone.as_str(),
+        "Description": format!("Created by Calltrail for a caller who matched no contact.\n{}", lead_marker_line(marker)),
+    });
+    request(conn, Method::Post, api(conn, "/sobjects/Lead"), Some(body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies
+
+fn one_shot(
+    conn: &Connection,
+    history: &[Exchange],
+    access: Access,
+    build: impl FnOnce() -> HttpRequest,
+    parse: impl FnOnce(&HttpResponse) -> Result<CrmOutput, CrmError>,
+) -> Step {
+    match history.last() {
+        None => Step::Send(build()),
+        Some(ex) => Step::Done(ok_response(conn, &ex.reply, access).and_then(parse)),
+    }
+}
+
+/// The 2xx response, or the reply classified by Salesforce's rules.
+pub fn ok_response<'a>(conn: &Connection, reply: &'a Reply, access: Access) -> Result<&'a HttpResponse, CrmError> {
+    if let Some(e) = common::transport_error(reply, access, CRM) {
+        return Err(e);
+    }
+    let Reply::Response(resp) = reply else {
+        return Err(CrmError::Transient { message: format!("no response from {CRM}") });
+    };
+    if (200..300).contains(&resp.status) {
+        return Ok(resp);
+    }
+    let code = error_code(&resp.body);
+    let message = common::status_message(CRM, resp, &conn.token);
+    Err(match (resp.status, code.as_deref()) {
+        (_, Some("REQUEST_LIMIT_EXCEEDED")) => {
+            let usage = resp.header("sforce-limit-info").map(|u| format!(" ({})", u.trim())).unwrap_or_default();
+            CrmError::RateLimited {
+                retry_after_ms: common::retry_after_ms(resp).or(Some(REQUEST_LIMIT_WAIT_MS)),
+                message: common::scrub(&format!("{message}{usage}"), &conn.token),
+            }
+        }
+        (_, Some("INVALID_SESSION_ID")) | (401, _) => CrmError::Unauthorized { message },
+        (300, _) => CrmError::Permanent {
+            message: format!("{message}: several Salesforce records have this external id; someone needs to pick one"),
+        },
+        (status, _) => common::classify_status(status, access, common::retry_after_ms(resp), message),
+    })
+}
+
+/// The first `errorCode` of a Salesforce error body (`[{message, errorCode, fields}]`).
+fn error_code(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let first = if v.is_array() { v.get(0)? } else { &v };
+    common::str_at(first, "/errorCode").map(str::to_owned)
+}
+
+fn record_url(conn: &Connection, object: &str, id: &str) -> String {
+    format!("{}/lightning/r/{object}/{id}/view", conn.base_url)
+}
+
+fn created(conn: &Connection, object: &str, resp: &HttpResponse) -> Result<CrmOutput, CrmError> {
+    let v = common::json_body(resp, Access::Write, CRM)?;
+    let id = common::string_at(&v, "/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id in the reply"))?;
+    let url = record_url(conn, object, &id);
+    Ok(CrmOutput::Created { record: RecordId::new(id), url: Some(url) })
+}
+
+fn created_lead(conn: &Connection, name: &str, phone: &E164, resp: &HttpResponse) -> Result<CrmOutput, CrmError> {
+    let v = common::json_body(resp, Access::Write, CRM)?;
+    let id = common::string_at(&v, "/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id in the reply"))?;
+    let url = Some(record_url(conn, "Lead", &id));
+    Ok(CrmOutput::Contact {
+        contact: Contact {
+            id: RecordId::new(id),
+            name: common::truncate_chars(name.trim(), LAST_NAME_MAX),
+            record_type: RecordType::new("Lead"),
+            phones: vec![phone.as_str().to_owned()],
+            created_at: None,
+            modified_at: None,
+            url,
+        },
+    })
+}
+
+const PHONE_FIELDS: [&str; 5] = ["Phone", "MobilePhone", "HomePhone", "OtherPhone", "AssistantPhone"];
+
+fn parse_record(conn: &Connection, r: &Value) -> Option<Contact> {
+    let id = common::string_at(r, "/Id")?;
+    let object = common::str_at(r, "/attributes/type").unwrap_or("Contact").to_owned();
+    let phones: Vec<String> = PHONE_FIELDS
+        .iter()
+        .filter_map(|f| common::str_at(r, &format!("/{f}")))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let name = common::str_at(r, "/Name").map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    Some(Contact {
+        url: Some(record_url(conn, &object, &id)),
+        id: RecordId::new(id),
+        name: name.or_else(|| phones.first().cloned()).unwrap_or_else(|| "(no name)".to_owned()),
+        record_type: RecordType::new(object),
+        phones,
+        created_at: common::timestamp_at(r, "/CreatedDate"),
+        modified_at: common::timestamp_at(r, "/LastModifiedDate"),
+    })
+}
+
+fn parse_search(conn: &Connection, number: &E164, resp: &HttpResponse) -> Result<CrmOutput, CrmError> {
+    let v = common::json_body(resp, Access::Read, CRM)?;
+    // `{searchRecords: [...]}` since v37; a bare array before.
+    let records = v
+        .get("searchRecords")
+        .and_then(Value::as_array)
+        .or_else(|| v.as_array())
+        .ok_or_else(|| common::malformed(Access::Read, CRM, "no searchRecords in the search reply"))?;
+    let contacts = records
+        .iter()
+        .filter_map(|r| parse_record(conn, r))
+        .filter(|c| c.phones.iter().any(|p| phone::matches(p, number, conn.default_country)))
+        .collect();
+    Ok(CrmOutput::Contacts { contacts })
+}
+
+// ---------------------------------------------------------------------------------------------
+// FindLog
+
+/// The SOQL that finds the Task carrying `marker`.
+pub fn find_task_soql(marker: &Marker) -> String {
+    format!("SELECT Id FROM Task WHERE CallObject = {} ORDER BY CreatedDate ASC LIMIT 10", soql_quote(marker.as_str()))
+}
+
+/// The SOQL that finds placeholder Leads with exactly `phone`, created since shortly before
+/// the call (the marker is then checked in their Description).
+pub fn find_lead_soql(phone: &E164, since: Timestamp) -> String {
+    format!(
+        "SELECT Id, Description FROM Lead WHERE Phone = {} AND CreatedDate >= {} ORDER BY CreatedDate ASC LIMIT 50",
+        soql_quote(phone.as_str()),
+        soql_datetime(since)
+    )
+}
+
+fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exchange]) -> Step {
+    match hint.what {
+        LogWhat::Call | LogWhat::Messages => {
+            one_shot(conn, history, Access::Read, || query_request(conn, &find_task_soql(marker)), |r| {
+                let v = common::json_body(r, Access::Read, CRM)?;
+                let found = query_records(&v)?.first().and_then(|t| common::string_at(t, "/Id"));
+                Ok(CrmOutput::Found { record: found.map(RecordId::new) })
+            })
+        }
+        LogWhat::Contact => {
+            let Some(phone) = &hint.phone else {
+                return Step::Done(Err(CrmError::Permanent {
+                    message: "Salesforce: looking for a placeholder lead needs its phone number".into(),
+                }));
+            };
+            let soql = find_lead_soql(phone, hint.at.plus_mins(-10));
+            one_shot(conn, history, Access::Read, || query_request(conn, &soql), |r| {
+                let v = common::json_body(r, Access::Read, CRM)?;
+                let line = lead_marker_line(marker);
+                let found = query_records(&v)?
+                    .iter()
+                    .find(|l| common::str_at(l, "/Description").is_some_and(|d| d.lines().any(|x| x.trim() == line)))
+                    .and_then(|l| common::string_at(l, "/Id"));
+                Ok(CrmOutput::Found { record: found.map(RecordId::new) })
+            })
+        }
+    }
+}
+
+fn query_records(v: &Value) -> Result<&Vec<Value>, CrmError> {
+    v.get("records").and_then(Value::as_array).ok_or_else(|| common::malformed(Access::Read, CRM, "no records in the query reply"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sosl_escape_table() {
+        let cases = [
+            ("2125550100", "2125550100"),
+            ("+12125550100", "\\+12125550100"),
+            ("a{b}c", "a\\{b\\}c"),
+            ("O'Brien \"x\"", "O\\'Brien \\\"x\\\""),
+            ("back\\slash", "back\\\\slash"),
+            ("x AND (y OR z)*", "x AND \\(y OR z\\)\\*"),
+            ("line\nbreak", "line break"),
+            ("? & | ! [ ] ^ ~ : -", "\\? \\& \\| \\! \\[ \\] \\^ \\~ \\: \\-"),
+            ("} RETURNING User(Id)", "\\} RETURNING User\\(Id\\)"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sosl_escape(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn soql_quote_table() {
+        let cases = [
+            ("calltrail:abc", "'calltrail:abc'"),
+            ("Bob's BBQ", "'Bob\\'s BBQ'"),
+            ("a\\b", "'a\\\\b'"),
+            ("x' OR Id != '", "'x\\' OR Id != \\''"),
+            ("two\nlines\t\"q\"", "'two\\nlines\\t\\\"q\\\"'"),
+            ("bell\u{7}", "'bell'"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(soql_quote(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn soql_datetime_is_utc_seconds() {
+        assert_eq!(soql_datetime(Timestamp(1_714_557_600_123)), "2024-05-01T10:00:00Z");
+    }
+
+    #[test]
+    fn error_code_reads_array_and_object() {
+        assert_eq!(error_code(r#"[{"message":"x","errorCode":"INVALID_SESSION_ID"}]"#).as_deref(), Some("INVALID_SESSION_ID"));
+        assert_eq!(error_code(r#"{"message":"x","errorCode":"NOT_FOUND"}"#).as_deref(), Some("NOT_FOUND"));
+        assert_eq!(error_code("oops"), None);
+    }
 }
