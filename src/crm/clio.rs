@@ -1,8 +1,369 @@
-//! clio connector. Being written (issue 4).
+//! Clio Manage connector (API v4): contacts, phone communications, and exact marker lookups.
+//!
+//! Every path, parameter and body field is in `shared/specs/clio/openapi.json`:
+//! - **Search**: `GET /api/v4/contacts.json?query=<last 4 digits>&fields=…`. `query` is a
+//!   wildcard search over the stored text of many fields, phone numbers among them, and Clio
+//!   keeps numbers as typed; the last four digits are the only part of a number that every
+//!   common format ("212.555.0100", "(212) 555-0100", "+1 212 555 0100") keeps contiguous.
+//!   Hits are re-verified with `phone::matches`, so the wider net costs pages, not accuracy.
+//!   Nested fields use Clio's `phone_numbers{number}` syntax; paging follows
+//!   `meta.paging.next`'s `page_token` (rebuilt on our base URL, so the token never follows a
+//!   link to another host).
+//! - **Calls, SMS and fax** are `PhoneCommunication`s (`POST /api/v4/communications.json`,
+//!   `PATCH /api/v4/communications/{id}.json`). The type enum has only Phone and Email, and a
+//!   communication, unlike a note, carries `external_properties`; SMS and fax are told apart
+//!   by their subject. Clio has no duration field: it is in the body.
+//! - **Markers**: `external_properties: [{name: "calltrail_marker", value: <marker>}]`, found
+//!   with `GET /api/v4/communications.json?external_property_name=…&external_property_value=…`,
+//!   an exact filter, not a search index. Contacts have no external properties: a lost
+//!   placeholder create is found by listing Person contacts `created_since` shortly before the
+//!   op with the same number, also a plain filter.
+//! - **Auth**: `Authorization: Bearer <token>`.
+//!
+//! Invariant: no error message carries the token (`common::scrub` via `common::success`).
 
+use serde_json::{json, Value};
+
+use super::common::{self, Access};
 use super::*;
+use crate::model::Direction;
+use crate::phone;
+
+const CRM: &str = "Clio";
+const MARKER_PROPERTY: &str = "calltrail_marker";
+const CONTACT_FIELDS: &str = "id,name,type,phone_numbers{number},created_at,updated_at";
+const MAX_PAGES: usize = 5;
+const LOOKUP_SLACK_MS: i64 = 15 * 60_000;
+
+type Flow = Result<Step, CrmError>;
 
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let _ = (conn, op, history);
-    Step::Done(Err(CrmError::Permanent { message: "connector not implemented yet".into() }))
+    let flow = match op {
+        CrmOp::SearchContacts { phone } => search(conn, phone, history),
+        CrmOp::CreateCallLog { log } => write(conn, history, || {
+            let mut data = call_fields(log);
+            data["type"] = json!("PhoneCommunication");
+            let contact = contact_id(&log.contact.id)?;
+            data[party_key(log.call.direction)] = json!([{ "id": contact, "type": "Contact" }]);
+            data["external_properties"] = json!([{ "name": MARKER_PROPERTY, "value": log.marker.as_str() }]);
+            Ok(send(conn, Method::Post, "/api/v4/communications.json", &data))
+        }),
+        CrmOp::UpdateCallLog { record, log } => write(conn, history, || {
+            Ok(send(conn, Method::Patch, &communication_path(record)?, &call_fields(log)))
+        }),
+        CrmOp::FindLog { marker, hint } => find_log(conn, marker, hint, history),
+        CrmOp::CreateContact { name, phone, marker } => create_contact(conn, name, phone, marker, history),
+        CrmOp::CreateMessageLog { log } => write(conn, history, || {
+            let mut data = message_fields(log);
+            data["type"] = json!("PhoneCommunication");
+            let first = log.messages.first().map_or(Direction::Inbound, |m| m.direction);
+            data[party_key(first)] = json!([{ "id": contact_id(&log.contact.id)?, "type": "Contact" }]);
+            data["external_properties"] = json!([{ "name": MARKER_PROPERTY, "value": log.marker.as_str() }]);
+            Ok(send(conn, Method::Post, "/api/v4/communications.json", &data))
+        }),
+        CrmOp::UpdateMessageLog { record, log } => write(conn, history, || {
+            Ok(send(conn, Method::Patch, &communication_path(record)?, &message_fields(log)))
+        }),
+    };
+    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
+    let mut contacts: Vec<Contact> = Vec::new();
+    let mut next = None;
+    for ex in history {
+        let v = reply_json(conn, &ex.reply, Access::Read)?;
+        for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
+            if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
+                contacts.push(c);
+            }
+        }
+        next = next_page_token(&v);
+        if next.is_none() {
+            break;
+        }
+    }
+    if history.is_empty() || (next.is_some() && history.len() < MAX_PAGES) {
+        let mut q = vec![("query", last_digits(phone, 4)), ("fields", CONTACT_FIELDS.to_owned()), ("limit", "200".to_owned())];
+        if let Some(t) = next {
+            q.push(("page_token", t));
+        }
+        return Ok(Step::Send(get(conn, "/api/v4/contacts.json", &q)));
+    }
+    Ok(Step::Done(Ok(CrmOutput::Contacts { contacts })))
+}
+
+fn contact(conn: &Connection, c: &Value) -> Option<Contact> {
+    let id = common::string_at(c, "/id")?;
+    Some(Contact {
+        url: Some(format!("{}/nc/#/contacts/{id}", conn.base_url)),
+        id: RecordId(id),
+        name: common::str_at(c, "/name").unwrap_or_default().to_owned(),
+        record_type: RecordType::new(common::str_at(c, "/type").unwrap_or("Person")),
+        phones: c
+            .get("phone_numbers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| common::str_at(p, "/number"))
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        created_at: common::timestamp_at(c, "/created_at"),
+        modified_at: common::timestamp_at(c, "/updated_at"),
+    })
+}
+
+/// The `page_token` of `meta.paging.next`, when there is a next page.
+fn next_page_token(v: &Value) -> Option<String> {
+    let next = common::str_at(v, "/meta/paging/next")?;
+    let query = next.split_once('?')?.1;
+    query.split('&').find_map(|kv| {
+        let (k, val) = kv.split_once('=')?;
+        (k == "page_token" && !val.is_empty()).then(|| percent_decode(val))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn last_digits(phone: &E164, n: usize) -> String {
+    let d = phone.as_str().trim_start_matches('+');
+    d[d.len().saturating_sub(n)..].to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+fn write(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result<HttpRequest, CrmError>) -> Flow {
+    let Some(ex) = history.first() else { return Ok(Step::Send(build()?)) };
+    let v = reply_json(conn, &ex.reply, Access::Write)?;
+    Ok(Step::Done(Ok(match ex.request.method {
+        Method::Post => {
+            let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
+            CrmOutput::Created { record: RecordId(id), url: None }
+        }
+        _ => CrmOutput::Updated,
+    })))
+}
+
+/// Who the contact is on a communication: the sender of what they started, else a receiver.
+fn party_key(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Inbound => "senders",
+        Direction::Outbound => "receivers",
+    }
+}
+
+fn communication_path(record: &RecordId) -> Result<String, CrmError> {
+    let id: i64 = record.as_str().trim().parse().map_err(|_| CrmError::Permanent {
+        message: format!("Clio: communication id {:?} is not a number", common::truncate_chars(record.as_str(), 40)),
+    })?;
+    Ok(format!("/api/v4/communications/{id}.json"))
+}
+
+fn contact_id(id: &RecordId) -> Result<i64, CrmError> {
+    id.as_str().trim().parse().map_err(|_| CrmError::Permanent {
+        message: format!("Clio: contact id {:?} is not a number", common::truncate_chars(id.as_str(), 40)),
+    })
+}
+
+/// Subject, plain-text body and time, shared by a create and an update (openapi.json
+/// `POST /communications.json` requires body, received_at, subject and type).
+fn call_fields(log: &CallLog) -> Value {
+    let call = &log.call;
+    let name = one_line(&log.contact.name);
+    let what = format!("{} call", common::direction_label(call.direction));
+    let subject = if name.is_empty() { format!("{what} {}", call.their_number) } else { format!("{what} with {name}") };
+    let (from, to) = match call.direction {
+        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
+        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
+    };
+    let num = |n: Option<&E164>| n.map_or("unknown", |n| n.as_str()).to_owned();
+    let mut lines = vec![
+        format!("{} · {}", common::result_label(call.result), common::duration_words(call.duration_secs())),
+        format!("From {} to {}", num(from), num(to)),
+    ];
+    let notes = common::strip_controls(&call.notes);
+    if !notes.trim().is_empty() {
+        lines.push(String::new());
+        lines.push(notes.trim().to_owned());
+    }
+    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
+        lines.push(String::new());
+        lines.push(format!("Recording: {url}"));
+    }
+    lines.push(String::new());
+    lines.push(format!("Logged by Calltrail · {}", log.marker.as_str()));
+    json!({
+        "subject": common::truncate_chars(&subject, 255),
+        "body": lines.join("\n"),
+        "received_at": rfc3339_secs(call.started_at),
+    })
+}
+
+fn message_fields(log: &MessageLog) -> Value {
+    let kind = match log.kind {
+        MessageKind::Sms => "SMS",
+        MessageKind::Fax => "Fax",
+    };
+    let name = one_line(&log.contact.name);
+    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
+    let mut lines = vec![format!("{kind} conversation with {} on {}", log.their_number, log.day), String::new()];
+    lines.extend(log.messages.iter().map(common::message_line));
+    lines.push(String::new());
+    lines.push(format!("Logged by Calltrail · {}", log.marker.as_str()));
+    let at = log.messages.first().map(|m| m.at).unwrap_or_default();
+    json!({
+        "subject": common::truncate_chars(&format!("{kind} with {who} · {}", log.day), 255),
+        "body": lines.join("\n"),
+        "received_at": rfc3339_secs(at),
+    })
+}
+
+fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker, history: &[Exchange]) -> Flow {
+    let Some(ex) = history.first() else {
+        // openapi.json `POST /contacts.json`: name and type required; a Person's last_name set
+        // too so Clio's name rules for people are met whatever the template.
+        let name = common::truncate_chars(&one_line(name), 255);
+        let data = json!({
+            "type": "Person",
+            "name": name,
+            "last_name": name,
+            "phone_numbers": [{ "name": "Work", "number": phone.as_str(), "default_number": true }],
+        });
+        let mut req = send(conn, Method::Post, "/api/v4/contacts.json", &data);
+        req.url.push_str(&format!("?fields={}", common::encode_component(CONTACT_FIELDS)));
+        return Ok(Step::Send(req));
+    };
+    let v = reply_json(conn, &ex.reply, Access::Write)?;
+    let c = v.get("data").and_then(|d| contact(conn, d)).ok_or_else(|| common::malformed(Access::Write, CRM, "no contact id"))?;
+    Ok(Step::Done(Ok(CrmOutput::Contact { contact: c })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Marker lookup
+
+fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exchange]) -> Flow {
+    if hint.what == LogWhat::Contact {
+        return find_placeholder(conn, hint, history);
+    }
+    let Some(ex) = history.first() else {
+        let q = [
+            ("external_property_name", MARKER_PROPERTY.to_owned()),
+            ("external_property_value", marker.as_str().to_owned()),
+            ("fields", "id,external_properties{name,value}".to_owned()),
+        ];
+        return Ok(Step::Send(get(conn, "/api/v4/communications.json", &q)));
+    };
+    let v = reply_json(conn, &ex.reply, Access::Read)?;
+    let hit = v.get("data").and_then(Value::as_array).into_iter().flatten().find(|c| {
+        // The filter is exact; the check guards against a server that ignores it.
+        match c.get("external_properties").and_then(Value::as_array) {
+            Some(props) => props.iter().any(|p| {
+                common::str_at(p, "/name") == Some(MARKER_PROPERTY) && common::str_at(p, "/value") == Some(marker.as_str())
+            }),
+            None => true,
+        }
+    });
+    Ok(found(hit.and_then(|c| common::string_at(c, "/id"))))
+}
+
+fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow {
+    let Some(number) = &hint.phone else {
+        return Err(CrmError::Permanent { message: "Clio: a placeholder lookup needs the phone number".into() });
+    };
+    let mut next = None;
+    for ex in history {
+        let v = reply_json(conn, &ex.reply, Access::Read)?;
+        for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
+            if c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
+                return Ok(found(Some(c.id.0)));
+            }
+        }
+        next = next_page_token(&v);
+        if next.is_none() {
+            return Ok(found(None));
+        }
+    }
+    if history.len() >= MAX_PAGES {
+        return Err(CrmError::Transient { message: "Clio: placeholder not found in the first pages; will look again".into() });
+    }
+    let mut q = vec![
+        ("created_since", rfc3339_secs(hint.at.plus_ms(-LOOKUP_SLACK_MS))),
+        ("type", "Person".to_owned()),
+        ("fields", CONTACT_FIELDS.to_owned()),
+        ("limit", "200".to_owned()),
+    ];
+    if let Some(t) = next {
+        q.push(("page_token", t));
+    }
+    Ok(Step::Send(get(conn, "/api/v4/contacts.json", &q)))
+}
+
+fn found(id: Option<String>) -> Step {
+    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId) }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and replies
+
+fn auth(conn: &Connection) -> String {
+    format!("Bearer {}", conn.token.expose())
+}
+
+fn get(conn: &Connection, path: &str, query: &[(&str, String)]) -> HttpRequest {
+    let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    HttpRequest {
+        method: Method::Get,
+        url: format!("{}{path}?{}", conn.base_url, common::form_encode(&pairs)),
+        headers: common::json_headers(&auth(conn), false),
+        body: None,
+    }
+}
+
+/// A write with Clio's `{"data": {…}}` wrapper.
+fn send(conn: &Connection, method: Method, path: &str, data: &Value) -> HttpRequest {
+    HttpRequest {
+        method,
+        url: format!("{}{path}", conn.base_url),
+        headers: common::json_headers(&auth(conn), true),
+        body: Some(json!({ "data": data }).to_string()),
+    }
+}
+
+fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value, CrmError> {
+    let r = common::success(reply, access, CRM, &conn.token)?;
+    common::json_body(r, access, CRM)
+}
+
+/// RFC 3339 to the second in UTC (openapi.json: "Expects an ISO-8601 date-time").
+fn rfc3339_secs(t: Timestamp) -> String {
+    match chrono::DateTime::from_timestamp_millis(t.0) {
+        Some(d) => d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => "1970-01-01T00:00:00Z".to_owned(),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    common::strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -2,9 +2,10 @@
 //!
 //! Choices, each checked against `shared/specs/pipedrive/openapi-v2.yaml` (v2) and
 //! `shared/specs/pipedrive/openapi.yaml` (v1):
-//! - **Search**: `GET /api/v2/persons/search?term=<national digits>&fields=phone` (partial
-//!   match: Pipedrive stores phones as free text), every returned number re-verified with
-//!   `phone::matches`, then **one** `GET /api/v2/persons?ids=…` (up to 100 ids) for
+//! - **Search**: `GET /api/v2/persons/search?term=<last 4 digits>&fields=phone` (partial
+//!   match, `exact_match=false`: Pipedrive stores phones as free text and does not document any
+//!   normalisation, and the last four digits are the only part every common format keeps
+//!   contiguous), every returned number re-verified with `phone::matches`, then **one** `GET /api/v2/persons?ids=…` (up to 100 ids) for
 //!   `add_time`/`update_time`, which search results lack. N matched people cost 2 requests
 //!   (1 when nothing matches), against App Connect's 1 + 2N.
 //! - **Calls** are v2 activities of type `call`, not `/v1/callLogs`: call logs have no update
@@ -63,9 +64,10 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
 // Search
 
 fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
-    // Phase 1: search pages. `term` is the national significant number: Pipedrive matches
-    // partially ("exact_match" off), so a stored "+1 (212) 555-0100" is found whether or not
-    // its search index keeps the country code; every hit is re-verified below.
+    // Phase 1: search pages. `term` is the last four digits, which "+1 (212) 555-0100",
+    // "212.555.0100" and "0044 20 7946 0958" all keep contiguous; Pipedrive matches partially
+    // with `exact_match` off, and every hit is re-verified below, so the wider net costs
+    // pages, not accuracy.
     let mut hits: Vec<String> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
@@ -88,7 +90,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     }
     if pages == 0 || (cursor.is_some() && pages < MAX_SEARCH_PAGES) {
         let mut q = vec![
-            ("term", common::national_digits(phone).to_owned()),
+            ("term", last_digits(phone, 4)),
             ("fields", "phone".to_owned()),
             ("exact_match", "false".to_owned()),
             ("limit", "500".to_owned()),
@@ -490,6 +492,11 @@ fn created(conn: &Connection, reply: &Reply) -> Flow {
 fn updated(conn: &Connection, reply: &Reply) -> Flow {
     reply_json(conn, reply, Access::Write)?;
     Ok(Step::Done(Ok(CrmOutput::Updated)))
+}
+
+fn last_digits(phone: &E164, n: usize) -> String {
+    let d = phone.as_str().trim_start_matches('+');
+    d[d.len().saturating_sub(n)..].to_owned()
 }
 
 /// RFC 3339 to the second in UTC, the form Pipedrive's `updated_since` documents.
