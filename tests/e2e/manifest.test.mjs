@@ -1,0 +1,59 @@
+// Security checks on the built package (reliability.md S1-S3): least permissions, the exact CSP,
+// no remote code. They read dist/, so they check what ships, not what we meant to ship.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { DIST } from './lib/browser.mjs';
+
+const manifest = JSON.parse(await readFile(path.join(DIST, 'manifest.json'), 'utf8'));
+
+async function* files(dir) {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) yield* files(p);
+    else yield p;
+  }
+}
+
+test('S1: permissions are alarms and storage only; CRM hosts are optional', () => {
+  assert.deepEqual([...manifest.permissions].sort(), ['alarms', 'storage']);
+  assert.equal(manifest.host_permissions, undefined, 'no install-time host permissions');
+  const all = JSON.stringify(manifest);
+  assert.ok(!all.includes('<all_urls>'));
+  for (const p of ['tabs', 'webRequest', 'scripting', 'cookies', 'history']) {
+    assert.ok(!manifest.permissions.includes(p), `${p} is not needed`);
+  }
+  assert.ok(manifest.optional_host_permissions.includes('https://api.hubapi.com/*'));
+});
+
+test('S2: the extension pages CSP is exactly self + wasm-unsafe-eval', () => {
+  assert.equal(
+    manifest.content_security_policy.extension_pages,
+    "script-src 'self' 'wasm-unsafe-eval'; object-src 'self'",
+  );
+});
+
+test('S3: no remote code and no eval in the package', async () => {
+  for await (const f of files(DIST)) {
+    if (!/\.(js|mjs|html)$/.test(f)) continue;
+    const text = await readFile(f, 'utf8');
+    assert.ok(!/\beval\s*\(/.test(text), `${f} calls eval`);
+    assert.ok(!/new\s+Function\s*\(/.test(text), `${f} builds a Function from a string`);
+    assert.ok(!/importScripts\s*\(\s*['"]https?:/.test(text), `${f} imports a remote script`);
+    assert.ok(!/<script[^>]+src=["']https?:/i.test(text), `${f} loads a remote script`);
+    assert.ok(!/import\s+[^;]*from\s+['"]https?:/.test(text), `${f} imports a remote module`);
+  }
+});
+
+test('the manifest points at files that exist in dist/', async () => {
+  const must = [
+    manifest.background.service_worker,
+    manifest.storage.managed_schema,
+    ...manifest.content_scripts.flatMap((c) => c.js),
+    ...Object.values(manifest.icons),
+  ];
+  for (const rel of must) await readFile(path.join(DIST, rel));
+  assert.equal(manifest.background.type, 'module');
+  assert.ok(manifest.key, 'a fixed key keeps the extension id stable');
+});
