@@ -1,1 +1,796 @@
-//! The logging engine: a state machine with no I/O. Issue 3 fills this in.
+//! The logging engine: a state machine with no I/O (quinn-proto / str0m style).
+//!
+//! ```text
+//! engine.handle(input, now)   // Input: past-tense facts
+//! engine.poll_effect()        // Effect: imperative instructions, drained to None
+//! engine.next_deadline()      // when the shell should wake it next (one alarm)
+//! ```
+//!
+//! The engine never reads a clock, a time zone of the machine, randomness, storage or the
+//! network: `now` is a parameter, attempt and request ids come from the boot id handed in by
+//! [`Input::Restored`] and a counter, and the state it starts from is the [`Snapshot`] the shell
+//! read with [`Engine::restore_query`].
+//!
+//! # Effect-order contract with the shell
+//! - The shell executes effects in the order they are drained.
+//! - An [`Effect::Persist`] must have completed (committed, with the batch's durability) before
+//!   any later effect starts. [`Effect::Crm`] effects may run concurrently with each other.
+//! - Therefore a create request for a slot is always preceded, in the drained order, by the
+//!   strict `Persist` that moved the slot to `Attempting` with the request's attempt id (I4).
+//! - Every CRM effect is answered by exactly one [`Input::CrmDone`] with its `req`, unless the
+//!   worker dies first; then the next boot's [`Input::Restored`] takes over (a create whose reply
+//!   never came is reconciled with `FindLog`, never blindly repeated).
+//! - After every `Restored` the engine emits [`Effect::WakeAt`] before it goes idle (I17), and
+//!   again whenever its next deadline changes. The shell keeps one alarm at the latest `WakeAt`;
+//!   late, doubled or lost alarms are harmless because windows come from the ledger and `now`.
+//!
+//! # Persisted records (what the IndexedDB shell stores)
+//! - `calls/<call id>`: a [`CallEntry`]; `at` = end (or start) time; `open` while the call is in
+//!   progress or has open slots.
+//! - `slots/<slot key>`: a [`Slot`] (see [`slot::SlotKey`] for keys); `at` = the call's end;
+//!   `open` while the engine still has work for it (or a person must act: unresolved, review).
+//! - `messages/<message id>`: a [`crate::model::Message`]; `at` = its time.
+//! - `contacts/ph|<integration>|<number>`: a placeholder contact ([`placeholder::CachedPlaceholder`]), open.
+//! - `audit/<time>|<boot>|<seq>`: an [`AuditEntry`].
+//! - `meta/digest` ([`records::DigestMeta`]) and `meta/health|<integration>` ([`retry::Health`]).
+//!
+//! Ledger transitions are [`Durability::Strict`]; a batch that only carries audit entries,
+//! message copies or meta bookkeeping is relaxed.
+
+pub mod audit;
+#[doc(hidden)]
+pub mod bench;
+pub mod conflict;
+pub mod digest;
+pub mod messages;
+pub mod placeholder;
+pub mod records;
+pub mod retry;
+pub mod slot;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::crm::{self, CallLog, CrmError, CrmOp, CrmOutput, LogHint, LogWhat, MessageLog};
+use crate::model::{
+    Call, CallId, Contact, ConversationId, CrmKind, IntegrationId, Message, RecordId, Timestamp,
+};
+use crate::phone::E164;
+use crate::settings::{ConflictRule, IntegrationSettings, Settings};
+use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
+
+pub use audit::AuditEntry;
+pub use records::{CallEntry, DigestMeta};
+pub use retry::Health;
+pub use slot::{Mode, Slot, SlotKey, SlotState, Subject, Target, Trigger};
+
+/// The id of one CRM request, unique within a boot (boot id in the high bits).
+pub type ReqId = u64;
+
+/// Facts the shell reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The first input after every worker start: what [`Engine::restore_query`] read, the
+    /// settings in force, and a boot id unique to this start (random in the shell).
+    Restored { snapshot: Snapshot, settings: Settings, boot_id: u64 },
+    SettingsChanged(Settings),
+    CallRinging(Call),
+    CallStarted(Call),
+    CallUpdated(Call),
+    CallEnded(Call),
+    NotesOpened { call: CallId },
+    NotesSaved { call: CallId, notes: String },
+    NotesCancelled { call: CallId },
+    /// Active-call logging: the rep picked these matched contacts in `integration`.
+    ContactsPicked { call: CallId, integration: IntegrationId, contacts: Vec<Contact> },
+    LogNowRequested { call: CallId },
+    /// Manual logging from the history. `stored` holds the call's records (`calls/<id>` and
+    /// `slots/call|<id>|*`) when the call is older than what a restore reads; empty otherwise.
+    ManualLogRequested { call: CallId, integrations: Vec<IntegrationId>, stored: Snapshot },
+    MessageReceived(Message),
+    CrmDone { req: ReqId, result: Result<CrmOutput, CrmError> },
+    /// The shell's alarm fired (it may be late, doubled, or a previous one may have been lost).
+    AlarmFired,
+    /// "Sync now": a digest run at any hour, reported with [`Notice::DigestDone`].
+    DigestRequested,
+    UnresolvedResolved { resolutions: Vec<(SlotKey, Resolution)> },
+    CredentialsChanged { integration: IntegrationId },
+}
+
+/// How a person resolved one unresolved slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "choice", rename_all = "snake_case")]
+pub enum Resolution {
+    Contacts { ids: Vec<RecordId> },
+    ApplyRule { rule: ConflictRule },
+    CreatePlaceholder,
+    Dismiss,
+}
+
+/// Instructions for the shell (see the effect-order contract above).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Persist(Batch),
+    Crm(CrmRequest),
+    WakeAt(Timestamp),
+    Notify(Notice),
+    Problem(Problem),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrmRequest {
+    pub req: ReqId,
+    pub integration: IntegrationId,
+    pub kind: CrmKind,
+    pub slot: SlotKey,
+    pub trigger: Trigger,
+    /// For creates: the attempt id the preceding strict `Persist` recorded.
+    pub attempt: Option<String>,
+    pub op: CrmOp,
+}
+
+/// What the pages should show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    SlotChanged { slot: SlotKey, integration: IntegrationId, state: String, records: Vec<RecordId> },
+    UnresolvedCount { count: usize },
+    IntegrationParked { integration: IntegrationId, reason: String },
+    IntegrationResumed { integration: IntegrationId },
+    ManualAccepted { call: CallId, integration: IntegrationId },
+    ManualRefused { call: CallId, integration: IntegrationId, reason: String },
+    /// A digest run finished; `sync` when the rep asked for it.
+    DigestDone { sync: bool, started_at: Timestamp, logged: Vec<(SlotKey, Vec<RecordId>)> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    NotRestored,
+    BadInput,
+    Duplicate,
+    UnknownCall,
+    UnknownIntegration,
+    UnknownRequest,
+    UnknownSlot,
+    UnexpectedReply,
+    BadSettings,
+}
+
+/// Knobs for tests and the simulator; the defaults are the product's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineOptions {
+    pub max_inflight_per_integration: usize,
+    /// Failed tries before a slot is `Failed` (I15).
+    pub max_attempts: u32,
+    /// Failed marker lookups before a slot needs review.
+    pub max_reconcile_checks: u32,
+    /// A deliberately planted bug, so tests can prove the simulator catches it.
+    #[doc(hidden)]
+    pub mutation: Mutation,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { max_inflight_per_integration: 4, max_attempts: 8, max_reconcile_checks: 5, mutation: Mutation::None }
+    }
+}
+
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    None,
+    /// Send creates without persisting `Attempting` first.
+    SkipAttemptingWrite,
+    /// Create again after an unknown outcome without looking for the marker.
+    BlindRetryAfterUnknown,
+    /// Run the digest whatever the hour.
+    IgnoreQuietHours,
+}
+
+#[derive(Clone, Debug)]
+enum OpKind {
+    Search,
+    Create { target: usize },
+    CreateContact,
+    Find { target: usize },
+    Update { target: usize, count: usize },
+}
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    slot: SlotKey,
+    integration: IntegrationId,
+    what: OpKind,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Run {
+    started_at: Timestamp,
+    sync: bool,
+    enrolled: BTreeSet<SlotKey>,
+    logged: Vec<(SlotKey, Vec<RecordId>)>,
+}
+
+/// The engine. See the module docs for the contract.
+#[derive(Debug)]
+pub struct Engine {
+    opts: EngineOptions,
+    settings: Settings,
+    restored: bool,
+    boot: u64,
+    counter: u64,
+    audit_seq: u64,
+    now: Timestamp,
+    calls: BTreeMap<CallId, CallEntry>,
+    slots: BTreeMap<SlotKey, Slot>,
+    messages: BTreeMap<(ConversationId, String), Vec<Message>>,
+    message_ids: BTreeSet<String>,
+    placeholders: BTreeMap<(IntegrationId, E164), Contact>,
+    health: BTreeMap<IntegrationId, Health>,
+    inflight: BTreeMap<ReqId, InFlight>,
+    queue: BTreeMap<IntegrationId, VecDeque<SlotKey>>,
+    timers: BTreeSet<(Timestamp, SlotKey)>,
+    digest: DigestMeta,
+    digest_due: Timestamp,
+    run: Option<Run>,
+    writes: Vec<Write>,
+    strict: bool,
+    effects: VecDeque<Effect>,
+    last_wake: Option<Timestamp>,
+    force_wake: bool,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(EngineOptions::default())
+    }
+}
+
+impl Engine {
+    pub fn new(opts: EngineOptions) -> Engine {
+        Engine {
+            opts,
+            settings: Settings::default(),
+            restored: false,
+            boot: 0,
+            counter: 0,
+            audit_seq: 0,
+            now: Timestamp(0),
+            calls: BTreeMap::new(),
+            slots: BTreeMap::new(),
+            messages: BTreeMap::new(),
+            message_ids: BTreeSet::new(),
+            placeholders: BTreeMap::new(),
+            health: BTreeMap::new(),
+            inflight: BTreeMap::new(),
+            queue: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            digest: DigestMeta::default(),
+            digest_due: Timestamp(0),
+            run: None,
+            writes: Vec::new(),
+            strict: false,
+            effects: VecDeque::new(),
+            last_wake: None,
+            force_wake: false,
+        }
+    }
+
+    /// What the shell must read before [`Input::Restored`]: open records of every store, plus
+    /// calls, slots and messages recent enough for any digest window. Never the whole history.
+    pub fn restore_query(settings: &Settings, now: Timestamp) -> RestoreQuery {
+        let d = &settings.digest;
+        let reach_mins = i64::from(d.lookback_mins).max(i64::from(d.catch_up_max_hours) * 60) + 2 * 60;
+        RestoreQuery {
+            since: now.plus_mins(-reach_mins).0,
+            recent_stores: vec![StoreName::Calls, StoreName::Slots, StoreName::Messages],
+        }
+    }
+
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// When the engine next has something to do without a new input.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        if !self.restored {
+            return None;
+        }
+        let mut best = Some(self.digest_due);
+        let mut consider = |t: Timestamp| best = Some(best.map_or(t, |b| b.min(t)));
+        if let Some((t, _)) = self.timers.first() {
+            consider(*t);
+        }
+        for (integ, q) in &self.queue {
+            if q.is_empty() {
+                continue;
+            }
+            if let Some(h) = self.health.get(integ) {
+                if let (false, Some(t)) = (h.parked, h.blocked_until) {
+                    consider(t);
+                }
+            }
+        }
+        best
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn slot(&self, key: &str) -> Option<&Slot> {
+        self.slots.get(key)
+    }
+
+    pub fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.values()
+    }
+
+    pub fn call(&self, id: &CallId) -> Option<&CallEntry> {
+        self.calls.get(id)
+    }
+
+    pub fn health(&self, integration: &IntegrationId) -> Option<&Health> {
+        self.health.get(integration)
+    }
+
+    pub fn unresolved_count(&self) -> usize {
+        self.slots.values().filter(|s| matches!(s.state, SlotState::Unresolved { .. })).count()
+    }
+
+    pub fn digest_meta(&self) -> &DigestMeta {
+        &self.digest
+    }
+
+    /// Handles one input at `now`; then drain [`Engine::poll_effect`].
+    pub fn handle(&mut self, input: Input, now: Timestamp) {
+        self.now = now;
+        if !self.restored && !matches!(input, Input::Restored { .. }) {
+            self.problem(ProblemKind::NotRestored, "input before Restored ignored; the shell must restore first".into());
+            return;
+        }
+        match input {
+            Input::Restored { snapshot, settings, boot_id } => self.on_restored(snapshot, settings, boot_id),
+            Input::SettingsChanged(s) => match s.validate() {
+                Ok(()) => self.settings = s,
+                Err(e) => self.problem(ProblemKind::BadSettings, format!("settings refused: {e}")),
+            },
+            Input::CallRinging(c) | Input::CallStarted(c) | Input::CallUpdated(c) => self.on_call(c, false),
+            Input::CallEnded(c) => self.on_call(c, true),
+            Input::NotesOpened { call } | Input::NotesCancelled { call } => self.on_notes(call, None),
+            Input::NotesSaved { call, notes } => self.on_notes(call, Some(notes)),
+            Input::ContactsPicked { call, integration, contacts } => self.on_picked(call, integration, contacts),
+            Input::LogNowRequested { call } => self.on_log_now(call),
+            Input::ManualLogRequested { call, integrations, stored } => self.on_manual(call, integrations, stored),
+            Input::MessageReceived(m) => self.on_message(m),
+            Input::CrmDone { req, result } => self.on_crm_done(req, result),
+            Input::AlarmFired => {}
+            Input::DigestRequested => self.run_digest(true),
+            Input::UnresolvedResolved { resolutions } => self.on_resolved(resolutions),
+            Input::CredentialsChanged { integration } => self.on_credentials(integration),
+        }
+        self.tick();
+        self.flush();
+        self.emit_wake();
+    }
+
+    // ---- plumbing -------------------------------------------------------------------------
+
+    fn next_id(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    fn req_id(&mut self) -> ReqId {
+        let n = self.next_id();
+        (self.boot << 32) ^ n
+    }
+
+    fn problem(&mut self, kind: ProblemKind, detail: String) {
+        self.effects.push_back(Effect::Problem(Problem { kind, detail }));
+    }
+
+    fn notify(&mut self, n: Notice) {
+        self.effects.push_back(Effect::Notify(n));
+    }
+
+    fn stage(&mut self, store: StoreName, record: Record, strict: bool) {
+        self.strict |= strict;
+        self.writes.push(Write::Put { store, record });
+    }
+
+    /// Emits the staged writes as one batch. Called before every CRM effect (so intent is on
+    /// disk before the request) and at the end of every input.
+    fn flush(&mut self) {
+        if self.writes.is_empty() {
+            return;
+        }
+        let durability = if self.strict { Durability::Strict } else { Durability::Relaxed };
+        let writes = std::mem::take(&mut self.writes);
+        self.strict = false;
+        self.effects.push_back(Effect::Persist(Batch { writes, durability }));
+    }
+
+    fn emit_wake(&mut self) {
+        let next = self.next_deadline();
+        if next != self.last_wake || self.force_wake {
+            if let Some(t) = next {
+                self.effects.push_back(Effect::WakeAt(t));
+            }
+            self.last_wake = next;
+            self.force_wake = false;
+        }
+    }
+
+    fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: String, contact: Option<RecordId>, record: Option<RecordId>) {
+        let (integration, call) = match slot.and_then(|k| self.slots.get(k)) {
+            Some(s) => (Some(s.integration.clone()), s.call_id().cloned()),
+            None => (None, None),
+        };
+        let e = AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome, record };
+        self.audit_seq += 1;
+        let rec = e.to_record(self.boot, self.audit_seq);
+        self.stage(StoreName::Audit, rec, false);
+    }
+
+    /// Persists a slot's current state (strictly: it is the ledger) and tells the pages.
+    fn save_slot(&mut self, key: &SlotKey) {
+        let Some(s) = self.slots.get(key) else { return };
+        let rec = s.to_record();
+        let open = s.is_open();
+        let call = s.call_id().cloned();
+        let notice = Notice::SlotChanged {
+            slot: key.clone(),
+            integration: s.integration.clone(),
+            state: s.state.name().to_owned(),
+            records: s.records(),
+        };
+        self.stage(StoreName::Slots, rec, true);
+        self.notify(notice);
+        if let Some(call) = call {
+            if !open {
+                self.save_call_if_changed(&call);
+            }
+        }
+    }
+
+    fn call_is_open(&self, id: &CallId) -> bool {
+        let Some(c) = self.calls.get(id) else { return false };
+        if !c.ended {
+            return true;
+        }
+        let prefix = slot::call_slot_prefix(id);
+        self.slots.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).any(|(_, s)| s.is_open())
+    }
+
+    fn save_call(&mut self, id: &CallId) {
+        let open = self.call_is_open(id);
+        if let Some(c) = self.calls.get_mut(id) {
+            c.persisted_open = open;
+            let rec = c.to_record(open);
+            self.stage(StoreName::Calls, rec, true);
+        }
+    }
+
+    fn save_call_if_changed(&mut self, id: &CallId) {
+        let open = self.call_is_open(id);
+        if self.calls.get(id).is_some_and(|c| c.persisted_open != open) {
+            self.save_call(id);
+        }
+    }
+
+    fn integration(&self, id: &IntegrationId) -> Option<&IntegrationSettings> {
+        self.settings.integrations.iter().find(|i| &i.id == id)
+    }
+
+    fn set_state(&mut self, key: &SlotKey, state: SlotState) {
+        if let Some(s) = self.slots.get_mut(key) {
+            s.state = state;
+        }
+    }
+
+    /// Puts a slot where the scheduler will find it: the run queue when it can run now, a timer
+    /// when it has a future due time. Stale entries are checked again when popped.
+    fn enqueue(&mut self, key: &SlotKey) {
+        let Some(s) = self.slots.get(key) else { return };
+        if s.busy {
+            return;
+        }
+        let due = match &s.state {
+            SlotState::Waiting { due: Some(t) } => Some(*t),
+            SlotState::Unknown { since, .. } => Some(self.reconcile_due(s, *since)),
+            SlotState::Logged if s.is_dirty() => Some(s.update_due.unwrap_or(self.now)),
+            _ => None,
+        };
+        let Some(due) = due else { return };
+        if due <= self.now {
+            let integ = s.integration.clone();
+            self.queue.entry(integ).or_default().push_back(key.clone());
+        } else {
+            self.timers.insert((due, key.clone()));
+        }
+    }
+
+    fn reconcile_due(&self, s: &Slot, since: Timestamp) -> Timestamp {
+        if let SlotState::Unknown { checks, .. } = &s.state {
+            if *checks > 0 {
+                // After a failed lookup the retry time is kept in `update_due`.
+                return s.update_due.unwrap_or(self.now);
+            }
+        }
+        let caps = self.caps(&s.integration);
+        if caps.exact_marker_lookup {
+            self.now
+        } else {
+            // A clock that jumped back must not stretch the wait beyond one lag.
+            since.min(self.now).plus_ms(caps.search_lag_ms)
+        }
+    }
+
+    fn caps(&self, integ: &IntegrationId) -> crm::Capabilities {
+        let kind = self.integration(integ).map_or(CrmKind::HubSpot, |i| i.kind);
+        crm::capabilities(kind)
+    }
+
+    fn runnable(&self, s: &Slot) -> bool {
+        if s.busy {
+            return false;
+        }
+        match &s.state {
+            SlotState::Waiting { due: Some(t) } => *t <= self.now,
+            SlotState::Unknown { since, .. } => self.reconcile_due(s, *since) <= self.now,
+            SlotState::Logged => s.is_dirty() && s.update_due.is_none_or(|t| t <= self.now),
+            _ => false,
+        }
+    }
+
+    fn quiet(&self) -> bool {
+        self.opts.mutation != Mutation::IgnoreQuietHours && digest::in_quiet_hours(&self.settings.digest, self.now)
+    }
+
+    fn tick(&mut self) {
+        while let Some((t, _)) = self.timers.first() {
+            if *t > self.now {
+                break;
+            }
+            if let Some((_, key)) = self.timers.pop_first() {
+                if let Some(s) = self.slots.get(&key) {
+                    let integ = s.integration.clone();
+                    self.queue.entry(integ).or_default().push_back(key);
+                }
+            }
+        }
+        if self.now >= self.digest_due {
+            if self.quiet() {
+                self.digest_due = digest::quiet_end(&self.settings.digest, self.now);
+            } else {
+                self.run_digest(false);
+            }
+        }
+        self.pump();
+        self.check_run();
+    }
+
+    fn pump(&mut self) {
+        let integs: Vec<IntegrationId> = self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        let limit = self.opts.max_inflight_per_integration.max(1);
+        for integ in integs {
+            if self.integration(&integ).is_none() {
+                continue;
+            }
+            loop {
+                let h = self.health.entry(integ.clone()).or_default();
+                if h.is_blocked(self.now) || h.inflight >= limit {
+                    break;
+                }
+                let Some(key) = self.queue.get_mut(&integ).and_then(VecDeque::pop_front) else { break };
+                let Some(s) = self.slots.get(&key) else { continue };
+                if !self.runnable(s) {
+                    continue;
+                }
+                if s.trigger == Trigger::Digest && self.quiet() {
+                    let end = digest::quiet_end(&self.settings.digest, self.now);
+                    self.timers.insert((end, key));
+                    continue;
+                }
+                self.issue(&key);
+            }
+        }
+    }
+
+    fn send(&mut self, key: &SlotKey, what: OpKind, trigger: Trigger, attempt: Option<String>, op: CrmOp) {
+        let Some(s) = self.slots.get_mut(key) else { return };
+        s.busy = true;
+        let integration = s.integration.clone();
+        let kind = self.settings.integrations.iter().find(|i| i.id == integration).map_or(CrmKind::HubSpot, |i| i.kind);
+        let req = self.req_id();
+        self.health.entry(integration.clone()).or_default().inflight += 1;
+        self.inflight.insert(req, InFlight { slot: key.clone(), integration: integration.clone(), what });
+        // Intent first: whatever was staged (the Attempting transition above all) is committed
+        // before the request can start.
+        self.flush();
+        self.effects.push_back(Effect::Crm(CrmRequest { req, integration, kind, slot: key.clone(), trigger, attempt, op }));
+    }
+
+    /// Starts the next request for a runnable slot.
+    fn issue(&mut self, key: &SlotKey) {
+        let Some(s) = self.slots.get(key).cloned() else { return };
+        match &s.state {
+            SlotState::Unknown { target, .. } => {
+                let hint = self.hint(&s, *target);
+                let marker = s.marker_for(*target);
+                self.send(key, OpKind::Find { target: *target }, Trigger::Reconcile, None, CrmOp::FindLog { marker, hint });
+            }
+            SlotState::Logged => {
+                let Some(i) = s.targets.iter().position(|t| t.record.is_some() && t.synced < s.messages) else { return };
+                let Some((log, count)) = self.message_log(&s, i) else { return };
+                let Some(record) = s.targets[i].record.clone() else { return };
+                self.send(key, OpKind::Update { target: i, count }, s.trigger, None, CrmOp::UpdateMessageLog { record, log });
+            }
+            SlotState::Waiting { .. } => match &s.subject {
+                Subject::Placeholder { number } => {
+                    let template = self.integration(&s.integration).map_or_else(
+                        || crate::settings::PlaceholderSettings::default().template,
+                        |i| i.placeholder.template.clone(),
+                    );
+                    let op = CrmOp::CreateContact {
+                        name: placeholder::name(&template, number),
+                        phone: number.clone(),
+                        marker: s.marker_for(0),
+                    };
+                    let attempt = self.begin_attempt(key, 0);
+                    self.send(key, OpKind::CreateContact, s.trigger, Some(attempt), op);
+                }
+                _ if s.targets.is_empty() => {
+                    let phone = match &s.subject {
+                        Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number.clone()),
+                        Subject::Messages { their_number, .. } => Some(their_number.clone()),
+                        Subject::Placeholder { number } => Some(number.clone()),
+                    };
+                    match phone {
+                        Some(phone) => self.send(key, OpKind::Search, s.trigger, None, CrmOp::SearchContacts { phone }),
+                        None => self.fail(key, "the call's details are missing from the ledger".into()),
+                    }
+                }
+                _ => {
+                    let Some(i) = s.targets.iter().position(|t| t.record.is_none()) else {
+                        self.set_state(key, SlotState::Logged);
+                        self.save_slot(key);
+                        return;
+                    };
+                    let op = match &s.subject {
+                        Subject::Call { call } => match self.calls.get(call) {
+                            Some(c) => {
+                                let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone() };
+                                CrmOp::CreateCallLog { log }
+                            }
+                            None => return self.fail(key, "the call's details are missing from the ledger".into()),
+                        },
+                        _ => match self.message_log(&s, i) {
+                            Some((log, _)) => CrmOp::CreateMessageLog { log },
+                            None => return self.fail(key, "the conversation's messages are missing".into()),
+                        },
+                    };
+                    let attempt = self.begin_attempt(key, i);
+                    self.send(key, OpKind::Create { target: i }, s.trigger, Some(attempt), op);
+                }
+            },
+            _ => {}
+        }
+    }
+
+    /// Moves a slot to `Attempting` and stages that transition (strict) with its audit entry.
+    fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> String {
+        let n = self.next_id();
+        let attempt = format!("{:x}-{n}", self.boot);
+        let now = self.now;
+        self.set_state(key, SlotState::Attempting { attempt: attempt.clone(), target, started_at: now });
+        let (trigger, contact) = match self.slots.get(key) {
+            Some(s) => (s.trigger, s.targets.get(target).map(|t| t.contact.id.clone())),
+            None => (Trigger::Auto, None),
+        };
+        if self.opts.mutation != Mutation::SkipAttemptingWrite {
+            self.save_slot(key);
+        }
+        self.audit(Some(key), trigger, format!("attempt {attempt}: creating"), contact, None);
+        attempt
+    }
+
+    fn hint(&self, s: &Slot, target: usize) -> LogHint {
+        let contact = s.targets.get(target).map(|t| &t.contact);
+        let (what, phone, at) = match &s.subject {
+            Subject::Call { call } => {
+                let c = self.calls.get(call);
+                (LogWhat::Call, c.map(|c| c.call.their_number.clone()), c.map_or(s.at, |c| c.call.started_at))
+            }
+            Subject::Messages { their_number, .. } => (LogWhat::Messages, Some(their_number.clone()), s.at),
+            Subject::Placeholder { number } => (LogWhat::Contact, Some(number.clone()), s.at),
+        };
+        LogHint { what, contact: contact.map(|c| c.id.clone()), contact_type: contact.map(|c| c.record_type.clone()), phone, at }
+    }
+
+    fn message_log(&self, s: &Slot, target: usize) -> Option<(MessageLog, usize)> {
+        let Subject::Messages { conversation, day, kind, their_number, our_number } = &s.subject else { return None };
+        let msgs = self.messages.get(&(conversation.clone(), day.clone()))?;
+        let t = s.targets.get(target)?;
+        let log = MessageLog {
+            marker: s.marker_for(target),
+            contact: t.contact.clone(),
+            kind: *kind,
+            day: day.clone(),
+            their_number: their_number.clone(),
+            our_number: our_number.clone(),
+            messages: msgs.clone(),
+        };
+        Some((log, msgs.len()))
+    }
+
+    fn fail(&mut self, key: &SlotKey, reason: String) {
+        let trigger = self.slots.get(key).map_or(Trigger::Auto, |s| s.trigger);
+        self.set_state(key, SlotState::Failed { reason: reason.clone() });
+        self.save_slot(key);
+        self.audit(Some(key), trigger, format!("failed: {reason}"), None, None);
+        self.on_placeholder_settled(key);
+    }
+
+    // ---- run bookkeeping -----------------------------------------------------------------
+
+    fn settled(&self, key: &SlotKey) -> bool {
+        let Some(s) = self.slots.get(key) else { return true };
+        if self.health.get(&s.integration).is_some_and(|h| h.parked) {
+            return true;
+        }
+        !s.busy
+            && !matches!(
+                s.state,
+                SlotState::Waiting { due: Some(_) } | SlotState::Unknown { .. } | SlotState::WaitingPlaceholder { .. } | SlotState::Attempting { .. }
+            )
+            && !s.is_dirty()
+    }
+
+    fn check_run(&mut self) {
+        let Some(mut run) = self.run.take() else { return };
+        let done: Vec<SlotKey> = run.enrolled.iter().filter(|k| self.settled(k)).cloned().collect();
+        for k in done {
+            run.enrolled.remove(&k);
+            if let Some(s) = self.slots.get(&k) {
+                if s.state == SlotState::Logged {
+                    run.logged.push((k.clone(), s.records()));
+                }
+            }
+        }
+        if !run.enrolled.is_empty() {
+            self.run = Some(run);
+            return;
+        }
+        self.digest.last_completed = Some(run.started_at);
+        self.save_meta_digest();
+        let trigger = if run.sync { Trigger::Sync } else { Trigger::Digest };
+        self.audit(None, trigger, format!("digest run of {} done: {} logged", run.started_at, run.logged.len()), None, None);
+        self.notify(Notice::DigestDone { sync: run.sync, started_at: run.started_at, logged: run.logged });
+    }
+
+    fn save_meta_digest(&mut self) {
+        let rec = self.digest.to_record();
+        self.stage(StoreName::Meta, rec, false);
+    }
+
+    fn save_health(&mut self, integ: &IntegrationId) {
+        if let Some(h) = self.health.get(integ) {
+            let rec = records::health_record(integ, h);
+            self.stage(StoreName::Meta, rec, true);
+        }
+    }
+}
+
+mod calls;
+mod ledger;
+mod run;

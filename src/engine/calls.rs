@@ -1,0 +1,398 @@
+//! Inputs about calls, messages and people's choices: where slots are born and change mode.
+//!
+//! Invariants: the same call seen twice (or in two tabs) is one call with one slot per
+//! integration (I8); a bad event becomes a [`Problem`](super::Problem), never a panic and never a
+//! lost call; manual logging happens at most once per integration.
+
+use crate::model::{Call, CallId, Contact, IntegrationId, Message, Timestamp};
+use crate::store::{Snapshot, StoreName};
+
+use super::records::CallEntry;
+use super::slot::{call_slot_key, Mode, Slot, SlotKey, SlotState, Subject, Trigger};
+use super::{conflict, digest, messages, Engine, Notice, ProblemKind, Resolution};
+
+fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mode, trigger: Trigger, state: SlotState, at: Timestamp) -> Slot {
+    Slot { key, subject, integration, mode, trigger, state, targets: Vec::new(), attempts: 0, last_error: None, at, messages: 0, update_due: None, busy: false }
+}
+
+impl Engine {
+    pub(super) fn on_call(&mut self, mut call: Call, ended: bool) {
+        let now = self.now;
+        if let (Some(e), true) = (call.ended_at, call.answered_at.is_some_and(|a| a < call.started_at)) {
+            let _ = e;
+            self.problem(ProblemKind::BadInput, format!("call {}: answered before it started; answer time dropped", call.id));
+            call.answered_at = None;
+        }
+        if let Some(e) = call.ended_at {
+            if e < call.started_at {
+                self.problem(ProblemKind::BadInput, format!("call {}: ends before it starts; end taken as the start", call.id));
+                call.ended_at = Some(call.started_at);
+            }
+        }
+        if ended && call.ended_at.is_none() {
+            self.problem(ProblemKind::BadInput, format!("call {}: ended without an end time; using now", call.id));
+            call.ended_at = Some(now.max(call.started_at));
+        }
+        let id = call.id.clone();
+        let was_ended = match self.calls.get_mut(&id) {
+            Some(entry) => {
+                let c = &mut entry.call;
+                if c.their_number != call.their_number {
+                    self.effects.push_back(super::Effect::Problem(super::Problem {
+                        kind: ProblemKind::BadInput,
+                        detail: format!("call {id}: the other party's number changed; keeping the first"),
+                    }));
+                }
+                if !call.notes.is_empty() {
+                    c.notes = call.notes;
+                }
+                c.answered_at = call.answered_at.or(c.answered_at);
+                if !entry.ended {
+                    c.ended_at = call.ended_at.or(c.ended_at);
+                }
+                c.recording_url = call.recording_url.or(c.recording_url.take());
+                c.our_number = call.our_number.or(c.our_number.take());
+                if call.result != crate::model::CallResult::Unknown {
+                    c.result = call.result;
+                }
+                entry.ended
+            }
+            None => {
+                self.calls.insert(id.clone(), CallEntry::new(call));
+                false
+            }
+        };
+        if ended && was_ended {
+            self.problem(ProblemKind::Duplicate, format!("call {id} ended again; merged into the first"));
+        }
+        if ended && !was_ended {
+            if let Some(e) = self.calls.get_mut(&id) {
+                e.ended = true;
+            }
+            self.make_slots(&id);
+        }
+        self.save_call(&id);
+    }
+
+    /// The outbox: one slot per integration, in the same strict batch as the ended call.
+    fn make_slots(&mut self, id: &CallId) {
+        let Some(entry) = self.calls.get(id).cloned() else { return };
+        let now = self.now;
+        let ended_at = entry.at();
+        let delay = i64::from(self.settings.active_call_delay_mins);
+        let integrations = self.settings.integrations.clone();
+        for integ in integrations {
+            let key = call_slot_key(id, &integ.id);
+            if self.slots.contains_key(&key) {
+                continue;
+            }
+            let subject = Subject::Call { call: id.clone() };
+            let picks = entry.picks.get(&integ.id).filter(|p| !p.is_empty());
+            let (mode, trigger, state, why) = if let Some(_p) = picks {
+                let due = if entry.log_now { now } else { ended_at.plus_mins(delay).max(now) };
+                (Mode::Active, Trigger::Active, SlotState::Waiting { due: Some(due) }, "active-call picks: logged after the delay")
+            } else if !integ.auto_log {
+                (Mode::Auto, Trigger::Auto, SlotState::Skipped { reason: "automatic logging is off".into() }, "automatic logging off")
+            } else if entry.notes_opened {
+                (Mode::Digest, Trigger::Digest, SlotState::Waiting { due: None }, "notes opened during the call: left for the digest")
+            } else {
+                (Mode::Auto, Trigger::Auto, SlotState::Waiting { due: Some(now) }, "call ended: automatic logging")
+            };
+            self.slots.insert(key.clone(), new_slot(key.clone(), subject, integ.id.clone(), mode, trigger, state, ended_at));
+            if let Some(p) = picks {
+                let p = p.clone();
+                self.set_targets(&key, p);
+                // set_targets makes it due now; active logs wait for the delay.
+                if !entry.log_now {
+                    let due = ended_at.plus_mins(delay).max(now);
+                    self.set_state(&key, SlotState::Waiting { due: Some(due) });
+                }
+            }
+            self.save_slot(&key);
+            self.audit(Some(&key), trigger, why.into(), None, None);
+            self.enqueue(&key);
+        }
+    }
+
+    pub(super) fn on_notes(&mut self, id: CallId, notes: Option<String>) {
+        let Some(entry) = self.calls.get_mut(&id) else {
+            self.problem(ProblemKind::UnknownCall, format!("notes for unknown call {id}"));
+            return;
+        };
+        entry.notes_opened = true;
+        if let Some(n) = notes {
+            entry.call.notes = n;
+        }
+        let ended = entry.ended;
+        if ended {
+            // Opened after hang-up: automatic slots that have not started yet move to the digest.
+            let keys: Vec<SlotKey> = self
+                .slots
+                .iter()
+                .filter(|(_, s)| s.call_id() == Some(&id) && s.mode == Mode::Auto && !s.busy && s.targets.is_empty())
+                .filter(|(_, s)| matches!(s.state, SlotState::Waiting { due: Some(_) }))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in keys {
+                if let Some(s) = self.slots.get_mut(&k) {
+                    s.mode = Mode::Digest;
+                    s.trigger = Trigger::Digest;
+                    s.state = SlotState::Waiting { due: None };
+                }
+                self.save_slot(&k);
+                self.audit(Some(&k), Trigger::Digest, "notes opened: left for the digest".into(), None, None);
+            }
+        }
+        self.save_call(&id);
+    }
+
+    pub(super) fn on_picked(&mut self, id: CallId, integ: IntegrationId, mut contacts: Vec<Contact>) {
+        if self.integration(&integ).is_none() {
+            self.problem(ProblemKind::UnknownIntegration, format!("picks for unknown integration {integ}"));
+            return;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        contacts.retain(|c| seen.insert(c.id.clone()));
+        let Some(entry) = self.calls.get_mut(&id) else {
+            self.problem(ProblemKind::UnknownCall, format!("picks for unknown call {id}"));
+            return;
+        };
+        if contacts.is_empty() {
+            entry.picks.remove(&integ);
+        } else {
+            entry.picks.insert(integ.clone(), contacts.clone());
+        }
+        let (ended, log_now, ended_at) = (entry.ended, entry.log_now, entry.at());
+        if ended {
+            let key = call_slot_key(&id, &integ);
+            let changeable = self.slots.get(&key).is_some_and(|s| {
+                !s.busy && s.targets.iter().all(|t| t.record.is_none()) && matches!(s.state, SlotState::Waiting { .. } | SlotState::NoMatch | SlotState::Unresolved { .. })
+            });
+            if !changeable || contacts.is_empty() {
+                self.problem(ProblemKind::BadInput, format!("call {id} is already being logged in {integ}; picks ignored"));
+            } else {
+                if let Some(s) = self.slots.get_mut(&key) {
+                    s.mode = Mode::Active;
+                    s.trigger = Trigger::Active;
+                }
+                self.set_targets(&key, contacts);
+                if !log_now {
+                    let due = ended_at.plus_mins(i64::from(self.settings.active_call_delay_mins)).max(self.now);
+                    self.set_state(&key, SlotState::Waiting { due: Some(due) });
+                    self.save_slot(&key);
+                    self.enqueue(&key);
+                }
+            }
+        }
+        self.save_call(&id);
+    }
+
+    pub(super) fn on_log_now(&mut self, id: CallId) {
+        let now = self.now;
+        let Some(entry) = self.calls.get_mut(&id) else {
+            self.problem(ProblemKind::UnknownCall, format!("log now for unknown call {id}"));
+            return;
+        };
+        entry.log_now = true;
+        let keys: Vec<SlotKey> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.call_id() == Some(&id) && s.mode == Mode::Active)
+            .filter(|(_, s)| matches!(s.state, SlotState::Waiting { due: Some(t) } if t > now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.set_state(&k, SlotState::Waiting { due: Some(now) });
+            self.save_slot(&k);
+            self.enqueue(&k);
+        }
+        self.save_call(&id);
+    }
+
+    pub(super) fn on_manual(&mut self, id: CallId, integrations: Vec<IntegrationId>, stored: Snapshot) {
+        // Records of an old call the restore did not read: the shell loaded them for us.
+        for r in stored.records(StoreName::Calls) {
+            if let Some(c) = CallEntry::from_record(r) {
+                if c.call.id == id && !self.calls.contains_key(&id) {
+                    self.calls.insert(id.clone(), c);
+                }
+            }
+        }
+        for r in stored.records(StoreName::Slots) {
+            if let Some(s) = Slot::from_record(r) {
+                if s.call_id() == Some(&id) && !self.slots.contains_key(&s.key) {
+                    self.slots.insert(s.key.clone(), s);
+                }
+            }
+        }
+        let now = self.now;
+        for integ in integrations {
+            let refuse = |reason: String| Notice::ManualRefused { call: id.clone(), integration: integ.clone(), reason };
+            if self.integration(&integ).is_none() {
+                self.notify(refuse(format!("integration {integ} is not connected")));
+                continue;
+            }
+            let Some(entry) = self.calls.get(&id) else {
+                self.notify(refuse("call not found".into()));
+                continue;
+            };
+            if !entry.ended {
+                self.notify(refuse("the call is still in progress".into()));
+                continue;
+            }
+            let key = call_slot_key(&id, &integ);
+            let at = entry.at();
+            let reason = match self.slots.get(&key) {
+                None => None,
+                Some(s) => match &s.state {
+                    SlotState::Logged => Some(format!("already logged (record {})", s.records().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "))),
+                    SlotState::Attempting { .. } | SlotState::Unknown { .. } | SlotState::WaitingPlaceholder { .. } => Some("already being logged".into()),
+                    SlotState::Waiting { due: Some(_) } => Some("already being logged".into()),
+                    _ if s.busy => Some("already being logged".into()),
+                    SlotState::Unresolved { .. } => Some("waiting in the unresolved queue: choose a contact there".into()),
+                    SlotState::NeedsReview { reason } => Some(format!("needs review first: {reason}")),
+                    _ => None,
+                },
+            };
+            if let Some(reason) = reason {
+                self.notify(refuse(reason));
+                continue;
+            }
+            if !self.slots.contains_key(&key) {
+                let s = new_slot(key.clone(), Subject::Call { call: id.clone() }, integ.clone(), Mode::Manual, Trigger::Manual, SlotState::Waiting { due: None }, at);
+                self.slots.insert(key.clone(), s);
+            }
+            if let Some(s) = self.slots.get_mut(&key) {
+                s.mode = Mode::Manual;
+                s.trigger = Trigger::Manual;
+                s.attempts = 0;
+                if !matches!(s.state, SlotState::Waiting { .. }) {
+                    s.targets.clear();
+                }
+                s.state = SlotState::Waiting { due: Some(now) };
+            }
+            self.save_slot(&key);
+            self.audit(Some(&key), Trigger::Manual, "manual logging requested".into(), None, None);
+            self.notify(Notice::ManualAccepted { call: id.clone(), integration: integ.clone() });
+            self.enqueue(&key);
+        }
+        self.save_call_if_changed(&id);
+    }
+
+    pub(super) fn on_message(&mut self, m: Message) {
+        if !self.message_ids.insert(m.id.clone()) {
+            self.problem(ProblemKind::Duplicate, format!("message {} seen again", m.id));
+            return;
+        }
+        let now = self.now;
+        let day = digest::local_day(&self.settings.digest, m.at);
+        let rec = crate::store::Record { key: m.id.clone(), open: 0, at: m.at.0, value: serde_json::to_value(&m).unwrap_or(serde_json::Value::Null) };
+        self.stage(StoreName::Messages, rec, true);
+        let list_key = (m.conversation.clone(), day.clone());
+        messages::insert_sorted(self.messages.entry(list_key.clone()).or_default(), m.clone());
+        let count = self.messages.get(&list_key).map_or(0, Vec::len);
+        let integrations: Vec<_> = self.settings.integrations.iter().filter(|i| i.log_messages).map(|i| i.id.clone()).collect();
+        for integ in integrations {
+            let key = messages::slot_key(&integ, &m.conversation, &day);
+            match self.slots.get_mut(&key) {
+                Some(s) => {
+                    s.messages = count;
+                    if s.state == SlotState::Logged {
+                        s.update_due = None;
+                    }
+                }
+                None => {
+                    let subject = Subject::Messages {
+                        conversation: m.conversation.clone(),
+                        day: day.clone(),
+                        kind: m.kind,
+                        their_number: m.their_number.clone(),
+                        our_number: m.our_number.clone(),
+                    };
+                    let mut s = new_slot(key.clone(), subject, integ.clone(), Mode::Messages, Trigger::Sms, SlotState::Waiting { due: Some(now) }, m.at);
+                    s.messages = count;
+                    self.slots.insert(key.clone(), s);
+                    self.audit(Some(&key), Trigger::Sms, "first message of the conversation-day".into(), None, None);
+                }
+            }
+            self.save_slot(&key);
+            self.enqueue(&key);
+        }
+    }
+
+    pub(super) fn on_resolved(&mut self, resolutions: Vec<(SlotKey, Resolution)>) {
+        for (key, res) in resolutions {
+            let Some(SlotState::Unresolved { candidates }) = self.slots.get(&key).map(|s| s.state.clone()) else {
+                self.problem(ProblemKind::UnknownSlot, format!("{key} is not in the unresolved queue"));
+                continue;
+            };
+            if let Some(s) = self.slots.get_mut(&key) {
+                s.trigger = Trigger::Resolved;
+                s.attempts = 0;
+            }
+            match res {
+                Resolution::Contacts { ids } => {
+                    let chosen: Vec<Contact> = candidates.iter().filter(|c| ids.contains(&c.id)).cloned().collect();
+                    if chosen.is_empty() || chosen.len() != ids.len() {
+                        self.problem(ProblemKind::BadInput, format!("{key}: chosen contacts are not among the candidates"));
+                        continue;
+                    }
+                    self.audit(Some(&key), Trigger::Resolved, format!("resolved: {} contact(s) chosen", chosen.len()), None, None);
+                    self.set_targets(&key, chosen);
+                }
+                Resolution::ApplyRule { rule } => match conflict::choose(&candidates, &rule) {
+                    Some(c) => {
+                        self.audit(Some(&key), Trigger::Resolved, format!("resolved by rule {rule:?}"), Some(c.id.clone()), None);
+                        self.set_targets(&key, vec![c]);
+                    }
+                    None => self.problem(ProblemKind::BadInput, format!("{key}: rule \"ask\" cannot resolve a conflict")),
+                },
+                Resolution::CreatePlaceholder => {
+                    let number = self.slots.get(&key).and_then(|s| s.call_id()).and_then(|c| self.calls.get(c)).map(|c| c.call.their_number.clone());
+                    match number {
+                        Some(n) => {
+                            self.audit(Some(&key), Trigger::Resolved, "resolved: placeholder contact".into(), None, None);
+                            self.request_placeholder(&key, &n);
+                        }
+                        None => self.problem(ProblemKind::BadInput, format!("{key}: no number for a placeholder")),
+                    }
+                }
+                Resolution::Dismiss => {
+                    self.set_state(&key, SlotState::Dismissed);
+                    self.save_slot(&key);
+                    self.audit(Some(&key), Trigger::Resolved, "dismissed".into(), None, None);
+                }
+            }
+        }
+        let count = self.unresolved_count();
+        self.notify(Notice::UnresolvedCount { count });
+    }
+
+    pub(super) fn on_credentials(&mut self, integ: IntegrationId) {
+        if self.integration(&integ).is_none() {
+            self.problem(ProblemKind::UnknownIntegration, format!("credentials for unknown integration {integ}"));
+            return;
+        }
+        let h = self.health.entry(integ.clone()).or_default();
+        let was_parked = h.parked;
+        h.parked = false;
+        h.failures = 0;
+        h.blocked_until = None;
+        self.save_health(&integ);
+        if was_parked {
+            self.notify(Notice::IntegrationResumed { integration: integ.clone() });
+            self.audit(None, Trigger::Retry, format!("integration {integ} resumed: credentials changed"), None, None);
+        }
+        let now = self.now;
+        let keys: Vec<SlotKey> = self.slots.iter().filter(|(_, s)| s.integration == integ).map(|(k, _)| k.clone()).collect();
+        for k in keys {
+            if let Some(s) = self.slots.get_mut(&k) {
+                if s.state == (SlotState::Waiting { due: None }) && s.last_error.is_some() {
+                    s.state = SlotState::Waiting { due: Some(now) };
+                    s.trigger = Trigger::Retry;
+                }
+            }
+            self.enqueue(&k);
+        }
+    }
+}

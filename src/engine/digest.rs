@@ -1,0 +1,134 @@
+//! The digest's clock arithmetic: quiet hours in civil time, and the window a run covers.
+//!
+//! Invariants: quiet hours are checked instant → local time in the configured zone (never a
+//! fixed offset, never the machine's zone), so DST nights need no special case (I10, I11);
+//! a run's window comes from the ledger's watermark and `now`, never from the alarm, so late,
+//! doubled and lost alarms change nothing (I12).
+
+use chrono::{TimeZone, Timelike};
+use chrono_tz::Tz;
+
+use crate::model::Timestamp;
+use crate::settings::DigestSettings;
+
+/// The quiet-hours zone; an unparseable name (refused by `Settings::validate`) falls back to
+/// New York, the product default.
+pub fn zone(d: &DigestSettings) -> Tz {
+    d.quiet_time_zone.parse::<Tz>().unwrap_or(chrono_tz::America::New_York)
+}
+
+/// Whether `now` falls in quiet hours, in the zone's civil time.
+pub fn in_quiet_hours(d: &DigestSettings, now: Timestamp) -> bool {
+    let Some(local) = zone(d).timestamp_millis_opt(now.0).single() else { return false };
+    let h = local.hour() as u8;
+    let (s, e) = (d.quiet_start_hour, d.quiet_end_hour);
+    match s.cmp(&e) {
+        std::cmp::Ordering::Less => s <= h && h < e,
+        std::cmp::Ordering::Equal => false,
+        std::cmp::Ordering::Greater => h >= s || h < e,
+    }
+}
+
+/// The first instant at or after `now` outside quiet hours. Quiet boundaries are whole local
+/// hours, so stepping in quarter hours (every zone offset is a multiple of 15 minutes) finds
+/// the boundary exactly; a day bounds the loop.
+pub fn quiet_end(d: &DigestSettings, now: Timestamp) -> Timestamp {
+    if !in_quiet_hours(d, now) {
+        return now;
+    }
+    const Q: i64 = 15 * 60_000;
+    let mut t = Timestamp(now.0 - now.0.rem_euclid(Q));
+    for _ in 0..(26 * 4) {
+        t = t.plus_ms(Q);
+        if !in_quiet_hours(d, t) {
+            return t;
+        }
+    }
+    t
+}
+
+/// The local calendar day of `at` (`YYYY-MM-DD`), for one-record-per-conversation-per-day.
+pub fn local_day(d: &DigestSettings, at: Timestamp) -> String {
+    match zone(d).timestamp_millis_opt(at.0).single() {
+        Some(t) => t.format("%Y-%m-%d").to_string(),
+        None => format!("@{}", at.0 / 86_400_000),
+    }
+}
+
+/// The oldest call end a run at `now` covers: the lookback, reaching further back to the last
+/// completed run (catch-up after quiet hours or an outage), never beyond `catch_up_max_hours`.
+pub fn window_start(d: &DigestSettings, now: Timestamp, last_completed: Option<Timestamp>) -> Timestamp {
+    let lookback = now.plus_mins(-i64::from(d.lookback_mins));
+    let floor = now.plus_hours(-i64::from(d.catch_up_max_hours));
+    let from = match last_completed {
+        Some(t) if t < lookback => t,
+        _ => lookback,
+    };
+    from.max(floor)
+}
+
+/// Calls that ended before this are out of every future window: their unlogged slots close.
+pub fn expiry(d: &DigestSettings, now: Timestamp) -> Timestamp {
+    now.plus_hours(-i64::from(d.catch_up_max_hours)).min(now.plus_mins(-i64::from(d.lookback_mins)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    fn quiet_minutes_on(d: &DigestSettings, day_start_utc: &str) -> i64 {
+        let start = utc(day_start_utc);
+        (0..24 * 60).filter(|m| in_quiet_hours(d, start.plus_mins(*m))).count() as i64
+    }
+
+    #[test]
+    fn quiet_window_is_civil_time_across_dst() {
+        let d = DigestSettings::default();
+        // Spring forward: 02:00-02:59 does not exist, quiet is 4 real hours (07:00-11:00 UTC).
+        assert_eq!(quiet_minutes_on(&d, "2026-03-08T00:00:00Z"), 4 * 60);
+        assert!(!in_quiet_hours(&d, utc("2026-03-08T06:59:00Z")));
+        assert!(in_quiet_hours(&d, utc("2026-03-08T07:00:00Z")));
+        assert!(!in_quiet_hours(&d, utc("2026-03-08T11:00:00Z")));
+        // Fall back: 5 real hours, 07:00-12:00 UTC (02:00 EST to 07:00 EST).
+        assert_eq!(quiet_minutes_on(&d, "2026-11-01T00:00:00Z"), 5 * 60);
+        assert!(in_quiet_hours(&d, utc("2026-11-01T07:00:00Z")));
+        assert!(!in_quiet_hours(&d, utc("2026-11-01T06:59:00Z")));
+        assert!(!in_quiet_hours(&d, utc("2026-11-01T12:00:00Z")));
+        // An ordinary summer day: 06:00-11:00 UTC.
+        assert_eq!(quiet_minutes_on(&d, "2026-06-10T00:00:00Z"), 5 * 60);
+    }
+
+    #[test]
+    fn every_day_for_twenty_years_has_four_or_five_quiet_hours() {
+        let d = DigestSettings::default();
+        let mut day = utc("2024-01-01T04:00:00Z");
+        for _ in 0..(366 * 20) {
+            // Sample every 15 minutes over the 24 h from 23:00 local the evening before.
+            let n = (0..96).filter(|q| in_quiet_hours(&d, day.plus_mins(q * 15))).count();
+            assert!(n == 16 || n == 20, "{day}: {n} quarters");
+            day = day.plus_hours(24);
+        }
+    }
+
+    #[test]
+    fn quiet_end_is_seven_local() {
+        let d = DigestSettings::default();
+        assert_eq!(quiet_end(&d, utc("2026-03-08T07:30:00Z")), utc("2026-03-08T11:00:00Z"));
+        assert_eq!(quiet_end(&d, utc("2026-11-01T09:10:00Z")), utc("2026-11-01T12:00:00Z"));
+        assert_eq!(quiet_end(&d, utc("2026-06-10T12:00:00Z")), utc("2026-06-10T12:00:00Z"));
+    }
+
+    #[test]
+    fn window_reaches_back_to_the_last_run_but_not_past_the_cap() {
+        let d = DigestSettings::default();
+        let now = utc("2026-06-10T11:00:00Z");
+        assert_eq!(window_start(&d, now, None), now.plus_hours(-4));
+        assert_eq!(window_start(&d, now, Some(now.plus_hours(-1))), now.plus_hours(-4));
+        assert_eq!(window_start(&d, now, Some(now.plus_hours(-6))), now.plus_hours(-6));
+        assert_eq!(window_start(&d, now, Some(now.plus_hours(-60))), now.plus_hours(-24));
+    }
+}

@@ -1,0 +1,460 @@
+//! Ledger transitions on CRM replies: the exactly-once machinery.
+//!
+//! Invariants:
+//! - a create is sent only from `Attempting`, persisted strictly first (I4);
+//! - after an unknown outcome the slot is `Unknown` and the next request for it is a `FindLog`
+//!   for its marker; "not found" is believed only once the CRM's search lag has passed (I7);
+//! - a 401 parks the integration and keeps its work (I14); a 429 blocks the integration until
+//!   `Retry-After` (I13); every other failure counts toward a bound (I15).
+
+use crate::crm::{CrmError, CrmOutput};
+use crate::model::{Contact, IntegrationId, RecordId};
+
+use super::placeholder::{self, CachedPlaceholder};
+use super::retry::backoff_ms;
+use super::slot::{marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
+use super::{conflict, Engine, Mutation, Notice, OpKind, ProblemKind, StoreName};
+
+impl Engine {
+    pub(super) fn on_crm_done(&mut self, req: super::ReqId, result: Result<CrmOutput, CrmError>) {
+        let Some(f) = self.inflight.remove(&req) else {
+            self.problem(ProblemKind::UnknownRequest, format!("reply for request {req} that is not in flight (duplicate or from an earlier boot)"));
+            return;
+        };
+        if let Some(h) = self.health.get_mut(&f.integration) {
+            h.inflight = h.inflight.saturating_sub(1);
+        }
+        let key = f.slot.clone();
+        let Some(s) = self.slots.get_mut(&key) else { return };
+        s.busy = false;
+        if result.is_ok() {
+            if let Some(h) = self.health.get_mut(&f.integration) {
+                if h.failures > 0 {
+                    h.failures = 0;
+                }
+            }
+        }
+        match (f.what, result) {
+            (OpKind::Search, Ok(CrmOutput::Contacts { contacts })) => self.on_search(&key, contacts),
+            (OpKind::Search, Ok(other)) => {
+                self.problem(ProblemKind::UnexpectedReply, format!("search answered with {other:?}"));
+                self.on_failure(&key, CrmError::Transient { message: "unexpected reply to a search".into() });
+            }
+            (OpKind::Search, Err(e)) => self.on_failure(&key, e),
+            (OpKind::Create { target }, Ok(CrmOutput::Created { record, .. })) => self.on_created(&key, target, record, "logged"),
+            (OpKind::CreateContact, Ok(CrmOutput::Contact { contact })) => self.on_placeholder_created(&key, contact, "placeholder created"),
+            (OpKind::Create { .. } | OpKind::CreateContact, Ok(other)) => {
+                // The write may have happened: treat as unknown so the marker is looked for.
+                self.problem(ProblemKind::UnexpectedReply, format!("create answered with {other:?}"));
+                self.on_unknown(&key, "unexpected reply to a create".into());
+            }
+            (OpKind::Create { .. } | OpKind::CreateContact, Err(CrmError::Unknown { message })) => self.on_unknown(&key, message),
+            (OpKind::Create { .. } | OpKind::CreateContact, Err(e)) => self.on_failure(&key, e),
+            (OpKind::Find { target }, Ok(CrmOutput::Found { record })) => self.on_found(&key, target, record),
+            (OpKind::Find { .. }, Ok(other)) => {
+                self.problem(ProblemKind::UnexpectedReply, format!("marker lookup answered with {other:?}"));
+                self.on_find_failed(&key, CrmError::Transient { message: "unexpected reply to a lookup".into() });
+            }
+            (OpKind::Find { .. }, Err(e)) => self.on_find_failed(&key, e),
+            (OpKind::Update { target, count }, Ok(_)) => {
+                if let Some(s) = self.slots.get_mut(&key) {
+                    if let Some(t) = s.targets.get_mut(target) {
+                        t.synced = t.synced.max(count);
+                    }
+                    s.update_due = None;
+                }
+                let trigger = self.slots.get(&key).map_or(Trigger::Sms, |s| s.trigger);
+                let rec = self.slots.get(&key).and_then(|s| s.targets.get(target)).and_then(|t| t.record.clone());
+                self.save_slot(&key);
+                self.audit(Some(&key), trigger, format!("conversation log updated ({count} messages)"), None, rec);
+                self.enqueue(&key);
+            }
+            (OpKind::Update { .. }, Err(e)) => self.on_update_failed(&key, e),
+        }
+    }
+
+    fn on_search(&mut self, key: &SlotKey, mut contacts: Vec<Contact>) {
+        let Some(s) = self.slots.get(key) else { return };
+        let mut seen = std::collections::BTreeSet::new();
+        contacts.retain(|c| seen.insert(c.id.clone()));
+        let integ = s.integration.clone();
+        let trigger = s.trigger;
+        let is_messages = matches!(s.subject, Subject::Messages { .. });
+        let number = match &s.subject {
+            Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number.clone()),
+            Subject::Messages { their_number, .. } => Some(their_number.clone()),
+            Subject::Placeholder { number } => Some(number.clone()),
+        };
+        let Some(cfg) = self.integration(&integ).cloned() else { return };
+        if contacts.is_empty() {
+            let cached = number.as_ref().and_then(|n| self.placeholders.get(&(integ.clone(), n.clone()))).cloned();
+            match (cached, &number) {
+                (Some(c), _) if !is_messages => {
+                    self.audit(Some(key), trigger, "no match; reusing the placeholder contact".into(), Some(c.id.clone()), None);
+                    self.set_targets(key, vec![c]);
+                }
+                (None, Some(n)) if !is_messages && cfg.placeholder.enabled => {
+                    let n = n.clone();
+                    self.audit(Some(key), trigger, "no match; placeholder contact requested".into(), None, None);
+                    self.request_placeholder(key, &n);
+                }
+                _ => {
+                    if let Some(s) = self.slots.get_mut(key) {
+                        s.state = SlotState::NoMatch;
+                        s.last_error = None;
+                    }
+                    self.save_slot(key);
+                    self.audit(Some(key), trigger, "no match".into(), None, None);
+                }
+            }
+            return;
+        }
+        if is_messages {
+            let n = contacts.len();
+            self.audit(Some(key), trigger, format!("matched {n} contact(s)"), None, None);
+            self.set_targets(key, contacts);
+            return;
+        }
+        if contacts.len() == 1 {
+            self.audit(Some(key), trigger, "matched".into(), Some(contacts[0].id.clone()), None);
+            self.set_targets(key, contacts);
+            return;
+        }
+        match conflict::choose(&contacts, &cfg.conflict_rule) {
+            Some(c) => {
+                self.audit(Some(key), trigger, format!("{} matches; rule {:?} chose {}", contacts.len(), cfg.conflict_rule, c.name), Some(c.id.clone()), None);
+                self.set_targets(key, vec![c]);
+            }
+            None => {
+                self.set_state(key, SlotState::Unresolved { candidates: contacts.clone() });
+                self.save_slot(key);
+                self.audit(Some(key), trigger, format!("{} matches; waiting in the unresolved queue", contacts.len()), None, None);
+                let count = self.unresolved_count();
+                self.notify(Notice::UnresolvedCount { count });
+            }
+        }
+    }
+
+    /// Fixes the contacts a slot logs to and makes it ready to create now.
+    pub(super) fn set_targets(&mut self, key: &SlotKey, contacts: Vec<Contact>) {
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(key) else { return };
+        s.targets = contacts
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 })
+            .collect();
+        s.state = SlotState::Waiting { due: Some(now) };
+        self.save_slot(key);
+        self.enqueue(key);
+    }
+
+    pub(super) fn request_placeholder(&mut self, key: &SlotKey, number: &crate::phone::E164) {
+        let Some(s) = self.slots.get(key) else { return };
+        let integ = s.integration.clone();
+        let trigger = s.trigger;
+        let ph = placeholder::key(&integ, number);
+        if let Some(c) = self.placeholders.get(&(integ.clone(), number.clone())).cloned() {
+            self.set_targets(key, vec![c]);
+            return;
+        }
+        match self.slots.get(&ph).map(|p| p.state.clone()) {
+            Some(SlotState::Logged) => {
+                let c = self.slots.get(&ph).and_then(|p| p.targets.first()).map(|t| t.contact.clone());
+                if let Some(c) = c {
+                    self.set_targets(key, vec![c]);
+                    return;
+                }
+            }
+            Some(SlotState::Failed { .. } | SlotState::NeedsReview { .. }) => {
+                // A person looks at the placeholder; retrying the create from here could duplicate it.
+                self.fail(key, "the placeholder contact could not be created".into());
+                return;
+            }
+            Some(_) => {}
+            None => {
+                let now = self.now;
+                let slot = super::Slot {
+                    key: ph.clone(),
+                    subject: Subject::Placeholder { number: number.clone() },
+                    integration: integ,
+                    mode: Mode::Placeholder,
+                    trigger,
+                    state: SlotState::Waiting { due: Some(now) },
+                    targets: Vec::new(),
+                    attempts: 0,
+                    last_error: None,
+                    at: now,
+                    messages: 0,
+                    update_due: None,
+                    busy: false,
+                };
+                self.slots.insert(ph.clone(), slot);
+                self.save_slot(&ph);
+                self.enqueue(&ph);
+            }
+        }
+        self.set_state(key, SlotState::WaitingPlaceholder { placeholder: ph });
+        self.save_slot(key);
+    }
+
+    fn on_placeholder_created(&mut self, ph: &SlotKey, contact: Contact, how: &str) {
+        let Some(s) = self.slots.get_mut(ph) else { return };
+        let Subject::Placeholder { number } = s.subject.clone() else { return };
+        let integ = s.integration.clone();
+        let trigger = s.trigger;
+        s.targets = vec![Target { marker: marker(ph, 0, None), record: Some(contact.id.clone()), contact: contact.clone(), synced: 0 }];
+        s.state = SlotState::Logged;
+        self.placeholders.insert((integ.clone(), number.clone()), contact.clone());
+        let cached = CachedPlaceholder { integration: integ, number, contact: contact.clone() };
+        let at = self.now.0;
+        // Same batch as the ledger transition, strictly: the cache is what stops a second create.
+        self.stage(StoreName::Contacts, cached.to_record(at), true);
+        self.save_slot(ph);
+        self.audit(Some(ph), trigger, how.into(), Some(contact.id.clone()), Some(contact.id.clone()));
+        self.on_placeholder_settled(ph);
+    }
+
+    /// Wakes (or fails) the slots waiting on placeholder slot `ph`.
+    pub(super) fn on_placeholder_settled(&mut self, ph: &SlotKey) {
+        let Some(p) = self.slots.get(ph) else { return };
+        if !matches!(p.subject, Subject::Placeholder { .. }) {
+            return;
+        }
+        let state = p.state.clone();
+        let contact = p.targets.first().map(|t| t.contact.clone());
+        let waiting: Vec<SlotKey> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(&s.state, SlotState::WaitingPlaceholder { placeholder } if placeholder == ph))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in waiting {
+            match (&state, &contact) {
+                (SlotState::Logged, Some(c)) => self.set_targets(&k, vec![c.clone()]),
+                (SlotState::Failed { .. } | SlotState::NeedsReview { .. } | SlotState::Dismissed, _) => {
+                    self.fail(&k, "the placeholder contact could not be created".into())
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_created(&mut self, key: &SlotKey, target: usize, record: RecordId, how: &str) {
+        let Some(s) = self.slots.get_mut(key) else { return };
+        if let Some(t) = s.targets.get_mut(target) {
+            t.record = Some(record.clone());
+            t.synced = s.messages;
+        }
+        let contact = s.targets.get(target).map(|t| t.contact.id.clone());
+        s.last_error = None;
+        s.state = if s.targets.iter().all(|t| t.record.is_some()) {
+            SlotState::Logged
+        } else {
+            SlotState::Waiting { due: Some(self.now) }
+        };
+        let trigger = s.trigger;
+        self.save_slot(key);
+        self.audit(Some(key), trigger, how.into(), contact, Some(record));
+        self.enqueue(key);
+    }
+
+    fn on_unknown(&mut self, key: &SlotKey, message: String) {
+        let Some(s) = self.slots.get_mut(key) else { return };
+        let SlotState::Attempting { target, started_at, .. } = s.state.clone() else { return };
+        let trigger = s.trigger;
+        s.last_error = Some(format!("outcome unknown: {message}"));
+        s.state = if self.opts.mutation == Mutation::BlindRetryAfterUnknown {
+            SlotState::Waiting { due: Some(self.now) }
+        } else {
+            SlotState::Unknown { target, since: started_at, checks: 0 }
+        };
+        self.save_slot(key);
+        self.audit(Some(key), trigger, format!("outcome unknown ({message}); will look for the marker before retrying"), None, None);
+        self.enqueue(key);
+    }
+
+    fn on_found(&mut self, key: &SlotKey, target: usize, record: Option<RecordId>) {
+        let Some(s) = self.slots.get(key) else { return };
+        let SlotState::Unknown { since, .. } = s.state.clone() else { return };
+        let integ = s.integration.clone();
+        let trigger = s.trigger;
+        if let Some(r) = record {
+            if let Subject::Placeholder { number } = &s.subject {
+                let template = self.integration(&integ).map_or_else(|| "New Lead - {phone}".to_owned(), |i| i.placeholder.template.clone());
+                let c = placeholder::contact(r, &template, number);
+                self.on_placeholder_created(key, c, "placeholder found by marker after an unknown outcome");
+            } else {
+                self.on_created(key, target, r, "found by marker after an unknown outcome: logged");
+            }
+            return;
+        }
+        let caps = self.caps(&integ);
+        let trusted = caps.exact_marker_lookup || self.now.since(since.min(self.now)) >= caps.search_lag_ms;
+        if trusted {
+            if let Some(s) = self.slots.get_mut(key) {
+                s.state = SlotState::Waiting { due: Some(self.now) };
+                s.update_due = None;
+            }
+            self.save_slot(key);
+            self.audit(Some(key), Trigger::Reconcile, format!("marker not found after the search lag: creating again (origin {})", trigger.as_str()), None, None);
+        } else {
+            if let Some(s) = self.slots.get_mut(key) {
+                s.update_due = Some(since.min(self.now).plus_ms(caps.search_lag_ms));
+                if let SlotState::Unknown { checks, .. } = &mut s.state {
+                    *checks = (*checks).max(1);
+                }
+            }
+            self.save_slot(key);
+        }
+        self.enqueue(key);
+    }
+
+    fn on_find_failed(&mut self, key: &SlotKey, e: CrmError) {
+        let Some(s) = self.slots.get(key) else { return };
+        let integ = s.integration.clone();
+        match &e {
+            CrmError::Unauthorized { message } => {
+                self.park(&integ, message.clone());
+                self.enqueue(key);
+                return;
+            }
+            CrmError::RateLimited { retry_after_ms, .. } => self.rate_limited(&integ, *retry_after_ms),
+            _ => self.bump_backoff(&integ),
+        }
+        let max = self.opts.max_reconcile_checks;
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(key) else { return };
+        let SlotState::Unknown { target, since, checks } = s.state.clone() else { return };
+        let checks = checks + 1;
+        s.last_error = Some(format!("marker lookup failed: {e}"));
+        if checks >= max {
+            let reason = format!("could not tell whether the record exists after {checks} lookups: {e}");
+            s.state = SlotState::NeedsReview { reason: reason.clone() };
+            self.save_slot(key);
+            self.audit(Some(key), Trigger::Reconcile, reason, None, None);
+            self.on_placeholder_settled(key);
+            return;
+        }
+        s.state = SlotState::Unknown { target, since, checks };
+        s.update_due = Some(now.plus_ms(backoff_ms(&integ, checks)));
+        self.save_slot(key);
+        self.audit(Some(key), Trigger::Reconcile, format!("marker lookup failed: {e}"), None, None);
+        self.enqueue(key);
+    }
+
+    fn on_update_failed(&mut self, key: &SlotKey, e: CrmError) {
+        let Some(s) = self.slots.get(key) else { return };
+        let integ = s.integration.clone();
+        let trigger = s.trigger;
+        match &e {
+            CrmError::Unauthorized { message } => {
+                self.park(&integ, message.clone());
+                self.enqueue(key);
+                return;
+            }
+            CrmError::RateLimited { retry_after_ms, .. } => self.rate_limited(&integ, *retry_after_ms),
+            CrmError::Permanent { .. } => {}
+            _ => self.bump_backoff(&integ),
+        }
+        let max = self.opts.max_attempts;
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(key) else { return };
+        s.attempts += 1;
+        s.last_error = Some(format!("update failed: {e}"));
+        if s.attempts >= max || matches!(e, CrmError::Permanent { .. }) {
+            // The records exist; only the latest messages are missing from them.
+            let reason = format!("conversation log could not be updated: {e}");
+            s.state = SlotState::Failed { reason: reason.clone() };
+            self.save_slot(key);
+            self.audit(Some(key), trigger, reason, None, None);
+            return;
+        }
+        let attempts = s.attempts;
+        s.update_due = Some(now.plus_ms(backoff_ms(&integ, attempts)));
+        self.save_slot(key);
+        self.audit(Some(key), trigger, format!("update failed: {e}"), None, None);
+        self.enqueue(key);
+    }
+
+    /// A search or a create known not to have taken effect failed.
+    pub(super) fn on_failure(&mut self, key: &SlotKey, e: CrmError) {
+        let Some(s) = self.slots.get(key) else { return };
+        let integ = s.integration.clone();
+        let trigger = s.trigger;
+        let mode = s.mode;
+        match &e {
+            CrmError::Unauthorized { message } => {
+                // Parked: the work is kept as it was and resumes when credentials change.
+                if let Some(s) = self.slots.get_mut(key) {
+                    s.state = SlotState::Waiting { due: Some(self.now) };
+                    s.last_error = Some(e.to_string());
+                }
+                self.park(&integ, message.clone());
+                self.save_slot(key);
+                self.audit(Some(key), trigger, format!("not authorised: {message}; integration parked"), None, None);
+                self.enqueue(key);
+                return;
+            }
+            CrmError::Permanent { message } => {
+                self.fail(key, format!("refused by the CRM: {message}"));
+                return;
+            }
+            CrmError::RateLimited { retry_after_ms, .. } => self.rate_limited(&integ, *retry_after_ms),
+            CrmError::Transient { .. } | CrmError::Unknown { .. } => self.bump_backoff(&integ),
+        }
+        let max = self.opts.max_attempts;
+        let now = self.now;
+        let blocked = self.health.get(&integ).and_then(|h| h.blocked_until);
+        let Some(s) = self.slots.get_mut(key) else { return };
+        s.attempts += 1;
+        s.last_error = Some(e.to_string());
+        if s.attempts >= max {
+            let reason = format!("gave up after {} attempts: {e}", s.attempts);
+            self.fail(key, reason);
+            return;
+        }
+        // Automatic, active, SMS and digest work is left for the digest (seed 000); work a
+        // person asked for, and placeholders others wait on, retry after the backoff.
+        let retry_soon = matches!(mode, Mode::Manual | Mode::Placeholder) || matches!(trigger, Trigger::Retry | Trigger::Resolved);
+        s.state = if retry_soon {
+            let b = now.plus_ms(backoff_ms(&integ, s.attempts));
+            SlotState::Waiting { due: Some(blocked.map_or(b, |t| t.max(b))) }
+        } else {
+            SlotState::Waiting { due: None }
+        };
+        self.save_slot(key);
+        self.audit(Some(key), trigger, format!("failed, left for {}: {e}", if retry_soon { "a retry" } else { "the digest" }), None, None);
+        self.enqueue(key);
+    }
+
+    fn rate_limited(&mut self, integ: &IntegrationId, retry_after_ms: Option<i64>) {
+        let now = self.now;
+        let h = self.health.entry(integ.clone()).or_default();
+        h.failures = h.failures.saturating_add(1);
+        let wait = retry_after_ms.filter(|ms| *ms >= 0).unwrap_or_else(|| backoff_ms(integ, h.failures));
+        let until = now.plus_ms(wait);
+        h.blocked_until = Some(h.blocked_until.map_or(until, |t| t.max(until)));
+        self.save_health(integ);
+    }
+
+    fn bump_backoff(&mut self, integ: &IntegrationId) {
+        let now = self.now;
+        let h = self.health.entry(integ.clone()).or_default();
+        h.failures = h.failures.saturating_add(1);
+        let until = now.plus_ms(backoff_ms(integ, h.failures.saturating_sub(1)));
+        h.blocked_until = Some(h.blocked_until.map_or(until, |t| t.max(until)));
+        self.save_health(integ);
+    }
+
+    pub(super) fn park(&mut self, integ: &IntegrationId, reason: String) {
+        let h = self.health.entry(integ.clone()).or_default();
+        if h.parked {
+            return;
+        }
+        h.parked = true;
+        self.save_health(integ);
+        self.audit(None, Trigger::Auto, format!("integration {integ} parked: {reason}"), None, None);
+        self.notify(Notice::IntegrationParked { integration: integ.clone(), reason });
+    }
+}

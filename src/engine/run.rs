@@ -1,0 +1,199 @@
+//! Restore and digest runs.
+//!
+//! Invariant: a restore rebuilds everything from open and recent records only; a slot found
+//! `Attempting` becomes `Unknown` (reconcile before any new create). A digest run enrols the
+//! slots waiting for it whose call ended inside the window, and closes those that fell out of
+//! every future window (visibly).
+
+use std::collections::BTreeSet;
+
+use crate::model::{IntegrationId, Timestamp};
+use crate::settings::Settings;
+use crate::store::{Snapshot, StoreName};
+
+use super::placeholder::CachedPlaceholder;
+use super::records::{CallEntry, DigestMeta, DIGEST_KEY, HEALTH_PREFIX};
+use super::retry::Health;
+use super::slot::{Slot, SlotKey, SlotState, Subject, Trigger};
+use super::{digest, messages, Engine, Mutation, ProblemKind, Run};
+
+impl Engine {
+    pub(super) fn on_restored(&mut self, snap: Snapshot, settings: Settings, boot_id: u64) {
+        let opts = self.opts.clone();
+        *self = Engine::new(opts);
+        self.restored = true;
+        self.boot = boot_id;
+        if let Err(e) = settings.validate() {
+            self.problem(ProblemKind::BadSettings, format!("restored settings are not valid ({e}); using them anyway"));
+        }
+        self.settings = settings;
+        for r in snap.records(StoreName::Meta) {
+            if r.key == DIGEST_KEY {
+                if let Ok(m) = serde_json::from_value::<DigestMeta>(r.value.clone()) {
+                    self.digest = m;
+                }
+            } else if let Some(id) = r.key.strip_prefix(HEALTH_PREFIX) {
+                if let Ok(h) = serde_json::from_value::<Health>(r.value.clone()) {
+                    self.health.insert(IntegrationId::new(id), h);
+                }
+            }
+        }
+        for r in snap.records(StoreName::Calls) {
+            match CallEntry::from_record(r) {
+                Some(c) => {
+                    self.calls.insert(c.call.id.clone(), c);
+                }
+                None => self.problem(ProblemKind::BadInput, format!("unreadable call record {}", r.key)),
+            }
+        }
+        for r in snap.records(StoreName::Messages) {
+            if let Ok(m) = serde_json::from_value::<crate::model::Message>(r.value.clone()) {
+                if self.message_ids.insert(m.id.clone()) {
+                    let day = digest::local_day(&self.settings.digest, m.at);
+                    messages::insert_sorted(self.messages.entry((m.conversation.clone(), day)).or_default(), m);
+                }
+            }
+        }
+        for r in snap.records(StoreName::Contacts) {
+            if let Ok(p) = serde_json::from_value::<CachedPlaceholder>(r.value.clone()) {
+                self.placeholders.insert((p.integration, p.number), p.contact);
+            }
+        }
+        let mut unknown = Vec::new();
+        for r in snap.records(StoreName::Slots) {
+            let Some(mut s) = Slot::from_record(r) else {
+                self.problem(ProblemKind::BadInput, format!("unreadable slot record {}", r.key));
+                continue;
+            };
+            if let SlotState::Attempting { target, started_at, .. } = s.state {
+                // The request may or may not have reached the CRM: look before creating again.
+                s.state = if self.opts.mutation == Mutation::BlindRetryAfterUnknown {
+                    SlotState::Waiting { due: Some(self.now) }
+                } else {
+                    SlotState::Unknown { target, since: started_at, checks: 0 }
+                };
+                unknown.push(s.key.clone());
+            }
+            self.slots.insert(s.key.clone(), s);
+        }
+        for k in unknown {
+            let trigger = self.slots.get(&k).map_or(Trigger::Reconcile, |s| s.trigger);
+            self.save_slot(&k);
+            self.audit(Some(&k), trigger, "found attempting at restart: outcome unknown, reconciling".into(), None, None);
+        }
+        for c in self.calls.values_mut() {
+            // Recompute below; a call record is rewritten only when its open flag changes.
+            let _ = c;
+        }
+        let period = i64::from(self.settings.digest.period_mins);
+        self.digest_due = match self.digest.last_started {
+            // A clock that jumped back must not postpone the digest beyond one period.
+            Some(t) => t.plus_mins(period).min(self.now.plus_mins(period)),
+            None => self.now,
+        };
+        let keys: Vec<SlotKey> = self.slots.keys().cloned().collect();
+        for k in &keys {
+            self.enqueue(k);
+        }
+        self.force_wake = true;
+    }
+
+    /// A digest run: scheduled (`sync == false`, held back in quiet hours by the caller) or
+    /// "sync now".
+    pub(super) fn run_digest(&mut self, sync: bool) {
+        let now = self.now;
+        let d = self.settings.digest.clone();
+        let from = digest::window_start(&d, now, self.digest.last_completed);
+        let expiry = digest::expiry(&d, now);
+        let trigger = if sync { Trigger::Sync } else { Trigger::Digest };
+        self.digest.last_started = Some(now);
+        self.digest_due = now.plus_mins(i64::from(d.period_mins));
+        self.save_meta_digest();
+        let mut enrol = Vec::new();
+        let mut expire = Vec::new();
+        for (k, s) in &self.slots {
+            if matches!(s.subject, Subject::Placeholder { .. }) || s.busy {
+                continue;
+            }
+            if !matches!(s.state, SlotState::Waiting { due: None } | SlotState::NoMatch) {
+                continue;
+            }
+            if self.health.get(&s.integration).is_some_and(|h| h.parked) {
+                continue;
+            }
+            if s.at >= from {
+                enrol.push(k.clone());
+            } else if s.at < expiry {
+                expire.push(k.clone());
+            }
+        }
+        let run = self.run.get_or_insert_with(Run::default);
+        run.started_at = now;
+        run.sync |= sync;
+        for k in &enrol {
+            run.enrolled.insert(k.clone());
+        }
+        self.audit(None, trigger, format!("digest run: window from {from}, {} slots", enrol.len()), None, None);
+        for k in enrol {
+            if let Some(s) = self.slots.get_mut(&k) {
+                if s.state == SlotState::NoMatch {
+                    s.targets.clear();
+                }
+                // Enrolment stays in memory: if the worker dies, the slot waits for the next run.
+                s.state = SlotState::Waiting { due: Some(now) };
+                s.trigger = trigger;
+            }
+            self.enqueue(&k);
+        }
+        for k in expire {
+            let Some(s) = self.slots.get(&k) else { continue };
+            let reason = match (&s.state, &s.last_error) {
+                (SlotState::NoMatch, _) => "no contact matched within the digest window".to_owned(),
+                (_, Some(e)) => format!("not logged within the digest window: {e}"),
+                (_, None) => "not logged within the digest window".to_owned(),
+            };
+            let failed = !matches!(s.state, SlotState::NoMatch) || s.last_error.is_some();
+            let trigger = s.trigger;
+            self.set_state(&k, if failed { SlotState::Failed { reason: reason.clone() } } else { SlotState::Skipped { reason: reason.clone() } });
+            self.save_slot(&k);
+            self.audit(Some(&k), trigger, reason, None, None);
+        }
+        self.evict(expiry);
+    }
+
+    /// Forgets closed calls and slots older than every window, so memory and digest passes stay
+    /// bounded by recent work. They stay in the store (history).
+    fn evict(&mut self, before: Timestamp) {
+        let old: Vec<SlotKey> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| !s.is_open() && !s.busy && s.at < before && !matches!(s.subject, Subject::Placeholder { .. }))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &old {
+            self.slots.remove(k);
+        }
+        let calls: Vec<_> = self.calls.iter().filter(|(_, c)| c.ended && c.at() < before).map(|(k, _)| k.clone()).collect();
+        for c in calls {
+            if !self.call_is_open(&c) {
+                self.calls.remove(&c);
+            }
+        }
+        let days: BTreeSet<_> = self
+            .messages
+            .iter()
+            .filter(|(_, ms)| ms.last().is_some_and(|m| m.at < before.plus_hours(-24)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in days {
+            let still_used = self.slots.values().any(|s| matches!(&s.subject, Subject::Messages { conversation, day, .. } if conversation == &k.0 && day == &k.1));
+            if !still_used {
+                if let Some(ms) = self.messages.remove(&k) {
+                    for m in ms {
+                        self.message_ids.remove(&m.id);
+                    }
+                }
+            }
+        }
+    }
+}

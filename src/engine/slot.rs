@@ -1,0 +1,242 @@
+//! Slots: one per (call, integration), (conversation-day, integration) or placeholder contact,
+//! and the ledger state each one is in.
+//!
+//! Invariant: every slot has exactly one [`SlotState`]; the persisted state is the source of
+//! truth, and anything only in memory (a request in flight, an enrolment in a digest run) can
+//! be lost at any instant without losing or duplicating a log.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crm::Marker;
+use crate::model::{CallId, Contact, ConversationId, IntegrationId, MessageKind, RecordId, Timestamp};
+use crate::phone::E164;
+use crate::store::Record;
+
+/// A slot's key in the `slots` store: `call|<call id>|<integration>`,
+/// `msg|<integration>|<conversation>|<day>` or `ph|<integration>|<number>`. The marker written
+/// into the CRM is `calltrail:<slot key>`, so it depends on the call and the integration, never
+/// on the attempt.
+pub type SlotKey = String;
+
+pub fn call_slot_key(call: &CallId, integration: &IntegrationId) -> SlotKey {
+    format!("call|{}|{}", call.as_str(), integration.as_str())
+}
+
+/// The prefix every slot of `call` starts with (the shell can load a call's slots by range).
+pub fn call_slot_prefix(call: &CallId) -> String {
+    format!("call|{}|", call.as_str())
+}
+
+/// How a slot came to be logged (seed 000's four ways, plus messages and placeholders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Auto,
+    Digest,
+    Active,
+    Manual,
+    Messages,
+    Placeholder,
+}
+
+/// What set the slot's current work in motion; written into every audit entry and every
+/// [`super::Effect::Crm`]. Only [`Trigger::Digest`] work is held back during quiet hours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Auto,
+    /// A scheduled digest run.
+    Digest,
+    /// "Sync now": a digest run the rep asked for; runs at any hour.
+    Sync,
+    Active,
+    Manual,
+    Sms,
+    /// Work resumed after credentials were fixed.
+    Retry,
+    /// Looking for our own record after an unknown outcome.
+    Reconcile,
+    /// A person resolved the slot from the unresolved queue.
+    Resolved,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Auto => "auto",
+            Trigger::Digest => "digest",
+            Trigger::Sync => "sync",
+            Trigger::Active => "active",
+            Trigger::Manual => "manual",
+            Trigger::Sms => "sms",
+            Trigger::Retry => "retry",
+            Trigger::Reconcile => "reconcile",
+            Trigger::Resolved => "resolved",
+        }
+    }
+}
+
+/// What a slot logs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Subject {
+    Call { call: CallId },
+    Messages {
+        conversation: ConversationId,
+        /// `YYYY-MM-DD` in the quiet-hours time zone.
+        day: String,
+        kind: MessageKind,
+        their_number: E164,
+        our_number: Option<E164>,
+    },
+    /// A placeholder contact for a number nothing matched; shared by every slot of that number.
+    Placeholder { number: E164 },
+}
+
+/// One contact a slot logs to, and the record once it exists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub contact: Contact,
+    pub marker: Marker,
+    pub record: Option<RecordId>,
+    /// Messages the CRM record holds (conversation logs are rewritten as messages arrive).
+    #[serde(default)]
+    pub synced: usize,
+}
+
+/// The ledger state of one slot.
+///
+/// ```text
+///  Waiting{due} ──search──► (targets chosen) ──Persist(Attempting, Strict)──► Attempting
+///     │  ▲  ▲                    │ several + ask ──► Unresolved ──resolve──► Waiting
+///     │  │  │                    │ none ──► NoMatch (re-searched by the digest in its window)
+///     │  │  └── 429/5xx/401 ◄────┴──────────────┐
+///     │  └── not found after lag ◄── Unknown ◄──┤ reply lost / 5xx on create / restart
+///     │                  found ──► Logged ◄─────┘ created
+///     └── window passed ──► Failed / NoMatch(closed);  Permanent ──► Failed;  can't tell ──► NeedsReview
+/// ```
+/// `Searching` and `Reconciling` are `Waiting`/`Unknown` with a request in flight; `Parked` is
+/// the integration's state (401), not the slot's: its slots keep their state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SlotState {
+    /// Work to do: at `due`, or at the next digest run when `due` is `None`.
+    Waiting { due: Option<Timestamp> },
+    /// Waiting for the placeholder contact slot `placeholder` to be created.
+    WaitingPlaceholder { placeholder: SlotKey },
+    /// A create for `targets[target]` (or the placeholder contact) may be in flight.
+    Attempting { attempt: String, target: usize, started_at: Timestamp },
+    /// A create's outcome is not known: look for the marker before creating again.
+    Unknown { target: usize, since: Timestamp, checks: u32 },
+    Logged,
+    /// No contact matched; the digest searches again while the call is in its window.
+    NoMatch,
+    /// Several contacts matched and the rule is "ask": a person chooses.
+    Unresolved { candidates: Vec<Contact> },
+    Failed { reason: String },
+    /// The engine could not tell whether a record exists; a person must look.
+    NeedsReview { reason: String },
+    /// Not logged by design (automatic logging off for the integration).
+    Skipped { reason: String },
+    Dismissed,
+}
+
+impl SlotState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SlotState::Waiting { .. } => "waiting",
+            SlotState::WaitingPlaceholder { .. } => "waiting_placeholder",
+            SlotState::Attempting { .. } => "attempting",
+            SlotState::Unknown { .. } => "unknown",
+            SlotState::Logged => "logged",
+            SlotState::NoMatch => "no_match",
+            SlotState::Unresolved { .. } => "unresolved",
+            SlotState::Failed { .. } => "failed",
+            SlotState::NeedsReview { .. } => "needs_review",
+            SlotState::Skipped { .. } => "skipped",
+            SlotState::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// One slot as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Slot {
+    pub key: SlotKey,
+    pub subject: Subject,
+    pub integration: IntegrationId,
+    pub mode: Mode,
+    pub trigger: Trigger,
+    pub state: SlotState,
+    pub targets: Vec<Target>,
+    /// Failed tries so far (bounded by `EngineOptions::max_attempts`).
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// When the call ended (the message day's first message, the placeholder's request): what
+    /// digest windows are measured against.
+    pub at: Timestamp,
+    /// Messages in the conversation-day (message slots only).
+    #[serde(default)]
+    pub messages: usize,
+    /// When a failed conversation-log update may be tried again.
+    #[serde(default)]
+    pub update_due: Option<Timestamp>,
+    /// A request is in flight (memory only: lost with the worker, like the request itself).
+    #[serde(skip)]
+    pub busy: bool,
+}
+
+impl Slot {
+    /// Whether the slot still has work the engine will do without a person.
+    pub fn is_open(&self) -> bool {
+        match &self.state {
+            SlotState::Logged => self.is_dirty(),
+            SlotState::Failed { .. } | SlotState::Skipped { .. } | SlotState::Dismissed => false,
+            _ => true,
+        }
+    }
+
+    /// A logged conversation-day whose records lack some messages.
+    pub fn is_dirty(&self) -> bool {
+        matches!(self.subject, Subject::Messages { .. })
+            && self.targets.iter().any(|t| t.record.is_some() && t.synced < self.messages)
+    }
+
+    pub fn call_id(&self) -> Option<&CallId> {
+        match &self.subject {
+            Subject::Call { call } => Some(call),
+            _ => None,
+        }
+    }
+
+    pub fn records(&self) -> Vec<RecordId> {
+        self.targets.iter().filter_map(|t| t.record.clone()).collect()
+    }
+
+    pub fn marker_for(&self, target: usize) -> Marker {
+        marker(&self.key, target, self.targets.get(target).map(|t| &t.contact))
+    }
+
+    pub fn to_record(&self) -> Record {
+        Record {
+            key: self.key.clone(),
+            open: u8::from(self.is_open()),
+            at: self.at.0,
+            // A struct of strings, numbers and enums always serialises.
+            value: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    pub fn from_record(r: &Record) -> Option<Slot> {
+        serde_json::from_value(r.value.clone()).ok()
+    }
+}
+
+/// The marker for target `index` of slot `key`: `calltrail:<key>` for the first contact, and
+/// `calltrail:<key>#<contact id>` for further picked contacts of an active-call log.
+pub fn marker(key: &str, index: usize, contact: Option<&Contact>) -> Marker {
+    match (index, contact) {
+        (0, _) | (_, None) => Marker(format!("calltrail:{key}")),
+        (_, Some(c)) => Marker(format!("calltrail:{key}#{}", c.id.as_str())),
+    }
+}
