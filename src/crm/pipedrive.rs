@@ -469,18 +469,36 @@ fn person_id(id: &RecordId) -> Result<i64, CrmError> {
 /// or only the burst window's `x-ratelimit-reset` (seconds); a 2xx with `success: false` did
 /// not take effect.
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value, CrmError> {
-    if let Reply::Response(r) = reply {
-        if r.status == 429 {
-            let wait = common::retry_after_ms(r).or_else(|| common::header_i64(r, "x-ratelimit-reset").map(|s| s.max(0) * 1000));
-            return Err(CrmError::RateLimited { retry_after_ms: wait, message: common::status_message(CRM, r, &conn.token) });
-        }
+    if let Some(e) = common::transport_error(reply, access, CRM) {
+        return Err(e);
     }
-    let r = common::success(reply, access, CRM, &conn.token)?;
+    let Reply::Response(r) = reply else { return Err(common::malformed(access, CRM, "no response")) };
+    if !(200..300).contains(&r.status) {
+        let wait = common::retry_after_ms(r).or_else(|| common::header_i64(r, "x-ratelimit-reset").map(|s| s.max(0) * 1000));
+        return Err(common::classify_status(r.status, access, wait, message(conn, r)));
+    }
     let v = common::json_body(r, access, CRM)?;
     if v.get("success").and_then(Value::as_bool) == Some(false) {
-        return Err(CrmError::Permanent { message: common::status_message(CRM, r, &conn.token) });
+        return Err(CrmError::Permanent { message: message(conn, r) });
     }
     Ok(v)
+}
+
+/// "Pipedrive <status>: <error>" from the documented error body
+/// `{success: false, error, error_info}` (openapi.yaml, e.g. `CallLogBadRequestResponse`):
+/// `error` says what went wrong, `error_info` is mostly a pointer to the docs, so it is used
+/// only when `error` is missing. Truncated and scrubbed of the token.
+fn message(conn: &Connection, r: &HttpResponse) -> String {
+    let own = common::parse_json(&r.body).ok().and_then(|v| {
+        ["/error", "/error_info", "/message"].iter().find_map(|p| common::str_at(&v, p).filter(|s| !s.trim().is_empty()).map(str::to_owned))
+    });
+    match own {
+        Some(m) => {
+            let m = common::truncate_chars(&m.split_whitespace().collect::<Vec<_>>().join(" "), common::MAX_ERROR_DETAIL);
+            common::scrub(&format!("{CRM} {}: {m}", r.status), &conn.token)
+        }
+        None => common::status_message(CRM, r, &conn.token),
+    }
 }
 
 fn created(conn: &Connection, reply: &Reply) -> Flow {
