@@ -313,18 +313,21 @@ pub struct Capabilities {
 }
 
 pub fn capabilities(kind: CrmKind) -> Capabilities {
-    // Conservative default until a connector states its truth: markers found only through a
-    // lagging search, notes escaped as HTML.
-    let conservative =
-        Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true };
     match kind {
         // Calls carry the marker in `hs_call_external_id`, found through the calls search API,
         // which is eventually consistent; `hs_call_body` is HTML.
         CrmKind::HubSpot => Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true },
         // Tasks carry the marker in `CallObject`, found by SOQL (no search index); Description is plain text.
         CrmKind::Salesforce => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, html_notes: false, updatable_call_logs: true },
-        CrmKind::Pipedrive => conservative,
-        CrmKind::Zoho => conservative,
-        CrmKind::Clio => conservative,
+        // Activities and notes carry the marker in their HTML; FindLog scans the person's list
+        // (person_id + updated_since, a plain list, not a search index) but it is a scan, not a
+        // key. Call logs are updatable because they are activities, not /v1/callLogs.
+        CrmKind::Pipedrive => Capabilities { exact_marker_lookup: false, search_lag_ms: 30_000, html_notes: true, updatable_call_logs: true },
+        // The marker is in Description, found through /search criteria (index-backed, lags);
+        // Description is plain text.
+        CrmKind::Zoho => Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: false, updatable_call_logs: true },
+        // Communications carry the marker as an external property, found with the exact
+        // external_property_name/value filter; bodies are plain text.
+        CrmKind::Clio => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, html_notes: false, updatable_call_logs: true },
     }
 }
