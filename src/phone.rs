@@ -102,7 +102,11 @@ impl Country {
         let b = s.trim().as_bytes();
         if b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic) {
             let code = Country([b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()]);
-            let code = if code == Country(*b"UK") { Country::GB } else { code };
+            let code = if code == Country(*b"UK") {
+                Country::GB
+            } else {
+                code
+            };
             if metadata::plan_by_region(code).is_some() {
                 return Ok(code);
             }
@@ -176,7 +180,9 @@ impl E164 {
 
     /// The calling code: 1, 44, 353.
     pub fn calling_code(&self) -> u16 {
-        self.digits()[..usize::from(self.cc_len)].parse().unwrap_or(0)
+        self.digits()[..usize::from(self.cc_len)]
+            .parse()
+            .unwrap_or(0)
     }
 
     /// The national significant number, digits only: "2079460958" for +442079460958.
@@ -228,7 +234,11 @@ impl E164 {
         buf[1..=cc.len()].copy_from_slice(cc);
         buf[1 + cc.len()..1 + cc.len() + nsn.len()].copy_from_slice(nsn);
         // Both lengths are at most 15 here, so the casts are exact.
-        Ok(E164 { buf, len: (1 + cc.len() + nsn.len()) as u8, cc_len: cc.len() as u8 })
+        Ok(E164 {
+            buf,
+            len: (1 + cc.len() + nsn.len()) as u8,
+            cc_len: cc.len() as u8,
+        })
     }
 }
 
@@ -297,7 +307,10 @@ pub struct MatchKey {
 
 impl MatchKey {
     pub fn new(number: &E164, default_country: Country) -> MatchKey {
-        MatchKey { number: *number, default_country }
+        MatchKey {
+            number: *number,
+            default_country,
+        }
     }
 
     pub fn number(&self) -> &E164 {
@@ -310,17 +323,19 @@ impl MatchKey {
     ///    prefix ("020 7946 0958" for +442079460958, whatever the default country): a trunk
     ///    prefix marks a national number, and the caller's own country is the best guess for
     ///    it, even when the digits also read as a (different) default-country number; or
-    /// 3. it has no "+", is exactly the NSN ("912 345 678" for +34912345678), and is not a
-    ///    valid number in the default country at all. Without a trunk prefix nothing marks the
-    ///    string as foreign, so the default country's reading wins when there is one ("207 946
-    ///    0958" stays a Maine number for a US user, not London's 020 7946 0958).
+    /// 3. it has no "+", is exactly the NSN ("912 345 678" for +34912345678), and has no
+    ///    proper reading in the default country: none at all, or one that lacks the trunk
+    ///    prefix the default country's national format requires ("(212) 555-0100" in a UK
+    ///    CRM is a New York number, not 0212 555 0100). Without a trunk prefix nothing marks
+    ///    the string as foreign, so a proper default-country reading wins ("207 946 0958"
+    ///    stays a Maine number for a US user, not London's 020 7946 0958).
     ///
     /// Extensions never count.
     pub fn matches(&self, stored: &str) -> bool {
         let scan = Scan::new(stored);
         let digits = scan.digits();
         let nsn = self.number.national_number().as_bytes();
-        if !digits.ends_with(nsn) {
+        if scan.overflow || !digits.ends_with(nsn) {
             return false;
         }
         let default_reading = parse_scan(&scan, self.default_country);
@@ -330,13 +345,23 @@ impl MatchKey {
         if scan.plus {
             return false;
         }
-        let Some(plan) = self.number.plan() else { return false };
+        let Some(plan) = self.number.plan() else {
+            return false;
+        };
         let prefix = &digits[..digits.len() - nsn.len()];
         let written_with_trunk = plan.trunk.iter().any(|t| {
             let t = t.as_bytes();
-            prefix == t || (prefix.starts_with(t) && prefix.len() == t.len() + usize::from(plan.carrier_digits))
+            prefix == t
+                || (prefix.starts_with(t)
+                    && prefix.len() == t.len() + usize::from(plan.carrier_digits))
         });
-        written_with_trunk || (prefix.is_empty() && default_reading.is_err())
+        let proper_default_reading = default_reading.is_ok()
+            && self
+                .default_country
+                .plan()
+                .and_then(Plan::national_prefix)
+                .is_none_or(|t| digits.starts_with(t.as_bytes()));
+        written_with_trunk || (prefix.is_empty() && !proper_default_reading)
     }
 }
 
@@ -358,7 +383,12 @@ struct Scan {
 
 impl Scan {
     fn new(raw: &str) -> Scan {
-        let mut s = Scan { plus: false, buf: [0; MAX_DIGITS], len: 0, overflow: false };
+        let mut s = Scan {
+            plus: false,
+            buf: [0; MAX_DIGITS],
+            len: 0,
+            overflow: false,
+        };
         let mut depth = 0usize; // inside ( ) or [ ]
         let mut chars = raw.char_indices().peekable();
         while let Some((i, ch)) = chars.next() {
@@ -416,7 +446,9 @@ impl Scan {
 }
 
 fn is_extension_word(w: &str) -> bool {
-    ["x", "ext", "extn", "extension", "xtn", "ex"].iter().any(|e| w.eq_ignore_ascii_case(e))
+    ["x", "ext", "extn", "extension", "xtn", "ex"]
+        .iter()
+        .any(|e| w.eq_ignore_ascii_case(e))
 }
 
 /// Why parsing failed, before the raw string is attached.
@@ -571,14 +603,24 @@ fn national(plan: &Plan, digits: &[u8]) -> Result<E164, Fail> {
     }
     // Report on the reading the writer most likely meant: without the trunk prefix if they
     // wrote one.
-    let meant = plan.trunk.iter().find_map(|t| digits.strip_prefix(t.as_bytes())).unwrap_or(digits);
+    let meant = plan
+        .trunk
+        .iter()
+        .find_map(|t| digits.strip_prefix(t.as_bytes()))
+        .unwrap_or(digits);
     Err(Fail::for_nsn(plan, meant))
 }
 
 /// A calling code (1 to 999) as ASCII digits, on the stack.
 fn code_digits(code: u16) -> ([u8; 3], usize) {
     let mut buf = [0u8; 3];
-    let len = if code >= 100 { 3 } else if code >= 10 { 2 } else { 1 };
+    let len = if code >= 100 {
+        3
+    } else if code >= 10 {
+        2
+    } else {
+        1
+    };
     let mut n = code;
     for slot in buf[..len].iter_mut().rev() {
         // `n % 10` is a single digit, so the cast is exact.
@@ -669,7 +711,11 @@ mod tests {
                 Ok(got) => panic!("{raw:?} in {country} parsed as {got}"),
                 Err(err) => {
                     assert_eq!(err.kind(), *want, "{raw:?} in {country}: {err}");
-                    assert!(err.to_string().chars().next().is_some_and(|ch| !ch.is_uppercase()));
+                    assert!(err
+                        .to_string()
+                        .chars()
+                        .next()
+                        .is_some_and(|ch| !ch.is_uppercase()));
                 }
             }
         }
@@ -678,14 +724,64 @@ mod tests {
     #[test]
     fn accessors() {
         // (number, calling code, NSN, national format, region, last 4)
-        let cases: &[(&str, u16, &str, &str, Option<&str>, &str)] = &[
-            ("+12125550100", 1, "2125550100", "2125550100", Some("US"), "0100"),
-            ("+442079460958", 44, "2079460958", "02079460958", Some("GB"), "0958"),
-            ("+390612345678", 39, "0612345678", "0612345678", Some("IT"), "5678"),
-            ("+34912345678", 34, "912345678", "912345678", Some("ES"), "5678"),
-            ("+35312345678", 353, "12345678", "012345678", Some("IE"), "5678"),
-            ("+525512345678", 52, "5512345678", "5512345678", Some("MX"), "5678"),
-            ("+74951234567", 7, "4951234567", "84951234567", Some("RU"), "4567"),
+        type Case<'a> = (&'a str, u16, &'a str, &'a str, Option<&'a str>, &'a str);
+        let cases: &[Case] = &[
+            (
+                "+12125550100",
+                1,
+                "2125550100",
+                "2125550100",
+                Some("US"),
+                "0100",
+            ),
+            (
+                "+442079460958",
+                44,
+                "2079460958",
+                "02079460958",
+                Some("GB"),
+                "0958",
+            ),
+            (
+                "+390612345678",
+                39,
+                "0612345678",
+                "0612345678",
+                Some("IT"),
+                "5678",
+            ),
+            (
+                "+34912345678",
+                34,
+                "912345678",
+                "912345678",
+                Some("ES"),
+                "5678",
+            ),
+            (
+                "+35312345678",
+                353,
+                "12345678",
+                "012345678",
+                Some("IE"),
+                "5678",
+            ),
+            (
+                "+525512345678",
+                52,
+                "5512345678",
+                "5512345678",
+                Some("MX"),
+                "5678",
+            ),
+            (
+                "+74951234567",
+                7,
+                "4951234567",
+                "84951234567",
+                Some("RU"),
+                "4567",
+            ),
             ("+35226123456", 352, "26123456", "26123456", None, "3456"),
         ];
         for (s, cc, nsn, national, region, last4) in cases {
@@ -693,7 +789,11 @@ mod tests {
             assert_eq!(n.calling_code(), *cc, "{s}");
             assert_eq!(n.national_number(), *nsn, "{s}");
             assert_eq!(n.national_format_digits(), *national, "{s}");
-            assert_eq!(n.region().map(|r| r.as_str().to_owned()).as_deref(), *region, "{s}");
+            assert_eq!(
+                n.region().map(|r| r.as_str().to_owned()).as_deref(),
+                *region,
+                "{s}"
+            );
             assert_eq!(n.last_digits(4), *last4, "{s}");
             assert_eq!(n.digits(), &s[1..]);
         }
@@ -718,6 +818,12 @@ mod tests {
             ("912 345 678", "+34912345678", "US", true),
             ("207 946 0958", "+442079460958", "US", false),
             ("207 946 0958", "+12079460958", "US", true),
+            ("(212) 555-0100", "+12125550100", "GB", true),
+            ("(212) 555-0100", "+442125550100", "GB", true),
+            ("98765 43210", "+919876543210", "US", false),
+            ("098765 43210", "+919876543210", "US", true),
+            ("06 1234 5678", "+390612345678", "US", true),
+            ("0 21 11 98765 4321", "+5511987654321", "US", true),
             // A "+" is never reinterpreted.
             ("+33 20 7946 0958", "+442079460958", "US", false),
             ("", "+12125550100", "US", false),
@@ -736,12 +842,24 @@ mod tests {
     fn serde_and_strict_try_from() {
         let n = e("+442079460958");
         assert_eq!(serde_json::to_string(&n).unwrap(), "\"+442079460958\"");
-        assert_eq!(serde_json::from_str::<E164>("\"+442079460958\"").unwrap(), n);
-        for bad in ["\"+4402079460958\"", "\"442079460958\"", "\"+44 20 7946 0958\"", "\"+\"", "\"\""] {
+        assert_eq!(
+            serde_json::from_str::<E164>("\"+442079460958\"").unwrap(),
+            n
+        );
+        for bad in [
+            "\"+4402079460958\"",
+            "\"442079460958\"",
+            "\"+44 20 7946 0958\"",
+            "\"+\"",
+            "\"\"",
+        ] {
             assert!(serde_json::from_str::<E164>(bad).is_err(), "{bad}");
         }
         assert_eq!(serde_json::to_string(&Country::GB).unwrap(), "\"GB\"");
-        assert_eq!(serde_json::from_str::<Country>("\"ca\"").unwrap(), Country::CA);
+        assert_eq!(
+            serde_json::from_str::<Country>("\"ca\"").unwrap(),
+            Country::CA
+        );
         assert_eq!(format!("{n:?}"), "E164(\"+442079460958\")");
     }
 
@@ -760,10 +878,21 @@ mod tests {
         ];
         for (raw, want, cc) in cases {
             let got = Country::parse(raw).ok();
-            assert_eq!(got.map(|g| g.as_str().to_owned()).as_deref(), *want, "{raw:?}");
+            assert_eq!(
+                got.map(|g| g.as_str().to_owned()).as_deref(),
+                *want,
+                "{raw:?}"
+            );
             assert_eq!(got.map_or(0, |g| g.calling_code()), *cc);
         }
-        for k in [Country::US, Country::CA, Country::GB, Country::DE, Country::FR, Country::AU] {
+        for k in [
+            Country::US,
+            Country::CA,
+            Country::GB,
+            Country::DE,
+            Country::FR,
+            Country::AU,
+        ] {
             assert!(k.plan().is_some(), "{k}");
         }
         assert!(Country::all().count() >= 40);
@@ -772,11 +901,25 @@ mod tests {
 
     #[test]
     fn ordering_and_hash_follow_the_string() {
-        let mut v = vec![e("+442079460958"), e("+12125550100"), e("+4930901820"), e("+12125550101")];
+        let mut v = [
+            e("+442079460958"),
+            e("+12125550100"),
+            e("+4930901820"),
+            e("+12125550101"),
+        ];
         v.sort();
         let s: Vec<&str> = v.iter().map(E164::as_str).collect();
-        assert_eq!(s, ["+12125550100", "+12125550101", "+442079460958", "+4930901820"]);
-        let set: std::collections::HashSet<E164> = v.iter().copied().chain(v.iter().copied()).collect();
+        assert_eq!(
+            s,
+            [
+                "+12125550100",
+                "+12125550101",
+                "+442079460958",
+                "+4930901820"
+            ]
+        );
+        let set: std::collections::HashSet<E164> =
+            v.iter().copied().chain(v.iter().copied()).collect();
         assert_eq!(set.len(), 4);
     }
 
@@ -790,7 +933,13 @@ mod tests {
 
     #[test]
     fn code_digits_round_trip() {
-        for (code, want) in [(1u16, "1"), (44, "44"), (353, "353"), (7, "7"), (999, "999")] {
+        for (code, want) in [
+            (1u16, "1"),
+            (44, "44"),
+            (353, "353"),
+            (7, "7"),
+            (999, "999"),
+        ] {
             let (buf, len) = code_digits(code);
             assert_eq!(&buf[..len], want.as_bytes());
         }

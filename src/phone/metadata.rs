@@ -43,12 +43,17 @@ pub(super) struct Plan {
 impl Plan {
     /// Whether `nsn` (ASCII digits) is a valid national significant number of this plan.
     pub fn is_valid_nsn(&self, nsn: &[u8]) -> bool {
-        let (Some(&first), len) = (nsn.first(), nsn.len()) else { return false };
+        let (Some(&first), len) = (nsn.first(), nsn.len()) else {
+            return false;
+        };
         if len >= 32 || !first.is_ascii_digit() {
             return false;
         }
         let lead = 1u16 << (first - b'0');
-        let ok = self.rules.iter().any(|r| r.lead & lead != 0 && r.lens & (1u32 << len) != 0);
+        let ok = self
+            .rules
+            .iter()
+            .any(|r| r.lead & lead != 0 && r.lens & (1u32 << len) != 0);
         ok && (!self.nanp || nsn.get(3).is_some_and(|d| (b'2'..=b'9').contains(d)))
     }
 
@@ -60,8 +65,17 @@ impl Plan {
             Some(_) => 0,
             None => u16::MAX,
         };
-        let all = self.rules.iter().filter(|r| r.lead & lead != 0).fold(0u32, |acc, r| acc | r.lens);
-        (all != 0).then(|| (all.trailing_zeros() as usize, 31 - all.leading_zeros() as usize))
+        let all = self
+            .rules
+            .iter()
+            .filter(|r| r.lead & lead != 0)
+            .fold(0u32, |acc, r| acc | r.lens);
+        (all != 0).then(|| {
+            (
+                all.trailing_zeros() as usize,
+                31 - all.leading_zeros() as usize,
+            )
+        })
     }
 
     /// The trunk prefix the national format requires: not NANP's optional "1" nor Mexico's
@@ -111,7 +125,16 @@ const fn plan(
     idd: &'static [&'static str],
     rules: &'static [Rule],
 ) -> Plan {
-    Plan { regions, calling_code, trunk, after_cc: NONE, idd, carrier_digits: 0, nanp: false, rules }
+    Plan {
+        regions,
+        calling_code,
+        trunk,
+        after_cc: NONE,
+        idd,
+        carrier_digits: 0,
+        nanp: false,
+        rules,
+    }
 }
 
 /// The plans we know in detail. Order does not matter: calling codes are prefix-free.
@@ -120,9 +143,30 @@ pub(super) static PLANS: &[Plan] = &[
     // NSN = area code NXX + exchange NXX + 4 digits; "1" is the long-distance prefix.
     Plan {
         regions: &[
-            c(b"US"), c(b"CA"), c(b"AG"), c(b"AI"), c(b"AS"), c(b"BB"), c(b"BM"), c(b"BS"),
-            c(b"DM"), c(b"DO"), c(b"GD"), c(b"GU"), c(b"JM"), c(b"KN"), c(b"KY"), c(b"LC"),
-            c(b"MP"), c(b"MS"), c(b"PR"), c(b"SX"), c(b"TC"), c(b"TT"), c(b"VC"), c(b"VG"),
+            c(b"US"),
+            c(b"CA"),
+            c(b"AG"),
+            c(b"AI"),
+            c(b"AS"),
+            c(b"BB"),
+            c(b"BM"),
+            c(b"BS"),
+            c(b"DM"),
+            c(b"DO"),
+            c(b"GD"),
+            c(b"GU"),
+            c(b"JM"),
+            c(b"KN"),
+            c(b"KY"),
+            c(b"LC"),
+            c(b"MP"),
+            c(b"MS"),
+            c(b"PR"),
+            c(b"SX"),
+            c(b"TC"),
+            c(b"TT"),
+            c(b"VC"),
+            c(b"VG"),
             c(b"VI"),
         ],
         calling_code: 1,
@@ -134,14 +178,32 @@ pub(super) static PLANS: &[Plan] = &[
         rules: &[r(b"23456789", 10, 10)],
     },
     // Russia and Kazakhstan share +7; trunk "8", international "8~10" written "810".
-    plan(&[c(b"RU"), c(b"KZ")], 7, &["8"], &["810"], &[r(b"3456789", 10, 10)]),
+    plan(
+        &[c(b"RU"), c(b"KZ")],
+        7,
+        &["8"],
+        &["810"],
+        &[r(b"3456789", 10, 10)],
+    ),
     plan(&[c(b"ZA")], 27, TRUNK_0, IDD_00, &[r(b"12345678", 9, 9)]),
     // Greece dropped its trunk prefix in 2002: the area code's 2 is part of the NSN.
     plan(&[c(b"GR")], 30, NONE, IDD_00, &[r(b"26789", 10, 10)]),
     // Netherlands: 9-digit NSN; 0800/0900 service numbers are 7 to 10.
-    plan(&[c(b"NL")], 31, TRUNK_0, IDD_00, &[r(b"1234567", 9, 9), r(b"89", 7, 10)]),
+    plan(
+        &[c(b"NL")],
+        31,
+        TRUNK_0,
+        IDD_00,
+        &[r(b"1234567", 9, 9), r(b"89", 7, 10)],
+    ),
     // Belgium: 8-digit landlines and services, 9-digit mobiles (04xx).
-    plan(&[c(b"BE")], 32, TRUNK_0, IDD_00, &[r(b"1235678", 8, 8), r(b"9", 8, 8), r(b"4", 9, 9)]),
+    plan(
+        &[c(b"BE")],
+        32,
+        TRUNK_0,
+        IDD_00,
+        &[r(b"1235678", 8, 8), r(b"9", 8, 8), r(b"4", 9, 9)],
+    ),
     plan(&[c(b"FR")], 33, TRUNK_0, IDD_00, &[r(b"123456789", 9, 9)]),
     // Spain has no trunk prefix.
     plan(&[c(b"ES")], 34, NONE, IDD_00, &[r(b"56789", 9, 9)]),
@@ -165,7 +227,12 @@ pub(super) static PLANS: &[Plan] = &[
         idd: IDD_00,
         carrier_digits: 0,
         nanp: false,
-        rules: &[r(b"1", 9, 10), r(b"2379", 10, 10), r(b"58", 9, 10), r(b"8", 7, 7)],
+        rules: &[
+            r(b"1", 9, 10),
+            r(b"2379", 10, 10),
+            r(b"58", 9, 10),
+            r(b"8", 7, 7),
+        ],
     },
     plan(&[c(b"DK")], 45, NONE, IDD_00, &[r(b"23456789", 8, 8)]),
     plan(&[c(b"SE")], 46, TRUNK_0, IDD_00, &[r(b"123456789", 7, 10)]),
@@ -192,7 +259,9 @@ pub(super) static PLANS: &[Plan] = &[
         calling_code: 55,
         trunk: TRUNK_0,
         after_cc: NONE,
-        idd: &["0012", "0014", "0015", "0021", "0023", "0031", "0041", "0043", "00"],
+        idd: &[
+            "0012", "0014", "0015", "0021", "0023", "0031", "0041", "0043", "00",
+        ],
         carrier_digits: 2,
         nanp: false,
         rules: &[r(b"123456789", 10, 11)],
@@ -222,7 +291,13 @@ pub(super) static PLANS: &[Plan] = &[
         &[r(b"3689", 8, 8), r(b"1", 11, 11)],
     ),
     // Japan: 9-digit landlines and 0120 numbers, 10-digit mobiles (070/080/090) and 050 IP.
-    plan(&[c(b"JP")], 81, TRUNK_0, &["010"], &[r(b"123456789", 9, 10)]),
+    plan(
+        &[c(b"JP")],
+        81,
+        TRUNK_0,
+        &["010"],
+        &[r(b"123456789", 9, 10)],
+    ),
     // South Korea: Seoul 02 + 7/8 digits, other areas and mobiles (010) 9 or 10.
     plan(
         &[c(b"KR")],
@@ -232,13 +307,31 @@ pub(super) static PLANS: &[Plan] = &[
         &[r(b"2", 8, 9), r(b"134567", 9, 10)],
     ),
     // China: Beijing 010 + 8 digits, 3-digit areas + 7/8, mobiles 1xx + 8.
-    plan(&[c(b"CN")], 86, TRUNK_0, IDD_00, &[r(b"1", 10, 11), r(b"2", 10, 10), r(b"3456789", 10, 11)]),
+    plan(
+        &[c(b"CN")],
+        86,
+        TRUNK_0,
+        IDD_00,
+        &[r(b"1", 10, 11), r(b"2", 10, 10), r(b"3456789", 10, 11)],
+    ),
     plan(&[c(b"TR")], 90, TRUNK_0, IDD_00, &[r(b"234589", 10, 10)]),
     plan(&[c(b"IN")], 91, TRUNK_0, IDD_00, &[r(b"123456789", 10, 10)]),
     plan(&[c(b"PT")], 351, NONE, IDD_00, &[r(b"23456789", 9, 9)]),
     // Ireland: Dublin 01 + 7 digits, other areas 7 to 9, mobiles 08x + 7, 1800 numbers 10.
-    plan(&[c(b"IE")], 353, TRUNK_0, IDD_00, &[r(b"1", 8, 8), r(b"1", 10, 10), r(b"2456789", 7, 9)]),
-    plan(&[c(b"FI"), c(b"AX")], 358, TRUNK_0, &["00", "990", "994", "999"], &[r(b"123456789", 5, 12)]),
+    plan(
+        &[c(b"IE")],
+        353,
+        TRUNK_0,
+        IDD_00,
+        &[r(b"1", 8, 8), r(b"1", 10, 10), r(b"2456789", 7, 9)],
+    ),
+    plan(
+        &[c(b"FI"), c(b"AX")],
+        358,
+        TRUNK_0,
+        &["00", "990", "994", "999"],
+        &[r(b"123456789", 5, 12)],
+    ),
     plan(&[c(b"CZ")], 420, NONE, IDD_00, &[r(b"23456789", 9, 9)]),
     // Hong Kong: 8 digits; 800 numbers are 9.
     plan(
@@ -271,18 +364,17 @@ pub(super) static PLANS: &[Plan] = &[
 /// Numbers under a code we have no plan for are accepted with "+" when their length is
 /// plausible, so a call from Luxembourg is still a number we can log and match.
 pub(super) static ASSIGNED: &[u16] = &[
-    1, 7, 20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53,
-    54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
-    211, 212, 213, 216, 218, 220, 221, 222, 223, 224, 225, 226, 227, 228, 229, 230, 231, 232,
-    233, 234, 235, 236, 237, 238, 239, 240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250,
-    251, 252, 253, 254, 255, 256, 257, 258, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-    290, 291, 297, 298, 299, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 370, 371, 372,
-    373, 374, 375, 376, 377, 378, 379, 380, 381, 382, 383, 385, 386, 387, 389, 420, 421, 423,
-    500, 501, 502, 503, 504, 505, 506, 507, 508, 509, 590, 591, 592, 593, 594, 595, 596, 597,
-    598, 599, 670, 672, 673, 674, 675, 676, 677, 678, 679, 680, 681, 682, 683, 685, 686, 687,
-    688, 689, 690, 691, 692, 800, 808, 850, 852, 853, 855, 856, 870, 878, 880, 881, 882, 883,
-    886, 888, 960, 961, 962, 963, 964, 965, 966, 967, 968, 970, 971, 972, 973, 974, 975, 976,
-    977, 979, 992, 993, 994, 995, 996, 998,
+    1, 7, 20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54,
+    55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98, 211,
+    212, 213, 216, 218, 220, 221, 222, 223, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234,
+    235, 236, 237, 238, 239, 240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253,
+    254, 255, 256, 257, 258, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 290, 291, 297, 298,
+    299, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 370, 371, 372, 373, 374, 375, 376, 377,
+    378, 379, 380, 381, 382, 383, 385, 386, 387, 389, 420, 421, 423, 500, 501, 502, 503, 504, 505,
+    506, 507, 508, 509, 590, 591, 592, 593, 594, 595, 596, 597, 598, 599, 670, 672, 673, 674, 675,
+    676, 677, 678, 679, 680, 681, 682, 683, 685, 686, 687, 688, 689, 690, 691, 692, 800, 808, 850,
+    852, 853, 855, 856, 870, 878, 880, 881, 882, 883, 886, 888, 960, 961, 962, 963, 964, 965, 966,
+    967, 968, 970, 971, 972, 973, 974, 975, 976, 977, 979, 992, 993, 994, 995, 996, 998,
 ];
 
 /// The detailed plan for a calling code, if we have one.
@@ -337,7 +429,11 @@ mod tests {
     fn assigned_codes_are_sorted_and_cover_every_plan() {
         assert!(ASSIGNED.windows(2).all(|w| w[0] < w[1]));
         for p in PLANS {
-            assert!(is_assigned(p.calling_code), "{} missing from ASSIGNED", p.calling_code);
+            assert!(
+                is_assigned(p.calling_code),
+                "{} missing from ASSIGNED",
+                p.calling_code
+            );
             assert!(!p.regions.is_empty() && !p.rules.is_empty());
         }
     }
@@ -347,7 +443,10 @@ mod tests {
         let s = |n: u16| n.to_string();
         for a in ASSIGNED {
             for b in ASSIGNED {
-                assert!(a == b || !s(*b).starts_with(&s(*a)), "{a} is a prefix of {b}");
+                assert!(
+                    a == b || !s(*b).starts_with(&s(*a)),
+                    "{a} is a prefix of {b}"
+                );
             }
         }
         let mut seen = Vec::new();
@@ -365,7 +464,11 @@ mod tests {
         for p in PLANS {
             let (min, max) = p.length_bounds(None).unwrap();
             let cc = s_len(p.calling_code);
-            assert!(min >= 4 && cc + max <= 15, "{}: {min}..{max}", p.calling_code);
+            assert!(
+                min >= 4 && cc + max <= 15,
+                "{}: {min}..{max}",
+                p.calling_code
+            );
         }
         fn s_len(n: u16) -> usize {
             n.to_string().len()
@@ -375,18 +478,31 @@ mod tests {
     #[test]
     fn rules_and_digits() {
         let gb = plan_by_region(Country::parse("GB").unwrap()).unwrap();
-        let cases: &[(&str, bool)] =
-            &[("2079460958", true), ("207946095", false), ("02079460958", false), ("8001111", true)];
+        let cases: &[(&str, bool)] = &[
+            ("2079460958", true),
+            ("207946095", false),
+            ("02079460958", false),
+            ("8001111", true),
+        ];
         for (nsn, ok) in cases {
             assert_eq!(gb.is_valid_nsn(nsn.as_bytes()), *ok, "{nsn}");
         }
         let us = plan_by_code(1).unwrap();
         assert!(us.is_valid_nsn(b"2125550100"));
-        assert!(!us.is_valid_nsn(b"2121550100"), "exchange code starting with 1");
+        assert!(
+            !us.is_valid_nsn(b"2121550100"),
+            "exchange code starting with 1"
+        );
         assert_eq!(us.length_bounds(None), Some((10, 10)));
         assert_eq!(us.length_bounds(Some(b'1')), None);
         assert_eq!(gb.length_bounds(Some(b'8')), Some((7, 10)));
-        for (c, d) in [('7', 7), ('\u{FF13}', 3), ('\u{0665}', 5), ('\u{06F9}', 9), ('\u{0966}', 0)] {
+        for (c, d) in [
+            ('7', 7),
+            ('\u{FF13}', 3),
+            ('\u{0665}', 5),
+            ('\u{06F9}', 9),
+            ('\u{0966}', 0),
+        ] {
             assert_eq!(digit_value(c), Some(d));
         }
         assert_eq!(digit_value('a'), None);

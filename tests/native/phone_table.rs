@@ -3,7 +3,7 @@
 //! generated valid numbers survive every common spelling, parsing is idempotent, and no input
 //! makes parsing or matching panic.
 
-use calltrail::phone::{matches, Country, E164, PhoneError};
+use calltrail::phone::{matches, Country, PhoneError, E164};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -28,7 +28,10 @@ fn unescape(s: &str) -> String {
     let mut rest = s;
     while let Some(i) = rest.find("\\u{") {
         out.push_str(&rest[..i]);
-        let end = rest[i..].find('}').map(|j| i + j).expect("unterminated \\u{ escape");
+        let end = rest[i..]
+            .find('}')
+            .map(|j| i + j)
+            .expect("unterminated \\u{ escape");
         let code = u32::from_str_radix(&rest[i + 3..end], 16).expect("bad hex in \\u{ escape");
         out.push(char::from_u32(code).expect("not a char"));
         rest = &rest[end + 1..];
@@ -41,7 +44,8 @@ fn load() -> Vec<Row> {
     let path = format!("{}/{TABLE}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let number = |s: &str, line| {
-        E164::try_from(s.to_owned()).unwrap_or_else(|e| panic!("line {line}: bad expected {s}: {e}"))
+        E164::try_from(s.to_owned())
+            .unwrap_or_else(|e| panic!("line {line}: bad expected {s}: {e}"))
     };
     let mut rows = Vec::new();
     for (i, text) in text.lines().enumerate() {
@@ -50,7 +54,11 @@ fn load() -> Vec<Row> {
             continue;
         }
         let cols: Vec<&str> = text.split('\t').collect();
-        assert_eq!(cols.len(), 3, "line {line}: want 3 tab-separated columns: {text:?}");
+        assert_eq!(
+            cols.len(),
+            3,
+            "line {line}: want 3 tab-separated columns: {text:?}"
+        );
         let country = Country::parse(cols[1]).unwrap_or_else(|e| panic!("line {line}: {e}"));
         let expected = match cols[2] {
             e if e.starts_with('+') => Expected::Number(number(e, line)),
@@ -59,7 +67,12 @@ fn load() -> Vec<Row> {
             e if e.starts_with("nomatch:") => Expected::Matches(number(&e[8..], line), false),
             e => panic!("line {line}: unknown expectation {e:?}"),
         };
-        rows.push(Row { line, raw: unescape(cols[0]), country, expected });
+        rows.push(Row {
+            line,
+            raw: unescape(cols[0]),
+            country,
+            expected,
+        });
     }
     rows
 }
@@ -69,7 +82,12 @@ fn phone_table_rows_all_hold() {
     let rows = load();
     let mut failures = Vec::new();
     for row in &rows {
-        let Row { line, raw, country, expected } = row;
+        let Row {
+            line,
+            raw,
+            country,
+            expected,
+        } = row;
         let got = E164::parse(raw, *country);
         let ok = match (expected, &got) {
             (Expected::Number(want), Ok(n)) => n == want,
@@ -83,17 +101,28 @@ fn phone_table_rows_all_hold() {
                 Expected::Error(k) => format!("err:{k}"),
                 Expected::Matches(n, m) => format!("{}{n}", if *m { "match:" } else { "nomatch:" }),
             };
-            failures.push(format!("line {line}: {raw:?} in {country}: want {what}, parse gave {got:?}"));
+            failures.push(format!(
+                "line {line}: {raw:?} in {country}: want {what}, parse gave {got:?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn phone_table_is_broad_enough() {
     let rows = load();
     let countries: BTreeSet<&str> = rows.iter().map(|r| r.country.as_str()).collect();
-    let numbers = rows.iter().filter(|r| matches!(r.expected, Expected::Number(_))).count();
+    let numbers = rows
+        .iter()
+        .filter(|r| matches!(r.expected, Expected::Number(_)))
+        .count();
     let errors: BTreeSet<&str> = rows
         .iter()
         .filter_map(|r| match &r.expected {
@@ -101,11 +130,23 @@ fn phone_table_is_broad_enough() {
             _ => None,
         })
         .collect();
-    let match_rows = rows.iter().filter(|r| matches!(r.expected, Expected::Matches(..))).count();
+    let match_rows = rows
+        .iter()
+        .filter(|r| matches!(r.expected, Expected::Matches(..)))
+        .count();
     assert!(rows.len() >= 200, "{} rows", rows.len());
     assert!(countries.len() >= 25, "{countries:?}");
-    assert!(numbers >= 150 && match_rows >= 25, "{numbers} numbers, {match_rows} match rows");
-    let kinds = ["no_digits", "too_short", "too_long", "invalid", "unknown_calling_code"];
+    assert!(
+        numbers >= 150 && match_rows >= 25,
+        "{numbers} numbers, {match_rows} match rows"
+    );
+    let kinds = [
+        "no_digits",
+        "too_short",
+        "too_long",
+        "invalid",
+        "unknown_calling_code",
+    ];
     assert_eq!(errors, kinds.into_iter().collect());
 }
 
@@ -114,9 +155,24 @@ fn phone_table_parse_results_are_fixed_points() {
     // Whatever a row parses to reads back as itself, from any default country.
     for row in load() {
         if let Expected::Number(n) = row.expected {
-            for country in [Country::US, Country::GB, Country::DE, Country::AU, row.country] {
-                assert_eq!(E164::parse(n.as_str(), country).as_ref(), Ok(&n), "line {}", row.line);
-                assert!(matches(&row.raw, &n, row.country), "line {}: own match", row.line);
+            for country in [
+                Country::US,
+                Country::GB,
+                Country::DE,
+                Country::AU,
+                row.country,
+            ] {
+                assert_eq!(
+                    E164::parse(n.as_str(), country).as_ref(),
+                    Ok(&n),
+                    "line {}",
+                    row.line
+                );
+                assert!(
+                    matches(&row.raw, &n, row.country),
+                    "line {}: own match",
+                    row.line
+                );
             }
         }
     }
@@ -127,7 +183,12 @@ fn phone_table_parse_results_are_fixed_points() {
 const PLANS: &[(&str, &str, Option<&str>, &str)] = &[
     ("US", "1", None, "[2-9][0-9]{2}[2-9][0-9]{6}"),
     ("CA", "1", None, "[2-9][0-9]{2}[2-9][0-9]{6}"),
-    ("GB", "44", Some("0"), "(20[0-9]{8}|7[0-9]{9}|1[1-9][0-9]{8})"),
+    (
+        "GB",
+        "44",
+        Some("0"),
+        "(20[0-9]{8}|7[0-9]{9}|1[1-9][0-9]{8})",
+    ),
     ("IE", "353", Some("0"), "(1[0-9]{7}|8[3-9][0-9]{7})"),
     ("DE", "49", Some("0"), "(30|40|89|15[0-9])[1-9][0-9]{5,7}"),
     ("FR", "33", Some("0"), "[1-9][0-9]{8}"),
@@ -169,13 +230,15 @@ struct Generated {
 fn generated() -> impl Strategy<Value = Generated> {
     (0..PLANS.len()).prop_flat_map(|i| {
         let (region, cc, trunk, nsn) = PLANS[i];
-        proptest::string::string_regex(nsn).expect("valid regex").prop_map(move |nsn| Generated {
-            country: Country::parse(region).expect("region in the table"),
-            e164: format!("+{cc}{nsn}"),
-            cc,
-            national: format!("{}{nsn}", trunk.unwrap_or("")),
-            nsn,
-        })
+        proptest::string::string_regex(nsn)
+            .expect("valid regex")
+            .prop_map(move |nsn| Generated {
+                country: Country::parse(region).expect("region in the table"),
+                e164: format!("+{cc}{nsn}"),
+                cc,
+                national: format!("{}{nsn}", trunk.unwrap_or("")),
+                nsn,
+            })
     })
 }
 
@@ -195,7 +258,13 @@ fn grouped(digits: &str, sep: &str) -> String {
 
 /// The spellings of `g` we must read back, each with the default country to read it in.
 fn spellings(g: &Generated) -> Vec<(String, Country)> {
-    let Generated { country, cc, nsn, national, .. } = g;
+    let Generated {
+        country,
+        cc,
+        nsn,
+        national,
+        ..
+    } = g;
     let us = Country::US;
     let gb = Country::GB;
     let mut v = vec![
@@ -205,7 +274,10 @@ fn spellings(g: &Generated) -> Vec<(String, Country)> {
         (format!("00{cc} {}", grouped(nsn, " ")), gb),
         (format!("011 {cc} {}", grouped(nsn, ".")), us),
         (format!("tel:+{cc}-{nsn};ext=123"), us),
-        (format!("+{cc}\u{a0}{}\u{a0}x\u{a0}45", grouped(nsn, "\u{a0}")), us),
+        (
+            format!("+{cc}\u{a0}{}\u{a0}x\u{a0}45", grouped(nsn, "\u{a0}")),
+            us,
+        ),
         (format!("+{cc} {nsn} ext. 9"), *country),
         (grouped(national, " "), *country),
         (format!("{} #12", grouped(national, ".")), *country),
