@@ -1,0 +1,600 @@
+// Salesforce REST subset: sObjects Contact, Lead, Task (create, read, update, delete, describe,
+// upsert/read by external id), SOQL query with paging, SOSL search and parameterizedSearch, limits,
+// OAuth 2 token endpoint. Base URL (instance_url): http://127.0.0.1:PORT/salesforce
+
+import { uuid, sfTime, toMs, isObj, typeName, digitsOf, parsePhone, stripExtension, wildcardRe, dailyCount, isDate } from '../lib/util.mjs';
+import { bearer } from '../lib/auth.mjs';
+import { parseSelect, evaluate, sortRecords, whereFields, QueryError } from '../lib/sql.mjs';
+import { authorizeRedirect } from './hubspot.mjs';
+
+const PREFIX = { Contact: '003', Lead: '00Q', Task: '00T', User: '005', Account: '001' };
+const ID_RE = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
+const API_LIMIT = 15000;
+
+function checksum(id15) {
+  const map = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+  let out = '';
+  for (let i = 0; i < 3; i++) {
+    let n = 0;
+    for (let j = 0; j < 5; j++) if (/[A-Z]/.test(id15[i * 5 + j])) n |= 1 << j;
+    out += map[n];
+  }
+  return id15 + out;
+}
+
+function f(type, opts = {}) { return { type, createable: true, updateable: true, nillable: true, ...opts }; }
+const sys = (type) => ({ type, createable: false, updateable: false, nillable: false, system: true });
+
+function baseFields(obj) {
+  const common = {
+    Id: sys('id'), IsDeleted: sys('boolean'), CreatedDate: sys('datetime'), CreatedById: sys('reference'),
+    LastModifiedDate: sys('datetime'), LastModifiedById: sys('reference'), SystemModstamp: sys('datetime'),
+    OwnerId: f('reference', { refTo: ['User'] }),
+  };
+  const phone = (o = {}) => f('phone', { length: 40, ...o });
+  if (obj === 'Contact') {
+    return { ...common, FirstName: f('string', { length: 40 }), LastName: f('string', { length: 80, required: true, nillable: false }), Name: sys('string'), Salutation: f('picklist', { values: ['Mr.', 'Ms.', 'Mrs.', 'Dr.', 'Prof.'] }), Title: f('string', { length: 128 }), Email: f('email', { length: 80 }), Phone: phone(), MobilePhone: phone(), HomePhone: phone(), OtherPhone: phone(), AssistantPhone: phone(), Fax: phone(), AccountId: f('reference', { refTo: ['Account'] }), Description: f('textarea', { length: 32000 }), LeadSource: f('picklist', { values: ['Web', 'Phone Inquiry', 'Partner Referral', 'Purchased List', 'Other'] }) };
+  }
+  if (obj === 'Lead') {
+    return { ...common, FirstName: f('string', { length: 40 }), LastName: f('string', { length: 80, required: true, nillable: false }), Name: sys('string'), Company: f('string', { length: 255, required: true, nillable: false }), Title: f('string', { length: 128 }), Email: f('email', { length: 80 }), Phone: phone(), MobilePhone: phone(), Fax: phone(), Status: f('picklist', { values: ['Open - Not Contacted', 'Working - Contacted', 'Closed - Converted', 'Closed - Not Converted'], default: 'Open - Not Contacted', nillable: false }), IsConverted: sys('boolean'), Description: f('textarea', { length: 32000 }), LeadSource: f('picklist', { values: ['Web', 'Phone Inquiry', 'Partner Referral', 'Purchased List', 'Other'] }) };
+  }
+  return { // Task
+    ...common,
+    Subject: f('combobox', { length: 255 }), Status: f('picklist', { values: ['Not Started', 'In Progress', 'Completed', 'Waiting on someone else', 'Deferred'], default: 'Not Started', nillable: false, restricted: true }),
+    Priority: f('picklist', { values: ['High', 'Normal', 'Low'], default: 'Normal', nillable: false, restricted: true }),
+    WhoId: f('reference', { refTo: ['Contact', 'Lead'] }), WhatId: f('reference', { refTo: ['Account'] }),
+    ActivityDate: f('date'), Description: f('textarea', { length: 32000 }),
+    TaskSubtype: f('picklist', { values: ['Task', 'Email', 'ListEmail', 'Cadence', 'Call', 'LinkedIn'], updateable: false, restricted: true }),
+    Type: f('picklist', { values: ['Call', 'Email', 'Meeting', 'Other'] }),
+    CallType: f('picklist', { values: ['Inbound', 'Outbound', 'Internal'], restricted: true }),
+    CallDurationInSeconds: f('int'), CallDisposition: f('string', { length: 255 }), CallObject: f('string', { length: 255 }),
+    IsClosed: sys('boolean'), CompletedDateTime: sys('datetime'), IsReminderSet: f('boolean', { nillable: false, default: false }), ReminderDateTime: f('datetime'),
+  };
+}
+
+export default function salesforce(emu) {
+  const name = 'salesforce';
+  let store;
+  const OBJECTS = ['Contact', 'Lead', 'Task'];
+
+  const sfErr = (status, errorCode, message, fields) => ({ status, body: [fields ? { message, errorCode, fields } : { message, errorCode }] });
+  const notFound = () => sfErr(404, 'NOT_FOUND', 'The requested resource does not exist');
+
+  const defs = (obj) => store.meta.fields[obj];
+  const canon = (obj, fieldName) => Object.keys(defs(obj)).find((k) => k.toLowerCase() === String(fieldName).toLowerCase());
+  function objName(n) { return OBJECTS.find((o) => o.toLowerCase() === String(n).toLowerCase()); }
+
+  function newId(obj) {
+    const n = store.nextId(`id${obj}`);
+    return checksum(`${PREFIX[obj]}8d000${String(n).padStart(7, '0')}`);
+  }
+  const id15 = (id) => String(id).slice(0, 15);
+  function byId(obj, id) {
+    for (const r of store.col(obj).values()) if (id15(r.Id) === id15(id) && !r.IsDeleted) return r;
+    return null;
+  }
+  function anyById(id) {
+    for (const o of OBJECTS) { const r = byId(o, id); if (r) return [o, r]; }
+    return [null, null];
+  }
+
+  function computed(obj, r) {
+    if (obj === 'Contact' || obj === 'Lead') r.Name = [r.FirstName, r.LastName].filter(Boolean).join(' ');
+    if (obj === 'Task') {
+      const closed = r.Status === 'Completed' || r.Status === 'Deferred';
+      if (closed && !r.IsClosed) r.CompletedDateTime = sfTime(Date.now());
+      if (!closed) r.CompletedDateTime = null;
+      r.IsClosed = closed;
+    }
+  }
+
+  /** Validate a create/update body. Returns {values} or {error}. */
+  function check(obj, body, { create }) {
+    if (!isObj(body)) return { error: sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize instance of ${obj} from ${typeName(body).toUpperCase()} value at [line:1, column:1]`) };
+    const d = defs(obj);
+    const values = {};
+    const badFields = [];
+    for (const [k, v] of Object.entries(body)) {
+      if (k === 'attributes') continue;
+      const fname = canon(obj, k);
+      if (!fname) return { error: sfErr(400, 'INVALID_FIELD', `No such column '${k}' on sobject of type ${obj}`) };
+      const def = d[fname];
+      if (create ? !def.createable : !def.updateable) { badFields.push(fname); continue; }
+      if (v === null) {
+        if (!def.nillable) return { error: sfErr(400, 'REQUIRED_FIELD_MISSING', `Required fields are missing: [${fname}]`, [fname]) };
+        values[fname] = null; continue;
+      }
+      switch (def.type) {
+        case 'int':
+          if (!Number.isInteger(v)) return { error: sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize instance of int from ${typeof v === 'string' ? 'VALUE_STRING' : typeName(v).toUpperCase()} value ${JSON.stringify(v)} or request may be missing a required field at [line:1, column:1]`) };
+          break;
+        case 'double':
+          if (typeof v !== 'number') return { error: sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize instance of double from ${JSON.stringify(v)}`) };
+          break;
+        case 'boolean':
+          if (typeof v !== 'boolean') return { error: sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize instance of boolean from ${JSON.stringify(v)}`) };
+          break;
+        case 'date':
+          if (!isDate(v)) return { error: sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize value of type \`java.util.Date\` from String ${JSON.stringify(v)}: expected format "yyyy-MM-dd" (field ${fname})`) };
+          break;
+        case 'datetime':
+          if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/.test(v) || Number.isNaN(Date.parse(v))) return { error: sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize value of type \`java.util.Calendar\` from ${JSON.stringify(v)} (field ${fname}); use ISO 8601 with a zone`) };
+          break;
+        case 'reference': {
+          if (typeof v !== 'string' || !ID_RE.test(v)) return { error: sfErr(400, 'MALFORMED_ID', `${fname === 'WhoId' ? 'Name ID' : fname}: id value of incorrect type: ${v}`, [fname]) };
+          if (def.refTo && !def.refTo.includes('User') && !def.refTo.includes('Account')) {
+            const [o] = anyById(v);
+            if (!o || !def.refTo.includes(o)) return { error: sfErr(400, 'INVALID_CROSS_REFERENCE_KEY', `invalid cross reference id`, [fname]) };
+          }
+          break;
+        }
+        default:
+          if (typeof v !== 'string') return { error: sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize instance of string from ${typeName(v).toUpperCase()} value ${JSON.stringify(v)} (field ${fname})`) };
+          if (def.length && v.length > def.length) return { error: sfErr(400, 'STRING_TOO_LONG', `${fname}: data value too large: ${v.slice(0, 40)}... (max length=${def.length})`, [fname]) };
+          if (def.type === 'picklist' && def.restricted && !def.values.includes(v)) return { error: sfErr(400, 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${fname}: bad value for restricted picklist field: ${v}`, [fname]) };
+          if (def.type === 'email' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)) return { error: sfErr(400, 'INVALID_EMAIL_ADDRESS', `${fname}: invalid email address: ${v}`, [fname]) };
+      }
+      if (def.unique && v !== null) {
+        for (const r of store.col(obj).values()) if (!r.IsDeleted && String(r[fname]).toLowerCase() === String(v).toLowerCase() && r !== body.__self) return { error: sfErr(400, 'DUPLICATE_VALUE', `duplicate value found: ${fname} duplicates value on record with id: ${r.Id}`, [fname]) };
+      }
+      values[fname] = v;
+    }
+    if (badFields.length) return { error: sfErr(400, 'INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${badFields.join(', ')}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`, badFields) };
+    if (create) {
+      const missing = Object.entries(d).filter(([k, def]) => def.required && (values[k] === undefined || values[k] === null || values[k] === '')).map(([k]) => k);
+      if (missing.length) return { error: sfErr(400, 'REQUIRED_FIELD_MISSING', `Required fields are missing: [${missing.join(', ')}]`, missing) };
+    }
+    return { values };
+  }
+
+  function insert(obj, values, { createdMs = Date.now(), updatedMs = createdMs, id } = {}) {
+    const r = {};
+    for (const [k, def] of Object.entries(defs(obj))) r[k] = def.default ?? (def.type === 'boolean' ? false : null);
+    Object.assign(r, values);
+    r.Id = id || newId(obj);
+    r.IsDeleted = false;
+    r.OwnerId ||= '0058d000000001AAA';
+    r.CreatedById = r.LastModifiedById = '0058d000000001AAA';
+    r.CreatedDate = sfTime(createdMs);
+    r.LastModifiedDate = r.SystemModstamp = sfTime(updatedMs);
+    if (obj === 'Lead') r.IsConverted = false;
+    r._createdMs = createdMs;
+    computed(obj, r);
+    store.col(obj).set(r.Id, r);
+    return r;
+  }
+
+  function render(obj, r, fields, ctx) {
+    const out = { attributes: { type: obj, url: `/services/data/${ctx.params.version || 'v60.0'}/sobjects/${obj}/${r.Id}` } };
+    const list = fields || Object.keys(defs(obj));
+    for (const fld of list) {
+      if (fld.includes('.')) {
+        const [rel, sub] = fld.split('.');
+        const refField = rel.toLowerCase() === 'who' ? 'WhoId' : rel.toLowerCase() === 'what' ? 'WhatId' : rel.toLowerCase() === 'owner' ? 'OwnerId' : `${rel}Id`;
+        const [o, target] = anyById(r[refField] || '');
+        const relName = rel[0].toUpperCase() + rel.slice(1);
+        if (!target) { out[relName] = null; continue; }
+        out[relName] ||= { attributes: { type: o, url: `/services/data/${ctx.params.version || 'v60.0'}/sobjects/${o}/${target.Id}` } };
+        out[relName][canon(o, sub) || sub] = target[canon(o, sub)] ?? null;
+        continue;
+      }
+      const c = canon(obj, fld);
+      out[c] = r[c] ?? null;
+    }
+    return out;
+  }
+
+  function versionOk(ctx) { return /^v\d{2}\.0$/.test(ctx.params.version); }
+
+  // ---------- sObject handlers ----------
+  function create(ctx) {
+    if (!versionOk(ctx)) return notFound();
+    const obj = objName(ctx.params.sobject);
+    if (!obj) return sfErr(404, 'NOT_FOUND', `The requested resource does not exist`);
+    const { values, error } = check(obj, ctx.body, { create: true });
+    if (error) return error;
+    const r = insert(obj, values);
+    emu.stampNew(ctx, r);
+    return { status: 201, body: { id: r.Id, success: true, errors: [] } };
+  }
+  function describe(ctx) {
+    const obj = objName(ctx.params.sobject);
+    if (!versionOk(ctx) || !obj) return notFound();
+    return { status: 200, body: { name: obj, label: obj, keyPrefix: PREFIX[obj], createable: true, updateable: true, queryable: true, searchable: true, fields: Object.entries(defs(obj)).map(([n, d]) => ({ name: n, type: d.type, length: d.length || 0, createable: d.createable, updateable: d.updateable, nillable: d.nillable, externalId: !!d.externalId, unique: !!d.unique, referenceTo: d.refTo || [], picklistValues: (d.values || []).map((v) => ({ value: v, label: v, active: true, defaultValue: d.default === v })), restrictedPicklist: !!d.restricted, custom: !!d.custom })) } };
+  }
+  function read(ctx) {
+    const obj = objName(ctx.params.sobject);
+    if (!versionOk(ctx) || !obj) return notFound();
+    const r = byId(obj, ctx.params.id);
+    if (!r) return notFound();
+    const fields = ctx.query.get('fields') ? ctx.query.get('fields').split(',').map((s) => s.trim()) : null;
+    if (fields) for (const fl of fields) if (!canon(obj, fl)) return sfErr(400, 'INVALID_FIELD', `No such column '${fl}' on sobject of type ${obj}`);
+    return { status: 200, body: render(obj, r, fields, ctx) };
+  }
+  function applyUpdate(obj, r, values) {
+    Object.assign(r, values);
+    const now = Date.now();
+    r.LastModifiedDate = r.SystemModstamp = sfTime(now);
+    computed(obj, r);
+  }
+  function update(ctx) {
+    const obj = objName(ctx.params.sobject);
+    if (!versionOk(ctx) || !obj) return notFound();
+    const r = byId(obj, ctx.params.id);
+    if (!r) return notFound();
+    const { values, error } = check(obj, { ...ctx.body }, { create: false });
+    if (error) return error;
+    applyUpdate(obj, r, values);
+    return { status: 204 };
+  }
+  function del(ctx) {
+    const obj = objName(ctx.params.sobject);
+    if (!versionOk(ctx) || !obj) return notFound();
+    const r = byId(obj, ctx.params.id);
+    if (!r) return sfErr(404, 'ENTITY_IS_DELETED', 'entity is deleted');
+    r.IsDeleted = true;
+    return { status: 204 };
+  }
+  function extField(ctx, obj) {
+    const fl = canon(obj, ctx.params.field);
+    if (!fl || !(fl === 'Id' || defs(obj)[fl].externalId)) return { error: sfErr(404, 'NOT_FOUND', `Provided external ID field does not exist or is not accessible: ${ctx.params.field}`) };
+    return { fl };
+  }
+  function byExternal(ctx) {
+    const obj = objName(ctx.params.sobject);
+    if (!versionOk(ctx) || !obj) return notFound();
+    const { fl, error } = extField(ctx, obj);
+    if (error) return error;
+    const hits = [...store.col(obj).values()].filter((r) => !r.IsDeleted && (fl === 'Id' ? id15(r.Id) === id15(ctx.params.value) : String(r[fl] ?? '').toLowerCase() === ctx.params.value.toLowerCase()));
+    return { hits, fl, obj };
+  }
+  function readExternal(ctx) {
+    const x = byExternal(ctx);
+    if (x.status) return x;
+    if (!x.hits.length) return notFound();
+    if (x.hits.length > 1) return { status: 300, body: x.hits.map((r) => `/services/data/${ctx.params.version}/sobjects/${x.obj}/${r.Id}`) };
+    return { status: 200, body: render(x.obj, x.hits[0], null, ctx) };
+  }
+  function upsert(ctx) {
+    const x = byExternal(ctx);
+    if (x.status) return x;
+    if (x.hits.length > 1) return { status: 300, body: x.hits.map((r) => `/services/data/${ctx.params.version}/sobjects/${x.obj}/${r.Id}`) };
+    if (isObj(ctx.body) && Object.keys(ctx.body).some((k) => k.toLowerCase() === x.fl.toLowerCase()) && String(ctx.body[Object.keys(ctx.body).find((k) => k.toLowerCase() === x.fl.toLowerCase())]) !== ctx.params.value) {
+      return sfErr(400, 'INVALID_FIELD', `The value of the external ID field in the body doesn't match the value in the URL: ${x.fl}`);
+    }
+    if (!x.hits.length) {
+      if (x.fl === 'Id') return notFound();
+      const { values, error } = check(x.obj, { ...ctx.body, [x.fl]: ctx.params.value }, { create: true });
+      if (error) return error;
+      const r = insert(x.obj, values);
+      emu.stampNew(ctx, r);
+      return { status: 201, body: { id: r.Id, success: true, errors: [], created: true } };
+    }
+    const r = x.hits[0];
+    const { values, error } = check(x.obj, { ...ctx.body }, { create: false });
+    if (error) return error;
+    applyUpdate(x.obj, r, values);
+    return { status: 200, body: { id: r.Id, success: true, errors: [], created: false } };
+  }
+
+  // ---------- SOQL ----------
+  function runQuery(ctx, all) {
+    if (!versionOk(ctx)) return notFound();
+    const q = ctx.query.get('q');
+    if (!q) return sfErr(400, 'MALFORMED_QUERY', 'A query string has to be specified');
+    let parsed;
+    try { parsed = parseSelect(q); } catch (e) {
+      if (e instanceof QueryError) return sfErr(400, 'MALFORMED_QUERY', `\n${q}\n${' '.repeat(Math.max(0, e.pos || 0))}^\nERROR at Row:1:Column:${(e.pos || 0) + 1}\n${e.message}`);
+      throw e;
+    }
+    const obj = objName(parsed.from);
+    if (!obj) return sfErr(400, 'INVALID_TYPE', `\n${q}\nERROR at Row:1:Column:1\nsObject type '${parsed.from}' is not supported.`);
+    for (const fl of [...parsed.fields, ...whereFields(parsed.where), ...parsed.orderBy.map((o) => o.field)]) {
+      if (fl.includes('.')) { if (obj !== 'Task' || !['who', 'what', 'owner'].includes(fl.split('.')[0].toLowerCase())) return sfErr(400, 'INVALID_FIELD', `\n${q}\nERROR at Row:1:Column:1\nDidn't understand relationship '${fl.split('.')[0]}' in field path.`); continue; }
+      if (!canon(obj, fl)) return sfErr(400, 'INVALID_FIELD', `\n${q}\nERROR at Row:1:Column:1\nNo such column '${fl}' on entity '${obj}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`);
+    }
+    const get = (r, fl) => {
+      if (fl.includes('.')) { const [rel, sub] = fl.split('.'); const refField = `${rel[0].toUpperCase()}${rel.slice(1).toLowerCase()}Id`; const [o, t] = anyById(r[refField] || ''); return t ? t[canon(o, sub)] : null; }
+      const c = canon(obj, fl);
+      const v = r[c];
+      return (c === 'Id' || c.endsWith('Id')) && typeof v === 'string' ? v : v;
+    };
+    let recs = [...store.col(obj).values()].filter((r) => (all || !r.IsDeleted) && emu.visible(r, 'query'));
+    recs = recs.filter((r) => evaluate(parsed.where, (fl) => {
+      const v = get(r, fl);
+      return typeof v === 'string' && /Id$/.test(fl) && ID_RE.test(v) ? v : v;
+    }));
+    // Ids compare by 15-char prefix as Salesforce does for 15/18 char forms.
+    sortRecords(recs, parsed.orderBy, get);
+    if (parsed.offset) recs = recs.slice(parsed.offset);
+    if (parsed.limit !== null) recs = recs.slice(0, parsed.limit);
+    if (parsed.count) return { status: 200, body: { totalSize: recs.length, done: true, records: [] } };
+    const rendered = recs.map((r) => render(obj, r, parsed.fields, ctx));
+    const opt = /batchSize=(\d+)/.exec(ctx.headers['sforce-query-options'] || '');
+    const batch = opt ? Math.min(2000, Math.max(200, Number(opt[1]))) : 2000;
+    return pageOut(ctx, rendered, 0, batch);
+  }
+  function pageOut(ctx, rendered, start, batch) {
+    const body = { totalSize: rendered.length, done: start + batch >= rendered.length, records: rendered.slice(start, start + batch) };
+    if (!body.done) {
+      const loc = `01g8d${uuid().replace(/-/g, '').slice(0, 10)}`;
+      store.meta.cursors.set(loc, { rendered, batch });
+      body.nextRecordsUrl = `/services/data/${ctx.params.version}/query/${loc}-${start + batch}`;
+    }
+    return { status: 200, body };
+  }
+  function queryMore(ctx) {
+    if (!versionOk(ctx)) return notFound();
+    const m = /^(.+)-(\d+)$/.exec(ctx.params.locator);
+    const c = m && store.meta.cursors.get(m[1]);
+    if (!c) return sfErr(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
+    return pageOut(ctx, c.rendered, Number(m[2]), c.batch);
+  }
+
+  // ---------- SOSL ----------
+  const RESERVED = new Set(['?', '&', '|', '!', '{', '}', '[', ']', '(', ')', '^', '~', '*', ':', '\\', '"', "'", '+', '-']);
+  /** Parse the text between FIND { }: returns an expression tree over terms, or throws a message. */
+  function parseTerm(raw) {
+    const toks = [];
+    let i = 0; let cur = '';
+    const push = () => { if (cur) { toks.push({ t: 'word', v: cur }); cur = ''; } };
+    while (i < raw.length) {
+      const c = raw[i];
+      if (c === '\\') { if (i + 1 >= raw.length) throw new Error('dangling escape'); cur += raw[i + 1]; i += 2; continue; }
+      if (/\s/.test(c)) { push(); i++; continue; }
+      if (c === '"') { push(); const j = raw.indexOf('"', i + 1); if (j < 0) throw new Error('unterminated phrase'); toks.push({ t: 'phrase', v: raw.slice(i + 1, j).replace(/\\(.)/g, '$1') }); i = j + 1; continue; }
+      if (c === '(' || c === ')') { push(); toks.push({ t: c }); i++; continue; }
+      if (c === '*' || c === '?') { cur += c; i++; continue; }
+      if (RESERVED.has(c)) throw new Error(`reserved character '${c}' must be escaped with a backslash`);
+      cur += c; i++;
+    }
+    push();
+    let p = 0;
+    const isOp = (w) => toks[p] && toks[p].t === 'word' && toks[p].v.toUpperCase() === w;
+    function or() { let l = and(); while (isOp('OR')) { p++; l = { op: 'OR', a: l, b: and() }; } return l; }
+    function and() {
+      let l = prim();
+      for (;;) {
+        if (isOp('AND')) {
+          p++;
+          if (isOp('NOT')) { p++; l = { op: 'ANDNOT', a: l, b: prim() }; } else l = { op: 'AND', a: l, b: prim() };
+        } else if (toks[p] && toks[p].t !== ')' && !isOp('OR')) l = { op: 'AND', a: l, b: prim() };
+        else return l;
+      }
+    }
+    function prim() {
+      const t = toks[p];
+      if (!t) throw new Error('search term is incomplete');
+      if (t.t === '(') { p++; const e = or(); if (!toks[p] || toks[p].t !== ')') throw new Error('unbalanced parentheses'); p++; return e; }
+      if (t.t === ')') throw new Error('unbalanced parentheses');
+      p++;
+      return { term: t.v, phrase: t.t === 'phrase' };
+    }
+    const tree = or();
+    if (p < toks.length) throw new Error('unexpected token in search term');
+    return tree;
+  }
+  function phoneTokens(v) {
+    const main = stripExtension(v);
+    const set = new Set([digitsOf(main)]);
+    const ph = parsePhone(v, emu.config.defaultCountry);
+    if (ph) { set.add(ph.national); set.add(ph.cc + ph.national); }
+    set.delete('');
+    return set;
+  }
+  function termMatchesField(term, value, isPhone) {
+    if (value === null || value === undefined || value === '') return false;
+    const t = term.term;
+    if (isPhone) {
+      const digitsPattern = t.replace(/[^\d*?]/g, '');
+      if (digitsPattern.replace(/[*?]/g, '').length >= 2 && /^[\d\s+().\-*?/]+$/.test(t)) {
+        const re = wildcardRe(digitsPattern);
+        for (const tok of phoneTokens(value)) if (re.test(tok)) return true;
+        return false;
+      }
+    }
+    if (term.phrase) return String(value).toLowerCase().replace(/\s+/g, ' ').includes(t.toLowerCase().replace(/\s+/g, ' '));
+    const re = wildcardRe(t);
+    return String(value).split(/[^A-Za-z0-9@._'-]+|(?<=\w)[._-](?=\w)/).some((w) => re.test(w)) || re.test(String(value));
+  }
+  function evalTerm(tree, rec, fields, phoneFields) {
+    if (tree.op === 'OR') return evalTerm(tree.a, rec, fields, phoneFields) || evalTerm(tree.b, rec, fields, phoneFields);
+    if (tree.op === 'AND') return evalTerm(tree.a, rec, fields, phoneFields) && evalTerm(tree.b, rec, fields, phoneFields);
+    if (tree.op === 'ANDNOT') return evalTerm(tree.a, rec, fields, phoneFields) && !evalTerm(tree.b, rec, fields, phoneFields);
+    return fields.some((fl) => termMatchesField(tree, rec[fl], phoneFields.includes(fl)));
+  }
+  function searchFieldsFor(obj, scope) {
+    const d = defs(obj);
+    const by = (pred) => Object.keys(d).filter((k) => pred(d[k], k));
+    if (scope === 'PHONE') return by((x) => x.type === 'phone');
+    if (scope === 'EMAIL') return by((x) => x.type === 'email');
+    if (scope === 'NAME') return by((x, k) => ['Name', 'FirstName', 'LastName', 'Company', 'Subject'].includes(k));
+    return by((x) => ['string', 'phone', 'email', 'textarea', 'combobox', 'picklist'].includes(x.type));
+  }
+  function soslRun(ctx, { term, scope, returning, limit }) {
+    let tree;
+    try { tree = parseTerm(term); } catch (e) { return sfErr(400, 'MALFORMED_SEARCH', `No search term found or the search term is invalid: ${e.message}`); }
+    if (term.replace(/[\\*?"()\s]/g, '').length < 2) return sfErr(400, 'MALFORMED_SEARCH', 'Search term must be longer than one character');
+    const out = [];
+    for (const spec of returning) {
+      const obj = objName(spec.obj);
+      if (!obj) return sfErr(400, 'INVALID_TYPE', `sObject type '${spec.obj}' is not supported.`);
+      let parsed = { fields: ['Id'], where: null, orderBy: [], limit: null, offset: null };
+      if (spec.inner) {
+        const inner = spec.inner.trim();
+        const m = /\s+(WHERE|ORDER\s+BY|LIMIT|OFFSET)\b/i.exec(inner);
+        const sql = m ? `SELECT ${inner.slice(0, m.index)} FROM ${obj} ${inner.slice(m.index)}` : `SELECT ${inner} FROM ${obj}`;
+        try { parsed = parseSelect(sql); } catch (e) { return sfErr(400, 'MALFORMED_SEARCH', `RETURNING ${spec.obj}(...): ${e.message}`); }
+      }
+      for (const fl of [...parsed.fields, ...whereFields(parsed.where)]) if (!canon(obj, fl)) return sfErr(400, 'INVALID_FIELD', `No such column '${fl}' on entity '${obj}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`);
+      const fields = searchFieldsFor(obj, scope);
+      const phoneFields = searchFieldsFor(obj, 'PHONE');
+      let recs = [...store.col(obj).values()].filter((r) => !r.IsDeleted && emu.visible(r, 'search') && evalTerm(tree, r, fields, phoneFields));
+      recs = recs.filter((r) => evaluate(parsed.where, (fl) => r[canon(obj, fl)]));
+      sortRecords(recs, parsed.orderBy, (r, fl) => r[canon(obj, fl)]);
+      if (parsed.offset) recs = recs.slice(parsed.offset);
+      if (parsed.limit !== null) recs = recs.slice(0, parsed.limit);
+      out.push(...recs.map((r) => render(obj, r, parsed.fields, ctx)));
+    }
+    return { status: 200, body: { searchRecords: limit ? out.slice(0, limit) : out.slice(0, 2000) } };
+  }
+  function search(ctx) {
+    if (!versionOk(ctx)) return notFound();
+    const q = ctx.query.get('q');
+    if (!q) return sfErr(400, 'MALFORMED_SEARCH', 'No search term found. The search term must be enclosed in braces.');
+    const m = /^\s*FIND\s*\{/i.exec(q);
+    if (!m) return sfErr(400, 'MALFORMED_SEARCH', 'No search term found. The search term must be enclosed in braces.');
+    let i = m[0].length; let term = '';
+    while (i < q.length && q[i] !== '}') { if (q[i] === '\\') { term += q[i] + (q[i + 1] ?? ''); i += 2; continue; } term += q[i]; i++; }
+    if (q[i] !== '}') return sfErr(400, 'MALFORMED_SEARCH', 'No search term found. The search term must be enclosed in braces.');
+    let rest = q.slice(i + 1).trim();
+    let scope = 'ALL';
+    const sm = /^IN\s+(ALL|NAME|EMAIL|PHONE|SIDEBAR)\s+FIELDS\b/i.exec(rest);
+    if (sm) { scope = sm[1].toUpperCase(); rest = rest.slice(sm[0].length).trim(); } else if (/^IN\b/i.test(rest)) return sfErr(400, 'MALFORMED_SEARCH', `unexpected token: ${rest.split(/\s+/).slice(0, 3).join(' ')}; expected IN ALL|NAME|EMAIL|PHONE FIELDS`);
+    let returning = [{ obj: 'Contact' }, { obj: 'Lead' }, { obj: 'Task' }];
+    let limit = null;
+    const rm = /^RETURNING\s+/i.exec(rest);
+    if (rm) {
+      rest = rest.slice(rm[0].length);
+      returning = [];
+      for (;;) {
+        const om = /^([A-Za-z_]\w*)\s*/.exec(rest);
+        if (!om) return sfErr(400, 'MALFORMED_SEARCH', `expecting an object name after RETURNING, found '${rest.slice(0, 20)}'`);
+        rest = rest.slice(om[0].length);
+        let inner = null;
+        if (rest.startsWith('(')) {
+          let depth = 0; let j = 0; let inStr = false;
+          for (; j < rest.length; j++) {
+            const c = rest[j];
+            if (c === "'" && rest[j - 1] !== '\\') inStr = !inStr;
+            if (inStr) continue;
+            if (c === '(') depth++;
+            if (c === ')') { depth--; if (depth === 0) break; }
+          }
+          if (depth !== 0) return sfErr(400, 'MALFORMED_SEARCH', 'unbalanced parentheses in RETURNING');
+          inner = rest.slice(1, j);
+          rest = rest.slice(j + 1).trim();
+        }
+        returning.push({ obj: om[1], inner });
+        if (rest.startsWith(',')) { rest = rest.slice(1).trim(); continue; }
+        break;
+      }
+    }
+    const lm = /^LIMIT\s+(\d+)\s*$/i.exec(rest);
+    if (lm) { limit = Number(lm[1]); rest = ''; }
+    if (rest.trim()) return sfErr(400, 'MALFORMED_SEARCH', `unexpected token: '${rest.trim().split(/\s+/)[0]}'`);
+    return soslRun(ctx, { term, scope, returning, limit });
+  }
+  function parameterized(ctx) {
+    if (!versionOk(ctx)) return notFound();
+    const q = ctx.query.get('q');
+    if (!q) return sfErr(400, 'INVALID_SEARCH', 'parameter q is required');
+    const inScope = (ctx.query.get('in') || 'ALL').toUpperCase();
+    if (!['ALL', 'NAME', 'EMAIL', 'PHONE', 'SIDEBAR'].includes(inScope)) return sfErr(400, 'INVALID_SEARCH', `in must be ALL, NAME, EMAIL, PHONE or SIDEBAR`);
+    const objs = ctx.query.getAll('sobject');
+    const fields = ctx.query.get('fields');
+    const returning = (objs.length ? objs : ['Contact', 'Lead']).map((o) => ({ obj: o, inner: fields || ctx.query.get(`${o}.fields`) || 'Id' }));
+    // parameterizedSearch takes plain text: escape reserved characters for the parser.
+    const term = q.replace(/[&|!{}[\]()^~:\\"'+-]/g, (c) => `\\${c}`);
+    return soslRun(ctx, { term, scope: inScope, returning, limit: ctx.query.get('overallLimit') ? Number(ctx.query.get('overallLimit')) : null });
+  }
+
+  // ---------- misc ----------
+  function versions(ctx) { return { status: 200, body: ['58.0', '59.0', '60.0', '61.0', '62.0'].map((v) => ({ label: `Emulated ${v}`, url: `/services/data/v${v}`, version: v })) }; }
+  function limits() { const used = dailyCount(emu, name); return { status: 200, body: { DailyApiRequests: { Max: API_LIMIT, Remaining: Math.max(0, API_LIMIT - used) } } }; }
+  function token(ctx) {
+    if (ctx.contentType !== 'application/x-www-form-urlencoded') return { status: 400, body: { error: 'invalid_request', error_description: 'Content-Type must be application/x-www-form-urlencoded' } };
+    const g = ctx.tokens.grant(ctx.body || {});
+    if (!g.ok) return { status: 400, body: { error: g.error === 'invalid_client' ? 'invalid_client_id' : g.error, error_description: g.error === 'invalid_grant' ? (ctx.body.grant_type === 'refresh_token' ? 'expired access/refresh token' : 'authentication failure') : g.description } };
+    const ttl = emu.config.salesforceSessionTtl ?? 7200;
+    const at = ctx.tokens.newAccess(ttl, g.scopes);
+    const body = { access_token: at, signature: Buffer.from(uuid()).toString('base64'), scope: (g.scopes || ['api', 'refresh_token']).join(' '), instance_url: ctx.baseUrl, id: `${ctx.baseUrl}/id/00D8d0000000001EAA/0058d000000001AAA`, token_type: 'Bearer', issued_at: String(Date.now()) };
+    if (g.newRefresh) body.refresh_token = g.newRefresh;
+    return { status: 200, body };
+  }
+
+  const V = '/services/data/:version';
+  return {
+    name,
+    contentType: 'application/json;charset=UTF-8',
+    kinds: {
+      calls: [['Task', (r) => !r.IsDeleted && (r.TaskSubtype === 'Call' || r.Type === 'Call')]],
+      messages: [['Task', (r) => !r.IsDeleted && !(r.TaskSubtype === 'Call' || r.Type === 'Call')]],
+      contacts: [['Contact', (r) => !r.IsDeleted], ['Lead', (r) => !r.IsDeleted]],
+    },
+    init(s) {
+      store = s;
+      store.meta.fields = Object.fromEntries(OBJECTS.map((o) => [o, baseFields(o)]));
+      store.meta.cursors = new Map();
+      for (const o of OBJECTS) store.col(o);
+    },
+    authenticate(ctx) {
+      const c = ctx.tokens.check(bearer(ctx.headers) || bearer(ctx.headers, 'OAuth'));
+      if (c.state === 'ok') return null;
+      return this.errors.unauthorized(ctx, c.state);
+    },
+    decorate(ctx, out) {
+      out.headers ||= {};
+      if (ctx.path.startsWith('/services/data/')) out.headers['Sforce-Limit-Info'] = `api-usage=${Math.min(API_LIMIT, dailyCount(emu, name))}/${API_LIMIT}`;
+      return out;
+    },
+    errors: {
+      unauthorized() { return { status: 401, headers: { 'WWW-Authenticate': 'Token' }, body: [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }] }; },
+      rateLimited(ctx, retryAfter) {
+        const out = sfErr(429, 'REQUEST_LIMIT_EXCEEDED', 'ConcurrentPerOrgLongTxn Limit exceeded.');
+        out.headers = {};
+        if (retryAfter !== null && retryAfter !== undefined) out.headers['Retry-After'] = String(retryAfter);
+        return out;
+      },
+      limitExceeded() { return sfErr(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.'); },
+      serverError(ctx, status) { return status === 503 ? sfErr(503, 'SERVER_UNAVAILABLE', 'Server temporarily unavailable') : sfErr(status, 'UNKNOWN_EXCEPTION', 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-89 (-1)'); },
+      notFound(ctx, why) { return why === 'method' ? sfErr(405, 'METHOD_NOT_ALLOWED', `HTTP Method '${ctx.method}' not allowed. Allowed are GET,PATCH,DELETE,HEAD`) : notFound(); },
+      badJson(ctx, msg) { return sfErr(400, 'JSON_PARSER_ERROR', `Unexpected character: ${msg} at [line:1, column:1]`); },
+    },
+    seedContact(c) {
+      const obj = c.type === 'Lead' ? 'Lead' : 'Contact';
+      const phones = [...(c.phones || [])];
+      if (c.phone) phones.unshift(c.phone);
+      const [fn, ...ln] = String(c.name || '').split(' ');
+      const values = { FirstName: c.firstName ?? (c.name ? fn : null), LastName: c.lastName ?? (c.name ? ln.join(' ') || fn : 'Unknown'), Email: c.email ?? null, Phone: phones[0] ?? null, MobilePhone: c.mobile ?? phones[1] ?? null };
+      if (phones[2]) values[obj === 'Contact' ? 'HomePhone' : 'Fax'] = phones[2];
+      if (obj === 'Lead') values.Company = c.company || 'Unknown';
+      Object.assign(values, c.fields || {});
+      const createdMs = toMs(c.createdAt);
+      return insert(obj, values, { createdMs, updatedMs: toMs(c.updatedAt, createdMs), id: c.id });
+    },
+    seedRaw(col, raw) {
+      const obj = objName(col);
+      if (!obj) throw new Error(`salesforce has no sobject ${col}`);
+      const { createdAt, updatedAt, Id, ...values } = raw;
+      const createdMs = toMs(createdAt);
+      return insert(obj, values, { createdMs, updatedMs: toMs(updatedAt, createdMs), id: Id });
+    },
+    defineField(spec) {
+      const obj = objName(spec.object);
+      if (!obj) throw new Error('salesforce object must be Contact, Lead or Task');
+      const fname = spec.name.endsWith('__c') ? spec.name : `${spec.name}__c`;
+      store.meta.fields[obj][fname] = f(spec.type || 'string', { length: spec.length || 255, externalId: !!spec.external, unique: !!spec.unique, custom: true });
+      for (const r of store.col(obj).values()) r[fname] ??= null;
+      return { object: obj, name: fname, ...store.meta.fields[obj][fname] };
+    },
+    routes: [
+      { method: 'POST', path: '/services/oauth2/token', handler: token, auth: false },
+      { method: 'GET', path: '/services/oauth2/authorize', handler: (ctx) => authorizeRedirect(ctx), auth: false },
+      { method: 'GET', path: '/services/data', handler: versions, auth: false },
+      { method: 'GET', path: `${V}/limits`, handler: limits },
+      { method: 'GET', path: `${V}/query`, handler: (ctx) => runQuery(ctx, false) },
+      { method: 'GET', path: `${V}/queryAll`, handler: (ctx) => runQuery(ctx, true) },
+      { method: 'GET', path: `${V}/query/:locator`, handler: queryMore },
+      { method: 'GET', path: `${V}/search`, handler: search },
+      { method: 'GET', path: `${V}/parameterizedSearch`, handler: parameterized },
+      { method: 'POST', path: `${V}/sobjects/:sobject`, handler: create },
+      { method: 'GET', path: `${V}/sobjects/:sobject/describe`, handler: describe },
+      { method: 'GET', path: `${V}/sobjects/:sobject/:id`, handler: read },
+      { method: 'PATCH', path: `${V}/sobjects/:sobject/:id`, handler: update },
+      { method: 'DELETE', path: `${V}/sobjects/:sobject/:id`, handler: del },
+      { method: 'GET', path: `${V}/sobjects/:sobject/:field/:value`, handler: readExternal },
+      { method: 'PATCH', path: `${V}/sobjects/:sobject/:field/:value`, handler: upsert },
+    ],
+  };
+}
