@@ -19,8 +19,9 @@ use super::{digest, messages, Engine, Mutation, ProblemKind, Run};
 
 impl Engine {
     pub(super) fn on_restored(&mut self, snap: Snapshot, settings: Settings, boot_id: u64) {
-        let opts = self.opts.clone();
+        let (opts, now) = (self.opts.clone(), self.now);
         *self = Engine::new(opts);
+        self.now = now;
         self.restored = true;
         self.boot = boot_id;
         if let Err(e) = settings.validate() {

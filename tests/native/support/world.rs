@@ -1,0 +1,397 @@
+//! The fake world: drives the engine like the shell does (effects in drained order, a Persist
+//! completes before the next effect, CRM requests answered later), and can kill the worker
+//! between any two effects. Trace-level invariants are checked on every CRM effect and
+//! collected in `violations`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use calltrail::crm::CrmOp;
+use calltrail::engine::{digest, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem};
+use calltrail::model::{Call, CallId, CallResult, CrmKind, Direction, IntegrationId, Timestamp};
+use calltrail::phone::{Country, E164};
+use calltrail::settings::{IntegrationSettings, Settings};
+use calltrail::store::{MemStore, StoreName};
+
+use super::fake_crm::FakeCrm;
+
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub at: Timestamp,
+    pub req: CrmRequest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPoint {
+    BeforeSend,
+    AfterSend,
+}
+
+pub struct World {
+    pub now: Timestamp,
+    pub store: MemStore,
+    pub engine: Engine,
+    pub opts: EngineOptions,
+    pub settings: Settings,
+    pub crms: BTreeMap<IntegrationId, FakeCrm>,
+    /// Requests sent and not yet answered.
+    pub pending: Vec<Sent>,
+    /// Every request ever sent.
+    pub sent: Vec<Sent>,
+    pub alarm: Option<Timestamp>,
+    pub boot: u64,
+    pub notices: Vec<Notice>,
+    pub problems: Vec<Problem>,
+    pub trace: Vec<String>,
+    pub violations: Vec<String>,
+    /// Answer requests as soon as they are sent (scenario tests); the simulator turns it off.
+    pub auto_deliver: bool,
+    /// Kill the worker before the effect with this index in the next drain (None: never).
+    pub crash_before_effect: Option<usize>,
+    /// On a crash, whether writes in flight reached the CRM.
+    pub crash_commits_writes: bool,
+    /// Kill the worker at the next create: before it is sent, or just after (the CRM got it).
+    pub crash_on_create: Option<CrashPoint>,
+    pub restarts: usize,
+    /// Slots whose last create had an unknown outcome and that have not been looked up since.
+    needs_find: BTreeSet<String>,
+    /// No request to an integration before this (from 429 Retry-After we sent).
+    retry_after: BTreeMap<IntegrationId, Timestamp>,
+    /// Slots with a create in flight.
+    creating: BTreeSet<String>,
+}
+
+pub fn ts(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap_or_else(|| panic!("bad time {s}"))
+}
+
+pub fn e164(s: &str) -> E164 {
+    E164::parse(s, Country::US).unwrap()
+}
+
+pub fn call(id: &str, number: &str, start: Timestamp, end: Timestamp) -> Call {
+    Call {
+        id: CallId::new(id),
+        direction: Direction::Inbound,
+        our_number: Some(e164("+12125550000")),
+        their_number: e164(number),
+        started_at: start,
+        answered_at: Some(start),
+        ended_at: Some(end),
+        result: CallResult::Answered,
+        recording_url: None,
+        notes: String::new(),
+    }
+}
+
+pub fn integration(id: &str, kind: CrmKind) -> IntegrationSettings {
+    IntegrationSettings {
+        id: IntegrationId::new(id),
+        kind,
+        label: id.into(),
+        base_url: format!("https://{id}.crm.example"),
+        auth: Default::default(),
+        auto_log: true,
+        log_messages: true,
+        conflict_rule: Default::default(),
+        placeholder: Default::default(),
+    }
+}
+
+/// The five integrations the scenarios use, one per CRM kind.
+pub const INTEGRATIONS: [(&str, CrmKind); 5] = [
+    ("hs", CrmKind::HubSpot),
+    ("pd", CrmKind::Pipedrive),
+    ("sf", CrmKind::Salesforce),
+    ("zo", CrmKind::Zoho),
+    ("cl", CrmKind::Clio),
+];
+
+fn is_create(op: &CrmOp) -> bool {
+    matches!(op, CrmOp::CreateCallLog { .. } | CrmOp::CreateContact { .. } | CrmOp::CreateMessageLog { .. })
+}
+
+impl World {
+    pub fn new(n: usize, now: Timestamp) -> World {
+        Self::with(n, now, EngineOptions::default(), |_| {})
+    }
+
+    pub fn with(n: usize, now: Timestamp, opts: EngineOptions, tweak: impl FnOnce(&mut Settings)) -> World {
+        let mut settings = Settings::default();
+        for (id, kind) in INTEGRATIONS.iter().take(n) {
+            settings.integrations.push(integration(id, *kind));
+        }
+        tweak(&mut settings);
+        settings.validate().expect("test settings are valid");
+        let crms = settings.integrations.iter().map(|i| (i.id.clone(), FakeCrm::new(i.kind, i.id.as_str()))).collect();
+        let mut w = World {
+            now,
+            store: MemStore::new(),
+            engine: Engine::new(opts.clone()),
+            opts,
+            settings,
+            crms,
+            pending: Vec::new(),
+            sent: Vec::new(),
+            alarm: None,
+            boot: 0,
+            notices: Vec::new(),
+            problems: Vec::new(),
+            trace: Vec::new(),
+            violations: Vec::new(),
+            auto_deliver: true,
+            crash_before_effect: None,
+            crash_commits_writes: true,
+            crash_on_create: None,
+            restarts: 0,
+            needs_find: BTreeSet::new(),
+            retry_after: BTreeMap::new(),
+            creating: BTreeSet::new(),
+        };
+        w.boot_engine();
+        w
+    }
+
+    pub fn crm(&mut self, id: &str) -> &mut FakeCrm {
+        self.crms.get_mut(&IntegrationId::new(id)).expect("known integration")
+    }
+
+    fn boot_engine(&mut self) {
+        self.boot += 1;
+        self.engine = Engine::new(self.opts.clone());
+        let snap = self.store.restore(&Engine::restore_query(&self.settings, self.now));
+        for r in snap.records(StoreName::Slots) {
+            if r.value.get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()) == Some("attempting") {
+                self.needs_find.insert(r.key.clone());
+            }
+        }
+        let boot_id = 0x5eed_0000 + self.boot;
+        self.trace.push(format!("{} boot {boot_id}", self.now.0));
+        self.engine.handle(Input::Restored { snapshot: snap, settings: self.settings.clone(), boot_id }, self.now);
+        self.drain();
+    }
+
+    /// Kills the worker: memory and unanswered requests are gone; writes in flight reached the
+    /// CRM when `crash_commits_writes`.
+    pub fn restart(&mut self) {
+        self.restarts += 1;
+        let pending = std::mem::take(&mut self.pending);
+        for p in pending {
+            if is_create(&p.req.op) {
+                self.needs_find.insert(p.req.slot.clone());
+            }
+            if self.crash_commits_writes && p.req.op.is_write() {
+                let now = self.now;
+                if let Some(crm) = self.crms.get_mut(&p.req.integration) {
+                    let _ = crm.apply(&p.req.op, now);
+                }
+            }
+        }
+        self.creating.clear();
+        self.trace.push(format!("{} crash", self.now.0));
+        self.boot_engine();
+    }
+
+    pub fn input(&mut self, input: Input) {
+        self.trace.push(format!("{} in {}", self.now.0, short_input(&input)));
+        self.engine.handle(input, self.now);
+        self.drain();
+        if self.auto_deliver {
+            self.deliver_all();
+        }
+    }
+
+    pub fn drain(&mut self) {
+        let mut index = 0usize;
+        while let Some(e) = self.engine.poll_effect() {
+            if self.crash_before_effect == Some(index) {
+                self.crash_before_effect = None;
+                self.restart();
+                return;
+            }
+            index += 1;
+            if let (Effect::Crm(r), Some(point)) = (&e, self.crash_on_create) {
+                if is_create(&r.op) {
+                    self.crash_on_create = None;
+                    if point == CrashPoint::AfterSend {
+                        self.apply(e);
+                    }
+                    self.restart();
+                    return;
+                }
+            }
+            self.apply(e);
+        }
+    }
+
+    fn apply(&mut self, e: Effect) {
+        match e {
+            Effect::Persist(b) => {
+                self.trace.push(format!("{} persist {:?} {}", self.now.0, b.durability, b.writes.len()));
+                self.store.apply(&b);
+            }
+            Effect::Crm(req) => {
+                self.check_request(&req);
+                self.trace.push(format!("{} crm {} {} {} {}", self.now.0, req.req, req.integration, req.slot, op_name(&req.op)));
+                let s = Sent { at: self.now, req };
+                self.sent.push(s.clone());
+                self.pending.push(s);
+            }
+            Effect::WakeAt(t) => {
+                self.trace.push(format!("{} wake {}", self.now.0, t.0));
+                self.alarm = Some(t);
+            }
+            Effect::Notify(n) => {
+                self.trace.push(format!("{} notify {}", self.now.0, serde_json::to_string(&n).unwrap_or_default()));
+                self.notices.push(n);
+            }
+            Effect::Problem(p) => {
+                self.trace.push(format!("{} problem {:?}", self.now.0, p.kind));
+                self.problems.push(p);
+            }
+        }
+    }
+
+    fn check_request(&mut self, req: &CrmRequest) {
+        let now = self.now;
+        let mut v = Vec::new();
+        if is_create(&req.op) {
+            // I4: a committed Attempting with this attempt id precedes the create.
+            let stored = self.store.get(StoreName::Slots, &req.slot).map(|r| r.value.clone());
+            let state = stored.as_ref().and_then(|v| v.get("state").cloned());
+            let ok = state.as_ref().is_some_and(|s| {
+                s.get("state").and_then(|x| x.as_str()) == Some("attempting")
+                    && s.get("attempt").and_then(|x| x.as_str()) == req.attempt.as_deref()
+            });
+            if !ok {
+                v.push(format!("I4 create for {} without a committed Attempting (stored: {state:?})", req.slot));
+            }
+            // I6: one create per slot at a time.
+            if !self.creating.insert(req.slot.clone()) {
+                v.push(format!("I6 two creates in flight for {}", req.slot));
+            }
+            // I7: no create after an unknown outcome before a marker lookup.
+            if self.needs_find.contains(&req.slot) {
+                v.push(format!("I7 create for {} after an unknown outcome without a FindLog", req.slot));
+            }
+        }
+        if let CrmOp::FindLog { .. } = &req.op {
+            self.needs_find.remove(&req.slot);
+        }
+        // I10: no digest-initiated request in quiet hours.
+        if req.trigger == calltrail::engine::Trigger::Digest && digest::in_quiet_hours(&self.settings.digest, now) {
+            v.push(format!("I10 digest request at {now} (quiet hours) for {}", req.slot));
+        }
+        // I13: nothing to an integration before its Retry-After elapsed.
+        if let Some(t) = self.retry_after.get(&req.integration) {
+            if now < *t {
+                v.push(format!("I13 request to {} at {now} before Retry-After {t}", req.integration));
+            }
+        }
+        self.violations.extend(v);
+    }
+
+    /// Answers the oldest pending request.
+    pub fn deliver(&mut self, index: usize) {
+        if index >= self.pending.len() {
+            return;
+        }
+        let p = self.pending.remove(index);
+        let now = self.now;
+        let Some(crm) = self.crms.get_mut(&p.req.integration) else { return };
+        let result = crm.execute(&p.req.op, now);
+        if is_create(&p.req.op) {
+            self.creating.remove(&p.req.slot);
+            if let Err(calltrail::crm::CrmError::Unknown { .. }) = &result {
+                self.needs_find.insert(p.req.slot.clone());
+            }
+        }
+        if let Err(calltrail::crm::CrmError::RateLimited { retry_after_ms: Some(ms), .. }) = &result {
+            self.retry_after.insert(p.req.integration.clone(), now.plus_ms(*ms));
+        }
+        self.input_no_deliver(Input::CrmDone { req: p.req.req, result });
+    }
+
+    fn input_no_deliver(&mut self, input: Input) {
+        self.trace.push(format!("{} in {}", self.now.0, short_input(&input)));
+        self.engine.handle(input, self.now);
+        self.drain();
+    }
+
+    pub fn deliver_all(&mut self) {
+        let mut guard = 0;
+        while !self.pending.is_empty() {
+            self.deliver(0);
+            guard += 1;
+            assert!(guard < 100_000, "request storm");
+        }
+    }
+
+    /// Moves the clock forward, firing the alarm at each deadline on the way (on time).
+    pub fn advance_to(&mut self, t: Timestamp) {
+        let mut guard = 0;
+        while let Some(a) = self.alarm {
+            if a > t {
+                break;
+            }
+            self.now = self.now.max(a);
+            self.alarm = None;
+            self.input(Input::AlarmFired);
+            guard += 1;
+            assert!(guard < 1_000_000, "alarm storm");
+        }
+        self.now = self.now.max(t);
+    }
+
+    pub fn advance_mins(&mut self, m: i64) {
+        let t = self.now.plus_mins(m);
+        self.advance_to(t);
+    }
+
+    pub fn state(&self, call: &str, integ: &str) -> String {
+        let key = calltrail::engine::slot::call_slot_key(&CallId::new(call), &IntegrationId::new(integ));
+        self.stored_state(&key)
+    }
+
+    /// The slot's state as the store has it (the source of truth after any crash).
+    pub fn stored_state(&self, key: &str) -> String {
+        self.store
+            .get(StoreName::Slots, key)
+            .and_then(|r| r.value.get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()).map(String::from))
+            .unwrap_or_else(|| "none".into())
+    }
+
+    pub fn creates_sent(&self, integ: &str) -> usize {
+        self.sent.iter().filter(|s| s.req.integration.as_str() == integ && is_create(&s.req.op)).count()
+    }
+
+    pub fn requests_between(&self, from: Timestamp, to: Timestamp) -> Vec<&Sent> {
+        self.sent.iter().filter(|s| s.at >= from && s.at < to).collect()
+    }
+
+    pub fn assert_clean(&self) {
+        assert!(self.violations.is_empty(), "violations: {:#?}", self.violations);
+    }
+}
+
+pub fn op_name(op: &CrmOp) -> &'static str {
+    match op {
+        CrmOp::SearchContacts { .. } => "search",
+        CrmOp::CreateCallLog { .. } => "create_call",
+        CrmOp::UpdateCallLog { .. } => "update_call",
+        CrmOp::FindLog { .. } => "find",
+        CrmOp::CreateContact { .. } => "create_contact",
+        CrmOp::CreateMessageLog { .. } => "create_messages",
+        CrmOp::UpdateMessageLog { .. } => "update_messages",
+    }
+}
+
+fn short_input(i: &Input) -> String {
+    match i {
+        Input::Restored { boot_id, .. } => format!("restored {boot_id}"),
+        Input::CrmDone { req, result } => format!("done {req} {}", match result {
+            Ok(o) => serde_json::to_string(o).unwrap_or_default(),
+            Err(e) => e.to_string(),
+        }),
+        other => format!("{other:?}"),
+    }
+}
