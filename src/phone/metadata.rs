@@ -35,7 +35,9 @@ pub(super) struct Plan {
     pub idd: &'static [&'static str],
     /// Digits of a carrier-selection code that may follow the trunk prefix (Brazil: "0 21 ...").
     pub carrier_digits: u8,
-    /// NANP: the exchange code (4th NSN digit) must also be 2-9.
+    /// The North American plan, whose "1" is an optional long-distance prefix rather than a
+    /// national format's trunk prefix. (The exchange code, 4th NSN digit, is not checked:
+    /// softphone vendors' own examples use "+1 555 123 4567".)
     pub nanp: bool,
     pub rules: &'static [Rule],
 }
@@ -50,11 +52,9 @@ impl Plan {
             return false;
         }
         let lead = 1u16 << (first - b'0');
-        let ok = self
-            .rules
+        self.rules
             .iter()
-            .any(|r| r.lead & lead != 0 && r.lens & (1u32 << len) != 0);
-        ok && (!self.nanp || nsn.get(3).is_some_and(|d| (b'2'..=b'9').contains(d)))
+            .any(|r| r.lead & lead != 0 && r.lens & (1u32 << len) != 0)
     }
 
     /// The shortest and longest NSN the rules allow, for NSNs starting with `first` (all
@@ -490,9 +490,10 @@ mod tests {
         let us = plan_by_code(1).unwrap();
         assert!(us.is_valid_nsn(b"2125550100"));
         assert!(
-            !us.is_valid_nsn(b"2121550100"),
-            "exchange code starting with 1"
+            us.is_valid_nsn(b"5551234567"),
+            "exchange codes are not checked"
         );
+        assert!(!us.is_valid_nsn(b"1125550100"), "area code starting with 1");
         assert_eq!(us.length_bounds(None), Some((10, 10)));
         assert_eq!(us.length_bounds(Some(b'1')), None);
         assert_eq!(gb.length_bounds(Some(b'8')), Some((7, 10)));
