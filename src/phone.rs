@@ -10,7 +10,7 @@
 //! after `wasm-opt -Oz` and its first parse takes about 350 ms while it loads its metadata,
 //! and our service worker cold-starts many times a day. Matching calls to CRM contacts does not
 //! need libphonenumber's formatting, carrier or geocoding data, only normalisation, so we keep
-//! a compact static table ([`metadata`]) of 34 numbering plans covering 66 regions (the
+//! a compact static table (`metadata.rs`) of 34 numbering plans covering 66 regions (the
 //! NANP as one plan, most of Europe, AU, NZ, JP, KR, CN, IN, BR, MX, ZA, SG, HK, IL, AE, ...):
 //! calling code, trunk prefixes, international prefixes and NSN lengths by leading digit. It is `const`
 //! data, so start-up costs nothing, and parsing allocates only the error message. Numbers under
