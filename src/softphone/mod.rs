@@ -1,2 +1,490 @@
-//! Decoding untrusted softphone messages (RingCentral Embeddable's `rc-*` postMessage events and
-//! Calltrail's generic protocol) into engine inputs. Issue 5 fills this in.
+//! Decoding untrusted softphone messages into validated, softphone-neutral events.
+//!
+//! A softphone iframe posts messages into the page that hosts it; the extension's content script
+//! relays `(event.origin, event.data)` and the service worker hands both to [`decode`]. This
+//! module owns the rules that turn those bytes into a [`SoftphoneEvent`] built from the domain
+//! types ([`Call`], [`Message`]) or into a [`DecodeError`] that says what was wrong:
+//!
+//! - [`ringcentral`]: RingCentral Embeddable's `rc-*` events (webphone sessions, presence,
+//!   message-store records).
+//! - [`generic`]: Calltrail's own small, versioned protocol for any other softphone
+//!   (`{"calltrail":1,"event":…}`), documented there and in `docs/softphone-protocol.md`.
+//!
+//! Invariants:
+//! - **Origin first.** Nothing in a message is read unless `origin` is byte-for-byte one of the
+//!   trusted origins (no case folding, suffix, prefix or `contains` match): any page can post a
+//!   look-alike message to itself, so the origin check is the first gate and exact.
+//! - **Every input decodes to a value or an error; nothing panics.** Every string is bounded,
+//!   every number checked, every time checked against `now` (after 2000, at most 10 minutes
+//!   ahead, a call at most 24 hours long, end not before answer, answer not before start).
+//! - **One call, one id.** Every event about the same call, from any event stream, any tab, or
+//!   repeated, yields the same [`CallId`] (see [`ringcentral`] for the choice of field).
+//! - **Stateless.** Each event is decoded alone and says only what its message says; the engine
+//!   merges events of one call by id. [`SoftphoneEvent::dedupe_key`] names repeats.
+//!
+//! No I/O: `now` comes in through [`DecodeContext`], as everywhere in the core.
+
+pub mod generic;
+mod json;
+pub mod ringcentral;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{Call, CallId, Message, Timestamp};
+use crate::phone::Country;
+use crate::settings::Settings;
+
+/// What decoding needs besides the message: whom to trust, how to read national numbers, and
+/// the time the shell received the message (for sanity checks and presence timestamps).
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeContext<'a> {
+    /// Exact origins (`https://host[:port]`) whose messages are accepted.
+    pub trusted_origins: &'a [String],
+    pub default_country: Country,
+    /// When the shell received the message.
+    pub now: Timestamp,
+}
+
+impl<'a> DecodeContext<'a> {
+    pub fn from_settings(settings: &'a Settings, now: Timestamp) -> DecodeContext<'a> {
+        DecodeContext {
+            trusted_origins: &settings.softphone_origins,
+            default_country: settings.default_country,
+            now,
+        }
+    }
+}
+
+/// A validated softphone fact, whichever softphone it came from.
+///
+/// Call events carry the whole [`Call`] as far as that one message tells it: a ringing call has
+/// no `answered_at`, an ended call has `ended_at`, and `result` is [`CallResult::Unknown`] until
+/// the call has ended (or [`CallResult::Answered`] once it is answered).
+///
+/// [`CallResult::Unknown`]: crate::model::CallResult::Unknown
+/// [`CallResult::Answered`]: crate::model::CallResult::Answered
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum SoftphoneEvent {
+    /// Inbound ringing, or an outbound call placed and not yet answered.
+    CallRinging(Call),
+    /// The call was answered (inbound) or connected (outbound).
+    CallAnswered(Call),
+    CallHeld(Call),
+    CallResumed(Call),
+    /// The call is over; `ended_at` is set, `result` says how it went.
+    CallEnded(Call),
+    /// The softphone saved the rep's notes for a call (generic protocol only).
+    CallNotes {
+        call: CallId,
+        notes: String,
+    },
+    /// An SMS or a fax, inbound or outbound, new or updated.
+    Message(Message),
+    /// A well-formed message from a trusted softphone that Calltrail deliberately does not log.
+    Ignored {
+        event: String,
+        reason: IgnoreReason,
+    },
+}
+
+/// Why a trusted, well-formed message produced nothing to log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IgnoreReason {
+    /// A known event that carries no call or message: login, settings, routes, UI state.
+    NothingToLog,
+    /// A call-state change that does not change the log: mute, park, an intermediate
+    /// presence update.
+    CallState,
+    /// Another stream reports the same facts and is the one decoded (RingOut and Call Control
+    /// events repeat presence).
+    Redundant,
+    /// A message kind Calltrail does not log: voicemail, pager, text.
+    MessageKind,
+    /// A message that has been deleted or purged.
+    Deleted,
+}
+
+impl IgnoreReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoreReason::NothingToLog => "nothing_to_log",
+            IgnoreReason::CallState => "call_state",
+            IgnoreReason::Redundant => "redundant",
+            IgnoreReason::MessageKind => "message_kind",
+            IgnoreReason::Deleted => "deleted",
+        }
+    }
+}
+
+/// Why a message was refused. Messages quote at most 64 characters of untrusted input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message from untrusted origin {0:?}")]
+    UntrustedOrigin(String),
+    #[error("message data is not an object")]
+    NotAnObject,
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    #[error("unsupported generic protocol version {0}")]
+    UnsupportedVersion(String),
+    #[error("missing field {0}")]
+    MissingField(String),
+    #[error("field {field} should be {expected}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+    },
+    #[error("field {field} is longer than {max} bytes")]
+    Oversized { field: String, max: usize },
+    #[error("field {field} has an unknown value {value:?}")]
+    InvalidValue { field: String, value: String },
+    #[error("field {0} is not a usable id")]
+    InvalidId(String),
+    #[error("field {field} is not a phone number: {reason}")]
+    InvalidNumber { field: String, reason: String },
+    #[error("absurd time in {field}: {reason}")]
+    AbsurdTime { field: String, reason: &'static str },
+}
+
+impl DecodeError {
+    /// A stable snake_case name for the kind of error, for the audit trail, counters and tests.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::UntrustedOrigin(_) => "untrusted_origin",
+            DecodeError::NotAnObject => "not_an_object",
+            DecodeError::UnknownType(_) => "unknown_type",
+            DecodeError::UnsupportedVersion(_) => "unsupported_version",
+            DecodeError::MissingField(_) => "missing_field",
+            DecodeError::WrongType { .. } => "wrong_type",
+            DecodeError::Oversized { .. } => "oversized",
+            DecodeError::InvalidValue { .. } => "invalid_value",
+            DecodeError::InvalidId(_) => "invalid_id",
+            DecodeError::InvalidNumber { .. } => "invalid_number",
+            DecodeError::AbsurdTime { .. } => "absurd_time",
+        }
+    }
+}
+
+/// Decodes one message `data` that arrived with `origin` (the `MessageEvent.origin`).
+///
+/// Order: the origin is checked first and exactly; then the message must be an object; a
+/// `calltrail` key selects the generic protocol, a `type` starting with `rc-` selects
+/// RingCentral Embeddable; anything else is [`DecodeError::UnknownType`].
+pub fn decode(
+    origin: &str,
+    data: &Value,
+    ctx: &DecodeContext<'_>,
+) -> Result<SoftphoneEvent, DecodeError> {
+    if !ctx.trusted_origins.iter().any(|o| o == origin) {
+        return Err(DecodeError::UntrustedOrigin(json::clip(origin)));
+    }
+    let Value::Object(map) = data else {
+        return Err(DecodeError::NotAnObject);
+    };
+    if map.contains_key(generic::VERSION_KEY) {
+        return generic::decode(data, ctx);
+    }
+    match map.get("type") {
+        Some(Value::String(t)) if t.len() <= json::MAX_TYPE && t.starts_with("rc-") => {
+            ringcentral::decode(t, data, ctx)
+        }
+        Some(Value::String(t)) => Err(DecodeError::UnknownType(json::clip(t))),
+        Some(_) => Err(DecodeError::WrongType {
+            field: "type".into(),
+            expected: "a string",
+        }),
+        None => Err(DecodeError::MissingField("type".into())),
+    }
+}
+
+impl SoftphoneEvent {
+    /// The call this event is about, if it is about a call.
+    pub fn call_id(&self) -> Option<&CallId> {
+        match self {
+            SoftphoneEvent::CallRinging(c)
+            | SoftphoneEvent::CallAnswered(c)
+            | SoftphoneEvent::CallHeld(c)
+            | SoftphoneEvent::CallResumed(c)
+            | SoftphoneEvent::CallEnded(c) => Some(&c.id),
+            SoftphoneEvent::CallNotes { call, .. } => Some(call),
+            SoftphoneEvent::Message(_) | SoftphoneEvent::Ignored { .. } => None,
+        }
+    }
+
+    /// A key that is equal for two events exactly when the second one repeats the first: the
+    /// same fact about the same call or message, whether it came twice from one tab, once from
+    /// each of two tabs, or once from each of RingCentral's webphone and presence streams (both
+    /// end events of a call share `call|<id>|ended`).
+    ///
+    /// Call phases key on the call id and the phase. Notes and messages also key on a
+    /// fingerprint of their text, so a changed note or a fax whose status moved from "Queued"
+    /// to "Sent" is not a repeat. `None` for ignored messages.
+    ///
+    /// Hold and resume can legitimately repeat within one call (hold, resume, hold), so a shell
+    /// should drop repeats only within a short window (RingCentral's widget uses 30 seconds),
+    /// and the engine must treat every event as idempotent anyway: a dropped repeat is only an
+    /// optimisation.
+    pub fn dedupe_key(&self) -> Option<String> {
+        let call = |c: &Call, phase: &str| format!("call|{}|{phase}", c.id);
+        Some(match self {
+            SoftphoneEvent::CallRinging(c) => call(c, "ringing"),
+            SoftphoneEvent::CallAnswered(c) => call(c, "answered"),
+            SoftphoneEvent::CallHeld(c) => call(c, "held"),
+            SoftphoneEvent::CallResumed(c) => call(c, "resumed"),
+            SoftphoneEvent::CallEnded(c) => call(c, "ended"),
+            SoftphoneEvent::CallNotes { call, notes } => {
+                format!("call|{call}|notes|{:016x}", fnv1a(notes))
+            }
+            SoftphoneEvent::Message(m) => format!("message|{}|{:016x}", m.id, fnv1a(&m.text)),
+            SoftphoneEvent::Ignored { .. } => return None,
+        })
+    }
+}
+
+/// FNV-1a, 64 bit: a stable fingerprint (not a security boundary; the key also holds the id).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Checks the times of a decoded call against each other and against `now` (each time was
+/// already checked alone by the JSON reader): answer not before start, end not before answer or
+/// start, at most 24 hours from start to end, and a call still in progress started at most 24
+/// hours ago.
+fn check_call_times(call: &Call, ctx: &DecodeContext<'_>) -> Result<(), DecodeError> {
+    let absurd = |reason| {
+        Err(DecodeError::AbsurdTime {
+            field: "call".into(),
+            reason,
+        })
+    };
+    if let Some(a) = call.answered_at {
+        if a < call.started_at {
+            return absurd("answered before it started");
+        }
+    }
+    match call.ended_at {
+        Some(e) => {
+            if e < call.started_at || call.answered_at.is_some_and(|a| e < a) {
+                return absurd("ended before it started or was answered");
+            }
+            if e.since(call.started_at) > json::MAX_CALL_MS {
+                return absurd("longer than 24 hours");
+            }
+        }
+        None => {
+            if ctx.now.since(call.started_at) > json::MAX_CALL_MS {
+                return absurd("in progress for more than 24 hours");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CallResult, Direction};
+    use crate::phone::E164;
+    use serde_json::json;
+
+    const NOW: Timestamp = Timestamp(1_717_430_500_000);
+
+    fn origins() -> Vec<String> {
+        vec![
+            "https://apps.ringcentral.com".into(),
+            "http://127.0.0.1:8801".into(),
+        ]
+    }
+
+    fn ctx(origins: &[String]) -> DecodeContext<'_> {
+        DecodeContext {
+            trusted_origins: origins,
+            default_country: Country::US,
+            now: NOW,
+        }
+    }
+
+    fn ringing() -> Value {
+        json!({"type": "rc-call-ring-notify", "call": {
+            "direction": "Inbound", "from": "+14155550123", "to": "+16505550100",
+            "creationTime": 1_717_430_400_000_i64, "startTime": null,
+            "partyData": {"partyId": "p-1", "sessionId": "s-1"}}})
+    }
+
+    #[test]
+    fn origin_must_match_exactly() {
+        let o = origins();
+        let table = [
+            ("https://apps.ringcentral.com", true),
+            ("http://127.0.0.1:8801", true),
+            ("https://apps.ringcentral.com.evil.example", false),
+            ("https://evil.apps.ringcentral.com", false),
+            ("https://apps.ringcentral.com/", false),
+            ("HTTPS://APPS.RINGCENTRAL.COM", false),
+            ("http://apps.ringcentral.com", false),
+            ("https://apps.ringcentral.com:443", false),
+            ("http://127.0.0.1:8800", false),
+            ("null", false),
+            ("", false),
+        ];
+        for (origin, trusted) in table {
+            let got = decode(origin, &ringing(), &ctx(&o));
+            assert_eq!(got.is_ok(), trusted, "{origin}: {got:?}");
+            if !trusted {
+                assert_eq!(got.unwrap_err().kind(), "untrusted_origin", "{origin}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_trusted_origins_trusts_nobody() {
+        let none: Vec<String> = Vec::new();
+        let err = decode("https://apps.ringcentral.com", &ringing(), &ctx(&none)).unwrap_err();
+        assert_eq!(err.kind(), "untrusted_origin");
+    }
+
+    #[test]
+    fn envelope_errors() {
+        let o = origins();
+        let table: &[(Value, &str)] = &[
+            (json!(null), "not_an_object"),
+            (json!([1, 2]), "not_an_object"),
+            (json!("rc-call-ring-notify"), "not_an_object"),
+            (json!({}), "missing_field"),
+            (json!({"type": 7}), "wrong_type"),
+            (json!({"type": "apm_phone_call_ended"}), "unknown_type"),
+            (json!({"type": "zp-call-ended-event"}), "unknown_type"),
+            (
+                json!({"type": format!("rc-{}", "x".repeat(100))}),
+                "unknown_type",
+            ),
+            (
+                json!({"calltrail": 2, "event": "call.ringing"}),
+                "unsupported_version",
+            ),
+        ];
+        for (data, kind) in table {
+            let err = decode("https://apps.ringcentral.com", data, &ctx(&o)).unwrap_err();
+            assert_eq!(err.kind(), *kind, "{data}: {err}");
+        }
+    }
+
+    #[test]
+    fn error_messages_are_lowercase() {
+        let errors = [
+            DecodeError::UntrustedOrigin("x".into()),
+            DecodeError::NotAnObject,
+            DecodeError::UnknownType("x".into()),
+            DecodeError::MissingField("call.from".into()),
+            DecodeError::WrongType {
+                field: "call".into(),
+                expected: "an object",
+            },
+            DecodeError::Oversized {
+                field: "call.from".into(),
+                max: 64,
+            },
+            DecodeError::AbsurdTime {
+                field: "call".into(),
+                reason: "in the future",
+            },
+        ];
+        for e in errors {
+            let s = e.to_string();
+            assert!(s.chars().next().is_some_and(|c| c.is_lowercase()), "{s}");
+        }
+    }
+
+    #[test]
+    fn dedupe_keys() {
+        let n = E164::parse("+14155550123", Country::US).unwrap();
+        let call = Call {
+            id: CallId::new("rc:s-1"),
+            direction: Direction::Inbound,
+            our_number: None,
+            their_number: n,
+            started_at: NOW,
+            answered_at: None,
+            ended_at: None,
+            result: CallResult::Unknown,
+            recording_url: None,
+            notes: String::new(),
+        };
+        let table = [
+            (
+                SoftphoneEvent::CallRinging(call.clone()),
+                Some("call|rc:s-1|ringing".to_owned()),
+            ),
+            (
+                SoftphoneEvent::CallAnswered(call.clone()),
+                Some("call|rc:s-1|answered".to_owned()),
+            ),
+            (
+                SoftphoneEvent::CallEnded(call.clone()),
+                Some("call|rc:s-1|ended".to_owned()),
+            ),
+            (
+                SoftphoneEvent::Ignored {
+                    event: "rc-x".into(),
+                    reason: IgnoreReason::NothingToLog,
+                },
+                None,
+            ),
+        ];
+        for (event, key) in table {
+            assert_eq!(event.dedupe_key(), key);
+        }
+        let a = SoftphoneEvent::CallNotes {
+            call: call.id.clone(),
+            notes: "a".into(),
+        };
+        let b = SoftphoneEvent::CallNotes {
+            call: call.id.clone(),
+            notes: "b".into(),
+        };
+        assert_ne!(a.dedupe_key(), b.dedupe_key());
+        assert_eq!(a.dedupe_key(), a.clone().dedupe_key());
+    }
+
+    #[test]
+    fn call_time_checks() {
+        let o = origins();
+        let n = E164::parse("+14155550123", Country::US).unwrap();
+        let base = Call {
+            id: CallId::new("x"),
+            direction: Direction::Inbound,
+            our_number: None,
+            their_number: n,
+            started_at: NOW.plus_mins(-10),
+            answered_at: None,
+            ended_at: None,
+            result: CallResult::Unknown,
+            recording_url: None,
+            notes: String::new(),
+        };
+        let with = |a: Option<i64>, e: Option<i64>, s: i64| Call {
+            started_at: NOW.plus_mins(s),
+            answered_at: a.map(|m| NOW.plus_mins(m)),
+            ended_at: e.map(|m| NOW.plus_mins(m)),
+            ..base.clone()
+        };
+        let table = [
+            (with(None, None, -10), true),
+            (with(Some(-9), Some(-1), -10), true),
+            (with(Some(-11), None, -10), false),
+            (with(Some(-5), Some(-6), -10), false),
+            (with(None, Some(-11), -10), false),
+            (with(None, Some(0), -25 * 60), false),
+            (with(None, None, -25 * 60), false),
+            (with(None, Some(-60), -25 * 60), true),
+        ];
+        for (i, (call, ok)) in table.into_iter().enumerate() {
+            assert_eq!(check_call_times(&call, &ctx(&o)).is_ok(), ok, "row {i}");
+        }
+    }
+}

@@ -6,4 +6,5 @@ mod emulator_e2e;
 mod phone_table;
 mod scenarios;
 mod simulator;
+mod softphone;
 mod support;
