@@ -158,7 +158,7 @@ export default function clio(emu) {
     const u = unwrap(ctx); if (u.error) return u.error;
     const e = shape(u.d, contactSpec); if (e) return e;
     if (!u.d.type) return unproc("Type can't be blank");
-    if (!u.d.name && !(u.d.first_name || u.d.last_name)) return unproc("Name can't be blank");
+    if (!u.d.name) return unproc("Name can't be blank"); // the spec lists name and type as required
     const r = newContact(u.d);
     emu.stampNew(ctx, r);
     return show(ctx, 'contacts', r, 201);
@@ -214,7 +214,8 @@ export default function clio(emu) {
       if (p.type === 'Contact') {
         const c = store.col('contacts').get(p.id);
         if (!c || c._deleted) return { error: unproc(`Contact ${p.id} does not exist`) };
-        out.push({ id: c.id, type: 'Contact', name: c.name });
+        // Responses name the contact subtype (Person/Company), as the spec's Participant does.
+        out.push({ id: c.id, type: c.type, name: c.name });
       } else out.push({ id: p.id, type: 'User', name: p.id === USER.id ? USER.name : `User ${p.id}` });
     }
     return { list: out };
@@ -300,7 +301,7 @@ export default function clio(emu) {
     if ((epn === null) !== (epv === null)) return badReq('external_property_name and external_property_value must be given together');
     if (epn !== null) recs = recs.filter((r) => r.external_properties.some((p) => p.name === epn && p.value === epv));
     if (q.get('type')) { if (!['PhoneCommunication', 'EmailCommunication'].includes(q.get('type'))) return badReq('type must be PhoneCommunication or EmailCommunication'); recs = recs.filter((r) => r.type === q.get('type')); }
-    if (q.get('contact_id')) { const c = Number(q.get('contact_id')); recs = recs.filter((r) => [...r.senders, ...r.receivers].some((p) => p.type === 'Contact' && p.id === c)); }
+    if (q.get('contact_id')) { const c = Number(q.get('contact_id')); recs = recs.filter((r) => [...r.senders, ...r.receivers].some((p) => p.type !== 'User' && p.id === c)); }
     if (q.get('user_id')) { const uid = Number(q.get('user_id')); recs = recs.filter((r) => [...r.senders, ...r.receivers].some((p) => p.type === 'User' && p.id === uid)); }
     if (q.get('matter_id')) recs = [];
     for (const [param, fn] of [['received_since', (r, t) => Date.parse(r.received_at) >= t], ['received_before', (r, t) => Date.parse(r.received_at) < t]]) {

@@ -122,7 +122,7 @@ export default function zoho(emu) {
     const out = { id: r.id };
     const names = fields || Object.keys(r).filter((k) => !k.startsWith('_'));
     for (const k of names) if (!k.startsWith('_')) out[k] = r[k] ?? null;
-    if (m === 'Notes' && !fields) { out.$attachments = null; out.$editable = true; out.$is_shared_to_client = false; out.$size = null; out.$state = 'save'; out.$voice_note = false; out.$sharing_permission = 'full_access'; }
+    if (m === 'Notes' && !fields) { out.$attachments = []; out.$editable = true; out.$is_shared_to_client = false; out.$size = String(Buffer.byteLength(r.Note_Content || '')); out.$state = 'save'; out.$voice_note = false; out.$sharing_permission = 'full_access'; }
     return out;
   }
   const success = (r, action) => ({ code: 'SUCCESS', details: { Modified_Time: r.Modified_Time, Modified_By: { name: USER.name, id: USER.id }, Created_Time: r.Created_Time, id: r.id, Created_By: { name: USER.name, id: USER.id } }, message: action === 'update' ? 'record updated' : 'record added', status: 'success' });
