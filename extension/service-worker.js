@@ -10,17 +10,34 @@ import init, * as core from './pkg/calltrail.js';
 import { checkMessage } from './lib/messages.js';
 
 const instance = crypto.randomUUID();
-const timing = { scriptStartMs: performance.now(), wasmReadyMs: null, bootRecordedMs: null };
+const timing = { scriptStartMs: performance.now(), wasmReadyMs: null, engineReadyMs: null };
 
+// A periodic backstop for the hourly digest, and one alarm at the engine's next deadline.
 const DIGEST_ALARM = 'calltrail-digest';
+const WAKE_ALARM = 'calltrail-wake';
+
+const callbacks = {
+  setAlarm(when) {
+    // Past deadlines fire at once; chrome clamps packed extensions to 30 s, which is harmless
+    // because the engine computes every window from the ledger and the time it is given.
+    chrome.alarms.create(WAKE_ALARM, { when: Math.max(when, Date.now() + 1000) });
+  },
+  notify(notice) {
+    // Open extension pages listen for notices; with none open there is no receiver.
+    chrome.runtime.sendMessage({ type: 'notice', notice }).catch(() => {});
+  },
+};
 
 // Started at once, awaited by every handler.
 const ready = init({ module_or_path: new URL('./pkg/calltrail_bg.wasm', import.meta.url) })
   .then(async () => {
     timing.wasmReadyMs = performance.now();
-    const boot = await core.recordBoot(instance, Date.now());
-    timing.bootRecordedMs = performance.now();
-    return boot;
+    const [boot, host] = await Promise.all([
+      core.recordBoot(instance, Date.now()),
+      core.Host.start('calltrail', callbacks),
+    ]);
+    timing.engineReadyMs = performance.now();
+    return { boot, host };
   });
 
 // Tests evaluate in the worker and read this; nothing in the product depends on it.
@@ -37,12 +54,15 @@ async function ensureAlarms() {
 async function handle(message, sender) {
   const checked = checkMessage(message, sender, chrome.runtime.id);
   if (!checked.ok) return checked;
-  const boot = await ready;
+  const { boot, host } = await ready;
   switch (checked.type) {
     case 'ping':
       return { ok: true, pong: core.ping(), boot, instance, timing };
+    case 'diagnostics':
+      return { ok: true, data: host.diagnostics() };
     default:
-      return { ok: false, error: `message type ${checked.type} is not handled yet` };
+      // Every other intent is decided in Rust.
+      return host.intent(message);
   }
 }
 
@@ -55,10 +75,9 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 chrome.runtime.onInstalled.addListener(() => { ensureAlarms(); });
 chrome.runtime.onStartup.addListener(() => { ensureAlarms(); });
 chrome.alarms.onAlarm.addListener(async (alarm) => {
-  await ready;
-  // The digest is driven by the Rust engine (issue 3/5); until then the alarm only proves the
-  // worker wakes for it.
-  void alarm;
+  if (alarm.name !== DIGEST_ALARM && alarm.name !== WAKE_ALARM) return;
+  const { host } = await ready;
+  host.alarm();
 });
 
 ensureAlarms();

@@ -5,7 +5,16 @@
 // decoded and validated again in Rust; this check only routes and refuses early.
 
 const CONTENT_SCRIPT_TYPES = new Set(['ping', 'softphone-event']);
-const PAGE_ONLY_TYPES = new Set([]);
+const PAGE_ONLY_TYPES = new Set([
+  'diagnostics',
+  'sync-now',
+  'import-settings',
+  'export-settings',
+  'set-credentials',
+  'history',
+  'audit',
+  'engine',
+]);
 const ALL_TYPES = new Set([...CONTENT_SCRIPT_TYPES, ...PAGE_ONLY_TYPES]);
 
 /**
@@ -21,7 +30,9 @@ export function checkMessage(message, sender, extensionId) {
   if (!message || typeof message !== 'object' || typeof message.type !== 'string') {
     return { ok: false, error: 'malformed message: an object with a string "type" is required' };
   }
-  const fromContentScript = Boolean(sender.tab);
+  // Extension pages (even in a tab) have our own origin; content scripts report the web page's
+  // URL. sender.tab alone cannot tell them apart.
+  const fromContentScript = !String(sender.url || '').startsWith(`chrome-extension://${extensionId}/`);
   const allowed = fromContentScript ? CONTENT_SCRIPT_TYPES : ALL_TYPES;
   if (!allowed.has(message.type)) {
     return { ok: false, error: `message type ${JSON.stringify(message.type).slice(0, 60)} not allowed from ${fromContentScript ? 'a web page' : 'an extension page'}` };

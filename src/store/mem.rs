@@ -48,6 +48,9 @@ impl MemStore {
     pub fn restore(&self, q: &RestoreQuery) -> Snapshot {
         let mut out = Snapshot::default();
         for name in StoreName::ALL {
+            if name == StoreName::Secrets {
+                continue;
+            }
             let Some(s) = self.stores.get(&name) else { continue };
             let whole = matches!(name, StoreName::Meta | StoreName::Settings);
             let recent = q.recent_stores.contains(&name);

@@ -33,10 +33,13 @@ pub enum StoreName {
     Settings,
     /// Small engine bookkeeping: digest watermarks, integration health, counters.
     Meta,
+    /// Credentials (API tokens, OAuth tokens), written and read only by the shell. Never part
+    /// of a restore: the engine never sees a secret.
+    Secrets,
 }
 
 impl StoreName {
-    pub const ALL: [StoreName; 7] = [
+    pub const ALL: [StoreName; 8] = [
         StoreName::Calls,
         StoreName::Slots,
         StoreName::Messages,
@@ -44,6 +47,7 @@ impl StoreName {
         StoreName::Audit,
         StoreName::Settings,
         StoreName::Meta,
+        StoreName::Secrets,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl StoreName {
             StoreName::Audit => "audit",
             StoreName::Settings => "settings",
             StoreName::Meta => "meta",
+            StoreName::Secrets => "secrets",
         }
     }
 }

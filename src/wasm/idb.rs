@@ -24,7 +24,7 @@ use web_sys::{
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 
 /// The schema version this build writes. Bump it with a new arm in [`upgrade`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -152,6 +152,62 @@ impl Db {
         from_js(v).map(Some)
     }
 
+    /// Every record of `store` whose key starts with `prefix`, in key order.
+    pub async fn prefix(&self, store: StoreName, prefix: &str) -> Result<Vec<Record>, StoreError> {
+        let tx = self.transaction(&[store], "readonly", Durability::Relaxed)?;
+        let os = object_store(&tx, store)?;
+        // U+FFFF sorts after every character a key of ours can hold.
+        let upper = format!("{prefix}\u{ffff}");
+        let range = IdbKeyRange::bound(&JsValue::from_str(prefix), &JsValue::from_str(&upper)).map_err(tx_err)?;
+        let req = os.get_all_with_key(&range).map_err(tx_err)?;
+        let arr: Array = request(&req).await.map_err(tx_err)?.unchecked_into();
+        arr.iter().map(from_js).collect()
+    }
+
+    /// The newest `limit` records of `store` by `at` (index `at`, walked backwards).
+    pub async fn newest(&self, store: StoreName, limit: u32) -> Result<Vec<Record>, StoreError> {
+        let tx = self.transaction(&[store], "readonly", Durability::Relaxed)?;
+        let index = object_store(&tx, store)?.index("at").map_err(tx_err)?;
+        let req = index
+            .open_cursor_with_range_and_direction(&JsValue::UNDEFINED, web_sys::IdbCursorDirection::Prev)
+            .map_err(tx_err)?;
+        let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let promise = {
+            let out = out.clone();
+            Promise::new(&mut |resolve: Function, reject: Function| {
+                let r = req.clone();
+                let out = out.clone();
+                let on_success = Closure::<dyn FnMut()>::new(move || {
+                    let cursor = r.result().ok().filter(|c| !c.is_null() && !c.is_undefined());
+                    match cursor {
+                        Some(c) if out.borrow().len() < limit as usize => {
+                            let c: web_sys::IdbCursorWithValue = c.unchecked_into();
+                            if let Ok(v) = c.value() {
+                                out.borrow_mut().push(v);
+                            }
+                            if c.continue_().is_err() {
+                                resolve.call0(&JsValue::NULL).ok();
+                            }
+                        }
+                        _ => {
+                            resolve.call0(&JsValue::NULL).ok();
+                        }
+                    }
+                });
+                let fail = Closure::once_into_js(move || {
+                    reject.call1(&JsValue::NULL, &"cursor failed".into()).ok();
+                });
+                req.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+                req.set_onerror(Some(fail.unchecked_ref()));
+                // The closure lives as long as the request; the request ends with the transaction.
+                on_success.forget();
+            })
+        };
+        JsFuture::from(promise).await.map_err(tx_err)?;
+        let values = out.borrow_mut().drain(..).collect::<Vec<_>>();
+        values.into_iter().map(from_js).collect()
+    }
+
     /// How many records `store` holds.
     pub async fn count(&self, store: StoreName) -> Result<u32, StoreError> {
         let tx = self.transaction(&[store], "readonly", Durability::Relaxed)?;
@@ -163,10 +219,11 @@ impl Db {
     /// Reads what a restore needs in one readonly transaction: open records (index `open`),
     /// recent records of `q.recent_stores` (index `at`), and the small meta and settings stores.
     pub async fn restore(&self, q: &RestoreQuery) -> Result<Snapshot, StoreError> {
-        let tx = self.transaction(&StoreName::ALL, "readonly", Durability::Relaxed)?;
+        let names: Vec<StoreName> = StoreName::ALL.into_iter().filter(|n| *n != StoreName::Secrets).collect();
+        let tx = self.transaction(&names, "readonly", Durability::Relaxed)?;
         // Issue every request first so IndexedDB runs them in one go, then await them in order.
         let mut pending: Vec<(StoreName, Vec<IdbRequest>)> = Vec::new();
-        for name in StoreName::ALL {
+        for name in names {
             let os = object_store(&tx, name)?;
             let mut reqs = Vec::new();
             if matches!(name, StoreName::Meta | StoreName::Settings) {
@@ -220,7 +277,7 @@ impl Db {
 /// Creates or migrates the schema from `old` to [`SCHEMA_VERSION`].
 fn upgrade(db: &IdbDatabase, _tx: &IdbTransaction, old: u32) -> Result<(), JsValue> {
     if old < 1 {
-        for name in StoreName::ALL {
+        for name in StoreName::ALL.into_iter().filter(|n| *n != StoreName::Secrets) {
             let params = IdbObjectStoreParameters::new();
             params.set_key_path(&JsValue::from_str("key"));
             let os = db.create_object_store_with_optional_parameters(name.as_str(), &params)?;
@@ -230,7 +287,17 @@ fn upgrade(db: &IdbDatabase, _tx: &IdbTransaction, old: u32) -> Result<(), JsVal
             os.create_index_with_str_and_optional_parameters("at", "at", &idx)?;
         }
     }
-    // Later versions: `if old < 2 { ... }` using `_tx.object_store(..)` for data migrations.
+    if old < 2 {
+        // Version 2 keeps credentials in their own store, outside every restore.
+        let params = IdbObjectStoreParameters::new();
+        params.set_key_path(&JsValue::from_str("key"));
+        let os = db.create_object_store_with_optional_parameters(StoreName::Secrets.as_str(), &params)?;
+        let idx = IdbIndexParameters::new();
+        idx.set_unique(false);
+        os.create_index_with_str_and_optional_parameters("open", "open", &idx)?;
+        os.create_index_with_str_and_optional_parameters("at", "at", &idx)?;
+    }
+    // Later versions: `if old < 3 { ... }`, using `_tx.object_store(..)` for data migrations.
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! IndexedDB store ([`idb`]). It holds no business rule; it moves data between the browser and
 //! the core.
 
+pub mod host;
 pub mod idb;
 
 use serde::Serialize;
