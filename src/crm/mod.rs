@@ -190,7 +190,7 @@ impl fmt::Debug for HttpRequest {
             .field("method", &self.method)
             .field("url", &redact_url(&self.url))
             .field("headers", &headers)
-            .field("body", &self.body)
+            .field("body", &self.body.as_deref().map(redact_form_body))
             .finish()
     }
 }
@@ -198,6 +198,27 @@ impl fmt::Debug for HttpRequest {
 fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n == "authorization" || n.contains("token") || n.contains("api-key") || n == "cookie"
+}
+
+/// A form-encoded body with the values of secret fields replaced: OAuth token requests carry
+/// the refresh token, the client secret, the code and the PKCE verifier in the body. JSON
+/// bodies (CRM records) are shown as they are.
+fn redact_form_body(body: &str) -> String {
+    let t = body.trim_start();
+    if t.starts_with('{') || t.starts_with('[') {
+        return body.to_owned();
+    }
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        k.contains("token") || k.contains("secret") || k.contains("password") || k == "code" || k == "code_verifier"
+    };
+    body.split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if secret(k) => format!("{k}=<redacted>"),
+            _ => kv.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The URL with the values of token-like query parameters replaced.

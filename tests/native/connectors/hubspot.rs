@@ -153,6 +153,9 @@ pub(super) mod kit {
         }
     }
 
+    /// One row of an error table: name, op, reply, class, `retry_after_ms`, text in the message.
+    pub type ErrorCase<'a> = (&'a str, &'a CrmOp, Reply, &'a str, Option<i64>, &'a str);
+
     /// The error's class name as it serialises.
     pub fn class(e: &CrmError) -> String {
         serde_json::to_value(e).unwrap()["class"].as_str().unwrap().to_owned()
@@ -534,7 +537,7 @@ fn errors_are_classified_and_never_show_the_token() {
     let err_body = |category: &str, msg: &str| json!({"status": "error", "message": format!("{msg} ({echo})"), "correlationId": "aeb5f871-7f07-4993-9211-075dc63e7cbf", "category": category}).to_string();
     let read = search_op();
     let write = CrmOp::CreateCallLog { log: call_log("101", "Contact", "n") };
-    let cases: Vec<(&str, &CrmOp, Reply, &str, Option<i64>, &str)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         ("429 retry-after", &write, resp_h(429, &[("retry-after", "10")], &err_body("RATE_LIMITS", "You have reached your secondly limit.")), "rate_limited", Some(10_000), "secondly limit"),
         ("429 window spent", &read, resp_h(429, &[("x-hubspot-ratelimit-remaining", "0"), ("x-hubspot-ratelimit-interval-milliseconds", "10000"), ("x-hubspot-ratelimit-max", "100")], &err_body("RATE_LIMITS", "limit")), "rate_limited", Some(10_000), "RATE_LIMITS"),
         ("429 search, no headers", &read, resp(429, &err_body("RATE_LIMITS", "search limit")), "rate_limited", None, "search limit"),
@@ -670,7 +673,11 @@ mod oauth {
         assert_eq!(header(&req, "authorization"), Some("Basic Y2xpZW50LTEyMzpTRUNSRVQtY2xpZW50LTBhMWIyYw=="));
         assert_eq!(req.body.as_deref(), Some("grant_type=refresh_token&refresh_token=SECRET-refresh-9z8y7x"));
         let shown = format!("{req:?}");
-        assert!(!shown.contains("Y2xpZW50") , "{shown}");
+        assert!(!shown.contains("Y2xpZW50") && !shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("grant_type=refresh_token&refresh_token=<redacted>"), "{shown}");
+        let code = token_request(&client(CrmKind::HubSpot, &[], true), &Grant::AuthorizationCode { code: "SECRET-code", verifier: VERIFIER });
+        let shown = format!("{code:?}");
+        assert!(!shown.contains("SECRET") && !shown.contains(VERIFIER), "{shown}");
     }
 
     #[test]

@@ -273,7 +273,7 @@ fn errors_are_classified_and_never_show_the_token() {
     let read = CrmOp::SearchContacts { phone: e164("+12125550100") };
     let write = CrmOp::CreateCallLog { log: call_log("003A000001", "Contact", "n") };
     let limit_headers = [("sforce-limit-info", "api-usage=15000/15000")];
-    let cases: Vec<(&str, &CrmOp, Reply, &str, Option<i64>, &str)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         ("request limit", &write, resp_h(403, &limit_headers, &sf_err("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")), "rate_limited", Some(3_600_000), "api-usage=15000/15000"),
         ("request limit on a read", &read, resp_h(403, &limit_headers, &sf_err("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")), "rate_limited", Some(3_600_000), "REQUEST_LIMIT_EXCEEDED"),
         ("invalid session", &write, resp(401, &sf_err("INVALID_SESSION_ID", "Session expired or invalid")), "unauthorized", None, "Session expired or invalid"),
