@@ -375,9 +375,9 @@ impl Engine {
         }
         let h = self.health.entry(integ.clone()).or_default();
         let was_parked = h.parked;
+        // A Retry-After still in force stays in force: new credentials do not lift a rate limit.
         h.parked = false;
         h.failures = 0;
-        h.blocked_until = None;
         self.save_health(&integ);
         if was_parked {
             self.notify(Notice::IntegrationResumed { integration: integ.clone() });

@@ -261,13 +261,15 @@ impl Engine {
 
     fn on_unknown(&mut self, key: &SlotKey, message: String) {
         let Some(s) = self.slots.get_mut(key) else { return };
-        let SlotState::Attempting { target, started_at, .. } = s.state.clone() else { return };
+        let SlotState::Attempting { target, .. } = s.state.clone() else { return };
         let trigger = s.trigger;
         s.last_error = Some(format!("outcome unknown: {message}"));
         s.state = if self.opts.mutation == Mutation::BlindRetryAfterUnknown {
             SlotState::Waiting { due: Some(self.now) }
         } else {
-            SlotState::Unknown { target, since: started_at, checks: 0 }
+            // The lag counts from when we learnt the outcome is unknown: a slow request may
+            // have reached the CRM long after it was sent.
+            SlotState::Unknown { target, since: self.now, checks: 0 }
         };
         self.save_slot(key);
         self.audit(Some(key), trigger, format!("outcome unknown ({message}); will look for the marker before retrying"), None, None);

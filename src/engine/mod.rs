@@ -20,6 +20,10 @@
 //! - Every CRM effect is answered by exactly one [`Input::CrmDone`] with its `req`, unless the
 //!   worker dies first; then the next boot's [`Input::Restored`] takes over (a create whose reply
 //!   never came is reconciled with `FindLog`, never blindly repeated).
+//! - The shell acknowledges an input to its sender (the softphone page, an extension page) only
+//!   once every effect drained after it has been executed; a sender re-sends an input that was
+//!   not acknowledged (the worker died), and the engine treats the repeat as a duplicate (I5/I8).
+//! - Notices follow the batch that made them true, never precede it.
 //! - After every `Restored` the engine emits [`Effect::WakeAt`] before it goes idle (I17), and
 //!   again whenever its next deadline changes. The shell keeps one alarm at the latest `WakeAt`;
 //!   late, doubled or lost alarms are harmless because windows come from the ledger and `now`.
@@ -243,6 +247,7 @@ pub struct Engine {
     run: Option<Run>,
     writes: Vec<Write>,
     strict: bool,
+    notices: Vec<Notice>,
     effects: VecDeque<Effect>,
     last_wake: Option<Timestamp>,
     force_wake: bool,
@@ -278,6 +283,7 @@ impl Engine {
             run: None,
             writes: Vec::new(),
             strict: false,
+            notices: Vec::new(),
             effects: VecDeque::new(),
             last_wake: None,
             force_wake: false,
@@ -398,8 +404,14 @@ impl Engine {
         self.effects.push_back(Effect::Problem(Problem { kind, detail }));
     }
 
+    /// Notices wait for the batch that made them true: the pages never show a state that a
+    /// crash could still undo.
     fn notify(&mut self, n: Notice) {
-        self.effects.push_back(Effect::Notify(n));
+        if self.writes.is_empty() {
+            self.effects.push_back(Effect::Notify(n));
+        } else {
+            self.notices.push(n);
+        }
     }
 
     fn stage(&mut self, store: StoreName, record: Record, strict: bool) {
@@ -417,6 +429,9 @@ impl Engine {
         let writes = std::mem::take(&mut self.writes);
         self.strict = false;
         self.effects.push_back(Effect::Persist(Batch { writes, durability }));
+        for n in std::mem::take(&mut self.notices) {
+            self.effects.push_back(Effect::Notify(n));
+        }
     }
 
     fn emit_wake(&mut self) {
@@ -594,6 +609,8 @@ impl Engine {
                 let Some(key) = self.queue.get_mut(&integ).and_then(VecDeque::pop_front) else { break };
                 let Some(s) = self.slots.get(&key) else { continue };
                 if !self.runnable(s) {
+                    // Stale, or no longer due because the clock went back: re-arm its timer.
+                    self.enqueue(&key);
                     continue;
                 }
                 if s.trigger == Trigger::Digest && self.quiet() {

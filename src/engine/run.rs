@@ -66,12 +66,14 @@ impl Engine {
                 self.problem(ProblemKind::BadInput, format!("unreadable slot record {}", r.key));
                 continue;
             };
-            if let SlotState::Attempting { target, started_at, .. } = s.state {
+            if let SlotState::Attempting { target, .. } = s.state {
                 // The request may or may not have reached the CRM: look before creating again.
+                // The search lag is counted from now, not from the attempt: the request may
+                // have reached the CRM at any moment until the worker died.
                 s.state = if self.opts.mutation == Mutation::BlindRetryAfterUnknown {
                     SlotState::Waiting { due: Some(self.now) }
                 } else {
-                    SlotState::Unknown { target, since: started_at, checks: 0 }
+                    SlotState::Unknown { target, since: self.now, checks: 0 }
                 };
                 unknown.push(s.key.clone());
             }

@@ -1,1 +1,467 @@
-//! Being written.
+//! The seeded deterministic simulator (reliability.md §3.2): random schedules of calls, notes,
+//! picks, messages, digest alarms (late, doubled, lost), worker restarts between any two
+//! effects, CRM faults (reply lost after commit, 429 + Retry-After, 401 then credentials fixed,
+//! 5xx, offline, search lag) and clock jumps; then a quiescence phase (faults off, credentials
+//! fixed, a day and more of alarms) and the invariants of §7.
+//!
+//! - `CALLTRAIL_SIM_SCHEDULES=<n>` runs more schedules (default 10,000 in CI).
+//! - `CALLTRAIL_SIM_SEED=<seed>` replays one schedule and prints its trace.
+//!
+//! Checked: I1 no loss, I2 no silent duplicate, I3 logged is truthful, I4 intent before create,
+//! I6 one create per slot at a time, I7 no blind retry after an unknown outcome, I8 one slot per
+//! (call, integration), I9 no create without a contact, I10 no digest request in quiet hours,
+//! I12 digest completeness (through I1 after quiescence), I13 Retry-After respected, I14 401
+//! keeps the work, I15 every slot terminal after quiescence, bounded creates, I16 crashes
+//! converge (I1-I3 with restarts), I17 a wake-up after every boot, I20 same seed, same trace.
+
+use std::collections::BTreeMap;
+
+use calltrail::engine::{EngineOptions, Input, Mutation, Resolution};
+use calltrail::model::{CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, Timestamp};
+use calltrail::settings::ConflictRule;
+use calltrail::store::StoreName;
+
+use crate::support::fake_crm::contact;
+use crate::support::world::{call, e164, ts};
+use crate::support::{Fault, World};
+
+/// SplitMix64: small, fast, and the same on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+    /// True with probability `p` per mille.
+    fn chance(&mut self, p: u64) -> bool {
+        self.below(1000) < p
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+const NUMBERS: [&str; 5] = ["+12125550101", "+12125550102", "+13105550103", "+14155550104", "+16175550105"];
+const STARTS: [&str; 4] = ["2026-03-08T03:00:00Z", "2026-11-01T03:00:00Z", "2026-06-10T03:00:00Z", "2026-01-15T12:00:00Z"];
+
+pub struct Outcome {
+    pub violations: Vec<String>,
+    pub trace_hash: u64,
+    pub trace: Vec<String>,
+}
+
+fn random_fault(r: &mut Rng) -> Fault {
+    match r.below(6) {
+        0 => Fault::LostAfterCommit,
+        1 => Fault::RateLimited(Some(30_000 + r.below(120_000) as i64)),
+        2 => Fault::RateLimited(None),
+        3 => Fault::Unauthorized,
+        4 => Fault::ServerError,
+        _ => Fault::Offline,
+    }
+}
+
+/// Runs one schedule and checks the invariants.
+pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
+    let mut r = Rng(seed);
+    let start = ts(*r.pick(&STARTS)).plus_mins(r.below(20 * 60) as i64);
+    let n = 1 + r.below(3) as usize;
+    let rules: Vec<ConflictRule> = (0..n).map(|_| if r.chance(500) { ConflictRule::Ask } else { ConflictRule::LastModified }).collect();
+    let placeholder: Vec<bool> = (0..n).map(|_| r.chance(300)).collect();
+    let auto: Vec<bool> = (0..n).map(|_| !r.chance(100)).collect();
+    // A short catch-up reach keeps the quiescence phase short; it still spans quiet hours.
+    let catch_up = if r.chance(100) { 24 } else { 6 };
+    let mut w = World::with(n, start, opts, |s| {
+        s.digest.catch_up_max_hours = catch_up;
+        for (i, integ) in s.integrations.iter_mut().enumerate() {
+            integ.conflict_rule = rules[i].clone();
+            integ.placeholder.enabled = placeholder[i];
+            integ.auto_log = auto[i];
+        }
+    });
+    w.keep_trace = keep_trace;
+    w.auto_deliver = false;
+    let integs: Vec<IntegrationId> = w.settings.integrations.iter().map(|i| i.id.clone()).collect();
+    // Contacts: some before the calls, some created later, some numbers with two (conflicts).
+    for id in &integs {
+        for (k, num) in NUMBERS.iter().enumerate() {
+            let roll = r.below(100);
+            let created = if roll < 45 {
+                start.plus_hours(-48)
+            } else if roll < 60 {
+                start.plus_mins(r.below(8 * 60) as i64)
+            } else {
+                continue;
+            };
+            let c = contact(&format!("seed-{id}-{k}"), &format!("P{k}"), "Contact", num, created);
+            w.crm(id.as_str()).add(c);
+            if r.chance(150) {
+                let mut c2 = contact(&format!("seed-{id}-{k}b"), &format!("Q{k}"), "Lead", num, created);
+                c2.modified_at = Some(created.plus_mins(1));
+                w.crm(id.as_str()).add(c2);
+            }
+        }
+        if r.chance(300) {
+            w.crm(id.as_str()).search_lag_ms = 0;
+        }
+    }
+    let mut calls = 0usize;
+    let mut msgs = 0usize;
+    let mut open_calls: Vec<calltrail::model::Call> = Vec::new();
+    let steps = 25 + r.below(30);
+    for _ in 0..steps {
+        if r.chance(60) {
+            w.crash_before_effect = Some(r.below(6) as usize);
+        }
+        match r.below(100) {
+            0..=21 => {
+                calls += 1;
+                let id = format!("c{calls}");
+                let num = *r.pick(&NUMBERS);
+                let mut c = call(&id, num, w.now, w.now);
+                c.ended_at = None;
+                w.input(Input::CallStarted(c.clone()));
+                if r.chance(150) {
+                    w.input(Input::NotesOpened { call: CallId::new(&id) });
+                    if r.chance(500) {
+                        w.input(Input::NotesSaved { call: CallId::new(&id), notes: format!("notes {calls}") });
+                    }
+                }
+                if r.chance(120) {
+                    let integ = r.pick(&integs).clone();
+                    let now = w.now;
+                    let found = w.crm(integ.as_str()).matching(&e164(num), now);
+                    if !found.is_empty() {
+                        w.input(Input::ContactsPicked { call: CallId::new(&id), integration: integ, contacts: found });
+                    }
+                }
+                open_calls.push(c);
+            }
+            22..=33 => {
+                if !open_calls.is_empty() {
+                    let i = r.below(open_calls.len() as u64) as usize;
+                    let mut c = open_calls.swap_remove(i);
+                    c.ended_at = Some(w.now.max(c.started_at));
+                    c.answered_at = Some(c.started_at);
+                    w.input(Input::CallEnded(c.clone()));
+                    if r.chance(100) {
+                        w.input(Input::CallEnded(c));
+                    }
+                }
+            }
+            34..=58 => {
+                if !w.pending.is_empty() {
+                    let i = r.below(w.pending.len() as u64) as usize;
+                    if r.chance(150) {
+                        let integ = w.pending[i].req.integration.clone();
+                        let f = random_fault(&mut r);
+                        w.crm(integ.as_str()).faults.push_front(f);
+                    }
+                    w.deliver(i);
+                }
+            }
+            59..=74 => {
+                // Time passes; the alarm may be lost, late or doubled.
+                let target = w.now.plus_mins(1 + r.below(40) as i64);
+                while let Some(a) = w.alarm {
+                    if a > target {
+                        break;
+                    }
+                    w.alarm = None;
+                    if r.chance(100) {
+                        continue; // lost
+                    }
+                    w.now = w.now.max(a).plus_ms(if r.chance(200) { r.below(600_000) as i64 } else { 0 });
+                    w.input(Input::AlarmFired);
+                    if r.chance(100) {
+                        w.input(Input::AlarmFired);
+                    }
+                }
+                w.now = w.now.max(target);
+            }
+            75..=78 => {
+                w.crash_commits_writes = r.chance(500);
+                w.restart();
+            }
+            79..=84 => {
+                msgs += 1;
+                let num = *r.pick(&NUMBERS);
+                let m = Message {
+                    id: format!("m{msgs}"),
+                    conversation: ConversationId::new(format!("conv-{num}")),
+                    kind: if r.chance(100) { MessageKind::Fax } else { MessageKind::Sms },
+                    direction: Direction::Inbound,
+                    our_number: None,
+                    their_number: e164(num),
+                    at: w.now,
+                    text: "hello".into(),
+                };
+                w.input(Input::MessageReceived(m.clone()));
+                if r.chance(100) {
+                    w.input(Input::MessageReceived(m));
+                }
+            }
+            85..=87 => {
+                let integ = r.pick(&integs).clone();
+                if w.crm(integ.as_str()).unauthorized {
+                    w.crm(integ.as_str()).unauthorized = false;
+                    w.input(Input::CredentialsChanged { integration: integ });
+                }
+            }
+            88..=89 => {
+                // Clock jumps: back two hours, or forward a day and two hours.
+                if r.chance(500) {
+                    w.now = w.now.plus_hours(-2);
+                } else {
+                    w.now = w.now.plus_hours(26);
+                }
+                w.input(Input::AlarmFired);
+            }
+            90..=92 => w.input(Input::DigestRequested),
+            93..=94 => {
+                if calls > 0 {
+                    let id = format!("c{}", 1 + r.below(calls as u64));
+                    w.input(Input::LogNowRequested { call: CallId::new(id) });
+                }
+            }
+            _ => {
+                let keys: Vec<String> = w
+                    .engine
+                    .slots()
+                    .filter(|s| matches!(s.state, calltrail::engine::SlotState::Unresolved { .. }))
+                    .map(|s| s.key.clone())
+                    .collect();
+                if !keys.is_empty() {
+                    let res = keys.into_iter().map(|k| (k, Resolution::ApplyRule { rule: ConflictRule::Alphabetical })).collect();
+                    w.input(Input::UnresolvedResolved { resolutions: res });
+                }
+            }
+        }
+    }
+    // Quiescence: calls end, faults off, credentials fixed, the unresolved queue worked through,
+    // then a day and a half of alarms on time with every request answered.
+    w.crash_before_effect = None;
+    for mut c in open_calls.drain(..) {
+        c.ended_at = Some(w.now.max(c.started_at));
+        w.input(Input::CallEnded(c));
+    }
+    for id in &integs {
+        let crm = w.crm(id.as_str());
+        crm.faults.clear();
+        crm.unauthorized = false;
+    }
+    w.auto_deliver = true;
+    w.deliver_all();
+    for id in &integs {
+        w.input(Input::CredentialsChanged { integration: id.clone() });
+    }
+    // Long enough for every window to close, and ending after a non-quiet digest run.
+    let mut until = w.now.plus_hours(i64::from(catch_up) + 4);
+    let d = w.settings.digest.clone();
+    if calltrail::engine::digest::in_quiet_hours(&d, until) {
+        until = calltrail::engine::digest::quiet_end(&d, until).plus_mins(1);
+    }
+    for _ in 0..3 {
+        let keys: Vec<String> = w
+            .engine
+            .slots()
+            .filter(|s| matches!(s.state, calltrail::engine::SlotState::Unresolved { .. }))
+            .map(|s| s.key.clone())
+            .collect();
+        if !keys.is_empty() {
+            let res = keys.into_iter().map(|k| (k, Resolution::ApplyRule { rule: ConflictRule::Alphabetical })).collect();
+            w.input(Input::UnresolvedResolved { resolutions: res });
+        }
+        let step = w.now.plus_hours(3);
+        w.advance_to(step.min(until));
+    }
+    w.advance_to(until);
+    check(&mut w, &integs, calls);
+    Outcome { violations: std::mem::take(&mut w.violations), trace_hash: w.trace_hash, trace: std::mem::take(&mut w.trace) }
+}
+
+fn state_of(v: &serde_json::Value) -> &str {
+    v.get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()).unwrap_or("?")
+}
+
+/// The end-state invariants (the trace ones were checked as effects ran).
+fn check(w: &mut World, integs: &[IntegrationId], calls: usize) {
+    let mut v = Vec::new();
+    let slots: BTreeMap<String, serde_json::Value> = w.store.all(StoreName::Slots).map(|r| (r.key.clone(), r.value.clone())).collect();
+    // I15 / I1: after quiescence nothing is left in flight or waiting.
+    for (k, s) in &slots {
+        let st = state_of(s);
+        if !matches!(st, "logged" | "failed" | "needs_review" | "skipped" | "dismissed") {
+            let mem = w.engine.slot(k).map(|s| format!("{:?} busy={} due={:?}", s.state, s.busy, s.update_due));
+            v.push(format!("I15 slot {k} still {st} after quiescence (engine: {mem:?}, now {}, deadline {:?})", w.now, w.engine.next_deadline()));
+        }
+        if st == "logged" {
+            // I3: logged is truthful.
+            let integ = s.get("integration").and_then(|x| x.as_str()).unwrap_or("");
+            let crm = &w.crms[&IntegrationId::new(integ)];
+            for t in s.get("targets").and_then(|t| t.as_array()).into_iter().flatten() {
+                let rec = t.get("record").and_then(|x| x.as_str());
+                let marker = t.get("marker").and_then(|x| x.as_str()).unwrap_or("");
+                let ok = rec.is_some_and(|id| crm.records.iter().any(|r| r.id.as_str() == id && r.marker.as_str() == marker));
+                if !ok {
+                    v.push(format!("I3 {k} logged as {rec:?} but the CRM has no such record with {marker}"));
+                }
+            }
+            let dirty = s.get("messages").and_then(|m| m.as_u64()).unwrap_or(0);
+            for t in s.get("targets").and_then(|t| t.as_array()).into_iter().flatten() {
+                if k.starts_with("msg|") && t.get("synced").and_then(|x| x.as_u64()).unwrap_or(0) < dirty {
+                    v.push(format!("I1 conversation log {k} misses messages after quiescence"));
+                }
+            }
+        }
+    }
+    // I2: at most one record per marker, unless the slot is visibly under review.
+    for id in integs {
+        let crm = &w.crms[id];
+        let mut by_marker: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &crm.records {
+            *by_marker.entry(r.marker.as_str()).or_default() += 1;
+        }
+        for (m, n) in by_marker {
+            let key = m.trim_start_matches("calltrail:").split('#').next().unwrap_or("");
+            let reviewed = slots.get(key).is_some_and(|s| state_of(s) == "needs_review");
+            if n > 1 && !reviewed {
+                v.push(format!("I2 {n} records carry marker {m} in {id}"));
+            }
+            // I9: every record belongs to a slot that chose a contact.
+            if !slots.contains_key(key) {
+                v.push(format!("I9 record with marker {m} in {id} has no slot"));
+            }
+        }
+    }
+    // I1 / I8 / I12: every ended call has one slot per integration; a call whose number was a
+    // contact before it ended is logged (or visibly failed / under review / dismissed).
+    for c in 1..=calls {
+        let call = format!("c{c}");
+        let Some(rec) = w.store.get(StoreName::Calls, &call) else { continue };
+        let number = rec.value.get("call").and_then(|x| x.get("their_number")).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+        let ended_at = Timestamp(rec.value.get("call").and_then(|x| x.get("ended_at")).and_then(|x| x.as_i64()).unwrap_or(0));
+        for (i, id) in integs.iter().enumerate() {
+            let key = calltrail::engine::slot::call_slot_key(&CallId::new(&call), id);
+            let Some(s) = slots.get(&key) else {
+                v.push(format!("I1 call {call} has no slot in {id}"));
+                continue;
+            };
+            let st = state_of(s);
+            let auto = w.settings.integrations[i].auto_log;
+            let mode = s.get("mode").and_then(|x| x.as_str()).unwrap_or("");
+            let existed = w.crms[id]
+                .contacts
+                .iter()
+                .any(|(c, vis)| c.id.as_str().starts_with("seed-") && *vis <= ended_at && c.phones.iter().any(|p| p == &number));
+            if existed && (auto || mode == "active") && st == "skipped" {
+                v.push(format!("I1 {key}: a contact existed when the call ended, yet the slot closed unlogged ({s})"));
+            }
+        }
+    }
+    w.violations.extend(v);
+}
+
+fn schedules() -> u64 {
+    std::env::var("CALLTRAIL_SIM_SCHEDULES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000)
+}
+
+/// Runs seeds `0..n` on every core; returns the first failing seed and its violations.
+fn sweep(n: u64, opts: &EngineOptions, stop_at_first: bool) -> Vec<(u64, Vec<String>)> {
+    let threads = std::thread::available_parallelism().map_or(2, |p| p.get()).max(1) as u64;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut found = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    let mut seed = t;
+                    while seed < n {
+                        if stop_at_first && stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let o = run(seed, opts.clone(), false);
+                        if !o.violations.is_empty() {
+                            out.push((seed, o.violations));
+                            if stop_at_first {
+                                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                        seed += threads;
+                    }
+                    out
+                })
+            })
+            .collect();
+        for h in handles {
+            found.extend(h.join().unwrap_or_default());
+        }
+    });
+    found.sort_by_key(|(s, _)| *s);
+    found
+}
+
+#[test]
+fn simulator_holds_the_invariants_over_many_schedules() {
+    if let Some(seed) = std::env::var("CALLTRAIL_SIM_SEED").ok().and_then(|s| s.parse::<u64>().ok()) {
+        let o = run(seed, EngineOptions::default(), true);
+        for line in &o.trace {
+            println!("{line}");
+        }
+        assert!(o.violations.is_empty(), "seed {seed}: {:#?}", o.violations);
+        return;
+    }
+    let n = schedules();
+    let t = std::time::Instant::now();
+    let failures = sweep(n, &EngineOptions::default(), false);
+    let secs = t.elapsed().as_secs_f64();
+    println!("simulator: {n} schedules in {secs:.1} s ({:.0}/s)", n as f64 / secs);
+    if let Some((seed, v)) = failures.first() {
+        panic!(
+            "{} of {n} schedules failed; first: seed {seed} (replay with CALLTRAIL_SIM_SEED={seed}): {:#?}",
+            failures.len(),
+            v.iter().take(10).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace() {
+    for seed in [1u64, 7, 42, 1234, 99_999] {
+        let a = run(seed, EngineOptions::default(), false);
+        let b = run(seed, EngineOptions::default(), false);
+        assert_eq!(a.trace_hash, b.trace_hash, "I20: seed {seed} diverged");
+    }
+    assert_ne!(run(1, EngineOptions::default(), false).trace_hash, run(2, EngineOptions::default(), false).trace_hash);
+}
+
+fn caught_within(m: Mutation, seeds: u64, needle: &str) {
+    let opts = EngineOptions { mutation: m, ..EngineOptions::default() };
+    let found = sweep(seeds, &opts, true);
+    let hit = found.iter().find(|(_, v)| v.iter().any(|x| x.contains(needle)));
+    assert!(hit.is_some(), "{m:?} not caught ({needle}) within {seeds} seeds: {found:?}");
+}
+
+#[test]
+fn planted_bug_skip_the_attempting_write_is_caught() {
+    caught_within(Mutation::SkipAttemptingWrite, 50, "I4");
+}
+
+#[test]
+fn planted_bug_blind_retry_after_unknown_is_caught() {
+    caught_within(Mutation::BlindRetryAfterUnknown, 500, "I7");
+}
+
+#[test]
+fn planted_bug_digest_ignoring_quiet_hours_is_caught() {
+    caught_within(Mutation::IgnoreQuietHours, 500, "I10");
+}

@@ -42,6 +42,11 @@ pub struct World {
     pub notices: Vec<Notice>,
     pub problems: Vec<Problem>,
     pub trace: Vec<String>,
+    /// FNV-1a over every trace line (I20 compares it across runs of one seed).
+    pub trace_hash: u64,
+    /// Keep the trace lines themselves (scenarios) or only their hash (simulator).
+    pub keep_trace: bool,
+    wake_since_boot: bool,
     pub violations: Vec<String>,
     /// Answer requests as soon as they are sent (scenario tests); the simulator turns it off.
     pub auto_deliver: bool,
@@ -137,6 +142,9 @@ impl World {
             notices: Vec::new(),
             problems: Vec::new(),
             trace: Vec::new(),
+            trace_hash: 0xcbf2_9ce4_8422_2325,
+            keep_trace: true,
+            wake_since_boot: true,
             violations: Vec::new(),
             auto_deliver: true,
             crash_before_effect: None,
@@ -149,6 +157,15 @@ impl World {
         };
         w.boot_engine();
         w
+    }
+
+    fn log(&mut self, line: String) {
+        for b in line.bytes().chain([b'\n']) {
+            self.trace_hash = (self.trace_hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        if self.keep_trace {
+            self.trace.push(line);
+        }
     }
 
     pub fn crm(&mut self, id: &str) -> &mut FakeCrm {
@@ -165,9 +182,15 @@ impl World {
             }
         }
         let boot_id = 0x5eed_0000 + self.boot;
-        self.trace.push(format!("{} boot {boot_id}", self.now.0));
+        self.log(format!("{} boot {boot_id}", self.now.0));
+        self.wake_since_boot = false;
         self.engine.handle(Input::Restored { snapshot: snap, settings: self.settings.clone(), boot_id }, self.now);
         self.drain();
+        // I17: the restore's effects schedule a wake-up before the engine goes idle (unless
+        // the worker died again while draining them, which boots once more).
+        if !self.wake_since_boot {
+            self.violations.push(format!("I17 no WakeAt after boot {boot_id}"));
+        }
     }
 
     /// Kills the worker: memory and unanswered requests are gone; writes in flight reached the
@@ -187,14 +210,27 @@ impl World {
             }
         }
         self.creating.clear();
-        self.trace.push(format!("{} crash", self.now.0));
+        self.log(format!("{} crash", self.now.0));
         self.boot_engine();
     }
 
+    /// Sends an input as its sender would: if the worker dies before every effect of the input
+    /// ran, the input was not acknowledged and the sender sends it again (alarms and CRM
+    /// replies are not re-sent: they are lost with the worker).
     pub fn input(&mut self, input: Input) {
-        self.trace.push(format!("{} in {}", self.now.0, short_input(&input)));
-        self.engine.handle(input, self.now);
-        self.drain();
+        let resend = !matches!(input, Input::AlarmFired | Input::CrmDone { .. } | Input::Restored { .. });
+        let mut tries = 0;
+        loop {
+            let line = if self.keep_trace { short_input(&input) } else { String::new() };
+            self.log(format!("{} in {line}", self.now.0));
+            let restarts = self.restarts;
+            self.engine.handle(input.clone(), self.now);
+            self.drain();
+            tries += 1;
+            if !resend || self.restarts == restarts || tries > 5 {
+                break;
+            }
+        }
         if self.auto_deliver {
             self.deliver_all();
         }
@@ -226,26 +262,31 @@ impl World {
     fn apply(&mut self, e: Effect) {
         match e {
             Effect::Persist(b) => {
-                self.trace.push(format!("{} persist {:?} {}", self.now.0, b.durability, b.writes.len()));
+                self.log(format!("{} persist {:?} {}", self.now.0, b.durability, b.writes.len()));
                 self.store.apply(&b);
             }
             Effect::Crm(req) => {
                 self.check_request(&req);
-                self.trace.push(format!("{} crm {} {} {} {}", self.now.0, req.req, req.integration, req.slot, op_name(&req.op)));
+                self.log(format!("{} crm {} {} {} {}", self.now.0, req.req, req.integration, req.slot, op_name(&req.op)));
                 let s = Sent { at: self.now, req };
                 self.sent.push(s.clone());
                 self.pending.push(s);
             }
             Effect::WakeAt(t) => {
-                self.trace.push(format!("{} wake {}", self.now.0, t.0));
+                self.wake_since_boot = true;
+                self.log(format!("{} wake {}", self.now.0, t.0));
                 self.alarm = Some(t);
             }
             Effect::Notify(n) => {
-                self.trace.push(format!("{} notify {}", self.now.0, serde_json::to_string(&n).unwrap_or_default()));
+                if self.keep_trace {
+                    self.log(format!("{} notify {n:?}", self.now.0));
+                } else {
+                    self.log(format!("{} notify", self.now.0));
+                }
                 self.notices.push(n);
             }
             Effect::Problem(p) => {
-                self.trace.push(format!("{} problem {:?}", self.now.0, p.kind));
+                self.log(format!("{} problem {:?}", self.now.0, p.kind));
                 self.problems.push(p);
             }
         }
@@ -305,14 +346,23 @@ impl World {
                 self.needs_find.insert(p.req.slot.clone());
             }
         }
-        if let Err(calltrail::crm::CrmError::RateLimited { retry_after_ms: Some(ms), .. }) = &result {
-            self.retry_after.insert(p.req.integration.clone(), now.plus_ms(*ms));
-        }
+        let limit = match &result {
+            Err(calltrail::crm::CrmError::RateLimited { retry_after_ms: Some(ms), .. }) => Some(now.plus_ms(*ms)),
+            _ => None,
+        };
+        let restarts = self.restarts;
         self.input_no_deliver(Input::CrmDone { req: p.req.req, result });
+        // I13 holds the engine to a Retry-After it heard: if the worker died while handling the
+        // 429 (before its effects ran), the reply was lost with it, like any reply in flight.
+        if let (Some(t), true) = (limit, self.restarts == restarts) {
+            let e = self.retry_after.entry(p.req.integration.clone()).or_insert(t);
+            *e = (*e).max(t);
+        }
     }
 
     fn input_no_deliver(&mut self, input: Input) {
-        self.trace.push(format!("{} in {}", self.now.0, short_input(&input)));
+        let line = if self.keep_trace { short_input(&input) } else { String::new() };
+        self.log(format!("{} in {line}", self.now.0));
         self.engine.handle(input, self.now);
         self.drain();
     }
