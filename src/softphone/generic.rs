@@ -163,7 +163,7 @@ fn call(event: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneE
         }
         _ => {
             ended = None;
-            answered = Some(answered.unwrap_or(ctx.now));
+            answered = Some(answered.unwrap_or(ctx.now.max(started)));
             CallResult::Answered
         }
     };

@@ -10,9 +10,10 @@
 //!   There is no duration: it is `endTime - startTime`, computed by [`Call::duration_secs`].
 //! - `rc-active-call-notify`: `call` is a **presence** active call, for every calling mode and
 //!   for the rep's other devices. It has `telephonyStatus` and `terminationType` but no answer
-//!   or end time: a `CallConnected` update is stamped answered at `now`, and the call has ended
-//!   when `telephonyStatus == "NoCall"` and `terminationType == "final"`, stamped ended at `now`
-//!   with result [`CallResult::Unknown`] (presence does not say whether it was answered).
+//!   or end time: a `CallConnected` update is stamped answered at `now` (the receive time), and
+//!   the call has ended when `telephonyStatus == "NoCall"` and `terminationType == "final"`,
+//!   stamped ended at `now` with result [`CallResult::Unknown`] (presence does not say whether
+//!   it was answered). Where RingCentral's clock is ahead of ours, the stamp is the start time.
 //! - `rc-inbound-message-notify` / `rc-message-updated-notify`: `message` is a **message-store
 //!   record**. SMS and Fax are decoded; VoiceMail, Pager and Text are ignored with a reason, as
 //!   are deleted messages.
@@ -184,7 +185,7 @@ fn webphone(
         // VoIP-to-VoIP calls report "start" before `startTime` is set: the shell's receive time
         // is then the best answer time there is.
         Phase::Answered | Phase::Held | Phase::Resumed => (
-            Some(answered.unwrap_or(ctx.now)),
+            Some(answered.unwrap_or(ctx.now.max(started))),
             None,
             CallResult::Answered,
         ),
@@ -261,9 +262,12 @@ fn presence(
     let tsid = c.id("telephonySessionId")?;
     let session = c.id("sessionId")?.map(|id| ("rc-session:", id));
     let id = call_id(tsid, session, direction, &their, started);
+    // Presence comes from RingCentral's clock and `now` from ours: a receive time earlier than
+    // the start is clock skew (bounded by the future check), not a call that ended first.
+    let received = ctx.now.max(started);
     let (answered_at, ended_at, result) = match phase {
-        Phase::Answered => (Some(ctx.now), None, CallResult::Answered),
-        Phase::Ended => (None, Some(ctx.now), CallResult::Unknown),
+        Phase::Answered => (Some(received), None, CallResult::Answered),
+        Phase::Ended => (None, Some(received), CallResult::Unknown),
         _ => (None, None, CallResult::Unknown),
     };
     let call = Call {
@@ -639,6 +643,23 @@ mod tests {
         assert_eq!(bad.kind(), "invalid_value");
         let bad = run(presence_call("NoCall", Some("eventually"))).unwrap_err();
         assert_eq!(bad.kind(), "invalid_value");
+    }
+
+    #[test]
+    fn presence_from_a_clock_ahead_of_ours_is_not_absurd() {
+        let mut data = presence_call("NoCall", Some("final"));
+        data["call"]["startTime"] = json!(NOW.0 + 5_000);
+        let c = call_of(run(data).unwrap());
+        assert_eq!(
+            (c.started_at, c.ended_at),
+            (NOW.plus_ms(5_000), Some(NOW.plus_ms(5_000)))
+        );
+        let mut data = presence_call("CallConnected", None);
+        data["call"]["startTime"] = json!(NOW.0 + 5_000);
+        assert_eq!(
+            call_of(run(data).unwrap()).answered_at,
+            Some(NOW.plus_ms(5_000))
+        );
     }
 
     #[test]
