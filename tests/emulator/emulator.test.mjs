@@ -444,3 +444,24 @@ test('Clio: external_properties filter finds the marker; PATCH with a stale IF-M
   assert.equal(stale.status, 412);
   assert.equal((await t.call('clio', 'GET', '/api/v4/contacts.json', { headers: { 'x-api-version': '3.0.0' } })).status, 410);
 });
+
+// ---------- regressions found by the connectors' end-to-end tests (tests/native/emulator_e2e.rs) ----------
+test('HubSpot: calls accept the calling-extension default properties (hs_call_external_id) and search by them', async () => {
+  const c = await t.call('hubspot', 'POST', '/crm/v3/objects/calls', { body: { properties: { ...hsCall('x').properties, hs_call_external_id: 'calltrail:abc', hs_call_external_account_id: 'acct-1', hs_call_app_id: '123' } } });
+  assert.equal(c.status, 201, c.text);
+  const s = await t.call('hubspot', 'POST', '/crm/v3/objects/calls/search', { body: { filterGroups: [{ filters: [{ propertyName: 'hs_call_external_id', operator: 'EQ', value: 'calltrail:abc' }] }], properties: ['hs_call_external_id'] } });
+  assert.equal(s.body.total, 1, s.text);
+  assert.equal(s.body.results[0].properties.hs_call_external_id, 'calltrail:abc');
+});
+
+test('Salesforce: /query/, /search/ and /parameterizedSearch/ with the trailing slash the REST API guide uses', async () => {
+  await t.admin('POST', '/seed', { vendor: 'salesforce', contacts: [{ firstName: 'C', lastName: 'One', phone: '(212) 555-0100' }] });
+  const q = await t.call('salesforce', 'GET', `/services/data/v62.0/query/?q=${encodeURIComponent('SELECT Id FROM Contact')}`);
+  assert.equal(q.status, 200, q.text);
+  assert.equal(q.body.totalSize, 1);
+  const s = await t.call('salesforce', 'GET', `/services/data/v62.0/search/?q=${encodeURIComponent('FIND {2125550100} IN PHONE FIELDS RETURNING Contact(Id)')}`);
+  assert.equal(s.status, 200, s.text);
+  assert.equal(s.body.searchRecords.length, 1);
+  const p = await t.call('salesforce', 'GET', '/services/data/v62.0/parameterizedSearch/?q=One&sobject=Contact');
+  assert.equal(p.status, 200, p.text);
+});

@@ -48,6 +48,11 @@ function baseProps(objectType) {
       hs_call_status: { type: 'enumeration', options: CALL_STATUS },
       hs_call_callee_object_id: { type: 'number' },
       hs_call_callee_object_type: { type: 'enumeration', options: ['CONTACT', 'COMPANY'] },
+      // Default call properties of the calling-extension docs ("Recordings and transcriptions":
+      // POST /crm/v3/objects/calls with hs_call_external_id, the calling app's own id of the call).
+      hs_call_external_id: { type: 'string' },
+      hs_call_external_account_id: { type: 'string' },
+      hs_call_app_id: { type: 'string' },
       hs_activity_type: { type: 'string' },
       hs_attachment_ids: { type: 'string' },
     };

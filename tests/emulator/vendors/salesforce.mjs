@@ -583,11 +583,17 @@ export default function salesforce(emu) {
       { method: 'GET', path: '/services/oauth2/authorize', handler: (ctx) => authorizeRedirect(ctx), auth: false },
       { method: 'GET', path: '/services/data', handler: versions, auth: false },
       { method: 'GET', path: `${V}/limits`, handler: limits },
+      // The REST API guide spells these resources with a trailing slash
+      // (`/services/data/vXX.X/query/?q=`, `/search/?q=`); Salesforce serves both spellings.
       { method: 'GET', path: `${V}/query`, handler: (ctx) => runQuery(ctx, false) },
+      { method: 'GET', path: `${V}/query/`, handler: (ctx) => runQuery(ctx, false) },
       { method: 'GET', path: `${V}/queryAll`, handler: (ctx) => runQuery(ctx, true) },
+      { method: 'GET', path: `${V}/queryAll/`, handler: (ctx) => runQuery(ctx, true) },
       { method: 'GET', path: `${V}/query/:locator`, handler: queryMore },
       { method: 'GET', path: `${V}/search`, handler: search },
+      { method: 'GET', path: `${V}/search/`, handler: search },
       { method: 'GET', path: `${V}/parameterizedSearch`, handler: parameterized },
+      { method: 'GET', path: `${V}/parameterizedSearch/`, handler: parameterized },
       { method: 'POST', path: `${V}/sobjects/:sobject`, handler: create },
       { method: 'GET', path: `${V}/sobjects/:sobject/describe`, handler: describe },
       { method: 'GET', path: `${V}/sobjects/:sobject/:id`, handler: read },
