@@ -465,3 +465,18 @@ test('Salesforce: /query/, /search/ and /parameterizedSearch/ with the trailing 
   const p = await t.call('salesforce', 'GET', '/services/data/v62.0/parameterizedSearch/?q=One&sobject=Contact');
   assert.equal(p.status, 200, p.text);
 });
+
+test('HubSpot: search filters on the associations.{objectType} pseudo-property (the search docs\' association filter)', async () => {
+  const seeded = await t.admin('POST', '/seed', { vendor: 'hubspot', contacts: [{ firstName: 'A', phone: '1' }, { firstName: 'B', phone: '2' }] });
+  const [a, b] = seeded.body.created.map((c) => c.id);
+  const comm = (to) => ({ properties: { hs_timestamp: '2024-05-01T10:00:00Z', hs_communication_channel_type: 'SMS', hs_communication_logged_from: 'CRM', hs_communication_body: `to ${to}` }, associations: [{ to: { id: to }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 81 }] }] });
+  assert.equal((await t.call('hubspot', 'POST', '/crm/v3/objects/communications', { body: comm(a) })).status, 201);
+  assert.equal((await t.call('hubspot', 'POST', '/crm/v3/objects/communications', { body: comm(b) })).status, 201);
+  const s = (f) => t.call('hubspot', 'POST', '/crm/v3/objects/communications/search', { body: { filterGroups: [{ filters: [f] }], properties: ['hs_communication_body'] } });
+  const eq = await s({ propertyName: 'associations.contact', operator: 'EQ', value: a });
+  assert.equal(eq.body.total, 1, eq.text);
+  assert.equal(eq.body.results[0].properties.hs_communication_body, `to ${a}`);
+  assert.equal((await s({ propertyName: 'associations.contact', operator: 'IN', values: [a, b] })).body.total, 2);
+  assert.equal((await s({ propertyName: 'associations.contact', operator: 'GT', value: a })).status, 400);
+  assert.equal((await s({ propertyName: 'associations.nope', operator: 'EQ', value: a })).status, 400);
+});

@@ -379,7 +379,30 @@ export default function hubspot(emu) {
     return sv.split(/[^a-z0-9_]+/).filter(Boolean).some((tok) => re.test(tok));
   }
 
+  // The search docs' pseudo-property `associations.{objectType}` ("search through associations",
+  // e.g. {propertyName: "associations.contact", operator: "EQ", value: "123"}) filters on the ids
+  // of associated records.
+  const ASSOC_OPERATORS = new Set(['EQ', 'NEQ', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY']);
+  function assocPseudo(propertyName) {
+    const m = /^associations\.(.+)$/.exec(propertyName);
+    return m ? OBJECT_ALIASES[m[1]] || null : null;
+  }
+  function assocMatch(toType, rec, f) {
+    const ids = rec._assoc.filter((a) => a.toType === toType).map((a) => String(a.toId));
+    switch (f.operator) {
+      case 'HAS_PROPERTY': return ids.length > 0;
+      case 'NOT_HAS_PROPERTY': return ids.length === 0;
+      case 'EQ': return ids.includes(String(f.value));
+      case 'NEQ': return !ids.includes(String(f.value));
+      case 'IN': return f.values.some((v) => ids.includes(String(v)));
+      case 'NOT_IN': return !f.values.some((v) => ids.includes(String(v)));
+      default: return false;
+    }
+  }
+
   function filterMatch(def, rec, f) {
+    const assocTo = assocPseudo(f.propertyName);
+    if (assocTo) return assocMatch(assocTo, rec, f);
     const raw = rec.properties[f.propertyName];
     const has = raw !== null && raw !== undefined && raw !== '';
     switch (f.operator) {
@@ -425,7 +448,9 @@ export default function hubspot(emu) {
         if (!isObj(f)) return validation(`${where} must be an object`);
         for (const k of Object.keys(f)) if (!['propertyName', 'operator', 'value', 'values', 'highValue'].includes(k)) return validation(`${where}: Unrecognized field "${k}"`);
         if (typeof f.propertyName !== 'string') return validation(`${where}.propertyName is required`);
-        if (!defs[f.propertyName]) return validation(`${where}: property "${f.propertyName}" does not exist on ${t}`);
+        const assocTo = assocPseudo(f.propertyName);
+        if (!defs[f.propertyName] && !assocTo) return validation(`${where}: property "${f.propertyName}" does not exist on ${t}`);
+        if (assocTo && !ASSOC_OPERATORS.has(f.operator)) return validation(`${where}: operator ${f.operator} cannot be used on ${f.propertyName}; one of ${[...ASSOC_OPERATORS].join(', ')}`);
         if (!OPERATORS.has(f.operator)) return validation(`${where}.operator "${f.operator}" is not one of ${[...OPERATORS].join(', ')}`);
         if (['IN', 'NOT_IN'].includes(f.operator)) {
           if (!Array.isArray(f.values) || !f.values.length) return validation(`${where}: operator ${f.operator} needs a non-empty "values" array`);
