@@ -480,3 +480,16 @@ test('HubSpot: search filters on the associations.{objectType} pseudo-property (
   assert.equal((await s({ propertyName: 'associations.contact', operator: 'GT', value: a })).status, 400);
   assert.equal((await s({ propertyName: 'associations.nope', operator: 'EQ', value: a })).status, 400);
 });
+
+test('Zoho: criteria compare date fields as dates (Tasks Due_Date greater_equal / less_equal)', async () => {
+  const seeded = await t.admin('POST', '/seed', { vendor: 'zoho', contacts: [{ lastName: 'D', phone: '1' }] });
+  const who = seeded.body.created[0].id;
+  for (const day of ['2026-03-06', '2026-03-08', '2026-03-10']) {
+    const r = await t.call('zoho', 'POST', '/crm/v8/Tasks', { body: { data: [{ Subject: `on ${day}`, Due_Date: day, Who_Id: { id: who } }] } });
+    assert.equal(r.status, 201, r.text);
+  }
+  const crit = `((Who_Id:equals:${who})and(Due_Date:greater_equal:2026-03-07)and(Due_Date:less_equal:2026-03-09))`;
+  const s = await t.call('zoho', 'GET', `/crm/v8/Tasks/search?criteria=${encodeURIComponent(crit)}&fields=Subject,Due_Date`);
+  assert.equal(s.status, 200, s.text);
+  assert.deepEqual(s.body.data.map((r) => r.Subject), ['on 2026-03-08']);
+});

@@ -318,7 +318,9 @@ export default function zoho(emu) {
     if (isObj(v)) v = v.id;
     const s = v === null || v === undefined ? '' : String(v).toLowerCase();
     const val = c.value.toLowerCase();
-    const dt = defs(m)[c.field].type === 'datetime';
+    // Zoho's search guide lets date and datetime fields take the comparison operators
+    // (greater_equal, between, ...) with yyyy-MM-dd / ISO values: compare them as instants.
+    const dt = ['datetime', 'date'].includes(defs(m)[c.field].type);
     const num = (x) => (dt ? Date.parse(x) : Number(x));
     switch (c.op) {
       case 'equals': return s === val;
