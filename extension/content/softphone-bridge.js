@@ -1,18 +1,48 @@
-// Softphone bridge (content script, top frame of the page hosting the softphone).
+// Softphone bridge: a content script in the top frame of the page that hosts the softphone.
 //
-// For now it answers one page request, `calltrail-ping`, so the demo page can show that the
-// extension and its wasm core are alive. Relaying RingCentral Embeddable's rc-* events, with
-// origin and frame checks, arrives with the softphone work (issue 5).
+// RingCentral Embeddable (and softphones speaking Calltrail's generic protocol) post their
+// events to the hosting page with window.parent.postMessage. This script sees them, notes what
+// only it can know (whether the message came from a child frame of this page) and relays them
+// to the service worker, where Rust checks the origin, decodes and validates everything. A
+// rejected message is counted in the extension's diagnostics and never acted on.
 (() => {
-  const REPLY = 'calltrail-pong';
+  // A page cannot flood the worker: at most this many relayed messages per second.
+  const MAX_PER_SECOND = 50;
+  let windowStart = 0;
+  let relayed = 0;
+
+  const isSoftphoneMessage = (d) =>
+    d !== null && typeof d === 'object' && !Array.isArray(d) &&
+    ((typeof d.type === 'string' && d.type.startsWith('rc-') && !d.type.startsWith('rc-adapter-')) ||
+      Object.prototype.hasOwnProperty.call(d, 'calltrail'));
+
+  // True when the message came from one of this page's iframes, not from the page itself (a
+  // page script can post anything to its own window, with its own origin).
+  const fromChildFrame = (source) => {
+    if (!source || source === window) return false;
+    for (const frame of document.querySelectorAll('iframe')) {
+      if (frame.contentWindow === source) return true;
+    }
+    return false;
+  };
+
   window.addEventListener('message', (event) => {
-    // Only the page itself may ask, and only this one harmless question.
-    if (event.source !== window || event.origin !== location.origin) return;
     const data = event.data;
-    if (!data || data.type !== 'calltrail-ping') return;
-    chrome.runtime.sendMessage({ type: 'ping' }).then(
-      (reply) => window.postMessage({ type: REPLY, reply: { ok: reply.ok, pong: reply.pong } }, location.origin),
-      (err) => window.postMessage({ type: REPLY, reply: { ok: false, error: String(err) } }, location.origin),
-    );
+    if (isSoftphoneMessage(data)) {
+      const now = Date.now();
+      if (now - windowStart >= 1000) { windowStart = now; relayed = 0; }
+      if (++relayed > MAX_PER_SECOND) return;
+      chrome.runtime
+        .sendMessage({ type: 'softphone-event', origin: event.origin, from_frame: fromChildFrame(event.source), data })
+        .catch(() => {}); // the extension was reloaded: nothing to do
+      return;
+    }
+    // The demo page may ask whether the extension is alive; only the page itself may ask.
+    if (event.source === window && event.origin === location.origin && data && data.type === 'calltrail-ping') {
+      chrome.runtime.sendMessage({ type: 'ping' }).then(
+        (reply) => window.postMessage({ type: 'calltrail-pong', reply: { ok: reply.ok, pong: reply.pong } }, location.origin),
+        (err) => window.postMessage({ type: 'calltrail-pong', reply: { ok: false, error: String(err) } }, location.origin),
+      );
+    }
   });
 })();

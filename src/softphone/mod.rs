@@ -285,6 +285,23 @@ fn check_call_times(call: &Call, ctx: &DecodeContext<'_>) -> Result<(), DecodeEr
     Ok(())
 }
 
+/// What the engine hears of a decoded event: `None` for events that log nothing.
+///
+/// The softphone's "answered" is the engine's `CallStarted` (the call is under way); hold and
+/// resume only update the call; notes saved by the softphone are the rep's notes.
+pub fn to_input(event: SoftphoneEvent) -> Option<crate::engine::Input> {
+    use crate::engine::Input;
+    Some(match event {
+        SoftphoneEvent::CallRinging(c) => Input::CallRinging(c),
+        SoftphoneEvent::CallAnswered(c) => Input::CallStarted(c),
+        SoftphoneEvent::CallHeld(c) | SoftphoneEvent::CallResumed(c) => Input::CallUpdated(c),
+        SoftphoneEvent::CallEnded(c) => Input::CallEnded(c),
+        SoftphoneEvent::CallNotes { call, notes } => Input::NotesSaved { call, notes },
+        SoftphoneEvent::Message(m) => Input::MessageReceived(m),
+        SoftphoneEvent::Ignored { .. } => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,3 +505,4 @@ mod tests {
         }
     }
 }
+

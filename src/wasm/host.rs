@@ -57,7 +57,23 @@ struct Diagnostics {
     problem_counts: BTreeMap<String, u64>,
     restores: u64,
     persist_failures: u64,
+    softphone: SoftphoneStats,
 }
+
+/// What the softphone bridge saw: accepted, deliberately ignored, and rejected messages.
+/// Rejected messages are never acted on; they are counted here, by reason, for the diagnostics.
+#[derive(Default, Serialize)]
+struct SoftphoneStats {
+    accepted: u64,
+    ignored: u64,
+    repeated: u64,
+    rejected: BTreeMap<String, u64>,
+    last_rejections: VecDeque<ProblemEntry>,
+}
+
+/// Repeats of the same softphone fact (two tabs, webphone and presence streams) inside this
+/// window are dropped before the engine, which would merge them anyway but report each one.
+const SOFTPHONE_REPEAT_WINDOW_MS: i64 = 30_000;
 
 #[derive(Serialize, Clone)]
 struct ProblemEntry {
@@ -76,6 +92,8 @@ struct Inner {
     callbacks: Callbacks,
     sync_waiters: RefCell<Vec<Function>>,
     diagnostics: RefCell<Diagnostics>,
+    /// Dedupe keys of recent softphone facts and when they were seen.
+    recent_softphone: RefCell<BTreeMap<String, Timestamp>>,
 }
 
 /// The host the service worker creates once per worker start.
@@ -113,6 +131,7 @@ impl Host {
             callbacks: Callbacks { set_alarm, notify },
             sync_waiters: RefCell::new(Vec::new()),
             diagnostics: RefCell::new(Diagnostics::default()),
+            recent_softphone: RefCell::new(BTreeMap::new()),
         });
         inner.clone().restore(settings).await?;
         Ok(Host { inner })
@@ -143,6 +162,9 @@ impl Host {
 #[derive(Deserialize, Debug)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 enum Intent {
+    /// A message a content script saw in a softphone page: where it came from, whether it came
+    /// from a child frame of the page (the softphone's iframe), and the untrusted data.
+    SoftphoneEvent { origin: String, from_frame: bool, data: serde_json::Value },
     /// "Sync now": run the digest at once and answer when it is done, with what it logged.
     SyncNow,
     /// Replace the settings with a whole document (validated; applied whole or not at all).
@@ -313,6 +335,7 @@ impl Inner {
 
     async fn on_intent(self: Rc<Self>, intent: Intent) -> Result<Answer, JsValue> {
         Ok(match intent {
+            Intent::SoftphoneEvent { origin, from_frame, data } => self.softphone(&origin, from_frame, &data),
             Intent::SyncNow => {
                 let done = Promise::new(&mut |resolve: Function, _reject: Function| {
                     self.sync_waiters.borrow_mut().push(resolve);
@@ -387,6 +410,60 @@ impl Inner {
                 Answer { notices, ..Answer::ok(None) }
             }
         })
+    }
+
+    /// Decodes one softphone message and hands the engine what it means. Anything refused is
+    /// counted by reason and never acted on.
+    fn softphone(self: Rc<Self>, origin: &str, from_frame: bool, data: &serde_json::Value) -> Answer {
+        let now = now();
+        if !from_frame {
+            return self.reject_softphone("not_from_softphone_frame", origin, "the message did not come from a child frame");
+        }
+        let decoded = {
+            let engine = self.engine.borrow();
+            let ctx = crate::softphone::DecodeContext::from_settings(engine.settings(), now);
+            crate::softphone::decode(origin, data, &ctx)
+        };
+        let event = match decoded {
+            Ok(e) => e,
+            Err(e) => return self.reject_softphone(e.kind(), origin, &e.to_string()),
+        };
+        if let Some(key) = event.dedupe_key() {
+            let mut recent = self.recent_softphone.borrow_mut();
+            recent.retain(|_, at| now.since(*at) < SOFTPHONE_REPEAT_WINDOW_MS);
+            if recent.insert(key, now).is_some() {
+                self.diagnostics.borrow_mut().softphone.repeated += 1;
+                return Answer::ok(Some(serde_json::json!({ "accepted": true, "repeat": true })));
+            }
+        }
+        match crate::softphone::to_input(event) {
+            None => {
+                self.diagnostics.borrow_mut().softphone.ignored += 1;
+                Answer::ok(Some(serde_json::json!({ "accepted": true, "ignored": true })))
+            }
+            Some(input) => {
+                self.diagnostics.borrow_mut().softphone.accepted += 1;
+                let notices = self.input(input);
+                Answer { notices, ..Answer::ok(Some(serde_json::json!({ "accepted": true }))) }
+            }
+        }
+    }
+
+    fn reject_softphone(&self, reason: &str, origin: &str, detail: &str) -> Answer {
+        let mut d = self.diagnostics.borrow_mut();
+        let stats = &mut d.softphone;
+        *stats.rejected.entry(reason.to_owned()).or_default() += 1;
+        // The origin is the page's, not secret; cap it anyway, it is untrusted text.
+        let origin: String = origin.chars().take(100).collect();
+        stats.last_rejections.push_back(ProblemEntry {
+            at: now().0,
+            kind: reason.to_owned(),
+            detail: format!("{origin}: {detail}"),
+        });
+        while stats.last_rejections.len() > 50 {
+            stats.last_rejections.pop_front();
+        }
+        Answer::err(format!("softphone message rejected: {detail}"))
     }
 
     /// A call's records as stored, for manual logging of calls older than what a restore reads.
