@@ -1,7 +1,7 @@
 // Launching Debian's Chromium with the built extension, and the service-worker helpers the
 // browser tests and the demo share. playwright-core only: never a downloaded browser.
 import { chromium } from 'playwright-core';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, cp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ export const DIST = path.join(ROOT, 'dist');
 /** Fixed by the manifest's `key`, whatever the checkout path. */
 export const EXTENSION_ID = 'bicpcknbbpfahcmagcjbcgmfjdgbeppn';
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--no-sandbox', // as root Chromium refuses to start without it
   '--disable-gpu',
   '--disable-quic',
@@ -26,8 +26,21 @@ const CHROMIUM_ARGS = [
  * Starts Chromium with dist/ loaded and waits for the extension's service worker.
  * @returns {Promise<{context: import('playwright-core').BrowserContext, worker: import('playwright-core').Worker, close: () => Promise<void>}>}
  */
-export async function launchWithExtension({ headless = true, extensionDir = DIST } = {}) {
+export async function launchWithExtension({ headless = true, extensionDir = DIST, grantLocalhost = false } = {}) {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'calltrail-chromium-'));
+  let copy = null;
+  if (grantLocalhost) {
+    // CRM hosts are optional permissions granted when a rep connects a CRM, which needs a click
+    // on a browser prompt no test can reach. Tests load a copy of dist/ whose manifest grants the
+    // local emulator's host up front; everything else is the shipped package, byte for byte.
+    copy = await mkdtemp(path.join(tmpdir(), 'calltrail-dist-'));
+    await cp(extensionDir, copy, { recursive: true });
+    const manifestPath = path.join(copy, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    manifest.host_permissions = ['http://127.0.0.1/*'];
+    await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
+    extensionDir = copy;
+  }
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless,
@@ -45,6 +58,7 @@ export async function launchWithExtension({ headless = true, extensionDir = DIST
     close: async () => {
       await context.close();
       await rm(userDataDir, { recursive: true, force: true });
+      if (copy) await rm(copy, { recursive: true, force: true });
     },
   };
 }
