@@ -4,10 +4,15 @@
 //! CRUD and `/{module_api_name}/search`); the Calls, Tasks and Leads field names are not in the
 //! spec (its `Record` schema is open) and follow Zoho's module docs as summarised in
 //! `reference/crm-apis.md` §4.
-//! - **Search**: `GET /crm/v8/Contacts/search?phone=<national digits>` then the same on Leads
+//! - **Search**: `GET /crm/v8/Contacts/search?phone=<digits>` then the same on Leads
 //!   (`phone` searches every phone-type field; 204 means no match), paged by `page` while
 //!   `info.more_records`; every number re-verified with `phone::matches`. The search answer
-//!   already carries `Created_Time`/`Modified_Time`, so no detail requests.
+//!   already carries `Created_Time`/`Modified_Time`, so no detail requests. How `phone=`
+//!   normalises is not documented (crm-apis.md §4: "try E.164 and the national form"), and the
+//!   least a search can be assumed to do is compare digits, so "+1 (212) 555-0100" is only found
+//!   by `12125550100` and "212.555.0100" only by `2125550100`: each module is searched with
+//!   every digit form of the number ([`phone_forms`]: national, country code + national, and
+//!   outside NANP the trunk-0 national form). That costs 2-3 requests per module instead of 1.
 //! - **Calls**: `POST /crm/v8/Calls` with `Call_Type`, `Call_Start_Time` (offset form),
 //!   `Call_Duration` `mm:ss`, `Subject`, `Description` (plain text), `Call_Result`, and
 //!   `Who_Id` for a Contact or `What_Id` + `$se_module: "Leads"` for a Lead; updated with
@@ -81,41 +86,58 @@ const MODULES: [(&str, &str, &[&str]); 2] = [
 fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     let mut contacts: Vec<Contact> = Vec::new();
     let mut rest = history;
+    let forms = phone_forms(phone);
     for (module, record_type, phone_fields) in MODULES {
-        let prefix = format!("/crm/v8/{module}/search");
-        let mut page = 0;
-        let mut more = true;
-        while more {
-            let Some((ex, tail)) = rest.split_first().filter(|(e, _)| e.request.url.contains(&prefix)) else { break };
-            rest = tail;
-            page += 1;
-            let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else {
-                more = false; // 204: nothing (more) matches
-                break;
-            };
-            for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(c) = record_contact(r, record_type, phone_fields) {
-                    if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
-                        contacts.push(c);
+        for form in &forms {
+            // The exchanges of this (module, form) search are the next ones whose URL says so.
+            let prefix = format!("{}/crm/v8/{module}/search?phone={}&", conn.base_url, common::encode_component(form));
+            let mut page = 0;
+            let mut more = true;
+            while more {
+                let Some((ex, tail)) = rest.split_first().filter(|(e, _)| e.request.url.starts_with(&prefix)) else { break };
+                rest = tail;
+                page += 1;
+                let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else {
+                    more = false; // 204: nothing (more) matches
+                    break;
+                };
+                for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(c) = record_contact(r, record_type, phone_fields) {
+                        if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
+                            contacts.push(c);
+                        }
                     }
                 }
+                more = v.pointer("/info/more_records").and_then(Value::as_bool) == Some(true);
             }
-            more = v.pointer("/info/more_records").and_then(Value::as_bool) == Some(true);
-        }
-        if page == 0 || (more && page < MAX_PAGES) {
-            let mut fields = vec!["Full_Name"];
-            fields.extend_from_slice(phone_fields);
-            fields.extend(["Created_Time", "Modified_Time"]);
-            let q = [
-                ("phone", common::national_digits(phone).to_owned()),
-                ("fields", fields.join(",")),
-                ("per_page", PER_PAGE.to_string()),
-                ("page", (page + 1).to_string()),
-            ];
-            return Ok(Step::Send(get(conn, &prefix, &q)));
+            if page == 0 || (more && page < MAX_PAGES) {
+                let mut fields = vec!["Full_Name"];
+                fields.extend_from_slice(phone_fields);
+                fields.extend(["Created_Time", "Modified_Time"]);
+                let q = [
+                    ("phone", form.clone()),
+                    ("fields", fields.join(",")),
+                    ("per_page", PER_PAGE.to_string()),
+                    ("page", (page + 1).to_string()),
+                ];
+                return Ok(Step::Send(get(conn, &format!("/crm/v8/{module}/search"), &q)));
+            }
         }
     }
     Ok(Step::Done(Ok(CrmOutput::Contacts { contacts })))
+}
+
+/// The digit strings `number` is commonly stored as, for a `phone=` search that compares
+/// digits: the national number (`2125550100`), with the country code (`12125550100`, which
+/// "+1 (212) 555-0100" and "1-212-555-0100" reduce to), and outside NANP with the trunk 0
+/// (`02079460958`, "020 7946 0958").
+pub fn phone_forms(number: &E164) -> Vec<String> {
+    let (cc, national) = common::split_country_code(number);
+    let mut forms = vec![national.to_owned(), format!("{cc}{national}")];
+    if cc != "1" {
+        forms.push(format!("0{national}"));
+    }
+    forms
 }
 
 fn record_contact(r: &Value, record_type: &str, phone_fields: &[&str]) -> Option<Contact> {
@@ -332,7 +354,10 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
             let Some(p) = &hint.phone else {
                 return Err(CrmError::Permanent { message: "Zoho CRM: a placeholder lookup needs the phone number".into() });
             };
-            ("/crm/v8/Leads/search", vec![("phone", common::national_digits(p).to_owned()), ("fields", "Full_Name,Phone,Description".into())])
+            // A placeholder is written with its E.164 `Phone`, whose digits are the country
+            // code and the national number.
+            let (cc, national) = common::split_country_code(p);
+            ("/crm/v8/Leads/search", vec![("phone", format!("{cc}{national}")), ("fields", "Full_Name,Phone,Description".into())])
         }
     };
     for ex in history {

@@ -34,11 +34,16 @@ fn search_contacts_then_leads_with_paging_and_204() {
     ], "info": {"per_page": 200, "count": 2, "page": 1, "more_records": true}});
     let c2 = json!({"data": [{"id": "3003", "Full_Name": "Work Line", "Phone": null, "Mobile": "212.555.0100", "Created_Time": "2023-01-01T00:00:00+00:00", "Modified_Time": "2023-01-01T00:00:00+00:00"}],
         "info": {"per_page": 200, "count": 1, "page": 2, "more_records": false}});
-    let (reqs, out) = run(&zoho(), &op, vec![ok(200, &c1.to_string()), ok(200, &c2.to_string()), ok(204, "")]);
+    // The same contact found again through another digit form is kept once.
+    let c3 = json!({"data": [c1["data"][0].clone()], "info": {"per_page": 200, "count": 1, "page": 1, "more_records": false}});
+    let (reqs, out) = run(&zoho(), &op, vec![ok(200, &c1.to_string()), ok(200, &c2.to_string()), ok(200, &c3.to_string()), ok(204, ""), ok(204, "")]);
     let fields_c = "Full_Name%2CPhone%2CMobile%2CHome_Phone%2COther_Phone%2CAsst_Phone%2CCreated_Time%2CModified_Time";
+    let fields_l = "Full_Name%2CPhone%2CMobile%2CCreated_Time%2CModified_Time";
     assert_eq!(reqs[0].url, format!("{BASE}/crm/v8/Contacts/search?phone=2125550100&fields={fields_c}&per_page=200&page=1"));
     assert_eq!(reqs[1].url, format!("{BASE}/crm/v8/Contacts/search?phone=2125550100&fields={fields_c}&per_page=200&page=2"));
-    assert_eq!(reqs[2].url, format!("{BASE}/crm/v8/Leads/search?phone=2125550100&fields=Full_Name%2CPhone%2CMobile%2CCreated_Time%2CModified_Time&per_page=200&page=1"));
+    assert_eq!(reqs[2].url, format!("{BASE}/crm/v8/Contacts/search?phone=12125550100&fields={fields_c}&per_page=200&page=1"));
+    assert_eq!(reqs[3].url, format!("{BASE}/crm/v8/Leads/search?phone=2125550100&fields={fields_l}&per_page=200&page=1"));
+    assert_eq!(reqs[4].url, format!("{BASE}/crm/v8/Leads/search?phone=12125550100&fields={fields_l}&per_page=200&page=1"));
     for r in &reqs {
         assert_eq!(r.method, Method::Get);
         assert_auth(r);
@@ -56,8 +61,8 @@ fn leads_are_found_too() {
     let op = CrmOp::SearchContacts { phone: e164("+12125550100") };
     let leads = json!({"data": [{"id": "9", "Full_Name": "New Lead - +12125550100", "Phone": "+12125550100", "Created_Time": "2026-03-08T06:53:00+00:00", "Modified_Time": "2026-03-08T06:53:00+00:00"}],
         "info": {"more_records": false}});
-    let (reqs, out) = run(&zoho(), &op, vec![ok(204, ""), ok(200, &leads.to_string())]);
-    assert_eq!(reqs.len(), 2);
+    let (reqs, out) = run(&zoho(), &op, vec![ok(204, ""), ok(204, ""), ok(204, ""), ok(200, &leads.to_string())]);
+    assert_eq!(reqs.len(), 4);
     let Ok(CrmOutput::Contacts { contacts }) = out else { panic!("{out:?}") };
     assert_eq!((contacts[0].id.as_str(), contacts[0].record_type.0.as_str()), ("9", "Lead"));
 }
@@ -167,7 +172,8 @@ fn find_messages_and_placeholder() {
     let op = CrmOp::FindLog { marker: Marker("calltrail:c1".into()), hint: hint(LogWhat::Contact, None, None) };
     let leads = json!({"data": [{"id": "9", "Full_Name": "New Lead", "Phone": "+12125550100", "Description": "Logged by Calltrail · calltrail:c1"}], "info": {"more_records": false}});
     let (reqs, out) = run(&zoho(), &op, vec![ok(200, &leads.to_string())]);
-    assert_eq!(reqs[0].url, "https://www.zohoapis.eu/crm/v8/Leads/search?phone=2125550100&fields=Full_Name%2CPhone%2CDescription&per_page=200&page=1");
+    // The placeholder was written with its E.164 Phone: search its digits, country code included.
+    assert_eq!(reqs[0].url, "https://www.zohoapis.eu/crm/v8/Leads/search?phone=12125550100&fields=Full_Name%2CPhone%2CDescription&per_page=200&page=1");
     assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("9")) }));
 }
 
@@ -294,4 +300,28 @@ fn requests_conform_to_the_spec() {
             assert!(spec["paths"][template][method]["requestBody"].is_object(), "{method} {template} takes no body");
         }
     }
+}
+
+/// Regression: "+1 (212) 555-0100" was missed because only the national digits were searched,
+/// and a Zoho `phone=` search that compares digits does not drop the country code (found by
+/// the end-to-end test against the emulator; crm-apis.md §4 says to try both forms).
+#[test]
+fn search_tries_every_digit_form_of_the_number() {
+    assert_eq!(calltrail::crm::zoho::phone_forms(&e164("+12125550100")), ["2125550100", "12125550100"]);
+    assert_eq!(calltrail::crm::zoho::phone_forms(&e164("+442079460958")), ["2079460958", "442079460958", "02079460958"]);
+    let op = CrmOp::SearchContacts { phone: e164("+442079460958") };
+    let (reqs, out) = run(&zoho(), &op, vec![ok(204, ""); 6]);
+    let phones: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|r| {
+            let module = r.url.split("/crm/v8/").nth(1).unwrap().split('/').next().unwrap();
+            let phone = r.url.split("phone=").nth(1).unwrap().split('&').next().unwrap();
+            (module, phone)
+        })
+        .collect();
+    assert_eq!(
+        phones,
+        [("Contacts", "2079460958"), ("Contacts", "442079460958"), ("Contacts", "02079460958"), ("Leads", "2079460958"), ("Leads", "442079460958"), ("Leads", "02079460958")]
+    );
+    assert_eq!(out, Ok(CrmOutput::Contacts { contacts: vec![] }));
 }
