@@ -115,7 +115,9 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
     let mut calls = 0usize;
     let mut msgs = 0usize;
     let mut open_calls: Vec<calltrail::model::Call> = Vec::new();
-    let steps = 25 + r.below(30);
+    // When each call ended in true time (the CRMs' time), for I1.
+    let mut true_end: BTreeMap<String, Timestamp> = BTreeMap::new();
+    let steps = 12 + r.below(20);
     for _ in 0..steps {
         if r.chance(60) {
             w.crash_before_effect = Some(r.below(6) as usize);
@@ -150,6 +152,7 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
                     let mut c = open_calls.swap_remove(i);
                     c.ended_at = Some(w.now.max(c.started_at));
                     c.answered_at = Some(c.started_at);
+                    true_end.insert(c.id.0.clone(), w.now.plus_ms(-w.skew_ms));
                     w.input(Input::CallEnded(c.clone()));
                     if r.chance(100) {
                         w.input(Input::CallEnded(c));
@@ -217,8 +220,10 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
             }
             88..=89 => {
                 // Clock jumps: back two hours, or forward a day and two hours.
+                // Back: the machine's clock is set back (true time goes on). Forward: the laptop
+                // slept a day (true time passes too; the alarms were missed).
                 if r.chance(500) {
-                    w.now = w.now.plus_hours(-2);
+                    w.jump_clock(-2 * 3_600_000);
                 } else {
                     w.now = w.now.plus_hours(26);
                 }
@@ -250,6 +255,7 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
     w.crash_before_effect = None;
     for mut c in open_calls.drain(..) {
         c.ended_at = Some(w.now.max(c.started_at));
+        true_end.insert(c.id.0.clone(), w.now.plus_ms(-w.skew_ms));
         w.input(Input::CallEnded(c));
     }
     for id in &integs {
@@ -263,7 +269,9 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
         w.input(Input::CredentialsChanged { integration: id.clone() });
     }
     // Long enough for every window to close, and ending after a non-quiet digest run.
-    let mut until = w.now.plus_hours(i64::from(catch_up) + 4);
+    // (Calls stamped before the machine's clock was set back are that much "later".)
+    let latest = w.engine.slots().map(|s| s.at).max().unwrap_or(w.now).max(w.now);
+    let mut until = latest.plus_hours(i64::from(catch_up) + 3);
     let d = w.settings.digest.clone();
     if calltrail::engine::digest::in_quiet_hours(&d, until) {
         until = calltrail::engine::digest::quiet_end(&d, until).plus_mins(1);
@@ -283,7 +291,7 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
         w.advance_to(step.min(until));
     }
     w.advance_to(until);
-    check(&mut w, &integs, calls);
+    check(&mut w, &integs, calls, &true_end);
     Outcome { violations: std::mem::take(&mut w.violations), trace_hash: w.trace_hash, trace: std::mem::take(&mut w.trace) }
 }
 
@@ -292,7 +300,7 @@ fn state_of(v: &serde_json::Value) -> &str {
 }
 
 /// The end-state invariants (the trace ones were checked as effects ran).
-fn check(w: &mut World, integs: &[IntegrationId], calls: usize) {
+fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTreeMap<String, Timestamp>) {
     let mut v = Vec::new();
     let slots: BTreeMap<String, serde_json::Value> = w.store.all(StoreName::Slots).map(|r| (r.key.clone(), r.value.clone())).collect();
     // I15 / I1: after quiescence nothing is left in flight or waiting.
@@ -347,7 +355,7 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize) {
         let call = format!("c{c}");
         let Some(rec) = w.store.get(StoreName::Calls, &call) else { continue };
         let number = rec.value.get("call").and_then(|x| x.get("their_number")).and_then(|x| x.as_str()).unwrap_or("").to_owned();
-        let ended_at = Timestamp(rec.value.get("call").and_then(|x| x.get("ended_at")).and_then(|x| x.as_i64()).unwrap_or(0));
+        let ended_at = true_end.get(&call).copied().unwrap_or(Timestamp(i64::MIN));
         for (i, id) in integs.iter().enumerate() {
             let key = calltrail::engine::slot::call_slot_key(&CallId::new(&call), id);
             let Some(s) = slots.get(&key) else {

@@ -50,6 +50,8 @@ pub struct FakeCrm {
     pub find_lag_ms: i64,
     pub unauthorized: bool,
     pub requests: usize,
+    /// The CRM's own clock: the rep's machine may jump back, the CRM's servers do not.
+    clock: Timestamp,
     next: u64,
     prefix: String,
 }
@@ -68,6 +70,7 @@ impl FakeCrm {
             find_lag_ms: lag,
             unauthorized: false,
             requests: 0,
+            clock: Timestamp(i64::MIN),
             next: 0,
             prefix: prefix.into(),
         }
@@ -139,6 +142,8 @@ impl FakeCrm {
     /// Applies an op for real (also used when a worker dies with a write in flight that the
     /// CRM received).
     pub fn apply(&mut self, op: &CrmOp, now: Timestamp) -> Result<CrmOutput, CrmError> {
+        self.clock = self.clock.max(now);
+        let now = self.clock;
         match op {
             CrmOp::SearchContacts { phone } => Ok(CrmOutput::Contacts { contacts: self.matching(phone, now) }),
             CrmOp::FindLog { marker, .. } => {

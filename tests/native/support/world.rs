@@ -57,6 +57,9 @@ pub struct World {
     /// Kill the worker at the next create: before it is sent, or just after (the CRM got it).
     pub crash_on_create: Option<CrashPoint>,
     pub restarts: usize,
+    /// How far the machine's wall clock (what the engine sees) is off true time (what the CRMs
+    /// see): a clock jump changes it.
+    pub skew_ms: i64,
     /// Slots whose last create had an unknown outcome and that have not been looked up since.
     needs_find: BTreeSet<String>,
     /// No request to an integration before this (from 429 Retry-After we sent).
@@ -151,6 +154,7 @@ impl World {
             crash_commits_writes: true,
             crash_on_create: None,
             restarts: 0,
+            skew_ms: 0,
             needs_find: BTreeSet::new(),
             retry_after: BTreeMap::new(),
             creating: BTreeSet::new(),
@@ -203,7 +207,7 @@ impl World {
                 self.needs_find.insert(p.req.slot.clone());
             }
             if self.crash_commits_writes && p.req.op.is_write() {
-                let now = self.now;
+                let now = self.now.plus_ms(-self.skew_ms);
                 if let Some(crm) = self.crms.get_mut(&p.req.integration) {
                     let _ = crm.apply(&p.req.op, now);
                 }
@@ -339,7 +343,7 @@ impl World {
         let p = self.pending.remove(index);
         let now = self.now;
         let Some(crm) = self.crms.get_mut(&p.req.integration) else { return };
-        let result = crm.execute(&p.req.op, now);
+        let result = crm.execute(&p.req.op, now.plus_ms(-self.skew_ms));
         if is_create(&p.req.op) {
             self.creating.remove(&p.req.slot);
             if let Err(calltrail::crm::CrmError::Unknown { .. }) = &result {
@@ -377,19 +381,32 @@ impl World {
     }
 
     /// Moves the clock forward, firing the alarm at each deadline on the way (on time).
+    /// The shell keeps two alarms: a one-shot at the latest `WakeAt`, and a periodic backstop
+    /// (every digest period) so a lost one-shot cannot leave the engine asleep for good.
     pub fn advance_to(&mut self, t: Timestamp) {
         let mut guard = 0;
-        while let Some(a) = self.alarm {
+        let period = i64::from(self.settings.digest.period_mins);
+        loop {
+            let backstop = self.now.plus_mins(period);
+            let a = self.alarm.map_or(backstop, |a| a.min(backstop));
             if a > t {
                 break;
             }
             self.now = self.now.max(a);
-            self.alarm = None;
+            if self.alarm.is_some_and(|x| x <= self.now) {
+                self.alarm = None;
+            }
             self.input(Input::AlarmFired);
             guard += 1;
             assert!(guard < 1_000_000, "alarm storm");
         }
         self.now = self.now.max(t);
+    }
+
+    /// The machine's clock jumps by `ms` (true time does not).
+    pub fn jump_clock(&mut self, ms: i64) {
+        self.now = self.now.plus_ms(ms);
+        self.skew_ms += ms;
     }
 
     pub fn advance_mins(&mut self, m: i64) {
