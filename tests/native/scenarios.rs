@@ -616,3 +616,46 @@ fn restore_reads_open_work_and_recent_calls_only() {
     w.restart();
     w.assert_clean();
 }
+
+mod idempotence {
+    //! Property: delivering every softphone event twice (page retries, two tabs) gives the same
+    //! ledger and the same CRM records as delivering it once.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn outcome(events: &[(u8, u8, bool)], twice: bool) -> (Vec<(String, String)>, usize) {
+        let mut w = world_with_ann(2, &["hs"]);
+        let numbers = [ANN, "+13105550111", "+14155550122"];
+        for (i, (kind, num, notes)) in events.iter().enumerate() {
+            let id = format!("p{}", i / 2);
+            w.advance_mins(1);
+            let c = call(&id, numbers[*num as usize % 3], w.now.plus_mins(-1), w.now);
+            let input = match kind % 4 {
+                0 => Input::CallEnded(c),
+                1 if *notes => Input::NotesOpened { call: cid(&id) },
+                1 => Input::CallStarted(Call { ended_at: None, ..c }),
+                2 => Input::MessageReceived(sms(&format!("m{i}"), "conv", w.now, "x")),
+                _ => Input::LogNowRequested { call: cid(&id) },
+            };
+            w.input(input.clone());
+            if twice {
+                w.input(input);
+            }
+        }
+        w.advance_mins(300);
+        let states = w.store.all(calltrail::store::StoreName::Slots).map(|r| (r.key.clone(), w.stored_state(&r.key))).collect();
+        let records = w.crms.values().map(|c| c.records.len()).sum();
+        w.assert_clean();
+        (states, records)
+    }
+
+    use calltrail::model::Call;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn replaying_every_event_twice_changes_nothing(events in proptest::collection::vec((0u8..4, 0u8..3, any::<bool>()), 1..12)) {
+            prop_assert_eq!(outcome(&events, false), outcome(&events, true));
+        }
+    }
+}
