@@ -212,8 +212,10 @@ fn end_to_end(kind: CrmKind) {
     assert_eq!(got.as_ref(), Some(&placeholder.id), "{kind:?} FindLog of the placeholder");
     // A call logs against the placeholder like any contact.
     let to_placeholder = call_log(kind, "to-placeholder", &again[0], &unknown, now().plus_mins(-1), "first call");
-    created(http.ok(&conn, &CrmOp::CreateCallLog { log: to_placeholder.clone() }));
+    let to_placeholder_record = created(http.ok(&conn, &CrmOp::CreateCallLog { log: to_placeholder.clone() }));
     only_record(&emu, kind, "calls", to_placeholder.marker.as_str());
+    let got = found(http.ok(&conn, &CrmOp::FindLog { marker: to_placeholder.marker.clone(), hint: call_hint(&to_placeholder) }));
+    assert_eq!(got, Some(to_placeholder_record), "{kind:?} FindLog of a call logged to a placeholder ({:?})", again[0].record_type);
 
     // A conversation-day of SMS, rewritten as messages arrive.
     let t1 = now().plus_mins(-3);
@@ -235,6 +237,19 @@ fn end_to_end(kind: CrmKind) {
     let sms_hint = LogHint { what: LogWhat::Messages, contact: Some(jane.id.clone()), contact_type: Some(jane.record_type.clone()), phone: Some(n0100), at: t1 };
     let got = found(http.ok(&conn, &CrmOp::FindLog { marker: sms.marker.clone(), hint: sms_hint }));
     assert_eq!(got.as_ref(), Some(&sms_record), "{kind:?} FindLog of the SMS day");
+
+    // A fax day: some CRMs keep it in another object than SMS (HubSpot: a note).
+    let fax = MessageLog {
+        marker: marker(kind, "fax"),
+        kind: MessageKind::Fax,
+        messages: vec![Message { kind: MessageKind::Fax, ..message(0, &n0100, t1.plus_secs(120), "3 pages, received") }],
+        ..sms.clone()
+    };
+    let fax_record = created(http.ok(&conn, &CrmOp::CreateMessageLog { log: fax.clone() }));
+    only_record(&emu, kind, "messages", fax.marker.as_str());
+    let fax_hint = LogHint { what: LogWhat::Messages, contact: Some(jane.id.clone()), contact_type: Some(jane.record_type.clone()), phone: Some(n0100), at: t1.plus_secs(120) };
+    let got = found(http.ok(&conn, &CrmOp::FindLog { marker: fax.marker.clone(), hint: fax_hint }));
+    assert_eq!(got.as_ref(), Some(&fax_record), "{kind:?} FindLog of the fax day");
 
     lost_reply_then_find(&emu, &http, kind, &jane, &n0100);
     lost_placeholder_then_find(&emu, &http, kind);
