@@ -26,7 +26,14 @@ const callbacks = {
     // Open extension pages listen for notices; with none open there is no receiver.
     chrome.runtime.sendMessage({ type: 'notice', notice }).catch(() => {});
   },
+  setBadge(text) {
+    chrome.action.setBadgeText({ text });
+    if (text) chrome.action.setBadgeBackgroundColor({ color: '#b3261e' });
+  },
 };
+
+// Admin policy (chrome.storage.managed). Reading it can fail where no policy is configured.
+const readPolicy = () => chrome.storage.managed.get(null).catch(() => ({}));
 
 // Started at once, awaited by every handler.
 const ready = init({ module_or_path: new URL('./pkg/calltrail_bg.wasm', import.meta.url) })
@@ -34,7 +41,7 @@ const ready = init({ module_or_path: new URL('./pkg/calltrail_bg.wasm', import.m
     timing.wasmReadyMs = performance.now();
     const [boot, host] = await Promise.all([
       core.recordBoot(instance, Date.now()),
-      core.Host.start('calltrail', callbacks),
+      readPolicy().then((policy) => core.Host.start('calltrail', callbacks, policy)),
     ]);
     timing.engineReadyMs = performance.now();
     return { boot, host };
@@ -70,6 +77,12 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   handle(message, sender).then(sendResponse, (err) =>
     sendResponse({ ok: false, error: String(err && err.message ? err.message : err) }));
   return true; // the answer comes asynchronously
+});
+
+chrome.storage.onChanged.addListener(async (_changes, area) => {
+  if (area !== 'managed') return;
+  const [{ host }, policy] = await Promise.all([ready, readPolicy()]);
+  host.setPolicy(policy);
 });
 
 chrome.runtime.onInstalled.addListener(() => { ensureAlarms(); });

@@ -11,20 +11,24 @@
 //! - [`model`]: the domain words: calls, messages, contacts, integrations, timestamps.
 //! - [`phone`]: E.164 normalisation and match keys for numbers in whatever format a CRM stores.
 //! - [`settings`]: per-integration and global settings, validated as a whole.
+//! - [`policy`]: admin policy laid over the rep's settings; what it sets is locked.
 //! - [`engine`]: the state machine: slots, the ledger, the four logging modes, the digest,
 //!   conflict rules, placeholders, audit.
 //! - [`crm`]: one connector per CRM: build an HTTP request, parse an HTTP response, classify errors.
 //! - [`store`]: the persistence contract (record envelopes, batches, restore queries).
 //! - [`softphone`]: decoding untrusted softphone messages into engine inputs.
+//! - [`view`]: what the pages show (statuses, filters, the unresolved queue, the badge), in Rust.
 //! - [`wasm`]: the only module that touches JavaScript.
 
 pub mod crm;
 pub mod engine;
 pub mod model;
 pub mod phone;
+pub mod policy;
 pub mod settings;
 pub mod softphone;
 pub mod store;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

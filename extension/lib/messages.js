@@ -4,17 +4,28 @@
 // content-script types. Extension pages (options, history) may send every type. Payloads are
 // decoded and validated again in Rust; this check only routes and refuses early.
 
-const CONTENT_SCRIPT_TYPES = new Set(['ping', 'softphone-event']);
+// The in-page panel runs in the content script's isolated world: page scripts cannot reach
+// it, so it may read a call's state and send the rep's notes and picks for that call.
+const CONTENT_SCRIPT_TYPES = new Set(['ping', 'softphone-event', 'state', 'call', 'engine']);
 const PAGE_ONLY_TYPES = new Set([
   'diagnostics',
+  'history',
+  'unresolved',
+  'audit',
+  'audit-csv',
   'sync-now',
+  'settings',
   'import-settings',
+  'save-settings',
   'export-settings',
   'set-credentials',
-  'history',
-  'audit',
-  'engine',
+  'clear-credentials',
+  'test-connection',
+  'oauth-start',
+  'oauth-finish',
 ]);
+// Of the engine inputs, a content script may send only those about the call on screen.
+const CONTENT_SCRIPT_INPUTS = new Set(['notes_opened', 'notes_saved', 'notes_cancelled', 'contacts_picked', 'log_now_requested']);
 const ALL_TYPES = new Set([...CONTENT_SCRIPT_TYPES, ...PAGE_ONLY_TYPES]);
 
 /**
@@ -36,6 +47,9 @@ export function checkMessage(message, sender, extensionId) {
   const allowed = fromContentScript ? CONTENT_SCRIPT_TYPES : ALL_TYPES;
   if (!allowed.has(message.type)) {
     return { ok: false, error: `message type ${JSON.stringify(message.type).slice(0, 60)} not allowed from ${fromContentScript ? 'a web page' : 'an extension page'}` };
+  }
+  if (fromContentScript && message.type === 'engine' && !CONTENT_SCRIPT_INPUTS.has(message.input?.input)) {
+    return { ok: false, error: 'that engine input is not allowed from a web page' };
   }
   return { ok: true, type: message.type };
 }

@@ -23,11 +23,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use crate::crm::{self, Connection, CrmError, Exchange, HttpRequest, HttpResponse, Reply, Secret, Step};
-use crate::engine::{CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem};
-use crate::model::{IntegrationId, Timestamp};
-use crate::settings::Settings;
+use crate::crm::oauth::{self, Grant, OAuthClient, TokenSet};
+use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Reply, Secret, Step};
+use crate::engine::{CallEntry, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
+use crate::model::{CallId, Contact, IntegrationId, Timestamp};
+use crate::phone::E164;
+use crate::policy;
+use crate::settings::{AuthKind, Settings};
 use crate::store::{Batch, Durability, Record, Snapshot, StoreName, Write};
+use crate::view;
 
 use super::idb::Db;
 
@@ -49,6 +53,8 @@ struct Callbacks {
     set_alarm: Function,
     /// `notify(notice)`: tell open extension pages that something changed.
     notify: Function,
+    /// `setBadge(text)`: the toolbar badge ("" hides it).
+    set_badge: Function,
 }
 
 #[derive(Default, Serialize)]
@@ -88,7 +94,14 @@ struct Inner {
     /// Effects drained from the engine, waiting for the pump.
     queue: RefCell<VecDeque<Effect>>,
     pumping: Cell<bool>,
-    credentials: RefCell<BTreeMap<IntegrationId, Secret>>,
+    credentials: RefCell<BTreeMap<IntegrationId, StoredSecret>>,
+    /// The rep's own settings document, before the admin policy is laid over it.
+    user_settings: RefCell<Settings>,
+    policy: RefCell<serde_json::Value>,
+    locked: RefCell<Vec<String>>,
+    /// OAuth refreshes in progress: callers wait on the one refresh of their integration.
+    refreshing: RefCell<BTreeMap<IntegrationId, Vec<Function>>>,
+    badge: RefCell<String>,
     callbacks: Callbacks,
     sync_waiters: RefCell<Vec<Function>>,
     diagnostics: RefCell<Diagnostics>,
@@ -102,24 +115,40 @@ pub struct Host {
     inner: Rc<Inner>,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+/// What the secrets store keeps per integration. Never sent to a page or the engine.
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
 struct StoredSecret {
     token: Secret,
+    #[serde(default)]
+    refresh_token: Option<Secret>,
+    #[serde(default)]
+    expires_at: Option<Timestamp>,
 }
 
 #[wasm_bindgen]
 impl Host {
     /// Opens the store, restores the engine from open work, and starts executing its effects.
-    /// `callbacks` is `{ setAlarm(epochMs), notify(notice) }`.
-    pub async fn start(db_name: String, callbacks: JsValue) -> Result<Host, JsValue> {
+    /// `callbacks` is `{ setAlarm(epochMs), notify(notice), setBadge(text) }`; `policy` is what
+    /// `chrome.storage.managed` holds (an object, possibly empty).
+    pub async fn start(db_name: String, callbacks: JsValue, policy: JsValue) -> Result<Host, JsValue> {
         let set_alarm = function(&callbacks, "setAlarm")?;
         let notify = function(&callbacks, "notify")?;
+        let set_badge = function(&callbacks, "setBadge")?;
         let db = Db::open(&db_name).await?;
-        let settings = load_settings(&db).await;
+        let user = load_settings(&db).await;
+        let policy: serde_json::Value = serde_wasm_bindgen::from_value(policy).unwrap_or(serde_json::Value::Null);
+        let mut startup_problem = None;
+        let (settings, locked) = match policy::apply(&user, &policy) {
+            Ok(e) => (e.settings, e.locked),
+            Err(e) => {
+                startup_problem = Some(e.to_string());
+                (user.clone(), Vec::new())
+            }
+        };
         let mut credentials = BTreeMap::new();
         for r in db.prefix(StoreName::Secrets, "").await? {
             if let Ok(s) = serde_json::from_value::<StoredSecret>(r.value) {
-                credentials.insert(IntegrationId(r.key), s.token);
+                credentials.insert(IntegrationId(r.key), s);
             }
         }
         let inner = Rc::new(Inner {
@@ -128,13 +157,37 @@ impl Host {
             queue: RefCell::new(VecDeque::new()),
             pumping: Cell::new(false),
             credentials: RefCell::new(credentials),
-            callbacks: Callbacks { set_alarm, notify },
+            user_settings: RefCell::new(user),
+            policy: RefCell::new(policy),
+            locked: RefCell::new(locked),
+            refreshing: RefCell::new(BTreeMap::new()),
+            badge: RefCell::new(String::new()),
+            callbacks: Callbacks { set_alarm, notify, set_badge },
             sync_waiters: RefCell::new(Vec::new()),
             diagnostics: RefCell::new(Diagnostics::default()),
             recent_softphone: RefCell::new(BTreeMap::new()),
         });
+        if let Some(p) = startup_problem {
+            inner.record_problem("policy_invalid", &p);
+        }
         inner.clone().restore(settings).await?;
         Ok(Host { inner })
+    }
+
+    /// The admin policy changed (`chrome.storage.managed.onChanged`).
+    #[wasm_bindgen(js_name = setPolicy)]
+    pub fn set_policy(&self, policy: JsValue) {
+        let policy: serde_json::Value = serde_wasm_bindgen::from_value(policy).unwrap_or(serde_json::Value::Null);
+        let user = self.inner.user_settings.borrow().clone();
+        match policy::apply(&user, &policy) {
+            Ok(e) => {
+                *self.inner.policy.borrow_mut() = policy;
+                *self.inner.locked.borrow_mut() = e.locked;
+                self.inner.clone().input(Input::SettingsChanged(e.settings));
+            }
+            // The last good settings stay in force.
+            Err(e) => self.inner.record_problem("policy_invalid", &e.to_string()),
+        }
     }
 
     /// The shell's alarm fired.
@@ -157,38 +210,93 @@ impl Host {
     }
 }
 
-/// What pages and content scripts may ask of the host. Pages hold no business rule; every
-/// intent becomes an engine input or a read of the store.
+/// What pages and content scripts may ask of the host (`docs/intents.md`). Pages hold no
+/// business rule; every intent becomes an engine input or a view computed in Rust.
 #[derive(Deserialize, Debug)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 enum Intent {
     /// A message a content script saw in a softphone page: where it came from, whether it came
     /// from a child frame of the page (the softphone's iframe), and the untrusted data.
     SoftphoneEvent { origin: String, from_frame: bool, data: serde_json::Value },
+    /// Integrations, their health, the badge and counts: the header of every page.
+    State,
+    /// One call's view (the panel during and after a call).
+    Call { call: CallId },
+    /// The newest calls with their status per integration.
+    History {
+        limit: Option<u32>,
+        #[serde(default)]
+        unlogged_only: bool,
+        #[serde(default)]
+        query: String,
+    },
+    /// Every slot waiting for a person, with its candidates.
+    Unresolved,
+    /// The audit trail, newest first, filtered.
+    Audit {
+        limit: Option<u32>,
+        #[serde(flatten)]
+        filter: AuditFilter,
+    },
+    /// The same, as CSV text.
+    AuditCsv {
+        limit: Option<u32>,
+        #[serde(flatten)]
+        filter: AuditFilter,
+    },
     /// "Sync now": run the digest at once and answer when it is done, with what it logged.
     SyncNow,
-    /// Replace the settings with a whole document (validated; applied whole or not at all).
+    /// The settings in force, the rep's own, and the fields the admin policy locks.
+    Settings,
+    /// Replace the rep's settings with a whole document (validated; applied whole or not at all).
     ImportSettings { json: String },
+    /// The same from the options page's form.
+    SaveSettings { settings: serde_json::Value },
     ExportSettings,
-    /// Store the API token or access token of an integration.
+    /// Store the API token of an integration.
     SetCredentials { integration: String, token: String },
-    /// The ledger as the history page shows it: the newest calls and their slots.
-    History { limit: Option<u32> },
-    /// The audit trail, newest first.
-    Audit { limit: Option<u32> },
-    /// Engine inputs a page may send as they are (notes, picks, log now, manual, resolve).
+    /// Forget an integration's credentials (disconnect).
+    ClearCredentials { integration: String },
+    /// Run a real search against the CRM: proves the URL and the credentials.
+    TestConnection { integration: String, number: Option<String> },
+    /// The URL to open with `chrome.identity.launchWebAuthFlow`.
+    OauthStart { integration: String, state: String, verifier: String, redirect_uri: String },
+    /// The redirect came back: redeem the code and keep the tokens.
+    OauthFinish { integration: String, redirect_url: String, state: String, verifier: String, redirect_uri: String },
+    /// Engine inputs a page may send (notes, picks, log now, manual, resolve).
     Engine { input: PageInput },
+}
+
+#[derive(Deserialize, Debug, Default)]
+struct AuditFilter {
+    call: Option<String>,
+    integration: Option<String>,
+    /// A word the outcome must contain ("logged", "failed", "rate limited", ...).
+    outcome: Option<String>,
+}
+
+impl AuditFilter {
+    fn keeps(&self, e: &serde_json::Value) -> bool {
+        let field = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("");
+        self.call.as_deref().is_none_or(|c| c.is_empty() || field("call") == c)
+            && self.integration.as_deref().is_none_or(|i| i.is_empty() || field("integration") == i)
+            && self
+                .outcome
+                .as_deref()
+                .is_none_or(|o| o.is_empty() || field("outcome").to_lowercase().contains(&o.to_lowercase()))
+    }
 }
 
 /// The engine inputs pages send, in JSON form.
 #[derive(Deserialize, Debug)]
 #[serde(tag = "input", rename_all = "snake_case")]
 enum PageInput {
-    NotesOpened { call: String },
-    NotesSaved { call: String, notes: String },
-    NotesCancelled { call: String },
-    LogNowRequested { call: String },
-    ManualLogRequested { call: String, integrations: Vec<String> },
+    NotesOpened { call: CallId },
+    NotesSaved { call: CallId, notes: String },
+    NotesCancelled { call: CallId },
+    ContactsPicked { call: CallId, integration: IntegrationId, contacts: Vec<Contact> },
+    LogNowRequested { call: CallId },
+    ManualLogRequested { call: CallId, integrations: Vec<IntegrationId> },
     UnresolvedResolved { resolutions: Vec<(String, crate::engine::Resolution)> },
 }
 
@@ -283,48 +391,53 @@ impl Inner {
             }
         }
         self.pumping.set(false);
+        self.update_badge();
     }
 
-    /// Runs one CRM operation as a connector conversation, then reports the result.
-    async fn run_crm(self: Rc<Self>, req: CrmRequest) {
-        let result = match self.connection(&req.integration) {
-            Err(e) => Err(e),
-            Ok(conn) => {
-                let mut history: Vec<Exchange> = Vec::new();
-                loop {
-                    match crm::step(&conn, &req.op, &history) {
-                        Step::Done(r) => break r,
-                        Step::Send(_) if history.len() >= MAX_EXCHANGES => {
-                            let message = format!("more than {MAX_EXCHANGES} requests for one operation");
-                            break Err(if req.op.is_write() {
-                                CrmError::Unknown { message }
-                            } else {
-                                CrmError::Transient { message }
-                            });
-                        }
-                        Step::Send(request) => {
-                            let reply = fetch(&request).await;
-                            history.push(Exchange { request, reply });
-                        }
-                    }
-                }
-            }
+    fn update_badge(&self) {
+        let text = {
+            let engine = self.engine.borrow();
+            let slots: Vec<Slot> = engine.slots().cloned().collect();
+            view::badge(&slots)
         };
+        if *self.badge.borrow() != text {
+            self.callbacks.set_badge.call1(&JsValue::NULL, &JsValue::from_str(&text)).ok();
+            *self.badge.borrow_mut() = text;
+        }
+    }
+
+    /// Runs one CRM operation for the engine, then reports the result.
+    async fn run_crm(self: Rc<Self>, req: CrmRequest) {
+        let result = self.clone().run_op(&req.integration, &req.op).await;
         self.input(Input::CrmDone { req: req.req, result });
     }
 
-    fn connection(&self, integration: &IntegrationId) -> Result<Connection, CrmError> {
+    /// Runs one CRM operation as a connector conversation of fetches.
+    async fn run_op(self: Rc<Self>, integration: &IntegrationId, op: &CrmOp) -> Result<CrmOutput, CrmError> {
+        let token = self.clone().fresh_token(integration).await?;
+        let conn = self.connection(integration, token)?;
+        let mut history: Vec<Exchange> = Vec::new();
+        loop {
+            match crm::step(&conn, op, &history) {
+                Step::Done(r) => return r,
+                Step::Send(_) if history.len() >= MAX_EXCHANGES => {
+                    let message = format!("more than {MAX_EXCHANGES} requests for one operation");
+                    return Err(if op.is_write() { CrmError::Unknown { message } } else { CrmError::Transient { message } });
+                }
+                Step::Send(request) => {
+                    let reply = fetch(&request).await;
+                    history.push(Exchange { request, reply });
+                }
+            }
+        }
+    }
+
+    fn connection(&self, integration: &IntegrationId, token: Secret) -> Result<Connection, CrmError> {
         let engine = self.engine.borrow();
         let settings = engine.settings();
         let Some(integ) = settings.integrations.iter().find(|i| &i.id == integration) else {
             return Err(CrmError::Permanent { message: format!("integration {integration} is not configured") });
         };
-        let token = self.credentials.borrow().get(integration).cloned().unwrap_or_default();
-        if token.is_empty() {
-            return Err(CrmError::Unauthorized {
-                message: format!("no credentials for {}: connect it in Settings", integ.label_or_id()),
-            });
-        }
         Ok(Connection {
             kind: integ.kind,
             base_url: integ.base_url.trim_end_matches('/').to_owned(),
@@ -336,6 +449,59 @@ impl Inner {
     async fn on_intent(self: Rc<Self>, intent: Intent) -> Result<Answer, JsValue> {
         Ok(match intent {
             Intent::SoftphoneEvent { origin, from_frame, data } => self.softphone(&origin, from_frame, &data),
+            Intent::State => Answer::ok(Some(self.state())),
+            Intent::Call { call } => {
+                let entry = self.engine.borrow().call(&call).cloned();
+                let entry = match entry {
+                    Some(e) => Some(e),
+                    None => self.db.get(StoreName::Calls, call.as_str()).await?.and_then(|r| CallEntry::from_record(&r)),
+                };
+                match entry {
+                    None => Answer::err(format!("no call {call}")),
+                    Some(entry) => {
+                        let slots = self.slots_of(&entry.call.id).await?;
+                        let v = view::call_view(&entry, &slots, self.engine.borrow().settings(), now());
+                        Answer::ok(serde_json::to_value(v).ok())
+                    }
+                }
+            }
+            Intent::History { limit, unlogged_only, query } => {
+                let limit = limit.unwrap_or(100).clamp(1, 1000);
+                // Filters drop rows, so read more than asked and stop once enough rows pass.
+                let read = if unlogged_only || !query.trim().is_empty() { (limit * 5).min(5000) } else { limit };
+                let mut rows = Vec::new();
+                for r in self.db.newest(StoreName::Calls, read).await? {
+                    let Some(entry) = CallEntry::from_record(&r) else { continue };
+                    let slots = self.slots_of(&entry.call.id).await?;
+                    let v = view::call_view(&entry, &slots, self.engine.borrow().settings(), now());
+                    if (!unlogged_only || v.is_unlogged()) && v.matches_query(&query) {
+                        rows.push(v);
+                        if rows.len() >= limit as usize {
+                            break;
+                        }
+                    }
+                }
+                Answer::ok(serde_json::to_value(rows).ok())
+            }
+            Intent::Unresolved => {
+                let engine = self.engine.borrow();
+                let slots: Vec<Slot> = engine.slots().cloned().collect();
+                let calls: Vec<CallEntry> =
+                    slots.iter().filter_map(|s| s.call_id()).filter_map(|id| engine.call(id).cloned()).collect();
+                Answer::ok(serde_json::to_value(view::unresolved(&slots, &calls, engine.settings())).ok())
+            }
+            Intent::Audit { limit, filter } => Answer::ok(Some(serde_json::Value::Array(self.audit(limit, &filter).await?))),
+            Intent::AuditCsv { limit, filter } => {
+                let mut csv = String::from(crate::engine::audit::CSV_HEADER);
+                csv.push('\n');
+                for e in self.audit(limit, &filter).await? {
+                    if let Ok(entry) = serde_json::from_value::<crate::engine::AuditEntry>(e) {
+                        csv.push_str(&entry.to_csv());
+                        csv.push('\n');
+                    }
+                }
+                Answer::ok(Some(serde_json::Value::String(csv)))
+            }
             Intent::SyncNow => {
                 let done = Promise::new(&mut |resolve: Function, _reject: Function| {
                     self.sync_waiters.borrow_mut().push(resolve);
@@ -344,72 +510,286 @@ impl Inner {
                 let result = JsFuture::from(done).await?;
                 Answer::ok(serde_wasm_bindgen::from_value(result).ok())
             }
+            Intent::Settings => {
+                let engine = self.engine.borrow();
+                Answer::ok(Some(serde_json::json!({
+                    "settings": engine.settings(),
+                    "user": &*self.user_settings.borrow(),
+                    "locked": &*self.locked.borrow(),
+                    "connected": self.credentials.borrow().keys().map(|k| k.to_string()).collect::<Vec<_>>(),
+                })))
+            }
             Intent::ImportSettings { json } => match Settings::from_json(&json) {
                 Err(e) => Answer::err(e.to_string()),
-                Ok(settings) => {
-                    save_settings(&self.db, &settings).await?;
-                    let notices = self.clone().input(Input::SettingsChanged(settings));
-                    Answer { notices, ..Answer::ok(None) }
-                }
+                Ok(user) => self.replace_settings(user).await?,
             },
+            Intent::SaveSettings { settings } => {
+                match serde_json::from_value::<Settings>(settings).map_err(|e| e.to_string()).and_then(|s| {
+                    s.validate().map_err(|e| e.to_string())?;
+                    Ok(s)
+                }) {
+                    Err(e) => Answer::err(e),
+                    Ok(user) => self.replace_settings(user).await?,
+                }
+            }
             Intent::ExportSettings => {
-                let s = self.engine.borrow().settings().clone();
+                let s = self.user_settings.borrow().clone();
                 Answer::ok(serde_json::to_value(&s).ok())
             }
             Intent::SetCredentials { integration, token } => {
+                if token.trim().is_empty() {
+                    return Ok(Answer::err("the token is empty"));
+                }
+                let secret = StoredSecret { token: Secret::new(token.trim()), ..StoredSecret::default() };
+                self.clone().store_secret(IntegrationId(integration), secret).await?
+            }
+            Intent::ClearCredentials { integration } => {
                 let id = IntegrationId(integration);
-                let record = Record {
-                    key: id.0.clone(),
-                    open: 0,
-                    at: now().0,
-                    value: serde_json::to_value(StoredSecret { token: Secret::new(token.clone()) })
-                        .unwrap_or_default(),
-                };
                 let batch = Batch {
-                    writes: vec![Write::Put { store: StoreName::Secrets, record }],
+                    writes: vec![Write::Delete { store: StoreName::Secrets, key: id.0.clone() }],
                     durability: Durability::Strict,
                 };
                 self.db.apply(&batch).await?;
-                self.credentials.borrow_mut().insert(id.clone(), Secret::new(token));
-                let notices = self.clone().input(Input::CredentialsChanged { integration: id });
-                Answer { notices, ..Answer::ok(None) }
+                self.credentials.borrow_mut().remove(&id);
+                Answer::ok(None)
             }
-            Intent::History { limit } => {
-                let calls = self.db.newest(StoreName::Calls, limit.unwrap_or(100).min(1000)).await?;
-                let mut rows = Vec::new();
-                for c in calls {
-                    let prefix = crate::engine::slot::call_slot_prefix(&crate::model::CallId(c.key.clone()));
-                    let slots: Vec<serde_json::Value> =
-                        self.db.prefix(StoreName::Slots, &prefix).await?.into_iter().map(|r| r.value).collect();
-                    rows.push(serde_json::json!({ "call": c.value, "slots": slots }));
+            Intent::TestConnection { integration, number } => {
+                let id = IntegrationId(integration);
+                let country = self.engine.borrow().settings().default_country;
+                let phone = match E164::parse(number.as_deref().unwrap_or("+12125550100"), country) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Answer::err(e.to_string())),
+                };
+                match self.clone().run_op(&id, &CrmOp::SearchContacts { phone }).await {
+                    Ok(CrmOutput::Contacts { contacts }) => {
+                        Answer::ok(Some(serde_json::json!({ "reachable": true, "matches": contacts.len() })))
+                    }
+                    Ok(_) => Answer::ok(Some(serde_json::json!({ "reachable": true }))),
+                    Err(e) => Answer::err(e.to_string()),
                 }
-                Answer::ok(Some(serde_json::Value::Array(rows)))
             }
-            Intent::Audit { limit } => {
-                let entries = self.db.newest(StoreName::Audit, limit.unwrap_or(500).min(10_000)).await?;
-                Answer::ok(Some(entries.into_iter().map(|r| r.value).collect()))
+            Intent::OauthStart { integration, state, verifier, redirect_uri } => {
+                match self.oauth_client(&IntegrationId(integration), &redirect_uri) {
+                    Err(e) => Answer::err(e),
+                    Ok(_) if !oauth::is_valid_verifier(&verifier) => Answer::err("the PKCE verifier is not valid"),
+                    Ok(client) => Answer::ok(Some(serde_json::json!({ "url": oauth::authorize_url(&client, &state, &verifier) }))),
+                }
+            }
+            Intent::OauthFinish { integration, redirect_url, state, verifier, redirect_uri } => {
+                let id = IntegrationId(integration);
+                let client = match self.oauth_client(&id, &redirect_uri) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Answer::err(e)),
+                };
+                let code = match oauth::parse_redirect(&redirect_url, &state) {
+                    Ok(r) => r.code,
+                    Err(e) => return Ok(Answer::err(e.to_string())),
+                };
+                let request = oauth::token_request(&client, &Grant::AuthorizationCode { code: &code, verifier: &verifier });
+                let reply = fetch(&request).await;
+                match oauth::parse_token_reply(client.kind, &reply, now(), &[]) {
+                    Err(e) => Answer::err(e.to_string()),
+                    Ok(tokens) => {
+                        // Salesforce names the org's instance, Zoho its data centre: the API base.
+                        if let Some(base) = tokens.instance_url.clone().or(tokens.api_domain.clone()) {
+                            let mut user = self.user_settings.borrow().clone();
+                            if let Some(i) = user.integrations.iter_mut().find(|i| i.id == id) {
+                                i.base_url = base;
+                            }
+                            self.clone().replace_settings(user).await?;
+                        }
+                        self.clone().store_secret(id, secret_from(tokens, None)).await?
+                    }
+                }
             }
             Intent::Engine { input } => {
                 let input = match input {
-                    PageInput::NotesOpened { call } => Input::NotesOpened { call: call.into() },
-                    PageInput::NotesSaved { call, notes } => Input::NotesSaved { call: call.into(), notes },
-                    PageInput::NotesCancelled { call } => Input::NotesCancelled { call: call.into() },
-                    PageInput::LogNowRequested { call } => Input::LogNowRequested { call: call.into() },
+                    PageInput::NotesOpened { call } => Input::NotesOpened { call },
+                    PageInput::NotesSaved { call, notes } => Input::NotesSaved { call, notes },
+                    PageInput::NotesCancelled { call } => Input::NotesCancelled { call },
+                    PageInput::ContactsPicked { call, integration, contacts } => {
+                        Input::ContactsPicked { call, integration, contacts }
+                    }
+                    PageInput::LogNowRequested { call } => Input::LogNowRequested { call },
                     PageInput::ManualLogRequested { call, integrations } => {
-                        let id = crate::model::CallId(call);
-                        let stored = self.stored_call(&id).await?;
-                        Input::ManualLogRequested {
-                            call: id,
-                            integrations: integrations.into_iter().map(IntegrationId).collect(),
-                            stored,
-                        }
+                        let stored = self.stored_call(&call).await?;
+                        Input::ManualLogRequested { call, integrations, stored }
                     }
                     PageInput::UnresolvedResolved { resolutions } => Input::UnresolvedResolved { resolutions },
                 };
                 let notices = self.clone().input(input);
-                Answer { notices, ..Answer::ok(None) }
+                let refused = notices.iter().find_map(|n| match n {
+                    Notice::ManualRefused { integration, reason, .. } => Some(format!("{integration}: {reason}")),
+                    _ => None,
+                });
+                Answer { ok: refused.is_none(), error: refused, notices, data: None }
             }
         })
+    }
+
+    /// Lays the policy over `user`, keeps `user` as the rep's settings and hands the result to
+    /// the engine; refused whole when the result is not valid.
+    async fn replace_settings(self: Rc<Self>, user: Settings) -> Result<Answer, JsValue> {
+        let effective = match policy::apply(&user, &self.policy.borrow()) {
+            Ok(e) => e,
+            Err(e) => return Ok(Answer::err(e.to_string())),
+        };
+        save_settings(&self.db, &user).await?;
+        *self.user_settings.borrow_mut() = user;
+        *self.locked.borrow_mut() = effective.locked;
+        let notices = self.clone().input(Input::SettingsChanged(effective.settings));
+        let data = serde_json::json!({ "kept_by_policy": effective.overridden });
+        Ok(Answer { notices, ..Answer::ok(Some(data)) })
+    }
+
+    async fn store_secret(self: Rc<Self>, id: IntegrationId, secret: StoredSecret) -> Result<Answer, JsValue> {
+        let record = Record {
+            key: id.0.clone(),
+            open: 0,
+            at: now().0,
+            value: serde_json::to_value(&secret).map_err(|e| JsValue::from_str(&e.to_string()))?,
+        };
+        let batch = Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict };
+        self.db.apply(&batch).await?;
+        self.credentials.borrow_mut().insert(id.clone(), secret);
+        let notices = self.input(Input::CredentialsChanged { integration: id });
+        Ok(Answer { notices, ..Answer::ok(None) })
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let engine = self.engine.borrow();
+        let settings = engine.settings();
+        let connected = self.credentials.borrow();
+        let integrations: Vec<serde_json::Value> = settings
+            .integrations
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "id": i.id, "kind": i.kind, "label": if i.label.is_empty() { i.id.to_string() } else { i.label.clone() },
+                    "connected": connected.contains_key(&i.id),
+                    "health": engine.health(&i.id),
+                })
+            })
+            .collect();
+        let slots: Vec<Slot> = engine.slots().cloned().collect();
+        serde_json::json!({
+            "integrations": integrations,
+            "badge": view::badge(&slots),
+            "unresolved": engine.unresolved_count(),
+            "digest": engine.digest_meta(),
+        })
+    }
+
+    async fn slots_of(&self, call: &CallId) -> Result<Vec<Slot>, JsValue> {
+        let prefix = crate::engine::slot::call_slot_prefix(call);
+        let mut slots: Vec<Slot> =
+            self.db.prefix(StoreName::Slots, &prefix).await?.iter().filter_map(Slot::from_record).collect();
+        // The engine's copy is newer (and knows which slots have a request in flight).
+        let engine = self.engine.borrow();
+        for s in &mut slots {
+            if let Some(live) = engine.slot(&s.key) {
+                *s = live.clone();
+            }
+        }
+        Ok(slots)
+    }
+
+    async fn audit(&self, limit: Option<u32>, filter: &AuditFilter) -> Result<Vec<serde_json::Value>, JsValue> {
+        let limit = limit.unwrap_or(500).clamp(1, 50_000);
+        Ok(self
+            .db
+            .newest(StoreName::Audit, limit.saturating_mul(4).min(200_000))
+            .await?
+            .into_iter()
+            .map(|r| r.value)
+            .filter(|e| filter.keeps(e))
+            .take(limit as usize)
+            .collect())
+    }
+
+    fn oauth_client(&self, id: &IntegrationId, redirect_uri: &str) -> Result<OAuthClient, String> {
+        let engine = self.engine.borrow();
+        let integ = engine
+            .settings()
+            .integrations
+            .iter()
+            .find(|i| &i.id == id)
+            .ok_or_else(|| format!("integration {id} is not configured"))?;
+        let AuthKind::OAuth { client_id, auth_url, token_url, scopes } = &integ.auth else {
+            return Err(format!("{} uses an API token, not OAuth", integ.label_or_id()));
+        };
+        let mut endpoints = oauth::endpoints(integ.kind, None);
+        if !auth_url.is_empty() {
+            endpoints.authorize_url = auth_url.clone();
+        }
+        if !token_url.is_empty() {
+            endpoints.token_url = token_url.clone();
+        }
+        Ok(OAuthClient {
+            kind: integ.kind,
+            client_id: client_id.clone(),
+            client_secret: None,
+            redirect_uri: redirect_uri.to_owned(),
+            scopes: scopes.clone(),
+            endpoints,
+        })
+    }
+
+    /// A fresh access token for `id`: refreshes it first when it is about to expire, one
+    /// refresh per integration at a time (rotating refresh tokens die when two race).
+    async fn fresh_token(self: Rc<Self>, id: &IntegrationId) -> Result<Secret, CrmError> {
+        loop {
+            let stored = self.credentials.borrow().get(id).cloned();
+            let Some(stored) = stored else {
+                return Err(CrmError::Unauthorized { message: format!("no credentials for {id}: connect it in Settings") });
+            };
+            if !oauth::needs_refresh(stored.expires_at, now()) || stored.refresh_token.is_none() {
+                return Ok(stored.token);
+            }
+            // Someone is refreshing: wait for them, then look again.
+            let waiting = {
+                let mut r = self.refreshing.borrow_mut();
+                match r.get_mut(id) {
+                    Some(waiters) => Some(Promise::new(&mut |resolve: Function, _| waiters.push(resolve))),
+                    None => {
+                        r.insert(id.clone(), Vec::new());
+                        None
+                    }
+                }
+            };
+            if let Some(p) = waiting {
+                JsFuture::from(p).await.ok();
+                continue;
+            }
+            let result = self.clone().refresh(id, &stored).await;
+            for resolve in self.refreshing.borrow_mut().remove(id).unwrap_or_default() {
+                resolve.call0(&JsValue::NULL).ok();
+            }
+            return result;
+        }
+    }
+
+    async fn refresh(self: Rc<Self>, id: &IntegrationId, stored: &StoredSecret) -> Result<Secret, CrmError> {
+        let client = self.oauth_client(id, "").map_err(|message| CrmError::Unauthorized { message })?;
+        let Some(refresh_token) = stored.refresh_token.as_ref() else {
+            return Err(CrmError::Unauthorized { message: "no refresh token: reconnect".into() });
+        };
+        let request = oauth::token_request(&client, &Grant::RefreshToken { refresh_token });
+        let reply = fetch(&request).await;
+        let tokens = oauth::parse_token_reply(client.kind, &reply, now(), &[refresh_token, &stored.token])?;
+        let secret = secret_from(tokens, stored.refresh_token.clone());
+        let token = secret.token.clone();
+        // Written strictly before anyone uses it, so a restart never falls back to a used token.
+        let record = Record {
+            key: id.0.clone(),
+            open: 0,
+            at: now().0,
+            value: serde_json::to_value(&secret).unwrap_or_default(),
+        };
+        let batch = Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict };
+        self.db.apply(&batch).await.map_err(|e| CrmError::Transient { message: e.to_string() })?;
+        self.credentials.borrow_mut().insert(id.clone(), secret);
+        Ok(token)
     }
 
     /// Decodes one softphone message and hands the engine what it means. Anything refused is
@@ -513,6 +893,15 @@ impl Inner {
             d.problems.pop_front();
         }
         web_sys::console::warn_2(&JsValue::from_str(&format!("calltrail: {kind}")), &JsValue::from_str(detail));
+    }
+}
+
+fn secret_from(tokens: TokenSet, previous_refresh: Option<Secret>) -> StoredSecret {
+    StoredSecret {
+        token: tokens.access_token,
+        // A reply without a refresh token means the old one stays good.
+        refresh_token: tokens.refresh_token.or(previous_refresh),
+        expires_at: tokens.expires_at,
     }
 }
 

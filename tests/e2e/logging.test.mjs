@@ -40,7 +40,7 @@ test('automatic: a known caller is logged once in each CRM where they are a cont
   assert.deepEqual(again.byVendor, calls.byVendor);
   const history = await world.send({ type: 'history', limit: 5 });
   assert.equal(history.ok, true);
-  const states = history.data[0].slots.map((s) => `${s.integration}:${s.state.state}`).sort();
+  const states = history.data[0].slots.map((s) => `${s.integration}:${s.status}`).sort();
   assert.deepEqual(states, ['hs:logged', 'pd:logged']);
 });
 

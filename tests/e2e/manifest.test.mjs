@@ -16,8 +16,8 @@ async function* files(dir) {
   }
 }
 
-test('S1: permissions are alarms and storage only; CRM hosts are optional', () => {
-  assert.deepEqual([...manifest.permissions].sort(), ['alarms', 'storage']);
+test('S1: permissions are alarms, storage and identity (OAuth) only; CRM hosts are optional', () => {
+  assert.deepEqual([...manifest.permissions].sort(), ['alarms', 'identity', 'storage']);
   assert.equal(manifest.host_permissions, undefined, 'no install-time host permissions');
   const all = JSON.stringify(manifest);
   assert.ok(!all.includes('<all_urls>'));

@@ -1,0 +1,381 @@
+//! What the pages show, computed in Rust so the pages hold no rule: a call's status in each
+//! integration, the history's filters and search, the unresolved queue, the badge count.
+//!
+//! Views are read-only projections of ledger records ([`CallEntry`], [`Slot`]); nothing here
+//! changes state. Invariant: every slot state maps to exactly one [`Status`], and a status a
+//! rep must act on (failed, unresolved, needs review) always carries a reason in words.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{CallEntry, Slot, SlotState};
+use crate::model::{Call, Contact, IntegrationId, RecordId, Timestamp};
+use crate::phone::E164;
+use crate::settings::Settings;
+
+/// A call's status in one integration, as the history shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// In the CRM; the row links to the record.
+    Logged,
+    /// Will be logged at a known time (active-call delay, a retry after a rate limit).
+    Scheduled,
+    /// Waiting for the next digest run (notes opened, a failure to retry, no contact yet).
+    WaitingForDigest,
+    /// A request is under way or its outcome is being checked.
+    InProgress,
+    /// No contact matched (yet).
+    NoMatch,
+    /// Several contacts matched and a person must choose.
+    Unresolved,
+    /// The engine cannot tell whether a record exists: a person must look.
+    NeedsReview,
+    Failed,
+    /// Not logged by design (automatic logging off).
+    Skipped,
+    Dismissed,
+    /// The integration has no slot for this call (added later, or the call is still going on).
+    NotLogged,
+}
+
+impl Status {
+    /// Whether the call still needs logging in that integration (the "Unlogged" filter).
+    pub fn is_unlogged(self) -> bool {
+        !matches!(self, Status::Logged | Status::Skipped | Status::Dismissed)
+    }
+
+    /// Whether a rep should look at it (the badge).
+    pub fn needs_attention(self) -> bool {
+        matches!(self, Status::Unresolved | Status::NeedsReview | Status::Failed)
+    }
+}
+
+/// One call's status in one integration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlotView {
+    pub integration: IntegrationId,
+    pub label: String,
+    pub status: Status,
+    /// Words for the rep: why it failed, when it will be logged, what is unresolved.
+    pub detail: String,
+    pub records: Vec<RecordId>,
+    /// Where to open the contact the call was logged to, when the CRM gave a link.
+    pub contacts: Vec<ContactLink>,
+    pub mode: String,
+    /// Whether a manual log to this integration is allowed now (at most once per integration).
+    pub can_log_manually: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ContactLink {
+    pub id: RecordId,
+    pub name: String,
+    pub url: Option<String>,
+}
+
+/// One row of the call history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CallView {
+    pub call: Call,
+    pub notes_opened: bool,
+    pub slots: Vec<SlotView>,
+}
+
+impl CallView {
+    pub fn is_unlogged(&self) -> bool {
+        self.slots.iter().any(|s| s.status.is_unlogged())
+    }
+
+    /// Search by number (any format, or a fragment of digits) or by a contact's name.
+    pub fn matches_query(&self, query: &str) -> bool {
+        let q = query.trim();
+        if q.is_empty() {
+            return true;
+        }
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 3 && self.call.their_number.as_str().contains(&digits) {
+            return true;
+        }
+        let lower = q.to_lowercase();
+        self.slots.iter().flat_map(|s| &s.contacts).any(|c| c.name.to_lowercase().contains(&lower))
+    }
+}
+
+/// The view of one call from its ledger records. `slots` may be in any order.
+pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Timestamp) -> CallView {
+    let mut views: Vec<SlotView> = settings
+        .integrations
+        .iter()
+        .map(|integ| {
+            let label = if integ.label.is_empty() { integ.id.to_string() } else { integ.label.clone() };
+            match slots.iter().find(|s| s.integration == integ.id) {
+                Some(slot) => slot_view(slot, label, now),
+                None => SlotView {
+                    integration: integ.id.clone(),
+                    label,
+                    status: Status::NotLogged,
+                    detail: if entry.ended { "not logged".into() } else { "call in progress".into() },
+                    records: Vec::new(),
+                    contacts: Vec::new(),
+                    mode: String::new(),
+                    can_log_manually: entry.ended,
+                },
+            }
+        })
+        .collect();
+    // Slots of integrations removed since still show, so no record is hidden.
+    for slot in slots {
+        if !settings.integrations.iter().any(|i| i.id == slot.integration) {
+            let mut v = slot_view(slot, format!("{} (removed)", slot.integration), now);
+            v.can_log_manually = false;
+            views.push(v);
+        }
+    }
+    CallView { call: entry.call.clone(), notes_opened: entry.notes_opened, slots: views }
+}
+
+fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
+    let (status, detail) = match &slot.state {
+        SlotState::Logged => (Status::Logged, "logged".to_owned()),
+        SlotState::Waiting { due: Some(due) } if *due > now => {
+            (Status::Scheduled, format!("will be logged in {}", minutes_words(due.since(now))))
+        }
+        SlotState::Waiting { .. } if slot.busy => (Status::InProgress, "logging now".into()),
+        SlotState::Waiting { due: None } => (
+            Status::WaitingForDigest,
+            match &slot.last_error {
+                Some(e) => format!("waiting for the digest after: {e}"),
+                None => "waiting for the digest".into(),
+            },
+        ),
+        SlotState::Waiting { .. } => (Status::InProgress, "logging now".into()),
+        SlotState::WaitingPlaceholder { .. } => (Status::InProgress, "creating a placeholder contact".into()),
+        SlotState::Attempting { .. } => (Status::InProgress, "logging now".into()),
+        SlotState::Unknown { .. } => (Status::InProgress, "checking whether the CRM got it".into()),
+        SlotState::NoMatch => (Status::NoMatch, "no contact matched".into()),
+        SlotState::Unresolved { candidates } => {
+            (Status::Unresolved, format!("{} contacts match: choose one", candidates.len()))
+        }
+        SlotState::Failed { reason } => (Status::Failed, reason.clone()),
+        SlotState::NeedsReview { reason } => (Status::NeedsReview, reason.clone()),
+        SlotState::Skipped { reason } => (Status::Skipped, reason.clone()),
+        SlotState::Dismissed => (Status::Dismissed, "dismissed".into()),
+    };
+    let can_log_manually =
+        matches!(status, Status::NoMatch | Status::Failed | Status::Skipped | Status::Dismissed | Status::WaitingForDigest);
+    SlotView {
+        integration: slot.integration.clone(),
+        label,
+        status,
+        detail,
+        records: slot.records(),
+        contacts: slot
+            .targets
+            .iter()
+            .map(|t| ContactLink { id: t.contact.id.clone(), name: t.contact.name.clone(), url: t.contact.url.clone() })
+            .collect(),
+        mode: format!("{:?}", slot.mode).to_lowercase(),
+        can_log_manually,
+    }
+}
+
+fn minutes_words(ms: i64) -> String {
+    let secs = (ms.max(0) + 999) / 1000;
+    if secs < 60 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", (secs + 59) / 60)
+    }
+}
+
+/// One entry of the unresolved queue: a slot a person must choose for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnresolvedView {
+    pub slot: String,
+    pub integration: IntegrationId,
+    pub label: String,
+    pub call: Option<Call>,
+    pub their_number: Option<E164>,
+    pub candidates: Vec<Contact>,
+    pub detail: String,
+}
+
+/// The unresolved queue from the open slots: "ask" conflicts and outcomes needing review.
+pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> Vec<UnresolvedView> {
+    let mut out: Vec<UnresolvedView> = slots
+        .iter()
+        .filter_map(|s| {
+            let (candidates, detail) = match &s.state {
+                SlotState::Unresolved { candidates } => {
+                    (candidates.clone(), format!("{} contacts match", candidates.len()))
+                }
+                SlotState::NeedsReview { reason } => (Vec::new(), reason.clone()),
+                _ => return None,
+            };
+            let call = s.call_id().and_then(|id| calls.iter().find(|c| &c.call.id == id)).map(|c| c.call.clone());
+            let label = settings
+                .integrations
+                .iter()
+                .find(|i| i.id == s.integration)
+                .map(|i| if i.label.is_empty() { i.id.to_string() } else { i.label.clone() })
+                .unwrap_or_else(|| s.integration.to_string());
+            Some(UnresolvedView {
+                slot: s.key.clone(),
+                integration: s.integration.clone(),
+                label,
+                their_number: call.as_ref().map(|c| c.their_number.clone()),
+                call,
+                candidates,
+                detail,
+            })
+        })
+        .collect();
+    // Oldest first: the queue is worked through in the order calls happened.
+    out.sort_by_key(|u| (u.call.as_ref().map(|c| c.started_at), u.slot.clone()));
+    out
+}
+
+/// The toolbar badge: how many slots need a person (unresolved, review, failed). Empty at zero.
+pub fn badge(slots: &[Slot]) -> String {
+    let n = slots
+        .iter()
+        .filter(|s| matches!(s.state, SlotState::Unresolved { .. } | SlotState::NeedsReview { .. } | SlotState::Failed { .. }))
+        .count();
+    match n {
+        0 => String::new(),
+        1..=99 => n.to_string(),
+        _ => "99+".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Mode, Subject, Target, Trigger};
+    use crate::model::{CallId, CallResult, CrmKind, Direction, RecordType};
+    use crate::phone::Country;
+    use crate::settings::IntegrationSettings;
+
+    fn settings() -> Settings {
+        let integ = |id: &str, kind| IntegrationSettings {
+            id: id.into(),
+            kind,
+            label: id.to_uppercase(),
+            base_url: "https://crm.example".into(),
+            auth: Default::default(),
+            auto_log: true,
+            log_messages: true,
+            conflict_rule: Default::default(),
+            placeholder: Default::default(),
+        };
+        Settings { integrations: vec![integ("hs", CrmKind::HubSpot), integ("pd", CrmKind::Pipedrive)], ..Settings::default() }
+    }
+
+    fn entry() -> CallEntry {
+        let mut e = CallEntry::new(Call {
+            id: CallId::new("c1"),
+            direction: Direction::Inbound,
+            our_number: None,
+            their_number: E164::parse("+12125550142", Country::US).unwrap(),
+            started_at: Timestamp(1_000_000),
+            answered_at: Some(Timestamp(1_000_000)),
+            ended_at: Some(Timestamp(1_060_000)),
+            result: CallResult::Answered,
+            recording_url: None,
+            notes: String::new(),
+        });
+        e.ended = true;
+        e
+    }
+
+    fn contact(id: &str, name: &str) -> Contact {
+        Contact {
+            id: RecordId::new(id),
+            name: name.into(),
+            record_type: RecordType::new("Contact"),
+            phones: vec![],
+            created_at: None,
+            modified_at: None,
+            url: Some(format!("https://crm.example/{id}")),
+        }
+    }
+
+    fn slot(integ: &str, state: SlotState) -> Slot {
+        Slot {
+            key: format!("call|c1|{integ}"),
+            subject: Subject::Call { call: CallId::new("c1") },
+            integration: integ.into(),
+            mode: Mode::Auto,
+            trigger: Trigger::Auto,
+            state,
+            targets: vec![Target {
+                contact: contact("7", "Ada Lovelace"),
+                marker: crate::crm::Marker("m".into()),
+                record: Some(RecordId::new("r9")),
+                synced: 0,
+            }],
+            attempts: 0,
+            last_error: None,
+            at: Timestamp(1_060_000),
+            messages: 0,
+            update_due: None,
+            busy: false,
+        }
+    }
+
+    #[test]
+    fn every_state_has_a_status_and_words() {
+        let now = Timestamp(1_100_000);
+        let cases = [
+            (SlotState::Logged, Status::Logged, "logged"),
+            (SlotState::Waiting { due: Some(Timestamp(1_280_000)) }, Status::Scheduled, "3 min"),
+            (SlotState::Waiting { due: None }, Status::WaitingForDigest, "digest"),
+            (SlotState::NoMatch, Status::NoMatch, "no contact"),
+            (SlotState::Unresolved { candidates: vec![contact("1", "A"), contact("2", "B")] }, Status::Unresolved, "2 contacts"),
+            (SlotState::Failed { reason: "refused: bad field".into() }, Status::Failed, "bad field"),
+            (SlotState::NeedsReview { reason: "two records".into() }, Status::NeedsReview, "two records"),
+            (SlotState::Dismissed, Status::Dismissed, "dismissed"),
+        ];
+        for (state, status, words) in cases {
+            let v = slot_view(&slot("hs", state.clone()), "HS".into(), now);
+            assert_eq!(v.status, status, "{state:?}");
+            assert!(v.detail.contains(words), "{state:?}: {}", v.detail);
+        }
+    }
+
+    #[test]
+    fn history_rows_cover_every_integration_and_filter_unlogged() {
+        let s = settings();
+        let v = call_view(&entry(), &[slot("hs", SlotState::Logged)], &s, Timestamp(2_000_000));
+        assert_eq!(v.slots.len(), 2);
+        assert_eq!((v.slots[0].status, v.slots[0].can_log_manually), (Status::Logged, false));
+        assert_eq!((v.slots[1].status, v.slots[1].can_log_manually), (Status::NotLogged, true));
+        assert!(v.is_unlogged(), "Pipedrive has no log");
+        let logged_everywhere =
+            call_view(&entry(), &[slot("hs", SlotState::Logged), slot("pd", SlotState::Logged)], &s, Timestamp(2_000_000));
+        assert!(!logged_everywhere.is_unlogged());
+    }
+
+    #[test]
+    fn search_by_number_fragment_or_name() {
+        let v = call_view(&entry(), &[slot("hs", SlotState::Logged)], &settings(), Timestamp(2_000_000));
+        for (q, hit) in [("", true), ("555-0142", true), ("(212) 555", true), ("lovelace", true), ("999", false), ("grace", false)] {
+            assert_eq!(v.matches_query(q), hit, "{q}");
+        }
+    }
+
+    #[test]
+    fn badge_counts_what_needs_a_person() {
+        let slots = [
+            slot("hs", SlotState::Failed { reason: "x".into() }),
+            slot("pd", SlotState::Unresolved { candidates: vec![] }),
+            slot("zz", SlotState::Logged),
+        ];
+        assert_eq!(badge(&slots), "2");
+        assert_eq!(badge(&slots[2..]), "");
+        let q = unresolved(&slots, &[entry()], &settings());
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].label, "PD");
+        assert_eq!(q[0].their_number.as_ref().map(E164::as_str), Some("+12125550142"));
+    }
+}
