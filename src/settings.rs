@@ -96,6 +96,7 @@ pub enum AuthKind {
     #[default]
     ApiToken,
     /// OAuth 2 authorization code (with PKCE where the CRM supports it) and refresh.
+    #[serde(rename = "oauth")]
     OAuth { client_id: String, auth_url: String, token_url: String, scopes: Vec<String> },
 }
 
