@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { DIST } from './lib/browser.mjs';
 
@@ -56,4 +57,11 @@ test('the manifest points at files that exist in dist/', async () => {
   for (const rel of must) await readFile(path.join(DIST, rel));
   assert.equal(manifest.background.type, 'module');
   assert.ok(manifest.key, 'a fixed key keeps the extension id stable');
+});
+
+test('the wasm module stays under its size budget (400 KB gzipped)', async () => {
+  // Issue 3's bar. Size is deterministic for a given build, so this is a budget, not a timing.
+  const wasm = await readFile(path.join(DIST, 'extension', 'pkg', 'calltrail_bg.wasm'));
+  const gz = gzipSync(wasm, { level: 9 }).length;
+  assert.ok(gz < 400 * 1024, `calltrail_bg.wasm is ${gz} bytes gzipped`);
 });
