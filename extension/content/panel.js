@@ -1,0 +1,701 @@
+// In-page side panel: a content script in the top frame of the page hosting the softphone.
+//
+// During a ringing or active call it shows the caller's matched contacts per integration and
+// lets the rep pick whom to log the call to ("Log this call"); after hang-up it shows when the
+// picks will be logged with a "Log now" button; it holds the call's notes editor. Between calls
+// it collapses to a small tab.
+//
+// What it keeps to (see docs/intents.md):
+// - It decides nothing. It watches the softphone's rc-* messages only to learn which call is on
+//   screen (the call id rule of src/softphone/ringcentral.rs: `rc:` + the telephony session id),
+//   then asks the worker for that call's view (`call`) and shows it. Statuses, details, what can
+//   be picked: all come from the worker's answers.
+// - It lives in a shadow root (open, so accessibility tooling can read it) under a host element
+//   whose position is set with !important inline styles: the page's CSS cannot restyle or hide
+//   it by accident, and its own CSS cannot leak out. A page script can reach an open shadow root,
+//   so every handler ignores synthetic events (`event.isTrusted`): only the rep's real clicks and
+//   keys act. The worker checks every message again anyway (content scripts may send only the
+//   call-scoped engine inputs).
+// - Its styles carry a copy of extension/pages/lib/tokens.css (a content script cannot load
+//   extension files into a web page); a UI test fails when the two drift.
+(() => {
+  if (window.top !== window) return;
+  if (window.__calltrailPanel) return; // injected twice (extension reload): keep the first
+  window.__calltrailPanel = true;
+
+  /* ------------------------------------------------------------------ styles */
+  const TOKENS = `:host {
+  --ct-font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  --ct-mono: ui-monospace, "SF Mono", Menlo, Consolas, "Liberation Mono", monospace;
+  --ct-text-xs: 12px;
+  --ct-text-s: 13px;
+  --ct-text-m: 14px;
+  --ct-text-l: 16px;
+  --ct-text-xl: 20px;
+  --ct-text-xxl: 24px;
+  --ct-space-1: 4px;
+  --ct-space-2: 8px;
+  --ct-space-3: 12px;
+  --ct-space-4: 16px;
+  --ct-space-5: 24px;
+  --ct-space-6: 32px;
+  --ct-radius-s: 6px;
+  --ct-radius: 10px;
+  --ct-radius-l: 14px;
+  --ct-bg: #f5f6f8;
+  --ct-surface: #ffffff;
+  --ct-surface-2: #f0f2f5;
+  --ct-border: #d9dee5;
+  --ct-border-strong: #aab3bf;
+  --ct-text: #1a1f26;
+  --ct-text-2: #535d6b;
+  --ct-accent: #0e7268;
+  --ct-accent-hover: #0a5a52;
+  --ct-on-accent: #ffffff;
+  --ct-accent-soft: #e2f2ef;
+  --ct-success: #17743a;
+  --ct-success-soft: #e3f3e8;
+  --ct-warning: #8a5a00;
+  --ct-warning-soft: #fdf1d3;
+  --ct-danger: #b3261e;
+  --ct-danger-soft: #fbe9e7;
+  --ct-info: #0b62c4;
+  --ct-info-soft: #e5effc;
+  --ct-muted-soft: #eceff3;
+  --ct-focus: #0e7268;
+  --ct-shadow: 0 1px 2px rgba(16, 24, 40, 0.06), 0 1px 3px rgba(16, 24, 40, 0.08);
+  --ct-shadow-l: 0 16px 40px rgba(16, 24, 40, 0.18), 0 2px 6px rgba(16, 24, 40, 0.08);
+}
+@media (prefers-color-scheme: dark) {
+  :host {
+    --ct-bg: #0f1217;
+    --ct-surface: #171b22;
+    --ct-surface-2: #1f252e;
+    --ct-border: #2e3642;
+    --ct-border-strong: #4a5563;
+    --ct-text: #e7eaef;
+    --ct-text-2: #a3adbb;
+    --ct-accent: #5ccfc2;
+    --ct-accent-hover: #86ddd3;
+    --ct-on-accent: #04211e;
+    --ct-accent-soft: #0f2e2b;
+    --ct-success: #5cc982;
+    --ct-success-soft: #14301f;
+    --ct-warning: #e6b64c;
+    --ct-warning-soft: #352a0e;
+    --ct-danger: #ff8a80;
+    --ct-danger-soft: #3b1714;
+    --ct-info: #7db7ff;
+    --ct-info-soft: #10294a;
+    --ct-muted-soft: #232a34;
+    --ct-focus: #5ccfc2;
+    --ct-shadow: 0 1px 2px rgba(0, 0, 0, 0.4);
+    --ct-shadow-l: 0 16px 40px rgba(0, 0, 0, 0.55);
+  }
+}`;
+
+  const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+[hidden] { display: none !important; }
+.root { font: var(--ct-text-m)/1.45 var(--ct-font); color: var(--ct-text); -webkit-font-smoothing: antialiased; }
+button, textarea, input { font: inherit; color: inherit; }
+:focus-visible { outline: 2px solid var(--ct-focus); outline-offset: 2px; }
+.tab { display: inline-flex; align-items: center; gap: var(--ct-space-2); padding: 8px 14px 8px 8px;
+  border: 1px solid var(--ct-border); border-radius: 999px; background: var(--ct-surface); color: var(--ct-text);
+  box-shadow: var(--ct-shadow-l); cursor: pointer; font-weight: 600; }
+.tab:hover { border-color: var(--ct-border-strong); }
+.tab .sub { font-weight: 400; color: var(--ct-text-2); font-size: var(--ct-text-s); }
+.dot { width: 8px; height: 8px; border-radius: 50%; background: var(--ct-border-strong); flex: none; }
+.dot.live { background: var(--ct-success); box-shadow: 0 0 0 3px var(--ct-success-soft); }
+.dot.ring { background: var(--ct-warning); box-shadow: 0 0 0 3px var(--ct-warning-soft); animation: pulse 1.2s ease-in-out infinite; }
+.dot.wait { background: var(--ct-info); }
+@keyframes pulse { 50% { box-shadow: 0 0 0 6px var(--ct-warning-soft); } }
+@media (prefers-reduced-motion: reduce) { .dot.ring, .spin { animation: none !important; } }
+.logo { width: 24px; height: 24px; flex: none; display: block; }
+.panel { width: 344px; max-height: min(640px, calc(100vh - 32px)); display: flex; flex-direction: column;
+  background: var(--ct-surface); border: 1px solid var(--ct-border); border-radius: var(--ct-radius-l);
+  box-shadow: var(--ct-shadow-l); overflow: hidden; }
+.head { display: flex; align-items: center; gap: var(--ct-space-2); padding: 10px 10px 10px 14px;
+  border-bottom: 1px solid var(--ct-border); background: var(--ct-surface-2); }
+.brand { font-weight: 700; letter-spacing: -0.01em; }
+.head .spacer { flex: 1; }
+.icon-btn { width: 32px; height: 32px; display: inline-grid; place-items: center; border: 0; border-radius: var(--ct-radius-s);
+  background: transparent; cursor: pointer; color: var(--ct-text-2); }
+.icon-btn:hover { background: var(--ct-muted-soft); color: var(--ct-text); }
+.body { overflow: auto; padding: var(--ct-space-4); display: grid; gap: var(--ct-space-4); }
+.caller { display: grid; gap: 2px; }
+.caller .number { font-size: var(--ct-text-xl); font-weight: 650; letter-spacing: -0.01em; font-variant-numeric: tabular-nums; }
+.caller .meta { color: var(--ct-text-2); font-size: var(--ct-text-s); display: flex; gap: var(--ct-space-2); align-items: center; flex-wrap: wrap; }
+.chip { display: inline-flex; align-items: center; gap: 4px; padding: 1px 8px; border-radius: 999px; font-size: var(--ct-text-xs);
+  font-weight: 600; background: var(--ct-muted-soft); color: var(--ct-text-2); white-space: nowrap; }
+.chip.success { background: var(--ct-success-soft); color: var(--ct-success); }
+.chip.warning { background: var(--ct-warning-soft); color: var(--ct-warning); }
+.chip.danger { background: var(--ct-danger-soft); color: var(--ct-danger); }
+.chip.info { background: var(--ct-info-soft); color: var(--ct-info); }
+.chip.accent { background: var(--ct-accent-soft); color: var(--ct-accent); }
+.section-title { font-size: var(--ct-text-xs); font-weight: 700; text-transform: uppercase; letter-spacing: 0.06em; color: var(--ct-text-2); margin: 0; }
+.integ { border: 1px solid var(--ct-border); border-radius: var(--ct-radius); padding: 10px 12px; margin: 0; min-width: 0; }
+.integ + .integ { margin-top: var(--ct-space-2); }
+.integ legend { padding: 0; float: left; width: 100%; display: flex; align-items: center; justify-content: space-between; gap: var(--ct-space-2); font-weight: 600; }
+.integ legend + * { clear: both; }
+.integ .detail { color: var(--ct-text-2); font-size: var(--ct-text-s); margin: 6px 0 0; clear: both; }
+.contacts { list-style: none; margin: 8px 0 0; padding: 0; display: grid; gap: 4px; clear: both; }
+.contact { display: flex; align-items: center; gap: var(--ct-space-2); padding: 6px 8px; border-radius: var(--ct-radius-s); }
+.contact:hover { background: var(--ct-surface-2); }
+.contact input { width: 16px; height: 16px; accent-color: var(--ct-accent); margin: 0; flex: none; }
+.contact label { flex: 1; min-width: 0; cursor: pointer; display: grid; }
+.contact .name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.contact .type { color: var(--ct-text-2); font-size: var(--ct-text-xs); }
+.contact a, .link { color: var(--ct-accent); font-size: var(--ct-text-s); text-decoration: none; font-weight: 600; white-space: nowrap; }
+.contact a:hover, .link:hover { text-decoration: underline; }
+.searching { display: flex; align-items: center; gap: 8px; color: var(--ct-text-2); font-size: var(--ct-text-s); margin-top: 6px; clear: both; }
+.spin { width: 14px; height: 14px; border-radius: 50%; border: 2px solid var(--ct-border); border-top-color: var(--ct-accent); animation: spin 0.8s linear infinite; flex: none; }
+@keyframes spin { to { transform: rotate(360deg); } }
+.actions { display: flex; gap: var(--ct-space-2); flex-wrap: wrap; align-items: center; }
+.btn { display: inline-flex; align-items: center; justify-content: center; gap: 6px; min-height: 36px; padding: 0 14px;
+  border-radius: var(--ct-radius-s); border: 1px solid var(--ct-border-strong); background: var(--ct-surface); color: var(--ct-text);
+  font-weight: 600; cursor: pointer; }
+.btn:hover { background: var(--ct-surface-2); }
+.btn.primary { background: var(--ct-accent); border-color: var(--ct-accent); color: var(--ct-on-accent); }
+.btn.primary:hover { background: var(--ct-accent-hover); border-color: var(--ct-accent-hover); }
+.btn[disabled] { opacity: 0.55; cursor: not-allowed; }
+.hint { color: var(--ct-text-2); font-size: var(--ct-text-s); margin: 0; }
+.banner { border-radius: var(--ct-radius); padding: 10px 12px; font-size: var(--ct-text-s); background: var(--ct-info-soft); color: var(--ct-text); border-left: 3px solid var(--ct-info); }
+.banner.success { background: var(--ct-success-soft); border-left-color: var(--ct-success); }
+.banner.danger { background: var(--ct-danger-soft); border-left-color: var(--ct-danger); }
+.banner strong { display: block; margin-bottom: 2px; }
+.countdown { font-variant-numeric: tabular-nums; font-weight: 700; }
+.notes textarea { width: 100%; min-height: 96px; resize: vertical; padding: 8px 10px; border-radius: var(--ct-radius-s);
+  border: 1px solid var(--ct-border-strong); background: var(--ct-surface); color: var(--ct-text); }
+.notes label { font-weight: 600; display: block; margin-bottom: 6px; }
+.notes .saved { white-space: pre-wrap; background: var(--ct-surface-2); border-radius: var(--ct-radius-s); padding: 8px 10px; margin: 0 0 8px; font-size: var(--ct-text-s); }
+.empty { text-align: center; color: var(--ct-text-2); padding: var(--ct-space-4) 0; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+`;
+
+  // The mark, built with DOM calls (no HTML parsing in a page that may enforce Trusted Types).
+  function logo() {
+    const ns = 'http://www.w3.org/2000/svg';
+    const el = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); return e; };
+    const svg = el('svg', { class: 'logo', viewBox: '0 0 24 24', 'aria-hidden': 'true', focusable: 'false' });
+    svg.append(
+      el('rect', { width: '24', height: '24', rx: '6', fill: 'var(--ct-accent)' }),
+      el('path', { d: 'M6.5 8h11', stroke: 'var(--ct-on-accent)', 'stroke-width': '2.4', 'stroke-linecap': 'round' }),
+      el('circle', { cx: '7.5', cy: '15.5', r: '1.7', fill: 'var(--ct-on-accent)' }),
+      el('circle', { cx: '12', cy: '15.5', r: '1.45', fill: 'var(--ct-on-accent)', opacity: '0.8' }),
+      el('circle', { cx: '16.2', cy: '15.5', r: '1.15', fill: 'var(--ct-on-accent)', opacity: '0.6' }));
+    return svg;
+  }
+
+  /* ------------------------------------------------------------------ state */
+  const POLL_MS = 1000;
+  const SEARCH_GRACE_MS = 4000; // before the engine reports matches, "searching…" this long
+  const AUTO_COLLAPSE_MS = 30_000; // after a settled call, unless the rep is in the panel
+
+  const st = {
+    callId: null,
+    seenAt: 0,
+    view: null,
+    viewError: null,
+    expanded: false,
+    picks: new Map(), // integration id -> Set of contact ids
+    pickedSent: new Set(), // integrations whose picks the worker has
+    notesEditing: false,
+    message: null, // {tone, title, text}
+    busy: false,
+    settledAt: 0,
+    contextGone: false,
+  };
+  let pollTimer = 0;
+  let tickTimer = 0;
+
+  /* ------------------------------------------------------------------ worker */
+  async function ask(message) {
+    try {
+      const answer = await chrome.runtime.sendMessage(message);
+      return answer || { ok: false, error: 'no answer from Calltrail' };
+    } catch (e) {
+      // The extension was reloaded or updated: this script is orphaned until the page reloads.
+      st.contextGone = true;
+      return { ok: false, error: 'Calltrail was updated: reload this page to use the panel.' };
+    }
+  }
+
+  const engine = (input) => ask({ type: 'engine', input });
+
+  async function refresh() {
+    if (!st.callId) return;
+    const id = st.callId;
+    const answer = await ask({ type: 'call', call: id });
+    if (id !== st.callId) return; // another call started meanwhile
+    // Re-render only when the worker's answer changed: a poll must not disturb the rep's typing.
+    const text = JSON.stringify(answer);
+    if (text !== st.lastAnswer) {
+      st.lastAnswer = text;
+      if (answer.ok) {
+        st.view = answer.data;
+        st.viewError = null;
+      } else {
+        st.viewError = answer.error;
+      }
+      render();
+    }
+    schedulePoll();
+  }
+
+  function isSettled(view) {
+    if (!view || !view.call || view.call.ended_at == null) return false;
+    return !view.slots.some((s) => s.status === 'scheduled' || s.status === 'in_progress');
+  }
+
+  function schedulePoll() {
+    clearTimeout(pollTimer);
+    if (!st.callId || st.contextGone) return;
+    const settled = isSettled(st.view);
+    if (settled && !st.settledAt) st.settledAt = Date.now();
+    if (!settled) st.settledAt = 0;
+    // Keep polling while the call is on, while something is scheduled, and a little after.
+    if (!settled || Date.now() - st.settledAt < 5000) pollTimer = setTimeout(refresh, POLL_MS);
+    else maybeAutoCollapse();
+  }
+
+  function maybeAutoCollapse() {
+    setTimeout(() => {
+      if (!st.expanded || st.notesEditing || !isSettled(st.view)) return;
+      if (Date.now() - st.settledAt < AUTO_COLLAPSE_MS) return maybeAutoCollapse();
+      if (shadow.activeElement) return; // the rep is working in the panel
+      setExpanded(false);
+    }, AUTO_COLLAPSE_MS);
+  }
+
+  /* ------------------------------------------------------------------ softphone events */
+  // Which iframe of this page sent a message: only the softphone's frames name calls.
+  const fromChildFrame = (source) => {
+    if (!source || source === window) return false;
+    for (const frame of document.querySelectorAll('iframe')) if (frame.contentWindow === source) return true;
+    return false;
+  };
+
+  // The call id rule of src/softphone/ringcentral.rs: `rc:` + the telephony session id, which
+  // the webphone stream carries as call.partyData.sessionId and presence as telephonySessionId.
+  function callIdOf(data) {
+    const c = data && typeof data === 'object' ? data.call : null;
+    if (!c || typeof c !== 'object') return null;
+    const party = c.partyData && typeof c.partyData === 'object' ? c.partyData.sessionId : null;
+    const sid = typeof party === 'string' && party ? party : typeof c.telephonySessionId === 'string' ? c.telephonySessionId : null;
+    return sid && sid.length <= 128 && /^[\w.:@-]+$/.test(sid) ? `rc:${sid}` : null;
+  }
+
+  window.addEventListener('message', (event) => {
+    const d = event.data;
+    if (!d || typeof d !== 'object' || typeof d.type !== 'string') return;
+    if (!/^rc-(call-(ring|init|start|hold|resume|end)-notify|active-call-notify)$/.test(d.type)) return;
+    if (!fromChildFrame(event.source)) return;
+    const id = callIdOf(d);
+    if (!id) return;
+    if (id !== st.callId) {
+      // A call that already settled does not take the panel back from a newer one.
+      if (st.callId && st.view && !isSettled(st.view) && d.type === 'rc-active-call-notify') return;
+      newCall(id);
+    }
+    // The bridge relays the same message to the worker; give it a moment, then ask.
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(refresh, 250);
+  });
+
+  function newCall(id) {
+    st.callId = id;
+    st.seenAt = Date.now();
+    st.view = null;
+    st.viewError = null;
+    st.picks = new Map();
+    st.pickedSent = new Set();
+    st.notesEditing = false;
+    st.message = null;
+    st.settledAt = 0;
+    st.lastAnswer = null;
+    setExpanded(true, { focus: false });
+  }
+
+  /* ------------------------------------------------------------------ DOM */
+  const host = document.createElement('div');
+  host.setAttribute('data-calltrail', 'panel');
+  const hostStyle = {
+    all: 'initial', position: 'fixed', left: '16px', bottom: '16px', 'z-index': '2147483646',
+    display: 'block', width: 'auto', height: 'auto', margin: '0', padding: '0', border: '0',
+    transform: 'none', opacity: '1', visibility: 'visible', contain: 'layout style',
+  };
+  for (const [k, v] of Object.entries(hostStyle)) host.style.setProperty(k, v, 'important');
+  const shadow = host.attachShadow({ mode: 'open' });
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(TOKENS + CSS);
+    shadow.adoptedStyleSheets = [sheet];
+  } catch {
+    const style = document.createElement('style');
+    style.textContent = TOKENS + CSS;
+    shadow.append(style);
+  }
+
+  const h = (tag, attrs = {}, ...children) => {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v == null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), trusted(v));
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children.flat()) if (c != null && c !== false) el.append(c);
+    return el;
+  };
+  // Only the rep's own input acts: a page script can dispatch events into an open shadow root.
+  const trusted = (fn) => (e) => { if (e.isTrusted) fn(e); };
+
+  const root = h('div', { class: 'root' });
+  const tab = h('button', { type: 'button', class: 'tab', 'aria-expanded': 'false', 'aria-controls': 'ct-panel', onclick: () => setExpanded(true) });
+  const panel = h('section', { id: 'ct-panel', class: 'panel', role: 'region', 'aria-label': 'Calltrail call panel', hidden: true });
+  const live = h('div', { class: 'sr', 'aria-live': 'polite' });
+  root.append(tab, panel, live);
+  shadow.append(root);
+  panel.addEventListener('keydown', trusted((e) => { if (e.key === 'Escape') setExpanded(false); }));
+
+  function setExpanded(on, { focus = true } = {}) {
+    st.expanded = on;
+    render();
+    if (focus) (on ? panel.querySelector('.head button, button, [href], input, textarea') : tab)?.focus();
+    clearInterval(tickTimer);
+    if (on) tickTimer = setInterval(tick, 1000);
+  }
+
+  function mount() {
+    if (!host.isConnected) (document.body || document.documentElement).append(host);
+    render();
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', mount, { once: true });
+  else mount();
+
+  /* ------------------------------------------------------------------ render */
+  const STATUS = {
+    logged: ['Logged', 'success'],
+    scheduled: ['Scheduled', 'info'],
+    waiting_for_digest: ['Waiting for digest', 'info'],
+    in_progress: ['Logging…', 'info'],
+    no_match: ['No match', ''],
+    unresolved: ['Choose a contact', 'warning'],
+    needs_review: ['Needs review', 'warning'],
+    failed: ['Failed', 'danger'],
+    skipped: ['Not logged', ''],
+    dismissed: ['Dismissed', ''],
+    not_logged: ['Not logged yet', ''],
+  };
+
+  function phaseOf(view) {
+    if (!view) return { label: 'Looking up caller', dot: 'wait' };
+    const c = view.call;
+    if (c.ended_at != null) return { label: 'Call ended', dot: '' };
+    if (c.answered_at != null) return { label: 'On call', dot: 'live' };
+    return { label: 'Ringing', dot: 'ring' };
+  }
+
+  function clock(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const hh = Math.floor(s / 3600);
+    const mm = String(Math.floor((s % 3600) / 60)).padStart(hh ? 2 : 1, '0');
+    const ss = String(s % 60).padStart(2, '0');
+    return hh ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`;
+  }
+
+  function elapsedText(view) {
+    const c = view?.call;
+    if (!c) return '';
+    const from = c.answered_at ?? c.started_at;
+    const to = c.ended_at ?? Date.now();
+    return clock(to - from);
+  }
+
+  function formatNumber(e164) {
+    const m = /^\+1(\d{3})(\d{3})(\d{4})$/.exec(e164 || '');
+    return m ? `+1 (${m[1]}) ${m[2]}-${m[3]}` : e164 || 'Unknown number';
+  }
+
+  /** The engine's matches for one integration, whatever container it uses (array or map). */
+  function matchesFor(view, integration) {
+    const all = view?.matches;
+    if (all == null) return null; // the engine does not report matches (yet)
+    let m = Array.isArray(all) ? all.find((x) => x && x.integration === integration) : all[integration];
+    if (m == null) return { searching: true, contacts: [] };
+    if (Array.isArray(m)) return { searching: false, contacts: m };
+    const searching = m.searching === true || m.status === 'searching' || m.state === 'searching';
+    return { searching, contacts: m.contacts || m.candidates || [], error: m.error || null };
+  }
+
+  function tick() {
+    const meta = shadow.querySelector('[data-elapsed]');
+    if (meta && st.view) meta.textContent = elapsedText(st.view);
+    const sub = tab.querySelector('.sub');
+    if (sub && st.view && st.view.call.ended_at == null) sub.textContent = `${phaseOf(st.view).label} · ${elapsedText(st.view)}`;
+    // Before matches arrive, "searching…" turns into "no match yet" after a few seconds.
+    if (st.view && st.view.matches == null && Date.now() - st.seenAt > SEARCH_GRACE_MS && shadow.querySelector('[data-grace]')) render();
+  }
+
+  function render() {
+    const active = shadow.activeElement;
+    const focusKey = active?.getAttribute('data-key');
+    const caret = active && active.tagName === 'TEXTAREA' ? [active.selectionStart, active.selectionEnd] : null;
+    const phase = phaseOf(st.view);
+    // The tab.
+    tab.hidden = st.expanded;
+    tab.setAttribute('aria-expanded', String(st.expanded));
+    tab.replaceChildren(
+      logo(),
+      h('span', { class: `dot ${st.callId ? phase.dot : ''}` }),
+      h('span', { text: 'Calltrail' }),
+      h('span', { class: 'sub', text: !st.callId ? 'No call' : st.view && st.view.call.ended_at == null ? `${phase.label} · ${elapsedText(st.view)}` : phase.label }),
+    );
+    tab.setAttribute('aria-label', `Open Calltrail panel${st.callId ? ` (${phase.label})` : ''}`);
+    panel.hidden = !st.expanded;
+    if (!st.expanded) return;
+
+    const head = h('div', { class: 'head' },
+      logo(),
+      h('span', { class: 'brand', text: 'Calltrail' }),
+      st.callId ? h('span', { class: `chip ${phase.dot === 'live' ? 'success' : phase.dot === 'ring' ? 'warning' : ''}` }, h('span', { class: `dot ${phase.dot}` }), phase.label) : null,
+      h('span', { class: 'spacer' }),
+      h('button', { type: 'button', class: 'icon-btn', 'data-key': 'collapse', 'aria-label': 'Minimise Calltrail panel', title: 'Minimise (Esc)', onclick: () => setExpanded(false) },
+        svgIcon('M5 12h14')),
+    );
+    const body = h('div', { class: 'body' });
+    panel.replaceChildren(head, body);
+
+    if (!st.callId) {
+      body.append(h('div', { class: 'empty' },
+        h('p', { text: 'No call right now.' }),
+        h('p', { class: 'hint', text: 'When a call rings, the caller’s contacts in each CRM show here, so you can choose where it is logged.' })));
+      return restoreFocus(focusKey, caret);
+    }
+    if (st.contextGone) {
+      body.append(banner('danger', 'Calltrail was updated', 'Reload this page to use the panel again.'));
+      return restoreFocus(focusKey, caret);
+    }
+    const v = st.view;
+    if (!v) {
+      body.append(h('div', { class: 'searching' }, h('span', { class: 'spin', 'aria-hidden': 'true' }), 'Looking up the call…'));
+      if (st.viewError && Date.now() - st.seenAt > 5000) body.append(banner('danger', 'Calltrail has no record of this call', st.viewError));
+      return restoreFocus(focusKey, caret);
+    }
+    const c = v.call;
+    const ended = c.ended_at != null;
+    body.append(h('div', { class: 'caller' },
+      h('div', { class: 'number', text: formatNumber(c.their_number) }),
+      h('div', { class: 'meta' },
+        h('span', { text: c.direction === 'outbound' ? 'Outbound' : 'Inbound' }), h('span', { 'aria-hidden': 'true', text: '·' }),
+        h('span', { 'data-elapsed': '', 'aria-label': 'Duration', text: elapsedText(v) }))));
+
+    if (st.message) body.append(banner(st.message.tone, st.message.title, st.message.text));
+
+    const section = h('div', {}, h('h2', { class: 'section-title', text: ended ? 'Where this call goes' : 'Matched contacts' }));
+    for (const slot of v.slots) section.append(integrationBlock(v, slot, ended));
+    if (!v.slots.length) section.append(h('p', { class: 'hint', text: 'No CRM is set up yet. Add one in Calltrail’s settings.' }));
+    body.append(section);
+
+    const actions = h('div', { class: 'actions' });
+    const pickable = v.slots.some((s) => (matchesFor(v, s.integration)?.contacts.length || 0) > 0);
+    if (!ended && pickable) {
+      const count = [...st.picks.values()].reduce((n, set) => n + set.size, 0);
+      actions.append(h('button', { type: 'button', class: 'btn primary', 'data-key': 'log-this', disabled: st.busy || (count === 0 && st.pickedSent.size === 0), onclick: logThisCall },
+        st.pickedSent.size ? 'Update picks' : 'Log this call'));
+    }
+    // "Log now" where a pick is waiting for the active-call delay.
+    const waiting = v.slots.filter((s) => s.mode === 'active' && s.status === 'scheduled');
+    if (ended && waiting.length) {
+      actions.append(h('button', { type: 'button', class: 'btn primary', 'data-key': 'log-now', disabled: st.busy, onclick: logNow }, 'Log now'));
+    }
+    if (actions.childElementCount) body.append(actions);
+    if (!ended && pickable) body.append(h('p', { class: 'hint', text: st.pickedSent.size
+      ? 'Your picks are saved. The call is logged to them a few minutes after hang-up, with your notes.'
+      : 'Pick the contacts to log this call to. It is logged to them a few minutes after hang-up, with your notes.' }));
+    if (ended && waiting.length) {
+      body.append(h('p', { class: 'hint' }, 'Logging to your picks ', h('span', { class: 'countdown', text: waiting[0].detail.replace(/^will be logged /, '') }), ' — or now, if you are done.'));
+    }
+    body.append(notesBlock(v));
+    restoreFocus(focusKey, caret);
+  }
+
+  function restoreFocus(key, caret) {
+    if (!key) return;
+    const el = shadow.querySelector(`[data-key="${CSS_escape(key)}"]`);
+    if (el && !el.disabled) {
+      el.focus();
+      if (caret && el.setSelectionRange) el.setSelectionRange(caret[0], caret[1]);
+    }
+    else if (st.expanded) panel.querySelector('[data-key="collapse"]')?.focus();
+  }
+  const CSS_escape = (s) => (window.CSS && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, '\\$&'));
+
+  function integrationBlock(v, slot, ended) {
+    const m = matchesFor(v, slot.integration);
+    const fs = h('fieldset', { class: 'integ' });
+    const legendChip = () => {
+      if (ended || slot.status !== 'not_logged') {
+        const [label, tone] = STATUS[slot.status] || [slot.status, ''];
+        return h('span', { class: `chip ${tone}`, text: label });
+      }
+      if (!m) return Date.now() - st.seenAt < SEARCH_GRACE_MS ? h('span', { class: 'chip info', 'data-grace': '', text: 'Searching…' }) : h('span', { class: 'chip', text: 'No match yet' });
+      if (m.searching) return h('span', { class: 'chip info', text: 'Searching…' });
+      if (m.error) return h('span', { class: 'chip danger', text: 'Search failed' });
+      return m.contacts.length ? h('span', { class: 'chip accent', text: `${m.contacts.length} match${m.contacts.length > 1 ? 'es' : ''}` }) : h('span', { class: 'chip', text: 'No match' });
+    };
+    fs.append(h('legend', {}, h('span', { text: slot.label }), legendChip()));
+    if (ended || slot.status !== 'not_logged') {
+      fs.append(h('p', { class: 'detail', text: slot.detail }));
+      if (slot.contacts.length) {
+        fs.append(h('ul', { class: 'contacts' }, slot.contacts.map((ct) => h('li', { class: 'contact' },
+          h('span', { class: 'name', text: ct.name }),
+          ct.url ? h('a', { href: ct.url, target: '_blank', rel: 'noopener noreferrer', 'data-key': `open-${slot.integration}-${ct.id}` }, `Open in ${slot.label}`, h('span', { class: 'sr', text: ` (${ct.name})` })) : null))));
+      }
+      return fs;
+    }
+    if (!m || m.searching) {
+      const grace = !m && Date.now() - st.seenAt >= SEARCH_GRACE_MS;
+      fs.append(grace
+        ? h('p', { class: 'detail', text: 'No contact matched so far. If one is added during the call, the digest still logs it.' })
+        : h('div', { class: 'searching' }, h('span', { class: 'spin', 'aria-hidden': 'true' }), `Searching ${slot.label} for this number…`));
+      return fs;
+    }
+    if (m.error) { fs.append(h('p', { class: 'detail', text: m.error })); return fs; }
+    if (!m.contacts.length) {
+      fs.append(h('p', { class: 'detail', text: 'No contact has this number here.' }));
+      return fs;
+    }
+    const set = st.picks.get(slot.integration) || new Set();
+    fs.append(h('ul', { class: 'contacts' }, m.contacts.map((ct) => {
+      const id = `pick-${slot.integration}-${ct.id}`.replace(/[^\w-]/g, '_');
+      return h('li', { class: 'contact' },
+        h('input', { type: 'checkbox', id, 'data-key': id, checked: set.has(ct.id), disabled: st.busy,
+          onchange: (e) => togglePick(slot.integration, ct.id, e.currentTarget.checked) }),
+        h('label', { for: id }, h('span', { class: 'name', text: ct.name }), h('span', { class: 'type', text: contactMeta(ct) })),
+        ct.url ? h('a', { href: ct.url, target: '_blank', rel: 'noopener noreferrer', 'data-key': `open-${id}` }, 'Open', h('span', { class: 'sr', text: ` ${ct.name} in ${slot.label}` })) : null);
+    })));
+    return fs;
+  }
+
+  function contactMeta(ct) {
+    const parts = [ct.record_type || 'Contact'];
+    if (ct.modified_at) parts.push(`updated ${new Date(ct.modified_at).toLocaleDateString()}`);
+    return parts.join(' · ');
+  }
+
+  function notesBlock(v) {
+    const wrap = h('div', { class: 'notes' }, h('h2', { class: 'section-title', text: 'Notes' }));
+    if (st.notesEditing) {
+      const ta = h('textarea', { id: 'ct-notes', 'data-key': 'notes-text', 'aria-describedby': 'ct-notes-hint' });
+      ta.value = st.draft ?? v.call.notes ?? '';
+      ta.addEventListener('input', () => { st.draft = ta.value; });
+      wrap.append(
+        h('label', { for: 'ct-notes', class: 'sr', text: 'Call notes' }),
+        ta,
+        h('p', { id: 'ct-notes-hint', class: 'hint', text: 'With notes, this call is logged by the next digest run (within the hour), including what you write here.' }),
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', class: 'btn primary', 'data-key': 'notes-save', disabled: st.busy, onclick: saveNotes }, 'Save notes'),
+          h('button', { type: 'button', class: 'btn', 'data-key': 'notes-cancel', disabled: st.busy, onclick: cancelNotes }, 'Cancel')));
+      return wrap;
+    }
+    if (v.call.notes) wrap.append(h('p', { class: 'saved', text: v.call.notes }));
+    if (v.notes_opened) wrap.append(h('p', { class: 'hint', text: 'This call is logged by the next digest run, with these notes.' }));
+    wrap.append(h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'btn', 'data-key': 'notes-open', disabled: st.busy, onclick: openNotes }, v.call.notes ? 'Edit notes' : 'Add notes')));
+    return wrap;
+  }
+
+  function banner(tone, title, text) {
+    return h('div', { class: `banner ${tone}`, role: tone === 'danger' ? 'alert' : 'status' }, h('strong', { text: title }), text);
+  }
+
+  function svgIcon(d) {
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24'); svg.setAttribute('width', '18'); svg.setAttribute('height', '18');
+    svg.setAttribute('aria-hidden', 'true'); svg.setAttribute('focusable', 'false');
+    const p = document.createElementNS(ns, 'path');
+    p.setAttribute('d', d); p.setAttribute('stroke', 'currentColor'); p.setAttribute('stroke-width', '2'); p.setAttribute('stroke-linecap', 'round'); p.setAttribute('fill', 'none');
+    svg.append(p);
+    return svg;
+  }
+
+  function say(text) { live.textContent = ''; setTimeout(() => { live.textContent = text; }, 50); }
+
+  /* ------------------------------------------------------------------ actions */
+  function togglePick(integration, contactId, on) {
+    const set = st.picks.get(integration) || new Set();
+    if (on) set.add(contactId); else set.delete(contactId);
+    st.picks.set(integration, set);
+    render();
+  }
+
+  async function run(fn) {
+    if (st.busy) return;
+    st.busy = true;
+    render();
+    try { await fn(); } finally { st.busy = false; st.lastAnswer = null; await refresh(); }
+  }
+
+  function logThisCall() {
+    return run(async () => {
+      const v = st.view;
+      const failures = [];
+      let sent = 0;
+      for (const slot of v.slots) {
+        const m = matchesFor(v, slot.integration);
+        if (!m || !m.contacts.length) continue;
+        const ids = st.picks.get(slot.integration) || new Set();
+        if (!ids.size && !st.pickedSent.has(slot.integration)) continue;
+        const contacts = m.contacts.filter((ct) => ids.has(ct.id));
+        const r = await engine({ input: 'contacts_picked', call: v.call.id, integration: slot.integration, contacts });
+        if (!r.ok) failures.push(`${slot.label}: ${r.error}`);
+        else { sent += contacts.length; if (contacts.length) st.pickedSent.add(slot.integration); else st.pickedSent.delete(slot.integration); }
+      }
+      st.message = failures.length
+        ? { tone: 'danger', title: 'Some picks were not saved', text: failures.join(' ') }
+        : { tone: 'success', title: sent ? 'Picks saved' : 'Picks cleared', text: sent ? 'This call is logged to the contacts you picked a few minutes after hang-up.' : 'This call is logged automatically where the caller matches.' };
+      say(st.message.title);
+    });
+  }
+
+  function logNow() {
+    return run(async () => {
+      const r = await engine({ input: 'log_now_requested', call: st.view.call.id });
+      st.message = r.ok ? { tone: 'success', title: 'Logging now', text: 'Your picks are being logged.' } : { tone: 'danger', title: 'Could not log now', text: r.error };
+      say(st.message.title);
+    });
+  }
+
+  function openNotes() {
+    return run(async () => {
+      const r = await engine({ input: 'notes_opened', call: st.view.call.id });
+      if (r.ok) { st.notesEditing = true; st.draft = null; st.message = null; }
+      else st.message = { tone: 'danger', title: 'Notes could not be opened', text: r.error };
+    }).then(() => shadow.querySelector('textarea')?.focus());
+  }
+
+  function saveNotes() {
+    const notes = st.draft ?? st.view.call.notes ?? '';
+    return run(async () => {
+      const r = await engine({ input: 'notes_saved', call: st.view.call.id, notes });
+      if (r.ok) { st.notesEditing = false; st.draft = null; st.message = { tone: 'success', title: 'Notes saved', text: 'The next digest run logs this call with them.' }; }
+      else st.message = { tone: 'danger', title: 'Notes not saved', text: r.error };
+      say(st.message.title);
+    }).then(() => shadow.querySelector('[data-key="notes-open"]')?.focus());
+  }
+
+  function cancelNotes() {
+    return run(async () => {
+      const r = await engine({ input: 'notes_cancelled', call: st.view.call.id });
+      st.notesEditing = false;
+      st.draft = null;
+      st.message = r.ok ? { tone: 'info', title: 'Notes closed', text: 'This call is still logged by the next digest run.' } : { tone: 'danger', title: 'Could not close notes', text: r.error };
+      say(st.message.title);
+    }).then(() => shadow.querySelector('[data-key="notes-open"]')?.focus());
+  }
+})();
