@@ -412,8 +412,30 @@ impl Inner {
         self.input(Input::CrmDone { req: req.req, result });
     }
 
-    /// Runs one CRM operation as a connector conversation of fetches.
+    /// Runs one CRM operation. A 401 on an OAuth integration gets one refresh (shared with any
+    /// other request that hit it) and one more try before the engine hears `Unauthorized`:
+    /// Salesforce gives no expiry, so a 401 is how its sessions say they ended.
     async fn run_op(self: Rc<Self>, integration: &IntegrationId, op: &CrmOp) -> Result<CrmOutput, CrmError> {
+        let used = self.credentials.borrow().get(integration).map(|s| s.token.clone());
+        let first = self.clone().run_op_once(integration, op).await;
+        let refreshable = self.credentials.borrow().get(integration).is_some_and(|s| s.refresh_token.is_some());
+        match first {
+            Err(CrmError::Unauthorized { .. }) if refreshable => {
+                let current = self.credentials.borrow().get(integration).cloned();
+                // Unless another request already refreshed it meanwhile, mark the token expired
+                // so `fresh_token` refreshes it (once, for every caller waiting on it).
+                if let Some(mut stored) = current.filter(|s| Some(&s.token) == used.as_ref()) {
+                    stored.expires_at = Some(Timestamp(0));
+                    self.credentials.borrow_mut().insert(integration.clone(), stored);
+                }
+                self.run_op_once(integration, op).await
+            }
+            other => other,
+        }
+    }
+
+    /// Runs one CRM operation as a connector conversation of fetches.
+    async fn run_op_once(self: Rc<Self>, integration: &IntegrationId, op: &CrmOp) -> Result<CrmOutput, CrmError> {
         let token = self.clone().fresh_token(integration).await?;
         let conn = self.connection(integration, token)?;
         let mut history: Vec<Exchange> = Vec::new();
