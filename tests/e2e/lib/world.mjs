@@ -112,6 +112,7 @@ export async function startWorld({ integrations, settings = {}, headless = true 
       const r = await send({ type: 'import-settings', json: JSON.stringify(doc) });
       if (!r.ok) throw new Error(`settings refused: ${r.error}`);
       for (const i of doc.integrations) {
+        if (i.auth?.type === 'oauth') continue; // connected through the OAuth flow instead
         const c = await send({ type: 'set-credentials', integration: i.id, token: `${i.kind}-token` });
         if (!c.ok) throw new Error(`credentials refused: ${c.error}`);
       }
