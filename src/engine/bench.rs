@@ -1,0 +1,464 @@
+//! Engine benchmarks (issue 3), written once and run natively (`cargo bench --bench engine`) and
+//! in wasm under Node (`scripts/bench-engine.sh`), so the two sets of figures measure the same
+//! code on the same data.
+//!
+//! The library never reads a clock: the caller hands one in (`Instant` natively,
+//! `performance.now()` in Node), in milliseconds. Every figure is the median of `samples`
+//! timings; set-up (building stores, restore queries, answering requests the figure is not
+//! about) is outside the timed part.
+//!
+//! Figures:
+//! - `restore`: `Restored` + drain, from a store holding 50,000 closed calls of history (one
+//!   logged slot each) and 200 open slots; the snapshot is what [`MemStore::restore`] returns
+//!   for [`Engine::restore_query`], so the history is not in it (checked).
+//! - `hang_up_to_creates`: one call across 5 integrations: `CallEnded` → 5 searches →
+//!   5 `CrmDone(contacts)` → 5 creates (per call).
+//! - `ring_pop_then_hang_up`: the same call rung first: `CallRinging` → 5 call-pop searches →
+//!   5 matches, then `CallEnded` → 5 creates reusing the matches (per call).
+//! - `digest_pass_10k`: `DigestRequested` + drain with 10,000 open slots waiting for it.
+//! - `reply_during_10k_digest`: one search reply while those 10,000 slots are enrolled in the run.
+//!
+//! Invariant: nothing here is compiled into the shipped extension's behaviour; the wasm export
+//! exists only with the `bench` feature.
+
+use serde::Serialize;
+
+use crate::crm::{CrmOp, CrmOutput};
+use crate::model::{Call, CallId, CallResult, Contact, CrmKind, Direction, IntegrationId, RecordId, RecordType, Timestamp};
+use crate::phone::{Country, E164};
+use crate::settings::{IntegrationSettings, Settings};
+use crate::store::{Batch, Durability, MemStore, Record, Snapshot, StoreName, Write};
+
+use super::records::{CallEntry, DigestMeta};
+use super::slot::{call_slot_key, marker, Mode, Slot, SlotState, Subject, Target, Trigger};
+use super::{Effect, Engine, EngineOptions, Input, ReqId};
+
+/// One benchmark result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figure {
+    pub name: String,
+    /// What one timed unit is.
+    pub unit: String,
+    pub median_ns: f64,
+    pub target_ns: f64,
+    pub samples: usize,
+    /// Facts about the set-up worth printing (snapshot size, effects drained).
+    pub note: String,
+}
+
+pub const HISTORY_CALLS: usize = 50_000;
+pub const OPEN_SLOTS: usize = 200;
+pub const DIGEST_SLOTS: usize = 10_000;
+const CALLS_PER_SAMPLE: usize = 20;
+
+/// Runs every figure. `iterations` scales the sample counts (restore and digest figures take
+/// `iterations` samples, per-call figures `iterations * 4` samples of 20 calls each).
+pub fn run(iterations: usize, clock: &mut dyn FnMut() -> f64) -> Vec<Figure> {
+    let iterations = iterations.max(3);
+    vec![
+        restore(iterations, clock),
+        hang_up(iterations * 4, false, clock),
+        hang_up(iterations * 4, true, clock),
+        digest_pass(iterations, clock),
+        reply_during_digest(iterations, clock),
+    ]
+}
+
+/// The figures as a JSON array (what the wasm export returns).
+pub fn to_json(figures: &[Figure]) -> String {
+    serde_json::to_string(figures).unwrap_or_else(|_| "[]".into())
+}
+
+/// A Markdown table of the figures.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = String::from("| figure | unit | median | target | within | samples | note |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for f in figures {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            f.name,
+            f.unit,
+            human(f.median_ns),
+            human(f.target_ns),
+            if f.median_ns <= f.target_ns { "yes" } else { "NO" },
+            f.samples,
+            f.note
+        ));
+    }
+    out
+}
+
+/// `1.23 ms`, `4.5 µs`, `800 ns`.
+pub fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+// ---- fixtures ------------------------------------------------------------------------------
+
+/// Noon in New York on an ordinary June day: outside quiet hours.
+const NOW: Timestamp = Timestamp(1_781_107_200_000);
+
+const KINDS: [(&str, CrmKind); 5] =
+    [("hs", CrmKind::HubSpot), ("pd", CrmKind::Pipedrive), ("sf", CrmKind::Salesforce), ("zo", CrmKind::Zoho), ("cl", CrmKind::Clio)];
+
+fn settings() -> Settings {
+    let mut s = Settings::default();
+    for (id, kind) in KINDS {
+        s.integrations.push(IntegrationSettings {
+            id: IntegrationId::new(id),
+            kind,
+            label: id.into(),
+            base_url: format!("https://{id}.crm.example"),
+            auth: Default::default(),
+            auto_log: true,
+            log_messages: true,
+            conflict_rule: Default::default(),
+            placeholder: Default::default(),
+        });
+    }
+    s
+}
+
+fn number(i: usize) -> E164 {
+    // 10,000 distinct NANP numbers, all well-formed, so `parse` cannot fail.
+    let text = format!("+1212555{:04}", i % 10_000);
+    E164::parse(&text, Country::US).expect("a well-formed NANP number")
+}
+
+fn call(id: &str, i: usize, end: Timestamp) -> Call {
+    Call {
+        id: CallId::new(id),
+        direction: Direction::Inbound,
+        our_number: None,
+        their_number: number(i),
+        started_at: end.plus_mins(-4),
+        answered_at: Some(end.plus_mins(-4)),
+        ended_at: Some(end),
+        result: CallResult::Answered,
+        recording_url: None,
+        notes: String::new(),
+    }
+}
+
+fn contact(integ: &str, i: usize) -> Contact {
+    Contact {
+        id: RecordId::new(format!("{integ}-p{i}")),
+        name: format!("Person {i}"),
+        record_type: RecordType::new("Contact"),
+        phones: vec![number(i).as_str().to_owned()],
+        created_at: Some(Timestamp(1_700_000_000_000)),
+        modified_at: Some(Timestamp(1_700_000_000_000)),
+        url: Some(format!("https://{integ}.crm.example/contacts/{i}")),
+    }
+}
+
+fn slot(call: &CallId, integ: &str, state: SlotState, at: Timestamp, targets: Vec<Target>) -> Slot {
+    let key = call_slot_key(call, &IntegrationId::new(integ));
+    Slot {
+        key,
+        subject: Subject::Call { call: call.clone() },
+        integration: IntegrationId::new(integ),
+        mode: Mode::Auto,
+        trigger: Trigger::Auto,
+        state,
+        targets,
+        attempts: 0,
+        last_error: None,
+        at,
+        messages: 0,
+        update_due: None,
+        busy: false,
+    }
+}
+
+fn put(store: StoreName, record: Record) -> Write {
+    Write::Put { store, record }
+}
+
+fn meta() -> Write {
+    // A digest ran ten minutes ago: a restore does not start one.
+    let m = DigestMeta { last_started: Some(NOW.plus_mins(-10)), last_completed: Some(NOW.plus_mins(-10)) };
+    put(StoreName::Meta, m.to_record())
+}
+
+/// 50,000 logged calls from last month, and 200 recent calls with one open slot each.
+fn restore_store() -> MemStore {
+    let mut store = MemStore::new();
+    let mut writes = Vec::with_capacity(HISTORY_CALLS * 2 + OPEN_SLOTS * 2 + 1);
+    for i in 0..HISTORY_CALLS {
+        let id = CallId::new(format!("h{i}"));
+        let end = NOW.plus_hours(-30 * 24).plus_secs(i as i64 * 45);
+        let mut e = CallEntry::new(call(id.as_str(), i, end));
+        e.ended = true;
+        writes.push(put(StoreName::Calls, e.to_record(false)));
+        let (integ, _) = KINDS[i % KINDS.len()];
+        let key = call_slot_key(&id, &IntegrationId::new(integ));
+        let c = contact(integ, i);
+        let target = Target { marker: marker(&key, 0, Some(&c)), contact: c, record: Some(RecordId::new(format!("log{i}"))), synced: 0 };
+        writes.push(put(StoreName::Slots, slot(&id, integ, SlotState::Logged, end, vec![target]).to_record()));
+    }
+    for i in 0..OPEN_SLOTS {
+        let id = CallId::new(format!("o{i}"));
+        let end = NOW.plus_mins(-(i as i64 % 180) - 5);
+        let mut e = CallEntry::new(call(id.as_str(), i, end));
+        e.ended = true;
+        writes.push(put(StoreName::Calls, e.to_record(true)));
+        let (integ, _) = KINDS[i % KINDS.len()];
+        let key = call_slot_key(&id, &IntegrationId::new(integ));
+        let (state, targets) = match i % 20 {
+            0..=14 => (SlotState::Waiting { due: None }, Vec::new()),
+            15..=16 => (SlotState::NoMatch, Vec::new()),
+            17..=18 => (SlotState::Unresolved { candidates: vec![contact(integ, i), contact(integ, i + 10_000)] }, Vec::new()),
+            _ => {
+                let c = contact(integ, i);
+                let t = Target { marker: marker(&key, 0, Some(&c)), contact: c, record: None, synced: 0 };
+                (SlotState::Attempting { attempt: format!("old-{i}"), target: 0, started_at: end }, vec![t])
+            }
+        };
+        writes.push(put(StoreName::Slots, slot(&id, integ, state, end, targets).to_record()));
+    }
+    writes.push(meta());
+    store.apply(&Batch { writes, durability: Durability::Strict });
+    store
+}
+
+/// 2,000 calls of the last three hours, each waiting for the digest in all 5 integrations.
+fn digest_snapshot() -> Snapshot {
+    let mut store = MemStore::new();
+    let mut writes = Vec::new();
+    let calls = DIGEST_SLOTS / KINDS.len();
+    for i in 0..calls {
+        let id = CallId::new(format!("d{i}"));
+        let end = NOW.plus_secs(-(i as i64 * 5) - 300);
+        let mut e = CallEntry::new(call(id.as_str(), i, end));
+        e.ended = true;
+        e.notes_opened = true;
+        writes.push(put(StoreName::Calls, e.to_record(true)));
+        for (integ, _) in KINDS {
+            let mut s = slot(&id, integ, SlotState::Waiting { due: None }, end, Vec::new());
+            s.mode = Mode::Digest;
+            s.trigger = Trigger::Digest;
+            writes.push(put(StoreName::Slots, s.to_record()));
+        }
+    }
+    writes.push(meta());
+    store.apply(&Batch { writes, durability: Durability::Strict });
+    store.restore(&Engine::restore_query(&settings(), NOW))
+}
+
+fn restored(snapshot: Snapshot) -> Engine {
+    let mut e = Engine::new(EngineOptions::default());
+    e.handle(Input::Restored { snapshot, settings: settings(), boot_id: 0xbe4c }, NOW);
+    while e.poll_effect().is_some() {}
+    e
+}
+
+fn empty_snapshot() -> Snapshot {
+    let mut store = MemStore::new();
+    store.apply(&Batch { writes: vec![meta()], durability: Durability::Relaxed });
+    store.restore(&Engine::restore_query(&settings(), NOW))
+}
+
+/// Drains the engine, returning its CRM requests.
+fn drain(e: &mut Engine) -> Vec<(ReqId, IntegrationId, CrmOp)> {
+    let mut out = Vec::new();
+    while let Some(x) = e.poll_effect() {
+        if let Effect::Crm(r) = x {
+            out.push((r.req, r.integration, r.op));
+        }
+    }
+    out
+}
+
+// ---- figures -------------------------------------------------------------------------------
+
+fn restore(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure {
+    let store = restore_store();
+    let snapshot = store.restore(&Engine::restore_query(&settings(), NOW));
+    let read: usize = snapshot.stores.iter().map(|(_, r)| r.len()).sum();
+    let history_in_snapshot = snapshot.records(StoreName::Calls).iter().filter(|r| r.key.starts_with('h')).count();
+    let mut times = Vec::with_capacity(samples);
+    let mut effects = 0;
+    for _ in 0..samples {
+        let snap = snapshot.clone();
+        let mut e = Engine::new(EngineOptions::default());
+        let t0 = clock();
+        e.handle(Input::Restored { snapshot: snap, settings: settings(), boot_id: 0xbe4c }, NOW);
+        let mut n = 0;
+        while e.poll_effect().is_some() {
+            n += 1;
+        }
+        let t1 = clock();
+        times.push((t1 - t0) * 1e6);
+        effects = n;
+        drop(e);
+    }
+    Figure {
+        name: "restore".into(),
+        unit: "Restored + drain".into(),
+        median_ns: median(times),
+        target_ns: 5e6,
+        samples,
+        note: format!(
+            "store {} calls + {} slots; snapshot {read} records ({history_in_snapshot} from the history); {effects} effects",
+            store.len(StoreName::Calls),
+            store.len(StoreName::Slots)
+        ),
+    }
+}
+
+/// Per call: hang-up to the 5 creates, with (`pop`) or without the call pop at ring time.
+fn hang_up(samples: usize, pop: bool, clock: &mut dyn FnMut() -> f64) -> Figure {
+    let base = empty_snapshot();
+    let mut times = Vec::with_capacity(samples);
+    let mut creates = 0;
+    let mut searches = 0;
+    for s in 0..samples {
+        let mut e = restored(base.clone());
+        let calls: Vec<Call> = (0..CALLS_PER_SAMPLE).map(|k| call(&format!("b{s}-{k}"), k, NOW)).collect();
+        let mut total = 0.0;
+        for c in &calls {
+            let t0 = clock();
+            let reqs = if pop {
+                let mut ringing = c.clone();
+                ringing.ended_at = None;
+                e.handle(Input::CallRinging(ringing), NOW);
+                let pops = drain(&mut e);
+                searches += pops.len();
+                for (req, integ, _) in pops {
+                    let contacts = vec![contact(integ.as_str(), 1)];
+                    e.handle(Input::CrmDone { req, result: Ok(CrmOutput::Contacts { contacts }) }, NOW);
+                    drain(&mut e);
+                }
+                e.handle(Input::CallEnded(c.clone()), NOW);
+                drain(&mut e)
+            } else {
+                e.handle(Input::CallEnded(c.clone()), NOW);
+                let found = drain(&mut e);
+                searches += found.len();
+                let mut reqs = Vec::new();
+                for (req, integ, _) in found {
+                    let contacts = vec![contact(integ.as_str(), 1)];
+                    e.handle(Input::CrmDone { req, result: Ok(CrmOutput::Contacts { contacts }) }, NOW);
+                    reqs.extend(drain(&mut e));
+                }
+                reqs
+            };
+            total += clock() - t0;
+            creates += reqs.iter().filter(|(_, _, op)| matches!(op, CrmOp::CreateCallLog { .. })).count();
+            // Outside the timing: the creates succeed, as they would.
+            for (req, _, _) in reqs {
+                let record = RecordId::new(format!("r{req}"));
+                e.handle(Input::CrmDone { req, result: Ok(CrmOutput::Created { record, url: None }) }, NOW);
+                drain(&mut e);
+            }
+        }
+        times.push(total * 1e6 / CALLS_PER_SAMPLE as f64);
+    }
+    let per = (samples * CALLS_PER_SAMPLE).max(1);
+    Figure {
+        name: if pop { "ring_pop_then_hang_up" } else { "hang_up_to_creates" }.into(),
+        unit: "one call, 5 integrations".into(),
+        median_ns: median(times),
+        target_ns: 10e3,
+        samples,
+        note: format!("{:.1} searches and {:.1} creates per call", searches as f64 / per as f64, creates as f64 / per as f64),
+    }
+}
+
+fn digest_pass(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure {
+    let snapshot = digest_snapshot();
+    let mut times = Vec::with_capacity(samples);
+    let mut sent = 0;
+    for _ in 0..samples {
+        let mut e = restored(snapshot.clone());
+        let t0 = clock();
+        e.handle(Input::DigestRequested, NOW);
+        sent = drain(&mut e).len();
+        let t1 = clock();
+        times.push((t1 - t0) * 1e6);
+    }
+    Figure {
+        name: "digest_pass_10k".into(),
+        unit: "DigestRequested + drain".into(),
+        median_ns: median(times),
+        target_ns: 20e6,
+        samples,
+        note: format!("{} open slots enrolled; {sent} searches started", snapshot.records(StoreName::Slots).len()),
+    }
+}
+
+fn reply_during_digest(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure {
+    let snapshot = digest_snapshot();
+    let mut times = Vec::new();
+    for _ in 0..samples.div_ceil(4).max(1) {
+        let mut e = restored(snapshot.clone());
+        e.handle(Input::DigestRequested, NOW);
+        let mut reqs = drain(&mut e);
+        // Time a few replies of the run (no match, so each slot settles and frees a request).
+        for _ in 0..8 {
+            let Some((req, _, _)) = reqs.pop() else { break };
+            let t0 = clock();
+            e.handle(Input::CrmDone { req, result: Ok(CrmOutput::Contacts { contacts: Vec::new() }) }, NOW);
+            reqs.extend(drain(&mut e));
+            let t1 = clock();
+            times.push((t1 - t0) * 1e6);
+        }
+    }
+    let n = times.len();
+    Figure {
+        name: "reply_during_10k_digest".into(),
+        unit: "one search reply + drain".into(),
+        median_ns: median(times),
+        target_ns: 100e3,
+        samples: n,
+        note: "10,000 slots enrolled in the run".into(),
+    }
+}
+
+/// The benchmark as a wasm export, for `scripts/bench-engine-wasm.mjs` (Node, `performance.now()`
+/// as the clock). Only built with `--features bench`: the extension never ships it, and this is
+/// the one place under `engine/` that names `wasm_bindgen`.
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn bench_engine(iterations: u32, clock: &js_sys::Function) -> String {
+    let mut now = || clock.call0(&wasm_bindgen::JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    to_json(&run(iterations as usize, &mut now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_figure_runs_and_the_restore_snapshot_leaves_the_history_out() {
+        let mut t = 0.0;
+        let mut clock = || {
+            t += 1.0;
+            t
+        };
+        let figs = run(3, &mut clock);
+        assert_eq!(figs.len(), 5);
+        assert!(figs[0].note.contains("(0 from the history)"), "{}", figs[0].note);
+        assert!(figs[1].note.starts_with("5.0 searches and 5.0 creates"), "{}", figs[1].note);
+        assert!(table(&figs).contains("| restore |"));
+    }
+}
