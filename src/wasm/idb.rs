@@ -32,8 +32,8 @@ pub enum StoreError {
     Unavailable,
     #[error("could not open the database: {0}")]
     Open(String),
-    #[error("the database has schema version {found}, newer than this build's {supported}")]
-    TooNew { found: u32, supported: u32 },
+    #[error("the database was written by a newer Calltrail (this build reads schema version {supported}); update the extension")]
+    TooNew { supported: u32 },
     #[error("transaction failed: {0}")]
     Transaction(String),
     #[error("a stored record is malformed: {0}")]
@@ -70,9 +70,15 @@ pub struct Db {
 impl Db {
     /// Opens (creating or migrating) the database `name`.
     pub async fn open(name: &str) -> Result<Db, StoreError> {
+        Db::open_version(name, SCHEMA_VERSION).await
+    }
+
+    /// Opens `name` at an older schema `version`: for migration tests only.
+    #[doc(hidden)]
+    pub async fn open_version(name: &str, version: u32) -> Result<Db, StoreError> {
         let factory = factory()?;
         let req: IdbOpenDbRequest =
-            factory.open_with_u32(name, SCHEMA_VERSION).map_err(|e| StoreError::Open(describe(&e)))?;
+            factory.open_with_u32(name, version).map_err(|e| StoreError::Open(describe(&e)))?;
         let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
             move |ev: web_sys::IdbVersionChangeEvent| {
                 let Some(target) = ev.target() else { return };
@@ -80,7 +86,8 @@ impl Db {
                 let (Ok(result), Some(tx)) = (req.result(), req.transaction()) else { return };
                 let db: IdbDatabase = result.unchecked_into();
                 // An upgrade that throws aborts the version change, so the open fails cleanly.
-                if let Err(e) = upgrade(&db, &tx, ev.old_version() as u32) {
+                let target = ev.new_version().map_or(SCHEMA_VERSION, |v| v as u32);
+                if let Err(e) = upgrade(&db, &tx, ev.old_version() as u32, target) {
                     tx.abort().ok();
                     web_sys::console::error_2(&"calltrail: schema upgrade failed".into(), &e);
                 }
@@ -96,7 +103,7 @@ impl Db {
                 let msg = describe(&e);
                 // VersionError: the database on disk is newer than this build.
                 if msg.contains("VersionError") || msg.contains("less than the existing version") {
-                    return Err(StoreError::TooNew { found: 0, supported: SCHEMA_VERSION });
+                    return Err(StoreError::TooNew { supported: SCHEMA_VERSION });
                 }
                 return Err(StoreError::Open(msg));
             }
@@ -274,9 +281,9 @@ impl Db {
     }
 }
 
-/// Creates or migrates the schema from `old` to [`SCHEMA_VERSION`].
-fn upgrade(db: &IdbDatabase, _tx: &IdbTransaction, old: u32) -> Result<(), JsValue> {
-    if old < 1 {
+/// Creates or migrates the schema from version `old` to `new` (normally [`SCHEMA_VERSION`]).
+fn upgrade(db: &IdbDatabase, _tx: &IdbTransaction, old: u32, new: u32) -> Result<(), JsValue> {
+    if old < 1 && new >= 1 {
         for name in StoreName::ALL.into_iter().filter(|n| *n != StoreName::Secrets) {
             let params = IdbObjectStoreParameters::new();
             params.set_key_path(&JsValue::from_str("key"));
@@ -287,7 +294,7 @@ fn upgrade(db: &IdbDatabase, _tx: &IdbTransaction, old: u32) -> Result<(), JsVal
             os.create_index_with_str_and_optional_parameters("at", "at", &idx)?;
         }
     }
-    if old < 2 {
+    if old < 2 && new >= 2 {
         // Version 2 keeps credentials in their own store, outside every restore.
         let params = IdbObjectStoreParameters::new();
         params.set_key_path(&JsValue::from_str("key"));

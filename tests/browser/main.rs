@@ -110,3 +110,36 @@ async fn a_strict_batch_is_visible_to_another_connection_when_apply_returns() {
     let snap = reader.restore(&RestoreQuery { since: 0, recent_stores: vec![] }).await.unwrap();
     assert_eq!(snap.records(StoreName::Slots).len(), 20);
 }
+
+#[wasm_bindgen_test]
+async fn a_version_1_database_migrates_to_the_current_schema_keeping_its_records() {
+    let name = "calltrail-test-migrate";
+    let v1 = Db::open_version(name, 1).await.expect("open v1");
+    v1.apply(&Batch { writes: vec![put(StoreName::Slots, rec("old-slot", 1, 7))], durability: Durability::Strict })
+        .await
+        .unwrap();
+    v1.close();
+    let current = Db::open(name).await.expect("migrate");
+    assert_eq!(current.get(StoreName::Slots, "old-slot").await.unwrap().map(|r| r.at), Some(7));
+    // The store version 2 added is there and usable.
+    current
+        .apply(&Batch { writes: vec![put(StoreName::Secrets, rec("hs", 0, 1))], durability: Durability::Strict })
+        .await
+        .unwrap();
+    assert_eq!(current.count(StoreName::Secrets).await.unwrap(), 1);
+    // A restore never reads secrets.
+    let snap = current.restore(&RestoreQuery { since: 0, recent_stores: vec![StoreName::Slots] }).await.unwrap();
+    assert!(snap.records(StoreName::Secrets).is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn a_database_from_a_newer_build_is_refused_clearly() {
+    let name = "calltrail-test-too-new";
+    let newer = Db::open_version(name, 99).await.expect("open v99");
+    newer.close();
+    match Db::open(name).await {
+        Err(calltrail::wasm::idb::StoreError::TooNew { .. }) => {}
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a newer database must not be opened"),
+    }
+}
