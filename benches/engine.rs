@@ -1,4 +1,4 @@
-//! Engine benchmarks, natively: `cargo bench --bench engine [-- --iterations N --json PATH]`.
+//! Engine benchmarks, natively: `cargo bench --bench engine [-- --iterations N --only NAME --json PATH]`.
 //! Prints a Markdown table of medians (see `calltrail::engine::bench` for what each figure
 //! times); `--json` also writes the figures for `scripts/bench-engine-wasm.mjs` to compare with
 //! the same code in wasm.
@@ -13,7 +13,8 @@ fn main() {
     let iterations = value("--iterations").and_then(|s| s.parse().ok()).unwrap_or(15);
     let start = Instant::now();
     let mut clock = || start.elapsed().as_secs_f64() * 1e3;
-    let figures = bench::run(iterations, &mut clock);
+    let only = value("--only").unwrap_or_default();
+    let figures = bench::run_only(iterations, &mut clock, &only);
     println!("Engine, native ({}; {iterations} iterations)\n", std::env::consts::ARCH);
     print!("{}", bench::table(&figures));
     if let Some(path) = value("--json") {

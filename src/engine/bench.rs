@@ -54,14 +54,30 @@ const CALLS_PER_SAMPLE: usize = 20;
 /// Runs every figure. `iterations` scales the sample counts (restore and digest figures take
 /// `iterations` samples, per-call figures `iterations * 4` samples of 20 calls each).
 pub fn run(iterations: usize, clock: &mut dyn FnMut() -> f64) -> Vec<Figure> {
+    run_only(iterations, clock, "")
+}
+
+/// Runs the figures whose name contains `filter` (all when it is empty).
+pub fn run_only(iterations: usize, clock: &mut dyn FnMut() -> f64, filter: &str) -> Vec<Figure> {
     let iterations = iterations.max(3);
-    vec![
-        restore(iterations, clock),
-        hang_up(iterations * 4, false, clock),
-        hang_up(iterations * 4, true, clock),
-        digest_pass(iterations, clock),
-        reply_during_digest(iterations, clock),
-    ]
+    let want = |name: &str| filter.is_empty() || name.contains(filter);
+    let mut out = Vec::new();
+    if want("restore") {
+        out.push(restore(iterations, clock));
+    }
+    if want("hang_up_to_creates") {
+        out.push(hang_up(iterations * 4, false, clock));
+    }
+    if want("ring_pop_then_hang_up") {
+        out.push(hang_up(iterations * 4, true, clock));
+    }
+    if want("digest_pass_10k") {
+        out.push(digest_pass(iterations, clock));
+    }
+    if want("reply_during_10k_digest") {
+        out.push(reply_during_digest(iterations, clock));
+    }
+    out
 }
 
 /// The figures as a JSON array (what the wasm export returns).

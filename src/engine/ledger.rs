@@ -25,6 +25,9 @@ impl Engine {
             h.inflight = h.inflight.saturating_sub(1);
         }
         let key = f.slot.clone();
+        if let Some(run) = self.run.as_mut() {
+            run.touched.insert(key.clone());
+        }
         let Some(s) = self.slots.get_mut(&key) else { return };
         s.busy = false;
         if result.is_ok() {
@@ -455,6 +458,10 @@ impl Engine {
             return;
         }
         h.parked = true;
+        if let Some(run) = self.run.as_mut() {
+            // Every slot of the integration counts as settled now.
+            run.recheck_all = true;
+        }
         self.save_health(integ);
         self.audit(None, Trigger::Auto, format!("integration {integ} parked: {reason}"), None, None);
         self.notify(Notice::IntegrationParked { integration: integ.clone(), reason });

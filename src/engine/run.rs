@@ -136,6 +136,7 @@ impl Engine {
         for k in &enrol {
             run.enrolled.insert(k.clone());
         }
+        run.recheck_all = true;
         self.audit(None, trigger, format!("digest run: window from {from}, {} slots", enrol.len()), None, None);
         for k in enrol {
             if let Some(s) = self.slots.get_mut(&k) {
@@ -167,6 +168,9 @@ impl Engine {
     /// Forgets closed calls and slots older than every window, so memory and digest passes stay
     /// bounded by recent work. They stay in the store (history).
     fn evict(&mut self, before: Timestamp) {
+        // Changed slots are written before any of them leaves memory.
+        let notices = self.stage_dirty();
+        self.notices.splice(0..0, notices);
         let old: Vec<SlotKey> = self
             .slots
             .iter()

@@ -1,0 +1,69 @@
+// The engine benchmarks in wasm under Node, next to the native figures of the same run.
+//   node scripts/bench-engine-wasm.mjs [iterations]   (run by scripts/bench-engine.sh)
+// Prints: native vs wasm medians and their ratio; the shipped module's size (wasm-opt -Oz,
+// gzip -9); and, from twiggy's per-function sizes, the share of the code each part of the
+// crate and its dependencies takes (function names survive wasm-opt --debuginfo).
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const out = 'target/bench-wasm';
+const iterations = Number(process.argv[2]) || 15;
+const require = createRequire(import.meta.url);
+const wasm = require(`../${out}/pkg/calltrail.js`);
+
+const native = JSON.parse(await readFile(`${out}/native.json`, 'utf8'));
+const figures = JSON.parse(wasm.bench_engine(iterations, () => performance.now()));
+
+const human = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
+console.log(`Engine, native vs wasm (Node ${process.version}; ${iterations} iterations)\n`);
+console.log('| figure | unit | native median | wasm median | wasm / native | target | wasm within target |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const w of figures) {
+  const n = native.find((f) => f.name === w.name);
+  const ratio = n ? (w.median_ns / n.median_ns).toFixed(2) + 'x' : 'n/a';
+  console.log(`| ${w.name} | ${w.unit} | ${n ? human(n.median_ns) : 'n/a'} | ${human(w.median_ns)} | ${ratio} | ${human(w.target_ns)} | ${w.median_ns <= w.target_ns ? 'yes' : 'NO'} |`);
+}
+console.log('\nwasm notes: ' + figures.map((f) => `${f.name}: ${f.note}`).join('; '));
+
+const shipped = await readFile(`${out}/ship/calltrail_opt.wasm`);
+const gz = gzipSync(shipped, { level: 9 }).length;
+console.log(`\nShipped module (wasm-opt -Oz, no bench export): ${shipped.length} B raw, ${gz} B gzip -9 (${(gz / 1024).toFixed(1)} KB; target < 400 KB)\n`);
+
+if (existsSync(`${out}/twiggy.csv`)) {
+  // twiggy top --format csv: Id,Name,ShallowSize,ShallowSizePercent,RetainedSize,...
+  const rows = (await readFile(`${out}/twiggy.csv`, 'utf8')).trim().split('\n').slice(1);
+  const parts = [
+    ['calltrail::engine', /calltrail::engine::/],
+    ['calltrail::crm', /calltrail::crm::/],
+    ['calltrail::wasm (shell)', /calltrail::wasm::/],
+    ['calltrail::softphone', /calltrail::softphone::/],
+    ['calltrail::view, policy, settings, model, phone, store', /calltrail::(view|policy|settings|model|phone|store)::/],
+    ['serde_json', /serde_json::/],
+    ['serde / serde_core (derives)', /\bserde(_core)?::|_::<impl serde/],
+    ['chrono + chrono_tz', /chrono/],
+    ['wasm-bindgen, js-sys, web-sys, futures', /wasm_bindgen|js_sys|web_sys|futures|gloo/],
+    ['core, alloc, std', /\b(core|alloc|std)::/],
+  ];
+  const sums = new Map(parts.map(([name]) => [name, 0]));
+  let data = 0, other = 0, total = 0;
+  for (const row of rows) {
+    const m = row.match(/^(\d+),(.*),(\d+),([\d.]+),(\d+),([\d.]+)$/);
+    if (!m) continue;
+    const name = m[2].replace(/^"|"$/g, ''), size = Number(m[3]);
+    total += size;
+    if (/^data\[|^\S*section|^table\[|^elem|^import|^export|^type\[|^global/.test(name)) { data += size; continue; }
+    const part = parts.find(([, re]) => re.test(name));
+    if (part) sums.set(part[0], sums.get(part[0]) + size);
+    else other += size;
+  }
+  console.log('| part of the shipped module (by function name; inlined code counts where it landed) | bytes | share |');
+  console.log('| --- | --- | --- |');
+  const pct = (x) => ((100 * x) / total).toFixed(1) + '%';
+  for (const [name, size] of sums) console.log(`| ${name} | ${size} | ${pct(size)} |`);
+  console.log(`| other functions | ${other} | ${pct(other)} |`);
+  console.log(`| data, tables, imports, exports, types | ${data} | ${pct(data)} |`);
+  console.log(`| total (twiggy, names kept) | ${total} | 100% |`);
+}
