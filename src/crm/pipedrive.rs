@@ -69,6 +69,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     // with `exact_match` off, and every hit is re-verified below, so the wider net costs
     // pages, not accuracy.
     let mut hits: Vec<String> = Vec::new();
+    let mut found: Vec<Contact> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     for ex in history.iter().take_while(|e| e.request.url.contains("/api/v2/persons/search")) {
@@ -82,6 +83,15 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
                 .filter_map(Value::as_str)
                 .any(|p| phone::matches(p, phone, conn.default_country));
             if matched && !hits.contains(&id) {
+                found.push(Contact {
+                    id: RecordId(id.clone()),
+                    name: common::string_at(it, "/item/name").unwrap_or_default(),
+                    record_type: RecordType::new("Person"),
+                    phones: phones.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                    created_at: None,
+                    modified_at: None,
+                    url: None,
+                });
                 hits.push(id);
             }
         }
@@ -100,8 +110,11 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
         }
         return Ok(Step::Send(get(conn, "/api/v2/persons/search", &q)));
     }
-    if hits.is_empty() {
-        return Ok(Step::Done(Ok(CrmOutput::Contacts { contacts: vec![] })));
+    // One match needs nothing more: creation and modification times only matter to the
+    // conflict rules, which only run when several people match. That keeps a logged call from a
+    // known number at two requests (search, create) instead of three.
+    if hits.len() <= 1 {
+        return Ok(Step::Done(Ok(CrmOutput::Contacts { contacts: found })));
     }
 
     // Phase 2: details (add_time, update_time, all phones) for the matched ids, 100 at a time.

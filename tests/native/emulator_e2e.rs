@@ -556,8 +556,9 @@ fn economy() {
     let rows: Vec<Economy> = CrmKind::ALL.iter().map(|&k| measure(&emu, &http, k)).collect();
     for r in &rows {
         // Matching must not cost a request per matched person (App Connect's Pipedrive
-        // connector does: 1 + 2N).
-        assert_eq!(r.match_five, r.match_one, "{:?}: matching five people costs more than one", r.kind);
+        // connector does: 1 + 2N). Several matches may cost one detail request more (the
+        // conflict rules need creation and modification times), never one per person.
+        assert!(r.match_five <= r.match_one + 1, "{:?}: matching five people costs {} requests, one costs {}", r.kind, r.match_five, r.match_one);
         // A logged call costs its search and one write, whoever calls.
         assert_eq!(r.cold_call, r.match_one + 1, "{:?}: a call costs more than its search and one create", r.kind);
         assert_eq!(r.repeat_call, r.cold_call, "{:?}", r.kind);
