@@ -85,6 +85,11 @@ chrome.storage.onChanged.addListener(async (_changes, area) => {
   host.setPolicy(policy);
 });
 
+// The toolbar icon opens the call history (the badge on it counts work that needs a person).
+chrome.action.onClicked.addListener(() => {
+  chrome.tabs.create({ url: chrome.runtime.getURL('extension/pages/history.html') });
+});
+
 chrome.runtime.onInstalled.addListener(() => { ensureAlarms(); });
 chrome.runtime.onStartup.addListener(() => { ensureAlarms(); });
 chrome.alarms.onAlarm.addListener(async (alarm) => {
