@@ -1,0 +1,439 @@
+// Settings: integrations (kind, label, base URL, API token or OAuth, test connection, logging
+// rules), global settings, import/export. The worker validates and applies a whole document or
+// refuses it with the first problem; fields the admin policy locks (the `locked` paths of the
+// `settings` answer) are shown disabled with their value in force.
+import { ask, send, onNotice } from './lib/api.js';
+import { h, $, fill, icon, chip, banner, loading, announce, busy, download, today } from './lib/dom.js';
+import { KINDS, RULES, plural } from './lib/format.js';
+import { mountHeader } from './lib/nav.js';
+
+const header = mountHeader('settings');
+const messages = $('#messages');
+const form = $('#settings-form');
+fill($('#import'), icon('upload'), 'Import…');
+fill($('#export'), icon('download'), 'Export');
+fill($('#add-integration'), icon('plus'), 'Add integration');
+
+let server = null; // the `settings` answer: { settings, user, locked, connected }
+let doc = null; // the rep's document being edited
+let health = {}; // integration id -> health, from `state`
+let dirty = false;
+const results = new Map(); // integration id -> last test/credential result element
+
+/* ---------------------------------------------------------------- loading */
+async function load({ keepMessages = false } = {}) {
+  if (!server) fill($('#integrations'), loading('Loading settings…'));
+  try {
+    const [s, st] = await Promise.all([ask('settings'), ask('state').catch(() => null)]);
+    server = s;
+    health = Object.fromEntries((st?.integrations || []).map((i) => [i.id, i.health]));
+  } catch (e) {
+    fill(messages, banner('danger', 'Settings could not be loaded', e.message, h('button', { type: 'button', class: 'btn btn-s', onclick: () => load() }, 'Try again')));
+    return;
+  }
+  doc = structuredClone(server.user);
+  setDirty(false);
+  if (!keepMessages) fill(messages);
+  render();
+}
+
+const isLocked = (path) => server.locked.some((l) => path === l || path.startsWith(`${l}.`));
+const saved = (id) => server.user.integrations.find((i) => i.id === id) || server.settings.integrations.find((i) => i.id === id);
+const inForce = (id) => server.settings.integrations.find((i) => i.id === id);
+const isChanged = (integ) => JSON.stringify(integ) !== JSON.stringify(saved(integ.id));
+
+function setDirty(on) {
+  dirty = on;
+  $('#save-bar').hidden = !on;
+}
+const changed = () => setDirty(true);
+
+/* ---------------------------------------------------------------- field builders */
+function lockNote() {
+  return h('span', { class: 'lock-note' }, icon('lock', { size: 12 }), 'Set by your administrator');
+}
+
+/** A labelled input bound to `get`/`set`. `path` is the policy path that may lock it. */
+function input({ path, id, label, help, type = 'text', get, set, attrs = {}, wide = false, locked = isLocked(path) }) {
+  const helpId = help ? `${id}-help` : null;
+  const el = h(type === 'textarea' ? 'textarea' : 'input', {
+    id, type: type === 'textarea' ? null : type, value: get() ?? '', disabled: locked, 'aria-describedby': helpId, ...attrs,
+  });
+  if (type === 'textarea') el.value = get() ?? '';
+  el.addEventListener('input', () => { set(el.value); changed(); el.removeAttribute('aria-invalid'); });
+  return h('div', { class: `field${wide ? ' wide' : ''}` },
+    h('label', { for: id, text: label }),
+    el,
+    locked ? lockNote() : null,
+    help ? h('div', { class: 'help', id: helpId, text: help }) : null);
+}
+
+function select({ path, id, label, help, options, get, set, onchange, locked = isLocked(path) }) {
+  const el = h('select', { id, disabled: locked, 'aria-describedby': help ? `${id}-help` : null },
+    options.map((o) => h('option', { value: o.value, text: o.label, selected: o.value === get() })));
+  el.addEventListener('change', () => { set(el.value); changed(); onchange?.(); });
+  return h('div', { class: 'field' }, h('label', { for: id, text: label }), el, locked ? lockNote() : null,
+    help ? h('div', { class: 'help', id: `${id}-help`, text: help }) : null);
+}
+
+function toggle({ path, id, label, get, set, onchange, locked = isLocked(path) }) {
+  const el = h('input', { type: 'checkbox', id, role: 'switch', checked: !!get(), disabled: locked });
+  el.addEventListener('change', () => { set(el.checked); changed(); onchange?.(); });
+  return h('div', { class: 'field' }, h('label', { class: 'switch', for: id }, el, h('span', { text: label })), locked ? lockNote() : null);
+}
+
+const num = (v) => (v === '' || v == null ? null : Number(v));
+
+/* ---------------------------------------------------------------- render */
+function render() {
+  renderPolicyNote();
+  renderIntegrations();
+  renderGeneral();
+  renderDigest();
+}
+
+function renderPolicyNote() {
+  const locked = server.locked;
+  fill($('#policy-note'), locked.length
+    ? h('div', { class: 'messages' }, banner('info', 'Some settings are managed by your administrator',
+      `${plural(locked.length, 'setting')} ${locked.length === 1 ? 'is' : 'are'} locked by policy: ${locked.join(', ')}. They are shown with the value in force and cannot be changed here.`))
+    : null);
+}
+
+function renderGeneral() {
+  const view = (path) => (isLocked(path) ? server.settings : doc)[path];
+  fill($('#general'),
+    input({ path: 'softphone_origins', id: 'f-softphone_origins', label: 'Trusted softphone origins', type: 'textarea', wide: false,
+      help: 'One origin per line, exactly as the browser shows it (https://app.example.com). Calltrail only listens to softphones on these origins.',
+      get: () => view('softphone_origins').join('\n'), set: (v) => { doc.softphone_origins = v.split('\n').map((s) => s.trim()).filter(Boolean); },
+      attrs: { rows: 3, spellcheck: 'false' } }),
+    h('div', { class: 'stack' },
+      input({ path: 'default_country', id: 'f-default_country', label: 'Default country',
+        help: 'Two-letter code (US, GB, DE…) used to read numbers stored without a country code.',
+        get: () => view('default_country'), set: (v) => { doc.default_country = v.trim().toUpperCase(); },
+        attrs: { maxlength: 2, autocomplete: 'off', spellcheck: 'false', style: 'max-width: 120px; text-transform: uppercase' } }),
+      input({ path: 'active_call_delay_mins', id: 'f-active_call_delay_mins', label: 'Active-call logging delay (minutes)', type: 'number',
+        help: 'When you pick contacts during a call, it is logged this long after hang-up (“Log now” skips the wait).',
+        get: () => view('active_call_delay_mins'), set: (v) => { doc.active_call_delay_mins = num(v); }, attrs: { min: 0, max: 1440, style: 'max-width: 160px' } })));
+}
+
+function renderDigest() {
+  const d = (f) => (isLocked(`digest.${f}`) ? server.settings.digest : doc.digest)[f];
+  const numField = (f, label, help, attrs) => input({ path: `digest.${f}`, id: `f-digest-${f}`, label, help, type: 'number', get: () => d(f), set: (v) => { doc.digest[f] = num(v); }, attrs });
+  let zones = [];
+  try { zones = Intl.supportedValuesOf('timeZone'); } catch { /* older browsers: free text */ }
+  fill($('#digest'),
+    numField('period_mins', 'Runs every (minutes)', 'How often the digest runs.', { min: 1, max: 1440 }),
+    numField('lookback_mins', 'Looks back (minutes)', 'Calls that ended this long ago or less are considered.', { min: 1, max: 10080 }),
+    numField('catch_up_max_hours', 'Catch-up limit (hours)', 'After quiet hours or an outage, the first run reaches back at most this far.', { min: 1, max: 168 }),
+    numField('quiet_start_hour', 'Quiet hours start (hour)', 'No scheduled run from this hour…', { min: 0, max: 23 }),
+    numField('quiet_end_hour', 'Quiet hours end (hour)', '…until this hour (exclusive).', { min: 0, max: 24 }),
+    input({ path: 'digest.quiet_time_zone', id: 'f-digest-quiet_time_zone', label: 'Quiet hours time zone', help: 'An IANA time zone; daylight saving is followed.',
+      get: () => d('quiet_time_zone'), set: (v) => { doc.digest.quiet_time_zone = v.trim(); }, attrs: { list: 'zones', autocomplete: 'off', spellcheck: 'false' } }),
+    h('datalist', { id: 'zones' }, zones.map((z) => h('option', { value: z }))));
+}
+
+function renderIntegrations() {
+  const box = $('#integrations');
+  // What shows: every integration in force (policy ones included) and the rep's unsaved new ones.
+  const ids = [...new Set([...server.settings.integrations.map((i) => i.id), ...doc.integrations.map((i) => i.id)])]
+    .filter((id) => doc.integrations.some((i) => i.id === id) || isLocked(`integrations.${id}`));
+  if (!ids.length) {
+    fill(box, h('div', { class: 'empty' },
+      h('div', { class: 'empty-icon' }, icon('plug', { size: 28 })),
+      h('h3', { class: 'empty-title', text: 'No CRM connected yet' }),
+      h('p', { class: 'empty-text', text: 'Add HubSpot, Pipedrive, Salesforce, Zoho CRM or Clio. Calls are logged in each one where the caller is a contact.' }),
+      h('button', { type: 'button', class: 'btn btn-primary', onclick: addIntegration }, icon('plus'), 'Add your first CRM')));
+    return;
+  }
+  fill(box, ids.map((id) => integrationCard(id)));
+}
+
+function integrationCard(id) {
+  const lockedWhole = isLocked(`integrations.${id}`);
+  const integ = lockedWhole ? inForce(id) : doc.integrations.find((i) => i.id === id);
+  const isNew = !saved(id);
+  const p = (f) => `integrations.${id}.${f}`;
+  const fid = (f) => `f-integrations-${id}-${f}`.replace(/[^\w-]/g, '_');
+  const kindLabel = KINDS.find((k) => k.kind === integ.kind)?.label || integ.kind;
+  const connected = server.connected.includes(id);
+  const parked = health[id]?.parked;
+  const rerenderCard = () => card.replaceWith(integrationCard(id));
+
+  const statusChip = !connected ? chip('Not connected', 'neutral') : parked ? chip('Needs sign-in', 'danger', 'alert') : chip('Connected', 'success', 'check');
+  const head = h('div', { class: 'integ-head' },
+    h('span', { class: `kind-badge kind-${integ.kind}`, 'aria-hidden': 'true', text: kindLabel.slice(0, 2) }),
+    h('div', {}, h('h3', { text: integ.label || kindLabel }), h('div', { class: 'muted small', text: `${kindLabel} · ${id}${isNew ? ' · not saved yet' : ''}` })),
+    h('span', { class: 'grow' }),
+    lockedWhole ? h('span', { class: 'chip chip-warning locked-chip' }, icon('lock', { size: 12 }), 'Set by your administrator') : null,
+    statusChip);
+
+  const general = h('div', { class: 'integ-group' }, h('h4', { text: 'Account' }), h('div', { class: 'fields' },
+    select({ path: p('kind'), id: fid('kind'), label: 'CRM', locked: lockedWhole, options: KINDS.map((k) => ({ value: k.kind, label: k.label })),
+      get: () => integ.kind, set: (v) => { integ.kind = v; }, onchange: rerenderCard }),
+    input({ path: p('label'), id: fid('label'), label: 'Name', locked: lockedWhole, help: 'What you call this account, e.g. “HubSpot – EMEA”.',
+      get: () => integ.label, set: (v) => { integ.label = v; } }),
+    isNew ? input({ path: p('id'), id: fid('id'), label: 'ID', help: 'A short unique name used in exports, the audit and policies.',
+      get: () => integ.id, set: (v) => { integ.id = v.trim(); }, attrs: { spellcheck: 'false', autocomplete: 'off' } }) : null,
+    input({ path: p('base_url'), id: fid('base_url'), label: 'API base URL', type: 'url', locked: lockedWhole, wide: true,
+      help: 'Your account’s API address; instance and region URLs differ per customer (OAuth connections fill it in).',
+      get: () => integ.base_url, set: (v) => { integ.base_url = v.trim(); }, attrs: { placeholder: 'https://', spellcheck: 'false', autocomplete: 'off' } })));
+
+  const auth = authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard });
+
+  const rule = integ.conflict_rule || { rule: 'ask' };
+  const rules = h('div', { class: 'integ-group' }, h('h4', { text: 'Logging rules' }),
+    h('div', { class: 'switches' },
+      toggle({ path: p('auto_log'), id: fid('auto_log'), label: 'Log calls automatically', locked: lockedWhole, get: () => integ.auto_log, set: (v) => { integ.auto_log = v; } }),
+      toggle({ path: p('log_messages'), id: fid('log_messages'), label: 'Log SMS and fax', locked: lockedWhole, get: () => integ.log_messages, set: (v) => { integ.log_messages = v; } })),
+    h('div', { class: 'fields' },
+      select({ path: p('conflict_rule'), id: fid('conflict_rule'), label: 'When several contacts match', locked: lockedWhole,
+        help: rule.rule === 'ask' ? 'The call waits in the Unresolved queue for you to choose.' : 'Calltrail picks one contact by this rule.',
+        options: [{ value: 'ask', label: 'Ask me (Unresolved queue)' }, ...RULES.map((r) => ({ value: r.rule, label: r.label }))],
+        get: () => rule.rule, set: (v) => { integ.conflict_rule = v === 'priority' ? { rule: v, order: rule.order?.length ? rule.order : ['Contact', 'Lead'] } : { rule: v }; }, onchange: rerenderCard }),
+      rule.rule === 'priority' ? input({ path: p('conflict_rule'), id: fid('priority_order'), label: 'Record types, first wins', locked: lockedWhole,
+        help: 'Comma-separated, e.g. “Contact, Lead”. Ties go alphabetical.',
+        get: () => (rule.order || []).join(', '), set: (v) => { integ.conflict_rule = { rule: 'priority', order: v.split(',').map((s) => s.trim()).filter(Boolean) }; } }) : null),
+    h('div', { class: 'fields' },
+      toggle({ path: p('placeholder'), id: fid('placeholder_enabled'), label: 'Create a placeholder contact when nobody matches', locked: lockedWhole,
+        get: () => integ.placeholder?.enabled, set: (v) => { integ.placeholder = { ...(integ.placeholder || { template: 'New Lead - {phone}' }), enabled: v }; } }),
+      input({ path: p('placeholder'), id: fid('placeholder_template'), label: 'Placeholder name', locked: lockedWhole,
+        help: '{phone} becomes the caller’s number. A second call from the same number reuses it.',
+        get: () => integ.placeholder?.template ?? 'New Lead - {phone}', set: (v) => { integ.placeholder = { ...(integ.placeholder || { enabled: false }), template: v }; } })));
+
+  const foot = h('div', { class: 'integ-foot' },
+    testConnection(id, isNew || isChanged(integ)),
+    lockedWhole ? h('span') : h('button', { type: 'button', class: 'btn btn-danger btn-s', onclick: () => removeIntegration(id) }, icon('trash'), 'Remove', h('span', { class: 'visually-hidden', text: ` ${integ.label || kindLabel}` })));
+
+  const card = h('article', { class: 'integ', id: `integration-${id}`, 'aria-labelledby': `${fid('title')}`, dataset: { integration: id } },
+    head, h('div', { class: 'integ-body' }, general, auth, rules), foot);
+  head.querySelector('h3').id = fid('title');
+  return card;
+}
+
+function authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard }) {
+  const type = integ.auth?.type || 'api_token';
+  const group = h('div', { class: 'integ-group' }, h('h4', { text: 'Sign-in' }));
+  const seg = h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': 'How Calltrail signs in' },
+    [['api_token', 'API token'], ['oauth', 'OAuth 2']].map(([v, label]) => h('label', {},
+      h('input', { type: 'radio', name: `auth-${id}`, value: v, checked: type === v, disabled: lockedWhole, onchange: () => {
+        integ.auth = v === 'oauth' ? { type: 'oauth', client_id: '', auth_url: '', token_url: '', scopes: [] } : { type: 'api_token' };
+        changed();
+        rerenderCard();
+      } }), label)));
+  group.append(seg);
+  const out = h('span', { class: 'result', 'aria-live': 'polite' });
+  const pending = isNew || isChanged(integ);
+  if (type === 'api_token') {
+    const tokenInput = h('input', { type: 'password', id: fid('token'), autocomplete: 'off', spellcheck: 'false', placeholder: connected ? '•••••••• (saved)' : 'Paste the API token' });
+    const save = h('button', { type: 'button', class: 'btn' }, connected ? 'Replace token' : 'Save token');
+    save.addEventListener('click', () => busy(save, async () => {
+      const r = await send('set-credentials', { integration: id, token: tokenInput.value });
+      if (r.ok) { tokenInput.value = ''; await refreshConnection(id, 'Token saved.'); }
+      else { out.className = 'result bad'; fill(out, icon('x'), r.error); }
+    }, 'Saving…'));
+    group.append(h('div', { class: 'auth-row' },
+      h('div', { class: 'field' }, h('label', { for: fid('token'), text: 'API token' }), tokenInput,
+        h('div', { class: 'help', text: 'Stored in this browser only; never shown again or exported.' })),
+      save,
+      connected ? disconnectButton(id) : null));
+  } else {
+    const a = integ.auth;
+    const setAuth = (k, v) => { integ.auth = { ...integ.auth, [k]: v }; };
+    group.append(h('div', { class: 'fields' },
+      input({ path: `integrations.${id}.auth`, id: fid('client_id'), label: 'Client ID', locked: lockedWhole, get: () => a.client_id, set: (v) => setAuth('client_id', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off' } }),
+      input({ path: `integrations.${id}.auth`, id: fid('scopes'), label: 'Scopes', locked: lockedWhole, help: 'Separated by spaces; empty for the CRM’s defaults.',
+        get: () => (a.scopes || []).join(' '), set: (v) => setAuth('scopes', v.split(/\s+/).filter(Boolean)), attrs: { spellcheck: 'false' } }),
+      input({ path: `integrations.${id}.auth`, id: fid('auth_url'), label: 'Authorize URL (optional)', type: 'url', locked: lockedWhole, get: () => a.auth_url, set: (v) => setAuth('auth_url', v.trim()), attrs: { placeholder: 'The CRM’s default' } }),
+      input({ path: `integrations.${id}.auth`, id: fid('token_url'), label: 'Token URL (optional)', type: 'url', locked: lockedWhole, get: () => a.token_url, set: (v) => setAuth('token_url', v.trim()), attrs: { placeholder: 'The CRM’s default' } })));
+    const kindLabel = KINDS.find((k) => k.kind === integ.kind)?.label || integ.kind;
+    const connect = h('button', { type: 'button', class: 'btn btn-primary', disabled: pending, 'aria-describedby': pending ? fid('connect-help') : null },
+      icon('plug'), connected ? `Reconnect ${kindLabel}` : `Connect ${kindLabel}`);
+    connect.addEventListener('click', () => busy(connect, () => oauthConnect(id, out), 'Waiting for sign-in…'));
+    group.append(h('div', { class: 'auth-row' }, connect, connected ? disconnectButton(id) : null,
+      pending ? h('span', { class: 'muted small', id: fid('connect-help'), text: 'Save your changes first.' }) : null));
+  }
+  group.append(out);
+  results.set(id, out);
+  return group;
+}
+
+function disconnectButton(id) {
+  const b = h('button', { type: 'button', class: 'btn btn-ghost btn-danger' }, 'Disconnect');
+  b.addEventListener('click', () => busy(b, async () => {
+    const r = await send('clear-credentials', { integration: id });
+    if (r.ok) await refreshConnection(id, 'Disconnected.');
+    else fill(messages, banner('danger', 'Could not disconnect', r.error));
+  }));
+  return b;
+}
+
+async function refreshConnection(id, text) {
+  server = await ask('settings');
+  // Keep unsaved edits: only the connection state changes.
+  const card = document.getElementById(`integration-${id}`);
+  card?.replaceWith(integrationCard(id));
+  const out = results.get(id);
+  if (out) { out.className = 'result ok'; fill(out, icon('check'), text); }
+  announce(text);
+  header.refresh();
+}
+
+function testConnection(id, pending) {
+  const numberId = `f-test-${id}`.replace(/[^\w-]/g, '_');
+  const number = h('input', { type: 'text', id: numberId, placeholder: '+1 212 555 0100', autocomplete: 'off', style: 'width: 170px', inputmode: 'tel' });
+  const out = h('span', { class: 'result', 'aria-live': 'polite' });
+  const btn = h('button', { type: 'button', class: 'btn btn-s', disabled: pending }, 'Test connection');
+  btn.addEventListener('click', () => busy(btn, async () => {
+    fill(out);
+    const r = await send('test-connection', { integration: id, ...(number.value.trim() ? { number: number.value.trim() } : {}) });
+    if (r.ok) {
+      out.className = 'result ok';
+      const m = r.data?.matches;
+      fill(out, icon('check'), m == null ? 'Connected.' : `Connected · ${plural(m, 'contact')} with ${number.value.trim() || 'the test number'}.`);
+    } else {
+      out.className = 'result bad';
+      fill(out, icon('x'), r.error);
+    }
+    announce(out.textContent);
+  }, 'Testing…'));
+  return h('div', { class: 'row' },
+    h('label', { for: numberId, class: 'small muted', text: 'Search for' }), number, btn,
+    pending ? h('span', { class: 'muted small', text: 'Save your changes to test them.' }) : null,
+    out);
+}
+
+/* ---------------------------------------------------------------- OAuth */
+const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+async function oauthConnect(id, out) {
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(48))); // 64 characters, RFC 7636
+  const state = b64url(crypto.getRandomValues(new Uint8Array(24)));
+  const redirect_uri = chrome.identity.getRedirectURL();
+  const fail = (text) => { out.className = 'result bad'; fill(out, icon('x'), text); announce(text); };
+  const start = await send('oauth-start', { integration: id, state, verifier, redirect_uri });
+  if (!start.ok) return fail(start.error);
+  let redirect_url;
+  try {
+    redirect_url = await chrome.identity.launchWebAuthFlow({ url: start.data.url, interactive: true });
+  } catch (e) {
+    return fail(`Sign-in did not finish: ${e.message || e}`);
+  }
+  if (!redirect_url) return fail('Sign-in was cancelled.');
+  const finish = await send('oauth-finish', { integration: id, redirect_url, state, verifier, redirect_uri });
+  if (!finish.ok) return fail(finish.error);
+  await load({ keepMessages: true });
+  fill(messages, banner('success', 'Connected', 'Calltrail keeps the tokens in this browser and refreshes them as needed.'));
+}
+
+/* ---------------------------------------------------------------- add, remove, save */
+function addIntegration() {
+  const kind = 'hubspot';
+  let n = 1;
+  while (doc.integrations.some((i) => i.id === `${kind}-${n}`) || server.settings.integrations.some((i) => i.id === `${kind}-${n}`)) n += 1;
+  doc.integrations.push({
+    id: `${kind}-${n}`, kind, label: '', base_url: '', auth: { type: 'api_token' }, auto_log: true, log_messages: true,
+    conflict_rule: { rule: 'ask' }, placeholder: { enabled: false, template: 'New Lead - {phone}' },
+  });
+  changed();
+  renderIntegrations();
+  const card = $('#integrations').lastElementChild;
+  card?.querySelector('select, input')?.focus();
+}
+$('#add-integration').addEventListener('click', addIntegration);
+
+function removeIntegration(id) {
+  const integ = doc.integrations.find((i) => i.id === id);
+  if (!window.confirm(`Remove ${integ?.label || id}? Calls already logged stay in the CRM; new calls are no longer logged there.`)) return;
+  doc.integrations = doc.integrations.filter((i) => i.id !== id);
+  changed();
+  renderIntegrations();
+  $('#add-integration').focus();
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  await busy($('#save'), async () => {
+    const removed = server.user.integrations.filter((i) => !doc.integrations.some((d) => d.id === i.id)).map((i) => i.id);
+    const r = await send('save-settings', { settings: doc });
+    if (!r.ok) {
+      showRefusal('Not saved', r.error);
+      return;
+    }
+    for (const id of removed) await send('clear-credentials', { integration: id });
+    await load({ keepMessages: true });
+    const kept = r.data?.kept_by_policy || [];
+    fill(messages, banner('success', 'Settings saved', kept.length ? `Your administrator’s policy kept its values for: ${kept.join(', ')}.` : 'They apply from now on.'));
+    announce('Settings saved.');
+    header.refresh();
+  }, 'Saving…');
+});
+
+$('#discard').addEventListener('click', () => {
+  doc = structuredClone(server.user);
+  setDirty(false);
+  render();
+  fill(messages);
+  announce('Changes discarded.');
+});
+
+/** Shows a refusal, and marks the field it names when the page has it. */
+function showRefusal(title, error) {
+  fill(messages, banner('danger', title, `${error}. Nothing was changed.`));
+  const m = /^(integrations)\[(\d+)\]\.([\w.]+)|^([\w.]+?)(\[|:)/.exec(error || '');
+  let el = null;
+  if (m && m[1]) {
+    const integ = doc.integrations[Number(m[2])];
+    if (integ) el = document.getElementById(`f-integrations-${integ.id}-${m[3].split('.')[0]}`.replace(/[^\w-]/g, '_'));
+  } else if (m && m[4]) {
+    el = document.getElementById(`f-${m[4].replace(/\./g, '-')}`);
+  }
+  if (el) { el.setAttribute('aria-invalid', 'true'); el.focus(); }
+  else messages.querySelector('.banner')?.scrollIntoView({ block: 'center' });
+  announce(`${title}: ${error}`);
+}
+
+/* ---------------------------------------------------------------- import / export */
+const fileInput = $('#import-file');
+$('#import').addEventListener('click', () => fileInput.click());
+fileInput.addEventListener('change', async () => {
+  const file = fileInput.files?.[0];
+  fileInput.value = '';
+  if (!file) return;
+  let text;
+  try {
+    text = await file.text();
+  } catch (e) {
+    fill(messages, banner('danger', 'The file could not be read', String(e.message || e)));
+    return;
+  }
+  const r = await send('import-settings', { json: text });
+  if (!r.ok) {
+    fill(messages, banner('danger', `Import refused: ${file.name}`, `${r.error}. Your settings were not changed.`));
+    announce(`Import refused: ${r.error}. Your settings were not changed.`);
+    messages.querySelector('.banner')?.scrollIntoView({ block: 'center' });
+    return;
+  }
+  await load({ keepMessages: true });
+  const kept = r.data?.kept_by_policy || [];
+  fill(messages, banner('success', `Imported ${file.name}`, kept.length ? `Your administrator’s policy kept its values for: ${kept.join(', ')}.` : 'The imported settings are now in force.'));
+  announce('Settings imported.');
+  header.refresh();
+});
+
+$('#export').addEventListener('click', async () => {
+  try {
+    const data = await ask('export-settings');
+    download(`calltrail-settings-${today()}.json`, `${JSON.stringify(data, null, 2)}\n`, 'application/json');
+    announce('Settings exported.');
+  } catch (e) {
+    fill(messages, banner('danger', 'Export failed', e.message));
+  }
+});
+
+window.addEventListener('beforeunload', (e) => { if (dirty) { e.preventDefault(); e.returnValue = ''; } });
+// An integration was parked or resumed: its connection state changed (unless the rep is editing).
+onNotice((notices) => {
+  if (!dirty && notices.some((n) => n && /^integration_/.test(n.notice))) load({ keepMessages: true });
+});
+load();

@@ -1,0 +1,501 @@
+// The pages and the in-page panel, clicked through in real Chromium with the real extension,
+// the demo softphone and the CRM emulator (issue 6). Also: axe-core finds no serious or
+// critical accessibility violation on any page or in the panel, every control is reachable by
+// keyboard, and a 1280x800 screenshot of each page and of the panel during a call lands in
+// out/screenshots/ (docs/screenshots.md).
+//
+// How axe runs: extension pages forbid inline scripts (CSP script-src 'self'), so
+// page.addScriptTag cannot inject it there; instead the text of node_modules/axe-core/axe.min.js
+// is evaluated with page.evaluate, which goes through CDP Runtime.evaluate and is not subject to
+// the page's CSP. The host page of the softphone has no CSP; the same path is used there, and
+// axe reads the panel through its open shadow root.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile, mkdir, mkdtemp, cp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT, DIST, EXTENSION_ID, launchWithExtension, sendFromExtensionPage } from './lib/browser.mjs';
+import { startWorld, startProcess, Emulator, eventually } from './lib/world.mjs';
+import { answerCall, call, callView, hangUp, sleep, NO_QUIET_HOURS } from './lib/calls.mjs';
+
+const SHOTS = path.join(ROOT, 'out', 'screenshots');
+const PAGES = `chrome-extension://${EXTENSION_ID}/extension/pages`;
+const ADA = '+12125550142'; // one contact in HubSpot and in Pipedrive
+const TWINS = '+13105550177'; // two HubSpot contacts: rule "ask" sends every call to the queue
+const PANEL = '[data-calltrail="panel"]';
+
+let world;
+
+before(async () => {
+  world = await startUiWorld({
+    integrations: [
+      { id: 'hs', kind: 'hubspot', label: 'HubSpot', conflict_rule: { rule: 'ask' } },
+      // Automatic logging off: calls wait here for a manual log from the history.
+      { id: 'pd', kind: 'pipedrive', label: 'Pipedrive', auto_log: false },
+    ],
+    settings: { digest: NO_QUIET_HOURS, active_call_delay_mins: 3 },
+  });
+  await world.configure();
+  await world.emulator.seed('hubspot', [{ firstName: 'Ada', lastName: 'Lovelace', phone: '(212) 555-0142' }]);
+  await world.emulator.seed('pipedrive', [{ name: 'Ada Lovelace', phone: '+1 212-555-0142' }]);
+  await world.emulator.seed('hubspot', [
+    { firstName: 'Jordan', lastName: 'Avery', phone: '310-555-0177' },
+    { firstName: 'Jordan', lastName: 'Blake', phone: '+1 (310) 555-0177' },
+  ]);
+  await mkdir(SHOTS, { recursive: true });
+  await world.openSoftphone();
+});
+after(async () => { await world?.close(); });
+
+/* ------------------------------------------------------------------ helpers */
+
+/** The world of world.mjs, with the panel loaded even before manifest.json lists it. */
+async function startUiWorld(opts) {
+  const manifest = JSON.parse(await readFile(path.join(DIST, 'manifest.json'), 'utf8'));
+  const listed = (manifest.content_scripts || []).some((cs) => (cs.js || []).includes('extension/content/panel.js'));
+  if (listed) return startWorld(opts);
+  // Until the lead adds the panel to manifest.json: the same world on a copy of dist/ whose
+  // manifest adds it after the bridge. Everything else is the shipped package.
+  const copy = await mkdtemp(path.join(tmpdir(), 'calltrail-ui-dist-'));
+  await cp(DIST, copy, { recursive: true });
+  manifest.content_scripts[0].js.push('extension/content/panel.js');
+  await writeFile(path.join(copy, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const emulatorProc = await startProcess('tests/emulator/server.mjs', ['--port', '0']);
+  const www = await startProcess('www/serve.mjs', ['--softphone-port', '0', '--host-port', '0']);
+  const emulator = new Emulator(emulatorProc.info.port);
+  const browser = await launchWithExtension({ extensionDir: copy, grantLocalhost: true });
+  const send = (m) => sendFromExtensionPage(browser.context, m);
+  const w = {
+    emulator, browser, send, hostPage: null,
+    async configure() {
+      const doc = { softphone_origins: [www.info.softphoneOrigin], default_country: 'US',
+        integrations: opts.integrations.map((i) => ({ base_url: emulator.url(i.kind), ...i })), ...opts.settings };
+      const r = await send({ type: 'import-settings', json: JSON.stringify(doc) });
+      if (!r.ok) throw new Error(`settings refused: ${r.error}`);
+      for (const i of doc.integrations) {
+        const c = await send({ type: 'set-credentials', integration: i.id, token: `${i.kind}-token` });
+        if (!c.ok) throw new Error(`credentials refused: ${c.error}`);
+      }
+    },
+    async openSoftphone() {
+      const page = await browser.context.newPage();
+      await page.goto(`${www.info.hostOrigin}/?softphone=${encodeURIComponent(www.info.softphoneOrigin + '/')}`);
+      await page.waitForFunction(() => window.calltrailHost && window.calltrailHost.messages.some((m) => m.data?.type === 'rc-login-status-notify'), null, { timeout: 15_000 });
+      w.hostPage = page;
+      return page;
+    },
+    async softphone(cmd) { await w.hostPage.evaluate((c) => window.calltrailHost.send(c), cmd); },
+    async close() {
+      await browser.close().catch(() => {});
+      await Promise.all([emulatorProc.stop(), www.stop()]);
+      await rm(copy, { recursive: true, force: true });
+    },
+  };
+  return w;
+}
+
+async function openPage(name, { query = '' } = {}) {
+  const page = await world.browser.context.newPage();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${PAGES}/${name}.html${query}`);
+  await page.waitForSelector('header.app-header .brand');
+  return page;
+}
+
+/** Runs axe-core in the page; returns the serious and critical violations. */
+async function axe(page, include = null) {
+  const source = await readFile(path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(source);
+  const results = await page.evaluate(async (sel) => {
+    const ctx = sel ? { include: [[sel]] } : document;
+    const r = await window.axe.run(ctx, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+  }, include);
+  return results.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/**
+ * Tabs through the page from the top and checks that focus lands on every interactive element
+ * (one stop per radio group, as browsers do). `scope` limits the check to a shadow host.
+ */
+async function assertKeyboardReachable(page, { scope = null, extraTabs = 10 } = {}) {
+  const total = await page.evaluate((scopeSel) => {
+    const root = scopeSel ? document.querySelector(scopeSel).shadowRoot : document;
+    const all = [...root.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')];
+    const seenGroups = new Set();
+    let n = 0;
+    for (const el of all) {
+      const style = getComputedStyle(el);
+      const hidden = el.closest('[hidden]') || style.visibility === 'hidden' || style.display === 'none' || (el.offsetParent === null && style.position !== 'fixed' && !el.classList.contains('skip-link') && el.type !== 'radio' && el.type !== 'checkbox');
+      if (el.disabled || hidden || el.getAttribute('tabindex') === '-1' || el.closest('dialog:not([open])')) { el.removeAttribute('data-kb'); continue; }
+      if (el.type === 'radio') {
+        if (seenGroups.has(el.name)) { el.removeAttribute('data-kb'); continue; }
+        seenGroups.add(el.name);
+        el.setAttribute('data-kb', `radio:${el.name}`);
+      } else {
+        el.setAttribute('data-kb', String(n));
+      }
+      n += 1;
+    }
+    return n;
+  }, scope);
+  assert.ok(total > 0, 'the page has interactive elements');
+  const reached = new Set();
+  if (scope) {
+    // Start on the panel's first control: the host page's own controls come before it.
+    const first = await page.evaluate((s) => {
+      const el = document.querySelector(s).shadowRoot.querySelector('[data-kb]');
+      el.focus();
+      return el.getAttribute('data-kb');
+    }, scope);
+    reached.add(first);
+  } else {
+    await page.evaluate(() => { document.activeElement?.blur(); window.getSelection()?.removeAllRanges(); });
+  }
+  for (let i = 0; i < total + extraTabs; i++) {
+    await page.keyboard.press('Tab');
+    const key = await page.evaluate(() => {
+      let a = document.activeElement;
+      while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+      return a ? a.getAttribute('data-kb') : null;
+    });
+    if (key) reached.add(key);
+  }
+  const missing = await page.evaluate(({ scopeSel, got }) => {
+    const root = scopeSel ? document.querySelector(scopeSel).shadowRoot : document;
+    return [...root.querySelectorAll('[data-kb]')].filter((el) => !got.includes(el.getAttribute('data-kb')))
+      .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${(el.getAttribute('aria-label') || el.textContent || el.value || '').trim().slice(0, 40)}"`);
+  }, { scopeSel: scope, got: [...reached] });
+  assert.deepEqual(missing, [], 'every interactive element takes focus from the keyboard');
+}
+
+async function shot(page, name) {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** RFC 4180: quoted fields, doubled quotes, commas and newlines inside quotes. */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { row.push(field); field = ''; }
+    else if (ch === '\n') { row.push(field); rows.push(row); row = []; field = ''; }
+    else if (ch !== '\r') field += ch;
+  }
+  if (field || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+const panel = (page) => page.locator('#ct-panel');
+
+/* ------------------------------------------------------------------ tests */
+
+test('tokens: the panel carries the same design tokens as tokens.css', async () => {
+  const tokens = await readFile(path.join(ROOT, 'extension/pages/lib/tokens.css'), 'utf8');
+  const panelJs = await readFile(path.join(ROOT, 'extension/content/panel.js'), 'utf8');
+  const decls = (text) => [...text.matchAll(/(--ct-[\w-]+):\s*([^;]+);/g)].map((m) => `${m[1]}: ${m[2].trim()}`);
+  const fromCss = decls(tokens);
+  assert.ok(fromCss.length > 40, 'tokens.css declares the tokens');
+  assert.deepEqual(decls(panelJs.slice(panelJs.indexOf('const TOKENS'), panelJs.indexOf('const CSS'))), fromCss);
+});
+
+test('panel: appears when a call rings, shows the caller and collapses to a tab', async () => {
+  const page = world.hostPage;
+  const tab = page.locator(`${PANEL} .tab`);
+  await tab.waitFor({ state: 'visible' });
+  assert.match(await tab.innerText(), /No call/);
+  const id = await answerCall(world, ADA);
+  try {
+    await panelDuringCall(page, tab);
+  } finally {
+    await hangUp(world);
+  }
+  await eventually(async () => /Call ended/.test(await panel(page).innerText()), { what: 'the panel to show the end' });
+  const v = await callView(world, id);
+  assert.ok(v.call.ended_at, 'the worker has the end');
+});
+
+async function panelDuringCall(page, tab) {
+  await panel(page).waitFor({ state: 'visible' });
+  await eventually(async () => (await panel(page).innerText()).includes('+1 (212) 555-0142'), { what: 'the caller in the panel' });
+  await eventually(async () => /On call/.test(await panel(page).innerText()), { what: 'the call to show as answered' });
+  for (const label of ['HubSpot', 'Pipedrive']) assert.match(await panel(page).innerText(), new RegExp(label));
+  // Before call pop lands the panel says it is searching, then "no match yet", never an error.
+  const text = await panel(page).innerText();
+  assert.ok(/Searching|No match yet|match/.test(text), text);
+  await shot(page, 'panel');
+  const violations = await axe(page, PANEL);
+  assert.deepEqual(violations, [], 'panel: no serious or critical axe violation');
+  await assertKeyboardReachable(page, { scope: PANEL });
+  // Esc collapses to the tab; the tab brings it back.
+  await page.locator(`${PANEL} [data-key="collapse"]`).focus();
+  await page.keyboard.press('Escape');
+  await tab.waitFor({ state: 'visible' });
+  assert.equal(await panel(page).isVisible(), false);
+  await tab.click();
+  await panel(page).waitFor({ state: 'visible' });
+}
+
+test('panel: notes open, cancel and save go to the engine, and the UI says the digest logs the call', async () => {
+  const page = world.hostPage;
+  const id = await answerCall(world, ADA);
+  await eventually(async () => /On call/.test(await panel(page).innerText()), { what: 'the new call in the panel' });
+  await page.locator(`${PANEL} [data-key="notes-open"]`).click();
+  const textarea = page.locator(`${PANEL} textarea`);
+  await textarea.waitFor();
+  assert.match(await panel(page).innerText(), /logged by the next digest run/);
+  await eventually(async () => (await callView(world, id)).notes_opened === true, { what: 'notes_opened in the call view' });
+  await textarea.fill('Wants a callback on Friday');
+  await page.locator(`${PANEL} [data-key="notes-cancel"]`).click();
+  await eventually(async () => /Notes closed/.test(await panel(page).innerText()), { what: 'the cancel to be confirmed' });
+  assert.equal((await callView(world, id)).call.notes, '', 'cancelled notes are not kept');
+  // Open again, write, save: the worker has the notes.
+  await page.locator(`${PANEL} [data-key="notes-open"]`).click();
+  await textarea.fill('Wants a callback on Friday');
+  await page.locator(`${PANEL} [data-key="notes-save"]`).click();
+  await eventually(async () => (await callView(world, id)).call.notes === 'Wants a callback on Friday', { what: 'the notes in the call view' });
+  assert.match(await panel(page).innerText(), /Notes saved/);
+  await hangUp(world);
+  // Notes moved the call to the digest: HubSpot waits for it rather than logging at hang-up.
+  await eventually(async () => {
+    const v = await callView(world, id);
+    return v.slots.find((s) => s.integration === 'hs')?.status === 'waiting_for_digest';
+  }, { what: 'HubSpot to wait for the digest' });
+});
+
+test('panel: pick contacts during a call, then "Log now"', async (t) => {
+  const page = world.hostPage;
+  const id = await answerCall(world, ADA);
+  await sleep(1500); // the search, when the engine makes one, has had time to answer
+  const v = await callView(world, id);
+  if (v.matches === undefined) {
+    await hangUp(world);
+    t.skip('needs call pop (engine): the call view has no `matches` yet');
+    return;
+  }
+  const pick = page.locator(`${PANEL} input[type="checkbox"]`).first();
+  await pick.waitFor({ timeout: 10_000 });
+  await pick.check();
+  await page.locator(`${PANEL} [data-key="log-this"]`).click();
+  await eventually(async () => /Picks saved/.test(await panel(page).innerText()), { what: 'the picks to be saved' });
+  await hangUp(world);
+  await page.locator(`${PANEL} [data-key="log-now"]`).click({ timeout: 10_000 });
+  await eventually(async () => (await callView(world, id)).slots.some((s) => s.mode === 'active' && s.status === 'logged'), { what: 'the picked contact logged' });
+});
+
+test('history: search, the Unlogged filter, manual logging, and a second log refused with its reason', async () => {
+  const id = await call(world, ADA);
+  // HubSpot logs it at once; Pipedrive has automatic logging off.
+  await eventually(async () => {
+    const v = await callView(world, id);
+    const s = Object.fromEntries(v.slots.map((x) => [x.integration, x.status]));
+    return s.hs === 'logged' && s.pd === 'skipped';
+  }, { what: 'HubSpot logged and Pipedrive skipped' });
+  const page = await openPage('history');
+  const row = page.locator(`tr[data-call="${id}"]`);
+  await row.waitFor();
+  assert.match(await row.innerText(), /Ada Lovelace/);
+  assert.match(await row.locator('[data-integration="hs"]').innerText(), /Logged/);
+  // Search by a number fragment and by name; a miss shows the empty state.
+  await page.fill('#query', '555-0142');
+  await row.waitFor();
+  await page.fill('#query', 'nobody-here');
+  await page.getByText('No calls match').waitFor();
+  await page.fill('#query', 'lovelace');
+  await row.waitFor();
+  await page.fill('#query', '');
+  // "Unlogged" hides it (logged in HubSpot, skipped by design in Pipedrive) and keeps the
+  // call whose notes sent it to the digest.
+  await page.getByLabel('Unlogged').check();
+  await row.waitFor({ state: 'detached' });
+  await page.locator('tbody tr [data-status="waiting_for_digest"]').first().waitFor();
+  await page.getByLabel('All calls').check();
+  await row.waitFor();
+  await shot(page, 'history');
+  assert.deepEqual(await axe(page), [], 'history: no serious or critical axe violation');
+  await assertKeyboardReachable(page);
+
+  // A second history page opens the dialog before the first logs: its click comes second.
+  const stale = await openPage('history');
+  await stale.locator(`tr[data-call="${id}"] button`, { hasText: 'Log' }).click();
+  await stale.locator('#manual input[value="pd"]').check();
+
+  await row.locator('button', { hasText: 'Log' }).click();
+  const dialog = page.locator('#manual');
+  await dialog.waitFor();
+  assert.equal(await dialog.locator('input[value="hs"]').isDisabled(), true, 'HubSpot is already logged');
+  await dialog.locator('input[value="pd"]').check();
+  assert.deepEqual(await axe(page), [], 'manual dialog: no serious or critical axe violation');
+  await dialog.locator('#manual-submit').click();
+  await page.getByText('Logging to Pipedrive').first().waitFor();
+  await eventually(async () => (await world.emulator.calls(`calltrail:call|${id}|`)).byVendor.pipedrive === 1, { what: 'the call in Pipedrive' });
+
+  await stale.locator('#manual-submit').click();
+  const refusal = stale.locator('#manual-messages .banner-danger');
+  await refusal.waitFor();
+  const words = await refusal.innerText();
+  assert.match(words, /Not logged to Pipedrive/);
+  assert.match(words, /already (logged|being logged)/i);
+  await sleep(500);
+  assert.equal((await world.emulator.calls(`calltrail:call|${id}|`)).byVendor.pipedrive, 1, 'still once in Pipedrive');
+  await stale.close();
+  await page.close();
+});
+
+test('history: "Sync now" runs the digest and says what it logged', async () => {
+  const page = await openPage('history');
+  await page.locator('#sync').click();
+  const result = page.locator('#messages .banner-success');
+  await result.waitFor({ timeout: 30_000 });
+  assert.match(await result.innerText(), /Sync finished/);
+  await page.close();
+});
+
+test('unresolved: a batch of 10 resolved at once (2 picked by hand, 8 by a rule), with progress', async () => {
+  const ids = [];
+  // Paced: the bridge relays at most 50 softphone messages a second, and a call posts a dozen.
+  for (let i = 0; i < 10; i++) { ids.push(await call(world, TWINS, { talkMs: 100 })); await sleep(400); }
+  let seen = null;
+  await eventually(async () => {
+    const q = (await world.send({ type: 'unresolved' })).data;
+    const views = await Promise.all(ids.map((id) => callView(world, id).then((v) => v.slots.map((x) => `${x.integration}:${x.status}`).join('/'), (e) => e.message)));
+    seen = { queued: q.length, views };
+    return q.length >= 10;
+  }, { ms: 30_000, what: '10 calls in the queue' }).catch((e) => { throw new Error(`${e.message} ${JSON.stringify(seen)}`); });
+  const page = await openPage('unresolved');
+  const rows = page.locator('tbody tr');
+  await eventually(async () => (await rows.count()) >= 10, { what: '10 rows' });
+  await eventually(async () => (await page.locator('.nav-count').innerText()).trim() === '10', { what: 'the count in the header' });
+  await shot(page, 'unresolved');
+  assert.deepEqual(await axe(page), [], 'unresolved: no serious or critical axe violation');
+  await assertKeyboardReachable(page);
+
+  // Two picked by hand: the first candidate of the first two rows.
+  for (let i = 0; i < 2; i++) await rows.nth(i).locator('input[type="radio"]').first().check();
+  await page.locator('#log-picked').click();
+  await page.getByText('Logging picked contacts: 2 of 2 done').waitFor({ timeout: 20_000 });
+  await eventually(async () => (await rows.count()) === 8, { what: '8 rows left' });
+  // The rest: select all, apply "Alphabetical".
+  await page.locator('#select-all').check();
+  await page.selectOption('#rule', 'alphabetical');
+  await page.locator('#apply-rule').click();
+  await page.getByText('8 of 8').first().waitFor({ timeout: 20_000 });
+  await page.getByText('Nothing to resolve').waitFor({ timeout: 20_000 });
+  const logged = await eventually(async () => {
+    let n = 0;
+    for (const id of ids) n += (await world.emulator.calls(`calltrail:call|${id}|`)).byVendor.hubspot || 0;
+    return n === 10 ? n : null;
+  }, { ms: 30_000, what: 'ten calls logged in HubSpot' });
+  assert.equal(logged, 10);
+  await page.close();
+});
+
+test('settings: edit and save, a bad import refused whole with the old settings kept', async () => {
+  const page = await openPage('options');
+  await page.locator('#integration-pd').waitFor();
+  await shot(page, 'options');
+  assert.deepEqual(await axe(page), [], 'options: no serious or critical axe violation');
+  await assertKeyboardReachable(page);
+
+  // Edit a label and save it.
+  await page.fill('#f-integrations-pd-label', 'Pipedrive (sales)');
+  await page.locator('#save-bar').waitFor();
+  await page.locator('#save').click();
+  await page.locator('#messages').getByText('Settings saved').waitFor();
+  const after = (await world.send({ type: 'settings' })).data.user;
+  assert.equal(after.integrations.find((i) => i.id === 'pd').label, 'Pipedrive (sales)');
+
+  // A document with a broken field: refused, shown, nothing applied.
+  const before = JSON.stringify((await world.send({ type: 'export-settings' })).data);
+  const bad = { ...after, digest: { ...after.digest, period_mins: 0 } };
+  await page.setInputFiles('#import-file', { name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(bad)) });
+  const alert = page.locator('#messages .banner-danger');
+  await alert.waitFor();
+  const words = await alert.innerText();
+  assert.match(words, /Import refused: broken\.json/);
+  assert.match(words, /digest\.period_mins/);
+  assert.match(words, /not changed/);
+  assert.equal(JSON.stringify((await world.send({ type: 'export-settings' })).data), before, 'settings unchanged');
+  // Not JSON at all.
+  await page.setInputFiles('#import-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  await page.getByText('Import refused: notes.txt').waitFor();
+  assert.equal(JSON.stringify((await world.send({ type: 'export-settings' })).data), before, 'settings unchanged');
+
+  // Export downloads the rep's document.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export').click()]);
+  const exported = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.deepEqual(exported, JSON.parse(before));
+  await page.close();
+});
+
+test('settings: an admin policy locks a field: disabled, with "set by your administrator"', async () => {
+  // chrome.storage.managed cannot be written from a test; the worker's host.setPolicy is what
+  // its storage.onChanged listener calls on a policy push.
+  await world.browser.worker.evaluate(async () => (await self.__calltrail.ready).host.setPolicy({ digest: { period_mins: 45 } }));
+  try {
+    const page = await openPage('options');
+    const period = page.locator('#f-digest-period_mins');
+    await period.waitFor();
+    assert.equal(await period.isDisabled(), true);
+    assert.equal(await period.inputValue(), '45');
+    const field = page.locator('.field', { has: period });
+    assert.match(await field.innerText(), /Set by your administrator/);
+    assert.match(await page.locator('#policy-note').innerText(), /digest\.period_mins/);
+    assert.equal(await page.locator('#f-digest-lookback_mins').isDisabled(), false, 'other fields stay editable');
+    await page.close();
+  } finally {
+    await world.browser.worker.evaluate(async () => (await self.__calltrail.ready).host.setPolicy({}));
+  }
+});
+
+test('audit: filter by CRM and outcome, export the CSV and parse it', async () => {
+  const page = await openPage('audit');
+  await page.locator('table.audit tbody tr').first().waitFor();
+  await shot(page, 'audit');
+  assert.deepEqual(await axe(page), [], 'audit: no serious or critical axe violation');
+  await assertKeyboardReachable(page, { extraTabs: 5 });
+  await page.selectOption('#f-integration', 'hs');
+  await page.fill('#f-outcome', 'logged');
+  await eventually(async () => {
+    const crm = await page.locator('table.audit tbody tr td:nth-child(3)').allInnerTexts();
+    const outcome = await page.locator('table.audit tbody tr td:nth-child(6)').allInnerTexts();
+    return crm.length > 0 && crm.every((c) => c === 'HubSpot') && outcome.every((o) => /logged/i.test(o));
+  }, { what: 'only HubSpot entries with "logged" in the outcome' });
+  const shown = await page.locator('table.audit tbody tr').count();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export').click()]);
+  assert.match(download.suggestedFilename(), /^calltrail-audit-\d{4}-\d{2}-\d{2}\.csv$/);
+  const rows = parseCsv(await readFile(await download.path(), 'utf8'));
+  assert.deepEqual(rows[0], ['time', 'trigger', 'integration', 'call', 'contact', 'outcome', 'record']);
+  const body = rows.slice(1).filter((r) => r.length > 1);
+  assert.equal(body.length, shown, 'the CSV has the rows the page shows');
+  for (const r of body) {
+    assert.equal(r[2], 'hs');
+    assert.match(r[5], /logged/i);
+    assert.ok(!Number.isNaN(Date.parse(r[0])), `a time: ${r[0]}`);
+  }
+  // A call id filters to that call.
+  const callId = body.find((r) => r[3])?.[3];
+  await page.locator('#clear').click();
+  await page.fill('#f-call', callId);
+  await eventually(async () => {
+    const cells = await page.locator('table.audit tbody tr td:nth-child(4)').allInnerTexts();
+    return cells.length > 0 && cells.every((c) => c === callId);
+  }, { what: 'only that call' });
+  await page.close();
+});
+
+test('empty and error states: a page says so when there is nothing to show', async () => {
+  const page = await openPage('history', {});
+  await page.fill('#query', '+19999999999');
+  await page.getByText('No calls match').waitFor();
+  await page.close();
+});
