@@ -78,7 +78,7 @@ function row(item) {
     h('td', { class: 'call' },
       h('div', { class: 'q-number', text: phone(item.their_number) }),
       c ? h('div', { class: 'q-meta', title: fullTime(c.started_at), text: `${c.direction === 'outbound' ? 'Outbound' : 'Inbound'} · ${when(c.started_at)}` }) : null),
-    h('td', {}, chip(item.label, 'accent'), h('div', { class: 'q-meta', text: item.detail })),
+    h('td', { class: 'crm' }, chip(item.label, 'accent'), h('div', { class: 'q-meta', text: item.detail })),
     h('td', {}, item.candidates.length ? candidates(item, safe) : h('span', { class: 'muted small', text: 'No candidates: check the CRM, then dismiss.' })));
   return tr;
 }
@@ -88,7 +88,7 @@ function candidates(item, safe) {
     h('legend', { class: 'visually-hidden', text: `Contact for the call from ${describe(item)}` }),
     item.candidates.map((ct) => {
       const id = `c-${safe}-${String(ct.id).replace(/[^\w-]/g, '_')}`;
-      const meta = [ct.record_type, ct.modified_at ? `updated ${when(ct.modified_at)}` : null, ct.created_at ? `created ${when(ct.created_at)}` : null].filter(Boolean).join(' · ');
+      const meta = [ct.record_type, ct.modified_at ? `updated ${when(ct.modified_at)}` : ct.created_at ? `created ${when(ct.created_at)}` : null].filter(Boolean).join(' · ');
       return h('div', { class: 'candidate' },
         h('input', { type: 'radio', name: `pick-${safe}`, id, 'data-key': id, value: ct.id, checked: picks.get(item.slot) === ct.id,
           onchange: () => { picks.set(item.slot, ct.id); updateCounts(); } }),
