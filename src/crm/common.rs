@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::{CrmError, CrmOp, HttpResponse, Reply, Secret};
+use super::{CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
 use crate::model::{CallResult, Direction, Message, Timestamp};
 use crate::phone::E164;
 
@@ -112,6 +112,25 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// A GET of `base_url` + `path` with `query` form-encoded, and the given headers.
+pub fn get_request(base_url: &str, path: &str, query: &[(&str, String)], headers: Vec<(String, String)>) -> HttpRequest {
+    let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    HttpRequest { method: Method::Get, url: format!("{base_url}{path}?{}", form_encode(&pairs)), headers, body: None }
+}
+
+/// The steps of an operation that is one request and one reply: send `build()` first, then
+/// finish with what `finish` makes of the reply (classification and parsing).
+pub fn one_shot(
+    history: &[Exchange],
+    build: impl FnOnce() -> HttpRequest,
+    finish: impl FnOnce(&Reply) -> Result<CrmOutput, CrmError>,
+) -> Step {
+    match history.last() {
+        None => Step::Send(build()),
+        Some(ex) => Step::Done(finish(&ex.reply)),
+    }
 }
 
 /// Request headers for a JSON API: the authorization header value as given, `Accept`, and

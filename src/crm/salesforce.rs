@@ -309,10 +309,7 @@ fn one_shot(
     build: impl FnOnce() -> HttpRequest,
     parse: impl FnOnce(&HttpResponse) -> Result<CrmOutput, CrmError>,
 ) -> Step {
-    match history.last() {
-        None => Step::Send(build()),
-        Some(ex) => Step::Done(ok_response(conn, &ex.reply, access).and_then(parse)),
-    }
+    common::one_shot(history, build, |reply| ok_response(conn, reply, access).and_then(parse))
 }
 
 /// The 2xx response, or the reply classified by Salesforce's rules.

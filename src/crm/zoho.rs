@@ -416,13 +416,7 @@ fn found(id: Option<String>) -> Step {
 // Requests and replies
 
 fn get(conn: &Connection, path: &str, query: &[(&str, String)]) -> HttpRequest {
-    let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    HttpRequest {
-        method: Method::Get,
-        url: format!("{}{path}?{}", conn.base_url, common::form_encode(&pairs)),
-        headers: common::json_headers(&auth(conn), false),
-        body: None,
-    }
+    common::get_request(&conn.base_url, path, query, common::json_headers(&auth(conn), false))
 }
 
 /// A write of one record, wrapped as record.json's `Body_Wrapper` (`{"data": [record]}`).
