@@ -5,6 +5,8 @@
 //! lost call; manual logging happens at most once per integration.
 
 use crate::model::{Call, CallId, Contact, IntegrationId, Message, Timestamp};
+#[allow(unused_imports)]
+use super::slot::call_slot_prefix;
 use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
@@ -98,7 +100,7 @@ impl Engine {
             } else {
                 (Mode::Auto, Trigger::Auto, SlotState::Waiting { due: Some(now) }, "call ended: automatic logging")
             };
-            self.slots.insert(key.clone(), new_slot(key.clone(), subject, integ.id.clone(), mode, trigger, state, ended_at));
+            self.slots.insert(key.clone(), new_slot(key.clone(), subject, integ.id.clone(), mode, trigger, state.clone(), ended_at));
             if let Some(p) = picks {
                 let p = p.clone();
                 self.set_targets(&key, p);
@@ -110,6 +112,22 @@ impl Engine {
             }
             self.save_slot(&key);
             self.audit(Some(&key), trigger, why.into(), None, None);
+            if mode == Mode::Auto && matches!(state, SlotState::Waiting { due: Some(_) }) {
+                // The call pop already asked the CRM: use its answer while it is fresh, or wait
+                // for it if it is still on its way, rather than asking again.
+                let fresh = entry.matches.get(&integ.id).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
+                if let Some(contacts) = fresh {
+                    self.audit(Some(&key), trigger, "using the call pop's matches (no second search)".into(), None, None);
+                    self.on_search(&key, contacts);
+                    continue;
+                }
+                if self.wait_for_pop(id, &integ.id) {
+                    if let Some(s) = self.slots.get_mut(&key) {
+                        s.busy = true;
+                    }
+                    continue;
+                }
+            }
             self.enqueue(&key);
         }
     }
@@ -120,10 +138,15 @@ impl Engine {
             return;
         };
         entry.notes_opened = true;
+        let mut changed = false;
         if let Some(n) = notes {
+            changed = entry.call.notes != n;
             entry.call.notes = n;
         }
         let ended = entry.ended;
+        if ended && changed {
+            self.notes_changed(&id);
+        }
         if ended {
             // Opened after hang-up: automatic slots that have not started yet move to the digest.
             let keys: Vec<SlotKey> = self
@@ -153,10 +176,24 @@ impl Engine {
         }
         let mut seen = std::collections::BTreeSet::new();
         contacts.retain(|c| seen.insert(c.id.clone()));
-        let Some(entry) = self.calls.get_mut(&id) else {
+        if !self.calls.contains_key(&id) {
             self.problem(ProblemKind::UnknownCall, format!("picks for unknown call {id}"));
+            self.notify(Notice::PicksRefused { call: id.clone(), integration: integ.clone(), reason: "call not found".into() });
             return;
-        };
+        }
+        // Only contacts that matched the caller in this integration (PRODUCT.md, mode 3), and
+        // our own copies of them: the page names contacts by id, it does not define them.
+        if !contacts.is_empty() {
+            match self.allowed_picks(&id, &integ, &contacts) {
+                Ok(ours) => contacts = ours,
+                Err(reason) => {
+                    self.problem(ProblemKind::BadInput, format!("call {id}: picks in {integ} refused: {reason}"));
+                    self.notify(Notice::PicksRefused { call: id.clone(), integration: integ.clone(), reason });
+                    return;
+                }
+            }
+        }
+        let Some(entry) = self.calls.get_mut(&id) else { return };
         if contacts.is_empty() {
             entry.picks.remove(&integ);
         } else {
@@ -170,6 +207,8 @@ impl Engine {
             });
             if !changeable || contacts.is_empty() {
                 self.problem(ProblemKind::BadInput, format!("call {id} is already being logged in {integ}; picks ignored"));
+                let reason = "the call is already being logged in this integration".to_owned();
+                self.notify(Notice::PicksRefused { call: id.clone(), integration: integ.clone(), reason });
             } else {
                 if let Some(s) = self.slots.get_mut(&key) {
                     s.mode = Mode::Active;
@@ -393,6 +432,56 @@ impl Engine {
                 }
             }
             self.enqueue(&k);
+        }
+    }
+
+    /// The engine's copies of `picked`, when every one is among the contacts that matched the
+    /// caller in `integ` (the call's matches, or its slot's candidates and targets); otherwise
+    /// why not, in words for the rep.
+    fn allowed_picks(&self, id: &CallId, integ: &IntegrationId, picked: &[Contact]) -> Result<Vec<Contact>, String> {
+        let mut allowed: Vec<&Contact> = Vec::new();
+        if let Some(m) = self.calls.get(id).and_then(|e| e.matches.get(integ)) {
+            allowed.extend(&m.contacts);
+        }
+        if let Some(s) = self.slots.get(&call_slot_key(id, integ)) {
+            if let SlotState::Unresolved { candidates } = &s.state {
+                allowed.extend(candidates);
+            }
+            allowed.extend(s.targets.iter().map(|t| &t.contact));
+        }
+        if allowed.is_empty() {
+            return Err(format!("no contact has matched this caller in {integ} (yet): only matched contacts can be picked"));
+        }
+        picked
+            .iter()
+            .map(|p| {
+                allowed.iter().find(|a| a.id == p.id).map(|a| (*a).clone()).ok_or_else(|| {
+                    format!("contact {} is not among the contacts that matched this caller in {integ}", p.id)
+                })
+            })
+            .collect()
+    }
+
+    /// Notes saved after hang-up: every log of the call made (or being made) with older notes is
+    /// rewritten once with the new ones (an update, so a retry is harmless).
+    fn notes_changed(&mut self, id: &CallId) {
+        let prefix = super::slot::call_slot_prefix(id);
+        let keys: Vec<SlotKey> = self.slots.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+        for k in keys {
+            let Some(s) = self.slots.get_mut(&k) else { continue };
+            s.messages += 1;
+            if s.state == SlotState::Logged && s.is_dirty() {
+                s.trigger = super::slot::Trigger::Notes;
+                s.update_due = None;
+                s.attempts = 0;
+                let rev = s.messages;
+                self.save_slot(&k);
+                self.audit(Some(&k), super::slot::Trigger::Notes, format!("notes saved after logging: the log will be updated (revision {rev})"), None, None);
+                self.enqueue(&k);
+            } else if s.targets.iter().any(|t| t.record.is_some()) || matches!(s.state, SlotState::Attempting { .. } | SlotState::Unknown { .. }) {
+                // Created (or being created) with older notes: updated once it is logged.
+                self.save_slot(&k);
+            }
         }
     }
 }

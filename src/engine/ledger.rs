@@ -8,21 +8,27 @@
 //!   `Retry-After` (I13); every other failure counts toward a bound (I15).
 
 use crate::crm::{CrmError, CrmOutput};
-use crate::model::{Contact, IntegrationId, RecordId};
+use crate::model::{CallId, Contact, IntegrationId, RecordId};
 
 use super::placeholder::{self, CachedPlaceholder};
 use super::retry::backoff_ms;
-use super::slot::{marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
-use super::{conflict, Engine, Mutation, Notice, OpKind, ProblemKind, StoreName};
+use super::records::CallMatches;
+use super::slot::{call_slot_key, marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
+use super::{conflict, hygiene, Engine, Mutation, Notice, OpKind, ProblemKind, StoreName};
 
 impl Engine {
     pub(super) fn on_crm_done(&mut self, req: super::ReqId, result: Result<CrmOutput, CrmError>) {
+        let result = if self.opts.mutation == Mutation::RawCrmErrors { result } else { result.map_err(hygiene::clean) };
         let Some(f) = self.inflight.remove(&req) else {
             self.problem(ProblemKind::UnknownRequest, format!("reply for request {req} that is not in flight (duplicate or from an earlier boot)"));
             return;
         };
         if let Some(h) = self.health.get_mut(&f.integration) {
             h.inflight = h.inflight.saturating_sub(1);
+        }
+        if let OpKind::Pop { call, feeds } = f.what {
+            self.on_pop(call, f.integration, feeds, result);
+            return;
         }
         let key = f.slot.clone();
         if let Some(run) = self.run.as_mut() {
@@ -40,25 +46,26 @@ impl Engine {
         match (f.what, result) {
             (OpKind::Search, Ok(CrmOutput::Contacts { contacts })) => self.on_search(&key, contacts),
             (OpKind::Search, Ok(other)) => {
-                self.problem(ProblemKind::UnexpectedReply, format!("search answered with {other:?}"));
+                self.problem(ProblemKind::UnexpectedReply, format!("search answered with {}", output_name(&other)));
                 self.on_failure(&key, CrmError::Transient { message: "unexpected reply to a search".into() });
             }
             (OpKind::Search, Err(e)) => self.on_failure(&key, e),
-            (OpKind::Create { target }, Ok(CrmOutput::Created { record, .. })) => self.on_created(&key, target, record, "logged"),
+            (OpKind::Create { target, rev }, Ok(CrmOutput::Created { record, .. })) => self.on_created(&key, target, Some(rev), record, "logged"),
             (OpKind::CreateContact, Ok(CrmOutput::Contact { contact })) => self.on_placeholder_created(&key, contact, "placeholder created"),
             (OpKind::Create { .. } | OpKind::CreateContact, Ok(other)) => {
                 // The write may have happened: treat as unknown so the marker is looked for.
-                self.problem(ProblemKind::UnexpectedReply, format!("create answered with {other:?}"));
+                self.problem(ProblemKind::UnexpectedReply, format!("create answered with {}", output_name(&other)));
                 self.on_unknown(&key, "unexpected reply to a create".into());
             }
             (OpKind::Create { .. } | OpKind::CreateContact, Err(CrmError::Unknown { message })) => self.on_unknown(&key, message),
             (OpKind::Create { .. } | OpKind::CreateContact, Err(e)) => self.on_failure(&key, e),
             (OpKind::Find { target }, Ok(CrmOutput::Found { record })) => self.on_found(&key, target, record),
             (OpKind::Find { .. }, Ok(other)) => {
-                self.problem(ProblemKind::UnexpectedReply, format!("marker lookup answered with {other:?}"));
+                self.problem(ProblemKind::UnexpectedReply, format!("marker lookup answered with {}", output_name(&other)));
                 self.on_find_failed(&key, CrmError::Transient { message: "unexpected reply to a lookup".into() });
             }
             (OpKind::Find { .. }, Err(e)) => self.on_find_failed(&key, e),
+            (OpKind::Pop { .. }, _) => {}
             (OpKind::Update { target, count }, Ok(_)) => {
                 if let Some(s) = self.slots.get_mut(&key) {
                     if let Some(t) = s.targets.get_mut(target) {
@@ -69,17 +76,25 @@ impl Engine {
                 let trigger = self.slots.get(&key).map_or(Trigger::Sms, |s| s.trigger);
                 let rec = self.slots.get(&key).and_then(|s| s.targets.get(target)).and_then(|t| t.record.clone());
                 self.save_slot(&key);
-                self.audit(Some(&key), trigger, format!("conversation log updated ({count} messages)"), None, rec);
+                let what = if key.starts_with("call|") { format!("call log updated with the notes (revision {count})") } else { format!("conversation log updated ({count} messages)") };
+                self.audit(Some(&key), trigger, what, None, rec);
                 self.enqueue(&key);
             }
             (OpKind::Update { .. }, Err(e)) => self.on_update_failed(&key, e),
         }
     }
 
-    fn on_search(&mut self, key: &SlotKey, mut contacts: Vec<Contact>) {
+    pub(super) fn on_search(&mut self, key: &SlotKey, mut contacts: Vec<Contact>) {
         let Some(s) = self.slots.get(key) else { return };
         let mut seen = std::collections::BTreeSet::new();
         contacts.retain(|c| seen.insert(c.id.clone()));
+        if let Some(call) = s.call_id().cloned() {
+            // The latest word on who the caller is in this integration (picks are checked
+            // against it).
+            let integ = s.integration.clone();
+            self.remember_matches(&call, &integ, contacts.clone(), false);
+        }
+        let Some(s) = self.slots.get(key) else { return };
         let integ = s.integration.clone();
         let trigger = s.trigger;
         let is_messages = matches!(s.subject, Subject::Messages { .. });
@@ -125,7 +140,7 @@ impl Engine {
         }
         match conflict::choose(&contacts, &cfg.conflict_rule) {
             Some(c) => {
-                self.audit(Some(key), trigger, format!("{} matches; rule {:?} chose {}", contacts.len(), cfg.conflict_rule, c.name), Some(c.id.clone()), None);
+                self.audit(Some(key), trigger, format!("{} matches; rule {:?} chose {}", contacts.len(), cfg.conflict_rule, c.id), Some(c.id.clone()), None);
                 self.set_targets(key, vec![c]);
             }
             None => {
@@ -243,11 +258,15 @@ impl Engine {
         }
     }
 
-    fn on_created(&mut self, key: &SlotKey, target: usize, record: RecordId, how: &str) {
+    /// `rev`: what the create carried (messages, notes revision); `None` when the record was
+    /// found by its marker and nobody knows which attempt made it.
+    fn on_created(&mut self, key: &SlotKey, target: usize, rev: Option<usize>, record: RecordId, how: &str) {
         let Some(s) = self.slots.get_mut(key) else { return };
+        let is_call = matches!(s.subject, Subject::Call { .. });
         if let Some(t) = s.targets.get_mut(target) {
             t.record = Some(record.clone());
-            t.synced = s.messages;
+            // A call log found by marker may predate notes saved since: rewrite it if any were.
+            t.synced = rev.unwrap_or(if is_call { 0 } else { s.messages });
         }
         let contact = s.targets.get(target).map(|t| t.contact.id.clone());
         s.last_error = None;
@@ -290,7 +309,7 @@ impl Engine {
                 let c = placeholder::contact(r, &template, number);
                 self.on_placeholder_created(key, c, "placeholder found by marker after an unknown outcome");
             } else {
-                self.on_created(key, target, r, "found by marker after an unknown outcome: logged");
+                self.on_created(key, target, None, r, "found by marker after an unknown outcome: logged");
             }
             return;
         }
@@ -369,7 +388,7 @@ impl Engine {
         s.last_error = Some(format!("update failed: {e}"));
         if s.attempts >= max || matches!(e, CrmError::Permanent { .. }) {
             // The records exist; only the latest messages are missing from them.
-            let reason = format!("conversation log could not be updated: {e}");
+            let reason = format!("the log could not be updated with the latest content: {e}");
             s.state = SlotState::Failed { reason: reason.clone() };
             self.save_slot(key);
             self.audit(Some(key), trigger, reason, None, None);
@@ -465,5 +484,86 @@ impl Engine {
         self.save_health(integ);
         self.audit(None, Trigger::Auto, format!("integration {integ} parked: {reason}"), None, None);
         self.notify(Notice::IntegrationParked { integration: integ.clone(), reason });
+    }
+
+    /// Keeps `contacts` as the call's matches in `integ` and tells the panel.
+    /// `persist`: write the call record now (relaxed: a cache); otherwise the matches go with
+    /// the call's next write.
+    pub(super) fn remember_matches(&mut self, call: &CallId, integ: &IntegrationId, contacts: Vec<Contact>, persist: bool) {
+        let now = self.now;
+        let Some(entry) = self.calls.get_mut(call) else { return };
+        if entry.matches.get(integ).is_some_and(|m| m.contacts == contacts) {
+            return;
+        }
+        entry.matches.insert(integ.clone(), CallMatches { at: now, contacts: contacts.clone() });
+        if persist {
+            self.save_call_relaxed(call);
+        }
+        self.notify(Notice::CallMatches { call: call.clone(), integration: integ.clone(), contacts });
+    }
+
+    /// The call pop's answer: remember the matches; a slot waiting for them uses them now.
+    fn on_pop(&mut self, call: CallId, integ: IntegrationId, feeds: bool, result: Result<CrmOutput, CrmError>) {
+        let key = call_slot_key(&call, &integ);
+        let contacts = match result {
+            Ok(CrmOutput::Contacts { mut contacts }) => {
+                let mut seen = std::collections::BTreeSet::new();
+                contacts.retain(|c| seen.insert(c.id.clone()));
+                self.audit_call(&call, &integ, Trigger::Pop, format!("call pop: {} contact(s) matched", contacts.len()));
+                Some(contacts)
+            }
+            Ok(other) => {
+                self.problem(ProblemKind::UnexpectedReply, format!("call pop search answered with {}", output_name(&other)));
+                None
+            }
+            Err(e) => {
+                match &e {
+                    CrmError::Unauthorized { message } => self.park(&integ, message.clone()),
+                    CrmError::RateLimited { retry_after_ms, .. } => self.rate_limited(&integ, *retry_after_ms),
+                    _ => {}
+                }
+                self.audit_call(&call, &integ, Trigger::Pop, format!("call pop failed: {e}"));
+                None
+            }
+        };
+        if let Some(c) = &contacts {
+            self.remember_matches(&call, &integ, c.clone(), true);
+        }
+        if !feeds {
+            return;
+        }
+        // The slot made at hang-up waited for this answer instead of searching.
+        let waiting = self
+            .slots
+            .get(&key)
+            .is_some_and(|s| s.busy && s.targets.is_empty() && matches!(s.state, SlotState::Waiting { due: Some(_) }));
+        if !waiting {
+            return;
+        }
+        if let Some(s) = self.slots.get_mut(&key) {
+            s.busy = false;
+        }
+        if let Some(run) = self.run.as_mut() {
+            run.touched.insert(key.clone());
+        }
+        match contacts {
+            Some(c) => {
+                let trigger = self.slots.get(&key).map_or(Trigger::Auto, |s| s.trigger);
+                self.audit(Some(&key), trigger, "using the call pop's matches (no second search)".into(), None, None);
+                self.on_search(&key, c);
+            }
+            // No answer: the slot searches for itself.
+            None => self.enqueue(&key),
+        }
+    }
+}
+
+fn output_name(o: &CrmOutput) -> &'static str {
+    match o {
+        CrmOutput::Contacts { .. } => "contacts",
+        CrmOutput::Created { .. } => "created",
+        CrmOutput::Updated => "updated",
+        CrmOutput::Found { .. } => "found",
+        CrmOutput::Contact { .. } => "contact",
     }
 }

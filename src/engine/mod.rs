@@ -46,6 +46,7 @@ pub mod audit;
 pub mod bench;
 pub mod conflict;
 pub mod digest;
+pub mod hygiene;
 pub mod messages;
 pub mod placeholder;
 pub mod records;
@@ -65,7 +66,7 @@ use crate::settings::{ConflictRule, IntegrationSettings, Settings};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 
 pub use audit::AuditEntry;
-pub use records::{CallEntry, DigestMeta};
+pub use records::{CallEntry, CallMatches, DigestMeta};
 pub use retry::Health;
 pub use slot::{Mode, Slot, SlotKey, SlotState, Subject, Target, Trigger};
 
@@ -86,7 +87,9 @@ pub enum Input {
     NotesOpened { call: CallId },
     NotesSaved { call: CallId, notes: String },
     NotesCancelled { call: CallId },
-    /// Active-call logging: the rep picked these matched contacts in `integration`.
+    /// Active-call logging: the rep picked these matched contacts in `integration`. Only
+    /// contacts among the call's matches in that integration ([`CallEntry::matches`]) are
+    /// accepted; otherwise [`Notice::PicksRefused`] says why and nothing changes.
     ContactsPicked { call: CallId, integration: IntegrationId, contacts: Vec<Contact> },
     LogNowRequested { call: CallId },
     /// Manual logging from the history. `stored` holds the call's records (`calls/<id>` and
@@ -144,6 +147,11 @@ pub enum Notice {
     IntegrationResumed { integration: IntegrationId },
     ManualAccepted { call: CallId, integration: IntegrationId },
     ManualRefused { call: CallId, integration: IntegrationId, reason: String },
+    /// Contacts matching the call's other party in `integration` (the call pop, or the hang-up
+    /// search): what the panel offers for active-call picks.
+    CallMatches { call: CallId, integration: IntegrationId, contacts: Vec<Contact> },
+    /// Active-call picks refused (contacts not among the matches, unknown call, too late).
+    PicksRefused { call: CallId, integration: IntegrationId, reason: String },
     /// A digest run finished; `sync` when the rep asked for it.
     DigestDone { sync: bool, started_at: Timestamp, logged: Vec<(SlotKey, Vec<RecordId>)> },
 }
@@ -197,12 +205,20 @@ pub enum Mutation {
     BlindRetryAfterUnknown,
     /// Run the digest whatever the hour.
     IgnoreQuietHours,
+    /// Keep CRM error text as it came (tokens and numbers included).
+    RawCrmErrors,
+    /// Write ledger transitions with relaxed durability.
+    RelaxedLedger,
 }
 
 #[derive(Clone, Debug)]
 enum OpKind {
     Search,
-    Create { target: usize },
+    /// The call pop for `call`; `feeds` once the call's slot waits for this answer instead of
+    /// searching itself.
+    Pop { call: CallId, feeds: bool },
+    /// `rev`: the messages (conversation) or notes revision (call) the create carries.
+    Create { target: usize, rev: usize },
     CreateContact,
     Find { target: usize },
     Update { target: usize, count: usize },
@@ -382,7 +398,12 @@ impl Engine {
                 Ok(()) => self.settings = s,
                 Err(e) => self.problem(ProblemKind::BadSettings, format!("settings refused: {e}")),
             },
-            Input::CallRinging(c) | Input::CallStarted(c) | Input::CallUpdated(c) => self.on_call(c, false),
+            Input::CallRinging(c) | Input::CallStarted(c) => {
+                let id = c.id.clone();
+                self.on_call(c, false);
+                self.pop_call(&id);
+            }
+            Input::CallUpdated(c) => self.on_call(c, false),
             Input::CallEnded(c) => self.on_call(c, true),
             Input::NotesOpened { call } | Input::NotesCancelled { call } => self.on_notes(call, None),
             Input::NotesSaved { call, notes } => self.on_notes(call, Some(notes)),
@@ -470,6 +491,34 @@ impl Engine {
         self.stage(StoreName::Audit, rec, false);
     }
 
+    /// An audit entry about a call in one integration that no slot stands for (the call pop).
+    fn audit_call(&mut self, call: &CallId, integration: &IntegrationId, trigger: Trigger, outcome: String) {
+        let e = AuditEntry {
+            at: self.now,
+            trigger,
+            integration: Some(integration.clone()),
+            slot: None,
+            call: Some(call.clone()),
+            contact: None,
+            outcome,
+            record: None,
+        };
+        self.audit_seq += 1;
+        let rec = e.to_record(self.boot, self.audit_seq);
+        self.stage(StoreName::Audit, rec, false);
+    }
+
+    /// Saves a call record without asking for strict durability: for caches on it (matches)
+    /// that a power loss may take back without harm.
+    fn save_call_relaxed(&mut self, id: &CallId) {
+        let open = self.call_is_open(id);
+        if let Some(c) = self.calls.get_mut(id) {
+            c.persisted_open = open;
+            let rec = c.to_record(open);
+            self.stage(StoreName::Calls, rec, false);
+        }
+    }
+
     /// Persists a slot's current state (strictly: it is the ledger) and tells the pages. The
     /// record is written at the next flush, in the slot's state then, and always before any
     /// effect that depends on it (every CRM effect flushes first).
@@ -478,7 +527,6 @@ impl Engine {
         let open = s.is_open();
         let call = s.call_id().cloned();
         self.dirty.insert(key.clone());
-        self.strict = true;
         if let Some(run) = self.run.as_mut() {
             run.touched.insert(key.clone());
         }
@@ -501,7 +549,8 @@ impl Engine {
                 records: s.records(),
             });
             let rec = s.to_record();
-            self.stage(StoreName::Slots, rec, true);
+            let strict = self.opts.mutation != Mutation::RelaxedLedger;
+            self.stage(StoreName::Slots, rec, strict);
         }
         notices
     }
@@ -666,6 +715,56 @@ impl Engine {
         self.effects.push_back(Effect::Crm(CrmRequest { req, integration, kind, slot: key.clone(), trigger, attempt, op }));
     }
 
+    /// The call pop: searches every integration for the other party's number while the call
+    /// rings, at most once per call and integration, never for an integration that is parked,
+    /// rate-limited or already at its concurrency limit (hang-up then searches as usual).
+    fn pop_call(&mut self, id: &CallId) {
+        let Some(entry) = self.calls.get(id) else { return };
+        if entry.ended {
+            return;
+        }
+        let phone = entry.call.their_number;
+        let limit = self.opts.max_inflight_per_integration.max(1);
+        let integrations: Vec<(IntegrationId, CrmKind)> = self.settings.integrations.iter().map(|i| (i.id.clone(), i.kind)).collect();
+        for (integ, kind) in integrations {
+            let Some(entry) = self.calls.get_mut(id) else { return };
+            if entry.matches.contains_key(&integ) || !entry.popped.insert(integ.clone()) {
+                continue;
+            }
+            let h = self.health.entry(integ.clone()).or_default();
+            if h.is_blocked(self.now) || h.inflight >= limit {
+                continue;
+            }
+            h.inflight += 1;
+            let req = self.req_id();
+            let slot = format!("pop|{}|{}", id.as_str(), integ.as_str());
+            self.inflight.insert(req, InFlight { slot: slot.clone(), integration: integ.clone(), what: OpKind::Pop { call: id.clone(), feeds: false } });
+            self.flush();
+            self.effects.push_back(Effect::Crm(CrmRequest {
+                req,
+                integration: integ,
+                kind,
+                slot,
+                trigger: Trigger::Pop,
+                attempt: None,
+                op: CrmOp::SearchContacts { phone },
+            }));
+        }
+    }
+
+    /// Makes the call pop in flight for `key`'s call and integration answer for the slot too;
+    /// false when there is none.
+    fn wait_for_pop(&mut self, call: &CallId, integ: &IntegrationId) -> bool {
+        let pop = self.inflight.values_mut().find(|f| &f.integration == integ && matches!(&f.what, OpKind::Pop { call: c, .. } if c == call));
+        match pop {
+            Some(f) => {
+                f.what = OpKind::Pop { call: call.clone(), feeds: true };
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Starts the next request for a runnable slot.
     fn issue(&mut self, key: &SlotKey) {
         let Some(s) = self.slots.get(key).cloned() else { return };
@@ -677,8 +776,20 @@ impl Engine {
             }
             SlotState::Logged => {
                 let Some(i) = s.targets.iter().position(|t| t.record.is_some() && t.synced < s.messages) else { return };
-                let Some((log, count)) = self.message_log(&s, i) else { return };
                 let Some(record) = s.targets[i].record.clone() else { return };
+                if let Subject::Call { call } = &s.subject {
+                    // Notes saved after the log was made: rewrite it (an idempotent update).
+                    let Some(c) = self.calls.get(call) else { return };
+                    let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone() };
+                    let count = s.messages;
+                    self.send(key, OpKind::Update { target: i, count }, s.trigger, None, CrmOp::UpdateCallLog { record, log });
+                    return;
+                }
+                let Some((log, count)) = self.message_log(&s, i) else {
+                    // The day's messages are older than what a restart reads (an update whose
+                    // reply was lost for a day): say so rather than stay dirty for ever.
+                    return self.fail(key, "the conversation log could not be brought up to date: its messages are older than a restart reads".into());
+                };
                 self.send(key, OpKind::Update { target: i, count }, s.trigger, None, CrmOp::UpdateMessageLog { record, log });
             }
             SlotState::Waiting { .. } => match &s.subject {
@@ -725,8 +836,12 @@ impl Engine {
                             None => return self.fail(key, "the conversation's messages are missing".into()),
                         },
                     };
+                    let rev = match &op {
+                        CrmOp::CreateMessageLog { log } => log.messages.len(),
+                        _ => s.messages,
+                    };
                     let attempt = self.begin_attempt(key, i);
-                    self.send(key, OpKind::Create { target: i }, s.trigger, Some(attempt), op);
+                    self.send(key, OpKind::Create { target: i, rev }, s.trigger, Some(attempt), op);
                 }
             },
             _ => {}

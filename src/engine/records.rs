@@ -23,13 +23,52 @@ pub struct CallEntry {
     /// Active-call picks per integration.
     pub picks: BTreeMap<IntegrationId, Vec<Contact>>,
     pub log_now: bool,
+    /// The latest search result per integration for the other party's number: the call pop's
+    /// (searched while the call rings) or the hang-up search's. The panel shows them; active-call
+    /// picks must come from them; automatic logging at hang-up reuses them while fresh
+    /// ([`CallMatches::is_fresh`]).
+    #[serde(default)]
+    pub matches: BTreeMap<IntegrationId, CallMatches>,
+    /// Call pops already asked for (memory only: at most one per call and integration per boot).
+    #[serde(skip)]
+    pub popped: std::collections::BTreeSet<IntegrationId>,
     #[serde(skip)]
     pub persisted_open: bool,
 }
 
+/// Contacts matching a call's other party in one integration, and when the CRM said so.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallMatches {
+    pub at: Timestamp,
+    pub contacts: Vec<Contact>,
+}
+
+/// How long a call pop's answer stands in for the hang-up search, counted from the answer to
+/// the hang-up. A match stays good for an hour (a contact is rarely deleted or merged during a
+/// call); "no match" only for five minutes, because the rep may add the caller during the call
+/// (and a slot left with no match is searched again by every digest run in its window anyway).
+pub const POP_FRESH_MATCHED_MINS: i64 = 60;
+pub const POP_FRESH_EMPTY_MINS: i64 = 5;
+
+impl CallMatches {
+    pub fn is_fresh(&self, now: Timestamp) -> bool {
+        let limit = if self.contacts.is_empty() { POP_FRESH_EMPTY_MINS } else { POP_FRESH_MATCHED_MINS };
+        now.since(self.at) <= limit * 60_000
+    }
+}
+
 impl CallEntry {
     pub fn new(call: Call) -> CallEntry {
-        CallEntry { call, ended: false, notes_opened: false, picks: BTreeMap::new(), log_now: false, persisted_open: false }
+        CallEntry {
+            call,
+            ended: false,
+            notes_opened: false,
+            picks: BTreeMap::new(),
+            log_now: false,
+            matches: BTreeMap::new(),
+            popped: Default::default(),
+            persisted_open: false,
+        }
     }
 
     pub fn at(&self) -> Timestamp {

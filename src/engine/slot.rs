@@ -58,6 +58,10 @@ pub enum Trigger {
     Reconcile,
     /// A person resolved the slot from the unresolved queue.
     Resolved,
+    /// The call pop: the other party's number searched while the call rings.
+    Pop,
+    /// Notes saved after the call was logged: the logs are rewritten with them.
+    Notes,
 }
 
 impl Trigger {
@@ -72,6 +76,8 @@ impl Trigger {
             Trigger::Retry => "retry",
             Trigger::Reconcile => "reconcile",
             Trigger::Resolved => "resolved",
+            Trigger::Pop => "pop",
+            Trigger::Notes => "notes",
         }
     }
 }
@@ -99,7 +105,8 @@ pub struct Target {
     pub contact: Contact,
     pub marker: Marker,
     pub record: Option<RecordId>,
-    /// Messages the CRM record holds (conversation logs are rewritten as messages arrive).
+    /// Messages the CRM record holds (conversation logs are rewritten as messages arrive); for a
+    /// call log, the notes revision it holds.
     #[serde(default)]
     pub synced: usize,
 }
@@ -175,7 +182,8 @@ pub struct Slot {
     /// When the call ended (the message day's first message, the placeholder's request): what
     /// digest windows are measured against.
     pub at: Timestamp,
-    /// Messages in the conversation-day (message slots only).
+    /// Messages in the conversation-day; for a call slot, the revision of the call's notes its
+    /// records must hold (bumped when notes are saved after hang-up).
     #[serde(default)]
     pub messages: usize,
     /// When a failed conversation-log update may be tried again.
@@ -196,9 +204,10 @@ impl Slot {
         }
     }
 
-    /// A logged conversation-day whose records lack some messages.
+    /// A record that lacks the latest content: messages of a conversation-day, or notes saved
+    /// after a call log was made (for call slots `messages` counts notes revisions).
     pub fn is_dirty(&self) -> bool {
-        matches!(self.subject, Subject::Messages { .. })
+        !matches!(self.subject, Subject::Placeholder { .. })
             && self.targets.iter().any(|t| t.record.is_some() && t.synced < self.messages)
     }
 

@@ -659,3 +659,98 @@ mod idempotence {
         }
     }
 }
+
+fn ringing(id: &str, number: &str, w: &World) -> calltrail::model::Call {
+    let mut c = call(id, number, w.now, w.now);
+    c.ended_at = None;
+    c
+}
+
+#[test]
+fn the_call_pop_finds_the_caller_while_it_rings_and_hang_up_reuses_it() {
+    let mut w = world_with_ann(2, &["hs", "pd"]);
+    w.advance_mins(5);
+    let mut c = ringing("c1", ANN, &w);
+    w.input(Input::CallRinging(c.clone()));
+    w.input(Input::CallStarted(c.clone())); // a second event of the same call: no second pop
+    let m = w.engine.call(&cid("c1")).and_then(|e| e.matches.get(&iid("hs"))).expect("hs matches").clone();
+    assert_eq!(m.contacts.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["ann-hs"]);
+    assert!(w.notices.iter().any(|n| matches!(n, Notice::CallMatches { integration, contacts, .. } if integration.as_str() == "hs" && contacts.len() == 1)));
+    w.advance_mins(4);
+    c.ended_at = Some(w.now);
+    w.input(Input::CallEnded(c));
+    for id in ["hs", "pd"] {
+        assert_eq!(w.state("c1", id), "logged", "{id}");
+        // One search while ringing, one create: the hang-up did not search again.
+        let ops: Vec<_> = w.sent.iter().filter(|s| s.req.integration.as_str() == id).map(|s| crate::support::world::op_name(&s.req.op)).collect();
+        assert_eq!(ops, ["search", "create_call"], "{id}");
+    }
+    w.assert_clean();
+}
+
+#[test]
+fn a_call_pop_older_than_the_freshness_rule_is_searched_again() {
+    let mut w = world_with_ann(1, &[]);
+    w.advance_mins(5);
+    let mut c = ringing("c1", ANN, &w);
+    w.input(Input::CallRinging(c.clone()));
+    // Ann is added during a long call; the pop's "no match" is stale by hang-up.
+    let now = w.now;
+    w.crm("hs").add_contact("ann-late", "Ann", ANN, now.plus_mins(1));
+    w.advance_mins(calltrail::engine::records::POP_FRESH_EMPTY_MINS + 2);
+    c.ended_at = Some(w.now);
+    w.input(Input::CallEnded(c));
+    assert_eq!(w.state("c1", "hs"), "logged");
+    let ops: Vec<_> = w.sent.iter().map(|s| crate::support::world::op_name(&s.req.op)).collect();
+    assert_eq!(ops, ["search", "search", "create_call"]);
+    w.assert_clean();
+}
+
+#[test]
+fn picks_must_name_contacts_that_matched_the_caller() {
+    let mut w = world_with_ann(2, &["hs"]);
+    w.advance_mins(5);
+    let mut c = ringing("c1", ANN, &w);
+    w.input(Input::CallRinging(c.clone()));
+    let stranger = contact("bob", "Bob", "Contact", "+13105559999", w.now);
+    w.input(Input::ContactsPicked { call: cid("c1"), integration: iid("hs"), contacts: vec![stranger.clone()] });
+    w.input(Input::ContactsPicked { call: cid("c1"), integration: iid("pd"), contacts: vec![stranger] });
+    let refused: Vec<_> = w.notices.iter().filter_map(|n| match n {
+        Notice::PicksRefused { integration, reason, .. } => Some((integration.as_str().to_owned(), reason.clone())),
+        _ => None,
+    }).collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].1.contains("not among the contacts that matched"), "{}", refused[0].1);
+    assert!(refused[1].1.contains("no contact has matched"), "{}", refused[1].1);
+    // Ann matched in hs: the pick is taken, with the engine's copy of her.
+    let mut ann = contact("ann-hs", "Someone Else", "Contact", ANN, w.now);
+    ann.name = "forged name".into();
+    w.input(Input::ContactsPicked { call: cid("c1"), integration: iid("hs"), contacts: vec![ann] });
+    c.ended_at = Some(w.now);
+    w.input(Input::LogNowRequested { call: cid("c1") });
+    w.input(Input::CallEnded(c));
+    assert_eq!(w.state("c1", "hs"), "logged");
+    let slot = w.engine.slot("call|c1|hs").expect("slot");
+    assert_eq!(slot.targets[0].contact.name, "Ann");
+    w.assert_clean();
+}
+
+#[test]
+fn notes_saved_after_the_call_is_logged_update_each_log_once() {
+    let mut w = world_with_ann(2, &["hs", "pd"]);
+    w.advance_mins(5);
+    w.input(ended("c1", ANN, &w));
+    assert_eq!(w.state("c1", "hs"), "logged");
+    w.input(Input::NotesSaved { call: cid("c1"), notes: "call back Tuesday".into() });
+    w.input(Input::NotesSaved { call: cid("c1"), notes: "call back Tuesday".into() }); // unchanged
+    for id in ["hs", "pd"] {
+        let updates = w.sent.iter().filter(|s| s.req.integration.as_str() == id && matches!(s.req.op, calltrail::crm::CrmOp::UpdateCallLog { .. })).count();
+        assert_eq!(updates, 1, "{id}");
+        assert_eq!(w.crm(id).logs_for_call("c1")[0].notes, "call back Tuesday", "{id}");
+        assert_eq!(w.state("c1", id), "logged");
+    }
+    w.input(Input::NotesSaved { call: cid("c1"), notes: "call back Wednesday".into() });
+    assert_eq!(w.crm("hs").logs_for_call("c1")[0].notes, "call back Wednesday");
+    assert_eq!(w.crm("hs").logs_for_call("c1")[0].updates, 2);
+    w.assert_clean();
+}

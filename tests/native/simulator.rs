@@ -12,7 +12,11 @@
 //! (call, integration), I9 no create without a contact, I10 no digest request in quiet hours,
 //! I12 digest completeness (through I1 after quiescence), I13 Retry-After respected, I14 401
 //! keeps the work, I15 every slot terminal after quiescence, bounded creates, I16 crashes
-//! converge (I1-I3 with restarts), I17 a wake-up after every boot, I20 same seed, same trace.
+//! converge (I1-I3 with restarts), I17 a wake-up after every boot, I18 power loss (relaxed
+//! batches since the last strict one dropped at a crash) keeps I1-I3, I19 no planted token in
+//! any problem, notice, audit entry or slot (CRMs echo it in error text) and no whole planted
+//! number in those words, I20 same seed, same trace. Also: notes saved after hang-up reach every
+//! log of the call, and picks only ever name contacts the engine matched.
 
 use std::collections::BTreeMap;
 
@@ -58,7 +62,8 @@ pub struct Outcome {
 }
 
 fn random_fault(r: &mut Rng) -> Fault {
-    match r.below(6) {
+    match r.below(7) {
+        6 => Fault::Leaky,
         0 => Fault::LostAfterCommit,
         1 => Fault::RateLimited(Some(30_000 + r.below(120_000) as i64)),
         2 => Fault::RateLimited(None),
@@ -70,6 +75,10 @@ fn random_fault(r: &mut Rng) -> Fault {
 
 /// Runs one schedule and checks the invariants.
 pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
+    run_with(seed, opts, keep_trace, false)
+}
+
+pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_scan: bool) -> Outcome {
     let mut r = Rng(seed);
     let start = ts(*r.pick(&STARTS)).plus_mins(r.below(20 * 60) as i64);
     let n = 1 + r.below(3) as usize;
@@ -87,7 +96,9 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
         }
     });
     w.keep_trace = keep_trace;
+    w.full_hygiene_scan = full_hygiene_scan;
     w.auto_deliver = false;
+    w.numbers = NUMBERS.iter().map(|n| n.trim_start_matches("+1").to_owned()).collect();
     let integs: Vec<IntegrationId> = w.settings.integrations.iter().map(|i| i.id.clone()).collect();
     // Contacts: some before the calls, some created later, some numbers with two (conflicts).
     for id in &integs {
@@ -121,6 +132,7 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
     for _ in 0..steps {
         if r.chance(60) {
             w.crash_before_effect = Some(r.below(6) as usize);
+            w.crash_is_power_loss = r.chance(400);
         }
         match r.below(100) {
             0..=21 => {
@@ -137,9 +149,13 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
                     }
                 }
                 if r.chance(120) {
+                    // The rep picks from what the panel shows: the call pop's answer.
                     let integ = r.pick(&integs).clone();
-                    let now = w.now;
-                    let found = w.crm(integ.as_str()).matching(&e164(num), now);
+                    let pop = format!("pop|{id}|{integ}");
+                    if let Some(i) = w.pending.iter().position(|p| p.req.slot == pop) {
+                        w.deliver(i);
+                    }
+                    let found = w.engine.call(&CallId::new(&id)).and_then(|e| e.matches.get(&integ)).map(|m| m.contacts.clone()).unwrap_or_default();
                     if !found.is_empty() {
                         w.input(Input::ContactsPicked { call: CallId::new(&id), integration: integ, contacts: found });
                     }
@@ -155,7 +171,10 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
                     true_end.insert(c.id.0.clone(), w.now.plus_ms(-w.skew_ms));
                     w.input(Input::CallEnded(c.clone()));
                     if r.chance(100) {
-                        w.input(Input::CallEnded(c));
+                        w.input(Input::CallEnded(c.clone()));
+                    }
+                    if r.chance(120) {
+                        w.input(Input::NotesSaved { call: c.id.clone(), notes: format!("after hang-up {}", c.id) });
                     }
                 }
             }
@@ -191,7 +210,11 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
             }
             75..=78 => {
                 w.crash_commits_writes = r.chance(500);
-                w.restart();
+                if r.chance(400) {
+                    w.power_loss();
+                } else {
+                    w.restart();
+                }
             }
             79..=84 => {
                 msgs += 1;
@@ -320,6 +343,17 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
                 let ok = rec.is_some_and(|id| crm.records.iter().any(|r| r.id.as_str() == id && r.marker.as_str() == marker));
                 if !ok {
                     v.push(format!("I3 {k} logged as {rec:?} but the CRM has no such record with {marker}"));
+                }
+            }
+            if let Some(call) = k.strip_prefix("call|").and_then(|r| r.split('|').next()) {
+                let notes = w.store.get(StoreName::Calls, call).and_then(|r| r.value.get("call")?.get("notes")?.as_str().map(String::from));
+                for t in s.get("targets").and_then(|t| t.as_array()).into_iter().flatten() {
+                    let rec = t.get("record").and_then(|x| x.as_str());
+                    if let (Some(id), Some(notes)) = (rec, &notes) {
+                        if crm.records.iter().any(|r| r.id.as_str() == id && &r.notes != notes) {
+                            v.push(format!("notes: {k}'s record {id} lacks the notes saved after hang-up"));
+                        }
+                    }
                 }
             }
             let dirty = s.get("messages").and_then(|m| m.as_u64()).unwrap_or(0);
@@ -472,4 +506,30 @@ fn planted_bug_blind_retry_after_unknown_is_caught() {
 #[test]
 fn planted_bug_digest_ignoring_quiet_hours_is_caught() {
     caught_within(Mutation::IgnoreQuietHours, 500, "I10");
+}
+
+#[test]
+fn planted_bug_raw_crm_errors_leak_the_token_and_are_caught() {
+    caught_within(Mutation::RawCrmErrors, 500, "I19");
+}
+
+#[test]
+fn planted_bug_relaxed_ledger_writes_lose_work_on_power_loss_and_are_caught() {
+    // A ledger transition lost with the power: the engine no longer knows a create may have
+    // reached the CRM, so it creates again without looking (I7), logs twice (I2), or the slot
+    // claims a state the CRM does not match (I3).
+    let opts = EngineOptions { mutation: Mutation::RelaxedLedger, ..EngineOptions::default() };
+    let found = sweep(2000, &opts, true);
+    let hit = found.iter().find(|(_, v)| v.iter().any(|x| ["I1 ", "I2 ", "I3 ", "I7 "].iter().any(|p| x.starts_with(p))));
+    assert!(hit.is_some(), "relaxed ledger writes not caught within 2000 seeds: {found:?}");
+}
+
+#[test]
+fn the_token_scan_covers_every_record_and_request_on_some_schedules() {
+    // The full scan (every record and request, not only the words) on a few hundred schedules
+    // with leaky CRMs: the engine writes the token nowhere.
+    for seed in 0..200u64 {
+        let o = run_with(seed, EngineOptions::default(), false, true);
+        assert!(o.violations.is_empty(), "seed {seed}: {:#?}", o.violations);
+    }
 }

@@ -22,6 +22,9 @@ pub enum Fault {
     Offline,
     /// 400: refused for good.
     Permanent,
+    /// A 5xx whose body echoes the request's credentials and the number searched (a CRM, or a
+    /// connector bug, leaking them into the error text): I19's planted secret.
+    Leaky,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +53,8 @@ pub struct FakeCrm {
     pub find_lag_ms: i64,
     pub unauthorized: bool,
     pub requests: usize,
+    /// The credential the shell would send this CRM (never given to the engine).
+    pub secret: String,
     /// The CRM's own clock: the rep's machine may jump back, the CRM's servers do not.
     clock: Timestamp,
     next: u64,
@@ -70,6 +75,7 @@ impl FakeCrm {
             find_lag_ms: lag,
             unauthorized: false,
             requests: 0,
+            secret: format!("tok-{prefix}-S3CR3T-9f7c2a"),
             clock: Timestamp(i64::MIN),
             next: 0,
             prefix: prefix.into(),
@@ -126,6 +132,19 @@ impl FakeCrm {
                 Fault::ServerError if write => Err(CrmError::Unknown { message: "502 on a create".into() }),
                 Fault::ServerError | Fault::Offline => Err(CrmError::Transient { message: "503".into() }),
                 Fault::Permanent => Err(CrmError::Permanent { message: "400 validation".into() }),
+                Fault::Leaky => {
+                    let phone = match op {
+                        CrmOp::SearchContacts { phone } => phone.as_str().to_owned(),
+                        CrmOp::CreateCallLog { log } => log.call.their_number.as_str().to_owned(),
+                        _ => String::new(),
+                    };
+                    let message = format!("502 from upstream: Authorization: Bearer {} (phone {phone})", self.secret);
+                    if write {
+                        Err(CrmError::Unknown { message })
+                    } else {
+                        Err(CrmError::Transient { message })
+                    }
+                }
                 Fault::LostAfterCommit => {
                     let _ = self.apply(op, now);
                     if write {

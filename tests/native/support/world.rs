@@ -10,7 +10,7 @@ use calltrail::engine::{digest, CrmRequest, Effect, Engine, EngineOptions, Input
 use calltrail::model::{Call, CallId, CallResult, CrmKind, Direction, IntegrationId, Timestamp};
 use calltrail::phone::{Country, E164};
 use calltrail::settings::{IntegrationSettings, Settings};
-use calltrail::store::{MemStore, StoreName};
+use calltrail::store::{Durability, MemStore, Record, StoreName, Write};
 
 use super::fake_crm::FakeCrm;
 
@@ -52,6 +52,8 @@ pub struct World {
     pub auto_deliver: bool,
     /// Kill the worker before the effect with this index in the next drain (None: never).
     pub crash_before_effect: Option<usize>,
+    /// Whether that kill is a power loss (relaxed batches since the last strict one are lost).
+    pub crash_is_power_loss: bool,
     /// On a crash, whether writes in flight reached the CRM.
     pub crash_commits_writes: bool,
     /// Kill the worker at the next create: before it is sent, or just after (the CRM got it).
@@ -66,6 +68,16 @@ pub struct World {
     retry_after: BTreeMap<IntegrationId, Timestamp>,
     /// Slots with a create in flight.
     creating: BTreeSet<String>,
+    /// Relaxed batches since the last strict one, as undo records (what was there before):
+    /// a power loss takes them back (I18, F13).
+    relaxed_tail: Vec<Vec<(StoreName, String, Option<Record>)>>,
+    pub power_losses: usize,
+    /// I19: strings that must never appear in what the engine emits (tokens), and numbers
+    /// (their digits) that must not appear in problems, audit outcomes, reasons or errors.
+    pub secrets: Vec<String>,
+    pub numbers: Vec<String>,
+    /// Also scan the `Debug` text of every effect for the secrets (slow; planted-bug tests).
+    pub full_hygiene_scan: bool,
 }
 
 pub fn ts(s: &str) -> Timestamp {
@@ -151,6 +163,7 @@ impl World {
             violations: Vec::new(),
             auto_deliver: true,
             crash_before_effect: None,
+            crash_is_power_loss: false,
             crash_commits_writes: true,
             crash_on_create: None,
             restarts: 0,
@@ -158,7 +171,13 @@ impl World {
             needs_find: BTreeSet::new(),
             retry_after: BTreeMap::new(),
             creating: BTreeSet::new(),
+            relaxed_tail: Vec::new(),
+            power_losses: 0,
+            secrets: Vec::new(),
+            numbers: Vec::new(),
+            full_hygiene_scan: false,
         };
+        w.secrets = w.crms.values().map(|c| c.secret.clone()).collect();
         w.boot_engine();
         w
     }
@@ -214,8 +233,27 @@ impl World {
             }
         }
         self.creating.clear();
+        // Whatever was not fsynced survived this crash (the OS kept it).
+        self.relaxed_tail.clear();
         self.log(format!("{} crash", self.now.0));
         self.boot_engine();
+    }
+
+    /// Power loss (F13): the relaxed batches since the last strict one are gone, then the
+    /// worker restarts like after any crash.
+    pub fn power_loss(&mut self) {
+        self.power_losses += 1;
+        for undo in std::mem::take(&mut self.relaxed_tail).into_iter().rev() {
+            for (store, key, before) in undo.into_iter().rev() {
+                let write = match before {
+                    Some(record) => Write::Put { store, record },
+                    None => Write::Delete { store, key },
+                };
+                self.store.apply(&calltrail::store::Batch { writes: vec![write], durability: Durability::Relaxed });
+            }
+        }
+        self.log(format!("{} power loss", self.now.0));
+        self.restart();
     }
 
     /// Sends an input as its sender would: if the worker dies before every effect of the input
@@ -245,7 +283,11 @@ impl World {
         while let Some(e) = self.engine.poll_effect() {
             if self.crash_before_effect == Some(index) {
                 self.crash_before_effect = None;
-                self.restart();
+                if self.crash_is_power_loss {
+                    self.power_loss();
+                } else {
+                    self.restart();
+                }
                 return;
             }
             index += 1;
@@ -267,10 +309,35 @@ impl World {
         match e {
             Effect::Persist(b) => {
                 self.log(format!("{} persist {:?} {}", self.now.0, b.durability, b.writes.len()));
+                self.check_hygiene_batch(&b);
+                match b.durability {
+                    Durability::Strict => self.relaxed_tail.clear(),
+                    Durability::Relaxed => {
+                        let undo = b
+                            .writes
+                            .iter()
+                            .map(|w| {
+                                let (store, key) = match w {
+                                    Write::Put { store, record } => (*store, record.key.clone()),
+                                    Write::Delete { store, key } => (*store, key.clone()),
+                                };
+                                let before = self.store.get(store, &key).cloned();
+                                (store, key, before)
+                            })
+                            .collect();
+                        self.relaxed_tail.push(undo);
+                    }
+                }
                 self.store.apply(&b);
             }
             Effect::Crm(req) => {
                 self.check_request(&req);
+                if self.full_hygiene_scan {
+                    let text = format!("{:?}", req.op);
+                    if self.secrets.iter().any(|s| text.contains(s.as_str())) {
+                        self.violations.push(format!("I19 a token in a CRM request for {}", req.slot));
+                    }
+                }
                 self.log(format!("{} crm {} {} {} {}", self.now.0, req.req, req.integration, req.slot, op_name(&req.op)));
                 let s = Sent { at: self.now, req };
                 self.sent.push(s.clone());
@@ -282,6 +349,13 @@ impl World {
                 self.alarm = Some(t);
             }
             Effect::Notify(n) => {
+                let words = match &n {
+                    Notice::IntegrationParked { reason, .. } | Notice::ManualRefused { reason, .. } | Notice::PicksRefused { reason, .. } => Some(reason.clone()),
+                    _ => None,
+                };
+                if let Some(w) = words {
+                    self.check_words("notice", &w);
+                }
                 if self.keep_trace {
                     self.log(format!("{} notify {n:?}", self.now.0));
                 } else {
@@ -290,9 +364,58 @@ impl World {
                 self.notices.push(n);
             }
             Effect::Problem(p) => {
+                self.check_words("problem", &p.detail);
                 self.log(format!("{} problem {:?}", self.now.0, p.kind));
                 self.problems.push(p);
             }
+        }
+    }
+
+    /// I19 on words the engine wrote: no token, no whole planted number.
+    fn check_words(&mut self, what: &str, text: &str) {
+        for s in &self.secrets {
+            if text.contains(s.as_str()) {
+                self.violations.push(format!("I19 a token in a {what}: {text}"));
+            }
+        }
+        // Separators people write inside numbers do not hide one.
+        let squashed: String = text.chars().filter(|c| !matches!(c, ' ' | '(' | ')' | '.' | '-')).collect();
+        for n in &self.numbers {
+            if squashed.contains(n.as_str()) {
+                self.violations.push(format!("I19 an unredacted number in a {what}: {text}"));
+            }
+        }
+    }
+
+    /// I19 on a batch: audit outcomes, slot errors and reasons are words; with the full scan,
+    /// every byte of every record.
+    fn check_hygiene_batch(&mut self, b: &calltrail::store::Batch) {
+        let mut words = Vec::new();
+        for w in &b.writes {
+            let Write::Put { store, record } = w else { continue };
+            match store {
+                StoreName::Audit => words.push(("audit entry", record.value.get("outcome").and_then(|o| o.as_str()).unwrap_or("").to_owned())),
+                StoreName::Slots => {
+                    if let Some(e) = record.value.get("last_error").and_then(|o| o.as_str()) {
+                        words.push(("slot error", e.to_owned()));
+                    }
+                    if let Some(r) = record.value.get("state").and_then(|s| s.get("reason")).and_then(|o| o.as_str()) {
+                        words.push(("slot reason", r.to_owned()));
+                    }
+                }
+                _ => {}
+            }
+            if self.full_hygiene_scan {
+                let text = record.value.to_string();
+                for s in &self.secrets {
+                    if text.contains(s.as_str()) {
+                        self.violations.push(format!("I19 a token in the {} record {}", store.as_str(), record.key));
+                    }
+                }
+            }
+        }
+        for (what, text) in words {
+            self.check_words(what, &text);
         }
     }
 
