@@ -53,6 +53,8 @@ test('the manifest points at files that exist in dist/', async () => {
     manifest.storage.managed_schema,
     ...manifest.content_scripts.flatMap((c) => c.js),
     ...Object.values(manifest.icons),
+    manifest.options_ui.page,
+    'extension/pages/history.html', // the toolbar icon opens it
   ];
   for (const rel of must) await readFile(path.join(DIST, rel));
   assert.equal(manifest.background.type, 'module');
