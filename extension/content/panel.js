@@ -653,7 +653,8 @@ button, textarea, input { font: inherit; color: inherit; }
         if (!ids.size && !st.pickedSent.has(slot.integration)) continue;
         const contacts = m.contacts.filter((ct) => ids.has(ct.id));
         const r = await engine({ input: 'contacts_picked', call: v.call.id, integration: slot.integration, contacts });
-        if (!r.ok) failures.push(`${slot.label}: ${r.error}`);
+        const refused = (r.notices || []).find((n) => n && n.notice === 'picks_refused');
+        if (!r.ok || refused) failures.push(`${slot.label}: ${r.ok ? refused.reason : r.error}`);
         else { sent += contacts.length; if (contacts.length) st.pickedSent.add(slot.integration); else st.pickedSent.delete(slot.integration); }
       }
       st.message = failures.length
