@@ -26,15 +26,45 @@
     return false;
   };
 
+  // Relayed one at a time, in order, each until the worker answers. The worker answers only
+  // once what the event changed is on disk; a worker stopped in between never answers (the
+  // message channel closes), so the event is sent again and the engine merges the repeat.
+  const MAX_PENDING = 200;
+  const RETRY_DELAYS_MS = [50, 100, 200, 400, 800, 1600, 3200, 5000];
+  const pending = [];
+  let sending = false;
+
+  const relay = async () => {
+    if (sending) return;
+    sending = true;
+    while (pending.length) {
+      const message = pending[0];
+      for (let attempt = 0; ; attempt++) {
+        let reply = null;
+        try {
+          reply = await chrome.runtime.sendMessage(message);
+        } catch {
+          // No answer: the worker stopped, or the extension was reloaded (then every try fails
+          // and the event is dropped after the last delay).
+        }
+        if (reply && !reply.retry) break;
+        if (attempt >= RETRY_DELAYS_MS.length) break;
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+      }
+      pending.shift();
+    }
+    sending = false;
+  };
+
   window.addEventListener('message', (event) => {
     const data = event.data;
     if (isSoftphoneMessage(data)) {
       const now = Date.now();
       if (now - windowStart >= 1000) { windowStart = now; relayed = 0; }
       if (++relayed > MAX_PER_SECOND) return;
-      chrome.runtime
-        .sendMessage({ type: 'softphone-event', origin: event.origin, from_frame: fromChildFrame(event.source), data })
-        .catch(() => {}); // the extension was reloaded: nothing to do
+      if (pending.length >= MAX_PENDING) return;
+      pending.push({ type: 'softphone-event', origin: event.origin, from_frame: fromChildFrame(event.source), data });
+      relay();
       return;
     }
     // The demo page may ask whether the extension is alive; only the page itself may ask.

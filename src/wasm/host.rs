@@ -107,6 +107,12 @@ struct Inner {
     diagnostics: RefCell<Diagnostics>,
     /// Dedupe keys of recent softphone facts and when they were seen.
     recent_softphone: RefCell<BTreeMap<String, Timestamp>>,
+    /// Effects ever queued, and ever executed: an input is on disk once `executed` reaches the
+    /// `queued` count taken right after it was handled (a Persist is awaited before the next).
+    queued: Cell<u64>,
+    executed: Cell<u64>,
+    /// Senders waiting for their input's effects to be executed: (target count, resolve(bool)).
+    barriers: RefCell<Vec<(u64, Function)>>,
 }
 
 /// The host the service worker creates once per worker start.
@@ -166,6 +172,9 @@ impl Host {
             sync_waiters: RefCell::new(Vec::new()),
             diagnostics: RefCell::new(Diagnostics::default()),
             recent_softphone: RefCell::new(BTreeMap::new()),
+            queued: Cell::new(0),
+            executed: Cell::new(0),
+            barriers: RefCell::new(Vec::new()),
         });
         if let Some(p) = startup_problem {
             inner.record_problem("policy_invalid", &p);
@@ -310,6 +319,9 @@ struct Answer {
     /// Notices the engine emitted while handling the intent (e.g. a manual log refused).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     notices: Vec<Notice>,
+    /// The sender should send the same message again (it was not saved).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    retry: bool,
 }
 
 impl Answer {
@@ -334,6 +346,11 @@ impl Inner {
         }
         self.diagnostics.borrow_mut().restores += 1;
         self.queue.borrow_mut().clear();
+        // What was queued is dropped: whoever waits for it must send again.
+        self.executed.set(self.queued.get());
+        for (_, resolve) in self.barriers.borrow_mut().drain(..) {
+            resolve.call1(&JsValue::NULL, &JsValue::FALSE).ok();
+        }
         self.drain();
         spawn_local(self.pump());
         Ok(())
@@ -357,6 +374,7 @@ impl Inner {
                 notices.push(n.clone());
             }
             queue.push_back(e);
+            self.queued.set(self.queued.get() + 1);
         }
         notices
     }
@@ -389,9 +407,36 @@ impl Inner {
                 Effect::Notify(notice) => self.notice(&notice),
                 Effect::Problem(p) => self.problem(&p),
             }
+            self.executed.set(self.executed.get() + 1);
+            self.release_barriers();
         }
         self.pumping.set(false);
         self.update_badge();
+    }
+
+    /// Resolves the waiters whose effects have all been executed.
+    fn release_barriers(&self) {
+        let done = self.executed.get();
+        let ready: Vec<Function> = {
+            let mut b = self.barriers.borrow_mut();
+            let (ready, waiting): (Vec<_>, Vec<_>) = b.drain(..).partition(|(target, _)| *target <= done);
+            *b = waiting;
+            ready.into_iter().map(|(_, f)| f).collect()
+        };
+        for resolve in ready {
+            resolve.call1(&JsValue::NULL, &JsValue::TRUE).ok();
+        }
+    }
+
+    /// True once every effect queued so far has been executed (its Persist committed); false
+    /// when they were dropped because a write failed and the engine was restored from disk.
+    async fn committed(&self) -> bool {
+        let target = self.queued.get();
+        if self.executed.get() >= target {
+            return true;
+        }
+        let p = Promise::new(&mut |resolve: Function, _| self.barriers.borrow_mut().push((target, resolve)));
+        JsFuture::from(p).await.ok().and_then(|v| v.as_bool()).unwrap_or(false)
     }
 
     fn update_badge(&self) {
@@ -470,7 +515,20 @@ impl Inner {
 
     async fn on_intent(self: Rc<Self>, intent: Intent) -> Result<Answer, JsValue> {
         Ok(match intent {
-            Intent::SoftphoneEvent { origin, from_frame, data } => self.softphone(&origin, from_frame, &data),
+            Intent::SoftphoneEvent { origin, from_frame, data } => {
+                // The bridge re-sends until it gets an answer, so answer only once what the
+                // event changed is on disk: a worker stopped before that never answers, and the
+                // repeat is merged by the engine (I5, I8).
+                let (answer, dedupe_key) = self.clone().softphone(&origin, from_frame, &data);
+                if answer.ok && !self.committed().await {
+                    if let Some(k) = dedupe_key {
+                        self.recent_softphone.borrow_mut().remove(&k);
+                    }
+                    Answer { retry: true, ..Answer::err("the event could not be saved; send it again") }
+                } else {
+                    answer
+                }
+            }
             Intent::State => Answer::ok(Some(self.state())),
             Intent::Call { call } => {
                 let entry = self.engine.borrow().call(&call).cloned();
@@ -644,7 +702,7 @@ impl Inner {
                     Notice::ManualRefused { integration, reason, .. } => Some(format!("{integration}: {reason}")),
                     _ => None,
                 });
-                Answer { ok: refused.is_none(), error: refused, notices, data: None }
+                Answer { ok: refused.is_none(), error: refused, notices, data: None, retry: false }
             }
         })
     }
@@ -816,10 +874,10 @@ impl Inner {
 
     /// Decodes one softphone message and hands the engine what it means. Anything refused is
     /// counted by reason and never acted on.
-    fn softphone(self: Rc<Self>, origin: &str, from_frame: bool, data: &serde_json::Value) -> Answer {
+    fn softphone(self: Rc<Self>, origin: &str, from_frame: bool, data: &serde_json::Value) -> (Answer, Option<String>) {
         let now = now();
         if !from_frame {
-            return self.reject_softphone("not_from_softphone_frame", origin, "the message did not come from a child frame");
+            return (self.reject_softphone("not_from_softphone_frame", origin, "the message did not come from a child frame"), None);
         }
         let decoded = {
             let engine = self.engine.borrow();
@@ -828,25 +886,26 @@ impl Inner {
         };
         let event = match decoded {
             Ok(e) => e,
-            Err(e) => return self.reject_softphone(e.kind(), origin, &e.to_string()),
+            Err(e) => return (self.reject_softphone(e.kind(), origin, &e.to_string()), None),
         };
-        if let Some(key) = event.dedupe_key() {
+        let dedupe_key = event.dedupe_key();
+        if let Some(key) = &dedupe_key {
             let mut recent = self.recent_softphone.borrow_mut();
             recent.retain(|_, at| now.since(*at) < SOFTPHONE_REPEAT_WINDOW_MS);
-            if recent.insert(key, now).is_some() {
+            if recent.insert(key.clone(), now).is_some() {
                 self.diagnostics.borrow_mut().softphone.repeated += 1;
-                return Answer::ok(Some(serde_json::json!({ "accepted": true, "repeat": true })));
+                return (Answer::ok(Some(serde_json::json!({ "accepted": true, "repeat": true }))), None);
             }
         }
         match crate::softphone::to_input(event) {
             None => {
                 self.diagnostics.borrow_mut().softphone.ignored += 1;
-                Answer::ok(Some(serde_json::json!({ "accepted": true, "ignored": true })))
+                (Answer::ok(Some(serde_json::json!({ "accepted": true, "ignored": true }))), None)
             }
             Some(input) => {
                 self.diagnostics.borrow_mut().softphone.accepted += 1;
                 let notices = self.input(input);
-                Answer { notices, ..Answer::ok(Some(serde_json::json!({ "accepted": true }))) }
+                (Answer { notices, ..Answer::ok(Some(serde_json::json!({ "accepted": true }))) }, dedupe_key)
             }
         }
     }
