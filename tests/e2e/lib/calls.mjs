@@ -103,3 +103,49 @@ export const NO_QUIET_HOURS = {
   quiet_time_zone: 'America/New_York',
   catch_up_max_hours: 24,
 };
+
+/**
+ * Stops the extension's service worker through CDP (ServiceWorker.stopAllWorkers) while a page
+ * may be waking it again at once (a softphone posting events). Resolves once the instance that
+ * was running is gone: no worker target, or a worker answering with another instance id. (The
+ * CDP target id survives a restart, and browser.mjs's stopServiceWorker waits for no worker at
+ * all, which a busy page may never give.) Returns whether a new instance was already running.
+ */
+export async function stopWorkerInstance(context, worker, extensionId) {
+  const page = await workerControlPage(context, extensionId);
+  const cdp = await context.newCDPSession(page);
+  const instance = () => Promise.race([
+    worker.evaluate(() => self.__calltrail && self.__calltrail.instance).catch(() => null),
+    sleep(1000).then(() => null),
+  ]);
+  const alive = async () => (await cdp.send('Target.getTargets')).targetInfos
+    .some((t) => t.type === 'service_worker' && t.url.includes(extensionId));
+  try {
+    const before = await instance();
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    const started = Date.now();
+    for (;;) {
+      if (!(await alive())) return false;
+      if (Date.now() - started > 150) {
+        const now = await instance();
+        if (now && now !== before) return true;
+      }
+      if (Date.now() - started > 10_000) throw new Error('service worker still running 10 s after stopAllWorkers');
+      await sleep(20);
+    }
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+const controlPages = new WeakMap();
+async function workerControlPage(context, extensionId) {
+  let page = controlPages.get(context);
+  if (!page || page.isClosed()) {
+    page = await context.newPage();
+    await page.goto(`chrome-extension://${extensionId}/manifest.json`);
+    controlPages.set(context, page);
+  }
+  return page;
+}
