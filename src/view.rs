@@ -64,6 +64,14 @@ pub struct SlotView {
     pub mode: String,
     /// Whether a manual log to this integration is allowed now (at most once per integration).
     pub can_log_manually: bool,
+    /// The call pop: contacts matching the caller in this integration, `None` while not
+    /// searched yet (ringing, searching, or the integration is paused).
+    pub matches: Option<Vec<Contact>>,
+    /// The contacts the rep picked for active-call logging.
+    pub picked: Vec<RecordId>,
+    /// Whether the rep can still pick contacts here: the caller matched, and the call is going
+    /// on or its log has not started.
+    pub can_pick: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -108,7 +116,8 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
         .iter()
         .map(|integ| {
             let label = if integ.label.is_empty() { integ.id.to_string() } else { integ.label.clone() };
-            match slots.iter().find(|s| s.integration == integ.id) {
+            let slot = slots.iter().find(|s| s.integration == integ.id);
+            let mut v = match slot {
                 Some(slot) => slot_view(slot, label, now),
                 None => SlotView {
                     integration: integ.id.clone(),
@@ -119,8 +128,22 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
                     contacts: Vec::new(),
                     mode: String::new(),
                     can_log_manually: entry.ended,
+                    matches: None,
+                    picked: Vec::new(),
+                    can_pick: false,
                 },
-            }
+            };
+            v.matches = entry.matches.get(&integ.id).map(|m| m.contacts.clone());
+            v.picked = entry.picks.get(&integ.id).map(|p| p.iter().map(|c| c.id.clone()).collect()).unwrap_or_default();
+            let matched = v.matches.as_ref().is_some_and(|m| !m.is_empty());
+            // After hang-up, picks can still change a slot whose log has not started.
+            let untouched = slot.is_none_or(|s| {
+                !s.busy
+                    && s.records().is_empty()
+                    && matches!(s.state, SlotState::Waiting { .. } | SlotState::NoMatch | SlotState::Unresolved { .. })
+            });
+            v.can_pick = matched && untouched;
+            v
         })
         .collect();
     // Slots of integrations removed since still show, so no record is hidden.
@@ -176,6 +199,9 @@ fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
             .collect(),
         mode: format!("{:?}", slot.mode).to_lowercase(),
         can_log_manually,
+        matches: None,
+        picked: Vec::new(),
+        can_pick: false,
     }
 }
 
@@ -354,6 +380,25 @@ mod tests {
         let logged_everywhere =
             call_view(&entry(), &[slot("hs", SlotState::Logged), slot("pd", SlotState::Logged)], &s, Timestamp(2_000_000));
         assert!(!logged_everywhere.is_unlogged());
+    }
+
+    #[test]
+    fn the_call_pop_shows_matches_and_whether_picks_are_open() {
+        let mut e = entry();
+        e.ended = false;
+        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: vec![contact("7", "Ada")] });
+        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: vec![] });
+        e.picks.insert("hs".into(), vec![contact("7", "Ada")]);
+        let v = call_view(&e, &[], &settings(), Timestamp(1_010_000));
+        assert_eq!(v.slots[0].matches.as_ref().map(Vec::len), Some(1));
+        assert_eq!(v.slots[0].picked, [RecordId::new("7")]);
+        assert!(v.slots[0].can_pick);
+        assert_eq!(v.slots[1].matches.as_ref().map(Vec::len), Some(0));
+        assert!(!v.slots[1].can_pick, "no match, nothing to pick");
+        // Once the log exists, picks are closed.
+        e.ended = true;
+        let logged = call_view(&e, &[slot("hs", SlotState::Logged)], &settings(), Timestamp(1_200_000));
+        assert!(!logged.slots[0].can_pick);
     }
 
     #[test]

@@ -699,7 +699,9 @@ impl Inner {
                 };
                 let notices = self.clone().input(input);
                 let refused = notices.iter().find_map(|n| match n {
-                    Notice::ManualRefused { integration, reason, .. } => Some(format!("{integration}: {reason}")),
+                    Notice::ManualRefused { integration, reason, .. } | Notice::PicksRefused { integration, reason, .. } => {
+                        Some(format!("{integration}: {reason}"))
+                    }
                     _ => None,
                 });
                 Answer { ok: refused.is_none(), error: refused, notices, data: None, retry: false }
