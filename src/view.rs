@@ -72,6 +72,10 @@ pub struct SlotView {
     /// Whether the rep can still pick contacts here: the caller matched, and the call is going
     /// on or its log has not started.
     pub can_pick: bool,
+    /// When a scheduled log will be made (the active-call delay, a retry after a rate limit).
+    pub due: Option<Timestamp>,
+    /// Whether "Log now" applies: picks waiting for the active-call delay.
+    pub can_log_now: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -131,6 +135,8 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
                     matches: None,
                     picked: Vec::new(),
                     can_pick: false,
+                    due: None,
+                    can_log_now: false,
                 },
             };
             v.matches = entry.matches.get(&integ.id).map(|m| m.contacts.clone());
@@ -202,6 +208,11 @@ fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
         matches: None,
         picked: Vec::new(),
         can_pick: false,
+        due: match slot.state {
+            SlotState::Waiting { due: Some(due) } if due > now => Some(due),
+            _ => None,
+        },
+        can_log_now: status == Status::Scheduled && slot.mode == crate::engine::Mode::Active,
     }
 }
 
@@ -218,6 +229,9 @@ fn minutes_words(ms: i64) -> String {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UnresolvedView {
     pub slot: String,
+    /// `unresolved`: choose among `candidates`; `needs_review`: look in the CRM (no candidates),
+    /// then dismiss.
+    pub status: Status,
     pub integration: IntegrationId,
     pub label: String,
     pub call: Option<Call>,
@@ -231,11 +245,11 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
     let mut out: Vec<UnresolvedView> = slots
         .iter()
         .filter_map(|s| {
-            let (candidates, detail) = match &s.state {
+            let (status, candidates, detail) = match &s.state {
                 SlotState::Unresolved { candidates } => {
-                    (candidates.clone(), format!("{} contacts match", candidates.len()))
+                    (Status::Unresolved, candidates.clone(), format!("{} contacts match", candidates.len()))
                 }
-                SlotState::NeedsReview { reason } => (Vec::new(), reason.clone()),
+                SlotState::NeedsReview { reason } => (Status::NeedsReview, Vec::new(), reason.clone()),
                 _ => return None,
             };
             let call = s.call_id().and_then(|id| calls.iter().find(|c| &c.call.id == id)).map(|c| c.call.clone());
@@ -247,6 +261,7 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
                 .unwrap_or_else(|| s.integration.to_string());
             Some(UnresolvedView {
                 slot: s.key.clone(),
+                status,
                 integration: s.integration.clone(),
                 label,
                 their_number: call.as_ref().map(|c| c.their_number.clone()),
@@ -367,6 +382,12 @@ mod tests {
             assert_eq!(v.status, status, "{state:?}");
             assert!(v.detail.contains(words), "{state:?}: {}", v.detail);
         }
+        let mut active = slot("hs", SlotState::Waiting { due: Some(Timestamp(1_280_000)) });
+        active.mode = Mode::Active;
+        let v = slot_view(&active, "HS".into(), now);
+        assert_eq!((v.due, v.can_log_now), (Some(Timestamp(1_280_000)), true));
+        let v = slot_view(&slot("hs", SlotState::Waiting { due: Some(Timestamp(1_280_000)) }), "HS".into(), now);
+        assert!(!v.can_log_now, "only picks wait for the active-call delay");
     }
 
     #[test]
