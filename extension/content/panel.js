@@ -420,15 +420,18 @@ button, textarea, input { font: inherit; color: inherit; }
     return m ? `+1 (${m[1]}) ${m[2]}-${m[3]}` : e164 || 'Unknown number';
   }
 
-  /** The engine's matches for one integration, whatever container it uses (array or map). */
+  /** The call pop for one integration, from the worker's view: `null` while not searched yet,
+   *  else the contacts the engine found (possibly none). */
   function matchesFor(view, integration) {
-    const all = view?.matches;
-    if (all == null) return null; // the engine does not report matches (yet)
-    let m = Array.isArray(all) ? all.find((x) => x && x.integration === integration) : all[integration];
-    if (m == null) return { searching: true, contacts: [] };
-    if (Array.isArray(m)) return { searching: false, contacts: m };
-    const searching = m.searching === true || m.status === 'searching' || m.state === 'searching';
-    return { searching, contacts: m.contacts || m.candidates || [], error: m.error || null };
+    const slot = view?.slots?.find((s) => s.integration === integration);
+    if (!slot || slot.matches == null) return null;
+    return { searching: false, contacts: slot.matches };
+  }
+
+  /** "in 2:41" until a scheduled log's due time (the worker says when). */
+  function countdown(due) {
+    const secs = Math.max(0, Math.round((due - Date.now()) / 1000));
+    return `in ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
   }
 
   function tick() {
@@ -437,7 +440,9 @@ button, textarea, input { font: inherit; color: inherit; }
     const sub = tab.querySelector('.sub');
     if (sub && st.view && st.view.call.ended_at == null) sub.textContent = `${phaseOf(st.view).label} · ${elapsedText(st.view)}`;
     // Before matches arrive, "searching…" turns into "no match yet" after a few seconds.
-    if (st.view && st.view.matches == null && Date.now() - st.seenAt > SEARCH_GRACE_MS && shadow.querySelector('[data-grace]')) render();
+    if (st.view && Date.now() - st.seenAt > SEARCH_GRACE_MS && shadow.querySelector('[data-grace]')) render();
+    const cd = shadow.querySelector('[data-due]');
+    if (cd) cd.textContent = countdown(Number(cd.getAttribute('data-due')));
   }
 
   function render() {
@@ -501,14 +506,14 @@ button, textarea, input { font: inherit; color: inherit; }
     body.append(section);
 
     const actions = h('div', { class: 'actions' });
-    const pickable = v.slots.some((s) => (matchesFor(v, s.integration)?.contacts.length || 0) > 0);
+    const pickable = v.slots.some((s) => s.can_pick);
     if (!ended && pickable) {
       const count = [...st.picks.values()].reduce((n, set) => n + set.size, 0);
       actions.append(h('button', { type: 'button', class: 'btn primary', 'data-key': 'log-this', disabled: st.busy || (count === 0 && st.pickedSent.size === 0), onclick: logThisCall },
         st.pickedSent.size ? 'Update picks' : 'Log this call'));
     }
     // "Log now" where a pick is waiting for the active-call delay.
-    const waiting = v.slots.filter((s) => s.mode === 'active' && s.status === 'scheduled');
+    const waiting = v.slots.filter((s) => s.can_log_now);
     if (ended && waiting.length) {
       actions.append(h('button', { type: 'button', class: 'btn primary', 'data-key': 'log-now', disabled: st.busy, onclick: logNow }, 'Log now'));
     }
@@ -517,7 +522,7 @@ button, textarea, input { font: inherit; color: inherit; }
       ? 'Your picks are saved. The call is logged to them a few minutes after hang-up, with your notes.'
       : 'Pick the contacts to log this call to. It is logged to them a few minutes after hang-up, with your notes.' }));
     if (ended && waiting.length) {
-      body.append(h('p', { class: 'hint' }, 'Logging to your picks ', h('span', { class: 'countdown', text: waiting[0].detail.replace(/^will be logged /, '') }), ' — or now, if you are done.'));
+      body.append(h('p', { class: 'hint' }, 'Logging to your picks ', h('span', { class: 'countdown', 'data-due': String(waiting[0].due), text: countdown(waiting[0].due) }), ' — or now, if you are done.'));
     }
     body.append(notesBlock(v));
     restoreFocus(focusKey, caret);
