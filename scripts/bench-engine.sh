@@ -18,6 +18,8 @@ cargo bench --bench engine -- --iterations "$iterations" --json "$out/native.jso
 cargo build --release --target wasm32-unknown-unknown --lib --features bench
 wasm-bindgen --target nodejs --no-typescript --out-dir "$out/pkg" \
   target/wasm32-unknown-unknown/release/calltrail.wasm
+# The repository's package.json says "module"; wasm-bindgen's nodejs output is CommonJS.
+echo '{ "type": "commonjs" }' >"$out/pkg/package.json"
 
 # The shipped module, built without the bench export, for its size and its make-up.
 cargo build --release --target wasm32-unknown-unknown --lib
