@@ -1,16 +1,164 @@
-// The demo driver: the real extension in Chromium, talked to the way a rep's pages talk to it.
-import { launchWithExtension, ping, stopServiceWorker } from '../tests/e2e/lib/browser.mjs';
+// The demo: a rep's short day, played through the demo softphone with the real extension
+// logging into a local CRM emulator (HubSpot and Salesforce). It prints what happens as it goes,
+// then a table of every call and what got logged where (from the extension's history, checked
+// against the records the emulator holds), and exports the audit trail as CSV.
+//   node scripts/demo.mjs [--headless]       (scripts/demo.sh builds first)
+// Headless unless there is a DISPLAY and no --headless.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ROOT } from '../tests/e2e/lib/browser.mjs';
+import { startWorld, eventually } from '../tests/e2e/lib/world.mjs';
+import {
+  answerCall, call, callMarker, contact, engineInput, hangUp, NO_QUIET_HOURS, sleep, waitStatuses,
+} from '../tests/e2e/lib/calls.mjs';
 
 const headless = !process.env.DISPLAY || process.argv.includes('--headless');
-const browser = await launchWithExtension({ headless });
+const t0 = Date.now();
+const say = (s) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${s}`);
+
+const PEOPLE = {
+  ada: { number: '+12125550142', name: 'Ada Lovelace' },
+  grace: { number: '+12125550143', name: 'Grace Hopper' },
+  stranger: { number: '+16465550199', name: '(unknown at call time)' },
+  alan: { number: '+12125550144', name: 'Alan Turing' },
+};
+
+say(`starting the CRM emulator, the softphone servers and Chromium (${headless ? 'headless' : 'on the display'}) with the extension`);
+const world = await startWorld({
+  headless,
+  integrations: [
+    { id: 'hs', kind: 'hubspot', label: 'HubSpot' },
+    { id: 'sf', kind: 'salesforce', label: 'Salesforce' },
+  ],
+  settings: { digest: NO_QUIET_HOURS, active_call_delay_mins: 3 },
+});
+let failed = false;
 try {
-  const first = await ping(browser.context);
-  console.log('Calltrail service worker answered from the wasm core:');
-  console.log(JSON.stringify(first.pong, null, 2));
-  console.log(`worker instance ${first.instance}, boot #${first.boot.boots}, wasm ready ${first.timing.wasmReadyMs?.toFixed(1)} ms after the worker started`);
-  await stopServiceWorker(browser.context);
-  const second = await ping(browser.context);
-  console.log(`after stopping the worker: instance ${second.instance}, boot #${second.boot.boots} (kept in IndexedDB), wasm ready ${second.timing.wasmReadyMs?.toFixed(1)} ms`);
+  await world.configure();
+  const e = world.emulator;
+  await e.seed('hubspot', [
+    { firstName: 'Ada', lastName: 'Lovelace', phone: '(212) 555-0142' },
+    { firstName: 'Grace', lastName: 'Hopper', phone: '212.555.0143' },
+  ]);
+  await e.seed('salesforce', [
+    { firstName: 'Ada', lastName: 'Lovelace', phone: '+1 212 555 0142' },
+    { firstName: 'Grace', lastName: 'Hopper', phone: '2125550143' },
+    { firstName: 'Alan', lastName: 'Turing', phone: '(212) 555-0144' },
+  ]);
+  const hsAlan = (await e.seed('hubspot', [{ firstName: 'Alan', lastName: 'Turing', phone: '212-555-0144' }])).created[0];
+  say('CRMs seeded: Ada and Grace in both; Alan in both; the stranger in neither');
+  await world.openSoftphone();
+  say(`softphone open at ${world.hostOrigin} (softphone frame from ${world.softphoneOrigin})`);
+
+  const calls = [];
+  // 1. A known caller in both CRMs: logged automatically at hang-up.
+  const c1 = await call(world, PEOPLE.ada.number, { talkMs: 1200 });
+  calls.push({ id: c1, who: PEOPLE.ada, what: 'known caller' });
+  await waitStatuses(world, c1, { hs: 'logged', sf: 'logged' });
+  say('call 1, Ada: logged at hang-up in HubSpot and Salesforce');
+
+  // 2. Salesforce answers 429 (Retry-After 1 s) to everything for a while: HubSpot logs at
+  //    hang-up, Salesforce's log is left for the digest.
+  await e.fault({ vendor: 'salesforce', type: 'rate_limit', retryAfter: 1, probability: 1, count: null });
+  const c2 = await call(world, PEOPLE.grace.number, { talkMs: 800 });
+  calls.push({ id: c2, who: PEOPLE.grace, what: 'Salesforce failing (429s)' });
+  const s2 = await waitStatuses(world, c2, { hs: 'logged', sf: 'waiting_for_digest' });
+  await e.clearFaults();
+  say(`call 2, Grace: HubSpot ${s2.hs}; Salesforce answered 429 meanwhile, so it is ${s2.sf.replaceAll('_', ' ')}; Salesforce recovers`);
+
+  // 3. A stranger: no contact anywhere. The rep adds them to HubSpot afterwards.
+  const c3 = await call(world, PEOPLE.stranger.number, { talkMs: 600 });
+  calls.push({ id: c3, who: PEOPLE.stranger, what: 'contact created after the call' });
+  await waitStatuses(world, c3, { hs: 'no_match', sf: 'no_match' });
+  await e.seed('hubspot', [{ firstName: 'Mae', lastName: 'Jemison', phone: '646-555-0199' }]);
+  say('call 3, a stranger: no match in either CRM; the rep then creates "Mae Jemison" in HubSpot');
+
+  // 4. Notes opened during the call: left for the digest, which logs them with the notes.
+  const notes = 'Asked for the Q3 pricing sheet; call back Tuesday';
+  const c4 = await call(world, PEOPLE.grace.number, {
+    talkMs: 500,
+    during: async (id) => {
+      await engineInput(world, { input: 'notes_opened', call: id });
+      await engineInput(world, { input: 'notes_saved', call: id, notes });
+    },
+  });
+  calls.push({ id: c4, who: PEOPLE.grace, what: 'notes written during the call' });
+  await waitStatuses(world, c4, { hs: 'waiting_for_digest', sf: 'waiting_for_digest' });
+  say(`call 4, Grace again: notes written ("${notes}"), so it waits for the digest`);
+
+  // 5. Active-call logging: the rep picks the HubSpot contact during the call, then "log now".
+  const c5 = await answerCall(world, PEOPLE.alan.number);
+  await engineInput(world, { input: 'contacts_picked', call: c5, integration: 'hs', contacts: [contact(hsAlan.id, 'Alan Turing')] });
+  await sleep(500);
+  await hangUp(world);
+  calls.push({ id: c5, who: PEOPLE.alan, what: 'active-call pick in HubSpot' });
+  const s5 = await waitStatuses(world, c5, { hs: 'scheduled', sf: 'logged' });
+  say(`call 5, Alan: picked in HubSpot during the call (${s5.hs}, 3 min after hang-up); Salesforce logged automatically`);
+  await engineInput(world, { input: 'log_now_requested', call: c5 });
+  await waitStatuses(world, c5, { hs: 'logged' });
+  say('call 5: "log now" pressed: logged in HubSpot');
+
+  // 6. An SMS conversation with Ada: one record per CRM for the day, updated as texts arrive.
+  await world.softphone({ type: 'calltrail-demo-incoming-sms', phoneNumber: PEOPLE.ada.number, text: 'Can we move our call to 3pm?' });
+  await eventually(async () => (await e.messages('calltrail:msg|')).count === 2, { what: 'the SMS logged' });
+  await world.softphone({ type: 'calltrail-demo-send-sms', phoneNumber: PEOPLE.ada.number, text: '3pm works, talk then' });
+  await eventually(async () => {
+    const m = await e.messages('calltrail:msg|');
+    return Object.values(m.records).flat().every((r) => JSON.stringify(r.record).includes('talk then'));
+  }, { what: 'the SMS records updated' });
+  say('SMS with Ada: one conversation record per CRM, updated with the reply');
+
+  // The digest ("sync now"; the hourly alarm does the same).
+  await sleep(2000); // Salesforce's Retry-After has passed
+  const sync = await world.send({ type: 'sync-now' });
+  say(`digest run: ${sync.data.logged.length} slot(s) logged (${sync.data.logged.map(([k]) => k.split('|').pop()).join(', ')})`);
+
+  // What the extension says, checked against what the CRMs hold.
+  const history = (await world.send({ type: 'history', limit: 50 })).data;
+  const vendorOf = { hs: 'hubspot', sf: 'salesforce' };
+  const rows = [];
+  for (const [i, c] of calls.entries()) {
+    const h = history.find((r) => r.call.id === c.id);
+    const inCrm = (await e.calls(callMarker(c.id))).byVendor;
+    // How each log was made: the trigger of its audit entry (auto, digest, sync, active, ...).
+    const audit = (await world.send({ type: 'audit', call: c.id, limit: 200 })).data;
+    const how = (integ) => audit.find((a) => a.integration === integ && a.record && /logged/.test(a.outcome))?.trigger;
+    const cells = ['hs', 'sf'].map((integ) => {
+      const s = h.slots.find((x) => x.integration === integ);
+      const n = inCrm[vendorOf[integ]] || 0;
+      const ok = s.status === 'logged' ? n === s.records.length && n >= 1 : n === 0;
+      if (!ok) failed = true;
+      const text = s.status === 'logged' ? `${s.records.join('+')} by ${how(integ) || s.mode}` : s.status.replaceAll('_', ' ');
+      return `${text} ${ok ? '✓' : `✗ emulator has ${n}`}`;
+    });
+    const at = new Date(h.call.started_at).toISOString().slice(11, 19);
+    const who = h.slots.flatMap((s) => s.contacts.map((x) => x.name))[0] || c.who.name;
+    rows.push([String(i + 1), at, h.call.their_number, who, c.what, ...cells]);
+  }
+  const msgs = await e.messages('calltrail:msg|');
+  rows.push(['SMS', '', PEOPLE.ada.number, 'Ada Lovelace', '2 texts, one record per day',
+    ...['hubspot', 'salesforce'].map((v) => (msgs.byVendor[v] === 1 ? `conversation logged ${msgs.records[v][0].id} ✓` : `✗ ${msgs.byVendor[v] || 0} records`))]);
+  const notesOk = Object.values((await e.calls(callMarker(c4))).records).flat().every((r) => JSON.stringify(r.record).includes('Q3 pricing sheet'));
+  if (!notesOk) failed = true;
+  const head = ['#', 'start UTC', 'number', 'contact', 'what happened', 'HubSpot', 'Salesforce'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
+  const line = (r) => `| ${r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join(' | ')} |`;
+  console.log('');
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  console.log(`record id by trigger (auto = at hang-up, sync = the digest run, active = active-call pick); ✓ = the CRM emulator holds exactly the records the extension reports (by marker); call 4's logs carry its notes: ${notesOk ? 'yes' : 'NO'}`);
+
+  const csv = (await world.send({ type: 'audit-csv', limit: 5000 })).data;
+  const out = path.join(ROOT, 'out', 'demo-audit.csv');
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, csv);
+  console.log(`audit trail: ${csv.trim().split('\n').length - 1} entries exported to ${out}`);
+  say(failed ? 'done, with MISMATCHES (see ✗ above)' : 'done');
+} catch (err) {
+  failed = true;
+  console.error(`demo failed: ${err && err.stack ? err.stack : err}`);
 } finally {
-  await browser.close();
+  await world.close();
 }
+process.exit(failed ? 1 : 0);
