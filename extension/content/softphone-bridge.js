@@ -6,10 +6,6 @@
 // to the service worker, where Rust checks the origin, decodes and validates everything. A
 // rejected message is counted in the extension's diagnostics and never acted on.
 (() => {
-  // A page cannot flood the worker: at most this many relayed messages per second.
-  const MAX_PER_SECOND = 50;
-  let windowStart = 0;
-  let relayed = 0;
 
   const isSoftphoneMessage = (d) =>
     d !== null && typeof d === 'object' && !Array.isArray(d) &&
@@ -29,7 +25,9 @@
   // Relayed one at a time, in order, each until the worker answers. The worker answers only
   // once what the event changed is on disk; a worker stopped in between never answers (the
   // message channel closes), so the event is sent again and the engine merges the repeat.
-  const MAX_PENDING = 200;
+  // A page cannot flood the worker: one message is in flight at a time, and at most this many
+  // wait. (A per-second cap dropped call events silently when a burst of calls filled it.)
+  const MAX_PENDING = 500;
   const RETRY_DELAYS_MS = [50, 100, 200, 400, 800, 1600, 3200, 5000];
   const pending = [];
   let sending = false;
@@ -59,9 +57,6 @@
   window.addEventListener('message', (event) => {
     const data = event.data;
     if (isSoftphoneMessage(data)) {
-      const now = Date.now();
-      if (now - windowStart >= 1000) { windowStart = now; relayed = 0; }
-      if (++relayed > MAX_PER_SECOND) return;
       if (pending.length >= MAX_PENDING) return;
       pending.push({ type: 'softphone-event', origin: event.origin, from_frame: fromChildFrame(event.source), data });
       relay();
