@@ -30,7 +30,7 @@ impl AuditEntry {
             key: format!("{:013}|{boot:016x}|{seq:010}", self.at.0.max(0)),
             open: 0,
             at: self.at.0,
-            value: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
         }
     }
 

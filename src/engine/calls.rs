@@ -325,7 +325,7 @@ impl Engine {
         }
         let now = self.now;
         let day = digest::local_day(&self.settings.digest, m.at);
-        let rec = crate::store::Record { key: m.id.clone(), open: 0, at: m.at.0, value: serde_json::to_value(&m).unwrap_or(serde_json::Value::Null) };
+        let rec = crate::store::Record { key: m.id.clone(), open: 0, at: m.at.0, value: serde_json::to_string(&m).unwrap_or_else(|_| "null".to_owned()) };
         self.stage(StoreName::Messages, rec, true);
         let list_key = (m.conversation.clone(), day.clone());
         messages::insert_sorted(self.messages.entry(list_key.clone()).or_default(), m.clone());

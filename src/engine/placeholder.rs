@@ -46,7 +46,7 @@ impl CachedPlaceholder {
             key: key(&self.integration, &self.number),
             open: 1,
             at,
-            value: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
         }
     }
 }

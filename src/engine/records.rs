@@ -80,12 +80,12 @@ impl CallEntry {
             key: self.call.id.0.clone(),
             open: u8::from(open),
             at: self.at().0,
-            value: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
         }
     }
 
     pub fn from_record(r: &Record) -> Option<CallEntry> {
-        let mut c: CallEntry = serde_json::from_value(r.value.clone()).ok()?;
+        let mut c: CallEntry = serde_json::from_str(&r.value).ok()?;
         c.persisted_open = r.open == 1;
         Some(c)
     }
@@ -108,7 +108,7 @@ impl DigestMeta {
             key: DIGEST_KEY.into(),
             open: 0,
             at: self.last_started.map_or(0, |t| t.0),
-            value: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
         }
     }
 }
@@ -118,6 +118,6 @@ pub fn health_record(integ: &IntegrationId, h: &Health) -> Record {
         key: format!("{HEALTH_PREFIX}{}", integ.as_str()),
         open: 0,
         at: 0,
-        value: serde_json::to_value(h).unwrap_or(serde_json::Value::Null),
+        value: serde_json::to_string(h).unwrap_or_else(|_| "null".to_owned()),
     }
 }

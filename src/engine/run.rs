@@ -30,11 +30,11 @@ impl Engine {
         self.settings = settings;
         for r in snap.records(StoreName::Meta) {
             if r.key == DIGEST_KEY {
-                if let Ok(m) = serde_json::from_value::<DigestMeta>(r.value.clone()) {
+                if let Ok(m) = serde_json::from_str::<DigestMeta>(&r.value) {
                     self.digest = m;
                 }
             } else if let Some(id) = r.key.strip_prefix(HEALTH_PREFIX) {
-                if let Ok(h) = serde_json::from_value::<Health>(r.value.clone()) {
+                if let Ok(h) = serde_json::from_str::<Health>(&r.value) {
                     self.health.insert(IntegrationId::new(id), h);
                 }
             }
@@ -48,7 +48,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Messages) {
-            if let Ok(m) = serde_json::from_value::<crate::model::Message>(r.value.clone()) {
+            if let Ok(m) = serde_json::from_str::<crate::model::Message>(&r.value) {
                 if self.message_ids.insert(m.id.clone()) {
                     let day = digest::local_day(&self.settings.digest, m.at);
                     messages::insert_sorted(self.messages.entry((m.conversation.clone(), day)).or_default(), m);
@@ -56,7 +56,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Contacts) {
-            if let Ok(p) = serde_json::from_value::<CachedPlaceholder>(r.value.clone()) {
+            if let Ok(p) = serde_json::from_str::<CachedPlaceholder>(&r.value) {
                 self.placeholders.insert((p.integration, p.number), p.contact);
             }
         }

@@ -232,12 +232,12 @@ impl Slot {
             open: u8::from(self.is_open()),
             at: self.at.0,
             // A struct of strings, numbers and enums always serialises.
-            value: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
         }
     }
 
     pub fn from_record(r: &Record) -> Option<Slot> {
-        serde_json::from_value(r.value.clone()).ok()
+        serde_json::from_str(&r.value).ok()
     }
 }
 

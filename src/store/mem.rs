@@ -73,7 +73,7 @@ mod tests {
     use crate::store::Durability;
 
     fn rec(key: &str, open: u8, at: i64) -> Record {
-        Record { key: key.into(), open, at, value: serde_json::json!({ "k": key }) }
+        Record::encode(key, open == 1, at, &serde_json::json!({ "k": key }))
     }
 
     #[test]

@@ -34,6 +34,7 @@ use crate::store::{Batch, Durability, Record, Snapshot, StoreName, Write};
 use crate::view;
 
 use super::idb::Db;
+use super::to_js;
 
 /// How long one HTTP request may take before it counts as timed out. Chrome stops a service
 /// worker whose fetch takes longer than 30 s; we give up first, so we record `Unknown` ourselves.
@@ -142,7 +143,7 @@ impl Host {
         let set_badge = function(&callbacks, "setBadge")?;
         let db = Db::open(&db_name).await?;
         let user = load_settings(&db).await;
-        let policy: serde_json::Value = serde_wasm_bindgen::from_value(policy).unwrap_or(serde_json::Value::Null);
+        let policy: serde_json::Value = super::from_js(&policy).unwrap_or(serde_json::Value::Null);
         let mut startup_problem = None;
         let (settings, locked) = match policy::apply(&user, &policy) {
             Ok(e) => (e.settings, e.locked),
@@ -153,7 +154,7 @@ impl Host {
         };
         let mut credentials = BTreeMap::new();
         for r in db.prefix(StoreName::Secrets, "").await? {
-            if let Ok(s) = serde_json::from_value::<StoredSecret>(r.value) {
+            if let Ok(s) = serde_json::from_str::<StoredSecret>(&r.value) {
                 credentials.insert(IntegrationId(r.key), s);
             }
         }
@@ -186,7 +187,7 @@ impl Host {
     /// The admin policy changed (`chrome.storage.managed.onChanged`).
     #[wasm_bindgen(js_name = setPolicy)]
     pub fn set_policy(&self, policy: JsValue) {
-        let policy: serde_json::Value = serde_wasm_bindgen::from_value(policy).unwrap_or(serde_json::Value::Null);
+        let policy: serde_json::Value = super::from_js(&policy).unwrap_or(serde_json::Value::Null);
         let user = self.inner.user_settings.borrow().clone();
         match policy::apply(&user, &policy) {
             Ok(e) => {
@@ -207,8 +208,8 @@ impl Host {
     /// An intent from an extension page or a content script, already routed by
     /// `extension/lib/messages.js`. Answers with a JSON-compatible value.
     pub async fn intent(&self, message: JsValue) -> Result<JsValue, JsValue> {
-        let intent: Intent = serde_wasm_bindgen::from_value(message)
-            .map_err(|e| JsValue::from_str(&format!("malformed intent: {e}")))?;
+        let intent: Intent =
+            super::from_js(&message).map_err(|e| JsValue::from_str(&format!("malformed intent: {e}")))?;
         let answer = self.inner.clone().on_intent(intent).await?;
         to_js(&answer)
     }
@@ -588,7 +589,7 @@ impl Inner {
                 });
                 self.clone().input(Input::DigestRequested);
                 let result = JsFuture::from(done).await?;
-                Answer::ok(serde_wasm_bindgen::from_value(result).ok())
+                Answer::ok(super::from_js(&result).ok())
             }
             Intent::Settings => {
                 let engine = self.engine.borrow();
@@ -725,12 +726,7 @@ impl Inner {
     }
 
     async fn store_secret(self: Rc<Self>, id: IntegrationId, secret: StoredSecret) -> Result<Answer, JsValue> {
-        let record = Record {
-            key: id.0.clone(),
-            open: 0,
-            at: now().0,
-            value: serde_json::to_value(&secret).map_err(|e| JsValue::from_str(&e.to_string()))?,
-        };
+        let record = Record::encode(id.0.clone(), false, now().0, &secret);
         let batch = Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict };
         self.db.apply(&batch).await?;
         self.credentials.borrow_mut().insert(id.clone(), secret);
@@ -783,7 +779,7 @@ impl Inner {
             .newest(StoreName::Audit, limit.saturating_mul(4).min(200_000))
             .await?
             .into_iter()
-            .map(|r| r.value)
+            .map(|r| r.json())
             .filter(|e| filter.keeps(e))
             .take(limit as usize)
             .collect())
@@ -862,12 +858,7 @@ impl Inner {
         let secret = secret_from(tokens, stored.refresh_token.clone());
         let token = secret.token.clone();
         // Written strictly before anyone uses it, so a restart never falls back to a used token.
-        let record = Record {
-            key: id.0.clone(),
-            open: 0,
-            at: now().0,
-            value: serde_json::to_value(&secret).unwrap_or_default(),
-        };
+        let record = Record::encode(id.0.clone(), false, now().0, &secret);
         let batch = Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict };
         self.db.apply(&batch).await.map_err(|e| CrmError::Transient { message: e.to_string() })?;
         self.credentials.borrow_mut().insert(id.clone(), secret);
@@ -1004,7 +995,7 @@ impl LabelOrId for crate::settings::IntegrationSettings {
 
 async fn load_settings(db: &Db) -> Settings {
     match db.get(StoreName::Settings, SETTINGS_KEY).await {
-        Ok(Some(r)) => serde_json::from_value::<Settings>(r.value)
+        Ok(Some(r)) => serde_json::from_str::<Settings>(&r.value)
             .ok()
             .filter(|s| s.validate().is_ok())
             .unwrap_or_default(),
@@ -1013,8 +1004,7 @@ async fn load_settings(db: &Db) -> Settings {
 }
 
 async fn save_settings(db: &Db, settings: &Settings) -> Result<(), JsValue> {
-    let value = serde_json::to_value(settings).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let record = Record { key: SETTINGS_KEY.into(), open: 0, at: now().0, value };
+    let record = Record::encode(SETTINGS_KEY, false, now().0, settings);
     db.apply(&Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict })
         .await?;
     Ok(())
@@ -1092,8 +1082,4 @@ fn function(obj: &JsValue, name: &str) -> Result<Function, JsValue> {
     Reflect::get(obj, &name.into())?
         .dyn_into::<Function>()
         .map_err(|_| JsValue::from_str(&format!("callbacks.{name} must be a function")))
-}
-
-fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsValue::from_str(&e.to_string()))
 }

@@ -363,15 +363,26 @@ fn completion(tx: &IdbTransaction) -> impl std::future::Future<Output = Result<(
     async move { JsFuture::from(promise).await.map(drop).map_err(tx_err) }
 }
 
+/// `{ key, open, at, value }` with `value` the JSON text: built field by field, no serde.
 fn to_js(record: &Record) -> Result<JsValue, StoreError> {
-    use serde::Serialize;
-    record
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| StoreError::Malformed(e.to_string()))
+    let o = Object::new();
+    let set = |k: &str, v: JsValue| Reflect::set(&o, &k.into(), &v).map(drop).map_err(tx_err);
+    set("key", JsValue::from_str(&record.key))?;
+    set("open", JsValue::from_f64(f64::from(record.open)))?;
+    set("at", JsValue::from_f64(record.at as f64))?;
+    set("value", JsValue::from_str(&record.value))?;
+    Ok(o.into())
 }
 
 fn from_js(v: JsValue) -> Result<Record, StoreError> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| StoreError::Malformed(e.to_string()))
+    let field = |k: &str| Reflect::get(&v, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    let bad = |what: &str| StoreError::Malformed(format!("a stored record has no {what}"));
+    Ok(Record {
+        key: field("key").as_string().ok_or_else(|| bad("key"))?,
+        open: field("open").as_f64().map_or(0, |n| u8::from(n == 1.0)),
+        at: field("at").as_f64().ok_or_else(|| bad("time"))? as i64,
+        value: field("value").as_string().ok_or_else(|| bad("value"))?,
+    })
 }
 
 fn tx_err(e: JsValue) -> StoreError {

@@ -50,20 +50,31 @@ pub async fn record_boot(instance: String, now_ms: f64) -> Result<JsValue, JsVal
     let db = idb::Db::open(DB_NAME).await?;
     let now = Timestamp(now_ms as i64);
     let mut log: BootLog = match db.get(StoreName::Meta, "boot").await? {
-        Some(r) => serde_json::from_value(r.value).unwrap_or_default(),
+        Some(r) => serde_json::from_str(&r.value).unwrap_or_default(),
         None => BootLog { first_boot_at: now.0, ..BootLog::default() },
     };
     log.boots += 1;
     log.last_boot_at = now.0;
     log.last_instance = instance;
-    let value = serde_json::to_value(&log).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let record = Record { key: "boot".into(), open: 0, at: now.0, value };
+    let record = Record::encode("boot", false, now.0, &log);
     db.apply(&Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Strict })
         .await?;
     db.close();
     to_js(&log)
 }
 
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsValue::from_str(&e.to_string()))
+/// A Rust value as a plain JS value, through JSON text (`JSON.parse`). One serde format for
+/// the whole crate keeps the wasm small: every type already has its serde_json code.
+pub(crate) fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(v).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    js_sys::JSON::parse(&text)
+}
+
+/// A plain JS value read as `T`, through JSON text (`JSON.stringify`).
+pub(crate) fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
+    if v.is_undefined() {
+        return serde_json::from_str("null").map_err(|e| e.to_string());
+    }
+    let text: String = js_sys::JSON::stringify(v).map_err(|_| "not JSON-compatible".to_owned())?.into();
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }

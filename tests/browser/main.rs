@@ -12,7 +12,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_service_worker);
 
 fn rec(key: &str, open: u8, at: i64) -> Record {
-    Record { key: key.into(), open, at, value: json!({ "key": key, "nested": { "n": at, "tags": ["a", "b"] } }) }
+    Record::encode(key, open == 1, at, &json!({ "key": key, "nested": { "n": at, "tags": ["a", "b"] } }))
 }
 
 fn put(store: StoreName, r: Record) -> Write {

@@ -325,7 +325,7 @@ fn state_of(v: &serde_json::Value) -> &str {
 /// The end-state invariants (the trace ones were checked as effects ran).
 fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTreeMap<String, Timestamp>) {
     let mut v = Vec::new();
-    let slots: BTreeMap<String, serde_json::Value> = w.store.all(StoreName::Slots).map(|r| (r.key.clone(), r.value.clone())).collect();
+    let slots: BTreeMap<String, serde_json::Value> = w.store.all(StoreName::Slots).map(|r| (r.key.clone(), r.json())).collect();
     // I15 / I1: after quiescence nothing is left in flight or waiting.
     for (k, s) in &slots {
         let st = state_of(s);
@@ -346,7 +346,7 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
                 }
             }
             if let Some(call) = k.strip_prefix("call|").and_then(|r| r.split('|').next()) {
-                let notes = w.store.get(StoreName::Calls, call).and_then(|r| r.value.get("call")?.get("notes")?.as_str().map(String::from));
+                let notes = w.store.get(StoreName::Calls, call).and_then(|r| r.json().get("call")?.get("notes")?.as_str().map(String::from));
                 for t in s.get("targets").and_then(|t| t.as_array()).into_iter().flatten() {
                     let rec = t.get("record").and_then(|x| x.as_str());
                     if let (Some(id), Some(notes)) = (rec, &notes) {
@@ -388,7 +388,7 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
     for c in 1..=calls {
         let call = format!("c{c}");
         let Some(rec) = w.store.get(StoreName::Calls, &call) else { continue };
-        let number = rec.value.get("call").and_then(|x| x.get("their_number")).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+        let number = rec.json().get("call").and_then(|x| x.get("their_number")).and_then(|x| x.as_str()).unwrap_or("").to_owned();
         let ended_at = true_end.get(&call).copied().unwrap_or(Timestamp(i64::MIN));
         for (i, id) in integs.iter().enumerate() {
             let key = calltrail::engine::slot::call_slot_key(&CallId::new(&call), id);

@@ -200,7 +200,7 @@ impl World {
         self.engine = Engine::new(self.opts.clone());
         let snap = self.store.restore(&Engine::restore_query(&self.settings, self.now));
         for r in snap.records(StoreName::Slots) {
-            if r.value.get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()) == Some("attempting") {
+            if r.json().get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()) == Some("attempting") {
                 self.needs_find.insert(r.key.clone());
             }
         }
@@ -394,19 +394,19 @@ impl World {
         for w in &b.writes {
             let Write::Put { store, record } = w else { continue };
             match store {
-                StoreName::Audit => words.push(("audit entry", record.value.get("outcome").and_then(|o| o.as_str()).unwrap_or("").to_owned())),
+                StoreName::Audit => words.push(("audit entry", record.json().get("outcome").and_then(|o| o.as_str()).unwrap_or("").to_owned())),
                 StoreName::Slots => {
-                    if let Some(e) = record.value.get("last_error").and_then(|o| o.as_str()) {
+                    if let Some(e) = record.json().get("last_error").and_then(|o| o.as_str()) {
                         words.push(("slot error", e.to_owned()));
                     }
-                    if let Some(r) = record.value.get("state").and_then(|s| s.get("reason")).and_then(|o| o.as_str()) {
+                    if let Some(r) = record.json().get("state").and_then(|s| s.get("reason")).and_then(|o| o.as_str()) {
                         words.push(("slot reason", r.to_owned()));
                     }
                 }
                 _ => {}
             }
             if self.full_hygiene_scan {
-                let text = record.value.to_string();
+                let text = record.value.clone();
                 for s in &self.secrets {
                     if text.contains(s.as_str()) {
                         self.violations.push(format!("I19 a token in the {} record {}", store.as_str(), record.key));
@@ -424,7 +424,7 @@ impl World {
         let mut v = Vec::new();
         if is_create(&req.op) {
             // I4: a committed Attempting with this attempt id precedes the create.
-            let stored = self.store.get(StoreName::Slots, &req.slot).map(|r| r.value.clone());
+            let stored = self.store.get(StoreName::Slots, &req.slot).map(|r| r.json());
             let state = stored.as_ref().and_then(|v| v.get("state").cloned());
             let ok = state.as_ref().is_some_and(|s| {
                 s.get("state").and_then(|x| x.as_str()) == Some("attempting")
@@ -546,7 +546,7 @@ impl World {
     pub fn stored_state(&self, key: &str) -> String {
         self.store
             .get(StoreName::Slots, key)
-            .and_then(|r| r.value.get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()).map(String::from))
+            .and_then(|r| r.json().get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()).map(String::from))
             .unwrap_or_else(|| "none".into())
     }
 
