@@ -450,16 +450,6 @@ fn reply_during_digest(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure
     }
 }
 
-/// The benchmark as a wasm export, for `scripts/bench-engine-wasm.mjs` (Node, `performance.now()`
-/// as the clock). Only built with `--features bench`: the extension never ships it, and this is
-/// the one place under `engine/` that names `wasm_bindgen`.
-#[cfg(all(target_arch = "wasm32", feature = "bench"))]
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn bench_engine(iterations: u32, clock: &js_sys::Function) -> String {
-    let mut now = || clock.call0(&wasm_bindgen::JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-    to_json(&run(iterations as usize, &mut now))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

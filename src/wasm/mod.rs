@@ -5,6 +5,16 @@
 pub mod host;
 pub mod idb;
 
+/// The engine benchmark as a wasm export, for `scripts/bench-engine-wasm.mjs` (Node, with
+/// `performance.now()` as the clock). Only built with `--features bench`: the extension never
+/// ships it.
+#[cfg(feature = "bench")]
+#[wasm_bindgen]
+pub fn bench_engine(iterations: u32, clock: &js_sys::Function) -> String {
+    let mut now = || clock.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    crate::engine::bench::to_json(&crate::engine::bench::run(iterations as usize, &mut now))
+}
+
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
