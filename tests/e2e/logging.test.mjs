@@ -4,6 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld, eventually } from './lib/world.mjs';
+import { EXTENSION_ID } from './lib/browser.mjs';
+import { axe, assertKeyboardReachable, shot } from './lib/a11y.mjs';
 
 let world;
 before(async () => {
@@ -60,4 +62,17 @@ test('a page that posts rc-* messages to itself is rejected and nothing is logge
   assert.ok(after.last_rejections.at(-1).detail.includes('child frame'));
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual((await world.emulator.calls('calltrail:')).byVendor, calls.byVendor);
+});
+
+test('the diagnostics page shows refused messages by reason', async () => {
+  const page = await world.browser.context.newPage();
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/diagnostics.html`);
+  const row = page.locator('tr[data-reason="not_from_softphone_frame"]');
+  await row.waitFor();
+  assert.match(await row.innerText(), /not by the softphone.s frame\s+[1-9]/);
+  assert.match(await page.locator('#rejected').innerText(), /did not come from a child frame/);
+  await shot(page, 'diagnostics');
+  assert.deepEqual(await axe(page), [], 'diagnostics: no serious or critical axe violation');
+  await assertKeyboardReachable(page);
+  await page.close();
 });

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { ROOT, DIST, EXTENSION_ID, launchWithExtension, sendFromExtensionPage } from './lib/browser.mjs';
 import { startWorld, startProcess, Emulator, eventually } from './lib/world.mjs';
 import { answerCall, call, callView, hangUp, sleep, NO_QUIET_HOURS } from './lib/calls.mjs';
+import { axe, assertKeyboardReachable, shot } from './lib/a11y.mjs';
 
 const SHOTS = path.join(ROOT, 'out', 'screenshots');
 const PAGES = `chrome-extension://${EXTENSION_ID}/extension/pages`;
@@ -103,76 +104,6 @@ async function openPage(name, { query = '' } = {}) {
 }
 
 /** Runs axe-core in the page; returns the serious and critical violations. */
-async function axe(page, include = null) {
-  const source = await readFile(path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(source);
-  const results = await page.evaluate(async (sel) => {
-    const ctx = sel ? { include: [[sel]] } : document;
-    const r = await window.axe.run(ctx, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
-  }, include);
-  return results.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
-
-/**
- * Tabs through the page from the top and checks that focus lands on every interactive element
- * (one stop per radio group, as browsers do). `scope` limits the check to a shadow host.
- */
-async function assertKeyboardReachable(page, { scope = null, extraTabs = 10 } = {}) {
-  const total = await page.evaluate((scopeSel) => {
-    const root = scopeSel ? document.querySelector(scopeSel).shadowRoot : document;
-    const all = [...root.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')];
-    const seenGroups = new Set();
-    let n = 0;
-    for (const el of all) {
-      const style = getComputedStyle(el);
-      const hidden = el.closest('[hidden]') || style.visibility === 'hidden' || style.display === 'none' || (el.offsetParent === null && style.position !== 'fixed' && !el.classList.contains('skip-link') && el.type !== 'radio' && el.type !== 'checkbox');
-      if (el.disabled || hidden || el.getAttribute('tabindex') === '-1' || el.closest('dialog:not([open])')) { el.removeAttribute('data-kb'); continue; }
-      if (el.type === 'radio') {
-        if (seenGroups.has(el.name)) { el.removeAttribute('data-kb'); continue; }
-        seenGroups.add(el.name);
-        el.setAttribute('data-kb', `radio:${el.name}`);
-      } else {
-        el.setAttribute('data-kb', String(n));
-      }
-      n += 1;
-    }
-    return n;
-  }, scope);
-  assert.ok(total > 0, 'the page has interactive elements');
-  const reached = new Set();
-  if (scope) {
-    // Start on the panel's first control: the host page's own controls come before it.
-    const first = await page.evaluate((s) => {
-      const el = document.querySelector(s).shadowRoot.querySelector('[data-kb]');
-      el.focus();
-      return el.getAttribute('data-kb');
-    }, scope);
-    reached.add(first);
-  } else {
-    await page.evaluate(() => { document.activeElement?.blur(); window.getSelection()?.removeAllRanges(); });
-  }
-  for (let i = 0; i < total + extraTabs; i++) {
-    await page.keyboard.press('Tab');
-    const key = await page.evaluate(() => {
-      let a = document.activeElement;
-      while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
-      return a ? a.getAttribute('data-kb') : null;
-    });
-    if (key) reached.add(key);
-  }
-  const missing = await page.evaluate(({ scopeSel, got }) => {
-    const root = scopeSel ? document.querySelector(scopeSel).shadowRoot : document;
-    return [...root.querySelectorAll('[data-kb]')].filter((el) => !got.includes(el.getAttribute('data-kb')))
-      .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${(el.getAttribute('aria-label') || el.textContent || el.value || '').trim().slice(0, 40)}"`);
-  }, { scopeSel: scope, got: [...reached] });
-  assert.deepEqual(missing, [], 'every interactive element takes focus from the keyboard');
-}
-
-async function shot(page, name) {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
 
 /** RFC 4180: quoted fields, doubled quotes, commas and newlines inside quotes. */
 function parseCsv(text) {

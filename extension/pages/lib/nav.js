@@ -9,6 +9,7 @@ const LINKS = [
   { id: 'unresolved', href: 'unresolved.html', label: 'Unresolved', icon: 'inbox' },
   { id: 'audit', href: 'audit.html', label: 'Audit', icon: 'list' },
   { id: 'settings', href: 'options.html', label: 'Settings', icon: 'settings' },
+  { id: 'diagnostics', href: 'diagnostics.html', label: 'Diagnostics', icon: 'info' },
 ];
 
 /**
