@@ -35,13 +35,14 @@ const callbacks = {
 // Admin policy (chrome.storage.managed). Reading it can fail where no policy is configured.
 const readPolicy = () => chrome.storage.managed.get(null).catch(() => ({}));
 
-// Started at once, awaited by every handler.
+// Started at once, awaited by every handler. The policy is read while the wasm compiles.
+const startupPolicy = readPolicy();
 const ready = init({ module_or_path: new URL('./pkg/calltrail_bg.wasm', import.meta.url) })
   .then(async () => {
     timing.wasmReadyMs = performance.now();
     const [boot, host] = await Promise.all([
       core.recordBoot(instance, Date.now()),
-      readPolicy().then((policy) => core.Host.start('calltrail', callbacks, policy)),
+      startupPolicy.then((policy) => core.Host.start('calltrail', callbacks, policy)),
     ]);
     timing.engineReadyMs = performance.now();
     return { boot, host };

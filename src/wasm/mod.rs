@@ -53,7 +53,7 @@ struct BootLog {
     last_instance: String,
 }
 
-/// Records one worker start in IndexedDB (strict durability) and returns the boot log: how many
+/// Records one worker start in IndexedDB and returns the boot log: how many
 /// worker instances have started, and when. A new instance sees the count the old one left.
 #[wasm_bindgen(js_name = recordBoot)]
 pub async fn record_boot(instance: String, now_ms: f64) -> Result<JsValue, JsValue> {
@@ -67,7 +67,8 @@ pub async fn record_boot(instance: String, now_ms: f64) -> Result<JsValue, JsVal
     log.last_boot_at = now.0;
     log.last_instance = instance;
     let record = Record::encode("boot", false, now.0, &log);
-    db.apply(&Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Strict })
+    // A diagnostic counter: relaxed, so a worker start never waits on a disk flush for it.
+    db.apply(&Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed })
         .await?;
     db.close();
     to_js(&log)
