@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{CallId, IntegrationId, RecordId, Timestamp};
 use crate::store::Record;
 
+use super::json;
 use super::slot::{SlotKey, Trigger};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,13 +26,40 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// The record `audit/<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
+    /// digits, sequence to 10 digits, so keys sort by time as text.
     pub fn to_record(&self, boot: u64, seq: u64) -> Record {
-        Record {
-            key: format!("{:013}|{boot:016x}|{seq:010}", self.at.0.max(0)),
-            open: 0,
-            at: self.at.0,
-            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
-        }
+        let mut key = String::with_capacity(41);
+        json::uint_padded(&mut key, self.at.0.max(0).unsigned_abs(), 13);
+        key.push('|');
+        json::hex16(&mut key, boot);
+        key.push('|');
+        json::uint_padded(&mut key, seq, 10);
+        Record { key, open: 0, at: self.at.0, value: self.to_json() }
+    }
+
+    /// The entry as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]).
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(160 + self.outcome.len());
+        out.push_str("{\"at\":");
+        json::int(&mut out, self.at.0);
+        // Trigger names are lower-case words: nothing to escape.
+        out.push_str(",\"trigger\":\"");
+        out.push_str(self.trigger.as_str());
+        out.push_str("\",\"integration\":");
+        json::opt_str(&mut out, self.integration.as_ref().map(|i| i.as_str()));
+        out.push_str(",\"slot\":");
+        json::opt_str(&mut out, self.slot.as_deref());
+        out.push_str(",\"call\":");
+        json::opt_str(&mut out, self.call.as_ref().map(|c| c.as_str()));
+        out.push_str(",\"contact\":");
+        json::opt_str(&mut out, self.contact.as_ref().map(|c| c.as_str()));
+        out.push_str(",\"outcome\":");
+        json::str(&mut out, &self.outcome);
+        out.push_str(",\"record\":");
+        json::opt_str(&mut out, self.record.as_ref().map(|r| r.as_str()));
+        out.push('}');
+        out
     }
 
     /// One CSV line (the export): time, trigger, integration, call, contact, outcome, record.
@@ -52,3 +80,31 @@ impl AuditEntry {
 }
 
 pub const CSV_HEADER: &str = "time,trigger,integration,call,contact,outcome,record";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_match_serde_json_and_keys_sort_by_time() {
+        let full = AuditEntry {
+            at: Timestamp(1_781_107_200_000),
+            trigger: Trigger::Reconcile,
+            integration: Some(IntegrationId::new("hs")),
+            slot: Some("call|c\"1|hs".into()),
+            call: Some(CallId::new("c\"1")),
+            contact: Some(RecordId::new("p1")),
+            outcome: "matched; attempt be4c-3: creating\n".into(),
+            record: Some(RecordId::new("r9")),
+        };
+        let bare = AuditEntry { integration: None, slot: None, call: None, contact: None, record: None, ..full.clone() };
+        for e in [full, bare] {
+            let r = e.to_record(0xbe4c, 42);
+            assert_eq!(r.value, serde_json::to_string(&e).unwrap());
+            assert_eq!(r.key, format!("{:013}|{:016x}|{:010}", e.at.0, 0xbe4c, 42));
+            assert_eq!(r.decode::<AuditEntry>(), Some(e));
+        }
+        let early = AuditEntry { at: Timestamp(-1), ..AuditEntry { at: Timestamp(0), trigger: Trigger::Auto, integration: None, slot: None, call: None, contact: None, outcome: String::new(), record: None } };
+        assert_eq!(early.to_record(1, 1).key, "0000000000000|0000000000000001|0000000001");
+    }
+}

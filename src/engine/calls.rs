@@ -78,50 +78,53 @@ impl Engine {
 
     /// The outbox: one slot per integration, in the same strict batch as the ended call.
     fn make_slots(&mut self, id: &CallId) {
-        let Some(entry) = self.calls.get(id).cloned() else { return };
+        let Some(entry) = self.calls.get(id) else { return };
+        let (log_now, notes_opened, ended_at) = (entry.log_now, entry.notes_opened, entry.at());
         let now = self.now;
-        let ended_at = entry.at();
         let delay = i64::from(self.settings.active_call_delay_mins);
-        let integrations = self.settings.integrations.clone();
-        for integ in integrations {
-            let key = call_slot_key(id, &integ.id);
+        let integrations: Vec<(IntegrationId, bool)> = self.settings.integrations.iter().map(|i| (i.id.clone(), i.auto_log)).collect();
+        for (integ_id, auto_log) in integrations {
+            let key = call_slot_key(id, &integ_id);
             if self.slots.contains_key(&key) {
                 continue;
             }
             let subject = Subject::Call { call: id.clone() };
-            let picks = entry.picks.get(&integ.id).filter(|p| !p.is_empty());
-            let (mode, trigger, state, why) = if let Some(_p) = picks {
-                let due = if entry.log_now { now } else { ended_at.plus_mins(delay).max(now) };
+            // Borrowed again per integration: handling one slot may change the call's entry.
+            let entry = self.calls.get(id);
+            let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
+            let (mode, trigger, state, why) = if picks.is_some() {
+                let due = if log_now { now } else { ended_at.plus_mins(delay).max(now) };
                 (Mode::Active, Trigger::Active, SlotState::Waiting { due: Some(due) }, "active-call picks: logged after the delay")
-            } else if !integ.auto_log {
+            } else if !auto_log {
                 (Mode::Auto, Trigger::Auto, SlotState::Skipped { reason: "automatic logging is off".into() }, "automatic logging off")
-            } else if entry.notes_opened {
+            } else if notes_opened {
                 (Mode::Digest, Trigger::Digest, SlotState::Waiting { due: None }, "notes opened during the call: left for the digest")
             } else {
                 (Mode::Auto, Trigger::Auto, SlotState::Waiting { due: Some(now) }, "call ended: automatic logging")
             };
-            self.slots.insert(key.clone(), new_slot(key.clone(), subject, integ.id.clone(), mode, trigger, state.clone(), ended_at));
+            let waiting_now = matches!(state, SlotState::Waiting { due: Some(_) });
+            self.slots.insert(key.clone(), new_slot(key.clone(), subject, integ_id.clone(), mode, trigger, state, ended_at));
             if let Some(p) = picks {
-                let p = p.clone();
                 self.set_targets(&key, p);
                 // set_targets makes it due now; active logs wait for the delay.
-                if !entry.log_now {
+                if !log_now {
                     let due = ended_at.plus_mins(delay).max(now);
                     self.set_state(&key, SlotState::Waiting { due: Some(due) });
                 }
             }
             self.save_slot(&key);
             self.audit(Some(&key), trigger, why.into(), None, None);
-            if mode == Mode::Auto && matches!(state, SlotState::Waiting { due: Some(_) }) {
+            if mode == Mode::Auto && waiting_now {
                 // The call pop already asked the CRM: use its answer while it is fresh, or wait
                 // for it if it is still on its way, rather than asking again.
-                let fresh = entry.matches.get(&integ.id).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
+                let matches = self.calls.get(id).and_then(|e| e.matches.get(&integ_id));
+                let fresh = matches.filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
                 if let Some(contacts) = fresh {
                     self.audit(Some(&key), trigger, "using the call pop's matches (no second search)".into(), None, None);
                     self.on_search(&key, contacts);
                     continue;
                 }
-                if self.wait_for_pop(id, &integ.id) {
+                if self.wait_for_pop(id, &integ_id) {
                     if let Some(s) = self.slots.get_mut(&key) {
                         s.busy = true;
                     }

@@ -103,7 +103,7 @@ impl Engine {
             Subject::Messages { their_number, .. } => Some(their_number.clone()),
             Subject::Placeholder { number } => Some(number.clone()),
         };
-        let Some(cfg) = self.integration(&integ).cloned() else { return };
+        let Some((placeholders_on, rule)) = self.integration(&integ).map(|i| (i.placeholder.enabled, i.conflict_rule.clone())) else { return };
         if contacts.is_empty() {
             let cached = number.as_ref().and_then(|n| self.placeholders.get(&(integ.clone(), n.clone()))).cloned();
             match (cached, &number) {
@@ -111,7 +111,7 @@ impl Engine {
                     self.audit(Some(key), trigger, "no match; reusing the placeholder contact".into(), Some(c.id.clone()), None);
                     self.set_targets(key, vec![c]);
                 }
-                (None, Some(n)) if !is_messages && cfg.placeholder.enabled => {
+                (None, Some(n)) if !is_messages && placeholders_on => {
                     let n = n.clone();
                     self.audit(Some(key), trigger, "no match; placeholder contact requested".into(), None, None);
                     self.request_placeholder(key, &n);
@@ -138,9 +138,9 @@ impl Engine {
             self.set_targets(key, contacts);
             return;
         }
-        match conflict::choose(&contacts, &cfg.conflict_rule) {
+        match conflict::choose(&contacts, &rule) {
             Some(c) => {
-                self.audit(Some(key), trigger, format!("{} matches; rule {:?} chose {}", contacts.len(), cfg.conflict_rule, c.id), Some(c.id.clone()), None);
+                self.audit(Some(key), trigger, format!("{} matches; rule {:?} chose {}", contacts.len(), rule, c.id), Some(c.id.clone()), None);
                 self.set_targets(key, vec![c]);
             }
             None => {

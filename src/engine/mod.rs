@@ -47,6 +47,7 @@ pub mod bench;
 pub mod conflict;
 pub mod digest;
 pub mod hygiene;
+mod json;
 pub mod messages;
 pub mod placeholder;
 pub mod records;
@@ -267,6 +268,8 @@ pub struct Engine {
     digest_due: Timestamp,
     run: Option<Run>,
     writes: Vec<Write>,
+    /// Audit entries of the batch being staged, written at the flush (see [`Engine::audit`]).
+    audits: Vec<AuditEntry>,
     /// Slots changed since the last flush: serialised once per batch, in their final state
     /// (a slot often changes two or three times while one input is handled).
     dirty: BTreeSet<SlotKey>,
@@ -306,6 +309,7 @@ impl Engine {
             digest_due: Timestamp(0),
             run: None,
             writes: Vec::new(),
+            audits: Vec::new(),
             dirty: BTreeSet::new(),
             strict: false,
             notices: Vec::new(),
@@ -441,7 +445,7 @@ impl Engine {
     /// Notices wait for the batch that made them true: the pages never show a state that a
     /// crash could still undo.
     fn notify(&mut self, n: Notice) {
-        if self.writes.is_empty() && self.dirty.is_empty() {
+        if self.writes.is_empty() && self.dirty.is_empty() && self.audits.is_empty() {
             self.effects.push_back(Effect::Notify(n));
         } else {
             self.notices.push(n);
@@ -457,6 +461,7 @@ impl Engine {
     /// disk before the request) and at the end of every input.
     fn flush(&mut self) {
         let slot_notices = self.stage_dirty();
+        self.stage_audits();
         if self.writes.is_empty() {
             return;
         }
@@ -480,20 +485,38 @@ impl Engine {
         }
     }
 
+    /// Records a decision or an attempt in the audit trail, in the batch being staged.
+    ///
+    /// One entry per slot and batch: what the engine decided about a slot while handling one
+    /// input (the call ended, it matched, the attempt that follows) is one entry whose outcome
+    /// lists each step in order ("matched; attempt 1-9: creating"), with the contact when one
+    /// was chosen. An entry that names a record (a log made) always stands alone, and so does
+    /// an entry of another trigger. A hang-up used to write three entries per integration.
     fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: String, contact: Option<RecordId>, record: Option<RecordId>) {
+        if let Some(key) = slot {
+            let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref() == Some(key));
+            if let Some(e) = pending {
+                let compatible = e.trigger == trigger && e.record.is_none() && record.is_none() && (e.contact.is_none() || contact.is_none() || e.contact == contact);
+                if compatible {
+                    e.outcome.push_str("; ");
+                    e.outcome.push_str(&outcome);
+                    if e.contact.is_none() {
+                        e.contact = contact;
+                    }
+                    return;
+                }
+            }
+        }
         let (integration, call) = match slot.and_then(|k| self.slots.get(k)) {
             Some(s) => (Some(s.integration.clone()), s.call_id().cloned()),
             None => (None, None),
         };
-        let e = AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome, record };
-        self.audit_seq += 1;
-        let rec = e.to_record(self.boot, self.audit_seq);
-        self.stage(StoreName::Audit, rec, false);
+        self.audits.push(AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome, record });
     }
 
     /// An audit entry about a call in one integration that no slot stands for (the call pop).
     fn audit_call(&mut self, call: &CallId, integration: &IntegrationId, trigger: Trigger, outcome: String) {
-        let e = AuditEntry {
+        self.audits.push(AuditEntry {
             at: self.now,
             trigger,
             integration: Some(integration.clone()),
@@ -502,10 +525,17 @@ impl Engine {
             contact: None,
             outcome,
             record: None,
-        };
-        self.audit_seq += 1;
-        let rec = e.to_record(self.boot, self.audit_seq);
-        self.stage(StoreName::Audit, rec, false);
+        });
+    }
+
+    /// Moves the batch's audit entries into the staged writes (relaxed: the trail explains the
+    /// ledger, it is not the ledger).
+    fn stage_audits(&mut self) {
+        for e in std::mem::take(&mut self.audits) {
+            self.audit_seq += 1;
+            let rec = e.to_record(self.boot, self.audit_seq);
+            self.stage(StoreName::Audit, rec, false);
+        }
     }
 
     /// Saves a call record without asking for strict durability: for caches on it (matches)
@@ -679,8 +709,11 @@ impl Engine {
             if self.integration(&integ).is_none() {
                 continue;
             }
+            if !self.health.contains_key(&integ) {
+                self.health.insert(integ.clone(), Health::default());
+            }
             loop {
-                let h = self.health.entry(integ.clone()).or_default();
+                let Some(h) = self.health.get(&integ) else { break };
                 if h.is_blocked(self.now) || h.inflight >= limit {
                     break;
                 }
@@ -767,6 +800,34 @@ impl Engine {
 
     /// Starts the next request for a runnable slot.
     fn issue(&mut self, key: &SlotKey) {
+        // The two requests every call makes (its search, then its create) are built from a
+        // borrowed slot; the rarer ones below work on a copy.
+        let Some(s) = self.slots.get(key) else { return };
+        if matches!(s.state, SlotState::Waiting { .. }) && !matches!(s.subject, Subject::Placeholder { .. }) {
+            if s.targets.is_empty() {
+                let phone = match &s.subject {
+                    Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number),
+                    Subject::Messages { their_number, .. } => Some(*their_number),
+                    Subject::Placeholder { number } => Some(*number),
+                };
+                let trigger = s.trigger;
+                match phone {
+                    Some(phone) => self.send(key, OpKind::Search, trigger, None, CrmOp::SearchContacts { phone }),
+                    None => self.fail(key, "the call's details are missing from the ledger".into()),
+                }
+                return;
+            }
+            if let (Some(i), Subject::Call { call }) = (s.targets.iter().position(|t| t.record.is_none()), &s.subject) {
+                let Some(c) = self.calls.get(call) else {
+                    return self.fail(key, "the call's details are missing from the ledger".into());
+                };
+                let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone() };
+                let (trigger, rev) = (s.trigger, s.messages);
+                let attempt = self.begin_attempt(key, i);
+                self.send(key, OpKind::Create { target: i, rev }, trigger, Some(attempt), CrmOp::CreateCallLog { log });
+                return;
+            }
+        }
         let Some(s) = self.slots.get(key).cloned() else { return };
         match &s.state {
             SlotState::Unknown { target, .. } => {

@@ -12,6 +12,8 @@ use crate::model::{CallId, Contact, ConversationId, IntegrationId, MessageKind, 
 use crate::phone::E164;
 use crate::store::Record;
 
+use super::json;
+
 /// A slot's key in the `slots` store: `call|<call id>|<integration>`,
 /// `msg|<integration>|<conversation>|<day>` or `ph|<integration>|<number>`. The marker written
 /// into the CRM is `calltrail:<slot key>`, so it depends on the call and the integration, never
@@ -37,6 +39,20 @@ pub enum Mode {
     Manual,
     Messages,
     Placeholder,
+}
+
+impl Mode {
+    /// The name serde gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Digest => "digest",
+            Mode::Active => "active",
+            Mode::Manual => "manual",
+            Mode::Messages => "messages",
+            Mode::Placeholder => "placeholder",
+        }
+    }
 }
 
 /// What set the slot's current work in motion; written into every audit entry and every
@@ -107,7 +123,7 @@ pub struct Target {
     pub record: Option<RecordId>,
     /// Messages the CRM record holds (conversation logs are rewritten as messages arrive); for a
     /// call log, the notes revision it holds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub synced: usize,
 }
 
@@ -177,17 +193,21 @@ pub struct Slot {
     pub state: SlotState,
     pub targets: Vec<Target>,
     /// Failed tries so far (bounded by `EngineOptions::max_attempts`).
+    // Defaults are left out of the record: most slots never fail, and every byte of a slot
+    // record is written on each of its transitions.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When the call ended (the message day's first message, the placeholder's request): what
     /// digest windows are measured against.
     pub at: Timestamp,
     /// Messages in the conversation-day; for a call slot, the revision of the call's notes its
     /// records must hold (bumped when notes are saved after hang-up).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub messages: usize,
     /// When a failed conversation-log update may be tried again.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_due: Option<Timestamp>,
     /// A request is in flight (memory only: lost with the worker, like the request itself).
     #[serde(skip)]
@@ -227,18 +247,97 @@ impl Slot {
     }
 
     pub fn to_record(&self) -> Record {
-        Record {
-            key: self.key.clone(),
-            open: u8::from(self.is_open()),
-            at: self.at.0,
-            // A struct of strings, numbers and enums always serialises.
-            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
+        Record { key: self.key.clone(), open: u8::from(self.is_open()), at: self.at.0, value: self.to_json() }
+    }
+
+    /// The slot as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]):
+    /// by hand for the shapes every call goes through, through serde for the rare ones.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256 + 320 * self.targets.len());
+        out.push_str("{\"key\":");
+        json::str(&mut out, &self.key);
+        out.push_str(",\"subject\":");
+        match &self.subject {
+            Subject::Call { call } => {
+                out.push_str("{\"type\":\"call\",\"call\":");
+                json::str(&mut out, call.as_str());
+                out.push('}');
+            }
+            other => json::serde(&mut out, other),
         }
+        out.push_str(",\"integration\":");
+        json::str(&mut out, self.integration.as_str());
+        // Mode and trigger names are lower-case words: nothing to escape.
+        out.push_str(",\"mode\":\"");
+        out.push_str(self.mode.as_str());
+        out.push_str("\",\"trigger\":\"");
+        out.push_str(self.trigger.as_str());
+        out.push_str("\",\"state\":");
+        match &self.state {
+            SlotState::Waiting { due } => {
+                out.push_str("{\"state\":\"waiting\",\"due\":");
+                json::opt_time(&mut out, *due);
+                out.push('}');
+            }
+            SlotState::Attempting { attempt, target, started_at } => {
+                out.push_str("{\"state\":\"attempting\",\"attempt\":");
+                json::str(&mut out, attempt);
+                out.push_str(",\"target\":");
+                json::uint(&mut out, *target as u64);
+                out.push_str(",\"started_at\":");
+                json::int(&mut out, started_at.0);
+                out.push('}');
+            }
+            SlotState::Logged => out.push_str("{\"state\":\"logged\"}"),
+            other => json::serde(&mut out, other),
+        }
+        out.push_str(",\"targets\":[");
+        for (i, t) in self.targets.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"contact\":");
+            json::contact(&mut out, &t.contact);
+            out.push_str(",\"marker\":");
+            json::str(&mut out, &t.marker.0);
+            out.push_str(",\"record\":");
+            json::opt_str(&mut out, t.record.as_ref().map(|r| r.as_str()));
+            if t.synced != 0 {
+                out.push_str(",\"synced\":");
+                json::uint(&mut out, t.synced as u64);
+            }
+            out.push('}');
+        }
+        out.push(']');
+        if self.attempts != 0 {
+            out.push_str(",\"attempts\":");
+            json::uint(&mut out, u64::from(self.attempts));
+        }
+        if let Some(e) = &self.last_error {
+            out.push_str(",\"last_error\":");
+            json::str(&mut out, e);
+        }
+        out.push_str(",\"at\":");
+        json::int(&mut out, self.at.0);
+        if self.messages != 0 {
+            out.push_str(",\"messages\":");
+            json::uint(&mut out, self.messages as u64);
+        }
+        if let Some(t) = self.update_due {
+            out.push_str(",\"update_due\":");
+            json::int(&mut out, t.0);
+        }
+        out.push('}');
+        out
     }
 
     pub fn from_record(r: &Record) -> Option<Slot> {
         serde_json::from_str(&r.value).ok()
     }
+}
+
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 /// The marker for target `index` of slot `key`: `calltrail:<key>` for the first contact, and
@@ -247,5 +346,98 @@ pub fn marker(key: &str, index: usize, contact: Option<&Contact>) -> Marker {
     match (index, contact) {
         (0, _) | (_, None) => Marker(format!("calltrail:{key}")),
         (_, Some(c)) => Marker(format!("calltrail:{key}#{}", c.id.as_str())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MessageKind, RecordType};
+    use crate::phone::Country;
+
+    fn contact(id: &str) -> Contact {
+        Contact {
+            id: RecordId::new(id),
+            name: format!("Person \"{id}\""),
+            record_type: RecordType::new("Contact"),
+            phones: vec!["+12125550100".into()],
+            created_at: Some(Timestamp(1_700_000_000_000)),
+            modified_at: None,
+            url: Some(format!("https://crm.example/{id}")),
+        }
+    }
+
+    /// The hand-written JSON is what serde writes, for every state, subject, mode and trigger,
+    /// with defaults and without, and it reads back as the same slot.
+    #[test]
+    fn records_match_serde_json_and_read_back() {
+        let number = E164::parse("+12125550100", Country::US).unwrap();
+        let subjects = [
+            Subject::Call { call: CallId::new("c\\1") },
+            Subject::Messages { conversation: ConversationId::new("cv"), day: "2026-06-10".into(), kind: MessageKind::Sms, their_number: number, our_number: None },
+            Subject::Placeholder { number },
+        ];
+        let states = [
+            SlotState::Waiting { due: None },
+            SlotState::Waiting { due: Some(Timestamp(5)) },
+            SlotState::WaitingPlaceholder { placeholder: "ph|hs|+1".into() },
+            SlotState::Attempting { attempt: "be4c-12".into(), target: 1, started_at: Timestamp(-3) },
+            SlotState::Unknown { target: 0, since: Timestamp(9), checks: 2 },
+            SlotState::Logged,
+            SlotState::NoMatch,
+            SlotState::Unresolved { candidates: vec![contact("a"), contact("b")] },
+            SlotState::Failed { reason: "no \"luck\"".into() },
+            SlotState::NeedsReview { reason: "look".into() },
+            SlotState::Skipped { reason: "off".into() },
+            SlotState::Dismissed,
+        ];
+        let modes = [Mode::Auto, Mode::Digest, Mode::Active, Mode::Manual, Mode::Messages, Mode::Placeholder];
+        let triggers = [
+            Trigger::Auto, Trigger::Digest, Trigger::Sync, Trigger::Active, Trigger::Manual, Trigger::Sms,
+            Trigger::Retry, Trigger::Reconcile, Trigger::Resolved, Trigger::Pop, Trigger::Notes,
+        ];
+        let mut n = 0;
+        for (i, state) in states.iter().enumerate() {
+            let subject = subjects[i % subjects.len()].clone();
+            let key = format!("call|c{i}|hs");
+            let mut s = Slot {
+                key: key.clone(),
+                subject,
+                integration: IntegrationId::new("hs"),
+                mode: modes[i % modes.len()],
+                trigger: triggers[i % triggers.len()],
+                state: state.clone(),
+                targets: Vec::new(),
+                attempts: 0,
+                last_error: None,
+                at: Timestamp(1_781_107_200_000),
+                messages: 0,
+                update_due: None,
+                busy: false,
+            };
+            for extra in [false, true] {
+                if extra {
+                    s.targets = vec![
+                        Target { marker: marker(&key, 0, None), contact: contact("p1"), record: Some(RecordId::new("r1")), synced: 2 },
+                        Target { marker: marker(&key, 1, Some(&contact("p2"))), contact: contact("p2"), record: None, synced: 0 },
+                    ];
+                    s.attempts = 3;
+                    s.last_error = Some("rate limited\n".into());
+                    s.messages = 4;
+                    s.update_due = Some(Timestamp(77));
+                    s.busy = true;
+                }
+                let r = s.to_record();
+                assert_eq!(r.value, serde_json::to_string(&s).unwrap());
+                let back = Slot::from_record(&r).unwrap();
+                assert_eq!(back, Slot { busy: false, ..s.clone() });
+                n += 1;
+            }
+        }
+        for (m, t) in modes.iter().zip(triggers) {
+            assert_eq!(serde_json::to_string(m).unwrap(), format!("\"{}\"", m.as_str()));
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.as_str()));
+        }
+        assert_eq!(n, 24);
     }
 }

@@ -1,0 +1,192 @@
+//! A small JSON writer for the records the engine writes on every transition (slots, audit
+//! entries, contacts inside them).
+//!
+//! Why by hand: a hang-up writes a dozen records, and with serde_json's derive most of the time
+//! went into writing field names through the escaping path and growing the output buffer a few
+//! bytes at a time. Here names are literals, strings are checked for characters that need
+//! escaping in one branch-free pass, and the buffer is sized once.
+//!
+//! Invariant: the text is exactly what `serde_json::to_string` makes of the same value (the
+//! tests in `records`, `slot` and `audit` compare the two on every shape), so records written
+//! either way read back with the derived `Deserialize`, and the JS side sees one format.
+
+use crate::model::{Contact, Timestamp};
+
+/// Appends `s` as a JSON string, escaped as serde_json does (`\"`, `\\`, `\b\f\n\r\t`, other
+/// control characters as `\u00XX`; everything else, non-ASCII included, as it is).
+pub fn str(out: &mut String, s: &str) {
+    out.push('"');
+    // Branch-free over the bytes, so the common case (nothing to escape) is one pass and a copy.
+    let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.push_str(s);
+    } else {
+        escape(out, s);
+    }
+    out.push('"');
+}
+
+fn escape(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(short);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// Appends an integer in decimal.
+pub fn int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    uint(out, n.unsigned_abs());
+}
+
+/// Appends an unsigned integer in decimal.
+pub fn uint(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits (keys that sort as text).
+pub fn uint_padded(out: &mut String, n: u64, width: usize) {
+    let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
+    for _ in digits..width {
+        out.push('0');
+    }
+    uint(out, n);
+}
+
+/// Appends `n` in lower-case hex, zero-padded to 16 digits.
+pub fn hex16(out: &mut String, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(char::from(HEX[((n >> (shift * 4)) & 0xf) as usize]));
+    }
+}
+
+pub fn opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+pub fn opt_time(out: &mut String, t: Option<Timestamp>) {
+    match t {
+        Some(t) => int(out, t.0),
+        None => out.push_str("null"),
+    }
+}
+
+/// A [`Contact`] as its derived `Serialize` writes it.
+pub fn contact(out: &mut String, c: &Contact) {
+    out.push_str("{\"id\":");
+    str(out, c.id.as_str());
+    out.push_str(",\"name\":");
+    str(out, &c.name);
+    out.push_str(",\"record_type\":");
+    str(out, &c.record_type.0);
+    out.push_str(",\"phones\":[");
+    for (i, p) in c.phones.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        str(out, p);
+    }
+    out.push_str("],\"created_at\":");
+    opt_time(out, c.created_at);
+    out.push_str(",\"modified_at\":");
+    opt_time(out, c.modified_at);
+    out.push_str(",\"url\":");
+    opt_str(out, c.url.as_deref());
+    out.push('}');
+}
+
+/// Appends `value` through serde_json (the shapes too rare to be worth writing by hand).
+pub fn serde<T: serde::Serialize + ?Sized>(out: &mut String, value: &T) {
+    match serde_json::to_string(value) {
+        Ok(s) => out.push_str(&s),
+        Err(_) => out.push_str("null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RecordId, RecordType};
+
+    #[test]
+    fn strings_and_numbers_match_serde_json() {
+        let strings = ["", "plain", "quote \" and \\ back", "tab\tnew\nline\r", "\u{0}\u{1f}\u{8}\u{c}\u{7f}", "é 日本 🎉", "a\"", "\\"];
+        for s in strings {
+            let mut out = String::new();
+            str(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+        for n in [0i64, 7, -7, 10, 1_781_107_200_000, i64::MAX, i64::MIN] {
+            let mut out = String::new();
+            int(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        for (n, w) in [(0u64, 13usize), (5, 10), (1_781_107_200_000, 13), (12_345_678_901, 10)] {
+            let mut out = String::new();
+            uint_padded(&mut out, n, w);
+            assert_eq!(out, format!("{n:0w$}"));
+        }
+        for n in [0u64, 0xbe4c, u64::MAX] {
+            let mut out = String::new();
+            hex16(&mut out, n);
+            assert_eq!(out, format!("{n:016x}"));
+        }
+    }
+
+    #[test]
+    fn contacts_match_serde_json() {
+        let full = Contact {
+            id: RecordId::new("0031\"x"),
+            name: "Ann \"Nan\" O'Neil".into(),
+            record_type: RecordType::new("Lead"),
+            phones: vec!["+1 (212) 555-0100".into(), "020\t7946".into()],
+            created_at: Some(Timestamp(-5)),
+            modified_at: None,
+            url: Some("https://crm.example/c/1?a=b&c=\\d".into()),
+        };
+        let bare = Contact { phones: Vec::new(), created_at: None, url: None, ..full.clone() };
+        for c in [full, bare] {
+            let mut out = String::new();
+            contact(&mut out, &c);
+            assert_eq!(out, serde_json::to_string(&c).unwrap());
+        }
+    }
+}
