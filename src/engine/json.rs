@@ -10,7 +10,7 @@
 //! tests in `records`, `slot` and `audit` compare the two on every shape), so records written
 //! either way read back with the derived `Deserialize`, and the JS side sees one format.
 
-use crate::model::{Contact, Timestamp};
+use crate::model::{Call, CallResult, Contact, Direction, Timestamp};
 
 /// Appends `s` as a JSON string, escaped as serde_json does (`\"`, `\\`, `\b\f\n\r\t`, other
 /// control characters as `\u00XX`; everything else, non-ASCII included, as it is).
@@ -62,19 +62,28 @@ pub fn int(out: &mut String, n: i64) {
     uint(out, n.unsigned_abs());
 }
 
-/// Appends an unsigned integer in decimal.
+/// Appends an unsigned integer in decimal, two digits at a time (timestamps have thirteen).
 pub fn uint(out: &mut String, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    while n >= 100 {
+        let d = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i] = PAIRS[d];
+        buf[i + 1] = PAIRS[d + 1];
     }
-    // Only ASCII digits were written.
+    if n >= 10 {
+        let d = n as usize * 2;
+        i -= 2;
+        buf[i] = PAIRS[d];
+        buf[i + 1] = PAIRS[d + 1];
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    // Only ASCII digits were written, so this never fails.
     out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
@@ -133,6 +142,41 @@ pub fn contact(out: &mut String, c: &Contact) {
     out.push('}');
 }
 
+/// A [`Call`] as its derived `Serialize` writes it.
+pub fn call(out: &mut String, c: &Call) {
+    out.push_str("{\"id\":");
+    str(out, c.id.as_str());
+    out.push_str(match c.direction {
+        Direction::Inbound => ",\"direction\":\"inbound\",\"our_number\":",
+        Direction::Outbound => ",\"direction\":\"outbound\",\"our_number\":",
+    });
+    // E.164 numbers are "+" and digits.
+    opt_str(out, c.our_number.as_ref().map(|n| n.as_str()));
+    out.push_str(",\"their_number\":");
+    str(out, c.their_number.as_str());
+    out.push_str(",\"started_at\":");
+    int(out, c.started_at.0);
+    out.push_str(",\"answered_at\":");
+    opt_time(out, c.answered_at);
+    out.push_str(",\"ended_at\":");
+    opt_time(out, c.ended_at);
+    out.push_str(",\"result\":\"");
+    out.push_str(match c.result {
+        CallResult::Answered => "answered",
+        CallResult::Missed => "missed",
+        CallResult::Voicemail => "voicemail",
+        CallResult::Busy => "busy",
+        CallResult::Rejected => "rejected",
+        CallResult::Failed => "failed",
+        CallResult::Unknown => "unknown",
+    });
+    out.push_str("\",\"recording_url\":");
+    opt_str(out, c.recording_url.as_deref());
+    out.push_str(",\"notes\":");
+    str(out, &c.notes);
+    out.push('}');
+}
+
 /// Appends `value` through serde_json (the shapes too rare to be worth writing by hand).
 pub fn serde<T: serde::Serialize + ?Sized>(out: &mut String, value: &T) {
     match serde_json::to_string(value) {
@@ -154,7 +198,7 @@ mod tests {
             str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
         }
-        for n in [0i64, 7, -7, 10, 1_781_107_200_000, i64::MAX, i64::MIN] {
+        for n in [0i64, 7, -7, 10, 99, 100, 101, 999, 1000, 1_781_107_200_000, i64::MAX, i64::MIN] {
             let mut out = String::new();
             int(&mut out, n);
             assert_eq!(out, n.to_string());

@@ -635,8 +635,14 @@ impl Engine {
         };
         let Some(due) = due else { return };
         if due <= self.now {
-            let integ = s.integration.clone();
-            self.queue.entry(integ).or_default().push_back(key.clone());
+            // Looked up before inserting: `entry` would copy the integration id every time.
+            match self.queue.get_mut(&s.integration) {
+                Some(q) => q.push_back(key.clone()),
+                None => {
+                    let integ = s.integration.clone();
+                    self.queue.insert(integ, VecDeque::from([key.clone()]));
+                }
+            }
         } else {
             self.timers.insert((due, key.clone()));
         }
@@ -740,7 +746,12 @@ impl Engine {
         let integration = s.integration.clone();
         let kind = self.settings.integrations.iter().find(|i| i.id == integration).map_or(CrmKind::HubSpot, |i| i.kind);
         let req = self.req_id();
-        self.health.entry(integration.clone()).or_default().inflight += 1;
+        match self.health.get_mut(&integration) {
+            Some(h) => h.inflight += 1,
+            None => {
+                self.health.insert(integration.clone(), Health { inflight: 1, ..Health::default() });
+            }
+        }
         self.inflight.insert(req, InFlight { slot: key.clone(), integration: integration.clone(), what });
         // Intent first: whatever was staged (the Attempting transition above all) is committed
         // before the request can start.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Call, Contact, IntegrationId, Timestamp};
 use crate::store::Record;
 
+use super::json;
 use super::retry::Health;
 
 /// One call as the engine keeps it (`calls/<call id>`).
@@ -80,8 +81,58 @@ impl CallEntry {
             key: self.call.id.0.clone(),
             open: u8::from(open),
             at: self.at().0,
-            value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
+            value: self.to_json(),
         }
+    }
+
+    /// The entry as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]).
+    /// Written at hang-up and again with each call pop's answer, so not through serde.
+    pub fn to_json(&self) -> String {
+        let contacts: usize = self.matches.values().map(|m| m.contacts.len()).sum::<usize>() + self.picks.values().map(Vec::len).sum::<usize>();
+        let mut out = String::with_capacity(320 + self.call.notes.len() + 256 * contacts);
+        out.push_str("{\"call\":");
+        json::call(&mut out, &self.call);
+        let flag = |b: bool| if b { "true" } else { "false" };
+        out.push_str(",\"ended\":");
+        out.push_str(flag(self.ended));
+        out.push_str(",\"notes_opened\":");
+        out.push_str(flag(self.notes_opened));
+        out.push_str(",\"picks\":{");
+        for (i, (integ, contacts)) in self.picks.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::str(&mut out, integ.as_str());
+            out.push_str(":[");
+            for (j, c) in contacts.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                json::contact(&mut out, c);
+            }
+            out.push(']');
+        }
+        out.push_str("},\"log_now\":");
+        out.push_str(flag(self.log_now));
+        out.push_str(",\"matches\":{");
+        for (i, (integ, m)) in self.matches.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::str(&mut out, integ.as_str());
+            out.push_str(":{\"at\":");
+            json::int(&mut out, m.at.0);
+            out.push_str(",\"contacts\":[");
+            for (j, c) in m.contacts.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                json::contact(&mut out, c);
+            }
+            out.push_str("]}");
+        }
+        out.push_str("}}");
+        out
     }
 
     pub fn from_record(r: &Record) -> Option<CallEntry> {
@@ -119,5 +170,59 @@ pub fn health_record(integ: &IntegrationId, h: &Health) -> Record {
         open: 0,
         at: 0,
         value: serde_json::to_string(h).unwrap_or_else(|_| "null".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CallId, CallResult, Direction, RecordId, RecordType};
+    use crate::phone::{Country, E164};
+
+    fn contact(id: &str) -> Contact {
+        Contact {
+            id: RecordId::new(id),
+            name: format!("N\u{e9}e \"{id}\""),
+            record_type: RecordType::new("Lead"),
+            phones: vec!["+1 212 555 0100".into(), "x".into()],
+            created_at: None,
+            modified_at: Some(Timestamp(3)),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn records_match_serde_json_and_read_back() {
+        let their = E164::parse("+12125550100", Country::US).unwrap();
+        let directions = [Direction::Inbound, Direction::Outbound];
+        let results = [CallResult::Answered, CallResult::Missed, CallResult::Voicemail, CallResult::Busy, CallResult::Rejected, CallResult::Failed, CallResult::Unknown];
+        for (i, result) in results.into_iter().enumerate() {
+            let call = Call {
+                id: CallId::new(format!("c\\{i}")),
+                direction: directions[i % 2],
+                our_number: (i % 2 == 0).then_some(their),
+                their_number: their,
+                started_at: Timestamp(1_781_107_200_000),
+                answered_at: (i % 3 == 0).then_some(Timestamp(1_781_107_201_000)),
+                ended_at: (i % 2 == 1).then_some(Timestamp(1_781_107_260_000)),
+                result,
+                recording_url: (i % 2 == 0).then(|| "https://rec.example/1?a=\"b\"".to_owned()),
+                notes: if i % 2 == 0 { String::new() } else { "line 1\nline \"2\"\t".into() },
+            };
+            let mut e = CallEntry::new(call);
+            e.ended = i % 2 == 0;
+            e.notes_opened = i % 3 == 0;
+            e.log_now = i % 4 == 0;
+            if i >= 2 {
+                e.picks.insert(IntegrationId::new("hs"), vec![contact("a"), contact("b")]);
+                e.picks.insert(IntegrationId::new("p\"d"), Vec::new());
+                e.matches.insert(IntegrationId::new("hs"), CallMatches { at: Timestamp(9), contacts: vec![contact("a")] });
+                e.matches.insert(IntegrationId::new("zo"), CallMatches { at: Timestamp(10), contacts: Vec::new() });
+            }
+            let r = e.to_record(i % 2 == 0);
+            assert_eq!(r.value, serde_json::to_string(&e).unwrap());
+            let back = CallEntry::from_record(&r).unwrap();
+            assert_eq!(back, CallEntry { persisted_open: i % 2 == 0, ..e });
+        }
     }
 }
