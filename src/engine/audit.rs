@@ -29,37 +29,37 @@ impl AuditEntry {
     /// The record `audit/<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
     /// digits, sequence to 10 digits, so keys sort by time as text.
     pub fn to_record(&self, boot: u64, seq: u64) -> Record {
-        let mut key = String::with_capacity(41);
+        let mut key = json::Out::with_capacity(41);
         json::uint_padded(&mut key, self.at.0.max(0).unsigned_abs(), 13);
-        key.push('|');
+        key.byte(b'|');
         json::hex16(&mut key, boot);
-        key.push('|');
+        key.byte(b'|');
         json::uint_padded(&mut key, seq, 10);
-        Record { key, open: 0, at: self.at.0, value: self.to_json() }
+        Record { key: key.finish(), open: 0, at: self.at.0, value: self.to_json() }
     }
 
     /// The entry as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]).
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(160 + self.outcome.len());
-        out.push_str("{\"at\":");
+        let mut out = json::Out::with_capacity(160 + self.outcome.len());
+        out.raw("{\"at\":");
         json::int(&mut out, self.at.0);
         // Trigger names are lower-case words: nothing to escape.
-        out.push_str(",\"trigger\":\"");
-        out.push_str(self.trigger.as_str());
-        out.push_str("\",\"integration\":");
+        out.raw(",\"trigger\":\"");
+        out.raw(self.trigger.as_str());
+        out.raw("\",\"integration\":");
         json::opt_str(&mut out, self.integration.as_ref().map(|i| i.as_str()));
-        out.push_str(",\"slot\":");
+        out.raw(",\"slot\":");
         json::opt_str(&mut out, self.slot.as_deref());
-        out.push_str(",\"call\":");
+        out.raw(",\"call\":");
         json::opt_str(&mut out, self.call.as_ref().map(|c| c.as_str()));
-        out.push_str(",\"contact\":");
+        out.raw(",\"contact\":");
         json::opt_str(&mut out, self.contact.as_ref().map(|c| c.as_str()));
-        out.push_str(",\"outcome\":");
+        out.raw(",\"outcome\":");
         json::str(&mut out, &self.outcome);
-        out.push_str(",\"record\":");
+        out.raw(",\"record\":");
         json::opt_str(&mut out, self.record.as_ref().map(|r| r.as_str()));
-        out.push('}');
-        out
+        out.byte(b'}');
+        out.finish()
     }
 
     /// One CSV line (the export): time, trigger, integration, call, contact, outcome, record.

@@ -89,50 +89,50 @@ impl CallEntry {
     /// Written at hang-up and again with each call pop's answer, so not through serde.
     pub fn to_json(&self) -> String {
         let contacts: usize = self.matches.values().map(|m| m.contacts.len()).sum::<usize>() + self.picks.values().map(Vec::len).sum::<usize>();
-        let mut out = String::with_capacity(320 + self.call.notes.len() + 256 * contacts);
-        out.push_str("{\"call\":");
+        let mut out = json::Out::with_capacity(320 + self.call.notes.len() + 256 * contacts);
+        out.raw("{\"call\":");
         json::call(&mut out, &self.call);
         let flag = |b: bool| if b { "true" } else { "false" };
-        out.push_str(",\"ended\":");
-        out.push_str(flag(self.ended));
-        out.push_str(",\"notes_opened\":");
-        out.push_str(flag(self.notes_opened));
-        out.push_str(",\"picks\":{");
+        out.raw(",\"ended\":");
+        out.raw(flag(self.ended));
+        out.raw(",\"notes_opened\":");
+        out.raw(flag(self.notes_opened));
+        out.raw(",\"picks\":{");
         for (i, (integ, contacts)) in self.picks.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.byte(b',');
             }
             json::str(&mut out, integ.as_str());
-            out.push_str(":[");
+            out.raw(":[");
             for (j, c) in contacts.iter().enumerate() {
                 if j > 0 {
-                    out.push(',');
+                    out.byte(b',');
                 }
                 json::contact(&mut out, c);
             }
-            out.push(']');
+            out.byte(b']');
         }
-        out.push_str("},\"log_now\":");
-        out.push_str(flag(self.log_now));
-        out.push_str(",\"matches\":{");
+        out.raw("},\"log_now\":");
+        out.raw(flag(self.log_now));
+        out.raw(",\"matches\":{");
         for (i, (integ, m)) in self.matches.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.byte(b',');
             }
             json::str(&mut out, integ.as_str());
-            out.push_str(":{\"at\":");
+            out.raw(":{\"at\":");
             json::int(&mut out, m.at.0);
-            out.push_str(",\"contacts\":[");
+            out.raw(",\"contacts\":[");
             for (j, c) in m.contacts.iter().enumerate() {
                 if j > 0 {
-                    out.push(',');
+                    out.byte(b',');
                 }
                 json::contact(&mut out, c);
             }
-            out.push_str("]}");
+            out.raw("]}");
         }
-        out.push_str("}}");
-        out
+        out.raw("}}");
+        out.finish()
     }
 
     pub fn from_record(r: &Record) -> Option<CallEntry> {

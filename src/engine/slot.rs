@@ -99,7 +99,8 @@ impl Trigger {
 }
 
 /// What a slot logs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Deserialize: by hand, in `tagged` below (the derived one buffers every field first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Subject {
     Call { call: CallId },
@@ -140,7 +141,8 @@ pub struct Target {
 /// ```
 /// `Searching` and `Reconciling` are `Waiting`/`Unknown` with a request in flight; `Parked` is
 /// the integration's state (401), not the slot's: its slots keep their state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// Deserialize: by hand, in `tagged` below (the derived one buffers every field first).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SlotState {
     /// Work to do: at `due`, or at the next digest run when `due` is `None`.
@@ -253,86 +255,283 @@ impl Slot {
     /// The slot as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]):
     /// by hand for the shapes every call goes through, through serde for the rare ones.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(256 + 320 * self.targets.len());
-        out.push_str("{\"key\":");
+        let mut out = json::Out::with_capacity(256 + 320 * self.targets.len());
+        out.raw("{\"key\":");
         json::str(&mut out, &self.key);
-        out.push_str(",\"subject\":");
+        out.raw(",\"subject\":");
         match &self.subject {
             Subject::Call { call } => {
-                out.push_str("{\"type\":\"call\",\"call\":");
+                out.raw("{\"type\":\"call\",\"call\":");
                 json::str(&mut out, call.as_str());
-                out.push('}');
+                out.byte(b'}');
             }
             other => json::serde(&mut out, other),
         }
-        out.push_str(",\"integration\":");
+        out.raw(",\"integration\":");
         json::str(&mut out, self.integration.as_str());
         // Mode and trigger names are lower-case words: nothing to escape.
-        out.push_str(",\"mode\":\"");
-        out.push_str(self.mode.as_str());
-        out.push_str("\",\"trigger\":\"");
-        out.push_str(self.trigger.as_str());
-        out.push_str("\",\"state\":");
+        out.raw(",\"mode\":\"");
+        out.raw(self.mode.as_str());
+        out.raw("\",\"trigger\":\"");
+        out.raw(self.trigger.as_str());
+        out.raw("\",\"state\":");
         match &self.state {
             SlotState::Waiting { due } => {
-                out.push_str("{\"state\":\"waiting\",\"due\":");
+                out.raw("{\"state\":\"waiting\",\"due\":");
                 json::opt_time(&mut out, *due);
-                out.push('}');
+                out.byte(b'}');
             }
             SlotState::Attempting { attempt, target, started_at } => {
-                out.push_str("{\"state\":\"attempting\",\"attempt\":");
+                out.raw("{\"state\":\"attempting\",\"attempt\":");
                 json::str(&mut out, attempt);
-                out.push_str(",\"target\":");
+                out.raw(",\"target\":");
                 json::uint(&mut out, *target as u64);
-                out.push_str(",\"started_at\":");
+                out.raw(",\"started_at\":");
                 json::int(&mut out, started_at.0);
-                out.push('}');
+                out.byte(b'}');
             }
-            SlotState::Logged => out.push_str("{\"state\":\"logged\"}"),
+            SlotState::Logged => out.raw("{\"state\":\"logged\"}"),
             other => json::serde(&mut out, other),
         }
-        out.push_str(",\"targets\":[");
+        out.raw(",\"targets\":[");
         for (i, t) in self.targets.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.byte(b',');
             }
-            out.push_str("{\"contact\":");
+            out.raw("{\"contact\":");
             json::contact(&mut out, &t.contact);
-            out.push_str(",\"marker\":");
+            out.raw(",\"marker\":");
             json::str(&mut out, &t.marker.0);
-            out.push_str(",\"record\":");
+            out.raw(",\"record\":");
             json::opt_str(&mut out, t.record.as_ref().map(|r| r.as_str()));
             if t.synced != 0 {
-                out.push_str(",\"synced\":");
+                out.raw(",\"synced\":");
                 json::uint(&mut out, t.synced as u64);
             }
-            out.push('}');
+            out.byte(b'}');
         }
-        out.push(']');
+        out.byte(b']');
         if self.attempts != 0 {
-            out.push_str(",\"attempts\":");
+            out.raw(",\"attempts\":");
             json::uint(&mut out, u64::from(self.attempts));
         }
         if let Some(e) = &self.last_error {
-            out.push_str(",\"last_error\":");
+            out.raw(",\"last_error\":");
             json::str(&mut out, e);
         }
-        out.push_str(",\"at\":");
+        out.raw(",\"at\":");
         json::int(&mut out, self.at.0);
         if self.messages != 0 {
-            out.push_str(",\"messages\":");
+            out.raw(",\"messages\":");
             json::uint(&mut out, self.messages as u64);
         }
         if let Some(t) = self.update_due {
-            out.push_str(",\"update_due\":");
+            out.raw(",\"update_due\":");
             json::int(&mut out, t.0);
         }
-        out.push('}');
-        out
+        out.byte(b'}');
+        out.finish()
     }
 
     pub fn from_record(r: &Record) -> Option<Slot> {
         serde_json::from_str(&r.value).ok()
+    }
+}
+
+/// Reading the two internally tagged enums of a slot record.
+///
+/// serde's derived `Deserialize` for `#[serde(tag = ...)]` enums cannot know the variant before
+/// it has seen the tag, so it first copies every field into a generic buffer and then reads the
+/// variant from that: at a restore this was a fifth of the native time, and more in the
+/// size-optimised wasm build. The engine always writes the tag first; when it comes first here,
+/// the rest of the object is read straight into a struct of every variant's fields. A record
+/// whose tag comes later (written by something else) still reads, through a JSON tree.
+mod tagged {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{self, value::MapAccessDeserializer, DeserializeOwned, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    use super::{Contact, ConversationId, MessageKind, SlotKey, SlotState, Subject, Timestamp, E164};
+    use crate::model::CallId;
+
+    /// What the enum is read from: its tag name and its fields.
+    pub trait Tagged: Sized {
+        const TAG: &'static str;
+        type Variant: DeserializeOwned;
+        type Fields: DeserializeOwned;
+        fn build<E: de::Error>(variant: Self::Variant, fields: Self::Fields) -> Result<Self, E>;
+    }
+
+    enum Key {
+        Tag,
+        Other(String),
+    }
+
+    struct KeySeed(&'static str);
+
+    impl<'de> de::DeserializeSeed<'de> for KeySeed {
+        type Value = Key;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for KeySeed {
+        type Value = Key;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a field name")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+            Ok(if v == self.0 { Key::Tag } else { Key::Other(v.to_owned()) })
+        }
+    }
+
+    pub struct TaggedVisitor<T>(PhantomData<T>);
+
+    impl<T> TaggedVisitor<T> {
+        pub fn new() -> Self {
+            TaggedVisitor(PhantomData)
+        }
+    }
+
+    impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "an object with a \"{}\" field", T::TAG)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+            match map.next_key_seed(KeySeed(T::TAG))? {
+                Some(Key::Tag) => {
+                    let variant: T::Variant = map.next_value()?;
+                    let fields = T::Fields::deserialize(MapAccessDeserializer::new(map))?;
+                    T::build(variant, fields)
+                }
+                first => {
+                    // The tag is not first: gather the object, then read it as usual.
+                    let mut obj = serde_json::Map::new();
+                    if let Some(Key::Other(k)) = first {
+                        obj.insert(k, map.next_value()?);
+                    }
+                    while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                        obj.insert(k, v);
+                    }
+                    let tag = obj.remove(T::TAG).ok_or_else(|| de::Error::missing_field(T::TAG))?;
+                    let variant = serde_json::from_value(tag).map_err(de::Error::custom)?;
+                    let fields = serde_json::from_value(serde_json::Value::Object(obj)).map_err(de::Error::custom)?;
+                    T::build(variant, fields)
+                }
+            }
+        }
+    }
+
+    fn need<T, E: de::Error>(v: Option<T>, field: &'static str) -> Result<T, E> {
+        v.ok_or_else(|| E::missing_field(field))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum StateTag {
+        Waiting,
+        WaitingPlaceholder,
+        Attempting,
+        Unknown,
+        Logged,
+        NoMatch,
+        Unresolved,
+        Failed,
+        NeedsReview,
+        Skipped,
+        Dismissed,
+    }
+
+    #[derive(Deserialize)]
+    pub struct StateFields {
+        due: Option<Timestamp>,
+        placeholder: Option<SlotKey>,
+        attempt: Option<String>,
+        target: Option<usize>,
+        started_at: Option<Timestamp>,
+        since: Option<Timestamp>,
+        checks: Option<u32>,
+        candidates: Option<Vec<Contact>>,
+        reason: Option<String>,
+    }
+
+    impl Tagged for SlotState {
+        const TAG: &'static str = "state";
+        type Variant = StateTag;
+        type Fields = StateFields;
+        fn build<E: de::Error>(v: StateTag, f: StateFields) -> Result<SlotState, E> {
+            Ok(match v {
+                StateTag::Waiting => SlotState::Waiting { due: f.due },
+                StateTag::WaitingPlaceholder => SlotState::WaitingPlaceholder { placeholder: need(f.placeholder, "placeholder")? },
+                StateTag::Attempting => SlotState::Attempting {
+                    attempt: need(f.attempt, "attempt")?,
+                    target: need(f.target, "target")?,
+                    started_at: need(f.started_at, "started_at")?,
+                },
+                StateTag::Unknown => SlotState::Unknown { target: need(f.target, "target")?, since: need(f.since, "since")?, checks: need(f.checks, "checks")? },
+                StateTag::Logged => SlotState::Logged,
+                StateTag::NoMatch => SlotState::NoMatch,
+                StateTag::Unresolved => SlotState::Unresolved { candidates: need(f.candidates, "candidates")? },
+                StateTag::Failed => SlotState::Failed { reason: need(f.reason, "reason")? },
+                StateTag::NeedsReview => SlotState::NeedsReview { reason: need(f.reason, "reason")? },
+                StateTag::Skipped => SlotState::Skipped { reason: need(f.reason, "reason")? },
+                StateTag::Dismissed => SlotState::Dismissed,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum SubjectTag {
+        Call,
+        Messages,
+        Placeholder,
+    }
+
+    #[derive(Deserialize)]
+    pub struct SubjectFields {
+        call: Option<CallId>,
+        conversation: Option<ConversationId>,
+        day: Option<String>,
+        kind: Option<MessageKind>,
+        their_number: Option<E164>,
+        our_number: Option<E164>,
+        number: Option<E164>,
+    }
+
+    impl Tagged for Subject {
+        const TAG: &'static str = "type";
+        type Variant = SubjectTag;
+        type Fields = SubjectFields;
+        fn build<E: de::Error>(v: SubjectTag, f: SubjectFields) -> Result<Subject, E> {
+            Ok(match v {
+                SubjectTag::Call => Subject::Call { call: need(f.call, "call")? },
+                SubjectTag::Messages => Subject::Messages {
+                    conversation: need(f.conversation, "conversation")?,
+                    day: need(f.day, "day")?,
+                    kind: need(f.kind, "kind")?,
+                    their_number: need(f.their_number, "their_number")?,
+                    our_number: f.our_number,
+                },
+                SubjectTag::Placeholder => Subject::Placeholder { number: need(f.number, "number")? },
+            })
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SlotState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(tagged::TaggedVisitor::<SlotState>::new())
+    }
+}
+
+impl<'de> Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(tagged::TaggedVisitor::<Subject>::new())
     }
 }
 
@@ -439,5 +638,27 @@ mod tests {
             assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.as_str()));
         }
         assert_eq!(n, 24);
+    }
+
+    /// Records whose tag is not the first field, or that lack a variant's field, read as the
+    /// derived `Deserialize` read them.
+    #[test]
+    fn tagged_enums_read_in_any_field_order() {
+        let late: SlotState = serde_json::from_str(r#"{"target":1,"attempt":"a-1","started_at":5,"state":"attempting"}"#).unwrap();
+        assert_eq!(late, SlotState::Attempting { attempt: "a-1".into(), target: 1, started_at: Timestamp(5) });
+        let waiting: SlotState = serde_json::from_str(r#"{"state":"waiting"}"#).unwrap();
+        assert_eq!(waiting, SlotState::Waiting { due: None });
+        let extra: SlotState = serde_json::from_str(r#"{"state":"logged","future_field":[1,{"a":2}]}"#).unwrap();
+        assert_eq!(extra, SlotState::Logged);
+        let subject: Subject = serde_json::from_str(r#"{"call":"c1","type":"call"}"#).unwrap();
+        assert_eq!(subject, Subject::Call { call: CallId::new("c1") });
+        for bad in [r#"{"state":"attempting","target":1}"#, r#"{"state":"nope"}"#, r#"{"due":3}"#, r#"[1]"#, r#"{"type":"placeholder","number":"12"}"#] {
+            assert!(serde_json::from_str::<SlotState>(bad).is_err() || serde_json::from_str::<Subject>(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<SlotState>(r#"{"state":"attempting","target":1}"#).is_err());
+        assert!(serde_json::from_str::<Subject>(r#"{"type":"placeholder","number":"12"}"#).is_err());
+        // Through a JSON tree too (views read records that way).
+        let tree = serde_json::json!({"state": "failed", "reason": "x"});
+        assert_eq!(serde_json::from_value::<SlotState>(tree).unwrap(), SlotState::Failed { reason: "x".into() });
     }
 }
