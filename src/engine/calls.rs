@@ -348,8 +348,8 @@ impl Engine {
                         conversation: m.conversation.clone(),
                         day: day.clone(),
                         kind: m.kind,
-                        their_number: m.their_number.clone(),
-                        our_number: m.our_number.clone(),
+                        their_number: m.their_number,
+                        our_number: m.our_number,
                     };
                     let mut s = new_slot(key.clone(), subject, integ.clone(), Mode::Messages, Trigger::Sms, SlotState::Waiting { due: Some(now) }, m.at);
                     s.messages = count;
@@ -390,7 +390,7 @@ impl Engine {
                     None => self.problem(ProblemKind::BadInput, format!("{key}: rule \"ask\" cannot resolve a conflict")),
                 },
                 Resolution::CreatePlaceholder => {
-                    let number = self.slots.get(&key).and_then(|s| s.call_id()).and_then(|c| self.calls.get(c)).map(|c| c.call.their_number.clone());
+                    let number = self.slots.get(&key).and_then(|s| s.call_id()).and_then(|c| self.calls.get(c)).map(|c| c.call.their_number);
                     match number {
                         Some(n) => {
                             self.audit(Some(&key), Trigger::Resolved, "resolved: placeholder contact".into(), None, None);

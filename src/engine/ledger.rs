@@ -99,20 +99,20 @@ impl Engine {
         let trigger = s.trigger;
         let is_messages = matches!(s.subject, Subject::Messages { .. });
         let number = match &s.subject {
-            Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number.clone()),
-            Subject::Messages { their_number, .. } => Some(their_number.clone()),
-            Subject::Placeholder { number } => Some(number.clone()),
+            Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number),
+            Subject::Messages { their_number, .. } => Some(*their_number),
+            Subject::Placeholder { number } => Some(*number),
         };
         let Some((placeholders_on, rule)) = self.integration(&integ).map(|i| (i.placeholder.enabled, i.conflict_rule.clone())) else { return };
         if contacts.is_empty() {
-            let cached = number.as_ref().and_then(|n| self.placeholders.get(&(integ.clone(), n.clone()))).cloned();
+            let cached = number.as_ref().and_then(|n| self.placeholders.get(&(integ.clone(), *n))).cloned();
             match (cached, &number) {
                 (Some(c), _) if !is_messages => {
                     self.audit(Some(key), trigger, "no match; reusing the placeholder contact".into(), Some(c.id.clone()), None);
                     self.set_targets(key, vec![c]);
                 }
                 (None, Some(n)) if !is_messages && placeholders_on => {
-                    let n = n.clone();
+                    let n = *n;
                     self.audit(Some(key), trigger, "no match; placeholder contact requested".into(), None, None);
                     self.request_placeholder(key, &n);
                 }
@@ -172,7 +172,7 @@ impl Engine {
         let integ = s.integration.clone();
         let trigger = s.trigger;
         let ph = placeholder::key(&integ, number);
-        if let Some(c) = self.placeholders.get(&(integ.clone(), number.clone())).cloned() {
+        if let Some(c) = self.placeholders.get(&(integ.clone(), *number)).cloned() {
             self.set_targets(key, vec![c]);
             return;
         }
@@ -194,7 +194,7 @@ impl Engine {
                 let now = self.now;
                 let slot = super::Slot {
                     key: ph.clone(),
-                    subject: Subject::Placeholder { number: number.clone() },
+                    subject: Subject::Placeholder { number: *number },
                     integration: integ,
                     mode: Mode::Placeholder,
                     trigger,
@@ -223,7 +223,7 @@ impl Engine {
         let trigger = s.trigger;
         s.targets = vec![Target { marker: marker(ph, 0, None), record: Some(contact.id.clone()), contact: contact.clone(), synced: 0 }];
         s.state = SlotState::Logged;
-        self.placeholders.insert((integ.clone(), number.clone()), contact.clone());
+        self.placeholders.insert((integ.clone(), number), contact.clone());
         let cached = CachedPlaceholder { integration: integ, number, contact: contact.clone() };
         let at = self.now.0;
         // Same batch as the ledger transition, strictly: the cache is what stops a second create.
