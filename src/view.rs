@@ -264,7 +264,7 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
                 status,
                 integration: s.integration.clone(),
                 label,
-                their_number: call.as_ref().map(|c| c.their_number.clone()),
+                their_number: call.as_ref().map(|c| c.their_number),
                 call,
                 candidates,
                 detail,
