@@ -10,7 +10,8 @@
 //! tests in `records`, `slot` and `audit` compare the two on every shape), so records written
 //! either way read back with the derived `Deserialize`, and the JS side sees one format.
 
-use crate::model::{Call, CallResult, Contact, Direction, Timestamp};
+use crate::model::{Call, CallId, CallResult, Contact, Direction, RecordId, RecordType, Timestamp};
+use crate::phone::E164;
 
 /// The text being written: bytes, because every piece is either a `&str` or ASCII, so the
 /// text is valid UTF-8 by construction and is checked once, at the end, rather than per piece.
@@ -208,6 +209,331 @@ pub fn serde<T: serde::Serialize + ?Sized>(out: &mut Out, value: &T) {
     match serde_json::to_string(value) {
         Ok(s) => out.raw(&s),
         Err(_) => out.raw("null"),
+    }
+}
+
+/// A reader for the records the engine reads back at every restore (slots, calls): the
+/// shapes [`Out`] writes, read without serde's generic machinery, which the size-optimised
+/// wasm build runs several times slower than native code.
+///
+/// Invariant: it returns a value only when it is sure serde_json would read the same one; on
+/// anything unexpected (an unknown or repeated field, a float, an odd escape, a missing field)
+/// it returns `None` and the caller asks serde, which then decides, errors included.
+pub struct Reader<'a> {
+    text: &'a str,
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(text: &'a str) -> Reader<'a> {
+        Reader { text, s: text.as_bytes(), i: 0 }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.peek()? == b).then(|| self.i += 1)
+    }
+
+    fn word(&mut self, w: &[u8]) -> bool {
+        self.ws();
+        let hit = self.s[self.i..].starts_with(w);
+        if hit {
+            self.i += w.len();
+        }
+        hit
+    }
+
+    /// Whole input read (trailing whitespace allowed, as serde_json allows).
+    pub fn end(&mut self) -> Option<()> {
+        self.ws();
+        (self.i == self.s.len()).then_some(())
+    }
+
+    pub fn null(&mut self) -> bool {
+        self.word(b"null")
+    }
+
+    pub fn bool(&mut self) -> Option<bool> {
+        if self.word(b"true") {
+            Some(true)
+        } else if self.word(b"false") {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// An integer as serde_json reads one into an `i64` (no fraction, exponent or leading zero).
+    pub fn int(&mut self) -> Option<i64> {
+        self.ws();
+        let neg = self.s.get(self.i) == Some(&b'-');
+        if neg {
+            self.i += 1;
+        }
+        let start = self.i;
+        let mut n: i64 = 0;
+        while let Some(&d @ b'0'..=b'9') = self.s.get(self.i) {
+            let d = i64::from(d - b'0');
+            n = n.checked_mul(10)?.checked_add(if neg { -d } else { d })?;
+            self.i += 1;
+        }
+        let len = self.i - start;
+        if len == 0 || (len > 1 && self.s[start] == b'0') || matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        Some(n)
+    }
+
+    pub fn uint(&mut self) -> Option<u64> {
+        u64::try_from(self.int()?).ok()
+    }
+
+    pub fn string(&mut self) -> Option<String> {
+        self.eat(b'"')?;
+        let start = self.i;
+        // The common case: no escape, so one copy of a slice of the text (it ends at an ASCII
+        // quote, so on a character boundary).
+        let stop = self.s[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        self.i = start + stop;
+        match self.s[self.i] {
+            b'"' => {
+                let text = self.text.get(start..self.i)?.to_owned();
+                self.i += 1;
+                return Some(text);
+            }
+            b'\\' => {}
+            _ => return None,
+        }
+        let mut out = self.text.get(start..self.i)?.to_owned();
+        loop {
+            let b = *self.s.get(self.i)?;
+            self.i += 1;
+            match b {
+                b'"' => return Some(out),
+                b'\\' => {
+                    let e = *self.s.get(self.i)?;
+                    self.i += 1;
+                    out.push(match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hex = std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
+                            self.i += 4;
+                            // Surrogates (characters beyond the BMP, or broken ones): serde decides.
+                            char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+                        }
+                        _ => return None,
+                    });
+                }
+                0x00..=0x1f => return None,
+                _ => {
+                    // Copy the run up to the next quote or escape as it is.
+                    let run = self.i - 1;
+                    while let Some(&c) = self.s.get(self.i) {
+                        if c == b'"' || c == b'\\' || c < 0x20 {
+                            break;
+                        }
+                        self.i += 1;
+                    }
+                    out.push_str(self.text.get(run..self.i)?);
+                }
+            }
+        }
+    }
+
+    pub fn opt_string(&mut self) -> Option<Option<String>> {
+        if self.null() {
+            Some(None)
+        } else {
+            self.string().map(Some)
+        }
+    }
+
+    pub fn opt_time(&mut self) -> Option<Option<Timestamp>> {
+        if self.null() {
+            Some(None)
+        } else {
+            self.int().map(|t| Some(Timestamp(t)))
+        }
+    }
+
+    /// Reads an object whose field names are among `names`, calling `field` with each one's
+    /// index; a field not in `names`, or one seen twice, ends the read (`None`). Returns which
+    /// fields were seen, as bits.
+    pub fn object(&mut self, names: &[&str], mut field: impl FnMut(&mut Self, usize) -> Option<()>) -> Option<u64> {
+        self.eat(b'{')?;
+        let mut seen = 0u64;
+        if self.eat(b'}').is_some() {
+            return Some(seen);
+        }
+        // Fields usually come in the order the writer puts them: try the next one first.
+        let mut next = 0;
+        loop {
+            self.eat(b'"')?;
+            let start = self.i;
+            let len = self.s[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
+            self.i = start + len;
+            if self.s[self.i] == b'\\' {
+                return None;
+            }
+            let name = &self.s[start..self.i];
+            self.i += 1;
+            self.eat(b':')?;
+            let k = match names.get(next) {
+                Some(n) if n.as_bytes() == name => next,
+                _ => names.iter().position(|n| n.as_bytes() == name)?,
+            };
+            next = k + 1;
+            if seen & (1 << k) != 0 {
+                return None;
+            }
+            seen |= 1 << k;
+            field(self, k)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(seen);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads an object with any keys (a map), calling `entry` with each key.
+    pub fn map(&mut self, mut entry: impl FnMut(&mut Self, String) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            entry(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads an array, calling `item` for each element.
+    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A [`Contact`] as [`contact`] writes it.
+    pub fn contact(&mut self) -> Option<Contact> {
+        let (mut id, mut name, mut record_type, mut phones) = (None, None, None, None);
+        let (mut created_at, mut modified_at, mut url) = (None, None, None);
+        const NAMES: &[&str] = &["id", "name", "record_type", "phones", "created_at", "modified_at", "url"];
+        self.object(NAMES, |r, k| {
+            match k {
+                0 => id = Some(RecordId(r.string()?)),
+                1 => name = Some(r.string()?),
+                2 => record_type = Some(RecordType(r.string()?)),
+                3 => {
+                    let mut v = Vec::new();
+                    r.array(|r| {
+                        v.push(r.string()?);
+                        Some(())
+                    })?;
+                    phones = Some(v);
+                }
+                4 => created_at = r.opt_time()?,
+                5 => modified_at = r.opt_time()?,
+                _ => url = r.opt_string()?,
+            }
+            Some(())
+        })?;
+        Some(Contact { id: id?, name: name?, record_type: record_type?, phones: phones?, created_at, modified_at, url })
+    }
+
+    /// A [`Call`] as [`call`] writes it.
+    pub fn call(&mut self) -> Option<Call> {
+        let (mut id, mut direction, mut our_number, mut their_number, mut started_at) = (None, None, None, None, None);
+        let (mut answered_at, mut ended_at, mut result, mut recording_url, mut notes) = (None, None, None, None, None);
+        const NAMES: &[&str] =
+            &["id", "direction", "our_number", "their_number", "started_at", "answered_at", "ended_at", "result", "recording_url", "notes"];
+        self.object(NAMES, |r, k| {
+            match k {
+                0 => id = Some(CallId(r.string()?)),
+                1 => {
+                    direction = Some(match r.string()?.as_str() {
+                        "inbound" => Direction::Inbound,
+                        "outbound" => Direction::Outbound,
+                        _ => return None,
+                    })
+                }
+                2 => our_number = if r.null() { None } else { Some(E164::try_from(r.string()?).ok()?) },
+                3 => their_number = Some(E164::try_from(r.string()?).ok()?),
+                4 => started_at = Some(Timestamp(r.int()?)),
+                5 => answered_at = r.opt_time()?,
+                6 => ended_at = r.opt_time()?,
+                7 => {
+                    result = Some(match r.string()?.as_str() {
+                        "answered" => CallResult::Answered,
+                        "missed" => CallResult::Missed,
+                        "voicemail" => CallResult::Voicemail,
+                        "busy" => CallResult::Busy,
+                        "rejected" => CallResult::Rejected,
+                        "failed" => CallResult::Failed,
+                        "unknown" => CallResult::Unknown,
+                        _ => return None,
+                    })
+                }
+                8 => recording_url = r.opt_string()?,
+                _ => notes = Some(r.string()?),
+            }
+            Some(())
+        })?;
+        Some(Call {
+            id: id?,
+            direction: direction?,
+            our_number,
+            their_number: their_number?,
+            started_at: started_at?,
+            answered_at,
+            ended_at,
+            result: result?,
+            recording_url,
+            notes: notes?,
+        })
     }
 }
 

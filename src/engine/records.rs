@@ -135,8 +135,67 @@ impl CallEntry {
         out.finish()
     }
 
+    /// What [`CallEntry::to_json`] writes, read by hand (see [`json::Reader`]); `None` for
+    /// anything else, which serde then reads.
+    fn read(text: &str) -> Option<CallEntry> {
+        let mut r = json::Reader::new(text);
+        let (mut call, mut ended, mut notes_opened, mut picks, mut log_now) = (None, None, None, None, None);
+        let mut matches = BTreeMap::new();
+        const NAMES: &[&str] = &["call", "ended", "notes_opened", "picks", "log_now", "matches"];
+        let contacts = |r: &mut json::Reader| {
+            let mut v = Vec::new();
+            r.array(|r| {
+                v.push(r.contact()?);
+                Some(())
+            })?;
+            Some(v)
+        };
+        r.object(NAMES, |r, k| {
+            match k {
+                0 => call = Some(r.call()?),
+                1 => ended = Some(r.bool()?),
+                2 => notes_opened = Some(r.bool()?),
+                3 => {
+                    let mut m = BTreeMap::new();
+                    r.map(|r, integ| {
+                        m.insert(IntegrationId(integ), contacts(r)?);
+                        Some(())
+                    })?;
+                    picks = Some(m);
+                }
+                4 => log_now = Some(r.bool()?),
+                _ => {
+                    r.map(|r, integ| {
+                        let (mut at, mut list) = (None, None);
+                        r.object(&["at", "contacts"], |r, k| {
+                            match k {
+                                0 => at = Some(Timestamp(r.int()?)),
+                                _ => list = Some(contacts(r)?),
+                            }
+                            Some(())
+                        })?;
+                        matches.insert(IntegrationId(integ), CallMatches { at: at?, contacts: list? });
+                        Some(())
+                    })?;
+                }
+            }
+            Some(())
+        })?;
+        r.end()?;
+        Some(CallEntry {
+            call: call?,
+            ended: ended?,
+            notes_opened: notes_opened?,
+            picks: picks?,
+            log_now: log_now?,
+            matches,
+            popped: Default::default(),
+            persisted_open: false,
+        })
+    }
+
     pub fn from_record(r: &Record) -> Option<CallEntry> {
-        let mut c: CallEntry = serde_json::from_str(&r.value).ok()?;
+        let mut c = CallEntry::read(&r.value).or_else(|| serde_json::from_str(&r.value).ok())?;
         c.persisted_open = r.open == 1;
         Some(c)
     }
@@ -221,8 +280,18 @@ mod tests {
             }
             let r = e.to_record(i % 2 == 0);
             assert_eq!(r.value, serde_json::to_string(&e).unwrap());
+            // Read by hand, exactly as serde reads it.
+            assert_eq!(CallEntry::read(&r.value), Some(serde_json::from_str::<CallEntry>(&r.value).unwrap()));
             let back = CallEntry::from_record(&r).unwrap();
             assert_eq!(back, CallEntry { persisted_open: i % 2 == 0, ..e });
+        }
+        // Older records without matches, or with fields the reader does not know, go to serde.
+        let old = r#"{"call":{"id":"c","direction":"inbound","our_number":null,"their_number":"+12125550100","started_at":1,"answered_at":null,"ended_at":2,"result":"missed","recording_url":null,"notes":""},"ended":true,"notes_opened":false,"picks":{},"log_now":false}"#;
+        assert_eq!(CallEntry::read(old), Some(serde_json::from_str::<CallEntry>(old).unwrap()));
+        for odd in [old.replace("\"log_now\":false", "\"log_now\":false,\"x\":1"), old.replace("+12125550100", "+1212"), old.replace("\"started_at\":1", "\"started_at\":1e0")] {
+            assert_eq!(CallEntry::read(&odd), None, "{odd}");
+            let r = Record { key: "c".into(), open: 0, at: 0, value: odd.clone() };
+            assert_eq!(CallEntry::from_record(&r).map(|c| c.call), serde_json::from_str::<CallEntry>(&odd).ok().map(|c| c.call));
         }
     }
 }

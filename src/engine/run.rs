@@ -84,17 +84,24 @@ impl Engine {
             self.save_slot(&k);
             self.audit(Some(&k), trigger, "found attempting at restart: outcome unknown, reconciling".into(), None, None);
         }
-        for c in self.calls.values_mut() {
-            // Recompute below; a call record is rewritten only when its open flag changes.
-            let _ = c;
-        }
         let period = i64::from(self.settings.digest.period_mins);
         self.digest_due = match self.digest.last_started {
             // A clock that jumped back must not postpone the digest beyond one period.
             Some(t) => t.plus_mins(period).min(self.now.plus_mins(period)),
             None => self.now,
         };
-        let keys: Vec<SlotKey> = self.slots.keys().cloned().collect();
+        // Only slots with a due time go to the queue or a timer (most restored slots wait for
+        // the digest): copying every key to offer it to `enqueue` cost a copy and a lookup each.
+        let keys: Vec<SlotKey> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| match &s.state {
+                SlotState::Waiting { due: Some(_) } | SlotState::Unknown { .. } => true,
+                SlotState::Logged => s.is_dirty(),
+                _ => false,
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in &keys {
             self.enqueue(k);
         }
