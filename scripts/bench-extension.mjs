@@ -88,7 +88,8 @@ try {
     const all = (store) => new Promise((res, rej) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
     const calls = await all('calls');
     const slots = await all('slots');
-    const call = calls.find((c) => c.value && c.value.call);
+    // Record values are JSON text (src/store/mod.rs).
+    const call = calls.find((c) => c.value && JSON.parse(c.value).call);
     const mine = slots.filter((s) => s.key.startsWith(`call|${call.key}|`));
     const day = 86_400_000;
     const now = Date.now();
@@ -100,19 +101,17 @@ try {
       for (let i = base; i < Math.min(n, base + CHUNK); i++) {
         const id = `bench:${i}`;
         const at = now - 2 * day - Math.floor((i / n) * 58 * day);
-        const c = structuredClone(call);
-        c.key = id; c.open = 0; c.at = at;
-        c.value.call.id = id;
-        c.value.call.started_at = at - 60_000; c.value.call.answered_at = at - 55_000; c.value.call.ended_at = at;
-        cs.put(c);
+        const cv = JSON.parse(call.value);
+        cv.call.id = id;
+        cv.call.started_at = at - 60_000; cv.call.answered_at = at - 55_000; cv.call.ended_at = at;
+        cs.put({ key: id, open: 0, at, value: JSON.stringify(cv) });
         for (const s of mine) {
-          const t = structuredClone(s);
-          const integ = s.key.split('|').pop();
-          t.key = `call|${id}|${integ}`; t.open = 0; t.at = at;
-          t.value.key = t.key;
-          if (t.value.subject && t.value.subject.call) t.value.subject.call = id;
-          t.value.at = at;
-          ss.put(t);
+          const sv = JSON.parse(s.value);
+          const key = `call|${id}|${s.key.split('|').pop()}`;
+          sv.key = key;
+          if (sv.subject && sv.subject.call) sv.subject.call = id;
+          sv.at = at;
+          ss.put({ key, open: 0, at, value: JSON.stringify(sv) });
         }
       }
       await new Promise((res, rej) => { tx.oncomplete = res; tx.onerror = () => rej(tx.error); });
