@@ -40,12 +40,9 @@ const startupPolicy = readPolicy();
 const ready = init({ module_or_path: new URL('./pkg/calltrail_bg.wasm', import.meta.url) })
   .then(async () => {
     timing.wasmReadyMs = performance.now();
-    const [boot, host] = await Promise.all([
-      core.recordBoot(instance, Date.now()),
-      startupPolicy.then((policy) => core.Host.start('calltrail', callbacks, policy)),
-    ]);
+    const host = await core.Host.start('calltrail', callbacks, await startupPolicy, instance);
     timing.engineReadyMs = performance.now();
-    return { boot, host };
+    return { boot: host.boot(), host };
   });
 
 // Tests evaluate in the worker and read this; nothing in the product depends on it.

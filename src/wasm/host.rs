@@ -106,6 +106,8 @@ struct Inner {
     callbacks: Callbacks,
     sync_waiters: RefCell<Vec<Function>>,
     diagnostics: RefCell<Diagnostics>,
+    /// This worker start in the boot log.
+    boot: super::BootLog,
     /// Dedupe keys of recent softphone facts and when they were seen.
     recent_softphone: RefCell<BTreeMap<String, Timestamp>>,
     /// Effects ever queued, and ever executed: an input is on disk once `executed` reaches the
@@ -137,12 +139,18 @@ impl Host {
     /// Opens the store, restores the engine from open work, and starts executing its effects.
     /// `callbacks` is `{ setAlarm(epochMs), notify(notice), setBadge(text) }`; `policy` is what
     /// `chrome.storage.managed` holds (an object, possibly empty).
-    pub async fn start(db_name: String, callbacks: JsValue, policy: JsValue) -> Result<Host, JsValue> {
+    pub async fn start(db_name: String, callbacks: JsValue, policy: JsValue, instance: String) -> Result<Host, JsValue> {
         let set_alarm = function(&callbacks, "setAlarm")?;
         let notify = function(&callbacks, "notify")?;
         let set_badge = function(&callbacks, "setBadge")?;
         let db = Db::open(&db_name).await?;
-        let user = load_settings(&db).await;
+        // The three start-up reads overlap (one connection, three transactions).
+        let ((user, secrets), boot) = super::join(
+            super::join(load_settings(&db), db.prefix(StoreName::Secrets, "")),
+            super::record_boot(&db, instance, now()),
+        )
+        .await;
+        let (secrets, boot) = (secrets?, boot?);
         let policy: serde_json::Value = super::from_js(&policy).unwrap_or(serde_json::Value::Null);
         let mut startup_problem = None;
         let (settings, locked) = match policy::apply(&user, &policy) {
@@ -153,7 +161,7 @@ impl Host {
             }
         };
         let mut credentials = BTreeMap::new();
-        for r in db.prefix(StoreName::Secrets, "").await? {
+        for r in secrets {
             if let Ok(s) = serde_json::from_str::<StoredSecret>(&r.value) {
                 credentials.insert(IntegrationId(r.key), s);
             }
@@ -176,12 +184,18 @@ impl Host {
             queued: Cell::new(0),
             executed: Cell::new(0),
             barriers: RefCell::new(Vec::new()),
+            boot,
         });
         if let Some(p) = startup_problem {
             inner.record_problem("policy_invalid", &p);
         }
         inner.clone().restore(settings).await?;
         Ok(Host { inner })
+    }
+
+    /// The boot log as this worker start left it (`ping` shows it).
+    pub fn boot(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.boot)
     }
 
     /// The admin policy changed (`chrome.storage.managed.onChanged`).

@@ -21,8 +21,6 @@ use wasm_bindgen::prelude::*;
 use crate::model::Timestamp;
 use crate::store::{Batch, Durability, Record, StoreName, Write};
 
-/// The database the extension keeps everything in.
-pub const DB_NAME: &str = "calltrail";
 
 /// When this build was made: the commit time the build script passes in (reproducible builds
 /// use the commit time, not the wall clock).
@@ -45,22 +43,20 @@ pub fn ping() -> Result<JsValue, JsValue> {
     to_js(&Pong { name: "calltrail", version: crate::VERSION, build_time: BUILD_TIME, schema_version: idb::SCHEMA_VERSION })
 }
 
-#[derive(Serialize, serde::Deserialize, Default)]
-struct BootLog {
+/// How many worker instances have started, and when: kept in `meta/boot`, returned by `ping`.
+#[derive(Serialize, serde::Deserialize, Default, Clone)]
+pub(crate) struct BootLog {
     boots: u64,
     first_boot_at: i64,
     last_boot_at: i64,
     last_instance: String,
 }
 
-/// Records one worker start in IndexedDB and returns the boot log: how many
-/// worker instances have started, and when. A new instance sees the count the old one left.
-#[wasm_bindgen(js_name = recordBoot)]
-pub async fn record_boot(instance: String, now_ms: f64) -> Result<JsValue, JsValue> {
-    let db = idb::Db::open(DB_NAME).await?;
-    let now = Timestamp(now_ms as i64);
+/// Records one worker start in `db` and returns the boot log. A new instance sees the count
+/// the old one left.
+pub(crate) async fn record_boot(db: &idb::Db, instance: String, now: Timestamp) -> Result<BootLog, idb::StoreError> {
     let mut log: BootLog = match db.get(StoreName::Meta, "boot").await? {
-        Some(r) => serde_json::from_str(&r.value).unwrap_or_default(),
+        Some(r) => r.decode().unwrap_or_default(),
         None => BootLog { first_boot_at: now.0, ..BootLog::default() },
     };
     log.boots += 1;
@@ -70,8 +66,35 @@ pub async fn record_boot(instance: String, now_ms: f64) -> Result<JsValue, JsVal
     // A diagnostic counter: relaxed, so a worker start never waits on a disk flush for it.
     db.apply(&Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed })
         .await?;
-    db.close();
-    to_js(&log)
+    Ok(log)
+}
+
+/// Runs two futures concurrently on the one JS thread and waits for both: start-up reads from
+/// IndexedDB overlap instead of waiting for each other.
+pub(crate) async fn join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    use std::task::Poll;
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                (ra, rb) = (x, y);
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// A Rust value as a plain JS value, through JSON text (`JSON.parse`). One serde format for
