@@ -80,7 +80,8 @@ pub fn run(seed: u64, opts: EngineOptions, keep_trace: bool) -> Outcome {
 
 pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_scan: bool) -> Outcome {
     let mut r = Rng(seed);
-    let start = ts(*r.pick(&STARTS)).plus_mins(r.below(20 * 60) as i64);
+    let first: &&str = r.pick(&STARTS);
+    let start = ts(first).plus_mins(r.below(20 * 60) as i64);
     let n = 1 + r.below(3) as usize;
     let rules: Vec<ConflictRule> = (0..n).map(|_| if r.chance(500) { ConflictRule::Ask } else { ConflictRule::LastModified }).collect();
     let placeholder: Vec<bool> = (0..n).map(|_| r.chance(300)).collect();
