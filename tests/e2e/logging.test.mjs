@@ -64,6 +64,23 @@ test('a page that posts rc-* messages to itself is rejected and nothing is logge
   assert.deepEqual((await world.emulator.calls('calltrail:')).byVendor, calls.byVendor);
 });
 
+test('a softphone on an origin that is not configured is refused and nothing is logged', async () => {
+  const settings = (await world.send({ type: 'export-settings' })).data;
+  const untrusted = { ...settings, softphone_origins: ['https://apps.ringcentral.com'] };
+  assert.equal((await world.send({ type: 'import-settings', json: JSON.stringify(untrusted) })).ok, true);
+  try {
+    const before = (await world.send({ type: 'diagnostics' })).data.softphone.rejected.untrusted_origin || 0;
+    const calls = await world.emulator.calls('calltrail:');
+    await callFrom('+12125550142');
+    await eventually(async () => ((await world.send({ type: 'diagnostics' })).data.softphone.rejected.untrusted_origin || 0) > before,
+      { what: 'messages from the unconfigured origin to be counted as refused' });
+    await new Promise((r) => setTimeout(r, 800));
+    assert.deepEqual((await world.emulator.calls('calltrail:')).byVendor, calls.byVendor, 'nothing logged');
+  } finally {
+    assert.equal((await world.send({ type: 'import-settings', json: JSON.stringify(settings) })).ok, true);
+  }
+});
+
 test('the diagnostics page shows refused messages by reason', async () => {
   const page = await world.browser.context.newPage();
   await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/diagnostics.html`);
