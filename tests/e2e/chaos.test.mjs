@@ -176,6 +176,10 @@ test(`chaos: ${CALLS} calls, ${STOPS} worker stops, lost replies and 429s: every
   const contacts = (await world.emulator.contacts()).byVendor;
   const seeded = { salesforce: people.filter((p) => p.sf).length, clio: people.filter((p) => p.cl).length };
   const stats = await world.emulator.stats();
+  // CHAOS_ROUTES=1 prints the CRM requests by route and status (where the traffic went).
+  if (process.env.CHAOS_ROUTES) {
+    for (const [v, st] of Object.entries(stats.byVendor)) t.diagnostic(`${v}: ${JSON.stringify(st.byRoute)} ${JSON.stringify(st.byStatus)}`);
+  }
   const faults = Object.values(stats.byVendor).reduce((n, v) => n + (v.faults || 0), 0);
   const diag = (await world.send({ type: 'diagnostics' })).data;
   console.log(
