@@ -201,16 +201,23 @@ pub fn decode(
 }
 
 impl SoftphoneEvent {
-    /// The call this event is about, if it is about a call.
-    pub fn call_id(&self) -> Option<&CallId> {
+    /// The call a call event carries (ringing, answered, held, resumed, ended).
+    pub fn call(&self) -> Option<&Call> {
         match self {
             SoftphoneEvent::CallRinging(c)
             | SoftphoneEvent::CallAnswered(c)
             | SoftphoneEvent::CallHeld(c)
             | SoftphoneEvent::CallResumed(c)
-            | SoftphoneEvent::CallEnded(c) => Some(&c.id),
+            | SoftphoneEvent::CallEnded(c) => Some(c),
+            SoftphoneEvent::CallNotes { .. } | SoftphoneEvent::Message(_) | SoftphoneEvent::Ignored { .. } => None,
+        }
+    }
+
+    /// The call this event is about, if it is about a call.
+    pub fn call_id(&self) -> Option<&CallId> {
+        match self {
             SoftphoneEvent::CallNotes { call, .. } => Some(call),
-            SoftphoneEvent::Message(_) | SoftphoneEvent::Ignored { .. } => None,
+            other => other.call().map(|c| &c.id),
         }
     }
 

@@ -432,14 +432,7 @@ mod tests {
     }
 
     fn call_of(e: SoftphoneEvent) -> Call {
-        match e {
-            SoftphoneEvent::CallRinging(c)
-            | SoftphoneEvent::CallAnswered(c)
-            | SoftphoneEvent::CallHeld(c)
-            | SoftphoneEvent::CallResumed(c)
-            | SoftphoneEvent::CallEnded(c) => c,
-            other => panic!("not a call event: {other:?}"),
-        }
+        e.call().cloned().unwrap_or_else(|| panic!("not a call event: {e:?}"))
     }
 
     #[test]
