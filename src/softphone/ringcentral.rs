@@ -215,14 +215,7 @@ fn webphone(
         recording_url: None,
         notes: String::new(),
     };
-    check_call_times(&call, ctx)?;
-    Ok(match phase {
-        Phase::Ringing => SoftphoneEvent::CallRinging(call),
-        Phase::Answered => SoftphoneEvent::CallAnswered(call),
-        Phase::Held => SoftphoneEvent::CallHeld(call),
-        Phase::Resumed => SoftphoneEvent::CallResumed(call),
-        Phase::Ended => SoftphoneEvent::CallEnded(call),
-    })
+    call_event(phase, call, ctx)
 }
 
 /// A presence active call (`rc-active-call-notify`).
@@ -282,13 +275,7 @@ fn presence(
         recording_url: None,
         notes: String::new(),
     };
-    check_call_times(&call, ctx)?;
-    Ok(match phase {
-        Phase::Ringing => SoftphoneEvent::CallRinging(call),
-        Phase::Answered => SoftphoneEvent::CallAnswered(call),
-        Phase::Ended => SoftphoneEvent::CallEnded(call),
-        Phase::Held | Phase::Resumed => SoftphoneEvent::CallHeld(call),
-    })
+    call_event(phase, call, ctx)
 }
 
 /// A message-store record (`rc-inbound-message-notify`, `rc-message-updated-notify`).
@@ -390,6 +377,19 @@ fn fax_text(pages: Option<i64>, status: Option<&str>) -> String {
         s.push_str(&json::clip(st));
     }
     s
+}
+
+/// The event for `phase` of a decoded call, once its times pass the sanity checks. Both
+/// streams (webphone sessions and presence) end here; presence never reports a resume.
+fn call_event(phase: Phase, call: Call, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
+    check_call_times(&call, ctx)?;
+    Ok(match phase {
+        Phase::Ringing => SoftphoneEvent::CallRinging(call),
+        Phase::Answered => SoftphoneEvent::CallAnswered(call),
+        Phase::Held => SoftphoneEvent::CallHeld(call),
+        Phase::Resumed => SoftphoneEvent::CallResumed(call),
+        Phase::Ended => SoftphoneEvent::CallEnded(call),
+    })
 }
 
 #[cfg(test)]
