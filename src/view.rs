@@ -260,7 +260,7 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
                 .map(|i| if i.label.is_empty() { i.id.to_string() } else { i.label.clone() })
                 .unwrap_or_else(|| s.integration.to_string());
             Some(UnresolvedView {
-                slot: s.key.clone(),
+                slot: s.key.to_string(),
                 status,
                 integration: s.integration.clone(),
                 label,
@@ -343,7 +343,7 @@ mod tests {
 
     fn slot(integ: &str, state: SlotState) -> Slot {
         Slot {
-            key: format!("call|c1|{integ}"),
+            key: format!("call|c1|{integ}").into(),
             subject: Subject::Call { call: CallId::new("c1") },
             integration: integ.into(),
             mode: Mode::Auto,

@@ -100,7 +100,7 @@ fn contact(conn: &Connection, c: &Value) -> Option<Contact> {
     let id = common::string_at(c, "/id")?;
     Some(Contact {
         url: Some(format!("{}/nc/#/contacts/{id}", conn.base_url)),
-        id: RecordId(id),
+        id: RecordId::new(id),
         name: common::str_at(c, "/name").unwrap_or_default().to_owned(),
         record_type: RecordType::new(common::str_at(c, "/type").unwrap_or("Person")),
         phones: c
@@ -160,7 +160,7 @@ fn write(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result
     Ok(Step::Done(Ok(match ex.request.method {
         Method::Post => {
             let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-            CrmOutput::Created { record: RecordId(id), url: None }
+            CrmOutput::Created { record: RecordId::new(id), url: None }
         }
         _ => CrmOutput::Updated,
     })))
@@ -297,7 +297,7 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
         let v = reply_json(conn, &ex.reply, Access::Read)?;
         for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
             if c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
-                return Ok(found(Some(c.id.0)));
+                return Ok(found(Some(c.id.to_string())));
             }
         }
         next = next_page_token(&v);
@@ -321,7 +321,7 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
 }
 
 fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId) }))
+    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
                 .any(|p| phone::matches(p, phone, conn.default_country));
             if matched && !hits.contains(&id) {
                 found.push(Contact {
-                    id: RecordId(id.clone()),
+                    id: RecordId::new(id.clone()),
                     name: common::string_at(it, "/item/name").unwrap_or_default(),
                     record_type: RecordType::new("Person"),
                     phones: phones.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
@@ -130,7 +130,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
             if let Some(c) = person(p) {
                 // Details are the truth: a number edited since the search index was built
                 // must still match.
-                if chunk.contains(&c.id.0) && c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) {
+                if chunk.iter().any(|id| id == c.id.as_str()) && c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) {
                     contacts.push(c);
                 }
             }
@@ -152,7 +152,7 @@ fn person(p: &Value) -> Option<Contact> {
         .map(str::to_owned)
         .collect();
     Some(Contact {
-        id: RecordId(id),
+        id: RecordId::new(id),
         name: common::str_at(p, "/name").unwrap_or_default().to_owned(),
         record_type: RecordType::new("Person"),
         phones,
@@ -404,7 +404,7 @@ fn scan_persons(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow
             let Some(c) = person(p) else { continue };
             let new = c.created_at.is_some_and(|t| t >= from);
             if new && c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
-                return Ok(found(Some(c.id.0)));
+                return Ok(found(Some(c.id.to_string())));
             }
         }
         cursor = common::string_at(&v, "/additional_data/next_cursor");
@@ -429,7 +429,7 @@ fn carries(html: &str, marker: &Marker) -> bool {
 }
 
 fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId) }))
+    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
 }
 
 fn too_many(pages: usize) -> CrmError {
@@ -517,7 +517,7 @@ fn message(conn: &Connection, r: &HttpResponse) -> String {
 fn created(conn: &Connection, reply: &Reply) -> Flow {
     let v = reply_json(conn, reply, Access::Write)?;
     let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-    Ok(Step::Done(Ok(CrmOutput::Created { record: RecordId(id), url: None })))
+    Ok(Step::Done(Ok(CrmOutput::Created { record: RecordId::new(id), url: None })))
 }
 
 fn updated(conn: &Connection, reply: &Reply) -> Flow {

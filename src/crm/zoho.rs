@@ -150,7 +150,7 @@ fn record_contact(r: &Value, record_type: &str, phone_fields: &[&str]) -> Option
         })
         .unwrap_or_default();
     Some(Contact {
-        id: RecordId(id),
+        id: RecordId::new(id),
         name,
         record_type: RecordType::new(record_type),
         phones: phone_fields
@@ -174,7 +174,7 @@ fn write_one(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Re
     let Some(ex) = history.first() else { return Ok(Step::Send(build()?)) };
     let id = record_result(conn, &ex.reply)?;
     Ok(Step::Done(Ok(match ex.request.method {
-        Method::Post => CrmOutput::Created { record: RecordId(id), url: None },
+        Method::Post => CrmOutput::Created { record: RecordId::new(id), url: None },
         _ => CrmOutput::Updated,
     })))
 }
@@ -313,7 +313,7 @@ fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, his
     let id = common::string_at(first, "/details/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
     Ok(Step::Done(Ok(CrmOutput::Contact {
         contact: Contact {
-            id: RecordId(id),
+            id: RecordId::new(id),
             name: common::truncate_chars(&one_line(name), 80),
             record_type: RecordType::new("Lead"),
             phones: vec![phone.as_str().to_owned()],
@@ -409,7 +409,7 @@ fn criteria_value(v: &str) -> String {
 }
 
 fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId) }))
+    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,13 +60,13 @@ mod tests {
             (pr, Some("2")),
             (pl, Some("3")),
         ] {
-            assert_eq!(choose(&cs, &rule).map(|c| c.id.0), want.map(String::from), "{rule:?}");
+            assert_eq!(choose(&cs, &rule).map(|c| c.id.to_string()), want.map(String::from), "{rule:?}");
         }
     }
 
     #[test]
     fn ties_break_by_name_then_id() {
         let cs = [c("9", "Same", "Lead", 1, 1), c("4", "Same", "Lead", 1, 1)];
-        assert_eq!(choose(&cs, &ConflictRule::LastModified).unwrap().id.0, "4");
+        assert_eq!(choose(&cs, &ConflictRule::LastModified).unwrap().id.as_str(), "4");
     }
 }

@@ -464,7 +464,7 @@ impl<'a> Reader<'a> {
         const NAMES: &[&str] = &["id", "name", "record_type", "phones", "created_at", "modified_at", "url"];
         self.object(NAMES, |r, k| {
             match k {
-                0 => id = Some(RecordId(r.string()?)),
+                0 => id = Some(RecordId::new(r.string()?)),
                 1 => name = Some(r.string()?),
                 2 => record_type = Some(RecordType(r.string()?)),
                 3 => {
@@ -492,7 +492,7 @@ impl<'a> Reader<'a> {
             &["id", "direction", "our_number", "their_number", "started_at", "answered_at", "ended_at", "result", "recording_url", "notes"];
         self.object(NAMES, |r, k| {
             match k {
-                0 => id = Some(CallId(r.string()?)),
+                0 => id = Some(CallId::new(r.string()?)),
                 1 => {
                     direction = Some(match r.string()?.as_str() {
                         "inbound" => Direction::Inbound,

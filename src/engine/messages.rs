@@ -6,8 +6,8 @@
 
 use crate::model::{ConversationId, IntegrationId, Message};
 
-pub fn slot_key(integration: &IntegrationId, conversation: &ConversationId, day: &str) -> String {
-    format!("msg|{}|{}|{}", integration.as_str(), conversation.as_str(), day)
+pub fn slot_key(integration: &IntegrationId, conversation: &ConversationId, day: &str) -> super::slot::SlotKey {
+    format!("msg|{}|{}|{}", integration.as_str(), conversation.as_str(), day).into()
 }
 
 /// Insert keeping messages in time order (ties by id), so every rewrite is identical.

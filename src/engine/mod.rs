@@ -595,7 +595,7 @@ impl Engine {
             return true;
         }
         let prefix = slot::call_slot_prefix(id);
-        self.slots.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).any(|(_, s)| s.is_open())
+        self.slots.range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded)).take_while(|(k, _)| k.starts_with(&prefix)).any(|(_, s)| s.is_open())
     }
 
     fn save_call(&mut self, id: &CallId) {
@@ -785,13 +785,13 @@ impl Engine {
             h.inflight += 1;
             let req = self.req_id();
             let slot = format!("pop|{}|{}", id.as_str(), integ.as_str());
-            self.inflight.insert(req, InFlight { slot: slot.clone(), integration: integ.clone(), what: OpKind::Pop { call: id.clone(), feeds: false } });
+            self.inflight.insert(req, InFlight { slot: slot.clone().into(), integration: integ.clone(), what: OpKind::Pop { call: id.clone(), feeds: false } });
             self.flush();
             self.effects.push_back(Effect::Crm(CrmRequest {
                 req,
                 integration: integ,
                 kind,
-                slot,
+                slot: slot.into(),
                 trigger: Trigger::Pop,
                 attempt: None,
                 op: CrmOp::SearchContacts { phone },

@@ -11,8 +11,8 @@ use crate::model::{Contact, IntegrationId, RecordId, RecordType};
 use crate::phone::E164;
 use crate::store::Record;
 
-pub fn key(integration: &IntegrationId, number: &E164) -> String {
-    format!("ph|{}|{}", integration.as_str(), number.as_str())
+pub fn key(integration: &IntegrationId, number: &E164) -> super::slot::SlotKey {
+    format!("ph|{}|{}", integration.as_str(), number.as_str()).into()
 }
 
 pub fn name(template: &str, number: &E164) -> String {
@@ -43,7 +43,7 @@ pub struct CachedPlaceholder {
 impl CachedPlaceholder {
     pub fn to_record(&self, at: i64) -> Record {
         Record {
-            key: key(&self.integration, &self.number),
+            key: key(&self.integration, &self.number).to_string(),
             open: 1,
             at,
             value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),

@@ -78,7 +78,7 @@ impl CallEntry {
 
     pub fn to_record(&self, open: bool) -> Record {
         Record {
-            key: self.call.id.0.clone(),
+            key: self.call.id.to_string(),
             open: u8::from(open),
             at: self.at().0,
             value: self.to_json(),
@@ -158,7 +158,7 @@ impl CallEntry {
                 3 => {
                     let mut m = BTreeMap::new();
                     r.map(|r, integ| {
-                        m.insert(IntegrationId(integ), contacts(r)?);
+                        m.insert(IntegrationId::new(integ), contacts(r)?);
                         Some(())
                     })?;
                     picks = Some(m);
@@ -174,7 +174,7 @@ impl CallEntry {
                             }
                             Some(())
                         })?;
-                        matches.insert(IntegrationId(integ), CallMatches { at: at?, contacts: list? });
+                        matches.insert(IntegrationId::new(integ), CallMatches { at: at?, contacts: list? });
                         Some(())
                     })?;
                 }

@@ -18,10 +18,10 @@ use super::json;
 /// `msg|<integration>|<conversation>|<day>` or `ph|<integration>|<number>`. The marker written
 /// into the CRM is `calltrail:<slot key>`, so it depends on the call and the integration, never
 /// on the attempt.
-pub type SlotKey = String;
+pub type SlotKey = std::sync::Arc<str>;
 
 pub fn call_slot_key(call: &CallId, integration: &IntegrationId) -> SlotKey {
-    format!("call|{}|{}", call.as_str(), integration.as_str())
+    format!("call|{}|{}", call.as_str(), integration.as_str()).into()
 }
 
 /// The prefix every slot of `call` starts with (the shell can load a call's slots by range).
@@ -249,7 +249,7 @@ impl Slot {
     }
 
     pub fn to_record(&self) -> Record {
-        Record { key: self.key.clone(), open: u8::from(self.is_open()), at: self.at.0, value: self.to_json() }
+        Record { key: self.key.to_string(), open: u8::from(self.is_open()), at: self.at.0, value: self.to_json() }
     }
 
     /// The slot as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]):
@@ -352,14 +352,14 @@ impl Slot {
                     r.object(&["type", "call"], |r, k| {
                         match k {
                             0 => tag = Some(r.string()?),
-                            _ => call = Some(CallId(r.string()?)),
+                            _ => call = Some(CallId::new(r.string()?)),
                         }
                         Some(())
                     })?;
                     (tag.as_deref() == Some("call")).then_some(())?;
                     subject = Some(Subject::Call { call: call? });
                 }
-                2 => integration = Some(IntegrationId(r.string()?)),
+                2 => integration = Some(IntegrationId::new(r.string()?)),
                 3 => {
                     let name = r.string()?;
                     const MODES: [Mode; 6] = [Mode::Auto, Mode::Digest, Mode::Active, Mode::Manual, Mode::Messages, Mode::Placeholder];
@@ -401,7 +401,7 @@ impl Slot {
                             match k {
                                 0 => contact = Some(r.contact()?),
                                 1 => marker = Some(Marker(r.string()?)),
-                                2 => record = r.opt_string()?.map(RecordId),
+                                2 => record = r.opt_string()?.map(RecordId::new),
                                 _ => synced = usize::try_from(r.uint()?).ok()?,
                             }
                             Some(())
@@ -421,7 +421,7 @@ impl Slot {
         })?;
         r.end()?;
         Some(Slot {
-            key: key?,
+            key: key?.into(),
             subject: subject?,
             integration: integration?,
             mode: mode?,
@@ -701,7 +701,7 @@ mod tests {
             let subject = subjects[i % subjects.len()].clone();
             let key = format!("call|c{i}|hs");
             let mut s = Slot {
-                key: key.clone(),
+                key: key.clone().into(),
                 subject,
                 integration: IntegrationId::new("hs"),
                 mode: modes[i % modes.len()],
@@ -773,7 +773,7 @@ mod tests {
         }
         let escaped = base.replace("call|c1|hs", "call|\\\"c\\u00e9\\n\\/1|hs");
         assert_eq!(Slot::read(&escaped), Some(serde_json::from_str::<Slot>(&escaped).unwrap()));
-        assert_eq!(Slot::read(&escaped).unwrap().key, "call|\"c\u{e9}\n/1|hs");
+        assert_eq!(Slot::read(&escaped).unwrap().key, "call|\"c\u{e9}\n/1|hs".into());
     }
 
     /// Records whose tag is not the first field, or that lack a variant's field, read as the

@@ -118,7 +118,7 @@ fn id(o: Obj<'_>) -> Result<String, DecodeError> {
 
 fn call(event: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
     let c = top.req_obj("call", "call")?;
-    let id = CallId(id(c)?);
+    let id = CallId::new(id(c)?);
     let direction = direction(c)?;
     let (their_raw, our_raw) = sides(direction, c.number_text("from")?, c.number_text("to")?);
     let their_field = c.path_of(if direction == Direction::Inbound {
@@ -200,7 +200,7 @@ fn call(event: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneE
 
 fn notes(top: Obj<'_>) -> Result<SoftphoneEvent, DecodeError> {
     let c = top.req_obj("call", "call")?;
-    let call = CallId(id(c)?);
+    let call = CallId::new(id(c)?);
     let notes = c.req_str("notes", MAX_TEXT)?.to_owned();
     Ok(SoftphoneEvent::CallNotes { call, notes })
 }
@@ -226,9 +226,9 @@ fn message(top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, Deco
     let conversation = match m.str("conversation", MAX_STRING)? {
         Some(c) => {
             check_id(c, m.path_of("conversation"))?;
-            ConversationId(format!("{ID_PREFIX}{c}"))
+            ConversationId::new(format!("{ID_PREFIX}{c}"))
         }
-        None => ConversationId(format!("{ID_PREFIX}peer:{}", their.as_str())),
+        None => ConversationId::new(format!("{ID_PREFIX}peer:{}", their.as_str())),
     };
     let text = m.str("text", MAX_TEXT)?.unwrap_or_default().to_owned();
     Ok(SoftphoneEvent::Message(Message {

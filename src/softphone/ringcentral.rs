@@ -119,16 +119,16 @@ fn call_id(
     began: Timestamp,
 ) -> CallId {
     if let Some(t) = telephony_session {
-        return CallId(format!("{CALL_ID_PREFIX}{t}"));
+        return CallId::new(format!("{CALL_ID_PREFIX}{t}"));
     }
     if let Some((prefix, id)) = fallback {
-        return CallId(format!("{prefix}{id}"));
+        return CallId::new(format!("{prefix}{id}"));
     }
     let dir = match direction {
         Direction::Inbound => "in",
         Direction::Outbound => "out",
     };
-    CallId(format!(
+    CallId::new(format!(
         "rc-derived:{dir}:{}:{}",
         their.as_str(),
         began.millis()
@@ -337,8 +337,8 @@ fn message(ty: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneE
     // Faxes have no conversation: one per other party keeps "one record per conversation per
     // day" meaningful for them too.
     let conversation = match conversation {
-        Some(c) => ConversationId(format!("rc:{c}")),
-        None => ConversationId(format!("rc-peer:{}", their.as_str())),
+        Some(c) => ConversationId::new(format!("rc:{c}")),
+        None => ConversationId::new(format!("rc-peer:{}", their.as_str())),
     };
     let text = match kind {
         MessageKind::Sms => m.str("subject", MAX_TEXT)?.unwrap_or_default().to_owned(),

@@ -163,7 +163,7 @@ impl Host {
         let mut credentials = BTreeMap::new();
         for r in secrets {
             if let Ok(s) = serde_json::from_str::<StoredSecret>(&r.value) {
-                credentials.insert(IntegrationId(r.key), s);
+                credentials.insert(IntegrationId::new(r.key), s);
             }
         }
         let inner = Rc::new(Inner {
@@ -321,7 +321,7 @@ enum PageInput {
     ContactsPicked { call: CallId, integration: IntegrationId, contacts: Vec<Contact> },
     LogNowRequested { call: CallId },
     ManualLogRequested { call: CallId, integrations: Vec<IntegrationId> },
-    UnresolvedResolved { resolutions: Vec<(String, crate::engine::Resolution)> },
+    UnresolvedResolved { resolutions: Vec<(crate::engine::SlotKey, crate::engine::Resolution)> },
 }
 
 #[derive(Serialize, Default)]
@@ -636,12 +636,12 @@ impl Inner {
                     return Ok(Answer::err("the token is empty"));
                 }
                 let secret = StoredSecret { token: Secret::new(token.trim()), ..StoredSecret::default() };
-                self.clone().store_secret(IntegrationId(integration), secret).await?
+                self.clone().store_secret(IntegrationId::new(integration), secret).await?
             }
             Intent::ClearCredentials { integration } => {
-                let id = IntegrationId(integration);
+                let id = IntegrationId::new(integration);
                 let batch = Batch {
-                    writes: vec![Write::Delete { store: StoreName::Secrets, key: id.0.clone() }],
+                    writes: vec![Write::Delete { store: StoreName::Secrets, key: id.to_string() }],
                     durability: Durability::Strict,
                 };
                 self.db.apply(&batch).await?;
@@ -649,7 +649,7 @@ impl Inner {
                 Answer::ok(None)
             }
             Intent::TestConnection { integration, number } => {
-                let id = IntegrationId(integration);
+                let id = IntegrationId::new(integration);
                 let country = self.engine.borrow().settings().default_country;
                 let phone = match E164::parse(number.as_deref().unwrap_or("+12125550100"), country) {
                     Ok(p) => p,
@@ -664,14 +664,14 @@ impl Inner {
                 }
             }
             Intent::OauthStart { integration, state, verifier, redirect_uri } => {
-                match self.oauth_client(&IntegrationId(integration), &redirect_uri) {
+                match self.oauth_client(&IntegrationId::new(integration), &redirect_uri) {
                     Err(e) => Answer::err(e),
                     Ok(_) if !oauth::is_valid_verifier(&verifier) => Answer::err("the PKCE verifier is not valid"),
                     Ok(client) => Answer::ok(Some(serde_json::json!({ "url": oauth::authorize_url(&client, &state, &verifier) }))),
                 }
             }
             Intent::OauthFinish { integration, redirect_url, state, verifier, redirect_uri } => {
-                let id = IntegrationId(integration);
+                let id = IntegrationId::new(integration);
                 let client = match self.oauth_client(&id, &redirect_uri) {
                     Ok(c) => c,
                     Err(e) => return Ok(Answer::err(e)),
@@ -740,7 +740,7 @@ impl Inner {
     }
 
     async fn store_secret(self: Rc<Self>, id: IntegrationId, secret: StoredSecret) -> Result<Answer, JsValue> {
-        let record = Record::encode(id.0.clone(), false, now().0, &secret);
+        let record = Record::encode(id.to_string(), false, now().0, &secret);
         let batch = Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict };
         self.db.apply(&batch).await?;
         self.credentials.borrow_mut().insert(id.clone(), secret);
@@ -872,7 +872,7 @@ impl Inner {
         let secret = secret_from(tokens, stored.refresh_token.clone());
         let token = secret.token.clone();
         // Written strictly before anyone uses it, so a restart never falls back to a used token.
-        let record = Record::encode(id.0.clone(), false, now().0, &secret);
+        let record = Record::encode(id.to_string(), false, now().0, &secret);
         let batch = Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict };
         self.db.apply(&batch).await.map_err(|e| CrmError::Transient { message: e.to_string() })?;
         self.credentials.borrow_mut().insert(id.clone(), secret);

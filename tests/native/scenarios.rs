@@ -353,7 +353,7 @@ fn conflicts_follow_each_integrations_rule() {
     }
     w.advance_mins(5);
     w.input(ended("c1", ANN, &w));
-    let chosen = |w: &mut World, id: &str| w.crm(id).logs_for_call("c1")[0].contact.clone().unwrap().0;
+    let chosen = |w: &mut World, id: &str| w.crm(id).logs_for_call("c1")[0].contact.clone().unwrap().to_string();
     assert_eq!(chosen(&mut w, "hs"), "zed", "last modified");
     assert_eq!(chosen(&mut w, "pd"), "zed", "earliest created");
     assert_eq!(chosen(&mut w, "sf"), "amy", "alphabetical");
@@ -388,9 +388,9 @@ fn ask_sends_conflicts_to_the_unresolved_queue_and_a_batch_resolves_them() {
     });
     assert_eq!(w.engine.unresolved_count(), 0);
     assert_eq!(w.crm("hs").logs_for_call("c0").len(), 2);
-    assert_eq!(w.crm("hs").logs_for_call("c1")[0].contact.as_ref().unwrap().0, "b+12125550102");
+    assert_eq!(w.crm("hs").logs_for_call("c1")[0].contact.as_ref().unwrap().as_str(), "b+12125550102");
     assert_eq!(w.state("c2", "hs"), "logged");
-    assert!(w.crm("hs").logs_for_call("c2")[0].contact.as_ref().unwrap().0.starts_with("hs-contact-"));
+    assert!(w.crm("hs").logs_for_call("c2")[0].contact.as_ref().unwrap().starts_with("hs-contact-"));
     assert_eq!(w.state("c3", "hs"), "dismissed");
     assert!(w.crm("hs").logs_for_call("c3").is_empty());
     w.assert_clean();

@@ -153,7 +153,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
                     // The rep picks from what the panel shows: the call pop's answer.
                     let integ = r.pick(&integs).clone();
                     let pop = format!("pop|{id}|{integ}");
-                    if let Some(i) = w.pending.iter().position(|p| p.req.slot == pop) {
+                    if let Some(i) = w.pending.iter().position(|p| *p.req.slot == *pop) {
                         w.deliver(i);
                     }
                     let found = w.engine.call(&CallId::new(&id)).and_then(|e| e.matches.get(&integ)).map(|m| m.contacts.clone()).unwrap_or_default();
@@ -169,7 +169,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
                     let mut c = open_calls.swap_remove(i);
                     c.ended_at = Some(w.now.max(c.started_at));
                     c.answered_at = Some(c.started_at);
-                    true_end.insert(c.id.0.clone(), w.now.plus_ms(-w.skew_ms));
+                    true_end.insert(c.id.to_string(), w.now.plus_ms(-w.skew_ms));
                     w.input(Input::CallEnded(c.clone()));
                     if r.chance(100) {
                         w.input(Input::CallEnded(c.clone()));
@@ -261,7 +261,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
                 }
             }
             _ => {
-                let keys: Vec<String> = w
+                let keys: Vec<calltrail::engine::SlotKey> = w
                     .engine
                     .slots()
                     .filter(|s| matches!(s.state, calltrail::engine::SlotState::Unresolved { .. }))
@@ -279,7 +279,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
     w.crash_before_effect = None;
     for mut c in open_calls.drain(..) {
         c.ended_at = Some(w.now.max(c.started_at));
-        true_end.insert(c.id.0.clone(), w.now.plus_ms(-w.skew_ms));
+        true_end.insert(c.id.to_string(), w.now.plus_ms(-w.skew_ms));
         w.input(Input::CallEnded(c));
     }
     for id in &integs {
@@ -301,7 +301,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
         until = calltrail::engine::digest::quiet_end(&d, until).plus_mins(1);
     }
     for _ in 0..3 {
-        let keys: Vec<String> = w
+        let keys: Vec<calltrail::engine::SlotKey> = w
             .engine
             .slots()
             .filter(|s| matches!(s.state, calltrail::engine::SlotState::Unresolved { .. }))
@@ -393,7 +393,7 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
         let ended_at = true_end.get(&call).copied().unwrap_or(Timestamp(i64::MIN));
         for (i, id) in integs.iter().enumerate() {
             let key = calltrail::engine::slot::call_slot_key(&CallId::new(&call), id);
-            let Some(s) = slots.get(&key) else {
+            let Some(s) = slots.get(&*key) else {
                 v.push(format!("I1 call {call} has no slot in {id}"));
                 continue;
             };

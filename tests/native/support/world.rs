@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use calltrail::crm::CrmOp;
-use calltrail::engine::{digest, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem};
+use calltrail::engine::{digest, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, SlotKey};
 use calltrail::model::{Call, CallId, CallResult, CrmKind, Direction, IntegrationId, Timestamp};
 use calltrail::phone::{Country, E164};
 use calltrail::settings::{IntegrationSettings, Settings};
@@ -63,11 +63,11 @@ pub struct World {
     /// see): a clock jump changes it.
     pub skew_ms: i64,
     /// Slots whose last create had an unknown outcome and that have not been looked up since.
-    needs_find: BTreeSet<String>,
+    needs_find: BTreeSet<SlotKey>,
     /// No request to an integration before this (from 429 Retry-After we sent).
     retry_after: BTreeMap<IntegrationId, Timestamp>,
     /// Slots with a create in flight.
-    creating: BTreeSet<String>,
+    creating: BTreeSet<SlotKey>,
     /// Relaxed batches since the last strict one, as undo records (what was there before):
     /// a power loss takes them back (I18, F13).
     relaxed_tail: Vec<Vec<(StoreName, String, Option<Record>)>>,
@@ -201,7 +201,7 @@ impl World {
         let snap = self.store.restore(&Engine::restore_query(&self.settings, self.now));
         for r in snap.records(StoreName::Slots) {
             if r.json().get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()) == Some("attempting") {
-                self.needs_find.insert(r.key.clone());
+                self.needs_find.insert(r.key.as_str().into());
             }
         }
         let boot_id = 0x5eed_0000 + self.boot;
