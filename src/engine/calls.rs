@@ -469,7 +469,7 @@ impl Engine {
     /// rewritten once with the new ones (an update, so a retry is harmless).
     fn notes_changed(&mut self, id: &CallId) {
         let prefix = super::slot::call_slot_prefix(id);
-        let keys: Vec<SlotKey> = self.slots.range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded)).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<SlotKey> = self.slots.with_prefix(&prefix).map(|(k, _)| k.clone()).collect();
         for k in keys {
             let Some(s) = self.slots.get_mut(&k) else { continue };
             s.messages += 1;

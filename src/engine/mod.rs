@@ -53,8 +53,11 @@ pub mod placeholder;
 pub mod records;
 pub mod retry;
 pub mod slot;
+mod table;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use rustc_hash::FxBuildHasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -259,8 +262,8 @@ pub struct Engine {
     counter: u64,
     audit_seq: u64,
     now: Timestamp,
-    calls: BTreeMap<CallId, CallEntry>,
-    slots: BTreeMap<SlotKey, Slot>,
+    calls: HashMap<CallId, CallEntry, FxBuildHasher>,
+    slots: table::Slots,
     messages: BTreeMap<(ConversationId, String), Vec<Message>>,
     message_ids: BTreeSet<String>,
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
@@ -300,8 +303,8 @@ impl Engine {
             counter: 0,
             audit_seq: 0,
             now: Timestamp(0),
-            calls: BTreeMap::new(),
-            slots: BTreeMap::new(),
+            calls: HashMap::default(),
+            slots: table::Slots::default(),
             messages: BTreeMap::new(),
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
@@ -595,7 +598,8 @@ impl Engine {
             return true;
         }
         let prefix = slot::call_slot_prefix(id);
-        self.slots.range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded)).take_while(|(k, _)| k.starts_with(&prefix)).any(|(_, s)| s.is_open())
+        let open = self.slots.with_prefix(&prefix).any(|(_, s)| s.is_open());
+        open
     }
 
     fn save_call(&mut self, id: &CallId) {

@@ -121,7 +121,7 @@ impl Engine {
         self.save_meta_digest();
         let mut enrol = Vec::new();
         let mut expire = Vec::new();
-        for (k, s) in &self.slots {
+        for (k, s) in self.slots.iter() {
             if matches!(s.subject, Subject::Placeholder { .. }) || s.busy {
                 continue;
             }
