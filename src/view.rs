@@ -139,7 +139,7 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
                     can_log_now: false,
                 },
             };
-            v.matches = entry.matches.get(&integ.id).map(|m| m.contacts.clone());
+            v.matches = entry.matches.get(&integ.id).map(|m| m.contacts.to_vec());
             v.picked = entry.picks.get(&integ.id).map(|p| p.iter().map(|c| c.id.clone()).collect()).unwrap_or_default();
             let matched = v.matches.as_ref().is_some_and(|m| !m.is_empty());
             // After hang-up, picks can still change a slot whose log has not started.
@@ -407,8 +407,8 @@ mod tests {
     fn the_call_pop_shows_matches_and_whether_picks_are_open() {
         let mut e = entry();
         e.ended = false;
-        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: vec![contact("7", "Ada")] });
-        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: vec![] });
+        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: vec![contact("7", "Ada")].into() });
+        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: Vec::new().into() });
         e.picks.insert("hs".into(), vec![contact("7", "Ada")]);
         let v = call_view(&e, &[], &settings(), Timestamp(1_010_000));
         assert_eq!(v.slots[0].matches.as_ref().map(Vec::len), Some(1));

@@ -29,13 +29,7 @@ impl AuditEntry {
     /// The record `audit/<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
     /// digits, sequence to 10 digits, so keys sort by time as text.
     pub fn to_record(&self, boot: u64, seq: u64) -> Record {
-        let mut key = json::Out::with_capacity(41);
-        json::uint_padded(&mut key, self.at.0.max(0).unsigned_abs(), 13);
-        key.byte(b'|');
-        json::hex16(&mut key, boot);
-        key.byte(b'|');
-        json::uint_padded(&mut key, seq, 10);
-        Record { key: key.finish(), open: 0, at: self.at.0, value: self.to_json() }
+        Record { key: json::audit_key(self.at.0.max(0).unsigned_abs(), boot, seq), open: 0, at: self.at.0, value: self.to_json() }
     }
 
     /// The entry as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]).

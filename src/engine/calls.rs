@@ -118,7 +118,7 @@ impl Engine {
                 // The call pop already asked the CRM: use its answer while it is fresh, or wait
                 // for it if it is still on its way, rather than asking again.
                 let matches = self.calls.get(id).and_then(|e| e.matches.get(&integ_id));
-                let fresh = matches.filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
+                let fresh = matches.filter(|m| m.is_fresh(now)).map(|m| m.contacts.to_vec());
                 if let Some(contacts) = fresh {
                     self.audit(Some(&key), trigger, "using the call pop's matches (no second search)".into(), None, None);
                     self.on_search(&key, contacts);
@@ -444,7 +444,7 @@ impl Engine {
     fn allowed_picks(&self, id: &CallId, integ: &IntegrationId, picked: &[Contact]) -> Result<Vec<Contact>, String> {
         let mut allowed: Vec<&Contact> = Vec::new();
         if let Some(m) = self.calls.get(id).and_then(|e| e.matches.get(integ)) {
-            allowed.extend(&m.contacts);
+            allowed.extend(m.contacts.iter());
         }
         if let Some(s) = self.slots.get(&call_slot_key(id, integ)) {
             if let SlotState::Unresolved { candidates } = &s.state {

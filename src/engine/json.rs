@@ -13,45 +13,92 @@
 use crate::model::{Call, CallId, CallResult, Contact, Direction, RecordId, RecordType, Timestamp};
 use crate::phone::E164;
 
-/// The text being written: bytes, because every piece is either a `&str` or ASCII, so the
-/// text is valid UTF-8 by construction and is checked once, at the end, rather than per piece.
-pub struct Out(Vec<u8>);
+/// The text being written. Every piece is a `&str` or ASCII, so it is a `String` all along and
+/// never needs checking.
+pub struct Out(String);
 
 impl Out {
     pub fn with_capacity(n: usize) -> Out {
-        Out(Vec::with_capacity(n))
+        Out(String::with_capacity(n))
     }
 
     /// Appends text as it is (field names, punctuation, words that need no escaping).
     pub fn raw(&mut self, s: &str) {
-        self.0.extend_from_slice(s.as_bytes());
+        self.0.push_str(s);
     }
 
     /// Appends one ASCII character.
     pub fn byte(&mut self, b: u8) {
         debug_assert!(b.is_ascii());
-        self.0.push(b);
+        self.0.push(char::from(b));
+    }
+
+    /// Appends ASCII digits (or other ASCII) held in a byte buffer.
+    fn ascii(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.is_ascii());
+        self.0.reserve(bytes.len());
+        for &b in bytes {
+            self.0.push(char::from(b));
+        }
     }
 
     pub fn finish(self) -> String {
-        // Only `&str`s and ASCII bytes were appended, so this is valid UTF-8; a lossy copy
-        // would only ever replace bytes nobody wrote.
-        String::from_utf8(self.0).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        self.0
     }
+}
+
+/// The pieces joined, allocated once at the right size: for keys, markers and audit outcomes
+/// built on every transition, where `format!` spent more time parsing its template and padding
+/// than copying.
+pub fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// `n` in lower-case hex without leading zeros (`format!("{n:x}")`).
+pub fn hex(n: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (64 - n.leading_zeros() as usize).div_ceil(4).max(1);
+    (0..digits).rev().map(|i| char::from(HEX[((n >> (i * 4)) & 0xf) as usize])).collect()
+}
+
+/// `n` in decimal (`n.to_string()`).
+pub fn decimal(n: u64) -> String {
+    let mut out = Out::with_capacity(20);
+    uint(&mut out, n);
+    out.finish()
 }
 
 /// Appends `s` as a JSON string, escaped as serde_json does (`\"`, `\\`, `\b\f\n\r\t`, other
 /// control characters as `\u00XX`; everything else, non-ASCII included, as it is).
 pub fn str(out: &mut Out, s: &str) {
     out.byte(b'"');
-    // Branch-free over the bytes, so the common case (nothing to escape) is one pass and a copy.
-    let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
-    if plain {
-        out.raw(s);
-    } else {
+    if needs_escape(s.as_bytes()) {
         escape(out, s);
+    } else {
+        out.raw(s);
     }
     out.byte(b'"');
+}
+
+/// Whether any byte is a control character, `"` or `\`: eight bytes per step (the "has a byte
+/// less than n" and "has a zero byte" word tricks, exact for "any"; bytes of multi-byte UTF-8
+/// characters are >= 0x80 and never match).
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let mut chunks = s.chunks_exact(8);
+    let mut hits = 0u64;
+    for c in &mut chunks {
+        let x = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let control = x.wrapping_sub(ONES * 0x20) & !x;
+        hits |= (control | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\')))) & HIGH;
+    }
+    hits != 0 || chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn escape(out: &mut Out, s: &str) {
@@ -90,10 +137,10 @@ pub fn int(out: &mut Out, n: i64) {
     uint(out, n.unsigned_abs());
 }
 
-/// Appends an unsigned integer in decimal, two digits at a time (timestamps have thirteen).
-pub fn uint(out: &mut Out, mut n: u64) {
+/// `n` in decimal at the end of `buf`, two digits at a time (timestamps have thirteen); returns
+/// where the digits start.
+fn digits(buf: &mut [u8; 20], mut n: u64) -> usize {
     const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-    let mut buf = [0u8; 20];
     let mut i = buf.len();
     while n >= 100 {
         let d = (n % 100) as usize * 2;
@@ -111,24 +158,40 @@ pub fn uint(out: &mut Out, mut n: u64) {
         i -= 1;
         buf[i] = b'0' + n as u8;
     }
-    out.0.extend_from_slice(&buf[i..]);
+    i
 }
 
-/// Appends `n` in decimal, zero-padded to `width` digits (keys that sort as text).
-pub fn uint_padded(out: &mut Out, n: u64, width: usize) {
-    let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
-    for _ in digits..width {
-        out.byte(b'0');
-    }
-    uint(out, n);
+/// Appends an unsigned integer in decimal.
+pub fn uint(out: &mut Out, n: u64) {
+    let mut buf = [0u8; 20];
+    let i = digits(&mut buf, n);
+    out.ascii(&buf[i..]);
 }
 
-/// Appends `n` in lower-case hex, zero-padded to 16 digits.
-pub fn hex16(out: &mut Out, n: u64) {
+/// An audit record's key, `<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
+/// digits, sequence zero-padded to 10 digits (longer numbers are written whole), built in one
+/// buffer.
+pub fn audit_key(at: u64, boot: u64, seq: u64) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for shift in (0..16).rev() {
-        out.byte(HEX[((n >> (shift * 4)) & 0xf) as usize]);
+    let mut key = [0u8; 64];
+    let mut len = 0;
+    let padded = |key: &mut [u8; 64], len: &mut usize, n: u64, width: usize| {
+        let mut buf = [b'0'; 20];
+        let i = digits(&mut buf, n).min(20 - width);
+        key[*len..*len + 20 - i].copy_from_slice(&buf[i..]);
+        *len += 20 - i;
+    };
+    padded(&mut key, &mut len, at, 13);
+    key[len] = b'|';
+    len += 1;
+    for (k, shift) in (0..16).rev().enumerate() {
+        key[len + k] = HEX[((boot >> (shift * 4)) & 0xf) as usize];
     }
+    len += 16;
+    key[len] = b'|';
+    len += 1;
+    padded(&mut key, &mut len, seq, 10);
+    std::str::from_utf8(&key[..len]).unwrap_or_default().to_owned()
 }
 
 pub fn opt_str(out: &mut Out, s: Option<&str>) {
@@ -555,15 +618,31 @@ mod tests {
             int(&mut out, n);
             assert_eq!(out.finish(), n.to_string());
         }
-        for (n, w) in [(0u64, 13usize), (5, 10), (1_781_107_200_000, 13), (12_345_678_901, 10)] {
-            let mut out = Out::with_capacity(0);
-            uint_padded(&mut out, n, w);
-            assert_eq!(out.finish(), format!("{n:0w$}"));
+        for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
+            assert_eq!(audit_key(at, boot, seq), format!("{at:013}|{boot:016x}|{seq:010}"));
         }
-        for n in [0u64, 0xbe4c, u64::MAX] {
-            let mut out = Out::with_capacity(0);
-            hex16(&mut out, n);
-            assert_eq!(out.finish(), format!("{n:016x}"));
+    }
+
+    #[test]
+    fn the_word_at_a_time_escape_check_finds_every_character_at_every_position() {
+        // Each character that needs escaping, and its neighbours that do not, at every offset of
+        // a string long enough for two words and a remainder.
+        let specials = ['"', '\\', '\u{0}', '\u{1f}', '\n'];
+        let harmless = [' ', '!', '#', '[', ']', '\u{7f}', 'é', '日'];
+        for len in 0..20 {
+            let base: String = "abcdefghijklmnopqrstu".chars().take(len).collect();
+            assert!(!needs_escape(base.as_bytes()));
+            for i in 0..len {
+                for c in specials.iter().chain(&harmless) {
+                    let mut t: Vec<char> = base.chars().collect();
+                    t[i] = *c;
+                    let t: String = t.into_iter().collect();
+                    assert_eq!(needs_escape(t.as_bytes()), specials.contains(c), "{t:?}");
+                    let mut out = Out::with_capacity(0);
+                    str(&mut out, &t);
+                    assert_eq!(out.finish(), serde_json::to_string(&t).unwrap());
+                }
+            }
         }
     }
 

@@ -92,7 +92,7 @@ impl Engine {
             // The latest word on who the caller is in this integration (picks are checked
             // against it).
             let integ = s.integration.clone();
-            self.remember_matches(&call, &integ, contacts.clone(), false);
+            self.remember_matches(&call, &integ, &contacts, false);
         }
         let Some(s) = self.slots.get(key) else { return };
         let integ = s.integration.clone();
@@ -489,12 +489,13 @@ impl Engine {
     /// Keeps `contacts` as the call's matches in `integ` and tells the panel.
     /// `persist`: write the call record now (relaxed: a cache); otherwise the matches go with
     /// the call's next write.
-    pub(super) fn remember_matches(&mut self, call: &CallId, integ: &IntegrationId, contacts: Vec<Contact>, persist: bool) {
+    pub(super) fn remember_matches(&mut self, call: &CallId, integ: &IntegrationId, contacts: &[Contact], persist: bool) {
         let now = self.now;
         let Some(entry) = self.calls.get_mut(call) else { return };
-        if entry.matches.get(integ).is_some_and(|m| m.contacts == contacts) {
+        if entry.matches.get(integ).is_some_and(|m| *m.contacts == *contacts) {
             return;
         }
+        let contacts: std::sync::Arc<[Contact]> = contacts.into();
         entry.matches.insert(integ.clone(), CallMatches { at: now, contacts: contacts.clone() });
         if persist {
             self.save_call_relaxed(call);
@@ -527,7 +528,7 @@ impl Engine {
             }
         };
         if let Some(c) = &contacts {
-            self.remember_matches(&call, &integ, c.clone(), true);
+            self.remember_matches(&call, &integ, c, true);
         }
         if !feeds {
             return;

@@ -157,7 +157,7 @@ pub enum Notice {
     ManualRefused { call: CallId, integration: IntegrationId, reason: String },
     /// Contacts matching the call's other party in `integration` (the call pop, or the hang-up
     /// search): what the panel offers for active-call picks.
-    CallMatches { call: CallId, integration: IntegrationId, contacts: Vec<Contact> },
+    CallMatches { call: CallId, integration: IntegrationId, contacts: std::sync::Arc<[Contact]> },
     /// Active-call picks refused (contacts not among the matches, unknown call, too late).
     PicksRefused { call: CallId, integration: IntegrationId, reason: String },
     /// A digest run finished; `sync` when the rep asked for it.
@@ -788,7 +788,7 @@ impl Engine {
             }
             h.inflight += 1;
             let req = self.req_id();
-            let slot = format!("pop|{}|{}", id.as_str(), integ.as_str());
+            let slot = json::concat(&["pop|", id.as_str(), "|", integ.as_str()]);
             self.inflight.insert(req, InFlight { slot: slot.clone().into(), integration: integ.clone(), what: OpKind::Pop { call: id.clone(), feeds: false } });
             self.flush();
             self.effects.push_back(Effect::Crm(CrmRequest {
@@ -930,7 +930,7 @@ impl Engine {
     /// Moves a slot to `Attempting` and stages that transition (strict) with its audit entry.
     fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> String {
         let n = self.next_id();
-        let attempt = format!("{:x}-{n}", self.boot);
+        let attempt = json::concat(&[&json::hex(self.boot), "-", &json::decimal(n)]);
         let now = self.now;
         if self.opts.mutation == Mutation::SkipAttemptingWrite {
             // The planted bug must not be hidden by a write of this slot already staged.
@@ -944,7 +944,7 @@ impl Engine {
         if self.opts.mutation != Mutation::SkipAttemptingWrite {
             self.save_slot(key);
         }
-        self.audit(Some(key), trigger, format!("attempt {attempt}: creating"), contact, None);
+        self.audit(Some(key), trigger, json::concat(&["attempt ", &attempt, ": creating"]), contact, None);
         attempt
     }
 

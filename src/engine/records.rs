@@ -4,6 +4,7 @@
 //! reads a bounded amount whatever the length of the history.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +42,8 @@ pub struct CallEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallMatches {
     pub at: Timestamp,
-    pub contacts: Vec<Contact>,
+    /// Shared with the [`super::Notice::CallMatches`] that tells the panel.
+    pub contacts: Arc<[Contact]>,
 }
 
 /// How long a call pop's answer stands in for the hang-up search, counted from the answer to
@@ -78,7 +80,7 @@ impl CallEntry {
 
     pub fn to_record(&self, open: bool) -> Record {
         Record {
-            key: self.call.id.to_string(),
+            key: self.call.id.as_str().to_owned(),
             open: u8::from(open),
             at: self.at().0,
             value: self.to_json(),
@@ -174,7 +176,7 @@ impl CallEntry {
                             }
                             Some(())
                         })?;
-                        matches.insert(IntegrationId::new(integ), CallMatches { at: at?, contacts: list? });
+                        matches.insert(IntegrationId::new(integ), CallMatches { at: at?, contacts: list?.into() });
                         Some(())
                     })?;
                 }
@@ -275,8 +277,8 @@ mod tests {
             if i >= 2 {
                 e.picks.insert(IntegrationId::new("hs"), vec![contact("a"), contact("b")]);
                 e.picks.insert(IntegrationId::new("p\"d"), Vec::new());
-                e.matches.insert(IntegrationId::new("hs"), CallMatches { at: Timestamp(9), contacts: vec![contact("a")] });
-                e.matches.insert(IntegrationId::new("zo"), CallMatches { at: Timestamp(10), contacts: Vec::new() });
+                e.matches.insert(IntegrationId::new("hs"), CallMatches { at: Timestamp(9), contacts: vec![contact("a")].into() });
+                e.matches.insert(IntegrationId::new("zo"), CallMatches { at: Timestamp(10), contacts: Vec::new().into() });
             }
             let r = e.to_record(i % 2 == 0);
             assert_eq!(r.value, serde_json::to_string(&e).unwrap());

@@ -21,12 +21,12 @@ use super::json;
 pub type SlotKey = std::sync::Arc<str>;
 
 pub fn call_slot_key(call: &CallId, integration: &IntegrationId) -> SlotKey {
-    format!("call|{}|{}", call.as_str(), integration.as_str()).into()
+    json::concat(&["call|", call.as_str(), "|", integration.as_str()]).into()
 }
 
 /// The prefix every slot of `call` starts with (the shell can load a call's slots by range).
 pub fn call_slot_prefix(call: &CallId) -> String {
-    format!("call|{}|", call.as_str())
+    json::concat(&["call|", call.as_str(), "|"])
 }
 
 /// How a slot came to be logged (seed 000's four ways, plus messages and placeholders).
@@ -249,7 +249,7 @@ impl Slot {
     }
 
     pub fn to_record(&self) -> Record {
-        Record { key: self.key.to_string(), open: u8::from(self.is_open()), at: self.at.0, value: self.to_json() }
+        Record { key: String::from(&*self.key), open: u8::from(self.is_open()), at: self.at.0, value: self.to_json() }
     }
 
     /// The slot as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]):
@@ -643,8 +643,8 @@ fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
 /// `calltrail:<key>#<contact id>` for further picked contacts of an active-call log.
 pub fn marker(key: &str, index: usize, contact: Option<&Contact>) -> Marker {
     match (index, contact) {
-        (0, _) | (_, None) => Marker(format!("calltrail:{key}")),
-        (_, Some(c)) => Marker(format!("calltrail:{key}#{}", c.id.as_str())),
+        (0, _) | (_, None) => Marker(json::concat(&["calltrail:", key])),
+        (_, Some(c)) => Marker(json::concat(&["calltrail:", key, "#", c.id.as_str()])),
     }
 }
 

@@ -156,7 +156,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
                     if let Some(i) = w.pending.iter().position(|p| *p.req.slot == *pop) {
                         w.deliver(i);
                     }
-                    let found = w.engine.call(&CallId::new(&id)).and_then(|e| e.matches.get(&integ)).map(|m| m.contacts.clone()).unwrap_or_default();
+                    let found = w.engine.call(&CallId::new(&id)).and_then(|e| e.matches.get(&integ)).map(|m| m.contacts.to_vec()).unwrap_or_default();
                     if !found.is_empty() {
                         w.input(Input::ContactsPicked { call: CallId::new(&id), integration: integ, contacts: found });
                     }
