@@ -13,37 +13,31 @@
 use crate::model::{Call, CallId, CallResult, Contact, Direction, RecordId, RecordType, Timestamp};
 use crate::phone::E164;
 
-/// The text being written. Every piece is a `&str` or ASCII, so it is a `String` all along and
-/// never needs checking.
-pub struct Out(String);
+/// The text being written: bytes, because every piece is either a `&str` or ASCII, so the
+/// text is valid UTF-8 by construction and is checked once, at the end (about one instruction
+/// per byte), rather than per piece.
+pub struct Out(Vec<u8>);
 
 impl Out {
     pub fn with_capacity(n: usize) -> Out {
-        Out(String::with_capacity(n))
+        Out(Vec::with_capacity(n))
     }
 
     /// Appends text as it is (field names, punctuation, words that need no escaping).
     pub fn raw(&mut self, s: &str) {
-        self.0.push_str(s);
+        self.0.extend_from_slice(s.as_bytes());
     }
 
     /// Appends one ASCII character.
     pub fn byte(&mut self, b: u8) {
         debug_assert!(b.is_ascii());
-        self.0.push(char::from(b));
-    }
-
-    /// Appends ASCII digits (or other ASCII) held in a byte buffer.
-    fn ascii(&mut self, bytes: &[u8]) {
-        debug_assert!(bytes.is_ascii());
-        self.0.reserve(bytes.len());
-        for &b in bytes {
-            self.0.push(char::from(b));
-        }
+        self.0.push(b);
     }
 
     pub fn finish(self) -> String {
-        self.0
+        // Only `&str`s and ASCII bytes were appended, so this is valid UTF-8; a lossy copy
+        // would only ever replace bytes nobody wrote.
+        String::from_utf8(self.0).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -58,16 +52,15 @@ pub fn concat(parts: &[&str]) -> String {
     s
 }
 
-/// `n` in lower-case hex without leading zeros (`format!("{n:x}")`).
-pub fn hex(n: u64) -> String {
+/// An attempt id, `<boot in hex>-<n>` (`format!("{boot:x}-{n}")`).
+pub fn attempt_id(boot: u64, n: u64) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = (64 - n.leading_zeros() as usize).div_ceil(4).max(1);
-    (0..digits).rev().map(|i| char::from(HEX[((n >> (i * 4)) & 0xf) as usize])).collect()
-}
-
-/// `n` in decimal (`n.to_string()`).
-pub fn decimal(n: u64) -> String {
-    let mut out = Out::with_capacity(20);
+    let mut out = Out::with_capacity(38);
+    let digits = (64 - boot.leading_zeros() as usize).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.byte(HEX[((boot >> (i * 4)) & 0xf) as usize]);
+    }
+    out.byte(b'-');
     uint(&mut out, n);
     out.finish()
 }
@@ -165,7 +158,7 @@ fn digits(buf: &mut [u8; 20], mut n: u64) -> usize {
 pub fn uint(out: &mut Out, n: u64) {
     let mut buf = [0u8; 20];
     let i = digits(&mut buf, n);
-    out.ascii(&buf[i..]);
+    out.0.extend_from_slice(&buf[i..]);
 }
 
 /// An audit record's key, `<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
@@ -617,6 +610,9 @@ mod tests {
             let mut out = Out::with_capacity(0);
             int(&mut out, n);
             assert_eq!(out.finish(), n.to_string());
+        }
+        for (boot, n) in [(0u64, 0u64), (0xbe4c, 9), (u64::MAX, u64::MAX)] {
+            assert_eq!(attempt_id(boot, n), format!("{boot:x}-{n}"));
         }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
             assert_eq!(audit_key(at, boot, seq), format!("{at:013}|{boot:016x}|{seq:010}"));

@@ -149,7 +149,8 @@ pub struct CrmRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
-    SlotChanged { slot: SlotKey, integration: IntegrationId, state: String, records: Vec<RecordId> },
+    /// `state`: [`SlotState::name`].
+    SlotChanged { slot: SlotKey, integration: IntegrationId, state: std::borrow::Cow<'static, str>, records: Vec<RecordId> },
     UnresolvedCount { count: usize },
     IntegrationParked { integration: IntegrationId, reason: String },
     IntegrationResumed { integration: IntegrationId },
@@ -268,7 +269,7 @@ pub struct Engine {
     message_ids: BTreeSet<String>,
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
     health: BTreeMap<IntegrationId, Health>,
-    inflight: BTreeMap<ReqId, InFlight>,
+    inflight: HashMap<ReqId, InFlight, FxBuildHasher>,
     queue: BTreeMap<IntegrationId, VecDeque<SlotKey>>,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
@@ -279,7 +280,9 @@ pub struct Engine {
     audits: Vec<AuditEntry>,
     /// Slots changed since the last flush: serialised once per batch, in their final state
     /// (a slot often changes two or three times while one input is handled).
-    dirty: BTreeSet<SlotKey>,
+    /// Kept as a list (sorted and deduplicated at the flush, so batches are in key order as
+    /// before) so it keeps its capacity: a set allocates a node every time it stops being empty.
+    dirty: Vec<SlotKey>,
     strict: bool,
     notices: Vec<Notice>,
     effects: VecDeque<Effect>,
@@ -309,7 +312,7 @@ impl Engine {
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
             health: BTreeMap::new(),
-            inflight: BTreeMap::new(),
+            inflight: HashMap::default(),
             queue: BTreeMap::new(),
             timers: BTreeSet::new(),
             digest: DigestMeta::default(),
@@ -317,7 +320,7 @@ impl Engine {
             run: None,
             writes: Vec::new(),
             audits: Vec::new(),
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             strict: false,
             notices: Vec::new(),
             effects: VecDeque::new(),
@@ -538,11 +541,14 @@ impl Engine {
     /// Moves the batch's audit entries into the staged writes (relaxed: the trail explains the
     /// ledger, it is not the ledger).
     fn stage_audits(&mut self) {
-        for e in std::mem::take(&mut self.audits) {
+        self.writes.reserve(self.audits.len());
+        let mut audits = std::mem::take(&mut self.audits);
+        for e in audits.drain(..) {
             self.audit_seq += 1;
             let rec = e.to_record(self.boot, self.audit_seq);
             self.stage(StoreName::Audit, rec, false);
         }
+        self.audits = audits;
     }
 
     /// Saves a call record without asking for strict durability: for caches on it (matches)
@@ -563,7 +569,7 @@ impl Engine {
         let Some(s) = self.slots.get(key) else { return };
         let open = s.is_open();
         let call = s.call_id().cloned();
-        self.dirty.insert(key.clone());
+        self.dirty.push(key.clone());
         if let Some(run) = self.run.as_mut() {
             run.touched.insert(key.clone());
         }
@@ -576,19 +582,27 @@ impl Engine {
 
     /// Moves the changed slots into the staged writes; returns their notices.
     fn stage_dirty(&mut self) -> Vec<Notice> {
-        let mut notices = Vec::with_capacity(self.dirty.len());
-        for key in std::mem::take(&mut self.dirty) {
+        if self.dirty.is_empty() {
+            return Vec::new();
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        let mut notices = Vec::with_capacity(dirty.len());
+        self.writes.reserve(dirty.len() + self.audits.len());
+        for key in dirty.drain(..) {
             let Some(s) = self.slots.get(&key) else { continue };
             notices.push(Notice::SlotChanged {
                 slot: key.clone(),
                 integration: s.integration.clone(),
-                state: s.state.name().to_owned(),
+                state: s.state.name().into(),
                 records: s.records(),
             });
             let rec = s.to_record();
             let strict = self.opts.mutation != Mutation::RelaxedLedger;
             self.stage(StoreName::Slots, rec, strict);
         }
+        self.dirty = dirty;
         notices
     }
 
@@ -930,7 +944,7 @@ impl Engine {
     /// Moves a slot to `Attempting` and stages that transition (strict) with its audit entry.
     fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> String {
         let n = self.next_id();
-        let attempt = json::concat(&[&json::hex(self.boot), "-", &json::decimal(n)]);
+        let attempt = json::attempt_id(self.boot, n);
         let now = self.now;
         if self.opts.mutation == Mutation::SkipAttemptingWrite {
             // The planted bug must not be hidden by a write of this slot already staged.
