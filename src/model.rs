@@ -224,27 +224,21 @@ pub struct Message {
     pub text: String,
 }
 
-/// A CRM's name for a kind of record that can be called: Contact, Lead, Person, ...
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RecordType(pub String);
-
-impl RecordType {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-}
+string_id!(
+    /// A CRM's name for a kind of record that can be called: Contact, Lead, Person, ...
+    RecordType
+);
 
 /// A contact as a CRM returns it from a search: enough to match, choose and link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: RecordId,
-    pub name: String,
+    pub name: Arc<str>,
     pub record_type: RecordType,
     /// The numbers exactly as the CRM stores them (matching re-normalises them).
-    pub phones: Vec<String>,
+    pub phones: Arc<[String]>,
     pub created_at: Option<Timestamp>,
     pub modified_at: Option<Timestamp>,
     /// A link a person can open to see the record in the CRM, when the connector can build one.
-    pub url: Option<String>,
+    pub url: Option<Arc<str>>,
 }

@@ -201,7 +201,7 @@ fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
         contacts: slot
             .targets
             .iter()
-            .map(|t| ContactLink { id: t.contact.id.clone(), name: t.contact.name.clone(), url: t.contact.url.clone() })
+            .map(|t| ContactLink { id: t.contact.id.clone(), name: t.contact.name.to_string(), url: t.contact.url.as_deref().map(str::to_owned) })
             .collect(),
         mode: format!("{:?}", slot.mode).to_lowercase(),
         can_log_manually,
@@ -334,10 +334,10 @@ mod tests {
             id: RecordId::new(id),
             name: name.into(),
             record_type: RecordType::new("Contact"),
-            phones: vec![],
+            phones: vec![].into(),
             created_at: None,
             modified_at: None,
-            url: Some(format!("https://crm.example/{id}")),
+            url: Some(format!("https://crm.example/{id}").into()),
         }
     }
 

@@ -99,9 +99,9 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
 fn contact(conn: &Connection, c: &Value) -> Option<Contact> {
     let id = common::string_at(c, "/id")?;
     Some(Contact {
-        url: Some(format!("{}/nc/#/contacts/{id}", conn.base_url)),
+        url: Some(format!("{}/nc/#/contacts/{id}", conn.base_url).into()),
         id: RecordId::new(id),
-        name: common::str_at(c, "/name").unwrap_or_default().to_owned(),
+        name: common::str_at(c, "/name").unwrap_or_default().to_owned().into(),
         record_type: RecordType::new(common::str_at(c, "/type").unwrap_or("Person")),
         phones: c
             .get("phone_numbers")

@@ -337,12 +337,12 @@ fn parse_contact(v: &Value) -> Option<Contact> {
         prop("lastmodifieddate").and_then(common::parse_timestamp).or_else(|| common::timestamp_at(v, "/updatedAt"));
     Some(Contact {
         id: RecordId::new(id),
-        name,
+        name: name.into(),
         record_type: RecordType::new("Contact"),
-        phones,
+        phones: phones.into(),
         created_at,
         modified_at,
-        url: common::str_at(v, "/url").map(str::to_owned),
+        url: common::str_at(v, "/url").map(str::to_owned).map(Into::into),
     })
 }
 

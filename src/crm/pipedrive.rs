@@ -85,7 +85,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
             if matched && !hits.contains(&id) {
                 found.push(Contact {
                     id: RecordId::new(id.clone()),
-                    name: common::string_at(it, "/item/name").unwrap_or_default(),
+                    name: common::string_at(it, "/item/name").unwrap_or_default().into(),
                     record_type: RecordType::new("Person"),
                     phones: phones.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
                     created_at: None,
@@ -153,7 +153,7 @@ fn person(p: &Value) -> Option<Contact> {
         .collect();
     Some(Contact {
         id: RecordId::new(id),
-        name: common::str_at(p, "/name").unwrap_or_default().to_owned(),
+        name: common::str_at(p, "/name").unwrap_or_default().to_owned().into(),
         record_type: RecordType::new("Person"),
         phones,
         created_at: common::timestamp_at(p, "/add_time"),

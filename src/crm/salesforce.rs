@@ -366,12 +366,12 @@ fn created_lead(conn: &Connection, name: &str, phone: &E164, resp: &HttpResponse
     Ok(CrmOutput::Contact {
         contact: Contact {
             id: RecordId::new(id),
-            name: common::truncate_chars(name.trim(), LAST_NAME_MAX),
+            name: common::truncate_chars(name.trim(), LAST_NAME_MAX).into(),
             record_type: RecordType::new("Lead"),
-            phones: vec![phone.as_str().to_owned()],
+            phones: vec![phone.as_str().to_owned()].into(),
             created_at: None,
             modified_at: None,
-            url,
+            url: url.map(Into::into),
         },
     })
 }
@@ -390,11 +390,11 @@ fn parse_record(conn: &Connection, r: &Value) -> Option<Contact> {
         .collect();
     let name = common::str_at(r, "/Name").map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     Some(Contact {
-        url: Some(record_url(conn, &object, &id)),
+        url: Some(record_url(conn, &object, &id).into()),
         id: RecordId::new(id),
-        name: name.or_else(|| phones.first().cloned()).unwrap_or_else(|| "(no name)".to_owned()),
+        name: name.or_else(|| phones.first().cloned()).unwrap_or_else(|| "(no name)".to_owned()).into(),
         record_type: RecordType::new(object),
-        phones,
+        phones: phones.into(),
         created_at: common::timestamp_at(r, "/CreatedDate"),
         modified_at: common::timestamp_at(r, "/LastModifiedDate"),
     })

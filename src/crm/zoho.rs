@@ -151,7 +151,7 @@ fn record_contact(r: &Value, record_type: &str, phone_fields: &[&str]) -> Option
         .unwrap_or_default();
     Some(Contact {
         id: RecordId::new(id),
-        name,
+        name: name.into(),
         record_type: RecordType::new(record_type),
         phones: phone_fields
             .iter()
@@ -293,7 +293,7 @@ fn link(rec: &mut Value, id: &RecordId, record_type: Option<&RecordType>) {
 }
 
 fn is_lead(record_type: Option<&RecordType>) -> bool {
-    record_type.is_some_and(|t| t.0.eq_ignore_ascii_case("lead") || t.0.eq_ignore_ascii_case("leads"))
+    record_type.is_some_and(|t| t.as_str().eq_ignore_ascii_case("lead") || t.as_str().eq_ignore_ascii_case("leads"))
 }
 
 fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, history: &[Exchange]) -> Flow {
@@ -314,9 +314,9 @@ fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, his
     Ok(Step::Done(Ok(CrmOutput::Contact {
         contact: Contact {
             id: RecordId::new(id),
-            name: common::truncate_chars(&one_line(name), 80),
+            name: common::truncate_chars(&one_line(name), 80).into(),
             record_type: RecordType::new("Lead"),
-            phones: vec![phone.as_str().to_owned()],
+            phones: vec![phone.as_str().to_owned()].into(),
             created_at: common::timestamp_at(first, "/details/Created_Time"),
             modified_at: common::timestamp_at(first, "/details/Modified_Time"),
             url: None,

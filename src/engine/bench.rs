@@ -179,12 +179,12 @@ fn call(id: &str, i: usize, end: Timestamp) -> Call {
 fn contact(integ: &str, i: usize) -> Contact {
     Contact {
         id: RecordId::new(format!("{integ}-p{i}")),
-        name: format!("Person {i}"),
+        name: format!("Person {i}").into(),
         record_type: RecordType::new("Contact"),
-        phones: vec![number(i).as_str().to_owned()],
+        phones: vec![number(i).as_str().to_owned()].into(),
         created_at: Some(Timestamp(1_700_000_000_000)),
         modified_at: Some(Timestamp(1_700_000_000_000)),
-        url: Some(format!("https://{integ}.crm.example/contacts/{i}")),
+        url: Some(format!("https://{integ}.crm.example/contacts/{i}").into()),
     }
 }
 

@@ -40,7 +40,7 @@ mod tests {
             id: RecordId::new(id),
             name: name.into(),
             record_type: RecordType::new(ty),
-            phones: vec![],
+            phones: vec![].into(),
             created_at: Some(Timestamp(created)),
             modified_at: Some(Timestamp(modified)),
             url: None,

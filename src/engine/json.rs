@@ -224,7 +224,7 @@ pub fn contact(out: &mut Out, c: &Contact) {
     out.raw(",\"name\":");
     str(out, &c.name);
     out.raw(",\"record_type\":");
-    str(out, &c.record_type.0);
+    str(out, c.record_type.as_str());
     out.raw(",\"phones\":[");
     for (i, p) in c.phones.iter().enumerate() {
         if i > 0 {
@@ -538,7 +538,7 @@ impl<'a> Reader<'a> {
             match k {
                 0 => id = Some(RecordId::new(r.string()?)),
                 1 => name = Some(r.string()?),
-                2 => record_type = Some(RecordType(r.string()?)),
+                2 => record_type = Some(RecordType::new(r.string()?)),
                 3 => {
                     let mut v = Vec::new();
                     r.array(|r| {
@@ -553,7 +553,7 @@ impl<'a> Reader<'a> {
             }
             Some(())
         })?;
-        Some(Contact { id: id?, name: name?, record_type: record_type?, phones: phones?, created_at, modified_at, url })
+        Some(Contact { id: id?, name: name?.into(), record_type: record_type?, phones: phones?.into(), created_at, modified_at, url: url.map(Into::into) })
     }
 
     /// A [`Call`] as [`call`] writes it.
@@ -664,12 +664,12 @@ mod tests {
             id: RecordId::new("0031\"x"),
             name: "Ann \"Nan\" O'Neil".into(),
             record_type: RecordType::new("Lead"),
-            phones: vec!["+1 (212) 555-0100".into(), "020\t7946".into()],
+            phones: vec!["+1 (212) 555-0100".into(), "020\t7946".into()].into(),
             created_at: Some(Timestamp(-5)),
             modified_at: None,
             url: Some("https://crm.example/c/1?a=b&c=\\d".into()),
         };
-        let bare = Contact { phones: Vec::new(), created_at: None, url: None, ..full.clone() };
+        let bare = Contact { phones: Vec::new().into(), created_at: None, url: None, ..full.clone() };
         for c in [full, bare] {
             let mut out = Out::with_capacity(0);
             contact(&mut out, &c);

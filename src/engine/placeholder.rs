@@ -23,9 +23,9 @@ pub fn name(template: &str, number: &E164) -> String {
 pub fn contact(id: RecordId, template: &str, number: &E164) -> Contact {
     Contact {
         id,
-        name: name(template, number),
+        name: name(template, number).into(),
         record_type: RecordType::new("Contact"),
-        phones: vec![number.as_str().to_owned()],
+        phones: vec![number.as_str().to_owned()].into(),
         created_at: None,
         modified_at: None,
         url: None,

@@ -243,9 +243,9 @@ mod tests {
     fn contact(id: &str) -> Contact {
         Contact {
             id: RecordId::new(id),
-            name: format!("N\u{e9}e \"{id}\""),
+            name: format!("N\u{e9}e \"{id}\"").into(),
             record_type: RecordType::new("Lead"),
-            phones: vec!["+1 212 555 0100".into(), "x".into()],
+            phones: vec!["+1 212 555 0100".into(), "x".into()].into(),
             created_at: None,
             modified_at: Some(Timestamp(3)),
             url: None,

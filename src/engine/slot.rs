@@ -657,12 +657,12 @@ mod tests {
     fn contact(id: &str) -> Contact {
         Contact {
             id: RecordId::new(id),
-            name: format!("Person \"{id}\""),
+            name: format!("Person \"{id}\"").into(),
             record_type: RecordType::new("Contact"),
-            phones: vec!["+12125550100".into()],
+            phones: vec!["+12125550100".into()].into(),
             created_at: Some(Timestamp(1_700_000_000_000)),
             modified_at: None,
-            url: Some(format!("https://crm.example/{id}")),
+            url: Some(format!("https://crm.example/{id}").into()),
         }
     }
 

@@ -52,7 +52,7 @@ fn people() -> Value {
 
 fn names(out: &CrmOutput) -> Vec<String> {
     let CrmOutput::Contacts { contacts } = out else { panic!("not contacts: {out:?}") };
-    let mut n: Vec<String> = contacts.iter().map(|c| c.name.clone()).collect();
+    let mut n: Vec<String> = contacts.iter().map(|c| c.name.to_string()).collect();
     n.sort();
     n
 }
@@ -171,7 +171,7 @@ fn end_to_end(kind: CrmKind) {
         let out = http.ok(&conn, &CrmOp::SearchContacts { phone: e164(number) });
         assert_eq!(names(&out), [want], "{kind:?} search {number}");
     }
-    let jane = contacts(out_of(&http, &conn, &n0100)).into_iter().find(|c| c.name == "Jane Doe").expect("Jane");
+    let jane = contacts(out_of(&http, &conn, &n0100)).into_iter().find(|c| &*c.name == "Jane Doe").expect("Jane");
 
     // A call log, then notes added later.
     let t0 = now().plus_mins(-5);
@@ -361,7 +361,7 @@ fn error_classes(kind: CrmKind) {
     assert!(!seeded.is_empty());
     let n = e164("+12125550100");
     let search = CrmOp::SearchContacts { phone: n };
-    let jane = contacts(http.ok(&conn, &search)).into_iter().find(|c| c.name == "Jane Doe").expect("Jane");
+    let jane = contacts(http.ok(&conn, &search)).into_iter().find(|c| &*c.name == "Jane Doe").expect("Jane");
 
     // 429 with Retry-After.
     emu.fault(kind, json!({"type": "rate_limit", "retryAfter": 7}));

@@ -36,12 +36,12 @@ fn search_pages_on_the_last_digits_and_reverifies() {
         assert_eq!(header(r, "authorization"), Some(format!("Bearer {TOKEN}").as_str()));
     }
     let Ok(CrmOutput::Contacts { contacts }) = out else { panic!("{out:?}") };
-    let got: Vec<(&str, &str)> = contacts.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect();
+    let got: Vec<(&str, &str)> = contacts.iter().map(|c| (c.id.as_str(), &*c.name)).collect();
     assert_eq!(got, vec![("1", "Jane Doe"), ("3", "John Roe")]);
     assert_eq!(contacts[0].created_at, Some(ts("2024-01-02T08:04:05Z")));
     assert_eq!(contacts[0].modified_at, Some(ts("2025-06-07T08:09:10Z")));
     assert_eq!(contacts[0].url.as_deref(), Some("https://app.clio.com/nc/#/contacts/1"));
-    assert_eq!(contacts[0].record_type.0, "Person");
+    assert_eq!(contacts[0].record_type.as_str(), "Person");
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn placeholder_person() {
             "phone_numbers": [{"name": "Work", "number": "+12125550100", "default_number": true}]}})
     );
     let Ok(CrmOutput::Contact { contact }) = out else { panic!("{out:?}") };
-    assert_eq!((contact.id.as_str(), contact.phones.clone()), ("55", vec!["+12125550100".to_owned()]));
+    assert_eq!((contact.id.as_str(), contact.phones.to_vec()), ("55", vec!["+12125550100".to_owned()]));
 }
 
 #[test]

@@ -102,7 +102,7 @@ pub(super) mod kit {
             id: RecordId::new(id),
             name: name.into(),
             record_type: RecordType::new(record_type),
-            phones: vec!["+1 (212) 555-0100".into()],
+            phones: vec!["+1 (212) 555-0100".into()].into(),
             created_at: None,
             modified_at: None,
             url: None,
@@ -228,7 +228,7 @@ fn search_pages_reverifies_and_fetches_details_once() {
     let Ok(CrmOutput::Contacts { contacts }) = out else { panic!("{out:?}") };
     let got: Vec<(&str, &str, Option<i64>, Option<i64>)> = contacts
         .iter()
-        .map(|c| (c.id.as_str(), c.name.as_str(), c.created_at.map(|t| t.0), c.modified_at.map(|t| t.0)))
+        .map(|c| (c.id.as_str(), &*c.name, c.created_at.map(|t| t.0), c.modified_at.map(|t| t.0)))
         .collect();
     assert_eq!(
         got,
@@ -237,8 +237,8 @@ fn search_pages_reverifies_and_fetches_details_once() {
             ("3", "John Roe", Some(ts("2020-05-01T10:00:00Z").0), Some(ts("2020-06-01T10:00:00Z").0)),
         ]
     );
-    assert_eq!(contacts[1].phones, vec!["212.555.0100 x12", "555-9999"]);
-    assert_eq!(contacts[0].record_type.0, "Person");
+    assert_eq!(contacts[1].phones.to_vec(), vec!["212.555.0100 x12", "555-9999"]);
+    assert_eq!(contacts[0].record_type.as_str(), "Person");
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn placeholder_person_has_the_number() {
     assert_eq!(reqs[0].method, Method::Post);
     assert_eq!(body(&reqs[0]), json!({"name": "New Lead - +12125550100", "phones": [{"value": "+12125550100", "primary": true, "label": "work"}]}));
     let Ok(CrmOutput::Contact { contact }) = out else { panic!("{out:?}") };
-    assert_eq!((contact.id.as_str(), contact.name.as_str(), contact.phones.clone()), ("77", "New Lead - +12125550100", vec!["+12125550100".to_owned()]));
+    assert_eq!((contact.id.as_str(), &*contact.name, contact.phones.to_vec()), ("77", "New Lead - +12125550100", vec!["+12125550100".to_owned()]));
     assert_eq!(contact.created_at, Some(ts("2026-03-08T06:53:00Z")));
 }
 

@@ -67,7 +67,7 @@ fn search_golden_with_format_variants_and_a_dropped_non_match() {
         phones: phones.iter().map(|p| p.to_string()).collect(),
         created_at: Timestamp::parse("2024-01-10T10:00:00Z"),
         modified_at: Timestamp::parse("2024-04-01T09:30:00Z"),
-        url: Some(format!("{BASE}/lightning/r/{ty}/{id}/view")),
+        url: Some(format!("{BASE}/lightning/r/{ty}/{id}/view").into()),
     };
     let want = vec![
         c("003A000001", "Ada Lovelace", "Contact", &["(212) 555-0100"]),
@@ -168,10 +168,10 @@ fn placeholder_lead_golden() {
         id: RecordId::new("00QA000009"),
         name: "New Lead - +12125550100".into(),
         record_type: RecordType::new("Lead"),
-        phones: vec!["+12125550100".into()],
+        phones: vec!["+12125550100".into()].into(),
         created_at: None,
         modified_at: None,
-        url: Some(format!("{BASE}/lightning/r/Lead/00QA000009/view")),
+        url: Some(format!("{BASE}/lightning/r/Lead/00QA000009/view").into()),
     };
     assert_eq!(out, Ok(CrmOutput::Contact { contact: want }));
 }

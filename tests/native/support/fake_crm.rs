@@ -243,7 +243,7 @@ pub fn contact(id: &str, name: &str, ty: &str, phone: &str, created_at: Timestam
         id: RecordId::new(id),
         name: name.into(),
         record_type: RecordType::new(ty),
-        phones: vec![phone.into()],
+        phones: vec![phone.into()].into(),
         created_at: Some(created_at),
         modified_at: Some(created_at),
         url: None,
