@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::phone::E164;
 
@@ -63,15 +63,17 @@ macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         ///
-        /// Shared text (`Arc<str>`): the engine copies ids into slots, requests, notices and audit
-        /// entries on every transition, and a copy is a reference count, not an allocation.
+        /// Shared text (`Rc<str>`): the engine copies ids into slots, requests, notices and audit
+        /// entries on every transition, and a copy is a reference count, not an allocation. Not
+        /// `Arc`: the core runs on one thread (the worker's, or a test's), and an atomic count
+        /// costs a locked instruction on every copy.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
         #[serde(transparent)]
-        pub struct $name(Arc<str>);
+        pub struct $name(Rc<str>);
 
         impl $name {
             pub fn new(s: impl AsRef<str>) -> Self {
-                Self(Arc::from(s.as_ref()))
+                Self(Rc::from(s.as_ref()))
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -233,12 +235,12 @@ string_id!(
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: RecordId,
-    pub name: Arc<str>,
+    pub name: Rc<str>,
     pub record_type: RecordType,
     /// The numbers exactly as the CRM stores them (matching re-normalises them).
-    pub phones: Arc<[String]>,
+    pub phones: Rc<[String]>,
     pub created_at: Option<Timestamp>,
     pub modified_at: Option<Timestamp>,
     /// A link a person can open to see the record in the CRM, when the connector can build one.
-    pub url: Option<Arc<str>>,
+    pub url: Option<Rc<str>>,
 }

@@ -495,7 +495,7 @@ impl Engine {
         if entry.matches.get(integ).is_some_and(|m| *m.contacts == *contacts) {
             return;
         }
-        let contacts: std::sync::Arc<[Contact]> = contacts.into();
+        let contacts: std::rc::Rc<[Contact]> = contacts.into();
         entry.matches.insert(integ.clone(), CallMatches { at: now, contacts: contacts.clone() });
         if persist {
             self.save_call_relaxed(call);

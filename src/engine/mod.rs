@@ -158,7 +158,7 @@ pub enum Notice {
     ManualRefused { call: CallId, integration: IntegrationId, reason: String },
     /// Contacts matching the call's other party in `integration` (the call pop, or the hang-up
     /// search): what the panel offers for active-call picks.
-    CallMatches { call: CallId, integration: IntegrationId, contacts: std::sync::Arc<[Contact]> },
+    CallMatches { call: CallId, integration: IntegrationId, contacts: std::rc::Rc<[Contact]> },
     /// Active-call picks refused (contacts not among the matches, unknown call, too late).
     PicksRefused { call: CallId, integration: IntegrationId, reason: String },
     /// A digest run finished; `sync` when the rep asked for it.

@@ -4,7 +4,7 @@
 //! reads a bounded amount whatever the length of the history.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +43,7 @@ pub struct CallEntry {
 pub struct CallMatches {
     pub at: Timestamp,
     /// Shared with the [`super::Notice::CallMatches`] that tells the panel.
-    pub contacts: Arc<[Contact]>,
+    pub contacts: Rc<[Contact]>,
 }
 
 /// How long a call pop's answer stands in for the hang-up search, counted from the answer to
