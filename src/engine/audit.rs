@@ -29,6 +29,12 @@ impl AuditEntry {
     /// The record `audit/<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
     /// digits, sequence to 10 digits, so keys sort by time as text.
     pub fn to_record(&self, boot: u64, seq: u64) -> Record {
+        self.to_record_in(&json::audit_boot(boot), seq)
+    }
+
+    /// [`AuditEntry::to_record`] with the boot's part of the key already written
+    /// ([`json::audit_boot`]): the engine writes it once per boot, not once per entry.
+    pub fn to_record_in(&self, boot: &str, seq: u64) -> Record {
         Record { key: json::audit_key(self.at.0.max(0).unsigned_abs(), boot, seq), open: 0, at: self.at.0, value: self.to_json() }
     }
 

@@ -68,13 +68,18 @@ pub fn attempt_id(boot: u64, n: u64) -> String {
 /// Appends `s` as a JSON string, escaped as serde_json does (`\"`, `\\`, `\b\f\n\r\t`, other
 /// control characters as `\u00XX`; everything else, non-ASCII included, as it is).
 pub fn str(out: &mut Out, s: &str) {
-    out.byte(b'"');
-    if needs_escape(s.as_bytes()) {
+    let bytes = s.as_bytes();
+    if needs_escape(bytes) {
+        out.byte(b'"');
         escape(out, s);
-    } else {
-        out.raw(s);
+        out.byte(b'"');
+        return;
     }
-    out.byte(b'"');
+    let v = &mut out.0;
+    v.reserve(bytes.len() + 2);
+    v.push(b'"');
+    v.extend_from_slice(bytes);
+    v.push(b'"');
 }
 
 /// Whether any byte is a control character, `"` or `\`: eight bytes per step (the "has a byte
@@ -84,12 +89,14 @@ fn needs_escape(s: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let word = |x: u64| {
+        let control = x.wrapping_sub(ONES * 0x20) & !x;
+        (control | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\')))) & HIGH
+    };
     let mut chunks = s.chunks_exact(8);
     let mut hits = 0u64;
     for c in &mut chunks {
-        let x = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let control = x.wrapping_sub(ONES * 0x20) & !x;
-        hits |= (control | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\')))) & HIGH;
+        hits |= word(u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
     }
     hits != 0 || chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
@@ -177,30 +184,26 @@ pub fn uint(out: &mut Out, n: u64) {
     out.0.extend_from_slice(&buf[i..]);
 }
 
-/// An audit record's key, `<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
-/// digits, sequence zero-padded to 10 digits (longer numbers are written whole), built in one
-/// buffer.
-pub fn audit_key(at: u64, boot: u64, seq: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut key = [0u8; 64];
-    let mut len = 0;
-    let padded = |key: &mut [u8; 64], len: &mut usize, n: u64, width: usize| {
+/// The middle of every audit key of a boot: `|<boot in 16 hex digits>|`.
+pub fn audit_boot(boot: u64) -> String {
+    format!("|{boot:016x}|")
+}
+
+/// An audit record's key, `<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot as
+/// [`audit_boot`] wrote it, sequence zero-padded to 10 digits (longer numbers are written whole).
+pub fn audit_key(at: u64, boot: &str, seq: u64) -> String {
+    let mut out = Out::with_capacity(23 + boot.len());
+    let mut padded = |n: u64, width: usize| {
         let mut buf = [b'0'; 20];
         let i = digits(&mut buf, n).min(20 - width);
-        key[*len..*len + 20 - i].copy_from_slice(&buf[i..]);
-        *len += 20 - i;
+        out.0.extend_from_slice(&buf[i..]);
     };
-    padded(&mut key, &mut len, at, 13);
-    key[len] = b'|';
-    len += 1;
-    for (k, shift) in (0..16).rev().enumerate() {
-        key[len + k] = HEX[((boot >> (shift * 4)) & 0xf) as usize];
-    }
-    len += 16;
-    key[len] = b'|';
-    len += 1;
-    padded(&mut key, &mut len, seq, 10);
-    std::str::from_utf8(&key[..len]).unwrap_or_default().to_owned()
+    padded(at, 13);
+    out.raw(boot);
+    let mut buf = [b'0'; 20];
+    let i = digits(&mut buf, seq).min(10);
+    out.0.extend_from_slice(&buf[i..]);
+    out.finish()
 }
 
 pub fn opt_str(out: &mut Out, s: Option<&str>) {
@@ -631,7 +634,7 @@ mod tests {
             assert_eq!(attempt_id(boot, n), format!("{boot:x}-{n}"));
         }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
-            assert_eq!(audit_key(at, boot, seq), format!("{at:013}|{boot:016x}|{seq:010}"));
+            assert_eq!(audit_key(at, &audit_boot(boot), seq), format!("{at:013}|{boot:016x}|{seq:010}"));
         }
     }
 

@@ -262,15 +262,18 @@ pub struct Engine {
     boot: u64,
     counter: u64,
     audit_seq: u64,
+    /// `|<boot>|`, the middle of this boot's audit keys.
+    audit_boot: String,
     now: Timestamp,
     calls: HashMap<CallId, CallEntry, FxBuildHasher>,
     slots: table::Slots,
     messages: BTreeMap<(ConversationId, String), Vec<Message>>,
     message_ids: BTreeSet<String>,
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
-    health: BTreeMap<IntegrationId, Health>,
+    health: HashMap<IntegrationId, Health, FxBuildHasher>,
     inflight: HashMap<ReqId, InFlight, FxBuildHasher>,
-    queue: BTreeMap<IntegrationId, VecDeque<SlotKey>>,
+    /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
+    queue: HashMap<IntegrationId, VecDeque<SlotKey>, FxBuildHasher>,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
     digest_due: Timestamp,
@@ -305,15 +308,16 @@ impl Engine {
             boot: 0,
             counter: 0,
             audit_seq: 0,
+            audit_boot: json::audit_boot(0),
             now: Timestamp(0),
             calls: HashMap::default(),
             slots: table::Slots::default(),
             messages: BTreeMap::new(),
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
-            health: BTreeMap::new(),
+            health: HashMap::default(),
             inflight: HashMap::default(),
-            queue: BTreeMap::new(),
+            queue: HashMap::default(),
             timers: BTreeSet::new(),
             digest: DigestMeta::default(),
             digest_due: Timestamp(0),
@@ -545,7 +549,7 @@ impl Engine {
         let mut audits = std::mem::take(&mut self.audits);
         for e in audits.drain(..) {
             self.audit_seq += 1;
-            let rec = e.to_record(self.boot, self.audit_seq);
+            let rec = e.to_record_in(&self.audit_boot, self.audit_seq);
             self.stage(StoreName::Audit, rec, false);
         }
         self.audits = audits;
@@ -731,7 +735,8 @@ impl Engine {
     }
 
     fn pump(&mut self) {
-        let integs: Vec<IntegrationId> = self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        let mut integs: Vec<IntegrationId> = self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        integs.sort_unstable();
         let limit = self.opts.max_inflight_per_integration.max(1);
         for integ in integs {
             if self.integration(&integ).is_none() {

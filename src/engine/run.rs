@@ -24,6 +24,7 @@ impl Engine {
         self.now = now;
         self.restored = true;
         self.boot = boot_id;
+        self.audit_boot = super::json::audit_boot(boot_id);
         if let Err(e) = settings.validate() {
             self.problem(ProblemKind::BadSettings, format!("restored settings are not valid ({e}); using them anyway"));
         }
