@@ -113,14 +113,14 @@ impl Engine {
                 }
             }
             self.save_slot(&key);
-            self.audit(Some(&key), trigger, why.into(), None, None);
+            self.audit(Some(&key), trigger, why, None, None);
             if mode == Mode::Auto && waiting_now {
                 // The call pop already asked the CRM: use its answer while it is fresh, or wait
                 // for it if it is still on its way, rather than asking again.
                 let matches = self.calls.get(id).and_then(|e| e.matches.get(&integ_id));
                 let fresh = matches.filter(|m| m.is_fresh(now)).map(|m| m.contacts.to_vec());
                 if let Some(contacts) = fresh {
-                    self.audit(Some(&key), trigger, "using the call pop's matches (no second search)".into(), None, None);
+                    self.audit(Some(&key), trigger, "using the call pop's matches (no second search)", None, None);
                     self.on_search(&key, contacts);
                     continue;
                 }
@@ -166,7 +166,7 @@ impl Engine {
                     s.state = SlotState::Waiting { due: None };
                 }
                 self.save_slot(&k);
-                self.audit(Some(&k), Trigger::Digest, "notes opened: left for the digest".into(), None, None);
+                self.audit(Some(&k), Trigger::Digest, "notes opened: left for the digest", None, None);
             }
         }
         self.save_call(&id);
@@ -177,8 +177,7 @@ impl Engine {
             self.problem(ProblemKind::UnknownIntegration, format!("picks for unknown integration {integ}"));
             return;
         }
-        let mut seen = std::collections::BTreeSet::new();
-        contacts.retain(|c| seen.insert(c.id.clone()));
+        super::dedup_by_id(&mut contacts);
         if !self.calls.contains_key(&id) {
             self.problem(ProblemKind::UnknownCall, format!("picks for unknown call {id}"));
             self.notify(Notice::PicksRefused { call: id.clone(), integration: integ.clone(), reason: "call not found".into() });
@@ -314,7 +313,7 @@ impl Engine {
                 s.state = SlotState::Waiting { due: Some(now) };
             }
             self.save_slot(&key);
-            self.audit(Some(&key), Trigger::Manual, "manual logging requested".into(), None, None);
+            self.audit(Some(&key), Trigger::Manual, "manual logging requested", None, None);
             self.notify(Notice::ManualAccepted { call: id.clone(), integration: integ.clone() });
             self.enqueue(&key);
         }
@@ -354,7 +353,7 @@ impl Engine {
                     let mut s = new_slot(key.clone(), subject, integ.clone(), Mode::Messages, Trigger::Sms, SlotState::Waiting { due: Some(now) }, m.at);
                     s.messages = count;
                     self.slots.insert(key.clone(), s);
-                    self.audit(Some(&key), Trigger::Sms, "first message of the conversation-day".into(), None, None);
+                    self.audit(Some(&key), Trigger::Sms, "first message of the conversation-day", None, None);
                 }
             }
             self.save_slot(&key);
@@ -393,7 +392,7 @@ impl Engine {
                     let number = self.slots.get(&key).and_then(|s| s.call_id()).and_then(|c| self.calls.get(c)).map(|c| c.call.their_number);
                     match number {
                         Some(n) => {
-                            self.audit(Some(&key), Trigger::Resolved, "resolved: placeholder contact".into(), None, None);
+                            self.audit(Some(&key), Trigger::Resolved, "resolved: placeholder contact", None, None);
                             self.request_placeholder(&key, &n);
                         }
                         None => self.problem(ProblemKind::BadInput, format!("{key}: no number for a placeholder")),
@@ -402,7 +401,7 @@ impl Engine {
                 Resolution::Dismiss => {
                     self.set_state(&key, SlotState::Dismissed);
                     self.save_slot(&key);
-                    self.audit(Some(&key), Trigger::Resolved, "dismissed".into(), None, None);
+                    self.audit(Some(&key), Trigger::Resolved, "dismissed", None, None);
                 }
             }
         }

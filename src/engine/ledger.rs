@@ -86,8 +86,7 @@ impl Engine {
 
     pub(super) fn on_search(&mut self, key: &SlotKey, mut contacts: Vec<Contact>) {
         let Some(s) = self.slots.get(key) else { return };
-        let mut seen = std::collections::BTreeSet::new();
-        contacts.retain(|c| seen.insert(c.id.clone()));
+        super::dedup_by_id(&mut contacts);
         if let Some(call) = s.call_id().cloned() {
             // The latest word on who the caller is in this integration (picks are checked
             // against it).
@@ -108,12 +107,12 @@ impl Engine {
             let cached = number.as_ref().and_then(|n| self.placeholders.get(&(integ.clone(), *n))).cloned();
             match (cached, &number) {
                 (Some(c), _) if !is_messages => {
-                    self.audit(Some(key), trigger, "no match; reusing the placeholder contact".into(), Some(c.id.clone()), None);
+                    self.audit(Some(key), trigger, "no match; reusing the placeholder contact", Some(c.id.clone()), None);
                     self.set_targets(key, vec![c]);
                 }
                 (None, Some(n)) if !is_messages && placeholders_on => {
                     let n = *n;
-                    self.audit(Some(key), trigger, "no match; placeholder contact requested".into(), None, None);
+                    self.audit(Some(key), trigger, "no match; placeholder contact requested", None, None);
                     self.request_placeholder(key, &n);
                 }
                 _ => {
@@ -122,7 +121,7 @@ impl Engine {
                         s.last_error = None;
                     }
                     self.save_slot(key);
-                    self.audit(Some(key), trigger, "no match".into(), None, None);
+                    self.audit(Some(key), trigger, "no match", None, None);
                 }
             }
             return;
@@ -134,7 +133,7 @@ impl Engine {
             return;
         }
         if contacts.len() == 1 {
-            self.audit(Some(key), trigger, "matched".into(), Some(contacts[0].id.clone()), None);
+            self.audit(Some(key), trigger, "matched", Some(contacts[0].id.clone()), None);
             self.set_targets(key, contacts);
             return;
         }
@@ -216,7 +215,7 @@ impl Engine {
         self.save_slot(key);
     }
 
-    fn on_placeholder_created(&mut self, ph: &SlotKey, contact: Contact, how: &str) {
+    fn on_placeholder_created(&mut self, ph: &SlotKey, contact: Contact, how: &'static str) {
         let Some(s) = self.slots.get_mut(ph) else { return };
         let Subject::Placeholder { number } = s.subject.clone() else { return };
         let integ = s.integration.clone();
@@ -229,7 +228,7 @@ impl Engine {
         // Same batch as the ledger transition, strictly: the cache is what stops a second create.
         self.stage(StoreName::Contacts, cached.to_record(at), true);
         self.save_slot(ph);
-        self.audit(Some(ph), trigger, how.into(), Some(contact.id.clone()), Some(contact.id.clone()));
+        self.audit(Some(ph), trigger, how, Some(contact.id.clone()), Some(contact.id.clone()));
         self.on_placeholder_settled(ph);
     }
 
@@ -260,7 +259,7 @@ impl Engine {
 
     /// `rev`: what the create carried (messages, notes revision); `None` when the record was
     /// found by its marker and nobody knows which attempt made it.
-    fn on_created(&mut self, key: &SlotKey, target: usize, rev: Option<usize>, record: RecordId, how: &str) {
+    fn on_created(&mut self, key: &SlotKey, target: usize, rev: Option<usize>, record: RecordId, how: &'static str) {
         let Some(s) = self.slots.get_mut(key) else { return };
         let is_call = matches!(s.subject, Subject::Call { .. });
         if let Some(t) = s.targets.get_mut(target) {
@@ -277,7 +276,7 @@ impl Engine {
         };
         let trigger = s.trigger;
         self.save_slot(key);
-        self.audit(Some(key), trigger, how.into(), contact, Some(record));
+        self.audit(Some(key), trigger, how, contact, Some(record));
         self.enqueue(key);
     }
 
@@ -508,8 +507,7 @@ impl Engine {
         let key = call_slot_key(&call, &integ);
         let contacts = match result {
             Ok(CrmOutput::Contacts { mut contacts }) => {
-                let mut seen = std::collections::BTreeSet::new();
-                contacts.retain(|c| seen.insert(c.id.clone()));
+                super::dedup_by_id(&mut contacts);
                 self.audit_call(&call, &integ, Trigger::Pop, format!("call pop: {} contact(s) matched", contacts.len()));
                 Some(contacts)
             }
@@ -550,7 +548,7 @@ impl Engine {
         match contacts {
             Some(c) => {
                 let trigger = self.slots.get(&key).map_or(Trigger::Auto, |s| s.trigger);
-                self.audit(Some(&key), trigger, "using the call pop's matches (no second search)".into(), None, None);
+                self.audit(Some(&key), trigger, "using the call pop's matches (no second search)", None, None);
                 self.on_search(&key, c);
             }
             // No answer: the slot searches for itself.

@@ -506,7 +506,8 @@ impl Engine {
     /// lists each step in order ("matched; attempt 1-9: creating"), with the contact when one
     /// was chosen. An entry that names a record (a log made) always stands alone, and so does
     /// an entry of another trigger. A hang-up used to write three entries per integration.
-    fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: String, contact: Option<RecordId>, record: Option<RecordId>) {
+    fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: impl Into<std::borrow::Cow<'static, str>>, contact: Option<RecordId>, record: Option<RecordId>) {
+        let outcome = outcome.into();
         if let Some(key) = slot {
             let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref() == Some(key));
             if let Some(e) = pending {
@@ -525,7 +526,10 @@ impl Engine {
             Some(s) => (Some(s.integration.clone()), s.call_id().cloned()),
             None => (None, None),
         };
-        self.audits.push(AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome, record });
+        // Room for the steps that usually follow in the same batch ("; attempt 1-9: creating").
+        let mut text = String::with_capacity(outcome.len() + 48);
+        text.push_str(&outcome);
+        self.audits.push(AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome: text, record });
     }
 
     /// An audit entry about a call in one integration that no slot stands for (the call pop).
@@ -1056,6 +1060,15 @@ impl Engine {
             let rec = records::health_record(integ, h);
             self.stage(StoreName::Meta, rec, true);
         }
+    }
+}
+
+/// Drops contacts whose id came earlier in the list (a CRM can list one twice across pages, a
+/// page can name one twice). Nothing to do, and nothing allocated, for the usual one match.
+fn dedup_by_id(contacts: &mut Vec<Contact>) {
+    if contacts.len() > 1 {
+        let mut seen = BTreeSet::new();
+        contacts.retain(|c| seen.insert(c.id.clone()));
     }
 }
 

@@ -83,7 +83,7 @@ impl Engine {
         for k in unknown {
             let trigger = self.slots.get(&k).map_or(Trigger::Reconcile, |s| s.trigger);
             self.save_slot(&k);
-            self.audit(Some(&k), trigger, "found attempting at restart: outcome unknown, reconciling".into(), None, None);
+            self.audit(Some(&k), trigger, "found attempting at restart: outcome unknown, reconciling", None, None);
         }
         let period = i64::from(self.settings.digest.period_mins);
         self.digest_due = match self.digest.last_started {
