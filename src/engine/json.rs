@@ -52,15 +52,15 @@ pub fn concat(parts: &[&str]) -> String {
     s
 }
 
-/// An attempt id, `<boot in hex>-<n>` (`format!("{boot:x}-{n}")`).
-pub fn attempt_id(boot: u64, n: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Out::with_capacity(38);
-    let digits = (64 - boot.leading_zeros() as usize).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        out.byte(HEX[((boot >> (i * 4)) & 0xf) as usize]);
-    }
-    out.byte(b'-');
+/// The start of every attempt id of a boot: `<boot in hex>-`.
+pub fn attempt_prefix(boot: u64) -> String {
+    format!("{boot:x}-")
+}
+
+/// An attempt id, `<boot in hex>-<n>` (`format!("{boot:x}-{n}")`), from [`attempt_prefix`].
+pub fn attempt_id(prefix: &str, n: u64) -> String {
+    let mut out = Out::with_capacity(prefix.len() + 20);
+    out.raw(prefix);
     uint(&mut out, n);
     out.finish()
 }
@@ -631,7 +631,7 @@ mod tests {
             assert_eq!(out.finish(), n.to_string());
         }
         for (boot, n) in [(0u64, 0u64), (0xbe4c, 9), (u64::MAX, u64::MAX)] {
-            assert_eq!(attempt_id(boot, n), format!("{boot:x}-{n}"));
+            assert_eq!(attempt_id(&attempt_prefix(boot), n), format!("{boot:x}-{n}"));
         }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
             assert_eq!(audit_key(at, &audit_boot(boot), seq), format!("{at:013}|{boot:016x}|{seq:010}"));

@@ -25,6 +25,7 @@ impl Engine {
         self.restored = true;
         self.boot = boot_id;
         self.audit_boot = super::json::audit_boot(boot_id);
+        self.attempt_prefix = super::json::attempt_prefix(boot_id);
         if let Err(e) = settings.validate() {
             self.problem(ProblemKind::BadSettings, format!("restored settings are not valid ({e}); using them anyway"));
         }

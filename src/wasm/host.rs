@@ -415,7 +415,7 @@ impl Inner {
                         return;
                     }
                 }
-                Effect::Crm(req) => spawn_local(self.clone().run_crm(req)),
+                Effect::Crm(req) => spawn_local(self.clone().run_crm(*req)),
                 Effect::WakeAt(at) => {
                     self.callbacks.set_alarm.call1(&JsValue::NULL, &JsValue::from_f64(at.0 as f64)).ok();
                 }

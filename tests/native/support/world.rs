@@ -339,7 +339,7 @@ impl World {
                     }
                 }
                 self.log(format!("{} crm {} {} {} {}", self.now.0, req.req, req.integration, req.slot, op_name(&req.op)));
-                let s = Sent { at: self.now, req };
+                let s = Sent { at: self.now, req: *req };
                 self.sent.push(s.clone());
                 self.pending.push(s);
             }
