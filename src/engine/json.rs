@@ -57,6 +57,23 @@ pub fn attempt_prefix(boot: u64) -> String {
     format!("{boot:x}-")
 }
 
+/// The pieces joined as shared text (a slot key): assembled on the stack when short, so the
+/// only allocation is the shared one.
+pub fn shared(parts: &[&str]) -> std::rc::Rc<str> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut buf = [0u8; 96];
+    if len > buf.len() {
+        return concat(parts).into();
+    }
+    let mut at = 0;
+    for p in parts {
+        buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+        at += p.len();
+    }
+    // Whole `&str`s end to end: valid UTF-8, so the check passes (and is a few words long).
+    std::str::from_utf8(&buf[..len]).map_or_else(|_| concat(parts).into(), std::rc::Rc::from)
+}
+
 /// An attempt id, `<boot in hex>-<n>` (`format!("{boot:x}-{n}")`), from [`attempt_prefix`].
 pub fn attempt_id(prefix: &str, n: u64) -> String {
     let mut out = Out::with_capacity(prefix.len() + 20);
@@ -629,6 +646,10 @@ mod tests {
             let mut out = Out::with_capacity(0);
             int(&mut out, n);
             assert_eq!(out.finish(), n.to_string());
+        }
+        let long = "x".repeat(100);
+        for parts in [&["call|", "c1", "|", "hs"][..], &[], &["é", "|", &long]] {
+            assert_eq!(&*shared(parts), parts.concat());
         }
         for (boot, n) in [(0u64, 0u64), (0xbe4c, 9), (u64::MAX, u64::MAX)] {
             assert_eq!(attempt_id(&attempt_prefix(boot), n), format!("{boot:x}-{n}"));

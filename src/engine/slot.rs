@@ -21,7 +21,7 @@ use super::json;
 pub type SlotKey = std::rc::Rc<str>;
 
 pub fn call_slot_key(call: &CallId, integration: &IntegrationId) -> SlotKey {
-    json::concat(&["call|", call.as_str(), "|", integration.as_str()]).into()
+    json::shared(&["call|", call.as_str(), "|", integration.as_str()])
 }
 
 /// The prefix every slot of `call` starts with (the shell can load a call's slots by range).
