@@ -103,6 +103,10 @@ pub fn str(out: &mut Out, s: &str) {
 /// less than n" and "has a zero byte" word tricks, exact for "any"; bytes of multi-byte UTF-8
 /// characters are >= 0x80 and never match).
 fn needs_escape(s: &[u8]) -> bool {
+    if s.len() < 8 {
+        // Most strings here are short ids: a plain loop beats setting up the word loop.
+        return s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    }
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x;
