@@ -15,6 +15,14 @@ pub fn bench_engine(iterations: u32, clock: &js_sys::Function) -> String {
     crate::engine::bench::to_json(&crate::engine::bench::run(iterations as usize, &mut now))
 }
 
+/// [`bench_engine`] for the figures whose name contains `only` (for profiling one figure).
+#[cfg(feature = "bench")]
+#[wasm_bindgen]
+pub fn bench_engine_only(iterations: u32, clock: &js_sys::Function, only: &str) -> String {
+    let mut now = || clock.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    crate::engine::bench::to_json(&crate::engine::bench::run_only(iterations as usize, &mut now, only))
+}
+
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
