@@ -144,14 +144,6 @@ impl CallEntry {
         let (mut call, mut ended, mut notes_opened, mut picks, mut log_now) = (None, None, None, None, None);
         let mut matches = BTreeMap::new();
         const NAMES: &[&str] = &["call", "ended", "notes_opened", "picks", "log_now", "matches"];
-        let contacts = |r: &mut json::Reader| {
-            let mut v = Vec::new();
-            r.array(|r| {
-                v.push(r.contact()?);
-                Some(())
-            })?;
-            Some(v)
-        };
         r.object(NAMES, |r, k| {
             match k {
                 0 => call = Some(r.call()?),
@@ -160,7 +152,7 @@ impl CallEntry {
                 3 => {
                     let mut m = BTreeMap::new();
                     r.map(|r, integ| {
-                        m.insert(IntegrationId::new(integ), contacts(r)?);
+                        m.insert(IntegrationId::new(integ), r.contacts()?);
                         Some(())
                     })?;
                     picks = Some(m);
@@ -172,7 +164,7 @@ impl CallEntry {
                         r.object(&["at", "contacts"], |r, k| {
                             match k {
                                 0 => at = Some(Timestamp(r.int()?)),
-                                _ => list = Some(contacts(r)?),
+                                _ => list = Some(r.contacts()?),
                             }
                             Some(())
                         })?;

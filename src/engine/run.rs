@@ -41,7 +41,9 @@ impl Engine {
                 }
             }
         }
-        for r in snap.records(StoreName::Calls) {
+        let calls = snap.records(StoreName::Calls);
+        self.calls.reserve(calls.len());
+        for r in calls {
             match CallEntry::from_record(r) {
                 Some(c) => {
                     self.calls.insert(c.call.id.clone(), c);
@@ -211,5 +213,81 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Effect, EngineOptions, Input, Mode, Target};
+    use crate::model::{Call, CallId, CallResult, Direction};
+    use crate::phone::{Country, E164};
+    use crate::store::Record;
+
+    fn call(id: &str, notes: &str) -> Record {
+        let mut e = CallEntry::new(Call {
+            id: CallId::new(id),
+            direction: Direction::Inbound,
+            our_number: None,
+            their_number: E164::parse("+12125550100", Country::US).unwrap(),
+            started_at: Timestamp(1_000),
+            answered_at: None,
+            ended_at: Some(Timestamp(2_000)),
+            result: CallResult::Missed,
+            recording_url: None,
+            notes: notes.into(),
+        });
+        e.ended = true;
+        e.to_record(true)
+    }
+
+    fn slot(call: &str, state: SlotState) -> Record {
+        let key = super::super::slot::call_slot_key(&CallId::new(call), &IntegrationId::new("hs"));
+        Slot {
+            key,
+            subject: Subject::Call { call: CallId::new(call) },
+            integration: IntegrationId::new("hs"),
+            mode: Mode::Digest,
+            trigger: Trigger::Digest,
+            state,
+            targets: Vec::<Target>::new(),
+            attempts: 0,
+            last_error: None,
+            at: Timestamp(2_000),
+            messages: 0,
+            update_due: None,
+            busy: false,
+        }
+        .to_record()
+    }
+
+    /// Records in any order all arrive, a repeated key keeps the last record, and unreadable
+    /// records are still reported.
+    #[test]
+    fn restore_reads_records_in_any_order_and_reports_unreadable_ones() {
+        let bad = |key: &str| Record { key: key.into(), open: 1, at: 0, value: "{\"key\":".into() };
+        let snapshot = Snapshot {
+            stores: vec![
+                (StoreName::Calls, vec![call("c2", ""), call("c1", "first"), bad("c0"), call("c1", "second")]),
+                (StoreName::Slots, vec![slot("c2", SlotState::NoMatch), bad("call|c0|hs"), slot("c1", SlotState::NoMatch), slot("c1", SlotState::Logged)]),
+            ],
+        };
+        let mut e = Engine::new(EngineOptions::default());
+        e.handle(Input::Restored { snapshot, settings: Settings::default(), boot_id: 1 }, Timestamp(3_000));
+        let mut unreadable = Vec::new();
+        while let Some(x) = e.poll_effect() {
+            if let Effect::Problem(p) = x {
+                if p.detail.starts_with("unreadable") {
+                    unreadable.push(p.detail);
+                }
+            }
+        }
+        assert_eq!(unreadable, ["unreadable call record c0", "unreadable slot record call|c0|hs"]);
+        let mut calls: Vec<&str> = e.calls.keys().map(|c| c.as_str()).collect();
+        calls.sort_unstable();
+        assert_eq!(calls, ["c1", "c2"]);
+        assert_eq!(e.call(&CallId::new("c1")).unwrap().call.notes, "second");
+        assert_eq!(e.slots().map(|s| &*s.key).collect::<Vec<_>>(), ["call|c1|hs", "call|c2|hs"]);
+        assert_eq!(e.slot("call|c1|hs").unwrap().state, SlotState::Logged);
     }
 }
