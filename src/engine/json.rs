@@ -373,8 +373,11 @@ impl<'a> Reader<'a> {
         true
     }
 
+    #[inline(always)]
     fn word(&mut self, w: &[u8]) -> bool {
-        self.ws();
+        if matches!(self.s.get(self.i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.ws();
+        }
         let hit = self.at(w);
         if hit {
             self.i += w.len();
