@@ -10,6 +10,9 @@
 //! tests in `records`, `slot` and `audit` compare the two on every shape), so records written
 //! either way read back with the derived `Deserialize`, and the JS side sees one format.
 
+use std::borrow::Cow;
+use std::rc::Rc;
+
 use crate::model::{Call, CallId, CallResult, Contact, Direction, RecordId, RecordType, Timestamp};
 use crate::phone::E164;
 
@@ -446,17 +449,23 @@ impl<'a> Reader<'a> {
     }
 
     pub fn string(&mut self) -> Option<String> {
+        self.text().map(Cow::into_owned)
+    }
+
+    /// A string, borrowed from the text when it has no escape: for the shared (`Rc<str>`)
+    /// ids and names, which copy it once into their own allocation, not through a `String`.
+    pub fn text(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
-        // The common case: no escape, so one copy of a slice of the text (it ends at an ASCII
-        // quote, so on a character boundary).
+        // The common case: no escape, so a slice of the text (it ends at an ASCII quote, so on
+        // a character boundary).
         let stop = self.s[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
         self.i = start + stop;
         match self.s[self.i] {
             b'"' => {
-                let text = self.text.get(start..self.i)?.to_owned();
+                let text = self.text.get(start..self.i)?;
                 self.i += 1;
-                return Some(text);
+                return Some(Cow::Borrowed(text));
             }
             b'\\' => {}
             _ => return None,
@@ -466,7 +475,7 @@ impl<'a> Reader<'a> {
             let b = *self.s.get(self.i)?;
             self.i += 1;
             match b {
-                b'"' => return Some(out),
+                b'"' => return Some(Cow::Owned(out)),
                 b'\\' => {
                     let e = *self.s.get(self.i)?;
                     self.i += 1;
@@ -626,9 +635,9 @@ impl<'a> Reader<'a> {
         const NAMES: &[&str] = &["id", "name", "record_type", "phones", "created_at", "modified_at", "url"];
         self.object(NAMES, |r, k| {
             match k {
-                0 => id = Some(RecordId::new(r.string()?)),
-                1 => name = Some(r.string()?),
-                2 => record_type = Some(RecordType::new(r.string()?)),
+                0 => id = Some(RecordId::new(r.text()?)),
+                1 => name = Some(Rc::<str>::from(r.text()?)),
+                2 => record_type = Some(RecordType::new(r.text()?)),
                 3 => {
                     let mut v = Vec::new();
                     r.array(|r| {
@@ -639,11 +648,11 @@ impl<'a> Reader<'a> {
                 }
                 4 => created_at = r.opt_time()?,
                 5 => modified_at = r.opt_time()?,
-                _ => url = r.opt_string()?,
+                _ => url = if r.null() { None } else { Some(Rc::<str>::from(r.text()?)) },
             }
             Some(())
         })?;
-        Some(Contact { id: id?, name: name?.into(), record_type: record_type?, phones: phones?.into(), created_at, modified_at, url: url.map(Into::into) })
+        Some(Contact { id: id?, name: name?, record_type: record_type?, phones: phones?.into(), created_at, modified_at, url })
     }
 
     /// A [`Call`] as [`call`] writes it.
@@ -654,7 +663,7 @@ impl<'a> Reader<'a> {
             &["id", "direction", "our_number", "their_number", "started_at", "answered_at", "ended_at", "result", "recording_url", "notes"];
         self.object(NAMES, |r, k| {
             match k {
-                0 => id = Some(CallId::new(r.string()?)),
+                0 => id = Some(CallId::new(r.text()?)),
                 1 => {
                     direction = Some(match r.str_ref()? {
                         "inbound" => Direction::Inbound,

@@ -346,20 +346,20 @@ impl Slot {
         const NAMES: &[&str] = &["key", "subject", "integration", "mode", "trigger", "state", "targets", "attempts", "last_error", "at", "messages", "update_due"];
         r.object(NAMES, |r, k| {
             match k {
-                0 => key = Some(r.string()?),
+                0 => key = Some(SlotKey::from(r.text()?)),
                 1 => {
                     let (mut tag, mut call) = (None, None);
                     r.object(&["type", "call"], |r, k| {
                         match k {
                             0 => tag = Some(r.str_ref()?),
-                            _ => call = Some(CallId::new(r.string()?)),
+                            _ => call = Some(CallId::new(r.text()?)),
                         }
                         Some(())
                     })?;
                     (tag == Some("call")).then_some(())?;
                     subject = Some(Subject::Call { call: call? });
                 }
-                2 => integration = Some(IntegrationId::new(r.string()?)),
+                2 => integration = Some(IntegrationId::new(r.text()?)),
                 3 => {
                     mode = Some(match r.str_ref()? {
                         "auto" => Mode::Auto,
@@ -396,7 +396,7 @@ impl Slot {
                         match k {
                             0 => tag = Some(r.str_ref()?),
                             1 => due = r.opt_time()?,
-                            2 => placeholder = Some(r.string()?),
+                            2 => placeholder = Some(SlotKey::from(r.text()?)),
                             3 => attempt = Some(r.string()?),
                             4 => target = Some(usize::try_from(r.uint()?).ok()?),
                             5 => started_at = Some(Timestamp(r.int()?)),
@@ -416,7 +416,7 @@ impl Slot {
                     const REASON: u64 = 1 << 9;
                     state = Some(match (tag?, seen & !1) {
                         ("waiting", 0 | DUE) => SlotState::Waiting { due },
-                        ("waiting_placeholder", PLACEHOLDER) => SlotState::WaitingPlaceholder { placeholder: placeholder?.into() },
+                        ("waiting_placeholder", PLACEHOLDER) => SlotState::WaitingPlaceholder { placeholder: placeholder? },
                         ("attempting", ATTEMPTING) => SlotState::Attempting { attempt: attempt?, target: target?, started_at: started_at? },
                         ("unknown", UNKNOWN) => SlotState::Unknown { target: target?, since: since?, checks: checks? },
                         ("logged", 0) => SlotState::Logged,
@@ -437,7 +437,7 @@ impl Slot {
                             match k {
                                 0 => contact = Some(r.contact()?),
                                 1 => marker = Some(Marker(r.string()?)),
-                                2 => record = r.opt_string()?.map(RecordId::new),
+                                2 => record = if r.null() { None } else { Some(RecordId::new(r.text()?)) },
                                 _ => synced = usize::try_from(r.uint()?).ok()?,
                             }
                             Some(())
@@ -457,7 +457,7 @@ impl Slot {
         })?;
         r.end()?;
         Some(Slot {
-            key: key?.into(),
+            key: key?,
             subject: subject?,
             integration: integration?,
             mode: mode?,
