@@ -378,7 +378,7 @@ impl Engine {
     }
 
     pub fn slot(&self, key: &str) -> Option<&Slot> {
-        self.slots.get(key)
+        self.slots.get_str(key)
     }
 
     pub fn slots(&self) -> impl Iterator<Item = &Slot> {
