@@ -27,6 +27,7 @@ pub struct Slots {
 // before bytes, and the key a look-up holds is nearly always the very key the table holds, so
 // the comparison is one pointer test instead of a byte loop (which `memcmp` is in wasm).
 impl Slots {
+    #[inline]
     pub fn get(&self, key: &SlotKey) -> Option<&Slot> {
         self.map.get(key)
     }
@@ -36,10 +37,12 @@ impl Slots {
         self.map.get(key)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, key: &SlotKey) -> Option<&mut Slot> {
         self.map.get_mut(key)
     }
 
+    #[inline]
     pub fn contains_key(&self, key: &SlotKey) -> bool {
         self.map.contains_key(key)
     }
