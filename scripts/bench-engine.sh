@@ -4,7 +4,8 @@
 # 1. native: `cargo bench --bench engine` (bench profile), figures also written as JSON;
 # 2. wasm: the same `engine::bench::run` built for wasm32 (release profile, as shipped, plus
 #    the `bench` feature's export), wasm-bindgen --target nodejs, timed in Node with
-#    performance.now(); prints native vs wasm medians and the ratio;
+#    performance.now(); prints native vs wasm medians and the ratio; then the same module timed
+#    in Debian's Chromium, the extension's runtime (scripts/bench-engine-chromium.mjs);
 # 3. size: the shipped module (no bench feature) after wasm-opt -Oz, gzip -9, and what share of
 #    its code the engine and the other parts of the crate and its dependencies take (twiggy).
 set -euo pipefail
@@ -20,6 +21,8 @@ wasm-bindgen --target nodejs --no-typescript --out-dir "$out/pkg" \
   target/wasm32-unknown-unknown/release/calltrail.wasm
 # The repository's package.json says "module"; wasm-bindgen's nodejs output is CommonJS.
 echo '{ "type": "commonjs" }' >"$out/pkg/package.json"
+wasm-bindgen --target web --no-typescript --out-dir "$out/web" \
+  target/wasm32-unknown-unknown/release/calltrail.wasm
 
 # The shipped module, built without the bench export, for its size and its make-up.
 cargo build --release --target wasm32-unknown-unknown --lib
@@ -34,3 +37,9 @@ if command -v twiggy >/dev/null; then
 fi
 
 node scripts/bench-engine-wasm.mjs "$iterations"
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo
+  node scripts/bench-engine-chromium.mjs "$iterations"
+else
+  echo "(no Chromium at ${CHROMIUM:-/usr/bin/chromium}: the Chromium table is skipped; scripts/setup.sh installs it)"
+fi
