@@ -87,22 +87,21 @@ impl Engine {
     pub(super) fn on_search(&mut self, key: &SlotKey, mut contacts: Vec<Contact>) {
         let Some(s) = self.slots.get(key) else { return };
         super::dedup_by_id(&mut contacts);
-        if let Some(call) = s.call_id().cloned() {
-            // The latest word on who the caller is in this integration (picks are checked
-            // against it).
-            let integ = s.integration.clone();
-            self.remember_matches(&call, &integ, &contacts, false);
-        }
-        let Some(s) = self.slots.get(key) else { return };
         let integ = s.integration.clone();
         let trigger = s.trigger;
         let is_messages = matches!(s.subject, Subject::Messages { .. });
+        let call = s.call_id().cloned();
         let number = match &s.subject {
             Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number),
             Subject::Messages { their_number, .. } => Some(*their_number),
             Subject::Placeholder { number } => Some(*number),
         };
-        let Some((placeholders_on, rule)) = self.integration(&integ).map(|i| (i.placeholder.enabled, i.conflict_rule.clone())) else { return };
+        if let Some(call) = &call {
+            // The latest word on who the caller is in this integration (picks are checked
+            // against it).
+            self.remember_matches(call, &integ, &contacts, false);
+        }
+        let Some(placeholders_on) = self.integration(&integ).map(|i| i.placeholder.enabled) else { return };
         if contacts.is_empty() {
             let cached = number.as_ref().and_then(|n| self.placeholders.get(&(integ.clone(), *n))).cloned();
             match (cached, &number) {
@@ -137,6 +136,7 @@ impl Engine {
             self.set_targets(key, contacts);
             return;
         }
+        let rule = self.integration(&integ).map(|i| i.conflict_rule.clone()).unwrap_or_default();
         match conflict::choose(&contacts, &rule) {
             Some(c) => {
                 self.audit(Some(key), trigger, format!("{} matches; rule {:?} chose {}", contacts.len(), rule, c.id), Some(c.id.clone()), None);

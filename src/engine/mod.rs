@@ -961,9 +961,11 @@ impl Engine {
             // The planted bug must not be hidden by a write of this slot already staged.
             self.flush();
         }
-        self.set_state(key, SlotState::Attempting { attempt: attempt.clone(), target, started_at: now });
-        let (trigger, contact) = match self.slots.get(key) {
-            Some(s) => (s.trigger, s.targets.get(target).map(|t| t.contact.id.clone())),
+        let (trigger, contact) = match self.slots.get_mut(key) {
+            Some(s) => {
+                s.state = SlotState::Attempting { attempt: attempt.clone(), target, started_at: now };
+                (s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
+            }
             None => (Trigger::Auto, None),
         };
         if self.opts.mutation != Mutation::SkipAttemptingWrite {
