@@ -5,12 +5,10 @@
 //! lost call; manual logging happens at most once per integration.
 
 use crate::model::{Call, CallId, Contact, IntegrationId, Message, Timestamp};
-#[allow(unused_imports)]
-use super::slot::call_slot_prefix;
 use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
-use super::slot::{call_slot_key, Mode, Slot, SlotKey, SlotState, Subject, Trigger};
+use super::slot::{call_slot_key, call_slot_prefix, Mode, Slot, SlotKey, SlotState, Subject, Trigger};
 use super::{conflict, digest, messages, Engine, Notice, ProblemKind, Resolution};
 
 fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mode, trigger: Trigger, state: SlotState, at: Timestamp) -> Slot {
@@ -467,7 +465,7 @@ impl Engine {
     /// Notes saved after hang-up: every log of the call made (or being made) with older notes is
     /// rewritten once with the new ones (an update, so a retry is harmless).
     fn notes_changed(&mut self, id: &CallId) {
-        let prefix = super::slot::call_slot_prefix(id);
+        let prefix = call_slot_prefix(id);
         let keys: Vec<SlotKey> = self.slots.with_prefix(&prefix).map(|(k, _)| k.clone()).collect();
         for k in keys {
             let Some(s) = self.slots.get_mut(&k) else { continue };

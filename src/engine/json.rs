@@ -217,17 +217,17 @@ pub fn audit_boot(boot: u64) -> String {
 /// [`audit_boot`] wrote it, sequence zero-padded to 10 digits (longer numbers are written whole).
 pub fn audit_key(at: u64, boot: &str, seq: u64) -> String {
     let mut out = Out::with_capacity(23 + boot.len());
-    let mut padded = |n: u64, width: usize| {
-        let mut buf = [b'0'; 20];
-        let i = digits(&mut buf, n).min(20 - width);
-        out.0.extend_from_slice(&buf[i..]);
-    };
-    padded(at, 13);
+    padded(&mut out, at, 13);
     out.raw(boot);
-    let mut buf = [b'0'; 20];
-    let i = digits(&mut buf, seq).min(10);
-    out.0.extend_from_slice(&buf[i..]);
+    padded(&mut out, seq, 10);
     out.finish()
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits (longer numbers are written whole).
+fn padded(out: &mut Out, n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let i = digits(&mut buf, n).min(20 - width);
+    out.0.extend_from_slice(&buf[i..]);
 }
 
 pub fn opt_str(out: &mut Out, s: Option<&str>) {
