@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test layer, after installing what is missing and building dist/:
-#   1. native: cargo test (unit tests, scenarios, simulator, connectors, phone table)
+#   1. native: cargo test --workspace (unit tests of all three crates, scenarios, simulator, connectors, phone table)
 #   2. wasm:   the IndexedDB store under wasm-bindgen-test in headless Chromium
 #   3. node:   the CRM emulator's own tests and spec checks, then Playwright against the real
 #              extension in Debian's Chromium
@@ -18,7 +18,7 @@ layer() {
   if "$@"; then :; else failed+=("$name"); fi
 }
 
-layer native cargo test --locked
+layer native cargo test --locked --workspace
 layer wasm env CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
   cargo test --locked --target wasm32-unknown-unknown --test browser
 node_suites=()

@@ -7,6 +7,12 @@
 //! in tests and in the simulator exactly as it runs in the browser. The shell ([`wasm`], only on
 //! `wasm32`) runs the effects in the extension's service worker: fetch, IndexedDB, alarms.
 //!
+//! The core is three crates (see ARCHITECTURE.md, "Crates and optimisation levels"):
+//! `calltrail-domain` (`crates/domain`) holds the domain words and wire formats,
+//! `calltrail-engine` (`crates/engine`) the state machine, and this crate the softphone
+//! decoders, the pages' view, policy and the shell. Their modules are re-exported here, so every
+//! path reads `calltrail::model::Call`, `calltrail::engine::Engine`, whichever crate holds it.
+//!
 //! Modules, in reading order:
 //! - [`model`]: the domain words: calls, messages, contacts, integrations, timestamps.
 //! - [`phone`]: E.164 normalisation and match keys for numbers in whatever format a CRM stores.
@@ -20,14 +26,10 @@
 //! - [`view`]: what the pages show (statuses, filters, the unresolved queue, the badge), in Rust.
 //! - [`wasm`]: the only module that touches JavaScript.
 
-pub mod crm;
-pub mod engine;
-pub mod model;
-pub mod phone;
+pub use calltrail_engine::{crm, engine, model, phone, settings, store};
+
 pub mod policy;
-pub mod settings;
 pub mod softphone;
-pub mod store;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]

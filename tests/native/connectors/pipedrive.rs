@@ -414,7 +414,7 @@ fn non_numeric_person_id_is_refused_before_sending() {
 
 /// Pipedrive's specs are YAML and the crate has no YAML parser: a light check that every
 /// property we send is declared under the endpoint's block in the spec text (indentation-based
-/// block extraction), alongside the hand check cited in src/crm/pipedrive.rs.
+/// block extraction), alongside the hand check cited in crates/domain/src/crm/pipedrive.rs.
 #[test]
 fn request_bodies_use_declared_properties() {
     let dir = shared_dir().join("specs/pipedrive");

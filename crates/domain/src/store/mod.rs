@@ -1,5 +1,6 @@
 //! The persistence contract between the engine and whatever keeps its records: IndexedDB in the
-//! service worker ([`crate::wasm::idb`]), [`MemStore`] in native tests and the simulator.
+//! service worker (`calltrail::wasm::idb`, in the top crate), [`MemStore`] in native tests and
+//! the simulator.
 //!
 //! The store is schema-agnostic: it keeps [`Record`] envelopes in named object stores and knows
 //! only two indexed fields, `open` and `at`. The engine fills them so that a restore reads only
