@@ -311,13 +311,19 @@ pub fn serde<T: serde::Serialize + ?Sized>(out: &mut Out, value: &T) {
     }
 }
 
-/// A reader for the records the engine reads back at every restore (slots, calls): the
-/// shapes [`Out`] writes, read without serde's generic machinery, which the size-optimised
-/// wasm build runs several times slower than native code.
+/// The reader for every record the engine reads back at restore (slots, calls, meta, cached
+/// placeholders), without serde's generic machinery.
 ///
-/// Invariant: it returns a value only when it is sure serde_json would read the same one; on
-/// anything unexpected (an unknown or repeated field, a float, an odd escape, a missing field)
-/// it returns `None` and the caller asks serde, which then decides, errors included.
+/// Why not serde: the engine crate is compiled for speed (see ARCHITECTURE.md, "Crates and
+/// optimisation levels"), and serde_json's generic reader, instantiated for the engine's types,
+/// was 45 KB of the gzipped module at that level; at "z" it ran restore several times slower in
+/// wasm than natively.
+///
+/// Invariant: it reads what serde_json would read into the same value, and refuses (`None`)
+/// what serde_json would refuse: unknown fields are skipped and missing `Option` or defaulted
+/// fields take their defaults, as the derived `Deserialize` does; a repeated field, a float in
+/// an integer field or a malformed escape is refused. The tests compare the two on every shape
+/// and on odd spellings of them.
 pub struct Reader<'a> {
     text: &'a str,
     s: &'a [u8],
@@ -409,8 +415,8 @@ impl<'a> Reader<'a> {
     }
 
     /// An integer as serde_json reads one into an `i64` (no fraction, exponent or leading zero).
-    /// At most 18 digits, which cannot overflow, so no checked arithmetic (in wasm32 a checked
-    /// 64-bit multiply is a call to a 128-bit multiply); longer numbers are left to serde.
+    /// Up to 18 digits cannot overflow, so no checked arithmetic (in wasm32 a checked 64-bit
+    /// multiply is a call to a 128-bit multiply); longer numbers take the checked path.
     pub fn int(&mut self) -> Option<i64> {
         self.ws();
         let neg = matches!(self.s.get(self.i), Some(b'-'));
@@ -426,26 +432,17 @@ impl<'a> Reader<'a> {
         self.i = i;
         let len = i - start;
         // serde_json reads `-0` as the float -0.0, which no integer field accepts.
-        if len == 0 || len > 18 || (len > 1 && s[start] == b'0') || (neg && n == 0) || matches!(s.get(i), Some(b'.' | b'e' | b'E')) {
+        if len == 0 || (len > 1 && s[start] == b'0') || (neg && n == 0) || matches!(s.get(i), Some(b'.' | b'e' | b'E')) {
             return None;
+        }
+        if len > 18 {
+            return self.text.get(start - usize::from(neg)..i)?.parse().ok();
         }
         Some(if neg { -n } else { n })
     }
 
     pub fn uint(&mut self) -> Option<u64> {
         u64::try_from(self.int()?).ok()
-    }
-
-    /// A string without escapes, borrowed from the text (tags and enum names, compared and
-    /// dropped); `None` for anything else, which serde then reads.
-    pub fn str_ref(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.i;
-        let stop = self.s[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        self.i = start + stop;
-        (self.s[self.i] == b'"').then_some(())?;
-        self.i += 1;
-        self.text.get(start..self.i - 1)
     }
 
     pub fn string(&mut self) -> Option<String> {
@@ -489,10 +486,19 @@ impl<'a> Reader<'a> {
                         b'r' => '\r',
                         b't' => '\t',
                         b'u' => {
-                            let hex = std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
-                            self.i += 4;
-                            // Surrogates (characters beyond the BMP, or broken ones): serde decides.
-                            char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+                            let hi = self.hex4()?;
+                            match hi {
+                                // A character beyond the BMP: a surrogate pair, high then low.
+                                0xd800..=0xdbff => {
+                                    (self.s.get(self.i..self.i + 2)? == b"\\u").then_some(())?;
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    (0xdc00..=0xdfff).contains(&lo).then_some(())?;
+                                    char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00))?
+                                }
+                                // A lone surrogate is not a character: serde_json refuses it too.
+                                _ => char::from_u32(hi)?,
+                            }
                         }
                         _ => return None,
                     });
@@ -509,6 +515,39 @@ impl<'a> Reader<'a> {
                     }
                     out.push_str(self.text.get(run..self.i)?);
                 }
+            }
+        }
+    }
+
+    /// Four hex digits of a `\u` escape.
+    fn hex4(&mut self) -> Option<u32> {
+        let hex = std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
+        self.i += 4;
+        u32::from_str_radix(hex, 16).ok()
+    }
+
+    /// Skips one value of any kind (a field this version does not know). Nesting deeper than
+    /// 64 is refused rather than recursed into.
+    pub fn skip(&mut self) -> Option<()> {
+        self.skip_nested(64)
+    }
+
+    fn skip_nested(&mut self, depth: u32) -> Option<()> {
+        let depth = depth.checked_sub(1)?;
+        match self.peek()? {
+            b'"' => self.text().map(drop),
+            b'{' => self.map(|r, _| r.skip_nested(depth)),
+            b'[' => self.array(|r| r.skip_nested(depth)),
+            b't' => self.word(b"true").then_some(()),
+            b'f' => self.word(b"false").then_some(()),
+            b'n' => self.null().then_some(()),
+            _ => {
+                // A number: the characters JSON allows in one, then a check that it is one.
+                let start = self.i;
+                while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.s.get(self.i) {
+                    self.i += 1;
+                }
+                valid_number(&self.s[start..self.i]).then_some(())
             }
         }
     }
@@ -530,8 +569,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an object whose field names are among `names`, calling `field` with each one's
-    /// index; a field not in `names`, or one seen twice, ends the read (`None`). Returns which
-    /// fields were seen, as bits.
+    /// index; a field not in `names` is skipped, one seen twice ends the read (`None`). Returns
+    /// which fields were seen, as bits.
     pub fn object(&mut self, names: &[&str], mut field: impl FnMut(&mut Self, usize) -> Option<()>) -> Option<u64> {
         self.eat(b'{')?;
         let mut seen = 0u64;
@@ -549,15 +588,25 @@ impl<'a> Reader<'a> {
                     next
                 }
                 _ => {
-                    let start = self.i;
-                    let len = self.s[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
-                    self.i = start + len;
-                    if self.s[self.i] == b'\\' {
-                        return None;
+                    // Any other name, escapes and all: back to its opening quote.
+                    self.i -= 1;
+                    let name = self.text()?;
+                    match names.iter().position(|n| *n == name) {
+                        Some(k) => k,
+                        None => {
+                            self.eat(b':')?;
+                            self.skip()?;
+                            match self.peek()? {
+                                b',' => self.i += 1,
+                                b'}' => {
+                                    self.i += 1;
+                                    return Some(seen);
+                                }
+                                _ => return None,
+                            }
+                            continue;
+                        }
                     }
-                    let name = &self.s[start..self.i];
-                    self.i += 1;
-                    names.iter().position(|n| n.as_bytes() == name)?
                 }
             };
             self.eat(b':')?;
@@ -665,7 +714,7 @@ impl<'a> Reader<'a> {
             match k {
                 0 => id = Some(CallId::new(r.text()?)),
                 1 => {
-                    direction = Some(match r.str_ref()? {
+                    direction = Some(match &*r.text()? {
                         "inbound" => Direction::Inbound,
                         "outbound" => Direction::Outbound,
                         _ => return None,
@@ -677,7 +726,7 @@ impl<'a> Reader<'a> {
                 5 => answered_at = r.opt_time()?,
                 6 => ended_at = r.opt_time()?,
                 7 => {
-                    result = Some(match r.str_ref()? {
+                    result = Some(match &*r.text()? {
                         "answered" => CallResult::Answered,
                         "missed" => CallResult::Missed,
                         "voicemail" => CallResult::Voicemail,
@@ -706,6 +755,34 @@ impl<'a> Reader<'a> {
             notes: notes?,
         })
     }
+}
+
+/// Whether `n` is a JSON number: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
+fn valid_number(n: &[u8]) -> bool {
+    let digits = |i: usize| n[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut i = usize::from(n.first() == Some(&b'-'));
+    match digits(i) {
+        0 => return false,
+        d if d > 1 && n[i] == b'0' => return false,
+        d => i += d,
+    }
+    if n.get(i) == Some(&b'.') {
+        match digits(i + 1) {
+            0 => return false,
+            d => i += 1 + d,
+        }
+    }
+    if let Some(b'e' | b'E') = n.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = n.get(i) {
+            i += 1;
+        }
+        match digits(i) {
+            0 => return false,
+            d => i += d,
+        }
+    }
+    i == n.len()
 }
 
 #[cfg(test)]
@@ -761,24 +838,51 @@ mod tests {
         }
     }
 
-    /// The reader's integers and borrowed strings are serde's, or it steps aside (`None`).
+    /// The reader's integers are serde's: the same value, or refused where serde refuses.
     #[test]
-    fn reader_numbers_and_names_agree_with_serde_or_step_aside() {
-        let read = ["0", "7", "-7", " 42", "1781107200000", "-1781107200000", "123456789012345678", "-123456789012345678"];
-        let aside = ["-0", "01", "1.5", "1e3", "-", "", "1234567890123456789", "9223372036854775807", "-9223372036854775808", "99999999999999999999"];
-        for text in read {
+    fn reader_numbers_agree_with_serde() {
+        let texts = [
+            "0", "7", "-7", " 42", "1781107200000", "-1781107200000", "123456789012345678", "-123456789012345678",
+            "1234567890123456789", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "99999999999999999999",
+            "-0", "01", "1.5", "1e3", "-", "", "+1", "0x10",
+        ];
+        for text in texts {
             let mut r = Reader::new(text);
-            assert_eq!(r.int(), Some(serde_json::from_str::<i64>(text).unwrap()), "{text:?}");
-            assert_eq!(r.end(), Some(()), "{text:?}");
+            let read = r.int().filter(|_| r.end().is_some());
+            assert_eq!(read, serde_json::from_str::<i64>(text).ok(), "{text:?}");
         }
-        for text in aside {
-            assert_eq!(Reader::new(text).int(), None, "{text:?}");
+        assert_eq!(Reader::new("\"inbound\"").text().as_deref(), Some("inbound"));
+        assert_eq!(Reader::new(" \"\"").text().as_deref(), Some(""));
+        assert_eq!(Reader::new("\"in\\u0062ound\"").text().as_deref(), Some("inbound"));
+        for text in ["\"a\nb\"", "\"open", "inbound", "null"] {
+            assert_eq!(Reader::new(text).text(), None, "{text:?}");
         }
-        assert_eq!(Reader::new("\"inbound\"").str_ref(), Some("inbound"));
-        assert_eq!(Reader::new(" \"\"").str_ref(), Some(""));
-        for text in ["\"in\\u0062ound\"", "\"a\nb\"", "\"open", "inbound", "null"] {
-            assert_eq!(Reader::new(text).str_ref(), None, "{text:?}");
+    }
+
+    /// A field this version does not know is skipped whatever its value, and a malformed value
+    /// is refused, as serde_json refuses it.
+    #[test]
+    fn unknown_values_are_skipped_and_malformed_ones_refused() {
+        let values = [
+            "1", "-1.5e-3", "0.0", "1E+9", "true", "false", "null", "\"x\\\"y\"", "\"\\ud83d\\ude00\"", "[]", "{}", "[1,[2,[3]],{\"a\":{}}]",
+            "{\"a\":[true,null,-0.5],\"b\":\"c\"}", " [ 1 , 2 ] ",
+            "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "[1,]", "{\"a\"}", "{\"a\":1,}", "\"\\ud83d\"", "\"\\q\"", "[", "\"open",
+        ];
+        for v in values {
+            let text = format!("{{\"known\":1,\"unknown\":{v}}}");
+            let mut r = Reader::new(&text);
+            let mut known = None;
+            let read = r.object(&["known"], |r, _| {
+                known = r.int();
+                known.map(drop)
+            });
+            let ours = read.filter(|_| r.end().is_some()).map(|_| known);
+            let serde = serde_json::from_str::<serde_json::Value>(&text).ok().map(|v| v["known"].as_i64());
+            assert_eq!(ours, serde, "{text}");
         }
+        // Nesting beyond 64 is refused rather than recursed into.
+        let deep = format!("{{\"unknown\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(Reader::new(&deep).object(&[], |_, _| Some(())), None);
     }
 
     #[test]

@@ -137,8 +137,8 @@ impl CallEntry {
         out.finish()
     }
 
-    /// What [`CallEntry::to_json`] writes, read by hand (see [`json::Reader`]); `None` for
-    /// anything else, which serde then reads.
+    /// A call record read by hand (see [`json::Reader`]): what the derived `Deserialize` reads,
+    /// without serde's generic code.
     fn read(text: &str) -> Option<CallEntry> {
         let mut r = json::Reader::new(text);
         let (mut call, mut ended, mut notes_opened, mut picks, mut log_now) = (None, None, None, None, None);
@@ -189,7 +189,7 @@ impl CallEntry {
     }
 
     pub fn from_record(r: &Record) -> Option<CallEntry> {
-        let mut c = CallEntry::read(&r.value).or_else(|| serde_json::from_str(&r.value).ok())?;
+        let mut c = CallEntry::read(&r.value)?;
         c.persisted_open = r.open == 1;
         Some(c)
     }
@@ -207,6 +207,21 @@ pub struct DigestMeta {
 }
 
 impl DigestMeta {
+    /// The `meta/digest` record read by hand (see [`json::Reader`]).
+    pub fn read(text: &str) -> Option<DigestMeta> {
+        let mut r = json::Reader::new(text);
+        let mut m = DigestMeta::default();
+        r.object(&["last_started", "last_completed"], |r, k| {
+            match k {
+                0 => m.last_started = r.opt_time()?,
+                _ => m.last_completed = r.opt_time()?,
+            }
+            Some(())
+        })?;
+        r.end()?;
+        Some(m)
+    }
+
     pub fn to_record(&self) -> Record {
         Record {
             key: DIGEST_KEY.into(),
@@ -279,13 +294,48 @@ mod tests {
             let back = CallEntry::from_record(&r).unwrap();
             assert_eq!(back, CallEntry { persisted_open: i % 2 == 0, ..e });
         }
-        // Older records without matches, or with fields the reader does not know, go to serde.
+        // Older records without matches, records with fields this version does not know, and
+        // odd spellings read as serde reads them; what serde refuses is refused.
         let old = r#"{"call":{"id":"c","direction":"inbound","our_number":null,"their_number":"+12125550100","started_at":1,"answered_at":null,"ended_at":2,"result":"missed","recording_url":null,"notes":""},"ended":true,"notes_opened":false,"picks":{},"log_now":false}"#;
-        assert_eq!(CallEntry::read(old), Some(serde_json::from_str::<CallEntry>(old).unwrap()));
-        for odd in [old.replace("\"log_now\":false", "\"log_now\":false,\"x\":1"), old.replace("+12125550100", "+1212"), old.replace("\"started_at\":1", "\"started_at\":1e0")] {
-            assert_eq!(CallEntry::read(&odd), None, "{odd}");
-            let r = Record { key: "c".into(), open: 0, at: 0, value: odd.clone() };
-            assert_eq!(CallEntry::from_record(&r).map(|c| c.call), serde_json::from_str::<CallEntry>(&odd).ok().map(|c| c.call));
+        let odd = [
+            old.to_owned(),
+            old.replace("\"log_now\":false", "\"log_now\":false,\"x\":[1,{\"y\":null}]"),
+            old.replace("\"answered_at\":null,", ""),
+            old.replace("\"direction\":\"inbound\"", "\"direction\":\"in\\u0062ound\""),
+            old.replace("\"ended\"", "\"\\u0065nded\""),
+            old.replace("+12125550100", "+1212"),
+            old.replace("\"started_at\":1", "\"started_at\":1e0"),
+            old.replace("\"log_now\":false", "\"log_now\":false,\"ended\":true"),
+            old.replace(",\"notes\":\"\"", ""),
+        ];
+        for odd in &odd {
+            let serde = serde_json::from_str::<CallEntry>(odd).ok();
+            assert_eq!(CallEntry::read(odd), serde, "{odd}");
+        }
+        assert!(CallEntry::read(&odd[1]).is_some() && CallEntry::read(&odd[4]).is_some() && CallEntry::read(&odd[5]).is_none());
+    }
+
+    /// The small records restore reads (digest meta, health, cached placeholders) read by hand
+    /// exactly as serde reads them.
+    #[test]
+    fn meta_and_placeholder_records_read_as_serde_reads_them() {
+        use super::super::placeholder::CachedPlaceholder;
+        for m in [DigestMeta::default(), DigestMeta { last_started: Some(Timestamp(5)), last_completed: None }] {
+            let text = m.to_record().value;
+            assert_eq!(DigestMeta::read(&text), Some(m), "{text}");
+        }
+        for h in [Health::default(), Health { parked: true, blocked_until: Some(Timestamp(9)), failures: 3, inflight: 0 }] {
+            let text = health_record(&IntegrationId::new("hs"), &h).value;
+            assert_eq!(Health::read(&text), Some(h), "{text}");
+        }
+        let p = CachedPlaceholder { integration: IntegrationId::new("hs"), number: E164::parse("+12125550100", Country::US).unwrap(), contact: contact("a") };
+        let text = p.to_record(0).value;
+        assert_eq!(CachedPlaceholder::read(&text), Some(p));
+        for odd in [r#"{"last_started":null}"#, r#"{"last_started":1,"x":2}"#, r#"{"last_started":1.5}"#, r#"{}"#, r#"[]"#] {
+            assert_eq!(DigestMeta::read(odd), serde_json::from_str::<DigestMeta>(odd).ok(), "{odd}");
+        }
+        for odd in [r#"{"parked":false,"failures":0}"#, r#"{"parked":false}"#, r#"{"parked":false,"failures":-1}"#, r#"{"parked":1,"failures":0}"#] {
+            assert_eq!(Health::read(odd), serde_json::from_str::<Health>(odd).ok(), "{odd}");
         }
     }
 }

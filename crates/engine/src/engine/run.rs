@@ -32,11 +32,11 @@ impl Engine {
         self.settings = settings;
         for r in snap.records(StoreName::Meta) {
             if r.key == DIGEST_KEY {
-                if let Ok(m) = serde_json::from_str::<DigestMeta>(&r.value) {
+                if let Some(m) = DigestMeta::read(&r.value) {
                     self.digest = m;
                 }
             } else if let Some(id) = r.key.strip_prefix(HEALTH_PREFIX) {
-                if let Ok(h) = serde_json::from_str::<Health>(&r.value) {
+                if let Some(h) = Health::read(&r.value) {
                     self.health.insert(IntegrationId::new(id), h);
                 }
             }
@@ -52,7 +52,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Messages) {
-            if let Ok(m) = serde_json::from_str::<crate::model::Message>(&r.value) {
+            if let Some(m) = crate::model::Message::from_json(&r.value) {
                 if self.message_ids.insert(m.id.clone()) {
                     let day = digest::local_day(&self.settings.digest, m.at);
                     messages::insert_sorted(self.messages.entry((m.conversation.clone(), day)).or_default(), m);
@@ -60,7 +60,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Contacts) {
-            if let Ok(p) = serde_json::from_str::<CachedPlaceholder>(&r.value) {
+            if let Some(p) = CachedPlaceholder::read(&r.value) {
                 self.placeholders.insert((p.integration, p.number), p.contact);
             }
         }
