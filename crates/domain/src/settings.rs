@@ -4,9 +4,11 @@
 //! Invariant: a `Settings` value the engine holds has passed [`Settings::validate`], so a broken
 //! document is refused whole and the previous settings stay in force.
 
+use chrono::{TimeZone, Timelike};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CrmKind, IntegrationId, RecordType};
+use crate::model::{CrmKind, IntegrationId, RecordType, Timestamp};
 use crate::phone::Country;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +50,55 @@ pub struct DigestSettings {
     pub quiet_time_zone: String,
     /// The furthest a catch-up run (the first after quiet hours or an outage) reaches back.
     pub catch_up_max_hours: u32,
+}
+
+/// Civil time for the digest: quiet hours are checked instant → local time in the configured
+/// zone (never a fixed offset, never the machine's zone), so DST nights need no special case
+/// (I10, I11). The engine's `digest` module holds the rest of the digest's clock arithmetic.
+impl DigestSettings {
+    /// The quiet-hours zone; an unparseable name (refused by `Settings::validate`) falls back to
+    /// New York, the product default.
+    pub fn zone(&self) -> Tz {
+        self.quiet_time_zone.parse::<Tz>().unwrap_or(chrono_tz::America::New_York)
+    }
+
+    /// Whether `now` falls in quiet hours, in the zone's civil time.
+    pub fn in_quiet_hours(&self, now: Timestamp) -> bool {
+        let Some(local) = self.zone().timestamp_millis_opt(now.0).single() else { return false };
+        let h = local.hour() as u8;
+        let (s, e) = (self.quiet_start_hour, self.quiet_end_hour);
+        match s.cmp(&e) {
+            std::cmp::Ordering::Less => s <= h && h < e,
+            std::cmp::Ordering::Equal => false,
+            std::cmp::Ordering::Greater => h >= s || h < e,
+        }
+    }
+
+    /// The first instant at or after `now` outside quiet hours. Quiet boundaries are whole local
+    /// hours, so stepping in quarter hours (every zone offset is a multiple of 15 minutes) finds
+    /// the boundary exactly; a day bounds the loop.
+    pub fn quiet_end(&self, now: Timestamp) -> Timestamp {
+        if !self.in_quiet_hours(now) {
+            return now;
+        }
+        const Q: i64 = 15 * 60_000;
+        let mut t = Timestamp(now.0 - now.0.rem_euclid(Q));
+        for _ in 0..(26 * 4) {
+            t = t.plus_ms(Q);
+            if !self.in_quiet_hours(t) {
+                return t;
+            }
+        }
+        t
+    }
+
+    /// The local calendar day of `at` (`YYYY-MM-DD`), for one-record-per-conversation-per-day.
+    pub fn local_day(&self, at: Timestamp) -> String {
+        match self.zone().timestamp_millis_opt(at.0).single() {
+            Some(t) => t.format("%Y-%m-%d").to_string(),
+            None => format!("@{}", at.0 / 86_400_000),
+        }
+    }
 }
 
 impl Default for DigestSettings {
@@ -156,7 +207,7 @@ impl Settings {
         if d.quiet_start_hour > 23 || d.quiet_end_hour > 24 {
             return bad("digest.quiet_start_hour".into(), "hours run from 0 to 24");
         }
-        if d.quiet_time_zone.parse::<chrono_tz::Tz>().is_err() {
+        if d.quiet_time_zone.parse::<Tz>().is_err() {
             return bad("digest.quiet_time_zone".into(), "unknown or unsupported time zone");
         }
         if d.catch_up_max_hours == 0 || d.catch_up_max_hours > 24 * 7 {

@@ -5,54 +5,26 @@
 //! a run's window comes from the ledger's watermark and `now`, never from the alarm, so late,
 //! doubled and lost alarms change nothing (I12).
 
-use chrono::{TimeZone, Timelike};
-use chrono_tz::Tz;
-
 use crate::model::Timestamp;
 use crate::settings::DigestSettings;
 
-/// The quiet-hours zone; an unparseable name (refused by `Settings::validate`) falls back to
-/// New York, the product default.
-pub fn zone(d: &DigestSettings) -> Tz {
-    d.quiet_time_zone.parse::<Tz>().unwrap_or(chrono_tz::America::New_York)
-}
+// The civil-time helpers are `DigestSettings` methods in the domain crate, which is compiled
+// for size: at the engine's speed setting, chrono-tz's conversions inlined into them tripled
+// their size, and they run a few times per input at most.
 
 /// Whether `now` falls in quiet hours, in the zone's civil time.
 pub fn in_quiet_hours(d: &DigestSettings, now: Timestamp) -> bool {
-    let Some(local) = zone(d).timestamp_millis_opt(now.0).single() else { return false };
-    let h = local.hour() as u8;
-    let (s, e) = (d.quiet_start_hour, d.quiet_end_hour);
-    match s.cmp(&e) {
-        std::cmp::Ordering::Less => s <= h && h < e,
-        std::cmp::Ordering::Equal => false,
-        std::cmp::Ordering::Greater => h >= s || h < e,
-    }
+    d.in_quiet_hours(now)
 }
 
-/// The first instant at or after `now` outside quiet hours. Quiet boundaries are whole local
-/// hours, so stepping in quarter hours (every zone offset is a multiple of 15 minutes) finds
-/// the boundary exactly; a day bounds the loop.
+/// The first instant at or after `now` outside quiet hours.
 pub fn quiet_end(d: &DigestSettings, now: Timestamp) -> Timestamp {
-    if !in_quiet_hours(d, now) {
-        return now;
-    }
-    const Q: i64 = 15 * 60_000;
-    let mut t = Timestamp(now.0 - now.0.rem_euclid(Q));
-    for _ in 0..(26 * 4) {
-        t = t.plus_ms(Q);
-        if !in_quiet_hours(d, t) {
-            return t;
-        }
-    }
-    t
+    d.quiet_end(now)
 }
 
 /// The local calendar day of `at` (`YYYY-MM-DD`), for one-record-per-conversation-per-day.
 pub fn local_day(d: &DigestSettings, at: Timestamp) -> String {
-    match zone(d).timestamp_millis_opt(at.0).single() {
-        Some(t) => t.format("%Y-%m-%d").to_string(),
-        None => format!("@{}", at.0 / 86_400_000),
-    }
+    d.local_day(at)
 }
 
 /// The oldest call end a run at `now` covers: the lookback, reaching further back to the last
