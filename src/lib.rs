@@ -23,11 +23,13 @@
 //! - [`crm`]: one connector per CRM: build an HTTP request, parse an HTTP response, classify errors.
 //! - [`store`]: the persistence contract (record envelopes, batches, restore queries).
 //! - [`softphone`]: decoding untrusted softphone messages into engine inputs.
+//! - [`intents`]: what pages and content scripts ask of the service worker, decoded by hand.
 //! - [`view`]: what the pages show (statuses, filters, the unresolved queue, the badge), in Rust.
 //! - [`wasm`]: the only module that touches JavaScript.
 
 pub use calltrail_engine::{crm, engine, model, phone, settings, store};
 
+pub mod intents;
 pub mod policy;
 pub mod softphone;
 pub mod view;

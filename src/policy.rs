@@ -78,7 +78,8 @@ pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError
             }
         }
     }
-    let settings: Settings = serde_json::from_value(doc).map_err(|e| SettingsError::Invalid {
+    // From text, as `Settings::from_json` reads it: one instantiation of the settings' serde code.
+    let settings: Settings = serde_json::from_str(&doc.to_string()).map_err(|e| SettingsError::Invalid {
         field: "policy".into(),
         problem: format!("the administrator's policy is not valid: {e}"),
     })?;

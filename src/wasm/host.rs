@@ -26,7 +26,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use crate::crm::oauth::{self, Grant, OAuthClient, TokenSet};
 use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Reply, Secret, Step};
 use crate::engine::{CallEntry, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
-use crate::model::{CallId, Contact, IntegrationId, Timestamp};
+use crate::intents::{AuditFilter, Intent, PageInput};
+use crate::model::{CallId, IntegrationId, Timestamp};
 use crate::phone::E164;
 use crate::policy;
 use crate::settings::{AuthKind, Settings};
@@ -222,8 +223,9 @@ impl Host {
     /// An intent from an extension page or a content script, already routed by
     /// `extension/lib/messages.js`. Answers with a JSON-compatible value.
     pub async fn intent(&self, message: JsValue) -> Result<JsValue, JsValue> {
-        let intent: Intent =
-            super::from_js(&message).map_err(|e| JsValue::from_str(&format!("malformed intent: {e}")))?;
+        let intent = super::from_js::<serde_json::Value>(&message)
+            .and_then(Intent::from_value)
+            .map_err(|e| JsValue::from_str(&format!("malformed intent: {e}")))?;
         let answer = self.inner.clone().on_intent(intent).await?;
         to_js(&answer)
     }
@@ -232,96 +234,6 @@ impl Host {
     pub fn diagnostics(&self) -> Result<JsValue, JsValue> {
         to_js(&*self.inner.diagnostics.borrow())
     }
-}
-
-/// What pages and content scripts may ask of the host (`docs/intents.md`). Pages hold no
-/// business rule; every intent becomes an engine input or a view computed in Rust.
-#[derive(Deserialize, Debug)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-enum Intent {
-    /// A message a content script saw in a softphone page: where it came from, whether it came
-    /// from a child frame of the page (the softphone's iframe), and the untrusted data.
-    SoftphoneEvent { origin: String, from_frame: bool, data: serde_json::Value },
-    /// Integrations, their health, the badge and counts: the header of every page.
-    State,
-    /// One call's view (the panel during and after a call).
-    Call { call: CallId },
-    /// The newest calls with their status per integration.
-    History {
-        limit: Option<u32>,
-        #[serde(default)]
-        unlogged_only: bool,
-        #[serde(default)]
-        query: String,
-    },
-    /// Every slot waiting for a person, with its candidates.
-    Unresolved,
-    /// The audit trail, newest first, filtered.
-    Audit {
-        limit: Option<u32>,
-        #[serde(flatten)]
-        filter: AuditFilter,
-    },
-    /// The same, as CSV text.
-    AuditCsv {
-        limit: Option<u32>,
-        #[serde(flatten)]
-        filter: AuditFilter,
-    },
-    /// "Sync now": run the digest at once and answer when it is done, with what it logged.
-    SyncNow,
-    /// The settings in force, the rep's own, and the fields the admin policy locks.
-    Settings,
-    /// Replace the rep's settings with a whole document (validated; applied whole or not at all).
-    ImportSettings { json: String },
-    /// The same from the options page's form.
-    SaveSettings { settings: serde_json::Value },
-    ExportSettings,
-    /// Store the API token of an integration.
-    SetCredentials { integration: String, token: String },
-    /// Forget an integration's credentials (disconnect).
-    ClearCredentials { integration: String },
-    /// Run a real search against the CRM: proves the URL and the credentials.
-    TestConnection { integration: String, number: Option<String> },
-    /// The URL to open with `chrome.identity.launchWebAuthFlow`.
-    OauthStart { integration: String, state: String, verifier: String, redirect_uri: String },
-    /// The redirect came back: redeem the code and keep the tokens.
-    OauthFinish { integration: String, redirect_url: String, state: String, verifier: String, redirect_uri: String },
-    /// Engine inputs a page may send (notes, picks, log now, manual, resolve).
-    Engine { input: PageInput },
-}
-
-#[derive(Deserialize, Debug, Default)]
-struct AuditFilter {
-    call: Option<String>,
-    integration: Option<String>,
-    /// A word the outcome must contain ("logged", "failed", "rate limited", ...).
-    outcome: Option<String>,
-}
-
-impl AuditFilter {
-    fn keeps(&self, e: &serde_json::Value) -> bool {
-        let field = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("");
-        self.call.as_deref().is_none_or(|c| c.is_empty() || field("call") == c)
-            && self.integration.as_deref().is_none_or(|i| i.is_empty() || field("integration") == i)
-            && self
-                .outcome
-                .as_deref()
-                .is_none_or(|o| o.is_empty() || field("outcome").to_lowercase().contains(&o.to_lowercase()))
-    }
-}
-
-/// The engine inputs pages send, in JSON form.
-#[derive(Deserialize, Debug)]
-#[serde(tag = "input", rename_all = "snake_case")]
-enum PageInput {
-    NotesOpened { call: CallId },
-    NotesSaved { call: CallId, notes: String },
-    NotesCancelled { call: CallId },
-    ContactsPicked { call: CallId, integration: IntegrationId, contacts: Vec<Contact> },
-    LogNowRequested { call: CallId },
-    ManualLogRequested { call: CallId, integrations: Vec<IntegrationId> },
-    UnresolvedResolved { resolutions: Vec<(crate::engine::SlotKey, crate::engine::Resolution)> },
 }
 
 #[derive(Serialize, Default)]
@@ -590,7 +502,7 @@ impl Inner {
                 let mut csv = String::from(crate::engine::audit::CSV_HEADER);
                 csv.push('\n');
                 for e in self.audit(limit, &filter).await? {
-                    if let Ok(entry) = serde_json::from_value::<crate::engine::AuditEntry>(e) {
+                    if let Ok(entry) = serde_json::from_str::<crate::engine::AuditEntry>(&e.to_string()) {
                         csv.push_str(&entry.to_csv());
                         csv.push('\n');
                     }
@@ -619,7 +531,9 @@ impl Inner {
                 Ok(user) => self.replace_settings(user).await?,
             },
             Intent::SaveSettings { settings } => {
-                match serde_json::from_value::<Settings>(settings).map_err(|e| e.to_string()).and_then(|s| {
+                // Read from text, not from the tree: one instantiation of the settings' serde code
+                // (the one `Settings::from_json` uses) serves import, save and policy alike.
+                match serde_json::from_str::<Settings>(&settings.to_string()).map_err(|e| e.to_string()).and_then(|s| {
                     s.validate().map_err(|e| e.to_string())?;
                     Ok(s)
                 }) {
