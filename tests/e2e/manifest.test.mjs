@@ -63,7 +63,9 @@ test('the manifest points at files that exist in dist/', async () => {
 
 test('the wasm module stays under its size budget (400 KB gzipped)', async () => {
   // Issue 3's bar. Size is deterministic for a given build, so this is a budget, not a timing.
+  // 400,000 bytes, the stricter reading of "400 KB" (it was 400 KiB until the engine's crate got
+  // its own optimisation level and the module shed its duplicate serde code).
   const wasm = await readFile(path.join(DIST, 'extension', 'pkg', 'calltrail_bg.wasm'));
   const gz = gzipSync(wasm, { level: 9 }).length;
-  assert.ok(gz < 400 * 1024, `calltrail_bg.wasm is ${gz} bytes gzipped`);
+  assert.ok(gz < 400_000, `calltrail_bg.wasm is ${gz} bytes gzipped`);
 });
