@@ -30,17 +30,18 @@ console.log('\nwasm notes: ' + figures.map((f) => `${f.name}: ${f.note}`).join('
 
 const shipped = await readFile(`${out}/ship/calltrail_opt.wasm`);
 const gz = gzipSync(shipped, { level: 9 }).length;
-console.log(`\nShipped module (wasm-opt -Oz, no bench export): ${shipped.length} B raw, ${gz} B gzip -9 (${(gz / 1024).toFixed(1)} KB; target < 400 KB)\n`);
+console.log(`\nShipped module (wasm-opt -Oz, no bench export): ${shipped.length} B raw, ${gz} B gzip -9 (${(gz / 1000).toFixed(1)} KB; target < 400,000 B)\n`);
 
 if (existsSync(`${out}/twiggy.csv`)) {
   // twiggy top --format csv: Name,ShallowSize,ShallowSizePercent,RetainedSize,RetainedSizePercent
   const rows = (await readFile(`${out}/twiggy.csv`, 'utf8')).trim().split('\n').slice(1);
   const parts = [
-    ['calltrail::engine', /calltrail::engine::/],
-    ['calltrail::crm', /calltrail::crm::/],
-    ['calltrail::wasm (shell)', /calltrail::wasm::/],
-    ['calltrail::softphone', /calltrail::softphone::/],
-    ['calltrail::view, policy, settings, model, phone, store', /calltrail::(view|policy|settings|model|phone|store)::/],
+    ['calltrail-engine (the engine crate, opt-level 2)', /calltrail_engine::/],
+    ['calltrail-domain: crm (connectors)', /calltrail_domain::crm::/],
+    ['calltrail-domain: settings, model, phone, store', /calltrail_domain::/],
+    ['calltrail: wasm (the shell)', /calltrail::wasm::/],
+    ['calltrail: softphone', /calltrail::softphone::/],
+    ['calltrail: intents, view, policy', /calltrail::(intents|view|policy)::/],
     ['serde_json', /serde_json::/],
     ['serde / serde_core (derives)', /\bserde(_core)?::|_::<impl serde/],
     ['chrono + chrono_tz', /chrono/],

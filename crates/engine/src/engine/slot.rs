@@ -889,7 +889,7 @@ mod tests {
         }
         assert!(serde_json::from_str::<SlotState>(r#"{"state":"attempting","target":1}"#).is_err());
         assert!(serde_json::from_str::<Subject>(r#"{"type":"placeholder","number":"12"}"#).is_err());
-        // Through a JSON tree too (views read records that way).
+        // Through a JSON tree too (serde's other way in; nothing shipped reads slots so today).
         let tree = serde_json::json!({"state": "failed", "reason": "x"});
         assert_eq!(serde_json::from_value::<SlotState>(tree).unwrap(), SlotState::Failed { reason: "x".into() });
     }
