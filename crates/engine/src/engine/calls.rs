@@ -8,7 +8,7 @@ use crate::model::{Call, CallId, Contact, IntegrationId, Message, Timestamp};
 use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
-use super::slot::{call_slot_key, call_slot_prefix, Mode, Slot, SlotKey, SlotState, Subject, Trigger};
+use super::slot::{call_slot_key, Mode, Slot, SlotKey, SlotState, Subject, Trigger};
 use super::{conflict, digest, messages, Engine, Notice, ProblemKind, Resolution};
 
 fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mode, trigger: Trigger, state: SlotState, at: Timestamp) -> Slot {
@@ -465,8 +465,7 @@ impl Engine {
     /// Notes saved after hang-up: every log of the call made (or being made) with older notes is
     /// rewritten once with the new ones (an update, so a retry is harmless).
     fn notes_changed(&mut self, id: &CallId) {
-        let prefix = call_slot_prefix(id);
-        let keys: Vec<SlotKey> = self.slots.with_prefix(&prefix).map(|(k, _)| k.clone()).collect();
+        let keys = self.slots.keys_of_call(id);
         for k in keys {
             let Some(s) = self.slots.get_mut(&k) else { continue };
             s.messages += 1;

@@ -287,6 +287,8 @@ pub struct Engine {
     /// Kept as a list (sorted and deduplicated at the flush, so batches are in key order as
     /// before) so it keeps its capacity: a set allocates a node every time it stops being empty.
     dirty: Vec<SlotKey>,
+    /// The notices of the slots a flush writes (kept for its capacity, like `dirty`).
+    slot_notices: Vec<Notice>,
     strict: bool,
     notices: Vec<Notice>,
     effects: VecDeque<Effect>,
@@ -327,6 +329,7 @@ impl Engine {
             writes: Vec::new(),
             audits: Vec::new(),
             dirty: Vec::new(),
+            slot_notices: Vec::new(),
             strict: false,
             notices: Vec::new(),
             effects: VecDeque::new(),
@@ -476,18 +479,23 @@ impl Engine {
     /// Emits the staged writes as one batch. Called before every CRM effect (so intent is on
     /// disk before the request) and at the end of every input.
     fn flush(&mut self) {
-        let slot_notices = self.stage_dirty();
+        // The slots' notices go through a list kept for the purpose (a new one per batch was
+        // an allocation per CRM request).
+        let mut slot_notices = std::mem::take(&mut self.slot_notices);
+        self.stage_dirty_into(&mut slot_notices);
         self.stage_audits();
-        if self.writes.is_empty() {
-            return;
+        if !self.writes.is_empty() {
+            let durability = if self.strict { Durability::Strict } else { Durability::Relaxed };
+            let writes = std::mem::take(&mut self.writes);
+            self.strict = false;
+            self.effects.push_back(Effect::Persist(Batch { writes, durability }));
+            // One at a time: `VecDeque::extend` costs more than it saves for a few notices.
+            for n in slot_notices.drain(..).chain(self.notices.drain(..)) {
+                self.effects.push_back(Effect::Notify(n));
+            }
         }
-        let durability = if self.strict { Durability::Strict } else { Durability::Relaxed };
-        let writes = std::mem::take(&mut self.writes);
-        self.strict = false;
-        self.effects.push_back(Effect::Persist(Batch { writes, durability }));
-        for n in slot_notices.into_iter().chain(std::mem::take(&mut self.notices)) {
-            self.effects.push_back(Effect::Notify(n));
-        }
+        slot_notices.clear();
+        self.slot_notices = slot_notices;
     }
 
     fn emit_wake(&mut self) {
@@ -592,13 +600,20 @@ impl Engine {
 
     /// Moves the changed slots into the staged writes; returns their notices.
     fn stage_dirty(&mut self) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        self.stage_dirty_into(&mut notices);
+        notices
+    }
+
+    /// [`Engine::stage_dirty`], adding the notices to `notices`.
+    fn stage_dirty_into(&mut self, notices: &mut Vec<Notice>) {
         if self.dirty.is_empty() {
-            return Vec::new();
+            return;
         }
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
-        let mut notices = Vec::with_capacity(dirty.len());
+        notices.reserve(dirty.len());
         self.writes.reserve(dirty.len() + self.audits.len());
         for key in dirty.drain(..) {
             let Some(s) = self.slots.get(&key) else { continue };
@@ -613,7 +628,6 @@ impl Engine {
             self.stage(StoreName::Slots, rec, strict);
         }
         self.dirty = dirty;
-        notices
     }
 
     fn call_is_open(&self, id: &CallId) -> bool {
@@ -621,9 +635,7 @@ impl Engine {
         if !c.ended {
             return true;
         }
-        let prefix = slot::call_slot_prefix(id);
-        let open = self.slots.with_prefix(&prefix).any(|(_, s)| s.is_open());
-        open
+        self.slots.any_of_call(id, Slot::is_open)
     }
 
     fn save_call(&mut self, id: &CallId) {
