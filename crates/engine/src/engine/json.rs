@@ -105,11 +105,12 @@ pub fn str(out: &mut Out, s: &str) {
 /// Whether any byte is a control character, `"` or `\`: eight bytes per step (the "has a byte
 /// less than n" and "has a zero byte" word tricks, exact for "any"; bytes of multi-byte UTF-8
 /// characters are >= 0x80 and never match).
+///
+/// The bytes after the last whole word are checked as one more word, the last eight bytes
+/// (overlapping the one before), and a string of four to seven bytes as its first and last four:
+/// most strings here are ids and names of a dozen bytes, and checking their tail a byte at a
+/// time cost as much as the rest of writing them.
 fn needs_escape(s: &[u8]) -> bool {
-    if s.len() < 8 {
-        // Most strings here are short ids: a plain loop beats setting up the word loop.
-        return s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
-    }
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x;
@@ -117,12 +118,38 @@ fn needs_escape(s: &[u8]) -> bool {
         let control = x.wrapping_sub(ONES * 0x20) & !x;
         (control | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\')))) & HIGH
     };
+    let n = s.len();
+    if n < 4 {
+        return s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    }
+    if n < 8 {
+        // Lanes are bytes, so two halves in one word are checked as eight bytes.
+        let x = u64::from(load4(s)) | u64::from(load4(&s[n - 4..])) << 32;
+        return word(x) != 0;
+    }
     let mut chunks = s.chunks_exact(8);
     let mut hits = 0u64;
     for c in &mut chunks {
-        hits |= word(u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        hits |= word(load8(c));
     }
-    hits != 0 || chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    if !chunks.remainder().is_empty() {
+        hits |= word(load8(&s[n - 8..]));
+    }
+    hits != 0
+}
+
+/// The first four bytes of `s` (at least four long) as a number.
+fn load4(s: &[u8]) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&s[..4]);
+    u32::from_ne_bytes(b)
+}
+
+/// The first eight bytes of `s` (at least eight long) as a number.
+fn load8(s: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&s[..8]);
+    u64::from_ne_bytes(b)
 }
 
 fn escape(out: &mut Out, s: &str) {

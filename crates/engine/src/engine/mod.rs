@@ -289,6 +289,8 @@ pub struct Engine {
     dirty: Vec<SlotKey>,
     /// The notices of the slots a flush writes (kept for its capacity, like `dirty`).
     slot_notices: Vec<Notice>,
+    /// The integrations [`Engine::pump`] serves, in id order (kept for its capacity).
+    pump_order: Vec<IntegrationId>,
     strict: bool,
     notices: Vec<Notice>,
     effects: VecDeque<Effect>,
@@ -330,6 +332,7 @@ impl Engine {
             audits: Vec::new(),
             dirty: Vec::new(),
             slot_notices: Vec::new(),
+            pump_order: Vec::new(),
             strict: false,
             notices: Vec::new(),
             effects: VecDeque::new(),
@@ -518,13 +521,21 @@ impl Engine {
     /// an entry of another trigger. A hang-up used to write three entries per integration.
     fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: impl Into<std::borrow::Cow<'static, str>>, contact: Option<RecordId>, record: Option<RecordId>) {
         let outcome = outcome.into();
+        self.audit_steps(slot, trigger, &[&outcome], contact, record);
+    }
+
+    /// [`Engine::audit`] with the outcome in pieces, written straight into the entry (the
+    /// attempt step of every create was first joined into a string of its own).
+    fn audit_steps(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
         if let Some(key) = slot {
             let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref() == Some(key));
             if let Some(e) = pending {
                 let compatible = e.trigger == trigger && e.record.is_none() && record.is_none() && (e.contact.is_none() || contact.is_none() || e.contact == contact);
                 if compatible {
                     e.outcome.push_str("; ");
-                    e.outcome.push_str(&outcome);
+                    for piece in outcome {
+                        e.outcome.push_str(piece);
+                    }
                     if e.contact.is_none() {
                         e.contact = contact;
                     }
@@ -537,8 +548,10 @@ impl Engine {
             None => (None, None),
         };
         // Room for the steps that usually follow in the same batch ("; attempt 1-9: creating").
-        let mut text = String::with_capacity(outcome.len() + 48);
-        text.push_str(&outcome);
+        let mut text = String::with_capacity(outcome.iter().map(|p| p.len()).sum::<usize>() + 48);
+        for piece in outcome {
+            text.push_str(piece);
+        }
         self.audits.push(AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome: text, record });
     }
 
@@ -655,7 +668,7 @@ impl Engine {
     }
 
     fn integration(&self, id: &IntegrationId) -> Option<&IntegrationSettings> {
-        self.settings.integrations.iter().find(|i| &i.id == id)
+        self.settings.integrations.iter().find(|i| same_id(&i.id, id))
     }
 
     fn set_state(&mut self, key: &SlotKey, state: SlotState) {
@@ -753,10 +766,12 @@ impl Engine {
     }
 
     fn pump(&mut self) {
-        let mut integs: Vec<IntegrationId> = self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        // In a list kept for the purpose: a new one was an allocation per input.
+        let mut integs = std::mem::take(&mut self.pump_order);
+        integs.extend(self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()));
         integs.sort_unstable();
         let limit = self.opts.max_inflight_per_integration.max(1);
-        for integ in integs {
+        for integ in integs.drain(..) {
             if self.integration(&integ).is_none() {
                 continue;
             }
@@ -782,13 +797,14 @@ impl Engine {
                 self.issue(&key);
             }
         }
+        self.pump_order = integs;
     }
 
     fn send(&mut self, key: &SlotKey, what: OpKind, trigger: Trigger, attempt: Option<String>, op: CrmOp) {
         let Some(s) = self.slots.get_mut(key) else { return };
         s.busy = true;
         let integration = s.integration.clone();
-        let kind = self.settings.integrations.iter().find(|i| i.id == integration).map_or(CrmKind::HubSpot, |i| i.kind);
+        let kind = self.integration(&integration).map_or(CrmKind::HubSpot, |i| i.kind);
         let req = self.req_id();
         match self.health.get_mut(&integration) {
             Some(h) => h.inflight += 1,
@@ -983,7 +999,7 @@ impl Engine {
         if self.opts.mutation != Mutation::SkipAttemptingWrite {
             self.save_slot(key);
         }
-        self.audit(Some(key), trigger, json::concat(&["attempt ", &attempt, ": creating"]), contact, None);
+        self.audit_steps(Some(key), trigger, &["attempt ", &attempt, ": creating"], contact, None);
         attempt
     }
 
@@ -1077,6 +1093,14 @@ impl Engine {
             self.stage(StoreName::Meta, rec, true);
         }
     }
+}
+
+/// `a == b`, cheaper for the usual question "which of the settings' integrations is this copy
+/// of": the same text by address, or else different at once by length or first byte (short ids
+/// of one length, "hs" against "pd", each used to cost a call to `memcmp`).
+fn same_id(a: &IntegrationId, b: &IntegrationId) -> bool {
+    let (a, b) = (a.as_str(), b.as_str());
+    std::ptr::eq(a, b) || (a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b)
 }
 
 /// Drops contacts whose id came earlier in the list (a CRM can list one twice across pages, a
