@@ -80,8 +80,11 @@ impl Engine {
         let (log_now, notes_opened, ended_at) = (entry.log_now, entry.notes_opened, entry.at());
         let now = self.now;
         let delay = i64::from(self.settings.active_call_delay_mins);
-        let integrations: Vec<(IntegrationId, bool)> = self.settings.integrations.iter().map(|i| (i.id.clone(), i.auto_log)).collect();
-        for (integ_id, auto_log) in integrations {
+        // By position rather than through a copied list (an allocation per hang-up): nothing
+        // here changes the settings.
+        for n in 0..self.settings.integrations.len() {
+            let Some(integ) = self.settings.integrations.get(n) else { break };
+            let (integ_id, auto_log) = (integ.id.clone(), integ.auto_log);
             let key = call_slot_key(id, &integ_id);
             if self.slots.contains_key(&key) {
                 continue;

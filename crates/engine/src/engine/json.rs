@@ -250,6 +250,23 @@ pub fn audit_key(at: u64, boot: &str, seq: u64) -> String {
     out.finish()
 }
 
+/// The start of an audit key, `<time>|<boot>|` ([`audit_key`] without the sequence): the
+/// same for every entry of a batch, so the engine writes it once per batch.
+pub fn audit_head(at: u64, boot: &str) -> String {
+    let mut out = Out::with_capacity(13 + boot.len());
+    padded(&mut out, at, 13);
+    out.raw(boot);
+    out.finish()
+}
+
+/// [`audit_key`] from its start as [`audit_head`] wrote it.
+pub fn audit_key_after(head: &str, seq: u64) -> String {
+    let mut out = Out::with_capacity(head.len() + 10);
+    out.raw(head);
+    padded(&mut out, seq, 10);
+    out.finish()
+}
+
 /// Appends `n` in decimal, zero-padded to `width` digits (longer numbers are written whole).
 fn padded(out: &mut Out, n: u64, width: usize) {
     let mut buf = [b'0'; 20];
@@ -762,6 +779,7 @@ mod tests {
         }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
             assert_eq!(audit_key(at, &audit_boot(boot), seq), format!("{at:013}|{boot:016x}|{seq:010}"));
+            assert_eq!(audit_key_after(&audit_head(at, &audit_boot(boot)), seq), audit_key(at, &audit_boot(boot), seq));
         }
     }
 

@@ -156,14 +156,29 @@ impl Engine {
     pub(super) fn set_targets(&mut self, key: &SlotKey, contacts: Vec<Contact>) {
         let now = self.now;
         let Some(s) = self.slots.get_mut(key) else { return };
-        s.targets = contacts
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 })
-            .collect();
+        // A plain loop into a list of the right size: `collect` first tried to reuse the
+        // contacts' list in place (a target is larger, so it never can).
+        let mut targets = Vec::with_capacity(contacts.len());
+        for (i, c) in contacts.into_iter().enumerate() {
+            targets.push(Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 });
+        }
+        s.targets = targets;
         s.state = SlotState::Waiting { due: Some(now) };
-        self.save_slot(key);
-        self.enqueue(key);
+        // `save_slot` then `enqueue`, with the slot in hand rather than looked up twice more
+        // (this runs for every match): a slot waiting is open, so no call record changes, and
+        // due now, so it joins its integration's queue unless a request for it is in flight.
+        self.dirty.push(key.clone());
+        if let Some(run) = self.run.as_mut() {
+            run.touched.insert(key.clone());
+        }
+        if !s.busy {
+            match self.queue.get_mut(&s.integration) {
+                Some(q) => q.push_back(key.clone()),
+                None => {
+                    self.queue.insert(s.integration.clone(), std::collections::VecDeque::from([key.clone()]));
+                }
+            }
+        }
     }
 
     pub(super) fn request_placeholder(&mut self, key: &SlotKey, number: &crate::phone::E164) {

@@ -263,6 +263,8 @@ pub struct Engine {
     audit_seq: u64,
     /// `|<boot>|`, the middle of this boot's audit keys.
     audit_boot: String,
+    /// The last audit key's time and its start, `<time>|<boot>|` (see [`json::audit_head`]).
+    audit_head: (u64, String),
     /// `<boot>-`, the start of this boot's attempt ids.
     attempt_prefix: String,
     now: Timestamp,
@@ -314,6 +316,7 @@ impl Engine {
             counter: 0,
             audit_seq: 0,
             audit_boot: json::audit_boot(0),
+            audit_head: (0, String::new()),
             attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
             calls: HashMap::default(),
@@ -528,7 +531,7 @@ impl Engine {
     /// attempt step of every create was first joined into a string of its own).
     fn audit_steps(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
         if let Some(key) = slot {
-            let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref() == Some(key));
+            let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref().is_some_and(|k| same_key(k, key)));
             if let Some(e) = pending {
                 let compatible = e.trigger == trigger && e.record.is_none() && record.is_none() && (e.contact.is_none() || contact.is_none() || e.contact == contact);
                 if compatible {
@@ -576,7 +579,12 @@ impl Engine {
         let mut audits = std::mem::take(&mut self.audits);
         for e in audits.drain(..) {
             self.audit_seq += 1;
-            let rec = e.to_record_in(&self.audit_boot, self.audit_seq);
+            // The key's time and boot are written once per time, not once per entry.
+            let at = e.at.0.max(0).unsigned_abs();
+            if self.audit_head.0 != at || !self.audit_head.1.ends_with(self.audit_boot.as_str()) {
+                self.audit_head = (at, json::audit_head(at, &self.audit_boot));
+            }
+            let rec = e.to_record_keyed(json::audit_key_after(&self.audit_head.1, self.audit_seq));
             self.stage(StoreName::Audit, rec, false);
         }
         self.audits = audits;
@@ -624,8 +632,13 @@ impl Engine {
             return;
         }
         let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
+        // A slot saved twice in a row (targets set, then its attempt begun) is one entry
+        // before any sorting: the usual batch of one slot then needs no comparison of text.
         dirty.dedup();
+        if dirty.len() > 1 {
+            dirty.sort_unstable();
+            dirty.dedup();
+        }
         notices.reserve(dirty.len());
         self.writes.reserve(dirty.len() + self.audits.len());
         for key in dirty.drain(..) {
@@ -989,15 +1002,20 @@ impl Engine {
             // The planted bug must not be hidden by a write of this slot already staged.
             self.flush();
         }
-        let (trigger, contact) = match self.slots.get_mut(key) {
+        let (found, trigger, contact) = match self.slots.get_mut(key) {
             Some(s) => {
                 s.state = SlotState::Attempting { attempt: attempt.clone(), target, started_at: now };
-                (s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
+                (true, s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
             }
-            None => (Trigger::Auto, None),
+            None => (false, Trigger::Auto, None),
         };
-        if self.opts.mutation != Mutation::SkipAttemptingWrite {
-            self.save_slot(key);
+        if found && self.opts.mutation != Mutation::SkipAttemptingWrite {
+            // `save_slot` without looking the slot up again: an attempting slot is open, so
+            // its call's record does not change.
+            self.dirty.push(key.clone());
+            if let Some(run) = self.run.as_mut() {
+                run.touched.insert(key.clone());
+            }
         }
         self.audit_steps(Some(key), trigger, &["attempt ", &attempt, ": creating"], contact, None);
         attempt
@@ -1101,6 +1119,13 @@ impl Engine {
 fn same_id(a: &IntegrationId, b: &IntegrationId) -> bool {
     let (a, b) = (a.as_str(), b.as_str());
     std::ptr::eq(a, b) || (a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b)
+}
+
+/// `a == b` for slot keys, cheaper when they differ: a call's keys differ only in their last
+/// characters (the integration), so those are compared before the whole text.
+fn same_key(a: &SlotKey, b: &SlotKey) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    std::ptr::eq(a, b) || (a.len() == b.len() && a.last() == b.last() && a == b)
 }
 
 /// Drops contacts whose id came earlier in the list (a CRM can list one twice across pages, a
