@@ -113,9 +113,18 @@ impl Engine {
                     self.set_state(&key, SlotState::Waiting { due: Some(due) });
                 }
             }
-            self.save_slot(&key);
-            self.audit(Some(&key), trigger, why, None, None);
-            if mode == Mode::Auto && waiting_now {
+            // The usual slot (automatic, due now) is saved, audited and queued with what is
+            // known here rather than looked up three more times: it is open (no call record
+            // changes), and nothing below changes it before it is queued.
+            let usual = mode == Mode::Auto && waiting_now;
+            if usual {
+                self.mark_dirty(&key);
+                self.audit_steps_of(Some(&key), Some((&integ_id, id)), trigger, &[why], None, None);
+            } else {
+                self.save_slot(&key);
+                self.audit(Some(&key), trigger, why, None, None);
+            }
+            if usual {
                 // The call pop already asked the CRM: use its answer while it is fresh, or wait
                 // for it if it is still on its way, rather than asking again.
                 let matches = self.calls.get(id).and_then(|e| e.matches.get(&integ_id));
@@ -131,6 +140,8 @@ impl Engine {
                     }
                     continue;
                 }
+                self.queue_now(&key, &integ_id);
+                continue;
             }
             self.enqueue(&key);
         }

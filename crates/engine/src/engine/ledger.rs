@@ -167,17 +167,10 @@ impl Engine {
         // `save_slot` then `enqueue`, with the slot in hand rather than looked up twice more
         // (this runs for every match): a slot waiting is open, so no call record changes, and
         // due now, so it joins its integration's queue unless a request for it is in flight.
-        self.dirty.push(key.clone());
-        if let Some(run) = self.run.as_mut() {
-            run.touched.insert(key.clone());
-        }
-        if !s.busy {
-            match self.queue.get_mut(&s.integration) {
-                Some(q) => q.push_back(key.clone()),
-                None => {
-                    self.queue.insert(s.integration.clone(), std::collections::VecDeque::from([key.clone()]));
-                }
-            }
+        let queue = (!s.busy).then(|| s.integration.clone());
+        self.mark_dirty(key);
+        if let Some(integration) = queue {
+            self.queue_now(key, &integration);
         }
     }
 

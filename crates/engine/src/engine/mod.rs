@@ -284,6 +284,8 @@ pub struct Engine {
     writes: Vec<Write>,
     /// Audit entries of the batch being staged, written at the flush (see [`Engine::audit`]).
     audits: Vec<AuditEntry>,
+    /// Outcome texts of entries already written, emptied for the next ones.
+    audit_texts: Vec<String>,
     /// Slots changed since the last flush: serialised once per batch, in their final state
     /// (a slot often changes two or three times while one input is handled).
     /// Kept as a list (sorted and deduplicated at the flush, so batches are in key order as
@@ -333,6 +335,7 @@ impl Engine {
             run: None,
             writes: Vec::new(),
             audits: Vec::new(),
+            audit_texts: Vec::new(),
             dirty: Vec::new(),
             slot_notices: Vec::new(),
             pump_order: Vec::new(),
@@ -479,6 +482,11 @@ impl Engine {
 
     fn stage(&mut self, store: StoreName, record: Record, strict: bool) {
         self.strict |= strict;
+        if self.writes.capacity() == 0 {
+            // A batch's first write (a call record at hang-up): room for the changed slots and
+            // audit entries that usually join it, so the list is not moved as they come.
+            self.writes.reserve(4 + self.dirty.len() + self.audits.len());
+        }
         self.writes.push(Write::Put { store, record });
     }
 
@@ -530,6 +538,12 @@ impl Engine {
     /// [`Engine::audit`] with the outcome in pieces, written straight into the entry (the
     /// attempt step of every create was first joined into a string of its own).
     fn audit_steps(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
+        self.audit_steps_of(slot, None, trigger, outcome, contact, record);
+    }
+
+    /// [`Engine::audit_steps`]; `of`: the slot's integration and call, when the caller has
+    /// them at hand (a call slot just made), so the slot is not looked up for them.
+    fn audit_steps_of(&mut self, slot: Option<&SlotKey>, of: Option<(&IntegrationId, &CallId)>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
         if let Some(key) = slot {
             let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref().is_some_and(|k| same_key(k, key)));
             if let Some(e) = pending {
@@ -546,12 +560,16 @@ impl Engine {
                 }
             }
         }
-        let (integration, call) = match slot.and_then(|k| self.slots.get(k)) {
-            Some(s) => (Some(s.integration.clone()), s.call_id().cloned()),
-            None => (None, None),
+        let (integration, call) = match (of, slot.and_then(|k| if of.is_some() { None } else { self.slots.get(k) })) {
+            (Some((integration, call)), _) => (Some(integration.clone()), Some(call.clone())),
+            (None, Some(s)) => (Some(s.integration.clone()), s.call_id().cloned()),
+            (None, None) => (None, None),
         };
-        // Room for the steps that usually follow in the same batch ("; attempt 1-9: creating").
-        let mut text = String::with_capacity(outcome.iter().map(|p| p.len()).sum::<usize>() + 48);
+        // Room for the steps that usually follow in the same batch ("; attempt 1-9: creating"),
+        // in the text of an entry already written when there is one (see `stage_audits`).
+        let mut text = self.audit_texts.pop().unwrap_or_default();
+        text.clear();
+        text.reserve(outcome.iter().map(|p| p.len()).sum::<usize>() + 48);
         for piece in outcome {
             text.push_str(piece);
         }
@@ -586,6 +604,11 @@ impl Engine {
             }
             let rec = e.to_record_keyed(json::audit_key_after(&self.audit_head.1, self.audit_seq));
             self.stage(StoreName::Audit, rec, false);
+            // The outcome's text is written into the record: keep its allocation for the next
+            // entry (a few: a digest run's batch must not leave thousands behind).
+            if self.audit_texts.len() < 16 {
+                self.audit_texts.push(e.outcome);
+            }
         }
         self.audits = audits;
     }
@@ -615,6 +638,24 @@ impl Engine {
         if let Some(call) = call {
             if !open {
                 self.save_call_if_changed(&call);
+            }
+        }
+    }
+
+    /// What [`Engine::save_slot`] does for a slot known to be open: written at the next flush.
+    fn mark_dirty(&mut self, key: &SlotKey) {
+        self.dirty.push(key.clone());
+        if let Some(run) = self.run.as_mut() {
+            run.touched.insert(key.clone());
+        }
+    }
+
+    /// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now).
+    fn queue_now(&mut self, key: &SlotKey, integration: &IntegrationId) {
+        match self.queue.get_mut(integration) {
+            Some(q) => q.push_back(key.clone()),
+            None => {
+                self.queue.insert(integration.clone(), VecDeque::from([key.clone()]));
             }
         }
     }
@@ -1012,10 +1053,7 @@ impl Engine {
         if found && self.opts.mutation != Mutation::SkipAttemptingWrite {
             // `save_slot` without looking the slot up again: an attempting slot is open, so
             // its call's record does not change.
-            self.dirty.push(key.clone());
-            if let Some(run) = self.run.as_mut() {
-                run.touched.insert(key.clone());
-            }
+            self.mark_dirty(key);
         }
         self.audit_steps(Some(key), trigger, &["attempt ", &attempt, ": creating"], contact, None);
         attempt
