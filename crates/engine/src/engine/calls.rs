@@ -140,7 +140,7 @@ impl Engine {
                     }
                     continue;
                 }
-                self.queue_now(&key, &integ_id);
+                super::queue_now(&mut self.queue, &key, &integ_id);
                 continue;
             }
             self.enqueue(&key);

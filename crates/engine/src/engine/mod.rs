@@ -650,15 +650,6 @@ impl Engine {
         }
     }
 
-    /// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now).
-    fn queue_now(&mut self, key: &SlotKey, integration: &IntegrationId) {
-        match self.queue.get_mut(integration) {
-            Some(q) => q.push_back(key.clone()),
-            None => {
-                self.queue.insert(integration.clone(), VecDeque::from([key.clone()]));
-            }
-        }
-    }
 
     /// Moves the changed slots into the staged writes; returns their notices.
     fn stage_dirty(&mut self) -> Vec<Notice> {
@@ -1147,6 +1138,17 @@ impl Engine {
         if let Some(h) = self.health.get(integ) {
             let rec = records::health_record(integ, h);
             self.stage(StoreName::Meta, rec, true);
+        }
+    }
+}
+
+/// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now). On
+/// the queues alone, so a caller can hold the slot meanwhile.
+fn queue_now(queue: &mut HashMap<IntegrationId, VecDeque<SlotKey>, FxBuildHasher>, key: &SlotKey, integration: &IntegrationId) {
+    match queue.get_mut(integration) {
+        Some(q) => q.push_back(key.clone()),
+        None => {
+            queue.insert(integration.clone(), VecDeque::from([key.clone()]));
         }
     }
 }
