@@ -268,15 +268,15 @@ pub struct Engine {
     /// `<boot>-`, the start of this boot's attempt ids.
     attempt_prefix: String,
     now: Timestamp,
-    calls: HashMap<CallId, CallEntry, FxBuildHasher>,
+    calls: table::IdMap<CallId, CallEntry>,
     slots: table::Slots,
     messages: BTreeMap<(ConversationId, String), Vec<Message>>,
     message_ids: BTreeSet<String>,
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
-    health: HashMap<IntegrationId, Health, FxBuildHasher>,
+    health: table::IdMap<IntegrationId, Health>,
     inflight: HashMap<ReqId, InFlight, FxBuildHasher>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
-    queue: HashMap<IntegrationId, VecDeque<SlotKey>, FxBuildHasher>,
+    queue: HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
     digest_due: Timestamp,
@@ -321,12 +321,12 @@ impl Engine {
             audit_head: (0, String::new()),
             attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
-            calls: HashMap::default(),
+            calls: table::IdMap::default(),
             slots: table::Slots::default(),
             messages: BTreeMap::new(),
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
-            health: HashMap::default(),
+            health: table::IdMap::default(),
             inflight: HashMap::default(),
             queue: HashMap::default(),
             timers: BTreeSet::new(),
@@ -372,7 +372,7 @@ impl Engine {
         if let Some((t, _)) = self.timers.first() {
             consider(*t);
         }
-        for (integ, q) in &self.queue {
+        for (ById(integ), q) in &self.queue {
             if q.is_empty() {
                 continue;
             }
@@ -666,10 +666,12 @@ impl Engine {
         let mut dirty = std::mem::take(&mut self.dirty);
         // A slot saved twice in a row (targets set, then its attempt begun) is one entry
         // before any sorting: the usual batch of one slot then needs no comparison of text.
-        dirty.dedup();
+        // Equal by address first: `Rc<str>`'s equality always compares the text.
+        let same = |a: &mut SlotKey, b: &mut SlotKey| same_key(a, b);
+        dirty.dedup_by(same);
         if dirty.len() > 1 {
             dirty.sort_unstable();
-            dirty.dedup();
+            dirty.dedup_by(same);
         }
         notices.reserve(dirty.len());
         self.writes.reserve(dirty.len() + self.audits.len());
@@ -738,11 +740,11 @@ impl Engine {
         let Some(due) = due else { return };
         if due <= self.now {
             // Looked up before inserting: `entry` would copy the integration id every time.
-            match self.queue.get_mut(&s.integration) {
+            match self.queue.get_mut(&ById(s.integration.clone())) {
                 Some(q) => q.push_back(key.clone()),
                 None => {
                     let integ = s.integration.clone();
-                    self.queue.insert(integ, VecDeque::from([key.clone()]));
+                    self.queue.insert(ById(integ), VecDeque::from([key.clone()]));
                 }
             }
         } else {
@@ -795,7 +797,7 @@ impl Engine {
             if let Some((_, key)) = self.timers.pop_first() {
                 if let Some(s) = self.slots.get(&key) {
                     let integ = s.integration.clone();
-                    self.queue.entry(integ).or_default().push_back(key);
+                    self.queue.entry(ById(integ)).or_default().push_back(key);
                 }
             }
         }
@@ -813,7 +815,7 @@ impl Engine {
     fn pump(&mut self) {
         // In a list kept for the purpose: a new one was an allocation per input.
         let mut integs = std::mem::take(&mut self.pump_order);
-        integs.extend(self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()));
+        integs.extend(self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.0.clone()));
         integs.sort_unstable();
         let limit = self.opts.max_inflight_per_integration.max(1);
         for integ in integs.drain(..) {
@@ -827,7 +829,7 @@ impl Engine {
                 if h.is_blocked(self.now) || h.inflight >= limit {
                     break;
                 }
-                let Some(key) = self.queue.get_mut(&integ).and_then(VecDeque::pop_front) else { break };
+                let Some(key) = self.queue.get_mut(&ById(integ.clone())).and_then(VecDeque::pop_front) else { break };
                 let Some(s) = self.slots.get(&key) else { continue };
                 if !self.runnable(s) {
                     // Stale, or no longer due because the clock went back: re-arm its timer.
@@ -1144,12 +1146,32 @@ impl Engine {
 
 /// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now). On
 /// the queues alone, so a caller can hold the slot meanwhile.
-fn queue_now(queue: &mut HashMap<IntegrationId, VecDeque<SlotKey>, FxBuildHasher>, key: &SlotKey, integration: &IntegrationId) {
-    match queue.get_mut(integration) {
+fn queue_now(queue: &mut HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>, key: &SlotKey, integration: &IntegrationId) {
+    let integration = ById(integration.clone());
+    match queue.get_mut(&integration) {
         Some(q) => q.push_back(key.clone()),
         None => {
-            queue.insert(integration.clone(), VecDeque::from([key.clone()]));
+            queue.insert(integration, VecDeque::from([key.clone()]));
         }
+    }
+}
+
+/// An integration id as the run queues' key: equal by [`same_id`] (address first; the
+/// derived equality compares the text every time, `Rc<str>` being unsized), hashed as text.
+#[derive(Clone, Debug)]
+struct ById(IntegrationId);
+
+impl PartialEq for ById {
+    fn eq(&self, other: &ById) -> bool {
+        same_id(&self.0, &other.0)
+    }
+}
+
+impl Eq for ById {}
+
+impl std::hash::Hash for ById {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
     }
 }
 

@@ -17,8 +17,11 @@
 //! still sees them in key order, so the engine's effects come out in the same order as before and
 //! the same inputs give the same trace.
 
+use std::borrow::Borrow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 use rustc_hash::FxBuildHasher;
 
@@ -26,9 +29,40 @@ use crate::model::CallId;
 
 use super::slot::{Slot, SlotKey};
 
+/// A slot key as the map holds it: equal by address first, then by text.
+///
+/// `Rc<str>`'s own equality compares the text every time (std compares addresses first only
+/// for sized contents), so every hit of a look-up was a call to `memcmp`, although the key a
+/// look-up holds is nearly always the very key the table holds. Hashed as the text, like the
+/// key itself.
+#[derive(Clone, Debug)]
+struct Key(SlotKey);
+
+impl PartialEq for Key {
+    #[inline]
+    fn eq(&self, other: &Key) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (*self.0).hash(h);
+    }
+}
+
+impl Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Slots {
-    map: HashMap<SlotKey, Slot, FxBuildHasher>,
+    map: HashMap<Key, Slot, FxBuildHasher>,
     /// Every key, in key order while `sorted` is set. An insert appends its key (and clears
     /// `sorted` unless the key sorts last); a removal leaves its key behind and clears `sorted`.
     /// The next walk sorts the list, dropping repeats and keys no longer in the map. In a cell
@@ -43,6 +77,100 @@ pub struct Slots {
     /// call's prefix they fall under is ambiguous, so while there are any, a call's slots are
     /// found by the ordered walk, as before.
     tangled: usize,
+}
+
+/// Ids that are shared text (`Rc<str>` inside): [`IdMap`]'s keys.
+pub trait SharedText: Clone + Eq + Hash {
+    fn text(&self) -> &str;
+}
+
+impl SharedText for CallId {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl SharedText for crate::model::IntegrationId {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// An id as a map key: equal by address first, then by text, for the reason [`Key`] is;
+/// hashed exactly as the id is.
+#[derive(Clone, Debug)]
+pub struct ByAddr<K>(K);
+
+impl<K: SharedText> PartialEq for ByAddr<K> {
+    #[inline]
+    fn eq(&self, other: &ByAddr<K>) -> bool {
+        let (a, b) = (self.0.text(), other.0.text());
+        std::ptr::eq(a, b) || a == b
+    }
+}
+
+impl<K: SharedText> Eq for ByAddr<K> {}
+
+impl<K: SharedText> Hash for ByAddr<K> {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
+
+/// A hash map keyed by a shared-text id (the engine's calls and integration health), whose
+/// look-ups compare keys by address first: the id a look-up holds is nearly always a copy of
+/// the one the map holds. The methods are the `HashMap` ones the engine uses.
+#[derive(Debug)]
+pub struct IdMap<K, V>(HashMap<ByAddr<K>, V, FxBuildHasher>);
+
+impl<K, V> Default for IdMap<K, V> {
+    fn default() -> Self {
+        IdMap(HashMap::default())
+    }
+}
+
+impl<K: SharedText, V> IdMap<K, V> {
+    #[inline]
+    pub fn get(&self, k: &K) -> Option<&V> {
+        self.0.get(&ByAddr(k.clone()))
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        self.0.get_mut(&ByAddr(k.clone()))
+    }
+
+    #[inline]
+    pub fn contains_key(&self, k: &K) -> bool {
+        self.0.contains_key(&ByAddr(k.clone()))
+    }
+
+    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        self.0.insert(ByAddr(k), v)
+    }
+
+    pub fn remove(&mut self, k: &K) -> Option<V> {
+        self.0.remove(&ByAddr(k.clone()))
+    }
+
+    pub fn reserve(&mut self, n: usize) {
+        self.0.reserve(n);
+    }
+
+    pub fn entry(&mut self, k: K) -> std::collections::hash_map::Entry<'_, ByAddr<K>, V> {
+        self.0.entry(ByAddr(k))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (&k.0, v))
+    }
+
+    /// (The restore tests list the calls in memory.)
+    #[cfg(test)]
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.keys().map(|k| &k.0)
+    }
 }
 
 /// Where a key falls in the index by call.
@@ -64,13 +192,14 @@ fn call_part(key: &str) -> CallPart<'_> {
     }
 }
 
-// Look-ups take the shared key (`&SlotKey`), not `&str`: `Rc`'s equality compares pointers
-// before bytes, and the key a look-up holds is nearly always the very key the table holds, so
-// the comparison is one pointer test instead of a byte loop (which `memcmp` is in wasm).
+// Look-ups take the shared key (`&SlotKey`), not `&str`: compared through [`Key`], addresses
+// first, and the key a look-up holds is nearly always the very key the table holds, so the
+// comparison is one pointer test instead of a byte loop (which `memcmp` is in wasm). The copy
+// of the key a look-up makes is a reference count, up and down.
 impl Slots {
     #[inline]
     pub fn get(&self, key: &SlotKey) -> Option<&Slot> {
-        self.map.get(key)
+        self.map.get(&Key(key.clone()))
     }
 
     /// A look-up by text, for callers outside the engine (the pages name slots by key).
@@ -80,17 +209,17 @@ impl Slots {
 
     #[inline]
     pub fn get_mut(&mut self, key: &SlotKey) -> Option<&mut Slot> {
-        self.map.get_mut(key)
+        self.map.get_mut(&Key(key.clone()))
     }
 
     #[inline]
     pub fn contains_key(&self, key: &SlotKey) -> bool {
-        self.map.contains_key(key)
+        self.map.contains_key(&Key(key.clone()))
     }
 
     pub fn insert(&mut self, key: SlotKey, slot: Slot) -> Option<Slot> {
         let subject_call = slot.call_id().cloned();
-        let old = self.map.insert(key.clone(), slot);
+        let old = self.map.insert(Key(key.clone()), slot);
         if old.is_none() {
             let order = self.order.get_mut();
             if self.sorted.get() && order.last().is_some_and(|last| *last >= key) {
@@ -118,7 +247,7 @@ impl Slots {
     }
 
     pub fn remove(&mut self, key: &SlotKey) -> Option<Slot> {
-        let old = self.map.remove(key);
+        let old = self.map.remove(&Key(key.clone()));
         if old.is_some() {
             self.sorted.set(false);
             match call_part(key) {
@@ -154,7 +283,7 @@ impl Slots {
         // Stable: a sorted run with keys appended is merged, not sorted from scratch.
         order.sort();
         order.dedup();
-        order.retain(|k| self.map.contains_key(k));
+        order.retain(|k| self.map.contains_key(&Key(k.clone())));
         self.sorted.set(true);
     }
 
@@ -179,7 +308,7 @@ impl Slots {
         let order = self.order.borrow();
         let start = order.partition_point(before);
         let map = &self.map;
-        (start..).map_while(move |i| order.get(i).map(|k| map.get_key_value(k))).flatten()
+        (start..).map_while(move |i| order.get(i).map(|k| map.get_key_value(&Key(k.clone())).map(|(k, s)| (&k.0, s)))).flatten()
     }
 
     /// Whether `f` holds for any slot of `call` (key `call|<call>|...`), taken in key order.
@@ -189,7 +318,7 @@ impl Slots {
             return self.with_prefix(&prefix).any(|(_, s)| f(s));
         }
         let Some(keys) = self.by_call.get(call.as_str()) else { return false };
-        keys.iter().filter_map(|k| self.map.get(k)).any(f)
+        keys.iter().filter_map(|k| self.get(k)).any(f)
     }
 
     /// The keys of `call`'s slots (`call|<call>|...`), in key order.
