@@ -85,14 +85,17 @@ impl Engine {
         for n in 0..self.settings.integrations.len() {
             let Some(integ) = self.settings.integrations.get(n) else { break };
             let (integ_id, auto_log) = (integ.id.clone(), integ.auto_log);
-            let key = call_slot_key(id, &integ_id);
+            let key = self.call_slot_key(id, &integ_id);
             if self.slots.contains_key(&key) {
                 continue;
             }
             let subject = Subject::Call { call: id.clone() };
             // Borrowed again per integration: handling one slot may change the call's entry.
+            // The call pop's matches are read here too (nothing below changes them before
+            // they are used: only the usual slot, which has no picks, uses them).
             let entry = self.calls.get(id);
             let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
+            let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
             let (mode, trigger, state, why) = if picks.is_some() {
                 let due = if log_now { now } else { ended_at.plus_mins(delay).max(now) };
                 (Mode::Active, Trigger::Active, SlotState::Waiting { due: Some(due) }, "active-call picks: logged after the delay")
@@ -127,9 +130,7 @@ impl Engine {
             if usual {
                 // The call pop already asked the CRM: use its answer while it is fresh, or wait
                 // for it if it is still on its way, rather than asking again.
-                let matches = self.calls.get(id).and_then(|e| e.matches.get(&integ_id));
-                let fresh = matches.filter(|m| m.is_fresh(now)).map(|m| m.contacts.to_vec());
-                if let Some(contacts) = fresh {
+                if let Some(contacts) = fresh.map(|c| c.to_vec()) {
                     self.audit(Some(&key), trigger, "using the call pop's matches (no second search)", None, None);
                     self.on_search(&key, contacts);
                     continue;

@@ -259,11 +259,59 @@ pub fn audit_head(at: u64, boot: &str) -> String {
     out.finish()
 }
 
-/// [`audit_key`] from its start as [`audit_head`] wrote it.
-pub fn audit_key_after(head: &str, seq: u64) -> String {
-    let mut out = Out::with_capacity(head.len() + 10);
+/// An audit key's sequence as [`audit_key`] writes it, kept in a buffer and counted up one
+/// at a time: the engine's entries are numbered one after another, so the next key's digits
+/// are the last ones plus one, not a fresh conversion.
+#[derive(Debug)]
+pub struct SeqDigits {
+    n: u64,
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Default for SeqDigits {
+    fn default() -> Self {
+        let mut d = SeqDigits { n: 0, buf: [b'0'; 20], start: 0 };
+        d.set(0);
+        d
+    }
+}
+
+impl SeqDigits {
+    /// Makes the digits `n`'s, counting up when `n` follows the last.
+    pub fn set(&mut self, n: u64) {
+        if n == self.n.wrapping_add(1) && self.start > 0 {
+            self.n = n;
+            let mut i = self.buf.len();
+            while i > self.start {
+                i -= 1;
+                if self.buf[i] == b'9' {
+                    self.buf[i] = b'0';
+                } else {
+                    self.buf[i] += 1;
+                    return;
+                }
+            }
+            // Every digit was a nine: one digit more.
+            self.start -= 1;
+            self.buf[self.start] = b'1';
+            return;
+        }
+        self.n = n;
+        self.buf = [b'0'; 20];
+        self.start = digits(&mut self.buf, n).min(20 - 10);
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// [`audit_key`] from its start as [`audit_head`] wrote it and the sequence's digits.
+pub fn audit_key_with(head: &str, seq: &SeqDigits) -> String {
+    let mut out = Out::with_capacity(head.len() + 20);
     out.raw(head);
-    padded(&mut out, seq, 10);
+    out.0.extend_from_slice(seq.text());
     out.finish()
 }
 
@@ -777,9 +825,16 @@ mod tests {
         for (boot, n) in [(0u64, 0u64), (0xbe4c, 9), (u64::MAX, u64::MAX)] {
             assert_eq!(attempt_id(&attempt_prefix(boot), n), format!("{boot:x}-{n}"));
         }
+        let mut seq = SeqDigits::default();
+        for n in (0..1_200).chain(9_999_999_990..10_000_000_020).chain([5, 4, 99_999_999_999, 100_000_000_000, u64::MAX]) {
+            seq.set(n);
+            assert_eq!(seq.text(), format!("{n:010}").as_bytes(), "{n}");
+        }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
             assert_eq!(audit_key(at, &audit_boot(boot), seq), format!("{at:013}|{boot:016x}|{seq:010}"));
-            assert_eq!(audit_key_after(&audit_head(at, &audit_boot(boot)), seq), audit_key(at, &audit_boot(boot), seq));
+            let mut digits = SeqDigits::default();
+            digits.set(seq);
+            assert_eq!(audit_key_with(&audit_head(at, &audit_boot(boot)), &digits), audit_key(at, &audit_boot(boot), seq));
         }
     }
 

@@ -265,6 +265,8 @@ pub struct Engine {
     audit_boot: String,
     /// The last audit key's time and its start, `<time>|<boot>|` (see [`json::audit_head`]).
     audit_head: (u64, String),
+    /// The last audit key's sequence, as its digits (see [`json::SeqDigits`]).
+    audit_digits: json::SeqDigits,
     /// `<boot>-`, the start of this boot's attempt ids.
     attempt_prefix: String,
     now: Timestamp,
@@ -295,6 +297,8 @@ pub struct Engine {
     slot_notices: Vec<Notice>,
     /// The integrations [`Engine::pump`] serves, in id order (kept for its capacity).
     pump_order: Vec<IntegrationId>,
+    /// Where [`Engine::call_slot_key`] assembles a key (kept for its capacity).
+    key_buf: String,
     strict: bool,
     notices: Vec<Notice>,
     effects: VecDeque<Effect>,
@@ -319,6 +323,7 @@ impl Engine {
             audit_seq: 0,
             audit_boot: json::audit_boot(0),
             audit_head: (0, String::new()),
+            audit_digits: json::SeqDigits::default(),
             attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
             calls: table::IdMap::default(),
@@ -339,6 +344,7 @@ impl Engine {
             dirty: Vec::new(),
             slot_notices: Vec::new(),
             pump_order: Vec::new(),
+            key_buf: String::new(),
             strict: false,
             notices: Vec::new(),
             effects: VecDeque::new(),
@@ -493,6 +499,10 @@ impl Engine {
     /// Emits the staged writes as one batch. Called before every CRM effect (so intent is on
     /// disk before the request) and at the end of every input.
     fn flush(&mut self) {
+        if self.dirty.is_empty() && self.audits.is_empty() && self.writes.is_empty() {
+            // Nothing staged (most flushes: the one after each CRM request's own).
+            return;
+        }
         // The slots' notices go through a list kept for the purpose (a new one per batch was
         // an allocation per CRM request).
         let mut slot_notices = std::mem::take(&mut self.slot_notices);
@@ -602,7 +612,8 @@ impl Engine {
             if self.audit_head.0 != at || !self.audit_head.1.ends_with(self.audit_boot.as_str()) {
                 self.audit_head = (at, json::audit_head(at, &self.audit_boot));
             }
-            let rec = e.to_record_keyed(json::audit_key_after(&self.audit_head.1, self.audit_seq));
+            self.audit_digits.set(self.audit_seq);
+            let rec = e.to_record_keyed(json::audit_key_with(&self.audit_head.1, &self.audit_digits));
             self.stage(StoreName::Audit, rec, false);
             // The outcome's text is written into the record: keep its allocation for the next
             // entry (a few: a digest run's batch must not leave thousands behind).
@@ -640,6 +651,17 @@ impl Engine {
                 self.save_call_if_changed(&call);
             }
         }
+    }
+
+    /// [`slot::call_slot_key`], assembled in a buffer kept for it: text joined from `&str`s
+    /// needs no check, where the stack buffer `json::shared` uses must be checked as UTF-8.
+    fn call_slot_key(&mut self, call: &CallId, integration: &IntegrationId) -> SlotKey {
+        let buf = &mut self.key_buf;
+        buf.clear();
+        for part in ["call|", call.as_str(), "|", integration.as_str()] {
+            buf.push_str(part);
+        }
+        SlotKey::from(buf.as_str())
     }
 
     /// What [`Engine::save_slot`] does for a slot known to be open: written at the next flush.
