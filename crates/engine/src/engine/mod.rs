@@ -844,14 +844,30 @@ impl Engine {
             if self.integration(&integ).is_none() {
                 continue;
             }
-            if !self.health.contains_key(&integ) {
-                self.health.insert(integ.clone(), Health::default());
-            }
-            while let Some(h) = self.health.get(&integ) {
-                if h.is_blocked(self.now) || h.inflight >= limit {
+            // The next slot is taken first and put back if the integration cannot take a
+            // request now, so an emptied queue costs no look-up of the health; the health is
+            // made if missing and read in one look-up the first time round.
+            let mut first = true;
+            loop {
+                let now = self.now;
+                let Some(key) = self.queue.get_mut(&ById(integ.clone())).and_then(VecDeque::pop_front) else {
+                    if first {
+                        self.health.entry(integ.clone()).or_default();
+                    }
+                    break;
+                };
+                let stop = if std::mem::take(&mut first) {
+                    let h = self.health.entry(integ.clone()).or_default();
+                    h.is_blocked(now) || h.inflight >= limit
+                } else {
+                    self.health.get(&integ).is_none_or(|h| h.is_blocked(now) || h.inflight >= limit)
+                };
+                if stop {
+                    if let Some(q) = self.queue.get_mut(&ById(integ.clone())) {
+                        q.push_front(key);
+                    }
                     break;
                 }
-                let Some(key) = self.queue.get_mut(&ById(integ.clone())).and_then(VecDeque::pop_front) else { break };
                 let Some(s) = self.slots.get(&key) else { continue };
                 if !self.runnable(s) {
                     // Stale, or no longer due because the clock went back: re-arm its timer.
