@@ -703,7 +703,8 @@ impl Engine {
                 slot: key.clone(),
                 integration: s.integration.clone(),
                 state: s.state.name().into(),
-                records: s.records(),
+                // Most slots written have no record yet: no list to gather.
+                records: if s.targets.iter().any(|t| t.record.is_some()) { s.records() } else { Vec::new() },
             });
             let rec = s.to_record();
             let strict = self.opts.mutation != Mutation::RelaxedLedger;
