@@ -38,6 +38,11 @@ impl AuditEntry {
         Record { key: json::audit_key(self.at.0.max(0).unsigned_abs(), boot, seq), open: 0, at: self.at.0, value: self.to_json() }
     }
 
+    /// The record under a key already made ([`json::audit_key_with`]).
+    pub(super) fn to_record_keyed(&self, key: String) -> Record {
+        Record { key, open: 0, at: self.at.0, value: self.to_json() }
+    }
+
     /// The entry as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]).
     pub fn to_json(&self) -> String {
         let mut out = json::Out::with_capacity(160 + self.outcome.len());

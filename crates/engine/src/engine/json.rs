@@ -105,11 +105,12 @@ pub fn str(out: &mut Out, s: &str) {
 /// Whether any byte is a control character, `"` or `\`: eight bytes per step (the "has a byte
 /// less than n" and "has a zero byte" word tricks, exact for "any"; bytes of multi-byte UTF-8
 /// characters are >= 0x80 and never match).
+///
+/// The bytes after the last whole word are checked as one more word, the last eight bytes
+/// (overlapping the one before), and a string of four to seven bytes as its first and last four:
+/// most strings here are ids and names of a dozen bytes, and checking their tail a byte at a
+/// time cost as much as the rest of writing them.
 fn needs_escape(s: &[u8]) -> bool {
-    if s.len() < 8 {
-        // Most strings here are short ids: a plain loop beats setting up the word loop.
-        return s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
-    }
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x;
@@ -117,12 +118,38 @@ fn needs_escape(s: &[u8]) -> bool {
         let control = x.wrapping_sub(ONES * 0x20) & !x;
         (control | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\')))) & HIGH
     };
+    let n = s.len();
+    if n < 4 {
+        return s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    }
+    if n < 8 {
+        // Lanes are bytes, so two halves in one word are checked as eight bytes.
+        let x = u64::from(load4(s)) | u64::from(load4(&s[n - 4..])) << 32;
+        return word(x) != 0;
+    }
     let mut chunks = s.chunks_exact(8);
     let mut hits = 0u64;
     for c in &mut chunks {
-        hits |= word(u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        hits |= word(load8(c));
     }
-    hits != 0 || chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    if !chunks.remainder().is_empty() {
+        hits |= word(load8(&s[n - 8..]));
+    }
+    hits != 0
+}
+
+/// The first four bytes of `s` (at least four long) as a number.
+fn load4(s: &[u8]) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&s[..4]);
+    u32::from_ne_bytes(b)
+}
+
+/// The first eight bytes of `s` (at least eight long) as a number.
+fn load8(s: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&s[..8]);
+    u64::from_ne_bytes(b)
 }
 
 fn escape(out: &mut Out, s: &str) {
@@ -220,6 +247,71 @@ pub fn audit_key(at: u64, boot: &str, seq: u64) -> String {
     padded(&mut out, at, 13);
     out.raw(boot);
     padded(&mut out, seq, 10);
+    out.finish()
+}
+
+/// The start of an audit key, `<time>|<boot>|` ([`audit_key`] without the sequence): the
+/// same for every entry of a batch, so the engine writes it once per batch.
+pub fn audit_head(at: u64, boot: &str) -> String {
+    let mut out = Out::with_capacity(13 + boot.len());
+    padded(&mut out, at, 13);
+    out.raw(boot);
+    out.finish()
+}
+
+/// An audit key's sequence as [`audit_key`] writes it, kept in a buffer and counted up one
+/// at a time: the engine's entries are numbered one after another, so the next key's digits
+/// are the last ones plus one, not a fresh conversion.
+#[derive(Debug)]
+pub struct SeqDigits {
+    n: u64,
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Default for SeqDigits {
+    fn default() -> Self {
+        let mut d = SeqDigits { n: 0, buf: [b'0'; 20], start: 0 };
+        d.set(0);
+        d
+    }
+}
+
+impl SeqDigits {
+    /// Makes the digits `n`'s, counting up when `n` follows the last.
+    pub fn set(&mut self, n: u64) {
+        if n == self.n.wrapping_add(1) && self.start > 0 {
+            self.n = n;
+            let mut i = self.buf.len();
+            while i > self.start {
+                i -= 1;
+                if self.buf[i] == b'9' {
+                    self.buf[i] = b'0';
+                } else {
+                    self.buf[i] += 1;
+                    return;
+                }
+            }
+            // Every digit was a nine: one digit more.
+            self.start -= 1;
+            self.buf[self.start] = b'1';
+            return;
+        }
+        self.n = n;
+        self.buf = [b'0'; 20];
+        self.start = digits(&mut self.buf, n).min(20 - 10);
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// [`audit_key`] from its start as [`audit_head`] wrote it and the sequence's digits.
+pub fn audit_key_with(head: &str, seq: &SeqDigits) -> String {
+    let mut out = Out::with_capacity(head.len() + 20);
+    out.raw(head);
+    out.0.extend_from_slice(seq.text());
     out.finish()
 }
 
@@ -810,8 +902,16 @@ mod tests {
         for (boot, n) in [(0u64, 0u64), (0xbe4c, 9), (u64::MAX, u64::MAX)] {
             assert_eq!(attempt_id(&attempt_prefix(boot), n), format!("{boot:x}-{n}"));
         }
+        let mut seq = SeqDigits::default();
+        for n in (0..1_200).chain(9_999_999_990..10_000_000_020).chain([5, 4, 99_999_999_999, 100_000_000_000, u64::MAX]) {
+            seq.set(n);
+            assert_eq!(seq.text(), format!("{n:010}").as_bytes(), "{n}");
+        }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
             assert_eq!(audit_key(at, &audit_boot(boot), seq), format!("{at:013}|{boot:016x}|{seq:010}"));
+            let mut digits = SeqDigits::default();
+            digits.set(seq);
+            assert_eq!(audit_key_with(&audit_head(at, &audit_boot(boot)), &digits), audit_key(at, &audit_boot(boot), seq));
         }
     }
 

@@ -23,7 +23,9 @@ impl Engine {
             self.problem(ProblemKind::UnknownRequest, format!("reply for request {req} that is not in flight (duplicate or from an earlier boot)"));
             return;
         };
-        if let Some(h) = self.health.get_mut(&f.integration) {
+        // Looked up once, and kept for the reset below (nothing between touches the health).
+        let mut health = self.health.get_mut(&f.integration);
+        if let Some(h) = health.as_deref_mut() {
             h.inflight = h.inflight.saturating_sub(1);
         }
         if let OpKind::Pop { call, feeds } = f.what {
@@ -37,7 +39,7 @@ impl Engine {
         let Some(s) = self.slots.get_mut(&key) else { return };
         s.busy = false;
         if result.is_ok() {
-            if let Some(h) = self.health.get_mut(&f.integration) {
+            if let Some(h) = health {
                 if h.failures > 0 {
                     h.failures = 0;
                 }
@@ -91,8 +93,9 @@ impl Engine {
         let trigger = s.trigger;
         let is_messages = matches!(s.subject, Subject::Messages { .. });
         let call = s.call_id().cloned();
+        // The number is needed only when nothing matched (the placeholder), so it is read then.
         let number = match &s.subject {
-            Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number),
+            Subject::Call { .. } => None,
             Subject::Messages { their_number, .. } => Some(*their_number),
             Subject::Placeholder { number } => Some(*number),
         };
@@ -103,6 +106,10 @@ impl Engine {
         }
         let Some(placeholders_on) = self.integration(&integ).map(|i| i.placeholder.enabled) else { return };
         if contacts.is_empty() {
+            let number = match &call {
+                Some(call) => self.calls.get(call).map(|c| c.call.their_number),
+                None => number,
+            };
             let cached = number.as_ref().and_then(|n| self.placeholders.get(&(integ.clone(), *n))).cloned();
             match (cached, &number) {
                 (Some(c), _) if !is_messages => {
@@ -156,14 +163,22 @@ impl Engine {
     pub(super) fn set_targets(&mut self, key: &SlotKey, contacts: Vec<Contact>) {
         let now = self.now;
         let Some(s) = self.slots.get_mut(key) else { return };
-        s.targets = contacts
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 })
-            .collect();
+        // A plain loop into a list of the right size: `collect` first tried to reuse the
+        // contacts' list in place (a target is larger, so it never can).
+        let mut targets = Vec::with_capacity(contacts.len());
+        for (i, c) in contacts.into_iter().enumerate() {
+            targets.push(Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 });
+        }
+        s.targets = targets;
         s.state = SlotState::Waiting { due: Some(now) };
-        self.save_slot(key);
-        self.enqueue(key);
+        // What `save_slot` and `enqueue` did, with the slot in hand rather than looked up twice
+        // more (this runs for every match): a slot waiting is open, so no call record changes,
+        // and due now, so it joins its integration's queue unless a request for it is in flight.
+        // (The queue and the list of changed slots are apart: their order does not matter.)
+        if !s.busy {
+            super::queue_now(&mut self.queue, key, &s.integration);
+        }
+        self.mark_dirty(key);
     }
 
     pub(super) fn request_placeholder(&mut self, key: &SlotKey, number: &crate::phone::E164) {
@@ -491,11 +506,22 @@ impl Engine {
     pub(super) fn remember_matches(&mut self, call: &CallId, integ: &IntegrationId, contacts: &[Contact], persist: bool) {
         let now = self.now;
         let Some(entry) = self.calls.get_mut(call) else { return };
-        if entry.matches.get(integ).is_some_and(|m| *m.contacts == *contacts) {
-            return;
-        }
-        let contacts: std::rc::Rc<[Contact]> = contacts.into();
-        entry.matches.insert(integ.clone(), CallMatches { at: now, contacts: contacts.clone() });
+        // One search of the call's matches for both the check and the write.
+        let contacts: std::rc::Rc<[Contact]> = match entry.matches.entry(integ.clone()) {
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                if *o.get().contacts == *contacts {
+                    return;
+                }
+                let contacts: std::rc::Rc<[Contact]> = contacts.into();
+                o.insert(CallMatches { at: now, contacts: contacts.clone() });
+                contacts
+            }
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let contacts: std::rc::Rc<[Contact]> = contacts.into();
+                v.insert(CallMatches { at: now, contacts: contacts.clone() });
+                contacts
+            }
+        };
         if persist {
             self.save_call_relaxed(call);
         }

@@ -263,18 +263,22 @@ pub struct Engine {
     audit_seq: u64,
     /// `|<boot>|`, the middle of this boot's audit keys.
     audit_boot: String,
+    /// The last audit key's time and its start, `<time>|<boot>|` (see [`json::audit_head`]).
+    audit_head: (u64, String),
+    /// The last audit key's sequence, as its digits (see [`json::SeqDigits`]).
+    audit_digits: json::SeqDigits,
     /// `<boot>-`, the start of this boot's attempt ids.
     attempt_prefix: String,
     now: Timestamp,
-    calls: HashMap<CallId, CallEntry, FxBuildHasher>,
+    calls: table::IdMap<CallId, CallEntry>,
     slots: table::Slots,
     messages: BTreeMap<(ConversationId, String), Vec<Message>>,
     message_ids: BTreeSet<String>,
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
-    health: HashMap<IntegrationId, Health, FxBuildHasher>,
+    health: table::IdMap<IntegrationId, Health>,
     inflight: HashMap<ReqId, InFlight, FxBuildHasher>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
-    queue: HashMap<IntegrationId, VecDeque<SlotKey>, FxBuildHasher>,
+    queue: HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
     digest_due: Timestamp,
@@ -282,11 +286,19 @@ pub struct Engine {
     writes: Vec<Write>,
     /// Audit entries of the batch being staged, written at the flush (see [`Engine::audit`]).
     audits: Vec<AuditEntry>,
+    /// Outcome texts of entries already written, emptied for the next ones.
+    audit_texts: Vec<String>,
     /// Slots changed since the last flush: serialised once per batch, in their final state
     /// (a slot often changes two or three times while one input is handled).
     /// Kept as a list (sorted and deduplicated at the flush, so batches are in key order as
     /// before) so it keeps its capacity: a set allocates a node every time it stops being empty.
     dirty: Vec<SlotKey>,
+    /// The notices of the slots a flush writes (kept for its capacity, like `dirty`).
+    slot_notices: Vec<Notice>,
+    /// The integrations [`Engine::pump`] serves, in id order (kept for its capacity).
+    pump_order: Vec<IntegrationId>,
+    /// Where [`Engine::call_slot_key`] assembles a key (kept for its capacity).
+    key_buf: String,
     strict: bool,
     notices: Vec<Notice>,
     effects: VecDeque<Effect>,
@@ -310,14 +322,16 @@ impl Engine {
             counter: 0,
             audit_seq: 0,
             audit_boot: json::audit_boot(0),
+            audit_head: (0, String::new()),
+            audit_digits: json::SeqDigits::default(),
             attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
-            calls: HashMap::default(),
+            calls: table::IdMap::default(),
             slots: table::Slots::default(),
             messages: BTreeMap::new(),
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
-            health: HashMap::default(),
+            health: table::IdMap::default(),
             inflight: HashMap::default(),
             queue: HashMap::default(),
             timers: BTreeSet::new(),
@@ -326,7 +340,11 @@ impl Engine {
             run: None,
             writes: Vec::new(),
             audits: Vec::new(),
+            audit_texts: Vec::new(),
             dirty: Vec::new(),
+            slot_notices: Vec::new(),
+            pump_order: Vec::new(),
+            key_buf: String::new(),
             strict: false,
             notices: Vec::new(),
             effects: VecDeque::new(),
@@ -360,7 +378,7 @@ impl Engine {
         if let Some((t, _)) = self.timers.first() {
             consider(*t);
         }
-        for (integ, q) in &self.queue {
+        for (ById(integ), q) in &self.queue {
             if q.is_empty() {
                 continue;
             }
@@ -470,24 +488,38 @@ impl Engine {
 
     fn stage(&mut self, store: StoreName, record: Record, strict: bool) {
         self.strict |= strict;
+        if self.writes.capacity() == 0 {
+            // A batch's first write (a call record at hang-up): room for the changed slots and
+            // audit entries that usually join it, so the list is not moved as they come.
+            self.writes.reserve(4 + self.dirty.len() + self.audits.len());
+        }
         self.writes.push(Write::Put { store, record });
     }
 
     /// Emits the staged writes as one batch. Called before every CRM effect (so intent is on
     /// disk before the request) and at the end of every input.
     fn flush(&mut self) {
-        let slot_notices = self.stage_dirty();
-        self.stage_audits();
-        if self.writes.is_empty() {
+        if self.dirty.is_empty() && self.audits.is_empty() && self.writes.is_empty() {
+            // Nothing staged (most flushes: the one after each CRM request's own).
             return;
         }
-        let durability = if self.strict { Durability::Strict } else { Durability::Relaxed };
-        let writes = std::mem::take(&mut self.writes);
-        self.strict = false;
-        self.effects.push_back(Effect::Persist(Batch { writes, durability }));
-        for n in slot_notices.into_iter().chain(std::mem::take(&mut self.notices)) {
-            self.effects.push_back(Effect::Notify(n));
+        // The slots' notices go through a list kept for the purpose (a new one per batch was
+        // an allocation per CRM request).
+        let mut slot_notices = std::mem::take(&mut self.slot_notices);
+        self.stage_dirty_into(&mut slot_notices);
+        self.stage_audits();
+        if !self.writes.is_empty() {
+            let durability = if self.strict { Durability::Strict } else { Durability::Relaxed };
+            let writes = std::mem::take(&mut self.writes);
+            self.strict = false;
+            self.effects.push_back(Effect::Persist(Batch { writes, durability }));
+            // One at a time: `VecDeque::extend` costs more than it saves for a few notices.
+            for n in slot_notices.drain(..).chain(self.notices.drain(..)) {
+                self.effects.push_back(Effect::Notify(n));
+            }
         }
+        slot_notices.clear();
+        self.slot_notices = slot_notices;
     }
 
     fn emit_wake(&mut self) {
@@ -510,13 +542,27 @@ impl Engine {
     /// an entry of another trigger. A hang-up used to write three entries per integration.
     fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: impl Into<std::borrow::Cow<'static, str>>, contact: Option<RecordId>, record: Option<RecordId>) {
         let outcome = outcome.into();
+        self.audit_steps(slot, trigger, &[&outcome], contact, record);
+    }
+
+    /// [`Engine::audit`] with the outcome in pieces, written straight into the entry (the
+    /// attempt step of every create was first joined into a string of its own).
+    fn audit_steps(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
+        self.audit_steps_of(slot, None, trigger, outcome, contact, record);
+    }
+
+    /// [`Engine::audit_steps`]; `of`: the slot's integration and call, when the caller has
+    /// them at hand (a call slot just made), so the slot is not looked up for them.
+    fn audit_steps_of(&mut self, slot: Option<&SlotKey>, of: Option<(&IntegrationId, &CallId)>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
         if let Some(key) = slot {
-            let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref() == Some(key));
+            let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref().is_some_and(|k| same_key(k, key)));
             if let Some(e) = pending {
                 let compatible = e.trigger == trigger && e.record.is_none() && record.is_none() && (e.contact.is_none() || contact.is_none() || e.contact == contact);
                 if compatible {
                     e.outcome.push_str("; ");
-                    e.outcome.push_str(&outcome);
+                    for piece in outcome {
+                        e.outcome.push_str(piece);
+                    }
                     if e.contact.is_none() {
                         e.contact = contact;
                     }
@@ -524,13 +570,19 @@ impl Engine {
                 }
             }
         }
-        let (integration, call) = match slot.and_then(|k| self.slots.get(k)) {
-            Some(s) => (Some(s.integration.clone()), s.call_id().cloned()),
-            None => (None, None),
+        let (integration, call) = match (of, slot.and_then(|k| if of.is_some() { None } else { self.slots.get(k) })) {
+            (Some((integration, call)), _) => (Some(integration.clone()), Some(call.clone())),
+            (None, Some(s)) => (Some(s.integration.clone()), s.call_id().cloned()),
+            (None, None) => (None, None),
         };
-        // Room for the steps that usually follow in the same batch ("; attempt 1-9: creating").
-        let mut text = String::with_capacity(outcome.len() + 48);
-        text.push_str(&outcome);
+        // Room for the steps that usually follow in the same batch ("; attempt 1-9: creating"),
+        // in the text of an entry already written when there is one (see `stage_audits`).
+        let mut text = self.audit_texts.pop().unwrap_or_default();
+        text.clear();
+        text.reserve(outcome.iter().map(|p| p.len()).sum::<usize>() + 48);
+        for piece in outcome {
+            text.push_str(piece);
+        }
         self.audits.push(AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome: text, record });
     }
 
@@ -555,8 +607,19 @@ impl Engine {
         let mut audits = std::mem::take(&mut self.audits);
         for e in audits.drain(..) {
             self.audit_seq += 1;
-            let rec = e.to_record_in(&self.audit_boot, self.audit_seq);
+            // The key's time and boot are written once per time, not once per entry.
+            let at = e.at.0.max(0).unsigned_abs();
+            if self.audit_head.0 != at || !self.audit_head.1.ends_with(self.audit_boot.as_str()) {
+                self.audit_head = (at, json::audit_head(at, &self.audit_boot));
+            }
+            self.audit_digits.set(self.audit_seq);
+            let rec = e.to_record_keyed(json::audit_key_with(&self.audit_head.1, &self.audit_digits));
             self.stage(StoreName::Audit, rec, false);
+            // The outcome's text is written into the record: keep its allocation for the next
+            // entry (a few: a digest run's batch must not leave thousands behind).
+            if self.audit_texts.len() < 16 {
+                self.audit_texts.push(e.outcome);
+            }
         }
         self.audits = audits;
     }
@@ -590,15 +653,49 @@ impl Engine {
         }
     }
 
+    /// [`slot::call_slot_key`], assembled in a buffer kept for it: text joined from `&str`s
+    /// needs no check, where the stack buffer `json::shared` uses must be checked as UTF-8.
+    fn call_slot_key(&mut self, call: &CallId, integration: &IntegrationId) -> SlotKey {
+        let buf = &mut self.key_buf;
+        buf.clear();
+        for part in ["call|", call.as_str(), "|", integration.as_str()] {
+            buf.push_str(part);
+        }
+        SlotKey::from(buf.as_str())
+    }
+
+    /// What [`Engine::save_slot`] does for a slot known to be open: written at the next flush.
+    fn mark_dirty(&mut self, key: &SlotKey) {
+        self.dirty.push(key.clone());
+        if let Some(run) = self.run.as_mut() {
+            run.touched.insert(key.clone());
+        }
+    }
+
+
     /// Moves the changed slots into the staged writes; returns their notices.
     fn stage_dirty(&mut self) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        self.stage_dirty_into(&mut notices);
+        notices
+    }
+
+    /// [`Engine::stage_dirty`], adding the notices to `notices`.
+    fn stage_dirty_into(&mut self, notices: &mut Vec<Notice>) {
         if self.dirty.is_empty() {
-            return Vec::new();
+            return;
         }
         let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        let mut notices = Vec::with_capacity(dirty.len());
+        // A slot saved twice in a row (targets set, then its attempt begun) is one entry
+        // before any sorting: the usual batch of one slot then needs no comparison of text.
+        // Equal by address first: `Rc<str>`'s equality always compares the text.
+        let same = |a: &mut SlotKey, b: &mut SlotKey| same_key(a, b);
+        dirty.dedup_by(same);
+        if dirty.len() > 1 {
+            dirty.sort_unstable();
+            dirty.dedup_by(same);
+        }
+        notices.reserve(dirty.len());
         self.writes.reserve(dirty.len() + self.audits.len());
         for key in dirty.drain(..) {
             let Some(s) = self.slots.get(&key) else { continue };
@@ -606,14 +703,14 @@ impl Engine {
                 slot: key.clone(),
                 integration: s.integration.clone(),
                 state: s.state.name().into(),
-                records: s.records(),
+                // Most slots written have no record yet: no list to gather.
+                records: if s.targets.iter().any(|t| t.record.is_some()) { s.records() } else { Vec::new() },
             });
             let rec = s.to_record();
             let strict = self.opts.mutation != Mutation::RelaxedLedger;
             self.stage(StoreName::Slots, rec, strict);
         }
         self.dirty = dirty;
-        notices
     }
 
     fn call_is_open(&self, id: &CallId) -> bool {
@@ -621,9 +718,7 @@ impl Engine {
         if !c.ended {
             return true;
         }
-        let prefix = slot::call_slot_prefix(id);
-        let open = self.slots.with_prefix(&prefix).any(|(_, s)| s.is_open());
-        open
+        self.slots.any_of_call(id, Slot::is_open)
     }
 
     fn save_call(&mut self, id: &CallId) {
@@ -643,7 +738,7 @@ impl Engine {
     }
 
     fn integration(&self, id: &IntegrationId) -> Option<&IntegrationSettings> {
-        self.settings.integrations.iter().find(|i| &i.id == id)
+        self.settings.integrations.iter().find(|i| same_id(&i.id, id))
     }
 
     fn set_state(&mut self, key: &SlotKey, state: SlotState) {
@@ -668,11 +763,11 @@ impl Engine {
         let Some(due) = due else { return };
         if due <= self.now {
             // Looked up before inserting: `entry` would copy the integration id every time.
-            match self.queue.get_mut(&s.integration) {
+            match self.queue.get_mut(&ById(s.integration.clone())) {
                 Some(q) => q.push_back(key.clone()),
                 None => {
                     let integ = s.integration.clone();
-                    self.queue.insert(integ, VecDeque::from([key.clone()]));
+                    self.queue.insert(ById(integ), VecDeque::from([key.clone()]));
                 }
             }
         } else {
@@ -725,7 +820,7 @@ impl Engine {
             if let Some((_, key)) = self.timers.pop_first() {
                 if let Some(s) = self.slots.get(&key) {
                     let integ = s.integration.clone();
-                    self.queue.entry(integ).or_default().push_back(key);
+                    self.queue.entry(ById(integ)).or_default().push_back(key);
                 }
             }
         }
@@ -741,21 +836,39 @@ impl Engine {
     }
 
     fn pump(&mut self) {
-        let mut integs: Vec<IntegrationId> = self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        // In a list kept for the purpose: a new one was an allocation per input.
+        let mut integs = std::mem::take(&mut self.pump_order);
+        integs.extend(self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.0.clone()));
         integs.sort_unstable();
         let limit = self.opts.max_inflight_per_integration.max(1);
-        for integ in integs {
+        for integ in integs.drain(..) {
             if self.integration(&integ).is_none() {
                 continue;
             }
-            if !self.health.contains_key(&integ) {
-                self.health.insert(integ.clone(), Health::default());
-            }
-            while let Some(h) = self.health.get(&integ) {
-                if h.is_blocked(self.now) || h.inflight >= limit {
+            // The next slot is taken first and put back if the integration cannot take a
+            // request now, so an emptied queue costs no look-up of the health; the health is
+            // made if missing and read in one look-up the first time round.
+            let mut first = true;
+            loop {
+                let now = self.now;
+                let Some(key) = self.queue.get_mut(&ById(integ.clone())).and_then(VecDeque::pop_front) else {
+                    if first {
+                        self.health.entry(integ.clone()).or_default();
+                    }
+                    break;
+                };
+                let stop = if std::mem::take(&mut first) {
+                    let h = self.health.entry(integ.clone()).or_default();
+                    h.is_blocked(now) || h.inflight >= limit
+                } else {
+                    self.health.get(&integ).is_none_or(|h| h.is_blocked(now) || h.inflight >= limit)
+                };
+                if stop {
+                    if let Some(q) = self.queue.get_mut(&ById(integ.clone())) {
+                        q.push_front(key);
+                    }
                     break;
                 }
-                let Some(key) = self.queue.get_mut(&integ).and_then(VecDeque::pop_front) else { break };
                 let Some(s) = self.slots.get(&key) else { continue };
                 if !self.runnable(s) {
                     // Stale, or no longer due because the clock went back: re-arm its timer.
@@ -770,13 +883,14 @@ impl Engine {
                 self.issue(&key);
             }
         }
+        self.pump_order = integs;
     }
 
     fn send(&mut self, key: &SlotKey, what: OpKind, trigger: Trigger, attempt: Option<String>, op: CrmOp) {
         let Some(s) = self.slots.get_mut(key) else { return };
         s.busy = true;
         let integration = s.integration.clone();
-        let kind = self.settings.integrations.iter().find(|i| i.id == integration).map_or(CrmKind::HubSpot, |i| i.kind);
+        let kind = self.integration(&integration).map_or(CrmKind::HubSpot, |i| i.kind);
         let req = self.req_id();
         match self.health.get_mut(&integration) {
             Some(h) => h.inflight += 1,
@@ -961,17 +1075,19 @@ impl Engine {
             // The planted bug must not be hidden by a write of this slot already staged.
             self.flush();
         }
-        let (trigger, contact) = match self.slots.get_mut(key) {
+        let (found, trigger, contact) = match self.slots.get_mut(key) {
             Some(s) => {
                 s.state = SlotState::Attempting { attempt: attempt.clone(), target, started_at: now };
-                (s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
+                (true, s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
             }
-            None => (Trigger::Auto, None),
+            None => (false, Trigger::Auto, None),
         };
-        if self.opts.mutation != Mutation::SkipAttemptingWrite {
-            self.save_slot(key);
+        if found && self.opts.mutation != Mutation::SkipAttemptingWrite {
+            // `save_slot` without looking the slot up again: an attempting slot is open, so
+            // its call's record does not change.
+            self.mark_dirty(key);
         }
-        self.audit(Some(key), trigger, json::concat(&["attempt ", &attempt, ": creating"]), contact, None);
+        self.audit_steps(Some(key), trigger, &["attempt ", &attempt, ": creating"], contact, None);
         attempt
     }
 
@@ -1065,6 +1181,52 @@ impl Engine {
             self.stage(StoreName::Meta, rec, true);
         }
     }
+}
+
+/// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now). On
+/// the queues alone, so a caller can hold the slot meanwhile.
+fn queue_now(queue: &mut HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>, key: &SlotKey, integration: &IntegrationId) {
+    let integration = ById(integration.clone());
+    match queue.get_mut(&integration) {
+        Some(q) => q.push_back(key.clone()),
+        None => {
+            queue.insert(integration, VecDeque::from([key.clone()]));
+        }
+    }
+}
+
+/// An integration id as the run queues' key: equal by [`same_id`] (address first; the
+/// derived equality compares the text every time, `Rc<str>` being unsized), hashed as text.
+#[derive(Clone, Debug)]
+struct ById(IntegrationId);
+
+impl PartialEq for ById {
+    fn eq(&self, other: &ById) -> bool {
+        same_id(&self.0, &other.0)
+    }
+}
+
+impl Eq for ById {}
+
+impl std::hash::Hash for ById {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
+
+/// `a == b`, cheaper for the usual question "which of the settings' integrations is this copy
+/// of": the same text by address, or else different at once by length or first byte (short ids
+/// of one length, "hs" against "pd", each used to cost a call to `memcmp`).
+fn same_id(a: &IntegrationId, b: &IntegrationId) -> bool {
+    let (a, b) = (a.as_str(), b.as_str());
+    std::ptr::eq(a, b) || (a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b)
+}
+
+/// `a == b` for slot keys, cheaper when they differ: a call's keys differ only in their last
+/// characters (the integration), so those are compared before the whole text.
+fn same_key(a: &SlotKey, b: &SlotKey) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    std::ptr::eq(a, b) || (a.len() == b.len() && a.last() == b.last() && a == b)
 }
 
 /// Drops contacts whose id came earlier in the list (a CRM can list one twice across pages, a
