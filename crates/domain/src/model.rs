@@ -38,10 +38,7 @@ impl Timestamp {
     }
     /// RFC 3339 in UTC with millisecond precision, e.g. `2026-03-08T06:50:00.000Z`.
     pub fn to_rfc3339(self) -> String {
-        match chrono::DateTime::from_timestamp_millis(self.0) {
-            Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            None => format!("@{}ms", self.0),
-        }
+        crate::civil::rfc3339_millis(self.0).unwrap_or_else(|| format!("@{}ms", self.0))
     }
     /// Parses RFC 3339 (any offset) or a bare integer of epoch milliseconds.
     pub fn parse(s: &str) -> Option<Timestamp> {
@@ -49,7 +46,7 @@ impl Timestamp {
         if let Ok(ms) = s.parse::<i64>() {
             return Some(Timestamp(ms));
         }
-        chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| Timestamp(t.timestamp_millis()))
+        crate::civil::parse(s, crate::civil::Offset::Required).map(Timestamp)
     }
 }
 

@@ -217,7 +217,7 @@ fn call_fields(log: &CallLog) -> Value {
     json!({
         "subject": common::truncate_chars(&subject, 255),
         "body": lines.join("\n"),
-        "received_at": rfc3339_secs(call.started_at),
+        "received_at": common::rfc3339_secs(call.started_at),
     })
 }
 
@@ -236,7 +236,7 @@ fn message_fields(log: &MessageLog) -> Value {
     json!({
         "subject": common::truncate_chars(&format!("{kind} with {who} · {}", log.day), 255),
         "body": lines.join("\n"),
-        "received_at": rfc3339_secs(at),
+        "received_at": common::rfc3339_secs(at),
     })
 }
 
@@ -309,7 +309,7 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
         return Err(CrmError::Transient { message: "Clio: placeholder not found in the first pages; will look again".into() });
     }
     let mut q = vec![
-        ("created_since", rfc3339_secs(hint.at.plus_ms(-LOOKUP_SLACK_MS))),
+        ("created_since", common::rfc3339_secs(hint.at.plus_ms(-LOOKUP_SLACK_MS))),
         ("type", "Person".to_owned()),
         ("fields", CONTACT_FIELDS.to_owned()),
         ("limit", "200".to_owned()),
@@ -350,13 +350,6 @@ fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value,
     common::json_body(r, access, CRM)
 }
 
-/// RFC 3339 to the second in UTC (openapi.json: "Expects an ISO-8601 date-time").
-fn rfc3339_secs(t: Timestamp) -> String {
-    match chrono::DateTime::from_timestamp_millis(t.0) {
-        Some(d) => d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        None => "1970-01-01T00:00:00Z".to_owned(),
-    }
-}
 
 fn one_line(s: &str) -> String {
     common::strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")

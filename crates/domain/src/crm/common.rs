@@ -15,6 +15,7 @@
 use serde_json::Value;
 
 use super::{CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
+use crate::civil;
 use crate::model::{CallResult, Direction, Message, Timestamp};
 use crate::phone::E164;
 
@@ -197,31 +198,26 @@ pub fn timestamp_at(v: &Value, pointer: &str) -> Option<Timestamp> {
 /// `2024-05-01 10:00:00`, and epoch milliseconds.
 pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     let s = s.trim();
-    if let Some(t) = Timestamp::parse(s) {
-        return Some(t);
+    if let Ok(ms) = s.parse::<i64>() {
+        return Some(Timestamp(ms));
     }
-    if let Ok(t) = chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
-        return Some(Timestamp(t.timestamp_millis()));
-    }
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .map(|t| Timestamp(t.and_utc().timestamp_millis()))
+    civil::parse(s, civil::Offset::Optional).map(Timestamp)
+}
+
+/// RFC 3339 to the second in UTC (`2026-03-08T06:50:00Z`): Clio's "ISO-8601 date-time",
+/// Pipedrive's `updated_since`, a SOQL datetime literal.
+pub fn rfc3339_secs(t: Timestamp) -> String {
+    civil::rfc3339_secs(t.0).unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// The UTC calendar date of `t`, `YYYY-MM-DD`.
 pub fn utc_date(t: Timestamp) -> String {
-    match chrono::DateTime::from_timestamp_millis(t.0) {
-        Some(d) => d.format("%Y-%m-%d").to_string(),
-        None => "1970-01-01".to_owned(),
-    }
+    civil::Civil::from_millis(t.0).map_or_else(|| "1970-01-01".to_owned(), |c| c.date())
 }
 
 /// The UTC time of day of `t`, `HH:MM`.
 pub fn utc_time(t: Timestamp) -> String {
-    match chrono::DateTime::from_timestamp_millis(t.0) {
-        Some(d) => d.format("%H:%M").to_string(),
-        None => "00:00".to_owned(),
-    }
+    civil::Civil::from_millis(t.0).map_or_else(|| "00:00".to_owned(), |c| c.hour_minute())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,12 +294,34 @@ pub fn phone_variants(number: &E164) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Rate limits
 
-/// `Retry-After` in milliseconds when it is a number of seconds (fractions allowed). The
-/// HTTP-date form needs a clock, which connectors do not have, so it gives `None`.
+/// `Retry-After` in milliseconds when it is a number of seconds: RFC 9110's delta-seconds, or
+/// with a fraction (`0.5`) as some gateways send, rounded up to the next millisecond. The
+/// HTTP-date form needs a clock, which connectors do not have, so it gives `None`, as does
+/// anything else (a sign, an exponent, a number of seconds past a million years). Read by hand:
+/// `f64`'s parser was 2 KB of the wasm for this one header.
 pub fn retry_after_ms(resp: &HttpResponse) -> Option<i64> {
     let v = resp.header("retry-after")?.trim();
-    let secs: f64 = v.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).ceil() as i64)
+    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 13 || !digits(whole) || !digits(frac) || (v.contains('.') && frac.is_empty()) {
+        return None;
+    }
+    let secs: i64 = whole.parse().ok()?;
+    let mut ms = 0i64;
+    for (i, d) in frac.bytes().enumerate() {
+        match i {
+            0..=2 => ms = ms * 10 + i64::from(d - b'0'),
+            _ if d != b'0' => {
+                ms += 1;
+                break;
+            }
+            _ => {}
+        }
+    }
+    for _ in frac.len()..3 {
+        ms *= 10;
+    }
+    Some(secs * 1000 + ms)
 }
 
 /// A header's value as an integer.
@@ -689,6 +707,13 @@ mod tests {
     fn retry_after_reads_seconds_only() {
         assert_eq!(retry_after_ms(&resp(429, &[("retry-after", "10")], "")), Some(10_000));
         assert_eq!(retry_after_ms(&resp(429, &[("Retry-After", "0.5")], "")), Some(500));
+        assert_eq!(retry_after_ms(&resp(429, &[("retry-after", " 2.25 ")], "")), Some(2_250));
+        assert_eq!(retry_after_ms(&resp(429, &[("retry-after", "1.0001")], "")), Some(1_001), "rounds up");
+        assert_eq!(retry_after_ms(&resp(429, &[("retry-after", "1.0000")], "")), Some(1_000));
+        assert_eq!(retry_after_ms(&resp(429, &[("retry-after", "0")], "")), Some(0));
+        for bad in ["", ".5", "5.", "-1", "+1", "1e3", "inf", "NaN", "1.2.3", "١", "99999999999999"] {
+            assert_eq!(retry_after_ms(&resp(429, &[("retry-after", bad)], "")), None, "{bad:?}");
+        }
         assert_eq!(retry_after_ms(&resp(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "")), None);
         assert_eq!(retry_after_ms(&resp(429, &[], "")), None);
     }

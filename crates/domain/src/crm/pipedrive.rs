@@ -325,7 +325,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
 }
 
 fn since(hint: &LogHint) -> String {
-    rfc3339_secs(hint.at.plus_ms(-LOOKUP_SLACK_MS))
+    common::rfc3339_secs(hint.at.plus_ms(-LOOKUP_SLACK_MS))
 }
 
 /// The person's activities updated since shortly before the call (a log is written after the
@@ -530,10 +530,3 @@ fn last_digits(phone: &E164, n: usize) -> String {
     d[d.len().saturating_sub(n)..].to_owned()
 }
 
-/// RFC 3339 to the second in UTC, the form Pipedrive's `updated_since` documents.
-fn rfc3339_secs(t: Timestamp) -> String {
-    match chrono::DateTime::from_timestamp_millis(t.0) {
-        Some(d) => d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        None => "1970-01-01T00:00:00Z".to_owned(),
-    }
-}

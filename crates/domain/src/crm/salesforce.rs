@@ -144,14 +144,6 @@ pub fn soql_quote(s: &str) -> String {
     out
 }
 
-/// A SOQL datetime literal (unquoted), UTC, whole seconds.
-fn soql_datetime(t: Timestamp) -> String {
-    match chrono::DateTime::from_timestamp_millis(t.millis()) {
-        Some(d) => d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        None => "1970-01-01T00:00:00Z".to_owned(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests
 
@@ -430,7 +422,7 @@ pub fn find_lead_soql(phone: &E164, since: Timestamp) -> String {
     format!(
         "SELECT Id, Description FROM Lead WHERE Phone = {} AND CreatedDate >= {} ORDER BY CreatedDate ASC LIMIT 50",
         soql_quote(phone.as_str()),
-        soql_datetime(since)
+        common::rfc3339_secs(since)
     )
 }
 
@@ -506,7 +498,7 @@ mod tests {
 
     #[test]
     fn soql_datetime_is_utc_seconds() {
-        assert_eq!(soql_datetime(Timestamp(1_714_557_600_123)), "2024-05-01T10:00:00Z");
+        assert_eq!(common::rfc3339_secs(Timestamp(1_714_557_600_123)), "2024-05-01T10:00:00Z");
     }
 
     #[test]
