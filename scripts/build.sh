@@ -34,5 +34,8 @@ with zipfile.ZipFile('dist/calltrail.zip', 'w', zipfile.ZIP_DEFLATED, compressle
                 z.write(p, os.path.relpath(p, 'dist'))
 PY
 wasm=dist/extension/pkg/calltrail_bg.wasm
-printf 'built dist/: wasm %s bytes (gzip %s), zip %s bytes\n' \
-  "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)" "$(stat -c %s dist/calltrail.zip)"
+# Gzip as the size test and the benchmarks measure it (Node's zlib at level 9): GNU gzip -9
+# reads about 5 KB less on this module, and a figure quoted from it once hid a failing budget.
+gz="$(node -e "process.stdout.write(String(require('zlib').gzipSync(require('fs').readFileSync(process.argv[1]), { level: 9 }).length))" "$wasm")"
+printf 'built dist/: wasm %s bytes (gzip -9 by Node zlib %s; budget 400,000), zip %s bytes\n' \
+  "$(stat -c %s "$wasm")" "$gz" "$(stat -c %s dist/calltrail.zip)"
