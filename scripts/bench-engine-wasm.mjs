@@ -19,12 +19,16 @@ const figures = JSON.parse(wasm.bench_engine(iterations, () => performance.now()
 
 const human = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
 console.log(`Engine, native vs wasm (Node ${process.version}; ${iterations} iterations)\n`);
-console.log('| figure | unit | native median | wasm median | wasm / native | target | wasm within target |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+// Issue 3's wasm bar is a ratio: the same benchmark within 3x of native. The absolute targets
+// are the native bars (a figure without one, the call pop's whole flow, shows a dash).
+console.log('| figure | unit | native median | native target | native within | wasm median | wasm / native | within 3x |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const w of figures) {
   const n = native.find((f) => f.name === w.name);
-  const ratio = n ? (w.median_ns / n.median_ns).toFixed(2) + 'x' : 'n/a';
-  console.log(`| ${w.name} | ${w.unit} | ${n ? human(n.median_ns) : 'n/a'} | ${human(w.median_ns)} | ${ratio} | ${human(w.target_ns)} | ${w.median_ns <= w.target_ns ? 'yes' : 'NO'} |`);
+  const r = n ? w.median_ns / n.median_ns : NaN;
+  const target = n?.target_ns == null ? '—' : human(n.target_ns);
+  const within = n?.target_ns == null ? '—' : n.median_ns < n.target_ns ? 'yes' : 'NO';
+  console.log(`| ${w.name} | ${w.unit} | ${n ? human(n.median_ns) : 'n/a'} | ${target} | ${within} | ${human(w.median_ns)} | ${n ? r.toFixed(2) + 'x' : 'n/a'} | ${n ? (r <= 3 ? 'yes' : 'NO') : 'n/a'} |`);
 }
 console.log('\nwasm notes: ' + figures.map((f) => `${f.name}: ${f.note}`).join('; '));
 
