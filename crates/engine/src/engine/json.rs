@@ -250,69 +250,25 @@ pub fn audit_key(at: u64, boot: &str, seq: u64) -> String {
     out.finish()
 }
 
-/// The start of an audit key, `<time>|<boot>|` ([`audit_key`] without the sequence): the
-/// same for every entry of a batch, so the engine writes it once per batch.
-pub fn audit_head(at: u64, boot: &str) -> String {
-    let mut out = Out::with_capacity(13 + boot.len());
-    padded(&mut out, at, 13);
-    out.raw(boot);
-    out.finish()
-}
-
-/// An audit key's sequence as [`audit_key`] writes it, kept in a buffer and counted up one
-/// at a time: the engine's entries are numbered one after another, so the next key's digits
-/// are the last ones plus one, not a fresh conversion.
-#[derive(Debug)]
-pub struct SeqDigits {
-    n: u64,
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Default for SeqDigits {
-    fn default() -> Self {
-        let mut d = SeqDigits { n: 0, buf: [b'0'; 20], start: 0 };
-        d.set(0);
-        d
+/// Counts the sequence at the end of an audit key ([`audit_key`]) up by one, in place: the
+/// engine's entries are numbered one after another, so the next key of the same time is the
+/// last one with its last digits carried, not a fresh conversion (nor a check of the text as
+/// UTF-8: only ASCII digits are written). False, with `key` unchanged, when every digit is a
+/// nine (the number needs one more digit: the caller writes the key afresh).
+pub fn count_up(key: &mut String) -> bool {
+    let b = key.as_bytes();
+    let nines = b.iter().rev().take_while(|&&c| c == b'9').count();
+    let Some(at) = b.len().checked_sub(nines + 1) else { return false };
+    let d = b[at];
+    if !d.is_ascii_digit() {
+        return false;
     }
-}
-
-impl SeqDigits {
-    /// Makes the digits `n`'s, counting up when `n` follows the last.
-    pub fn set(&mut self, n: u64) {
-        if n == self.n.wrapping_add(1) && self.start > 0 {
-            self.n = n;
-            let mut i = self.buf.len();
-            while i > self.start {
-                i -= 1;
-                if self.buf[i] == b'9' {
-                    self.buf[i] = b'0';
-                } else {
-                    self.buf[i] += 1;
-                    return;
-                }
-            }
-            // Every digit was a nine: one digit more.
-            self.start -= 1;
-            self.buf[self.start] = b'1';
-            return;
-        }
-        self.n = n;
-        self.buf = [b'0'; 20];
-        self.start = digits(&mut self.buf, n).min(20 - 10);
+    key.truncate(at);
+    key.push(char::from(d + 1));
+    for _ in 0..nines {
+        key.push('0');
     }
-
-    fn text(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-/// [`audit_key`] from its start as [`audit_head`] wrote it and the sequence's digits.
-pub fn audit_key_with(head: &str, seq: &SeqDigits) -> String {
-    let mut out = Out::with_capacity(head.len() + 20);
-    out.raw(head);
-    out.0.extend_from_slice(seq.text());
-    out.finish()
+    true
 }
 
 /// Appends `n` in decimal, zero-padded to `width` digits (longer numbers are written whole).
@@ -902,16 +858,20 @@ mod tests {
         for (boot, n) in [(0u64, 0u64), (0xbe4c, 9), (u64::MAX, u64::MAX)] {
             assert_eq!(attempt_id(&attempt_prefix(boot), n), format!("{boot:x}-{n}"));
         }
-        let mut seq = SeqDigits::default();
-        for n in (0..1_200).chain(9_999_999_990..10_000_000_020).chain([5, 4, 99_999_999_999, 100_000_000_000, u64::MAX]) {
-            seq.set(n);
-            assert_eq!(seq.text(), format!("{n:010}").as_bytes(), "{n}");
-        }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
             assert_eq!(audit_key(at, &audit_boot(boot), seq), format!("{at:013}|{boot:016x}|{seq:010}"));
-            let mut digits = SeqDigits::default();
-            digits.set(seq);
-            assert_eq!(audit_key_with(&audit_head(at, &audit_boot(boot)), &digits), audit_key(at, &audit_boot(boot), seq));
+        }
+        // Counting up gives the key written afresh, or says the key must be written afresh.
+        for (boot, start) in [(0xbe4cu64, 0u64), (0, 9_999_999_990), (u64::MAX, 99_999_999_995)] {
+            let mut key = audit_key(1_781_107_200_000, &audit_boot(boot), start);
+            for seq in start + 1..start + 1_200 {
+                if !count_up(&mut key) {
+                    assert_eq!(key, audit_key(1_781_107_200_000, &audit_boot(boot), seq - 1), "{seq}");
+                    assert!(format!("{}", seq - 1).bytes().all(|b| b == b'9'), "{seq}");
+                    key = audit_key(1_781_107_200_000, &audit_boot(boot), seq);
+                }
+                assert_eq!(key, audit_key(1_781_107_200_000, &audit_boot(boot), seq), "{seq}");
+            }
         }
     }
 

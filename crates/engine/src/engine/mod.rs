@@ -263,10 +263,9 @@ pub struct Engine {
     audit_seq: u64,
     /// `|<boot>|`, the middle of this boot's audit keys.
     audit_boot: String,
-    /// The last audit key's time and its start, `<time>|<boot>|` (see [`json::audit_head`]).
-    audit_head: (u64, String),
-    /// The last audit key's sequence, as its digits (see [`json::SeqDigits`]).
-    audit_digits: json::SeqDigits,
+    /// The last audit key and its time: the next key of the same time is this one counted up
+    /// ([`json::count_up`]).
+    audit_key: (u64, String),
     /// `<boot>-`, the start of this boot's attempt ids.
     attempt_prefix: String,
     now: Timestamp,
@@ -322,8 +321,7 @@ impl Engine {
             counter: 0,
             audit_seq: 0,
             audit_boot: json::audit_boot(0),
-            audit_head: (0, String::new()),
-            audit_digits: json::SeqDigits::default(),
+            audit_key: (0, String::new()),
             attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
             calls: table::IdMap::default(),
@@ -607,13 +605,14 @@ impl Engine {
         let mut audits = std::mem::take(&mut self.audits);
         for e in audits.drain(..) {
             self.audit_seq += 1;
-            // The key's time and boot are written once per time, not once per entry.
+            // The last key counted up while the time stays the same (the boot and the sequence
+            // start again together at every restore, which makes a new engine).
             let at = e.at.0.max(0).unsigned_abs();
-            if self.audit_head.0 != at || !self.audit_head.1.ends_with(self.audit_boot.as_str()) {
-                self.audit_head = (at, json::audit_head(at, &self.audit_boot));
+            let key = &mut self.audit_key;
+            if key.0 != at || key.1.is_empty() || !json::count_up(&mut key.1) {
+                *key = (at, json::audit_key(at, &self.audit_boot, self.audit_seq));
             }
-            self.audit_digits.set(self.audit_seq);
-            let rec = e.to_record_keyed(json::audit_key_with(&self.audit_head.1, &self.audit_digits));
+            let rec = e.to_record_keyed(key.1.clone());
             self.stage(StoreName::Audit, rec, false);
             // The outcome's text is written into the record: keep its allocation for the next
             // entry (a few: a digest run's batch must not leave thousands behind).
