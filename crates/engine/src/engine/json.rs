@@ -78,11 +78,16 @@ pub fn shared(parts: &[&str]) -> std::rc::Rc<str> {
 }
 
 /// An attempt id, `<boot in hex>-<n>` (`format!("{boot:x}-{n}")`), from [`attempt_prefix`].
+/// Written as text, digit by digit: a few digits need no check of the whole id as UTF-8.
 pub fn attempt_id(prefix: &str, n: u64) -> String {
-    let mut out = Out::with_capacity(prefix.len() + 20);
-    out.raw(prefix);
-    uint(&mut out, n);
-    out.finish()
+    let mut buf = [0u8; 20];
+    let i = digits(&mut buf, n);
+    let mut id = String::with_capacity(prefix.len() + 20);
+    id.push_str(prefix);
+    for &d in &buf[i..] {
+        id.push(char::from(d));
+    }
+    id
 }
 
 /// Appends `s` as a JSON string, escaped as serde_json does (`\"`, `\\`, `\b\f\n\r\t`, other
