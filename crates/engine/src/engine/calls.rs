@@ -141,7 +141,7 @@ impl Engine {
                     }
                     continue;
                 }
-                super::queue_now(&mut self.queue, &key, &integ_id);
+                super::queue_now(&mut self.queue, &mut self.queued, &key, &integ_id);
                 continue;
             }
             self.enqueue(&key);

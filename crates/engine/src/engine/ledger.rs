@@ -178,7 +178,7 @@ impl Engine {
         // and due now, so it joins its integration's queue unless a request for it is in flight.
         // (The queue and the list of changed slots are apart: their order does not matter.)
         if !s.busy {
-            super::queue_now(&mut self.queue, key, &s.integration);
+            super::queue_now(&mut self.queue, &mut self.queued, key, &s.integration);
         }
         self.mark_dirty(key);
     }

@@ -278,6 +278,9 @@ pub struct Engine {
     inflight: HashMap<ReqId, InFlight, FxBuildHasher>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
     queue: HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>,
+    /// Slots put on the run queues so far: [`Engine::pump`] tells from it whether a queue it
+    /// emptied can have been given more, rather than look the queue up again to find it empty.
+    queued: u64,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
     digest_due: Timestamp,
@@ -332,6 +335,7 @@ impl Engine {
             health: table::IdMap::default(),
             inflight: HashMap::default(),
             queue: HashMap::default(),
+            queued: 0,
             timers: BTreeSet::new(),
             digest: DigestMeta::default(),
             digest_due: Timestamp(0),
@@ -761,6 +765,7 @@ impl Engine {
         };
         let Some(due) = due else { return };
         if due <= self.now {
+            self.queued = self.queued.wrapping_add(1);
             // Looked up before inserting: `entry` would copy the integration id every time.
             match self.queue.get_mut(&ById(s.integration.clone())) {
                 Some(q) => q.push_back(key.clone()),
@@ -819,6 +824,7 @@ impl Engine {
             if let Some((_, key)) = self.timers.pop_first() {
                 if let Some(s) = self.slots.get(&key) {
                     let integ = s.integration.clone();
+                    self.queued = self.queued.wrapping_add(1);
                     self.queue.entry(ById(integ)).or_default().push_back(key);
                 }
             }
@@ -850,7 +856,9 @@ impl Engine {
             let mut first = true;
             loop {
                 let now = self.now;
-                let Some(key) = self.queue.get_mut(&ById(integ.clone())).and_then(VecDeque::pop_front) else {
+                // `more`: whether the queue holds more after this slot.
+                let popped = self.queue.get_mut(&ById(integ.clone())).map(|q| (q.pop_front(), !q.is_empty()));
+                let Some((Some(key), more)) = popped else {
                     if first {
                         self.health.entry(integ.clone()).or_default();
                     }
@@ -868,18 +876,26 @@ impl Engine {
                     }
                     break;
                 }
-                let Some(s) = self.slots.get(&key) else { continue };
-                if !self.runnable(s) {
-                    // Stale, or no longer due because the clock went back: re-arm its timer.
-                    self.enqueue(&key);
-                    continue;
+                let queued = self.queued;
+                'one: {
+                    let Some(s) = self.slots.get(&key) else { break 'one };
+                    if !self.runnable(s) {
+                        // Stale, or no longer due because the clock went back: re-arm its timer.
+                        self.enqueue(&key);
+                        break 'one;
+                    }
+                    if s.trigger == Trigger::Digest && self.quiet() {
+                        let end = digest::quiet_end(&self.settings.digest, self.now);
+                        self.timers.insert((end, key));
+                        break 'one;
+                    }
+                    self.issue(&key);
                 }
-                if s.trigger == Trigger::Digest && self.quiet() {
-                    let end = digest::quiet_end(&self.settings.digest, self.now);
-                    self.timers.insert((end, key));
-                    continue;
+                // The queue was emptied and nothing was queued since: it is still empty (the
+                // usual end, which no longer costs a look-up of the queue).
+                if !more && self.queued == queued {
+                    break;
                 }
-                self.issue(&key);
             }
         }
         self.pump_order = integs;
@@ -1184,7 +1200,8 @@ impl Engine {
 
 /// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now). On
 /// the queues alone, so a caller can hold the slot meanwhile.
-fn queue_now(queue: &mut HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>, key: &SlotKey, integration: &IntegrationId) {
+fn queue_now(queue: &mut HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>, queued: &mut u64, key: &SlotKey, integration: &IntegrationId) {
+    *queued = queued.wrapping_add(1);
     let integration = ById(integration.clone());
     match queue.get_mut(&integration) {
         Some(q) => q.push_back(key.clone()),
