@@ -100,8 +100,9 @@ pub fn str(out: &mut Out, s: &str) {
         out.byte(b'"');
         return;
     }
+    // No `reserve` first: the writers size their buffers for the record, and each of the
+    // three appends checks the room anyway.
     let v = &mut out.0;
-    v.reserve(bytes.len() + 2);
     v.push(b'"');
     v.extend_from_slice(bytes);
     v.push(b'"');
@@ -131,6 +132,10 @@ fn needs_escape(s: &[u8]) -> bool {
         // Lanes are bytes, so two halves in one word are checked as eight bytes.
         let x = u64::from(load4(s)) | u64::from(load4(&s[n - 4..])) << 32;
         return word(x) != 0;
+    }
+    if n <= 16 {
+        // Most ids, keys and names: the first and the last eight bytes, without a loop.
+        return (word(load8(s)) | word(load8(&s[n - 8..]))) != 0;
     }
     let mut chunks = s.chunks_exact(8);
     let mut hits = 0u64;
