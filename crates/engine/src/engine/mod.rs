@@ -905,6 +905,11 @@ impl Engine {
         let Some(s) = self.slots.get_mut(key) else { return };
         s.busy = true;
         let integration = s.integration.clone();
+        self.send_busy(key, integration, what, trigger, attempt, op);
+    }
+
+    /// [`Engine::send`] for a slot already marked busy, with its integration.
+    fn send_busy(&mut self, key: &SlotKey, integration: IntegrationId, what: OpKind, trigger: Trigger, attempt: Option<String>, op: CrmOp) {
         let kind = self.integration(&integration).map_or(CrmKind::HubSpot, |i| i.kind);
         let req = self.req_id();
         match self.health.get_mut(&integration) {
@@ -973,8 +978,9 @@ impl Engine {
     /// Starts the next request for a runnable slot.
     fn issue(&mut self, key: &SlotKey) {
         // The two requests every call makes (its search, then its create) are built from a
-        // borrowed slot; the rarer ones below work on a copy.
-        let Some(s) = self.slots.get(key) else { return };
+        // borrowed slot, which is also marked busy on the way (no look-up of it in `send`);
+        // the rarer ones below work on a copy.
+        let Some(s) = self.slots.get_mut(key) else { return };
         if matches!(s.state, SlotState::Waiting { .. }) && !matches!(s.subject, Subject::Placeholder { .. }) {
             if s.targets.is_empty() {
                 let phone = match &s.subject {
@@ -984,7 +990,11 @@ impl Engine {
                 };
                 let trigger = s.trigger;
                 match phone {
-                    Some(phone) => self.send(key, OpKind::Search, trigger, None, CrmOp::SearchContacts { phone }),
+                    Some(phone) => {
+                        s.busy = true;
+                        let integration = s.integration.clone();
+                        self.send_busy(key, integration, OpKind::Search, trigger, None, CrmOp::SearchContacts { phone });
+                    }
                     None => self.fail(key, "the call's details are missing from the ledger".into()),
                 }
                 return;
@@ -995,8 +1005,9 @@ impl Engine {
                 };
                 let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone() };
                 let (trigger, rev) = (s.trigger, s.messages);
-                let attempt = self.begin_attempt(key, i);
-                self.send(key, OpKind::Create { target: i, rev }, trigger, Some(attempt), CrmOp::CreateCallLog { log });
+                if let (attempt, Some(integration)) = self.begin_attempt(key, i) {
+                    self.send_busy(key, integration, OpKind::Create { target: i, rev }, trigger, Some(attempt), CrmOp::CreateCallLog { log });
+                }
                 return;
             }
         }
@@ -1036,7 +1047,7 @@ impl Engine {
                         phone: *number,
                         marker: s.marker_for(0),
                     };
-                    let attempt = self.begin_attempt(key, 0);
+                    let (attempt, _) = self.begin_attempt(key, 0);
                     self.send(key, OpKind::CreateContact, s.trigger, Some(attempt), op);
                 }
                 _ if s.targets.is_empty() => {
@@ -1073,7 +1084,7 @@ impl Engine {
                         CrmOp::CreateMessageLog { log } => log.messages.len(),
                         _ => s.messages,
                     };
-                    let attempt = self.begin_attempt(key, i);
+                    let (attempt, _) = self.begin_attempt(key, i);
                     self.send(key, OpKind::Create { target: i, rev }, s.trigger, Some(attempt), op);
                 }
             },
@@ -1082,7 +1093,9 @@ impl Engine {
     }
 
     /// Moves a slot to `Attempting` and stages that transition (strict) with its audit entry.
-    fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> String {
+    /// The slot is marked busy for the request that always follows; with the attempt id comes
+    /// the slot's integration (none if there is no such slot), for [`Engine::send_busy`].
+    fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> (String, Option<IntegrationId>) {
         let n = self.next_id();
         let attempt = json::attempt_id(&self.attempt_prefix, n);
         let now = self.now;
@@ -1090,20 +1103,21 @@ impl Engine {
             // The planted bug must not be hidden by a write of this slot already staged.
             self.flush();
         }
-        let (found, trigger, contact) = match self.slots.get_mut(key) {
+        let (integration, trigger, contact) = match self.slots.get_mut(key) {
             Some(s) => {
                 s.state = SlotState::Attempting { attempt: attempt.clone(), target, started_at: now };
-                (true, s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
+                s.busy = true;
+                (Some(s.integration.clone()), s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
             }
-            None => (false, Trigger::Auto, None),
+            None => (None, Trigger::Auto, None),
         };
-        if found && self.opts.mutation != Mutation::SkipAttemptingWrite {
+        if integration.is_some() && self.opts.mutation != Mutation::SkipAttemptingWrite {
             // `save_slot` without looking the slot up again: an attempting slot is open, so
             // its call's record does not change.
             self.mark_dirty(key);
         }
         self.audit_steps(Some(key), trigger, &["attempt ", &attempt, ": creating"], contact, None);
-        attempt
+        (attempt, integration)
     }
 
     fn hint(&self, s: &Slot, target: usize) -> LogHint {
