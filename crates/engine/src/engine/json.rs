@@ -253,6 +253,11 @@ fn digits(buf: &mut [u8; 20], mut n: u64) -> usize {
 
 /// Appends an unsigned integer in decimal.
 pub fn uint(out: &mut Out, n: u64) {
+    if n < 10 {
+        // A slot's target, attempts, a count: mostly one digit.
+        out.byte(b'0' + n as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let i = digits(&mut buf, n);
     out.0.extend_from_slice(&buf[i..]);
