@@ -100,9 +100,27 @@ pub fn str(out: &mut Out, s: &str) {
         out.byte(b'"');
         return;
     }
+    let v = &mut out.0;
+    let n = bytes.len();
+    if (4..=16).contains(&n) && v.capacity() - v.len() >= 18 {
+        // Most ids, keys and names: the quotes and the text assembled as a piece of fixed
+        // size (the text as two overlapping words), appended whole and cut to length. A copy of
+        // known size is a few moves; the text appended alone was a call to memcpy.
+        let mut piece = [b'"'; 18];
+        if n >= 8 {
+            piece[1..9].copy_from_slice(&bytes[..8]);
+            piece[n - 7..n + 1].copy_from_slice(&bytes[n - 8..]);
+        } else {
+            piece[1..5].copy_from_slice(&bytes[..4]);
+            piece[n - 3..n + 1].copy_from_slice(&bytes[n - 4..]);
+        }
+        let len = v.len();
+        v.extend_from_slice(&piece);
+        v.truncate(len + n + 2);
+        return;
+    }
     // No `reserve` first: the writers size their buffers for the record, and each of the
     // three appends checks the room anyway.
-    let v = &mut out.0;
     v.push(b'"');
     v.extend_from_slice(bytes);
     v.push(b'"');
@@ -912,15 +930,22 @@ mod tests {
         for len in 0..20 {
             let base: String = "abcdefghijklmnopqrstu".chars().take(len).collect();
             assert!(!needs_escape(base.as_bytes()));
+            let mut out = Out::with_capacity(64);
+            str(&mut out, &base);
+            assert_eq!(out.finish(), serde_json::to_string(&base).unwrap());
             for i in 0..len {
                 for c in specials.iter().chain(&harmless) {
                     let mut t: Vec<char> = base.chars().collect();
                     t[i] = *c;
                     let t: String = t.into_iter().collect();
                     assert_eq!(needs_escape(t.as_bytes()), specials.contains(c), "{t:?}");
-                    let mut out = Out::with_capacity(0);
-                    str(&mut out, &t);
-                    assert_eq!(out.finish(), serde_json::to_string(&t).unwrap());
+                    // Without room and with room for the fixed-size piece of a short string.
+                    for room in [0, 64] {
+                        let mut out = Out::with_capacity(room);
+                        out.raw("x");
+                        str(&mut out, &t);
+                        assert_eq!(out.finish(), format!("x{}", serde_json::to_string(&t).unwrap()));
+                    }
                 }
             }
         }
