@@ -155,6 +155,10 @@ fn needs_escape(s: &[u8]) -> bool {
         // Most ids, keys and names: the first and the last eight bytes, without a loop.
         return (word(load8(s)) | word(load8(&s[n - 8..]))) != 0;
     }
+    if n <= 32 {
+        // Markers, links, short outcomes: the first and the last sixteen.
+        return (word(load8(s)) | word(load8(&s[8..])) | word(load8(&s[n - 16..])) | word(load8(&s[n - 8..]))) != 0;
+    }
     let mut chunks = s.chunks_exact(8);
     let mut hits = 0u64;
     for c in &mut chunks {
@@ -927,10 +931,10 @@ mod tests {
         // a string long enough for two words and a remainder.
         let specials = ['"', '\\', '\u{0}', '\u{1f}', '\n'];
         let harmless = [' ', '!', '#', '[', ']', '\u{7f}', 'é', '日'];
-        for len in 0..20 {
-            let base: String = "abcdefghijklmnopqrstu".chars().take(len).collect();
+        for len in 0..40 {
+            let base: String = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH".chars().take(len).collect();
             assert!(!needs_escape(base.as_bytes()));
-            let mut out = Out::with_capacity(64);
+            let mut out = Out::with_capacity(96);
             str(&mut out, &base);
             assert_eq!(out.finish(), serde_json::to_string(&base).unwrap());
             for i in 0..len {
@@ -940,7 +944,7 @@ mod tests {
                     let t: String = t.into_iter().collect();
                     assert_eq!(needs_escape(t.as_bytes()), specials.contains(c), "{t:?}");
                     // Without room and with room for the fixed-size piece of a short string.
-                    for room in [0, 64] {
+                    for room in [0, 96] {
                         let mut out = Out::with_capacity(room);
                         out.raw("x");
                         str(&mut out, &t);
