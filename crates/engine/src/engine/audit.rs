@@ -38,7 +38,7 @@ impl AuditEntry {
         Record { key: json::audit_key(self.at.0.max(0).unsigned_abs(), boot, seq), open: 0, at: self.at.0, value: self.to_json() }
     }
 
-    /// The record under a key already made ([`json::audit_key_with`]).
+    /// The record under a key already made (the engine counts its keys up, see [`json::count_up`]).
     pub(super) fn to_record_keyed(&self, key: String) -> Record {
         Record { key, open: 0, at: self.at.0, value: self.to_json() }
     }

@@ -78,6 +78,9 @@ impl Engine {
     fn make_slots(&mut self, id: &CallId) {
         let Some(entry) = self.calls.get(id) else { return };
         let (log_now, notes_opened, ended_at) = (entry.log_now, entry.notes_opened, entry.at());
+        // A call with neither picks nor matches (no call pop) keeps none through the loop:
+        // only a slot that uses picks or matches changes them. Its entry is not read again.
+        let plain = entry.picks.is_empty() && entry.matches.is_empty();
         let now = self.now;
         let delay = i64::from(self.settings.active_call_delay_mins);
         // By position rather than through a copied list (an allocation per hang-up): nothing
@@ -93,7 +96,7 @@ impl Engine {
             // Borrowed again per integration: handling one slot may change the call's entry.
             // The call pop's matches are read here too (nothing below changes them before
             // they are used: only the usual slot, which has no picks, uses them).
-            let entry = self.calls.get(id);
+            let entry = if plain { None } else { self.calls.get(id) };
             let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
             let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
             let (mode, trigger, state, why) = if picks.is_some() {
@@ -141,7 +144,7 @@ impl Engine {
                     }
                     continue;
                 }
-                super::queue_now(&mut self.queue, &key, &integ_id);
+                super::queue_now(&mut self.queue, &mut self.queued, &key, &integ_id);
                 continue;
             }
             self.enqueue(&key);

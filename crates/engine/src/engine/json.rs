@@ -78,11 +78,16 @@ pub fn shared(parts: &[&str]) -> std::rc::Rc<str> {
 }
 
 /// An attempt id, `<boot in hex>-<n>` (`format!("{boot:x}-{n}")`), from [`attempt_prefix`].
+/// Written as text, digit by digit: a few digits need no check of the whole id as UTF-8.
 pub fn attempt_id(prefix: &str, n: u64) -> String {
-    let mut out = Out::with_capacity(prefix.len() + 20);
-    out.raw(prefix);
-    uint(&mut out, n);
-    out.finish()
+    let mut buf = [0u8; 20];
+    let i = digits(&mut buf, n);
+    let mut id = String::with_capacity(prefix.len() + 20);
+    id.push_str(prefix);
+    for &d in &buf[i..] {
+        id.push(char::from(d));
+    }
+    id
 }
 
 /// Appends `s` as a JSON string, escaped as serde_json does (`\"`, `\\`, `\b\f\n\r\t`, other
@@ -96,7 +101,26 @@ pub fn str(out: &mut Out, s: &str) {
         return;
     }
     let v = &mut out.0;
-    v.reserve(bytes.len() + 2);
+    let n = bytes.len();
+    if (4..=16).contains(&n) && v.capacity() - v.len() >= 18 {
+        // Most ids, keys and names: the quotes and the text assembled as a piece of fixed
+        // size (the text as two overlapping words), appended whole and cut to length. A copy of
+        // known size is a few moves; the text appended alone was a call to memcpy.
+        let mut piece = [b'"'; 18];
+        if n >= 8 {
+            piece[1..9].copy_from_slice(&bytes[..8]);
+            piece[n - 7..n + 1].copy_from_slice(&bytes[n - 8..]);
+        } else {
+            piece[1..5].copy_from_slice(&bytes[..4]);
+            piece[n - 3..n + 1].copy_from_slice(&bytes[n - 4..]);
+        }
+        let len = v.len();
+        v.extend_from_slice(&piece);
+        v.truncate(len + n + 2);
+        return;
+    }
+    // No `reserve` first: the writers size their buffers for the record, and each of the
+    // three appends checks the room anyway.
     v.push(b'"');
     v.extend_from_slice(bytes);
     v.push(b'"');
@@ -126,6 +150,14 @@ fn needs_escape(s: &[u8]) -> bool {
         // Lanes are bytes, so two halves in one word are checked as eight bytes.
         let x = u64::from(load4(s)) | u64::from(load4(&s[n - 4..])) << 32;
         return word(x) != 0;
+    }
+    if n <= 16 {
+        // Most ids, keys and names: the first and the last eight bytes, without a loop.
+        return (word(load8(s)) | word(load8(&s[n - 8..]))) != 0;
+    }
+    if n <= 32 {
+        // Markers, links, short outcomes: the first and the last sixteen.
+        return (word(load8(s)) | word(load8(&s[8..])) | word(load8(&s[n - 16..])) | word(load8(&s[n - 8..]))) != 0;
     }
     let mut chunks = s.chunks_exact(8);
     let mut hits = 0u64;
@@ -182,6 +214,19 @@ fn escape(out: &mut Out, s: &str) {
 
 /// Appends an integer in decimal.
 pub fn int(out: &mut Out, n: i64) {
+    if (1_000_000_000_000..10_000_000_000_000).contains(&n) {
+        // A time in milliseconds (2001 to 2286), most of the integers a record holds: its
+        // thirteen digits written without a loop and appended as a piece of fixed size.
+        let n = n.unsigned_abs();
+        let (hi, lo) = ((n / 100_000_000) as u32, (n % 100_000_000) as u32);
+        let mut buf = [0u8; 13];
+        buf[0] = b'0' + (hi / 10_000) as u8;
+        four(&mut buf[1..], hi % 10_000);
+        four(&mut buf[5..], lo / 10_000);
+        four(&mut buf[9..], lo % 10_000);
+        out.0.extend_from_slice(&buf);
+        return;
+    }
     if n < 0 {
         out.byte(b'-');
     }
@@ -230,6 +275,11 @@ fn digits(buf: &mut [u8; 20], mut n: u64) -> usize {
 
 /// Appends an unsigned integer in decimal.
 pub fn uint(out: &mut Out, n: u64) {
+    if n < 10 {
+        // A slot's target, attempts, a count: mostly one digit.
+        out.byte(b'0' + n as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let i = digits(&mut buf, n);
     out.0.extend_from_slice(&buf[i..]);
@@ -250,69 +300,25 @@ pub fn audit_key(at: u64, boot: &str, seq: u64) -> String {
     out.finish()
 }
 
-/// The start of an audit key, `<time>|<boot>|` ([`audit_key`] without the sequence): the
-/// same for every entry of a batch, so the engine writes it once per batch.
-pub fn audit_head(at: u64, boot: &str) -> String {
-    let mut out = Out::with_capacity(13 + boot.len());
-    padded(&mut out, at, 13);
-    out.raw(boot);
-    out.finish()
-}
-
-/// An audit key's sequence as [`audit_key`] writes it, kept in a buffer and counted up one
-/// at a time: the engine's entries are numbered one after another, so the next key's digits
-/// are the last ones plus one, not a fresh conversion.
-#[derive(Debug)]
-pub struct SeqDigits {
-    n: u64,
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Default for SeqDigits {
-    fn default() -> Self {
-        let mut d = SeqDigits { n: 0, buf: [b'0'; 20], start: 0 };
-        d.set(0);
-        d
+/// Counts the sequence at the end of an audit key ([`audit_key`]) up by one, in place: the
+/// engine's entries are numbered one after another, so the next key of the same time is the
+/// last one with its last digits carried, not a fresh conversion (nor a check of the text as
+/// UTF-8: only ASCII digits are written). False, with `key` unchanged, when every digit is a
+/// nine (the number needs one more digit: the caller writes the key afresh).
+pub fn count_up(key: &mut String) -> bool {
+    let b = key.as_bytes();
+    let nines = b.iter().rev().take_while(|&&c| c == b'9').count();
+    let Some(at) = b.len().checked_sub(nines + 1) else { return false };
+    let d = b[at];
+    if !d.is_ascii_digit() {
+        return false;
     }
-}
-
-impl SeqDigits {
-    /// Makes the digits `n`'s, counting up when `n` follows the last.
-    pub fn set(&mut self, n: u64) {
-        if n == self.n.wrapping_add(1) && self.start > 0 {
-            self.n = n;
-            let mut i = self.buf.len();
-            while i > self.start {
-                i -= 1;
-                if self.buf[i] == b'9' {
-                    self.buf[i] = b'0';
-                } else {
-                    self.buf[i] += 1;
-                    return;
-                }
-            }
-            // Every digit was a nine: one digit more.
-            self.start -= 1;
-            self.buf[self.start] = b'1';
-            return;
-        }
-        self.n = n;
-        self.buf = [b'0'; 20];
-        self.start = digits(&mut self.buf, n).min(20 - 10);
+    key.truncate(at);
+    key.push(char::from(d + 1));
+    for _ in 0..nines {
+        key.push('0');
     }
-
-    fn text(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-/// [`audit_key`] from its start as [`audit_head`] wrote it and the sequence's digits.
-pub fn audit_key_with(head: &str, seq: &SeqDigits) -> String {
-    let mut out = Out::with_capacity(head.len() + 20);
-    out.raw(head);
-    out.0.extend_from_slice(seq.text());
-    out.finish()
+    true
 }
 
 /// Appends `n` in decimal, zero-padded to `width` digits (longer numbers are written whole).
@@ -890,7 +896,7 @@ mod tests {
             str(&mut out, s);
             assert_eq!(out.finish(), serde_json::to_string(s).unwrap(), "{s:?}");
         }
-        for n in [0i64, 7, -7, 10, 99, 100, 101, 999, 1000, 99_999_999, 100_000_000, 100_000_001, 1_000_000_000_000, 1_781_107_200_000, 10_000_000_000_000_000, i64::MAX, i64::MIN] {
+        for n in [0i64, 7, -7, 10, 99, 100, 101, 999, 1000, 99_999_999, 100_000_000, 100_000_001, 999_999_999_999, 1_000_000_000_000, 1_000_000_000_001, 1_781_107_200_000, 1_099_999_999_999, 9_999_999_999_999, 10_000_000_000_000, -1_781_107_200_000, 10_000_000_000_000_000, i64::MAX, i64::MIN] {
             let mut out = Out::with_capacity(0);
             int(&mut out, n);
             assert_eq!(out.finish(), n.to_string());
@@ -902,16 +908,20 @@ mod tests {
         for (boot, n) in [(0u64, 0u64), (0xbe4c, 9), (u64::MAX, u64::MAX)] {
             assert_eq!(attempt_id(&attempt_prefix(boot), n), format!("{boot:x}-{n}"));
         }
-        let mut seq = SeqDigits::default();
-        for n in (0..1_200).chain(9_999_999_990..10_000_000_020).chain([5, 4, 99_999_999_999, 100_000_000_000, u64::MAX]) {
-            seq.set(n);
-            assert_eq!(seq.text(), format!("{n:010}").as_bytes(), "{n}");
-        }
         for (at, boot, seq) in [(0u64, 0u64, 0u64), (1_781_107_200_000, 0xbe4c, 5), (12_345_678_901_234, u64::MAX, 12_345_678_901)] {
             assert_eq!(audit_key(at, &audit_boot(boot), seq), format!("{at:013}|{boot:016x}|{seq:010}"));
-            let mut digits = SeqDigits::default();
-            digits.set(seq);
-            assert_eq!(audit_key_with(&audit_head(at, &audit_boot(boot)), &digits), audit_key(at, &audit_boot(boot), seq));
+        }
+        // Counting up gives the key written afresh, or says the key must be written afresh.
+        for (boot, start) in [(0xbe4cu64, 0u64), (0, 9_999_999_990), (u64::MAX, 99_999_999_995)] {
+            let mut key = audit_key(1_781_107_200_000, &audit_boot(boot), start);
+            for seq in start + 1..start + 1_200 {
+                if !count_up(&mut key) {
+                    assert_eq!(key, audit_key(1_781_107_200_000, &audit_boot(boot), seq - 1), "{seq}");
+                    assert!(format!("{}", seq - 1).bytes().all(|b| b == b'9'), "{seq}");
+                    key = audit_key(1_781_107_200_000, &audit_boot(boot), seq);
+                }
+                assert_eq!(key, audit_key(1_781_107_200_000, &audit_boot(boot), seq), "{seq}");
+            }
         }
     }
 
@@ -921,18 +931,25 @@ mod tests {
         // a string long enough for two words and a remainder.
         let specials = ['"', '\\', '\u{0}', '\u{1f}', '\n'];
         let harmless = [' ', '!', '#', '[', ']', '\u{7f}', 'é', '日'];
-        for len in 0..20 {
-            let base: String = "abcdefghijklmnopqrstu".chars().take(len).collect();
+        for len in 0..40 {
+            let base: String = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH".chars().take(len).collect();
             assert!(!needs_escape(base.as_bytes()));
+            let mut out = Out::with_capacity(96);
+            str(&mut out, &base);
+            assert_eq!(out.finish(), serde_json::to_string(&base).unwrap());
             for i in 0..len {
                 for c in specials.iter().chain(&harmless) {
                     let mut t: Vec<char> = base.chars().collect();
                     t[i] = *c;
                     let t: String = t.into_iter().collect();
                     assert_eq!(needs_escape(t.as_bytes()), specials.contains(c), "{t:?}");
-                    let mut out = Out::with_capacity(0);
-                    str(&mut out, &t);
-                    assert_eq!(out.finish(), serde_json::to_string(&t).unwrap());
+                    // Without room and with room for the fixed-size piece of a short string.
+                    for room in [0, 96] {
+                        let mut out = Out::with_capacity(room);
+                        out.raw("x");
+                        str(&mut out, &t);
+                        assert_eq!(out.finish(), format!("x{}", serde_json::to_string(&t).unwrap()));
+                    }
                 }
             }
         }

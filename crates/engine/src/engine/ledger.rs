@@ -139,7 +139,9 @@ impl Engine {
             return;
         }
         if contacts.len() == 1 {
-            self.audit(Some(key), trigger, "matched", Some(contacts[0].id.clone()), None);
+            // The slot's integration and call are at hand: the entry needs no look-up of it.
+            let of = call.as_ref().map(|c| (&integ, c));
+            self.audit_steps_of(Some(key), of, trigger, &["matched"], Some(contacts[0].id.clone()), None);
             self.set_targets(key, contacts);
             return;
         }
@@ -176,7 +178,7 @@ impl Engine {
         // and due now, so it joins its integration's queue unless a request for it is in flight.
         // (The queue and the list of changed slots are apart: their order does not matter.)
         if !s.busy {
-            super::queue_now(&mut self.queue, key, &s.integration);
+            super::queue_now(&mut self.queue, &mut self.queued, key, &s.integration);
         }
         self.mark_dirty(key);
     }

@@ -263,10 +263,9 @@ pub struct Engine {
     audit_seq: u64,
     /// `|<boot>|`, the middle of this boot's audit keys.
     audit_boot: String,
-    /// The last audit key's time and its start, `<time>|<boot>|` (see [`json::audit_head`]).
-    audit_head: (u64, String),
-    /// The last audit key's sequence, as its digits (see [`json::SeqDigits`]).
-    audit_digits: json::SeqDigits,
+    /// The last audit key and its time: the next key of the same time is this one counted up
+    /// ([`json::count_up`]).
+    audit_key: (u64, String),
     /// `<boot>-`, the start of this boot's attempt ids.
     attempt_prefix: String,
     now: Timestamp,
@@ -279,6 +278,9 @@ pub struct Engine {
     inflight: HashMap<ReqId, InFlight, FxBuildHasher>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
     queue: HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>,
+    /// Slots put on the run queues so far: [`Engine::pump`] tells from it whether a queue it
+    /// emptied can have been given more, rather than look the queue up again to find it empty.
+    queued: u64,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
     digest_due: Timestamp,
@@ -322,8 +324,7 @@ impl Engine {
             counter: 0,
             audit_seq: 0,
             audit_boot: json::audit_boot(0),
-            audit_head: (0, String::new()),
-            audit_digits: json::SeqDigits::default(),
+            audit_key: (0, String::new()),
             attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
             calls: table::IdMap::default(),
@@ -334,6 +335,7 @@ impl Engine {
             health: table::IdMap::default(),
             inflight: HashMap::default(),
             queue: HashMap::default(),
+            queued: 0,
             timers: BTreeSet::new(),
             digest: DigestMeta::default(),
             digest_due: Timestamp(0),
@@ -607,13 +609,14 @@ impl Engine {
         let mut audits = std::mem::take(&mut self.audits);
         for e in audits.drain(..) {
             self.audit_seq += 1;
-            // The key's time and boot are written once per time, not once per entry.
+            // The last key counted up while the time stays the same (the boot and the sequence
+            // start again together at every restore, which makes a new engine).
             let at = e.at.0.max(0).unsigned_abs();
-            if self.audit_head.0 != at || !self.audit_head.1.ends_with(self.audit_boot.as_str()) {
-                self.audit_head = (at, json::audit_head(at, &self.audit_boot));
+            let key = &mut self.audit_key;
+            if key.0 != at || key.1.is_empty() || !json::count_up(&mut key.1) {
+                *key = (at, json::audit_key(at, &self.audit_boot, self.audit_seq));
             }
-            self.audit_digits.set(self.audit_seq);
-            let rec = e.to_record_keyed(json::audit_key_with(&self.audit_head.1, &self.audit_digits));
+            let rec = e.to_record_keyed(key.1.clone());
             self.stage(StoreName::Audit, rec, false);
             // The outcome's text is written into the record: keep its allocation for the next
             // entry (a few: a digest run's batch must not leave thousands behind).
@@ -762,6 +765,7 @@ impl Engine {
         };
         let Some(due) = due else { return };
         if due <= self.now {
+            self.queued = self.queued.wrapping_add(1);
             // Looked up before inserting: `entry` would copy the integration id every time.
             match self.queue.get_mut(&ById(s.integration.clone())) {
                 Some(q) => q.push_back(key.clone()),
@@ -820,6 +824,7 @@ impl Engine {
             if let Some((_, key)) = self.timers.pop_first() {
                 if let Some(s) = self.slots.get(&key) {
                     let integ = s.integration.clone();
+                    self.queued = self.queued.wrapping_add(1);
                     self.queue.entry(ById(integ)).or_default().push_back(key);
                 }
             }
@@ -851,7 +856,9 @@ impl Engine {
             let mut first = true;
             loop {
                 let now = self.now;
-                let Some(key) = self.queue.get_mut(&ById(integ.clone())).and_then(VecDeque::pop_front) else {
+                // `more`: whether the queue holds more after this slot.
+                let popped = self.queue.get_mut(&ById(integ.clone())).map(|q| (q.pop_front(), !q.is_empty()));
+                let Some((Some(key), more)) = popped else {
                     if first {
                         self.health.entry(integ.clone()).or_default();
                     }
@@ -869,18 +876,26 @@ impl Engine {
                     }
                     break;
                 }
-                let Some(s) = self.slots.get(&key) else { continue };
-                if !self.runnable(s) {
-                    // Stale, or no longer due because the clock went back: re-arm its timer.
-                    self.enqueue(&key);
-                    continue;
+                let queued = self.queued;
+                'one: {
+                    let Some(s) = self.slots.get(&key) else { break 'one };
+                    if !self.runnable(s) {
+                        // Stale, or no longer due because the clock went back: re-arm its timer.
+                        self.enqueue(&key);
+                        break 'one;
+                    }
+                    if s.trigger == Trigger::Digest && self.quiet() {
+                        let end = digest::quiet_end(&self.settings.digest, self.now);
+                        self.timers.insert((end, key));
+                        break 'one;
+                    }
+                    self.issue(&key);
                 }
-                if s.trigger == Trigger::Digest && self.quiet() {
-                    let end = digest::quiet_end(&self.settings.digest, self.now);
-                    self.timers.insert((end, key));
-                    continue;
+                // The queue was emptied and nothing was queued since: it is still empty (the
+                // usual end, which no longer costs a look-up of the queue).
+                if !more && self.queued == queued {
+                    break;
                 }
-                self.issue(&key);
             }
         }
         self.pump_order = integs;
@@ -890,6 +905,11 @@ impl Engine {
         let Some(s) = self.slots.get_mut(key) else { return };
         s.busy = true;
         let integration = s.integration.clone();
+        self.send_busy(key, integration, what, trigger, attempt, op);
+    }
+
+    /// [`Engine::send`] for a slot already marked busy, with its integration.
+    fn send_busy(&mut self, key: &SlotKey, integration: IntegrationId, what: OpKind, trigger: Trigger, attempt: Option<String>, op: CrmOp) {
         let kind = self.integration(&integration).map_or(CrmKind::HubSpot, |i| i.kind);
         let req = self.req_id();
         match self.health.get_mut(&integration) {
@@ -958,8 +978,9 @@ impl Engine {
     /// Starts the next request for a runnable slot.
     fn issue(&mut self, key: &SlotKey) {
         // The two requests every call makes (its search, then its create) are built from a
-        // borrowed slot; the rarer ones below work on a copy.
-        let Some(s) = self.slots.get(key) else { return };
+        // borrowed slot, which is also marked busy on the way (no look-up of it in `send`);
+        // the rarer ones below work on a copy.
+        let Some(s) = self.slots.get_mut(key) else { return };
         if matches!(s.state, SlotState::Waiting { .. }) && !matches!(s.subject, Subject::Placeholder { .. }) {
             if s.targets.is_empty() {
                 let phone = match &s.subject {
@@ -969,7 +990,11 @@ impl Engine {
                 };
                 let trigger = s.trigger;
                 match phone {
-                    Some(phone) => self.send(key, OpKind::Search, trigger, None, CrmOp::SearchContacts { phone }),
+                    Some(phone) => {
+                        s.busy = true;
+                        let integration = s.integration.clone();
+                        self.send_busy(key, integration, OpKind::Search, trigger, None, CrmOp::SearchContacts { phone });
+                    }
                     None => self.fail(key, "the call's details are missing from the ledger".into()),
                 }
                 return;
@@ -980,8 +1005,9 @@ impl Engine {
                 };
                 let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone() };
                 let (trigger, rev) = (s.trigger, s.messages);
-                let attempt = self.begin_attempt(key, i);
-                self.send(key, OpKind::Create { target: i, rev }, trigger, Some(attempt), CrmOp::CreateCallLog { log });
+                if let (attempt, Some(integration)) = self.begin_attempt(key, i) {
+                    self.send_busy(key, integration, OpKind::Create { target: i, rev }, trigger, Some(attempt), CrmOp::CreateCallLog { log });
+                }
                 return;
             }
         }
@@ -1021,7 +1047,7 @@ impl Engine {
                         phone: *number,
                         marker: s.marker_for(0),
                     };
-                    let attempt = self.begin_attempt(key, 0);
+                    let (attempt, _) = self.begin_attempt(key, 0);
                     self.send(key, OpKind::CreateContact, s.trigger, Some(attempt), op);
                 }
                 _ if s.targets.is_empty() => {
@@ -1058,7 +1084,7 @@ impl Engine {
                         CrmOp::CreateMessageLog { log } => log.messages.len(),
                         _ => s.messages,
                     };
-                    let attempt = self.begin_attempt(key, i);
+                    let (attempt, _) = self.begin_attempt(key, i);
                     self.send(key, OpKind::Create { target: i, rev }, s.trigger, Some(attempt), op);
                 }
             },
@@ -1067,7 +1093,9 @@ impl Engine {
     }
 
     /// Moves a slot to `Attempting` and stages that transition (strict) with its audit entry.
-    fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> String {
+    /// The slot is marked busy for the request that always follows; with the attempt id comes
+    /// the slot's integration (none if there is no such slot), for [`Engine::send_busy`].
+    fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> (String, Option<IntegrationId>) {
         let n = self.next_id();
         let attempt = json::attempt_id(&self.attempt_prefix, n);
         let now = self.now;
@@ -1075,20 +1103,21 @@ impl Engine {
             // The planted bug must not be hidden by a write of this slot already staged.
             self.flush();
         }
-        let (found, trigger, contact) = match self.slots.get_mut(key) {
+        let (integration, trigger, contact) = match self.slots.get_mut(key) {
             Some(s) => {
                 s.state = SlotState::Attempting { attempt: attempt.clone(), target, started_at: now };
-                (true, s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
+                s.busy = true;
+                (Some(s.integration.clone()), s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
             }
-            None => (false, Trigger::Auto, None),
+            None => (None, Trigger::Auto, None),
         };
-        if found && self.opts.mutation != Mutation::SkipAttemptingWrite {
+        if integration.is_some() && self.opts.mutation != Mutation::SkipAttemptingWrite {
             // `save_slot` without looking the slot up again: an attempting slot is open, so
             // its call's record does not change.
             self.mark_dirty(key);
         }
         self.audit_steps(Some(key), trigger, &["attempt ", &attempt, ": creating"], contact, None);
-        attempt
+        (attempt, integration)
     }
 
     fn hint(&self, s: &Slot, target: usize) -> LogHint {
@@ -1185,7 +1214,8 @@ impl Engine {
 
 /// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now). On
 /// the queues alone, so a caller can hold the slot meanwhile.
-fn queue_now(queue: &mut HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>, key: &SlotKey, integration: &IntegrationId) {
+fn queue_now(queue: &mut HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>, queued: &mut u64, key: &SlotKey, integration: &IntegrationId) {
+    *queued = queued.wrapping_add(1);
     let integration = ById(integration.clone());
     match queue.get_mut(&integration) {
         Some(q) => q.push_back(key.clone()),
