@@ -1,5 +1,6 @@
 //! Native tests in one binary: scenarios against a fake world, the simulator, the phone table,
-//! the connectors' golden pairs and the connectors against the CRM emulator.
+//! the connectors' golden pairs, the connectors against the CRM emulator, and a scripted day's
+//! effect trace pinned byte for byte.
 
 mod connectors;
 mod emulator_e2e;
@@ -7,4 +8,5 @@ mod phone_table;
 mod scenarios;
 mod simulator;
 mod softphone;
+mod trace;
 mod support;

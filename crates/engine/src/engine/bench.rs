@@ -21,8 +21,6 @@
 //! Invariant: nothing here is compiled into the shipped extension's behaviour; the wasm export
 //! exists only with the `bench` feature.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::crm::{CrmOp, CrmOutput};
@@ -362,61 +360,80 @@ fn restore(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure {
     }
 }
 
+/// The requests a run of effects started: (request, the integration's place in [`KINDS`],
+/// whether it creates a record).
+type Started = Vec<(ReqId, usize, bool)>;
+
+/// Takes every effect off the queue and drops it, as the shell does once it has run them,
+/// noting the CRM requests in `out`. Kept lean because it runs inside the timed part: the
+/// fixture's bookkeeping is not the engine's work.
+fn drain_into(e: &mut Engine, out: &mut Started) {
+    while let Some(x) = e.poll_effect() {
+        if let Effect::Crm(r) = &x {
+            let at = KINDS.iter().position(|(id, _)| *id == r.integration.as_str()).unwrap_or(0);
+            out.push((r.req, at, matches!(r.op, CrmOp::CreateCallLog { .. })));
+        }
+    }
+}
+
 /// The timed part of [`hang_up`] for one call: its inputs and the effects drained after each,
-/// returning the requests the last input started (the creates). Not inlined, so a profiler can
-/// count exactly this (`valgrind --tool=callgrind --toggle-collect='*bench::one_call*'`).
+/// leaving in `creates` the requests the last inputs started. `replies` holds each
+/// integration's search answer, built before the clock started; `found` is scratch room. Not
+/// inlined, so a profiler can count exactly this
+/// (`valgrind --tool=callgrind --toggle-collect='*bench::one_call*'`).
 #[inline(never)]
-fn one_call(e: &mut Engine, pop: bool, ringing: Call, ended: Call, replies: &mut BTreeMap<IntegrationId, Vec<Contact>>, searches: &mut usize) -> Vec<(ReqId, IntegrationId, bool)> {
+fn one_call(e: &mut Engine, pop: bool, ringing: Call, ended: Call, replies: &mut [Vec<Contact>], found: &mut Started, creates: &mut Started) -> usize {
+    found.clear();
+    creates.clear();
     if pop {
         e.handle(Input::CallRinging(ringing), NOW);
-        let pops = drain(e);
-        *searches += pops.len();
-        for (req, integ, _) in pops {
-            let contacts = replies.remove(&integ).unwrap_or_default();
+        drain_into(e, found);
+        for &(req, at, _) in found.iter() {
+            let contacts = std::mem::take(&mut replies[at]);
             e.handle(Input::CrmDone { req, result: Ok(CrmOutput::Contacts { contacts }) }, NOW);
-            drain(e);
+            drain_into(e, creates);
         }
+        // The call pop's replies start nothing (the matches wait for the hang-up).
+        creates.clear();
         e.handle(Input::CallEnded(ended), NOW);
-        drain(e)
+        drain_into(e, creates);
     } else {
         drop(ringing);
         e.handle(Input::CallEnded(ended), NOW);
-        let found = drain(e);
-        *searches += found.len();
-        let mut reqs = Vec::new();
-        for (req, integ, _) in found {
-            let contacts = replies.remove(&integ).unwrap_or_default();
+        drain_into(e, found);
+        for &(req, at, _) in found.iter() {
+            let contacts = std::mem::take(&mut replies[at]);
             e.handle(Input::CrmDone { req, result: Ok(CrmOutput::Contacts { contacts }) }, NOW);
-            reqs.extend(drain(e));
+            drain_into(e, creates);
         }
-        reqs
     }
+    found.len()
 }
 
 /// Per call: hang-up to the 5 creates, with (`pop`) or without the call pop at ring time.
 fn hang_up(samples: usize, pop: bool, clock: &mut dyn FnMut() -> f64) -> Figure {
     let base = empty_snapshot();
-    // The CRMs' answers, as the connectors hand them over, made before the clock starts: what
-    // a search reply costs to build is the fixture's work, not the engine's.
-    let answer = |integ: &IntegrationId| vec![contact(integ.as_str(), 1)];
     let mut times = Vec::with_capacity(samples);
     let mut creates = 0;
     let mut searches = 0;
+    let (mut found, mut started) = (Started::with_capacity(8), Started::with_capacity(8));
     for s in 0..samples {
         let mut e = restored(base.clone());
         let calls: Vec<Call> = (0..CALLS_PER_SAMPLE).map(|k| call(&format!("b{s}-{k}"), k, NOW)).collect();
         let mut total = 0.0;
         for c in &calls {
-            let mut replies: BTreeMap<IntegrationId, Vec<Contact>> = KINDS.iter().map(|(id, _)| (IntegrationId::new(id), answer(&IntegrationId::new(id)))).collect();
+            // The CRMs' answers, as the connectors hand them over, made before the clock starts:
+            // what a search reply costs to build is the fixture's work, not the engine's.
+            let mut replies: Vec<Vec<Contact>> = KINDS.iter().map(|(id, _)| vec![contact(id, 1)]).collect();
             let mut ringing = c.clone();
             ringing.ended_at = None;
             let ended = c.clone();
             let t0 = clock();
-            let reqs = one_call(&mut e, pop, ringing, ended, &mut replies, &mut searches);
+            searches += one_call(&mut e, pop, ringing, ended, &mut replies, &mut found, &mut started);
             total += clock() - t0;
-            creates += reqs.iter().filter(|(_, _, create)| *create).count();
+            creates += started.iter().filter(|(_, _, create)| *create).count();
             // Outside the timing: the creates succeed, as they would.
-            for (req, _, _) in reqs {
+            for &(req, _, _) in started.iter() {
                 let record = RecordId::new(format!("r{req}"));
                 e.handle(Input::CrmDone { req, result: Ok(CrmOutput::Created { record, url: None }) }, NOW);
                 drain(&mut e);
