@@ -6,6 +6,7 @@
 #    the `bench` feature's export), wasm-bindgen --target nodejs, timed in Node with
 #    performance.now(); prints native vs wasm medians and the ratio; then the same module timed
 #    in Debian's Chromium, the extension's runtime (scripts/bench-engine-chromium.mjs);
+#    then native and wasm alternated over ROUNDS rounds (default 5), medians over the rounds;
 # 3. size: the shipped module (no bench feature) after wasm-opt -Oz, gzip -9, and what share of
 #    its code the engine and the other parts of the crate and its dependencies take (twiggy).
 set -euo pipefail
@@ -37,6 +38,10 @@ if command -v twiggy >/dev/null; then
 fi
 
 node scripts/bench-engine-wasm.mjs "$iterations"
+# One run's medians move with this shared machine's slow spells (natively 8.7 to 13.8 µs for the
+# same hang-up within minutes), so the bars are judged on native and wasm alternated in rounds.
+echo
+node scripts/bench-engine-rounds.mjs "$iterations" "${ROUNDS:-5}"
 if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   echo
   node scripts/bench-engine-chromium.mjs "$iterations"
