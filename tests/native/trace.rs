@@ -17,17 +17,17 @@ use std::fmt::Write as _;
 use calltrail::crm::{CrmError, CrmOp, CrmOutput};
 use calltrail::engine::records::DigestMeta;
 use calltrail::engine::{Effect, Engine, EngineOptions, Input, ReqId};
-use calltrail::model::{Call, CallId, CallResult, Contact, CrmKind, Direction, IntegrationId, RecordId, RecordType, Timestamp};
+use calltrail::model::{Call, CallId, CallResult, Contact, Direction, IntegrationId, RecordId, RecordType, Timestamp};
 use calltrail::phone::{Country, E164};
-use calltrail::settings::{IntegrationSettings, Settings};
+use calltrail::settings::Settings;
 use calltrail::store::{Batch, Durability, MemStore, Snapshot, StoreName, Write};
+
+use crate::support::world::{integration, INTEGRATIONS};
 
 /// FNV-1a of the scripted day's trace. Change only with a reviewed diff (see the module doc).
 const PINNED: u64 = 0x935a_8ef1_b7d3_42d4;
 
 const NOW: Timestamp = Timestamp(1_781_107_200_000);
-const KINDS: [(&str, CrmKind); 5] =
-    [("hs", CrmKind::HubSpot), ("pd", CrmKind::Pipedrive), ("sf", CrmKind::Salesforce), ("zo", CrmKind::Zoho), ("cl", CrmKind::Clio)];
 
 #[test]
 fn a_scripted_days_effects_are_byte_for_byte_the_pinned_ones() {
@@ -121,21 +121,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn settings() -> Settings {
-    let mut s = Settings::default();
-    for (id, kind) in KINDS {
-        s.integrations.push(IntegrationSettings {
-            id: IntegrationId::new(id),
-            kind,
-            label: id.into(),
-            base_url: format!("https://{id}.crm.example"),
-            auth: Default::default(),
-            auto_log: true,
-            log_messages: true,
-            conflict_rule: Default::default(),
-            placeholder: Default::default(),
-        });
-    }
-    s
+    Settings { integrations: INTEGRATIONS.iter().map(|&(id, kind)| integration(id, kind)).collect(), ..Settings::default() }
 }
 
 fn number(i: usize) -> E164 {
