@@ -350,7 +350,6 @@ fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value,
     common::json_body(r, access, CRM)
 }
 
-
 fn one_line(s: &str) -> String {
     common::strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }

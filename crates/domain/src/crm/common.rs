@@ -307,21 +307,11 @@ pub fn retry_after_ms(resp: &HttpResponse) -> Option<i64> {
         return None;
     }
     let secs: i64 = whole.parse().ok()?;
-    let mut ms = 0i64;
-    for (i, d) in frac.bytes().enumerate() {
-        match i {
-            0..=2 => ms = ms * 10 + i64::from(d - b'0'),
-            _ if d != b'0' => {
-                ms += 1;
-                break;
-            }
-            _ => {}
-        }
-    }
-    for _ in frac.len()..3 {
-        ms *= 10;
-    }
-    Some(secs * 1000 + ms)
+    // The fraction's first three digits (padded with zeros) are the milliseconds; any other
+    // digit but zero rounds up.
+    let ms = frac.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0, |ms, d| ms * 10 + i64::from(d - b'0'));
+    let round_up = i64::from(frac.bytes().skip(3).any(|d| d != b'0'));
+    Some(secs * 1000 + ms + round_up)
 }
 
 /// A header's value as an integer.

@@ -613,7 +613,7 @@ impl Engine {
             // start again together at every restore, which makes a new engine).
             let at = e.at.0.max(0).unsigned_abs();
             let key = &mut self.audit_key;
-            if key.0 != at || key.1.is_empty() || !json::count_up(&mut key.1) {
+            if key.0 != at || !json::count_up(&mut key.1) {
                 *key = (at, json::audit_key(at, &self.audit_boot, self.audit_seq));
             }
             let rec = e.to_record_keyed(key.1.clone());
@@ -1047,8 +1047,9 @@ impl Engine {
                         phone: *number,
                         marker: s.marker_for(0),
                     };
-                    let (attempt, _) = self.begin_attempt(key, 0);
-                    self.send(key, OpKind::CreateContact, s.trigger, Some(attempt), op);
+                    if let (attempt, Some(integration)) = self.begin_attempt(key, 0) {
+                        self.send_busy(key, integration, OpKind::CreateContact, s.trigger, Some(attempt), op);
+                    }
                 }
                 _ if s.targets.is_empty() => {
                     let phone = match &s.subject {
@@ -1084,8 +1085,9 @@ impl Engine {
                         CrmOp::CreateMessageLog { log } => log.messages.len(),
                         _ => s.messages,
                     };
-                    let (attempt, _) = self.begin_attempt(key, i);
-                    self.send(key, OpKind::Create { target: i, rev }, s.trigger, Some(attempt), op);
+                    if let (attempt, Some(integration)) = self.begin_attempt(key, i) {
+                        self.send_busy(key, integration, OpKind::Create { target: i, rev }, s.trigger, Some(attempt), op);
+                    }
                 }
             },
             _ => {}
