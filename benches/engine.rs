@@ -1,11 +1,11 @@
 //! Engine benchmarks, natively: `cargo bench --bench engine [-- --iterations N --only NAME --json PATH]`.
-//! Prints a Markdown table of medians (see `calltrail::engine::bench` for what each figure
+//! Prints a Markdown table of medians (see `calltrail_core::engine::bench` for what each figure
 //! times); `--json` also writes the figures for `scripts/bench-engine-wasm.mjs` to compare with
 //! the same code in wasm.
 
 use std::time::Instant;
 
-use calltrail::engine::bench;
+use calltrail_core::engine::bench;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -88,7 +88,7 @@ try {
     const all = (store) => new Promise((res, rej) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
     const calls = await all('calls');
     const slots = await all('slots');
-    // Record values are JSON text (crates/domain/src/store/mod.rs).
+    // Record values are JSON text (crates/core/src/store/mod.rs).
     const call = calls.find((c) => c.value && JSON.parse(c.value).call);
     const mine = slots.filter((s) => s.key.startsWith(`call|${call.key}|`));
     const day = 86_400_000;

@@ -3,7 +3,7 @@
 //! It owns the engine, the IndexedDB store and the credentials, and it is the only place where
 //! time is read (`Date.now()`) and requests leave (`fetch`). It holds no business rule: every
 //! decision is the engine's or a connector's; the host moves bytes and keeps the effect-order
-//! contract of [`crate::engine`]:
+//! contract of [`calltrail_core::engine`]:
 //! - one pump executes effects in the order the engine emitted them;
 //! - a `Persist` is awaited before the next effect starts, so a create never leaves before its
 //!   `Attempting` record is on disk;
@@ -23,16 +23,16 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use crate::crm::oauth::{self, Grant, OAuthClient, TokenSet};
-use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Reply, Secret, Step};
-use crate::engine::{CallEntry, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
-use crate::intents::{AuditFilter, Intent, PageInput};
-use crate::model::{CallId, IntegrationId, Timestamp};
-use crate::phone::E164;
-use crate::policy;
-use crate::settings::{AuthKind, Settings};
-use crate::store::{Batch, Durability, Record, Snapshot, StoreName, Write};
-use crate::view;
+use calltrail_core::crm::oauth::{self, Grant, OAuthClient, TokenSet};
+use calltrail_core::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Reply, Secret, Step};
+use calltrail_core::engine::{CallEntry, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
+use calltrail_core::intents::{AuditFilter, Intent, PageInput};
+use calltrail_core::model::{CallId, IntegrationId, Timestamp};
+use calltrail_core::phone::E164;
+use calltrail_core::policy;
+use calltrail_core::settings::{AuthKind, Settings};
+use calltrail_core::store::{Batch, Durability, Record, Snapshot, StoreName, Write};
+use calltrail_core::view;
 
 use super::idb::Db;
 use super::to_js;
@@ -499,10 +499,10 @@ impl Inner {
             }
             Intent::Audit { limit, filter } => Answer::ok(Some(serde_json::Value::Array(self.audit(limit, &filter).await?))),
             Intent::AuditCsv { limit, filter } => {
-                let mut csv = String::from(crate::engine::audit::CSV_HEADER);
+                let mut csv = String::from(calltrail_core::engine::audit::CSV_HEADER);
                 csv.push('\n');
                 for e in self.audit(limit, &filter).await? {
-                    if let Ok(entry) = serde_json::from_str::<crate::engine::AuditEntry>(&e.to_string()) {
+                    if let Ok(entry) = serde_json::from_str::<calltrail_core::engine::AuditEntry>(&e.to_string()) {
                         csv.push_str(&entry.to_csv());
                         csv.push('\n');
                     }
@@ -687,7 +687,7 @@ impl Inner {
     }
 
     async fn slots_of(&self, call: &CallId) -> Result<Vec<Slot>, JsValue> {
-        let prefix = crate::engine::slot::call_slot_prefix(call);
+        let prefix = calltrail_core::engine::slot::call_slot_prefix(call);
         let mut slots: Vec<Slot> =
             self.db.prefix(StoreName::Slots, &prefix).await?.iter().filter_map(Slot::from_record).collect();
         // The engine's copy is newer (and knows which slots have a request in flight).
@@ -802,8 +802,8 @@ impl Inner {
         }
         let decoded = {
             let engine = self.engine.borrow();
-            let ctx = crate::softphone::DecodeContext::from_settings(engine.settings(), now);
-            crate::softphone::decode(origin, data, &ctx)
+            let ctx = calltrail_core::softphone::DecodeContext::from_settings(engine.settings(), now);
+            calltrail_core::softphone::decode(origin, data, &ctx)
         };
         let event = match decoded {
             Ok(e) => e,
@@ -818,7 +818,7 @@ impl Inner {
                 return (Answer::ok(Some(serde_json::json!({ "accepted": true, "repeat": true }))), None);
             }
         }
-        match crate::softphone::to_input(event) {
+        match calltrail_core::softphone::to_input(event) {
             None => {
                 self.diagnostics.borrow_mut().softphone.ignored += 1;
                 (Answer::ok(Some(serde_json::json!({ "accepted": true, "ignored": true }))), None)
@@ -849,7 +849,7 @@ impl Inner {
     }
 
     /// A call's records as stored, for manual logging of calls older than what a restore reads.
-    async fn stored_call(&self, call: &crate::model::CallId) -> Result<Snapshot, JsValue> {
+    async fn stored_call(&self, call: &calltrail_core::model::CallId) -> Result<Snapshot, JsValue> {
         if self.engine.borrow().call(call).is_some() {
             return Ok(Snapshot::default());
         }
@@ -857,7 +857,7 @@ impl Inner {
         if let Some(r) = self.db.get(StoreName::Calls, call.as_str()).await? {
             snap.stores.push((StoreName::Calls, vec![r]));
         }
-        let prefix = crate::engine::slot::call_slot_prefix(call);
+        let prefix = calltrail_core::engine::slot::call_slot_prefix(call);
         let slots = self.db.prefix(StoreName::Slots, &prefix).await?;
         if !slots.is_empty() {
             snap.stores.push((StoreName::Slots, slots));
@@ -911,7 +911,7 @@ trait LabelOrId {
     fn label_or_id(&self) -> String;
 }
 
-impl LabelOrId for crate::settings::IntegrationSettings {
+impl LabelOrId for calltrail_core::settings::IntegrationSettings {
     fn label_or_id(&self) -> String {
         if self.label.is_empty() {
             self.id.to_string()

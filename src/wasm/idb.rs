@@ -1,4 +1,4 @@
-//! The store contract of [`crate::store`] over IndexedDB, in every scope that has `indexedDB`
+//! The store contract of [`calltrail_core::store`] over IndexedDB, in every scope that has `indexedDB`
 //! (service worker, dedicated worker, page).
 //!
 //! Each object store keeps [`Record`] envelopes with keyPath `key` and two indexes, `open` and
@@ -21,7 +21,7 @@ use web_sys::{
     IdbOpenDbRequest, IdbRequest, IdbTransaction,
 };
 
-use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
+use calltrail_core::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 
 /// The schema version this build writes. Bump it with a new arm in [`upgrade`].
 pub const SCHEMA_VERSION: u32 = 2;

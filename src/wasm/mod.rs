@@ -12,7 +12,7 @@ pub mod idb;
 #[wasm_bindgen]
 pub fn bench_engine(iterations: u32, clock: &js_sys::Function) -> String {
     let mut now = || clock.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-    crate::engine::bench::to_json(&crate::engine::bench::run(iterations as usize, &mut now))
+    calltrail_core::engine::bench::to_json(&calltrail_core::engine::bench::run(iterations as usize, &mut now))
 }
 
 /// [`bench_engine`] for the figures whose name contains `only` (for profiling one figure).
@@ -20,14 +20,14 @@ pub fn bench_engine(iterations: u32, clock: &js_sys::Function) -> String {
 #[wasm_bindgen]
 pub fn bench_engine_only(iterations: u32, clock: &js_sys::Function, only: &str) -> String {
     let mut now = || clock.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-    crate::engine::bench::to_json(&crate::engine::bench::run_only(iterations as usize, &mut now, only))
+    calltrail_core::engine::bench::to_json(&calltrail_core::engine::bench::run_only(iterations as usize, &mut now, only))
 }
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::model::Timestamp;
-use crate::store::{Batch, Durability, Record, StoreName, Write};
+use calltrail_core::model::Timestamp;
+use calltrail_core::store::{Batch, Durability, Record, StoreName, Write};
 
 
 /// When this build was made: the commit time the build script passes in (reproducible builds

@@ -4,7 +4,7 @@
 //! (`CHROMEDRIVER=/usr/bin/chromedriver`; the runner comes with wasm-bindgen-cli).
 #![cfg(target_arch = "wasm32")]
 
-use calltrail::store::{Batch, Durability, Record, RestoreQuery, StoreName, Write};
+use calltrail_core::store::{Batch, Durability, Record, RestoreQuery, StoreName, Write};
 use calltrail::wasm::idb::Db;
 use serde_json::json;
 use wasm_bindgen_test::*;

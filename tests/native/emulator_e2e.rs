@@ -15,11 +15,11 @@ mod harness;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use calltrail::crm::{self, CallLog, CrmError, CrmOp, CrmOutput, LogHint, LogWhat, Marker, MessageLog};
-use calltrail::model::{
+use calltrail_core::crm::{self, CallLog, CrmError, CrmOp, CrmOutput, LogHint, LogWhat, Marker, MessageLog};
+use calltrail_core::model::{
     Call, CallId, CallResult, Contact, ConversationId, CrmKind, Direction, Message, MessageKind, RecordId, Timestamp,
 };
-use calltrail::phone::{Country, E164};
+use calltrail_core::phone::{Country, E164};
 use serde_json::{json, Value};
 
 use harness::{describe, poll, vendor, Emulator, Executor};
@@ -223,7 +223,7 @@ fn end_to_end(kind: CrmKind) {
         marker: marker(kind, "sms"),
         contact: jane.clone(),
         kind: MessageKind::Sms,
-        day: calltrail::crm::common::utc_date(t1),
+        day: calltrail_core::crm::common::utc_date(t1),
         their_number: n0100,
         our_number: Some(e164("+16175550000")),
         messages: vec![message(0, &n0100, t1, "Are you open on Saturday?")],

@@ -3,7 +3,7 @@
 //! generated valid numbers survive every common spelling, parsing is idempotent, and no input
 //! makes parsing or matching panic.
 
-use calltrail::phone::{matches, Country, PhoneError, E164};
+use calltrail_core::phone::{matches, Country, PhoneError, E164};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 

@@ -1,9 +1,9 @@
 //! Scenario tests: one per product rule (PRODUCT.md), against the fake world in `support/`.
 //! Every test also asserts the world saw no invariant violation on the effect trace.
 
-use calltrail::engine::{Input, Notice, ProblemKind, Resolution};
-use calltrail::model::{CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, RecordId, RecordType, Timestamp};
-use calltrail::settings::ConflictRule;
+use calltrail_core::engine::{Input, Notice, ProblemKind, Resolution};
+use calltrail_core::model::{CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, RecordId, RecordType, Timestamp};
+use calltrail_core::settings::ConflictRule;
 
 use crate::support::fake_crm::contact;
 use crate::support::world::{call, e164, ts, CrashPoint};
@@ -112,7 +112,7 @@ fn notes_opened_then_cancelled_goes_to_the_digest() {
     w.advance_mins(60);
     assert_eq!(w.state("c1", "hs"), "logged");
     assert_eq!(w.state("c1", "pd"), "logged");
-    let digest_creates = w.sent.iter().filter(|s| s.req.trigger == calltrail::engine::Trigger::Digest).count();
+    let digest_creates = w.sent.iter().filter(|s| s.req.trigger == calltrail_core::engine::Trigger::Digest).count();
     assert!(digest_creates >= 2);
     w.assert_clean();
 }
@@ -238,10 +238,10 @@ fn manual_logging_of_an_old_call_uses_the_stored_records() {
     assert!(w.engine.call(&cid("old")).is_none(), "not read by the restore");
     let t = w.now;
     w.crm("hs").add_contact("ann", "Ann", ANN, t);
-    let mut stored = calltrail::store::Snapshot::default();
-    let calls = vec![w.store.get(calltrail::store::StoreName::Calls, "old").unwrap().clone()];
-    let slots = w.store.all(calltrail::store::StoreName::Slots).cloned().collect();
-    stored.stores = vec![(calltrail::store::StoreName::Calls, calls), (calltrail::store::StoreName::Slots, slots)];
+    let mut stored = calltrail_core::store::Snapshot::default();
+    let calls = vec![w.store.get(calltrail_core::store::StoreName::Calls, "old").unwrap().clone()];
+    let slots = w.store.all(calltrail_core::store::StoreName::Slots).cloned().collect();
+    stored.stores = vec![(calltrail_core::store::StoreName::Calls, calls), (calltrail_core::store::StoreName::Slots, slots)];
     w.input(Input::ManualLogRequested { call: cid("old"), integrations: vec![iid("hs")], stored });
     assert_eq!(w.state("old", "hs"), "logged");
     w.assert_clean();
@@ -274,12 +274,12 @@ fn quiet_night(night_local_midnight_utc: &str) {
     let mut quiet_minutes = 0;
     for m in 0..(9 * 60) {
         let t = start.plus_mins(m);
-        if calltrail::engine::digest::in_quiet_hours(&d, t) {
+        if d.in_quiet_hours(t) {
             quiet_minutes += 1;
             let digest_reqs: Vec<_> = w
                 .requests_between(t, t.plus_mins(1))
                 .into_iter()
-                .filter(|s| s.req.trigger == calltrail::engine::Trigger::Digest)
+                .filter(|s| s.req.trigger == calltrail_core::engine::Trigger::Digest)
                 .collect();
             assert!(digest_reqs.is_empty(), "digest request at {t}: {:?}", digest_reqs[0].req);
         }
@@ -321,7 +321,7 @@ fn the_seven_oclock_catch_up_run_covers_a_call_that_failed_at_one_fifty() {
     assert_eq!(w.state("c150", "hs"), "waiting", "nothing during quiet hours");
     w.advance_to(ts("2026-06-10T11:01:00Z"));
     assert_eq!(w.state("c150", "hs"), "logged", "07:00 run reaches back to the last completed run");
-    let create = w.sent.iter().find(|s| matches!(s.req.op, calltrail::crm::CrmOp::CreateCallLog { .. })).unwrap();
+    let create = w.sent.iter().find(|s| matches!(s.req.op, calltrail_core::crm::CrmOp::CreateCallLog { .. })).unwrap();
     assert_eq!(create.at, ts("2026-06-10T11:00:00Z"));
     w.assert_clean();
 }
@@ -377,7 +377,7 @@ fn ask_sends_conflicts_to_the_unresolved_queue_and_a_batch_resolves_them() {
     }
     assert_eq!(w.engine.unresolved_count(), 4);
     assert!(w.notices.iter().any(|n| matches!(n, Notice::UnresolvedCount { count: 4 })));
-    let key = |i: usize| calltrail::engine::slot::call_slot_key(&cid(&format!("c{i}")), &iid("hs"));
+    let key = |i: usize| calltrail_core::engine::slot::call_slot_key(&cid(&format!("c{i}")), &iid("hs"));
     w.input(Input::UnresolvedResolved {
         resolutions: vec![
             (key(0), Resolution::Contacts { ids: vec![RecordId::new("a+12125550101"), RecordId::new("b+12125550101")] }),
@@ -590,16 +590,16 @@ fn bad_input_is_reported_and_never_loses_the_call() {
     w.input(Input::CallEnded(c));
     w.input(Input::NotesOpened { call: cid("ghost") });
     w.input(Input::LogNowRequested { call: cid("ghost") });
-    w.input(Input::CrmDone { req: 424242, result: Ok(calltrail::crm::CrmOutput::Updated) });
+    w.input(Input::CrmDone { req: 424242, result: Ok(calltrail_core::crm::CrmOutput::Updated) });
     w.input(Input::ContactsPicked { call: cid("bad"), integration: iid("nope"), contacts: vec![] });
     let kinds: Vec<_> = w.problems.iter().map(|p| p.kind).collect();
     for k in [ProblemKind::BadInput, ProblemKind::UnknownCall, ProblemKind::UnknownRequest, ProblemKind::UnknownIntegration] {
         assert!(kinds.contains(&k), "{k:?} in {kinds:?}");
     }
     assert_eq!(w.state("bad", "hs"), "logged");
-    let mut fresh = calltrail::engine::Engine::default();
+    let mut fresh = calltrail_core::engine::Engine::default();
     fresh.handle(Input::AlarmFired, w.now);
-    assert!(matches!(fresh.poll_effect(), Some(calltrail::engine::Effect::Problem(p)) if p.kind == ProblemKind::NotRestored));
+    assert!(matches!(fresh.poll_effect(), Some(calltrail_core::engine::Effect::Problem(p)) if p.kind == ProblemKind::NotRestored));
     w.assert_clean();
 }
 
@@ -610,8 +610,8 @@ fn restore_reads_open_work_and_recent_calls_only() {
         w.advance_mins(24 * 60);
         w.input(ended(&format!("h{i}"), "+19995550100", &w));
     }
-    let snap = w.store.restore(&calltrail::engine::Engine::restore_query(&w.settings, w.now));
-    let calls = snap.records(calltrail::store::StoreName::Calls).len();
+    let snap = w.store.restore(&calltrail_core::engine::Engine::restore_query(&w.settings, w.now));
+    let calls = snap.records(calltrail_core::store::StoreName::Calls).len();
     assert!(calls <= 2, "{calls} calls read on restore");
     w.restart();
     w.assert_clean();
@@ -643,13 +643,13 @@ mod idempotence {
             }
         }
         w.advance_mins(300);
-        let states = w.store.all(calltrail::store::StoreName::Slots).map(|r| (r.key.clone(), w.stored_state(&r.key))).collect();
+        let states = w.store.all(calltrail_core::store::StoreName::Slots).map(|r| (r.key.clone(), w.stored_state(&r.key))).collect();
         let records = w.crms.values().map(|c| c.records.len()).sum();
         w.assert_clean();
         (states, records)
     }
 
-    use calltrail::model::Call;
+    use calltrail_core::model::Call;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
@@ -660,7 +660,7 @@ mod idempotence {
     }
 }
 
-fn ringing(id: &str, number: &str, w: &World) -> calltrail::model::Call {
+fn ringing(id: &str, number: &str, w: &World) -> calltrail_core::model::Call {
     let mut c = call(id, number, w.now, w.now);
     c.ended_at = None;
     c
@@ -697,7 +697,7 @@ fn a_call_pop_older_than_the_freshness_rule_is_searched_again() {
     // Ann is added during a long call; the pop's "no match" is stale by hang-up.
     let now = w.now;
     w.crm("hs").add_contact("ann-late", "Ann", ANN, now.plus_mins(1));
-    w.advance_mins(calltrail::engine::records::POP_FRESH_EMPTY_MINS + 2);
+    w.advance_mins(calltrail_core::engine::records::POP_FRESH_EMPTY_MINS + 2);
     c.ended_at = Some(w.now);
     w.input(Input::CallEnded(c));
     assert_eq!(w.state("c1", "hs"), "logged");
@@ -744,7 +744,7 @@ fn notes_saved_after_the_call_is_logged_update_each_log_once() {
     w.input(Input::NotesSaved { call: cid("c1"), notes: "call back Tuesday".into() });
     w.input(Input::NotesSaved { call: cid("c1"), notes: "call back Tuesday".into() }); // unchanged
     for id in ["hs", "pd"] {
-        let updates = w.sent.iter().filter(|s| s.req.integration.as_str() == id && matches!(s.req.op, calltrail::crm::CrmOp::UpdateCallLog { .. })).count();
+        let updates = w.sent.iter().filter(|s| s.req.integration.as_str() == id && matches!(s.req.op, calltrail_core::crm::CrmOp::UpdateCallLog { .. })).count();
         assert_eq!(updates, 1, "{id}");
         assert_eq!(w.crm(id).logs_for_call("c1")[0].notes, "call back Tuesday", "{id}");
         assert_eq!(w.state("c1", id), "logged");

@@ -20,10 +20,10 @@
 
 use std::collections::BTreeMap;
 
-use calltrail::engine::{EngineOptions, Input, Mutation, Resolution};
-use calltrail::model::{CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, Timestamp};
-use calltrail::settings::ConflictRule;
-use calltrail::store::StoreName;
+use calltrail_core::engine::{EngineOptions, Input, Mutation, Resolution};
+use calltrail_core::model::{CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, Timestamp};
+use calltrail_core::settings::ConflictRule;
+use calltrail_core::store::StoreName;
 
 use crate::support::fake_crm::contact;
 use crate::support::world::{call, e164, ts};
@@ -126,7 +126,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
     }
     let mut calls = 0usize;
     let mut msgs = 0usize;
-    let mut open_calls: Vec<calltrail::model::Call> = Vec::new();
+    let mut open_calls: Vec<calltrail_core::model::Call> = Vec::new();
     // When each call ended in true time (the CRMs' time), for I1.
     let mut true_end: BTreeMap<String, Timestamp> = BTreeMap::new();
     let steps = 12 + r.below(20);
@@ -261,10 +261,10 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
                 }
             }
             _ => {
-                let keys: Vec<calltrail::engine::SlotKey> = w
+                let keys: Vec<calltrail_core::engine::SlotKey> = w
                     .engine
                     .slots()
-                    .filter(|s| matches!(s.state, calltrail::engine::SlotState::Unresolved { .. }))
+                    .filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. }))
                     .map(|s| s.key.clone())
                     .collect();
                 if !keys.is_empty() {
@@ -297,14 +297,14 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
     let latest = w.engine.slots().map(|s| s.at).max().unwrap_or(w.now).max(w.now);
     let mut until = latest.plus_hours(i64::from(catch_up) + 3);
     let d = w.settings.digest.clone();
-    if calltrail::engine::digest::in_quiet_hours(&d, until) {
-        until = calltrail::engine::digest::quiet_end(&d, until).plus_mins(1);
+    if d.in_quiet_hours(until) {
+        until = d.quiet_end(until).plus_mins(1);
     }
     for _ in 0..3 {
-        let keys: Vec<calltrail::engine::SlotKey> = w
+        let keys: Vec<calltrail_core::engine::SlotKey> = w
             .engine
             .slots()
-            .filter(|s| matches!(s.state, calltrail::engine::SlotState::Unresolved { .. }))
+            .filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. }))
             .map(|s| s.key.clone())
             .collect();
         if !keys.is_empty() {
@@ -392,7 +392,7 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
         let number = rec.json().get("call").and_then(|x| x.get("their_number")).and_then(|x| x.as_str()).unwrap_or("").to_owned();
         let ended_at = true_end.get(&call).copied().unwrap_or(Timestamp(i64::MIN));
         for (i, id) in integs.iter().enumerate() {
-            let key = calltrail::engine::slot::call_slot_key(&CallId::new(&call), id);
+            let key = calltrail_core::engine::slot::call_slot_key(&CallId::new(&call), id);
             let Some(s) = slots.get(&*key) else {
                 v.push(format!("I1 call {call} has no slot in {id}"));
                 continue;

@@ -2,9 +2,9 @@
 //! replayed as a `MessageEvent` `{origin, data}` would deliver it, then again from spoofed
 //! origins, twice (two tabs), and mutated; finally arbitrary JSON must never make it panic.
 
-use calltrail::model::{CallResult, Direction, MessageKind, Timestamp};
-use calltrail::phone::Country;
-use calltrail::softphone::{
+use calltrail_core::model::{CallResult, Direction, MessageKind, Timestamp};
+use calltrail_core::phone::Country;
+use calltrail_core::softphone::{
     decode, ringcentral, DecodeContext, DecodeError, IgnoreReason, SoftphoneEvent,
 };
 use proptest::prelude::*;

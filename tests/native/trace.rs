@@ -14,13 +14,13 @@
 
 use std::fmt::Write as _;
 
-use calltrail::crm::{CrmError, CrmOp, CrmOutput};
-use calltrail::engine::records::DigestMeta;
-use calltrail::engine::{Effect, Engine, EngineOptions, Input, ReqId};
-use calltrail::model::{Call, CallId, CallResult, Contact, Direction, IntegrationId, RecordId, RecordType, Timestamp};
-use calltrail::phone::{Country, E164};
-use calltrail::settings::Settings;
-use calltrail::store::{Batch, Durability, MemStore, Snapshot, StoreName, Write};
+use calltrail_core::crm::{CrmError, CrmOp, CrmOutput};
+use calltrail_core::engine::records::DigestMeta;
+use calltrail_core::engine::{Effect, Engine, EngineOptions, Input, ReqId};
+use calltrail_core::model::{Call, CallId, CallResult, Contact, Direction, IntegrationId, RecordId, RecordType, Timestamp};
+use calltrail_core::phone::{Country, E164};
+use calltrail_core::settings::Settings;
+use calltrail_core::store::{Batch, Durability, MemStore, Snapshot, StoreName, Write};
 
 use crate::support::world::{integration, INTEGRATIONS};
 

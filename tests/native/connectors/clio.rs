@@ -2,8 +2,8 @@
 //! (`Contact_List`, `Communication_Show`, `Error`), every error class, and conformance of
 //! every body and query parameter to the spec.
 
-use calltrail::crm::*;
-use calltrail::model::{CrmKind, RecordId};
+use calltrail_core::crm::*;
+use calltrail_core::model::{CrmKind, RecordId};
 use serde_json::{json, Value};
 
 use super::pipedrive::kit::*;
@@ -74,7 +74,7 @@ fn create_call_is_a_phone_communication_with_the_marker() {
     assert_eq!(out, Ok(CrmOutput::Created { record: RecordId::new("801"), url: None }));
 
     let mut log = call_log("1", "Person", "");
-    log.call.direction = calltrail::model::Direction::Outbound;
+    log.call.direction = calltrail_core::model::Direction::Outbound;
     let b = body(&first(&clio(), &CrmOp::CreateCallLog { log }));
     assert_eq!(b["data"]["receivers"], json!([{"id": 1, "type": "Contact"}]));
     assert!(b["data"].get("senders").is_none());
@@ -107,7 +107,7 @@ fn placeholder_person() {
 
 #[test]
 fn sms_day_is_a_phone_communication_updated_in_place() {
-    use calltrail::model::Direction::*;
+    use calltrail_core::model::Direction::*;
     let log = message_log("1", "Person", &[("2026-03-08T14:05:00Z", Outbound, "Your hearing is at 9"), ("2026-03-08T14:07:00Z", Inbound, "Thanks")]);
     let (reqs, out) = run(&clio(), &CrmOp::CreateMessageLog { log: log.clone() }, vec![ok(201, r#"{"data":{"id":802,"etag":"x"}}"#)]);
     let body_text = "SMS conversation with +12125550100 on 2026-03-08\n\n14:05 UTC out: Your hearing is at 9\n14:07 UTC in: Thanks\n\nLogged by Calltrail · calltrail:sms-conv-1:2026-03-08@int-1";
@@ -211,7 +211,7 @@ fn requests_conform_to_the_spec() {
         }
     }
     let log = call_log("1", "Person", "n");
-    let msgs = message_log("1", "Person", &[("2026-03-08T14:05:00Z", calltrail::model::Direction::Inbound, "x")]);
+    let msgs = message_log("1", "Person", &[("2026-03-08T14:05:00Z", calltrail_core::model::Direction::Inbound, "x")]);
     let requests = vec![
         first(&clio(), &CrmOp::SearchContacts { phone: e164("+12125550100") }),
         first(&clio(), &CrmOp::CreateCallLog { log: log.clone() }),

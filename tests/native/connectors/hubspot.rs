@@ -3,18 +3,18 @@
 //! the token never leaking. Also holds the OAuth golden tests and the small kit the Salesforce
 //! golden tests share.
 
-use calltrail::crm::common::Access;
-use calltrail::crm::*;
-use calltrail::model::*;
+use calltrail_core::crm::common::Access;
+use calltrail_core::crm::*;
+use calltrail_core::model::*;
 use serde_json::{json, Value};
 
 use kit::*;
 
 /// Helpers shared by the HubSpot and Salesforce golden tests.
 pub(super) mod kit {
-    use calltrail::crm::*;
-    use calltrail::model::*;
-    use calltrail::phone::{Country, E164};
+    use calltrail_core::crm::*;
+    use calltrail_core::model::*;
+    use calltrail_core::phone::{Country, E164};
     use serde_json::Value;
 
     pub const TOKEN: &str = "pat-na1-SECRET-5f4e3d2c1b0a";
@@ -271,9 +271,9 @@ fn search_with_no_results_is_empty_and_stops_after_the_page_cap() {
     assert_eq!(out, Ok(CrmOutput::Contacts { contacts: vec![] }));
 
     let endless = |n: usize| json!({"total": 999, "results": [], "paging": {"next": {"after": (n * 100).to_string()}}});
-    let replies = (1..=calltrail::crm::hubspot::MAX_SEARCH_PAGES).map(|n| json_reply(200, endless(n))).collect();
+    let replies = (1..=calltrail_core::crm::hubspot::MAX_SEARCH_PAGES).map(|n| json_reply(200, endless(n))).collect();
     let (reqs, out) = run(&hs(), &search_op(), replies);
-    assert_eq!(reqs.len(), calltrail::crm::hubspot::MAX_SEARCH_PAGES);
+    assert_eq!(reqs.len(), calltrail_core::crm::hubspot::MAX_SEARCH_PAGES);
     assert_eq!(out, Ok(CrmOutput::Contacts { contacts: vec![] }));
 }
 
@@ -584,9 +584,9 @@ fn access_of_ops() {
 /// OAuth 2 golden pairs: authorize URL, code and refresh grants, token replies per CRM.
 mod oauth {
     use super::kit::*;
-    use calltrail::crm::oauth::*;
-    use calltrail::crm::*;
-    use calltrail::model::*;
+    use calltrail_core::crm::oauth::*;
+    use calltrail_core::crm::*;
+    use calltrail_core::model::*;
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

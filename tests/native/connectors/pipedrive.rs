@@ -3,17 +3,17 @@
 //! escaping and the token never leaking. Also holds the small kit the Zoho and Clio golden
 //! tests share.
 
-use calltrail::crm::*;
-use calltrail::model::CrmKind;
+use calltrail_core::crm::*;
+use calltrail_core::model::CrmKind;
 use serde_json::{json, Value};
 
 use kit::*;
 
 /// Test helpers shared by the Pipedrive, Zoho and Clio golden tests.
 pub(super) mod kit {
-    use calltrail::crm::*;
-    use calltrail::model::*;
-    use calltrail::phone::{Country, E164};
+    use calltrail_core::crm::*;
+    use calltrail_core::model::*;
+    use calltrail_core::phone::{Country, E164};
     use serde_json::Value;
 
     pub const TOKEN: &str = "SECRET-tok-9f8e7d6c5b4a";
@@ -184,7 +184,7 @@ fn pd() -> Connection {
     conn(CrmKind::Pipedrive, BASE)
 }
 
-fn assert_auth(r: &calltrail::crm::HttpRequest) {
+fn assert_auth(r: &calltrail_core::crm::HttpRequest) {
     assert_eq!(header(r, "x-api-token"), Some(TOKEN));
     assert_eq!(header(r, "authorization"), None, "Pipedrive API tokens go in x-api-token");
     assert!(!r.url.contains("api_token"), "never the api_token query parameter");
@@ -272,14 +272,14 @@ fn create_call_is_a_done_call_activity() {
             "note": "<p><b>Inbound call</b> · Answered · 2m 05s</p><p>From +12125550100 to +16465550111</p><p>Wants a quote.<br>Call back Tuesday.</p><p>Logged by Calltrail · calltrail:call-1@int-1</p>"
         })
     );
-    assert_eq!(out, Ok(CrmOutput::Created { record: calltrail::model::RecordId::new("41"), url: None }));
+    assert_eq!(out, Ok(CrmOutput::Created { record: calltrail_core::model::RecordId::new("41"), url: None }));
 }
 
 #[test]
 fn update_call_patches_the_activity() {
     let mut log = call_log("6", "Person", "Added later");
     log.call.recording_url = Some("https://rec.example/r/1.mp3".into());
-    let op = CrmOp::UpdateCallLog { record: calltrail::model::RecordId::new("41"), log };
+    let op = CrmOp::UpdateCallLog { record: calltrail_core::model::RecordId::new("41"), log };
     let (reqs, out) = run(&pd(), &op, vec![ok(200, r#"{"success":true,"data":{"id":41}}"#)]);
     assert_eq!(reqs[0].method, Method::Patch);
     assert_eq!(reqs[0].url, "https://api.pipedrive.com/api/v2/activities/41");
@@ -318,16 +318,16 @@ fn placeholder_person_has_the_number() {
 
 #[test]
 fn sms_day_is_a_note_updated_in_place() {
-    use calltrail::model::Direction::*;
+    use calltrail_core::model::Direction::*;
     let log = message_log("6", "Person", &[("2026-03-08T14:05:00Z", Inbound, "Hi <there>"), ("2026-03-08T14:06:00Z", Outbound, "Hello & welcome\nline 2")]);
     let (reqs, out) = run(&pd(), &CrmOp::CreateMessageLog { log: log.clone() }, vec![ok(200, r#"{"success":true,"data":{"id":900,"content":"x","person_id":6}}"#)]);
     assert_eq!(reqs[0].url, "https://api.pipedrive.com/v1/notes");
     assert_eq!(reqs[0].method, Method::Post);
     let want_content = "<p><b>SMS conversation</b> · 2026-03-08 · with +12125550100</p><p>14:05 UTC in: Hi &lt;there&gt;<br>14:06 UTC out: Hello &amp; welcome<br>line 2</p><p>Logged by Calltrail · calltrail:sms-conv-1:2026-03-08@int-1</p>";
     assert_eq!(body(&reqs[0]), json!({"content": want_content, "person_id": 6}));
-    assert_eq!(out, Ok(CrmOutput::Created { record: calltrail::model::RecordId::new("900"), url: None }));
+    assert_eq!(out, Ok(CrmOutput::Created { record: calltrail_core::model::RecordId::new("900"), url: None }));
 
-    let op = CrmOp::UpdateMessageLog { record: calltrail::model::RecordId::new("900"), log };
+    let op = CrmOp::UpdateMessageLog { record: calltrail_core::model::RecordId::new("900"), log };
     let (reqs, out) = run(&pd(), &op, vec![ok(200, r#"{"success":true,"data":{"id":900}}"#)]);
     assert_eq!((reqs[0].method, reqs[0].url.as_str()), (Method::Put, "https://api.pipedrive.com/v1/notes/900"));
     assert_eq!(body(&reqs[0]), json!({"content": want_content}));
@@ -343,7 +343,7 @@ fn find_call_scans_the_persons_recent_activities() {
     let (reqs, out) = run(&pd(), &op, vec![ok(200, &page1.to_string()), ok(200, &page2.to_string())]);
     assert_eq!(reqs[0].url, "https://api.pipedrive.com/api/v2/activities?person_id=6&updated_since=2026-03-08T06%3A35%3A00Z&limit=500");
     assert_eq!(reqs[1].url, "https://api.pipedrive.com/api/v2/activities?person_id=6&updated_since=2026-03-08T06%3A35%3A00Z&limit=500&cursor=c2");
-    assert_eq!(out, Ok(CrmOutput::Found { record: Some(calltrail::model::RecordId::new("41")) }));
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(calltrail_core::model::RecordId::new("41")) }));
 
     let empty = json!({"success": true, "data": [], "additional_data": {"next_cursor": null}});
     let (_, out) = run(&pd(), &op, vec![ok(200, &empty.to_string())]);
@@ -357,7 +357,7 @@ fn find_messages_and_placeholder() {
         "additional_data": {"pagination": {"start": 0, "limit": 500, "more_items_in_collection": false}}});
     let (reqs, out) = run(&pd(), &op, vec![ok(200, &notes.to_string())]);
     assert_eq!(reqs[0].url, "https://api.pipedrive.com/v1/notes?person_id=6&start_date=2026-03-07&start=0&limit=500");
-    assert_eq!(out, Ok(CrmOutput::Found { record: Some(calltrail::model::RecordId::new("900")) }));
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(calltrail_core::model::RecordId::new("900")) }));
 
     let op = CrmOp::FindLog { marker: Marker("calltrail:c1".into()), hint: hint(LogWhat::Contact, None, None) };
     let persons = json!({"success": true, "data": [
@@ -366,7 +366,7 @@ fn find_messages_and_placeholder() {
     ], "additional_data": {"next_cursor": null}});
     let (reqs, out) = run(&pd(), &op, vec![ok(200, &persons.to_string())]);
     assert_eq!(reqs[0].url, "https://api.pipedrive.com/api/v2/persons?updated_since=2026-03-08T06%3A35%3A00Z&limit=500");
-    assert_eq!(out, Ok(CrmOutput::Found { record: Some(calltrail::model::RecordId::new("77")) }), "only a person added since the op counts");
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(calltrail_core::model::RecordId::new("77")) }), "only a person added since the op counts");
 }
 
 #[test]
@@ -414,7 +414,7 @@ fn non_numeric_person_id_is_refused_before_sending() {
 
 /// Pipedrive's specs are YAML and the crate has no YAML parser: a light check that every
 /// property we send is declared under the endpoint's block in the spec text (indentation-based
-/// block extraction), alongside the hand check cited in crates/domain/src/crm/pipedrive.rs.
+/// block extraction), alongside the hand check cited in crates/core/src/crm/pipedrive.rs.
 #[test]
 fn request_bodies_use_declared_properties() {
     let dir = shared_dir().join("specs/pipedrive");
@@ -437,10 +437,10 @@ fn request_bodies_use_declared_properties() {
     };
     let bodies: Vec<(&str, &str, &str, Value)> = vec![
         (v2.as_str(), "/activities", "post", body(&first(&pd(), &CrmOp::CreateCallLog { log: call_log("6", "Person", "n") }))),
-        (v2.as_str(), "/activities/{id}", "patch", body(&first(&pd(), &CrmOp::UpdateCallLog { record: calltrail::model::RecordId::new("1"), log: call_log("6", "Person", "n") }))),
+        (v2.as_str(), "/activities/{id}", "patch", body(&first(&pd(), &CrmOp::UpdateCallLog { record: calltrail_core::model::RecordId::new("1"), log: call_log("6", "Person", "n") }))),
         (v2.as_str(), "/persons", "post", body(&first(&pd(), &CrmOp::CreateContact { name: "N".into(), phone: e164("+12125550100"), marker: Marker("m".into()) }))),
         (v1.as_str(), "/notes", "post", body(&first(&pd(), &CrmOp::CreateMessageLog { log: message_log("6", "Person", &[]) }))),
-        (v1.as_str(), "/notes/{id}", "put", body(&first(&pd(), &CrmOp::UpdateMessageLog { record: calltrail::model::RecordId::new("1"), log: message_log("6", "Person", &[]) }))),
+        (v1.as_str(), "/notes/{id}", "put", body(&first(&pd(), &CrmOp::UpdateMessageLog { record: calltrail_core::model::RecordId::new("1"), log: message_log("6", "Person", &[]) }))),
     ];
     for (text, path, method, b) in bodies {
         let spec = block(text, path, method);

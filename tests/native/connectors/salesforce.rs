@@ -3,9 +3,9 @@
 //! `{id, success, errors}`, error arrays `[{message, errorCode, fields}]`), every error class,
 //! SOSL/SOQL escaping, and the token never leaking.
 
-use calltrail::crm::salesforce::{soql_quote, sosl_escape, API_VERSION};
-use calltrail::crm::*;
-use calltrail::model::*;
+use calltrail_core::crm::salesforce::{soql_quote, sosl_escape, API_VERSION};
+use calltrail_core::crm::*;
+use calltrail_core::model::*;
 use serde_json::{json, Value};
 
 use super::hubspot::kit::*;
@@ -82,7 +82,7 @@ fn search_golden_with_format_variants_and_a_dropped_non_match() {
 
 #[test]
 fn search_for_an_international_number_adds_the_trunk_form() {
-    let number = calltrail::phone::E164::try_from("+442079460958".to_owned()).unwrap();
+    let number = calltrail_core::phone::E164::try_from("+442079460958".to_owned()).unwrap();
     let (reqs, _) = run(&sf(), &CrmOp::SearchContacts { phone: number }, vec![json_reply(200, json!({"searchRecords": []}))]);
     assert!(reqs[0].url.contains(&enc("FIND {2079460958 OR 442079460958 OR 02079460958} IN PHONE FIELDS")), "{}", reqs[0].url);
 }

@@ -3,8 +3,8 @@
 //! errors inside 2xx bodies, criteria escaping, and spec conformance of paths, query
 //! parameters and body wrappers.
 
-use calltrail::crm::*;
-use calltrail::model::{CrmKind, RecordId};
+use calltrail_core::crm::*;
+use calltrail_core::model::{CrmKind, RecordId};
 use serde_json::{json, Value};
 
 use super::pipedrive::kit::*;
@@ -87,7 +87,7 @@ fn create_call_for_a_contact_and_for_a_lead() {
     assert_eq!(out, Ok(CrmOutput::Created { record: RecordId::new("5001"), url: None }));
 
     let mut log = call_log("9", "Lead", "");
-    log.call.result = calltrail::model::CallResult::Missed;
+    log.call.result = calltrail_core::model::CallResult::Missed;
     log.call.answered_at = None;
     let b = body(&first(&zoho(), &CrmOp::CreateCallLog { log }));
     let rec = &b["data"][0];
@@ -128,7 +128,7 @@ fn placeholder_is_a_lead_with_the_marker() {
 
 #[test]
 fn sms_day_is_a_completed_task() {
-    use calltrail::model::Direction::*;
+    use calltrail_core::model::Direction::*;
     let log = message_log("3001", "Contact", &[("2026-03-08T14:05:00Z", Inbound, "Hi (there), ok?"), ("2026-03-08T14:06:00Z", Outbound, "Yes")]);
     let (reqs, out) = run(&zoho(), &CrmOp::CreateMessageLog { log: log.clone() }, vec![ok(201, &created("7001"))]);
     assert_eq!(reqs[0].url, "https://www.zohoapis.eu/crm/v8/Tasks");
@@ -307,8 +307,8 @@ fn requests_conform_to_the_spec() {
 /// the end-to-end test against the emulator; crm-apis.md §4 says to try both forms).
 #[test]
 fn search_tries_every_digit_form_of_the_number() {
-    assert_eq!(calltrail::crm::zoho::phone_forms(&e164("+12125550100")), ["2125550100", "12125550100"]);
-    assert_eq!(calltrail::crm::zoho::phone_forms(&e164("+442079460958")), ["2079460958", "442079460958", "02079460958"]);
+    assert_eq!(calltrail_core::crm::zoho::phone_forms(&e164("+12125550100")), ["2125550100", "12125550100"]);
+    assert_eq!(calltrail_core::crm::zoho::phone_forms(&e164("+442079460958")), ["2079460958", "442079460958", "02079460958"]);
     let op = CrmOp::SearchContacts { phone: e164("+442079460958") };
     let (reqs, out) = run(&zoho(), &op, vec![ok(204, ""); 6]);
     let phones: Vec<(&str, &str)> = reqs

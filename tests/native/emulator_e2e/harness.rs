@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use calltrail::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Reply, Secret, Step};
-use calltrail::model::CrmKind;
-use calltrail::phone::Country;
+use calltrail_core::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Reply, Secret, Step};
+use calltrail_core::model::CrmKind;
+use calltrail_core::phone::Country;
 use serde_json::{json, Value};
 
 /// How long the emulator may take to print its ready line on a loaded machine.
@@ -168,7 +168,7 @@ fn agent(timeout: Duration) -> ureq::Agent {
 }
 
 fn encode(s: &str) -> String {
-    calltrail::crm::common::encode_component(s)
+    calltrail_core::crm::common::encode_component(s)
 }
 
 /// Sends connector requests and reports replies the way the service worker does.
@@ -257,14 +257,14 @@ pub fn describe(exchanges: &[Exchange]) -> String {
         .iter()
         .map(|ex| {
             let reply = match &ex.reply {
-                Reply::Response(r) => format!("{} {}", r.status, calltrail::crm::common::truncate_chars(&r.body, 600)),
+                Reply::Response(r) => format!("{} {}", r.status, calltrail_core::crm::common::truncate_chars(&r.body, 600)),
                 other => format!("{other:?}"),
             };
             format!(
                 "  {} {}\n    body: {}\n    -> {reply}",
                 ex.request.method.as_str(),
                 ex.request.url,
-                ex.request.body.as_deref().map(|b| calltrail::crm::common::truncate_chars(b, 600)).unwrap_or_default()
+                ex.request.body.as_deref().map(|b| calltrail_core::crm::common::truncate_chars(b, 600)).unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()

@@ -4,9 +4,9 @@
 
 use std::collections::VecDeque;
 
-use calltrail::crm::{CrmError, CrmOp, CrmOutput, Marker};
-use calltrail::model::{CallId, Contact, CrmKind, RecordId, RecordType, Timestamp};
-use calltrail::phone::{self, Country};
+use calltrail_core::crm::{CrmError, CrmOp, CrmOutput, Marker};
+use calltrail_core::model::{CallId, Contact, CrmKind, RecordId, RecordType, Timestamp};
+use calltrail_core::phone::{self, Country};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -63,7 +63,7 @@ pub struct FakeCrm {
 
 impl FakeCrm {
     pub fn new(kind: CrmKind, prefix: &str) -> FakeCrm {
-        let caps = calltrail::crm::capabilities(kind);
+        let caps = calltrail_core::crm::capabilities(kind);
         let lag = if caps.exact_marker_lookup { 0 } else { caps.search_lag_ms.min(30_000) };
         FakeCrm {
             kind,
@@ -106,7 +106,7 @@ impl FakeCrm {
         self.records.iter().filter(|r| r.call.as_ref().is_some_and(|c| c.as_str() == call)).collect()
     }
 
-    pub fn matching(&self, number: &calltrail::phone::E164, at: Timestamp) -> Vec<Contact> {
+    pub fn matching(&self, number: &calltrail_core::phone::E164, at: Timestamp) -> Vec<Contact> {
         self.contacts
             .iter()
             .filter(|(c, visible)| *visible <= at && c.phones.iter().any(|p| phone::matches(p, number, Country::US)))

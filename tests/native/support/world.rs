@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use calltrail::crm::CrmOp;
-use calltrail::engine::{digest, CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, SlotKey};
-use calltrail::model::{Call, CallId, CallResult, CrmKind, Direction, IntegrationId, Timestamp};
-use calltrail::phone::{Country, E164};
-use calltrail::settings::{IntegrationSettings, Settings};
-use calltrail::store::{Durability, MemStore, Record, StoreName, Write};
+use calltrail_core::crm::CrmOp;
+use calltrail_core::engine::{CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, SlotKey};
+use calltrail_core::model::{Call, CallId, CallResult, CrmKind, Direction, IntegrationId, Timestamp};
+use calltrail_core::phone::{Country, E164};
+use calltrail_core::settings::{IntegrationSettings, Settings};
+use calltrail_core::store::{Durability, MemStore, Record, StoreName, Write};
 
 use super::fake_crm::FakeCrm;
 
@@ -249,7 +249,7 @@ impl World {
                     Some(record) => Write::Put { store, record },
                     None => Write::Delete { store, key },
                 };
-                self.store.apply(&calltrail::store::Batch { writes: vec![write], durability: Durability::Relaxed });
+                self.store.apply(&calltrail_core::store::Batch { writes: vec![write], durability: Durability::Relaxed });
             }
         }
         self.log(format!("{} power loss", self.now.0));
@@ -389,7 +389,7 @@ impl World {
 
     /// I19 on a batch: audit outcomes, slot errors and reasons are words; with the full scan,
     /// every byte of every record.
-    fn check_hygiene_batch(&mut self, b: &calltrail::store::Batch) {
+    fn check_hygiene_batch(&mut self, b: &calltrail_core::store::Batch) {
         let mut words = Vec::new();
         for w in &b.writes {
             let Write::Put { store, record } = w else { continue };
@@ -446,7 +446,7 @@ impl World {
             self.needs_find.remove(&req.slot);
         }
         // I10: no digest-initiated request in quiet hours.
-        if req.trigger == calltrail::engine::Trigger::Digest && digest::in_quiet_hours(&self.settings.digest, now) {
+        if req.trigger == calltrail_core::engine::Trigger::Digest && self.settings.digest.in_quiet_hours(now) {
             v.push(format!("I10 digest request at {now} (quiet hours) for {}", req.slot));
         }
         // I13: nothing to an integration before its Retry-After elapsed.
@@ -469,12 +469,12 @@ impl World {
         let result = crm.execute(&p.req.op, now.plus_ms(-self.skew_ms));
         if is_create(&p.req.op) {
             self.creating.remove(&p.req.slot);
-            if let Err(calltrail::crm::CrmError::Unknown { .. }) = &result {
+            if let Err(calltrail_core::crm::CrmError::Unknown { .. }) = &result {
                 self.needs_find.insert(p.req.slot.clone());
             }
         }
         let limit = match &result {
-            Err(calltrail::crm::CrmError::RateLimited { retry_after_ms: Some(ms), .. }) => Some(now.plus_ms(*ms)),
+            Err(calltrail_core::crm::CrmError::RateLimited { retry_after_ms: Some(ms), .. }) => Some(now.plus_ms(*ms)),
             _ => None,
         };
         let restarts = self.restarts;
@@ -538,7 +538,7 @@ impl World {
     }
 
     pub fn state(&self, call: &str, integ: &str) -> String {
-        let key = calltrail::engine::slot::call_slot_key(&CallId::new(call), &IntegrationId::new(integ));
+        let key = calltrail_core::engine::slot::call_slot_key(&CallId::new(call), &IntegrationId::new(integ));
         self.stored_state(&key)
     }
 

@@ -54,7 +54,7 @@ impl Engine {
         for r in snap.records(StoreName::Messages) {
             if let Some(m) = crate::model::Message::from_json(&r.value) {
                 if self.message_ids.insert(m.id.clone()) {
-                    let day = digest::local_day(&self.settings.digest, m.at);
+                    let day = self.settings.digest.local_day(m.at);
                     messages::insert_sorted(self.messages.entry((m.conversation.clone(), day)).or_default(), m);
                 }
             }

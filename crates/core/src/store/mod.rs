@@ -1,5 +1,5 @@
 //! The persistence contract between the engine and whatever keeps its records: IndexedDB in the
-//! service worker (`calltrail::wasm::idb`, in the top crate), [`MemStore`] in native tests and
+//! service worker (`src/wasm/idb.rs`, in the `calltrail` wasm shell), [`MemStore`] in native tests and
 //! the simulator.
 //!
 //! The store is schema-agnostic: it keeps [`Record`] envelopes in named object stores and knows

@@ -813,7 +813,7 @@ impl Engine {
     }
 
     fn quiet(&self) -> bool {
-        self.opts.mutation != Mutation::IgnoreQuietHours && digest::in_quiet_hours(&self.settings.digest, self.now)
+        self.opts.mutation != Mutation::IgnoreQuietHours && self.settings.digest.in_quiet_hours(self.now)
     }
 
     fn tick(&mut self) {
@@ -831,7 +831,7 @@ impl Engine {
         }
         if self.now >= self.digest_due {
             if self.quiet() {
-                self.digest_due = digest::quiet_end(&self.settings.digest, self.now);
+                self.digest_due = self.settings.digest.quiet_end(self.now);
             } else {
                 self.run_digest(false);
             }
@@ -885,7 +885,7 @@ impl Engine {
                         break 'one;
                     }
                     if s.trigger == Trigger::Digest && self.quiet() {
-                        let end = digest::quiet_end(&self.settings.digest, self.now);
+                        let end = self.settings.digest.quiet_end(self.now);
                         self.timers.insert((end, key));
                         break 'one;
                     }

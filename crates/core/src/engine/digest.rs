@@ -1,4 +1,6 @@
-//! The digest's clock arithmetic: quiet hours in civil time, and the window a run covers.
+//! The window a digest run covers. Quiet hours themselves are civil-time arithmetic on
+//! [`DigestSettings`] (`in_quiet_hours`, `quiet_end`, `local_day`), tested here for the
+//! New York daylight-saving nights.
 //!
 //! Invariants: quiet hours are checked instant → local time in the configured zone (never a
 //! fixed offset, never the machine's zone), so DST nights need no special case (I10, I11);
@@ -7,25 +9,6 @@
 
 use crate::model::Timestamp;
 use crate::settings::DigestSettings;
-
-// The civil-time helpers are `DigestSettings` methods in the domain crate, which is compiled
-// for size: at the engine's speed setting, chrono-tz's conversions inlined into them tripled
-// their size, and they run a few times per input at most.
-
-/// Whether `now` falls in quiet hours, in the zone's civil time.
-pub fn in_quiet_hours(d: &DigestSettings, now: Timestamp) -> bool {
-    d.in_quiet_hours(now)
-}
-
-/// The first instant at or after `now` outside quiet hours.
-pub fn quiet_end(d: &DigestSettings, now: Timestamp) -> Timestamp {
-    d.quiet_end(now)
-}
-
-/// The local calendar day of `at` (`YYYY-MM-DD`), for one-record-per-conversation-per-day.
-pub fn local_day(d: &DigestSettings, at: Timestamp) -> String {
-    d.local_day(at)
-}
 
 /// The oldest call end a run at `now` covers: the lookback, reaching further back to the last
 /// completed run (catch-up after quiet hours or an outage), never beyond `catch_up_max_hours`.
@@ -54,7 +37,7 @@ mod tests {
 
     fn quiet_minutes_on(d: &DigestSettings, day_start_utc: &str) -> i64 {
         let start = utc(day_start_utc);
-        (0..24 * 60).filter(|m| in_quiet_hours(d, start.plus_mins(*m))).count() as i64
+        (0..24 * 60).filter(|m| d.in_quiet_hours(start.plus_mins(*m))).count() as i64
     }
 
     #[test]
@@ -62,14 +45,14 @@ mod tests {
         let d = DigestSettings::default();
         // Spring forward: 02:00-02:59 does not exist, quiet is 4 real hours (07:00-11:00 UTC).
         assert_eq!(quiet_minutes_on(&d, "2026-03-08T00:00:00Z"), 4 * 60);
-        assert!(!in_quiet_hours(&d, utc("2026-03-08T06:59:00Z")));
-        assert!(in_quiet_hours(&d, utc("2026-03-08T07:00:00Z")));
-        assert!(!in_quiet_hours(&d, utc("2026-03-08T11:00:00Z")));
+        assert!(!d.in_quiet_hours(utc("2026-03-08T06:59:00Z")));
+        assert!(d.in_quiet_hours(utc("2026-03-08T07:00:00Z")));
+        assert!(!d.in_quiet_hours(utc("2026-03-08T11:00:00Z")));
         // Fall back: 5 real hours, 07:00-12:00 UTC (02:00 EST to 07:00 EST).
         assert_eq!(quiet_minutes_on(&d, "2026-11-01T00:00:00Z"), 5 * 60);
-        assert!(in_quiet_hours(&d, utc("2026-11-01T07:00:00Z")));
-        assert!(!in_quiet_hours(&d, utc("2026-11-01T06:59:00Z")));
-        assert!(!in_quiet_hours(&d, utc("2026-11-01T12:00:00Z")));
+        assert!(d.in_quiet_hours(utc("2026-11-01T07:00:00Z")));
+        assert!(!d.in_quiet_hours(utc("2026-11-01T06:59:00Z")));
+        assert!(!d.in_quiet_hours(utc("2026-11-01T12:00:00Z")));
         // An ordinary summer day: 06:00-11:00 UTC.
         assert_eq!(quiet_minutes_on(&d, "2026-06-10T00:00:00Z"), 5 * 60);
     }
@@ -80,7 +63,7 @@ mod tests {
         let mut day = utc("2024-01-01T04:00:00Z");
         for _ in 0..(366 * 20) {
             // Sample every 15 minutes over the 24 h from 23:00 local the evening before.
-            let n = (0..96).filter(|q| in_quiet_hours(&d, day.plus_mins(q * 15))).count();
+            let n = (0..96).filter(|q| d.in_quiet_hours(day.plus_mins(q * 15))).count();
             assert!(n == 16 || n == 20, "{day}: {n} quarters");
             day = day.plus_hours(24);
         }
@@ -89,9 +72,9 @@ mod tests {
     #[test]
     fn quiet_end_is_seven_local() {
         let d = DigestSettings::default();
-        assert_eq!(quiet_end(&d, utc("2026-03-08T07:30:00Z")), utc("2026-03-08T11:00:00Z"));
-        assert_eq!(quiet_end(&d, utc("2026-11-01T09:10:00Z")), utc("2026-11-01T12:00:00Z"));
-        assert_eq!(quiet_end(&d, utc("2026-06-10T12:00:00Z")), utc("2026-06-10T12:00:00Z"));
+        assert_eq!(d.quiet_end(utc("2026-03-08T07:30:00Z")), utc("2026-03-08T11:00:00Z"));
+        assert_eq!(d.quiet_end(utc("2026-11-01T09:10:00Z")), utc("2026-11-01T12:00:00Z"));
+        assert_eq!(d.quiet_end(utc("2026-06-10T12:00:00Z")), utc("2026-06-10T12:00:00Z"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
 use super::slot::{call_slot_key, Mode, Slot, SlotKey, SlotState, Subject, Trigger};
-use super::{conflict, digest, messages, Engine, Notice, ProblemKind, Resolution};
+use super::{conflict, messages, Engine, Notice, ProblemKind, Resolution};
 
 fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mode, trigger: Trigger, state: SlotState, at: Timestamp) -> Slot {
     Slot { key, subject, integration, mode, trigger, state, targets: Vec::new(), attempts: 0, last_error: None, at, messages: 0, update_due: None, busy: false }
@@ -342,7 +342,7 @@ impl Engine {
             return;
         }
         let now = self.now;
-        let day = digest::local_day(&self.settings.digest, m.at);
+        let day = self.settings.digest.local_day(m.at);
         let rec = crate::store::Record { key: m.id.clone(), open: 0, at: m.at.0, value: serde_json::to_string(&m).unwrap_or_else(|_| "null".to_owned()) };
         self.stage(StoreName::Messages, rec, true);
         let list_key = (m.conversation.clone(), day.clone());
