@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { ROOT, CHROMIUM_ARGS } from '../tests/e2e/lib/browser.mjs';
+import { ROOT, CHROMIUM_ARGS } from '../www/world/browser.mjs';
 
 const out = path.join(ROOT, 'target/bench-wasm');
 const iterations = Number(process.argv[2]) || 15;

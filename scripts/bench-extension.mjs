@@ -12,9 +12,9 @@
 import { readdir, stat, readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
-import { DIST, median, ping, stopServiceWorker } from '../tests/e2e/lib/browser.mjs';
-import { startWorld } from '../tests/e2e/lib/world.mjs';
-import { answerCall, call, hangUp, NO_QUIET_HOURS, sleep, waitStatuses } from '../tests/e2e/lib/calls.mjs';
+import { DIST, median, ping, stopServiceWorker } from '../www/world/browser.mjs';
+import { startWorld } from '../www/world/world.mjs';
+import { answerCall, call, hangUp, NO_QUIET_HOURS, sleep, waitStatuses } from '../www/world/calls.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 const RUNS = Math.max(20, arg('--runs', 20));

@@ -3,7 +3,7 @@
 // Cold start: the worker is stopped through CDP, a message wakes it, and the worker reports
 // (performance.now(), ms since the worker's time origin) when its script started and when the
 // wasm module was instantiated. Medians over the restarts, all in one browser run.
-import { launchWithExtension, stopServiceWorker, ping, median, DIST } from '../tests/e2e/lib/browser.mjs';
+import { launchWithExtension, stopServiceWorker, ping, median, DIST } from '../www/world/browser.mjs';
 import { readdir, stat, readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';

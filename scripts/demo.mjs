@@ -6,11 +6,11 @@
 // Headless unless there is a DISPLAY and no --headless.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ROOT } from '../tests/e2e/lib/browser.mjs';
-import { startWorld, eventually } from '../tests/e2e/lib/world.mjs';
+import { ROOT } from '../www/world/browser.mjs';
+import { startWorld, eventually } from '../www/world/world.mjs';
 import {
   answerCall, call, callMarker, contact, engineInput, hangUp, NO_QUIET_HOURS, sleep, waitStatuses,
-} from '../tests/e2e/lib/calls.mjs';
+} from '../www/world/calls.mjs';
 
 const headless = !process.env.DISPLAY || process.argv.includes('--headless');
 const t0 = Date.now();

@@ -13,9 +13,9 @@
 // the quiesce phase minutes long without testing anything more in the browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld } from './lib/world.mjs';
-import { EXTENSION_ID } from './lib/browser.mjs';
-import { answerCall, hangUp, NO_QUIET_HOURS, sleep, stopWorkerInstance } from './lib/calls.mjs';
+import { startWorld } from '../../www/world/world.mjs';
+import { EXTENSION_ID } from '../../www/world/browser.mjs';
+import { answerCall, hangUp, NO_QUIET_HOURS, sleep, stopWorkerInstance } from '../../www/world/calls.mjs';
 
 const CALLS = Number(process.env.CHAOS_CALLS) || 100;
 const STOPS = Number(process.env.CHAOS_STOPS) || 30;

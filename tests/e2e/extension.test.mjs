@@ -3,10 +3,10 @@
 // one kept in IndexedDB.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchWithExtension, stopServiceWorker, ping, EXTENSION_ID } from './lib/browser.mjs';
+import { launchWithExtension, stopServiceWorker, ping, EXTENSION_ID } from '../../www/world/browser.mjs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DIST } from './lib/browser.mjs';
+import { DIST } from '../../www/world/browser.mjs';
 
 let browser;
 before(async () => { browser = await launchWithExtension(); });

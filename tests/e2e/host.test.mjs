@@ -2,7 +2,7 @@
 // across worker restarts, and "sync now" answering when the digest run is done.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchWithExtension, stopServiceWorker, sendFromExtensionPage } from './lib/browser.mjs';
+import { launchWithExtension, stopServiceWorker, sendFromExtensionPage } from '../../www/world/browser.mjs';
 
 let browser;
 const send = (m) => sendFromExtensionPage(browser.context, m);

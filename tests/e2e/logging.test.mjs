@@ -3,8 +3,8 @@
 // every CRM where the caller is a contact, exactly once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, eventually } from './lib/world.mjs';
-import { EXTENSION_ID } from './lib/browser.mjs';
+import { startWorld, eventually } from '../../www/world/world.mjs';
+import { EXTENSION_ID } from '../../www/world/browser.mjs';
 import { axe, assertKeyboardReachable, shot } from './lib/a11y.mjs';
 
 let world;

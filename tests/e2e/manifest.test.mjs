@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
-import { DIST } from './lib/browser.mjs';
+import { DIST } from '../../www/world/browser.mjs';
 
 const manifest = JSON.parse(await readFile(path.join(DIST, 'manifest.json'), 'utf8'));
 

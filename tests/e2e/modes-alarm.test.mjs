@@ -4,9 +4,9 @@
 // about a minute: the digest is due one period after the previous run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, eventually } from './lib/world.mjs';
-import { stopServiceWorker } from './lib/browser.mjs';
-import { call, callMarker, NO_QUIET_HOURS, recordText, setWakeAlarm, sleep, waitStatuses } from './lib/calls.mjs';
+import { startWorld, eventually } from '../../www/world/world.mjs';
+import { stopServiceWorker } from '../../www/world/browser.mjs';
+import { call, callMarker, NO_QUIET_HOURS, recordText, setWakeAlarm, sleep, waitStatuses } from '../../www/world/calls.mjs';
 
 const LATE = '+13125550150'; // becomes a contact only after the call
 const TEXTER = '+13125550151'; // a contact in both CRMs who texts

@@ -7,11 +7,11 @@
 // (their own world: they need a one-minute digest period that would disturb these tests).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, eventually } from './lib/world.mjs';
+import { startWorld, eventually } from '../../www/world/world.mjs';
 import {
   answerCall, call, callView, engineInput, hangUp, logsOf, NO_QUIET_HOURS, recordText, sleep, statuses,
   waitStatuses, callMarker,
-} from './lib/calls.mjs';
+} from '../../www/world/calls.mjs';
 
 const ADA = '+12125550142'; // automatic: a contact in all three CRMs
 const GRACE = '+12125550143'; // notes: in HubSpot and Salesforce only

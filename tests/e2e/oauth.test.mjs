@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startWorld, eventually } from './lib/world.mjs';
-import { EXTENSION_ID } from './lib/browser.mjs';
+import { startWorld, eventually } from '../../www/world/world.mjs';
+import { EXTENSION_ID } from '../../www/world/browser.mjs';
 
 let world;
 before(async () => {

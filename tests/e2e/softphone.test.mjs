@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
-import { ROOT } from './lib/browser.mjs';
+import { ROOT } from '../../www/world/browser.mjs';
 
 const FIXTURES = path.join(ROOT, '..', 'shared', 'reference', 'softphone-fixtures');
 // The flags lib/browser.mjs launches Chromium with (it does not export them).

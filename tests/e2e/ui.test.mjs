@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdir, mkdtemp, cp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, DIST, EXTENSION_ID, launchWithExtension, sendFromExtensionPage } from './lib/browser.mjs';
-import { startWorld, startProcess, Emulator, eventually } from './lib/world.mjs';
-import { answerCall, call, callView, hangUp, sleep, NO_QUIET_HOURS } from './lib/calls.mjs';
+import { ROOT, DIST, EXTENSION_ID, launchWithExtension, sendFromExtensionPage } from '../../www/world/browser.mjs';
+import { startWorld, startProcess, Emulator, eventually } from '../../www/world/world.mjs';
+import { answerCall, call, callView, hangUp, sleep, NO_QUIET_HOURS } from '../../www/world/calls.mjs';
 import { axe, assertKeyboardReachable, shot } from './lib/a11y.mjs';
 
 const SHOTS = path.join(ROOT, 'out', 'screenshots');
@@ -61,7 +61,7 @@ async function startUiWorld(opts) {
   await cp(DIST, copy, { recursive: true });
   manifest.content_scripts[0].js.push('extension/content/panel.js');
   await writeFile(path.join(copy, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  const emulatorProc = await startProcess('tests/emulator/server.mjs', ['--port', '0']);
+  const emulatorProc = await startProcess('www/crm-emulator/server.mjs', ['--port', '0']);
   const www = await startProcess('www/serve.mjs', ['--softphone-port', '0', '--host-port', '0']);
   const emulator = new Emulator(emulatorProc.info.port);
   const browser = await launchWithExtension({ extensionDir: copy, grantLocalhost: true });

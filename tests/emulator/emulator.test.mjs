@@ -19,7 +19,7 @@ const hsCall = (marker) => ({ properties: { hs_timestamp: '2024-05-01T10:00:00Z'
 
 // ---------- CLI ----------
 test('CLI: --port 0 prints one ready JSON line and serves until SIGTERM', async () => {
-  const server = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server.mjs');
+  const server = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'www', 'crm-emulator', 'server.mjs');
   const child = spawn(process.execPath, [server, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const line = await new Promise((resolve, reject) => {
     let buf = '';

@@ -1,6 +1,6 @@
 // Test helpers: start an in-process emulator on a free port, call vendors and the admin API.
 
-import { startEmulator } from './server.mjs';
+import { startEmulator } from '../../www/crm-emulator/server.mjs';
 
 export const TOKENS = {
   hubspot: { authorization: 'Bearer hubspot-token' },

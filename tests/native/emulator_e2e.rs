@@ -1,4 +1,4 @@
-//! Every connector end to end against the CRM emulator (`tests/emulator/`), over real HTTP.
+//! Every connector end to end against the CRM emulator (`www/crm-emulator/`), over real HTTP.
 //!
 //! The emulator was written from the vendors' documented shapes, not from our connectors, so a
 //! request it refuses or a reply a connector misreads is a disagreement about the vendor's API:

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ROOT } from './browser.mjs';
+import { ROOT } from '../../../www/world/browser.mjs';
 
 export const SHOTS = path.join(ROOT, 'out', 'screenshots');
 

@@ -42,12 +42,12 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts `node tests/emulator/server.mjs --port 0` from the repository root and waits for
+    /// Starts `node www/crm-emulator/server.mjs --port 0` from the repository root and waits for
     /// its ready line.
     pub fn start() -> Emulator {
         let root = env!("CARGO_MANIFEST_DIR");
         let spawned = Command::new("node")
-            .args(["tests/emulator/server.mjs", "--port", "0"])
+            .args(["www/crm-emulator/server.mjs", "--port", "0"])
             .current_dir(root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -56,9 +56,9 @@ impl Emulator {
         let mut child = match spawned {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "the emulator tests need Node.js 20+ as `node` on PATH (tests/emulator/server.mjs), and none was found: {e}"
+                "the emulator tests need Node.js 20+ as `node` on PATH (www/crm-emulator/server.mjs), and none was found: {e}"
             ),
-            Err(e) => panic!("cannot start `node tests/emulator/server.mjs` in {root}: {e}"),
+            Err(e) => panic!("cannot start `node www/crm-emulator/server.mjs` in {root}: {e}"),
         };
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = mpsc::channel();

@@ -89,7 +89,7 @@ export class Emulator {
  * emulator's); every integration gets the emulator's default token for its vendor.
  */
 export async function startWorld({ integrations, settings = {}, headless = true } = {}) {
-  const emulatorProc = await startProcess('tests/emulator/server.mjs', ['--port', '0']);
+  const emulatorProc = await startProcess('www/crm-emulator/server.mjs', ['--port', '0']);
   const www = await startProcess('www/serve.mjs', ['--softphone-port', '0', '--host-port', '0']);
   const emulator = new Emulator(emulatorProc.info.port);
   const browser = await launchWithExtension({ headless, grantLocalhost: true });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CRM emulator: `node tests/emulator/server.mjs --port 8790` (127.0.0.1 only; --port 0 picks a free
+// CRM emulator: `node www/crm-emulator/server.mjs --port 8790` (127.0.0.1 only; --port 0 picks a free
 // port). Prints one JSON line {"ready":true,"port":N,...} on stdout when listening.
 // Also importable: `import { startEmulator } from './server.mjs'` for in-process tests.
 
@@ -31,7 +31,7 @@ function parseArgs(argv) {
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   let args;
   try { args = parseArgs(process.argv.slice(2)); } catch (e) { console.error(e.message); process.exit(2); }
-  if (args.help) { console.log('usage: node tests/emulator/server.mjs [--port N] [--seed N]   (see tests/emulator/README.md)'); process.exit(0); }
+  if (args.help) { console.log('usage: node www/crm-emulator/server.mjs [--port N] [--seed N]   (see www/crm-emulator/README.md)'); process.exit(0); }
   const emu = new Emulator();
   if (args.seed !== undefined) { emu.config.seed = args.seed; emu.faults.seed(args.seed); }
   try {
