@@ -3,6 +3,7 @@
 //! effect trace pinned byte for byte.
 
 mod connectors;
+mod driver;
 mod emulator_e2e;
 mod phone_table;
 mod scenarios;

@@ -235,7 +235,7 @@ fn manual_logging_of_an_old_call_uses_the_stored_records() {
     w.input(ended("old", ANN, &w));
     w.advance_to(w.now.plus_hours(24 * 5));
     w.restart();
-    assert!(w.engine.call(&cid("old")).is_none(), "not read by the restore");
+    assert!(w.engine().call(&cid("old")).is_none(), "not read by the restore");
     let t = w.now;
     w.crm("hs").add_contact("ann", "Ann", ANN, t);
     let mut stored = calltrail_core::store::Snapshot::default();
@@ -286,7 +286,7 @@ fn quiet_night(night_local_midnight_utc: &str) {
     }
     assert!(quiet_minutes >= 4 * 60);
     // Automatic logging still runs at night, and by 08:00 the digest has logged every call.
-    for c in w.engine.slots().filter(|s| s.integration.as_str() == "hs").map(|s| s.key.clone()).collect::<Vec<_>>() {
+    for c in w.engine().slots().filter(|s| s.integration.as_str() == "hs").map(|s| s.key.clone()).collect::<Vec<_>>() {
         assert_eq!(w.stored_state(&c), "logged", "{c}");
     }
     w.assert_clean();
@@ -375,7 +375,7 @@ fn ask_sends_conflicts_to_the_unresolved_queue_and_a_batch_resolves_them() {
     for (i, n) in ["+12125550101", "+12125550102", "+12125550103", "+12125550104"].iter().enumerate() {
         w.input(ended(&format!("c{i}"), n, &w));
     }
-    assert_eq!(w.engine.unresolved_count(), 4);
+    assert_eq!(w.engine().unresolved_count(), 4);
     assert!(w.notices.iter().any(|n| matches!(n, Notice::UnresolvedCount { count: 4 })));
     let key = |i: usize| calltrail_core::engine::slot::call_slot_key(&cid(&format!("c{i}")), &iid("hs"));
     w.input(Input::UnresolvedResolved {
@@ -386,7 +386,7 @@ fn ask_sends_conflicts_to_the_unresolved_queue_and_a_batch_resolves_them() {
             (key(3), Resolution::Dismiss),
         ],
     });
-    assert_eq!(w.engine.unresolved_count(), 0);
+    assert_eq!(w.engine().unresolved_count(), 0);
     assert_eq!(w.crm("hs").logs_for_call("c0").len(), 2);
     assert_eq!(w.crm("hs").logs_for_call("c1")[0].contact.as_ref().unwrap().as_str(), "b+12125550102");
     assert_eq!(w.state("c2", "hs"), "logged");
@@ -482,7 +482,7 @@ fn unauthorized_parks_the_integration_and_new_credentials_resume_it() {
     w.advance_mins(1);
     w.input(ended("c2", ANN, &w));
     assert!(w.notices.iter().any(|n| matches!(n, Notice::IntegrationParked { .. })));
-    assert!(w.engine.health(&iid("pd")).unwrap().parked);
+    assert!(w.engine().health(&iid("pd")).unwrap().parked);
     let before = w.crm("pd").requests;
     w.advance_mins(180);
     assert_eq!(w.crm("pd").requests, before, "nothing is sent to a parked integration");
@@ -673,7 +673,7 @@ fn the_call_pop_finds_the_caller_while_it_rings_and_hang_up_reuses_it() {
     let mut c = ringing("c1", ANN, &w);
     w.input(Input::CallRinging(c.clone()));
     w.input(Input::CallStarted(c.clone())); // a second event of the same call: no second pop
-    let m = w.engine.call(&cid("c1")).and_then(|e| e.matches.get(&iid("hs"))).expect("hs matches").clone();
+    let m = w.engine().call(&cid("c1")).and_then(|e| e.matches.get(&iid("hs"))).expect("hs matches").clone();
     assert_eq!(m.contacts.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["ann-hs"]);
     assert!(w.notices.iter().any(|n| matches!(n, Notice::CallMatches { integration, contacts, .. } if integration.as_str() == "hs" && contacts.len() == 1)));
     w.advance_mins(4);
@@ -730,7 +730,7 @@ fn picks_must_name_contacts_that_matched_the_caller() {
     w.input(Input::LogNowRequested { call: cid("c1") });
     w.input(Input::CallEnded(c));
     assert_eq!(w.state("c1", "hs"), "logged");
-    let slot = w.engine.slot("call|c1|hs").expect("slot");
+    let slot = w.engine().slot("call|c1|hs").expect("slot");
     assert_eq!(slot.targets[0].contact.name.as_ref(), "Ann");
     w.assert_clean();
 }

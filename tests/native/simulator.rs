@@ -156,7 +156,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
                     if let Some(i) = w.pending.iter().position(|p| *p.req.slot == *pop) {
                         w.deliver(i);
                     }
-                    let found = w.engine.call(&CallId::new(&id)).and_then(|e| e.matches.get(&integ)).map(|m| m.contacts.to_vec()).unwrap_or_default();
+                    let found = w.engine().call(&CallId::new(&id)).and_then(|e| e.matches.get(&integ)).map(|m| m.contacts.to_vec()).unwrap_or_default();
                     if !found.is_empty() {
                         w.input(Input::ContactsPicked { call: CallId::new(&id), integration: integ, contacts: found });
                     }
@@ -262,7 +262,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
             }
             _ => {
                 let keys: Vec<calltrail_core::engine::SlotKey> = w
-                    .engine
+                    .engine()
                     .slots()
                     .filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. }))
                     .map(|s| s.key.clone())
@@ -294,7 +294,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
     }
     // Long enough for every window to close, and ending after a non-quiet digest run.
     // (Calls stamped before the machine's clock was set back are that much "later".)
-    let latest = w.engine.slots().map(|s| s.at).max().unwrap_or(w.now).max(w.now);
+    let latest = w.engine().slots().map(|s| s.at).max().unwrap_or(w.now).max(w.now);
     let mut until = latest.plus_hours(i64::from(catch_up) + 3);
     let d = w.settings.digest.clone();
     if d.in_quiet_hours(until) {
@@ -302,7 +302,7 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
     }
     for _ in 0..3 {
         let keys: Vec<calltrail_core::engine::SlotKey> = w
-            .engine
+            .engine()
             .slots()
             .filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. }))
             .map(|s| s.key.clone())
@@ -331,8 +331,8 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
     for (k, s) in &slots {
         let st = state_of(s);
         if !matches!(st, "logged" | "failed" | "needs_review" | "skipped" | "dismissed") {
-            let mem = w.engine.slot(k).map(|s| format!("{:?} busy={} due={:?}", s.state, s.busy, s.update_due));
-            v.push(format!("I15 slot {k} still {st} after quiescence (engine: {mem:?}, now {}, deadline {:?})", w.now, w.engine.next_deadline()));
+            let mem = w.engine().slot(k).map(|s| format!("{:?} busy={} due={:?}", s.state, s.busy, s.update_due));
+            v.push(format!("I15 slot {k} still {st} after quiescence (engine: {mem:?}, now {}, deadline {:?})", w.now, w.engine().next_deadline()));
         }
         if st == "logged" {
             // I3: logged is truthful.

@@ -19,10 +19,14 @@
 //! - [`engine`]: the state machine: slots, the ledger, the four logging modes, the digest,
 //!   conflict rules, placeholders, audit.
 //! - [`intents`]: what pages and content scripts ask of the service worker.
+//! - [`driver`]: the shell's decisions around the engine (settings and policy, credentials and
+//!   token refresh, the connector conversation, the softphone gate, acknowledgements), as a
+//!   sans-IO loop every shell drives the same way.
 //! - [`view`]: what the pages show (statuses, filters, the unresolved queue, the badge).
 
 pub mod civil;
 pub mod crm;
+pub mod driver;
 pub mod engine;
 pub mod intents;
 pub mod model;

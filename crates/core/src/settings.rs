@@ -188,6 +188,28 @@ pub enum SettingsError {
     Invalid { field: String, problem: String },
 }
 
+impl SettingsError {
+    /// The field a refusal is about (`digest.period_mins`, `integrations[0].base_url`), when it
+    /// is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            SettingsError::Malformed(_) => None,
+            SettingsError::Invalid { field, .. } => Some(field),
+        }
+    }
+}
+
+impl IntegrationSettings {
+    /// The label the rep gave it, or its id.
+    pub fn label_or_id(&self) -> String {
+        if self.label.is_empty() {
+            self.id.to_string()
+        } else {
+            self.label.clone()
+        }
+    }
+}
+
 impl Settings {
     /// Parses and validates a whole settings document.
     pub fn from_json(text: &str) -> Result<Settings, SettingsError> {

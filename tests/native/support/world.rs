@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use calltrail_core::crm::CrmOp;
+use calltrail_core::driver::{Answer, Driver};
 use calltrail_core::engine::{CrmRequest, Effect, Engine, EngineOptions, Input, Notice, Problem, SlotKey};
+use calltrail_core::intents::PageInput;
 use calltrail_core::model::{Call, CallId, CallResult, CrmKind, Direction, IntegrationId, Timestamp};
 use calltrail_core::phone::{Country, E164};
 use calltrail_core::settings::{IntegrationSettings, Settings};
@@ -29,7 +31,8 @@ pub enum CrashPoint {
 pub struct World {
     pub now: Timestamp,
     pub store: MemStore,
-    pub engine: Engine,
+    /// The worker's memory: the driver and the engine inside it, as the service worker has them.
+    pub driver: Driver,
     pub opts: EngineOptions,
     pub settings: Settings,
     pub crms: BTreeMap<IntegrationId, FakeCrm>,
@@ -146,7 +149,7 @@ impl World {
         let mut w = World {
             now,
             store: MemStore::new(),
-            engine: Engine::new(opts.clone()),
+            driver: Driver::new(settings.clone(), serde_json::Value::Null, &[], opts.clone(), now),
             opts,
             settings,
             crms,
@@ -197,8 +200,8 @@ impl World {
 
     fn boot_engine(&mut self) {
         self.boot += 1;
-        self.engine = Engine::new(self.opts.clone());
-        let snap = self.store.restore(&Engine::restore_query(&self.settings, self.now));
+        self.driver = Driver::new(self.settings.clone(), serde_json::Value::Null, &[], self.opts.clone(), self.now);
+        let snap = self.store.restore(&self.driver.restore_query(self.now));
         for r in snap.records(StoreName::Slots) {
             if r.json().get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()) == Some("attempting") {
                 self.needs_find.insert(r.key.as_str().into());
@@ -207,7 +210,7 @@ impl World {
         let boot_id = 0x5eed_0000 + self.boot;
         self.log(format!("{} boot {boot_id}", self.now.0));
         self.wake_since_boot = false;
-        self.engine.handle(Input::Restored { snapshot: snap, settings: self.settings.clone(), boot_id }, self.now);
+        self.driver.restore(snap, boot_id, self.now);
         self.drain();
         // I17: the restore's effects schedule a wake-up before the engine goes idle (unless
         // the worker died again while draining them, which boots once more).
@@ -266,7 +269,7 @@ impl World {
             let line = if self.keep_trace { short_input(&input) } else { String::new() };
             self.log(format!("{} in {line}", self.now.0));
             let restarts = self.restarts;
-            self.engine.handle(input.clone(), self.now);
+            self.driver.handle(input.clone(), self.now);
             self.drain();
             tries += 1;
             if !resend || self.restarts == restarts || tries > 5 {
@@ -280,7 +283,7 @@ impl World {
 
     pub fn drain(&mut self) {
         let mut index = 0usize;
-        while let Some(e) = self.engine.poll_effect() {
+        while let Some(e) = self.driver.poll_effect() {
             if self.crash_before_effect == Some(index) {
                 self.crash_before_effect = None;
                 if self.crash_is_power_loss {
@@ -302,7 +305,59 @@ impl World {
                 }
             }
             self.apply(e);
+            self.driver.executed();
         }
+    }
+
+    /// The engine inside the worker's driver, for inspection.
+    pub fn engine(&self) -> &Engine {
+        self.driver.engine()
+    }
+
+    /// A softphone message as the bridge relays it: through the driver's gate, answered once
+    /// its effects ran. A worker that dies meanwhile never answers, so the bridge sends it again.
+    pub fn softphone(&mut self, origin: &str, from_frame: bool, data: &serde_json::Value) -> Answer {
+        for _ in 0..5 {
+            let restarts = self.restarts;
+            self.log(format!("{} softphone {}", self.now.0, data.get("type").and_then(|t| t.as_str()).unwrap_or("?")));
+            let (answer, _key) = self.driver.softphone(origin, from_frame, data, self.now);
+            let ticket = self.driver.ticket();
+            self.drain();
+            if self.restarts == restarts && self.driver.is_done(ticket) {
+                if self.auto_deliver {
+                    self.deliver_all();
+                }
+                return answer;
+            }
+        }
+        Answer::unsaved()
+    }
+
+    /// An engine input a page sends (notes, picks, log now, manual log, resolutions), with
+    /// the stored call read first when the driver needs it, as the shell does.
+    pub fn page(&mut self, input: PageInput) -> Answer {
+        let stored = match self.driver.stored_call_needed(&input) {
+            Some(call) => {
+                let mut snap = calltrail_core::store::Snapshot::default();
+                if let Some(r) = self.store.get(StoreName::Calls, call.as_str()) {
+                    snap.stores.push((StoreName::Calls, vec![r.clone()]));
+                }
+                let prefix = calltrail_core::engine::slot::call_slot_prefix(call);
+                let slots: Vec<Record> = self.store.prefix(StoreName::Slots, &prefix);
+                if !slots.is_empty() {
+                    snap.stores.push((StoreName::Slots, slots));
+                }
+                snap
+            }
+            None => calltrail_core::store::Snapshot::default(),
+        };
+        self.log(format!("{} page {input:?}", self.now.0));
+        let answer = self.driver.page_input(input, stored, self.now);
+        self.drain();
+        if self.auto_deliver {
+            self.deliver_all();
+        }
+        answer
     }
 
     fn apply(&mut self, e: Effect) {
@@ -490,7 +545,7 @@ impl World {
     fn input_no_deliver(&mut self, input: Input) {
         let line = if self.keep_trace { short_input(&input) } else { String::new() };
         self.log(format!("{} in {line}", self.now.0));
-        self.engine.handle(input, self.now);
+        self.driver.handle(input, self.now);
         self.drain();
     }
 

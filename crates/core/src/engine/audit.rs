@@ -86,6 +86,17 @@ impl AuditEntry {
 
 pub const CSV_HEADER: &str = "time,trigger,integration,call,contact,outcome,record";
 
+/// The audit export: the header, then one line per entry.
+pub fn csv(entries: &[AuditEntry]) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push('\n');
+    for e in entries {
+        out.push_str(&e.to_csv());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,14 @@ impl MemStore {
         self.stores.get(&store)?.get(key)
     }
 
+    /// Every record of `store` whose key starts with `prefix`, in key order (as IndexedDB's
+    /// key range from `prefix` to `prefix + '\u{ffff}'` gives them).
+    pub fn prefix(&self, store: StoreName, prefix: &str) -> Vec<Record> {
+        self.stores.get(&store).map_or_else(Vec::new, |s| {
+            s.range(prefix.to_owned()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, r)| r.clone()).collect()
+        })
+    }
+
     pub fn all(&self, store: StoreName) -> impl Iterator<Item = &Record> {
         self.stores.get(&store).into_iter().flat_map(|s| s.values())
     }

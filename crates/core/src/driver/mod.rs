@@ -1,0 +1,715 @@
+//! The shell's decisions as a sans-IO driver around the [`Engine`]: what every shell (the
+//! service worker's wasm glue, the native test world, the server) does between the outside
+//! world and the engine, so each shell keeps only the glue of its platform.
+//!
+//! ```text
+//! driver.handle(input, now)            // an engine input; its effects join the queue
+//! driver.softphone(msg, now)           // a relayed softphone message: refused, repeat, or an input
+//! driver.page_input(input, stored, now)// notes, picks, log now, manual, resolve: an input
+//! driver.poll_effect()                 // the engine's effects and the driver's own writes, in order
+//! driver.executed()                    // the shell ran the effect it polled last
+//! driver.step(&mut conversation, now)  // one CRM operation: fetch, refresh, wait, or done
+//! ```
+//!
+//! What it decides, and the engine cannot (the engine never sees a token, a page or a byte of
+//! HTTP):
+//! - **Settings in force**: the rep's document with the admin policy laid over it
+//!   ([`crate::policy`]); a change is written before the engine hears of it.
+//! - **Credentials** ([`credentials`]): which token a request carries, when it is refreshed,
+//!   one refresh per integration at a time, the refreshed token in force only once written.
+//! - **The connector conversation** ([`conversation`]): a connector's steps, the cap on
+//!   exchanges and how an over-long one is classed, the 401 → refresh → retry-once policy.
+//! - **The softphone gate** ([`gate`]): frame and origin checks, decoding, the repeat window.
+//! - **Intents**: which engine input a page's message means, and what the page is answered.
+//! - **Acknowledgement**: a sender is answered only once every effect its input caused has run
+//!   ([`Driver::ticket`], [`Driver::is_done`]); effects dropped by a failed write never count.
+//!
+//! Effect-order contract (the engine's, kept by every shell): effects are executed in the order
+//! polled, a `Persist` completes before the next effect starts, and `Crm` effects may run
+//! concurrently, each as a [`Conversation`] stepped through this driver. If a `Persist` fails,
+//! the shell calls [`Driver::persist_failed`] and restores: nothing queued after it runs, and
+//! memory never runs ahead of disk.
+
+pub mod conversation;
+pub mod credentials;
+pub mod gate;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::crm::oauth::{self, Grant, OAuthClient};
+use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Reply, Step};
+use crate::engine::{CallEntry, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
+use crate::intents::PageInput;
+use crate::model::{CallId, IntegrationId, Timestamp};
+use crate::phone::E164;
+use crate::policy;
+use crate::settings::{AuthKind, Settings};
+use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
+use crate::view;
+
+pub use conversation::{Conversation, Next, MAX_EXCHANGES};
+pub use credentials::{Credentials, StoredSecret};
+pub use gate::{Gate, Verdict};
+
+/// The key of the rep's own settings document in the `settings` store.
+pub const SETTINGS_KEY: &str = "current";
+
+/// How many recent problems the diagnostics keep.
+const MAX_PROBLEMS: usize = 200;
+
+/// A point in the effect queue: done once every effect queued before it has been executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(u64);
+
+/// What a page or content script is answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Answer {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The field path a refusal is about (`integrations.0.base_url`, `input.call`), so a page
+    /// can point at it without reading the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// Notices the engine emitted while handling the intent (e.g. a manual log refused).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
+    /// The sender should send the same message again (it was not saved).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry: bool,
+}
+
+impl Answer {
+    pub fn ok(data: Option<Value>) -> Answer {
+        Answer { ok: true, data, ..Answer::default() }
+    }
+
+    pub fn err(message: impl Into<String>) -> Answer {
+        Answer { ok: false, error: Some(message.into()), ..Answer::default() }
+    }
+
+    /// The answer when what the sender's message changed could not be written: send it again.
+    pub fn unsaved() -> Answer {
+        Answer { retry: true, ..Answer::err("the event could not be saved; send it again") }
+    }
+}
+
+/// What the diagnostics page shows.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Diagnostics {
+    pub problems: VecDeque<ProblemEntry>,
+    pub problem_counts: BTreeMap<String, u64>,
+    pub restores: u64,
+    pub persist_failures: u64,
+    pub softphone: gate::SoftphoneStats,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemEntry {
+    pub at: i64,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// What became of a token refresh's reply.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refreshed {
+    /// The new secret is being written: step again once the ticket is done (until then the
+    /// integration's conversations wait).
+    Saving(Ticket),
+    /// The refresh failed; the conversation is done with the error.
+    Failed,
+}
+
+/// The settings in force and where they came from.
+#[derive(Debug)]
+struct Config {
+    /// The rep's own document, before the admin policy is laid over it.
+    user: Settings,
+    policy: Value,
+    locked: Vec<String>,
+    /// The rep's document with the policy laid over it: what the engine has.
+    effective: Settings,
+}
+
+/// The driver. See the module docs.
+#[derive(Debug)]
+pub struct Driver {
+    engine: Engine,
+    /// Whether the engine has been restored (it takes no other input before).
+    restored: bool,
+    options: EngineOptions,
+    config: Config,
+    credentials: Credentials,
+    gate: Gate,
+    diagnostics: Diagnostics,
+    /// Effects polled from the engine or made here, waiting for the shell.
+    effects: VecDeque<Effect>,
+    /// Effects ever queued, and ever executed (or dropped by a failed write).
+    queued: u64,
+    executed: u64,
+    /// Ranges of the effect queue `(executed, queued]` dropped by failed writes: tickets in
+    /// them are never done.
+    dropped: Vec<(u64, u64)>,
+}
+
+impl Driver {
+    /// A driver for a worker start: the rep's settings as stored, the admin policy (`Null` when
+    /// there is none) and the secrets store's records. Call [`Driver::restore`] next.
+    pub fn new(user: Settings, policy: Value, secrets: &[Record], options: EngineOptions, now: Timestamp) -> Driver {
+        let mut driver = Driver {
+            engine: Engine::new(options.clone()),
+            restored: false,
+            options,
+            config: Config { effective: user.clone(), user, policy: Value::Null, locked: Vec::new() },
+            credentials: Credentials::from_records(secrets),
+            gate: Gate::default(),
+            diagnostics: Diagnostics::default(),
+            effects: VecDeque::new(),
+            queued: 0,
+            executed: 0,
+            dropped: Vec::new(),
+        };
+        if let Err(e) = driver.lay_policy(policy, now) {
+            driver.record_problem("policy_invalid", &e, now);
+        }
+        driver
+    }
+
+    /// The rep's settings document as the `settings` store holds it; a missing, unreadable or
+    /// invalid one gives the defaults.
+    pub fn stored_settings(record: Option<&Record>) -> Settings {
+        record.and_then(|r| Settings::from_json(&r.value).ok()).unwrap_or_default()
+    }
+
+    /// What the shell must read before [`Driver::restore`].
+    pub fn restore_query(&self, now: Timestamp) -> RestoreQuery {
+        Engine::restore_query(self.settings(), now)
+    }
+
+    /// A fresh engine from what the store really holds. Effects still queued are dropped: whoever
+    /// waits for them is told to send again ([`Driver::is_done`] stays false for them).
+    pub fn restore(&mut self, snapshot: Snapshot, boot_id: u64, now: Timestamp) {
+        self.drop_queued();
+        let settings = self.settings().clone();
+        self.engine = Engine::new(self.options.clone());
+        self.restored = true;
+        self.diagnostics.restores += 1;
+        self.handle(Input::Restored { snapshot, settings, boot_id }, now);
+    }
+
+    /// Hands one input to the engine; its effects join the queue. Returns copies of the notices
+    /// it emitted, for the answer to whoever sent it.
+    pub fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Notice> {
+        self.engine.handle(input, now);
+        let mut notices = Vec::new();
+        while let Some(e) = self.engine.poll_effect() {
+            match &e {
+                Effect::Notify(n) => notices.push(n.clone()),
+                Effect::Problem(p) => self.record_engine_problem(p, now),
+                _ => {}
+            }
+            self.push(e);
+        }
+        notices
+    }
+
+    /// The next effect to execute, in order.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// The shell executed the effect it polled last (a `Persist`: committed).
+    pub fn executed(&mut self) {
+        self.executed += 1;
+        self.credentials.saved_through(self.executed);
+    }
+
+    /// The point in the effect queue as it stands: everything queued so far.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.queued)
+    }
+
+    /// Whether every effect queued before `ticket` has been executed. False for ever once they
+    /// were dropped by a failed write: the sender must send again.
+    pub fn is_done(&self, ticket: Ticket) -> bool {
+        self.executed >= ticket.0 && !self.is_dropped(ticket)
+    }
+
+    /// Whether some effect queued before `ticket` was dropped by a failed write instead of
+    /// being executed: the sender must send again.
+    pub fn is_dropped(&self, ticket: Ticket) -> bool {
+        self.dropped.iter().any(|(from, to)| ticket.0 > *from && ticket.0 <= *to)
+    }
+
+    /// A `Persist` failed: nothing queued after it runs. The shell restores next.
+    pub fn persist_failed(&mut self, detail: &str, now: Timestamp) {
+        self.diagnostics.persist_failures += 1;
+        self.record_problem("persist_failed", detail, now);
+        self.drop_queued();
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The settings in force (the rep's with the policy laid over them).
+    pub fn settings(&self) -> &Settings {
+        &self.config.effective
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
+    }
+
+    /// Records a problem the shell met (a restore that failed, a policy it could not read).
+    pub fn record_problem(&mut self, kind: &str, detail: &str, now: Timestamp) {
+        let d = &mut self.diagnostics;
+        *d.problem_counts.entry(kind.to_owned()).or_default() += 1;
+        d.problems.push_back(ProblemEntry { at: now.0, kind: kind.to_owned(), detail: detail.to_owned() });
+        while d.problems.len() > MAX_PROBLEMS {
+            d.problems.pop_front();
+        }
+    }
+
+    // ---- softphone and pages ---------------------------------------------------------------
+
+    /// One softphone message a content script relayed: `origin` and `from_frame` are what the
+    /// bridge saw, `data` the untrusted message. The answer says what became of it, with the
+    /// decoded call and kind; the key names the fact for [`Driver::softphone_unsaved`]. An
+    /// accepted message is answered `ok` only once [`Driver::is_done`] for the ticket taken
+    /// after this call.
+    pub fn softphone(&mut self, origin: &str, from_frame: bool, data: &Value, now: Timestamp) -> (Answer, Option<String>) {
+        let verdict = self.gate.check(origin, from_frame, data, &self.config.effective, now);
+        self.diagnostics.softphone = self.gate.stats.clone();
+        match verdict {
+            Verdict::Rejected { detail, .. } => (Answer::err(format!("softphone message rejected: {detail}")), None),
+            Verdict::Repeat { event } => (Answer::ok(Some(json!({ "accepted": true, "repeat": true, "event": event }))), None),
+            Verdict::Ignored { event } => (Answer::ok(Some(json!({ "accepted": true, "ignored": true, "event": event }))), None),
+            Verdict::Accepted { input, key, event } => {
+                let notices = self.handle(input, now);
+                (Answer { notices, ..Answer::ok(Some(json!({ "accepted": true, "event": event }))) }, key)
+            }
+        }
+    }
+
+    /// The softphone fact named `key` was accepted but could not be written: forget it, so the
+    /// bridge's re-send is handled as new.
+    pub fn softphone_unsaved(&mut self, key: &str) {
+        self.gate.forget(key);
+    }
+
+    /// The call whose stored records a manual log needs (older than what a restore reads), if
+    /// the shell must read them before [`Driver::page_input`].
+    pub fn stored_call_needed<'a>(&self, input: &'a PageInput) -> Option<&'a CallId> {
+        match input {
+            PageInput::ManualLogRequested { call, .. } if self.engine.call(call).is_none() => Some(call),
+            _ => None,
+        }
+    }
+
+    /// An engine input a page sent (notes, picks, log now, manual log, resolutions). `stored`
+    /// holds the call's records when [`Driver::stored_call_needed`] asked for them.
+    pub fn page_input(&mut self, input: PageInput, stored: Snapshot, now: Timestamp) -> Answer {
+        let input = match input {
+            PageInput::NotesOpened { call } => Input::NotesOpened { call },
+            PageInput::NotesSaved { call, notes } => Input::NotesSaved { call, notes },
+            PageInput::NotesCancelled { call } => Input::NotesCancelled { call },
+            PageInput::ContactsPicked { call, integration, contacts } => Input::ContactsPicked { call, integration, contacts },
+            PageInput::LogNowRequested { call } => Input::LogNowRequested { call },
+            PageInput::ManualLogRequested { call, integrations } => Input::ManualLogRequested { call, integrations, stored },
+            PageInput::UnresolvedResolved { resolutions } => Input::UnresolvedResolved { resolutions },
+        };
+        let notices = self.handle(input, now);
+        let refused = notices.iter().find_map(|n| match n {
+            Notice::ManualRefused { integration, reason, .. } | Notice::PicksRefused { integration, reason, .. } => {
+                Some(format!("{integration}: {reason}"))
+            }
+            _ => None,
+        });
+        Answer { ok: refused.is_none(), error: refused, notices, ..Answer::default() }
+    }
+
+    // ---- settings --------------------------------------------------------------------------
+
+    /// The admin policy changed. A broken one is refused (recorded as a problem) and the last
+    /// good settings stay in force.
+    pub fn set_policy(&mut self, policy: Value, now: Timestamp) {
+        if let Err(e) = self.lay_policy(policy, now) {
+            self.record_problem("policy_invalid", &e, now);
+        }
+    }
+
+    /// Replaces the rep's settings with a whole document: refused whole when, with the policy
+    /// laid over it, it is not valid; otherwise written, then handed to the engine. Answer once
+    /// the ticket taken after this call is done.
+    pub fn replace_settings(&mut self, user: Settings, now: Timestamp) -> Answer {
+        let effective = match policy::apply(&user, &self.config.policy) {
+            Ok(e) => e,
+            Err(e) => return Answer { field: e.field().map(str::to_owned), ..Answer::err(e.to_string()) },
+        };
+        let record = Record::encode(SETTINGS_KEY, false, now.0, &user);
+        self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict }));
+        self.config.user = user;
+        self.config.locked = effective.locked;
+        self.config.effective = effective.settings.clone();
+        let notices = self.handle(Input::SettingsChanged(effective.settings), now);
+        Answer { notices, ..Answer::ok(Some(json!({ "kept_by_policy": effective.overridden }))) }
+    }
+
+    /// The settings in force, the rep's own, the locked fields and who is connected.
+    pub fn settings_view(&self) -> Value {
+        json!({
+            "settings": self.settings(),
+            "user": &self.config.user,
+            "locked": &self.config.locked,
+            "connected": self.credentials.connected().map(|k| k.to_string()).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The rep's own document, for export (never a secret: credentials are not part of it).
+    pub fn user_settings(&self) -> &Settings {
+        &self.config.user
+    }
+
+    fn lay_policy(&mut self, policy: Value, now: Timestamp) -> Result<(), String> {
+        let effective = policy::apply(&self.config.user, &policy).map_err(|e| e.to_string())?;
+        self.config.policy = policy;
+        self.config.locked = effective.locked;
+        self.config.effective = effective.settings.clone();
+        if self.restored {
+            self.handle(Input::SettingsChanged(effective.settings), now);
+        }
+        Ok(())
+    }
+
+    // ---- credentials and CRM operations ----------------------------------------------------
+
+    /// Stores an API token the rep pasted. Answer once the ticket taken after this call is done.
+    pub fn set_token(&mut self, integration: IntegrationId, token: &str, now: Timestamp) -> Answer {
+        if token.trim().is_empty() {
+            return Answer { field: Some("token".into()), ..Answer::err("the token is empty") };
+        }
+        self.store_secret(integration, StoredSecret::api_token(token), now)
+    }
+
+    /// Forgets an integration's credentials (disconnect).
+    pub fn clear_credentials(&mut self, integration: &IntegrationId) -> Answer {
+        let batch = self.credentials.clear(integration);
+        self.push(Effect::Persist(batch));
+        Answer::ok(None)
+    }
+
+    fn store_secret(&mut self, integration: IntegrationId, secret: StoredSecret, now: Timestamp) -> Answer {
+        let batch = self.credentials.set(&integration, secret, now);
+        self.push(Effect::Persist(batch));
+        let notices = self.handle(Input::CredentialsChanged { integration }, now);
+        Answer { notices, ..Answer::ok(None) }
+    }
+
+    /// A conversation for one CRM operation (an engine request, or a page's test search).
+    pub fn conversation(&self, integration: IntegrationId, op: CrmOp) -> Conversation {
+        Conversation::new(integration, op)
+    }
+
+    /// What the shell does next for `conv` at `now`.
+    pub fn step(&mut self, conv: &mut Conversation, now: Timestamp) -> Next {
+        use conversation::Phase;
+        loop {
+            match &conv.phase {
+                Phase::Done(result) => return Next::Done(result.clone()),
+                Phase::Refreshing { .. } => return Next::Wait,
+                Phase::Start => match self.credentials.token(&conv.integration, now) {
+                    credentials::TokenState::Missing => conv.finish(Err(credentials::missing(&conv.integration))),
+                    credentials::TokenState::Wait => return Next::Wait,
+                    credentials::TokenState::Refresh(stored) => match self.oauth_client(&conv.integration, "") {
+                        Err(message) => {
+                            self.credentials.refresh_failed(&conv.integration);
+                            conv.finish(Err(CrmError::Unauthorized { message }));
+                        }
+                        Ok(client) => {
+                            let Some(refresh_token) = stored.refresh_token.as_ref() else {
+                                self.credentials.refresh_failed(&conv.integration);
+                                conv.finish(Err(CrmError::Unauthorized { message: "no refresh token: reconnect".into() }));
+                                continue;
+                            };
+                            let request = oauth::token_request(&client, &Grant::RefreshToken { refresh_token });
+                            conv.phase = Phase::Refreshing { stored, client: Box::new(client) };
+                            return Next::Refresh(request);
+                        }
+                    },
+                    credentials::TokenState::Ready(token) => match self.connection(&conv.integration, token) {
+                        Ok(conn) => conv.phase = Phase::Talking(conn),
+                        Err(e) => conv.finish(Err(e)),
+                    },
+                },
+                Phase::Talking(conn) => match crm::step(conn, &conv.op, &conv.history) {
+                    Step::Send(_) if conv.history.len() >= MAX_EXCHANGES => conv.finish(Err(conversation::over_long(&conv.op))),
+                    Step::Send(request) => {
+                        conv.sent = Some(request.clone());
+                        return Next::Fetch(request);
+                    }
+                    Step::Done(Err(CrmError::Unauthorized { message })) => {
+                        let used = conv.token().cloned().unwrap_or_default();
+                        if !conv.retried && self.credentials.expire_after_401(&conv.integration, &used) {
+                            conv.retried = true;
+                            conv.history.clear();
+                            conv.phase = Phase::Start;
+                        } else {
+                            conv.finish(Err(CrmError::Unauthorized { message }));
+                        }
+                    }
+                    Step::Done(result) => conv.finish(result),
+                },
+            }
+        }
+    }
+
+    /// The reply to a conversation's [`Next::Refresh`].
+    pub fn refreshed(&mut self, conv: &mut Conversation, reply: Reply, now: Timestamp) -> Refreshed {
+        use conversation::Phase;
+        let Phase::Refreshing { stored, client } = std::mem::replace(&mut conv.phase, Phase::Start) else {
+            return Refreshed::Failed;
+        };
+        let mut known = vec![&stored.token];
+        known.extend(stored.refresh_token.as_ref());
+        match oauth::parse_token_reply(client.kind, &reply, now, &known) {
+            Err(e) => {
+                self.credentials.refresh_failed(&conv.integration);
+                conv.finish(Err(e));
+                Refreshed::Failed
+            }
+            Ok(tokens) => {
+                let secret = StoredSecret::from_tokens(tokens, stored.refresh_token.clone());
+                let batch = self.credentials.refreshed(&conv.integration, secret, self.queued + 1, now);
+                self.push(Effect::Persist(batch));
+                Refreshed::Saving(self.ticket())
+            }
+        }
+    }
+
+    fn connection(&self, integration: &IntegrationId, token: crm::Secret) -> Result<Connection, CrmError> {
+        let settings = self.settings();
+        let Some(integ) = settings.integrations.iter().find(|i| &i.id == integration) else {
+            return Err(CrmError::Permanent { message: format!("integration {integration} is not configured") });
+        };
+        Ok(Connection { kind: integ.kind, base_url: integ.base_url.trim_end_matches('/').to_owned(), token, default_country: settings.default_country })
+    }
+
+    /// A test search for the options page's "Test connection": the conversation to run, or
+    /// the answer when the number cannot be read.
+    pub fn test_connection(&self, integration: IntegrationId, number: Option<&str>) -> Result<Conversation, Answer> {
+        let phone = E164::parse(number.unwrap_or("+12125550100"), self.settings().default_country)
+            .map_err(|e| Answer { field: Some("number".into()), ..Answer::err(e.to_string()) })?;
+        Ok(self.conversation(integration, CrmOp::SearchContacts { phone }))
+    }
+
+    /// What the options page is told of a test search's result.
+    pub fn test_connection_answer(result: Result<CrmOutput, CrmError>) -> Answer {
+        match result {
+            Ok(CrmOutput::Contacts { contacts }) => Answer::ok(Some(json!({ "reachable": true, "matches": contacts.len() }))),
+            Ok(_) => Answer::ok(Some(json!({ "reachable": true }))),
+            Err(e) => Answer::err(e.to_string()),
+        }
+    }
+
+    // ---- OAuth -----------------------------------------------------------------------------
+
+    /// The OAuth client of an integration, from its settings.
+    pub fn oauth_client(&self, id: &IntegrationId, redirect_uri: &str) -> Result<OAuthClient, String> {
+        let integ = self.settings().integrations.iter().find(|i| &i.id == id).ok_or_else(|| format!("integration {id} is not configured"))?;
+        let AuthKind::OAuth { client_id, auth_url, token_url, scopes } = &integ.auth else {
+            return Err(format!("{} uses an API token, not OAuth", integ.label_or_id()));
+        };
+        let mut endpoints = oauth::endpoints(integ.kind, None);
+        if !auth_url.is_empty() {
+            endpoints.authorize_url = auth_url.clone();
+        }
+        if !token_url.is_empty() {
+            endpoints.token_url = token_url.clone();
+        }
+        Ok(OAuthClient { kind: integ.kind, client_id: client_id.clone(), client_secret: None, redirect_uri: redirect_uri.to_owned(), scopes: scopes.clone(), endpoints })
+    }
+
+    /// The URL to open with `chrome.identity.launchWebAuthFlow`.
+    pub fn oauth_start(&self, id: &IntegrationId, state: &str, verifier: &str, redirect_uri: &str) -> Answer {
+        match self.oauth_client(id, redirect_uri) {
+            Err(e) => Answer::err(e),
+            Ok(_) if !oauth::is_valid_verifier(verifier) => Answer { field: Some("verifier".into()), ..Answer::err("the PKCE verifier is not valid") },
+            Ok(client) => Answer::ok(Some(json!({ "url": oauth::authorize_url(&client, state, verifier) }))),
+        }
+    }
+
+    /// The redirect came back: the token request that redeems its code.
+    pub fn oauth_code_request(&self, id: &IntegrationId, redirect_url: &str, state: &str, verifier: &str, redirect_uri: &str) -> Result<(OAuthClient, crm::HttpRequest), Answer> {
+        let client = self.oauth_client(id, redirect_uri).map_err(Answer::err)?;
+        let code = oauth::parse_redirect(redirect_url, state).map_err(|e| Answer::err(e.to_string()))?.code;
+        let request = oauth::token_request(&client, &Grant::AuthorizationCode { code: &code, verifier });
+        Ok((client, request))
+    }
+
+    /// The token endpoint answered the code: keep the tokens (and the API base the vendor
+    /// named). Answer once the ticket taken after this call is done.
+    pub fn oauth_finished(&mut self, id: IntegrationId, client: &OAuthClient, reply: &Reply, now: Timestamp) -> Answer {
+        let tokens = match oauth::parse_token_reply(client.kind, reply, now, &[]) {
+            Ok(t) => t,
+            Err(e) => return Answer::err(e.to_string()),
+        };
+        // Salesforce names the org's instance, Zoho its data centre: the API base.
+        if let Some(base) = tokens.instance_url.clone().or(tokens.api_domain.clone()) {
+            let mut user = self.config.user.clone();
+            if let Some(i) = user.integrations.iter_mut().find(|i| i.id == id) {
+                i.base_url = base;
+            }
+            let answer = self.replace_settings(user, now);
+            if !answer.ok {
+                return answer;
+            }
+        }
+        self.store_secret(id, StoredSecret::from_tokens(tokens, None), now)
+    }
+
+    // ---- views -----------------------------------------------------------------------------
+
+    /// Integrations, their health, the badge and counts: the header of every page.
+    pub fn state_view(&self) -> Value {
+        let engine = &self.engine;
+        let integrations: Vec<Value> = self
+            .settings()
+            .integrations
+            .iter()
+            .map(|i| {
+                json!({
+                    "id": i.id, "kind": i.kind, "label": i.label_or_id(),
+                    "connected": self.credentials.is_connected(&i.id),
+                    "health": engine.health(&i.id),
+                })
+            })
+            .collect();
+        json!({
+            "integrations": integrations,
+            "badge": self.badge(),
+            "unresolved": engine.unresolved_count(),
+            "digest": engine.digest_meta(),
+        })
+    }
+
+    /// The toolbar badge's text ("" hides it).
+    pub fn badge(&self) -> String {
+        let slots: Vec<Slot> = self.engine.slots().cloned().collect();
+        view::badge(&slots)
+    }
+
+    /// Every slot waiting for a person, with its candidates.
+    pub fn unresolved_view(&self) -> Value {
+        let engine = &self.engine;
+        let slots: Vec<Slot> = engine.slots().cloned().collect();
+        let calls: Vec<CallEntry> = slots.iter().filter_map(|s| s.call_id()).filter_map(|id| engine.call(id).cloned()).collect();
+        serde_json::to_value(view::unresolved(&slots, &calls, self.settings())).unwrap_or(Value::Null)
+    }
+
+    /// A call's slots as stored, with the engine's live copies in their place (newer, and they
+    /// know which slots have a request in flight).
+    pub fn live_slots(&self, mut stored: Vec<Slot>) -> Vec<Slot> {
+        for s in &mut stored {
+            if let Some(live) = self.engine.slot(&s.key) {
+                *s = live.clone();
+            }
+        }
+        stored
+    }
+
+    /// One call's view.
+    pub fn call_view(&self, entry: &CallEntry, slots: &[Slot], now: Timestamp) -> view::CallView {
+        view::call_view(entry, slots, self.settings(), now)
+    }
+
+    /// How many call records a history request reads: filters drop rows, so read more than
+    /// asked (and stop once enough rows pass).
+    pub fn history_read(limit: Option<u32>, unlogged_only: bool, query: &str) -> (usize, usize) {
+        let limit = limit.unwrap_or(100).clamp(1, 1000) as usize;
+        let read = if unlogged_only || !query.trim().is_empty() { (limit * 5).min(5000) } else { limit };
+        (read, limit)
+    }
+
+    // ---- plumbing --------------------------------------------------------------------------
+
+    fn push(&mut self, e: Effect) {
+        self.effects.push_back(e);
+        self.queued += 1;
+    }
+
+    fn drop_queued(&mut self) {
+        self.effects.clear();
+        self.credentials.drop_unsaved();
+        if self.queued > self.executed {
+            self.dropped.push((self.executed, self.queued));
+        }
+        self.executed = self.queued;
+    }
+
+    fn record_engine_problem(&mut self, p: &Problem, now: Timestamp) {
+        let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+        self.record_problem(kind.as_deref().unwrap_or("problem"), &p.detail, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::{Exchange, HttpResponse, Method};
+    use crate::model::CrmKind;
+    use crate::settings::IntegrationSettings;
+
+    const NOW: Timestamp = Timestamp(1_781_107_200_000);
+
+    fn driver() -> Driver {
+        let integ: IntegrationSettings = serde_json::from_value(json!({ "id": "hs", "kind": "hubspot", "base_url": "https://api.hubapi.com" })).unwrap();
+        let settings = Settings { integrations: vec![integ], ..Settings::default() };
+        let secrets = [Record::encode("hs", false, NOW.0, &StoredSecret::api_token("t"))];
+        Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), NOW)
+    }
+
+    fn exchange() -> Exchange {
+        let request = crm::HttpRequest { method: Method::Get, url: "https://api.hubapi.com/x".into(), headers: vec![], body: None };
+        Exchange { request, reply: Reply::Response(HttpResponse { status: 200, headers: vec![], body: "{}".into() }) }
+    }
+
+    /// A conversation that has already spent its exchanges, one step from asking for more.
+    fn spent(op: CrmOp, driver: &mut Driver) -> Conversation {
+        let mut conv = driver.conversation(IntegrationId::new("hs"), op);
+        assert!(matches!(driver.step(&mut conv, NOW), Next::Fetch(_)));
+        conv.sent = None;
+        conv.history = vec![exchange(); MAX_EXCHANGES];
+        conv
+    }
+
+    #[test]
+    fn an_over_long_conversation_is_unknown_for_a_write_and_transient_for_a_read() {
+        let mut d = driver();
+        let phone = E164::parse("+12125550100", crate::phone::Country::US).unwrap();
+        let mut read = spent(CrmOp::SearchContacts { phone }, &mut d);
+        assert!(matches!(d.step(&mut read, NOW), Next::Done(Err(CrmError::Transient { .. }))));
+        let marker = crm::Marker("calltrail:placeholder|hs|+12125550100".into());
+        let mut write = spent(CrmOp::CreateContact { name: "New Lead".into(), phone, marker }, &mut d);
+        assert!(matches!(d.step(&mut write, NOW), Next::Done(Err(CrmError::Unknown { .. }))));
+        assert_eq!(d.settings().integrations[0].kind, CrmKind::HubSpot);
+    }
+
+    #[test]
+    fn a_policy_that_cannot_be_applied_is_a_problem_and_the_rep_settings_stay() {
+        let mut d = driver();
+        d.set_policy(json!({ "digest": 3 }), NOW);
+        assert_eq!(d.diagnostics().problem_counts.get("policy_invalid"), Some(&1));
+        assert_eq!(d.settings().integrations.len(), 1);
+    }
+}

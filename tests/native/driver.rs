@@ -1,0 +1,253 @@
+//! The driver: the decisions the service worker's shell used to make where only the browser
+//! reached them, now driven natively: the 401 → refresh → retry-once path, one refresh per
+//! integration, a refreshed token in force only once written, the softphone repeat window, and
+//! acknowledgement of what was written.
+
+use calltrail_core::model::CrmKind;
+use calltrail_core::crm::{CrmError, CrmOp, CrmOutput, HttpRequest, HttpResponse, Reply, Secret};
+use calltrail_core::driver::{Conversation, Driver, Next, Refreshed, StoredSecret};
+use calltrail_core::engine::{Effect, EngineOptions};
+use calltrail_core::model::{IntegrationId, Timestamp};
+use calltrail_core::phone::{Country, E164};
+use calltrail_core::settings::{AuthKind, Settings};
+use calltrail_core::store::{MemStore, Record, StoreName};
+use serde_json::{json, Value};
+
+use crate::support::world::{integration, World};
+
+const NOW: Timestamp = Timestamp(1_781_107_200_000);
+const TOKEN_URL: &str = "https://hs.crm.example/oauth/v1/token";
+
+fn reply(status: u16, body: Value) -> Reply {
+    Reply::Response(HttpResponse { status, headers: vec![("content-type".into(), "application/json".into())], body: body.to_string() })
+}
+
+fn auth_header(r: &HttpRequest) -> String {
+    r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+/// A driver with one HubSpot integration connected by OAuth, restored from `store`.
+fn oauth_driver(store: &mut MemStore, expires_at: Option<Timestamp>) -> Driver {
+    let mut settings = Settings::default();
+    let mut hs = integration("hs", CrmKind::HubSpot);
+    hs.auth = AuthKind::OAuth { client_id: "calltrail-app".into(), auth_url: String::new(), token_url: TOKEN_URL.into(), scopes: vec![] };
+    settings.integrations.push(hs);
+    let secret = StoredSecret { token: Secret::new("access-1"), refresh_token: Some(Secret::new("refresh-1")), expires_at };
+    let secrets = [Record::encode("hs", false, NOW.0, &secret)];
+    let mut driver = Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), NOW);
+    let snapshot = store.restore(&driver.restore_query(NOW));
+    driver.restore(snapshot, 1, NOW);
+    run_effects(&mut driver, store);
+    driver
+}
+
+/// Runs every queued effect as the shell does (writes into `store`), returning how many ran.
+fn run_effects(driver: &mut Driver, store: &mut MemStore) -> usize {
+    let mut n = 0;
+    while let Some(e) = driver.poll_effect() {
+        if let Effect::Persist(batch) = &e {
+            store.apply(batch);
+        }
+        driver.executed();
+        n += 1;
+    }
+    n
+}
+
+fn search() -> CrmOp {
+    CrmOp::SearchContacts { phone: E164::parse("+12125550100", Country::US).unwrap() }
+}
+
+fn empty_search() -> Reply {
+    reply(200, json!({ "total": 0, "results": [] }))
+}
+
+fn unauthorized() -> Reply {
+    reply(401, json!({ "status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION" }))
+}
+
+fn token_answer(access: &str, refresh: &str) -> Reply {
+    reply(200, json!({ "token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800 }))
+}
+
+fn fetch(driver: &mut Driver, conv: &mut Conversation) -> HttpRequest {
+    match driver.step(conv, NOW) {
+        Next::Fetch(r) => r,
+        other => panic!("expected a fetch, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_401_refreshes_the_token_once_and_retries_with_the_new_one() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, Some(NOW.plus_hours(1)));
+    let mut conv = driver.conversation(IntegrationId::new("hs"), search());
+    let first = fetch(&mut driver, &mut conv);
+    assert_eq!(auth_header(&first), "Bearer access-1");
+    conv.replied(unauthorized());
+
+    let Next::Refresh(token_request) = driver.step(&mut conv, NOW) else { panic!("a 401 on a refreshable token refreshes it") };
+    assert_eq!(token_request.url, TOKEN_URL);
+    assert!(token_request.body.as_deref().unwrap_or("").contains("refresh_token=refresh-1"));
+    // Meanwhile another operation on the same integration waits for this refresh.
+    let mut other = driver.conversation(IntegrationId::new("hs"), search());
+    assert_eq!(driver.step(&mut other, NOW), Next::Wait);
+
+    let Refreshed::Saving(ticket) = driver.refreshed(&mut conv, token_answer("access-2", "refresh-2"), NOW) else { panic!("saved") };
+    assert_eq!(driver.step(&mut conv, NOW), Next::Wait, "the new token is not used before it is written");
+    assert!(!driver.is_done(ticket));
+    assert_eq!(run_effects(&mut driver, &mut store), 1, "one strict write of the new secret");
+    assert!(driver.is_done(ticket));
+    let saved: StoredSecret = store.get(StoreName::Secrets, "hs").and_then(|r| r.decode()).expect("secret written");
+    assert_eq!(saved.refresh_token, Some(Secret::new("refresh-2")), "the rotated refresh token is on disk");
+
+    let retry = fetch(&mut driver, &mut conv);
+    assert_eq!(auth_header(&retry), "Bearer access-2");
+    conv.replied(empty_search());
+    assert_eq!(driver.step(&mut conv, NOW), Next::Done(Ok(CrmOutput::Contacts { contacts: vec![] })));
+    assert_eq!(auth_header(&fetch(&mut driver, &mut other)), "Bearer access-2", "the waiter goes on with the new token");
+}
+
+#[test]
+fn a_second_401_after_the_refresh_is_unauthorized_without_another_refresh() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, None);
+    let mut conv = driver.conversation(IntegrationId::new("hs"), search());
+    fetch(&mut driver, &mut conv);
+    conv.replied(unauthorized());
+    let Next::Refresh(_) = driver.step(&mut conv, NOW) else { panic!("refresh") };
+    driver.refreshed(&mut conv, token_answer("access-2", "refresh-2"), NOW);
+    run_effects(&mut driver, &mut store);
+    fetch(&mut driver, &mut conv);
+    conv.replied(unauthorized());
+    assert!(matches!(driver.step(&mut conv, NOW), Next::Done(Err(CrmError::Unauthorized { .. }))), "retried once, no more");
+}
+
+#[test]
+fn a_refused_refresh_ends_the_operation_unauthorized_and_lets_the_next_one_try() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, Some(NOW));
+    let mut conv = driver.conversation(IntegrationId::new("hs"), search());
+    let Next::Refresh(_) = driver.step(&mut conv, NOW) else { panic!("an expired token is refreshed before the request") };
+    let bad = reply(400, json!({ "status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token" }));
+    assert_eq!(driver.refreshed(&mut conv, bad, NOW), Refreshed::Failed);
+    assert!(matches!(driver.step(&mut conv, NOW), Next::Done(Err(CrmError::Unauthorized { .. }))));
+    let mut next = driver.conversation(IntegrationId::new("hs"), search());
+    assert!(matches!(driver.step(&mut next, NOW), Next::Refresh(_)), "a later operation may refresh again");
+}
+
+#[test]
+fn a_worker_stopped_before_the_refreshed_secret_is_written_restarts_with_the_old_one() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, Some(NOW));
+    let mut conv = driver.conversation(IntegrationId::new("hs"), search());
+    let Next::Refresh(_) = driver.step(&mut conv, NOW) else { panic!("refresh") };
+    driver.refreshed(&mut conv, token_answer("access-2", "refresh-2"), NOW);
+    // The worker dies here: the write never ran. What the next start reads is what it had.
+    let saved: StoredSecret = store.get(StoreName::Secrets, "hs").and_then(|r| r.decode()).unwrap_or_default();
+    assert_ne!(saved.token, Secret::new("access-2"), "nothing was used that is not on disk");
+}
+
+#[test]
+fn no_credentials_is_unauthorized_and_an_unknown_integration_permanent() {
+    let mut driver = Driver::new(Settings::default(), Value::Null, &[], EngineOptions::default(), NOW);
+    let mut conv = driver.conversation(IntegrationId::new("hs"), search());
+    assert!(matches!(driver.step(&mut conv, NOW), Next::Done(Err(CrmError::Unauthorized { .. }))));
+    let token = [Record::encode("zz", false, NOW.0, &StoredSecret::api_token("t"))];
+    let mut driver = Driver::new(Settings::default(), Value::Null, &token, EngineOptions::default(), NOW);
+    let mut conv = driver.conversation(IntegrationId::new("zz"), search());
+    assert!(matches!(driver.step(&mut conv, NOW), Next::Done(Err(CrmError::Permanent { .. }))));
+}
+
+const SOFTPHONE: &str = "https://phone.example.com";
+
+fn generic(event: &str, id: &str, extra: Value) -> Value {
+    let mut call = json!({ "id": id, "direction": "inbound", "from": "+12125550100", "started_at": NOW.0 - 60_000 });
+    if let (Value::Object(c), Value::Object(e)) = (&mut call, extra) {
+        c.extend(e);
+    }
+    json!({ "calltrail": 1, "event": event, "call": call })
+}
+
+fn softphone_world() -> World {
+    World::with(2, NOW, EngineOptions::default(), |s| s.softphone_origins = vec![SOFTPHONE.into()])
+}
+
+#[test]
+fn a_repeated_softphone_fact_within_the_window_reaches_the_engine_once() {
+    let mut w = softphone_world();
+    let ended = generic("call.ended", "c1", json!({ "answered_at": NOW.0 - 50_000, "ended_at": NOW.0 - 1_000 }));
+    let first = w.softphone(SOFTPHONE, true, &ended);
+    assert!(first.ok, "{first:?}");
+    let event = &first.data.as_ref().expect("data")["event"];
+    assert_eq!(event["kind"], "call_ended", "the answer carries what the worker decoded");
+    assert_eq!(event["call"], "gen:c1");
+    let sent = w.sent.len();
+    let again = w.softphone(SOFTPHONE, true, &ended);
+    assert_eq!(again.data.as_ref().expect("data")["repeat"], true);
+    assert_eq!(w.sent.len(), sent, "a repeat inside the window sends nothing");
+    assert_eq!(w.driver.diagnostics().softphone.repeated, 1);
+
+    w.advance_to(NOW.plus_secs(31));
+    let later = w.softphone(SOFTPHONE, true, &ended);
+    assert_ne!(later.data.as_ref().expect("data")["repeat"], true, "after the window it goes to the engine again");
+    assert_eq!(w.driver.diagnostics().softphone.accepted, 2);
+    w.assert_clean();
+}
+
+#[test]
+fn forged_softphone_messages_are_refused_and_counted_by_reason() {
+    let mut w = softphone_world();
+    let ringing = generic("call.ringing", "c2", json!({}));
+    assert!(!w.softphone(SOFTPHONE, false, &ringing).ok, "from the page itself, not its frame");
+    assert!(!w.softphone("https://phone.example.com.evil.example", true, &ringing).ok);
+    assert!(!w.softphone(SOFTPHONE, true, &json!({ "calltrail": 2 })).ok);
+    let stats = &w.driver.diagnostics().softphone;
+    assert_eq!(stats.rejected.get("not_from_softphone_frame"), Some(&1));
+    assert_eq!(stats.rejected.values().sum::<u64>(), 3);
+    assert_eq!(stats.accepted, 0);
+    assert!(w.sent.is_empty());
+}
+
+#[test]
+fn a_softphone_event_whose_effects_were_lost_is_not_acknowledged() {
+    let mut w = softphone_world();
+    // The worker dies before the event's first effect: the bridge hears nothing and re-sends,
+    // and the re-send is handled as new (not a repeat), so the call is still logged.
+    w.crash_before_effect = Some(0);
+    let ended = generic("call.ended", "c3", json!({ "answered_at": NOW.0 - 50_000, "ended_at": NOW.0 - 1_000 }));
+    let answer = w.softphone(SOFTPHONE, true, &ended);
+    assert!(answer.ok);
+    assert_eq!(w.restarts, 1);
+    assert_ne!(answer.data.as_ref().expect("data")["repeat"], true);
+    assert_eq!(w.state("gen:c3", "hs"), "no_match");
+    w.assert_clean();
+}
+
+#[test]
+fn tickets_are_done_when_their_effects_ran_and_never_when_dropped() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, None);
+    let answer = driver.set_token(IntegrationId::new("pd"), "t", NOW);
+    assert!(answer.ok);
+    let ticket = driver.ticket();
+    assert!(!driver.is_done(ticket));
+    driver.persist_failed("quota exceeded", NOW);
+    assert!(!driver.is_done(ticket) && driver.is_dropped(ticket));
+    assert_eq!(driver.diagnostics().persist_failures, 1);
+    let answer = driver.set_token(IntegrationId::new("pd"), "t", NOW);
+    assert!(answer.ok);
+    let again = driver.ticket();
+    run_effects(&mut driver, &mut store);
+    assert!(driver.is_done(again) && !driver.is_dropped(again));
+    assert!(matches!(store.get(StoreName::Secrets, "pd").map(|r| &r.value), Some(v) if v.contains("\"t\"")));
+    assert!(!driver.set_token(IntegrationId::new("pd"), "  ", NOW).ok, "an empty token is refused");
+}
+
+#[test]
+fn the_history_reads_more_when_it_filters() {
+    assert_eq!(Driver::history_read(None, false, ""), (100, 100));
+    assert_eq!(Driver::history_read(Some(50), true, ""), (250, 50));
+    assert_eq!(Driver::history_read(Some(5000), false, "ada"), (5000, 1000));
+    assert_eq!(Driver::history_read(Some(0), false, " "), (1, 1));
+}
