@@ -67,14 +67,20 @@ export class FaultEngine {
     return true;
   }
 
-  /** REST faults that fire for this request, in registration order. */
+  /**
+   * REST faults that fire for this request, in registration order: any number of `latency`
+   * faults, then at most one answering fault. Faults after the one that answers are not rolled
+   * and keep their count for later requests.
+   */
   takeRest(method, pathWithQuery) {
     const out = [];
     for (const f of this.faults) {
       if (f.scope !== 'rest') continue;
       if (f.method && f.method !== method) continue;
       if (f._re && !f._re.test(pathWithQuery)) continue;
-      if (this.#fires(f)) out.push(f);
+      if (!this.#fires(f)) continue;
+      out.push(f);
+      if (f.type !== 'latency') break;
     }
     return out;
   }
