@@ -75,6 +75,7 @@ export class CallPlayer {
     const talkSeconds = num(spec.talkSeconds, outcome === 'voicemail' ? 25 : 60);
     const holdSeconds = num(spec.holdSeconds, 0);
     for (const [k, v] of Object.entries({ ringSeconds, talkSeconds, holdSeconds })) if (!(v >= 0)) throw httpError(`${k} must be ≥ 0`);
+    if (spec.startTime !== undefined && Number.isNaN(Date.parse(spec.startTime))) throw httpError('startTime must be an ISO 8601 date-time');
     const dialed = spec.dialedNumber ?? (queue ? queue.phoneNumber : user?.phoneNumber) ?? account.mainNumber;
     return {
       account, direction, outcome, external, user, queue, members, answeredBy, transfer, recording,
