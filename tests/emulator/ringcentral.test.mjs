@@ -367,7 +367,7 @@ test('delivery: a non-200 or slow answer is retried on the configured schedule u
     if (req.headers['validation-token']) return defaultMode(req);
     const n = (tries.get(entry.json.uuid) ?? 0) + 1;
     tries.set(entry.json.uuid, n);
-    if (n === 1) return { status: 500 };
+    if (n === 1) return { status: 500, body: 'db down' };
     if (n === 2) return { status: 200, delayMs: 500 }; // beyond deliveryTimeoutMs (300): a failure
     return { status: 200 };
   };
@@ -377,7 +377,7 @@ test('delivery: a non-200 or slow answer is retried on the configured schedule u
   const log = (await deliveries(`?subscriptionId=${s.id}&kind=notification`));
   const first = log.filter((d) => d.uuid === log[0].uuid);
   assert.deepEqual(first.map((d) => [d.attempt, d.outcome]), [[1, 'failed-will-retry'], [2, 'failed-will-retry'], [3, 'delivered']]);
-  assert.equal(first[0].status, 500);
+  assert.deepEqual([first[0].status, first[0].answer], [500, 'db down']);
   assert.equal(first[1].error, 'timeout');
   assert.equal(first[0].reason, 'Webhook responses with code: [500], reason: [Internal Server Error]');
   const notes = (await admin('GET', `/notifications?subscriptionId=${s.id}`)).body.notifications;

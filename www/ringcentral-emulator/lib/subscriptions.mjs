@@ -429,7 +429,7 @@ export class Subscriptions {
       sub.failures = { consecutive: 0, firstAt: null, lastReason: null };
       s.state = 'delivered';
       s.deliveredCopies += 1;
-      this.record({ ...base, outcome: 'delivered', status: r.status, ms: r.ms, faults });
+      this.record({ ...base, outcome: 'delivered', status: r.status, ms: r.ms, answer: answerOf(r), faults });
       return;
     }
     const reason = r.error === 'timeout' ? 'I/O operation is failed. Details: [Read timed out]'
@@ -444,7 +444,7 @@ export class Subscriptions {
     const byTime = rule.afterMs != null && now - sub.failures.firstAt >= rule.afterMs;
     const retryIn = cfg.retryDelaysMs[n - 1];
     const willRetry = !(byCount || byTime) && retryIn !== undefined;
-    this.record({ ...base, outcome: willRetry ? 'failed-will-retry' : 'failed', status: r.status ?? null, error: r.error ?? null, ms: r.ms, reason, faults });
+    this.record({ ...base, outcome: willRetry ? 'failed-will-retry' : 'failed', status: r.status ?? null, error: r.error ?? null, ms: r.ms, answer: answerOf(r), reason, faults });
     if (byCount || byTime) {
       this.blacklist(sub, reason);
       if (s.state !== 'delivered') s.state = 'failed';
@@ -453,6 +453,12 @@ export class Subscriptions {
     if (willRetry) this.later(retryIn, () => this.attempt(subId, note, n + 1, meta));
     else if (s.state !== 'delivered') s.state = 'failed';
   }
+}
+
+/** What the webhook answered, for the delivery log: its body (first 200 characters), if any. */
+function answerOf(r) {
+  if (r.forced) return '(fail_target fault: the webhook was not called)';
+  return r.body ? r.body.slice(0, 200) : null;
 }
 
 function rcError403Permission(name) {
