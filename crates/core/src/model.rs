@@ -223,15 +223,6 @@ pub struct Message {
     pub text: String,
 }
 
-impl Message {
-    /// A message record's JSON, read through serde here, in the domain crate, which is compiled
-    /// for size: the engine crate, compiled for speed, names no serde reader (see ARCHITECTURE.md,
-    /// "Crates and optimisation levels"). Messages are few, and read only at restore.
-    pub fn from_json(text: &str) -> Option<Message> {
-        serde_json::from_str(text).ok()
-    }
-}
-
 string_id!(
     /// A CRM's name for a kind of record that can be called: Contact, Lead, Person, ...
     RecordType

@@ -4,7 +4,7 @@
 //! Invariant: a `Settings` value the engine holds has passed [`Settings::validate`], so a broken
 //! document is refused whole and the previous settings stay in force.
 
-use chrono::{Offset, TimeZone, Timelike};
+use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -94,9 +94,8 @@ impl DigestSettings {
 
     /// The local calendar day of `at` (`YYYY-MM-DD`), for one-record-per-conversation-per-day.
     pub fn local_day(&self, at: Timestamp) -> String {
-        let local = self.zone().timestamp_millis_opt(at.0).single().map(|t| at.0 + i64::from(t.offset().fix().local_minus_utc()) * 1000);
-        match local.and_then(crate::civil::Civil::from_millis) {
-            Some(c) => c.date(),
+        match self.zone().timestamp_millis_opt(at.0).single() {
+            Some(t) => t.date_naive().to_string(),
             None => format!("@{}", at.0 / 86_400_000),
         }
     }

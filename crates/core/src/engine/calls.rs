@@ -88,7 +88,7 @@ impl Engine {
         for n in 0..self.settings.integrations.len() {
             let Some(integ) = self.settings.integrations.get(n) else { break };
             let (integ_id, auto_log) = (integ.id.clone(), integ.auto_log);
-            let key = self.call_slot_key(id, &integ_id);
+            let key = call_slot_key(id, &integ_id);
             if self.slots.contains_key(&key) {
                 continue;
             }

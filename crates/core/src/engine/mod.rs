@@ -47,7 +47,6 @@ pub mod bench;
 pub mod conflict;
 pub mod digest;
 pub mod hygiene;
-mod json;
 pub mod messages;
 pub mod placeholder;
 pub mod records;
@@ -261,13 +260,6 @@ pub struct Engine {
     boot: u64,
     counter: u64,
     audit_seq: u64,
-    /// `|<boot>|`, the middle of this boot's audit keys.
-    audit_boot: String,
-    /// The last audit key and its time: the next key of the same time is this one counted up
-    /// ([`json::count_up`]).
-    audit_key: (u64, String),
-    /// `<boot>-`, the start of this boot's attempt ids.
-    attempt_prefix: String,
     now: Timestamp,
     calls: table::IdMap<CallId, CallEntry>,
     slots: table::Slots,
@@ -299,8 +291,6 @@ pub struct Engine {
     slot_notices: Vec<Notice>,
     /// The integrations [`Engine::pump`] serves, in id order (kept for its capacity).
     pump_order: Vec<IntegrationId>,
-    /// Where [`Engine::call_slot_key`] assembles a key (kept for its capacity).
-    key_buf: String,
     strict: bool,
     notices: Vec<Notice>,
     effects: VecDeque<Effect>,
@@ -323,9 +313,6 @@ impl Engine {
             boot: 0,
             counter: 0,
             audit_seq: 0,
-            audit_boot: json::audit_boot(0),
-            audit_key: (0, String::new()),
-            attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
             calls: table::IdMap::default(),
             slots: table::Slots::default(),
@@ -346,7 +333,6 @@ impl Engine {
             dirty: Vec::new(),
             slot_notices: Vec::new(),
             pump_order: Vec::new(),
-            key_buf: String::new(),
             strict: false,
             notices: Vec::new(),
             effects: VecDeque::new(),
@@ -609,14 +595,7 @@ impl Engine {
         let mut audits = std::mem::take(&mut self.audits);
         for e in audits.drain(..) {
             self.audit_seq += 1;
-            // The last key counted up while the time stays the same (the boot and the sequence
-            // start again together at every restore, which makes a new engine).
-            let at = e.at.0.max(0).unsigned_abs();
-            let key = &mut self.audit_key;
-            if key.0 != at || !json::count_up(&mut key.1) {
-                *key = (at, json::audit_key(at, &self.audit_boot, self.audit_seq));
-            }
-            let rec = e.to_record_keyed(key.1.clone());
+            let rec = e.to_record(self.boot, self.audit_seq);
             self.stage(StoreName::Audit, rec, false);
             // The outcome's text is written into the record: keep its allocation for the next
             // entry (a few: a digest run's batch must not leave thousands behind).
@@ -654,17 +633,6 @@ impl Engine {
                 self.save_call_if_changed(&call);
             }
         }
-    }
-
-    /// [`slot::call_slot_key`], assembled in a buffer kept for it: text joined from `&str`s
-    /// needs no check, where the stack buffer `json::shared` uses must be checked as UTF-8.
-    fn call_slot_key(&mut self, call: &CallId, integration: &IntegrationId) -> SlotKey {
-        let buf = &mut self.key_buf;
-        buf.clear();
-        for part in ["call|", call.as_str(), "|", integration.as_str()] {
-            buf.push_str(part);
-        }
-        SlotKey::from(buf.as_str())
     }
 
     /// What [`Engine::save_slot`] does for a slot known to be open: written at the next flush.
@@ -947,7 +915,7 @@ impl Engine {
             }
             h.inflight += 1;
             let req = self.req_id();
-            let slot = json::concat(&["pop|", id.as_str(), "|", integ.as_str()]);
+            let slot = format!("pop|{}|{}", id.as_str(), integ.as_str());
             self.inflight.insert(req, InFlight { slot: slot.clone().into(), integration: integ.clone(), what: OpKind::Pop { call: id.clone(), feeds: false } });
             self.flush();
             self.effects.push_back(Effect::Crm(Box::new(CrmRequest {
@@ -1099,7 +1067,7 @@ impl Engine {
     /// the slot's integration (none if there is no such slot), for [`Engine::send_busy`].
     fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> (String, Option<IntegrationId>) {
         let n = self.next_id();
-        let attempt = json::attempt_id(&self.attempt_prefix, n);
+        let attempt = format!("{:x}-{n}", self.boot);
         let now = self.now;
         if self.opts.mutation == Mutation::SkipAttemptingWrite {
             // The planted bug must not be hidden by a write of this slot already staged.

@@ -24,19 +24,17 @@ impl Engine {
         self.now = now;
         self.restored = true;
         self.boot = boot_id;
-        self.audit_boot = super::json::audit_boot(boot_id);
-        self.attempt_prefix = super::json::attempt_prefix(boot_id);
         if let Err(e) = settings.validate() {
             self.problem(ProblemKind::BadSettings, format!("restored settings are not valid ({e}); using them anyway"));
         }
         self.settings = settings;
         for r in snap.records(StoreName::Meta) {
             if r.key == DIGEST_KEY {
-                if let Some(m) = DigestMeta::read(&r.value) {
+                if let Some(m) = DigestMeta::from_record(r) {
                     self.digest = m;
                 }
             } else if let Some(id) = r.key.strip_prefix(HEALTH_PREFIX) {
-                if let Some(h) = Health::read(&r.value) {
+                if let Some(h) = r.decode::<Health>() {
                     self.health.insert(IntegrationId::new(id), h);
                 }
             }
@@ -52,7 +50,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Messages) {
-            if let Some(m) = crate::model::Message::from_json(&r.value) {
+            if let Some(m) = r.decode::<crate::model::Message>() {
                 if self.message_ids.insert(m.id.clone()) {
                     let day = self.settings.digest.local_day(m.at);
                     messages::insert_sorted(self.messages.entry((m.conversation.clone(), day)).or_default(), m);
@@ -60,7 +58,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Contacts) {
-            if let Some(p) = CachedPlaceholder::read(&r.value) {
+            if let Some(p) = r.decode::<CachedPlaceholder>() {
                 self.placeholders.insert((p.integration, p.number), p.contact);
             }
         }
