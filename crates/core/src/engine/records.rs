@@ -4,7 +4,7 @@
 //! reads a bounded amount whatever the length of the history.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,7 @@ pub struct CallEntry {
 pub struct CallMatches {
     pub at: Timestamp,
     /// Shared with the [`super::Notice::CallMatches`] that tells the panel.
-    pub contacts: Rc<[Contact]>,
+    pub contacts: Arc<[Contact]>,
 }
 
 /// How long a call pop's answer stands in for the hang-up search, counted from the answer to

@@ -15,7 +15,7 @@ use super::placeholder::CachedPlaceholder;
 use super::records::{CallEntry, DigestMeta, DIGEST_KEY, HEALTH_PREFIX};
 use super::retry::Health;
 use super::slot::{Slot, SlotKey, SlotState, Subject, Trigger};
-use super::{digest, messages, Engine, Mutation, ProblemKind, Run};
+use super::{digest, messages, Engine, ProblemKind, Run};
 
 impl Engine {
     pub(super) fn on_restored(&mut self, snap: Snapshot, settings: Settings, boot_id: u64) {
@@ -40,7 +40,6 @@ impl Engine {
             }
         }
         let calls = snap.records(StoreName::Calls);
-        self.calls.reserve(calls.len());
         for r in calls {
             match CallEntry::from_record(r) {
                 Some(c) => {
@@ -72,7 +71,7 @@ impl Engine {
                 // The request may or may not have reached the CRM: look before creating again.
                 // The search lag is counted from now, not from the attempt: the request may
                 // have reached the CRM at any moment until the worker died.
-                s.state = if self.opts.mutation == Mutation::BlindRetryAfterUnknown {
+                s.state = if planted!(self, BlindRetryAfterUnknown) {
                     SlotState::Waiting { due: Some(self.now) }
                 } else {
                     SlotState::Unknown { target, since: self.now, checks: 0 }

@@ -16,7 +16,7 @@ use crate::store::Record;
 /// `msg|<integration>|<conversation>|<day>` or `ph|<integration>|<number>`. The marker written
 /// into the CRM is `calltrail:<slot key>`, so it depends on the call and the integration, never
 /// on the attempt.
-pub type SlotKey = std::rc::Rc<str>;
+pub type SlotKey = std::sync::Arc<str>;
 
 pub fn call_slot_key(call: &CallId, integration: &IntegrationId) -> SlotKey {
     format!("call|{}|{}", call.as_str(), integration.as_str()).into()
