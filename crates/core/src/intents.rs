@@ -114,10 +114,47 @@ impl AuditFilter {
     }
 }
 
+/// Who sent an intent, as the service worker saw it (`chrome.runtime.MessageSender`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Sender {
+    /// One of the extension's own pages (options, history, the side panel): trusted.
+    ExtensionPage,
+    /// A content script in a web page (the softphone bridge, the in-page panel), in tab `tab`:
+    /// the page around it is untrusted, so it may only relay softphone messages and act on the
+    /// call on its screen.
+    ContentScript {
+        #[serde(default)]
+        tab: Option<i64>,
+    },
+}
+
 impl Intent {
     /// Reads an intent; the error says what is wrong with it.
     pub fn from_value(v: Value) -> Result<Intent, String> {
         serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    /// Whether `sender` may send this intent. Extension pages may send every intent; a content
+    /// script only what the bridge and the in-page panel need: softphone messages, the header
+    /// state, one call's view, and the rep's notes, picks and "log now" for a call.
+    pub fn allowed_from(&self, sender: Sender) -> Result<(), String> {
+        if sender == Sender::ExtensionPage {
+            return Ok(());
+        }
+        match self {
+            Intent::SoftphoneEvent { .. } | Intent::State | Intent::Call { .. } => Ok(()),
+            Intent::Engine {
+                input:
+                    PageInput::NotesOpened { .. }
+                    | PageInput::NotesSaved { .. }
+                    | PageInput::NotesCancelled { .. }
+                    | PageInput::ContactsPicked { .. }
+                    | PageInput::LogNowRequested { .. },
+            } => Ok(()),
+            Intent::Engine { .. } => Err("that engine input is not allowed from a web page".into()),
+            _ => Err("that message type is not allowed from a web page".into()),
+        }
     }
 }
 
@@ -272,6 +309,36 @@ mod tests {
             let err = read(v.clone()).expect_err(&v.to_string());
             assert!(err.contains(want), "{v}: {err:?} should say {want:?}");
         }
+    }
+
+    #[test]
+    fn a_content_script_may_send_only_what_the_bridge_and_panel_need() {
+        let content = Sender::ContentScript { tab: Some(3) };
+        let allowed = [
+            json!({"type": "state"}),
+            json!({"type": "call", "call": "c"}),
+            json!({"type": "softphone-event", "origin": "o", "from_frame": true, "data": {}}),
+            json!({"type": "engine", "input": {"input": "notes_saved", "call": "c", "notes": "n"}}),
+            json!({"type": "engine", "input": {"input": "log_now_requested", "call": "c"}}),
+        ];
+        let refused = [
+            json!({"type": "history"}),
+            json!({"type": "settings"}),
+            json!({"type": "set-credentials", "integration": "hs", "token": "t"}),
+            json!({"type": "audit-csv"}),
+            json!({"type": "engine", "input": {"input": "manual_log_requested", "call": "c", "integrations": ["hs"]}}),
+            json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": []}}),
+        ];
+        for v in allowed {
+            assert_eq!(read(v.clone()).unwrap().allowed_from(content), Ok(()), "{v}");
+        }
+        for v in refused {
+            let intent = read(v.clone()).unwrap();
+            assert!(intent.allowed_from(content).is_err(), "{v}");
+            assert_eq!(intent.allowed_from(Sender::ExtensionPage), Ok(()), "{v}");
+        }
+        let sender: Sender = serde_json::from_value(json!({"kind": "content_script", "tab": 7})).unwrap();
+        assert_eq!(sender, Sender::ContentScript { tab: Some(7) });
     }
 
     #[test]
