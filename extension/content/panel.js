@@ -291,7 +291,7 @@ button, textarea, input { font: inherit; color: inherit; }
   else mount();
 
   /* ------------------------------------------------------------------ render */
-  // The dot beside the call's phase (src/view.rs `Phase`).
+  // The dot beside the call's phase (crates/core/src/view.rs `Phase`).
   const PHASE_DOT = { ringing: 'ring', on_call: 'live', ended: '' };
 
   function phaseOf(view) {

@@ -1,5 +1,5 @@
 // Formatting for people: times, durations, phone numbers, labels. Presentation only: the words
-// for statuses and call results come with the worker's views (src/view.rs). Shared by the pages
+// for statuses and call results come with the worker's views (crates/core/src/view.rs). Shared by the pages
 // (an ES module import) and the in-page panel (a dynamic import of this web-accessible file).
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
@@ -61,7 +61,7 @@ export function phone(e164) {
   return `+${m[1]} ${m[2].replace(/(\d{3,4})(?=\d{3,4}$)/, '$1 ')}`;
 }
 
-/** The icon for a status tone (`tone` of a SlotView, from src/view.rs). */
+/** The icon for a status tone (`tone` of a SlotView, from crates/core/src/view.rs). */
 export const TONE_ICON = { success: 'check', info: 'clock', warning: 'alert', danger: 'x', neutral: 'minus' };
 
 export const RULES = [

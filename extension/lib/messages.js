@@ -51,7 +51,7 @@ export function checkMessage(message, sender, extensionId) {
   if (fromContentScript && message.type === 'engine' && !CONTENT_SCRIPT_INPUTS.has(message.input?.input)) {
     return { ok: false, error: 'that engine input is not allowed from a web page' };
   }
-  // Who sent it, for Rust's own check of the same rule (src intents.rs `Intent::allowed_from`).
+  // Who sent it, for Rust's own check of the same rule (crates/core/src/intents.rs `Intent::allowed_from`).
   const from = fromContentScript ? { kind: 'content_script', tab: sender.tab?.id } : { kind: 'extension_page' };
   return { ok: true, type: message.type, sender: from };
 }

@@ -181,10 +181,10 @@ impl Default for PlaceholderSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
-    /// The document is not JSON, or not the shape of a settings document (`path` says where,
-    /// when the reader got that far).
-    #[error("settings are not valid JSON for Calltrail: {}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
-    Malformed { path: FieldPath, message: String },
+    /// The document is not JSON, or not the shape of a settings document (serde's sentence
+    /// names the field and where it stopped reading).
+    #[error("settings are not valid JSON for Calltrail: {0}")]
+    Malformed(String),
     #[error("{field}: {problem}")]
     Invalid { field: FieldPath, problem: String },
 }
@@ -192,15 +192,14 @@ pub enum SettingsError {
 impl SettingsError {
     /// The field a refusal is about, when it is about one: what a page points at.
     pub fn field(&self) -> Option<&FieldPath> {
-        let path = match self {
-            SettingsError::Malformed { path, .. } => path,
-            SettingsError::Invalid { field, .. } => field,
-        };
-        (!path.is_empty()).then_some(path)
+        match self {
+            SettingsError::Malformed(_) => None,
+            SettingsError::Invalid { field, .. } => (!field.is_empty()).then_some(field),
+        }
     }
 
     fn malformed(e: impl std::fmt::Display) -> SettingsError {
-        SettingsError::Malformed { path: FieldPath::default(), message: e.to_string() }
+        SettingsError::Malformed(e.to_string())
     }
 }
 
@@ -239,20 +238,6 @@ impl FieldPath {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-
-    /// serde's path to where reading stopped.
-    fn of_serde(path: &serde_path_to_error::Path) -> FieldPath {
-        use serde_path_to_error::Segment;
-        FieldPath(
-            path.iter()
-                .filter_map(|s| match s {
-                    Segment::Seq { index } => Some(PathStep::Index(*index)),
-                    Segment::Map { key } | Segment::Enum { variant: key } => Some(PathStep::Key(key.clone())),
-                    Segment::Unknown => None,
-                })
-                .collect(),
-        )
-    }
 }
 
 impl std::fmt::Display for FieldPath {
@@ -287,15 +272,9 @@ impl Settings {
         Ok(s)
     }
 
-    /// Reads a settings document without validating it; the error names where reading stopped.
+    /// Reads a settings document without validating it.
     pub fn read_json(text: &str) -> Result<Settings, SettingsError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let s: Settings = serde_path_to_error::deserialize(&mut de).map_err(|e| SettingsError::Malformed {
-            path: FieldPath::of_serde(e.path()),
-            message: e.inner().to_string(),
-        })?;
-        de.end().map_err(SettingsError::malformed)?;
-        Ok(s)
+        serde_json::from_str(text).map_err(SettingsError::malformed)
     }
 
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -380,11 +359,9 @@ mod tests {
     fn a_refusal_names_the_field_it_is_about() {
         let cases = [
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, Some(r#"["integrations",0,"base_url"]"#)),
-            (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"https://x.example"},{"id":"b","kind":"nope","base_url":"https://x.example"}]}"#, Some(r#"["integrations",1,"kind"]"#)),
-            (r#"{"digest":{"period_mins":"60"}}"#, Some(r#"["digest","period_mins"]"#)),
             (r#"{"digest":{"period_mins":0}}"#, Some(r#"["digest","period_mins"]"#)),
             (r#"{"softphone_origins":["https://ok.example","https://*.example.com"]}"#, Some(r#"["softphone_origins",1]"#)),
-            (r#"{"surprise":1}"#, Some(r#"["surprise"]"#)),
+            (r#"{"surprise":1}"#, None),
             ("{", None),
             (r#"{} trailing"#, None),
         ];
