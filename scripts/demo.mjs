@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ROOT } from '../www/world/browser.mjs';
 import { startWorld, eventually } from '../www/world/world.mjs';
 import {
-  answerCall, call, callMarker, contact, engineInput, hangUp, NO_QUIET_HOURS, sleep, waitStatuses,
+  answerCall, call, callMarker, callView, engineInput, hangUp, NO_QUIET_HOURS, waitStatuses,
 } from '../www/world/calls.mjs';
 
 const headless = !process.env.DISPLAY || process.argv.includes('--headless');
@@ -86,10 +86,14 @@ try {
   await waitStatuses(world, c4, { hs: 'waiting_for_digest', sf: 'waiting_for_digest' });
   say(`call 4, Grace again: notes written ("${notes}"), so it waits for the digest`);
 
-  // 5. Active-call logging: the rep picks the HubSpot contact during the call, then "log now".
+  // 5. Active-call logging: the rep picks the HubSpot contact the call pop found during the
+  //    call, then "log now". Picks must be among the call pop's matches, so wait for them.
   const c5 = await answerCall(world, PEOPLE.alan.number);
-  await engineInput(world, { input: 'contacts_picked', call: c5, integration: 'hs', contacts: [contact(hsAlan.id, 'Alan Turing')] });
-  await sleep(500);
+  const hsMatches = await eventually(async () => (await callView(world, c5)).slots.find((s) => s.integration === 'hs')?.matches?.length
+    && (await callView(world, c5)).slots.find((s) => s.integration === 'hs').matches, { what: 'the call pop to find Alan in HubSpot' });
+  const alan = hsMatches.find((m) => m.id === String(hsAlan.id));
+  const picked = await engineInput(world, { input: 'contacts_picked', call: c5, integration: 'hs', contacts: [alan] });
+  if (!picked.ok) throw new Error(`the pick was refused: ${picked.error}`);
   await hangUp(world);
   calls.push({ id: c5, who: PEOPLE.alan, what: 'active-call pick in HubSpot' });
   const s5 = await waitStatuses(world, c5, { hs: 'scheduled', sf: 'logged' });
@@ -108,8 +112,11 @@ try {
   }, { what: 'the SMS records updated' });
   say('SMS with Ada: one conversation record per CRM, updated with the reply');
 
-  // The digest ("sync now"; the hourly alarm does the same).
-  await sleep(2000); // Salesforce's Retry-After has passed
+  // The digest ("sync now"; the hourly alarm does the same), once Salesforce's Retry-After passed.
+  await eventually(async () => {
+    const sf = (await world.send({ type: 'state' })).data.integrations.find((i) => i.id === 'sf');
+    return !sf.health?.blocked_until || sf.health.blocked_until <= Date.now();
+  }, { what: "Salesforce's Retry-After to pass" });
   const sync = await world.send({ type: 'sync-now' });
   say(`digest run: ${sync.data.logged.length} slot(s) logged (${sync.data.logged.map(([k]) => k.split('|').pop()).join(', ')})`);
 
