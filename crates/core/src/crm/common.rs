@@ -1,5 +1,5 @@
 //! Helpers every connector shares: output encoding, JSON reading, URL encoding, phone variants,
-//! rate-limit headers, error classification and duration formatting.
+//! rate-limit headers, error classification, the one-request step and duration formatting.
 //!
 //! Everything here is pure and vendor-neutral. A connector keeps its vendor's quirks (which
 //! status means "rate limited", which body shape carries the message) in its own file and uses
@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::{CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
+use super::{Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
 use crate::civil;
 use crate::model::{CallResult, Direction, Message, Timestamp};
 use crate::phone::E164;
@@ -480,15 +480,58 @@ pub fn http_error(resp: &HttpResponse, access: Access, crm: &str, secret: &Secre
     classify_status(resp.status, access, retry_after_ms(resp), status_message(crm, resp, secret))
 }
 
-/// The response when the reply is a 2xx, else its classified error.
+/// The response when the reply is a 2xx, else its classified error by the shared rules
+/// ([`http_error`]).
 pub fn success<'a>(reply: &'a Reply, access: Access, crm: &str, secret: &Secret) -> Result<&'a HttpResponse, CrmError> {
+    success_by(reply, access, crm, |r| http_error(r, access, crm, secret))
+}
+
+/// The response when the reply is a 2xx, else its classified error: a transport failure by
+/// [`transport_error`], the same for every CRM, and a non-2xx response by `refused`, the
+/// connector's own rules.
+pub fn success_by<'a>(
+    reply: &'a Reply,
+    access: Access,
+    crm: &str,
+    refused: impl FnOnce(&HttpResponse) -> CrmError,
+) -> Result<&'a HttpResponse, CrmError> {
     if let Some(e) = transport_error(reply, access, crm) {
         return Err(e);
     }
     match reply {
         Reply::Response(r) if (200..300).contains(&r.status) => Ok(r),
-        Reply::Response(r) => Err(http_error(r, access, crm, secret)),
+        Reply::Response(r) => Err(refused(r)),
         _ => Err(CrmError::Transient { message: format!("no response from {crm}") }),
+    }
+}
+
+/// How a connector whose ops are mostly one request and one reply reads those replies: its
+/// name in messages, and what a non-2xx response means to it (which status or vendor code is
+/// a spent rate limit, an expired session...). One set of rules per connector, so every op of
+/// the connector classifies failures the same way.
+#[derive(Clone, Copy)]
+pub struct ReplyRules {
+    pub crm: &'static str,
+    pub refused: fn(&Connection, &HttpResponse, Access) -> CrmError,
+}
+
+impl ReplyRules {
+    /// The 2xx response, or the reply classified by these rules.
+    pub fn ok_response<'a>(&self, conn: &Connection, reply: &'a Reply, access: Access) -> Result<&'a HttpResponse, CrmError> {
+        success_by(reply, access, self.crm, |r| (self.refused)(conn, r, access))
+    }
+
+    /// The steps of a one-request op: sends `build()` first; then classifies the one reply by
+    /// these rules and parses a success with `parse`.
+    pub fn one_shot(
+        &self,
+        conn: &Connection,
+        history: &[Exchange],
+        access: Access,
+        build: impl FnOnce() -> HttpRequest,
+        parse: impl FnOnce(&HttpResponse) -> Result<CrmOutput, CrmError>,
+    ) -> Step {
+        one_shot(history, build, |reply| self.ok_response(conn, reply, access).and_then(parse))
     }
 }
 

@@ -64,13 +64,13 @@ const LAST_NAME_MAX: usize = 80;
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
     match op {
         CrmOp::SearchContacts { phone } => {
-            one_shot(conn, history, Access::Read, || search_request(conn, phone), |r| parse_search(conn, phone, r))
+            RULES.one_shot(conn, history, Access::Read, || search_request(conn, phone), |r| parse_search(conn, phone, r))
         }
         CrmOp::CreateCallLog { log } => match marker_ok(&log.marker) {
             Err(e) => Step::Done(Err(e)),
-            Ok(()) => one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(conn, "Task", r)),
+            Ok(()) => RULES.one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(conn, "Task", r)),
         },
-        CrmOp::UpdateCallLog { record, log } => one_shot(
+        CrmOp::UpdateCallLog { record, log } => RULES.one_shot(
             conn,
             history,
             Access::Write,
@@ -78,7 +78,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
             |_| Ok(CrmOutput::Updated),
         ),
         CrmOp::FindLog { marker, hint } => find_log(conn, marker, hint, history),
-        CrmOp::CreateContact { name, phone, marker } => one_shot(
+        CrmOp::CreateContact { name, phone, marker } => RULES.one_shot(
             conn,
             history,
             Access::Write,
@@ -87,9 +87,9 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         ),
         CrmOp::CreateMessageLog { log } => match marker_ok(&log.marker) {
             Err(e) => Step::Done(Err(e)),
-            Ok(()) => one_shot(conn, history, Access::Write, || create_messages(conn, log), |r| created(conn, "Task", r)),
+            Ok(()) => RULES.one_shot(conn, history, Access::Write, || create_messages(conn, log), |r| created(conn, "Task", r)),
         },
-        CrmOp::UpdateMessageLog { record, log } => one_shot(
+        CrmOp::UpdateMessageLog { record, log } => RULES.one_shot(
             conn,
             history,
             Access::Write,
@@ -294,30 +294,14 @@ fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker) -> 
 // ---------------------------------------------------------------------------------------------
 // Replies
 
-fn one_shot(
-    conn: &Connection,
-    history: &[Exchange],
-    access: Access,
-    build: impl FnOnce() -> HttpRequest,
-    parse: impl FnOnce(&HttpResponse) -> Result<CrmOutput, CrmError>,
-) -> Step {
-    common::one_shot(history, build, |reply| ok_response(conn, reply, access).and_then(parse))
-}
+/// How every Salesforce op reads its replies.
+const RULES: common::ReplyRules = common::ReplyRules { crm: CRM, refused };
 
-/// The 2xx response, or the reply classified by Salesforce's rules.
-pub fn ok_response<'a>(conn: &Connection, reply: &'a Reply, access: Access) -> Result<&'a HttpResponse, CrmError> {
-    if let Some(e) = common::transport_error(reply, access, CRM) {
-        return Err(e);
-    }
-    let Reply::Response(resp) = reply else {
-        return Err(CrmError::Transient { message: format!("no response from {CRM}") });
-    };
-    if (200..300).contains(&resp.status) {
-        return Ok(resp);
-    }
+/// A non-2xx response by Salesforce's rules (see the module doc's "Errors").
+fn refused(conn: &Connection, resp: &HttpResponse, access: Access) -> CrmError {
     let code = error_code(&resp.body);
     let message = common::status_message(CRM, resp, &conn.token);
-    Err(match (resp.status, code.as_deref()) {
+    match (resp.status, code.as_deref()) {
         (_, Some("REQUEST_LIMIT_EXCEEDED")) => {
             let usage = resp.header("sforce-limit-info").map(|u| format!(" ({})", u.trim())).unwrap_or_default();
             CrmError::RateLimited {
@@ -330,7 +314,7 @@ pub fn ok_response<'a>(conn: &Connection, reply: &'a Reply, access: Access) -> R
             message: format!("{message}: several Salesforce records have this external id; someone needs to pick one"),
         },
         (status, _) => common::classify_status(status, access, common::retry_after_ms(resp), message),
-    })
+    }
 }
 
 /// The first `errorCode` of a Salesforce error body (`[{message, errorCode, fields}]`).
@@ -429,7 +413,7 @@ pub fn find_lead_soql(phone: &E164, since: Timestamp) -> String {
 fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exchange]) -> Step {
     match hint.what {
         LogWhat::Call | LogWhat::Messages => {
-            one_shot(conn, history, Access::Read, || query_request(conn, &find_task_soql(marker)), |r| {
+            RULES.one_shot(conn, history, Access::Read, || query_request(conn, &find_task_soql(marker)), |r| {
                 let v = common::json_body(r, Access::Read, CRM)?;
                 let found = query_records(&v)?.first().and_then(|t| common::string_at(t, "/Id"));
                 Ok(CrmOutput::Found { record: found.map(RecordId::new) })
@@ -442,7 +426,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
                 }));
             };
             let soql = find_lead_soql(phone, hint.at.plus_mins(-10));
-            one_shot(conn, history, Access::Read, || query_request(conn, &soql), |r| {
+            RULES.one_shot(conn, history, Access::Read, || query_request(conn, &soql), |r| {
                 let v = common::json_body(r, Access::Read, CRM)?;
                 let line = lead_marker_line(marker);
                 let found = query_records(&v)?
