@@ -482,14 +482,10 @@ fn person_id(id: &RecordId) -> Result<i64, CrmError> {
 /// or only the burst window's `x-ratelimit-reset` (seconds); a 2xx with `success: false` did
 /// not take effect.
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value, CrmError> {
-    if let Some(e) = common::transport_error(reply, access, CRM) {
-        return Err(e);
-    }
-    let Reply::Response(r) = reply else { return Err(common::malformed(access, CRM, "no response")) };
-    if !(200..300).contains(&r.status) {
+    let r = common::success_by(reply, access, CRM, |r| {
         let wait = common::retry_after_ms(r).or_else(|| common::header_i64(r, "x-ratelimit-reset").map(|s| s.max(0) * 1000));
-        return Err(common::classify_status(r.status, access, wait, message(conn, r)));
-    }
+        common::classify_status(r.status, access, wait, message(conn, r))
+    })?;
     let v = common::json_body(r, access, CRM)?;
     if v.get("success").and_then(Value::as_bool) == Some(false) {
         return Err(CrmError::Permanent { message: message(conn, r) });

@@ -438,26 +438,26 @@ fn auth(conn: &Connection) -> String {
 /// error body `{code, message, details, status: "error"}` can come with a 2xx or any 4xx; its
 /// `code` decides when the status alone would mislead.
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Option<Value>, CrmError> {
-    if let Some(e) = common::transport_error(reply, access, CRM) {
-        return Err(e);
-    }
-    let Reply::Response(r) = reply else { return Err(common::malformed(access, CRM, "no response")) };
-    let parsed = common::parse_json(&r.body).ok();
-    if !(200..300).contains(&r.status) {
-        let e = parsed.as_ref().and_then(|v| v.pointer("/data/0").or(Some(v))).and_then(|v| record_error(conn, v, access));
-        return Err(match e {
-            Some(e @ CrmError::Unauthorized { .. }) => e,
-            _ => common::http_error(r, access, CRM, &conn.token),
-        });
-    }
+    let r = common::success_by(reply, access, CRM, |r| refused(conn, r, access))?;
     if r.status == 204 || r.body.trim().is_empty() {
         return Ok(None);
     }
-    let v = parsed.ok_or_else(|| common::malformed(access, CRM, "response is not valid JSON"))?;
+    let v = common::parse_json(&r.body).map_err(|_| common::malformed(access, CRM, "response is not valid JSON"))?;
     if let Some(e) = record_error(conn, &v, access) {
         return Err(e);
     }
     Ok(Some(v))
+}
+
+/// A non-2xx response: `Unauthorized` when Zoho's error body (bare or as `data[0]`) says the
+/// token is bad, whatever the status; otherwise the shared rules.
+fn refused(conn: &Connection, r: &HttpResponse, access: Access) -> CrmError {
+    let parsed = common::parse_json(&r.body).ok();
+    let e = parsed.as_ref().and_then(|v| v.pointer("/data/0").or(Some(v))).and_then(|v| record_error(conn, v, access));
+    match e {
+        Some(e @ CrmError::Unauthorized { .. }) => e,
+        _ => common::http_error(r, access, CRM, &conn.token),
+    }
 }
 
 /// The error a Zoho `{status: "error", code, message, details}` object stands for, if it is one.
