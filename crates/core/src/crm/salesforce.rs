@@ -66,17 +66,8 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::SearchContacts { phone } => {
             RULES.one_shot(conn, history, Access::Read, || search_request(conn, phone), |r| parse_search(conn, phone, r))
         }
-        CrmOp::CreateCallLog { log } => match marker_ok(&log.marker) {
-            Err(e) => Step::Done(Err(e)),
-            Ok(()) => RULES.one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(conn, "Task", r)),
-        },
-        CrmOp::UpdateCallLog { record, log } => RULES.one_shot(
-            conn,
-            history,
-            Access::Write,
-            || patch(conn, "Task", record, call_fields(log, false)),
-            |_| Ok(CrmOutput::Updated),
-        ),
+        CrmOp::CreateCallLog { log } => create_task(conn, history, "Call", &log.contact.id, &log.marker, || call_fields(log)),
+        CrmOp::UpdateCallLog { record, log } => update_task(conn, history, record, || call_fields(log)),
         CrmOp::FindLog { marker, hint } => find_log(conn, marker, hint, history),
         CrmOp::CreateContact { name, phone, marker } => RULES.one_shot(
             conn,
@@ -85,17 +76,8 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
             || create_lead(conn, name, phone, marker),
             |r| created_lead(conn, name, phone, r),
         ),
-        CrmOp::CreateMessageLog { log } => match marker_ok(&log.marker) {
-            Err(e) => Step::Done(Err(e)),
-            Ok(()) => RULES.one_shot(conn, history, Access::Write, || create_messages(conn, log), |r| created(conn, "Task", r)),
-        },
-        CrmOp::UpdateMessageLog { record, log } => RULES.one_shot(
-            conn,
-            history,
-            Access::Write,
-            || patch(conn, "Task", record, message_fields(log, false)),
-            |_| Ok(CrmOutput::Updated),
-        ),
+        CrmOp::CreateMessageLog { log } => create_task(conn, history, "Task", &log.contact.id, &log.marker, || message_fields(log)),
+        CrmOp::UpdateMessageLog { record, log } => update_task(conn, history, record, || message_fields(log)),
     }
 }
 
@@ -217,11 +199,10 @@ fn disposition(call: &Call) -> String {
     common::truncate_chars(&d, CALL_DISPOSITION_MAX)
 }
 
-/// The Task fields of a call log. `TaskSubtype` is create-only, and `WhoId` and `CallObject`
-/// do not change, so an update sends only the rest.
-fn call_fields(log: &CallLog, create: bool) -> Value {
+/// The Task fields of a call log that a create and an update share.
+fn call_fields(log: &CallLog) -> Value {
     let call = &log.call;
-    let mut f = json!({
+    json!({
         "Subject": call_subject(call),
         "CallType": common::direction_label(call.direction),
         "CallDurationInSeconds": call.duration_secs(),
@@ -229,22 +210,41 @@ fn call_fields(log: &CallLog, create: bool) -> Value {
         "ActivityDate": common::utc_date(call.started_at),
         "Status": "Completed",
         "Description": call_description(call),
-    });
-    if create {
-        f["TaskSubtype"] = json!("Call");
-        f["WhoId"] = json!(log.contact.id.as_str());
-        f["CallObject"] = json!(log.marker.as_str());
+    })
+}
+
+/// Creates a Task: the `fields()` a create and an update share, then the create-only ones.
+/// `TaskSubtype` (`subtype`) cannot change after a create, and `WhoId` and `CallObject` (the
+/// marker) do not, so an update sends only the rest. A marker too long for `CallObject` is
+/// refused before anything is sent.
+fn create_task(
+    conn: &Connection,
+    history: &[Exchange],
+    subtype: &str,
+    who: &RecordId,
+    marker: &Marker,
+    fields: impl FnOnce() -> Value,
+) -> Step {
+    if let Err(e) = marker_ok(marker) {
+        return Step::Done(Err(e));
     }
-    f
+    let build = || {
+        let mut f = fields();
+        f["TaskSubtype"] = json!(subtype);
+        f["WhoId"] = json!(who.as_str());
+        f["CallObject"] = json!(marker.as_str());
+        request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(f))
+    };
+    RULES.one_shot(conn, history, Access::Write, build, |r| created(conn, "Task", r))
 }
 
-fn create_call(conn: &Connection, log: &CallLog) -> HttpRequest {
-    request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(call_fields(log, true)))
-}
-
-fn patch(conn: &Connection, object: &str, record: &RecordId, fields: Value) -> HttpRequest {
-    let url = api(conn, &format!("/sobjects/{object}/{}", common::encode_component(record.as_str())));
-    request(conn, Method::Patch, url, Some(fields))
+/// Rewrites Task `record` with `fields()` (`PATCH`, 204 and no body).
+fn update_task(conn: &Connection, history: &[Exchange], record: &RecordId, fields: impl FnOnce() -> Value) -> Step {
+    let build = || {
+        let url = api(conn, &format!("/sobjects/Task/{}", common::encode_component(record.as_str())));
+        request(conn, Method::Patch, url, Some(fields()))
+    };
+    RULES.one_shot(conn, history, Access::Write, build, |_| Ok(CrmOutput::Updated))
 }
 
 /// Plain text for a conversation-day's Task.Description: one line per message.
@@ -253,27 +253,18 @@ pub fn messages_description(log: &MessageLog) -> String {
     common::truncate_chars(&lines.join("\n"), DESCRIPTION_MAX)
 }
 
-fn message_fields(log: &MessageLog, create: bool) -> Value {
+/// The Task fields of a conversation-day that a create and an update share.
+fn message_fields(log: &MessageLog) -> Value {
     let what = match log.kind {
         MessageKind::Sms => "SMS with",
         MessageKind::Fax => "Fax with",
     };
-    let mut f = json!({
+    json!({
         "Subject": common::truncate_chars(&format!("{what} {} on {}", log.their_number, log.day), SUBJECT_MAX),
         "ActivityDate": log.day,
         "Status": "Completed",
         "Description": messages_description(log),
-    });
-    if create {
-        f["TaskSubtype"] = json!("Task");
-        f["WhoId"] = json!(log.contact.id.as_str());
-        f["CallObject"] = json!(log.marker.as_str());
-    }
-    f
-}
-
-fn create_messages(conn: &Connection, log: &MessageLog) -> HttpRequest {
-    request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(message_fields(log, true)))
+    })
 }
 
 /// The line of a placeholder Lead's Description that carries the marker.
