@@ -169,31 +169,13 @@ fn contact_id(id: &RecordId) -> Result<i64, CrmError> {
 /// `POST /communications.json` requires body, received_at, subject and type).
 fn call_fields(log: &CallLog) -> Value {
     let call = &log.call;
-    let name = one_line(&log.contact.name);
     let what = format!("{} call", common::direction_label(call.direction));
-    let subject = if name.is_empty() { format!("{what} {}", call.their_number) } else { format!("{what} with {name}") };
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
-    let num = |n: Option<&E164>| n.map_or("unknown", |n| n.as_str()).to_owned();
-    let mut lines = vec![
-        format!("{} · {}", common::result_label(call.result), common::duration_words(call.duration_secs())),
-        format!("From {} to {}", num(from), num(to)),
-    ];
-    let notes = common::strip_controls(&call.notes);
-    if !notes.trim().is_empty() {
-        lines.push(String::new());
-        lines.push(notes.trim().to_owned());
-    }
-    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
-        lines.push(String::new());
-        lines.push(format!("Recording: {url}"));
-    }
+    let mut lines = vec![common::outcome_words(call)];
+    lines.extend(common::call_detail_lines(call));
     lines.push(String::new());
     lines.push(format!("Logged by Calltrail · {}", log.marker.as_str()));
     json!({
-        "subject": common::truncate_chars(&subject, 255),
+        "subject": common::call_subject(&what, log),
         "body": lines.join("\n"),
         "received_at": common::rfc3339_secs(call.started_at),
     })
@@ -204,7 +186,7 @@ fn message_fields(log: &MessageLog) -> Value {
         MessageKind::Sms => "SMS",
         MessageKind::Fax => "Fax",
     };
-    let name = one_line(&log.contact.name);
+    let name = common::one_line(&log.contact.name);
     let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
     let mut lines = vec![format!("{kind} conversation with {} on {}", log.their_number, log.day), String::new()];
     lines.extend(log.messages.iter().map(common::message_line));
@@ -222,7 +204,7 @@ fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker,
     let Some(ex) = history.first() else {
         // openapi.json `POST /contacts.json`: name and type required; a Person's last_name set
         // too so Clio's name rules for people are met whatever the template.
-        let name = common::truncate_chars(&one_line(name), 255);
+        let name = common::truncate_chars(&common::one_line(name), 255);
         let data = json!({
             "type": "Person",
             "name": name,
@@ -326,8 +308,4 @@ fn send(conn: &Connection, method: Method, path: &str, data: &Value) -> HttpRequ
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value, CrmError> {
     let r = common::success(reply, access, CRM, &conn.token)?;
     common::json_body(r, access, CRM)
-}
-
-fn one_line(s: &str) -> String {
-    common::strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }

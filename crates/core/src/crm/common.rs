@@ -1,5 +1,6 @@
 //! Helpers every connector shares: output encoding, JSON reading, URL encoding, phone variants,
-//! rate-limit headers, error classification, the one-request step and duration formatting.
+//! rate-limit headers, error classification, the one-request step, duration formatting and the
+//! plain-text pieces of a call log.
 //!
 //! Everything here is pure and vendor-neutral. A connector keeps its vendor's quirks (which
 //! status means "rate limited", which body shape carries the message) in its own file and uses
@@ -14,9 +15,9 @@
 
 use serde_json::Value;
 
-use super::{Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
+use super::{CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
 use crate::civil;
-use crate::model::{CallResult, Direction, Message, Timestamp};
+use crate::model::{Call, CallResult, Direction, Message, Timestamp};
 use crate::phone::E164;
 
 /// Longest CRM-supplied text kept in an error message, in characters.
@@ -613,6 +614,56 @@ pub fn message_line(m: &Message) -> String {
         Direction::Outbound => "out",
     };
     format!("{} UTC {dir}: {}", utc_time(m.at), strip_controls(&m.text))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Call log text
+
+/// `s` on one line: control characters dropped, every run of white space one space, trimmed.
+pub fn one_line(s: &str) -> String {
+    strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The call's `(from, to)` numbers: the other party called us on an inbound call, and we called
+/// them on an outbound one. Ours is `None` when the softphone did not say.
+pub fn from_to(call: &Call) -> (Option<&E164>, Option<&E164>) {
+    match call.direction {
+        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
+        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
+    }
+}
+
+/// How a call went, as a rep reads it: `Answered · 2m 05s`. Labels and digits only, so it needs
+/// no escaping in HTML.
+pub fn outcome_words(call: &Call) -> String {
+    format!("{} · {}", result_label(call.result), duration_words(call.duration_secs()))
+}
+
+/// A plain-text call log's subject: `<what> with <contact name>`, or `<what> <their number>` for
+/// a contact with no name, at most 255 characters. `what` says the kind: "Inbound call"...
+pub fn call_subject(what: &str, log: &CallLog) -> String {
+    let name = one_line(&log.contact.name);
+    let s = if name.is_empty() { format!("{what} {}", log.call.their_number) } else { format!("{what} with {name}") };
+    truncate_chars(&s, 255)
+}
+
+/// The lines of a plain-text call log after its summary line: who called whom (`unknown` for a
+/// number the softphone did not give), then the rep's notes and the recording link when there
+/// are any, each after a blank line.
+pub fn call_detail_lines(call: &Call) -> Vec<String> {
+    let (from, to) = from_to(call);
+    let num = |n: Option<&E164>| n.map_or("unknown", |n| n.as_str()).to_owned();
+    let mut lines = vec![format!("From {} to {}", num(from), num(to))];
+    let notes = strip_controls(&call.notes);
+    if !notes.trim().is_empty() {
+        lines.push(String::new());
+        lines.push(notes.trim().to_owned());
+    }
+    if let Some(url) = call.recording_url.as_deref().and_then(safe_link) {
+        lines.push(String::new());
+        lines.push(format!("Recording: {url}"));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -117,10 +117,7 @@ pub fn search_body(number: &E164, after: Option<&str>) -> Value {
 
 fn call_properties(log: &CallLog) -> Value {
     let call = &log.call;
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
+    let (from, to) = common::from_to(call);
     let title = match call.direction {
         Direction::Inbound => format!("Inbound call from {}", call.their_number),
         Direction::Outbound => format!("Outbound call to {}", call.their_number),

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 
 use super::common::{self, Access};
 use super::*;
-use crate::model::{CallResult, Direction};
+use crate::model::CallResult;
 use crate::phone;
 
 const CRM: &str = "Pipedrive";
@@ -223,16 +223,8 @@ fn call_subject(log: &CallLog) -> String {
 /// came from a person or a page is escaped.
 fn call_note(log: &CallLog) -> String {
     let call = &log.call;
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
-    let mut html = format!(
-        "<p><b>{} call</b> · {} · {}</p>",
-        common::direction_label(call.direction),
-        common::result_label(call.result),
-        common::duration_words(call.duration_secs())
-    );
+    let (from, to) = common::from_to(call);
+    let mut html = format!("<p><b>{} call</b> · {}</p>", common::direction_label(call.direction), common::outcome_words(call));
     let num = |n: Option<&E164>| n.map_or_else(|| "unknown".to_owned(), |n| common::escape_html(n.as_str()));
     html.push_str(&format!("<p>From {} to {}</p>", num(from), num(to)));
     html.push_str(&common::notes_html(&call.notes));

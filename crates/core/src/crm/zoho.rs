@@ -221,36 +221,13 @@ fn call_subject(log: &CallLog) -> String {
         "Missed" => "Missed call".to_owned(),
         _ => format!("{} call", common::direction_label(call.direction)),
     };
-    let name = one_line(&log.contact.name);
-    let s = if name.is_empty() { format!("{what} {}", call.their_number) } else { format!("{what} with {name}") };
-    common::truncate_chars(&s, 255)
+    common::call_subject(&what, log)
 }
 
 fn call_description(log: &CallLog) -> String {
     let call = &log.call;
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
-    let num = |n: Option<&E164>| n.map_or("unknown", |n| n.as_str()).to_owned();
-    let mut lines = vec![
-        format!(
-            "{} call · {} · {}",
-            common::direction_label(call.direction),
-            common::result_label(call.result),
-            common::duration_words(call.duration_secs())
-        ),
-        format!("From {} to {}", num(from), num(to)),
-    ];
-    let notes = common::strip_controls(&call.notes);
-    if !notes.trim().is_empty() {
-        lines.push(String::new());
-        lines.push(notes.trim().to_owned());
-    }
-    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
-        lines.push(String::new());
-        lines.push(format!("Recording: {url}"));
-    }
+    let mut lines = vec![format!("{} call · {}", common::direction_label(call.direction), common::outcome_words(call))];
+    lines.extend(common::call_detail_lines(call));
     with_marker(lines, &log.marker)
 }
 
@@ -270,7 +247,7 @@ fn message_fields(log: &MessageLog) -> Value {
         MessageKind::Sms => "SMS",
         MessageKind::Fax => "Fax",
     };
-    let name = one_line(&log.contact.name);
+    let name = common::one_line(&log.contact.name);
     let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
     let mut lines = vec![format!("{kind} conversation with {} on {}", log.their_number, log.day), String::new()];
     lines.extend(log.messages.iter().map(common::message_line));
@@ -299,7 +276,7 @@ fn is_lead(record_type: Option<&RecordType>) -> bool {
 fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, history: &[Exchange]) -> Flow {
     let Some(ex) = history.first() else {
         let rec = json!({
-            "Last_Name": common::truncate_chars(&one_line(name), 80),
+            "Last_Name": common::truncate_chars(&common::one_line(name), 80),
             "Phone": phone.as_str(),
             "Description": with_marker(vec![format!("Created by Calltrail for calls from {phone}")], marker),
         });
@@ -314,7 +291,7 @@ fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, his
     Ok(Step::Done(Ok(CrmOutput::Contact {
         contact: Contact {
             id: RecordId::new(id),
-            name: common::truncate_chars(&one_line(name), 80).into(),
+            name: common::truncate_chars(&common::one_line(name), 80).into(),
             record_type: RecordType::new("Lead"),
             phones: vec![phone.as_str().to_owned()].into(),
             created_at: common::timestamp_at(first, "/details/Created_Time"),
@@ -485,8 +462,4 @@ fn record_error(conn: &Connection, v: &Value, access: Access) -> Option<CrmError
 /// `2026-03-08T06:50:00+00:00`: the `yyyy-MM-ddTHH:mm:ss±HH:mm` form Zoho documents, in UTC.
 fn zoho_datetime(t: Timestamp) -> String {
     crate::civil::date_time(t.0).unwrap_or_else(|| "1970-01-01T00:00:00".to_owned()) + "+00:00"
-}
-
-fn one_line(s: &str) -> String {
-    common::strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }
