@@ -182,19 +182,12 @@ fn call_fields(log: &CallLog) -> Value {
 }
 
 fn message_fields(log: &MessageLog) -> Value {
-    let kind = match log.kind {
-        MessageKind::Sms => "SMS",
-        MessageKind::Fax => "Fax",
-    };
-    let name = common::one_line(&log.contact.name);
-    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
-    let mut lines = vec![format!("{kind} conversation with {} on {}", log.their_number, log.day), String::new()];
-    lines.extend(log.messages.iter().map(common::message_line));
+    let mut lines = common::messages_lines(log);
     lines.push(String::new());
     lines.push(format!("Logged by Calltrail · {}", log.marker.as_str()));
     let at = log.messages.first().map(|m| m.at).unwrap_or_default();
     json!({
-        "subject": common::truncate_chars(&format!("{kind} with {who} · {}", log.day), 255),
+        "subject": common::messages_subject(log),
         "body": lines.join("\n"),
         "received_at": common::rfc3339_secs(at),
     })

@@ -1,6 +1,6 @@
 //! Helpers every connector shares: output encoding, JSON reading, URL encoding, phone variants,
 //! rate-limit headers, error classification, the one-request step, duration formatting and the
-//! plain-text pieces of a call log.
+//! plain-text pieces of call and conversation-day logs.
 //!
 //! Everything here is pure and vendor-neutral. A connector keeps its vendor's quirks (which
 //! status means "rate limited", which body shape carries the message) in its own file and uses
@@ -15,9 +15,11 @@
 
 use serde_json::Value;
 
-use super::{CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
+use super::{
+    CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret, Step,
+};
 use crate::civil;
-use crate::model::{Call, CallResult, Direction, Message, Timestamp};
+use crate::model::{Call, CallResult, Direction, Message, MessageKind, Timestamp};
 use crate::phone::E164;
 
 /// Longest CRM-supplied text kept in an error message, in characters.
@@ -614,6 +616,33 @@ pub fn message_line(m: &Message) -> String {
         Direction::Outbound => "out",
     };
     format!("{} UTC {dir}: {}", utc_time(m.at), strip_controls(&m.text))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation-day text
+
+/// "SMS" or "Fax", as a heading or a subject names the kind.
+pub fn kind_label(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Sms => "SMS",
+        MessageKind::Fax => "Fax",
+    }
+}
+
+/// A plain-text conversation-day: a heading line (`SMS conversation with <their number> on
+/// <day>`), a blank line, then one [`message_line`] per message. Not escaped.
+pub fn messages_lines(log: &MessageLog) -> Vec<String> {
+    let mut lines = vec![format!("{} conversation with {} on {}", kind_label(log.kind), log.their_number, log.day), String::new()];
+    lines.extend(log.messages.iter().map(message_line));
+    lines
+}
+
+/// A plain-text conversation-day's subject: `SMS with <contact name> · <day>`, or their number
+/// for a contact with no name, at most 255 characters.
+pub fn messages_subject(log: &MessageLog) -> String {
+    let name = one_line(&log.contact.name);
+    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
+    truncate_chars(&format!("{} with {who} · {}", kind_label(log.kind), log.day), 255)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -228,11 +228,8 @@ fn message_object(kind: MessageKind) -> &'static MessageObject {
 
 /// A conversation-day as HTML: a heading, one escaped line per message, the marker last.
 pub fn messages_html(log: &MessageLog) -> String {
-    let what = match log.kind {
-        MessageKind::Sms => "SMS with",
-        MessageKind::Fax => "Fax with",
-    };
-    let heading = common::escape_html(&format!("{what} {} on {}", log.their_number, log.day));
+    let what = common::kind_label(log.kind);
+    let heading = common::escape_html(&format!("{what} with {} on {}", log.their_number, log.day));
     let lines: Vec<String> = log.messages.iter().map(|m| common::escape_html(&common::message_line(m))).collect();
     let mut html = format!("<p><strong>{heading}</strong></p>");
     if !lines.is_empty() {

@@ -288,10 +288,7 @@ fn update_messages(conn: &Connection, record: &RecordId, log: &MessageLog, histo
 }
 
 fn messages_html(log: &MessageLog) -> String {
-    let kind = match log.kind {
-        MessageKind::Sms => "SMS",
-        MessageKind::Fax => "Fax",
-    };
+    let kind = common::kind_label(log.kind);
     let mut html = format!(
         "<p><b>{kind} conversation</b> · {} · with {}</p>",
         common::escape_html(&log.day),

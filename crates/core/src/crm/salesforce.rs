@@ -41,7 +41,7 @@ use serde_json::{json, Value};
 
 use super::common::{self, Access};
 use super::*;
-use crate::model::{CallResult, Direction, MessageKind, RecordType};
+use crate::model::{CallResult, Direction, RecordType};
 use crate::phone;
 
 /// The vendor's name in error messages.
@@ -255,12 +255,9 @@ pub fn messages_description(log: &MessageLog) -> String {
 
 /// The Task fields of a conversation-day that a create and an update share.
 fn message_fields(log: &MessageLog) -> Value {
-    let what = match log.kind {
-        MessageKind::Sms => "SMS with",
-        MessageKind::Fax => "Fax with",
-    };
+    let what = common::kind_label(log.kind);
     json!({
-        "Subject": common::truncate_chars(&format!("{what} {} on {}", log.their_number, log.day), SUBJECT_MAX),
+        "Subject": common::truncate_chars(&format!("{what} with {} on {}", log.their_number, log.day), SUBJECT_MAX),
         "ActivityDate": log.day,
         "Status": "Completed",
         "Description": messages_description(log),

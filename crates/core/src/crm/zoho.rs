@@ -243,18 +243,10 @@ fn marker_line(marker: &Marker) -> String {
 }
 
 fn message_fields(log: &MessageLog) -> Value {
-    let kind = match log.kind {
-        MessageKind::Sms => "SMS",
-        MessageKind::Fax => "Fax",
-    };
-    let name = common::one_line(&log.contact.name);
-    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
-    let mut lines = vec![format!("{kind} conversation with {} on {}", log.their_number, log.day), String::new()];
-    lines.extend(log.messages.iter().map(common::message_line));
     json!({
-        "Subject": common::truncate_chars(&format!("{kind} with {who} · {}", log.day), 255),
+        "Subject": common::messages_subject(log),
         "Due_Date": log.day,
-        "Description": with_marker(lines, &log.marker),
+        "Description": with_marker(common::messages_lines(log), &log.marker),
     })
 }
 
