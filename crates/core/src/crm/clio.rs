@@ -238,7 +238,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
             None => true,
         }
     });
-    Ok(found(hit.and_then(|c| common::string_at(c, "/id"))))
+    Ok(common::found(hit.and_then(|c| common::string_at(c, "/id"))))
 }
 
 fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow {
@@ -250,12 +250,12 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
         let v = reply_json(conn, &ex.reply, Access::Read)?;
         for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
             if c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
-                return Ok(found(Some(c.id.to_string())));
+                return Ok(common::found(Some(c.id.to_string())));
             }
         }
         next = next_page_token(&v);
         if next.is_none() {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_PAGES {
@@ -273,10 +273,6 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
     Ok(Step::Send(get(conn, "/api/v4/contacts.json", &q)))
 }
 
-fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests and replies
 
@@ -290,12 +286,7 @@ fn get(conn: &Connection, path: &str, query: &[(&str, String)]) -> HttpRequest {
 
 /// A write with Clio's `{"data": {…}}` wrapper.
 fn send(conn: &Connection, method: Method, path: &str, data: &Value) -> HttpRequest {
-    HttpRequest {
-        method,
-        url: format!("{}{path}", conn.base_url),
-        headers: common::json_headers(&auth(conn), true),
-        body: Some(json!({ "data": data }).to_string()),
-    }
+    common::json_request(method, format!("{}{path}", conn.base_url), &auth(conn), Some(&json!({ "data": data })))
 }
 
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value, CrmError> {

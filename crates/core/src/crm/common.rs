@@ -19,7 +19,7 @@ use super::{
     CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret, Step,
 };
 use crate::civil;
-use crate::model::{Call, CallResult, Direction, Message, MessageKind, Timestamp};
+use crate::model::{Call, CallResult, Direction, Message, MessageKind, RecordId, Timestamp};
 use crate::phone::E164;
 
 /// Longest CRM-supplied text kept in an error message, in characters.
@@ -122,6 +122,16 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
 pub fn get_request(base_url: &str, path: &str, query: &[(&str, String)], headers: Vec<(String, String)>) -> HttpRequest {
     let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     HttpRequest { method: Method::Get, url: format!("{base_url}{path}?{}", form_encode(&pairs)), headers, body: None }
+}
+
+/// A request to `url` with [`json_headers`] and, when there is one, `body` as JSON text.
+pub fn json_request(method: Method, url: String, authorization: &str, body: Option<&Value>) -> HttpRequest {
+    HttpRequest { method, url, headers: json_headers(authorization, body.is_some()), body: body.map(Value::to_string) }
+}
+
+/// The end of a marker lookup: the id of the record found, if one was.
+pub fn found(id: Option<String>) -> Step {
+    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
 }
 
 /// The steps of an operation that is one request and one reply: send `build()` first, then

@@ -86,12 +86,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
 
 fn request(conn: &Connection, method: Method, path: &str, body: Option<Value>) -> HttpRequest {
     let auth = format!("Bearer {}", conn.token.expose());
-    HttpRequest {
-        method,
-        url: format!("{}{path}", conn.base_url),
-        headers: common::json_headers(&auth, body.is_some()),
-        body: body.map(|b| b.to_string()),
-    }
+    common::json_request(method, format!("{}{path}", conn.base_url), &auth, body.as_ref())
 }
 
 /// The contacts search body for `number`, optionally from page `after`.

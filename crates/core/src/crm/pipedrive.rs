@@ -326,12 +326,12 @@ fn scan_activities(conn: &Connection, marker: &Marker, hint: &LogHint, history: 
         for a in v.get("data").and_then(Value::as_array).into_iter().flatten() {
             let note = common::str_at(a, "/note").unwrap_or_default();
             if carries(note, marker) {
-                return Ok(found(common::string_at(a, "/id")));
+                return Ok(common::found(common::string_at(a, "/id")));
             }
         }
         cursor = common::string_at(&v, "/additional_data/next_cursor");
         if cursor.is_none() {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_SCAN_PAGES {
@@ -357,13 +357,13 @@ fn scan_notes(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exc
         let v = reply_json(conn, &ex.reply, Access::Read)?;
         for n in v.get("data").and_then(Value::as_array).into_iter().flatten() {
             if carries(common::str_at(n, "/content").unwrap_or_default(), marker) {
-                return Ok(found(common::string_at(n, "/id")));
+                return Ok(common::found(common::string_at(n, "/id")));
             }
         }
         let more = v.pointer("/additional_data/pagination/more_items_in_collection").and_then(Value::as_bool) == Some(true);
         match common::i64_at(&v, "/additional_data/pagination/next_start") {
             Some(n) if more => start = Some(n),
-            _ => return Ok(found(None)),
+            _ => return Ok(common::found(None)),
         }
     }
     if history.len() >= MAX_SCAN_PAGES {
@@ -393,12 +393,12 @@ fn scan_persons(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow
             let Some(c) = person(p) else { continue };
             let new = c.created_at.is_some_and(|t| t >= from);
             if new && c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
-                return Ok(found(Some(c.id.to_string())));
+                return Ok(common::found(Some(c.id.to_string())));
             }
         }
         cursor = common::string_at(&v, "/additional_data/next_cursor");
         if cursor.is_none() {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_SCAN_PAGES {
@@ -415,10 +415,6 @@ fn scan_persons(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow
 /// sanitises notes but keeps their text).
 fn carries(html: &str, marker: &Marker) -> bool {
     html.contains(marker.as_str()) || html.contains(&common::escape_html(marker.as_str()))
-}
-
-fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
 }
 
 fn too_many(pages: usize) -> CrmError {

@@ -135,7 +135,7 @@ fn api(conn: &Connection, rest: &str) -> String {
 
 fn request(conn: &Connection, method: Method, url: String, body: Option<Value>) -> HttpRequest {
     let auth = format!("Bearer {}", conn.token.expose());
-    HttpRequest { method, url, headers: common::json_headers(&auth, body.is_some()), body: body.map(|b| b.to_string()) }
+    common::json_request(method, url, &auth, body.as_ref())
 }
 
 /// The SOSL statement that finds Contacts and open Leads with `number` in any phone field.

@@ -330,14 +330,14 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
         }
     };
     for ex in history {
-        let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else { return Ok(found(None)) };
+        let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else { return Ok(common::found(None)) };
         for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
             if common::str_at(r, "/Description").is_some_and(|d| d.contains(marker.as_str())) {
-                return Ok(found(common::string_at(r, "/id")));
+                return Ok(common::found(common::string_at(r, "/id")));
             }
         }
         if v.pointer("/info/more_records").and_then(Value::as_bool) != Some(true) {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_PAGES {
@@ -377,10 +377,6 @@ fn criteria_value(v: &str) -> String {
     out
 }
 
-fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests and replies
 
@@ -390,12 +386,7 @@ fn get(conn: &Connection, path: &str, query: &[(&str, String)]) -> HttpRequest {
 
 /// A write of one record, wrapped as record.json's `Body_Wrapper` (`{"data": [record]}`).
 fn send(conn: &Connection, method: Method, path: &str, record: &Value) -> HttpRequest {
-    HttpRequest {
-        method,
-        url: format!("{}{path}", conn.base_url),
-        headers: common::json_headers(&auth(conn), true),
-        body: Some(json!({ "data": [record] }).to_string()),
-    }
+    common::json_request(method, format!("{}{path}", conn.base_url), &auth(conn), Some(&json!({ "data": [record] })))
 }
 
 /// Zoho's own scheme name, not `Bearer`.
