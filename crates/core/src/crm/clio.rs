@@ -132,16 +132,19 @@ fn last_digits(phone: &E164, n: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
+/// One write request built by `build`, then its result: `Created` for a POST, `Updated` for a
+/// PATCH.
 fn write(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result<HttpRequest, CrmError>) -> Flow {
-    let Some(ex) = history.first() else { return Ok(Step::Send(build()?)) };
-    let v = reply_json(conn, &ex.reply, Access::Write)?;
-    Ok(Step::Done(Ok(match ex.request.method {
-        Method::Post => {
-            let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-            CrmOutput::Created { record: RecordId::new(id), url: None }
-        }
-        _ => CrmOutput::Updated,
-    })))
+    Ok(common::one_write(history, build, |ex| {
+        let v = reply_json(conn, &ex.reply, Access::Write)?;
+        Ok(match ex.request.method {
+            Method::Post => {
+                let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
+                CrmOutput::Created { record: RecordId::new(id), url: None }
+            }
+            _ => CrmOutput::Updated,
+        })
+    }))
 }
 
 /// Who the contact is on a communication: the sender of what they started, else a receiver.
@@ -194,7 +197,7 @@ fn message_fields(log: &MessageLog) -> Value {
 }
 
 fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker, history: &[Exchange]) -> Flow {
-    let Some(ex) = history.first() else {
+    let build = || {
         // openapi.json `POST /contacts.json`: name and type required; a Person's last_name set
         // too so Clio's name rules for people are met whatever the template.
         let name = common::truncate_chars(&common::one_line(name), 255);
@@ -206,11 +209,13 @@ fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker,
         });
         let mut req = send(conn, Method::Post, "/api/v4/contacts.json", &data);
         req.url.push_str(&format!("?fields={}", common::encode_component(CONTACT_FIELDS)));
-        return Ok(Step::Send(req));
+        Ok(req)
     };
-    let v = reply_json(conn, &ex.reply, Access::Write)?;
-    let c = v.get("data").and_then(|d| contact(conn, d)).ok_or_else(|| common::malformed(Access::Write, CRM, "no contact id"))?;
-    Ok(Step::Done(Ok(CrmOutput::Contact { contact: c })))
+    Ok(common::one_write(history, build, |ex| {
+        let v = reply_json(conn, &ex.reply, Access::Write)?;
+        let c = v.get("data").and_then(|d| contact(conn, d)).ok_or_else(|| common::malformed(Access::Write, CRM, "no contact id"))?;
+        Ok(CrmOutput::Contact { contact: c })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -147,6 +147,20 @@ pub fn one_shot(
     }
 }
 
+/// The steps of a write that is one request, for connectors that may refuse an op before
+/// sending anything (a record id that is not a number): send `build()` first, then finish with
+/// what `finish` makes of the exchange (its reply, and the request's method where that decides).
+pub fn one_write(
+    history: &[Exchange],
+    build: impl FnOnce() -> Result<HttpRequest, CrmError>,
+    finish: impl FnOnce(&Exchange) -> Result<CrmOutput, CrmError>,
+) -> Step {
+    match history.first() {
+        None => build().map_or_else(|e| Step::Done(Err(e)), Step::Send),
+        Some(ex) => Step::Done(finish(ex)),
+    }
+}
+
 /// Request headers for a JSON API: the authorization header value as given, `Accept`, and
 /// `Content-Type` when the request has a JSON body.
 pub fn json_headers(authorization: &str, has_body: bool) -> Vec<(String, String)> {

@@ -166,26 +166,22 @@ fn person(p: &Value) -> Option<Contact> {
 // Calls: v2 activities of type "call"
 
 fn create_call(conn: &Connection, log: &CallLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            let person_id = person_id(&log.contact.id)?;
-            let mut body = call_fields(log);
-            body["type"] = json!("call");
-            body["person_id"] = json!(person_id);
-            Ok(Step::Send(send(conn, Method::Post, "/api/v2/activities", &body)))
-        }
-        Some(ex) => created(conn, &ex.reply),
-    }
+    let build = || {
+        let person_id = person_id(&log.contact.id)?;
+        let mut body = call_fields(log);
+        body["type"] = json!("call");
+        body["person_id"] = json!(person_id);
+        Ok(send(conn, Method::Post, "/api/v2/activities", &body))
+    };
+    Ok(common::one_write(history, build, |ex| created(conn, &ex.reply)))
 }
 
 fn update_call(conn: &Connection, record: &RecordId, log: &CallLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            let path = format!("/api/v2/activities/{}", common::encode_component(record.as_str()));
-            Ok(Step::Send(send(conn, Method::Patch, &path, &call_fields(log))))
-        }
-        Some(ex) => updated(conn, &ex.reply),
-    }
+    let build = || {
+        let path = format!("/api/v2/activities/{}", common::encode_component(record.as_str()));
+        Ok(send(conn, Method::Patch, &path, &call_fields(log)))
+    };
+    Ok(common::one_write(history, build, |ex| updated(conn, &ex.reply)))
 }
 
 /// The activity fields a create and an update share (openapi-v2.yaml `POST /activities` and
@@ -244,47 +240,41 @@ fn marker_html(marker: &Marker) -> String {
 // Placeholder persons
 
 fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            // openapi-v2.yaml `POST /persons`: name, phones[{value, primary, label}]. A person has
-            // no field for the marker (its `notes` exist only with contact sync), see FindLog.
-            let body = json!({
-                "name": common::truncate_chars(&common::strip_controls(name), 255),
-                "phones": [{"value": phone.as_str(), "primary": true, "label": "work"}],
-            });
-            Ok(Step::Send(send(conn, Method::Post, "/api/v2/persons", &body)))
-        }
-        Some(ex) => {
-            let v = reply_json(conn, &ex.reply, Access::Write)?;
-            let c = v.get("data").and_then(person).ok_or_else(|| common::malformed(Access::Write, CRM, "no person id"))?;
-            Ok(Step::Done(Ok(CrmOutput::Contact { contact: c })))
-        }
-    }
+    let build = || {
+        // openapi-v2.yaml `POST /persons`: name, phones[{value, primary, label}]. A person has
+        // no field for the marker (its `notes` exist only with contact sync), see FindLog.
+        let body = json!({
+            "name": common::truncate_chars(&common::strip_controls(name), 255),
+            "phones": [{"value": phone.as_str(), "primary": true, "label": "work"}],
+        });
+        Ok(send(conn, Method::Post, "/api/v2/persons", &body))
+    };
+    Ok(common::one_write(history, build, |ex| {
+        let v = reply_json(conn, &ex.reply, Access::Write)?;
+        let c = v.get("data").and_then(person).ok_or_else(|| common::malformed(Access::Write, CRM, "no person id"))?;
+        Ok(CrmOutput::Contact { contact: c })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
 // SMS and fax: v1 notes
 
 fn create_messages(conn: &Connection, log: &MessageLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            // openapi.yaml `POST /notes`: content (HTML, required) and one parent id.
-            let body = json!({ "content": messages_html(log), "person_id": person_id(&log.contact.id)? });
-            Ok(Step::Send(send(conn, Method::Post, "/v1/notes", &body)))
-        }
-        Some(ex) => created(conn, &ex.reply),
-    }
+    let build = || {
+        // openapi.yaml `POST /notes`: content (HTML, required) and one parent id.
+        let body = json!({ "content": messages_html(log), "person_id": person_id(&log.contact.id)? });
+        Ok(send(conn, Method::Post, "/v1/notes", &body))
+    };
+    Ok(common::one_write(history, build, |ex| created(conn, &ex.reply)))
 }
 
 fn update_messages(conn: &Connection, record: &RecordId, log: &MessageLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            // openapi.yaml `PUT /notes/{id}`: content.
-            let path = format!("/v1/notes/{}", common::encode_component(record.as_str()));
-            Ok(Step::Send(send(conn, Method::Put, &path, &json!({ "content": messages_html(log) }))))
-        }
-        Some(ex) => updated(conn, &ex.reply),
-    }
+    let build = || {
+        // openapi.yaml `PUT /notes/{id}`: content.
+        let path = format!("/v1/notes/{}", common::encode_component(record.as_str()));
+        Ok(send(conn, Method::Put, &path, &json!({ "content": messages_html(log) })))
+    };
+    Ok(common::one_write(history, build, |ex| updated(conn, &ex.reply)))
 }
 
 fn messages_html(log: &MessageLog) -> String {
@@ -495,15 +485,15 @@ fn message(conn: &Connection, r: &HttpResponse) -> String {
     }
 }
 
-fn created(conn: &Connection, reply: &Reply) -> Flow {
+fn created(conn: &Connection, reply: &Reply) -> Result<CrmOutput, CrmError> {
     let v = reply_json(conn, reply, Access::Write)?;
     let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-    Ok(Step::Done(Ok(CrmOutput::Created { record: RecordId::new(id), url: None })))
+    Ok(CrmOutput::Created { record: RecordId::new(id), url: None })
 }
 
-fn updated(conn: &Connection, reply: &Reply) -> Flow {
+fn updated(conn: &Connection, reply: &Reply) -> Result<CrmOutput, CrmError> {
     reply_json(conn, reply, Access::Write)?;
-    Ok(Step::Done(Ok(CrmOutput::Updated)))
+    Ok(CrmOutput::Updated)
 }
 
 fn last_digits(phone: &E164, n: usize) -> String {

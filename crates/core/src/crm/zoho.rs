@@ -171,23 +171,25 @@ fn record_contact(r: &Value, record_type: &str, phone_fields: &[&str]) -> Option
 /// One write request built by `build`, then its per-record result: `Created` for a POST,
 /// `Updated` for a PUT.
 fn write_one(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result<HttpRequest, CrmError>) -> Flow {
-    let Some(ex) = history.first() else { return Ok(Step::Send(build()?)) };
-    let id = record_result(conn, &ex.reply)?;
-    Ok(Step::Done(Ok(match ex.request.method {
-        Method::Post => CrmOutput::Created { record: RecordId::new(id), url: None },
-        _ => CrmOutput::Updated,
-    })))
+    Ok(common::one_write(history, build, |ex| {
+        let (id, _) = record_result(conn, &ex.reply)?;
+        Ok(match ex.request.method {
+            Method::Post => CrmOutput::Created { record: RecordId::new(id), url: None },
+            _ => CrmOutput::Updated,
+        })
+    }))
 }
 
-/// The id in the first per-record result of a create/update (`data[0].details.id`), or the
-/// error that entry (or the whole reply) carries.
-fn record_result(conn: &Connection, reply: &Reply) -> Result<String, CrmError> {
-    let v = reply_json(conn, reply, Access::Write)?.ok_or_else(|| common::malformed(Access::Write, CRM, "empty reply"))?;
-    let first = v.pointer("/data/0").ok_or_else(|| common::malformed(Access::Write, CRM, "no record result"))?;
-    if let Some(e) = record_error(conn, first, Access::Write) {
+/// The id in the first per-record result of a create/update (`data[0].details.id`) and that
+/// result, or the error that entry (or the whole reply) carries.
+fn record_result(conn: &Connection, reply: &Reply) -> Result<(String, Value), CrmError> {
+    let mut v = reply_json(conn, reply, Access::Write)?.ok_or_else(|| common::malformed(Access::Write, CRM, "empty reply"))?;
+    let first = v.pointer_mut("/data/0").map(Value::take).ok_or_else(|| common::malformed(Access::Write, CRM, "no record result"))?;
+    if let Some(e) = record_error(conn, &first, Access::Write) {
         return Err(e);
     }
-    common::string_at(first, "/details/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))
+    let id = common::string_at(&first, "/details/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
+    Ok((id, first))
 }
 
 fn call_type(call: &Call) -> &'static str {
@@ -266,31 +268,28 @@ fn is_lead(record_type: Option<&RecordType>) -> bool {
 }
 
 fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, history: &[Exchange]) -> Flow {
-    let Some(ex) = history.first() else {
+    let build = || {
         let rec = json!({
             "Last_Name": common::truncate_chars(&common::one_line(name), 80),
             "Phone": phone.as_str(),
             "Description": with_marker(vec![format!("Created by Calltrail for calls from {phone}")], marker),
         });
-        return Ok(Step::Send(send(conn, Method::Post, "/crm/v8/Leads", &rec)));
+        Ok(send(conn, Method::Post, "/crm/v8/Leads", &rec))
     };
-    let v = reply_json(conn, &ex.reply, Access::Write)?.ok_or_else(|| common::malformed(Access::Write, CRM, "empty reply"))?;
-    let first = v.pointer("/data/0").ok_or_else(|| common::malformed(Access::Write, CRM, "no record result"))?;
-    if let Some(e) = record_error(conn, first, Access::Write) {
-        return Err(e);
-    }
-    let id = common::string_at(first, "/details/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-    Ok(Step::Done(Ok(CrmOutput::Contact {
-        contact: Contact {
-            id: RecordId::new(id),
-            name: common::truncate_chars(&common::one_line(name), 80).into(),
-            record_type: RecordType::new("Lead"),
-            phones: vec![phone.as_str().to_owned()].into(),
-            created_at: common::timestamp_at(first, "/details/Created_Time"),
-            modified_at: common::timestamp_at(first, "/details/Modified_Time"),
-            url: None,
-        },
-    })))
+    Ok(common::one_write(history, build, |ex| {
+        let (id, first) = record_result(conn, &ex.reply)?;
+        Ok(CrmOutput::Contact {
+            contact: Contact {
+                id: RecordId::new(id),
+                name: common::truncate_chars(&common::one_line(name), 80).into(),
+                record_type: RecordType::new("Lead"),
+                phones: vec![phone.as_str().to_owned()].into(),
+                created_at: common::timestamp_at(&first, "/details/Created_Time"),
+                modified_at: common::timestamp_at(&first, "/details/Modified_Time"),
+                url: None,
+            },
+        })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
