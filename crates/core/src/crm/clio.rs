@@ -24,7 +24,7 @@
 
 use serde_json::{json, Value};
 
-use super::common::{self, Access};
+use super::common::{self, Access, Flow};
 use super::*;
 use crate::model::Direction;
 use crate::phone;
@@ -35,10 +35,8 @@ const CONTACT_FIELDS: &str = "id,name,type,phone_numbers{number},created_at,upda
 const MAX_PAGES: usize = 5;
 const LOOKUP_SLACK_MS: i64 = 15 * 60_000;
 
-type Flow = Result<Step, CrmError>;
-
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let flow = match op {
+    common::settle(match op {
         CrmOp::SearchContacts { phone } => search(conn, phone, history),
         CrmOp::CreateCallLog { log } => write(conn, history, || {
             let mut data = call_fields(log);
@@ -64,8 +62,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::UpdateMessageLog { record, log } => write(conn, history, || {
             Ok(send(conn, Method::Patch, &communication_path(record)?, &message_fields(log)))
         }),
-    };
-    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -147,6 +147,15 @@ pub fn one_shot(
     }
 }
 
+/// A step, or an error that ends the op: what a connector's multi-request flow returns, so
+/// that it can use `?` on every reply it reads.
+pub type Flow = Result<Step, CrmError>;
+
+/// The step `flow` stands for: an error ends the op with that error.
+pub fn settle(flow: Flow) -> Step {
+    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+}
+
 /// The steps of a write that is one request, for connectors that may refuse an op before
 /// sending anything (a record id that is not a number): send `build()` first, then finish with
 /// what `finish` makes of the exchange (its reply, and the request's method where that decides).

@@ -29,7 +29,7 @@
 
 use serde_json::{json, Value};
 
-use super::common::{self, Access};
+use super::common::{self, Access, Flow};
 use super::*;
 use crate::model::CallResult;
 use crate::phone;
@@ -45,10 +45,8 @@ const IDS_PER_REQUEST: usize = 100;
 /// softphone and Pipedrive.
 const LOOKUP_SLACK_MS: i64 = 15 * 60_000;
 
-type Flow = Result<Step, CrmError>;
-
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let flow = match op {
+    common::settle(match op {
         CrmOp::SearchContacts { phone } => search(conn, phone, history),
         CrmOp::CreateCallLog { log } => create_call(conn, log, history),
         CrmOp::UpdateCallLog { record, log } => update_call(conn, record, log, history),
@@ -56,8 +54,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::CreateContact { name, phone, marker } => create_contact(conn, name, phone, marker, history),
         CrmOp::CreateMessageLog { log } => create_messages(conn, log, history),
         CrmOp::UpdateMessageLog { record, log } => update_messages(conn, record, log, history),
-    };
-    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@
 
 use serde_json::{json, Value};
 
-use super::common::{self, Access};
+use super::common::{self, Access, Flow};
 use super::*;
 use crate::model::{CallResult, Direction};
 use crate::phone;
@@ -46,10 +46,8 @@ const PER_PAGE: usize = 200;
 /// Pages read per module in a search, and in a marker lookup.
 const MAX_PAGES: usize = 5;
 
-type Flow = Result<Step, CrmError>;
-
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let flow = match op {
+    common::settle(match op {
         CrmOp::SearchContacts { phone } => search(conn, phone, history),
         CrmOp::CreateCallLog { log } => write_one(conn, history, || {
             let mut rec = call_fields(log);
@@ -71,8 +69,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::UpdateMessageLog { record, log } => write_one(conn, history, || {
             Ok(send(conn, Method::Put, &format!("/crm/v8/Tasks/{}", common::encode_component(record.as_str())), &message_fields(log)))
         }),
-    };
-    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
