@@ -118,6 +118,9 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+// ---------------------------------------------------------------------------------------------
+// Requests and steps
+
 /// A GET of `base_url` + `path` with `query` form-encoded, and the given headers.
 pub fn get_request(base_url: &str, path: &str, query: &[(&str, String)], headers: Vec<(String, String)>) -> HttpRequest {
     let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -652,33 +655,6 @@ pub fn message_line(m: &Message) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Conversation-day text
-
-/// "SMS" or "Fax", as a heading or a subject names the kind.
-pub fn kind_label(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Sms => "SMS",
-        MessageKind::Fax => "Fax",
-    }
-}
-
-/// A plain-text conversation-day: a heading line (`SMS conversation with <their number> on
-/// <day>`), a blank line, then one [`message_line`] per message. Not escaped.
-pub fn messages_lines(log: &MessageLog) -> Vec<String> {
-    let mut lines = vec![format!("{} conversation with {} on {}", kind_label(log.kind), log.their_number, log.day), String::new()];
-    lines.extend(log.messages.iter().map(message_line));
-    lines
-}
-
-/// A plain-text conversation-day's subject: `SMS with <contact name> · <day>`, or their number
-/// for a contact with no name, at most 255 characters.
-pub fn messages_subject(log: &MessageLog) -> String {
-    let name = one_line(&log.contact.name);
-    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
-    truncate_chars(&format!("{} with {who} · {}", kind_label(log.kind), log.day), 255)
-}
-
-// ---------------------------------------------------------------------------------------------
 // Call log text
 
 /// `s` on one line: control characters dropped, every run of white space one space, trimmed.
@@ -726,6 +702,33 @@ pub fn call_detail_lines(call: &Call) -> Vec<String> {
         lines.push(format!("Recording: {url}"));
     }
     lines
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation-day text
+
+/// "SMS" or "Fax", as a heading or a subject names the kind.
+pub fn kind_label(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Sms => "SMS",
+        MessageKind::Fax => "Fax",
+    }
+}
+
+/// A plain-text conversation-day: a heading line (`SMS conversation with <their number> on
+/// <day>`), a blank line, then one [`message_line`] per message. Not escaped.
+pub fn messages_lines(log: &MessageLog) -> Vec<String> {
+    let mut lines = vec![format!("{} conversation with {} on {}", kind_label(log.kind), log.their_number, log.day), String::new()];
+    lines.extend(log.messages.iter().map(message_line));
+    lines
+}
+
+/// A plain-text conversation-day's subject: `SMS with <contact name> · <day>`, or their number
+/// for a contact with no name, at most 255 characters.
+pub fn messages_subject(log: &MessageLog) -> String {
+    let name = one_line(&log.contact.name);
+    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
+    truncate_chars(&format!("{} with {who} · {}", kind_label(log.kind), log.day), 255)
 }
 
 #[cfg(test)]
