@@ -24,7 +24,7 @@
 
 use serde_json::{json, Value};
 
-use super::common::{self, Access};
+use super::common::{self, Access, Flow};
 use super::*;
 use crate::model::Direction;
 use crate::phone;
@@ -35,10 +35,8 @@ const CONTACT_FIELDS: &str = "id,name,type,phone_numbers{number},created_at,upda
 const MAX_PAGES: usize = 5;
 const LOOKUP_SLACK_MS: i64 = 15 * 60_000;
 
-type Flow = Result<Step, CrmError>;
-
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let flow = match op {
+    common::settle(match op {
         CrmOp::SearchContacts { phone } => search(conn, phone, history),
         CrmOp::CreateCallLog { log } => write(conn, history, || {
             let mut data = call_fields(log);
@@ -64,8 +62,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::UpdateMessageLog { record, log } => write(conn, history, || {
             Ok(send(conn, Method::Patch, &communication_path(record)?, &message_fields(log)))
         }),
-    };
-    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,16 +129,19 @@ fn last_digits(phone: &E164, n: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
+/// One write request built by `build`, then its result: `Created` for a POST, `Updated` for a
+/// PATCH.
 fn write(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result<HttpRequest, CrmError>) -> Flow {
-    let Some(ex) = history.first() else { return Ok(Step::Send(build()?)) };
-    let v = reply_json(conn, &ex.reply, Access::Write)?;
-    Ok(Step::Done(Ok(match ex.request.method {
-        Method::Post => {
-            let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-            CrmOutput::Created { record: RecordId::new(id), url: None }
-        }
-        _ => CrmOutput::Updated,
-    })))
+    Ok(common::one_write(history, build, |ex| {
+        let v = reply_json(conn, &ex.reply, Access::Write)?;
+        Ok(match ex.request.method {
+            Method::Post => {
+                let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
+                CrmOutput::Created { record: RecordId::new(id), url: None }
+            }
+            _ => CrmOutput::Updated,
+        })
+    }))
 }
 
 /// Who the contact is on a communication: the sender of what they started, else a receiver.
@@ -169,60 +169,35 @@ fn contact_id(id: &RecordId) -> Result<i64, CrmError> {
 /// `POST /communications.json` requires body, received_at, subject and type).
 fn call_fields(log: &CallLog) -> Value {
     let call = &log.call;
-    let name = one_line(&log.contact.name);
     let what = format!("{} call", common::direction_label(call.direction));
-    let subject = if name.is_empty() { format!("{what} {}", call.their_number) } else { format!("{what} with {name}") };
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
-    let num = |n: Option<&E164>| n.map_or("unknown", |n| n.as_str()).to_owned();
-    let mut lines = vec![
-        format!("{} · {}", common::result_label(call.result), common::duration_words(call.duration_secs())),
-        format!("From {} to {}", num(from), num(to)),
-    ];
-    let notes = common::strip_controls(&call.notes);
-    if !notes.trim().is_empty() {
-        lines.push(String::new());
-        lines.push(notes.trim().to_owned());
-    }
-    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
-        lines.push(String::new());
-        lines.push(format!("Recording: {url}"));
-    }
+    let mut lines = vec![common::outcome_words(call)];
+    lines.extend(common::call_detail_lines(call));
     lines.push(String::new());
     lines.push(format!("Logged by Calltrail · {}", log.marker.as_str()));
     json!({
-        "subject": common::truncate_chars(&subject, 255),
+        "subject": common::call_subject(&what, log),
         "body": lines.join("\n"),
         "received_at": common::rfc3339_secs(call.started_at),
     })
 }
 
 fn message_fields(log: &MessageLog) -> Value {
-    let kind = match log.kind {
-        MessageKind::Sms => "SMS",
-        MessageKind::Fax => "Fax",
-    };
-    let name = one_line(&log.contact.name);
-    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
-    let mut lines = vec![format!("{kind} conversation with {} on {}", log.their_number, log.day), String::new()];
-    lines.extend(log.messages.iter().map(common::message_line));
+    let mut lines = common::messages_lines(log);
     lines.push(String::new());
     lines.push(format!("Logged by Calltrail · {}", log.marker.as_str()));
     let at = log.messages.first().map(|m| m.at).unwrap_or_default();
     json!({
-        "subject": common::truncate_chars(&format!("{kind} with {who} · {}", log.day), 255),
+        "subject": common::messages_subject(log),
         "body": lines.join("\n"),
         "received_at": common::rfc3339_secs(at),
     })
 }
 
 fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker, history: &[Exchange]) -> Flow {
-    let Some(ex) = history.first() else {
+    let build = || {
         // openapi.json `POST /contacts.json`: name and type required; a Person's last_name set
         // too so Clio's name rules for people are met whatever the template.
-        let name = common::truncate_chars(&one_line(name), 255);
+        let name = common::truncate_chars(&common::one_line(name), 255);
         let data = json!({
             "type": "Person",
             "name": name,
@@ -231,11 +206,13 @@ fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker,
         });
         let mut req = send(conn, Method::Post, "/api/v4/contacts.json", &data);
         req.url.push_str(&format!("?fields={}", common::encode_component(CONTACT_FIELDS)));
-        return Ok(Step::Send(req));
+        Ok(req)
     };
-    let v = reply_json(conn, &ex.reply, Access::Write)?;
-    let c = v.get("data").and_then(|d| contact(conn, d)).ok_or_else(|| common::malformed(Access::Write, CRM, "no contact id"))?;
-    Ok(Step::Done(Ok(CrmOutput::Contact { contact: c })))
+    Ok(common::one_write(history, build, |ex| {
+        let v = reply_json(conn, &ex.reply, Access::Write)?;
+        let c = v.get("data").and_then(|d| contact(conn, d)).ok_or_else(|| common::malformed(Access::Write, CRM, "no contact id"))?;
+        Ok(CrmOutput::Contact { contact: c })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,7 +240,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
             None => true,
         }
     });
-    Ok(found(hit.and_then(|c| common::string_at(c, "/id"))))
+    Ok(common::found(hit.and_then(|c| common::string_at(c, "/id"))))
 }
 
 fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow {
@@ -275,12 +252,12 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
         let v = reply_json(conn, &ex.reply, Access::Read)?;
         for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
             if c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
-                return Ok(found(Some(c.id.to_string())));
+                return Ok(common::found(Some(c.id.to_string())));
             }
         }
         next = next_page_token(&v);
         if next.is_none() {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_PAGES {
@@ -298,10 +275,6 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
     Ok(Step::Send(get(conn, "/api/v4/contacts.json", &q)))
 }
 
-fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests and replies
 
@@ -315,19 +288,10 @@ fn get(conn: &Connection, path: &str, query: &[(&str, String)]) -> HttpRequest {
 
 /// A write with Clio's `{"data": {…}}` wrapper.
 fn send(conn: &Connection, method: Method, path: &str, data: &Value) -> HttpRequest {
-    HttpRequest {
-        method,
-        url: format!("{}{path}", conn.base_url),
-        headers: common::json_headers(&auth(conn), true),
-        body: Some(json!({ "data": data }).to_string()),
-    }
+    common::json_request(method, format!("{}{path}", conn.base_url), &auth(conn), Some(&json!({ "data": data })))
 }
 
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value, CrmError> {
     let r = common::success(reply, access, CRM, &conn.token)?;
     common::json_body(r, access, CRM)
-}
-
-fn one_line(s: &str) -> String {
-    common::strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -1,5 +1,6 @@
 //! Helpers every connector shares: output encoding, JSON reading, URL encoding, phone variants,
-//! rate-limit headers, error classification and duration formatting.
+//! rate-limit headers, error classification, the one-request step, duration formatting and the
+//! plain-text pieces of call and conversation-day logs.
 //!
 //! Everything here is pure and vendor-neutral. A connector keeps its vendor's quirks (which
 //! status means "rate limited", which body shape carries the message) in its own file and uses
@@ -14,9 +15,11 @@
 
 use serde_json::Value;
 
-use super::{CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, Method, Reply, Secret, Step};
+use super::{
+    CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret, Step,
+};
 use crate::civil;
-use crate::model::{CallResult, Direction, Message, Timestamp};
+use crate::model::{Call, CallResult, Direction, Message, MessageKind, RecordId, Timestamp};
 use crate::phone::E164;
 
 /// Longest CRM-supplied text kept in an error message, in characters.
@@ -115,10 +118,23 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+// ---------------------------------------------------------------------------------------------
+// Requests and steps
+
 /// A GET of `base_url` + `path` with `query` form-encoded, and the given headers.
 pub fn get_request(base_url: &str, path: &str, query: &[(&str, String)], headers: Vec<(String, String)>) -> HttpRequest {
     let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     HttpRequest { method: Method::Get, url: format!("{base_url}{path}?{}", form_encode(&pairs)), headers, body: None }
+}
+
+/// A request to `url` with [`json_headers`] and, when there is one, `body` as JSON text.
+pub fn json_request(method: Method, url: String, authorization: &str, body: Option<&Value>) -> HttpRequest {
+    HttpRequest { method, url, headers: json_headers(authorization, body.is_some()), body: body.map(Value::to_string) }
+}
+
+/// The end of a marker lookup: the id of the record found, if one was.
+pub fn found(id: Option<String>) -> Step {
+    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
 }
 
 /// The steps of an operation that is one request and one reply: send `build()` first, then
@@ -131,6 +147,29 @@ pub fn one_shot(
     match history.last() {
         None => Step::Send(build()),
         Some(ex) => Step::Done(finish(&ex.reply)),
+    }
+}
+
+/// A step, or an error that ends the op: what a connector's multi-request flow returns, so
+/// that it can use `?` on every reply it reads.
+pub type Flow = Result<Step, CrmError>;
+
+/// The step `flow` stands for: an error ends the op with that error.
+pub fn settle(flow: Flow) -> Step {
+    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+}
+
+/// The steps of a write that is one request, for connectors that may refuse an op before
+/// sending anything (a record id that is not a number): send `build()` first, then finish with
+/// what `finish` makes of the exchange (its reply, and the request's method where that decides).
+pub fn one_write(
+    history: &[Exchange],
+    build: impl FnOnce() -> Result<HttpRequest, CrmError>,
+    finish: impl FnOnce(&Exchange) -> Result<CrmOutput, CrmError>,
+) -> Step {
+    match history.first() {
+        None => build().map_or_else(|e| Step::Done(Err(e)), Step::Send),
+        Some(ex) => Step::Done(finish(ex)),
     }
 }
 
@@ -480,15 +519,58 @@ pub fn http_error(resp: &HttpResponse, access: Access, crm: &str, secret: &Secre
     classify_status(resp.status, access, retry_after_ms(resp), status_message(crm, resp, secret))
 }
 
-/// The response when the reply is a 2xx, else its classified error.
+/// The response when the reply is a 2xx, else its classified error by the shared rules
+/// ([`http_error`]).
 pub fn success<'a>(reply: &'a Reply, access: Access, crm: &str, secret: &Secret) -> Result<&'a HttpResponse, CrmError> {
+    success_by(reply, access, crm, |r| http_error(r, access, crm, secret))
+}
+
+/// The response when the reply is a 2xx, else its classified error: a transport failure by
+/// [`transport_error`], the same for every CRM, and a non-2xx response by `refused`, the
+/// connector's own rules.
+pub fn success_by<'a>(
+    reply: &'a Reply,
+    access: Access,
+    crm: &str,
+    refused: impl FnOnce(&HttpResponse) -> CrmError,
+) -> Result<&'a HttpResponse, CrmError> {
     if let Some(e) = transport_error(reply, access, crm) {
         return Err(e);
     }
     match reply {
         Reply::Response(r) if (200..300).contains(&r.status) => Ok(r),
-        Reply::Response(r) => Err(http_error(r, access, crm, secret)),
+        Reply::Response(r) => Err(refused(r)),
         _ => Err(CrmError::Transient { message: format!("no response from {crm}") }),
+    }
+}
+
+/// How a connector whose ops are mostly one request and one reply reads those replies: its
+/// name in messages, and what a non-2xx response means to it (which status or vendor code is
+/// a spent rate limit, an expired session...). One set of rules per connector, so every op of
+/// the connector classifies failures the same way.
+#[derive(Clone, Copy)]
+pub struct ReplyRules {
+    pub crm: &'static str,
+    pub refused: fn(&Connection, &HttpResponse, Access) -> CrmError,
+}
+
+impl ReplyRules {
+    /// The 2xx response, or the reply classified by these rules.
+    pub fn ok_response<'a>(&self, conn: &Connection, reply: &'a Reply, access: Access) -> Result<&'a HttpResponse, CrmError> {
+        success_by(reply, access, self.crm, |r| (self.refused)(conn, r, access))
+    }
+
+    /// The steps of a one-request op: sends `build()` first; then classifies the one reply by
+    /// these rules and parses a success with `parse`.
+    pub fn one_shot(
+        &self,
+        conn: &Connection,
+        history: &[Exchange],
+        access: Access,
+        build: impl FnOnce() -> HttpRequest,
+        parse: impl FnOnce(&HttpResponse) -> Result<CrmOutput, CrmError>,
+    ) -> Step {
+        one_shot(history, build, |reply| self.ok_response(conn, reply, access).and_then(parse))
     }
 }
 
@@ -570,6 +652,83 @@ pub fn message_line(m: &Message) -> String {
         Direction::Outbound => "out",
     };
     format!("{} UTC {dir}: {}", utc_time(m.at), strip_controls(&m.text))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Call log text
+
+/// `s` on one line: control characters dropped, every run of white space one space, trimmed.
+pub fn one_line(s: &str) -> String {
+    strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The call's `(from, to)` numbers: the other party called us on an inbound call, and we called
+/// them on an outbound one. Ours is `None` when the softphone did not say.
+pub fn from_to(call: &Call) -> (Option<&E164>, Option<&E164>) {
+    match call.direction {
+        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
+        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
+    }
+}
+
+/// How a call went, as a rep reads it: `Answered · 2m 05s`. Labels and digits only, so it needs
+/// no escaping in HTML.
+pub fn outcome_words(call: &Call) -> String {
+    format!("{} · {}", result_label(call.result), duration_words(call.duration_secs()))
+}
+
+/// A plain-text call log's subject: `<what> with <contact name>`, or `<what> <their number>` for
+/// a contact with no name, at most 255 characters. `what` says the kind: "Inbound call"...
+pub fn call_subject(what: &str, log: &CallLog) -> String {
+    let name = one_line(&log.contact.name);
+    let s = if name.is_empty() { format!("{what} {}", log.call.their_number) } else { format!("{what} with {name}") };
+    truncate_chars(&s, 255)
+}
+
+/// The lines of a plain-text call log after its summary line: who called whom (`unknown` for a
+/// number the softphone did not give), then the rep's notes and the recording link when there
+/// are any, each after a blank line.
+pub fn call_detail_lines(call: &Call) -> Vec<String> {
+    let (from, to) = from_to(call);
+    let num = |n: Option<&E164>| n.map_or("unknown", |n| n.as_str()).to_owned();
+    let mut lines = vec![format!("From {} to {}", num(from), num(to))];
+    let notes = strip_controls(&call.notes);
+    if !notes.trim().is_empty() {
+        lines.push(String::new());
+        lines.push(notes.trim().to_owned());
+    }
+    if let Some(url) = call.recording_url.as_deref().and_then(safe_link) {
+        lines.push(String::new());
+        lines.push(format!("Recording: {url}"));
+    }
+    lines
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation-day text
+
+/// "SMS" or "Fax", as a heading or a subject names the kind.
+pub fn kind_label(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Sms => "SMS",
+        MessageKind::Fax => "Fax",
+    }
+}
+
+/// A plain-text conversation-day: a heading line (`SMS conversation with <their number> on
+/// <day>`), a blank line, then one [`message_line`] per message. Not escaped.
+pub fn messages_lines(log: &MessageLog) -> Vec<String> {
+    let mut lines = vec![format!("{} conversation with {} on {}", kind_label(log.kind), log.their_number, log.day), String::new()];
+    lines.extend(log.messages.iter().map(message_line));
+    lines
+}
+
+/// A plain-text conversation-day's subject: `SMS with <contact name> · <day>`, or their number
+/// for a contact with no name, at most 255 characters.
+pub fn messages_subject(log: &MessageLog) -> String {
+    let name = one_line(&log.contact.name);
+    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
+    truncate_chars(&format!("{} with {who} · {}", kind_label(log.kind), log.day), 255)
 }
 
 #[cfg(test)]

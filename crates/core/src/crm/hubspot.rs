@@ -63,20 +63,20 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
     match op {
         CrmOp::SearchContacts { phone } => search_contacts(conn, phone, history),
         CrmOp::CreateCallLog { log } => {
-            one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(r, Access::Write))
+            RULES.one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(r, Access::Write))
         }
         CrmOp::UpdateCallLog { record, log } => {
-            one_shot(conn, history, Access::Write, || update_call(conn, record, log), |_| Ok(CrmOutput::Updated))
+            RULES.one_shot(conn, history, Access::Write, || update_call(conn, record, log), |_| Ok(CrmOutput::Updated))
         }
         CrmOp::FindLog { marker, hint } => find_log(conn, marker, hint, history),
         CrmOp::CreateContact { name, phone, marker: _ } => {
-            one_shot(conn, history, Access::Write, || create_contact(conn, name, phone), created_contact)
+            RULES.one_shot(conn, history, Access::Write, || create_contact(conn, name, phone), created_contact)
         }
         CrmOp::CreateMessageLog { log } => {
-            one_shot(conn, history, Access::Write, || create_messages(conn, log), |r| created(r, Access::Write))
+            RULES.one_shot(conn, history, Access::Write, || create_messages(conn, log), |r| created(r, Access::Write))
         }
         CrmOp::UpdateMessageLog { record, log } => {
-            one_shot(conn, history, Access::Write, || update_messages(conn, record, log), |_| Ok(CrmOutput::Updated))
+            RULES.one_shot(conn, history, Access::Write, || update_messages(conn, record, log), |_| Ok(CrmOutput::Updated))
         }
     }
 }
@@ -86,12 +86,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
 
 fn request(conn: &Connection, method: Method, path: &str, body: Option<Value>) -> HttpRequest {
     let auth = format!("Bearer {}", conn.token.expose());
-    HttpRequest {
-        method,
-        url: format!("{}{path}", conn.base_url),
-        headers: common::json_headers(&auth, body.is_some()),
-        body: body.map(|b| b.to_string()),
-    }
+    common::json_request(method, format!("{}{path}", conn.base_url), &auth, body.as_ref())
 }
 
 /// The contacts search body for `number`, optionally from page `after`.
@@ -117,10 +112,7 @@ pub fn search_body(number: &E164, after: Option<&str>) -> Value {
 
 fn call_properties(log: &CallLog) -> Value {
     let call = &log.call;
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
+    let (from, to) = common::from_to(call);
     let title = match call.direction {
         Direction::Inbound => format!("Inbound call from {}", call.their_number),
         Direction::Outbound => format!("Outbound call to {}", call.their_number),
@@ -231,11 +223,8 @@ fn message_object(kind: MessageKind) -> &'static MessageObject {
 
 /// A conversation-day as HTML: a heading, one escaped line per message, the marker last.
 pub fn messages_html(log: &MessageLog) -> String {
-    let what = match log.kind {
-        MessageKind::Sms => "SMS with",
-        MessageKind::Fax => "Fax with",
-    };
-    let heading = common::escape_html(&format!("{what} {} on {}", log.their_number, log.day));
+    let what = common::kind_label(log.kind);
+    let heading = common::escape_html(&format!("{what} with {} on {}", log.their_number, log.day));
     let lines: Vec<String> = log.messages.iter().map(|m| common::escape_html(&common::message_line(m))).collect();
     let mut html = format!("<p><strong>{heading}</strong></p>");
     if !lines.is_empty() {
@@ -271,31 +260,15 @@ fn update_messages(conn: &Connection, record: &RecordId, log: &MessageLog) -> Ht
 // ---------------------------------------------------------------------------------------------
 // Steps
 
-/// Sends `build()` first; then classifies the one reply and parses a success with `parse`.
-fn one_shot(
-    conn: &Connection,
-    history: &[Exchange],
-    access: Access,
-    build: impl FnOnce() -> HttpRequest,
-    parse: impl FnOnce(&HttpResponse) -> Result<CrmOutput, CrmError>,
-) -> Step {
-    common::one_shot(history, build, |reply| ok_response(conn, reply, access).and_then(parse))
-}
+/// How every HubSpot op reads its replies.
+const RULES: common::ReplyRules = common::ReplyRules { crm: CRM, refused };
 
-/// The 2xx response, or the reply classified by HubSpot's rules.
-pub fn ok_response<'a>(conn: &Connection, reply: &'a Reply, access: Access) -> Result<&'a HttpResponse, CrmError> {
-    if let Some(e) = common::transport_error(reply, access, CRM) {
-        return Err(e);
-    }
-    let Reply::Response(resp) = reply else {
-        return Err(CrmError::Transient { message: format!("no response from {CRM}") });
-    };
-    if (200..300).contains(&resp.status) {
-        return Ok(resp);
-    }
+/// A non-2xx response by HubSpot's rules: a 429 waits as [`rate_limit_wait_ms`] says; the rest
+/// as [`common::classify_status`] says.
+fn refused(conn: &Connection, resp: &HttpResponse, access: Access) -> CrmError {
     let message = common::status_message(CRM, resp, &conn.token);
     let retry = if resp.status == 429 { rate_limit_wait_ms(resp) } else { None };
-    Err(common::classify_status(resp.status, access, retry, message))
+    common::classify_status(resp.status, access, retry, message)
 }
 
 /// How long a 429 asks us to wait: `Retry-After`, else the rate-limit window length when the
@@ -354,7 +327,7 @@ fn search_contacts(conn: &Connection, number: &E164, history: &[Exchange]) -> St
     let mut contacts: Vec<Contact> = Vec::new();
     let mut next: Option<String> = None;
     for ex in history {
-        let resp = match ok_response(conn, &ex.reply, Access::Read) {
+        let resp = match RULES.ok_response(conn, &ex.reply, Access::Read) {
             Ok(r) => r,
             Err(e) => return Step::Done(Err(e)),
         };
@@ -430,7 +403,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
     match hint.what {
         LogWhat::Call => {
             let path = "/crm/v3/objects/calls/search";
-            one_shot(conn, history, Access::Read, || request(conn, Method::Post, path, Some(find_call_body(marker))), |r| {
+            RULES.one_shot(conn, history, Access::Read, || request(conn, Method::Post, path, Some(find_call_body(marker))), |r| {
                 let v = common::json_body(r, Access::Read, CRM)?;
                 let found = results(&v)?.iter().find(|c| {
                     common::str_at(c, &format!("/properties/{MARKER_PROPERTY}")).is_some_and(|m| m == marker.as_str())
@@ -442,7 +415,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
             // Communications (SMS) first, then notes (fax): the hint does not say which.
             let objects = [&SMS_OBJECT, &FAX_OBJECT];
             if let Some(last) = history.last() {
-                let resp = match ok_response(conn, &last.reply, Access::Read) {
+                let resp = match RULES.ok_response(conn, &last.reply, Access::Read) {
                     Ok(r) => r,
                     Err(e) => return Step::Done(Err(e)),
                 };
@@ -468,7 +441,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
                 }));
             };
             let path = "/crm/v3/objects/contacts/search";
-            one_shot(conn, history, Access::Read, || request(conn, Method::Post, path, Some(find_contact_body(phone, hint))), |r| {
+            RULES.one_shot(conn, history, Access::Read, || request(conn, Method::Post, path, Some(find_contact_body(phone, hint))), |r| {
                 let v = common::json_body(r, Access::Read, CRM)?;
                 let found = results(&v)?.iter().filter_map(parse_contact).find(|c| c.phones.iter().any(|p| p == phone.as_str()));
                 Ok(CrmOutput::Found { record: found.map(|c| c.id) })

@@ -29,9 +29,9 @@
 
 use serde_json::{json, Value};
 
-use super::common::{self, Access};
+use super::common::{self, Access, Flow};
 use super::*;
-use crate::model::{CallResult, Direction};
+use crate::model::CallResult;
 use crate::phone;
 
 const CRM: &str = "Pipedrive";
@@ -45,10 +45,8 @@ const IDS_PER_REQUEST: usize = 100;
 /// softphone and Pipedrive.
 const LOOKUP_SLACK_MS: i64 = 15 * 60_000;
 
-type Flow = Result<Step, CrmError>;
-
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let flow = match op {
+    common::settle(match op {
         CrmOp::SearchContacts { phone } => search(conn, phone, history),
         CrmOp::CreateCallLog { log } => create_call(conn, log, history),
         CrmOp::UpdateCallLog { record, log } => update_call(conn, record, log, history),
@@ -56,8 +54,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::CreateContact { name, phone, marker } => create_contact(conn, name, phone, marker, history),
         CrmOp::CreateMessageLog { log } => create_messages(conn, log, history),
         CrmOp::UpdateMessageLog { record, log } => update_messages(conn, record, log, history),
-    };
-    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,26 +163,22 @@ fn person(p: &Value) -> Option<Contact> {
 // Calls: v2 activities of type "call"
 
 fn create_call(conn: &Connection, log: &CallLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            let person_id = person_id(&log.contact.id)?;
-            let mut body = call_fields(log);
-            body["type"] = json!("call");
-            body["person_id"] = json!(person_id);
-            Ok(Step::Send(send(conn, Method::Post, "/api/v2/activities", &body)))
-        }
-        Some(ex) => created(conn, &ex.reply),
-    }
+    let build = || {
+        let person_id = person_id(&log.contact.id)?;
+        let mut body = call_fields(log);
+        body["type"] = json!("call");
+        body["person_id"] = json!(person_id);
+        Ok(send(conn, Method::Post, "/api/v2/activities", &body))
+    };
+    Ok(common::one_write(history, build, |ex| created(conn, &ex.reply)))
 }
 
 fn update_call(conn: &Connection, record: &RecordId, log: &CallLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            let path = format!("/api/v2/activities/{}", common::encode_component(record.as_str()));
-            Ok(Step::Send(send(conn, Method::Patch, &path, &call_fields(log))))
-        }
-        Some(ex) => updated(conn, &ex.reply),
-    }
+    let build = || {
+        let path = format!("/api/v2/activities/{}", common::encode_component(record.as_str()));
+        Ok(send(conn, Method::Patch, &path, &call_fields(log)))
+    };
+    Ok(common::one_write(history, build, |ex| updated(conn, &ex.reply)))
 }
 
 /// The activity fields a create and an update share (openapi-v2.yaml `POST /activities` and
@@ -223,16 +216,8 @@ fn call_subject(log: &CallLog) -> String {
 /// came from a person or a page is escaped.
 fn call_note(log: &CallLog) -> String {
     let call = &log.call;
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
-    let mut html = format!(
-        "<p><b>{} call</b> · {} · {}</p>",
-        common::direction_label(call.direction),
-        common::result_label(call.result),
-        common::duration_words(call.duration_secs())
-    );
+    let (from, to) = common::from_to(call);
+    let mut html = format!("<p><b>{} call</b> · {}</p>", common::direction_label(call.direction), common::outcome_words(call));
     let num = |n: Option<&E164>| n.map_or_else(|| "unknown".to_owned(), |n| common::escape_html(n.as_str()));
     html.push_str(&format!("<p>From {} to {}</p>", num(from), num(to)));
     html.push_str(&common::notes_html(&call.notes));
@@ -252,54 +237,45 @@ fn marker_html(marker: &Marker) -> String {
 // Placeholder persons
 
 fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            // openapi-v2.yaml `POST /persons`: name, phones[{value, primary, label}]. A person has
-            // no field for the marker (its `notes` exist only with contact sync), see FindLog.
-            let body = json!({
-                "name": common::truncate_chars(&common::strip_controls(name), 255),
-                "phones": [{"value": phone.as_str(), "primary": true, "label": "work"}],
-            });
-            Ok(Step::Send(send(conn, Method::Post, "/api/v2/persons", &body)))
-        }
-        Some(ex) => {
-            let v = reply_json(conn, &ex.reply, Access::Write)?;
-            let c = v.get("data").and_then(person).ok_or_else(|| common::malformed(Access::Write, CRM, "no person id"))?;
-            Ok(Step::Done(Ok(CrmOutput::Contact { contact: c })))
-        }
-    }
+    let build = || {
+        // openapi-v2.yaml `POST /persons`: name, phones[{value, primary, label}]. A person has
+        // no field for the marker (its `notes` exist only with contact sync), see FindLog.
+        let body = json!({
+            "name": common::truncate_chars(&common::strip_controls(name), 255),
+            "phones": [{"value": phone.as_str(), "primary": true, "label": "work"}],
+        });
+        Ok(send(conn, Method::Post, "/api/v2/persons", &body))
+    };
+    Ok(common::one_write(history, build, |ex| {
+        let v = reply_json(conn, &ex.reply, Access::Write)?;
+        let c = v.get("data").and_then(person).ok_or_else(|| common::malformed(Access::Write, CRM, "no person id"))?;
+        Ok(CrmOutput::Contact { contact: c })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
 // SMS and fax: v1 notes
 
 fn create_messages(conn: &Connection, log: &MessageLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            // openapi.yaml `POST /notes`: content (HTML, required) and one parent id.
-            let body = json!({ "content": messages_html(log), "person_id": person_id(&log.contact.id)? });
-            Ok(Step::Send(send(conn, Method::Post, "/v1/notes", &body)))
-        }
-        Some(ex) => created(conn, &ex.reply),
-    }
+    let build = || {
+        // openapi.yaml `POST /notes`: content (HTML, required) and one parent id.
+        let body = json!({ "content": messages_html(log), "person_id": person_id(&log.contact.id)? });
+        Ok(send(conn, Method::Post, "/v1/notes", &body))
+    };
+    Ok(common::one_write(history, build, |ex| created(conn, &ex.reply)))
 }
 
 fn update_messages(conn: &Connection, record: &RecordId, log: &MessageLog, history: &[Exchange]) -> Flow {
-    match history.first() {
-        None => {
-            // openapi.yaml `PUT /notes/{id}`: content.
-            let path = format!("/v1/notes/{}", common::encode_component(record.as_str()));
-            Ok(Step::Send(send(conn, Method::Put, &path, &json!({ "content": messages_html(log) }))))
-        }
-        Some(ex) => updated(conn, &ex.reply),
-    }
+    let build = || {
+        // openapi.yaml `PUT /notes/{id}`: content.
+        let path = format!("/v1/notes/{}", common::encode_component(record.as_str()));
+        Ok(send(conn, Method::Put, &path, &json!({ "content": messages_html(log) })))
+    };
+    Ok(common::one_write(history, build, |ex| updated(conn, &ex.reply)))
 }
 
 fn messages_html(log: &MessageLog) -> String {
-    let kind = match log.kind {
-        MessageKind::Sms => "SMS",
-        MessageKind::Fax => "Fax",
-    };
+    let kind = common::kind_label(log.kind);
     let mut html = format!(
         "<p><b>{kind} conversation</b> · {} · with {}</p>",
         common::escape_html(&log.day),
@@ -337,12 +313,12 @@ fn scan_activities(conn: &Connection, marker: &Marker, hint: &LogHint, history: 
         for a in v.get("data").and_then(Value::as_array).into_iter().flatten() {
             let note = common::str_at(a, "/note").unwrap_or_default();
             if carries(note, marker) {
-                return Ok(found(common::string_at(a, "/id")));
+                return Ok(common::found(common::string_at(a, "/id")));
             }
         }
         cursor = common::string_at(&v, "/additional_data/next_cursor");
         if cursor.is_none() {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_SCAN_PAGES {
@@ -368,13 +344,13 @@ fn scan_notes(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exc
         let v = reply_json(conn, &ex.reply, Access::Read)?;
         for n in v.get("data").and_then(Value::as_array).into_iter().flatten() {
             if carries(common::str_at(n, "/content").unwrap_or_default(), marker) {
-                return Ok(found(common::string_at(n, "/id")));
+                return Ok(common::found(common::string_at(n, "/id")));
             }
         }
         let more = v.pointer("/additional_data/pagination/more_items_in_collection").and_then(Value::as_bool) == Some(true);
         match common::i64_at(&v, "/additional_data/pagination/next_start") {
             Some(n) if more => start = Some(n),
-            _ => return Ok(found(None)),
+            _ => return Ok(common::found(None)),
         }
     }
     if history.len() >= MAX_SCAN_PAGES {
@@ -404,12 +380,12 @@ fn scan_persons(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow
             let Some(c) = person(p) else { continue };
             let new = c.created_at.is_some_and(|t| t >= from);
             if new && c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
-                return Ok(found(Some(c.id.to_string())));
+                return Ok(common::found(Some(c.id.to_string())));
             }
         }
         cursor = common::string_at(&v, "/additional_data/next_cursor");
         if cursor.is_none() {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_SCAN_PAGES {
@@ -426,10 +402,6 @@ fn scan_persons(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow
 /// sanitises notes but keeps their text).
 fn carries(html: &str, marker: &Marker) -> bool {
     html.contains(marker.as_str()) || html.contains(&common::escape_html(marker.as_str()))
-}
-
-fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
 }
 
 fn too_many(pages: usize) -> CrmError {
@@ -482,14 +454,10 @@ fn person_id(id: &RecordId) -> Result<i64, CrmError> {
 /// or only the burst window's `x-ratelimit-reset` (seconds); a 2xx with `success: false` did
 /// not take effect.
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Value, CrmError> {
-    if let Some(e) = common::transport_error(reply, access, CRM) {
-        return Err(e);
-    }
-    let Reply::Response(r) = reply else { return Err(common::malformed(access, CRM, "no response")) };
-    if !(200..300).contains(&r.status) {
+    let r = common::success_by(reply, access, CRM, |r| {
         let wait = common::retry_after_ms(r).or_else(|| common::header_i64(r, "x-ratelimit-reset").map(|s| s.max(0) * 1000));
-        return Err(common::classify_status(r.status, access, wait, message(conn, r)));
-    }
+        common::classify_status(r.status, access, wait, message(conn, r))
+    })?;
     let v = common::json_body(r, access, CRM)?;
     if v.get("success").and_then(Value::as_bool) == Some(false) {
         return Err(CrmError::Permanent { message: message(conn, r) });
@@ -514,15 +482,15 @@ fn message(conn: &Connection, r: &HttpResponse) -> String {
     }
 }
 
-fn created(conn: &Connection, reply: &Reply) -> Flow {
+fn created(conn: &Connection, reply: &Reply) -> Result<CrmOutput, CrmError> {
     let v = reply_json(conn, reply, Access::Write)?;
     let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-    Ok(Step::Done(Ok(CrmOutput::Created { record: RecordId::new(id), url: None })))
+    Ok(CrmOutput::Created { record: RecordId::new(id), url: None })
 }
 
-fn updated(conn: &Connection, reply: &Reply) -> Flow {
+fn updated(conn: &Connection, reply: &Reply) -> Result<CrmOutput, CrmError> {
     reply_json(conn, reply, Access::Write)?;
-    Ok(Step::Done(Ok(CrmOutput::Updated)))
+    Ok(CrmOutput::Updated)
 }
 
 fn last_digits(phone: &E164, n: usize) -> String {

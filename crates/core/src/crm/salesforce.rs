@@ -41,7 +41,7 @@ use serde_json::{json, Value};
 
 use super::common::{self, Access};
 use super::*;
-use crate::model::{CallResult, Direction, MessageKind, RecordType};
+use crate::model::{CallResult, Direction, RecordType};
 use crate::phone;
 
 /// The vendor's name in error messages.
@@ -64,38 +64,20 @@ const LAST_NAME_MAX: usize = 80;
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
     match op {
         CrmOp::SearchContacts { phone } => {
-            one_shot(conn, history, Access::Read, || search_request(conn, phone), |r| parse_search(conn, phone, r))
+            RULES.one_shot(conn, history, Access::Read, || search_request(conn, phone), |r| parse_search(conn, phone, r))
         }
-        CrmOp::CreateCallLog { log } => match marker_ok(&log.marker) {
-            Err(e) => Step::Done(Err(e)),
-            Ok(()) => one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(conn, "Task", r)),
-        },
-        CrmOp::UpdateCallLog { record, log } => one_shot(
-            conn,
-            history,
-            Access::Write,
-            || patch(conn, "Task", record, call_fields(log, false)),
-            |_| Ok(CrmOutput::Updated),
-        ),
+        CrmOp::CreateCallLog { log } => create_task(conn, history, "Call", &log.contact.id, &log.marker, || call_fields(log)),
+        CrmOp::UpdateCallLog { record, log } => update_task(conn, history, record, || call_fields(log)),
         CrmOp::FindLog { marker, hint } => find_log(conn, marker, hint, history),
-        CrmOp::CreateContact { name, phone, marker } => one_shot(
+        CrmOp::CreateContact { name, phone, marker } => RULES.one_shot(
             conn,
             history,
             Access::Write,
             || create_lead(conn, name, phone, marker),
             |r| created_lead(conn, name, phone, r),
         ),
-        CrmOp::CreateMessageLog { log } => match marker_ok(&log.marker) {
-            Err(e) => Step::Done(Err(e)),
-            Ok(()) => one_shot(conn, history, Access::Write, || create_messages(conn, log), |r| created(conn, "Task", r)),
-        },
-        CrmOp::UpdateMessageLog { record, log } => one_shot(
-            conn,
-            history,
-            Access::Write,
-            || patch(conn, "Task", record, message_fields(log, false)),
-            |_| Ok(CrmOutput::Updated),
-        ),
+        CrmOp::CreateMessageLog { log } => create_task(conn, history, "Task", &log.contact.id, &log.marker, || message_fields(log)),
+        CrmOp::UpdateMessageLog { record, log } => update_task(conn, history, record, || message_fields(log)),
     }
 }
 
@@ -153,7 +135,7 @@ fn api(conn: &Connection, rest: &str) -> String {
 
 fn request(conn: &Connection, method: Method, url: String, body: Option<Value>) -> HttpRequest {
     let auth = format!("Bearer {}", conn.token.expose());
-    HttpRequest { method, url, headers: common::json_headers(&auth, body.is_some()), body: body.map(|b| b.to_string()) }
+    common::json_request(method, url, &auth, body.as_ref())
 }
 
 /// The SOSL statement that finds Contacts and open Leads with `number` in any phone field.
@@ -217,11 +199,10 @@ fn disposition(call: &Call) -> String {
     common::truncate_chars(&d, CALL_DISPOSITION_MAX)
 }
 
-/// The Task fields of a call log. `TaskSubtype` is create-only, and `WhoId` and `CallObject`
-/// do not change, so an update sends only the rest.
-fn call_fields(log: &CallLog, create: bool) -> Value {
+/// The Task fields of a call log that a create and an update share.
+fn call_fields(log: &CallLog) -> Value {
     let call = &log.call;
-    let mut f = json!({
+    json!({
         "Subject": call_subject(call),
         "CallType": common::direction_label(call.direction),
         "CallDurationInSeconds": call.duration_secs(),
@@ -229,22 +210,41 @@ fn call_fields(log: &CallLog, create: bool) -> Value {
         "ActivityDate": common::utc_date(call.started_at),
         "Status": "Completed",
         "Description": call_description(call),
-    });
-    if create {
-        f["TaskSubtype"] = json!("Call");
-        f["WhoId"] = json!(log.contact.id.as_str());
-        f["CallObject"] = json!(log.marker.as_str());
+    })
+}
+
+/// Creates a Task: the `fields()` a create and an update share, then the create-only ones.
+/// `TaskSubtype` (`subtype`) cannot change after a create, and `WhoId` and `CallObject` (the
+/// marker) do not, so an update sends only the rest. A marker too long for `CallObject` is
+/// refused before anything is sent.
+fn create_task(
+    conn: &Connection,
+    history: &[Exchange],
+    subtype: &str,
+    who: &RecordId,
+    marker: &Marker,
+    fields: impl FnOnce() -> Value,
+) -> Step {
+    if let Err(e) = marker_ok(marker) {
+        return Step::Done(Err(e));
     }
-    f
+    let build = || {
+        let mut f = fields();
+        f["TaskSubtype"] = json!(subtype);
+        f["WhoId"] = json!(who.as_str());
+        f["CallObject"] = json!(marker.as_str());
+        request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(f))
+    };
+    RULES.one_shot(conn, history, Access::Write, build, |r| created(conn, "Task", r))
 }
 
-fn create_call(conn: &Connection, log: &CallLog) -> HttpRequest {
-    request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(call_fields(log, true)))
-}
-
-fn patch(conn: &Connection, object: &str, record: &RecordId, fields: Value) -> HttpRequest {
-    let url = api(conn, &format!("/sobjects/{object}/{}", common::encode_component(record.as_str())));
-    request(conn, Method::Patch, url, Some(fields))
+/// Rewrites Task `record` with `fields()` (`PATCH`, 204 and no body).
+fn update_task(conn: &Connection, history: &[Exchange], record: &RecordId, fields: impl FnOnce() -> Value) -> Step {
+    let build = || {
+        let url = api(conn, &format!("/sobjects/Task/{}", common::encode_component(record.as_str())));
+        request(conn, Method::Patch, url, Some(fields()))
+    };
+    RULES.one_shot(conn, history, Access::Write, build, |_| Ok(CrmOutput::Updated))
 }
 
 /// Plain text for a conversation-day's Task.Description: one line per message.
@@ -253,27 +253,15 @@ pub fn messages_description(log: &MessageLog) -> String {
     common::truncate_chars(&lines.join("\n"), DESCRIPTION_MAX)
 }
 
-fn message_fields(log: &MessageLog, create: bool) -> Value {
-    let what = match log.kind {
-        MessageKind::Sms => "SMS with",
-        MessageKind::Fax => "Fax with",
-    };
-    let mut f = json!({
-        "Subject": common::truncate_chars(&format!("{what} {} on {}", log.their_number, log.day), SUBJECT_MAX),
+/// The Task fields of a conversation-day that a create and an update share.
+fn message_fields(log: &MessageLog) -> Value {
+    let what = common::kind_label(log.kind);
+    json!({
+        "Subject": common::truncate_chars(&format!("{what} with {} on {}", log.their_number, log.day), SUBJECT_MAX),
         "ActivityDate": log.day,
         "Status": "Completed",
         "Description": messages_description(log),
-    });
-    if create {
-        f["TaskSubtype"] = json!("Task");
-        f["WhoId"] = json!(log.contact.id.as_str());
-        f["CallObject"] = json!(log.marker.as_str());
-    }
-    f
-}
-
-fn create_messages(conn: &Connection, log: &MessageLog) -> HttpRequest {
-    request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(message_fields(log, true)))
+    })
 }
 
 /// The line of a placeholder Lead's Description that carries the marker.
@@ -294,30 +282,14 @@ fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker) -> 
 // ---------------------------------------------------------------------------------------------
 // Replies
 
-fn one_shot(
-    conn: &Connection,
-    history: &[Exchange],
-    access: Access,
-    build: impl FnOnce() -> HttpRequest,
-    parse: impl FnOnce(&HttpResponse) -> Result<CrmOutput, CrmError>,
-) -> Step {
-    common::one_shot(history, build, |reply| ok_response(conn, reply, access).and_then(parse))
-}
+/// How every Salesforce op reads its replies.
+const RULES: common::ReplyRules = common::ReplyRules { crm: CRM, refused };
 
-/// The 2xx response, or the reply classified by Salesforce's rules.
-pub fn ok_response<'a>(conn: &Connection, reply: &'a Reply, access: Access) -> Result<&'a HttpResponse, CrmError> {
-    if let Some(e) = common::transport_error(reply, access, CRM) {
-        return Err(e);
-    }
-    let Reply::Response(resp) = reply else {
-        return Err(CrmError::Transient { message: format!("no response from {CRM}") });
-    };
-    if (200..300).contains(&resp.status) {
-        return Ok(resp);
-    }
+/// A non-2xx response by Salesforce's rules (see the module doc's "Errors").
+fn refused(conn: &Connection, resp: &HttpResponse, access: Access) -> CrmError {
     let code = error_code(&resp.body);
     let message = common::status_message(CRM, resp, &conn.token);
-    Err(match (resp.status, code.as_deref()) {
+    match (resp.status, code.as_deref()) {
         (_, Some("REQUEST_LIMIT_EXCEEDED")) => {
             let usage = resp.header("sforce-limit-info").map(|u| format!(" ({})", u.trim())).unwrap_or_default();
             CrmError::RateLimited {
@@ -330,7 +302,7 @@ pub fn ok_response<'a>(conn: &Connection, reply: &'a Reply, access: Access) -> R
             message: format!("{message}: several Salesforce records have this external id; someone needs to pick one"),
         },
         (status, _) => common::classify_status(status, access, common::retry_after_ms(resp), message),
-    })
+    }
 }
 
 /// The first `errorCode` of a Salesforce error body (`[{message, errorCode, fields}]`).
@@ -429,7 +401,7 @@ pub fn find_lead_soql(phone: &E164, since: Timestamp) -> String {
 fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exchange]) -> Step {
     match hint.what {
         LogWhat::Call | LogWhat::Messages => {
-            one_shot(conn, history, Access::Read, || query_request(conn, &find_task_soql(marker)), |r| {
+            RULES.one_shot(conn, history, Access::Read, || query_request(conn, &find_task_soql(marker)), |r| {
                 let v = common::json_body(r, Access::Read, CRM)?;
                 let found = query_records(&v)?.first().and_then(|t| common::string_at(t, "/Id"));
                 Ok(CrmOutput::Found { record: found.map(RecordId::new) })
@@ -442,7 +414,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
                 }));
             };
             let soql = find_lead_soql(phone, hint.at.plus_mins(-10));
-            one_shot(conn, history, Access::Read, || query_request(conn, &soql), |r| {
+            RULES.one_shot(conn, history, Access::Read, || query_request(conn, &soql), |r| {
                 let v = common::json_body(r, Access::Read, CRM)?;
                 let line = lead_marker_line(marker);
                 let found = query_records(&v)?

@@ -36,7 +36,7 @@
 
 use serde_json::{json, Value};
 
-use super::common::{self, Access};
+use super::common::{self, Access, Flow};
 use super::*;
 use crate::model::{CallResult, Direction};
 use crate::phone;
@@ -46,10 +46,8 @@ const PER_PAGE: usize = 200;
 /// Pages read per module in a search, and in a marker lookup.
 const MAX_PAGES: usize = 5;
 
-type Flow = Result<Step, CrmError>;
-
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
-    let flow = match op {
+    common::settle(match op {
         CrmOp::SearchContacts { phone } => search(conn, phone, history),
         CrmOp::CreateCallLog { log } => write_one(conn, history, || {
             let mut rec = call_fields(log);
@@ -71,8 +69,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::UpdateMessageLog { record, log } => write_one(conn, history, || {
             Ok(send(conn, Method::Put, &format!("/crm/v8/Tasks/{}", common::encode_component(record.as_str())), &message_fields(log)))
         }),
-    };
-    flow.unwrap_or_else(|e| Step::Done(Err(e)))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,23 +168,25 @@ fn record_contact(r: &Value, record_type: &str, phone_fields: &[&str]) -> Option
 /// One write request built by `build`, then its per-record result: `Created` for a POST,
 /// `Updated` for a PUT.
 fn write_one(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result<HttpRequest, CrmError>) -> Flow {
-    let Some(ex) = history.first() else { return Ok(Step::Send(build()?)) };
-    let id = record_result(conn, &ex.reply)?;
-    Ok(Step::Done(Ok(match ex.request.method {
-        Method::Post => CrmOutput::Created { record: RecordId::new(id), url: None },
-        _ => CrmOutput::Updated,
-    })))
+    Ok(common::one_write(history, build, |ex| {
+        let (id, _) = record_result(conn, &ex.reply)?;
+        Ok(match ex.request.method {
+            Method::Post => CrmOutput::Created { record: RecordId::new(id), url: None },
+            _ => CrmOutput::Updated,
+        })
+    }))
 }
 
-/// The id in the first per-record result of a create/update (`data[0].details.id`), or the
-/// error that entry (or the whole reply) carries.
-fn record_result(conn: &Connection, reply: &Reply) -> Result<String, CrmError> {
-    let v = reply_json(conn, reply, Access::Write)?.ok_or_else(|| common::malformed(Access::Write, CRM, "empty reply"))?;
-    let first = v.pointer("/data/0").ok_or_else(|| common::malformed(Access::Write, CRM, "no record result"))?;
-    if let Some(e) = record_error(conn, first, Access::Write) {
+/// The id in the first per-record result of a create/update (`data[0].details.id`) and that
+/// result, or the error that entry (or the whole reply) carries.
+fn record_result(conn: &Connection, reply: &Reply) -> Result<(String, Value), CrmError> {
+    let mut v = reply_json(conn, reply, Access::Write)?.ok_or_else(|| common::malformed(Access::Write, CRM, "empty reply"))?;
+    let first = v.pointer_mut("/data/0").map(Value::take).ok_or_else(|| common::malformed(Access::Write, CRM, "no record result"))?;
+    if let Some(e) = record_error(conn, &first, Access::Write) {
         return Err(e);
     }
-    common::string_at(first, "/details/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))
+    let id = common::string_at(&first, "/details/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
+    Ok((id, first))
 }
 
 fn call_type(call: &Call) -> &'static str {
@@ -221,36 +220,13 @@ fn call_subject(log: &CallLog) -> String {
         "Missed" => "Missed call".to_owned(),
         _ => format!("{} call", common::direction_label(call.direction)),
     };
-    let name = one_line(&log.contact.name);
-    let s = if name.is_empty() { format!("{what} {}", call.their_number) } else { format!("{what} with {name}") };
-    common::truncate_chars(&s, 255)
+    common::call_subject(&what, log)
 }
 
 fn call_description(log: &CallLog) -> String {
     let call = &log.call;
-    let (from, to) = match call.direction {
-        Direction::Inbound => (Some(&call.their_number), call.our_number.as_ref()),
-        Direction::Outbound => (call.our_number.as_ref(), Some(&call.their_number)),
-    };
-    let num = |n: Option<&E164>| n.map_or("unknown", |n| n.as_str()).to_owned();
-    let mut lines = vec![
-        format!(
-            "{} call · {} · {}",
-            common::direction_label(call.direction),
-            common::result_label(call.result),
-            common::duration_words(call.duration_secs())
-        ),
-        format!("From {} to {}", num(from), num(to)),
-    ];
-    let notes = common::strip_controls(&call.notes);
-    if !notes.trim().is_empty() {
-        lines.push(String::new());
-        lines.push(notes.trim().to_owned());
-    }
-    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
-        lines.push(String::new());
-        lines.push(format!("Recording: {url}"));
-    }
+    let mut lines = vec![format!("{} call · {}", common::direction_label(call.direction), common::outcome_words(call))];
+    lines.extend(common::call_detail_lines(call));
     with_marker(lines, &log.marker)
 }
 
@@ -266,18 +242,10 @@ fn marker_line(marker: &Marker) -> String {
 }
 
 fn message_fields(log: &MessageLog) -> Value {
-    let kind = match log.kind {
-        MessageKind::Sms => "SMS",
-        MessageKind::Fax => "Fax",
-    };
-    let name = one_line(&log.contact.name);
-    let who = if name.is_empty() { log.their_number.as_str().to_owned() } else { name };
-    let mut lines = vec![format!("{kind} conversation with {} on {}", log.their_number, log.day), String::new()];
-    lines.extend(log.messages.iter().map(common::message_line));
     json!({
-        "Subject": common::truncate_chars(&format!("{kind} with {who} · {}", log.day), 255),
+        "Subject": common::messages_subject(log),
         "Due_Date": log.day,
-        "Description": with_marker(lines, &log.marker),
+        "Description": with_marker(common::messages_lines(log), &log.marker),
     })
 }
 
@@ -297,31 +265,28 @@ fn is_lead(record_type: Option<&RecordType>) -> bool {
 }
 
 fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, history: &[Exchange]) -> Flow {
-    let Some(ex) = history.first() else {
+    let build = || {
         let rec = json!({
-            "Last_Name": common::truncate_chars(&one_line(name), 80),
+            "Last_Name": common::truncate_chars(&common::one_line(name), 80),
             "Phone": phone.as_str(),
             "Description": with_marker(vec![format!("Created by Calltrail for calls from {phone}")], marker),
         });
-        return Ok(Step::Send(send(conn, Method::Post, "/crm/v8/Leads", &rec)));
+        Ok(send(conn, Method::Post, "/crm/v8/Leads", &rec))
     };
-    let v = reply_json(conn, &ex.reply, Access::Write)?.ok_or_else(|| common::malformed(Access::Write, CRM, "empty reply"))?;
-    let first = v.pointer("/data/0").ok_or_else(|| common::malformed(Access::Write, CRM, "no record result"))?;
-    if let Some(e) = record_error(conn, first, Access::Write) {
-        return Err(e);
-    }
-    let id = common::string_at(first, "/details/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
-    Ok(Step::Done(Ok(CrmOutput::Contact {
-        contact: Contact {
-            id: RecordId::new(id),
-            name: common::truncate_chars(&one_line(name), 80).into(),
-            record_type: RecordType::new("Lead"),
-            phones: vec![phone.as_str().to_owned()].into(),
-            created_at: common::timestamp_at(first, "/details/Created_Time"),
-            modified_at: common::timestamp_at(first, "/details/Modified_Time"),
-            url: None,
-        },
-    })))
+    Ok(common::one_write(history, build, |ex| {
+        let (id, first) = record_result(conn, &ex.reply)?;
+        Ok(CrmOutput::Contact {
+            contact: Contact {
+                id: RecordId::new(id),
+                name: common::truncate_chars(&common::one_line(name), 80).into(),
+                record_type: RecordType::new("Lead"),
+                phones: vec![phone.as_str().to_owned()].into(),
+                created_at: common::timestamp_at(&first, "/details/Created_Time"),
+                modified_at: common::timestamp_at(&first, "/details/Modified_Time"),
+                url: None,
+            },
+        })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,14 +326,14 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
         }
     };
     for ex in history {
-        let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else { return Ok(found(None)) };
+        let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else { return Ok(common::found(None)) };
         for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
             if common::str_at(r, "/Description").is_some_and(|d| d.contains(marker.as_str())) {
-                return Ok(found(common::string_at(r, "/id")));
+                return Ok(common::found(common::string_at(r, "/id")));
             }
         }
         if v.pointer("/info/more_records").and_then(Value::as_bool) != Some(true) {
-            return Ok(found(None));
+            return Ok(common::found(None));
         }
     }
     if history.len() >= MAX_PAGES {
@@ -408,10 +373,6 @@ fn criteria_value(v: &str) -> String {
     out
 }
 
-fn found(id: Option<String>) -> Step {
-    Step::Done(Ok(CrmOutput::Found { record: id.map(RecordId::new) }))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests and replies
 
@@ -421,12 +382,7 @@ fn get(conn: &Connection, path: &str, query: &[(&str, String)]) -> HttpRequest {
 
 /// A write of one record, wrapped as record.json's `Body_Wrapper` (`{"data": [record]}`).
 fn send(conn: &Connection, method: Method, path: &str, record: &Value) -> HttpRequest {
-    HttpRequest {
-        method,
-        url: format!("{}{path}", conn.base_url),
-        headers: common::json_headers(&auth(conn), true),
-        body: Some(json!({ "data": [record] }).to_string()),
-    }
+    common::json_request(method, format!("{}{path}", conn.base_url), &auth(conn), Some(&json!({ "data": [record] })))
 }
 
 /// Zoho's own scheme name, not `Bearer`.
@@ -438,26 +394,26 @@ fn auth(conn: &Connection) -> String {
 /// error body `{code, message, details, status: "error"}` can come with a 2xx or any 4xx; its
 /// `code` decides when the status alone would mislead.
 fn reply_json(conn: &Connection, reply: &Reply, access: Access) -> Result<Option<Value>, CrmError> {
-    if let Some(e) = common::transport_error(reply, access, CRM) {
-        return Err(e);
-    }
-    let Reply::Response(r) = reply else { return Err(common::malformed(access, CRM, "no response")) };
-    let parsed = common::parse_json(&r.body).ok();
-    if !(200..300).contains(&r.status) {
-        let e = parsed.as_ref().and_then(|v| v.pointer("/data/0").or(Some(v))).and_then(|v| record_error(conn, v, access));
-        return Err(match e {
-            Some(e @ CrmError::Unauthorized { .. }) => e,
-            _ => common::http_error(r, access, CRM, &conn.token),
-        });
-    }
+    let r = common::success_by(reply, access, CRM, |r| refused(conn, r, access))?;
     if r.status == 204 || r.body.trim().is_empty() {
         return Ok(None);
     }
-    let v = parsed.ok_or_else(|| common::malformed(access, CRM, "response is not valid JSON"))?;
+    let v = common::parse_json(&r.body).map_err(|_| common::malformed(access, CRM, "response is not valid JSON"))?;
     if let Some(e) = record_error(conn, &v, access) {
         return Err(e);
     }
     Ok(Some(v))
+}
+
+/// A non-2xx response: `Unauthorized` when Zoho's error body (bare or as `data[0]`) says the
+/// token is bad, whatever the status; otherwise the shared rules.
+fn refused(conn: &Connection, r: &HttpResponse, access: Access) -> CrmError {
+    let parsed = common::parse_json(&r.body).ok();
+    let e = parsed.as_ref().and_then(|v| v.pointer("/data/0").or(Some(v))).and_then(|v| record_error(conn, v, access));
+    match e {
+        Some(e @ CrmError::Unauthorized { .. }) => e,
+        _ => common::http_error(r, access, CRM, &conn.token),
+    }
 }
 
 /// The error a Zoho `{status: "error", code, message, details}` object stands for, if it is one.
@@ -485,8 +441,4 @@ fn record_error(conn: &Connection, v: &Value, access: Access) -> Option<CrmError
 /// `2026-03-08T06:50:00+00:00`: the `yyyy-MM-ddTHH:mm:ss±HH:mm` form Zoho documents, in UTC.
 fn zoho_datetime(t: Timestamp) -> String {
     crate::civil::date_time(t.0).unwrap_or_else(|| "1970-01-01T00:00:00".to_owned()) + "+00:00"
-}
-
-fn one_line(s: &str) -> String {
-    common::strip_controls(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }

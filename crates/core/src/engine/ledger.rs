@@ -339,14 +339,8 @@ impl Engine {
     fn on_find_failed(&mut self, key: &SlotKey, e: CrmError) {
         let Some(s) = self.slots.get(key) else { return };
         let integ = s.integration.clone();
-        match &e {
-            CrmError::Unauthorized { message } => {
-                self.park(&integ, message.clone());
-                self.enqueue(key);
-                return;
-            }
-            CrmError::RateLimited { retry_after_ms, .. } => self.rate_limited(&integ, *retry_after_ms),
-            _ => self.bump_backoff(&integ),
+        if self.charge_failure(key, &integ, &e) {
+            return;
         }
         let max = self.opts.max_reconcile_checks;
         let now = self.now;
@@ -373,15 +367,10 @@ impl Engine {
         let Some(s) = self.slots.get(key) else { return };
         let integ = s.integration.clone();
         let trigger = s.trigger;
-        match &e {
-            CrmError::Unauthorized { message } => {
-                self.park(&integ, message.clone());
-                self.enqueue(key);
-                return;
-            }
-            CrmError::RateLimited { retry_after_ms, .. } => self.rate_limited(&integ, *retry_after_ms),
-            CrmError::Permanent { .. } => {}
-            _ => self.bump_backoff(&integ),
+        // A refused update fails below, whatever the count: there is no retry to space out, so
+        // the integration is not backed off for it.
+        if !matches!(e, CrmError::Permanent { .. }) && self.charge_failure(key, &integ, &e) {
+            return;
         }
         let max = self.opts.max_attempts;
         let now = self.now;
@@ -452,6 +441,23 @@ impl Engine {
         self.save_slot(key);
         self.audit(Some(key), trigger, format!("failed, left for {}: {e}", if retry_soon { "a retry" } else { "the digest" }), None, None);
         self.enqueue(key);
+    }
+
+    /// Charges `integ` for failure `e` of a lookup or an update of slot `key`: a 401 parks the
+    /// integration and re-queues the slot, which then waits with the rest of the integration's
+    /// work (`true`: the caller has nothing more to do); a 429 blocks the integration until
+    /// `Retry-After`; anything else backs it off.
+    fn charge_failure(&mut self, key: &SlotKey, integ: &IntegrationId, e: &CrmError) -> bool {
+        match e {
+            CrmError::Unauthorized { message } => {
+                self.park(integ, message.clone());
+                self.enqueue(key);
+                return true;
+            }
+            CrmError::RateLimited { retry_after_ms, .. } => self.rate_limited(integ, *retry_after_ms),
+            _ => self.bump_backoff(integ),
+        }
+        false
     }
 
     fn rate_limited(&mut self, integ: &IntegrationId, retry_after_ms: Option<i64>) {

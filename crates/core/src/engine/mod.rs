@@ -560,12 +560,7 @@ impl Engine {
     /// Saves a call record without asking for strict durability: for caches on it (matches)
     /// that a power loss may take back without harm.
     fn save_call_relaxed(&mut self, id: &CallId) {
-        let open = self.call_is_open(id);
-        if let Some(c) = self.calls.get_mut(id) {
-            c.persisted_open = open;
-            let rec = c.to_record(open);
-            self.stage(StoreName::Calls, rec, false);
-        }
+        self.stage_call(id, false);
     }
 
     /// Persists a slot's current state (strictly: it is the ledger) and tells the pages. The
@@ -613,11 +608,18 @@ impl Engine {
     }
 
     fn save_call(&mut self, id: &CallId) {
+        self.stage_call(id, true);
+    }
+
+    /// Stages the call's record as it is now, open or not, and remembers which it wrote so
+    /// [`Engine::save_call_if_changed`] can tell. `strict` asks the batch the record goes in for
+    /// strict durability.
+    fn stage_call(&mut self, id: &CallId, strict: bool) {
         let open = self.call_is_open(id);
         if let Some(c) = self.calls.get_mut(id) {
             c.persisted_open = open;
             let rec = c.to_record(open);
-            self.stage(StoreName::Calls, rec, true);
+            self.stage(StoreName::Calls, rec, strict);
         }
     }
 

@@ -64,9 +64,7 @@
 
 use serde_json::Value;
 
-use super::json::{
-    check_id, our_number, sides, their_number, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE, MAX_URL,
-};
+use super::json::{check_id, parties, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE, MAX_URL};
 use super::{check_call_times, DecodeContext, DecodeError, SoftphoneEvent};
 use crate::model::{Call, CallId, CallResult, ConversationId, Direction, Message, MessageKind};
 
@@ -120,14 +118,7 @@ fn call(event: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneE
     let c = top.req_obj("call", "call")?;
     let id = CallId::new(id(c)?);
     let direction = direction(c)?;
-    let (their_raw, our_raw) = sides(direction, c.number_text("from")?, c.number_text("to")?);
-    let their_field = c.path_of(if direction == Direction::Inbound {
-        "from"
-    } else {
-        "to"
-    });
-    let their = their_number(their_raw, their_field, ctx)?;
-    let our = our_number(our_raw, ctx);
+    let (their, our) = parties(c, direction, c.number_text("from")?, c.number_text("to")?, ctx)?;
     let started = c
         .millis("started_at", ctx)?
         .ok_or_else(|| c.missing("started_at"))?;
@@ -214,14 +205,7 @@ fn message(top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, Deco
         other => return Err(m.invalid("kind", other)),
     };
     let direction = direction(m)?;
-    let (their_raw, our_raw) = sides(direction, m.number_text("from")?, m.number_text("to")?);
-    let their_field = m.path_of(if direction == Direction::Inbound {
-        "from"
-    } else {
-        "to"
-    });
-    let their = their_number(their_raw, their_field, ctx)?;
-    let our = our_number(our_raw, ctx);
+    let (their, our) = parties(m, direction, m.number_text("from")?, m.number_text("to")?, ctx)?;
     let at = m.millis("at", ctx)?.ok_or_else(|| m.missing("at"))?;
     let conversation = match m.str("conversation", MAX_STRING)? {
         Some(c) => {

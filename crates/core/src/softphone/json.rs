@@ -317,6 +317,28 @@ pub(super) fn sides<T>(direction: Direction, from: T, to: T) -> (T, T) {
     }
 }
 
+/// Their number and ours from the `from` and `to` texts of `o`, a call or message record: theirs
+/// is required, and its error names `o`'s `from` or `to`, whichever is theirs; ours is dropped
+/// when unreadable ([`our_number`]).
+pub(super) fn parties(
+    o: Obj<'_>,
+    direction: Direction,
+    from: Option<&str>,
+    to: Option<&str>,
+    ctx: &DecodeContext<'_>,
+) -> Result<(E164, Option<E164>), DecodeError> {
+    let (their_raw, our_raw) = sides(direction, from, to);
+    let their_field = o.path_of(if direction == Direction::Inbound {
+        "from"
+    } else {
+        "to"
+    });
+    Ok((
+        their_number(their_raw, their_field, ctx)?,
+        our_number(our_raw, ctx),
+    ))
+}
+
 /// An id checked like [`Obj::id`], for ids that come from the generic protocol's strings.
 pub(super) fn check_id(raw: &str, field: String) -> Result<(), DecodeError> {
     if raw.is_empty() || raw.len() > MAX_ID || !raw.bytes().all(|b| b.is_ascii_graphic()) {

@@ -46,7 +46,9 @@
 
 use serde_json::Value;
 
-use super::json::{self, our_number, sides, their_number, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE};
+use super::json::{
+    self, our_number, parties, sides, their_number, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE,
+};
 use super::{check_call_times, DecodeContext, DecodeError, IgnoreReason, SoftphoneEvent};
 use crate::model::{
     Call, CallId, CallResult, ConversationId, Direction, Message, MessageKind, Timestamp,
@@ -149,15 +151,7 @@ fn webphone(
         Some(f) => Some(f),
         None => c.number_text("fromNumber")?,
     };
-    let to = c.number_text("to")?;
-    let (their_raw, our_raw) = sides(direction, from, to);
-    let their_field = c.path_of(if direction == Direction::Inbound {
-        "from"
-    } else {
-        "to"
-    });
-    let their = their_number(their_raw, their_field, ctx)?;
-    let our = our_number(our_raw, ctx);
+    let (their, our) = parties(c, direction, from, c.number_text("to")?, ctx)?;
 
     let created = c.time("creationTime", ctx)?;
     let answered = c.time("startTime", ctx)?;
@@ -180,7 +174,7 @@ fn webphone(
     let sip = c.id("callId")?.map(|id| ("rc-sip:", id));
     let id = call_id(tsid, sip, direction, &their, started);
 
-    let (answered_at, ended_at, result) = match phase {
+    let progress = match phase {
         Phase::Ringing => (None, None, CallResult::Unknown),
         // VoIP-to-VoIP calls report "start" before `startTime` is set: the shell's receive time
         // is then the best answer time there is.
@@ -203,19 +197,7 @@ fn webphone(
             (answered, Some(ended), result)
         }
     };
-    let call = Call {
-        id,
-        direction,
-        our_number: our,
-        their_number: their,
-        started_at: started,
-        answered_at,
-        ended_at,
-        result,
-        recording_url: None,
-        notes: String::new(),
-    };
-    call_event(phase, call, ctx)
+    call_event(phase, id, direction, (their, our), started, progress, ctx)
 }
 
 /// A presence active call (`rc-active-call-notify`).
@@ -242,14 +224,7 @@ fn presence(
         (other, _) => return Err(c.invalid("telephonyStatus", other)),
     };
     let direction = direction(c)?;
-    let (their_raw, our_raw) = sides(direction, c.number_text("from")?, c.number_text("to")?);
-    let their_field = c.path_of(if direction == Direction::Inbound {
-        "from"
-    } else {
-        "to"
-    });
-    let their = their_number(their_raw, their_field, ctx)?;
-    let our = our_number(our_raw, ctx);
+    let (their, our) = parties(c, direction, c.number_text("from")?, c.number_text("to")?, ctx)?;
     // Presence always carries startTime; a record without one is taken as starting now.
     let started = c.time("startTime", ctx)?.unwrap_or(ctx.now);
     let tsid = c.id("telephonySessionId")?;
@@ -258,24 +233,12 @@ fn presence(
     // Presence comes from RingCentral's clock and `now` from ours: a receive time earlier than
     // the start is clock skew (bounded by the future check), not a call that ended first.
     let received = ctx.now.max(started);
-    let (answered_at, ended_at, result) = match phase {
+    let progress = match phase {
         Phase::Answered => (Some(received), None, CallResult::Answered),
         Phase::Ended => (None, Some(received), CallResult::Unknown),
         _ => (None, None, CallResult::Unknown),
     };
-    let call = Call {
-        id,
-        direction,
-        our_number: our,
-        their_number: their,
-        started_at: started,
-        answered_at,
-        ended_at,
-        result,
-        recording_url: None,
-        notes: String::new(),
-    };
-    call_event(phase, call, ctx)
+    call_event(phase, id, direction, (their, our), started, progress, ctx)
 }
 
 /// A message-store record (`rc-inbound-message-notify`, `rc-message-updated-notify`).
@@ -379,9 +342,33 @@ fn fax_text(pages: Option<i64>, status: Option<&str>) -> String {
     s
 }
 
+/// When a call was answered and ended, and its result, as one event tells them.
+type Progress = (Option<Timestamp>, Option<Timestamp>, CallResult);
+
 /// The event for `phase` of a decoded call, once its times pass the sanity checks. Both
-/// streams (webphone sessions and presence) end here; presence never reports a resume.
-fn call_event(phase: Phase, call: Call, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
+/// streams (webphone sessions and presence) end here; presence never reports a resume, and
+/// neither carries a recording link or notes.
+fn call_event(
+    phase: Phase,
+    id: CallId,
+    direction: Direction,
+    (their_number, our_number): (E164, Option<E164>),
+    started_at: Timestamp,
+    (answered_at, ended_at, result): Progress,
+    ctx: &DecodeContext<'_>,
+) -> Result<SoftphoneEvent, DecodeError> {
+    let call = Call {
+        id,
+        direction,
+        our_number,
+        their_number,
+        started_at,
+        answered_at,
+        ended_at,
+        result,
+        recording_url: None,
+        notes: String::new(),
+    };
     check_call_times(&call, ctx)?;
     Ok(match phase {
         Phase::Ringing => SoftphoneEvent::CallRinging(call),
