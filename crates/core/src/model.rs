@@ -172,6 +172,21 @@ pub enum CallResult {
     Unknown,
 }
 
+impl CallResult {
+    /// The result as a rep reads it, in the pages and in what is logged to a CRM.
+    pub fn word(self) -> &'static str {
+        match self {
+            CallResult::Answered => "Answered",
+            CallResult::Missed => "Missed",
+            CallResult::Voicemail => "Voicemail",
+            CallResult::Busy => "Busy",
+            CallResult::Rejected => "Rejected",
+            CallResult::Failed => "Failed",
+            CallResult::Unknown => "Unknown",
+        }
+    }
+}
+
 /// One conversation seen by the softphone. Times are optional because a call can end before it
 /// is answered, and a softphone may tell us about a call only once it has ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

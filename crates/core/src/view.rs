@@ -117,20 +117,6 @@ impl Phase {
     }
 }
 
-/// How a call ended, in a word ("Ended" while the softphone has not said).
-pub fn result_word(result: crate::model::CallResult) -> &'static str {
-    use crate::model::CallResult;
-    match result {
-        CallResult::Answered => "Answered",
-        CallResult::Missed => "Missed",
-        CallResult::Voicemail => "Voicemail",
-        CallResult::Busy => "Busy",
-        CallResult::Rejected => "Rejected",
-        CallResult::Failed => "Failed",
-        CallResult::Unknown => "Ended",
-    }
-}
-
 /// One call's status in one integration.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SlotView {
@@ -266,7 +252,7 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
         call: entry.call.clone(),
         phase,
         phase_word: phase.word(),
-        result_word: result_word(entry.call.result),
+        result_word: entry.call.result.word(),
         notes_opened: entry.notes_opened,
         slots: views,
     }

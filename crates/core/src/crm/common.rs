@@ -632,19 +632,6 @@ pub fn direction_label(d: Direction) -> &'static str {
     }
 }
 
-/// A call result as a rep reads it: "Answered", "Missed", "Voicemail"...
-pub fn result_label(r: CallResult) -> &'static str {
-    match r {
-        CallResult::Answered => "Answered",
-        CallResult::Missed => "Missed",
-        CallResult::Voicemail => "Voicemail",
-        CallResult::Busy => "Busy",
-        CallResult::Rejected => "Rejected",
-        CallResult::Failed => "Failed",
-        CallResult::Unknown => "Unknown",
-    }
-}
-
 /// One message as a plain-text line: `14:05 UTC in: text` (`out:` for outbound). Not escaped.
 pub fn message_line(m: &Message) -> String {
     let dir = match m.direction {
@@ -674,7 +661,7 @@ pub fn from_to(call: &Call) -> (Option<&E164>, Option<&E164>) {
 /// How a call went, as a rep reads it: `Answered · 2m 05s`. Labels and digits only, so it needs
 /// no escaping in HTML.
 pub fn outcome_words(call: &Call) -> String {
-    format!("{} · {}", result_label(call.result), duration_words(call.duration_secs()))
+    format!("{} · {}", call.result.word(), duration_words(call.duration_secs()))
 }
 
 /// A plain-text call log's subject: `<what> with <contact name>`, or `<what> <their number>` for

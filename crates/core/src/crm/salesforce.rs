@@ -192,7 +192,7 @@ fn call_subject(call: &Call) -> String {
 }
 
 fn disposition(call: &Call) -> String {
-    let mut d = common::result_label(call.result).to_owned();
+    let mut d = call.result.word().to_owned();
     if call.result == CallResult::Answered || call.duration_secs() > 0 {
         d.push_str(&format!(" ({})", common::duration_words(call.duration_secs())));
     }
