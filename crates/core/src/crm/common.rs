@@ -19,7 +19,7 @@ use super::{
     CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret, Step,
 };
 use crate::civil;
-use crate::model::{Call, CallResult, Direction, Message, MessageKind, RecordId, Timestamp};
+use crate::model::{Call, Direction, Message, MessageKind, RecordId, Timestamp};
 use crate::phone::E164;
 
 /// Longest CRM-supplied text kept in an error message, in characters.
