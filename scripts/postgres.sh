@@ -51,8 +51,11 @@ case "$cmd" in
     if pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       port=$(cat "$dir/port")
     else
-      port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-      echo "$port" >"$dir/port"
+      # A restarted cluster keeps its port, so its clients reconnect to the same URL.
+      if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        echo "$port" >"$dir/port"
+      fi
       pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" start >&2
     fi

@@ -212,7 +212,9 @@ async fn sync(pool: &PgPool, api: &Rc<'_>, account: &str, token: Option<String>,
     let path = match &token {
         Some(t) => format!("/restapi/v1.0/account/~/call-log-sync?syncType=ISync&syncToken={}&view=Detailed", urlencode(t)),
         None => {
-            let from = created_epoch.max(now_secs() - 7 * 24 * 3600);
+            // A day before the account was connected: a call that began before and ended after
+            // is still in the frame (a frame's lower edge filters on the start time).
+            let from = (created_epoch - 24 * 3600).max(now_secs() - 7 * 24 * 3600);
             let from = calltrail_core::model::Timestamp(from * 1000).to_rfc3339();
             format!("/restapi/v1.0/account/~/call-log-sync?syncType=FSync&recordCount=250&view=Detailed&dateFrom={}", urlencode(&from))
         }
