@@ -66,8 +66,8 @@ async function handle(message, sender) {
     case 'diagnostics':
       return { ok: true, data: host.diagnostics() };
     default:
-      // Every other intent is decided in Rust.
-      return host.intent(message);
+      // Every other intent is decided in Rust, which checks the sender again.
+      return host.intent(message, checked.sender);
   }
 }
 

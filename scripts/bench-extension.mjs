@@ -1,5 +1,7 @@
-// Extension end-to-end benchmark (issue 5). Prints a Markdown table; never a timed test.
-//   node scripts/bench-extension.mjs [--runs 20] [--history 50000]     (after scripts/build.sh)
+// Extension end-to-end benchmark: what a rep feels. Prints a Markdown table; never a timed test.
+//   node scripts/bench-extension.mjs [--runs 20] [--history 50000] [--dist DIR ...]
+// Measures dist/ (after scripts/build.sh), or each --dist in turn in one run, one column each
+// (scripts/bench-before-after.sh REV builds an older commit beside this one for that).
 // (a) worker cold start to ENGINE ready (self.__calltrail.timing.engineReadyMs, ms after the
 //     worker's time origin) with 50,000 calls of history in IndexedDB, over CDP restarts;
 // (b) hang-up to the first CRM request: from the softphone's rc-call-end-notify (the time the
@@ -19,13 +21,15 @@ import { answerCall, call, hangUp, NO_QUIET_HOURS, sleep, waitStatuses } from '.
 const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 const RUNS = Math.max(20, arg('--runs', 20));
 const HISTORY = arg('--history', 50_000);
+const DISTS = process.argv.flatMap((a, i) => (a === '--dist' ? [path.resolve(process.argv[i + 1])] : []));
+if (!DISTS.length) DISTS.push(DIST);
 
-async function dirSize(dir) {
+async function dirSize(dir, root = dir) {
   let total = 0;
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += await dirSize(p);
-    else if (p !== path.join(DIST, 'calltrail.zip')) total += (await stat(p)).size;
+    if (e.isDirectory()) total += await dirSize(p, root);
+    else if (p !== path.join(root, 'calltrail.zip')) total += (await stat(p)).size;
   }
   return total;
 }
@@ -33,7 +37,10 @@ async function dirSize(dir) {
 const stats = (xs) => ({ med: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
 const fmt = (s) => `${s.med.toFixed(1)} ms (min ${s.min.toFixed(1)}, max ${s.max.toFixed(1)}, n=${s.n})`;
 
+/** Every figure for the extension in `dist`. */
+async function measure(dist) {
 const world = await startWorld({
+  extensionDir: dist,
   integrations: [
     { id: 'hs', kind: 'hubspot', label: 'HubSpot' },
     { id: 'sf', kind: 'salesforce', label: 'Salesforce' },
@@ -138,21 +145,29 @@ try {
   await world.close();
 }
 
-const wasmBytes = await readFile(path.join(DIST, 'extension', 'pkg', 'calltrail_bg.wasm'));
-const gz = gzipSync(wasmBytes, { level: 9 }).length;
-const unpacked = await dirSize(DIST);
-const zip = (await stat(path.join(DIST, 'calltrail.zip'))).size;
+out.wasmBytes = (await readFile(path.join(dist, 'extension', 'pkg', 'calltrail_bg.wasm'))).length;
+out.gz = gzipSync(await readFile(path.join(dist, 'extension', 'pkg', 'calltrail_bg.wasm')), { level: 9 }).length;
+out.unpacked = await dirSize(dist);
+out.zip = (await stat(path.join(dist, 'calltrail.zip'))).size;
+return out;
+}
+
+const results = [];
+for (const dist of DISTS) {
+  console.error(`measuring ${dist}`);
+  results.push(await measure(dist));
+}
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const APP_CONNECT = 28 * 1024 * 1024;
-
-console.log(`| measure | value | target |`);
-console.log(`| --- | --- | --- |`);
-console.log(`| (a) worker restart → engine ready, ${out.seeded.calls} calls / ${out.seeded.slots} slots in IndexedDB (median of ${RUNS} CDP restarts) | ${fmt(out.ready)} | < 50 ms |`);
-console.log(`| (a) same restarts: wasm instantiated | ${fmt(out.wasm)} | |`);
-console.log(`| (a) worker restart → engine ready, same profile before the history was seeded (${2 * RUNS + 1} calls) | ${fmt(out.base)} | |`);
-console.log(`| (b) hang-up → first CRM request, warm worker (median of ${RUNS}) | ${fmt(out.warm)} | |`);
-console.log(`| (b) hang-up → first CRM request, cold worker stopped just before (median of ${RUNS}) | ${fmt(out.cold)} | |`);
-console.log(`| (c) unpacked dist/ (without the zip) | ${kb(unpacked)} (1/${Math.round(APP_CONNECT / unpacked)} of App Connect's ~28 MB) | |`);
-console.log(`| (c) .wasm raw / gzip -9 | ${kb(wasmBytes.length)} / ${kb(gz)} | |`);
-console.log(`| (c) dist/calltrail.zip | ${kb(zip)} | |`);
-if (!out.historyOk) console.log('warning: the history intent did not return 5 rows after seeding');
+const row = (label, f) => console.log(`| ${label} | ${results.map(f).join(' | ')} |`);
+console.log(`| measure | ${DISTS.map((d) => path.relative(process.cwd(), d) || d).join(' | ')} |`);
+console.log(`| --- | ${DISTS.map(() => '---').join(' | ')} |`);
+row(`(a) worker restart → engine ready, ${results[0].seeded.calls} calls / ${results[0].seeded.slots} slots in IndexedDB (median of ${RUNS} CDP restarts)`, (o) => fmt(o.ready));
+row('(a) same restarts: wasm instantiated', (o) => fmt(o.wasm));
+row(`(a) worker restart → engine ready, same profile before the history was seeded (${2 * RUNS + 1} calls)`, (o) => fmt(o.base));
+row(`(b) hang-up → first CRM request, warm worker (median of ${RUNS})`, (o) => fmt(o.warm));
+row(`(b) hang-up → first CRM request, cold worker stopped just before (median of ${RUNS})`, (o) => fmt(o.cold));
+row('(c) unpacked dist/ (without the zip)', (o) => `${kb(o.unpacked)} (1/${Math.round(APP_CONNECT / o.unpacked)} of App Connect's ~28 MB)`);
+row('(c) .wasm raw / gzip -9 (Node zlib)', (o) => `${kb(o.wasmBytes)} / ${o.gz.toLocaleString('en')} B`);
+row('(c) dist/calltrail.zip', (o) => kb(o.zip));
+for (const [i, o] of results.entries()) if (!o.historyOk) console.log(`warning: ${DISTS[i]}: the history intent did not return 5 rows after seeding`);

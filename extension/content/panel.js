@@ -6,94 +6,25 @@
 // it collapses to a small tab.
 //
 // What it keeps to (see docs/intents.md):
-// - It decides nothing. It watches the softphone's rc-* messages only to learn which call is on
-//   screen (the call id rule of src/softphone/ringcentral.rs: `rc:` + the telephony session id),
-//   then asks the worker for that call's view (`call`) and shows it. Statuses, details, what can
-//   be picked: all come from the worker's answers.
+// - It decides nothing. It learns which call is on screen from the softphone bridge, which hands
+//   it what the worker decoded from each softphone message it accepted (the call id and what
+//   happened, never the softphone's own message), then asks the worker for that call's view
+//   (`call`) and shows it. Statuses and their words, details, what can be picked: all come from
+//   the worker's answers.
 // - It lives in a shadow root (open, so accessibility tooling can read it) under a host element
 //   whose position is set with !important inline styles: the page's CSS cannot restyle or hide
 //   it by accident, and its own CSS cannot leak out. A page script can reach an open shadow root,
 //   so every handler ignores synthetic events (`event.isTrusted`): only the rep's real clicks and
 //   keys act. The worker checks every message again anyway (content scripts may send only the
 //   call-scoped engine inputs).
-// - Its styles carry a copy of extension/pages/lib/tokens.css (a content script cannot load
-//   extension files into a web page); a UI test fails when the two drift.
+// - Its design tokens and formatting are the pages' own files (extension/lib/tokens.css and
+//   format.js, web-accessible for this), adopted into the shadow root and imported.
 (() => {
   if (window.top !== window) return;
   if (window.__calltrailPanel) return; // injected twice (extension reload): keep the first
   window.__calltrailPanel = true;
 
   /* ------------------------------------------------------------------ styles */
-  const TOKENS = `:host {
-  --ct-font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  --ct-mono: ui-monospace, "SF Mono", Menlo, Consolas, "Liberation Mono", monospace;
-  --ct-text-xs: 12px;
-  --ct-text-s: 13px;
-  --ct-text-m: 14px;
-  --ct-text-l: 16px;
-  --ct-text-xl: 20px;
-  --ct-text-xxl: 24px;
-  --ct-space-1: 4px;
-  --ct-space-2: 8px;
-  --ct-space-3: 12px;
-  --ct-space-4: 16px;
-  --ct-space-5: 24px;
-  --ct-space-6: 32px;
-  --ct-radius-s: 6px;
-  --ct-radius: 10px;
-  --ct-radius-l: 14px;
-  --ct-bg: #f5f6f8;
-  --ct-surface: #ffffff;
-  --ct-surface-2: #f0f2f5;
-  --ct-border: #d9dee5;
-  --ct-border-strong: #aab3bf;
-  --ct-text: #1a1f26;
-  --ct-text-2: #535d6b;
-  --ct-accent: #0e7268;
-  --ct-accent-hover: #0a5a52;
-  --ct-on-accent: #ffffff;
-  --ct-accent-soft: #e2f2ef;
-  --ct-success: #17743a;
-  --ct-success-soft: #e3f3e8;
-  --ct-warning: #8a5a00;
-  --ct-warning-soft: #fdf1d3;
-  --ct-danger: #b3261e;
-  --ct-danger-soft: #fbe9e7;
-  --ct-info: #0b62c4;
-  --ct-info-soft: #e5effc;
-  --ct-muted-soft: #eceff3;
-  --ct-focus: #0e7268;
-  --ct-shadow: 0 1px 2px rgba(16, 24, 40, 0.06), 0 1px 3px rgba(16, 24, 40, 0.08);
-  --ct-shadow-l: 0 16px 40px rgba(16, 24, 40, 0.18), 0 2px 6px rgba(16, 24, 40, 0.08);
-}
-@media (prefers-color-scheme: dark) {
-  :host {
-    --ct-bg: #0f1217;
-    --ct-surface: #171b22;
-    --ct-surface-2: #1f252e;
-    --ct-border: #2e3642;
-    --ct-border-strong: #4a5563;
-    --ct-text: #e7eaef;
-    --ct-text-2: #a3adbb;
-    --ct-accent: #5ccfc2;
-    --ct-accent-hover: #86ddd3;
-    --ct-on-accent: #04211e;
-    --ct-accent-soft: #0f2e2b;
-    --ct-success: #5cc982;
-    --ct-success-soft: #14301f;
-    --ct-warning: #e6b64c;
-    --ct-warning-soft: #352a0e;
-    --ct-danger: #ff8a80;
-    --ct-danger-soft: #3b1714;
-    --ct-info: #7db7ff;
-    --ct-info-soft: #10294a;
-    --ct-muted-soft: #232a34;
-    --ct-focus: #5ccfc2;
-    --ct-shadow: 0 1px 2px rgba(0, 0, 0, 0.4);
-    --ct-shadow-l: 0 16px 40px rgba(0, 0, 0, 0.55);
-  }
-}`;
-
   const CSS = `
 :host { all: initial; }
 * { box-sizing: border-box; }
@@ -190,7 +121,6 @@ button, textarea, input { font: inherit; color: inherit; }
 
   /* ------------------------------------------------------------------ state */
   const POLL_MS = 1000;
-  const SEARCH_GRACE_MS = 4000; // before the engine reports matches, "searching…" this long
   const AUTO_COLLAPSE_MS = 30_000; // after a settled call, unless the rep is in the panel
 
   const st = {
@@ -270,38 +200,21 @@ button, textarea, input { font: inherit; color: inherit; }
   }
 
   /* ------------------------------------------------------------------ softphone events */
-  // Which iframe of this page sent a message: only the softphone's frames name calls.
-  const fromChildFrame = (source) => {
-    if (!source || source === window) return false;
-    for (const frame of document.querySelectorAll('iframe')) if (frame.contentWindow === source) return true;
-    return false;
-  };
-
-  // The call id rule of src/softphone/ringcentral.rs: `rc:` + the telephony session id, which
-  // the webphone stream carries as call.partyData.sessionId and presence as telephonySessionId.
-  function callIdOf(data) {
-    const c = data && typeof data === 'object' ? data.call : null;
-    if (!c || typeof c !== 'object') return null;
-    const party = c.partyData && typeof c.partyData === 'object' ? c.partyData.sessionId : null;
-    const sid = typeof party === 'string' && party ? party : typeof c.telephonySessionId === 'string' ? c.telephonySessionId : null;
-    return sid && sid.length <= 128 && /^[\w.:@-]+$/.test(sid) ? `rc:${sid}` : null;
-  }
-
-  window.addEventListener('message', (event) => {
-    const d = event.data;
-    if (!d || typeof d !== 'object' || typeof d.type !== 'string') return;
-    if (!/^rc-(call-(ring|init|start|hold|resume|end)-notify|active-call-notify)$/.test(d.type)) return;
-    if (!fromChildFrame(event.source)) return;
-    const id = callIdOf(d);
-    if (!id) return;
-    if (id !== st.callId) {
-      // A call that already settled does not take the panel back from a newer one.
-      if (st.callId && st.view && !isSettled(st.view) && d.type === 'rc-active-call-notify') return;
-      newCall(id);
+  // What the worker decoded from an accepted softphone message, handed over by the bridge on the
+  // content scripts' own bus (a global of this isolated world: page scripts cannot reach it).
+  const bus = (globalThis.__calltrailBus ||= new EventTarget());
+  bus.addEventListener('decoded', (event) => {
+    const { kind, call } = event.detail || {};
+    if (typeof call !== 'string' || !kind.startsWith('call_')) return;
+    if (call !== st.callId) {
+      // Only a call that starts takes the panel from one still under way.
+      const starts = kind === 'call_ringing' || kind === 'call_answered';
+      if (st.callId && st.view && !isSettled(st.view) && !starts) return;
+      newCall(call);
     }
-    // The bridge relays the same message to the worker; give it a moment, then ask.
+    // The worker answered the bridge once the event was saved: the view is up to date.
     clearTimeout(pollTimer);
-    pollTimer = setTimeout(refresh, 250);
+    refresh();
   });
 
   function newCall(id) {
@@ -328,15 +241,16 @@ button, textarea, input { font: inherit; color: inherit; }
   };
   for (const [k, v] of Object.entries(hostStyle)) host.style.setProperty(k, v, 'important');
   const shadow = host.attachShadow({ mode: 'open' });
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(TOKENS + CSS);
-    shadow.adoptedStyleSheets = [sheet];
-  } catch {
-    const style = document.createElement('style');
-    style.textContent = TOKENS + CSS;
-    shadow.append(style);
-  }
+  // The pages' tokens (a web-accessible file), then the panel's own rules.
+  const tokens = document.createElement('link');
+  tokens.rel = 'stylesheet';
+  tokens.href = chrome.runtime.getURL('extension/lib/tokens.css');
+  const style = document.createElement('style');
+  style.textContent = CSS;
+  shadow.append(tokens, style);
+  // The pages' formatting: loaded once, used by every render after it arrived.
+  let fmt = null;
+  import(chrome.runtime.getURL('extension/lib/format.js')).then((m) => { fmt = m; render(); }, () => {});
 
   const h = (tag, attrs = {}, ...children) => {
     const el = document.createElement(tag);
@@ -377,56 +291,23 @@ button, textarea, input { font: inherit; color: inherit; }
   else mount();
 
   /* ------------------------------------------------------------------ render */
-  const STATUS = {
-    logged: ['Logged', 'success'],
-    scheduled: ['Scheduled', 'info'],
-    waiting_for_digest: ['Waiting for digest', 'info'],
-    in_progress: ['Logging…', 'info'],
-    no_match: ['No match', ''],
-    unresolved: ['Choose a contact', 'warning'],
-    needs_review: ['Needs review', 'warning'],
-    failed: ['Failed', 'danger'],
-    skipped: ['Not logged', ''],
-    dismissed: ['Dismissed', ''],
-    not_logged: ['Not logged yet', ''],
-  };
+  // The dot beside the call's phase (crates/core/src/view.rs `Phase`).
+  const PHASE_DOT = { ringing: 'ring', on_call: 'live', ended: '' };
 
   function phaseOf(view) {
     if (!view) return { label: 'Looking up caller', dot: 'wait' };
-    const c = view.call;
-    if (c.ended_at != null) return { label: 'Call ended', dot: '' };
-    if (c.answered_at != null) return { label: 'On call', dot: 'live' };
-    return { label: 'Ringing', dot: 'ring' };
-  }
-
-  function clock(ms) {
-    const s = Math.max(0, Math.floor(ms / 1000));
-    const hh = Math.floor(s / 3600);
-    const mm = String(Math.floor((s % 3600) / 60)).padStart(hh ? 2 : 1, '0');
-    const ss = String(s % 60).padStart(2, '0');
-    return hh ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`;
+    return { label: view.phase_word, dot: PHASE_DOT[view.phase] ?? '' };
   }
 
   function elapsedText(view) {
     const c = view?.call;
-    if (!c) return '';
+    if (!c || !fmt) return '';
     const from = c.answered_at ?? c.started_at;
     const to = c.ended_at ?? Date.now();
-    return clock(to - from);
+    return fmt.duration((to - from) / 1000);
   }
 
-  function formatNumber(e164) {
-    const m = /^\+1(\d{3})(\d{3})(\d{4})$/.exec(e164 || '');
-    return m ? `+1 (${m[1]}) ${m[2]}-${m[3]}` : e164 || 'Unknown number';
-  }
-
-  /** The call pop for one integration, from the worker's view: `null` while not searched yet,
-   *  else the contacts the engine found (possibly none). */
-  function matchesFor(view, integration) {
-    const slot = view?.slots?.find((s) => s.integration === integration);
-    if (!slot || slot.matches == null) return null;
-    return { searching: false, contacts: slot.matches };
-  }
+  const formatNumber = (e164) => (fmt ? fmt.phone(e164) : e164 || 'Unknown number');
 
   /** "in 2:41" until a scheduled log's due time (the worker says when). */
   function countdown(due) {
@@ -439,8 +320,6 @@ button, textarea, input { font: inherit; color: inherit; }
     if (meta && st.view) meta.textContent = elapsedText(st.view);
     const sub = tab.querySelector('.sub');
     if (sub && st.view && st.view.call.ended_at == null) sub.textContent = `${phaseOf(st.view).label} · ${elapsedText(st.view)}`;
-    // Before matches arrive, "searching…" turns into "no match yet" after a few seconds.
-    if (st.view && Date.now() - st.seenAt > SEARCH_GRACE_MS && shadow.querySelector('[data-grace]')) render();
     const cd = shadow.querySelector('[data-due]');
     if (cd) cd.textContent = countdown(Number(cd.getAttribute('data-due')));
   }
@@ -540,42 +419,22 @@ button, textarea, input { font: inherit; color: inherit; }
   const CSS_escape = (s) => (window.CSS && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, '\\$&'));
 
   function integrationBlock(v, slot, ended) {
-    const m = matchesFor(v, slot.integration);
     const fs = h('fieldset', { class: 'integ' });
-    const legendChip = () => {
-      if (ended || slot.status !== 'not_logged') {
-        const [label, tone] = STATUS[slot.status] || [slot.status, ''];
-        return h('span', { class: `chip ${tone}`, text: label });
-      }
-      if (!m) return Date.now() - st.seenAt < SEARCH_GRACE_MS ? h('span', { class: 'chip info', 'data-grace': '', text: 'Searching…' }) : h('span', { class: 'chip', text: 'No match yet' });
-      if (m.searching) return h('span', { class: 'chip info', text: 'Searching…' });
-      if (m.error) return h('span', { class: 'chip danger', text: 'Search failed' });
-      return m.contacts.length ? h('span', { class: 'chip accent', text: `${m.contacts.length} match${m.contacts.length > 1 ? 'es' : ''}` }) : h('span', { class: 'chip', text: 'No match' });
-    };
-    fs.append(h('legend', {}, h('span', { text: slot.label }), legendChip()));
-    if (ended || slot.status !== 'not_logged') {
-      fs.append(h('p', { class: 'detail', text: slot.detail }));
-      if (slot.contacts.length) {
+    fs.append(h('legend', {}, h('span', { text: slot.label }), h('span', { class: `chip ${slot.tone}`, text: slot.word })));
+    const picking = !ended && slot.status === 'not_logged';
+    if (!picking || !slot.matches || !slot.matches.length) {
+      fs.append(slot.searching
+        ? h('div', { class: 'searching' }, h('span', { class: 'spin', 'aria-hidden': 'true' }), slot.detail)
+        : h('p', { class: 'detail', text: slot.detail }));
+      if (!picking && slot.contacts.length) {
         fs.append(h('ul', { class: 'contacts' }, slot.contacts.map((ct) => h('li', { class: 'contact' },
           h('span', { class: 'name', text: ct.name }),
           ct.url ? h('a', { href: ct.url, target: '_blank', rel: 'noopener noreferrer', 'data-key': `open-${slot.integration}-${ct.id}` }, `Open in ${slot.label}`, h('span', { class: 'sr', text: ` (${ct.name})` })) : null))));
       }
       return fs;
     }
-    if (!m || m.searching) {
-      const grace = !m && Date.now() - st.seenAt >= SEARCH_GRACE_MS;
-      fs.append(grace
-        ? h('p', { class: 'detail', text: 'No contact matched so far. If one is added during the call, the digest still logs it.' })
-        : h('div', { class: 'searching' }, h('span', { class: 'spin', 'aria-hidden': 'true' }), `Searching ${slot.label} for this number…`));
-      return fs;
-    }
-    if (m.error) { fs.append(h('p', { class: 'detail', text: m.error })); return fs; }
-    if (!m.contacts.length) {
-      fs.append(h('p', { class: 'detail', text: 'No contact has this number here.' }));
-      return fs;
-    }
     const set = st.picks.get(slot.integration) || new Set();
-    fs.append(h('ul', { class: 'contacts' }, m.contacts.map((ct) => {
+    fs.append(h('ul', { class: 'contacts' }, slot.matches.map((ct) => {
       const id = `pick-${slot.integration}-${ct.id}`.replace(/[^\w-]/g, '_');
       return h('li', { class: 'contact' },
         h('input', { type: 'checkbox', id, 'data-key': id, checked: set.has(ct.id), disabled: st.busy,
@@ -652,11 +511,10 @@ button, textarea, input { font: inherit; color: inherit; }
       const failures = [];
       let sent = 0;
       for (const slot of v.slots) {
-        const m = matchesFor(v, slot.integration);
-        if (!m || !m.contacts.length) continue;
+        if (!slot.matches || !slot.matches.length) continue;
         const ids = st.picks.get(slot.integration) || new Set();
         if (!ids.size && !st.pickedSent.has(slot.integration)) continue;
-        const contacts = m.contacts.filter((ct) => ids.has(ct.id));
+        const contacts = slot.matches.filter((ct) => ids.has(ct.id));
         const r = await engine({ input: 'contacts_picked', call: v.call.id, integration: slot.integration, contacts });
         const refused = (r.notices || []).find((n) => n && n.notice === 'picks_refused');
         if (!r.ok || refused) failures.push(`${slot.label}: ${r.ok ? refused.reason : r.error}`);

@@ -1,16 +1,16 @@
 // Softphone bridge: a content script in the top frame of the page that hosts the softphone.
 //
-// RingCentral Embeddable (and softphones speaking Calltrail's generic protocol) post their
-// events to the hosting page with window.parent.postMessage. This script sees them, notes what
-// only it can know (whether the message came from a child frame of this page) and relays them
-// to the service worker, where Rust checks the origin, decodes and validates everything. A
-// rejected message is counted in the extension's diagnostics and never acted on.
+// Web softphones post their events to the hosting page with window.parent.postMessage. This
+// script relays every message that is a plain object, with what only it can know (whether it
+// came from a child frame of this page), to the service worker, where Rust checks the origin,
+// decides whether it is a softphone message at all, decodes and validates it. A rejected message
+// is counted in the extension's diagnostics and never acted on. What the worker decoded from an
+// accepted message (the call id and what happened) goes to the in-page panel on the content
+// scripts' own bus, so the panel knows no softphone's protocol either.
 (() => {
 
-  const isSoftphoneMessage = (d) =>
-    d !== null && typeof d === 'object' && !Array.isArray(d) &&
-    ((typeof d.type === 'string' && d.type.startsWith('rc-') && !d.type.startsWith('rc-adapter-')) ||
-      Object.prototype.hasOwnProperty.call(d, 'calltrail'));
+  const isPlainObject = (d) => d !== null && typeof d === 'object' && !Array.isArray(d);
+  const bus = (globalThis.__calltrailBus ||= new EventTarget());
 
   // True when the message came from one of this page's iframes, not from the page itself (a
   // page script can post anything to its own window, with its own origin).
@@ -45,7 +45,11 @@
           // No answer: the worker stopped, or the extension was reloaded (then every try fails
           // and the event is dropped after the last delay).
         }
-        if (reply && !reply.retry) break;
+        if (reply && !reply.retry) {
+          const event = reply.ok && reply.data && reply.data.event;
+          if (event && !reply.data.repeat) bus.dispatchEvent(new CustomEvent('decoded', { detail: event }));
+          break;
+        }
         if (attempt >= RETRY_DELAYS_MS.length) break;
         await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
       }
@@ -56,7 +60,8 @@
 
   window.addEventListener('message', (event) => {
     const data = event.data;
-    if (isSoftphoneMessage(data)) {
+    // The page's own pings to the extension are not softphone messages.
+    if (isPlainObject(data) && data.type !== 'calltrail-ping' && data.type !== 'calltrail-pong') {
       if (pending.length >= MAX_PENDING) return;
       pending.push({ type: 'softphone-event', origin: event.origin, from_frame: fromChildFrame(event.source), data });
       relay();

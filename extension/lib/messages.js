@@ -32,7 +32,7 @@ const ALL_TYPES = new Set([...CONTENT_SCRIPT_TYPES, ...PAGE_ONLY_TYPES]);
  * @param {unknown} message
  * @param {chrome.runtime.MessageSender} sender
  * @param {string} extensionId
- * @returns {{ok: true, type: string} | {ok: false, error: string}}
+ * @returns {{ok: true, type: string, sender: {kind: string, tab?: number}} | {ok: false, error: string}}
  */
 export function checkMessage(message, sender, extensionId) {
   if (!sender || sender.id !== extensionId) {
@@ -51,5 +51,7 @@ export function checkMessage(message, sender, extensionId) {
   if (fromContentScript && message.type === 'engine' && !CONTENT_SCRIPT_INPUTS.has(message.input?.input)) {
     return { ok: false, error: 'that engine input is not allowed from a web page' };
   }
-  return { ok: true, type: message.type };
+  // Who sent it, for Rust's own check of the same rule (crates/core/src/intents.rs `Intent::allowed_from`).
+  const from = fromContentScript ? { kind: 'content_script', tab: sender.tab?.id } : { kind: 'extension_page' };
+  return { ok: true, type: message.type, sender: from };
 }

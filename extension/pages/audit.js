@@ -2,7 +2,7 @@
 // outcome (the worker filters), exported as CSV with the same filters (`audit-csv`).
 import { ask, onNotice } from './lib/api.js';
 import { h, $, fill, icon, chip, banner, emptyState, skeleton, announce, busy, download, today, rerender } from './lib/dom.js';
-import { when, fullTime, plural } from './lib/format.js';
+import { when, fullTime, plural } from '../lib/format.js';
 import { mountHeader } from './lib/nav.js';
 
 mountHeader('audit');

@@ -3,7 +3,7 @@
 // Rust (`diagnostics` intent); this page only shows it.
 import { ask, onNotice } from './lib/api.js';
 import { h, $, fill, icon, banner, emptyState, skeleton } from './lib/dom.js';
-import { fullTime } from './lib/format.js';
+import { fullTime } from '../lib/format.js';
 import { mountHeader } from './lib/nav.js';
 
 mountHeader('diagnostics');

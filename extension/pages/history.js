@@ -3,7 +3,7 @@
 // why), and "Sync now". Every status, detail and permission comes from the worker's views.
 import { ask, send, engine, onNotice } from './lib/api.js';
 import { h, $, fill, icon, statusChip, banner, emptyState, skeleton, announce, busy, rerender } from './lib/dom.js';
-import { when, fullTime, relative, duration, callSeconds, phone, RESULT, STATUS, plural } from './lib/format.js';
+import { when, fullTime, relative, duration, callSeconds, phone, plural } from '../lib/format.js';
 import { mountHeader } from './lib/nav.js';
 
 const PAGE = 50;
@@ -96,7 +96,7 @@ function row(r, integrations) {
     h('td', { class: 'when' }, h('div', { title: fullTime(c.started_at), text: when(c.started_at) }), h('div', { class: 'when-rel', text: relative(c.started_at) })),
     h('td', { class: 'len' },
       h('div', { text: c.ended_at == null ? 'In progress' : secs ? duration(secs) : '—' }),
-      h('div', { class: `len-result${missed ? ' missed' : ''}`, text: c.ended_at == null ? '' : RESULT[c.result] || c.result })),
+      h('div', { class: `len-result${missed ? ' missed' : ''}`, text: c.ended_at == null ? '' : r.result_word })),
     integrations.map((i) => h('td', {}, slotCell(r.slots.find((s) => s.integration === i.id)))),
     h('td', { class: 'actions' }, manualOk
       ? h('button', { type: 'button', class: 'btn btn-s', 'data-key': `log-${c.id}`, 'aria-label': `Log call from ${name || phone(c.their_number)} manually`, onclick: () => openManual(r) }, 'Log…')
@@ -105,11 +105,11 @@ function row(r, integrations) {
 
 function slotCell(s) {
   if (!s) return h('span', { class: 'muted', text: '—' });
-  const words = STATUS[s.status]?.label.toLowerCase();
+  const words = s.word.toLowerCase();
   const plain = (t) => t.toLowerCase().replace(/\bthe\b/g, '').replace(/\s+/g, ' ').trim();
   const showDetail = s.detail && plain(s.detail) !== plain(words || '');
   return h('div', { class: 'slot', dataset: { integration: s.integration, status: s.status } },
-    statusChip(s.status),
+    statusChip(s),
     showDetail ? h('div', { class: `slot-detail${s.status === 'failed' ? ' danger' : ''}`, text: s.detail }) : null,
     s.contacts.length ? h('div', { class: 'slot-links' }, s.contacts.map((ct) => ct.url
       ? h('a', { class: 'slot-link', href: ct.url, target: '_blank', rel: 'noopener noreferrer' }, ct.name || 'Open record', icon('external', { size: 12 }), h('span', { class: 'visually-hidden', text: ` in ${s.label} (opens a new tab)` }))
@@ -131,7 +131,7 @@ function openManual(r) {
     return h('div', { class: 'choice' },
       h('input', { type: 'checkbox', id, name: 'integration', value: s.integration, disabled: !s.can_log_manually, checked: s.can_log_manually && r.slots.filter((x) => x.can_log_manually).length === 1 }),
       h('label', { for: id, text: s.label }),
-      statusChip(s.status));
+      statusChip(s));
   }));
   $('#manual-submit').disabled = false;
   dialog.showModal();

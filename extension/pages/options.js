@@ -4,7 +4,7 @@
 // `settings` answer) are shown disabled with their value in force.
 import { ask, send, onNotice } from './lib/api.js';
 import { h, $, fill, icon, chip, banner, loading, announce, busy, download, today } from './lib/dom.js';
-import { KINDS, RULES, plural } from './lib/format.js';
+import { KINDS, RULES, plural } from '../lib/format.js';
 import { mountHeader } from './lib/nav.js';
 
 const header = mountHeader('settings');
@@ -357,7 +357,7 @@ form.addEventListener('submit', async (e) => {
     const removed = server.user.integrations.filter((i) => !doc.integrations.some((d) => d.id === i.id)).map((i) => i.id);
     const r = await send('save-settings', { settings: doc });
     if (!r.ok) {
-      showRefusal('Not saved', r.error);
+      showRefusal('Not saved', r);
       return;
     }
     for (const id of removed) await send('clear-credentials', { integration: id });
@@ -378,19 +378,21 @@ $('#discard').addEventListener('click', () => {
 });
 
 /** Shows a refusal, and marks the field it names when the page has it. */
-function showRefusal(title, error) {
-  fill(messages, banner('danger', title, `${error}. Nothing was changed.`));
-  const m = /^(integrations)\[(\d+)\]\.([\w.]+)|^([\w.]+?)(\[|:)/.exec(error || '');
+/** Shows a refusal and points at its field: the worker names it as a path (`r.field`, e.g.
+ *  `["integrations", 0, "base_url"]`). */
+function showRefusal(title, r) {
+  fill(messages, banner('danger', title, `${r.error}. Nothing was changed.`));
+  const path = Array.isArray(r.field) ? r.field : [];
   let el = null;
-  if (m && m[1]) {
-    const integ = doc.integrations[Number(m[2])];
-    if (integ) el = document.getElementById(`f-integrations-${integ.id}-${m[3].split('.')[0]}`.replace(/[^\w-]/g, '_'));
-  } else if (m && m[4]) {
-    el = document.getElementById(`f-${m[4].replace(/\./g, '-')}`);
+  if (path[0] === 'integrations' && typeof path[1] === 'number') {
+    const integ = doc.integrations[path[1]];
+    if (integ && typeof path[2] === 'string') el = document.getElementById(`f-integrations-${integ.id}-${path[2]}`.replace(/[^\w-]/g, '_'));
+  } else if (path.length) {
+    el = document.getElementById(`f-${path.filter((p) => typeof p === 'string').join('-')}`);
   }
   if (el) { el.setAttribute('aria-invalid', 'true'); el.focus(); }
   else messages.querySelector('.banner')?.scrollIntoView({ block: 'center' });
-  announce(`${title}: ${error}`);
+  announce(`${title}: ${r.error}`);
 }
 
 /* ---------------------------------------------------------------- import / export */

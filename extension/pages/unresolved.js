@@ -4,7 +4,7 @@
 // worker decides what each resolution does.
 import { ask, engine, onNotice } from './lib/api.js';
 import { h, $, fill, icon, chip, banner, emptyState, skeleton, announce, rerender } from './lib/dom.js';
-import { when, fullTime, phone, RULES, plural } from './lib/format.js';
+import { when, fullTime, phone, RULES, plural } from '../lib/format.js';
 import { mountHeader } from './lib/nav.js';
 
 /** Resolutions per message: small enough that progress moves, large enough to be quick. */

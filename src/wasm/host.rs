@@ -23,7 +23,7 @@ use calltrail_core::crm::{CrmError, CrmOutput, HttpRequest, HttpResponse, Reply}
 use calltrail_core::driver::{Answer, Conversation, Driver, Next, Refreshed, Ticket, SETTINGS_KEY};
 use calltrail_core::engine::audit::{self, AuditEntry};
 use calltrail_core::engine::{slot, CallEntry, CrmRequest, Effect, EngineOptions, Input, Notice, Slot};
-use calltrail_core::intents::{AuditFilter, Intent};
+use calltrail_core::intents::{AuditFilter, Intent, Sender};
 use calltrail_core::model::{CallId, IntegrationId, Timestamp};
 use calltrail_core::settings::Settings;
 use calltrail_core::store::{Snapshot, StoreName};
@@ -119,11 +119,18 @@ impl Host {
     }
 
     /// An intent from an extension page or a content script, already routed by
-    /// `extension/lib/messages.js`. Answers with a JSON-compatible value.
-    pub async fn intent(&self, message: JsValue) -> Result<JsValue, JsValue> {
-        let answer = match super::from_js::<serde_json::Value>(&message).and_then(Intent::from_value) {
-            Ok(intent) => self.inner.clone().on_intent(intent).await?,
-            Err(e) => Answer::err(format!("malformed intent: {e}")),
+    /// `extension/lib/messages.js`; `sender` is `{kind: "extension_page"}` or
+    /// `{kind: "content_script", tab}`. Answers with a JSON-compatible value.
+    pub async fn intent(&self, message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
+        let intent = super::from_js::<serde_json::Value>(&message).and_then(Intent::from_value);
+        let sender = super::from_js::<Sender>(&sender).map_err(|e| format!("unknown sender: {e}"));
+        let answer = match (intent, sender) {
+            (Err(e), _) => Answer::err(format!("malformed intent: {e}")),
+            (_, Err(e)) => Answer::err(e),
+            (Ok(intent), Ok(sender)) => match intent.allowed_from(sender) {
+                Err(e) => Answer::err(e),
+                Ok(()) => self.inner.clone().on_intent(intent).await?,
+            },
         };
         to_js(&answer)
     }
@@ -346,11 +353,11 @@ impl Inner {
             }
             Intent::Settings => Answer::ok(Some(self.driver.borrow().settings_view())),
             Intent::ImportSettings { json } => match Settings::from_json(&json) {
-                Err(e) => Answer { field: e.field().map(str::to_owned), ..Answer::err(e.to_string()) },
+                Err(e) => Answer::refused(&e),
                 Ok(user) => self.replace_settings(user).await,
             },
             Intent::SaveSettings { settings } => match Settings::from_json(&settings.to_string()) {
-                Err(e) => Answer { field: e.field().map(str::to_owned), ..Answer::err(e.to_string()) },
+                Err(e) => Answer::refused(&e),
                 Ok(user) => self.replace_settings(user).await,
             },
             Intent::ExportSettings => Answer::ok(serde_json::to_value(self.driver.borrow().user_settings()).ok()),

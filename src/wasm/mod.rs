@@ -5,24 +5,6 @@
 pub mod host;
 pub mod idb;
 
-/// The engine benchmark as a wasm export, for `scripts/bench-engine-wasm.mjs` (Node, with
-/// `performance.now()` as the clock). Only built with `--features bench`: the extension never
-/// ships it.
-#[cfg(feature = "bench")]
-#[wasm_bindgen]
-pub fn bench_engine(iterations: u32, clock: &js_sys::Function) -> String {
-    let mut now = || clock.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-    calltrail_core::engine::bench::to_json(&calltrail_core::engine::bench::run(iterations as usize, &mut now))
-}
-
-/// [`bench_engine`] for the figures whose name contains `only` (for profiling one figure).
-#[cfg(feature = "bench")]
-#[wasm_bindgen]
-pub fn bench_engine_only(iterations: u32, clock: &js_sys::Function, only: &str) -> String {
-    let mut now = || clock.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-    calltrail_core::engine::bench::to_json(&calltrail_core::engine::bench::run_only(iterations as usize, &mut now, only))
-}
-
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 

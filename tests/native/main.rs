@@ -2,6 +2,7 @@
 //! the connectors' golden pairs, the connectors against the CRM emulator, and a scripted day's
 //! effect trace pinned byte for byte.
 
+mod bench;
 mod connectors;
 mod driver;
 mod emulator_e2e;

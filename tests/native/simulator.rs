@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use calltrail_core::engine::{EngineOptions, Input, Mutation, Resolution};
+use calltrail_core::engine::{EngineOptions, Input, PlantedBug, Resolution};
 use calltrail_core::model::{CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, Timestamp};
 use calltrail_core::settings::ConflictRule;
 use calltrail_core::store::StoreName;
@@ -487,8 +487,8 @@ fn the_same_seed_gives_the_same_trace() {
     assert_ne!(run(1, EngineOptions::default(), false).trace_hash, run(2, EngineOptions::default(), false).trace_hash);
 }
 
-fn caught_within(m: Mutation, seeds: u64, needle: &str) {
-    let opts = EngineOptions { mutation: m, ..EngineOptions::default() };
+fn caught_within(m: PlantedBug, seeds: u64, needle: &str) {
+    let opts = EngineOptions { planted: Some(m), ..EngineOptions::default() };
     let found = sweep(seeds, &opts, true);
     let hit = found.iter().find(|(_, v)| v.iter().any(|x| x.contains(needle)));
     assert!(hit.is_some(), "{m:?} not caught ({needle}) within {seeds} seeds: {found:?}");
@@ -496,22 +496,22 @@ fn caught_within(m: Mutation, seeds: u64, needle: &str) {
 
 #[test]
 fn planted_bug_skip_the_attempting_write_is_caught() {
-    caught_within(Mutation::SkipAttemptingWrite, 50, "I4");
+    caught_within(PlantedBug::SkipAttemptingWrite, 50, "I4");
 }
 
 #[test]
 fn planted_bug_blind_retry_after_unknown_is_caught() {
-    caught_within(Mutation::BlindRetryAfterUnknown, 500, "I7");
+    caught_within(PlantedBug::BlindRetryAfterUnknown, 500, "I7");
 }
 
 #[test]
 fn planted_bug_digest_ignoring_quiet_hours_is_caught() {
-    caught_within(Mutation::IgnoreQuietHours, 500, "I10");
+    caught_within(PlantedBug::IgnoreQuietHours, 500, "I10");
 }
 
 #[test]
 fn planted_bug_raw_crm_errors_leak_the_token_and_are_caught() {
-    caught_within(Mutation::RawCrmErrors, 500, "I19");
+    caught_within(PlantedBug::RawCrmErrors, 500, "I19");
 }
 
 #[test]
@@ -519,7 +519,7 @@ fn planted_bug_relaxed_ledger_writes_lose_work_on_power_loss_and_are_caught() {
     // A ledger transition lost with the power: the engine no longer knows a create may have
     // reached the CRM, so it creates again without looking (I7), logs twice (I2), or the slot
     // claims a state the CRM does not match (I3).
-    let opts = EngineOptions { mutation: Mutation::RelaxedLedger, ..EngineOptions::default() };
+    let opts = EngineOptions { planted: Some(PlantedBug::RelaxedLedger), ..EngineOptions::default() };
     let found = sweep(2000, &opts, true);
     let hit = found.iter().find(|(_, v)| v.iter().any(|x| ["I1 ", "I2 ", "I3 ", "I7 "].iter().any(|p| x.starts_with(p))));
     assert!(hit.is_some(), "relaxed ledger writes not caught within 2000 seeds: {found:?}");

@@ -88,11 +88,11 @@ export class Emulator {
  * Starts everything. `integrations` are settings entries without base_url (filled with the
  * emulator's); every integration gets the emulator's default token for its vendor.
  */
-export async function startWorld({ integrations, settings = {}, headless = true } = {}) {
+export async function startWorld({ integrations, settings = {}, headless = true, extensionDir } = {}) {
   const emulatorProc = await startProcess('www/crm-emulator/server.mjs', ['--port', '0']);
   const www = await startProcess('www/serve.mjs', ['--softphone-port', '0', '--host-port', '0']);
   const emulator = new Emulator(emulatorProc.info.port);
-  const browser = await launchWithExtension({ headless, grantLocalhost: true });
+  const browser = await launchWithExtension({ headless, grantLocalhost: true, ...(extensionDir ? { extensionDir } : {}) });
   const send = (m) => sendFromExtensionPage(browser.context, m);
   const world = {
     emulator,

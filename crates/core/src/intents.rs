@@ -1,25 +1,20 @@
-//! What pages and content scripts ask of the service worker (`docs/intents.md`), decoded from
-//! their JSON.
+//! What pages and content scripts ask of the service worker (`docs/intents.md`), read from their
+//! JSON with serde.
 //!
-//! Why by hand and not with serde's derive: an intent is an internally tagged object
-//! (`{"type": "history", "limit": 50}`), and serde reads those by first copying every field into
-//! a generic buffer, then reading the variant out of it. That machinery, instantiated for these
-//! two enums, was about 30 KB of the gzipped module, a budget the engine's speed needed more
-//! (ARCHITECTURE.md, "Crates and optimisation levels"). Here the message is a
-//! [`serde_json::Value`], which the module reads anyway, and each variant takes its fields by name.
-//!
-//! Invariants, as serde's derive had them: fields this version does not know are ignored; a
-//! missing field is an error naming it, unless it is optional (`null` counts as absent) or has a
-//! default; a field of the wrong type is an error naming the field and what it must be.
-//! Everything here is pure, so it is tested natively.
+//! Invariants: fields this version does not know are ignored; a missing field is an error
+//! naming it, unless it is optional (`null` counts as absent) or has a default; a field of the
+//! wrong type is refused with serde's words for it. Everything here is pure, so it is tested
+//! natively.
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use crate::engine::{Resolution, SlotKey};
-use crate::model::{CallId, Contact, IntegrationId, RecordId};
+use crate::model::{CallId, Contact, IntegrationId};
 
 /// One intent, by its `type`.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Intent {
     /// A message a content script saw in a softphone page: where it came from, whether it came
     /// from a child frame of the page (the softphone's iframe), and the untrusted data.
@@ -29,13 +24,30 @@ pub enum Intent {
     /// One call's view (the panel during and after a call).
     Call { call: CallId },
     /// The newest calls with their status per integration.
-    History { limit: Option<u32>, unlogged_only: bool, query: String },
+    History {
+        #[serde(default)]
+        limit: Option<u32>,
+        #[serde(default, deserialize_with = "null_as_default")]
+        unlogged_only: bool,
+        #[serde(default, deserialize_with = "null_as_default")]
+        query: String,
+    },
     /// Every slot waiting for a person, with its candidates.
     Unresolved,
     /// The audit trail, newest first, filtered.
-    Audit { limit: Option<u32>, filter: AuditFilter },
+    Audit {
+        #[serde(default)]
+        limit: Option<u32>,
+        #[serde(flatten)]
+        filter: AuditFilter,
+    },
     /// The same, as CSV text.
-    AuditCsv { limit: Option<u32>, filter: AuditFilter },
+    AuditCsv {
+        #[serde(default)]
+        limit: Option<u32>,
+        #[serde(flatten)]
+        filter: AuditFilter,
+    },
     /// "Sync now": run the digest at once and answer when it is done, with what it logged.
     SyncNow,
     /// The settings in force, the rep's own, and the fields the admin policy locks.
@@ -50,17 +62,24 @@ pub enum Intent {
     /// Forget an integration's credentials (disconnect).
     ClearCredentials { integration: String },
     /// Run a real search against the CRM: proves the URL and the credentials.
-    TestConnection { integration: String, number: Option<String> },
+    TestConnection {
+        integration: String,
+        #[serde(default)]
+        number: Option<String>,
+    },
     /// The URL to open with `chrome.identity.launchWebAuthFlow`.
+    #[serde(rename = "oauth-start")]
     OauthStart { integration: String, state: String, verifier: String, redirect_uri: String },
     /// The redirect came back: redeem the code and keep the tokens.
+    #[serde(rename = "oauth-finish")]
     OauthFinish { integration: String, redirect_url: String, state: String, verifier: String, redirect_uri: String },
     /// Engine inputs a page may send (notes, picks, log now, manual, resolve).
     Engine { input: PageInput },
 }
 
 /// The engine inputs pages send, by their `input` name.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
 pub enum PageInput {
     NotesOpened { call: CallId },
     NotesSaved { call: CallId, notes: String },
@@ -72,11 +91,14 @@ pub enum PageInput {
 }
 
 /// Which audit entries an `audit` or `audit-csv` intent wants; empty or absent fields keep all.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct AuditFilter {
+    #[serde(default)]
     pub call: Option<String>,
+    #[serde(default)]
     pub integration: Option<String>,
     /// A word the outcome must contain ("logged", "failed", "rate limited", ...).
+    #[serde(default)]
     pub outcome: Option<String>,
 }
 
@@ -90,179 +112,55 @@ impl AuditFilter {
                 .as_deref()
                 .is_none_or(|o| o.is_empty() || field("outcome").to_lowercase().contains(&o.to_lowercase()))
     }
+}
 
-    fn read(f: &mut Fields) -> Result<AuditFilter, String> {
-        Ok(AuditFilter { call: f.opt_string("call")?, integration: f.opt_string("integration")?, outcome: f.opt_string("outcome")? })
-    }
+/// Who sent an intent, as the service worker saw it (`chrome.runtime.MessageSender`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Sender {
+    /// One of the extension's own pages (options, history, the side panel): trusted.
+    ExtensionPage,
+    /// A content script in a web page (the softphone bridge, the in-page panel), in tab `tab`:
+    /// the page around it is untrusted, so it may only relay softphone messages and act on the
+    /// call on its screen.
+    ContentScript {
+        #[serde(default)]
+        tab: Option<i64>,
+    },
 }
 
 impl Intent {
-    /// Reads an intent; the error says what is wrong with it, naming the field.
+    /// Reads an intent; the error says what is wrong with it.
     pub fn from_value(v: Value) -> Result<Intent, String> {
-        let mut f = Fields::of(v, "an intent")?;
-        let kind = f.string("type")?;
-        Ok(match kind.as_str() {
-            "softphone-event" => Intent::SoftphoneEvent { origin: f.string("origin")?, from_frame: f.bool("from_frame")?, data: f.value("data")? },
-            "state" => Intent::State,
-            "call" => Intent::Call { call: CallId::new(f.string("call")?) },
-            "history" => Intent::History {
-                limit: f.opt_u32("limit")?,
-                unlogged_only: f.opt_bool("unlogged_only")?.unwrap_or(false),
-                query: f.opt_string("query")?.unwrap_or_default(),
-            },
-            "unresolved" => Intent::Unresolved,
-            "audit" => Intent::Audit { limit: f.opt_u32("limit")?, filter: AuditFilter::read(&mut f)? },
-            "audit-csv" => Intent::AuditCsv { limit: f.opt_u32("limit")?, filter: AuditFilter::read(&mut f)? },
-            "sync-now" => Intent::SyncNow,
-            "settings" => Intent::Settings,
-            "import-settings" => Intent::ImportSettings { json: f.string("json")? },
-            "save-settings" => Intent::SaveSettings { settings: f.value("settings")? },
-            "export-settings" => Intent::ExportSettings,
-            "set-credentials" => Intent::SetCredentials { integration: f.string("integration")?, token: f.string("token")? },
-            "clear-credentials" => Intent::ClearCredentials { integration: f.string("integration")? },
-            "test-connection" => Intent::TestConnection { integration: f.string("integration")?, number: f.opt_string("number")? },
-            "oauth-start" => Intent::OauthStart {
-                integration: f.string("integration")?,
-                state: f.string("state")?,
-                verifier: f.string("verifier")?,
-                redirect_uri: f.string("redirect_uri")?,
-            },
-            "oauth-finish" => Intent::OauthFinish {
-                integration: f.string("integration")?,
-                redirect_url: f.string("redirect_url")?,
-                state: f.string("state")?,
-                verifier: f.string("verifier")?,
-                redirect_uri: f.string("redirect_uri")?,
-            },
-            "engine" => Intent::Engine { input: PageInput::from_value(f.value("input")?).map_err(|e| format!("input: {e}"))? },
-            other => return Err(format!("unknown intent type `{other}`")),
-        })
+        serde_json::from_value(v).map_err(|e| e.to_string())
     }
-}
 
-impl PageInput {
-    /// Reads an engine input a page sent; the error names the field.
-    pub fn from_value(v: Value) -> Result<PageInput, String> {
-        let mut f = Fields::of(v, "an engine input")?;
-        let name = f.string("input")?;
-        let call = |f: &mut Fields| f.string("call").map(CallId::new);
-        Ok(match name.as_str() {
-            "notes_opened" => PageInput::NotesOpened { call: call(&mut f)? },
-            "notes_saved" => PageInput::NotesSaved { call: call(&mut f)?, notes: f.string("notes")? },
-            "notes_cancelled" => PageInput::NotesCancelled { call: call(&mut f)? },
-            "contacts_picked" => PageInput::ContactsPicked {
-                call: call(&mut f)?,
-                integration: IntegrationId::new(f.string("integration")?),
-                // Through text: see `read_typed`.
-                contacts: read_typed(f.value("contacts")?, "contacts")?,
-            },
-            "log_now_requested" => PageInput::LogNowRequested { call: call(&mut f)? },
-            "manual_log_requested" => PageInput::ManualLogRequested {
-                call: call(&mut f)?,
-                integrations: strings(f.value("integrations")?, "integrations")?.into_iter().map(IntegrationId::new).collect(),
-            },
-            "unresolved_resolved" => {
-                let Value::Array(items) = f.value("resolutions")? else { return Err(expected("resolutions", "a list")) };
-                let resolutions = items.into_iter().map(resolution).collect::<Result<_, _>>()?;
-                PageInput::UnresolvedResolved { resolutions }
-            }
-            other => return Err(format!("unknown engine input `{other}`")),
-        })
-    }
-}
-
-/// `[slot, {"choice": ...}]`.
-fn resolution(item: Value) -> Result<(SlotKey, Resolution), String> {
-    const WHAT: &str = "a [slot, choice] pair";
-    let Value::Array(pair) = item else { return Err(expected("resolutions", WHAT)) };
-    let [Value::String(slot), choice] = <[Value; 2]>::try_from(pair).map_err(|_| expected("resolutions", WHAT))? else {
-        return Err(expected("resolutions", WHAT));
-    };
-    let mut f = Fields::of(choice, "a choice")?;
-    let choice = f.string("choice")?;
-    let resolution = match choice.as_str() {
-        "contacts" => Resolution::Contacts { ids: strings(f.value("ids")?, "ids")?.into_iter().map(RecordId::new).collect() },
-        "apply_rule" => Resolution::ApplyRule { rule: read_typed(f.value("rule")?, "rule")? },
-        "create_placeholder" => Resolution::CreatePlaceholder,
-        "dismiss" => Resolution::Dismiss,
-        other => return Err(format!("unknown choice `{other}`")),
-    };
-    Ok((SlotKey::from(slot), resolution))
-}
-
-/// A nested value of a type with serde code (contacts, a conflict rule), read back from its
-/// text. Why not `serde_json::from_value`: every type the module reads is read from text
-/// somewhere (the settings, the records), so reading from text reuses that code, while reading
-/// from a tree would instantiate every type's serde code a second time (about 9 KB gzipped
-/// across the crate when this was measured).
-fn read_typed<T: serde::de::DeserializeOwned>(v: Value, field: &str) -> Result<T, String> {
-    serde_json::from_str(&v.to_string()).map_err(|e| format!("{field}: {e}"))
-}
-
-fn strings(v: Value, field: &str) -> Result<Vec<String>, String> {
-    let Value::Array(items) = v else { return Err(expected(field, "a list of strings")) };
-    items
-        .into_iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(s),
-            _ => Err(expected(field, "a list of strings")),
-        })
-        .collect()
-}
-
-fn expected(field: &str, what: &str) -> String {
-    format!("field `{field}` must be {what}")
-}
-
-/// An object's fields, taken by name.
-struct Fields(Map<String, Value>);
-
-impl Fields {
-    fn of(v: Value, what: &str) -> Result<Fields, String> {
-        match v {
-            Value::Object(m) => Ok(Fields(m)),
-            _ => Err(format!("{what} must be an object")),
+    /// Whether `sender` may send this intent. Extension pages may send every intent; a content
+    /// script only what the bridge and the in-page panel need: softphone messages, the header
+    /// state, one call's view, and the rep's notes, picks and "log now" for a call.
+    pub fn allowed_from(&self, sender: Sender) -> Result<(), String> {
+        if sender == Sender::ExtensionPage {
+            return Ok(());
+        }
+        match self {
+            Intent::SoftphoneEvent { .. } | Intent::State | Intent::Call { .. } => Ok(()),
+            Intent::Engine {
+                input:
+                    PageInput::NotesOpened { .. }
+                    | PageInput::NotesSaved { .. }
+                    | PageInput::NotesCancelled { .. }
+                    | PageInput::ContactsPicked { .. }
+                    | PageInput::LogNowRequested { .. },
+            } => Ok(()),
+            Intent::Engine { .. } => Err("that engine input is not allowed from a web page".into()),
+            _ => Err("that message type is not allowed from a web page".into()),
         }
     }
+}
 
-    /// A field that must be there (`null` counts as there: it is a value).
-    fn value(&mut self, name: &str) -> Result<Value, String> {
-        self.0.remove(name).ok_or_else(|| format!("missing field `{name}`"))
-    }
-
-    /// A field that may be absent or `null`.
-    fn opt(&mut self, name: &str) -> Option<Value> {
-        self.0.remove(name).filter(|v| !v.is_null())
-    }
-
-    fn string(&mut self, name: &str) -> Result<String, String> {
-        match self.value(name)? {
-            Value::String(s) => Ok(s),
-            _ => Err(expected(name, "a string")),
-        }
-    }
-
-    fn bool(&mut self, name: &str) -> Result<bool, String> {
-        self.value(name)?.as_bool().ok_or_else(|| expected(name, "true or false"))
-    }
-
-    fn opt_string(&mut self, name: &str) -> Result<Option<String>, String> {
-        match self.opt(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(expected(name, "a string")),
-        }
-    }
-
-    fn opt_bool(&mut self, name: &str) -> Result<Option<bool>, String> {
-        self.opt(name).map(|v| v.as_bool().ok_or_else(|| expected(name, "true or false"))).transpose()
-    }
-
-    fn opt_u32(&mut self, name: &str) -> Result<Option<u32>, String> {
-        self.opt(name)
-            .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| expected(name, "a whole number from 0 to 4294967295")))
-            .transpose()
-    }
+/// `null` read as the field's default, as if it were absent.
+fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -270,7 +168,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::RecordType;
+    use crate::model::{RecordId, RecordType};
     use crate::settings::ConflictRule;
 
     fn read(v: Value) -> Result<Intent, String> {
@@ -378,38 +276,69 @@ mod tests {
         }
     }
 
-    /// Every malformed intent is refused with a sentence that names what is wrong.
+    /// Every malformed intent is refused with serde's sentence for what is wrong: the field
+    /// missing, the variant unknown, or the type it found and the one it expected.
     #[test]
     fn malformed_intents_say_what_is_wrong() {
         let cases = [
-            (json!("state"), "an intent must be an object"),
+            (json!("state"), "expected internally tagged enum Intent"),
             (json!({}), "missing field `type`"),
-            (json!({"type": 5}), "field `type` must be a string"),
-            (json!({"type": "no-such"}), "unknown intent type `no-such`"),
+            (json!({"type": 5}), "invalid type: integer `5`"),
+            (json!({"type": "no-such"}), "unknown variant `no-such`"),
             (json!({"type": "call"}), "missing field `call`"),
-            (json!({"type": "call", "call": null}), "field `call` must be a string"),
-            (json!({"type": "history", "limit": -1}), "field `limit` must be a whole number from 0 to 4294967295"),
-            (json!({"type": "history", "limit": 1.5}), "field `limit` must be a whole number"),
-            (json!({"type": "history", "limit": 4_294_967_296_u64}), "field `limit` must be a whole number"),
-            (json!({"type": "history", "unlogged_only": "yes"}), "field `unlogged_only` must be true or false"),
+            (json!({"type": "call", "call": null}), "invalid type: null, expected a string"),
+            (json!({"type": "history", "limit": -1}), "invalid value: integer `-1`, expected u32"),
+            (json!({"type": "history", "limit": 1.5}), "expected u32"),
+            (json!({"type": "history", "limit": 4_294_967_296_u64}), "expected u32"),
+            (json!({"type": "history", "unlogged_only": "yes"}), "expected a boolean"),
             (json!({"type": "softphone-event", "origin": "o", "from_frame": true}), "missing field `data`"),
-            (json!({"type": "softphone-event", "origin": "o", "from_frame": 1, "data": {}}), "field `from_frame` must be true or false"),
+            (json!({"type": "softphone-event", "origin": "o", "from_frame": 1, "data": {}}), "expected a boolean"),
             (json!({"type": "engine"}), "missing field `input`"),
-            (json!({"type": "engine", "input": {"input": "no_such_input"}}), "input: unknown engine input `no_such_input`"),
-            (json!({"type": "engine", "input": [1]}), "input: an engine input must be an object"),
-            (json!({"type": "engine", "input": {"input": "notes_saved", "call": "c"}}), "input: missing field `notes`"),
-            (json!({"type": "engine", "input": {"input": "manual_log_requested", "call": "c", "integrations": ["hs", 2]}}), "field `integrations` must be a list of strings"),
-            (json!({"type": "engine", "input": {"input": "contacts_picked", "call": "c", "integration": "hs", "contacts": [{"id": "p"}]}}), "input: contacts: missing field"),
-            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": {}}}), "field `resolutions` must be a list"),
-            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [["s"]]}}), "field `resolutions` must be a [slot, choice] pair"),
-            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [[1, {"choice": "dismiss"}]]}}), "[slot, choice] pair"),
-            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [["s", {"choice": "maybe"}]]}}), "unknown choice `maybe`"),
-            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [["s", {"choice": "apply_rule", "rule": {"rule": "x"}}]]}}), "rule: unknown variant `x`"),
+            (json!({"type": "engine", "input": {"input": "no_such_input"}}), "unknown variant `no_such_input`"),
+            (json!({"type": "engine", "input": [1]}), "invalid length"),
+            (json!({"type": "engine", "input": {"input": "notes_saved", "call": "c"}}), "missing field `notes`"),
+            (json!({"type": "engine", "input": {"input": "manual_log_requested", "call": "c", "integrations": ["hs", 2]}}), "invalid type: integer `2`"),
+            (json!({"type": "engine", "input": {"input": "contacts_picked", "call": "c", "integration": "hs", "contacts": [{"id": "p"}]}}), "missing field `name`"),
+            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": {}}}), "expected a sequence"),
+            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [["s"]]}}), "expected a tuple of size 2"),
+            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [[1, {"choice": "dismiss"}]]}}), "expected a string"),
+            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [["s", {"choice": "maybe"}]]}}), "unknown variant `maybe`"),
+            (json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": [["s", {"choice": "apply_rule", "rule": {"rule": "x"}}]]}}), "unknown variant `x`"),
         ];
         for (v, want) in cases {
             let err = read(v.clone()).expect_err(&v.to_string());
             assert!(err.contains(want), "{v}: {err:?} should say {want:?}");
         }
+    }
+
+    #[test]
+    fn a_content_script_may_send_only_what_the_bridge_and_panel_need() {
+        let content = Sender::ContentScript { tab: Some(3) };
+        let allowed = [
+            json!({"type": "state"}),
+            json!({"type": "call", "call": "c"}),
+            json!({"type": "softphone-event", "origin": "o", "from_frame": true, "data": {}}),
+            json!({"type": "engine", "input": {"input": "notes_saved", "call": "c", "notes": "n"}}),
+            json!({"type": "engine", "input": {"input": "log_now_requested", "call": "c"}}),
+        ];
+        let refused = [
+            json!({"type": "history"}),
+            json!({"type": "settings"}),
+            json!({"type": "set-credentials", "integration": "hs", "token": "t"}),
+            json!({"type": "audit-csv"}),
+            json!({"type": "engine", "input": {"input": "manual_log_requested", "call": "c", "integrations": ["hs"]}}),
+            json!({"type": "engine", "input": {"input": "unresolved_resolved", "resolutions": []}}),
+        ];
+        for v in allowed {
+            assert_eq!(read(v.clone()).unwrap().allowed_from(content), Ok(()), "{v}");
+        }
+        for v in refused {
+            let intent = read(v.clone()).unwrap();
+            assert!(intent.allowed_from(content).is_err(), "{v}");
+            assert_eq!(intent.allowed_from(Sender::ExtensionPage), Ok(()), "{v}");
+        }
+        let sender: Sender = serde_json::from_value(json!({"kind": "content_script", "tab": 7})).unwrap();
+        assert_eq!(sender, Sender::ContentScript { tab: Some(7) });
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::phone::E164;
 
@@ -60,17 +60,16 @@ macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         ///
-        /// Shared text (`Rc<str>`): the engine copies ids into slots, requests, notices and audit
-        /// entries on every transition, and a copy is a reference count, not an allocation. Not
-        /// `Arc`: the core runs on one thread (the worker's, or a test's), and an atomic count
-        /// costs a locked instruction on every copy.
+        /// Shared text (`Arc<str>`): ids are copied into slots, requests, notices and audit
+        /// entries, and a copy is a reference count. `Arc` rather than `Rc` so an engine can move
+        /// between the server's threads.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
         #[serde(transparent)]
-        pub struct $name(Rc<str>);
+        pub struct $name(Arc<str>);
 
         impl $name {
             pub fn new(s: impl AsRef<str>) -> Self {
-                Self(Rc::from(s.as_ref()))
+                Self(Arc::from(s.as_ref()))
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -223,15 +222,6 @@ pub struct Message {
     pub text: String,
 }
 
-impl Message {
-    /// A message record's JSON, read through serde here, in the domain crate, which is compiled
-    /// for size: the engine crate, compiled for speed, names no serde reader (see ARCHITECTURE.md,
-    /// "Crates and optimisation levels"). Messages are few, and read only at restore.
-    pub fn from_json(text: &str) -> Option<Message> {
-        serde_json::from_str(text).ok()
-    }
-}
-
 string_id!(
     /// A CRM's name for a kind of record that can be called: Contact, Lead, Person, ...
     RecordType
@@ -241,12 +231,12 @@ string_id!(
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: RecordId,
-    pub name: Rc<str>,
+    pub name: Arc<str>,
     pub record_type: RecordType,
     /// The numbers exactly as the CRM stores them (matching re-normalises them).
-    pub phones: Rc<[String]>,
+    pub phones: Arc<[String]>,
     pub created_at: Option<Timestamp>,
     pub modified_at: Option<Timestamp>,
     /// A link a person can open to see the record in the CRM, when the connector can build one.
-    pub url: Option<Rc<str>>,
+    pub url: Option<Arc<str>>,
 }

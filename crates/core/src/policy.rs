@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{FieldPath, Settings, SettingsError};
 
 /// Settings in force and the fields the policy locks, as dotted paths (`digest.period_mins`,
 /// `integrations.hs` for a whole integration the administrator pushed).
@@ -24,14 +24,17 @@ pub struct Effective {
 
 /// Lays `policy` (a JSON object, possibly empty) over `user` and validates the result.
 pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError> {
-    let invalid = |field: &str, problem: &str| SettingsError::Invalid { field: format!("policy.{field}"), problem: problem.into() };
+    let invalid = |field: &str, problem: &str| {
+        let field = if field.is_empty() { FieldPath::keys(&["policy"]) } else { FieldPath::keys(&["policy", field]) };
+        SettingsError::Invalid { field, problem: problem.into() }
+    };
     let policy = match policy {
         Value::Null => return Ok(Effective { settings: user.clone(), locked: Vec::new(), overridden: Vec::new() }),
         Value::Object(m) => m,
         _ => return Err(invalid("", "must be an object")),
     };
-    let mut doc = serde_json::to_value(user).map_err(|e| SettingsError::Malformed(e.to_string()))?;
-    let Value::Object(doc_map) = &mut doc else { return Err(SettingsError::Malformed("settings are not an object".into())) };
+    let mut doc = serde_json::to_value(user).map_err(|e| invalid("", &e.to_string()))?;
+    let Value::Object(doc_map) = &mut doc else { return Err(invalid("", "settings are not an object")) };
     let mut locked = Vec::new();
     let mut overridden = Vec::new();
     for (key, value) in policy {
@@ -79,8 +82,8 @@ pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError
         }
     }
     // From text, as `Settings::from_json` reads it: one instantiation of the settings' serde code.
-    let settings: Settings = serde_json::from_str(&doc.to_string()).map_err(|e| SettingsError::Invalid {
-        field: "policy".into(),
+    let settings: Settings = Settings::read_json(&doc.to_string()).map_err(|e| SettingsError::Invalid {
+        field: e.field().cloned().unwrap_or_default().under("policy"),
         problem: format!("the administrator's policy is not valid: {e}"),
     })?;
     settings.validate().map_err(|e| match e {

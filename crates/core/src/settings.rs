@@ -4,7 +4,7 @@
 //! Invariant: a `Settings` value the engine holds has passed [`Settings::validate`], so a broken
 //! document is refused whole and the previous settings stay in force.
 
-use chrono::{Offset, TimeZone, Timelike};
+use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -94,9 +94,8 @@ impl DigestSettings {
 
     /// The local calendar day of `at` (`YYYY-MM-DD`), for one-record-per-conversation-per-day.
     pub fn local_day(&self, at: Timestamp) -> String {
-        let local = self.zone().timestamp_millis_opt(at.0).single().map(|t| at.0 + i64::from(t.offset().fix().local_minus_utc()) * 1000);
-        match local.and_then(crate::civil::Civil::from_millis) {
-            Some(c) => c.date(),
+        match self.zone().timestamp_millis_opt(at.0).single() {
+            Some(t) => t.date_naive().to_string(),
             None => format!("@{}", at.0 / 86_400_000),
         }
     }
@@ -182,20 +181,75 @@ impl Default for PlaceholderSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
+    /// The document is not JSON, or not the shape of a settings document (serde's sentence
+    /// names the field and where it stopped reading).
     #[error("settings are not valid JSON for Calltrail: {0}")]
     Malformed(String),
     #[error("{field}: {problem}")]
-    Invalid { field: String, problem: String },
+    Invalid { field: FieldPath, problem: String },
 }
 
 impl SettingsError {
-    /// The field a refusal is about (`digest.period_mins`, `integrations[0].base_url`), when it
-    /// is about one.
-    pub fn field(&self) -> Option<&str> {
+    /// The field a refusal is about, when it is about one: what a page points at.
+    pub fn field(&self) -> Option<&FieldPath> {
         match self {
             SettingsError::Malformed(_) => None,
-            SettingsError::Invalid { field, .. } => Some(field),
+            SettingsError::Invalid { field, .. } => (!field.is_empty()).then_some(field),
         }
+    }
+
+    fn malformed(e: impl std::fmt::Display) -> SettingsError {
+        SettingsError::Malformed(e.to_string())
+    }
+}
+
+/// Where in a settings document a problem is: keys and list positions, outermost first. It
+/// reads `integrations[0].base_url` and travels as `["integrations", 0, "base_url"]`, so a page
+/// finds the field without reading the sentence.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct FieldPath(pub Vec<PathStep>);
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+impl FieldPath {
+    /// A path of keys: `FieldPath::keys(&["digest", "period_mins"])`.
+    pub fn keys(keys: &[&str]) -> FieldPath {
+        FieldPath(keys.iter().map(|k| PathStep::Key((*k).to_owned())).collect())
+    }
+
+    /// This path with `step` added at the end.
+    pub fn then(mut self, step: PathStep) -> FieldPath {
+        self.0.push(step);
+        self
+    }
+
+    /// This path under `key`.
+    pub fn under(mut self, key: &str) -> FieldPath {
+        self.0.insert(0, PathStep::Key(key.to_owned()));
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                PathStep::Key(k) if i == 0 => f.write_str(k)?,
+                PathStep::Key(k) => write!(f, ".{k}")?,
+                PathStep::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -213,41 +267,46 @@ impl IntegrationSettings {
 impl Settings {
     /// Parses and validates a whole settings document.
     pub fn from_json(text: &str) -> Result<Settings, SettingsError> {
-        let s: Settings = serde_json::from_str(text).map_err(|e| SettingsError::Malformed(e.to_string()))?;
+        let s = Settings::read_json(text)?;
         s.validate()?;
         Ok(s)
     }
 
+    /// Reads a settings document without validating it.
+    pub fn read_json(text: &str) -> Result<Settings, SettingsError> {
+        serde_json::from_str(text).map_err(SettingsError::malformed)
+    }
+
     pub fn validate(&self) -> Result<(), SettingsError> {
-        let bad = |field: String, problem: &str| Err(SettingsError::Invalid { field, problem: problem.into() });
+        let bad = |field: FieldPath, problem: &str| Err(SettingsError::Invalid { field, problem: problem.into() });
         let d = &self.digest;
         if d.period_mins == 0 || d.period_mins > 24 * 60 {
-            return bad("digest.period_mins".into(), "must be between 1 and 1440");
+            return bad(FieldPath::keys(&["digest", "period_mins"]), "must be between 1 and 1440");
         }
         if d.lookback_mins == 0 || d.lookback_mins > 7 * 24 * 60 {
-            return bad("digest.lookback_mins".into(), "must be between 1 and 10080");
+            return bad(FieldPath::keys(&["digest", "lookback_mins"]), "must be between 1 and 10080");
         }
         if d.quiet_start_hour > 23 || d.quiet_end_hour > 24 {
-            return bad("digest.quiet_start_hour".into(), "hours run from 0 to 24");
+            return bad(FieldPath::keys(&["digest", "quiet_start_hour"]), "hours run from 0 to 24");
         }
         if d.quiet_time_zone.parse::<Tz>().is_err() {
-            return bad("digest.quiet_time_zone".into(), "unknown or unsupported time zone");
+            return bad(FieldPath::keys(&["digest", "quiet_time_zone"]), "unknown or unsupported time zone");
         }
         if d.catch_up_max_hours == 0 || d.catch_up_max_hours > 24 * 7 {
-            return bad("digest.catch_up_max_hours".into(), "must be between 1 and 168");
+            return bad(FieldPath::keys(&["digest", "catch_up_max_hours"]), "must be between 1 and 168");
         }
         if self.active_call_delay_mins > 24 * 60 {
-            return bad("active_call_delay_mins".into(), "must be at most 1440");
+            return bad(FieldPath::keys(&["active_call_delay_mins"]), "must be at most 1440");
         }
-        for o in &self.softphone_origins {
+        for (i, o) in self.softphone_origins.iter().enumerate() {
             let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/') && !o.contains('*');
             if !ok {
-                return bad(format!("softphone_origins[{o}]"), "must be an exact origin like https://app.example.com");
+                return bad(FieldPath::keys(&["softphone_origins"]).then(PathStep::Index(i)), "must be an exact origin like https://app.example.com");
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, integ) in self.integrations.iter().enumerate() {
-            let at = |f: &str| format!("integrations[{i}].{f}");
+            let at = |f: &str| FieldPath::keys(&["integrations"]).then(PathStep::Index(i)).then(PathStep::Key(f.to_owned()));
             if integ.id.as_str().is_empty() || !seen.insert(integ.id.clone()) {
                 return bad(at("id"), "must be present and unique");
             }
@@ -294,5 +353,24 @@ mod tests {
             let err = Settings::from_json(doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");
         }
+    }
+
+    #[test]
+    fn a_refusal_names_the_field_it_is_about() {
+        let cases = [
+            (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, Some(r#"["integrations",0,"base_url"]"#)),
+            (r#"{"digest":{"period_mins":0}}"#, Some(r#"["digest","period_mins"]"#)),
+            (r#"{"softphone_origins":["https://ok.example","https://*.example.com"]}"#, Some(r#"["softphone_origins",1]"#)),
+            (r#"{"surprise":1}"#, None),
+            ("{", None),
+            (r#"{} trailing"#, None),
+        ];
+        for (doc, want) in cases {
+            let err = Settings::from_json(doc).unwrap_err();
+            let got = err.field().map(|f| serde_json::to_string(f).unwrap());
+            assert_eq!(got.as_deref(), want, "{doc}: {err}");
+        }
+        let err = Settings::from_json(cases[0].0).unwrap_err();
+        assert_eq!(err.to_string(), "integrations[0].base_url: must be an http(s) URL");
     }
 }

@@ -48,6 +48,87 @@ impl Status {
     pub fn needs_attention(self) -> bool {
         matches!(self, Status::Unresolved | Status::NeedsReview | Status::Failed)
     }
+
+    /// The word every page and the panel show for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Logged => "Logged",
+            Status::Scheduled => "Scheduled",
+            Status::WaitingForDigest => "Waiting for digest",
+            Status::InProgress => "Logging…",
+            Status::NoMatch => "No match",
+            Status::Unresolved => "Choose a contact",
+            Status::NeedsReview => "Needs review",
+            Status::Failed => "Failed",
+            Status::Skipped => "Skipped",
+            Status::Dismissed => "Dismissed",
+            Status::NotLogged => "Not logged",
+        }
+    }
+
+    pub fn tone(self) -> Tone {
+        match self {
+            Status::Logged => Tone::Success,
+            Status::Scheduled | Status::WaitingForDigest | Status::InProgress => Tone::Info,
+            Status::Unresolved | Status::NeedsReview => Tone::Warning,
+            Status::Failed => Tone::Danger,
+            Status::NoMatch | Status::Skipped | Status::Dismissed | Status::NotLogged => Tone::Neutral,
+        }
+    }
+}
+
+/// How a status reads: the pages colour its word by tone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    Success,
+    /// Something to choose from (the call pop's matches).
+    Accent,
+    Info,
+    Warning,
+    Danger,
+    Neutral,
+}
+
+/// Where a call is, for the panel's header and the history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Ringing,
+    OnCall,
+    Ended,
+}
+
+impl Phase {
+    pub fn of(call: &Call) -> Phase {
+        match (call.ended_at, call.answered_at) {
+            (Some(_), _) => Phase::Ended,
+            (None, Some(_)) => Phase::OnCall,
+            (None, None) => Phase::Ringing,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Phase::Ringing => "Ringing",
+            Phase::OnCall => "On call",
+            Phase::Ended => "Call ended",
+        }
+    }
+}
+
+/// How a call ended, in a word ("Ended" while the softphone has not said).
+pub fn result_word(result: crate::model::CallResult) -> &'static str {
+    use crate::model::CallResult;
+    match result {
+        CallResult::Answered => "Answered",
+        CallResult::Missed => "Missed",
+        CallResult::Voicemail => "Voicemail",
+        CallResult::Busy => "Busy",
+        CallResult::Rejected => "Rejected",
+        CallResult::Failed => "Failed",
+        CallResult::Unknown => "Ended",
+    }
 }
 
 /// One call's status in one integration.
@@ -56,6 +137,10 @@ pub struct SlotView {
     pub integration: IntegrationId,
     pub label: String,
     pub status: Status,
+    /// The status in a word ([`Status::word`], or the call pop's words while the call is on)
+    /// and its tone.
+    pub word: String,
+    pub tone: Tone,
     /// Words for the rep: why it failed, when it will be logged, what is unresolved.
     pub detail: String,
     pub records: Vec<RecordId>,
@@ -76,7 +161,13 @@ pub struct SlotView {
     pub due: Option<Timestamp>,
     /// Whether "Log now" applies: picks waiting for the active-call delay.
     pub can_log_now: bool,
+    /// The call pop's search is under way (the panel shows a spinner).
+    pub searching: bool,
 }
+
+/// How long after a call starts its call pop reads "Searching…"; after that, with no answer
+/// (the integration paused, a slow CRM), "No match yet".
+pub const SEARCH_GRACE_MS: i64 = 4_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ContactLink {
@@ -89,6 +180,10 @@ pub struct ContactLink {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CallView {
     pub call: Call,
+    pub phase: Phase,
+    pub phase_word: &'static str,
+    /// How it ended, in a word.
+    pub result_word: &'static str,
     pub notes_opened: bool,
     pub slots: Vec<SlotView>,
 }
@@ -127,6 +222,8 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
                     integration: integ.id.clone(),
                     label,
                     status: Status::NotLogged,
+                    word: Status::NotLogged.word().into(),
+                    tone: Status::NotLogged.tone(),
                     detail: if entry.ended { "not logged".into() } else { "call in progress".into() },
                     records: Vec::new(),
                     contacts: Vec::new(),
@@ -137,10 +234,14 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
                     can_pick: false,
                     due: None,
                     can_log_now: false,
+                    searching: false,
                 },
             };
             v.matches = entry.matches.get(&integ.id).map(|m| m.contacts.to_vec());
             v.picked = entry.picks.get(&integ.id).map(|p| p.iter().map(|c| c.id.clone()).collect()).unwrap_or_default();
+            if slot.is_none() && !entry.ended {
+                describe_pop(&mut v, entry.call.started_at, now);
+            }
             let matched = v.matches.as_ref().is_some_and(|m| !m.is_empty());
             // After hang-up, picks can still change a slot whose log has not started.
             let untouched = slot.is_none_or(|s| {
@@ -160,7 +261,37 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
             views.push(v);
         }
     }
-    CallView { call: entry.call.clone(), notes_opened: entry.notes_opened, slots: views }
+    let phase = Phase::of(&entry.call);
+    CallView {
+        call: entry.call.clone(),
+        phase,
+        phase_word: phase.word(),
+        result_word: result_word(entry.call.result),
+        notes_opened: entry.notes_opened,
+        slots: views,
+    }
+}
+
+/// The words for an integration while the call is on and its slot does not exist yet: what the
+/// call pop found.
+fn describe_pop(v: &mut SlotView, started_at: Timestamp, now: Timestamp) {
+    let (word, tone, detail, searching) = match &v.matches {
+        None if now.since(started_at) < SEARCH_GRACE_MS => {
+            ("Searching…".to_owned(), Tone::Info, format!("Searching {} for this number…", v.label), true)
+        }
+        None => ("No match yet".into(), Tone::Neutral, "No contact matched so far. If one is added during the call, the digest still logs it.".into(), false),
+        Some(m) if m.is_empty() => ("No match".into(), Tone::Neutral, "No contact has this number here.".into(), false),
+        Some(m) => (
+            if m.len() == 1 { "1 match".to_owned() } else { format!("{} matches", m.len()) },
+            Tone::Accent,
+            "Pick the contacts to log this call to.".into(),
+            false,
+        ),
+    };
+    v.word = word;
+    v.tone = tone;
+    v.detail = detail;
+    v.searching = searching;
 }
 
 fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
@@ -196,6 +327,8 @@ fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
         integration: slot.integration.clone(),
         label,
         status,
+        word: status.word().into(),
+        tone: status.tone(),
         detail,
         records: slot.records(),
         contacts: slot
@@ -213,6 +346,7 @@ fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
             _ => None,
         },
         can_log_now: status == Status::Scheduled && slot.mode == crate::engine::Mode::Active,
+        searching: false,
     }
 }
 
@@ -232,6 +366,7 @@ pub struct UnresolvedView {
     /// `unresolved`: choose among `candidates`; `needs_review`: look in the CRM (no candidates),
     /// then dismiss.
     pub status: Status,
+    pub word: &'static str,
     pub integration: IntegrationId,
     pub label: String,
     pub call: Option<Call>,
@@ -262,6 +397,7 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
             Some(UnresolvedView {
                 slot: s.key.to_string(),
                 status,
+                word: status.word(),
                 integration: s.integration.clone(),
                 label,
                 their_number: call.as_ref().map(|c| c.their_number),
@@ -443,5 +579,25 @@ mod tests {
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].label, "PD");
         assert_eq!(q[0].their_number.as_ref().map(E164::as_str), Some("+12125550142"));
+    }
+
+    #[test]
+    fn during_a_call_each_integration_reads_as_its_call_pop() {
+        let mut e = entry();
+        e.ended = false;
+        e.call.ended_at = None;
+        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_500), contacts: vec![contact("7", "Ada"), contact("8", "Ada L.")].into() });
+        let words = |e: &CallEntry, now: i64| {
+            let v = call_view(e, &[], &settings(), Timestamp(now));
+            assert_eq!((v.phase, v.phase_word), (Phase::OnCall, "On call"));
+            v.slots.iter().map(|s| (s.word.clone(), s.tone, s.searching)).collect::<Vec<_>>()
+        };
+        assert_eq!(words(&e, 1_001_000), [("2 matches".to_owned(), Tone::Accent, false), ("Searching…".to_owned(), Tone::Info, true)]);
+        assert_eq!(words(&e, 1_000_000 + SEARCH_GRACE_MS)[1], ("No match yet".to_owned(), Tone::Neutral, false));
+        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_500), contacts: Vec::new().into() });
+        assert_eq!(words(&e, 1_001_000)[1].0, "No match");
+        let ended = call_view(&entry(), &[], &settings(), Timestamp(1_100_000));
+        assert_eq!((ended.phase_word, ended.result_word), ("Call ended", "Answered"));
+        assert!(ended.slots.iter().all(|s| s.word == "Not logged" && !s.searching));
     }
 }

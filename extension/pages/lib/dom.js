@@ -1,7 +1,7 @@
 // Small DOM helpers shared by the pages: element builder, icons, chips, banners, empty and
 // loading states, announcements for screen readers, downloads. No HTML strings are parsed:
 // everything the worker says is set as text.
-import { STATUS } from './format.js';
+import { TONE_ICON } from '../../lib/format.js';
 
 /** h('button', {class: 'btn', onclick}, 'Save') */
 export function h(tag, attrs = {}, ...children) {
@@ -98,10 +98,10 @@ export function logo(size = 28) {
   return svg;
 }
 
-/** A status chip for a SlotView status. */
-export function statusChip(status, text = null) {
-  const s = STATUS[status] || { label: status, tone: 'neutral', icon: 'info' };
-  return h('span', { class: `chip chip-${s.tone}`, dataset: { status } }, icon(s.icon, { size: 14 }), text || s.label);
+/** A status chip for a SlotView (its `status`, `word` and `tone` come from the worker). */
+export function statusChip(slot, text = null) {
+  const tone = slot.tone || 'neutral';
+  return h('span', { class: `chip chip-${tone}`, dataset: { status: slot.status } }, icon(TONE_ICON[tone] || 'info', { size: 14 }), text || slot.word);
 }
 
 export function chip(text, tone = 'neutral', iconName = null) {

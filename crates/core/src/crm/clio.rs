@@ -121,29 +121,7 @@ fn contact(conn: &Connection, c: &Value) -> Option<Contact> {
 fn next_page_token(v: &Value) -> Option<String> {
     let next = common::str_at(v, "/meta/paging/next")?;
     let query = next.split_once('?')?.1;
-    query.split('&').find_map(|kv| {
-        let (k, val) = kv.split_once('=')?;
-        (k == "page_token" && !val.is_empty()).then(|| percent_decode(val))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k == "page_token" && !v.is_empty()).map(|(_, v)| v.into_owned())
 }
 
 fn last_digits(phone: &E164, n: usize) -> String {

@@ -212,12 +212,12 @@ pub fn rfc3339_secs(t: Timestamp) -> String {
 
 /// The UTC calendar date of `t`, `YYYY-MM-DD`.
 pub fn utc_date(t: Timestamp) -> String {
-    civil::Civil::from_millis(t.0).map_or_else(|| "1970-01-01".to_owned(), |c| c.date())
+    civil::date(t.0).unwrap_or_else(|| "1970-01-01".to_owned())
 }
 
 /// The UTC time of day of `t`, `HH:MM`.
 pub fn utc_time(t: Timestamp) -> String {
-    civil::Civil::from_millis(t.0).map_or_else(|| "00:00".to_owned(), |c| c.hour_minute())
+    civil::hour_minute(t.0).unwrap_or_else(|| "00:00".to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -484,10 +484,7 @@ fn record_error(conn: &Connection, v: &Value, access: Access) -> Option<CrmError
 
 /// `2026-03-08T06:50:00+00:00`: the `yyyy-MM-ddTHH:mm:ss±HH:mm` form Zoho documents, in UTC.
 fn zoho_datetime(t: Timestamp) -> String {
-    match crate::civil::Civil::from_millis(t.0) {
-        Some(c) => c.date_time() + "+00:00",
-        None => "1970-01-01T00:00:00+00:00".to_owned(),
-    }
+    crate::civil::date_time(t.0).unwrap_or_else(|| "1970-01-01T00:00:00".to_owned()) + "+00:00"
 }
 
 fn one_line(s: &str) -> String {

@@ -46,7 +46,7 @@ use crate::intents::PageInput;
 use crate::model::{CallId, IntegrationId, Timestamp};
 use crate::phone::E164;
 use crate::policy;
-use crate::settings::{AuthKind, Settings};
+use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 use crate::view;
 
@@ -70,10 +70,10 @@ pub struct Answer {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The field path a refusal is about (`integrations.0.base_url`, `input.call`), so a page
-    /// can point at it without reading the message.
+    /// The field a refusal is about (`["integrations", 0, "base_url"]`), so a page can point
+    /// at it without reading the message.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+    pub field: Option<FieldPath>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
     /// Notices the engine emitted while handling the intent (e.g. a manual log refused).
@@ -91,6 +91,11 @@ impl Answer {
 
     pub fn err(message: impl Into<String>) -> Answer {
         Answer { ok: false, error: Some(message.into()), ..Answer::default() }
+    }
+
+    /// A settings document refused, pointing at the field.
+    pub fn refused(e: &SettingsError) -> Answer {
+        Answer { field: e.field().cloned(), ..Answer::err(e.to_string()) }
     }
 
     /// The answer when what the sender's message changed could not be written: send it again.
@@ -355,7 +360,7 @@ impl Driver {
     pub fn replace_settings(&mut self, user: Settings, now: Timestamp) -> Answer {
         let effective = match policy::apply(&user, &self.config.policy) {
             Ok(e) => e,
-            Err(e) => return Answer { field: e.field().map(str::to_owned), ..Answer::err(e.to_string()) },
+            Err(e) => return Answer::refused(&e),
         };
         let record = Record::encode(SETTINGS_KEY, false, now.0, &user);
         self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict }));
@@ -397,7 +402,7 @@ impl Driver {
     /// Stores an API token the rep pasted. Answer once the ticket taken after this call is done.
     pub fn set_token(&mut self, integration: IntegrationId, token: &str, now: Timestamp) -> Answer {
         if token.trim().is_empty() {
-            return Answer { field: Some("token".into()), ..Answer::err("the token is empty") };
+            return Answer { field: Some(FieldPath::keys(&["token"])), ..Answer::err("the token is empty") };
         }
         self.store_secret(integration, StoredSecret::api_token(token), now)
     }
@@ -509,7 +514,7 @@ impl Driver {
     /// the answer when the number cannot be read.
     pub fn test_connection(&self, integration: IntegrationId, number: Option<&str>) -> Result<Conversation, Answer> {
         let phone = E164::parse(number.unwrap_or("+12125550100"), self.settings().default_country)
-            .map_err(|e| Answer { field: Some("number".into()), ..Answer::err(e.to_string()) })?;
+            .map_err(|e| Answer { field: Some(FieldPath::keys(&["number"])), ..Answer::err(e.to_string()) })?;
         Ok(self.conversation(integration, CrmOp::SearchContacts { phone }))
     }
 
@@ -544,7 +549,7 @@ impl Driver {
     pub fn oauth_start(&self, id: &IntegrationId, state: &str, verifier: &str, redirect_uri: &str) -> Answer {
         match self.oauth_client(id, redirect_uri) {
             Err(e) => Answer::err(e),
-            Ok(_) if !oauth::is_valid_verifier(verifier) => Answer { field: Some("verifier".into()), ..Answer::err("the PKCE verifier is not valid") },
+            Ok(_) if !oauth::is_valid_verifier(verifier) => Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") },
             Ok(client) => Answer::ok(Some(json!({ "url": oauth::authorize_url(&client, state, verifier) }))),
         }
     }

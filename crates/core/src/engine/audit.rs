@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use crate::model::{CallId, IntegrationId, RecordId, Timestamp};
 use crate::store::Record;
 
-use super::json;
 use super::slot::{SlotKey, Trigger};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,42 +28,8 @@ impl AuditEntry {
     /// The record `audit/<time>|<boot>|<seq>`: time zero-padded to 13 digits, boot in 16 hex
     /// digits, sequence to 10 digits, so keys sort by time as text.
     pub fn to_record(&self, boot: u64, seq: u64) -> Record {
-        self.to_record_in(&json::audit_boot(boot), seq)
-    }
-
-    /// [`AuditEntry::to_record`] with the boot's part of the key already written
-    /// ([`json::audit_boot`]): the engine writes it once per boot, not once per entry.
-    pub fn to_record_in(&self, boot: &str, seq: u64) -> Record {
-        Record { key: json::audit_key(self.at.0.max(0).unsigned_abs(), boot, seq), open: 0, at: self.at.0, value: self.to_json() }
-    }
-
-    /// The record under a key already made (the engine counts its keys up, see [`json::count_up`]).
-    pub(super) fn to_record_keyed(&self, key: String) -> Record {
-        Record { key, open: 0, at: self.at.0, value: self.to_json() }
-    }
-
-    /// The entry as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]).
-    pub fn to_json(&self) -> String {
-        let mut out = json::Out::with_capacity(160 + self.outcome.len());
-        out.raw("{\"at\":");
-        json::int(&mut out, self.at.0);
-        // Trigger names are lower-case words: nothing to escape.
-        out.raw(",\"trigger\":\"");
-        out.raw(self.trigger.as_str());
-        out.raw("\",\"integration\":");
-        json::opt_str(&mut out, self.integration.as_ref().map(|i| i.as_str()));
-        out.raw(",\"slot\":");
-        json::opt_str(&mut out, self.slot.as_deref());
-        out.raw(",\"call\":");
-        json::opt_str(&mut out, self.call.as_ref().map(|c| c.as_str()));
-        out.raw(",\"contact\":");
-        json::opt_str(&mut out, self.contact.as_ref().map(|c| c.as_str()));
-        out.raw(",\"outcome\":");
-        json::str(&mut out, &self.outcome);
-        out.raw(",\"record\":");
-        json::opt_str(&mut out, self.record.as_ref().map(|r| r.as_str()));
-        out.byte(b'}');
-        out.finish()
+        let key = format!("{:013}|{boot:016x}|{seq:010}", self.at.0.max(0));
+        Record::encode(key, false, self.at.0, self)
     }
 
     /// One CSV line (the export): time, trigger, integration, call, contact, outcome, record.
@@ -102,7 +67,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_match_serde_json_and_keys_sort_by_time() {
+    fn records_read_back_and_keys_sort_by_time() {
         let full = AuditEntry {
             at: Timestamp(1_781_107_200_000),
             trigger: Trigger::Reconcile,
@@ -116,7 +81,6 @@ mod tests {
         let bare = AuditEntry { integration: None, slot: None, call: None, contact: None, record: None, ..full.clone() };
         for e in [full, bare] {
             let r = e.to_record(0xbe4c, 42);
-            assert_eq!(r.value, serde_json::to_string(&e).unwrap());
             assert_eq!(r.key, format!("{:013}|{:016x}|{:010}", e.at.0, 0xbe4c, 42));
             assert_eq!(r.decode::<AuditEntry>(), Some(e));
         }

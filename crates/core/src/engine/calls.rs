@@ -78,25 +78,17 @@ impl Engine {
     fn make_slots(&mut self, id: &CallId) {
         let Some(entry) = self.calls.get(id) else { return };
         let (log_now, notes_opened, ended_at) = (entry.log_now, entry.notes_opened, entry.at());
-        // A call with neither picks nor matches (no call pop) keeps none through the loop:
-        // only a slot that uses picks or matches changes them. Its entry is not read again.
-        let plain = entry.picks.is_empty() && entry.matches.is_empty();
         let now = self.now;
         let delay = i64::from(self.settings.active_call_delay_mins);
-        // By position rather than through a copied list (an allocation per hang-up): nothing
-        // here changes the settings.
-        for n in 0..self.settings.integrations.len() {
-            let Some(integ) = self.settings.integrations.get(n) else { break };
-            let (integ_id, auto_log) = (integ.id.clone(), integ.auto_log);
-            let key = self.call_slot_key(id, &integ_id);
+        let integrations: Vec<(IntegrationId, bool)> = self.settings.integrations.iter().map(|i| (i.id.clone(), i.auto_log)).collect();
+        for (integ_id, auto_log) in integrations {
+            let key = call_slot_key(id, &integ_id);
             if self.slots.contains_key(&key) {
                 continue;
             }
             let subject = Subject::Call { call: id.clone() };
-            // Borrowed again per integration: handling one slot may change the call's entry.
-            // The call pop's matches are read here too (nothing below changes them before
-            // they are used: only the usual slot, which has no picks, uses them).
-            let entry = if plain { None } else { self.calls.get(id) };
+            // Read again per integration: handling one slot may change the call's entry.
+            let entry = self.calls.get(id);
             let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
             let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
             let (mode, trigger, state, why) = if picks.is_some() {
@@ -119,18 +111,9 @@ impl Engine {
                     self.set_state(&key, SlotState::Waiting { due: Some(due) });
                 }
             }
-            // The usual slot (automatic, due now) is saved, audited and queued with what is
-            // known here rather than looked up three more times: it is open (no call record
-            // changes), and nothing below changes it before it is queued.
-            let usual = mode == Mode::Auto && waiting_now;
-            if usual {
-                self.mark_dirty(&key);
-                self.audit_steps_of(Some(&key), Some((&integ_id, id)), trigger, &[why], None, None);
-            } else {
-                self.save_slot(&key);
-                self.audit(Some(&key), trigger, why, None, None);
-            }
-            if usual {
+            self.save_slot(&key);
+            self.audit(Some(&key), trigger, why, None, None);
+            if mode == Mode::Auto && waiting_now {
                 // The call pop already asked the CRM: use its answer while it is fresh, or wait
                 // for it if it is still on its way, rather than asking again.
                 if let Some(contacts) = fresh.map(|c| c.to_vec()) {
@@ -144,8 +127,6 @@ impl Engine {
                     }
                     continue;
                 }
-                super::queue_now(&mut self.queue, &mut self.queued, &key, &integ_id);
-                continue;
             }
             self.enqueue(&key);
         }
@@ -483,7 +464,7 @@ impl Engine {
     /// Notes saved after hang-up: every log of the call made (or being made) with older notes is
     /// rewritten once with the new ones (an update, so a retry is harmless).
     fn notes_changed(&mut self, id: &CallId) {
-        let keys = self.slots.keys_of_call(id);
+        let keys: Vec<SlotKey> = self.slots.of_call(id).map(|(k, _)| k.clone()).collect();
         for k in keys {
             let Some(s) = self.slots.get_mut(&k) else { continue };
             s.messages += 1;

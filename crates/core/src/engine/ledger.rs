@@ -14,11 +14,11 @@ use super::placeholder::{self, CachedPlaceholder};
 use super::retry::backoff_ms;
 use super::records::CallMatches;
 use super::slot::{call_slot_key, marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
-use super::{conflict, hygiene, Engine, Mutation, Notice, OpKind, ProblemKind, StoreName};
+use super::{conflict, hygiene, Engine, Notice, OpKind, ProblemKind, StoreName};
 
 impl Engine {
     pub(super) fn on_crm_done(&mut self, req: super::ReqId, result: Result<CrmOutput, CrmError>) {
-        let result = if self.opts.mutation == Mutation::RawCrmErrors { result } else { result.map_err(hygiene::clean) };
+        let result = if planted!(self, RawCrmErrors) { result } else { result.map_err(hygiene::clean) };
         let Some(f) = self.inflight.remove(&req) else {
             self.problem(ProblemKind::UnknownRequest, format!("reply for request {req} that is not in flight (duplicate or from an earlier boot)"));
             return;
@@ -139,9 +139,7 @@ impl Engine {
             return;
         }
         if contacts.len() == 1 {
-            // The slot's integration and call are at hand: the entry needs no look-up of it.
-            let of = call.as_ref().map(|c| (&integ, c));
-            self.audit_steps_of(Some(key), of, trigger, &["matched"], Some(contacts[0].id.clone()), None);
+            self.audit(Some(key), trigger, "matched", Some(contacts[0].id.clone()), None);
             self.set_targets(key, contacts);
             return;
         }
@@ -165,22 +163,10 @@ impl Engine {
     pub(super) fn set_targets(&mut self, key: &SlotKey, contacts: Vec<Contact>) {
         let now = self.now;
         let Some(s) = self.slots.get_mut(key) else { return };
-        // A plain loop into a list of the right size: `collect` first tried to reuse the
-        // contacts' list in place (a target is larger, so it never can).
-        let mut targets = Vec::with_capacity(contacts.len());
-        for (i, c) in contacts.into_iter().enumerate() {
-            targets.push(Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 });
-        }
-        s.targets = targets;
+        s.targets = contacts.into_iter().enumerate().map(|(i, c)| Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 }).collect();
         s.state = SlotState::Waiting { due: Some(now) };
-        // What `save_slot` and `enqueue` did, with the slot in hand rather than looked up twice
-        // more (this runs for every match): a slot waiting is open, so no call record changes,
-        // and due now, so it joins its integration's queue unless a request for it is in flight.
-        // (The queue and the list of changed slots are apart: their order does not matter.)
-        if !s.busy {
-            super::queue_now(&mut self.queue, &mut self.queued, key, &s.integration);
-        }
-        self.mark_dirty(key);
+        self.enqueue(key);
+        self.save_slot(key);
     }
 
     pub(super) fn request_placeholder(&mut self, key: &SlotKey, number: &crate::phone::E164) {
@@ -302,7 +288,7 @@ impl Engine {
         let SlotState::Attempting { target, .. } = s.state.clone() else { return };
         let trigger = s.trigger;
         s.last_error = Some(format!("outcome unknown: {message}"));
-        s.state = if self.opts.mutation == Mutation::BlindRetryAfterUnknown {
+        s.state = if planted!(self, BlindRetryAfterUnknown) {
             SlotState::Waiting { due: Some(self.now) }
         } else {
             // The lag counts from when we learnt the outcome is unknown: a slow request may
@@ -509,17 +495,17 @@ impl Engine {
         let now = self.now;
         let Some(entry) = self.calls.get_mut(call) else { return };
         // One search of the call's matches for both the check and the write.
-        let contacts: std::rc::Rc<[Contact]> = match entry.matches.entry(integ.clone()) {
+        let contacts: std::sync::Arc<[Contact]> = match entry.matches.entry(integ.clone()) {
             std::collections::btree_map::Entry::Occupied(mut o) => {
                 if *o.get().contacts == *contacts {
                     return;
                 }
-                let contacts: std::rc::Rc<[Contact]> = contacts.into();
+                let contacts: std::sync::Arc<[Contact]> = contacts.into();
                 o.insert(CallMatches { at: now, contacts: contacts.clone() });
                 contacts
             }
             std::collections::btree_map::Entry::Vacant(v) => {
-                let contacts: std::rc::Rc<[Contact]> = contacts.into();
+                let contacts: std::sync::Arc<[Contact]> = contacts.into();
                 v.insert(CallMatches { at: now, contacts: contacts.clone() });
                 contacts
             }

@@ -41,13 +41,22 @@
 //! Ledger transitions are [`Durability::Strict`]; a batch that only carries audit entries,
 //! message copies or meta bookkeeping is relaxed.
 
+/// Whether the planted bug `$bug` is on: false, and compiled away, in every build without the
+/// `planted-bugs` feature.
+macro_rules! planted {
+    ($engine:expr, $bug:ident) => {{
+        #[cfg(feature = "planted-bugs")]
+        let on = $engine.opts.planted == Some($crate::engine::PlantedBug::$bug);
+        #[cfg(not(feature = "planted-bugs"))]
+        let on = false;
+        on
+    }};
+}
+
 pub mod audit;
-#[doc(hidden)]
-pub mod bench;
 pub mod conflict;
 pub mod digest;
 pub mod hygiene;
-mod json;
 pub mod messages;
 pub mod placeholder;
 pub mod records;
@@ -55,9 +64,7 @@ pub mod retry;
 pub mod slot;
 mod table;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-
-use rustc_hash::FxBuildHasher;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -119,10 +126,8 @@ pub enum Resolution {
     Dismiss,
 }
 
-/// Instructions for the shell (see the effect-order contract above).
-// A CRM request (400 bytes) is boxed: unboxed, every effect was that size, and a hang-up's
-// three dozen effects (mostly notices and batches of 32-80 bytes) were each copied in and out of
-// the queue at 400 bytes, which cost more than the ten allocations the boxes take.
+/// Instructions for the shell (see the effect-order contract above). A CRM request is boxed:
+/// it is many times the size of every other effect.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     Persist(Batch),
@@ -157,7 +162,7 @@ pub enum Notice {
     ManualRefused { call: CallId, integration: IntegrationId, reason: String },
     /// Contacts matching the call's other party in `integration` (the call pop, or the hang-up
     /// search): what the panel offers for active-call picks.
-    CallMatches { call: CallId, integration: IntegrationId, contacts: std::rc::Rc<[Contact]> },
+    CallMatches { call: CallId, integration: IntegrationId, contacts: std::sync::Arc<[Contact]> },
     /// Active-call picks refused (contacts not among the matches, unknown call, too late).
     PicksRefused { call: CallId, integration: IntegrationId, reason: String },
     /// A digest run finished; `sync` when the rep asked for it.
@@ -192,21 +197,28 @@ pub struct EngineOptions {
     pub max_attempts: u32,
     /// Failed marker lookups before a slot needs review.
     pub max_reconcile_checks: u32,
-    /// A deliberately planted bug, so tests can prove the simulator catches it.
-    #[doc(hidden)]
-    pub mutation: Mutation,
+    /// A deliberately planted bug, so the simulator's tests can prove it catches each one. Only
+    /// in builds with the `planted-bugs` feature, which only the tests turn on.
+    #[cfg(feature = "planted-bugs")]
+    pub planted: Option<PlantedBug>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { max_inflight_per_integration: 4, max_attempts: 8, max_reconcile_checks: 5, mutation: Mutation::None }
+        EngineOptions {
+            max_inflight_per_integration: 4,
+            max_attempts: 8,
+            max_reconcile_checks: 5,
+            #[cfg(feature = "planted-bugs")]
+            planted: None,
+        }
     }
 }
 
-#[doc(hidden)]
+/// The bugs the simulator's tests plant, one at a time, to prove it catches each.
+#[cfg(feature = "planted-bugs")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mutation {
-    None,
+pub enum PlantedBug {
     /// Send creates without persisting `Attempting` first.
     SkipAttemptingWrite,
     /// Create again after an unknown outcome without looking for the marker.
@@ -261,26 +273,16 @@ pub struct Engine {
     boot: u64,
     counter: u64,
     audit_seq: u64,
-    /// `|<boot>|`, the middle of this boot's audit keys.
-    audit_boot: String,
-    /// The last audit key and its time: the next key of the same time is this one counted up
-    /// ([`json::count_up`]).
-    audit_key: (u64, String),
-    /// `<boot>-`, the start of this boot's attempt ids.
-    attempt_prefix: String,
     now: Timestamp,
-    calls: table::IdMap<CallId, CallEntry>,
+    calls: BTreeMap<CallId, CallEntry>,
     slots: table::Slots,
     messages: BTreeMap<(ConversationId, String), Vec<Message>>,
     message_ids: BTreeSet<String>,
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
-    health: table::IdMap<IntegrationId, Health>,
-    inflight: HashMap<ReqId, InFlight, FxBuildHasher>,
+    health: BTreeMap<IntegrationId, Health>,
+    inflight: BTreeMap<ReqId, InFlight>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
-    queue: HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>,
-    /// Slots put on the run queues so far: [`Engine::pump`] tells from it whether a queue it
-    /// emptied can have been given more, rather than look the queue up again to find it empty.
-    queued: u64,
+    queue: BTreeMap<IntegrationId, VecDeque<SlotKey>>,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
     digest_due: Timestamp,
@@ -288,19 +290,9 @@ pub struct Engine {
     writes: Vec<Write>,
     /// Audit entries of the batch being staged, written at the flush (see [`Engine::audit`]).
     audits: Vec<AuditEntry>,
-    /// Outcome texts of entries already written, emptied for the next ones.
-    audit_texts: Vec<String>,
-    /// Slots changed since the last flush: serialised once per batch, in their final state
-    /// (a slot often changes two or three times while one input is handled).
-    /// Kept as a list (sorted and deduplicated at the flush, so batches are in key order as
-    /// before) so it keeps its capacity: a set allocates a node every time it stops being empty.
-    dirty: Vec<SlotKey>,
-    /// The notices of the slots a flush writes (kept for its capacity, like `dirty`).
-    slot_notices: Vec<Notice>,
-    /// The integrations [`Engine::pump`] serves, in id order (kept for its capacity).
-    pump_order: Vec<IntegrationId>,
-    /// Where [`Engine::call_slot_key`] assembles a key (kept for its capacity).
-    key_buf: String,
+    /// Slots changed since the last flush: written once per batch, in their final state (a slot
+    /// often changes two or three times while one input is handled), in key order.
+    dirty: BTreeSet<SlotKey>,
     strict: bool,
     notices: Vec<Notice>,
     effects: VecDeque<Effect>,
@@ -323,30 +315,22 @@ impl Engine {
             boot: 0,
             counter: 0,
             audit_seq: 0,
-            audit_boot: json::audit_boot(0),
-            audit_key: (0, String::new()),
-            attempt_prefix: json::attempt_prefix(0),
             now: Timestamp(0),
-            calls: table::IdMap::default(),
+            calls: BTreeMap::new(),
             slots: table::Slots::default(),
             messages: BTreeMap::new(),
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
-            health: table::IdMap::default(),
-            inflight: HashMap::default(),
-            queue: HashMap::default(),
-            queued: 0,
+            health: BTreeMap::new(),
+            inflight: BTreeMap::new(),
+            queue: BTreeMap::new(),
             timers: BTreeSet::new(),
             digest: DigestMeta::default(),
             digest_due: Timestamp(0),
             run: None,
             writes: Vec::new(),
             audits: Vec::new(),
-            audit_texts: Vec::new(),
-            dirty: Vec::new(),
-            slot_notices: Vec::new(),
-            pump_order: Vec::new(),
-            key_buf: String::new(),
+            dirty: BTreeSet::new(),
             strict: false,
             notices: Vec::new(),
             effects: VecDeque::new(),
@@ -380,7 +364,7 @@ impl Engine {
         if let Some((t, _)) = self.timers.first() {
             consider(*t);
         }
-        for (ById(integ), q) in &self.queue {
+        for (integ, q) in &self.queue {
             if q.is_empty() {
                 continue;
             }
@@ -398,7 +382,7 @@ impl Engine {
     }
 
     pub fn slot(&self, key: &str) -> Option<&Slot> {
-        self.slots.get_str(key)
+        self.slots.get(key)
     }
 
     pub fn slots(&self) -> impl Iterator<Item = &Slot> {
@@ -490,38 +474,22 @@ impl Engine {
 
     fn stage(&mut self, store: StoreName, record: Record, strict: bool) {
         self.strict |= strict;
-        if self.writes.capacity() == 0 {
-            // A batch's first write (a call record at hang-up): room for the changed slots and
-            // audit entries that usually join it, so the list is not moved as they come.
-            self.writes.reserve(4 + self.dirty.len() + self.audits.len());
-        }
         self.writes.push(Write::Put { store, record });
     }
 
     /// Emits the staged writes as one batch. Called before every CRM effect (so intent is on
     /// disk before the request) and at the end of every input.
     fn flush(&mut self) {
-        if self.dirty.is_empty() && self.audits.is_empty() && self.writes.is_empty() {
-            // Nothing staged (most flushes: the one after each CRM request's own).
-            return;
-        }
-        // The slots' notices go through a list kept for the purpose (a new one per batch was
-        // an allocation per CRM request).
-        let mut slot_notices = std::mem::take(&mut self.slot_notices);
-        self.stage_dirty_into(&mut slot_notices);
+        let slot_notices = self.stage_dirty();
         self.stage_audits();
         if !self.writes.is_empty() {
             let durability = if self.strict { Durability::Strict } else { Durability::Relaxed };
             let writes = std::mem::take(&mut self.writes);
             self.strict = false;
             self.effects.push_back(Effect::Persist(Batch { writes, durability }));
-            // One at a time: `VecDeque::extend` costs more than it saves for a few notices.
-            for n in slot_notices.drain(..).chain(self.notices.drain(..)) {
-                self.effects.push_back(Effect::Notify(n));
-            }
+            let notices = std::mem::take(&mut self.notices);
+            self.effects.extend(slot_notices.into_iter().chain(notices).map(Effect::Notify));
         }
-        slot_notices.clear();
-        self.slot_notices = slot_notices;
     }
 
     fn emit_wake(&mut self) {
@@ -541,30 +509,16 @@ impl Engine {
     /// input (the call ended, it matched, the attempt that follows) is one entry whose outcome
     /// lists each step in order ("matched; attempt 1-9: creating"), with the contact when one
     /// was chosen. An entry that names a record (a log made) always stands alone, and so does
-    /// an entry of another trigger. A hang-up used to write three entries per integration.
-    fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: impl Into<std::borrow::Cow<'static, str>>, contact: Option<RecordId>, record: Option<RecordId>) {
+    /// an entry of another trigger.
+    fn audit(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: impl Into<String>, contact: Option<RecordId>, record: Option<RecordId>) {
         let outcome = outcome.into();
-        self.audit_steps(slot, trigger, &[&outcome], contact, record);
-    }
-
-    /// [`Engine::audit`] with the outcome in pieces, written straight into the entry (the
-    /// attempt step of every create was first joined into a string of its own).
-    fn audit_steps(&mut self, slot: Option<&SlotKey>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
-        self.audit_steps_of(slot, None, trigger, outcome, contact, record);
-    }
-
-    /// [`Engine::audit_steps`]; `of`: the slot's integration and call, when the caller has
-    /// them at hand (a call slot just made), so the slot is not looked up for them.
-    fn audit_steps_of(&mut self, slot: Option<&SlotKey>, of: Option<(&IntegrationId, &CallId)>, trigger: Trigger, outcome: &[&str], contact: Option<RecordId>, record: Option<RecordId>) {
         if let Some(key) = slot {
-            let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref().is_some_and(|k| same_key(k, key)));
+            let pending = self.audits.iter_mut().rev().find(|e| e.slot.as_ref() == Some(key));
             if let Some(e) = pending {
                 let compatible = e.trigger == trigger && e.record.is_none() && record.is_none() && (e.contact.is_none() || contact.is_none() || e.contact == contact);
                 if compatible {
                     e.outcome.push_str("; ");
-                    for piece in outcome {
-                        e.outcome.push_str(piece);
-                    }
+                    e.outcome.push_str(&outcome);
                     if e.contact.is_none() {
                         e.contact = contact;
                     }
@@ -572,20 +526,11 @@ impl Engine {
                 }
             }
         }
-        let (integration, call) = match (of, slot.and_then(|k| if of.is_some() { None } else { self.slots.get(k) })) {
-            (Some((integration, call)), _) => (Some(integration.clone()), Some(call.clone())),
-            (None, Some(s)) => (Some(s.integration.clone()), s.call_id().cloned()),
-            (None, None) => (None, None),
+        let (integration, call) = match slot.and_then(|k| self.slots.get(k)) {
+            Some(s) => (Some(s.integration.clone()), s.call_id().cloned()),
+            None => (None, None),
         };
-        // Room for the steps that usually follow in the same batch ("; attempt 1-9: creating"),
-        // in the text of an entry already written when there is one (see `stage_audits`).
-        let mut text = self.audit_texts.pop().unwrap_or_default();
-        text.clear();
-        text.reserve(outcome.iter().map(|p| p.len()).sum::<usize>() + 48);
-        for piece in outcome {
-            text.push_str(piece);
-        }
-        self.audits.push(AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome: text, record });
+        self.audits.push(AuditEntry { at: self.now, trigger, integration, slot: slot.cloned(), call, contact, outcome, record });
     }
 
     /// An audit entry about a call in one integration that no slot stands for (the call pop).
@@ -605,26 +550,11 @@ impl Engine {
     /// Moves the batch's audit entries into the staged writes (relaxed: the trail explains the
     /// ledger, it is not the ledger).
     fn stage_audits(&mut self) {
-        self.writes.reserve(self.audits.len());
-        let mut audits = std::mem::take(&mut self.audits);
-        for e in audits.drain(..) {
+        for e in std::mem::take(&mut self.audits) {
             self.audit_seq += 1;
-            // The last key counted up while the time stays the same (the boot and the sequence
-            // start again together at every restore, which makes a new engine).
-            let at = e.at.0.max(0).unsigned_abs();
-            let key = &mut self.audit_key;
-            if key.0 != at || !json::count_up(&mut key.1) {
-                *key = (at, json::audit_key(at, &self.audit_boot, self.audit_seq));
-            }
-            let rec = e.to_record_keyed(key.1.clone());
+            let rec = e.to_record(self.boot, self.audit_seq);
             self.stage(StoreName::Audit, rec, false);
-            // The outcome's text is written into the record: keep its allocation for the next
-            // entry (a few: a digest run's batch must not leave thousands behind).
-            if self.audit_texts.len() < 16 {
-                self.audit_texts.push(e.outcome);
-            }
         }
-        self.audits = audits;
     }
 
     /// Saves a call record without asking for strict durability: for caches on it (matches)
@@ -645,7 +575,7 @@ impl Engine {
         let Some(s) = self.slots.get(key) else { return };
         let open = s.is_open();
         let call = s.call_id().cloned();
-        self.dirty.push(key.clone());
+        self.dirty.insert(key.clone());
         if let Some(run) = self.run.as_mut() {
             run.touched.insert(key.clone());
         }
@@ -656,64 +586,22 @@ impl Engine {
         }
     }
 
-    /// [`slot::call_slot_key`], assembled in a buffer kept for it: text joined from `&str`s
-    /// needs no check, where the stack buffer `json::shared` uses must be checked as UTF-8.
-    fn call_slot_key(&mut self, call: &CallId, integration: &IntegrationId) -> SlotKey {
-        let buf = &mut self.key_buf;
-        buf.clear();
-        for part in ["call|", call.as_str(), "|", integration.as_str()] {
-            buf.push_str(part);
-        }
-        SlotKey::from(buf.as_str())
-    }
-
-    /// What [`Engine::save_slot`] does for a slot known to be open: written at the next flush.
-    fn mark_dirty(&mut self, key: &SlotKey) {
-        self.dirty.push(key.clone());
-        if let Some(run) = self.run.as_mut() {
-            run.touched.insert(key.clone());
-        }
-    }
-
-
     /// Moves the changed slots into the staged writes; returns their notices.
     fn stage_dirty(&mut self) -> Vec<Notice> {
         let mut notices = Vec::new();
-        self.stage_dirty_into(&mut notices);
-        notices
-    }
-
-    /// [`Engine::stage_dirty`], adding the notices to `notices`.
-    fn stage_dirty_into(&mut self, notices: &mut Vec<Notice>) {
-        if self.dirty.is_empty() {
-            return;
-        }
-        let mut dirty = std::mem::take(&mut self.dirty);
-        // A slot saved twice in a row (targets set, then its attempt begun) is one entry
-        // before any sorting: the usual batch of one slot then needs no comparison of text.
-        // Equal by address first: `Rc<str>`'s equality always compares the text.
-        let same = |a: &mut SlotKey, b: &mut SlotKey| same_key(a, b);
-        dirty.dedup_by(same);
-        if dirty.len() > 1 {
-            dirty.sort_unstable();
-            dirty.dedup_by(same);
-        }
-        notices.reserve(dirty.len());
-        self.writes.reserve(dirty.len() + self.audits.len());
-        for key in dirty.drain(..) {
+        for key in std::mem::take(&mut self.dirty) {
             let Some(s) = self.slots.get(&key) else { continue };
             notices.push(Notice::SlotChanged {
                 slot: key.clone(),
                 integration: s.integration.clone(),
                 state: s.state.name().into(),
-                // Most slots written have no record yet: no list to gather.
-                records: if s.targets.iter().any(|t| t.record.is_some()) { s.records() } else { Vec::new() },
+                records: s.records(),
             });
             let rec = s.to_record();
-            let strict = self.opts.mutation != Mutation::RelaxedLedger;
+            let strict = !planted!(self, RelaxedLedger);
             self.stage(StoreName::Slots, rec, strict);
         }
-        self.dirty = dirty;
+        notices
     }
 
     fn call_is_open(&self, id: &CallId) -> bool {
@@ -721,7 +609,7 @@ impl Engine {
         if !c.ended {
             return true;
         }
-        self.slots.any_of_call(id, Slot::is_open)
+        self.slots.of_call(id).any(|(_, s)| s.is_open())
     }
 
     fn save_call(&mut self, id: &CallId) {
@@ -741,7 +629,7 @@ impl Engine {
     }
 
     fn integration(&self, id: &IntegrationId) -> Option<&IntegrationSettings> {
-        self.settings.integrations.iter().find(|i| same_id(&i.id, id))
+        self.settings.integrations.iter().find(|i| &i.id == id)
     }
 
     fn set_state(&mut self, key: &SlotKey, state: SlotState) {
@@ -765,15 +653,7 @@ impl Engine {
         };
         let Some(due) = due else { return };
         if due <= self.now {
-            self.queued = self.queued.wrapping_add(1);
-            // Looked up before inserting: `entry` would copy the integration id every time.
-            match self.queue.get_mut(&ById(s.integration.clone())) {
-                Some(q) => q.push_back(key.clone()),
-                None => {
-                    let integ = s.integration.clone();
-                    self.queue.insert(ById(integ), VecDeque::from([key.clone()]));
-                }
-            }
+            self.queue.entry(s.integration.clone()).or_default().push_back(key.clone());
         } else {
             self.timers.insert((due, key.clone()));
         }
@@ -813,7 +693,7 @@ impl Engine {
     }
 
     fn quiet(&self) -> bool {
-        self.opts.mutation != Mutation::IgnoreQuietHours && self.settings.digest.in_quiet_hours(self.now)
+        !planted!(self, IgnoreQuietHours) && self.settings.digest.in_quiet_hours(self.now)
     }
 
     fn tick(&mut self) {
@@ -823,9 +703,7 @@ impl Engine {
             }
             if let Some((_, key)) = self.timers.pop_first() {
                 if let Some(s) = self.slots.get(&key) {
-                    let integ = s.integration.clone();
-                    self.queued = self.queued.wrapping_add(1);
-                    self.queue.entry(ById(integ)).or_default().push_back(key);
+                    self.queue.entry(s.integration.clone()).or_default().push_back(key);
                 }
             }
         }
@@ -840,87 +718,48 @@ impl Engine {
         self.check_run();
     }
 
+    /// Starts requests for runnable slots, integration by integration in id order, as long as
+    /// each integration is neither blocked (parked, Retry-After, backoff) nor at its limit of
+    /// requests in flight.
     fn pump(&mut self) {
-        // In a list kept for the purpose: a new one was an allocation per input.
-        let mut integs = std::mem::take(&mut self.pump_order);
-        integs.extend(self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.0.clone()));
-        integs.sort_unstable();
+        let integs: Vec<IntegrationId> = self.queue.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
         let limit = self.opts.max_inflight_per_integration.max(1);
-        for integ in integs.drain(..) {
+        for integ in integs {
             if self.integration(&integ).is_none() {
                 continue;
             }
-            // The next slot is taken first and put back if the integration cannot take a
-            // request now, so an emptied queue costs no look-up of the health; the health is
-            // made if missing and read in one look-up the first time round.
-            let mut first = true;
             loop {
                 let now = self.now;
-                // `more`: whether the queue holds more after this slot.
-                let popped = self.queue.get_mut(&ById(integ.clone())).map(|q| (q.pop_front(), !q.is_empty()));
-                let Some((Some(key), more)) = popped else {
-                    if first {
-                        self.health.entry(integ.clone()).or_default();
-                    }
+                let h = self.health.entry(integ.clone()).or_default();
+                if h.is_blocked(now) || h.inflight >= limit {
                     break;
-                };
-                let stop = if std::mem::take(&mut first) {
-                    let h = self.health.entry(integ.clone()).or_default();
-                    h.is_blocked(now) || h.inflight >= limit
+                }
+                let Some(key) = self.queue.get_mut(&integ).and_then(VecDeque::pop_front) else { break };
+                let Some(s) = self.slots.get(&key) else { continue };
+                if !self.runnable(s) {
+                    // Stale, or no longer due because the clock went back: re-arm its timer.
+                    self.enqueue(&key);
+                } else if s.trigger == Trigger::Digest && self.quiet() {
+                    let end = self.settings.digest.quiet_end(self.now);
+                    self.timers.insert((end, key));
                 } else {
-                    self.health.get(&integ).is_none_or(|h| h.is_blocked(now) || h.inflight >= limit)
-                };
-                if stop {
-                    if let Some(q) = self.queue.get_mut(&ById(integ.clone())) {
-                        q.push_front(key);
-                    }
-                    break;
-                }
-                let queued = self.queued;
-                'one: {
-                    let Some(s) = self.slots.get(&key) else { break 'one };
-                    if !self.runnable(s) {
-                        // Stale, or no longer due because the clock went back: re-arm its timer.
-                        self.enqueue(&key);
-                        break 'one;
-                    }
-                    if s.trigger == Trigger::Digest && self.quiet() {
-                        let end = self.settings.digest.quiet_end(self.now);
-                        self.timers.insert((end, key));
-                        break 'one;
-                    }
                     self.issue(&key);
-                }
-                // The queue was emptied and nothing was queued since: it is still empty (the
-                // usual end, which no longer costs a look-up of the queue).
-                if !more && self.queued == queued {
-                    break;
                 }
             }
         }
-        self.pump_order = integs;
     }
 
+    /// Sends one CRM request for a slot, marking it busy until the answer comes. Whatever was
+    /// staged (the `Attempting` transition above all) is flushed first: intent is committed
+    /// before the request can start.
     fn send(&mut self, key: &SlotKey, what: OpKind, trigger: Trigger, attempt: Option<String>, op: CrmOp) {
         let Some(s) = self.slots.get_mut(key) else { return };
         s.busy = true;
         let integration = s.integration.clone();
-        self.send_busy(key, integration, what, trigger, attempt, op);
-    }
-
-    /// [`Engine::send`] for a slot already marked busy, with its integration.
-    fn send_busy(&mut self, key: &SlotKey, integration: IntegrationId, what: OpKind, trigger: Trigger, attempt: Option<String>, op: CrmOp) {
         let kind = self.integration(&integration).map_or(CrmKind::HubSpot, |i| i.kind);
         let req = self.req_id();
-        match self.health.get_mut(&integration) {
-            Some(h) => h.inflight += 1,
-            None => {
-                self.health.insert(integration.clone(), Health { inflight: 1, ..Health::default() });
-            }
-        }
+        self.health.entry(integration.clone()).or_default().inflight += 1;
         self.inflight.insert(req, InFlight { slot: key.clone(), integration: integration.clone(), what });
-        // Intent first: whatever was staged (the Attempting transition above all) is committed
-        // before the request can start.
         self.flush();
         self.effects.push_back(Effect::Crm(Box::new(CrmRequest { req, integration, kind, slot: key.clone(), trigger, attempt, op })));
     }
@@ -947,7 +786,7 @@ impl Engine {
             }
             h.inflight += 1;
             let req = self.req_id();
-            let slot = json::concat(&["pop|", id.as_str(), "|", integ.as_str()]);
+            let slot = format!("pop|{}|{}", id.as_str(), integ.as_str());
             self.inflight.insert(req, InFlight { slot: slot.clone().into(), integration: integ.clone(), what: OpKind::Pop { call: id.clone(), feeds: false } });
             self.flush();
             self.effects.push_back(Effect::Crm(Box::new(CrmRequest {
@@ -977,40 +816,6 @@ impl Engine {
 
     /// Starts the next request for a runnable slot.
     fn issue(&mut self, key: &SlotKey) {
-        // The two requests every call makes (its search, then its create) are built from a
-        // borrowed slot, which is also marked busy on the way (no look-up of it in `send`);
-        // the rarer ones below work on a copy.
-        let Some(s) = self.slots.get_mut(key) else { return };
-        if matches!(s.state, SlotState::Waiting { .. }) && !matches!(s.subject, Subject::Placeholder { .. }) {
-            if s.targets.is_empty() {
-                let phone = match &s.subject {
-                    Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number),
-                    Subject::Messages { their_number, .. } => Some(*their_number),
-                    Subject::Placeholder { number } => Some(*number),
-                };
-                let trigger = s.trigger;
-                match phone {
-                    Some(phone) => {
-                        s.busy = true;
-                        let integration = s.integration.clone();
-                        self.send_busy(key, integration, OpKind::Search, trigger, None, CrmOp::SearchContacts { phone });
-                    }
-                    None => self.fail(key, "the call's details are missing from the ledger".into()),
-                }
-                return;
-            }
-            if let (Some(i), Subject::Call { call }) = (s.targets.iter().position(|t| t.record.is_none()), &s.subject) {
-                let Some(c) = self.calls.get(call) else {
-                    return self.fail(key, "the call's details are missing from the ledger".into());
-                };
-                let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone() };
-                let (trigger, rev) = (s.trigger, s.messages);
-                if let (attempt, Some(integration)) = self.begin_attempt(key, i) {
-                    self.send_busy(key, integration, OpKind::Create { target: i, rev }, trigger, Some(attempt), CrmOp::CreateCallLog { log });
-                }
-                return;
-            }
-        }
         let Some(s) = self.slots.get(key).cloned() else { return };
         match &s.state {
             SlotState::Unknown { target, .. } => {
@@ -1047,9 +852,8 @@ impl Engine {
                         phone: *number,
                         marker: s.marker_for(0),
                     };
-                    if let (attempt, Some(integration)) = self.begin_attempt(key, 0) {
-                        self.send_busy(key, integration, OpKind::CreateContact, s.trigger, Some(attempt), op);
-                    }
+                    let attempt = self.begin_attempt(key, 0);
+                    self.send(key, OpKind::CreateContact, s.trigger, Some(attempt), op);
                 }
                 _ if s.targets.is_empty() => {
                     let phone = match &s.subject {
@@ -1085,41 +889,36 @@ impl Engine {
                         CrmOp::CreateMessageLog { log } => log.messages.len(),
                         _ => s.messages,
                     };
-                    if let (attempt, Some(integration)) = self.begin_attempt(key, i) {
-                        self.send_busy(key, integration, OpKind::Create { target: i, rev }, s.trigger, Some(attempt), op);
-                    }
+                    let attempt = self.begin_attempt(key, i);
+                    self.send(key, OpKind::Create { target: i, rev }, s.trigger, Some(attempt), op);
                 }
             },
             _ => {}
         }
     }
 
-    /// Moves a slot to `Attempting` and stages that transition (strict) with its audit entry.
-    /// The slot is marked busy for the request that always follows; with the attempt id comes
-    /// the slot's integration (none if there is no such slot), for [`Engine::send_busy`].
-    fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> (String, Option<IntegrationId>) {
+    /// Moves a slot to `Attempting` and stages that transition (strict) with its audit entry;
+    /// returns the attempt id for the create that always follows.
+    fn begin_attempt(&mut self, key: &SlotKey, target: usize) -> String {
         let n = self.next_id();
-        let attempt = json::attempt_id(&self.attempt_prefix, n);
+        let attempt = format!("{:x}-{n}", self.boot);
         let now = self.now;
-        if self.opts.mutation == Mutation::SkipAttemptingWrite {
+        if planted!(self, SkipAttemptingWrite) {
             // The planted bug must not be hidden by a write of this slot already staged.
             self.flush();
         }
-        let (integration, trigger, contact) = match self.slots.get_mut(key) {
+        let (trigger, contact) = match self.slots.get_mut(key) {
             Some(s) => {
                 s.state = SlotState::Attempting { attempt: attempt.clone(), target, started_at: now };
-                s.busy = true;
-                (Some(s.integration.clone()), s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
+                (s.trigger, s.targets.get(target).map(|t| t.contact.id.clone()))
             }
-            None => (None, Trigger::Auto, None),
+            None => (Trigger::Auto, None),
         };
-        if integration.is_some() && self.opts.mutation != Mutation::SkipAttemptingWrite {
-            // `save_slot` without looking the slot up again: an attempting slot is open, so
-            // its call's record does not change.
-            self.mark_dirty(key);
+        if !planted!(self, SkipAttemptingWrite) {
+            self.save_slot(key);
         }
-        self.audit_steps(Some(key), trigger, &["attempt ", &attempt, ": creating"], contact, None);
-        (attempt, integration)
+        self.audit(Some(key), trigger, format!("attempt {attempt}: creating"), contact, None);
+        attempt
     }
 
     fn hint(&self, s: &Slot, target: usize) -> LogHint {
@@ -1214,55 +1013,8 @@ impl Engine {
     }
 }
 
-/// What [`Engine::enqueue`] does for a slot known to be runnable now (not busy, due now). On
-/// the queues alone, so a caller can hold the slot meanwhile.
-fn queue_now(queue: &mut HashMap<ById, VecDeque<SlotKey>, FxBuildHasher>, queued: &mut u64, key: &SlotKey, integration: &IntegrationId) {
-    *queued = queued.wrapping_add(1);
-    let integration = ById(integration.clone());
-    match queue.get_mut(&integration) {
-        Some(q) => q.push_back(key.clone()),
-        None => {
-            queue.insert(integration, VecDeque::from([key.clone()]));
-        }
-    }
-}
-
-/// An integration id as the run queues' key: equal by [`same_id`] (address first; the
-/// derived equality compares the text every time, `Rc<str>` being unsized), hashed as text.
-#[derive(Clone, Debug)]
-struct ById(IntegrationId);
-
-impl PartialEq for ById {
-    fn eq(&self, other: &ById) -> bool {
-        same_id(&self.0, &other.0)
-    }
-}
-
-impl Eq for ById {}
-
-impl std::hash::Hash for ById {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.0.hash(h);
-    }
-}
-
-/// `a == b`, cheaper for the usual question "which of the settings' integrations is this copy
-/// of": the same text by address, or else different at once by length or first byte (short ids
-/// of one length, "hs" against "pd", each used to cost a call to `memcmp`).
-fn same_id(a: &IntegrationId, b: &IntegrationId) -> bool {
-    let (a, b) = (a.as_str(), b.as_str());
-    std::ptr::eq(a, b) || (a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b)
-}
-
-/// `a == b` for slot keys, cheaper when they differ: a call's keys differ only in their last
-/// characters (the integration), so those are compared before the whole text.
-fn same_key(a: &SlotKey, b: &SlotKey) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    std::ptr::eq(a, b) || (a.len() == b.len() && a.last() == b.last() && a == b)
-}
-
 /// Drops contacts whose id came earlier in the list (a CRM can list one twice across pages, a
-/// page can name one twice). Nothing to do, and nothing allocated, for the usual one match.
+/// page can name one twice).
 fn dedup_by_id(contacts: &mut Vec<Contact>) {
     if contacts.len() > 1 {
         let mut seen = BTreeSet::new();

@@ -41,22 +41,6 @@ pub struct CachedPlaceholder {
 }
 
 impl CachedPlaceholder {
-    /// A `contacts` record read by hand (see [`super::json::Reader`]).
-    pub fn read(text: &str) -> Option<CachedPlaceholder> {
-        let mut r = super::json::Reader::new(text);
-        let (mut integration, mut number, mut contact) = (None, None, None);
-        r.object(&["integration", "number", "contact"], |r, k| {
-            match k {
-                0 => integration = Some(IntegrationId::new(r.text()?)),
-                1 => number = Some(E164::try_from(r.string()?).ok()?),
-                _ => contact = Some(r.contact()?),
-            }
-            Some(())
-        })?;
-        r.end()?;
-        Some(CachedPlaceholder { integration: integration?, number: number?, contact: contact? })
-    }
-
     pub fn to_record(&self, at: i64) -> Record {
         Record {
             key: key(&self.integration, &self.number).to_string(),

@@ -4,14 +4,13 @@
 //! reads a bounded amount whatever the length of the history.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Call, Contact, IntegrationId, Timestamp};
 use crate::store::Record;
 
-use super::json;
 use super::retry::Health;
 
 /// One call as the engine keeps it (`calls/<call id>`).
@@ -43,7 +42,7 @@ pub struct CallEntry {
 pub struct CallMatches {
     pub at: Timestamp,
     /// Shared with the [`super::Notice::CallMatches`] that tells the panel.
-    pub contacts: Rc<[Contact]>,
+    pub contacts: Arc<[Contact]>,
 }
 
 /// How long a call pop's answer stands in for the hang-up search, counted from the answer to
@@ -79,117 +78,11 @@ impl CallEntry {
     }
 
     pub fn to_record(&self, open: bool) -> Record {
-        Record {
-            key: self.call.id.as_str().to_owned(),
-            open: u8::from(open),
-            at: self.at().0,
-            value: self.to_json(),
-        }
-    }
-
-    /// The entry as JSON, exactly as the derived `Serialize` writes it (see [`super::json`]).
-    /// Written at hang-up and again with each call pop's answer, so not through serde.
-    pub fn to_json(&self) -> String {
-        let contacts: usize = self.matches.values().map(|m| m.contacts.len()).sum::<usize>() + self.picks.values().map(Vec::len).sum::<usize>();
-        let mut out = json::Out::with_capacity(320 + self.call.notes.len() + 256 * contacts);
-        out.raw("{\"call\":");
-        json::call(&mut out, &self.call);
-        let flag = |b: bool| if b { "true" } else { "false" };
-        out.raw(",\"ended\":");
-        out.raw(flag(self.ended));
-        out.raw(",\"notes_opened\":");
-        out.raw(flag(self.notes_opened));
-        out.raw(",\"picks\":{");
-        for (i, (integ, contacts)) in self.picks.iter().enumerate() {
-            if i > 0 {
-                out.byte(b',');
-            }
-            json::str(&mut out, integ.as_str());
-            out.raw(":[");
-            for (j, c) in contacts.iter().enumerate() {
-                if j > 0 {
-                    out.byte(b',');
-                }
-                json::contact(&mut out, c);
-            }
-            out.byte(b']');
-        }
-        out.raw("},\"log_now\":");
-        out.raw(flag(self.log_now));
-        out.raw(",\"matches\":{");
-        for (i, (integ, m)) in self.matches.iter().enumerate() {
-            if i > 0 {
-                out.byte(b',');
-            }
-            json::str(&mut out, integ.as_str());
-            out.raw(":{\"at\":");
-            json::int(&mut out, m.at.0);
-            out.raw(",\"contacts\":[");
-            for (j, c) in m.contacts.iter().enumerate() {
-                if j > 0 {
-                    out.byte(b',');
-                }
-                json::contact(&mut out, c);
-            }
-            out.raw("]}");
-        }
-        out.raw("}}");
-        out.finish()
-    }
-
-    /// A call record read by hand (see [`json::Reader`]): what the derived `Deserialize` reads,
-    /// without serde's generic code.
-    fn read(text: &str) -> Option<CallEntry> {
-        let mut r = json::Reader::new(text);
-        let (mut call, mut ended, mut notes_opened, mut picks, mut log_now) = (None, None, None, None, None);
-        let mut matches = BTreeMap::new();
-        const NAMES: &[&str] = &["call", "ended", "notes_opened", "picks", "log_now", "matches"];
-        r.object(NAMES, |r, k| {
-            match k {
-                0 => call = Some(r.call()?),
-                1 => ended = Some(r.bool()?),
-                2 => notes_opened = Some(r.bool()?),
-                3 => {
-                    let mut m = BTreeMap::new();
-                    r.map(|r, integ| {
-                        m.insert(IntegrationId::new(integ), r.contacts()?);
-                        Some(())
-                    })?;
-                    picks = Some(m);
-                }
-                4 => log_now = Some(r.bool()?),
-                _ => {
-                    r.map(|r, integ| {
-                        let (mut at, mut list) = (None, None);
-                        r.object(&["at", "contacts"], |r, k| {
-                            match k {
-                                0 => at = Some(Timestamp(r.int()?)),
-                                _ => list = Some(r.contacts()?),
-                            }
-                            Some(())
-                        })?;
-                        matches.insert(IntegrationId::new(integ), CallMatches { at: at?, contacts: list?.into() });
-                        Some(())
-                    })?;
-                }
-            }
-            Some(())
-        })?;
-        r.end()?;
-        Some(CallEntry {
-            call: call?,
-            ended: ended?,
-            notes_opened: notes_opened?,
-            picks: picks?,
-            log_now: log_now?,
-            matches,
-            popped: Default::default(),
-            persisted_open: false,
-        })
+        Record::encode(self.call.id.as_str(), open, self.at().0, self)
     }
 
     pub fn from_record(r: &Record) -> Option<CallEntry> {
-        let mut c = CallEntry::read(&r.value)?;
+        let mut c: CallEntry = r.decode()?;
         c.persisted_open = r.open == 1;
         Some(c)
     }
@@ -207,21 +100,6 @@ pub struct DigestMeta {
 }
 
 impl DigestMeta {
-    /// The `meta/digest` record read by hand (see [`json::Reader`]).
-    pub fn read(text: &str) -> Option<DigestMeta> {
-        let mut r = json::Reader::new(text);
-        let mut m = DigestMeta::default();
-        r.object(&["last_started", "last_completed"], |r, k| {
-            match k {
-                0 => m.last_started = r.opt_time()?,
-                _ => m.last_completed = r.opt_time()?,
-            }
-            Some(())
-        })?;
-        r.end()?;
-        Some(m)
-    }
-
     pub fn to_record(&self) -> Record {
         Record {
             key: DIGEST_KEY.into(),
@@ -229,6 +107,10 @@ impl DigestMeta {
             at: self.last_started.map_or(0, |t| t.0),
             value: serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned()),
         }
+    }
+
+    pub fn from_record(r: &Record) -> Option<DigestMeta> {
+        r.decode()
     }
 }
 
@@ -260,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn records_match_serde_json_and_read_back() {
+    fn call_records_read_back() {
         let their = E164::parse("+12125550100", Country::US).unwrap();
         let directions = [Direction::Inbound, Direction::Outbound];
         let results = [CallResult::Answered, CallResult::Missed, CallResult::Voicemail, CallResult::Busy, CallResult::Rejected, CallResult::Failed, CallResult::Unknown];
@@ -288,54 +170,29 @@ mod tests {
                 e.matches.insert(IntegrationId::new("zo"), CallMatches { at: Timestamp(10), contacts: Vec::new().into() });
             }
             let r = e.to_record(i % 2 == 0);
-            assert_eq!(r.value, serde_json::to_string(&e).unwrap());
-            // Read by hand, exactly as serde reads it.
-            assert_eq!(CallEntry::read(&r.value), Some(serde_json::from_str::<CallEntry>(&r.value).unwrap()));
+            assert_eq!((r.key.as_str(), r.at), (e.call.id.as_str(), e.at().0));
             let back = CallEntry::from_record(&r).unwrap();
             assert_eq!(back, CallEntry { persisted_open: i % 2 == 0, ..e });
         }
-        // Older records without matches, records with fields this version does not know, and
-        // odd spellings read as serde reads them; what serde refuses is refused.
+        // Records written before `matches` existed still read; fields of a later version are
+        // ignored; a number that is not E.164 is refused.
         let old = r#"{"call":{"id":"c","direction":"inbound","our_number":null,"their_number":"+12125550100","started_at":1,"answered_at":null,"ended_at":2,"result":"missed","recording_url":null,"notes":""},"ended":true,"notes_opened":false,"picks":{},"log_now":false}"#;
-        let odd = [
-            old.to_owned(),
-            old.replace("\"log_now\":false", "\"log_now\":false,\"x\":[1,{\"y\":null}]"),
-            old.replace("\"answered_at\":null,", ""),
-            old.replace("\"direction\":\"inbound\"", "\"direction\":\"in\\u0062ound\""),
-            old.replace("\"ended\"", "\"\\u0065nded\""),
-            old.replace("+12125550100", "+1212"),
-            old.replace("\"started_at\":1", "\"started_at\":1e0"),
-            old.replace("\"log_now\":false", "\"log_now\":false,\"ended\":true"),
-            old.replace(",\"notes\":\"\"", ""),
-        ];
-        for odd in &odd {
-            let serde = serde_json::from_str::<CallEntry>(odd).ok();
-            assert_eq!(CallEntry::read(odd), serde, "{odd}");
-        }
-        assert!(CallEntry::read(&odd[1]).is_some() && CallEntry::read(&odd[4]).is_some() && CallEntry::read(&odd[5]).is_none());
+        let read = |text: &str| CallEntry::from_record(&Record { key: "c".into(), open: 0, at: 2, value: text.into() });
+        assert!(read(old).is_some());
+        assert!(read(&old.replace("\"log_now\":false", "\"log_now\":false,\"x\":[1,{\"y\":null}]")).is_some());
+        assert!(read(&old.replace("+12125550100", "+1212")).is_none());
     }
 
-    /// The small records restore reads (digest meta, health, cached placeholders) read by hand
-    /// exactly as serde reads them.
     #[test]
-    fn meta_and_placeholder_records_read_as_serde_reads_them() {
+    fn meta_and_placeholder_records_read_back() {
         use super::super::placeholder::CachedPlaceholder;
         for m in [DigestMeta::default(), DigestMeta { last_started: Some(Timestamp(5)), last_completed: None }] {
-            let text = m.to_record().value;
-            assert_eq!(DigestMeta::read(&text), Some(m), "{text}");
+            assert_eq!(DigestMeta::from_record(&m.to_record()), Some(m));
         }
         for h in [Health::default(), Health { parked: true, blocked_until: Some(Timestamp(9)), failures: 3, inflight: 0 }] {
-            let text = health_record(&IntegrationId::new("hs"), &h).value;
-            assert_eq!(Health::read(&text), Some(h), "{text}");
+            assert_eq!(health_record(&IntegrationId::new("hs"), &h).decode::<Health>(), Some(h));
         }
         let p = CachedPlaceholder { integration: IntegrationId::new("hs"), number: E164::parse("+12125550100", Country::US).unwrap(), contact: contact("a") };
-        let text = p.to_record(0).value;
-        assert_eq!(CachedPlaceholder::read(&text), Some(p));
-        for odd in [r#"{"last_started":null}"#, r#"{"last_started":1,"x":2}"#, r#"{"last_started":1.5}"#, r#"{}"#, r#"[]"#] {
-            assert_eq!(DigestMeta::read(odd), serde_json::from_str::<DigestMeta>(odd).ok(), "{odd}");
-        }
-        for odd in [r#"{"parked":false,"failures":0}"#, r#"{"parked":false}"#, r#"{"parked":false,"failures":-1}"#, r#"{"parked":1,"failures":0}"#] {
-            assert_eq!(Health::read(odd), serde_json::from_str::<Health>(odd).ok(), "{odd}");
-        }
+        assert_eq!(p.to_record(0).decode::<CachedPlaceholder>(), Some(p));
     }
 }

@@ -25,22 +25,6 @@ pub struct Health {
 }
 
 impl Health {
-    /// A `meta/health|<integration>` record read by hand (see [`super::json::Reader`]).
-    pub fn read(text: &str) -> Option<Health> {
-        let mut r = super::json::Reader::new(text);
-        let (mut parked, mut blocked_until, mut failures) = (None, None, None);
-        r.object(&["parked", "blocked_until", "failures"], |r, k| {
-            match k {
-                0 => parked = Some(r.bool()?),
-                1 => blocked_until = r.opt_time()?,
-                _ => failures = Some(u32::try_from(r.uint()?).ok()?),
-            }
-            Some(())
-        })?;
-        r.end()?;
-        Some(Health { parked: parked?, blocked_until, failures: failures?, inflight: 0 })
-    }
-
     pub fn is_blocked(&self, now: Timestamp) -> bool {
         self.parked || self.blocked_until.is_some_and(|t| now < t)
     }

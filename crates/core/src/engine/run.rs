@@ -15,7 +15,7 @@ use super::placeholder::CachedPlaceholder;
 use super::records::{CallEntry, DigestMeta, DIGEST_KEY, HEALTH_PREFIX};
 use super::retry::Health;
 use super::slot::{Slot, SlotKey, SlotState, Subject, Trigger};
-use super::{digest, messages, Engine, Mutation, ProblemKind, Run};
+use super::{digest, messages, Engine, ProblemKind, Run};
 
 impl Engine {
     pub(super) fn on_restored(&mut self, snap: Snapshot, settings: Settings, boot_id: u64) {
@@ -24,25 +24,22 @@ impl Engine {
         self.now = now;
         self.restored = true;
         self.boot = boot_id;
-        self.audit_boot = super::json::audit_boot(boot_id);
-        self.attempt_prefix = super::json::attempt_prefix(boot_id);
         if let Err(e) = settings.validate() {
             self.problem(ProblemKind::BadSettings, format!("restored settings are not valid ({e}); using them anyway"));
         }
         self.settings = settings;
         for r in snap.records(StoreName::Meta) {
             if r.key == DIGEST_KEY {
-                if let Some(m) = DigestMeta::read(&r.value) {
+                if let Some(m) = DigestMeta::from_record(r) {
                     self.digest = m;
                 }
             } else if let Some(id) = r.key.strip_prefix(HEALTH_PREFIX) {
-                if let Some(h) = Health::read(&r.value) {
+                if let Some(h) = r.decode::<Health>() {
                     self.health.insert(IntegrationId::new(id), h);
                 }
             }
         }
         let calls = snap.records(StoreName::Calls);
-        self.calls.reserve(calls.len());
         for r in calls {
             match CallEntry::from_record(r) {
                 Some(c) => {
@@ -52,7 +49,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Messages) {
-            if let Some(m) = crate::model::Message::from_json(&r.value) {
+            if let Some(m) = r.decode::<crate::model::Message>() {
                 if self.message_ids.insert(m.id.clone()) {
                     let day = self.settings.digest.local_day(m.at);
                     messages::insert_sorted(self.messages.entry((m.conversation.clone(), day)).or_default(), m);
@@ -60,7 +57,7 @@ impl Engine {
             }
         }
         for r in snap.records(StoreName::Contacts) {
-            if let Some(p) = CachedPlaceholder::read(&r.value) {
+            if let Some(p) = r.decode::<CachedPlaceholder>() {
                 self.placeholders.insert((p.integration, p.number), p.contact);
             }
         }
@@ -74,7 +71,7 @@ impl Engine {
                 // The request may or may not have reached the CRM: look before creating again.
                 // The search lag is counted from now, not from the attempt: the request may
                 // have reached the CRM at any moment until the worker died.
-                s.state = if self.opts.mutation == Mutation::BlindRetryAfterUnknown {
+                s.state = if planted!(self, BlindRetryAfterUnknown) {
                     SlotState::Waiting { due: Some(self.now) }
                 } else {
                     SlotState::Unknown { target, since: self.now, checks: 0 }

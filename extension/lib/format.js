@@ -1,4 +1,6 @@
-// Formatting for people: times, durations, phone numbers, labels. Presentation only.
+// Formatting for people: times, durations, phone numbers, labels. Presentation only: the words
+// for statuses and call results come with the worker's views (crates/core/src/view.rs). Shared by the pages
+// (an ES module import) and the in-page panel (a dynamic import of this web-accessible file).
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
@@ -59,30 +61,8 @@ export function phone(e164) {
   return `+${m[1]} ${m[2].replace(/(\d{3,4})(?=\d{3,4}$)/, '$1 ')}`;
 }
 
-export const RESULT = {
-  answered: 'Answered',
-  missed: 'Missed',
-  voicemail: 'Voicemail',
-  busy: 'Busy',
-  rejected: 'Rejected',
-  failed: 'Failed',
-  unknown: 'Ended',
-};
-
-/** Status words and tone for a SlotView status (src/view.rs `Status`). */
-export const STATUS = {
-  logged: { label: 'Logged', tone: 'success', icon: 'check' },
-  scheduled: { label: 'Scheduled', tone: 'info', icon: 'clock' },
-  waiting_for_digest: { label: 'Waiting for digest', tone: 'info', icon: 'clock' },
-  in_progress: { label: 'Logging…', tone: 'info', icon: 'sync' },
-  no_match: { label: 'No match', tone: 'neutral', icon: 'user' },
-  unresolved: { label: 'Unresolved', tone: 'warning', icon: 'alert' },
-  needs_review: { label: 'Needs review', tone: 'warning', icon: 'alert' },
-  failed: { label: 'Failed', tone: 'danger', icon: 'x' },
-  skipped: { label: 'Skipped', tone: 'neutral', icon: 'minus' },
-  dismissed: { label: 'Dismissed', tone: 'neutral', icon: 'minus' },
-  not_logged: { label: 'Not logged', tone: 'neutral', icon: 'minus' },
-};
+/** The icon for a status tone (`tone` of a SlotView, from crates/core/src/view.rs). */
+export const TONE_ICON = { success: 'check', info: 'clock', warning: 'alert', danger: 'x', neutral: 'minus' };
 
 export const RULES = [
   { rule: 'last_modified', label: 'Last modified' },

@@ -1,11 +1,12 @@
-//! Engine benchmarks (issue 3), written once and run natively (`cargo bench --bench engine`) and
-//! in wasm under Node (`scripts/bench-engine.sh`), so the two sets of figures measure the same
-//! code on the same data.
+//! The engine's figures for `cargo bench --bench engine`: how long the pure engine takes for
+//! what a rep's worker does most (a restart's restore, a call's hang-up to its creates, a digest
+//! pass), natively. A regression guide, not a bar: what a rep feels is measured end to end in
+//! the browser (`scripts/bench-extension.mjs`).
 //!
-//! The library never reads a clock: the caller hands one in (`Instant` natively,
-//! `performance.now()` in Node), in milliseconds. Every figure is the median of `samples`
-//! timings; set-up (building stores, restore queries, answering requests the figure is not
-//! about) is outside the timed part.
+//! The figures never read a clock: the caller hands one in, in milliseconds. Every figure is the
+//! median of `samples` timings; set-up (building stores, restore queries, answering requests the
+//! figure is not about) is outside the timed part. The native test binary compiles this file
+//! too (`tests/native/bench.rs`), so every `cargo test` runs each figure once.
 //!
 //! Figures:
 //! - `restore`: `Restored` + drain, from a store holding 50,000 closed calls of history (one
@@ -17,31 +18,23 @@
 //!   5 matches, then `CallEnded` → 5 creates reusing the matches (per call).
 //! - `digest_pass_10k`: `DigestRequested` + drain with 10,000 open slots waiting for it.
 //! - `reply_during_10k_digest`: one search reply while those 10,000 slots are enrolled in the run.
-//!
-//! Invariant: nothing here is compiled into the shipped extension's behaviour; the wasm export
-//! exists only with the `bench` feature.
 
-use serde::Serialize;
-
-use crate::crm::{CrmOp, CrmOutput};
-use crate::model::{Call, CallId, CallResult, Contact, CrmKind, Direction, IntegrationId, RecordId, RecordType, Timestamp};
-use crate::phone::{Country, E164};
-use crate::settings::{IntegrationSettings, Settings};
-use crate::store::{Batch, Durability, MemStore, Record, Snapshot, StoreName, Write};
-
-use super::records::{CallEntry, DigestMeta};
-use super::slot::{call_slot_key, marker, Mode, Slot, SlotState, Subject, Target, Trigger};
-use super::{Effect, Engine, EngineOptions, Input, ReqId};
+use calltrail_core::crm::{CrmOp, CrmOutput};
+use calltrail_core::engine::records::{CallEntry, DigestMeta};
+use calltrail_core::engine::slot::{call_slot_key, marker, Mode, Slot, SlotState, Subject, Target, Trigger};
+use calltrail_core::engine::{Effect, Engine, EngineOptions, Input, ReqId};
+use calltrail_core::model::{Call, CallId, CallResult, Contact, CrmKind, Direction, IntegrationId, RecordId, RecordType, Timestamp};
+use calltrail_core::phone::{Country, E164};
+use calltrail_core::settings::{IntegrationSettings, Settings};
+use calltrail_core::store::{Batch, Durability, MemStore, Record, Snapshot, StoreName, Write};
 
 /// One benchmark result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Figure {
     pub name: String,
     /// What one timed unit is.
     pub unit: String,
     pub median_ns: f64,
-    /// Issue 3's native bar for this figure, if it has one (the call pop's whole flow has none).
-    pub target_ns: Option<f64>,
     pub samples: usize,
     /// Facts about the set-up worth printing (snapshot size, effects drained).
     pub note: String,
@@ -52,19 +45,10 @@ pub const OPEN_SLOTS: usize = 200;
 pub const DIGEST_SLOTS: usize = 10_000;
 const CALLS_PER_SAMPLE: usize = 20;
 
-/// Runs every figure. `iterations` scales the sample counts (restore and digest figures take
-/// `iterations` samples, per-call figures `iterations * 4` samples of 20 calls each).
-pub fn run(iterations: usize, clock: &mut dyn FnMut() -> f64) -> Vec<Figure> {
-    run_only(iterations, clock, "")
-}
-
-/// Runs the figures whose name contains `filter` (all when it is empty).
-///
-/// Each figure runs once untimed first (a third of the samples, at least three). In wasm, V8
-/// starts new code on its baseline compiler and swaps in optimised code once the code is hot,
-/// so without a warm-up the first figure timed (restore) measured mostly the baseline compiler
-/// and read 3.3-3.6x native where the warmed figure reads 2-2.5x. Natively the warm-up only
-/// warms caches. BENCHMARKS.md gives the cold restore too: a worker restart restores once, cold.
+/// Runs the figures whose name contains `filter` (all when it is empty). `iterations` scales
+/// the sample counts (restore and digest figures take `iterations` samples, per-call figures
+/// `iterations * 4` samples of 20 calls each). Each figure runs once untimed first (a third of
+/// the samples, at least three) to warm the caches.
 pub fn run_only(iterations: usize, clock: &mut dyn FnMut() -> f64, filter: &str) -> Vec<Figure> {
     let iterations = iterations.max(3);
     let warm = iterations.div_ceil(3).max(3);
@@ -93,29 +77,11 @@ pub fn run_only(iterations: usize, clock: &mut dyn FnMut() -> f64, filter: &str)
     out
 }
 
-/// The figures as a JSON array (what the wasm export returns).
-pub fn to_json(figures: &[Figure]) -> String {
-    serde_json::to_string(figures).unwrap_or_else(|_| "[]".into())
-}
-
 /// A Markdown table of the figures.
 pub fn table(figures: &[Figure]) -> String {
-    let mut out = String::from("| figure | unit | median | target | within | samples | note |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    let mut out = String::from("| figure | unit | median | samples | note |\n| --- | --- | --- | --- | --- |\n");
     for f in figures {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            f.name,
-            f.unit,
-            human(f.median_ns),
-            f.target_ns.map_or_else(|| "—".to_owned(), human),
-            match f.target_ns {
-                Some(t) if f.median_ns < t => "yes",
-                Some(_) => "NO",
-                None => "—",
-            },
-            f.samples,
-            f.note
-        ));
+        out.push_str(&format!("| {} | {} | {} | {} | {} |\n", f.name, f.unit, human(f.median_ns), f.samples, f.note));
     }
     out
 }
@@ -350,7 +316,6 @@ fn restore(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure {
         name: "restore".into(),
         unit: "Restored + drain".into(),
         median_ns: median(times),
-        target_ns: Some(5e6),
         samples,
         note: format!(
             "store {} calls + {} slots; snapshot {read} records ({history_in_snapshot} from the history); {effects} effects",
@@ -446,7 +411,6 @@ fn hang_up(samples: usize, pop: bool, clock: &mut dyn FnMut() -> f64) -> Figure 
         name: if pop { "ring_pop_then_hang_up" } else { "hang_up_to_creates" }.into(),
         unit: "one call, 5 integrations".into(),
         median_ns: median(times),
-        target_ns: (!pop).then_some(10e3),
         samples,
         note: format!("{:.1} searches and {:.1} creates per call", searches as f64 / per as f64, creates as f64 / per as f64),
     }
@@ -468,7 +432,6 @@ fn digest_pass(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure {
         name: "digest_pass_10k".into(),
         unit: "DigestRequested + drain".into(),
         median_ns: median(times),
-        target_ns: Some(20e6),
         samples,
         note: format!("{} open slots enrolled; {sent} searches started", snapshot.records(StoreName::Slots).len()),
     }
@@ -496,27 +459,7 @@ fn reply_during_digest(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure
         name: "reply_during_10k_digest".into(),
         unit: "one search reply + drain".into(),
         median_ns: median(times),
-        target_ns: Some(100e3),
         samples: n,
         note: "10,000 slots enrolled in the run".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_figure_runs_and_the_restore_snapshot_leaves_the_history_out() {
-        let mut t = 0.0;
-        let mut clock = || {
-            t += 1.0;
-            t
-        };
-        let figs = run(3, &mut clock);
-        assert_eq!(figs.len(), 5);
-        assert!(figs[0].note.contains("(0 from the history)"), "{}", figs[0].note);
-        assert!(figs[1].note.starts_with("5.0 searches and 5.0 creates"), "{}", figs[1].note);
-        assert!(table(&figs).contains("| restore |"));
     }
 }
