@@ -16,6 +16,8 @@
 //! - [`store`]: the persistence contract (record envelopes, batches, restore queries).
 //! - [`crm`]: one connector per CRM: build an HTTP request, parse an HTTP response, classify errors.
 //! - [`softphone`]: decoding untrusted softphone messages into engine inputs.
+//! - [`telephony`]: decoding a telephony platform's webhooks and call log (server side) into
+//!   engine inputs.
 //! - [`engine`]: the state machine: slots, the ledger, the four logging modes, the digest,
 //!   conflict rules, placeholders, audit.
 //! - [`intents`]: what pages and content scripts ask of the service worker.
@@ -35,4 +37,5 @@ pub mod policy;
 pub mod settings;
 pub mod softphone;
 pub mod store;
+pub mod telephony;
 pub mod view;

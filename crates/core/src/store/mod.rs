@@ -10,6 +10,7 @@
 //! Invariant: a [`Batch`] is applied atomically (all writes or none), and a batch with
 //! [`Durability::Strict`] is on disk before the shell runs the next effect.
 
+pub mod contract;
 mod mem;
 
 pub use mem::MemStore;

@@ -1,0 +1,23 @@
+//! Calltrail's native server: the same core (engine, connectors, settings, rules) outside the
+//! browser, fed by the telephony platform, with its ledger in PostgreSQL so that several
+//! instances share the load and a crash of any of them loses nothing.
+//!
+//! Modules, in reading order:
+//! - [`config`]: flags and environment.
+//! - [`http`]: webhooks in (stored before they are answered) and the admin API.
+//! - [`rc`]: RingCentral sign-in, the webhook subscription and call-log sync (one instance per
+//!   account at a time).
+//! - [`lease`]: which instance runs which rep's engine (leases with fencing generations).
+//! - [`worker`]: the engine thread: one [`calltrail_core::driver::Driver`] per held rep.
+//! - [`store`]: the store contract over PostgreSQL; [`db`]: pool and migrations.
+//! - [`seal`]: secrets sealed at rest; [`metrics`]: counters.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod lease;
+pub mod metrics;
+pub mod rc;
+pub mod seal;
+pub mod store;
+pub mod worker;
