@@ -539,8 +539,9 @@ $('#export').addEventListener('click', async () => {
 });
 
 window.addEventListener('beforeunload', (e) => { if (dirty) { e.preventDefault(); e.returnValue = ''; } });
-// An integration was parked or resumed: its connection state changed (unless the rep is editing).
+// An integration was parked or resumed, or Chrome's grants for the pages changed: what the
+// cards and the checklist show changed (unless the rep is editing).
 onNotice((notices) => {
-  if (!dirty && notices.some((n) => n && /^integration_/.test(n.notice))) load({ keepMessages: true });
+  if (!dirty && notices.some((n) => n && (/^integration_/.test(n.notice) || n.notice === 'pages_allowed'))) load({ keepMessages: true });
 });
 load();

@@ -130,6 +130,7 @@ impl Host {
     #[wasm_bindgen(js_name = setPagesGranted)]
     pub fn set_pages_granted(&self, pages: Vec<String>) {
         self.inner.driver.borrow_mut().set_pages_granted(pages);
+        self.inner.clone().kick();
     }
 
     /// The shell's alarm fired.

@@ -34,16 +34,16 @@ function stop(child) {
   });
 }
 
-/** This machine's sites: the emulators' APIs and the demo pages. */
-export const LOCAL = 'http://127.0.0.1/*';
-
 /** The emulator's admin API. */
 export class Emulator {
-  constructor(port) {
+  /** `apiHost`: the host name the extension is given for the CRMs' APIs (the emulator listens on
+   *  127.0.0.1; `localhost` reaches it too, as a different site for the browser's permissions). */
+  constructor(port, { apiHost = '127.0.0.1' } = {}) {
     this.base = `http://127.0.0.1:${port}`;
+    this.apiBase = `http://${apiHost}:${port}`;
   }
   url(vendor) {
-    return `${this.base}/${vendor}`;
+    return `${this.apiBase}/${vendor}`;
   }
   async admin(method, p, body) {
     const res = await fetch(`${this.base}/_admin/${p}`, {
@@ -91,10 +91,10 @@ export class Emulator {
  * Starts everything. `integrations` are settings entries without base_url (filled with the
  * emulator's); every integration gets the emulator's default token for its vendor.
  */
-export async function startWorld({ integrations, settings = {}, headless = true, extensionDir } = {}) {
+export async function startWorld({ integrations, settings = {}, headless = true, extensionDir, apiHost } = {}) {
   const emulatorProc = await startProcess('www/crm-emulator/server.mjs', ['--port', '0']);
   const www = await startProcess('www/serve.mjs', ['--softphone-port', '0', '--host-port', '0']);
-  const emulator = new Emulator(emulatorProc.info.port);
+  const emulator = new Emulator(emulatorProc.info.port, { apiHost });
   const browser = await launchWithExtension({ headless, ...(extensionDir ? { extensionDir } : {}) });
   const send = (m) => sendFromExtensionPage(browser.context, m);
   const world = {
@@ -108,8 +108,9 @@ export async function startWorld({ integrations, settings = {}, headless = true,
      * Configures the extension as a rep does: the settings document (the demo softphone's host
      * page among the softphone pages, every integration pointed at the emulator), an API token
      * per integration, then access to this machine's sites granted as the rep grants it (the
-     * emulator's API and the host page are both http://127.0.0.1). `grant: false` leaves the
-     * grant to the test.
+     * emulator's API and the host page are both http://127.0.0.1 unless `apiHost` said
+     * otherwise). `grant`: `true` every site the extension asks for, `'pages'` or `'apis'` only
+     * those, `false` none (the test grants them).
      */
     async configure(extra = {}, { grant = true } = {}) {
       const doc = {
@@ -127,7 +128,14 @@ export async function startWorld({ integrations, settings = {}, headless = true,
         const c = await send({ type: 'set-credentials', integration: i.id, token: `${i.kind}-token` });
         if (!c.ok) throw new Error(`credentials refused: ${c.error}`);
       }
-      if (grant) await world.grant([LOCAL]);
+      if (grant) {
+        const { wanted } = (await send({ type: 'state' })).data;
+        const origins = [
+          ...(grant === 'apis' ? [] : wanted.pages),
+          ...(grant === 'pages' ? [] : wanted.integrations.flatMap((i) => i.patterns)),
+        ];
+        if (origins.length) await world.grant([...new Set(origins)]);
+      }
       return doc;
     },
     /** Grants `origins` as the rep does, then waits until the worker acted on it. */

@@ -605,8 +605,13 @@ impl Driver {
     }
 
     /// The softphone pages the rep granted (patterns), as the browser reports them.
+    /// A change is announced to the pages (a [`Notice::PagesAllowed`] effect).
     pub fn set_pages_granted(&mut self, pages: Vec<String>) {
-        self.grants.pages = pages;
+        if self.grants.pages == pages {
+            return;
+        }
+        self.grants.pages = pages.clone();
+        self.push(Effect::Notify(Notice::PagesAllowed { pages }));
     }
 
     // ---- OAuth -----------------------------------------------------------------------------

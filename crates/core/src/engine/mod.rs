@@ -169,6 +169,9 @@ pub enum Notice {
     CallMatches { call: CallId, integration: IntegrationId, contacts: std::sync::Arc<[Contact]> },
     /// Active-call picks refused (contacts not among the matches, unknown call, too late).
     PicksRefused { call: CallId, integration: IntegrationId, reason: String },
+    /// The softphone pages the browser lets Calltrail run on changed (match patterns). Emitted
+    /// by the driver, which hears of the browser's grants; the pages re-read their state.
+    PagesAllowed { pages: Vec<String> },
     /// A digest run finished; `sync` when the rep asked for it.
     DigestDone { sync: bool, started_at: Timestamp, logged: Vec<(SlotKey, Vec<RecordId>)> },
 }
