@@ -11,18 +11,20 @@
 //   happened, never the softphone's own message), then asks the worker for that call's view
 //   (`call`) and shows it. Statuses and their words, details, what can be picked: all come from
 //   the worker's answers.
-// - It lives in a shadow root (open, so accessibility tooling can read it) under a host element
-//   whose position is set with !important inline styles: the page's CSS cannot restyle or hide
-//   it by accident, and its own CSS cannot leak out. A page script can reach an open shadow root,
-//   so every handler ignores synthetic events (`event.isTrusted`): only the rep's real clicks and
-//   keys act. The worker checks every message again anyway (content scripts may send only the
-//   call-scoped engine inputs).
+// - It lives in a closed shadow root under a host element whose position is set with
+//   !important inline styles: the page's scripts cannot read the rep's contacts and notes in it,
+//   the page's CSS cannot restyle or hide it by accident, and its own CSS cannot leak out. The
+//   root is kept only in this content script's isolated world (`__calltrailPanel.root`, where
+//   DevTools and the tests' panel driver find it), which no page script can reach. Every handler
+//   still ignores synthetic events (`event.isTrusted`): only the rep's real clicks and keys act.
+//   The worker checks every message again anyway (content scripts may act only on calls their
+//   tab reported).
 // - Its design tokens and formatting are the pages' own files (extension/lib/tokens.css and
 //   format.js, web-accessible for this), adopted into the shadow root and imported.
 (() => {
   if (window.top !== window) return;
   if (globalThis.__calltrailPanel) return; // injected twice into the same world
-  globalThis.__calltrailPanel = true;
+  const self = (globalThis.__calltrailPanel = { root: null });
   // A panel of the extension this one replaces (an update or reload) can no longer reach the
   // worker: this one takes its place.
   for (const old of document.querySelectorAll('[data-calltrail="panel"]')) old.remove();
@@ -259,7 +261,8 @@ button, textarea, input { font: inherit; color: inherit; }
       transform: 'none', opacity: '1', visibility: 'visible', contain: 'layout style',
     };
   for (const [k, v] of Object.entries(hostStyle)) host.style.setProperty(k, v, 'important');
-  const shadow = host.attachShadow({ mode: 'open' });
+  const shadow = host.attachShadow({ mode: 'closed' });
+  self.root = shadow;
   // The pages' tokens (a web-accessible file), then the panel's own rules.
   const tokens = document.createElement('link');
   tokens.rel = 'stylesheet';
@@ -283,7 +286,8 @@ button, textarea, input { font: inherit; color: inherit; }
     for (const c of children.flat()) if (c != null && c !== false) el.append(c);
     return el;
   };
-  // Only the rep's own input acts: a page script can dispatch events into an open shadow root.
+  // Only the rep's own input acts: a page script cannot see into the closed root, but it can
+  // still dispatch events at the host and focus it.
   const trusted = (fn) => (e) => { if (e.isTrusted) fn(e); };
 
   const root = h('div', { class: 'root' });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { startWorld, eventually } from '../../www/world/world.mjs';
 import { EXTENSION_ID, approvePermissionPrompt, stopServiceWorker } from '../../www/world/browser.mjs';
 import { answerCall, callView, hangUp, waitStatuses, NO_QUIET_HOURS, sleep } from '../../www/world/calls.mjs';
+import { panelOn } from '../../www/world/panel.mjs';
 
 const ADA = '+12125550142';
 const INTEGRATIONS = [
@@ -36,7 +37,6 @@ async function optionsPage(w) {
 
 const registered = (w) => w.browser.worker.evaluate(async () => (await chrome.scripting.getRegisteredContentScripts()).flatMap((s) => s.matches));
 const logsOf = async (w, id) => (await w.emulator.calls(`calltrail:call|${id}|`)).byVendor;
-const panelText = (page) => page.locator('[data-calltrail="panel"] >> #ct-panel').innerText().catch(() => '');
 
 async function call(w, { during } = {}) {
   const id = await answerCall(w, ADA);
@@ -112,7 +112,7 @@ test('the softphone in Calltrail\'s side panel logs a call in two CRMs with no p
   await send({ type: 'calltrail-demo-incoming-call', phoneNumber: ADA });
   await send({ type: 'calltrail-demo-answer' });
   const id = await eventually(async () => (await w.send({ type: 'history', limit: 1 })).data?.[0]?.call.id, { what: 'the call in the history' });
-  await eventually(async () => (await panel.locator('[data-calltrail="panel"] >> #ct-panel').innerText().catch(() => '')).includes('+1 (212) 555-0142'), { what: 'the panel beside the softphone' });
+  await (await panelOn(panel)).waitForText(/\+1 \(212\) 555-0142/);
   await sleep(200);
   await send({ type: 'calltrail-demo-hangup' });
   await waitStatuses(w, id, { hs: 'logged', sf: 'logged' });
@@ -179,8 +179,9 @@ test('a worker that cannot start for 30 s: the bridge keeps the events, the pane
   const page = await w.openSoftphone();
   const held = await holdTheDatabase(w);
   const started = Date.now();
+  const panel = await (await panelOn(page)).ready();
   const id = await call(w);
-  await eventually(async () => (await panelText(page)).includes('Calltrail is not logging'), { what: 'the panel to say Calltrail is not logging', ms: 30_000 });
+  await panel.waitForText(/Calltrail is not logging/, { ms: 30_000 });
   // The rep reloads the page meanwhile: what the bridge had not delivered survives it.
   await page.reload();
   await page.waitForFunction(() => window.calltrailHost && window.calltrailHost.messages.some((m) => m.data?.type === 'rc-login-status-notify'), null, { timeout: 15_000 });
@@ -190,7 +191,7 @@ test('a worker that cannot start for 30 s: the bridge keeps the events, the pane
   await waitStatuses(w, id, { hs: 'logged', sf: 'logged' }, { ms: 60_000 });
   await sleep(1000);
   assert.deepEqual(await logsOf(w, id), { hubspot: 1, salesforce: 1 });
-  await eventually(async () => !(await panelText(page)).includes('Calltrail is not logging'), { what: 'the panel to clear its warning' });
+  await eventually(async () => !/Calltrail is not logging/.test(await panel.text()), { what: 'the panel to clear its warning' });
 });
 
 test('a first run opens Settings on a checklist that follows the rep\'s progress', async () => {

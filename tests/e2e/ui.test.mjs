@@ -7,8 +7,9 @@
 // How axe runs: extension pages forbid inline scripts (CSP script-src 'self'), so
 // page.addScriptTag cannot inject it there; instead the text of node_modules/axe-core/axe.min.js
 // is evaluated with page.evaluate, which goes through CDP Runtime.evaluate and is not subject to
-// the page's CSP. The host page of the softphone has no CSP; the same path is used there, and
-// axe reads the panel through its open shadow root.
+// the page's CSP. The panel sits in a closed shadow root that no page script and no Playwright
+// locator can enter: www/world/panel.mjs reads it in Calltrail's own isolated world and acts on it
+// with real mouse clicks and keys, and runs axe there.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdir, mkdtemp, cp, rm } from 'node:fs/promises';
@@ -18,12 +19,12 @@ import { ROOT, DIST, EXTENSION_ID, launchWithExtension, sendFromExtensionPage } 
 import { startWorld, startProcess, Emulator, eventually } from '../../www/world/world.mjs';
 import { answerCall, call, callView, hangUp, sleep, NO_QUIET_HOURS } from '../../www/world/calls.mjs';
 import { axe, assertKeyboardReachable, shot } from './lib/a11y.mjs';
+import { panelOn } from '../../www/world/panel.mjs';
 
 const SHOTS = path.join(ROOT, 'out', 'screenshots');
 const PAGES = `chrome-extension://${EXTENSION_ID}/extension/pages`;
 const ADA = '+12125550142'; // one contact in HubSpot and in Pipedrive
 const TWINS = '+13105550177'; // two HubSpot contacts: rule "ask" sends every call to the queue
-const PANEL = '[data-calltrail="panel"]';
 
 let world;
 
@@ -86,71 +87,69 @@ function parseCsv(text) {
   return rows;
 }
 
-const panel = (page) => page.locator('#ct-panel');
 
 /* ------------------------------------------------------------------ tests */
 
 test('panel: appears when a call rings, shows the caller and collapses to a tab', async () => {
   const page = world.hostPage;
-  const tab = page.locator(`${PANEL} .tab`);
-  await tab.waitFor({ state: 'visible' });
-  assert.match(await tab.innerText(), /No call/);
+  const panel = await (await panelOn(page)).ready();
+  // The page's own scripts cannot read it: the root is closed.
+  assert.equal(await page.evaluate(() => document.querySelector('[data-calltrail="panel"]').shadowRoot), null);
+  await panel.waitFor('.tab');
+  assert.match(await panel.text('.tab'), /No call/);
   const id = await answerCall(world, ADA);
   try {
-    await panelDuringCall(page, tab);
+    await panelDuringCall(page, panel);
   } finally {
     await hangUp(world);
   }
-  await eventually(async () => /Call ended/.test(await panel(page).innerText()), { what: 'the panel to show the end' });
+  await panel.waitForText(/Call ended/);
   const v = await callView(world, id);
   assert.ok(v.call.ended_at, 'the worker has the end');
 });
 
-async function panelDuringCall(page, tab) {
-  await panel(page).waitFor({ state: 'visible' });
-  await eventually(async () => (await panel(page).innerText()).includes('+1 (212) 555-0142'), { what: 'the caller in the panel' });
-  await eventually(async () => /On call/.test(await panel(page).innerText()), { what: 'the call to show as answered' });
-  for (const label of ['HubSpot', 'Pipedrive']) assert.match(await panel(page).innerText(), new RegExp(label));
+async function panelDuringCall(page, panel) {
+  await panel.waitFor('#ct-panel');
+  await panel.waitForText(/\+1 \(212\) 555-0142/);
+  await panel.waitForText(/On call/);
+  for (const label of ['HubSpot', 'Pipedrive']) assert.match(await panel.text(), new RegExp(label));
   // Before call pop lands the panel says it is searching, then "no match yet", never an error.
-  const text = await panel(page).innerText();
+  const text = await panel.text();
   assert.ok(/Searching|No match yet|match/.test(text), text);
   // Its design tokens are the pages' own file, adopted into the shadow root.
   const tokens = await readFile(path.join(ROOT, 'extension/lib/tokens.css'), 'utf8');
   const accent = /--ct-accent:\s*([^;]+);/.exec(tokens)[1].trim();
-  const inPanel = await page.locator(PANEL).evaluate((host) => getComputedStyle(host.shadowRoot.querySelector('.root')).getPropertyValue('--ct-accent').trim());
-  assert.equal(inPanel, accent, 'the panel uses the tokens in extension/lib/tokens.css');
+  assert.equal(await panel.style('.root', '--ct-accent'), accent, 'the panel uses the tokens in extension/lib/tokens.css');
   await shot(page, 'panel');
-  const violations = await axe(page, PANEL);
-  assert.deepEqual(violations, [], 'panel: no serious or critical axe violation');
-  await assertKeyboardReachable(page, { scope: PANEL });
+  assert.deepEqual(await panel.axe(), [], 'panel: no serious or critical axe violation');
+  await assertKeyboardReachable(panel);
   // Esc collapses to the tab; the tab brings it back.
-  await page.locator(`${PANEL} [data-key="collapse"]`).focus();
+  await panel.focus('[data-key="collapse"]');
   await page.keyboard.press('Escape');
-  await tab.waitFor({ state: 'visible' });
-  assert.equal(await panel(page).isVisible(), false);
-  await tab.click();
-  await panel(page).waitFor({ state: 'visible' });
+  await panel.waitFor('.tab');
+  assert.equal(await panel.isVisible(), false);
+  await panel.click('.tab');
+  await panel.waitFor('#ct-panel');
 }
 
 test('panel: notes open, cancel and save go to the engine, and the UI says the digest logs the call', async () => {
-  const page = world.hostPage;
+  const panel = await (await panelOn(world.hostPage)).ready();
   const id = await answerCall(world, ADA);
-  await eventually(async () => /On call/.test(await panel(page).innerText()), { what: 'the new call in the panel' });
-  await page.locator(`${PANEL} [data-key="notes-open"]`).click();
-  const textarea = page.locator(`${PANEL} textarea`);
-  await textarea.waitFor();
-  assert.match(await panel(page).innerText(), /logged by the next digest run/);
+  await panel.waitForText(/On call/);
+  await panel.click('[data-key="notes-open"]');
+  await panel.waitFor('textarea');
+  assert.match(await panel.text(), /logged by the next digest run/);
   await eventually(async () => (await callView(world, id)).notes_opened === true, { what: 'notes_opened in the call view' });
-  await textarea.fill('Wants a callback on Friday');
-  await page.locator(`${PANEL} [data-key="notes-cancel"]`).click();
-  await eventually(async () => /Notes closed/.test(await panel(page).innerText()), { what: 'the cancel to be confirmed' });
+  await panel.fill('textarea', 'Wants a callback on Friday');
+  await panel.click('[data-key="notes-cancel"]');
+  await panel.waitForText(/Notes closed/);
   assert.equal((await callView(world, id)).call.notes, '', 'cancelled notes are not kept');
   // Open again, write, save: the worker has the notes.
-  await page.locator(`${PANEL} [data-key="notes-open"]`).click();
-  await textarea.fill('Wants a callback on Friday');
-  await page.locator(`${PANEL} [data-key="notes-save"]`).click();
+  await panel.click('[data-key="notes-open"]');
+  await panel.fill('textarea', 'Wants a callback on Friday');
+  await panel.click('[data-key="notes-save"]');
   await eventually(async () => (await callView(world, id)).call.notes === 'Wants a callback on Friday', { what: 'the notes in the call view' });
-  assert.match(await panel(page).innerText(), /Notes saved/);
+  assert.match(await panel.text(), /Notes saved/);
   await hangUp(world);
   // Notes moved the call to the digest: HubSpot waits for it rather than logging at hang-up.
   await eventually(async () => {
@@ -160,7 +159,7 @@ test('panel: notes open, cancel and save go to the engine, and the UI says the d
 });
 
 test('panel: pick contacts during a call, then "Log now"', async () => {
-  const page = world.hostPage;
+  const panel = await (await panelOn(world.hostPage)).ready();
   const id = await answerCall(world, ADA);
   // The engine searched every CRM while the call rang (the call pop).
   const v = await eventually(async () => {
@@ -168,13 +167,12 @@ test('panel: pick contacts during a call, then "Log now"', async () => {
     return view.slots.some((s) => s.can_pick) ? view : null;
   }, { what: 'the call pop to find the caller' });
   assert.ok(v.slots.find((s) => s.integration === 'hs').matches.some((c) => c.name === 'Ada Lovelace'));
-  const pick = page.locator(`${PANEL} input[type="checkbox"]`).first();
-  await pick.waitFor({ timeout: 10_000 });
-  await pick.check();
-  await page.locator(`${PANEL} [data-key="log-this"]`).click();
-  await eventually(async () => /Picks saved/.test(await panel(page).innerText()), { what: 'the picks to be saved' });
+  await panel.click('input[type="checkbox"]');
+  assert.equal(await panel.evaluate((root) => root.querySelector('input[type="checkbox"]').checked), true);
+  await panel.click('[data-key="log-this"]');
+  await panel.waitForText(/Picks saved/);
   await hangUp(world);
-  await page.locator(`${PANEL} [data-key="log-now"]`).click({ timeout: 10_000 });
+  await panel.click('[data-key="log-now"]');
   await eventually(async () => (await callView(world, id)).slots.some((s) => s.mode === 'active' && s.status === 'logged'), { what: 'the picked contact logged' });
 });
 

@@ -9,73 +9,79 @@ import { ROOT } from '../../../www/world/browser.mjs';
 export const SHOTS = path.join(ROOT, 'out', 'screenshots');
 
 /**
- * axe-core's serious and critical violations on `page` (or inside `include`). Extension pages
- * forbid inline scripts, so the source is evaluated through CDP (`page.evaluate`), which their
- * CSP does not govern.
+ * axe-core's serious and critical violations on `page`. Extension pages forbid inline scripts,
+ * so the source is evaluated through CDP (`page.evaluate`), which their CSP does not govern.
+ * The in-page panel has its own (`axe()` of www/world/panel.mjs).
  */
-export async function axe(page, include = null) {
+export async function axe(page) {
   const source = await readFile(path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
   if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(source);
-  const results = await page.evaluate(async (sel) => {
-    const ctx = sel ? { include: [[sel]] } : document;
-    const r = await window.axe.run(ctx, { resultTypes: ['violations'] });
+  const results = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
-  }, include);
+  });
   return results.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
-/**
- * Tabs through the page from the top and checks that focus lands on every interactive element
- * (one stop per radio group, as browsers do). `scope` limits the check to a shadow host.
- */
-export async function assertKeyboardReachable(page, { scope = null, extraTabs = 10 } = {}) {
-  const total = await page.evaluate((scopeSel) => {
-    const root = scopeSel ? document.querySelector(scopeSel).shadowRoot : document;
-    const all = [...root.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')];
-    const seenGroups = new Set();
-    let n = 0;
-    for (const el of all) {
-      const style = getComputedStyle(el);
-      const hidden = el.closest('[hidden]') || style.visibility === 'hidden' || style.display === 'none' || (el.offsetParent === null && style.position !== 'fixed' && !el.classList.contains('skip-link') && el.type !== 'radio' && el.type !== 'checkbox');
-      if (el.disabled || hidden || el.getAttribute('tabindex') === '-1' || el.closest('dialog:not([open])')) { el.removeAttribute('data-kb'); continue; }
-      if (el.type === 'radio') {
-        if (seenGroups.has(el.name)) { el.removeAttribute('data-kb'); continue; }
-        seenGroups.add(el.name);
-        el.setAttribute('data-kb', `radio:${el.name}`);
-      } else {
-        el.setAttribute('data-kb', String(n));
-      }
-      n += 1;
+/* Run in the page (root: its document) or in the panel's world (root: its closed shadow root). */
+function markInteractive(root) {
+  const all = [...root.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')];
+  const seenGroups = new Set();
+  let n = 0;
+  for (const el of all) {
+    const style = getComputedStyle(el);
+    const hidden = el.closest('[hidden]') || style.visibility === 'hidden' || style.display === 'none' || (el.offsetParent === null && style.position !== 'fixed' && !el.classList.contains('skip-link') && el.type !== 'radio' && el.type !== 'checkbox');
+    if (el.disabled || hidden || el.getAttribute('tabindex') === '-1' || el.closest('dialog:not([open])')) { el.removeAttribute('data-kb'); continue; }
+    if (el.type === 'radio') {
+      if (seenGroups.has(el.name)) { el.removeAttribute('data-kb'); continue; }
+      seenGroups.add(el.name);
+      el.setAttribute('data-kb', `radio:${el.name}`);
+    } else {
+      el.setAttribute('data-kb', String(n));
     }
-    return n;
-  }, scope);
-  assert.ok(total > 0, 'the page has interactive elements');
-  const reached = new Set();
-  if (scope) {
-    // Start on the panel's first control: the host page's own controls come before it.
-    const first = await page.evaluate((s) => {
-      const el = document.querySelector(s).shadowRoot.querySelector('[data-kb]');
-      el.focus();
-      return el.getAttribute('data-kb');
-    }, scope);
-    reached.add(first);
-  } else {
-    await page.evaluate(() => { document.activeElement?.blur(); window.getSelection()?.removeAllRanges(); });
+    n += 1;
   }
+  return n;
+}
+function focusFirst(root) {
+  const el = root.querySelector('[data-kb]');
+  el.focus();
+  return el.getAttribute('data-kb');
+}
+function focusedKey(root) {
+  let a = root.activeElement;
+  while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+  return a ? a.getAttribute('data-kb') : null;
+}
+function missingOf(root, got) {
+  return [...root.querySelectorAll('[data-kb]')].filter((el) => !got.includes(el.getAttribute('data-kb')))
+    .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${(el.getAttribute('aria-label') || el.textContent || el.value || '').trim().slice(0, 40)}"`);
+}
+
+/**
+ * Tabs through `target` and checks that focus lands on every interactive element (one stop per
+ * radio group, as browsers do). `target` is a page (tabbing from its top) or the in-page panel
+ * of www/world/panel.mjs (tabbing from the panel's first control: the host page's own controls
+ * come before it).
+ */
+export async function assertKeyboardReachable(target, { extraTabs = 10 } = {}) {
+  const inPanel = typeof target.axe === 'function';
+  const keyboard = inPanel ? target.page.keyboard : target.keyboard;
+  // Strings, not functions: CDP evaluates them, which an extension page's CSP does not govern.
+  const run = inPanel
+    ? (fn, arg) => target.evaluate(fn, arg)
+    : (fn, arg) => target.evaluate(`(${fn})(document, ${JSON.stringify(arg ?? null)})`);
+  const total = await run(markInteractive);
+  assert.ok(total > 0, 'there are interactive elements');
+  const reached = new Set();
+  if (inPanel) reached.add(await run(focusFirst));
+  else await target.evaluate(() => { document.activeElement?.blur(); window.getSelection()?.removeAllRanges(); });
   for (let i = 0; i < total + extraTabs; i++) {
-    await page.keyboard.press('Tab');
-    const key = await page.evaluate(() => {
-      let a = document.activeElement;
-      while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
-      return a ? a.getAttribute('data-kb') : null;
-    });
+    await keyboard.press('Tab');
+    const key = await run(focusedKey);
     if (key) reached.add(key);
   }
-  const missing = await page.evaluate(({ scopeSel, got }) => {
-    const root = scopeSel ? document.querySelector(scopeSel).shadowRoot : document;
-    return [...root.querySelectorAll('[data-kb]')].filter((el) => !got.includes(el.getAttribute('data-kb')))
-      .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${(el.getAttribute('aria-label') || el.textContent || el.value || '').trim().slice(0, 40)}"`);
-  }, { scopeSel: scope, got: [...reached] });
+  const missing = await run(missingOf, [...reached]);
   assert.deepEqual(missing, [], 'every interactive element takes focus from the keyboard');
 }
 
