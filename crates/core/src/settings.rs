@@ -4,6 +4,8 @@
 //! Invariant: a `Settings` value the engine holds has passed [`Settings::validate`], so a broken
 //! document is refused whole and the previous settings stay in force.
 
+use std::collections::BTreeMap;
+
 use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,9 @@ pub struct Settings {
     pub integrations: Vec<IntegrationSettings>,
     /// Origins whose softphone messages are trusted, e.g. `https://apps.ringcentral.com`.
     pub softphone_origins: Vec<String>,
+    /// The protocol a trusted origin's frame speaks, by origin. An origin not named here is
+    /// read by shape: RingCentral Embeddable's broadcast events or the generic protocol.
+    pub softphone_protocols: BTreeMap<String, Protocol>,
     /// The country national numbers belong to.
     pub default_country: Country,
     pub digest: DigestSettings,
@@ -29,11 +34,34 @@ impl Default for Settings {
         Settings {
             integrations: Vec::new(),
             softphone_origins: vec!["https://apps.ringcentral.com".into()],
+            softphone_protocols: BTreeMap::new(),
             default_country: Country::US,
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
         }
     }
+}
+
+/// The softphone protocols Calltrail decodes (`crate::softphone`), as a trusted origin is tagged
+/// in `softphone_protocols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// RingCentral Embeddable, with Calltrail registered as the widget's call logger and contact
+    /// source (an untagged origin hears its broadcast events only).
+    RingCentral,
+    /// Calltrail's own protocol (`docs/softphone-protocol.md`).
+    Generic,
+    /// RingCentral RingCX (Engage Voice) Embeddable.
+    RingCx,
+    JustCall,
+    Ringover,
+    /// Aircall Everywhere (Aircall Workspace in an iframe).
+    Aircall,
+    /// Zoom Phone Smart Embed.
+    Zoom,
+    /// Any vendor's frame running as a HubSpot calling extension: HubSpot logs those calls itself.
+    HubSpot,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -304,6 +332,11 @@ impl Settings {
                 return bad(FieldPath::keys(&["softphone_origins"]).then(PathStep::Index(i)), "must be an exact origin like https://app.example.com");
             }
         }
+        for o in self.softphone_protocols.keys() {
+            if !self.softphone_origins.contains(o) {
+                return bad(FieldPath::keys(&["softphone_protocols", o]), "tags an origin that softphone_origins does not trust");
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for (i, integ) in self.integrations.iter().enumerate() {
             let at = |f: &str| FieldPath::keys(&["integrations"]).then(PathStep::Index(i)).then(PathStep::Key(f.to_owned()));
@@ -341,12 +374,30 @@ mod tests {
     }
 
     #[test]
+    fn origins_are_tagged_with_their_protocol() {
+        let doc = r#"{"softphone_origins":["https://apps.ringcentral.com","https://app.justcall.io"],
+            "softphone_protocols":{"https://app.justcall.io":"justcall","https://apps.ringcentral.com":"ringcentral"}}"#;
+        let s = Settings::from_json(doc).unwrap();
+        assert_eq!(s.softphone_protocols.get("https://app.justcall.io"), Some(&Protocol::JustCall));
+        // A document from before the tags reads as it did: every origin untagged.
+        let old = Settings::from_json(r#"{"softphone_origins":["https://apps.ringcentral.com"]}"#).unwrap();
+        assert!(old.softphone_protocols.is_empty());
+        let names: Vec<String> = ["ringcentral", "generic", "ringcx", "justcall", "ringover", "aircall", "zoom", "hubspot"]
+            .iter()
+            .map(|p| serde_json::to_string(&serde_json::from_str::<Protocol>(&format!("\"{p}\"")).unwrap()).unwrap())
+            .collect();
+        assert_eq!(names.len(), 8);
+    }
+
+    #[test]
     fn broken_documents_are_refused_whole() {
         for (doc, needle) in [
             ("{", "not valid JSON"),
             (r#"{"digest":{"period_mins":0}}"#, "digest.period_mins"),
             (r#"{"surprise":1}"#, "unknown field"),
             (r#"{"softphone_origins":["https://*.example.com"]}"#, "softphone_origins"),
+            (r#"{"softphone_protocols":{"https://app.justcall.io":"justcall"}}"#, "does not trust"),
+            (r#"{"softphone_origins":["https://a.example"],"softphone_protocols":{"https://a.example":"skype"}}"#, "unknown variant"),
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, "base_url"),
             (r#"{"integrations":[{"id":"a","kind":"nope","base_url":"https://x.example"}]}"#, "unknown variant"),
         ] {
@@ -361,6 +412,7 @@ mod tests {
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, Some(r#"["integrations",0,"base_url"]"#)),
             (r#"{"digest":{"period_mins":0}}"#, Some(r#"["digest","period_mins"]"#)),
             (r#"{"softphone_origins":["https://ok.example","https://*.example.com"]}"#, Some(r#"["softphone_origins",1]"#)),
+            (r#"{"softphone_protocols":{"https://x.example":"zoom"}}"#, Some(r#"["softphone_protocols","https://x.example"]"#)),
             (r#"{"surprise":1}"#, None),
             ("{", None),
             (r#"{} trailing"#, None),
