@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use calltrail_core::crm::{CrmError, CrmOutput, HttpRequest, HttpResponse, Reply};
-use calltrail_core::driver::{Answer, Conversation, Driver, Next, Refreshed, Ticket, SETTINGS_KEY};
+use calltrail_core::driver::{Answer, Conversation, Driver, Lookup, Next, Refreshed, Ticket, SETTINGS_KEY};
 use calltrail_core::engine::audit::{self, AuditEntry};
 use calltrail_core::engine::{slot, CallEntry, CrmRequest, Effect, EngineOptions, Input, Notice, Slot};
 use calltrail_core::intents::{AuditFilter, Intent, Sender};
@@ -129,7 +129,7 @@ impl Host {
             (_, Err(e)) => Answer::err(e),
             (Ok(intent), Ok(sender)) => match intent.allowed_from(sender) {
                 Err(e) => Answer::err(e),
-                Ok(()) => self.inner.clone().on_intent(intent).await?,
+                Ok(()) => self.inner.clone().on_intent(intent, sender).await?,
             },
         };
         to_js(&answer)
@@ -287,20 +287,27 @@ impl Inner {
         }
     }
 
-    async fn on_intent(self: Rc<Self>, intent: Intent) -> Result<Answer, JsValue> {
+    async fn on_intent(self: Rc<Self>, intent: Intent, sender: Sender) -> Result<Answer, JsValue> {
         let now = now();
         Ok(match intent {
             Intent::SoftphoneEvent { origin, from_frame, data } => {
                 // The bridge re-sends until it gets an answer, so answer only once what the
                 // event changed is on disk: a worker stopped before that never answers, and the
                 // repeat is merged by the engine (I5, I8).
-                let (answer, key) = self.driver.borrow_mut().softphone(&origin, from_frame, &data, now);
+                // A frame of the extension's own page (the side panel) is hosted by Calltrail.
+                let hosted = sender == Sender::ExtensionPage;
+                let relayed = self.driver.borrow_mut().softphone(&origin, from_frame, hosted, &data, now);
+                let mut answer = relayed.answer;
                 if answer.ok && !self.clone().committed().await {
-                    if let Some(k) = key {
+                    if let Some(k) = relayed.key {
                         self.driver.borrow_mut().softphone_unsaved(&k);
                     }
                     Answer::unsaved()
                 } else {
+                    if let Some((id, lookups)) = relayed.contacts {
+                        let reply = self.clone().contacts_reply(id, lookups).await;
+                        calltrail_core::driver::set_reply(&mut answer, reply);
+                    }
                     answer
                 }
             }
@@ -402,6 +409,28 @@ impl Inner {
                 answer
             }
         })
+    }
+
+    /// Answers a softphone's contact request: starts its lookups, then waits for the reply the
+    /// driver builds once the CRMs (or the engine's call pop) answered, at most the driver's
+    /// wait. The bridge relays one message at a time, so later softphone messages wait too.
+    async fn contacts_reply(self: Rc<Self>, id: u64, lookups: Vec<Lookup>) -> serde_json::Value {
+        for lookup in lookups {
+            let inner = self.clone();
+            spawn_local(async move {
+                let conv = inner.driver.borrow().conversation(lookup.integration.clone(), lookup.op.clone());
+                let result = inner.clone().converse(conv).await;
+                inner.driver.borrow_mut().lookup_done(&lookup, result, now());
+            });
+        }
+        loop {
+            if let Some(reply) = self.driver.borrow_mut().contacts_reply(id, now()) {
+                return reply;
+            }
+            // A lookup or the engine's call pop is still on its way: look again shortly (the
+            // driver answers with what is known once its wait is over).
+            gloo_timers::future::TimeoutFuture::new(50).await;
+        }
     }
 
     async fn replace_settings(self: Rc<Self>, user: Settings) -> Answer {

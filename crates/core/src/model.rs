@@ -204,9 +204,52 @@ pub struct Call {
     pub recording_url: Option<String>,
     /// The rep's notes, as written so far.
     pub notes: String,
+    /// A link to the voicemail the caller left, when the softphone hands one over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_url: Option<String>,
+    /// The softphone's AI summary of the call (RingCentral's AI notes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_note: Option<String>,
+    /// The softphone's transcript, one `speaker: text` line per utterance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// The CRM that logs this call itself, which Calltrail then leaves alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_by: Option<LoggedBy>,
+}
+
+/// A CRM that logs a call itself: a softphone running as a HubSpot calling extension has
+/// HubSpot create the call's engagement, so Calltrail logs the call to the rep's other CRMs only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedBy {
+    pub crm: CrmKind,
+    /// The CRM's own record of the call, once the softphone names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordId>,
 }
 
 impl Call {
+    /// A call with what every softphone tells first and nothing else yet: not answered, not
+    /// ended, no result, no recording, no notes.
+    pub fn new(id: CallId, direction: Direction, their_number: E164, our_number: Option<E164>, started_at: Timestamp) -> Call {
+        Call {
+            id,
+            direction,
+            our_number,
+            their_number,
+            started_at,
+            answered_at: None,
+            ended_at: None,
+            result: CallResult::Unknown,
+            recording_url: None,
+            notes: String::new(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
+        }
+    }
+
     /// Talk time in whole seconds: from answer to end, zero for a call never answered.
     pub fn duration_secs(&self) -> i64 {
         match (self.answered_at, self.ended_at) {

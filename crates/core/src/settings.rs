@@ -4,8 +4,6 @@
 //! Invariant: a `Settings` value the engine holds has passed [`Settings::validate`], so a broken
 //! document is refused whole and the previous settings stay in force.
 
-use std::collections::BTreeMap;
-
 use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -21,7 +19,7 @@ pub struct Settings {
     pub softphone_origins: Vec<String>,
     /// The protocol a trusted origin's frame speaks, by origin. An origin not named here is
     /// read by shape: RingCentral Embeddable's broadcast events or the generic protocol.
-    pub softphone_protocols: BTreeMap<String, Protocol>,
+    pub softphone_protocols: ProtocolTags,
     /// The country national numbers belong to.
     pub default_country: Country,
     pub digest: DigestSettings,
@@ -34,7 +32,7 @@ impl Default for Settings {
         Settings {
             integrations: Vec::new(),
             softphone_origins: vec!["https://apps.ringcentral.com".into()],
-            softphone_protocols: BTreeMap::new(),
+            softphone_protocols: ProtocolTags::default(),
             default_country: Country::US,
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
@@ -44,8 +42,7 @@ impl Default for Settings {
 
 /// The softphone protocols Calltrail decodes (`crate::softphone`), as a trusted origin is tagged
 /// in `softphone_protocols`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
     /// RingCentral Embeddable, with Calltrail registered as the widget's call logger and contact
     /// source (an untagged origin hears its broadcast events only).
@@ -62,6 +59,81 @@ pub enum Protocol {
     Zoom,
     /// Any vendor's frame running as a HubSpot calling extension: HubSpot logs those calls itself.
     HubSpot,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 8] = [
+        Protocol::RingCentral,
+        Protocol::Generic,
+        Protocol::RingCx,
+        Protocol::JustCall,
+        Protocol::Ringover,
+        Protocol::Aircall,
+        Protocol::Zoom,
+        Protocol::HubSpot,
+    ];
+
+    /// The name in a settings document.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::RingCentral => "ringcentral",
+            Protocol::Generic => "generic",
+            Protocol::RingCx => "ringcx",
+            Protocol::JustCall => "justcall",
+            Protocol::Ringover => "ringover",
+            Protocol::Aircall => "aircall",
+            Protocol::Zoom => "zoom",
+            Protocol::HubSpot => "hubspot",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// `softphone_protocols`: a JSON object from origin to protocol name in a document, a short list
+/// in memory (a handful of entries, looked up once per message: a map type of its own would
+/// only add its code to the module).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProtocolTags(pub Vec<(String, Protocol)>);
+
+impl ProtocolTags {
+    pub fn get(&self, origin: &str) -> Option<Protocol> {
+        self.0.iter().find(|(o, _)| o == origin).map(|(_, p)| *p)
+    }
+
+    /// Tags `origin`, replacing its tag if it had one.
+    pub fn insert(&mut self, origin: impl Into<String>, protocol: Protocol) {
+        let origin = origin.into();
+        self.0.retain(|(o, _)| *o != origin);
+        self.0.push((origin, protocol));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for ProtocolTags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(o, p)| (o, p.name())))
+    }
+}
+
+impl<'de> Deserialize<'de> for ProtocolTags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let mut tags = ProtocolTags::default();
+        for (origin, name) in map {
+            let protocol = name.as_str().and_then(Protocol::from_name).ok_or_else(|| {
+                let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
+                serde::de::Error::custom(format!("softphone_protocols: unknown protocol {name} for {origin}, expected one of {}", names.join(", ")))
+            })?;
+            tags.insert(origin, protocol);
+        }
+        Ok(tags)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -332,7 +404,7 @@ impl Settings {
                 return bad(FieldPath::keys(&["softphone_origins"]).then(PathStep::Index(i)), "must be an exact origin like https://app.example.com");
             }
         }
-        for o in self.softphone_protocols.keys() {
+        for (o, _) in &self.softphone_protocols.0 {
             if !self.softphone_origins.contains(o) {
                 return bad(FieldPath::keys(&["softphone_protocols", o]), "tags an origin that softphone_origins does not trust");
             }
@@ -378,15 +450,15 @@ mod tests {
         let doc = r#"{"softphone_origins":["https://apps.ringcentral.com","https://app.justcall.io"],
             "softphone_protocols":{"https://app.justcall.io":"justcall","https://apps.ringcentral.com":"ringcentral"}}"#;
         let s = Settings::from_json(doc).unwrap();
-        assert_eq!(s.softphone_protocols.get("https://app.justcall.io"), Some(&Protocol::JustCall));
+        assert_eq!(s.softphone_protocols.get("https://app.justcall.io"), Some(Protocol::JustCall));
+        let back = serde_json::to_value(&s).unwrap();
+        assert_eq!(back["softphone_protocols"]["https://app.justcall.io"], "justcall");
         // A document from before the tags reads as it did: every origin untagged.
         let old = Settings::from_json(r#"{"softphone_origins":["https://apps.ringcentral.com"]}"#).unwrap();
         assert!(old.softphone_protocols.is_empty());
-        let names: Vec<String> = ["ringcentral", "generic", "ringcx", "justcall", "ringover", "aircall", "zoom", "hubspot"]
-            .iter()
-            .map(|p| serde_json::to_string(&serde_json::from_str::<Protocol>(&format!("\"{p}\"")).unwrap()).unwrap())
-            .collect();
-        assert_eq!(names.len(), 8);
+        for p in Protocol::ALL {
+            assert_eq!(Protocol::from_name(p.name()), Some(p));
+        }
     }
 
     #[test]
@@ -397,7 +469,7 @@ mod tests {
             (r#"{"surprise":1}"#, "unknown field"),
             (r#"{"softphone_origins":["https://*.example.com"]}"#, "softphone_origins"),
             (r#"{"softphone_protocols":{"https://app.justcall.io":"justcall"}}"#, "does not trust"),
-            (r#"{"softphone_origins":["https://a.example"],"softphone_protocols":{"https://a.example":"skype"}}"#, "unknown variant"),
+            (r#"{"softphone_origins":["https://a.example"],"softphone_protocols":{"https://a.example":"skype"}}"#, "unknown protocol \"skype\""),
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, "base_url"),
             (r#"{"integrations":[{"id":"a","kind":"nope","base_url":"https://x.example"}]}"#, "unknown variant"),
         ] {

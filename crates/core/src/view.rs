@@ -446,6 +446,10 @@ mod tests {
             result: CallResult::Answered,
             recording_url: None,
             notes: String::new(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
         });
         e.ended = true;
         e

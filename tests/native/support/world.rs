@@ -81,6 +81,8 @@ pub struct World {
     pub numbers: Vec<String>,
     /// Also scan the `Debug` text of every effect for the secrets (slow; planted-bug tests).
     pub full_hygiene_scan: bool,
+    /// Searches a softphone's contact requests ran outside the engine.
+    pub lookups: Vec<CrmOp>,
 }
 
 pub fn ts(s: &str) -> Timestamp {
@@ -103,6 +105,10 @@ pub fn call(id: &str, number: &str, start: Timestamp, end: Timestamp) -> Call {
         result: CallResult::Answered,
         recording_url: None,
         notes: String::new(),
+        voicemail_url: None,
+        ai_note: None,
+        transcript: None,
+        logged_by: None,
     }
 }
 
@@ -177,6 +183,7 @@ impl World {
             relaxed_tail: Vec::new(),
             power_losses: 0,
             secrets: Vec::new(),
+            lookups: Vec::new(),
             numbers: Vec::new(),
             full_hygiene_scan: false,
         };
@@ -320,17 +327,44 @@ impl World {
         for _ in 0..5 {
             let restarts = self.restarts;
             self.log(format!("{} softphone {}", self.now.0, data.get("type").and_then(|t| t.as_str()).unwrap_or("?")));
-            let (answer, _key) = self.driver.softphone(origin, from_frame, data, self.now);
+            let relayed = self.driver.softphone(origin, from_frame, false, data, self.now);
+            let mut answer = relayed.answer;
             let ticket = self.driver.ticket();
             self.drain();
             if self.restarts == restarts && self.driver.is_done(ticket) {
                 if self.auto_deliver {
                     self.deliver_all();
                 }
+                if let Some((id, lookups)) = relayed.contacts {
+                    let reply = self.contacts_reply(id, lookups);
+                    calltrail_core::driver::set_reply(&mut answer, reply);
+                }
                 return answer;
             }
         }
         Answer::unsaved()
+    }
+
+    /// A softphone's contact request, as the shell answers it: the lookups run against the fake
+    /// CRMs, then the driver's reply, with the engine's own requests answered meanwhile.
+    fn contacts_reply(&mut self, id: u64, lookups: Vec<calltrail_core::driver::Lookup>) -> serde_json::Value {
+        for lookup in lookups {
+            self.lookups.push(lookup.op.clone());
+            let now = self.now.plus_ms(-self.skew_ms);
+            let result = match self.crms.get_mut(&lookup.integration) {
+                Some(crm) => crm.execute(&lookup.op, now),
+                None => Err(calltrail_core::crm::CrmError::Permanent { message: "no such CRM".into() }),
+            };
+            self.driver.lookup_done(&lookup, result, self.now);
+        }
+        for _ in 0..3 {
+            if let Some(reply) = self.driver.contacts_reply(id, self.now) {
+                return reply;
+            }
+            self.deliver_all();
+        }
+        self.now = self.now.plus_ms(calltrail_core::driver::REPLY_WAIT_MS);
+        self.driver.contacts_reply(id, self.now).unwrap_or_default()
     }
 
     /// An engine input a page sends (notes, picks, log now, manual log, resolutions), with

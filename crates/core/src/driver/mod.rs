@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! driver.handle(input, now)            // an engine input; its effects join the queue
-//! driver.softphone(msg, now)           // a relayed softphone message: refused, repeat, or an input
+//! driver.softphone(msg, now)           // a relayed softphone message: refused, repeat, or an input,
+//!                                      // and what to answer the frame
+//! driver.lookup_done(..) / contacts_reply(id, now) // a softphone's contact request, answered
 //! driver.page_input(input, stored, now)// notes, picks, log now, manual, resolve: an input
 //! driver.poll_effect()                 // the engine's effects and the driver's own writes, in order
 //! driver.executed()                    // the shell ran the effect it polled last
@@ -19,7 +21,8 @@
 //!   one refresh per integration at a time, the refreshed token in force only once written.
 //! - **The connector conversation** ([`conversation`]): a connector's steps, the cap on
 //!   exchanges and how an over-long one is classed, the 401 → refresh → retry-once policy.
-//! - **The softphone gate** ([`gate`]): frame and origin checks, decoding, the repeat window.
+//! - **The softphone gate** ([`gate`]): frame and origin checks, decoding, the repeat window,
+//!   and what the frame is answered; contact requests are answered from the CRMs ([`contacts`]).
 //! - **Intents**: which engine input a page's message means, and what the page is answered.
 //! - **Acknowledgement**: a sender is answered only once every effect its input caused has run
 //!   ([`Driver::ticket`], [`Driver::is_done`]); effects dropped by a failed write never count.
@@ -30,6 +33,7 @@
 //! the shell calls [`Driver::persist_failed`] and restores: nothing queued after it runs, and
 //! memory never runs ahead of disk.
 
+pub mod contacts;
 pub mod conversation;
 pub mod credentials;
 pub mod gate;
@@ -48,10 +52,12 @@ use crate::phone::E164;
 use crate::policy;
 use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
+use crate::softphone::Reply as FrameReply;
 use crate::view;
 
 pub use conversation::{Conversation, Next, MAX_EXCHANGES};
 pub use credentials::{Credentials, StoredSecret};
+pub use contacts::{Lookup, REPLY_WAIT_MS};
 pub use gate::{Gate, Verdict};
 
 /// The key of the rep's own settings document in the `settings` store.
@@ -104,6 +110,25 @@ impl Answer {
     }
 }
 
+/// What became of one relayed softphone message ([`Driver::softphone`]).
+#[derive(Debug)]
+pub struct Relayed {
+    pub answer: Answer,
+    pub key: Option<String>,
+    /// A contact request: its id for [`Driver::contacts_reply`] and the lookups to run first.
+    pub contacts: Option<(u64, Vec<Lookup>)>,
+}
+
+/// Puts `reply` (a message for the frame) into a softphone answer's data.
+pub fn set_reply(answer: &mut Answer, reply: Value) {
+    match &mut answer.data {
+        Some(Value::Object(d)) => {
+            d.insert("reply".into(), reply);
+        }
+        _ => answer.data = Some(json!({ "reply": reply })),
+    }
+}
+
 /// What the diagnostics page shows.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Diagnostics {
@@ -152,6 +177,7 @@ pub struct Driver {
     config: Config,
     credentials: Credentials,
     gate: Gate,
+    contacts: contacts::Contacts,
     diagnostics: Diagnostics,
     /// Effects polled from the engine or made here, waiting for the shell.
     effects: VecDeque<Effect>,
@@ -174,6 +200,7 @@ impl Driver {
             config: Config { effective: user.clone(), user, policy: Value::Null, locked: Vec::new() },
             credentials: Credentials::from_records(secrets),
             gate: Gate::default(),
+            contacts: contacts::Contacts::default(),
             diagnostics: Diagnostics::default(),
             effects: VecDeque::new(),
             queued: 0,
@@ -215,6 +242,14 @@ impl Driver {
         let mut notices = Vec::new();
         while let Some(e) = self.engine.poll_effect() {
             match &e {
+                Effect::Notify(Notice::CallMatches { call, integration, contacts }) => {
+                    if let Some(entry) = self.engine.call(call) {
+                        self.contacts.remember(entry.call.their_number, integration.clone(), contacts.clone(), now);
+                    }
+                    if let Effect::Notify(n) = &e {
+                        notices.push(n.clone());
+                    }
+                }
                 Effect::Notify(n) => notices.push(n.clone()),
                 Effect::Problem(p) => self.record_engine_problem(p, now),
                 _ => {}
@@ -288,15 +323,17 @@ impl Driver {
 
     // ---- softphone and pages ---------------------------------------------------------------
 
-    /// One softphone message a content script relayed: `origin` and `from_frame` are what the
-    /// bridge saw, `data` the untrusted message. The answer says what became of it, with the
-    /// decoded call and kind; the key names the fact for [`Driver::softphone_unsaved`]. An
-    /// accepted message is answered `ok` only once [`Driver::is_done`] for the ticket taken
-    /// after this call.
-    pub fn softphone(&mut self, origin: &str, from_frame: bool, data: &Value, now: Timestamp) -> (Answer, Option<String>) {
-        let verdict = self.gate.check(origin, from_frame, data, &self.config.effective, now);
+    /// One softphone message a content script (or the side panel, `hosted`) relayed: `origin`
+    /// and `from_frame` are what the shell saw, `data` the untrusted message. The answer says
+    /// what became of it, with the decoded call and kind, and `reply`, a message to post back to
+    /// the frame; the key names the fact for [`Driver::softphone_unsaved`]. An accepted message
+    /// is answered `ok` only once [`Driver::is_done`] for the ticket taken after this call. A
+    /// contact request comes back with `contacts`: its id and the lookups to run; its reply
+    /// comes from [`Driver::contacts_reply`].
+    pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, now: Timestamp) -> Relayed {
+        let (verdict, reply) = self.gate.check(origin, from_frame, hosted, data, &self.config.effective, &self.engine, now);
         self.diagnostics.softphone = self.gate.stats.clone();
-        match verdict {
+        let (mut answer, key) = match verdict {
             Verdict::Rejected { detail, .. } => (Answer::err(format!("softphone message rejected: {detail}")), None),
             Verdict::Repeat { event } => (Answer::ok(Some(json!({ "accepted": true, "repeat": true, "event": event }))), None),
             Verdict::Ignored { event } => (Answer::ok(Some(json!({ "accepted": true, "ignored": true, "event": event }))), None),
@@ -304,7 +341,39 @@ impl Driver {
                 let notices = self.handle(input, now);
                 (Answer { notices, ..Answer::ok(Some(json!({ "accepted": true, "event": event }))) }, key)
             }
+        };
+        let mut contacts = None;
+        match reply {
+            None => {}
+            Some(FrameReply::Message(m) | FrameReply::Handshake(m)) => set_reply(&mut answer, m),
+            Some(FrameReply::Contacts { id, numbers, text }) => {
+                let connected = self.connected();
+                let (asked, lookups) = self.contacts.ask(id, numbers, text, &connected, &self.engine, now);
+                match self.contacts_reply(asked, now) {
+                    Some(m) => set_reply(&mut answer, m),
+                    None => contacts = Some((asked, lookups)),
+                }
+            }
         }
+        Relayed { answer, key, contacts }
+    }
+
+    /// A lookup a contact request needed ran: its result.
+    pub fn lookup_done(&mut self, lookup: &Lookup, result: Result<CrmOutput, CrmError>, now: Timestamp) {
+        self.contacts.found(lookup, result, now);
+    }
+
+    /// The reply to contact request `id`, once the CRMs answered or its wait is over; `None`
+    /// while it waits (ask again after the next input, or a little later).
+    pub fn contacts_reply(&mut self, id: u64, now: Timestamp) -> Option<Value> {
+        let connected = self.connected();
+        self.contacts.ready(id, &self.config.effective, &connected, &self.engine, now)
+    }
+
+    /// Integrations a contact request asks (one without credentials fails its lookup at once,
+    /// without a request, and is left out of the answer).
+    fn connected(&self) -> Vec<IntegrationId> {
+        self.settings().integrations.iter().map(|i| i.id.clone()).collect()
     }
 
     /// The softphone fact named `key` was accepted but could not be written: forget it, so the
