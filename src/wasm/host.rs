@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use calltrail_core::crm::{CrmError, CrmOutput, HttpRequest, HttpResponse, Reply};
-use calltrail_core::driver::{Answer, Conversation, Driver, Lookup, Next, Refreshed, Ticket, SETTINGS_KEY};
+use calltrail_core::driver::{Answer, Conversation, Driver, Next, Refreshed, Ticket, SETTINGS_KEY};
 use calltrail_core::engine::audit::{self, AuditEntry};
 use calltrail_core::engine::{slot, CallEntry, CrmRequest, Effect, EngineOptions, Input, Notice, Slot};
 use calltrail_core::intents::{AuditFilter, Intent, Sender};
@@ -304,8 +304,8 @@ impl Inner {
                     }
                     Answer::unsaved()
                 } else {
-                    if let Some((id, lookups)) = relayed.contacts {
-                        let reply = self.clone().contacts_reply(id, lookups).await;
+                    if let Some(id) = relayed.contacts {
+                        let reply = self.clone().contacts_reply(id).await;
                         calltrail_core::driver::set_reply(&mut answer, reply);
                     }
                     answer
@@ -411,24 +411,14 @@ impl Inner {
         })
     }
 
-    /// Answers a softphone's contact request: starts its lookups, then waits for the reply the
-    /// driver builds once the CRMs (or the engine's call pop) answered, at most the driver's
-    /// wait. The bridge relays one message at a time, so later softphone messages wait too.
-    async fn contacts_reply(self: Rc<Self>, id: u64, lookups: Vec<Lookup>) -> serde_json::Value {
-        for lookup in lookups {
-            let inner = self.clone();
-            spawn_local(async move {
-                let conv = inner.driver.borrow().conversation(lookup.integration.clone(), lookup.op.clone());
-                let result = inner.clone().converse(conv).await;
-                inner.driver.borrow_mut().lookup_done(&lookup, result, now());
-            });
-        }
+    /// Answers a softphone's contact request once the driver can: when the call pop it waits
+    /// for has come back (or its wait is over). The bridge relays one message at a time, so
+    /// later softphone messages wait too: at most the driver's wait.
+    async fn contacts_reply(self: Rc<Self>, id: u64) -> serde_json::Value {
         loop {
             if let Some(reply) = self.driver.borrow_mut().contacts_reply(id, now()) {
                 return reply;
             }
-            // A lookup or the engine's call pop is still on its way: look again shortly (the
-            // driver answers with what is known once its wait is over).
             gloo_timers::future::TimeoutFuture::new(50).await;
         }
     }

@@ -79,7 +79,8 @@ impl Known {
 
 pub fn read_as(protocol: Protocol, trusted: &str, origin: &str, data: &Value, now: i64, known: &Known) -> Result<Decoded, DecodeError> {
     let origins = vec![trusted.to_owned()];
-    let tags = ProtocolTags(vec![(trusted.to_owned(), protocol)]);
+    let mut tags = ProtocolTags::default();
+    tags.insert(trusted, protocol);
     let ctx = DecodeContext { protocols: &tags, known, ..DecodeContext::new(&origins, Country::US, Timestamp(now)) };
     read(origin, data, &ctx)
 }
@@ -466,24 +467,31 @@ mod world {
     fn the_widget_contact_match_and_search_show_matches_from_both_crms() {
         let mut w = rc_world();
         let path = calltrail_core::softphone::service::MATCH_PATH;
-        let m = w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": "m-1", "path": path, "body": {"phoneNumbers": [PAT, ME]}}));
-        let data = &m.data.as_ref().unwrap()["reply"]["response"]["data"];
-        let pat: Vec<&str> = data[PAT].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-        assert_eq!(pat, ["hs:pat-hs", "sf:pat-sf"]);
-        assert_eq!(data[ME], json!([]));
-        assert_eq!(w.lookups.len(), 4, "two numbers, two CRMs");
-        // Asked again: answered from what the CRMs said, without searching again.
-        w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": "m-2", "path": path, "body": {"phoneNumbers": [PAT]}}));
-        assert_eq!(w.lookups.len(), 4);
-        // The dialer's search box: by name (what the CRMs said before), and by number.
         let search = calltrail_core::softphone::service::SEARCH_PATH;
-        let s = w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": "s-1", "path": search, "body": {"searchString": "pat ex"}}));
-        let found = s.data.as_ref().unwrap()["reply"]["response"]["data"].as_array().unwrap().clone();
-        assert_eq!(found.iter().map(|c| c["company"].as_str().unwrap()).collect::<Vec<_>>(), ["hs", "sf"]);
+        let ask = |w: &mut World, id: &str, path: &str, body: Value| {
+            let a = w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": id, "path": path, "body": body}));
+            let reply = a.data.as_ref().unwrap()["reply"].clone();
+            assert_eq!(reply["responseId"], id);
+            reply["response"]["data"].clone()
+        };
+        // Before any call with Pat, Calltrail knows nothing of the number: an empty answer.
+        assert_eq!(ask(&mut w, "m-0", path, json!({"phoneNumbers": [PAT]}))[PAT], json!([]));
+        // Pat calls: the call pop asks both CRMs; the widget's match shows both contacts.
+        let t0 = w.now;
+        w.softphone(RC, true, &json!({"type": "rc-call-ring-notify", "call": session(t0, json!({"startTime": null}))}));
+        let data = ask(&mut w, "m-1", path, json!({"phoneNumbers": [PAT, ME]}));
+        let ids: Vec<&str> = data[PAT].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["hs:pat-hs", "sf:pat-sf"]);
+        assert_eq!(data[ME], json!([]));
+        // The dialer's search box: part of the name, or the number in any format.
+        let found = ask(&mut w, "s-1", search, json!({"searchString": "pat ex"}));
+        let crms: Vec<&str> = found.as_array().unwrap().iter().map(|c| c["company"].as_str().unwrap()).collect();
+        assert_eq!(crms, ["hs", "sf"]);
+        assert_eq!(ask(&mut w, "s-2", search, json!({"searchString": "(415) 555-0123"})).as_array().unwrap().len(), 2);
+        assert_eq!(ask(&mut w, "s-3", search, json!({"searchString": "nobody"})), json!([]));
+        // An hour later the matches are no longer trusted.
         w.advance_mins(61);
-        let s = w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": "s-2", "path": search, "body": {"searchString": "(415) 555-0123"}}));
-        assert_eq!(s.data.as_ref().unwrap()["reply"]["response"]["data"].as_array().unwrap().len(), 2);
-        assert_eq!(w.lookups.len(), 6, "an hour later the CRMs are asked again");
+        assert_eq!(ask(&mut w, "s-4", search, json!({"searchString": "pat ex"})), json!([]));
         w.assert_clean();
     }
 
@@ -496,7 +504,7 @@ mod world {
         assert_eq!(pops, 2, "the call pop searches each CRM");
         let path = calltrail_core::softphone::service::MATCH_PATH;
         let m = w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": "m-1", "path": path, "body": {"phoneNumbers": [PAT]}}));
-        assert!(w.lookups.is_empty(), "the widget's match waits for the call pop instead of searching");
+        assert_eq!(w.sent.len(), pops, "the widget's match waits for the call pop instead of searching");
         assert_eq!(m.data.as_ref().unwrap()["reply"]["response"]["data"][PAT].as_array().unwrap().len(), 2);
     }
 

@@ -92,47 +92,25 @@ impl Protocol {
     }
 }
 
-/// `softphone_protocols`: a JSON object from origin to protocol name in a document, a short list
-/// in memory (a handful of entries, looked up once per message: a map type of its own would
-/// only add its code to the module).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ProtocolTags(pub Vec<(String, Protocol)>);
+/// `softphone_protocols`: origin → protocol name, kept as the JSON object the document has (its
+/// code is already in the module; a map type of its own would add more for a handful of entries).
+/// [`Settings::validate`] checks every name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProtocolTags(pub serde_json::Map<String, serde_json::Value>);
 
 impl ProtocolTags {
     pub fn get(&self, origin: &str) -> Option<Protocol> {
-        self.0.iter().find(|(o, _)| o == origin).map(|(_, p)| *p)
+        self.0.get(origin).and_then(|v| v.as_str()).and_then(Protocol::from_name)
     }
 
     /// Tags `origin`, replacing its tag if it had one.
     pub fn insert(&mut self, origin: impl Into<String>, protocol: Protocol) {
-        let origin = origin.into();
-        self.0.retain(|(o, _)| *o != origin);
-        self.0.push((origin, protocol));
+        self.0.insert(origin.into(), serde_json::Value::from(protocol.name()));
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-}
-
-impl Serialize for ProtocolTags {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(o, p)| (o, p.name())))
-    }
-}
-
-impl<'de> Deserialize<'de> for ProtocolTags {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        let mut tags = ProtocolTags::default();
-        for (origin, name) in map {
-            let protocol = name.as_str().and_then(Protocol::from_name).ok_or_else(|| {
-                let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
-                serde::de::Error::custom(format!("softphone_protocols: unknown protocol {name} for {origin}, expected one of {}", names.join(", ")))
-            })?;
-            tags.insert(origin, protocol);
-        }
-        Ok(tags)
     }
 }
 
@@ -404,9 +382,13 @@ impl Settings {
                 return bad(FieldPath::keys(&["softphone_origins"]).then(PathStep::Index(i)), "must be an exact origin like https://app.example.com");
             }
         }
-        for (o, _) in &self.softphone_protocols.0 {
+        for (o, name) in &self.softphone_protocols.0 {
+            let at = FieldPath::keys(&["softphone_protocols", o]);
             if !self.softphone_origins.contains(o) {
-                return bad(FieldPath::keys(&["softphone_protocols", o]), "tags an origin that softphone_origins does not trust");
+                return bad(at, "tags an origin that softphone_origins does not trust");
+            }
+            if name.as_str().and_then(Protocol::from_name).is_none() {
+                return bad(at, "unknown protocol: ringcentral, generic, ringcx, justcall, ringover, aircall, zoom or hubspot");
             }
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -469,7 +451,7 @@ mod tests {
             (r#"{"surprise":1}"#, "unknown field"),
             (r#"{"softphone_origins":["https://*.example.com"]}"#, "softphone_origins"),
             (r#"{"softphone_protocols":{"https://app.justcall.io":"justcall"}}"#, "does not trust"),
-            (r#"{"softphone_origins":["https://a.example"],"softphone_protocols":{"https://a.example":"skype"}}"#, "unknown protocol \"skype\""),
+            (r#"{"softphone_origins":["https://a.example"],"softphone_protocols":{"https://a.example":"skype"}}"#, "unknown protocol"),
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, "base_url"),
             (r#"{"integrations":[{"id":"a","kind":"nope","base_url":"https://x.example"}]}"#, "unknown variant"),
         ] {

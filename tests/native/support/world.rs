@@ -81,8 +81,6 @@ pub struct World {
     pub numbers: Vec<String>,
     /// Also scan the `Debug` text of every effect for the secrets (slow; planted-bug tests).
     pub full_hygiene_scan: bool,
-    /// Searches a softphone's contact requests ran outside the engine.
-    pub lookups: Vec<CrmOp>,
 }
 
 pub fn ts(s: &str) -> Timestamp {
@@ -183,7 +181,6 @@ impl World {
             relaxed_tail: Vec::new(),
             power_losses: 0,
             secrets: Vec::new(),
-            lookups: Vec::new(),
             numbers: Vec::new(),
             full_hygiene_scan: false,
         };
@@ -335,8 +332,8 @@ impl World {
                 if self.auto_deliver {
                     self.deliver_all();
                 }
-                if let Some((id, lookups)) = relayed.contacts {
-                    let reply = self.contacts_reply(id, lookups);
+                if let Some(id) = relayed.contacts {
+                    let reply = self.contacts_reply(id);
                     calltrail_core::driver::set_reply(&mut answer, reply);
                 }
                 return answer;
@@ -345,18 +342,9 @@ impl World {
         Answer::unsaved()
     }
 
-    /// A softphone's contact request, as the shell answers it: the lookups run against the fake
-    /// CRMs, then the driver's reply, with the engine's own requests answered meanwhile.
-    fn contacts_reply(&mut self, id: u64, lookups: Vec<calltrail_core::driver::Lookup>) -> serde_json::Value {
-        for lookup in lookups {
-            self.lookups.push(lookup.op.clone());
-            let now = self.now.plus_ms(-self.skew_ms);
-            let result = match self.crms.get_mut(&lookup.integration) {
-                Some(crm) => crm.execute(&lookup.op, now),
-                None => Err(calltrail_core::crm::CrmError::Permanent { message: "no such CRM".into() }),
-            };
-            self.driver.lookup_done(&lookup, result, self.now);
-        }
+    /// A softphone's contact request waiting for a call pop, as the shell answers it: the
+    /// engine's requests are answered meanwhile, or the wait runs out.
+    fn contacts_reply(&mut self, id: u64) -> serde_json::Value {
         for _ in 0..3 {
             if let Some(reply) = self.driver.contacts_reply(id, self.now) {
                 return reply;

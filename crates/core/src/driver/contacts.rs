@@ -1,45 +1,45 @@
-//! Answers to a softphone's contact requests (RingCentral's contact match and search), which
-//! need what the CRMs say about a number.
+//! Answers to a softphone's contact requests (RingCentral's contact match and search), from what
+//! the CRMs said about the numbers of the rep's calls.
 //!
-//! An answer is built from, in this order: the directory of recent answers (lookups and call
-//! pops, kept as long as a call pop's answer is trusted: an hour for a match, five minutes for
-//! none), the engine's call pop for a call with that party (waited for while it is on its way,
-//! so a ringing call is searched once, not twice), and otherwise a lookup the shell runs (a
-//! [`CrmOp::SearchContacts`] conversation). The shell steps it sans-IO: it runs the lookups
-//! [`Contacts::ask`] hands out, reports each with [`Contacts::found`], and asks
-//! [`Contacts::ready`] after each input until it answers, or gives up after [`REPLY_WAIT_MS`] and
-//! answers with what is known.
+//! An answer is built from the directory of recent call pops (every [`Notice::CallMatches`]
+//! the engine emits, kept as long as the engine trusts a call pop's answer: an hour for a match,
+//! five minutes for none) and the engine's own call pop when one is on its way for a call with
+//! that party: the widget asks as the call rings, and the answer waits for the pop instead of
+//! searching the CRMs a second time. The shell asks [`Contacts::ready`] after each input until
+//! it answers, or after [`REPLY_WAIT_MS`] it answers with what is known.
+//!
+//! What it does not do: search the CRMs for a number no call had (the widget's history of calls
+//! from before Calltrail was installed, or a number typed into the dialer that never called).
+//! Those are answered without contacts; it keeps the module small (issue 17's notes).
 //!
 //! Invariant: a request is always answered, with every CRM that answered in time; a CRM that
 //! failed or is slow is simply absent, never an error to the widget.
 //!
-//! Everything here is a short list searched in order: a few hundred numbers at most, and map
-//! types of their own would only add their code to the module.
+//! [`Notice::CallMatches`]: crate::engine::Notice::CallMatches
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::crm::{CrmError, CrmOp, CrmOutput};
 use crate::engine::{CallMatches, Engine};
 use crate::model::{Contact, IntegrationId, Timestamp};
 use crate::phone::E164;
 use crate::settings::Settings;
 use crate::softphone::service::{self, Found};
 
-/// How long a contact request waits for CRM answers before it is answered with what is known
-/// (the widget itself gives up after 30 s).
+/// How long a contact request waits for a call pop on its way before it is answered with what
+/// is known (the widget itself gives up after 30 s).
 pub const REPLY_WAIT_MS: i64 = 8_000;
-/// Answers (a number in one CRM) the directory keeps at most; the oldest go first.
+/// Answers (a number in one CRM) the directory keeps at most; the oldest go first. A short list
+/// searched in order: a map type of its own would only add its code to the module.
 const MAX_ENTRIES: usize = 1000;
 
 #[derive(Debug)]
 struct Pending {
+    id: u64,
     request: String,
     numbers: Vec<E164>,
     text: Option<String>,
-    /// Lookups handed to the shell and not reported yet.
-    looking: Vec<(E164, IntegrationId)>,
     since: Timestamp,
 }
 
@@ -47,20 +47,12 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct Contacts {
     directory: Vec<(E164, IntegrationId, CallMatches)>,
-    pending: Vec<(u64, Pending)>,
+    pending: Vec<Pending>,
     next: u64,
 }
 
-/// One lookup the shell runs for request `id`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Lookup {
-    pub id: u64,
-    pub integration: IntegrationId,
-    pub op: CrmOp,
-}
-
 impl Contacts {
-    /// Remembers what a CRM said about `number` (a lookup, or a call pop's notice).
+    /// Remembers what a CRM said about `number` (a call pop's notice).
     pub fn remember(&mut self, number: E164, integration: IntegrationId, contacts: Arc<[Contact]>, now: Timestamp) {
         self.directory.retain(|(n, i, _)| !(*n == number && *i == integration));
         self.directory.push((number, integration, CallMatches { at: now, contacts }));
@@ -70,65 +62,41 @@ impl Contacts {
         }
     }
 
-    /// A new request: its id and the lookups to run for it (none when everything is known or
-    /// on its way through the engine). `connected` are the integrations that can be asked.
-    pub fn ask(&mut self, request: String, numbers: Vec<E164>, text: Option<String>, connected: &[IntegrationId], engine: &Engine, now: Timestamp) -> (u64, Vec<Lookup>) {
+    /// A new request; its id for [`Contacts::ready`].
+    pub fn ask(&mut self, request: String, numbers: Vec<E164>, text: Option<String>, now: Timestamp) -> u64 {
         self.next += 1;
-        let id = self.next;
-        let mut looking = Vec::new();
-        let mut lookups = Vec::new();
-        for n in &numbers {
-            for integ in connected {
-                if self.known(n, integ, engine, now).is_some() || engine.known_matches(n, integ, now).1 {
-                    continue;
-                }
-                looking.push((*n, integ.clone()));
-                lookups.push(Lookup { id, integration: integ.clone(), op: CrmOp::SearchContacts { phone: *n } });
-            }
-        }
-        self.pending.push((id, Pending { request, numbers, text, looking, since: now }));
-        (id, lookups)
+        self.pending.push(Pending { id: self.next, request, numbers, text, since: now });
+        self.next
     }
 
-    /// A lookup's result.
-    pub fn found(&mut self, lookup: &Lookup, result: Result<CrmOutput, CrmError>, now: Timestamp) {
-        let CrmOp::SearchContacts { phone } = &lookup.op else { return };
-        if let Some((_, p)) = self.pending.iter_mut().find(|(id, _)| *id == lookup.id) {
-            p.looking.retain(|(n, i)| !(n == phone && *i == lookup.integration));
-        }
-        if let Ok(CrmOutput::Contacts { contacts }) = result {
-            self.remember(*phone, lookup.integration.clone(), contacts.into(), now);
-        }
-    }
-
-    /// The answer to request `id` once every CRM answered (or, after [`REPLY_WAIT_MS`], with
-    /// what is known); `None` while it waits. An answered request is forgotten.
-    pub fn ready(&mut self, id: u64, settings: &Settings, connected: &[IntegrationId], engine: &Engine, now: Timestamp) -> Option<Value> {
-        let at = self.pending.iter().position(|(i, _)| *i == id)?;
-        let p = &self.pending[at].1;
-        let give_up = now.since(p.since) >= REPLY_WAIT_MS;
-        let waiting = !p.looking.is_empty()
-            || p.numbers.iter().any(|n| connected.iter().any(|i| self.known(n, i, engine, now).is_none() && engine.known_matches(n, i, now).1));
-        if waiting && !give_up {
+    /// The answer to request `id` once no call pop it needs is on its way (or, after
+    /// [`REPLY_WAIT_MS`], with what is known); `None` while it waits. An answered request is
+    /// forgotten.
+    pub fn ready(&mut self, id: u64, settings: &Settings, engine: &Engine, now: Timestamp) -> Option<Value> {
+        let at = self.pending.iter().position(|p| p.id == id)?;
+        let p = &self.pending[at];
+        let integrations = &settings.integrations;
+        let waiting = p.numbers.iter().any(|n| integrations.iter().any(|i| self.known(n, &i.id, engine, now).is_none() && engine.known_matches(n, &i.id, now).1));
+        if waiting && now.since(p.since) < REPLY_WAIT_MS {
             return None;
         }
-        let (_, p) = self.pending.remove(at);
-        let label = |i: &IntegrationId| settings.integrations.iter().find(|s| &s.id == i).map(|s| s.label_or_id()).unwrap_or_else(|| i.to_string());
+        let p = self.pending.remove(at);
         let mut rows: Vec<(E164, IntegrationId, String, Contact)> = Vec::new();
         let mut add = |n: &E164, i: &IntegrationId, c: &Contact| {
             if !rows.iter().any(|(_, ri, _, rc)| ri == i && rc.id == c.id) {
-                rows.push((*n, i.clone(), label(i), c.clone()));
+                let label = integrations.iter().find(|s| &s.id == i).map_or_else(|| i.to_string(), |s| s.label_or_id());
+                rows.push((*n, i.clone(), label, c.clone()));
             }
         };
         for n in &p.numbers {
-            for i in connected {
-                for c in self.known(n, i, engine, now).iter().flat_map(|c| c.iter()) {
-                    add(n, i, c);
+            for i in integrations {
+                for c in self.known(n, &i.id, engine, now).iter().flat_map(|c| c.iter()) {
+                    add(n, &i.id, c);
                 }
             }
         }
         if let Some(text) = &p.text {
-            for (n, i, m) in self.directory.iter().filter(|(_, i, m)| connected.contains(i) && m.is_fresh(now)) {
+            for (n, i, m) in self.directory.iter().filter(|(_, _, m)| m.is_fresh(now)) {
                 for c in m.contacts.iter().filter(|c| service::name_matches(text, c)) {
                     add(n, i, c);
                 }
@@ -140,8 +108,8 @@ impl Contacts {
 
     /// What is known of `n` in `integ`: the directory's answer, else the engine's call pop.
     fn known(&self, n: &E164, integ: &IntegrationId, engine: &Engine, now: Timestamp) -> Option<Arc<[Contact]>> {
-        match self.directory.iter().find(|(dn, di, m)| dn == n && di == integ && m.is_fresh(now)).map(|(_, _, m)| m) {
-            Some(m) => Some(m.contacts.clone()),
+        match self.directory.iter().find(|(dn, di, m)| dn == n && di == integ && m.is_fresh(now)) {
+            Some((_, _, m)) => Some(m.contacts.clone()),
             None => engine.known_matches(n, integ, now).0,
         }
     }

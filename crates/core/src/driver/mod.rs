@@ -6,7 +6,7 @@
 //! driver.handle(input, now)            // an engine input; its effects join the queue
 //! driver.softphone(msg, now)           // a relayed softphone message: refused, repeat, or an input,
 //!                                      // and what to answer the frame
-//! driver.lookup_done(..) / contacts_reply(id, now) // a softphone's contact request, answered
+//! driver.contacts_reply(id, now)      // a softphone's contact request, once it can be answered
 //! driver.page_input(input, stored, now)// notes, picks, log now, manual, resolve: an input
 //! driver.poll_effect()                 // the engine's effects and the driver's own writes, in order
 //! driver.executed()                    // the shell ran the effect it polled last
@@ -57,7 +57,7 @@ use crate::view;
 
 pub use conversation::{Conversation, Next, MAX_EXCHANGES};
 pub use credentials::{Credentials, StoredSecret};
-pub use contacts::{Lookup, REPLY_WAIT_MS};
+pub use contacts::REPLY_WAIT_MS;
 pub use gate::{Gate, Verdict};
 
 /// The key of the rep's own settings document in the `settings` store.
@@ -115,8 +115,8 @@ impl Answer {
 pub struct Relayed {
     pub answer: Answer,
     pub key: Option<String>,
-    /// A contact request: its id for [`Driver::contacts_reply`] and the lookups to run first.
-    pub contacts: Option<(u64, Vec<Lookup>)>,
+    /// A contact request waiting for a call pop: its id for [`Driver::contacts_reply`].
+    pub contacts: Option<u64>,
 }
 
 /// Puts `reply` (a message for the frame) into a softphone answer's data.
@@ -241,15 +241,12 @@ impl Driver {
         self.engine.handle(input, now);
         let mut notices = Vec::new();
         while let Some(e) = self.engine.poll_effect() {
-            match &e {
-                Effect::Notify(Notice::CallMatches { call, integration, contacts }) => {
-                    if let Some(entry) = self.engine.call(call) {
-                        self.contacts.remember(entry.call.their_number, integration.clone(), contacts.clone(), now);
-                    }
-                    if let Effect::Notify(n) = &e {
-                        notices.push(n.clone());
-                    }
+            if let Effect::Notify(Notice::CallMatches { call, integration, contacts }) = &e {
+                if let Some(entry) = self.engine.call(call) {
+                    self.contacts.remember(entry.call.their_number, integration.clone(), contacts.clone(), now);
                 }
+            }
+            match &e {
                 Effect::Notify(n) => notices.push(n.clone()),
                 Effect::Problem(p) => self.record_engine_problem(p, now),
                 _ => {}
@@ -328,8 +325,8 @@ impl Driver {
     /// what became of it, with the decoded call and kind, and `reply`, a message to post back to
     /// the frame; the key names the fact for [`Driver::softphone_unsaved`]. An accepted message
     /// is answered `ok` only once [`Driver::is_done`] for the ticket taken after this call. A
-    /// contact request comes back with `contacts`: its id and the lookups to run; its reply
-    /// comes from [`Driver::contacts_reply`].
+    /// contact request that must wait for a call pop comes back with `contacts`, its id: its
+    /// reply comes from [`Driver::contacts_reply`].
     pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, now: Timestamp) -> Relayed {
         let (verdict, reply) = self.gate.check(origin, from_frame, hosted, data, &self.config.effective, &self.engine, now);
         self.diagnostics.softphone = self.gate.stats.clone();
@@ -347,33 +344,20 @@ impl Driver {
             None => {}
             Some(FrameReply::Message(m) | FrameReply::Handshake(m)) => set_reply(&mut answer, m),
             Some(FrameReply::Contacts { id, numbers, text }) => {
-                let connected = self.connected();
-                let (asked, lookups) = self.contacts.ask(id, numbers, text, &connected, &self.engine, now);
+                let asked = self.contacts.ask(id, numbers, text, now);
                 match self.contacts_reply(asked, now) {
                     Some(m) => set_reply(&mut answer, m),
-                    None => contacts = Some((asked, lookups)),
+                    None => contacts = Some(asked),
                 }
             }
         }
         Relayed { answer, key, contacts }
     }
 
-    /// A lookup a contact request needed ran: its result.
-    pub fn lookup_done(&mut self, lookup: &Lookup, result: Result<CrmOutput, CrmError>, now: Timestamp) {
-        self.contacts.found(lookup, result, now);
-    }
-
-    /// The reply to contact request `id`, once the CRMs answered or its wait is over; `None`
-    /// while it waits (ask again after the next input, or a little later).
+    /// The reply to contact request `id`, once no call pop it needs is on its way or its wait is
+    /// over; `None` while it waits (ask again after the next input, or a little later).
     pub fn contacts_reply(&mut self, id: u64, now: Timestamp) -> Option<Value> {
-        let connected = self.connected();
-        self.contacts.ready(id, &self.config.effective, &connected, &self.engine, now)
-    }
-
-    /// Integrations a contact request asks (one without credentials fails its lookup at once,
-    /// without a request, and is left out of the answer).
-    fn connected(&self) -> Vec<IntegrationId> {
-        self.settings().integrations.iter().map(|i| i.id.clone()).collect()
+        self.contacts.ready(id, &self.config.effective, &self.engine, now)
     }
 
     /// The softphone fact named `key` was accepted but could not be written: forget it, so the

@@ -153,7 +153,8 @@ impl Engine {
     }
 
     /// A softphone's logger or call log about a call (see [`super::Input::CallDetails`]).
-    pub(super) fn on_details(&mut self, call: Call, manual: bool) {
+    /// Whether the call is known now (a manual log may follow).
+    pub(super) fn on_details(&mut self, call: Call) -> bool {
         let id = call.id.clone();
         let Some(entry) = self.calls.get_mut(&id) else {
             // First news of the call. Only a finished call is logged from it, and only a recent
@@ -161,13 +162,11 @@ impl Engine {
             match call.ended_at {
                 Some(e) if self.now.since(e) <= KNOWN_CALLS_REACH_MS => {
                     self.on_call(call, true);
-                    if manual {
-                        self.log_everywhere(&id);
-                    }
+                    return true;
                 }
                 _ => self.problem(ProblemKind::UnknownCall, format!("details of call {id}, which Calltrail never saw end recently: not logged")),
             }
-            return;
+            return false;
         };
         let c = &mut entry.call;
         let before = (c.result, c.recording_url.clone(), c.voicemail_url.clone(), c.ai_note.clone(), c.transcript.clone(), c.notes.clone());
@@ -205,16 +204,7 @@ impl Engine {
         } else {
             self.save_call(&id);
         }
-        if manual {
-            self.log_everywhere(&id);
-        }
-    }
-
-    /// The softphone's own "log" button: a manual log in every integration where the call is not
-    /// logged yet (those where it is, or that own the call, are refused with the reason).
-    fn log_everywhere(&mut self, id: &CallId) {
-        let integrations = self.settings.integrations.iter().map(|i| i.id.clone()).collect();
-        self.on_manual(id.clone(), integrations, Snapshot::default());
+        true
     }
 
     pub(super) fn on_notes(&mut self, id: CallId, notes: Option<String>) {

@@ -445,6 +445,8 @@ impl Engine {
             // Anything but a CRM reply may change many slots (or the clock) at once.
             run.recheck_all |= !matches!(input, Input::CrmDone { .. });
         }
+        // A manual log, from a page or from the softphone's own log button (one call site).
+        let mut manual = None;
         match input {
             Input::Restored { snapshot, settings, boot_id } => self.on_restored(snapshot, settings, boot_id),
             Input::SettingsChanged(s) => match s.validate() {
@@ -458,18 +460,27 @@ impl Engine {
             }
             Input::CallUpdated(c) => self.on_call(c, false),
             Input::CallEnded(c) => self.on_call(c, true),
-            Input::CallDetails { call, manual } => self.on_details(call, manual),
+            Input::CallDetails { call, manual: pressed } => {
+                let id = call.id.clone();
+                if self.on_details(call) && pressed {
+                    let all = self.settings.integrations.iter().map(|i| i.id.clone()).collect();
+                    manual = Some((id, all, Snapshot::default()));
+                }
+            }
             Input::NotesOpened { call } | Input::NotesCancelled { call } => self.on_notes(call, None),
             Input::NotesSaved { call, notes } => self.on_notes(call, Some(notes)),
             Input::ContactsPicked { call, integration, contacts } => self.on_picked(call, integration, contacts),
             Input::LogNowRequested { call } => self.on_log_now(call),
-            Input::ManualLogRequested { call, integrations, stored } => self.on_manual(call, integrations, stored),
+            Input::ManualLogRequested { call, integrations, stored } => manual = Some((call, integrations, stored)),
             Input::MessageReceived(m) => self.on_message(m),
             Input::CrmDone { req, result } => self.on_crm_done(req, result),
             Input::AlarmFired => {}
             Input::DigestRequested => self.run_digest(true),
             Input::UnresolvedResolved { resolutions } => self.on_resolved(resolutions),
             Input::CredentialsChanged { integration } => self.on_credentials(integration),
+        }
+        if let Some((call, integrations, stored)) = manual {
+            self.on_manual(call, integrations, stored);
         }
         self.tick();
         self.flush();

@@ -242,8 +242,9 @@ impl<'a> Obj<'a> {
         Ok(Some(t))
     }
 
-    /// A phone number field that is either a string or an object `{phoneNumber}` (RingCentral's
-    /// webphone sessions use the first, presence and message records the second).
+    /// A phone number field that is either a string or a party object `{phoneNumber}` (RingCentral's
+    /// webphone sessions use the first, presence and message records the second; Zoom's parties
+    /// may say `number`, `didNumber` or `extensionNumber`).
     pub(super) fn number_text(&self, key: &str) -> Result<Option<&'a str>, DecodeError> {
         match self.get(key) {
             None => Ok(None),
@@ -261,19 +262,19 @@ impl<'a> Obj<'a> {
     }
 
     fn nested_phone_number(&self, key: &str) -> Result<Option<&'a str>, DecodeError> {
-        // `self` is the inner `{phoneNumber}` object; errors name `<path>.<key>.phoneNumber`.
-        match self.get("phoneNumber") {
-            None => Ok(None),
-            Some(Value::String(s)) if s.len() > MAX_NUMBER => Err(DecodeError::Oversized {
-                field: format!("{}.phoneNumber", self.field(key)),
-                max: MAX_NUMBER,
-            }),
-            Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(wrong_type(
-                format!("{}.phoneNumber", self.field(key)),
-                "a string",
-            )),
+        // `self` is the inner party object; errors name `<path>.<key>.<field>`. RingCentral says
+        // `phoneNumber`; Zoom's public integrations saw the others.
+        for k in ["phoneNumber", "number", "didNumber", "extensionNumber"] {
+            match self.get(k) {
+                None => continue,
+                Some(Value::String(s)) if s.len() > MAX_NUMBER => {
+                    return Err(DecodeError::Oversized { field: format!("{}.{k}", self.field(key)), max: MAX_NUMBER })
+                }
+                Some(Value::String(s)) => return Ok(Some(s.as_str())),
+                Some(_) => return Err(wrong_type(format!("{}.{k}", self.field(key)), "a string")),
+            }
         }
+        Ok(None)
     }
 
     /// The error for a field that is present but holds a value we do not know.

@@ -62,7 +62,6 @@ impl KnownCalls for () {
     }
 }
 
-static UNTAGGED: ProtocolTags = ProtocolTags(Vec::new());
 
 /// What decoding needs besides the message: whom to trust and in which protocol, how to read
 /// national numbers, the time the shell received the message (for sanity checks and receive-time
@@ -82,7 +81,8 @@ pub struct DecodeContext<'a> {
 impl<'a> DecodeContext<'a> {
     /// Untagged origins and no known calls.
     pub fn new(trusted_origins: &'a [String], default_country: Country, now: Timestamp) -> DecodeContext<'a> {
-        DecodeContext { trusted_origins, protocols: &UNTAGGED, default_country, now, known: &() }
+        static UNTAGGED: std::sync::OnceLock<ProtocolTags> = std::sync::OnceLock::new();
+        DecodeContext { trusted_origins, protocols: UNTAGGED.get_or_init(ProtocolTags::default), default_country, now, known: &() }
     }
 
     pub fn from_settings(settings: &'a Settings, now: Timestamp, known: &'a dyn KnownCalls) -> DecodeContext<'a> {

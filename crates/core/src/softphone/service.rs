@@ -56,20 +56,16 @@ pub(super) fn decode(ty: &str, data: &Value, ctx: &DecodeContext<'_>) -> Result<
     }
 }
 
-/// What Calltrail registers.
+/// What Calltrail registers (as text: a constant costs the module less than code building it).
+const REGISTRATION: &str = r#"{"type":"rc-adapter-register-third-party-service","service":{
+"name":"Calltrail","displayName":"Calltrail",
+"contactMatchPath":"/calltrail/contacts/match","contactSearchPath":"/calltrail/contacts/search",
+"callLoggerPath":"/calltrail/call-logger","callLoggerTitle":"Log with Calltrail",
+"callLoggerAutoSettingReadOnly":true,"callLoggerAutoSettingReadOnlyValue":true,
+"callLoggerAutoSettingReadOnlyReason":"Calltrail logs every call","callLoggerAutoLogOnCallSync":true}}"#;
+
 pub fn registration() -> Value {
-    json!({"type": "rc-adapter-register-third-party-service", "service": {
-        "name": SERVICE_NAME,
-        "displayName": SERVICE_NAME,
-        "contactMatchPath": MATCH_PATH,
-        "contactSearchPath": SEARCH_PATH,
-        "callLoggerPath": LOGGER_PATH,
-        "callLoggerTitle": "Log with Calltrail",
-        "callLoggerAutoSettingReadOnly": true,
-        "callLoggerAutoSettingReadOnlyValue": true,
-        "callLoggerAutoSettingReadOnlyReason": "Calltrail logs every call",
-        "callLoggerAutoLogOnCallSync": true,
-    }})
+    serde_json::from_str(REGISTRATION).unwrap_or_default()
 }
 
 /// The answer to request `id`.
@@ -226,7 +222,8 @@ mod tests {
 
     fn read(data: Value) -> Result<Decoded, DecodeError> {
         let origins = vec![RC.to_owned()];
-        let tags = ProtocolTags(vec![(RC.to_owned(), Protocol::RingCentral)]);
+        let mut tags = ProtocolTags::default();
+        tags.insert(RC, Protocol::RingCentral);
         let ctx = DecodeContext { protocols: &tags, ..DecodeContext::new(&origins, Country::US, NOW) };
         super::super::read(RC, &data, &ctx)
     }
@@ -254,6 +251,8 @@ mod tests {
         assert_eq!(m["type"], "rc-adapter-register-third-party-service");
         assert_eq!(m["service"]["callLoggerPath"], LOGGER_PATH);
         assert_eq!(m["service"]["contactMatchPath"], MATCH_PATH);
+        assert_eq!(m["service"]["contactSearchPath"], SEARCH_PATH);
+        assert_eq!(m["service"]["name"], SERVICE_NAME);
         assert!(read(json!({"type": "rc-login-status-notify", "loggedIn": false})).unwrap().reply.is_none());
         // An untagged origin hears the broadcast events only: no registration.
         let origins = vec![RC.to_owned()];

@@ -4,9 +4,11 @@
 //!
 //! Where each shape comes from, and what is assumed, is in `docs/softphones.md`; replay fixtures
 //! with the expected results are in `tests/fixtures/softphones/`. The vendors differ in names
-//! more than in meaning, so every decoder here reads its envelope and fields into a [`Fact`]
-//! (what this one message says about a call) and [`build`] turns it into a call event the same
-//! way for all of them:
+//! more than in meaning, so each is a table, a [`Spelling`]: the envelope's keys, what each event
+//! name means ([`Act`]), and the keys of the call's fields. One reader ([`spelled`]) reads any of
+//! them into a [`Fact`] (what this one message says about a call), and [`build`] turns that into
+//! a call event the same way for all of them (RingCX's envelope and its logger request are
+//! unwrapped first, by hand):
 //!
 //! - A vendor that names only the call's id after it rings (JustCall's answer and end,
 //!   Aircall's) is completed from the call as the engine knows it ([`super::KnownCalls`]); an
@@ -21,29 +23,25 @@
 //! sends that Calltrail does not log is listed and ignored with a reason, and anything else,
 //! including the host → widget commands of each protocol, is [`DecodeError::UnknownType`].
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::json::{check_id, clip, parties, Obj, MAX_ID, MAX_NUMBER, MAX_STRING, MAX_TEXT, MAX_TYPE};
+use super::json::{clip, parties, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE};
 use super::{check_call_times, fnv1a, DecodeContext, DecodeError, Decoded, IgnoreReason, Reply, SoftphoneEvent};
 use crate::model::{Call, CallId, CallResult, ConversationId, CrmKind, Direction, LoggedBy, Message, MessageKind, RecordId, Timestamp};
 use crate::phone::E164;
 use crate::settings::Protocol;
-
-/// The extension's own origin, fixed by the manifest's `key`: the page that hosts a frame when
-/// Calltrail hosts it (a handshake names its host).
-const EXTENSION_ORIGIN: &str = "chrome-extension://bicpcknbbpfahcmagcjbcgmfjdgbeppn";
 
 /// Decodes one message of the vendor protocol `p` (never RingCentral Embeddable or generic,
 /// which [`super::read`] decodes itself).
 pub(super) fn decode(p: Protocol, origin: &str, data: &Value, ctx: &DecodeContext<'_>) -> Result<Decoded, DecodeError> {
     let top = Obj::new(data, "")?;
     let (event, reply) = match p {
-        Protocol::JustCall => (justcall(top, ctx)?, None),
-        Protocol::Ringover => ringover(top, ctx)?,
-        Protocol::RingCx => (ringcx(top, ctx)?, None),
-        Protocol::Aircall => aircall(top, ctx)?,
-        Protocol::Zoom => (zoom(top, ctx)?, None),
-        Protocol::HubSpot => (hubspot(origin, top, ctx)?, None),
+        Protocol::JustCall => spelled(&JUSTCALL, origin, top, ctx)?,
+        Protocol::Ringover => spelled(&RINGOVER, origin, top, ctx)?,
+        Protocol::RingCx => (ringcx(origin, top, ctx)?, None),
+        Protocol::Aircall => spelled(&AIRCALL, origin, top, ctx)?,
+        Protocol::Zoom => spelled(&ZOOM, origin, top, ctx)?,
+        Protocol::HubSpot => spelled(&HUBSPOT, origin, top, ctx)?,
         Protocol::RingCentral | Protocol::Generic => return Err(DecodeError::UnknownType(clip(origin))),
     };
     Ok(Decoded { event, reply })
@@ -161,341 +159,440 @@ pub(super) fn build(f: Fact<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEve
     Ok(event)
 }
 
-/// `inbound` / `outbound` under the vendor's two words for them.
-fn direction(o: Obj<'_>, key: &str, words: [&str; 2], required: bool) -> Result<Option<Direction>, DecodeError> {
-    match o.str(key, MAX_STRING)? {
-        None if required => Err(o.missing(key)),
-        None => Ok(None),
-        Some(w) if w.eq_ignore_ascii_case(words[0]) => Ok(Some(Direction::Inbound)),
-        Some(w) if w.eq_ignore_ascii_case(words[1]) => Ok(Some(Direction::Outbound)),
-        Some(w) => Err(o.invalid(key, w)),
-    }
+// ---------------------------------------------------------------------------------------------
+// One reader for every vendor's spelling
+
+/// What an event name means.
+#[derive(Clone, Copy)]
+enum Act {
+    /// Ringing; the direction is in the message.
+    Ring,
+    /// Ringing, inbound or outbound by the event's name.
+    RingIn,
+    RingOut,
+    Answer,
+    /// RingCX's `newCall`: the agent's leg joined, which answers an inbound call but not an
+    /// outbound one (the far end may still be ringing).
+    AnswerIn,
+    End,
+    /// RingCX's `endCall`: an outbound call's far end may never have answered, and RingCX does
+    /// not say: its result is unknown.
+    EndAgent,
+    /// Content for the call (a recording, a completed log).
+    Details,
+    /// The rep's notes, under the spelling's `notes` key.
+    Notes,
+    /// Aircall's `call_end_ringtone`: answered, or not (`answer_status`).
+    Ringtone,
+    Ignore(IgnoreReason),
+    /// A handshake the vendor's SDK answers with this message (JSON text).
+    Hello(&'static str),
+    /// An SMS (behind a reference: every entry of a table is as large as the largest act).
+    Sms(&'static Sms),
 }
 
-/// Direction and both parties from the `from` and `to` keys of `o`.
-fn who(o: Obj<'_>, direction: Direction, from: &str, to: &str, ctx: &DecodeContext<'_>) -> Result<(Direction, E164, Option<E164>), DecodeError> {
-    let (their, our) = parties(o, direction, o.number_text(from)?, o.number_text(to)?, ctx)?;
-    Ok((direction, their, our))
+/// An SMS: outbound or not, and the keys of their number, ours, the text, the message id and
+/// the conversation id ("" where the vendor has none) and its time.
+struct Sms {
+    out: bool,
+    their: &'static str,
+    ours: &'static str,
+    text: &'static str,
+    id: &'static str,
+    conv: &'static str,
+    at: &'static str,
 }
 
-/// `<prefix>:<id>` for the vendor's call id under `key`.
-fn call_id(o: Obj<'_>, key: &str, prefix: &str) -> Result<CallId, DecodeError> {
-    Ok(CallId::new(format!("{prefix}:{}", o.req_id(key)?)))
+/// How one vendor spells its envelope and its calls; "" for a key the vendor does not have.
+pub(super) struct Spelling {
+    /// The key of the event name, and of the object holding the fields (with its path for
+    /// error messages).
+    name: &'static str,
+    body: &'static str,
+    path: &'static str,
+    /// A key every message must carry.
+    must: &'static str,
+    /// Call ids are `<prefix>:<id>` (`<prefix>:<origin>:<id>` for a CRM-owned call).
+    prefix: &'static str,
+    id: &'static str,
+    direction: &'static str,
+    /// The vendor's words for inbound and outbound, any case.
+    words: [&'static str; 2],
+    from: &'static str,
+    to: &'static str,
+    started: &'static str,
+    /// Seconds of talk, and of ringing before it, at the end.
+    talk: &'static str,
+    ring: &'static str,
+    recording: &'static str,
+    notes: &'static str,
+    /// An object inside the fields holding `recording` and `notes` (HubSpot's properties).
+    props: &'static str,
+    /// A boolean that marks a call not to log (Ringover's calls between colleagues).
+    skip: &'static str,
+    /// How the call ended, in words; `strict`: a word not known is refused.
+    result: &'static str,
+    strict: bool,
+    /// The CRM that logs the vendor's calls itself, and the key of its record id.
+    owner: Option<CrmKind>,
+    record: &'static str,
+    events: &'static [(&'static str, Act)],
 }
 
-/// An SMS from a vendor that does not thread conversations itself: one per other party.
-fn sms(id: String, conversation: String, direction: Direction, (their, our): (E164, Option<E164>), at: Timestamp, text: &str) -> SoftphoneEvent {
-    SoftphoneEvent::Message(Message {
-        id,
-        conversation: ConversationId::new(conversation),
-        kind: MessageKind::Sms,
-        direction,
-        our_number: our,
-        their_number: their,
-        at,
-        text: text.to_owned(),
+const NONE: Spelling = Spelling {
+    name: "type",
+    body: "data",
+    path: "data",
+    must: "",
+    prefix: "",
+    id: "",
+    direction: "",
+    words: ["inbound", "outbound"],
+    from: "from",
+    to: "to",
+    started: "",
+    talk: "",
+    ring: "",
+    recording: "",
+    notes: "",
+    props: "",
+    skip: "",
+    result: "",
+    strict: false,
+    owner: None,
+    record: "",
+    events: &[],
+};
+
+const NOTHING: Act = Act::Ignore(IgnoreReason::NothingToLog);
+
+/// JustCall Dialer SDK: `{name, data}` (`saaslabsco/justcall-dialer-sdk`).
+const JUSTCALL: Spelling = Spelling {
+    name: "name",
+    prefix: "justcall",
+    id: "call_sid",
+    direction: "direction",
+    talk: "duration",
+    events: &[
+        ("call-ringing", Act::Ring),
+        ("call-answered", Act::Answer),
+        ("call-ended", Act::End),
+        // `received_at`'s format is not documented (the README's example is empty).
+        ("sms-received", Act::Sms(&Sms { out: false, their: "from", ours: "to", text: "body", id: "message_sid", conv: "", at: "received_at" })),
+        ("logged-in-status", NOTHING),
+        ("is-logged-in", NOTHING),
+    ],
+    ..NONE
+};
+
+/// Ringover SDK: `{action, data}` (`ringover/ringover-sdk`). SMS carry no id and no time: the
+/// same text in the same conversation and minute is the same message.
+const RINGOVER: Spelling = Spelling {
+    name: "action",
+    prefix: "ringover",
+    id: "call_id",
+    direction: "direction",
+    words: ["in", "out"],
+    from: "from_number",
+    to: "to_number",
+    talk: "callDuration",
+    ring: "ringDuration",
+    skip: "internal",
+    events: &[
+        ("ringingCall", Act::Ring),
+        ("answeredCall", Act::Answer),
+        ("hangupCall", Act::End),
+        ("smsSent", Act::Sms(&Sms { out: true, their: "to_number", ours: "", text: "message", id: "", conv: "conversation_id", at: "" })),
+        ("smsReceived", Act::Sms(&Sms { out: false, their: "from_number", ours: "", text: "message", id: "", conv: "conversation_id", at: "" })),
+        // The iframe looks for the SDK; the SDK answers with the page's origin, which is the
+        // extension's own (fixed by the manifest's key) when Calltrail hosts the frame.
+        ("checkSDK", Act::Hello(r#"{"action":"presenceSDK","location":"chrome-extension://bicpcknbbpfahcmagcjbcgmfjdgbeppn"}"#)),
+        ("changePage", NOTHING),
+        ("dialerReady", NOTHING),
+        ("login", NOTHING),
+        ("logout", NOTHING),
+    ],
+    ..NONE
+};
+
+/// RingCX (Engage Voice) Embeddable's call object, inside `{type: 'MessageTransport-push',
+/// payload}` (`ringcentral/engage-voice-embeddable`, `formatEvCall`).
+const RINGCX: Spelling = Spelling {
+    body: "call",
+    path: "payload.call",
+    prefix: "ringcx",
+    id: "id",
+    direction: "direction",
+    words: ["INBOUND", "OUTBOUND"],
+    started: "startTime",
+    recording: "recordingUrl",
+    events: &[
+        ("rc-ev-ringCall", Act::Ring),
+        ("rc-ev-newCall", Act::AnswerIn),
+        ("rc-ev-endCall", Act::EndAgent),
+        ("rc-ev-sipRingCall", Act::Ignore(IgnoreReason::CallState)),
+        ("rc-ev-sipEndCall", Act::Ignore(IgnoreReason::CallState)),
+        ("rc-ev-sipRegistered", NOTHING),
+        ("rc-ev-sipUnregistered", NOTHING),
+        ("rc-ev-sipUnstable", NOTHING),
+        ("rc-ev-sipFailed", NOTHING),
+        ("rc-ev-loadLeads", NOTHING),
+        ("rc-ev-callLead", NOTHING),
+        ("rc-ev-manualPassLead", NOTHING),
+        ("rc-ev-pushAdapterState", NOTHING),
+    ],
+    ..NONE
+};
+
+/// Aircall Everywhere v2 (Workspace): `{name: 'apm_phone_<event>', value}`
+/// (`aircall/aircall-everywhere`). `call_ended`'s `duration` may or may not count the ringing:
+/// the event times are used instead.
+const AIRCALL: Spelling = Spelling {
+    name: "name",
+    body: "value",
+    path: "value",
+    prefix: "aircall",
+    id: "call_id",
+    notes: "comment",
+    events: &[
+        ("apm_phone_incoming_call", Act::RingIn),
+        ("apm_phone_outgoing_call", Act::RingOut),
+        ("apm_phone_outgoing_answered", Act::Answer),
+        ("apm_phone_call_end_ringtone", Act::Ringtone),
+        ("apm_phone_call_ended", Act::End),
+        ("apm_phone_comment_saved", Act::Notes),
+        ("apm_phone_loaded", Act::Hello(r#"{"name":"apm_app_isready"}"#)),
+        ("apm_phone_logout", NOTHING),
+        ("apm_phone_integration_settings", NOTHING),
+        ("apm_phone_external_dial", NOTHING),
+        ("apm_phone_powerdialer_updated", NOTHING),
+        ("apm_phone_redirect_event", NOTHING),
+        ("apm_phone_is_logged_in_response", NOTHING),
+        ("apm_phone_dial_number_response", NOTHING),
+        ("apm_phone_exit_keyboard_response", NOTHING),
+    ],
+    ..NONE
+};
+
+/// Zoom Phone Smart Embed: `{type: 'zp-…-event', data}`. Only the names are documented; the
+/// fields are what public integrations saw (docs/softphones.md): a party's number may be under
+/// any of four keys, results are read only where they say more than the events did.
+const ZOOM: Spelling = Spelling {
+    prefix: "zoom",
+    id: "callId",
+    direction: "direction",
+    from: "caller",
+    to: "callee",
+    started: "dateTime",
+    talk: "duration",
+    recording: "recordingUrl",
+    result: "result",
+    events: &[
+        ("zp-call-ringing-event", Act::Ring),
+        ("zp-call-connected-event", Act::Answer),
+        ("zp-call-ended-event", Act::End),
+        ("zp-call-log-completed-event", Act::Details),
+        ("zp-call-recording-completed-event", Act::Details),
+        // Payloads not public yet: not logged until a live trace shows them.
+        ("zp-call-voicemail-received-event", Act::Ignore(IgnoreReason::MessageKind)),
+        ("zp-sms-log-event", Act::Ignore(IgnoreReason::MessageKind)),
+        ("zp-ai-call-summary-event", NOTHING),
+        ("zp-save-log-event", NOTHING),
+        ("zp-contact-search-event", NOTHING),
+        ("zp-contact-match-event", NOTHING),
+        ("zp-notes-save-event", NOTHING),
+    ],
+    ..NONE
+};
+
+/// HubSpot's calling extensions SDK, from a vendor's frame inside HubSpot: `{type, data,
+/// messageId}` (`HubSpot/calling-extensions-sdk`). HubSpot creates the call's engagement
+/// itself; vendors pick their own ids, so the frame's origin keeps two vendors apart.
+const HUBSPOT: Spelling = Spelling {
+    must: "messageId",
+    prefix: "hubspot-ext",
+    id: "externalCallId",
+    from: "fromNumber",
+    to: "toNumber",
+    started: "callStartTime",
+    recording: "hs_call_recording_url",
+    notes: "hs_call_body",
+    props: "engagementProperties",
+    result: "callEndStatus",
+    strict: true,
+    owner: Some(CrmKind::HubSpot),
+    record: "engagementId",
+    events: &[
+        ("INCOMING_CALL", Act::RingIn),
+        ("OUTGOING_CALL_STARTED", Act::RingOut),
+        ("CALL_ANSWERED", Act::Answer),
+        ("CALL_ENDED", Act::End),
+        ("CALL_COMPLETED", Act::Details),
+        ("SYNC_ACK", NOTHING),
+        ("INITIALIZED", NOTHING),
+        ("LOGGED_IN", NOTHING),
+        ("LOGGED_OUT", NOTHING),
+        ("USER_AVAILABLE", NOTHING),
+        ("USER_UNAVAILABLE", NOTHING),
+        ("CALL_TRANSFERRED", NOTHING),
+        ("FINALIZE_ENGAGEMENT", NOTHING),
+        ("NAVIGATE_TO_RECORD", NOTHING),
+        ("RESIZE_WIDGET", NOTHING),
+        ("CALL_DATA", NOTHING),
+        ("ERROR", NOTHING),
+        ("PUBLISH_TO_CHANNEL", NOTHING),
+    ],
+    ..NONE
+};
+
+/// How a call ended, from a vendor's word for it, any case.
+fn result_word(w: &str) -> Option<CallResult> {
+    Some(match w.to_ascii_lowercase().as_str() {
+        "completed" | "answered" => CallResult::Answered,
+        "no_answer" | "no answer" | "missed" | "canceled" => CallResult::Missed,
+        "busy" => CallResult::Busy,
+        "rejected" | "declined" => CallResult::Rejected,
+        "failed" => CallResult::Failed,
+        "voicemail" => CallResult::Voicemail,
+        _ => return None,
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// JustCall Dialer SDK: `{name, data}`
-
-fn justcall(top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
-    let name = top.req_str("name", MAX_TYPE)?;
-    let step = match name {
-        "logged-in-status" | "is-logged-in" => return Ok(ignored(name, IgnoreReason::NothingToLog)),
-        "call-ringing" => Step::Ringing,
-        "call-answered" => Step::Answered,
-        "call-ended" => Step::Ended,
-        "sms-received" => {
-            let d = top.req_obj("data", "data")?;
-            let id = d.req_id("message_sid")?;
-            let (their, our) = parties(d, Direction::Inbound, d.number_text("from")?, d.number_text("to")?, ctx)?;
-            let text = d.str("body", MAX_TEXT)?.unwrap_or_default();
-            // `received_at`'s format is not documented (the README's example is empty).
-            let at = d.time("received_at", ctx).ok().flatten().unwrap_or(ctx.now);
-            let conversation = format!("justcall:peer:{their}");
-            return Ok(sms(format!("justcall:{id}"), conversation, Direction::Inbound, (their, our), at, text));
-        }
-        other => return Err(DecodeError::UnknownType(clip(other))),
-    };
-    let d = top.req_obj("data", "data")?;
-    let mut f = Fact::new(name, call_id(d, "call_sid", "justcall")?, step);
-    let dir = direction(d, "direction", ["inbound", "outbound"], step == Step::Ringing)?;
-    if let (Step::Ringing, Some(dir)) = (step, dir) {
-        f.who = Some(who(d, dir, "from", "to", ctx)?);
+/// Reads one message in `sp`'s spelling.
+fn spelled(sp: &Spelling, origin: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<(SoftphoneEvent, Option<Reply>), DecodeError> {
+    if !sp.must.is_empty() {
+        // HubSpot's SDK drops messages without one; so does Calltrail.
+        top.req_str(sp.must, MAX_STRING)?;
     }
-    if step == Step::Ended {
-        f.talk = d.secs("duration")?;
-    }
-    build(f, ctx)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ringover SDK: `{action, data}`
-
-type WithReply = Result<(SoftphoneEvent, Option<Reply>), DecodeError>;
-
-fn ringover(top: Obj<'_>, ctx: &DecodeContext<'_>) -> WithReply {
-    let action = top.req_str("action", MAX_TYPE)?;
-    let step = match action {
-        // The iframe looks for the SDK; the SDK answers with the page's origin.
-        "checkSDK" => {
-            let hello = json!({"action": "presenceSDK", "location": EXTENSION_ORIGIN});
-            return Ok((ignored(action, IgnoreReason::NothingToLog), Some(Reply::Handshake(hello))));
-        }
-        "changePage" | "dialerReady" | "login" | "logout" => return Ok((ignored(action, IgnoreReason::NothingToLog), None)),
-        "ringingCall" => Step::Ringing,
-        "answeredCall" => Step::Answered,
-        "hangupCall" => Step::Ended,
-        "smsSent" | "smsReceived" => {
-            let d = top.req_obj("data", "data")?;
-            let conversation = d.req_id("conversation_id")?;
-            let text = d.req_str("message", MAX_TEXT)?;
-            let (dir, word, number) = if action == "smsSent" { (Direction::Outbound, "out", "to_number") } else { (Direction::Inbound, "in", "from_number") };
-            let their = super::json::their_number(d.number_text(number)?, d.path_of(number), ctx)?;
-            // No id, no time on the wire: the same text in the same minute is the same message.
-            let minute = ctx.now.millis() / 60_000;
-            let id = format!("ringover:{conversation}:{word}:{:016x}:{minute}", fnv1a(text));
-            return Ok((sms(id, format!("ringover:{conversation}"), dir, (their, None), ctx.now, text), None));
-        }
-        other => return Err(DecodeError::UnknownType(clip(other))),
-    };
-    let d = top.req_obj("data", "data")?;
-    let mut f = Fact::new(action, call_id(d, "call_id", "ringover")?, step);
-    let dir = direction(d, "direction", ["in", "out"], true)?.unwrap_or(Direction::Inbound);
-    f.who = Some(who(d, dir, "from_number", "to_number", ctx)?);
-    f.ring = d.secs("ringDuration")?;
-    f.talk = d.secs("callDuration")?;
-    // A call between two users of the same Ringover team is not a customer's call.
-    if d.bool("internal")? == Some(true) {
-        return Ok((ignored(action, IgnoreReason::CallState), None));
-    }
-    Ok((build(f, ctx)?, None))
-}
-
-// ---------------------------------------------------------------------------------------------
-// RingCentral RingCX (Engage Voice) Embeddable: `{type: 'MessageTransport-push', payload}`
-
-fn ringcx(top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
-    let ty = top.req_str("type", MAX_TYPE)?;
-    match ty {
-        // The one bare message: the widget says it started.
-        "rc-ev-init" => Ok(ignored(ty, IgnoreReason::NothingToLog)),
-        "MessageTransport-push" => {
-            let p = top.req_obj("payload", "payload")?;
-            let ev = p.req_str("type", MAX_TYPE)?;
-            let step = match ev {
-                "rc-ev-ringCall" => Step::Ringing,
-                "rc-ev-newCall" => Step::Answered,
-                "rc-ev-endCall" => Step::Ended,
-                "rc-ev-sipRingCall" | "rc-ev-sipEndCall" => return Ok(ignored(ev, IgnoreReason::CallState)),
-                "rc-ev-sipRegistered" | "rc-ev-sipUnregistered" | "rc-ev-sipUnstable" | "rc-ev-sipFailed" | "rc-ev-loadLeads"
-                | "rc-ev-callLead" | "rc-ev-manualPassLead" | "rc-ev-pushAdapterState" => return Ok(ignored(ev, IgnoreReason::NothingToLog)),
-                other => return Err(DecodeError::UnknownType(clip(other))),
-            };
-            // An ended call without a session comes without `call`: nothing to log.
-            let Some(c) = p.obj("call", "payload.call")? else {
-                return match step {
-                    Step::Ended => Ok(ignored(ev, IgnoreReason::CallState)),
-                    _ => Err(p.missing("call")),
-                };
-            };
-            let (mut f, dir) = ringcx_call(ev, c, step, ctx)?;
-            if dir == Direction::Outbound {
-                match step {
-                    // The agent's leg joined: the far end has not answered yet.
-                    Step::Answered => f.step = Step::Ringing,
-                    Step::Ended => f.result = Some(CallResult::Unknown),
-                    _ => {}
-                }
-            }
-            build(f, ctx)
-        }
-        "MessageTransport-request" => {
-            top.req_id("requestId")?;
-            let p = top.req_obj("payload", "payload")?;
-            match p.req_str("requestType", MAX_TYPE)? {
-                // The disposition a logger registered by the page receives: its notes.
-                "rc-ev-logCall" => {
-                    let d = p.req_obj("data", "payload.data")?;
-                    let (mut f, _) = ringcx_call("rc-ev-logCall", d.req_obj("call", "payload.data.call")?, Step::Details, ctx)?;
-                    let notes = match d.obj("task", "payload.data.task")? {
-                        Some(t) => t.str("notes", MAX_TEXT)?.unwrap_or_default(),
-                        None => "",
-                    };
-                    if notes.trim().is_empty() {
-                        return Ok(ignored("rc-ev-logCall", IgnoreReason::NothingToLog));
-                    }
-                    f.notes = Some(notes.to_owned());
-                    build(f, ctx)
-                }
-                r @ ("rc-ev-matchContacts" | "rc-ev-matchCallLogs" | "rc-ev-viewLead") => Ok(ignored(r, IgnoreReason::NothingToLog)),
-                other => Err(DecodeError::UnknownType(clip(other))),
-            }
-        }
-        other => Err(DecodeError::UnknownType(clip(other))),
-    }
-}
-
-/// RingCX's call object (`formatEvCall`): `ani` is always the customer, so `from`/`to` follow
-/// the direction as elsewhere.
-fn ringcx_call<'a>(ev: &'a str, c: Obj<'_>, step: Step, ctx: &DecodeContext<'_>) -> Result<(Fact<'a>, Direction), DecodeError> {
-    let mut f = Fact::new(ev, call_id(c, "id", "ringcx")?, step);
-    let dir = direction(c, "direction", ["INBOUND", "OUTBOUND"], true)?.unwrap_or(Direction::Inbound);
-    f.who = Some(who(c, dir, "from", "to", ctx)?);
-    f.started = c.time("startTime", ctx)?;
-    f.recording = c.link("recordingUrl", false)?;
-    Ok((f, dir))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Aircall Everywhere (Workspace): `{name: 'apm_phone_<event>', value}`
-
-fn aircall(top: Obj<'_>, ctx: &DecodeContext<'_>) -> WithReply {
-    let name = top.req_str("name", MAX_TYPE)?;
-    let Some(ev) = name.strip_prefix("apm_phone_") else {
+    let name = top.req_str(sp.name, MAX_TYPE)?;
+    let Some(act) = sp.events.iter().find(|(n, _)| *n == name).map(|(_, a)| *a) else {
         return Err(DecodeError::UnknownType(clip(name)));
     };
-    let step = match ev {
-        "loaded" => return Ok((ignored(name, IgnoreReason::NothingToLog), Some(Reply::Handshake(json!({"name": "apm_app_isready"}))))),
-        "incoming_call" | "outgoing_call" => Step::Ringing,
-        "outgoing_answered" => Step::Answered,
-        "call_end_ringtone" | "comment_saved" => Step::Details,
-        "call_ended" => Step::Ended,
-        "logout" | "integration_settings" | "external_dial" | "powerdialer_updated" | "redirect_event" => {
-            return Ok((ignored(name, IgnoreReason::NothingToLog), None));
+    let step = match act {
+        Act::Ignore(reason) => return Ok((ignored(name, reason), None)),
+        Act::Hello(text) => return Ok((ignored(name, IgnoreReason::NothingToLog), serde_json::from_str(text).ok().map(Reply::Handshake))),
+        Act::Sms(&Sms { out, their, ours, text, id, conv, at }) => {
+            let d = top.req_obj(sp.body, sp.path)?;
+            let direction = if out { Direction::Outbound } else { Direction::Inbound };
+            let their = super::json::their_number(d.number_text(their)?, d.path_of(their), ctx)?;
+            let ours = if ours.is_empty() { None } else { super::json::our_number(d.number_text(ours)?, ctx) };
+            let text = d.req_str(text, MAX_TEXT)?;
+            let at = if at.is_empty() { None } else { d.time(at, ctx).ok().flatten() };
+            let conv = if conv.is_empty() { format!("peer:{their}") } else { d.req_id(conv)? };
+            let id = if id.is_empty() {
+                let minute = ctx.now.millis() / 60_000;
+                format!("{conv}:{}:{:016x}:{minute}", if out { "out" } else { "in" }, fnv1a(text))
+            } else {
+                d.req_id(id)?
+            };
+            let message = Message {
+                id: format!("{}:{id}", sp.prefix),
+                conversation: ConversationId::new(format!("{}:{conv}", sp.prefix)),
+                kind: MessageKind::Sms,
+                direction,
+                our_number: ours,
+                their_number: their,
+                at: at.unwrap_or(ctx.now),
+                text: text.to_owned(),
+            };
+            return Ok((SoftphoneEvent::Message(message), None));
         }
-        e if e.ends_with("_response") => return Ok((ignored(name, IgnoreReason::NothingToLog), None)),
-        _ => return Err(DecodeError::UnknownType(clip(name))),
+        Act::Ring | Act::RingIn | Act::RingOut => Step::Ringing,
+        Act::Answer | Act::AnswerIn => Step::Answered,
+        Act::End | Act::EndAgent => Step::Ended,
+        Act::Details | Act::Notes | Act::Ringtone => Step::Details,
     };
-    let v = top.req_obj("value", "value")?;
-    let mut f = Fact::new(name, call_id(v, "call_id", "aircall")?, step);
-    match ev {
-        "incoming_call" => f.who = Some(who(v, Direction::Inbound, "from", "to", ctx)?),
-        "outgoing_call" => f.who = Some(who(v, Direction::Outbound, "from", "to", ctx)?),
-        "call_end_ringtone" => match v.req_str("answer_status", MAX_STRING)? {
+    let d = top.req_obj(sp.body, sp.path)?;
+    let raw = d.req_id(sp.id)?;
+    let id = match sp.owner {
+        Some(_) => format!("{}:{origin}:{raw}", sp.prefix),
+        None => format!("{}:{raw}", sp.prefix),
+    };
+    let mut f = Fact::new(name, CallId::new(id), step);
+    let dir = match act {
+        Act::RingIn => Some(Direction::Inbound),
+        Act::RingOut => Some(Direction::Outbound),
+        _ if sp.direction.is_empty() => None,
+        _ => match d.str(sp.direction, MAX_STRING)? {
+            None if matches!(act, Act::Ring) => return Err(d.missing(sp.direction)),
+            None => None,
+            Some(w) if w.eq_ignore_ascii_case(sp.words[0]) => Some(Direction::Inbound),
+            Some(w) if w.eq_ignore_ascii_case(sp.words[1]) => Some(Direction::Outbound),
+            Some(w) => return Err(d.invalid(sp.direction, w)),
+        },
+    };
+    // Who is on the call: always on a ringing call, and wherever else the message says it.
+    if let Some(dir) = dir {
+        if step == Step::Ringing || d.get(sp.from).is_some() {
+            let (their, our) = parties(d, dir, d.number_text(sp.from)?, d.number_text(sp.to)?, ctx)?;
+            f.who = Some((dir, their, our));
+        }
+    }
+    let read_secs = |key: &str| if key.is_empty() { Ok(None) } else { d.secs(key) };
+    f.talk = read_secs(sp.talk)?;
+    f.ring = read_secs(sp.ring)?;
+    if !sp.started.is_empty() {
+        f.started = d.time(sp.started, ctx)?;
+    }
+    let props = if sp.props.is_empty() { Some(d) } else { d.obj(sp.props, "data.engagementProperties")? };
+    if let Some(p) = props {
+        if !sp.recording.is_empty() {
+            f.recording = p.link(sp.recording, false)?;
+        }
+        if !sp.notes.is_empty() {
+            let notes = if matches!(act, Act::Notes) { Some(p.req_str(sp.notes, MAX_TEXT)?) } else { p.str(sp.notes, MAX_TEXT)? };
+            f.notes = notes.filter(|n| !n.trim().is_empty()).map(str::to_owned);
+        }
+    }
+    if !sp.skip.is_empty() && d.bool(sp.skip)? == Some(true) {
+        return Ok((ignored(name, IgnoreReason::CallState), None));
+    }
+    match act {
+        Act::Ringtone => match d.req_str("answer_status", MAX_STRING)? {
             "answered" => f.step = Step::Answered,
             "disconnected" => f.result = Some(CallResult::Missed),
             "refused" => f.result = Some(CallResult::Rejected),
-            other => return Err(v.invalid("answer_status", other)),
+            other => return Err(d.invalid("answer_status", other)),
         },
-        // Whether `duration` counts the ringing is not documented: checked, not used.
-        "call_ended" => {
-            v.secs("duration")?;
+        Act::AnswerIn if dir == Some(Direction::Outbound) => f.step = Step::Ringing,
+        Act::EndAgent if dir == Some(Direction::Outbound) => f.result = Some(CallResult::Unknown),
+        Act::End if !sp.result.is_empty() => {
+            if let Some(w) = d.str(sp.result, MAX_STRING)? {
+                f.result = result_word(w);
+                if f.result.is_none() && sp.strict {
+                    return Err(d.invalid(sp.result, w));
+                }
+            }
         }
-        "comment_saved" => f.notes = Some(v.req_str("comment", MAX_TEXT)?.to_owned()),
         _ => {}
+    }
+    if let Some(crm) = sp.owner {
+        f.logged_by = Some(LoggedBy { crm, record: d.id(sp.record)?.map(RecordId::new) });
     }
     Ok((build(f, ctx)?, None))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Zoom Phone Smart Embed: `{type: 'zp-…-event', data}`
-
-fn zoom(top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
+/// RingCX's envelope: call events pushed as `MessageTransport-push`, the widget's one bare
+/// message, and requests for a logger the page registered.
+fn ringcx(origin: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
     let ty = top.req_str("type", MAX_TYPE)?;
-    let step = match ty {
-        "zp-call-ringing-event" => Step::Ringing,
-        "zp-call-connected-event" => Step::Answered,
-        "zp-call-ended-event" => Step::Ended,
-        "zp-call-log-completed-event" | "zp-call-recording-completed-event" => Step::Details,
-        // Payloads not public yet (docs/softphones.md): not logged until a live trace shows them.
-        "zp-call-voicemail-received-event" | "zp-sms-log-event" => return Ok(ignored(ty, IgnoreReason::MessageKind)),
-        "zp-ai-call-summary-event" | "zp-save-log-event" | "zp-contact-search-event" | "zp-contact-match-event" | "zp-notes-save-event" => {
-            return Ok(ignored(ty, IgnoreReason::NothingToLog));
-        }
-        other => return Err(DecodeError::UnknownType(clip(other))),
-    };
-    let d = top.req_obj("data", "data")?;
-    let mut f = Fact::new(ty, call_id(d, "callId", "zoom")?, step);
-    if let Some(dir) = direction(d, "direction", ["inbound", "outbound"], step == Step::Ringing)? {
-        let caller = zoom_number(d, "caller")?;
-        let callee = zoom_number(d, "callee")?;
-        if step == Step::Ringing || (caller.is_some() && callee.is_some()) {
-            let (their, our) = super::json::sides(dir, caller, callee);
-            let field = d.path_of(if dir == Direction::Inbound { "caller" } else { "callee" });
-            f.who = Some((dir, super::json::their_number(their, field, ctx)?, super::json::our_number(our, ctx)));
-        }
-    }
-    match step {
-        Step::Ended => {
-            f.result = match d.str("result", MAX_STRING)?.map(str::to_ascii_lowercase).as_deref() {
-                Some("voicemail") => Some(CallResult::Voicemail),
-                Some("busy") => Some(CallResult::Busy),
-                Some("rejected" | "declined") => Some(CallResult::Rejected),
-                _ => None,
-            };
-        }
-        Step::Details => {
-            d.secs("duration")?;
-            d.time("dateTime", ctx)?;
-            d.id("callLogId")?;
-            f.recording = d.link("recordingUrl", false)?;
-        }
-        _ => {}
-    }
-    build(f, ctx)
-}
-
-/// A Zoom party's number: `{number | phoneNumber | didNumber | extensionNumber}`, whichever
-/// public integrations saw (the payloads are not documented).
-fn zoom_number<'a>(d: Obj<'a>, key: &'static str) -> Result<Option<&'a str>, DecodeError> {
-    let Some(p) = d.obj(key, if key == "caller" { "data.caller" } else { "data.callee" })? else { return Ok(None) };
-    for k in ["number", "phoneNumber", "didNumber", "extensionNumber"] {
-        if let Some(n) = p.str(k, MAX_NUMBER)? {
-            return Ok(Some(n));
-        }
-    }
-    Ok(None)
-}
-
-// ---------------------------------------------------------------------------------------------
-// HubSpot calling extensions SDK: `{type, data, messageId}` from a vendor's frame inside HubSpot
-
-fn hubspot(origin: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
-    let ty = top.req_str("type", MAX_TYPE)?;
-    // The SDK drops messages without one; so does Calltrail.
-    top.req_str("messageId", MAX_STRING)?;
-    let step = match ty {
-        "INCOMING_CALL" | "OUTGOING_CALL_STARTED" => Step::Ringing,
-        "CALL_ANSWERED" => Step::Answered,
-        "CALL_ENDED" => Step::Ended,
-        "CALL_COMPLETED" => Step::Details,
-        "SYNC_ACK" | "INITIALIZED" | "LOGGED_IN" | "LOGGED_OUT" | "USER_AVAILABLE" | "USER_UNAVAILABLE" | "CALL_TRANSFERRED"
-        | "FINALIZE_ENGAGEMENT" | "NAVIGATE_TO_RECORD" | "RESIZE_WIDGET" | "CALL_DATA" | "ERROR" | "PUBLISH_TO_CHANNEL" => {
-            return Ok(ignored(ty, IgnoreReason::NothingToLog));
-        }
-        other => return Err(DecodeError::UnknownType(clip(other))),
-    };
-    let d = top.req_obj("data", "data")?;
-    let external = d.req_str("externalCallId", MAX_ID)?;
-    check_id(external, d.path_of("externalCallId"))?;
-    // Vendors pick their own ids: the frame's origin keeps two vendors' ids apart.
-    let mut f = Fact::new(ty, CallId::new(format!("hubspot-ext:{origin}:{external}")), step);
-    f.logged_by = Some(LoggedBy { crm: CrmKind::HubSpot, record: d.id("engagementId")?.map(RecordId::new) });
     match ty {
-        "INCOMING_CALL" => f.who = Some(who(d, Direction::Inbound, "fromNumber", "toNumber", ctx)?),
-        "OUTGOING_CALL_STARTED" => f.who = Some(who(d, Direction::Outbound, "fromNumber", "toNumber", ctx)?),
-        "CALL_ENDED" => {
-            f.result = match d.str("callEndStatus", MAX_STRING)? {
-                None => None,
-                Some("COMPLETED") => Some(CallResult::Answered),
-                Some("NO_ANSWER" | "MISSED" | "CANCELED") => Some(CallResult::Missed),
-                Some("BUSY") => Some(CallResult::Busy),
-                Some("REJECTED") => Some(CallResult::Rejected),
-                Some("FAILED") => Some(CallResult::Failed),
-                Some(other) => return Err(d.invalid("callEndStatus", other)),
+        "rc-ev-init" => Ok(ignored(ty, IgnoreReason::NothingToLog)),
+        "MessageTransport-push" => {
+            let p = top.req_obj("payload", "payload")?;
+            // An ended call without a session comes without `call`: nothing to log.
+            if p.str("type", MAX_TYPE)? == Some("rc-ev-endCall") && p.get("call").is_none() {
+                return Ok(ignored("rc-ev-endCall", IgnoreReason::CallState));
             }
+            spelled(&RINGCX, origin, p, ctx).map(|(e, _)| e)
         }
-        "CALL_COMPLETED" => {
-            if let Some(p) = d.obj("engagementProperties", "data.engagementProperties")? {
-                f.notes = p.str("hs_call_body", MAX_TEXT)?.filter(|n| !n.trim().is_empty()).map(str::to_owned);
-                f.recording = p.link("hs_call_recording_url", false)?;
-            }
+        // The widget's requests go to a logger the page registered (Calltrail registers none
+        // inside another's RingCX: it would replace the page's): theirs to answer and read.
+        "MessageTransport-request" => {
+            top.req_id("requestId")?;
+            top.req_obj("payload", "payload")?;
+            Ok(ignored(ty, IgnoreReason::NothingToLog))
         }
-        _ => {}
+        other => Err(DecodeError::UnknownType(clip(other))),
     }
-    f.started = d.time("callStartTime", ctx)?;
-    build(f, ctx)
 }
