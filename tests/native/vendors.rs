@@ -354,6 +354,10 @@ mod world {
 
     const RC: &str = "https://apps.ringcentral.com";
     const PAT: &str = "+14155550123";
+
+    fn data(a: &calltrail_core::driver::Answer) -> Value {
+        serde_json::from_str(a.data.as_ref().expect("data").get()).expect("JSON")
+    }
     const ME: &str = "+16505550100";
 
     /// HubSpot and Salesforce, Pat a contact in both, RingCentral Embeddable tagged.
@@ -406,7 +410,7 @@ mod world {
     fn the_widget_is_registered_and_a_logger_record_adds_recording_and_ai_note_to_the_logs() {
         let mut w = rc_world();
         let login = w.softphone(RC, true, &json!({"type": "rc-login-status-notify", "loggedIn": true}));
-        assert_eq!(login.data.as_ref().unwrap()["reply"]["type"], "rc-adapter-register-third-party-service");
+        assert_eq!(data(&login)["reply"]["type"], "rc-adapter-register-third-party-service");
         // The broadcast events: the call logs at hang-up without anyone pressing anything.
         let t0 = w.now;
         w.softphone(RC, true, &json!({"type": "rc-call-ring-notify", "call": session(t0, json!({"startTime": null}))}));
@@ -418,7 +422,7 @@ mod world {
         // rewritten with them, once.
         w.advance_mins(1);
         let a = w.softphone(RC, true, &logger(w.now, "callLogSync", json!({"aiNote": "Pat wants a quote for 20 seats.", "transcript": "Pat: Hello\nJane: Hi Pat"})));
-        assert_eq!(a.data.as_ref().unwrap()["reply"]["response"]["data"], "ok");
+        assert_eq!(data(&a)["reply"]["response"]["data"], "ok");
         for integ in ["hs", "sf"] {
             let log = last_log(&w, integ);
             assert_eq!(log.call.recording_url.as_deref(), Some("https://ringcentral.github.io/ringcentral-media-reader/?media=9"), "{integ}");
@@ -433,7 +437,7 @@ mod world {
         // The same record again (a re-send, or the widget's next sync) changes nothing.
         let sent = w.sent.len();
         let again = w.softphone(RC, true, &logger(w.now, "callLogSync", json!({"aiNote": "Pat wants a quote for 20 seats.", "transcript": "Pat: Hello\nJane: Hi Pat"})));
-        assert_eq!(again.data.as_ref().unwrap()["reply"]["response"]["data"], "ok", "a repeat is answered too");
+        assert_eq!(data(&again)["reply"]["response"]["data"], "ok", "a repeat is answered too");
         assert_eq!(w.sent.len(), sent);
         w.assert_clean();
     }
@@ -470,7 +474,7 @@ mod world {
         let search = calltrail_core::softphone::service::SEARCH_PATH;
         let ask = |w: &mut World, id: &str, path: &str, body: Value| {
             let a = w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": id, "path": path, "body": body}));
-            let reply = a.data.as_ref().unwrap()["reply"].clone();
+            let reply = data(&a)["reply"].clone();
             assert_eq!(reply["responseId"], id);
             reply["response"]["data"].clone()
         };
@@ -505,7 +509,7 @@ mod world {
         let path = calltrail_core::softphone::service::MATCH_PATH;
         let m = w.softphone(RC, true, &json!({"type": "rc-post-message-request", "requestId": "m-1", "path": path, "body": {"phoneNumbers": [PAT]}}));
         assert_eq!(w.sent.len(), pops, "the widget's match waits for the call pop instead of searching");
-        assert_eq!(m.data.as_ref().unwrap()["reply"]["response"]["data"][PAT].as_array().unwrap().len(), 2);
+        assert_eq!(data(&m)["reply"]["response"]["data"][PAT].as_array().unwrap().len(), 2);
     }
 
     #[test]
@@ -547,7 +551,7 @@ mod world {
             s.softphone_protocols.insert(JC, Protocol::JustCall);
         });
         let a = w.softphone(JC, true, &json!({"name": "call-ended", "data": {"call_sid": "CA1", "direction": "inbound", "duration": 30}}));
-        assert_eq!(a.data.as_ref().unwrap()["ignored"], true);
+        assert_eq!(data(&a)["ignored"], true);
         assert_eq!(w.driver.diagnostics().softphone.ignored_by.get("unknown_call"), Some(&1));
         // From the page itself or a look-alike origin: refused, counted.
         assert!(!w.softphone(JC, false, &json!({"name": "call-ended", "data": {}})).ok);

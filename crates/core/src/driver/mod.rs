@@ -37,11 +37,13 @@ pub mod contacts;
 pub mod conversation;
 pub mod credentials;
 pub mod gate;
+pub mod grants;
 
 use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::crm::oauth::{self, Grant, OAuthClient};
 use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Reply, Step};
@@ -71,7 +73,7 @@ const MAX_PROBLEMS: usize = 200;
 pub struct Ticket(u64);
 
 /// What a page or content script is answered.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Answer {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,23 +82,40 @@ pub struct Answer {
     /// at it without reading the message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<FieldPath>,
+    /// What was asked for, as JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub data: Option<Box<RawValue>>,
     /// Notices the engine emitted while handling the intent (e.g. a manual log refused).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<Notice>,
     /// The sender should send the same message again (it was not saved).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retry: bool,
+    /// Refused for good: sending it again changes nothing (a forged or malformed softphone
+    /// message, a message type its sender may not send). The bridge stops re-sending it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rejected: bool,
 }
 
 impl Answer {
-    pub fn ok(data: Option<Value>) -> Answer {
-        Answer { ok: true, data, ..Answer::default() }
+    /// Done, with nothing to tell.
+    pub fn done() -> Answer {
+        Answer { ok: true, ..Answer::default() }
+    }
+
+    /// Done, with `data` for the page. Written as JSON text straight away: a detour through
+    /// `serde_json::Value` would add a second serialiser per type to the module.
+    pub fn with<T: Serialize + ?Sized>(data: &T) -> Answer {
+        Answer { ok: true, data: serde_json::value::to_raw_value(data).ok(), ..Answer::default() }
     }
 
     pub fn err(message: impl Into<String>) -> Answer {
         Answer { ok: false, error: Some(message.into()), ..Answer::default() }
+    }
+
+    /// Refused for good (see [`Answer::rejected`]).
+    pub fn rejected(message: impl Into<String>) -> Answer {
+        Answer { rejected: true, ..Answer::err(message) }
     }
 
     /// A settings document refused, pointing at the field.
@@ -112,21 +131,21 @@ impl Answer {
 
 /// What became of one relayed softphone message ([`Driver::softphone`]).
 #[derive(Debug)]
-pub struct Relayed {
+pub struct Outcome {
     pub answer: Answer,
     pub key: Option<String>,
     /// A contact request waiting for a call pop: its id for [`Driver::contacts_reply`].
     pub contacts: Option<u64>,
 }
 
-/// Puts `reply` (a message for the frame) into a softphone answer's data.
+/// Puts `reply` (a message for the frame) into a softphone answer's data, for a reply that was
+/// ready only after the answer was (a contact request).
 pub fn set_reply(answer: &mut Answer, reply: Value) {
-    match &mut answer.data {
-        Some(Value::Object(d)) => {
-            d.insert("reply".into(), reply);
-        }
-        _ => answer.data = Some(json!({ "reply": reply })),
+    let mut data: Value = answer.data.as_ref().and_then(|d| serde_json::from_str(d.get()).ok()).unwrap_or_else(|| Value::Object(Default::default()));
+    if let Value::Object(d) = &mut data {
+        d.insert("reply".into(), reply);
     }
+    answer.data = serde_json::value::to_raw_value(&data).ok();
 }
 
 /// What the diagnostics page shows.
@@ -147,7 +166,7 @@ pub struct ProblemEntry {
 }
 
 /// What became of a token refresh's reply.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refreshed {
     /// The new secret is being written: step again once the ticket is done (until then the
     /// integration's conversations wait).
@@ -176,6 +195,7 @@ pub struct Driver {
     options: EngineOptions,
     config: Config,
     credentials: Credentials,
+    grants: grants::Grants,
     gate: Gate,
     contacts: contacts::Contacts,
     diagnostics: Diagnostics,
@@ -199,6 +219,7 @@ impl Driver {
             options,
             config: Config { effective: user.clone(), user, policy: Value::Null, locked: Vec::new() },
             credentials: Credentials::from_records(secrets),
+            grants: grants::Grants::default(),
             gate: Gate::default(),
             contacts: contacts::Contacts::default(),
             diagnostics: Diagnostics::default(),
@@ -232,7 +253,14 @@ impl Driver {
         self.engine = Engine::new(self.options.clone());
         self.restored = true;
         self.diagnostics.restores += 1;
+        if let Some(progress) = snapshot.records(StoreName::Meta).iter().find(|r| r.key == grants::PROGRESS_KEY).and_then(Record::decode) {
+            self.grants.progress = progress;
+        }
         self.handle(Input::Restored { snapshot, settings, boot_id }, now);
+        // What the browser said before this restore still holds: the new engine hears it again.
+        for (id, granted) in self.grants.access.clone() {
+            self.report_access(id, granted, now);
+        }
     }
 
     /// Hands one input to the engine; its effects join the queue. Returns copies of the notices
@@ -327,31 +355,32 @@ impl Driver {
     /// is answered `ok` only once [`Driver::is_done`] for the ticket taken after this call. A
     /// contact request that must wait for a call pop comes back with `contacts`, its id: its
     /// reply comes from [`Driver::contacts_reply`].
-    pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, now: Timestamp) -> Relayed {
+    pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, now: Timestamp) -> Outcome {
         let (verdict, reply) = self.gate.check(origin, from_frame, hosted, data, &self.config.effective, &self.engine, now);
         self.diagnostics.softphone = self.gate.stats.clone();
+        // A message for the frame goes out with the answer; contacts are answered below.
+        let (reply, asked) = match reply {
+            Some(FrameReply::Message(m) | FrameReply::Handshake(m)) => (Some(m), None),
+            other => (None, other),
+        };
         let (mut answer, key) = match verdict {
-            Verdict::Rejected { detail, .. } => (Answer::err(format!("softphone message rejected: {detail}")), None),
-            Verdict::Repeat { event } => (Answer::ok(Some(json!({ "accepted": true, "repeat": true, "event": event }))), None),
-            Verdict::Ignored { event } => (Answer::ok(Some(json!({ "accepted": true, "ignored": true, "event": event }))), None),
+            Verdict::Rejected { detail, .. } => (Answer::rejected(format!("softphone message rejected: {detail}")), None),
+            Verdict::Repeat { event } => (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event, reply: reply.as_ref() }), None),
+            Verdict::Ignored { event } => (Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event, reply: reply.as_ref() }), None),
             Verdict::Accepted { input, key, event } => {
                 let notices = self.handle(input, now);
-                (Answer { notices, ..Answer::ok(Some(json!({ "accepted": true, "event": event }))) }, key)
+                (Answer { notices, ..Answer::with(&Relayed { accepted: true, repeat: false, ignored: false, event: &event, reply: reply.as_ref() }) }, key)
             }
         };
         let mut contacts = None;
-        match reply {
-            None => {}
-            Some(FrameReply::Message(m) | FrameReply::Handshake(m)) => set_reply(&mut answer, m),
-            Some(FrameReply::Contacts { id, numbers, text }) => {
-                let asked = self.contacts.ask(id, numbers, text, now);
-                match self.contacts_reply(asked, now) {
-                    Some(m) => set_reply(&mut answer, m),
-                    None => contacts = Some(asked),
-                }
+        if let Some(FrameReply::Contacts { id, numbers, text }) = asked {
+            let asked = self.contacts.ask(id, numbers, text, now);
+            match self.contacts_reply(asked, now) {
+                Some(m) => set_reply(&mut answer, m),
+                None => contacts = Some(asked),
             }
         }
-        Relayed { answer, key, contacts }
+        Outcome { answer, key, contacts }
     }
 
     /// The reply to contact request `id`, once no call pop it needs is on its way or its wait is
@@ -421,16 +450,29 @@ impl Driver {
         self.config.locked = effective.locked;
         self.config.effective = effective.settings.clone();
         let notices = self.handle(Input::SettingsChanged(effective.settings), now);
-        Answer { notices, ..Answer::ok(Some(json!({ "kept_by_policy": effective.overridden }))) }
+        #[derive(Serialize)]
+        struct Kept {
+            kept_by_policy: Vec<String>,
+            /// What the browser must now be asked for (the options page asks in the same click).
+            wanted: grants::Wanted,
+        }
+        Answer { notices, ..Answer::with(&Kept { kept_by_policy: effective.overridden, wanted: self.wanted() }) }
     }
 
     /// The settings in force, the rep's own, the locked fields and who is connected.
-    pub fn settings_view(&self) -> Value {
-        json!({
-            "settings": self.settings(),
-            "user": &self.config.user,
-            "locked": &self.config.locked,
-            "connected": self.credentials.connected().map(|k| k.to_string()).collect::<Vec<_>>(),
+    pub fn settings_view(&self) -> Answer {
+        #[derive(Serialize)]
+        struct SettingsView<'a> {
+            settings: &'a Settings,
+            user: &'a Settings,
+            locked: &'a [String],
+            connected: Vec<&'a IntegrationId>,
+        }
+        Answer::with(&SettingsView {
+            settings: self.settings(),
+            user: &self.config.user,
+            locked: &self.config.locked,
+            connected: self.credentials.connected().collect(),
         })
     }
 
@@ -464,14 +506,14 @@ impl Driver {
     pub fn clear_credentials(&mut self, integration: &IntegrationId) -> Answer {
         let batch = self.credentials.clear(integration);
         self.push(Effect::Persist(batch));
-        Answer::ok(None)
+        Answer::done()
     }
 
     fn store_secret(&mut self, integration: IntegrationId, secret: StoredSecret, now: Timestamp) -> Answer {
         let batch = self.credentials.set(&integration, secret, now);
         self.push(Effect::Persist(batch));
         let notices = self.handle(Input::CredentialsChanged { integration }, now);
-        Answer { notices, ..Answer::ok(None) }
+        Answer { notices, ..Answer::done() }
     }
 
     /// A conversation for one CRM operation (an engine request, or a page's test search).
@@ -486,6 +528,11 @@ impl Driver {
             match &conv.phase {
                 Phase::Done(result) => return Next::Done(result.clone()),
                 Phase::Refreshing { .. } => return Next::Wait,
+                // The browser will not let the worker reach this CRM: nothing can be sent.
+                Phase::Start if self.grants.access.get(&conv.integration) == Some(&false) => {
+                    let patterns = self.settings().integrations.iter().find(|i| i.id == conv.integration).map(|i| i.access_patterns()).unwrap_or_default();
+                    conv.finish(Err(CrmError::Transient { message: grants::missing_words(&patterns) }));
+                }
                 Phase::Start => match self.credentials.token(&conv.integration, now) {
                     credentials::TokenState::Missing => conv.finish(Err(credentials::missing(&conv.integration))),
                     credentials::TokenState::Wait => return Next::Wait,
@@ -571,13 +618,49 @@ impl Driver {
         Ok(self.conversation(integration, CrmOp::SearchContacts { phone }))
     }
 
-    /// What the options page is told of a test search's result.
-    pub fn test_connection_answer(result: Result<CrmOutput, CrmError>) -> Answer {
+    /// What the options page is told of a test search's result. A search that found a contact
+    /// ticks the first run's checklist (written, so it stays ticked).
+    pub fn test_connection_answer(&mut self, integration: &IntegrationId, result: Result<CrmOutput, CrmError>, now: Timestamp) -> Answer {
         match result {
-            Ok(CrmOutput::Contacts { contacts }) => Answer::ok(Some(json!({ "reachable": true, "matches": contacts.len() }))),
-            Ok(_) => Answer::ok(Some(json!({ "reachable": true }))),
+            Ok(CrmOutput::Contacts { contacts }) => {
+                if !contacts.is_empty() && self.grants.progress.found_contact_in.is_none() {
+                    self.grants.progress.found_contact_in = Some(integration.clone());
+                    let record = Record::encode(grants::PROGRESS_KEY, false, now.0, &self.grants.progress);
+                    self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed }));
+                }
+                Answer::with(&Reachable { reachable: true, matches: Some(contacts.len()) })
+            }
+            Ok(_) => Answer::with(&Reachable { reachable: true, matches: None }),
             Err(e) => Answer::err(e.to_string()),
         }
+    }
+
+    // ---- the browser's grants --------------------------------------------------------------
+
+    /// What the shell must check with the browser: each integration's API hosts, the rep's
+    /// softphone pages, the side panel's softphone.
+    pub fn wanted(&self) -> grants::Wanted {
+        grants::Wanted::of(self.settings())
+    }
+
+    /// The browser says whether the worker may fetch `integration`'s API hosts. Without it the
+    /// integration holds its work (the rep sees what to grant); with it again, it resumes.
+    pub fn set_access(&mut self, integration: IntegrationId, granted: bool, now: Timestamp) -> Vec<Notice> {
+        if self.grants.access.insert(integration.clone(), granted) == Some(granted) {
+            return Vec::new();
+        }
+        self.report_access(integration, granted, now)
+    }
+
+    fn report_access(&mut self, integration: IntegrationId, granted: bool, now: Timestamp) -> Vec<Notice> {
+        let Some(integ) = self.settings().integrations.iter().find(|i| i.id == integration) else { return Vec::new() };
+        let missing = (!granted).then(|| grants::missing_words(&integ.access_patterns()));
+        self.handle(Input::AccessChanged { integration, missing }, now)
+    }
+
+    /// The softphone pages the rep granted (patterns), as the browser reports them.
+    pub fn set_pages_granted(&mut self, pages: Vec<String>) {
+        self.grants.pages = pages;
     }
 
     // ---- OAuth -----------------------------------------------------------------------------
@@ -603,7 +686,13 @@ impl Driver {
         match self.oauth_client(id, redirect_uri) {
             Err(e) => Answer::err(e),
             Ok(_) if !oauth::is_valid_verifier(verifier) => Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") },
-            Ok(client) => Answer::ok(Some(json!({ "url": oauth::authorize_url(&client, state, verifier) }))),
+            Ok(client) => {
+                #[derive(Serialize)]
+                struct Url {
+                    url: String,
+                }
+                Answer::with(&Url { url: oauth::authorize_url(&client, state, verifier) })
+            }
         }
     }
 
@@ -639,25 +728,53 @@ impl Driver {
     // ---- views -----------------------------------------------------------------------------
 
     /// Integrations, their health, the badge and counts: the header of every page.
-    pub fn state_view(&self) -> Value {
+    pub fn state_view(&self) -> Answer {
         let engine = &self.engine;
-        let integrations: Vec<Value> = self
+        let integrations = self
             .settings()
             .integrations
             .iter()
             .map(|i| {
-                json!({
-                    "id": i.id, "kind": i.kind, "label": i.label_or_id(),
-                    "connected": self.credentials.is_connected(&i.id),
-                    "health": engine.health(&i.id),
-                })
+                let health = engine.health(&i.id);
+                let connected = self.credentials.is_connected(&i.id);
+                let granted = self.grants.access.get(&i.id).copied();
+                let patterns = i.access_patterns();
+                let (word, tone) = match (connected, granted, health) {
+                    (_, Some(false), _) => (grants::missing_words(&patterns), view::Tone::Warning),
+                    (false, _, _) => ("Not connected".to_owned(), view::Tone::Neutral),
+                    (true, _, Some(h)) if h.parked => ("Needs sign-in".to_owned(), view::Tone::Danger),
+                    (true, _, _) => ("Connected".to_owned(), view::Tone::Success),
+                };
+                IntegrationState {
+                    id: &i.id,
+                    kind: i.kind,
+                    label: i.label_or_id(),
+                    connected,
+                    health,
+                    word,
+                    tone,
+                    access: Access { granted, hosts: grants::hosts(&patterns), patterns },
+                }
             })
             .collect();
-        json!({
-            "integrations": integrations,
-            "badge": self.badge(),
-            "unresolved": engine.unresolved_count(),
-            "digest": engine.digest_meta(),
+        let connected = |id: &IntegrationId| self.credentials.is_connected(id);
+        let pages = self
+            .settings()
+            .softphone_pages
+            .iter()
+            .filter_map(|page| {
+                let pattern = crate::web::page_pattern(page)?;
+                Some(PageGrant { granted: self.grants.pages.contains(&pattern), page, pattern })
+            })
+            .collect();
+        Answer::with(&StateView {
+            integrations,
+            pages,
+            badge: self.badge(),
+            unresolved: engine.unresolved_count(),
+            digest: engine.digest_meta(),
+            checklist: grants::checklist(self.settings(), &connected, &self.grants),
+            wanted: self.wanted(),
         })
     }
 
@@ -668,11 +785,11 @@ impl Driver {
     }
 
     /// Every slot waiting for a person, with its candidates.
-    pub fn unresolved_view(&self) -> Value {
+    pub fn unresolved_view(&self) -> Answer {
         let engine = &self.engine;
         let slots: Vec<Slot> = engine.slots().cloned().collect();
         let calls: Vec<CallEntry> = slots.iter().filter_map(|s| s.call_id()).filter_map(|id| engine.call(id).cloned()).collect();
-        serde_json::to_value(view::unresolved(&slots, &calls, self.settings())).unwrap_or(Value::Null)
+        Answer::with(&view::unresolved(&slots, &calls, self.settings()))
     }
 
     /// A call's slots as stored, with the engine's live copies in their place (newer, and they
@@ -716,9 +833,72 @@ impl Driver {
     }
 
     fn record_engine_problem(&mut self, p: &Problem, now: Timestamp) {
-        let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
-        self.record_problem(kind.as_deref().unwrap_or("problem"), &p.detail, now);
+        self.record_problem(p.kind.as_str(), &p.detail, now);
     }
+}
+
+/// What a relayed softphone message became (the bridge hands `event` to the panel).
+#[derive(Serialize)]
+struct Relayed<'a> {
+    accepted: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    repeat: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignored: bool,
+    event: &'a gate::Seen,
+    /// A message to post back to the frame the event came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<&'a Value>,
+}
+
+/// A test search's answer.
+#[derive(Serialize)]
+struct Reachable {
+    reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matches: Option<usize>,
+}
+
+/// The header every page shows.
+#[derive(Serialize)]
+struct StateView<'a> {
+    integrations: Vec<IntegrationState<'a>>,
+    /// The rep's softphone pages and whether the browser lets the bridge run there.
+    pages: Vec<PageGrant<'a>>,
+    badge: String,
+    unresolved: usize,
+    digest: &'a crate::engine::DigestMeta,
+    checklist: Vec<grants::Item>,
+    wanted: grants::Wanted,
+}
+
+#[derive(Serialize)]
+struct IntegrationState<'a> {
+    id: &'a IntegrationId,
+    kind: crate::model::CrmKind,
+    label: String,
+    connected: bool,
+    health: Option<&'a crate::engine::Health>,
+    /// How it stands, in words and a tone, for the settings page.
+    word: String,
+    tone: view::Tone,
+    access: Access,
+}
+
+#[derive(Serialize)]
+struct PageGrant<'a> {
+    page: &'a str,
+    pattern: String,
+    granted: bool,
+}
+
+/// Whether the browser lets the worker reach the integration's API hosts.
+#[derive(Serialize)]
+struct Access {
+    /// `None` until the shell reported it.
+    granted: Option<bool>,
+    patterns: Vec<String>,
+    hosts: String,
 }
 
 #[cfg(test)]
@@ -731,7 +911,7 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_781_107_200_000);
 
     fn driver() -> Driver {
-        let integ: IntegrationSettings = serde_json::from_value(json!({ "id": "hs", "kind": "hubspot", "base_url": "https://api.hubapi.com" })).unwrap();
+        let integ: IntegrationSettings = serde_json::from_str(r#"{ "id": "hs", "kind": "hubspot", "base_url": "https://api.hubapi.com" }"#).unwrap();
         let settings = Settings { integrations: vec![integ], ..Settings::default() };
         let secrets = [Record::encode("hs", false, NOW.0, &StoredSecret::api_token("t"))];
         Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), NOW)
@@ -766,7 +946,7 @@ mod tests {
     #[test]
     fn a_policy_that_cannot_be_applied_is_a_problem_and_the_rep_settings_stay() {
         let mut d = driver();
-        d.set_policy(json!({ "digest": 3 }), NOW);
+        d.set_policy(serde_json::json!({ "digest": 3 }), NOW);
         assert_eq!(d.diagnostics().problem_counts.get("policy_invalid"), Some(&1));
         assert_eq!(d.settings().integrations.len(), 1);
     }

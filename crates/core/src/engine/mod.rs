@@ -127,6 +127,10 @@ pub enum Input {
     DigestRequested,
     UnresolvedResolved { resolutions: Vec<(SlotKey, Resolution)> },
     CredentialsChanged { integration: IntegrationId },
+    /// Whether the shell can reach the integration's CRM at all, whatever its credentials (the
+    /// browser's permission for its API hosts). `missing`: what is missing, in words for the
+    /// rep; the integration holds its work, as after a 401. `None`: it can again, and resumes.
+    AccessChanged { integration: IntegrationId, missing: Option<String> },
 }
 
 /// How a person resolved one unresolved slot.
@@ -200,6 +204,23 @@ pub enum ProblemKind {
     UnknownSlot,
     UnexpectedReply,
     BadSettings,
+}
+
+impl ProblemKind {
+    /// The name serde gives it (the diagnostics page counts problems by it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::NotRestored => "not_restored",
+            ProblemKind::BadInput => "bad_input",
+            ProblemKind::Duplicate => "duplicate",
+            ProblemKind::UnknownCall => "unknown_call",
+            ProblemKind::UnknownIntegration => "unknown_integration",
+            ProblemKind::UnknownRequest => "unknown_request",
+            ProblemKind::UnknownSlot => "unknown_slot",
+            ProblemKind::UnexpectedReply => "unexpected_reply",
+            ProblemKind::BadSettings => "bad_settings",
+        }
+    }
 }
 
 /// Knobs for tests and the simulator; the defaults are the product's.
@@ -382,7 +403,7 @@ impl Engine {
                 continue;
             }
             if let Some(h) = self.health.get(integ) {
-                if let (false, Some(t)) = (h.parked, h.blocked_until) {
+                if let (false, Some(t)) = (h.is_paused(), h.blocked_until) {
                     consider(t);
                 }
             }
@@ -478,6 +499,7 @@ impl Engine {
             Input::DigestRequested => self.run_digest(true),
             Input::UnresolvedResolved { resolutions } => self.on_resolved(resolutions),
             Input::CredentialsChanged { integration } => self.on_credentials(integration),
+            Input::AccessChanged { integration, missing } => self.on_access(integration, missing),
         }
         if let Some((call, integrations, stored)) = manual {
             self.on_manual(call, integrations, stored);
@@ -1005,7 +1027,7 @@ impl Engine {
 
     fn settled(&self, key: &SlotKey) -> bool {
         let Some(s) = self.slots.get(key) else { return true };
-        if self.health.get(&s.integration).is_some_and(|h| h.parked) {
+        if self.health.get(&s.integration).is_some_and(Health::is_paused) {
             return true;
         }
         !s.busy

@@ -129,7 +129,7 @@ impl Engine {
             if !matches!(s.state, SlotState::Waiting { due: None } | SlotState::NoMatch) {
                 continue;
             }
-            if self.health.get(&s.integration).is_some_and(|h| h.parked) {
+            if self.health.get(&s.integration).is_some_and(Health::is_paused) {
                 continue;
             }
             if s.at >= from {
