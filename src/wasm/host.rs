@@ -316,17 +316,15 @@ impl Inner {
                 // A frame of the extension's own page (the side panel) is hosted by Calltrail.
                 let hosted = sender == Sender::ExtensionPage;
                 let relayed = self.driver.borrow_mut().softphone(&origin, from_frame, hosted, &data, now);
-                let mut answer = relayed.answer;
+                let answer = relayed.answer;
                 if answer.ok && !self.clone().committed().await {
                     if let Some(k) = relayed.key {
                         self.driver.borrow_mut().softphone_unsaved(&k);
                     }
                     Answer::unsaved()
+                } else if let Some(id) = relayed.contacts {
+                    self.clone().contacts_answer(id).await
                 } else {
-                    if let Some(id) = relayed.contacts {
-                        let reply = self.clone().contacts_reply(id).await;
-                        calltrail_core::driver::set_reply(&mut answer, reply);
-                    }
                     answer
                 }
             }
@@ -434,10 +432,10 @@ impl Inner {
     /// Answers a softphone's contact request once the driver can: when the call pop it waits
     /// for has come back (or its wait is over). The bridge relays one message at a time, so
     /// later softphone messages wait too: at most the driver's wait.
-    async fn contacts_reply(self: Rc<Self>, id: u64) -> serde_json::Value {
+    async fn contacts_answer(self: Rc<Self>, id: u64) -> Answer {
         loop {
-            if let Some(reply) = self.driver.borrow_mut().contacts_reply(id, now()) {
-                return reply;
+            if let Some(answer) = self.driver.borrow_mut().contacts_answer(id, now()) {
+                return answer;
             }
             gloo_timers::future::TimeoutFuture::new(50).await;
         }

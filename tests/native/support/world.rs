@@ -333,8 +333,7 @@ impl World {
                     self.deliver_all();
                 }
                 if let Some(id) = relayed.contacts {
-                    let reply = self.contacts_reply(id);
-                    calltrail_core::driver::set_reply(&mut answer, reply);
+                    answer = self.contacts_answer(id);
                 }
                 return answer;
             }
@@ -344,15 +343,15 @@ impl World {
 
     /// A softphone's contact request waiting for a call pop, as the shell answers it: the
     /// engine's requests are answered meanwhile, or the wait runs out.
-    fn contacts_reply(&mut self, id: u64) -> serde_json::Value {
+    fn contacts_answer(&mut self, id: u64) -> Answer {
         for _ in 0..3 {
-            if let Some(reply) = self.driver.contacts_reply(id, self.now) {
-                return reply;
+            if let Some(answer) = self.driver.contacts_answer(id, self.now) {
+                return answer;
             }
             self.deliver_all();
         }
         self.now = self.now.plus_ms(calltrail_core::driver::REPLY_WAIT_MS);
-        self.driver.contacts_reply(id, self.now).unwrap_or_default()
+        self.driver.contacts_answer(id, self.now).unwrap_or_else(Answer::unsaved)
     }
 
     /// An engine input a page sends (notes, picks, log now, manual log, resolutions), with

@@ -689,51 +689,41 @@ pub fn call_detail_lines(call: &Call) -> Vec<String> {
 }
 
 /// What a softphone handed over beyond the call itself, in the order a log shows it: the
-/// recording and voicemail links (`http(s)` only), then the AI note and the transcript. Links
-/// are `(label, url, true)`, texts `(label, text, false)`.
-pub fn call_extras(call: &Call) -> Vec<(&'static str, &str, bool)> {
+/// recording and voicemail links (`http(s)` only), then the AI note and the transcript. As
+/// plain-text lines, each piece after a blank line (`Recording: <url>`, or the label on its own
+/// line and the text under it), or with `html` as our own HTML with every text escaped.
+fn call_extras(call: &Call, html: bool) -> Vec<String> {
     let mut out = Vec::new();
     for (label, url) in [("Recording", &call.recording_url), ("Voicemail", &call.voicemail_url)] {
         if let Some(u) = url.as_deref().and_then(safe_link) {
-            out.push((label, u, true));
+            if html {
+                let u = escape_html(u);
+                out.push(format!("<p>{label}: <a href=\"{u}\">{u}</a></p>"));
+            } else {
+                out.extend([String::new(), format!("{label}: {u}")]);
+            }
         }
     }
     for (label, text) in [("AI note", &call.ai_note), ("Transcript", &call.transcript)] {
         if let Some(t) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            out.push((label, t, false));
+            if html {
+                out.push(format!("<p><b>{label}</b></p>{}", notes_html(t)));
+            } else {
+                out.extend([String::new(), format!("{label}:"), strip_controls(t).replace("\r\n", "\n")]);
+            }
         }
     }
     out
 }
 
-/// [`call_extras`] as plain-text lines, each piece after a blank line: `Recording: <url>`, or
-/// the label on its own line and the text under it.
+/// [`call_extras`] as plain-text lines.
 pub fn call_extra_lines(call: &Call) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (label, value, is_link) in call_extras(call) {
-        lines.push(String::new());
-        if is_link {
-            lines.push(format!("{label}: {value}"));
-        } else {
-            lines.push(format!("{label}:"));
-            lines.push(strip_controls(value).replace("\r\n", "\n"));
-        }
-    }
-    lines
+    call_extras(call, false)
 }
 
-/// [`call_extras`] as our own HTML, every piece of text escaped.
+/// [`call_extras`] as our own HTML.
 pub fn call_extras_html(call: &Call) -> String {
-    let mut html = String::new();
-    for (label, value, is_link) in call_extras(call) {
-        if is_link {
-            let u = escape_html(value);
-            html.push_str(&format!("<p>{label}: <a href=\"{u}\">{u}</a></p>"));
-        } else {
-            html.push_str(&format!("<p><b>{label}</b></p>{}", notes_html(value)));
-        }
-    }
-    html
+    call_extras(call, true).concat()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 //! driver.handle(input, now)            // an engine input; its effects join the queue
 //! driver.softphone(msg, now)           // a relayed softphone message: refused, repeat, or an input,
 //!                                      // and what to answer the frame
-//! driver.contacts_reply(id, now)      // a softphone's contact request, once it can be answered
+//! driver.contacts_answer(id, now)     // a softphone's contact request, once it can be answered
 //! driver.page_input(input, stored, now)// notes, picks, log now, manual, resolve: an input
 //! driver.poll_effect()                 // the engine's effects and the driver's own writes, in order
 //! driver.executed()                    // the shell ran the effect it polled last
@@ -134,18 +134,8 @@ impl Answer {
 pub struct Outcome {
     pub answer: Answer,
     pub key: Option<String>,
-    /// A contact request waiting for a call pop: its id for [`Driver::contacts_reply`].
+    /// A contact request waiting for a call pop: its id for [`Driver::contacts_answer`].
     pub contacts: Option<u64>,
-}
-
-/// Puts `reply` (a message for the frame) into a softphone answer's data, for a reply that was
-/// ready only after the answer was (a contact request).
-pub fn set_reply(answer: &mut Answer, reply: Value) {
-    let mut data: Value = answer.data.as_ref().and_then(|d| serde_json::from_str(d.get()).ok()).unwrap_or_else(|| Value::Object(Default::default()));
-    if let Value::Object(d) = &mut data {
-        d.insert("reply".into(), reply);
-    }
-    answer.data = serde_json::value::to_raw_value(&data).ok();
 }
 
 /// What the diagnostics page shows.
@@ -354,7 +344,7 @@ impl Driver {
     /// the frame; the key names the fact for [`Driver::softphone_unsaved`]. An accepted message
     /// is answered `ok` only once [`Driver::is_done`] for the ticket taken after this call. A
     /// contact request that must wait for a call pop comes back with `contacts`, its id: its
-    /// reply comes from [`Driver::contacts_reply`].
+    /// answer comes from [`Driver::contacts_answer`].
     pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, now: Timestamp) -> Outcome {
         let (verdict, reply) = self.gate.check(origin, from_frame, hosted, data, &self.config.effective, &self.engine, now);
         self.diagnostics.softphone = self.gate.stats.clone();
@@ -375,18 +365,21 @@ impl Driver {
         let mut contacts = None;
         if let Some(FrameReply::Contacts { id, numbers, text }) = asked {
             let asked = self.contacts.ask(id, numbers, text, now);
-            match self.contacts_reply(asked, now) {
-                Some(m) => set_reply(&mut answer, m),
+            match self.contacts_answer(asked, now) {
+                Some(a) => answer = a,
                 None => contacts = Some(asked),
             }
         }
         Outcome { answer, key, contacts }
     }
 
-    /// The reply to contact request `id`, once no call pop it needs is on its way or its wait is
-    /// over; `None` while it waits (ask again after the next input, or a little later).
-    pub fn contacts_reply(&mut self, id: u64, now: Timestamp) -> Option<Value> {
-        self.contacts.ready(id, &self.config.effective, &self.engine, now)
+    /// The answer to contact request `id` (a relayed message, ignored, with the reply for the
+    /// frame), once no call pop it needs is on its way or its wait is over; `None` while it
+    /// waits (ask again after the next input, or a little later).
+    pub fn contacts_answer(&mut self, id: u64, now: Timestamp) -> Option<Answer> {
+        let reply = self.contacts.ready(id, &self.config.effective, &self.engine, now)?;
+        let event = gate::Seen { kind: "ignored", call: None };
+        Some(Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event, reply: Some(&reply) }))
     }
 
     /// The softphone fact named `key` was accepted but could not be written: forget it, so the

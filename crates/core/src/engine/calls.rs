@@ -4,7 +4,7 @@
 //! integration (I8); a bad event becomes a [`Problem`](super::Problem), never a panic and never a
 //! lost call; manual logging happens at most once per integration.
 
-use crate::model::{Call, CallId, CallResult, Contact, CrmKind, IntegrationId, LoggedBy, Message, Timestamp};
+use crate::model::{Call, CallId, CallResult, Contact, CrmKind, IntegrationId, Message, Timestamp};
 use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
@@ -21,11 +21,8 @@ fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mo
 const KNOWN_CALLS_REACH_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Why a CRM that logs a call itself is skipped, as the history says it.
-fn logged_by_words(o: &LoggedBy) -> String {
-    match &o.record {
-        Some(r) => format!("{} logs this call itself (record {r})", o.crm.name()),
-        None => format!("{} logs this call itself", o.crm.name()),
-    }
+fn logged_by_words(crm: CrmKind) -> String {
+    format!("{} logs this call itself (its calling extension made the call's record)", crm.name())
 }
 
 impl Engine {
@@ -65,9 +62,7 @@ impl Engine {
                 }
                 c.recording_url = call.recording_url.or(c.recording_url.take());
                 c.our_number = call.our_number.or(c.our_number.take());
-                if call.logged_by.as_ref().is_some_and(|l| l.record.is_some()) || c.logged_by.is_none() {
-                    c.logged_by = call.logged_by.or(c.logged_by.take());
-                }
+                c.logged_by = c.logged_by.or(call.logged_by);
                 if call.result != crate::model::CallResult::Unknown {
                     c.result = call.result;
                 }
@@ -97,7 +92,7 @@ impl Engine {
         let now = self.now;
         let delay = i64::from(self.settings.active_call_delay_mins);
         let integrations: Vec<(IntegrationId, bool, CrmKind)> = self.settings.integrations.iter().map(|i| (i.id.clone(), i.auto_log, i.kind)).collect();
-        let owner = entry.call.logged_by.clone();
+        let owner = entry.call.logged_by;
         for (integ_id, auto_log, kind) in integrations {
             let key = call_slot_key(id, &integ_id);
             if self.slots.contains_key(&key) {
@@ -108,7 +103,7 @@ impl Engine {
             let entry = self.calls.get(id);
             let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
             let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
-            let owned = owner.as_ref().filter(|o| o.crm == kind).map(logged_by_words);
+            let owned = owner.filter(|o| *o == kind).map(logged_by_words);
             let (mode, trigger, state, why) = if let Some(reason) = owned {
                 (Mode::Auto, Trigger::Auto, SlotState::Skipped { reason }, "the CRM logs this call itself")
             } else if picks.is_some() {
@@ -187,9 +182,7 @@ impl Engine {
         if !call.notes.is_empty() {
             c.notes = call.notes;
         }
-        if c.logged_by.is_none() {
-            c.logged_by = call.logged_by;
-        }
+        c.logged_by = c.logged_by.or(call.logged_by);
         let changed = before != (c.result, c.recording_url.clone(), c.voicemail_url.clone(), c.ai_note.clone(), c.transcript.clone(), c.notes.clone());
         let (ended, end) = (entry.ended, call.ended_at);
         if ended {
@@ -356,7 +349,7 @@ impl Engine {
             let key = call_slot_key(&id, &integ);
             let at = entry.at();
             let kind = self.integration(&integ).map(|i| i.kind);
-            let owned = entry.call.logged_by.as_ref().filter(|o| Some(o.crm) == kind).map(logged_by_words);
+            let owned = entry.call.logged_by.filter(|o| Some(*o) == kind).map(logged_by_words);
             let reason = owned.or_else(|| match self.slots.get(&key) {
                 None => None,
                 Some(s) => match &s.state {

@@ -127,16 +127,8 @@ fn logger(body: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, Deco
     let mut f = Fact::new("rc-post-message-request", id, Step::Details);
     f.who = Some((direction, their, our));
     f.started = Some(started);
-    f.result = match c.str("result", MAX_STRING)? {
-        Some("Accepted" | "Call connected" | "Call Connected") => Some(CallResult::Answered),
-        Some("Voicemail") => Some(CallResult::Voicemail),
-        Some("Busy") => Some(CallResult::Busy),
-        Some("Rejected" | "Declined") => Some(CallResult::Rejected),
-        Some("Missed" | "No Answer" | "Hang Up" | "Hang up" | "Stopped" | "Abandoned") => Some(CallResult::Missed),
-        Some("Failed" | "Call Failed" | "Call failed" | "Internal Error") => Some(CallResult::Failed),
-        // Presence's "Disconnected" and RingCentral's rarer results say nothing of an answer.
-        _ => None,
-    };
+    // Presence's "Disconnected" and RingCentral's rarer results say nothing of an answer.
+    f.result = c.str("result", MAX_STRING)?.and_then(super::vendors::result_word);
     // A call-log record (it has a duration) is final: the call is over.
     if let Some(secs) = c.secs("duration")? {
         let ended = started.plus_secs(secs);
@@ -205,8 +197,8 @@ pub fn contacts_reply(id: &str, numbers: &[E164], search: bool, found: &[Found<'
 
 /// Whether the widget's search text picks a contact: part of its name, any case.
 pub fn name_matches(text: &str, contact: &Contact) -> bool {
-    let text = text.trim().to_lowercase();
-    text.chars().count() >= 2 && contact.name.to_lowercase().contains(&text)
+    let text = crate::model::fold(text.trim());
+    text.chars().count() >= 2 && crate::model::fold(&contact.name).contains(&text)
 }
 
 #[cfg(test)]

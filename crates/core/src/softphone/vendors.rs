@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::json::{clip, parties, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE};
 use super::{check_call_times, fnv1a, DecodeContext, DecodeError, Decoded, IgnoreReason, Reply, SoftphoneEvent};
-use crate::model::{Call, CallId, CallResult, ConversationId, CrmKind, Direction, LoggedBy, Message, MessageKind, RecordId, Timestamp};
+use crate::model::{Call, CallId, CallResult, ConversationId, CrmKind, Direction, Message, MessageKind, Timestamp};
 use crate::phone::E164;
 use crate::settings::Protocol;
 
@@ -77,7 +77,7 @@ pub(super) struct Fact<'a> {
     pub recording: Option<String>,
     pub voicemail: Option<String>,
     pub notes: Option<String>,
-    pub logged_by: Option<LoggedBy>,
+    pub logged_by: Option<CrmKind>,
 }
 
 impl<'a> Fact<'a> {
@@ -124,9 +124,7 @@ pub(super) fn build(f: Fact<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneEve
     if let Some(n) = f.notes {
         call.notes = n;
     }
-    if call.logged_by.as_ref().is_none_or(|l| l.record.is_none()) {
-        call.logged_by = f.logged_by.or(call.logged_by);
-    }
+    call.logged_by = call.logged_by.or(f.logged_by);
     let event = match f.step {
         Step::Ringing => SoftphoneEvent::CallRinging(call),
         Step::Answered => {
@@ -233,9 +231,8 @@ pub(super) struct Spelling {
     /// How the call ended, in words; `strict`: a word not known is refused.
     result: &'static str,
     strict: bool,
-    /// The CRM that logs the vendor's calls itself, and the key of its record id.
+    /// The CRM that logs the vendor's calls itself.
     owner: Option<CrmKind>,
-    record: &'static str,
     events: &'static [(&'static str, Act)],
 }
 
@@ -260,7 +257,6 @@ const NONE: Spelling = Spelling {
     result: "",
     strict: false,
     owner: None,
-    record: "",
     events: &[],
 };
 
@@ -421,7 +417,6 @@ const HUBSPOT: Spelling = Spelling {
     result: "callEndStatus",
     strict: true,
     owner: Some(CrmKind::HubSpot),
-    record: "engagementId",
     events: &[
         ("INCOMING_CALL", Act::RingIn),
         ("OUTGOING_CALL_STARTED", Act::RingOut),
@@ -446,13 +441,14 @@ const HUBSPOT: Spelling = Spelling {
 };
 
 /// How a call ended, from a vendor's word for it, any case.
-fn result_word(w: &str) -> Option<CallResult> {
+/// (RingCentral's call log too: `Accepted`, `Call connected`, `Hang Up`, `Stopped`...)
+pub(super) fn result_word(w: &str) -> Option<CallResult> {
     Some(match w.to_ascii_lowercase().as_str() {
-        "completed" | "answered" => CallResult::Answered,
-        "no_answer" | "no answer" | "missed" | "canceled" => CallResult::Missed,
+        "completed" | "answered" | "accepted" | "call connected" => CallResult::Answered,
+        "no_answer" | "no answer" | "missed" | "canceled" | "hang up" | "stopped" | "abandoned" => CallResult::Missed,
         "busy" => CallResult::Busy,
         "rejected" | "declined" => CallResult::Rejected,
-        "failed" => CallResult::Failed,
+        "failed" | "call failed" | "internal error" => CallResult::Failed,
         "voicemail" => CallResult::Voicemail,
         _ => return None,
     })
@@ -567,7 +563,7 @@ fn spelled(sp: &Spelling, origin: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -
         _ => {}
     }
     if let Some(crm) = sp.owner {
-        f.logged_by = Some(LoggedBy { crm, record: d.id(sp.record)?.map(RecordId::new) });
+        f.logged_by = Some(crm);
     }
     Ok((build(f, ctx)?, None))
 }
