@@ -328,6 +328,22 @@ proptest! {
         prop_assert_eq!(err.kind(), "untrusted_origin");
     }
 
+    /// RingCentral's requests to Calltrail as its registered service, with arbitrary bodies.
+    #[test]
+    fn arbitrary_service_requests_never_panic(path in prop::sample::select(vec![
+        calltrail_core::softphone::service::MATCH_PATH, calltrail_core::softphone::service::SEARCH_PATH,
+        calltrail_core::softphone::service::LOGGER_PATH, "/elsewhere"]), body in arb_json(), call in arb_json(), dt in -100_000_000_i64..100_000_000) {
+        const RC: &str = "https://apps.ringcentral.com";
+        let now = 1_717_430_500_000 + dt;
+        let mut data = json!({"type": "rc-post-message-request", "requestId": "r-1", "path": path, "body": body});
+        if let Some(b) = data["body"].as_object_mut() {
+            b.insert("call".into(), call);
+        }
+        if let Ok(d) = read_as(Protocol::RingCentral, RC, RC, &data, now, &Known::default()) {
+            check_accepted(&d.event, now);
+        }
+    }
+
     #[test]
     fn mutated_vendor_payloads_stay_sane(which in 0usize..6, pick in 0usize..20, field in 0usize..16, value in arb_json()) {
         let (file, protocol) = FILES[which];
