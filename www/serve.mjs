@@ -76,7 +76,7 @@ export async function startServers({ softphonePort = 8801, hostPort = 8800 } = {
   softphoneUrl = `${softphoneOrigin}/`;
   const host = http.createServer(
     staticHandler(path.join(HERE, 'host'), {
-      csp: `default-src 'self'; frame-src ${softphoneOrigin}; object-src 'none'; base-uri 'none'`,
+      csp: `default-src 'self'; frame-src 'self' ${softphoneOrigin}; object-src 'none'; base-uri 'none'`,
       extra: { '/config.json': () => JSON.stringify({ softphoneUrl }) },
     }),
   );

@@ -154,6 +154,10 @@ fn call(id: &str, i: usize, end: Timestamp) -> Call {
         result: CallResult::Answered,
         recording_url: None,
         notes: String::new(),
+        voicemail_url: None,
+        ai_note: None,
+        transcript: None,
+        logged_by: None,
     }
 }
 

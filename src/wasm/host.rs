@@ -149,7 +149,7 @@ impl Host {
             (_, Err(e)) => Answer::rejected(e),
             (Ok(intent), Ok(sender)) => match intent.allowed_from(sender) {
                 Err(e) => Answer::rejected(e),
-                Ok(()) => self.inner.clone().on_intent(intent).await?,
+                Ok(()) => self.inner.clone().on_intent(intent, sender).await?,
             },
         };
         to_js(&answer)
@@ -307,19 +307,24 @@ impl Inner {
         }
     }
 
-    async fn on_intent(self: Rc<Self>, intent: Intent) -> Result<Answer, JsValue> {
+    async fn on_intent(self: Rc<Self>, intent: Intent, sender: Sender) -> Result<Answer, JsValue> {
         let now = now();
         Ok(match intent {
             Intent::SoftphoneEvent { origin, from_frame, data } => {
                 // The bridge re-sends until it gets an answer, so answer only once what the
                 // event changed is on disk: a worker stopped before that never answers, and the
                 // repeat is merged by the engine (I5, I8).
-                let (answer, key) = self.driver.borrow_mut().softphone(&origin, from_frame, &data, now);
+                // A frame of the extension's own page (the side panel) is hosted by Calltrail.
+                let hosted = sender == Sender::ExtensionPage;
+                let relayed = self.driver.borrow_mut().softphone(&origin, from_frame, hosted, &data, now);
+                let answer = relayed.answer;
                 if answer.ok && !self.clone().committed().await {
-                    if let Some(k) = key {
+                    if let Some(k) = relayed.key {
                         self.driver.borrow_mut().softphone_unsaved(&k);
                     }
                     Answer::unsaved()
+                } else if let Some(id) = relayed.contacts {
+                    self.clone().contacts_answer(id).await
                 } else {
                     answer
                 }
@@ -423,6 +428,18 @@ impl Inner {
                 answer
             }
         })
+    }
+
+    /// Answers a softphone's contact request once the driver can: when the call pop it waits
+    /// for has come back (or its wait is over). The bridge relays one message at a time, so
+    /// later softphone messages wait too: at most the driver's wait.
+    async fn contacts_answer(self: Rc<Self>, id: u64) -> Answer {
+        loop {
+            if let Some(answer) = self.driver.borrow_mut().contacts_answer(id, now()) {
+                return answer;
+            }
+            gloo_timers::future::TimeoutFuture::new(50).await;
+        }
     }
 
     async fn replace_settings(self: Rc<Self>, user: Settings) -> Answer {

@@ -80,6 +80,10 @@ fn call(id: &str, their: &E164, started_at: Timestamp, notes: &str) -> Call {
         result: CallResult::Answered,
         recording_url: None,
         notes: notes.to_owned(),
+        voicemail_url: None,
+        ai_note: None,
+        transcript: None,
+        logged_by: None,
     }
 }
 

@@ -12,3 +12,4 @@ mod simulator;
 mod softphone;
 mod trace;
 mod support;
+mod vendors;

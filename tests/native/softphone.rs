@@ -41,11 +41,7 @@ fn at(
     origin: &str,
     data: &Value,
 ) -> Result<SoftphoneEvent, DecodeError> {
-    let ctx = DecodeContext {
-        trusted_origins: origins,
-        default_country: Country::US,
-        now: Timestamp(now),
-    };
+    let ctx = DecodeContext::new(origins, Country::US, Timestamp(now));
     decode(origin, data, &ctx)
 }
 
@@ -57,6 +53,7 @@ fn kind(e: &SoftphoneEvent) -> &'static str {
         SoftphoneEvent::CallResumed(_) => "resumed",
         SoftphoneEvent::CallEnded(_) => "ended",
         SoftphoneEvent::CallNotes { .. } => "notes",
+        SoftphoneEvent::CallDetails { .. } => "details",
         SoftphoneEvent::Message(_) => "message",
         SoftphoneEvent::Ignored { .. } => "ignored",
     }
@@ -386,7 +383,7 @@ fn fixture_payloads_with_a_field_removed_never_panic() {
 
 /// Values shaped like softphone messages: known keys and enum spellings, numbers near the
 /// fixtures' times, nested objects and arrays, plus anything else.
-fn arb_json() -> impl Strategy<Value = Value> {
+pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -493,7 +490,7 @@ fn arb_message() -> impl Strategy<Value = Value> {
 }
 
 /// What every accepted event promises, whatever the input.
-fn check_accepted(event: &SoftphoneEvent, now: i64) {
+pub(crate) fn check_accepted(event: &SoftphoneEvent, now: i64) {
     let now = Timestamp(now);
     let sane = |t: Timestamp| t.millis() >= 946_684_800_000 && t.since(now) <= 600_000;
     match event {
@@ -501,7 +498,8 @@ fn check_accepted(event: &SoftphoneEvent, now: i64) {
         | SoftphoneEvent::CallAnswered(c)
         | SoftphoneEvent::CallHeld(c)
         | SoftphoneEvent::CallResumed(c)
-        | SoftphoneEvent::CallEnded(c) => {
+        | SoftphoneEvent::CallEnded(c)
+        | SoftphoneEvent::CallDetails { call: c, .. } => {
             assert!(
                 !c.id.as_str().is_empty() && c.id.as_str().len() <= 200,
                 "{c:?}"
@@ -520,6 +518,12 @@ fn check_accepted(event: &SoftphoneEvent, now: i64) {
             assert!(c.their_number.as_str().starts_with('+'));
             assert!(c.notes.len() <= 16 * 1024);
             assert!(c.duration_secs() >= 0 && c.duration_secs() <= 86_400);
+            for link in [&c.recording_url, &c.voicemail_url].into_iter().flatten() {
+                assert!(link.starts_with("https://") || link.starts_with("http://"), "{c:?}");
+                assert!(link.len() <= 2048 && !link.contains(char::is_whitespace), "{c:?}");
+            }
+            assert!(c.ai_note.as_ref().is_none_or(|t| t.len() <= 16 * 1024));
+            assert!(c.transcript.as_ref().is_none_or(|t| t.len() <= 128 * 1024));
         }
         SoftphoneEvent::Message(m) => {
             assert!(sane(m.at), "{m:?}");

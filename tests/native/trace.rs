@@ -174,6 +174,10 @@ fn call(id: &str, i: usize, end: Timestamp) -> Call {
         recording_url: None,
         // Some notes with characters the record writer must escape.
         notes: if i % 3 == 0 { format!("note \"{i}\"\n") } else { String::new() },
+        voicemail_url: None,
+        ai_note: None,
+        transcript: None,
+        logged_by: None,
     }
 }
 

@@ -24,10 +24,17 @@
 //   {type:'calltrail-demo-send-sms', phoneNumber, text}       the rep sends a text
 //   {type:'calltrail-demo-incoming-sms', phoneNumber, text}   the other party texts us
 //   {type:'calltrail-demo-send-fax', phoneNumber, pages}      the rep sends a fax (Queued, then Sent)
+//   {type:'calltrail-demo-post', data}                       posts `data` as it is (tests: malformed messages)
 // Like the widget, it accepts commands only from its parent window and does not check their
 // origin; each command's fields are validated and a bad command is ignored with a console note.
 
+import { protocols, callIds } from './protocols.js';
+
 const params = new URLSearchParams(location.search);
+// `?protocol=justcall|ringover|ringcx|aircall|zoom|hubspot` speaks that vendor's protocol
+// (protocols.js); anything else is RingCentral Embeddable's.
+const PROTOCOL = Object.hasOwn(protocols, params.get('protocol') || '') ? params.get('protocol') : 'ringcentral';
+const vendor = PROTOCOL === 'ringcentral' ? null : protocols[PROTOCOL];
 const ME = {
   number: normalize(params.get('me') || '') || '+16505550100',
   name: 'Jane Agent',
@@ -46,6 +53,99 @@ let messageCounter = 0;
 
 function post(data) {
   window.parent.postMessage(data, '*');
+}
+
+/** The call as a vendor protocol sees it (protocols.js); null in RingCentral's mode. */
+function vendorCall(c) {
+  if (!vendor) return null;
+  c.vendorId ||= callIds[PROTOCOL]();
+  c.engagementId ||= Number(randomDigits(11));
+  return {
+    id: c.vendorId,
+    engagementId: c.engagementId,
+    inbound: c.session.direction === 'Inbound',
+    their: c.their,
+    me: ME.number,
+    startedAt: c.session.creationTime,
+    answeredAt: c.session.startTime,
+    endedAt: c.endedAt || null,
+  };
+}
+
+/** Posts what the vendor protocol says of this moment (`ring`, `answer`, `end`...). */
+function postVendor(moment, ...args) {
+  const say = vendor && vendor[moment];
+  if (!say) return false;
+  for (const m of say(...args)) post(m);
+  return true;
+}
+
+// ---------------------------------------------------------------- RingCentral's third-party service
+// Once a host registers a service (rc-adapter-register-third-party-service), the widget asks it
+// for contacts and hands it calls to log, with rc-post-message-request / -response, as
+// ringcentral/ringcentral-embeddable's ThirdPartyService does.
+
+let service = null;
+const waiting = new Map();
+
+function request(path, body, timeoutMs = 30_000) {
+  const requestId = crypto.randomUUID();
+  post({ type: 'rc-post-message-request', requestId, path, body });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { waiting.delete(requestId); resolve(null); }, timeoutMs);
+    waiting.set(requestId, (response) => { clearTimeout(timer); resolve(response); });
+  });
+}
+
+function showContacts(listId, contacts) {
+  const list = $(listId);
+  list.replaceChildren();
+  for (const c of contacts) {
+    const li = document.createElement('li');
+    li.textContent = `${c.name} · ${c.company || c.type}`;
+    list.append(li);
+  }
+}
+
+async function matchContacts(their) {
+  if (!service || !service.contactMatchPath) return;
+  const response = await request(service.contactMatchPath, { phoneNumbers: [their] });
+  const found = response && response.data && Array.isArray(response.data[their]) ? response.data[their] : [];
+  showContacts('matches', found);
+}
+
+async function searchContacts(text) {
+  if (!service || !service.contactSearchPath) return;
+  const response = await request(service.contactSearchPath, { searchString: text });
+  showContacts('search-results', response && Array.isArray(response.data) ? response.data : []);
+}
+
+/** What the widget hands a logger at hang-up, then once the call log has the call. */
+async function logCall(c) {
+  if (!service || !service.callLoggerPath) return;
+  const s = c.session;
+  const inbound = s.direction === 'Inbound';
+  const parties = {
+    from: { phoneNumber: inbound ? c.their : ME.number },
+    to: { phoneNumber: inbound ? ME.number : c.their },
+  };
+  const ids = { sessionId: c.presenceSessionId, telephonySessionId: s.partyData.sessionId, partyId: s.partyData.partyId };
+  await request(service.callLoggerPath, { triggerType: 'presenceUpdate', call: { ...ids, direction: s.direction, ...parties,
+    startTime: c.presenceStart, telephonyStatus: 'NoCall', terminationType: 'final', result: 'Disconnected', fromMatches: [], toMatches: [], activityMatches: [] } }, 15_000);
+  const answered = s.startTime !== null;
+  const record = { id: `log-${randomHex(8)}`, ...ids, type: 'Voice', direction: s.direction, action: inbound ? 'Phone Call' : 'VoIP Call',
+    result: answered ? 'Accepted' : inbound ? 'Missed' : 'No Answer', startTime: c.presenceStart,
+    duration: Math.round((c.endedAt - c.presenceStart) / 1000), ...parties, fromMatches: [], toMatches: [], activityMatches: [] };
+  const body = { triggerType: 'callLogSync', call: record };
+  if (answered) {
+    const rec = `${randomDigits(13)}`;
+    const contentUri = `https://media.ringcentral.com/restapi/v1.0/account/${ME.accountId}/recording/${rec}/content`;
+    record.recording = { id: rec, uri: `https://platform.ringcentral.com/restapi/v1.0/account/${ME.accountId}/recording/${rec}`, type: 'Automatic',
+      contentUri, link: `https://ringcentral.github.io/ringcentral-media-reader/?media=${encodeURIComponent(contentUri)}` };
+    body.aiNote = `Call with ${c.theirName || c.their}: they asked for a quote for 20 seats; follow up on Monday.`;
+    body.transcript = `${c.theirName || c.their}: Hello, I would like a quote.\n${ME.name}: Of course, for how many seats?`;
+  }
+  await request(service.callLoggerPath, body, 15_000);
 }
 
 function randomHex(n) {
@@ -162,8 +262,11 @@ function incomingCall(phoneNumber, name) {
   const their = normalize(phoneNumber);
   if (!their) return note(`not a phone number: ${phoneNumber}`);
   current = newCall('Inbound', their, typeof name === 'string' && name ? name.slice(0, 64) : 'WIRELESS CALLER');
-  post(sessionEvent('rc-call-ring-notify', current));
-  post(presence(current, 'Ringing', 'intermediate'));
+  if (!postVendor('ring', vendorCall(current))) {
+    post(sessionEvent('rc-call-ring-notify', current));
+    post(presence(current, 'Ringing', 'intermediate'));
+    matchContacts(their);
+  }
   render();
 }
 
@@ -172,8 +275,11 @@ function outgoingCall(phoneNumber) {
   const their = normalize(phoneNumber);
   if (!their) return note(`not a phone number: ${phoneNumber}`);
   current = newCall('Outbound', their, their);
-  post(sessionEvent('rc-call-init-notify', current));
-  post(presence(current, 'Ringing', 'intermediate'));
+  if (!postVendor('ring', vendorCall(current))) {
+    post(sessionEvent('rc-call-init-notify', current));
+    post(presence(current, 'Ringing', 'intermediate'));
+    matchContacts(their);
+  }
   render();
 }
 
@@ -182,9 +288,13 @@ function answer() {
   const now = Date.now();
   Object.assign(current.session, { callStatus: 'webphone-session-connected', startTime: now, lastActiveTime: now });
   current.state = 'connected';
-  post(sessionEvent('rc-call-start-notify', current));
-  post(telephonySession(current, 'Answered'));
-  post(presence(current, 'CallConnected', 'intermediate'));
+  if (!vendor) {
+    post(sessionEvent('rc-call-start-notify', current));
+    post(telephonySession(current, 'Answered'));
+    post(presence(current, 'CallConnected', 'intermediate'));
+  } else {
+    postVendor('answer', vendorCall(current));
+  }
   render();
 }
 
@@ -197,8 +307,10 @@ function hold(on) {
     lastActiveTime: now,
   });
   current.state = on ? 'held' : 'connected';
-  post(sessionEvent(on ? 'rc-call-hold-notify' : 'rc-call-resume-notify', current));
-  post(presence(current, on ? 'OnHold' : 'CallConnected', 'intermediate'));
+  if (!vendor) {
+    post(sessionEvent(on ? 'rc-call-hold-notify' : 'rc-call-resume-notify', current));
+    post(presence(current, on ? 'OnHold' : 'CallConnected', 'intermediate'));
+  }
   render();
 }
 
@@ -212,9 +324,13 @@ function hangup(toVoicemail = false) {
     isToVoicemail: toVoicemail && c.state === 'ringing' && c.session.direction === 'Inbound',
     lastActiveTime: now,
   });
-  post(sessionEvent('rc-call-end-notify', c, { endTime: now }));
-  post(telephonySession(c, 'Disconnected', 'CallFinished'));
-  post(presence(c, 'NoCall', 'final'));
+  c.endedAt = now;
+  if (!postVendor('end', vendorCall(c))) {
+    post(sessionEvent('rc-call-end-notify', c, { endTime: now }));
+    post(telephonySession(c, 'Disconnected', 'CallFinished'));
+    post(presence(c, 'NoCall', 'final'));
+    logCall(c);
+  }
   const answered = c.session.startTime !== null;
   const secs = answered ? Math.round((now - c.session.startTime) / 1000) : 0;
   const how = answered ? `answered, ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}` : c.session.isToVoicemail ? 'to voicemail' : 'not answered';
@@ -286,16 +402,21 @@ function checkText(text) {
 function incomingSms(phoneNumber, text) {
   const their = normalize(phoneNumber);
   if (!their || !checkText(text)) return note('incoming sms needs a phone number and 1-1000 characters of text');
-  const message = messageRecord({ type: 'SMS', direction: 'Inbound', their, text });
-  post({ type: 'rc-inbound-message-notify', message });
-  post({ type: 'rc-message-updated-notify', message });
+  if (vendor) {
+    postVendor('smsIn', ME.number, their, text);
+  } else {
+    const message = messageRecord({ type: 'SMS', direction: 'Inbound', their, text });
+    post({ type: 'rc-inbound-message-notify', message });
+    post({ type: 'rc-message-updated-notify', message });
+  }
   addHistory(`Text from ${their}: ${text}`);
 }
 
 function sendSms(phoneNumber, text) {
   const their = normalize(phoneNumber);
   if (!their || !checkText(text)) return note('sms needs a phone number and 1-1000 characters of text');
-  post({ type: 'rc-message-updated-notify', message: messageRecord({ type: 'SMS', direction: 'Outbound', their, text }) });
+  if (vendor) postVendor('smsOut', ME.number, their, text);
+  else post({ type: 'rc-message-updated-notify', message: messageRecord({ type: 'SMS', direction: 'Outbound', their, text }) });
   addHistory(`Text to ${their}: ${text}`);
   return true;
 }
@@ -304,6 +425,7 @@ function sendFax(phoneNumber, pages) {
   const their = normalize(phoneNumber);
   const n = Number(pages);
   if (!their || !Number.isInteger(n) || n < 1 || n > 99) return note('fax needs a phone number and 1-99 pages');
+  if (vendor) return note(`no fax in ${PROTOCOL}`);
   const queued = messageRecord({ type: 'Fax', direction: 'Outbound', their, pages: n, status: 'Queued' });
   post({ type: 'rc-message-updated-notify', message: queued });
   // The fax is delivered a moment later: the same record, updated.
@@ -334,6 +456,8 @@ const COMMANDS = {
   'calltrail-demo-send-sms': (d) => sendSms(d.phoneNumber, d.text),
   'calltrail-demo-incoming-sms': (d) => incomingSms(d.phoneNumber, d.text),
   'calltrail-demo-send-fax': (d) => sendFax(d.phoneNumber, d.pages),
+  // Tests only: the frame posts this message as it is (a malformed one, say).
+  'calltrail-demo-post': (d) => post(d.data),
 };
 
 function controlCall(action, callId) {
@@ -353,6 +477,18 @@ window.addEventListener('message', (event) => {
   if (window.parent === window || event.source !== window.parent) return;
   const d = event.data;
   if (!d || typeof d !== 'object' || typeof d.type !== 'string') return;
+  if (!vendor && d.type === 'rc-adapter-register-third-party-service' && d.service && typeof d.service.name === 'string') {
+    service = d.service;
+    $('service').textContent = `Calls are logged with ${service.displayName || service.name}`;
+    $('search-form').hidden = !service.contactSearchPath;
+    return;
+  }
+  if (!vendor && d.type === 'rc-post-message-response' && waiting.has(d.responseId)) {
+    const done = waiting.get(d.responseId);
+    waiting.delete(d.responseId);
+    done(d.response || null);
+    return;
+  }
   const run = Object.hasOwn(COMMANDS, d.type) ? COMMANDS[d.type] : null;
   if (run) run(d);
 });
@@ -444,7 +580,16 @@ function init() {
     e.preventDefault();
     incomingSms($('sim-sms-number').value, $('sim-sms-text').value);
   });
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    searchContacts($('search-text').value.trim());
+  });
+  $('protocol').textContent = PROTOCOL;
   render();
+  if (vendor) {
+    for (const m of vendor.start(ME.number)) post(m);
+    return;
+  }
   // The widget announces its login once it is up; hosts wait for this before registering.
   post({
     type: 'rc-login-status-notify',

@@ -164,11 +164,19 @@ export async function startWorld({ integrations, settings = {}, headless = true,
         return true;
       }, { what: 'the worker to act on the browser\'s grants' });
     },
-    /** Opens the host page embedding the demo softphone. */
-    async openSoftphone() {
+    /**
+     * Opens the host page embedding the demo softphone; `protocol` picks one of its vendor
+     * protocols (www/softphone/protocols.js) instead of RingCentral Embeddable's.
+     */
+    async openSoftphone({ protocol } = {}) {
       const page = await browser.context.newPage();
-      await page.goto(`${www.info.hostOrigin}/?softphone=${encodeURIComponent(www.info.softphoneOrigin + '/')}`);
-      await page.waitForFunction(() => window.calltrailHost && window.calltrailHost.messages.some((m) => m.data?.type === 'rc-login-status-notify'), null, { timeout: 15_000 });
+      const url = `${www.info.softphoneOrigin}/${protocol ? `?protocol=${protocol}` : ''}`;
+      await page.goto(`${www.info.hostOrigin}/?softphone=${encodeURIComponent(url)}`);
+      if (protocol) {
+        await page.frameLocator('#rc-widget-adapter-frame').locator(`#protocol:text-is("${protocol}")`).waitFor({ timeout: 15_000 });
+      } else {
+        await page.waitForFunction(() => window.calltrailHost && window.calltrailHost.messages.some((m) => m.data?.type === 'rc-login-status-notify'), null, { timeout: 15_000 });
+      }
       world.hostPage = page;
       return page;
     },

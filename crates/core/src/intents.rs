@@ -107,7 +107,7 @@ impl AuditFilter {
         let named = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| w.is_empty() || have == Some(w));
         named(&self.call, e.call.as_ref().map(|c| c.as_str()))
             && named(&self.integration, e.integration.as_ref().map(|i| i.as_str()))
-            && self.outcome.as_deref().is_none_or(|o| o.is_empty() || e.outcome.to_lowercase().contains(&o.to_lowercase()))
+            && self.outcome.as_deref().is_none_or(|o| o.is_empty() || crate::model::fold(&e.outcome).contains(&crate::model::fold(o)))
     }
 }
 

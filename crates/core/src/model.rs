@@ -10,6 +10,33 @@ use std::sync::Arc;
 
 use crate::phone::E164;
 
+/// `s` in lower case for comparing names and searching, without the standard library's Unicode
+/// case tables (about 10 KB of the module): ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic
+/// capitals are folded, which covers the names reps call; letters of other scripts compare as
+/// they are written.
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let u = c as u32;
+            let lower = match u {
+                0x41..=0x5A | 0xC0..=0xD6 | 0xD8..=0xDE | 0x391..=0x3A1 | 0x3A3..=0x3AB | 0x410..=0x42F => u + 0x20,
+                0x400..=0x40F => u + 0x50,
+                // Greek capitals with tonos.
+                0x386 => 0x3AC,
+                0x388..=0x38A => u + 0x25,
+                0x38C => 0x3CC,
+                0x38E..=0x38F => u + 0x3F,
+                // Latin Extended-A pairs capitals and small letters on even and odd code points,
+                // with its few exceptions left alone.
+                0x100..=0x137 | 0x14A..=0x177 if u % 2 == 0 => u + 1,
+                0x139..=0x148 | 0x179..=0x17E if u % 2 == 1 => u + 1,
+                _ => u,
+            };
+            char::from_u32(lower).unwrap_or(c)
+        })
+        .collect()
+}
+
 /// An instant as milliseconds since the Unix epoch, UTC. The core never reads a clock: every
 /// `now` is handed in by the shell (or by a test's fake clock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
@@ -204,9 +231,44 @@ pub struct Call {
     pub recording_url: Option<String>,
     /// The rep's notes, as written so far.
     pub notes: String,
+    /// A link to the voicemail the caller left, when the softphone hands one over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_url: Option<String>,
+    /// The softphone's AI summary of the call (RingCentral's AI notes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_note: Option<String>,
+    /// The softphone's transcript, one `speaker: text` line per utterance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// The CRM that logs this call itself (a softphone running as a HubSpot calling extension
+    /// has HubSpot create the call's engagement): Calltrail logs the call to the rep's other
+    /// CRMs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_by: Option<CrmKind>,
 }
 
 impl Call {
+    /// A call with what every softphone tells first and nothing else yet: not answered, not
+    /// ended, no result, no recording, no notes.
+    pub fn new(id: CallId, direction: Direction, their_number: E164, our_number: Option<E164>, started_at: Timestamp) -> Call {
+        Call {
+            id,
+            direction,
+            our_number,
+            their_number,
+            started_at,
+            answered_at: None,
+            ended_at: None,
+            result: CallResult::Unknown,
+            recording_url: None,
+            notes: String::new(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
+        }
+    }
+
     /// Talk time in whole seconds: from answer to end, zero for a call never answered.
     pub fn duration_secs(&self) -> i64 {
         match (self.answered_at, self.ended_at) {
@@ -254,4 +316,22 @@ pub struct Contact {
     pub modified_at: Option<Timestamp>,
     /// A link a person can open to see the record in the CRM, when the connector can build one.
     pub url: Option<Arc<str>>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_fold_to_lower_case_in_the_scripts_reps_use() {
+        let table = [
+            ("Ada LOVELACE", "ada lovelace"),
+            ("ÉMILE Zoë ÅSA Øre", "émile zoë åsa øre"),
+            ("ŁUKASZ Ščerba ŽOFIE Ğ", "łukasz ščerba žofie ğ"),
+            ("ΣΩΚΡΆΤΗΣ", "σωκράτησ"),
+            ("ЮРИЙ Ёлкин", "юрий ёлкин"),
+            ("×÷ ß 123 +1 (212)", "×÷ ß 123 +1 (212)"),
+        ];
+        for (raw, want) in table {
+            assert_eq!(super::fold(raw), want, "{raw}");
+        }
+    }
 }

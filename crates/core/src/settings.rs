@@ -17,6 +17,9 @@ pub struct Settings {
     pub integrations: Vec<IntegrationSettings>,
     /// Origins whose softphone messages are trusted, e.g. `https://apps.ringcentral.com`.
     pub softphone_origins: Vec<String>,
+    /// The protocol a trusted origin's frame speaks, by origin. An origin not named here is
+    /// read by shape: RingCentral Embeddable's broadcast events or the generic protocol.
+    pub softphone_protocols: ProtocolTags,
     /// Pages where the rep's softphone is embedded (`https://crm.example.com`, or a pattern on
     /// one host such as `https://crm.example.com/app/*`): the softphone bridge and the panel
     /// are registered there once the rep grants Calltrail access to the site.
@@ -37,12 +40,87 @@ impl Default for Settings {
         Settings {
             integrations: Vec::new(),
             softphone_origins: vec!["https://apps.ringcentral.com".into()],
+            softphone_protocols: ProtocolTags::default(),
             softphone_pages: Vec::new(),
             side_panel_softphone: None,
             default_country: Country::US,
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
         }
+    }
+}
+
+/// The softphone protocols Calltrail decodes (`crate::softphone`), as a trusted origin is tagged
+/// in `softphone_protocols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// RingCentral Embeddable, with Calltrail registered as the widget's call logger and contact
+    /// source (an untagged origin hears its broadcast events only).
+    RingCentral,
+    /// Calltrail's own protocol (`docs/softphone-protocol.md`).
+    Generic,
+    /// RingCentral RingCX (Engage Voice) Embeddable.
+    RingCx,
+    JustCall,
+    Ringover,
+    /// Aircall Everywhere (Aircall Workspace in an iframe).
+    Aircall,
+    /// Zoom Phone Smart Embed.
+    Zoom,
+    /// Any vendor's frame running as a HubSpot calling extension: HubSpot logs those calls itself.
+    HubSpot,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 8] = [
+        Protocol::RingCentral,
+        Protocol::Generic,
+        Protocol::RingCx,
+        Protocol::JustCall,
+        Protocol::Ringover,
+        Protocol::Aircall,
+        Protocol::Zoom,
+        Protocol::HubSpot,
+    ];
+
+    /// The name in a settings document.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::RingCentral => "ringcentral",
+            Protocol::Generic => "generic",
+            Protocol::RingCx => "ringcx",
+            Protocol::JustCall => "justcall",
+            Protocol::Ringover => "ringover",
+            Protocol::Aircall => "aircall",
+            Protocol::Zoom => "zoom",
+            Protocol::HubSpot => "hubspot",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// `softphone_protocols`: origin → protocol name, kept as the JSON object the document has (its
+/// code is already in the module; a map type of its own would add more for a handful of entries).
+/// [`Settings::validate`] checks every name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProtocolTags(pub serde_json::Map<String, serde_json::Value>);
+
+impl ProtocolTags {
+    pub fn get(&self, origin: &str) -> Option<Protocol> {
+        self.0.get(origin).and_then(|v| v.as_str()).and_then(Protocol::from_name)
+    }
+
+    /// Tags `origin`, replacing its tag if it had one.
+    pub fn insert(&mut self, origin: impl Into<String>, protocol: Protocol) {
+        self.0.insert(origin.into(), serde_json::Value::from(protocol.name()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -338,6 +416,15 @@ impl Settings {
                 return bad(FieldPath::keys(&["softphone_origins"]).then(PathStep::Index(i)), "must be an exact origin like https://app.example.com");
             }
         }
+        for (o, name) in &self.softphone_protocols.0 {
+            let at = FieldPath::keys(&["softphone_protocols", o]);
+            if !self.softphone_origins.contains(o) {
+                return bad(at, "tags an origin that softphone_origins does not trust");
+            }
+            if name.as_str().and_then(Protocol::from_name).is_none() {
+                return bad(at, "unknown protocol: ringcentral, generic, ringcx, justcall, ringover, aircall, zoom or hubspot");
+            }
+        }
         for (i, page) in self.softphone_pages.iter().enumerate() {
             if crate::web::page_pattern(page).is_none() {
                 return bad(
@@ -393,12 +480,30 @@ mod tests {
     }
 
     #[test]
+    fn origins_are_tagged_with_their_protocol() {
+        let doc = r#"{"softphone_origins":["https://apps.ringcentral.com","https://app.justcall.io"],
+            "softphone_protocols":{"https://app.justcall.io":"justcall","https://apps.ringcentral.com":"ringcentral"}}"#;
+        let s = Settings::from_json(doc).unwrap();
+        assert_eq!(s.softphone_protocols.get("https://app.justcall.io"), Some(Protocol::JustCall));
+        let back = serde_json::to_value(&s).unwrap();
+        assert_eq!(back["softphone_protocols"]["https://app.justcall.io"], "justcall");
+        // A document from before the tags reads as it did: every origin untagged.
+        let old = Settings::from_json(r#"{"softphone_origins":["https://apps.ringcentral.com"]}"#).unwrap();
+        assert!(old.softphone_protocols.is_empty());
+        for p in Protocol::ALL {
+            assert_eq!(Protocol::from_name(p.name()), Some(p));
+        }
+    }
+
+    #[test]
     fn broken_documents_are_refused_whole() {
         for (doc, needle) in [
             ("{", "not valid JSON"),
             (r#"{"digest":{"period_mins":0}}"#, "digest.period_mins"),
             (r#"{"surprise":1}"#, "unknown field"),
             (r#"{"softphone_origins":["https://*.example.com"]}"#, "softphone_origins"),
+            (r#"{"softphone_protocols":{"https://app.justcall.io":"justcall"}}"#, "does not trust"),
+            (r#"{"softphone_origins":["https://a.example"],"softphone_protocols":{"https://a.example":"skype"}}"#, "unknown protocol"),
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, "base_url"),
             (r#"{"integrations":[{"id":"a","kind":"nope","base_url":"https://x.example"}]}"#, "unknown variant"),
         ] {
@@ -413,6 +518,7 @@ mod tests {
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, Some(r#"["integrations",0,"base_url"]"#)),
             (r#"{"digest":{"period_mins":0}}"#, Some(r#"["digest","period_mins"]"#)),
             (r#"{"softphone_origins":["https://ok.example","https://*.example.com"]}"#, Some(r#"["softphone_origins",1]"#)),
+            (r#"{"softphone_protocols":{"https://x.example":"zoom"}}"#, Some(r#"["softphone_protocols","https://x.example"]"#)),
             (r#"{"surprise":1}"#, None),
             ("{", None),
             (r#"{} trailing"#, None),

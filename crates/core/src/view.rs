@@ -189,8 +189,8 @@ impl CallView {
         if digits.len() >= 3 && self.call.their_number.as_str().contains(&digits) {
             return true;
         }
-        let lower = q.to_lowercase();
-        self.slots.iter().flat_map(|s| &s.contacts).any(|c| c.name.to_lowercase().contains(&lower))
+        let lower = crate::model::fold(q);
+        self.slots.iter().flat_map(|s| &s.contacts).any(|c| crate::model::fold(&c.name).contains(&lower))
     }
 }
 
@@ -322,7 +322,7 @@ fn slot_view(slot: &Slot, label: String, now: Timestamp) -> SlotView {
             .iter()
             .map(|t| ContactLink { id: t.contact.id.clone(), name: t.contact.name.to_string(), url: t.contact.url.as_deref().map(str::to_owned) })
             .collect(),
-        mode: format!("{:?}", slot.mode).to_lowercase(),
+        mode: format!("{:?}", slot.mode).to_ascii_lowercase(),
         can_log_manually,
         matches: None,
         picked: Vec::new(),
@@ -446,6 +446,10 @@ mod tests {
             result: CallResult::Answered,
             recording_url: None,
             notes: String::new(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
         });
         e.ended = true;
         e

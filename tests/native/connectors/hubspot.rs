@@ -56,6 +56,10 @@ pub(super) mod kit {
             result: CallResult::Answered,
             recording_url: Some("https://rec.example.com/r/1.mp3".into()),
             notes: notes.into(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
         }
     }
 
@@ -288,6 +292,7 @@ fn call_properties(body_html: &str) -> Value {
         "hs_call_disposition": "f240bbac-87c9-4f6e-bf70-924b57d47db7",
         "hs_call_from_number": "+12125550100",
         "hs_call_to_number": "+16465550111",
+        "hs_call_recording_url": "https://rec.example.com/r/1.mp3",
         "hs_call_external_id": "calltrail:call-1:main",
     })
 }
@@ -364,6 +369,29 @@ fn notes_are_escaped_into_our_own_html() {
     let html = body["properties"]["hs_call_body"].as_str().unwrap();
     assert!(!html.contains("a\"onmouseover"), "{html}");
     assert!(html.contains("a&quot;onmouseover=&quot;x.mp3"), "{html}");
+}
+
+#[test]
+fn what_the_softphone_handed_over_is_in_the_log() {
+    let mut log = call_log("101", "Contact", "Wants a quote.");
+    log.call.voicemail_url = Some("https://platform.ringcentral.com/m/9".into());
+    log.call.ai_note = Some("Pat <wants> 20 seats.".into());
+    log.call.transcript = Some("Pat: Hello\nJane: Hi".into());
+    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log: log.clone() }, vec![json_reply(201, json!({"id": "1"}))]);
+    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body["properties"]["hs_call_body"],
+        json!("<p>Wants a quote.</p><p>Recording: <a href=\"https://rec.example.com/r/1.mp3\">https://rec.example.com/r/1.mp3</a></p>\
+<p>Voicemail: <a href=\"https://platform.ringcentral.com/m/9\">https://platform.ringcentral.com/m/9</a></p>\
+<p><b>AI note</b></p><p>Pat &lt;wants&gt; 20 seats.</p><p><b>Transcript</b></p><p>Pat: Hello<br>Jane: Hi</p>")
+    );
+    assert_eq!(body["properties"]["hs_call_recording_url"], json!("https://rec.example.com/r/1.mp3"));
+    // An http link stays in the body but is not HubSpot's recording property (https only).
+    log.call.recording_url = Some("http://rec.example.com/r/2.mp3".into());
+    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![json_reply(201, json!({"id": "1"}))]);
+    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["properties"].get("hs_call_recording_url"), None);
+    assert!(body["properties"]["hs_call_body"].as_str().unwrap().contains("http://rec.example.com/r/2.mp3"));
 }
 
 #[test]

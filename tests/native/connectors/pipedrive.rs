@@ -122,6 +122,10 @@ pub(super) mod kit {
             result: CallResult::Answered,
             recording_url: None,
             notes: notes.into(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
         }
     }
 

@@ -117,6 +117,19 @@ fn create_call_task_golden() {
 }
 
 #[test]
+fn what_the_softphone_handed_over_is_in_the_description() {
+    let mut log = call_log("003A000001", "Contact", "");
+    log.call.ai_note = Some("Pat wants 20 seats.".into());
+    log.call.transcript = Some("Pat: Hello\r\nJane: Hi".into());
+    let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log }, vec![created_reply("00T1")]);
+    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body["Description"],
+        json!("Recording: https://rec.example.com/r/1.mp3\n\nAI note:\nPat wants 20 seats.\n\nTranscript:\nPat: Hello\nJane: Hi")
+    );
+}
+
+#[test]
 fn task_text_is_plain_and_bounded() {
     let mut log = call_log("00QA000004", "Lead", "<script>alert('x')</script>\r\nsecond\u{7} line");
     log.call.recording_url = Some("javascript:alert(1)".into());

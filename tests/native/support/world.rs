@@ -103,6 +103,10 @@ pub fn call(id: &str, number: &str, start: Timestamp, end: Timestamp) -> Call {
         result: CallResult::Answered,
         recording_url: None,
         notes: String::new(),
+        voicemail_url: None,
+        ai_note: None,
+        transcript: None,
+        logged_by: None,
     }
 }
 
@@ -320,17 +324,34 @@ impl World {
         for _ in 0..5 {
             let restarts = self.restarts;
             self.log(format!("{} softphone {}", self.now.0, data.get("type").and_then(|t| t.as_str()).unwrap_or("?")));
-            let (answer, _key) = self.driver.softphone(origin, from_frame, data, self.now);
+            let relayed = self.driver.softphone(origin, from_frame, false, data, self.now);
+            let mut answer = relayed.answer;
             let ticket = self.driver.ticket();
             self.drain();
             if self.restarts == restarts && self.driver.is_done(ticket) {
                 if self.auto_deliver {
                     self.deliver_all();
                 }
+                if let Some(id) = relayed.contacts {
+                    answer = self.contacts_answer(id);
+                }
                 return answer;
             }
         }
         Answer::unsaved()
+    }
+
+    /// A softphone's contact request waiting for a call pop, as the shell answers it: the
+    /// engine's requests are answered meanwhile, or the wait runs out.
+    fn contacts_answer(&mut self, id: u64) -> Answer {
+        for _ in 0..3 {
+            if let Some(answer) = self.driver.contacts_answer(id, self.now) {
+                return answer;
+            }
+            self.deliver_all();
+        }
+        self.now = self.now.plus_ms(calltrail_core::driver::REPLY_WAIT_MS);
+        self.driver.contacts_answer(id, self.now).unwrap_or_else(Answer::unsaved)
     }
 
     /// An engine input a page sends (notes, picks, log now, manual log, resolutions), with

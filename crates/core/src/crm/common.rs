@@ -684,11 +684,46 @@ pub fn call_detail_lines(call: &Call) -> Vec<String> {
         lines.push(String::new());
         lines.push(notes.trim().to_owned());
     }
-    if let Some(url) = call.recording_url.as_deref().and_then(safe_link) {
-        lines.push(String::new());
-        lines.push(format!("Recording: {url}"));
-    }
+    lines.extend(call_extra_lines(call));
     lines
+}
+
+/// What a softphone handed over beyond the call itself, in the order a log shows it: the
+/// recording and voicemail links (`http(s)` only), then the AI note and the transcript. As
+/// plain-text lines, each piece after a blank line (`Recording: <url>`, or the label on its own
+/// line and the text under it), or with `html` as our own HTML with every text escaped.
+fn call_extras(call: &Call, html: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for (label, url) in [("Recording", &call.recording_url), ("Voicemail", &call.voicemail_url)] {
+        if let Some(u) = url.as_deref().and_then(safe_link) {
+            if html {
+                let u = escape_html(u);
+                out.push(format!("<p>{label}: <a href=\"{u}\">{u}</a></p>"));
+            } else {
+                out.extend([String::new(), format!("{label}: {u}")]);
+            }
+        }
+    }
+    for (label, text) in [("AI note", &call.ai_note), ("Transcript", &call.transcript)] {
+        if let Some(t) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            if html {
+                out.push(format!("<p><b>{label}</b></p>{}", notes_html(t)));
+            } else {
+                out.extend([String::new(), format!("{label}:"), strip_controls(t).replace("\r\n", "\n")]);
+            }
+        }
+    }
+    out
+}
+
+/// [`call_extras`] as plain-text lines.
+pub fn call_extra_lines(call: &Call) -> Vec<String> {
+    call_extras(call, false)
+}
+
+/// [`call_extras`] as our own HTML.
+pub fn call_extras_html(call: &Call) -> String {
+    call_extras(call, true).concat()
 }
 
 // ---------------------------------------------------------------------------------------------

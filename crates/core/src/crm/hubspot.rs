@@ -135,17 +135,20 @@ fn call_properties(log: &CallLog) -> Value {
     if let Some(t) = to {
         p["hs_call_to_number"] = json!(t.as_str());
     }
+    // HubSpot plays a recording from this property (in the body it is only a link); it takes
+    // https URLs only.
+    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link).filter(|u| u.starts_with("https://")) {
+        p["hs_call_recording_url"] = json!(url);
+    }
     p
 }
 
-/// The call's notes as our own HTML, then the recording link when it is an http(s) URL.
+/// The call's notes as our own HTML, then the recording and voicemail links (http(s) URLs
+/// only), the AI note and the transcript.
 /// Every piece of text from the page or the rep is escaped.
 pub fn call_body_html(call: &Call) -> String {
     let mut html = common::notes_html(&call.notes);
-    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
-        let u = common::escape_html(url);
-        html.push_str(&format!("<p>Recording: <a href=\"{u}\">{u}</a></p>"));
-    }
+    html.push_str(&common::call_extras_html(call));
     html
 }
 

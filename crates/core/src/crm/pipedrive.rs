@@ -212,7 +212,8 @@ fn call_subject(log: &CallLog) -> String {
     common::truncate_chars(&s, 255)
 }
 
-/// The note HTML: summary, numbers, the rep's notes, recording link, marker. Everything that
+/// The note HTML: summary, numbers, the rep's notes, what the softphone handed over (recording,
+/// voicemail, AI note, transcript), marker. Everything that
 /// came from a person or a page is escaped.
 fn call_note(log: &CallLog) -> String {
     let call = &log.call;
@@ -221,10 +222,7 @@ fn call_note(log: &CallLog) -> String {
     let num = |n: Option<&E164>| n.map_or_else(|| "unknown".to_owned(), |n| common::escape_html(n.as_str()));
     html.push_str(&format!("<p>From {} to {}</p>", num(from), num(to)));
     html.push_str(&common::notes_html(&call.notes));
-    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
-        let u = common::escape_html(url);
-        html.push_str(&format!("<p>Recording: <a href=\"{u}\">{u}</a></p>"));
-    }
+    html.push_str(&common::call_extras_html(call));
     html.push_str(&marker_html(&log.marker));
     html
 }

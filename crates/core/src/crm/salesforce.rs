@@ -171,15 +171,20 @@ fn marker_ok(marker: &Marker) -> Result<(), CrmError> {
     Ok(())
 }
 
-/// Plain text for Task.Description: the notes, then the recording link.
+/// Plain text for Task.Description: the notes, then what the softphone handed over (recording and
+/// voicemail links, AI note, transcript), cut to the field's length.
 pub fn call_description(call: &Call) -> String {
-    let mut text = common::strip_controls(call.notes.trim()).replace("\r\n", "\n");
-    if let Some(url) = call.recording_url.as_deref().and_then(common::safe_link) {
-        if !text.is_empty() {
-            text.push_str("\n\n");
+    let notes = common::strip_controls(call.notes.trim()).replace("\r\n", "\n");
+    let mut lines = common::call_extra_lines(call);
+    if notes.is_empty() {
+        // The extras begin with a blank line that separates them from the notes.
+        if lines.first().is_some_and(String::is_empty) {
+            lines.remove(0);
         }
-        text.push_str(&format!("Recording: {url}"));
+    } else {
+        lines.insert(0, notes);
     }
+    let text = lines.join("\n");
     common::truncate_chars(&text, DESCRIPTION_MAX)
 }
 

@@ -8,6 +8,12 @@
 //! which would merge it anyway but report each one. Everything refused or ignored is counted by
 //! reason for the diagnostics page and never acted on.
 //!
+//! What to answer the frame ([`Reply`]) is decided here too, from the decoded message, and
+//! whatever became of it: a repeat or an ignored message is answered like the first (the bridge
+//! re-sends a request the worker could not answer). A vendor's handshake is answered only when
+//! Calltrail hosts the frame itself (`hosted`: the side panel); in a web page the vendor's SDK
+//! on the page answers it.
+//!
 //! Invariant: a repeat is only recognised after the first one was saved; when the first one's
 //! effects could not be written, its key is forgotten ([`Gate::forget`]) so the sender's
 //! re-send is not mistaken for a repeat.
@@ -20,7 +26,7 @@ use serde_json::Value;
 use crate::engine::Input;
 use crate::model::{CallId, Timestamp};
 use crate::settings::Settings;
-use crate::softphone::{self, DecodeContext, SoftphoneEvent};
+use crate::softphone::{self, DecodeContext, KnownCalls, Reply, SoftphoneEvent};
 
 /// Repeats of the same softphone fact inside this window are dropped before the engine
 /// (RingCentral's widget de-dupes over the same 30 seconds).
@@ -60,6 +66,7 @@ impl Seen {
             SoftphoneEvent::CallResumed(_) => "call_resumed",
             SoftphoneEvent::CallEnded(_) => "call_ended",
             SoftphoneEvent::CallNotes { .. } => "call_notes",
+            SoftphoneEvent::CallDetails { .. } => "call_details",
             SoftphoneEvent::Message(_) => "message",
             SoftphoneEvent::Ignored { .. } => "ignored",
         };
@@ -72,6 +79,8 @@ impl Seen {
 pub struct SoftphoneStats {
     pub accepted: u64,
     pub ignored: u64,
+    /// Ignored messages by reason (`unknown_call`, `nothing_to_log`, ...).
+    pub ignored_by: BTreeMap<String, u64>,
     pub repeated: u64,
     pub rejected: BTreeMap<String, u64>,
     pub last_rejections: VecDeque<Rejection>,
@@ -92,25 +101,32 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Judges one message relayed from a softphone page at `now`.
-    pub fn check(&mut self, origin: &str, from_frame: bool, data: &Value, settings: &Settings, now: Timestamp) -> Verdict {
+    /// Judges one message relayed from a softphone page at `now`, and what to answer the frame.
+    /// `hosted`: the message came from a frame of the extension's own page (the side panel).
+    #[allow(clippy::too_many_arguments)]
+    pub fn check(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, settings: &Settings, known: &dyn KnownCalls, now: Timestamp) -> (Verdict, Option<Reply>) {
         if !from_frame {
-            return self.reject("not_from_softphone_frame", origin, "the message did not come from a child frame".into(), now);
+            return (self.reject("not_from_softphone_frame", origin, "the message did not come from a child frame".into(), now), None);
         }
-        let event = match softphone::decode(origin, data, &DecodeContext::from_settings(settings, now)) {
-            Ok(e) => e,
-            Err(e) => return self.reject(e.kind(), origin, e.to_string(), now),
+        let decoded = match softphone::read(origin, data, &DecodeContext::from_settings(settings, now, known)) {
+            Ok(d) => d,
+            Err(e) => return (self.reject(e.kind(), origin, e.to_string(), now), None),
         };
+        let reply = decoded.reply.filter(|r| hosted || !matches!(r, Reply::Handshake(_)));
+        let event = decoded.event;
         let seen = Seen::of(&event);
         let key = event.dedupe_key();
         if let Some(key) = &key {
             self.recent.retain(|_, at| now.since(*at) < REPEAT_WINDOW_MS);
             if self.recent.insert(key.clone(), now).is_some() {
                 self.stats.repeated += 1;
-                return Verdict::Repeat { event: seen };
+                return (Verdict::Repeat { event: seen }, reply);
             }
         }
-        match softphone::to_input(event) {
+        if let SoftphoneEvent::Ignored { reason, .. } = &event {
+            *self.stats.ignored_by.entry(reason.as_str().to_owned()).or_default() += 1;
+        }
+        let verdict = match softphone::to_input(event) {
             None => {
                 self.stats.ignored += 1;
                 Verdict::Ignored { event: seen }
@@ -119,7 +135,8 @@ impl Gate {
                 self.stats.accepted += 1;
                 Verdict::Accepted { input, key, event: seen }
             }
-        }
+        };
+        (verdict, reply)
     }
 
     /// The fact named `key` could not be saved: its re-send is not a repeat.

@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! driver.handle(input, now)            // an engine input; its effects join the queue
-//! driver.softphone(msg, now)           // a relayed softphone message: refused, repeat, or an input
+//! driver.softphone(msg, now)           // a relayed softphone message: refused, repeat, or an input,
+//!                                      // and what to answer the frame
+//! driver.contacts_answer(id, now)     // a softphone's contact request, once it can be answered
 //! driver.page_input(input, stored, now)// notes, picks, log now, manual, resolve: an input
 //! driver.poll_effect()                 // the engine's effects and the driver's own writes, in order
 //! driver.executed()                    // the shell ran the effect it polled last
@@ -19,7 +21,8 @@
 //!   one refresh per integration at a time, the refreshed token in force only once written.
 //! - **The connector conversation** ([`conversation`]): a connector's steps, the cap on
 //!   exchanges and how an over-long one is classed, the 401 → refresh → retry-once policy.
-//! - **The softphone gate** ([`gate`]): frame and origin checks, decoding, the repeat window.
+//! - **The softphone gate** ([`gate`]): frame and origin checks, decoding, the repeat window,
+//!   and what the frame is answered; contact requests are answered from the CRMs ([`contacts`]).
 //! - **Intents**: which engine input a page's message means, and what the page is answered.
 //! - **Acknowledgement**: a sender is answered only once every effect its input caused has run
 //!   ([`Driver::ticket`], [`Driver::is_done`]); effects dropped by a failed write never count.
@@ -30,6 +33,7 @@
 //! the shell calls [`Driver::persist_failed`] and restores: nothing queued after it runs, and
 //! memory never runs ahead of disk.
 
+pub mod contacts;
 pub mod conversation;
 pub mod credentials;
 pub mod gate;
@@ -50,10 +54,12 @@ use crate::phone::E164;
 use crate::policy;
 use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
+use crate::softphone::Reply as FrameReply;
 use crate::view;
 
 pub use conversation::{Conversation, Next, MAX_EXCHANGES};
 pub use credentials::{Credentials, StoredSecret};
+pub use contacts::REPLY_WAIT_MS;
 pub use gate::{Gate, Verdict};
 
 /// The key of the rep's own settings document in the `settings` store.
@@ -123,6 +129,15 @@ impl Answer {
     }
 }
 
+/// What became of one relayed softphone message ([`Driver::softphone`]).
+#[derive(Debug)]
+pub struct Outcome {
+    pub answer: Answer,
+    pub key: Option<String>,
+    /// A contact request waiting for a call pop: its id for [`Driver::contacts_answer`].
+    pub contacts: Option<u64>,
+}
+
 /// What the diagnostics page shows.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Diagnostics {
@@ -172,6 +187,7 @@ pub struct Driver {
     credentials: Credentials,
     grants: grants::Grants,
     gate: Gate,
+    contacts: contacts::Contacts,
     diagnostics: Diagnostics,
     /// Effects polled from the engine or made here, waiting for the shell.
     effects: VecDeque<Effect>,
@@ -195,6 +211,7 @@ impl Driver {
             credentials: Credentials::from_records(secrets),
             grants: grants::Grants::default(),
             gate: Gate::default(),
+            contacts: contacts::Contacts::default(),
             diagnostics: Diagnostics::default(),
             effects: VecDeque::new(),
             queued: 0,
@@ -242,6 +259,11 @@ impl Driver {
         self.engine.handle(input, now);
         let mut notices = Vec::new();
         while let Some(e) = self.engine.poll_effect() {
+            if let Effect::Notify(Notice::CallMatches { call, integration, contacts }) = &e {
+                if let Some(entry) = self.engine.call(call) {
+                    self.contacts.remember(entry.call.their_number, integration.clone(), contacts.clone(), now);
+                }
+            }
             match &e {
                 Effect::Notify(n) => notices.push(n.clone()),
                 Effect::Problem(p) => self.record_engine_problem(p, now),
@@ -316,23 +338,48 @@ impl Driver {
 
     // ---- softphone and pages ---------------------------------------------------------------
 
-    /// One softphone message a content script relayed: `origin` and `from_frame` are what the
-    /// bridge saw, `data` the untrusted message. The answer says what became of it, with the
-    /// decoded call and kind; the key names the fact for [`Driver::softphone_unsaved`]. An
-    /// accepted message is answered `ok` only once [`Driver::is_done`] for the ticket taken
-    /// after this call.
-    pub fn softphone(&mut self, origin: &str, from_frame: bool, data: &Value, now: Timestamp) -> (Answer, Option<String>) {
-        let verdict = self.gate.check(origin, from_frame, data, &self.config.effective, now);
+    /// One softphone message a content script (or the side panel, `hosted`) relayed: `origin`
+    /// and `from_frame` are what the shell saw, `data` the untrusted message. The answer says
+    /// what became of it, with the decoded call and kind, and `reply`, a message to post back to
+    /// the frame; the key names the fact for [`Driver::softphone_unsaved`]. An accepted message
+    /// is answered `ok` only once [`Driver::is_done`] for the ticket taken after this call. A
+    /// contact request that must wait for a call pop comes back with `contacts`, its id: its
+    /// answer comes from [`Driver::contacts_answer`].
+    pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, now: Timestamp) -> Outcome {
+        let (verdict, reply) = self.gate.check(origin, from_frame, hosted, data, &self.config.effective, &self.engine, now);
         self.diagnostics.softphone = self.gate.stats.clone();
-        match verdict {
+        // A message for the frame goes out with the answer; contacts are answered below.
+        let (reply, asked) = match reply {
+            Some(FrameReply::Message(m) | FrameReply::Handshake(m)) => (Some(m), None),
+            other => (None, other),
+        };
+        let (mut answer, key) = match verdict {
             Verdict::Rejected { detail, .. } => (Answer::rejected(format!("softphone message rejected: {detail}")), None),
-            Verdict::Repeat { event } => (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event }), None),
-            Verdict::Ignored { event } => (Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event }), None),
+            Verdict::Repeat { event } => (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event, reply: reply.as_ref() }), None),
+            Verdict::Ignored { event } => (Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event, reply: reply.as_ref() }), None),
             Verdict::Accepted { input, key, event } => {
                 let notices = self.handle(input, now);
-                (Answer { notices, ..Answer::with(&Relayed { accepted: true, repeat: false, ignored: false, event: &event }) }, key)
+                (Answer { notices, ..Answer::with(&Relayed { accepted: true, repeat: false, ignored: false, event: &event, reply: reply.as_ref() }) }, key)
+            }
+        };
+        let mut contacts = None;
+        if let Some(FrameReply::Contacts { id, numbers, text }) = asked {
+            let asked = self.contacts.ask(id, numbers, text, now);
+            match self.contacts_answer(asked, now) {
+                Some(a) => answer = a,
+                None => contacts = Some(asked),
             }
         }
+        Outcome { answer, key, contacts }
+    }
+
+    /// The answer to contact request `id` (a relayed message, ignored, with the reply for the
+    /// frame), once no call pop it needs is on its way or its wait is over; `None` while it
+    /// waits (ask again after the next input, or a little later).
+    pub fn contacts_answer(&mut self, id: u64, now: Timestamp) -> Option<Answer> {
+        let reply = self.contacts.ready(id, &self.config.effective, &self.engine, now)?;
+        let event = gate::Seen { kind: "ignored", call: None };
+        Some(Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event, reply: Some(&reply) }))
     }
 
     /// The softphone fact named `key` was accepted but could not be written: forget it, so the
@@ -797,6 +844,9 @@ struct Relayed<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignored: bool,
     event: &'a gate::Seen,
+    /// A message to post back to the frame the event came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<&'a Value>,
 }
 
 /// A test search's answer.

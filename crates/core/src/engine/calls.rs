@@ -4,7 +4,7 @@
 //! integration (I8); a bad event becomes a [`Problem`](super::Problem), never a panic and never a
 //! lost call; manual logging happens at most once per integration.
 
-use crate::model::{Call, CallId, Contact, IntegrationId, Message, Timestamp};
+use crate::model::{Call, CallId, CallResult, Contact, CrmKind, IntegrationId, Message, Timestamp};
 use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
@@ -13,6 +13,16 @@ use super::{conflict, messages, Engine, Notice, ProblemKind, Resolution};
 
 fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mode, trigger: Trigger, state: SlotState, at: Timestamp) -> Slot {
     Slot { key, subject, integration, mode, trigger, state, targets: Vec::new(), attempts: 0, last_error: None, at, messages: 0, update_due: None, busy: false }
+}
+
+/// How far back a call the engine does not know may have ended for a softphone's details to log
+/// it: every call that ended since is among the records a restore reads (it reaches back at least
+/// 26 hours), so one Calltrail saw would be known.
+const KNOWN_CALLS_REACH_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Why a CRM that logs a call itself is skipped, as the history says it.
+fn logged_by_words(crm: CrmKind) -> String {
+    format!("{} logs this call itself (its calling extension made the call's record)", crm.name())
 }
 
 impl Engine {
@@ -52,6 +62,7 @@ impl Engine {
                 }
                 c.recording_url = call.recording_url.or(c.recording_url.take());
                 c.our_number = call.our_number.or(c.our_number.take());
+                c.logged_by = c.logged_by.or(call.logged_by);
                 if call.result != crate::model::CallResult::Unknown {
                     c.result = call.result;
                 }
@@ -80,8 +91,9 @@ impl Engine {
         let (log_now, notes_opened, ended_at) = (entry.log_now, entry.notes_opened, entry.at());
         let now = self.now;
         let delay = i64::from(self.settings.active_call_delay_mins);
-        let integrations: Vec<(IntegrationId, bool)> = self.settings.integrations.iter().map(|i| (i.id.clone(), i.auto_log)).collect();
-        for (integ_id, auto_log) in integrations {
+        let integrations: Vec<(IntegrationId, bool, CrmKind)> = self.settings.integrations.iter().map(|i| (i.id.clone(), i.auto_log, i.kind)).collect();
+        let owner = entry.call.logged_by;
+        for (integ_id, auto_log, kind) in integrations {
             let key = call_slot_key(id, &integ_id);
             if self.slots.contains_key(&key) {
                 continue;
@@ -91,7 +103,10 @@ impl Engine {
             let entry = self.calls.get(id);
             let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
             let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
-            let (mode, trigger, state, why) = if picks.is_some() {
+            let owned = owner.filter(|o| *o == kind).map(logged_by_words);
+            let (mode, trigger, state, why) = if let Some(reason) = owned {
+                (Mode::Auto, Trigger::Auto, SlotState::Skipped { reason }, "the CRM logs this call itself")
+            } else if picks.is_some() {
                 let due = if log_now { now } else { ended_at.plus_mins(delay).max(now) };
                 (Mode::Active, Trigger::Active, SlotState::Waiting { due: Some(due) }, "active-call picks: logged after the delay")
             } else if !auto_log {
@@ -132,6 +147,59 @@ impl Engine {
         }
     }
 
+    /// A softphone's logger or call log about a call (see [`super::Input::CallDetails`]).
+    /// Whether the call is known now (a manual log may follow).
+    pub(super) fn on_details(&mut self, call: Call) -> bool {
+        let id = call.id.clone();
+        let Some(entry) = self.calls.get_mut(&id) else {
+            // First news of the call. Only a finished call is logged from it, and only a recent
+            // one: an older call may have been logged before the records a restore reads.
+            match call.ended_at {
+                Some(e) if self.now.since(e) <= KNOWN_CALLS_REACH_MS => {
+                    self.on_call(call, true);
+                    return true;
+                }
+                _ => self.problem(ProblemKind::UnknownCall, format!("details of call {id}, which Calltrail never saw end recently: not logged")),
+            }
+            return false;
+        };
+        let c = &mut entry.call;
+        let before = (c.result, c.recording_url.clone(), c.voicemail_url.clone(), c.ai_note.clone(), c.transcript.clone(), c.notes.clone());
+        // The broadcast events' times are the softphone's own: the logger only fills gaps.
+        c.answered_at = c.answered_at.or(call.answered_at);
+        if call.result != CallResult::Unknown {
+            c.result = call.result;
+        }
+        let keep = |new: Option<String>, old: &mut Option<String>| {
+            if new.is_some() {
+                *old = new;
+            }
+        };
+        keep(call.recording_url, &mut c.recording_url);
+        keep(call.voicemail_url, &mut c.voicemail_url);
+        keep(call.ai_note, &mut c.ai_note);
+        keep(call.transcript, &mut c.transcript);
+        if !call.notes.is_empty() {
+            c.notes = call.notes;
+        }
+        c.logged_by = c.logged_by.or(call.logged_by);
+        let changed = before != (c.result, c.recording_url.clone(), c.voicemail_url.clone(), c.ai_note.clone(), c.transcript.clone(), c.notes.clone());
+        let (ended, end) = (entry.ended, call.ended_at);
+        if ended {
+            if changed {
+                self.call_changed(&id, "details from the softphone");
+            }
+            self.save_call(&id);
+        } else if let Some(e) = end {
+            let mut done = entry.call.clone();
+            done.ended_at = Some(e.max(done.answered_at.unwrap_or(done.started_at)).max(done.started_at));
+            self.on_call(done, true);
+        } else {
+            self.save_call(&id);
+        }
+        true
+    }
+
     pub(super) fn on_notes(&mut self, id: CallId, notes: Option<String>) {
         let Some(entry) = self.calls.get_mut(&id) else {
             self.problem(ProblemKind::UnknownCall, format!("notes for unknown call {id}"));
@@ -145,7 +213,7 @@ impl Engine {
         }
         let ended = entry.ended;
         if ended && changed {
-            self.notes_changed(&id);
+            self.call_changed(&id, "notes saved");
         }
         if ended {
             // Opened after hang-up: automatic slots that have not started yet move to the digest.
@@ -280,7 +348,9 @@ impl Engine {
             }
             let key = call_slot_key(&id, &integ);
             let at = entry.at();
-            let reason = match self.slots.get(&key) {
+            let kind = self.integration(&integ).map(|i| i.kind);
+            let owned = entry.call.logged_by.filter(|o| Some(*o) == kind).map(logged_by_words);
+            let reason = owned.or_else(|| match self.slots.get(&key) {
                 None => None,
                 Some(s) => match &s.state {
                     SlotState::Logged => Some(format!("already logged (record {})", s.records().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "))),
@@ -291,7 +361,7 @@ impl Engine {
                     SlotState::NeedsReview { reason } => Some(format!("needs review first: {reason}")),
                     _ => None,
                 },
-            };
+            });
             if let Some(reason) = reason {
                 self.notify(refuse(reason));
                 continue;
@@ -499,9 +569,10 @@ impl Engine {
             .collect()
     }
 
-    /// Notes saved after hang-up: every log of the call made (or being made) with older notes is
-    /// rewritten once with the new ones (an update, so a retry is harmless).
-    fn notes_changed(&mut self, id: &CallId) {
+    /// What a log shows of the call changed after hang-up (notes saved, a recording or an AI note
+    /// handed over): every log of the call made (or being made) with the older content is
+    /// rewritten once with the new (an update, so a retry is harmless). `what` says why.
+    fn call_changed(&mut self, id: &CallId, what: &str) {
         let keys: Vec<SlotKey> = self.slots.of_call(id).map(|(k, _)| k.clone()).collect();
         for k in keys {
             let Some(s) = self.slots.get_mut(&k) else { continue };
@@ -512,7 +583,7 @@ impl Engine {
                 s.attempts = 0;
                 let rev = s.messages;
                 self.save_slot(&k);
-                self.audit(Some(&k), super::slot::Trigger::Notes, format!("notes saved after logging: the log will be updated (revision {rev})"), None, None);
+                self.audit(Some(&k), super::slot::Trigger::Notes, format!("{what} after logging: the log will be updated (revision {rev})"), None, None);
                 self.enqueue(&k);
             } else if s.targets.iter().any(|t| t.record.is_some()) || matches!(s.state, SlotState::Attempting { .. } | SlotState::Unknown { .. }) {
                 // Created (or being created) with older notes: updated once it is logged.

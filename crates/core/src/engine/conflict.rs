@@ -11,7 +11,7 @@ use crate::settings::ConflictRule;
 /// The contact to log to, or `None` when the rule is "ask" (the unresolved queue decides).
 pub fn choose(contacts: &[Contact], rule: &ConflictRule) -> Option<Contact> {
     let alpha = |a: &Contact, b: &Contact| {
-        a.name.to_lowercase().cmp(&b.name.to_lowercase()).then_with(|| a.id.cmp(&b.id))
+        crate::model::fold(&a.name).cmp(&crate::model::fold(&b.name)).then_with(|| a.id.cmp(&b.id))
     };
     let best = |cmp: &dyn Fn(&Contact, &Contact) -> Ordering| contacts.iter().min_by(|a, b| cmp(a, b)).cloned();
     match rule {

@@ -81,6 +81,12 @@ pub use records::{CallEntry, CallMatches, DigestMeta};
 pub use retry::Health;
 pub use slot::{Mode, Slot, SlotKey, SlotState, Subject, Target, Trigger};
 
+impl crate::softphone::KnownCalls for Engine {
+    fn known_call(&self, id: &CallId) -> Option<&Call> {
+        self.calls.get(id).map(|e| &e.call)
+    }
+}
+
 /// The id of one CRM request, unique within a boot (boot id in the high bits).
 pub type ReqId = u64;
 
@@ -95,6 +101,13 @@ pub enum Input {
     CallStarted(Call),
     CallUpdated(Call),
     CallEnded(Call),
+    /// What a softphone's logger or call log says of a call (RingCentral's `/callLogger`, a
+    /// vendor's completion or recording event), merged into the call as it is known: it fills
+    /// times that are missing (the broadcast events' own times win), and its result, recording,
+    /// voicemail, AI note, transcript and notes win. A call it names with an end is over; a
+    /// call Calltrail has logged already gets its logs rewritten once with the new content.
+    /// `manual`: the rep pressed the softphone's "log" button: a manual log in every integration.
+    CallDetails { call: Call, manual: bool },
     NotesOpened { call: CallId },
     NotesSaved { call: CallId, notes: String },
     NotesCancelled { call: CallId },
@@ -417,6 +430,22 @@ impl Engine {
         self.calls.get(id)
     }
 
+    /// What the engine knows of the contacts matching `number` in `integ`: the freshest matches
+    /// a call with that party has (fresh as [`CallMatches::is_fresh`] says), and whether a call
+    /// pop for such a call is still on its way.
+    pub fn known_matches(&self, number: &E164, integ: &IntegrationId, now: Timestamp) -> (Option<std::sync::Arc<[Contact]>>, bool) {
+        let mut best: Option<&CallMatches> = None;
+        let mut popping = false;
+        for (id, entry) in self.calls.iter().filter(|(_, e)| &e.call.their_number == number) {
+            match entry.matches.get(integ) {
+                Some(m) if m.is_fresh(now) && best.is_none_or(|b| b.at < m.at) => best = Some(m),
+                Some(_) => {}
+                None => popping |= self.inflight.values().any(|f| &f.integration == integ && matches!(&f.what, OpKind::Pop { call, .. } if call == id)),
+            }
+        }
+        (best.map(|m| m.contacts.clone()), popping)
+    }
+
     pub fn health(&self, integration: &IntegrationId) -> Option<&Health> {
         self.health.get(integration)
     }
@@ -440,6 +469,8 @@ impl Engine {
             // Anything but a CRM reply may change many slots (or the clock) at once.
             run.recheck_all |= !matches!(input, Input::CrmDone { .. });
         }
+        // A manual log, from a page or from the softphone's own log button (one call site).
+        let mut manual = None;
         match input {
             Input::Restored { snapshot, settings, boot_id } => self.on_restored(snapshot, settings, boot_id),
             Input::SettingsChanged(s) => match s.validate() {
@@ -453,11 +484,18 @@ impl Engine {
             }
             Input::CallUpdated(c) => self.on_call(c, false),
             Input::CallEnded(c) => self.on_call(c, true),
+            Input::CallDetails { call, manual: pressed } => {
+                let id = call.id.clone();
+                if self.on_details(call) && pressed {
+                    let all = self.settings.integrations.iter().map(|i| i.id.clone()).collect();
+                    manual = Some((id, all, Snapshot::default()));
+                }
+            }
             Input::NotesOpened { call } | Input::NotesCancelled { call } => self.on_notes(call, None),
             Input::NotesSaved { call, notes } => self.on_notes(call, Some(notes)),
             Input::ContactsPicked { call, integration, contacts } => self.on_picked(call, integration, contacts),
             Input::LogNowRequested { call } => self.on_log_now(call),
-            Input::ManualLogRequested { call, integrations, stored } => self.on_manual(call, integrations, stored),
+            Input::ManualLogRequested { call, integrations, stored } => manual = Some((call, integrations, stored)),
             Input::MessageReceived(m) => self.on_message(m),
             Input::CrmDone { req, result } => self.on_crm_done(req, result),
             Input::AlarmFired => {}
@@ -465,6 +503,9 @@ impl Engine {
             Input::UnresolvedResolved { resolutions } => self.on_resolved(resolutions),
             Input::CredentialsChanged { integration } => self.on_credentials(integration),
             Input::AccessChanged { integration, missing } => self.on_access(integration, missing),
+        }
+        if let Some((call, integrations, stored)) = manual {
+            self.on_manual(call, integrations, stored);
         }
         self.tick();
         self.flush();

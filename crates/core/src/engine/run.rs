@@ -233,6 +233,10 @@ mod tests {
             result: CallResult::Missed,
             recording_url: None,
             notes: notes.into(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
         });
         e.ended = true;
         e.to_record(true)

@@ -64,7 +64,7 @@
 
 use serde_json::Value;
 
-use super::json::{check_id, parties, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE, MAX_URL};
+use super::json::{check_id, parties, Obj, MAX_STRING, MAX_TEXT, MAX_TYPE};
 use super::{check_call_times, DecodeContext, DecodeError, SoftphoneEvent};
 use crate::model::{Call, CallId, CallResult, ConversationId, Direction, Message, MessageKind};
 
@@ -158,26 +158,14 @@ fn call(event: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneE
             CallResult::Answered
         }
     };
-    let recording_url = match c.str("recording_url", MAX_URL)? {
-        // Only https links: the pages show this link, and a `javascript:` one would run there.
-        Some(u) if u.starts_with("https://") && !u.chars().any(char::is_whitespace) => {
-            Some(u.to_owned())
-        }
-        Some(u) => return Err(c.invalid("recording_url", u)),
-        None => None,
-    };
-    let notes = c.str("notes", MAX_TEXT)?.unwrap_or_default().to_owned();
     let call = Call {
-        id,
-        direction,
-        our_number: our,
-        their_number: their,
-        started_at: started,
         answered_at: answered,
         ended_at: ended,
         result,
-        recording_url,
-        notes,
+        // Only https links: the pages show this link, and a `javascript:` one would run there.
+        recording_url: c.link("recording_url", false)?,
+        notes: c.str("notes", MAX_TEXT)?.unwrap_or_default().to_owned(),
+        ..Call::new(id, direction, their, our, started)
     };
     check_call_times(&call, ctx)?;
     Ok(match event {
@@ -240,11 +228,7 @@ mod tests {
 
     fn run(data: Value) -> Result<SoftphoneEvent, DecodeError> {
         let o = vec![ORIGIN.to_owned()];
-        let ctx = DecodeContext {
-            trusted_origins: &o,
-            default_country: Country::US,
-            now: NOW,
-        };
+        let ctx = DecodeContext::new(&o, Country::US, NOW);
         super::super::decode(ORIGIN, &data, &ctx)
     }
 

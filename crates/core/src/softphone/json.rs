@@ -21,6 +21,8 @@ pub(super) const MAX_NUMBER: usize = 64;
 pub(super) const MAX_TEXT: usize = 16 * 1024;
 /// A recording link.
 pub(super) const MAX_URL: usize = 2048;
+/// A call's transcript, in bytes: about two hours of speech.
+pub(super) const MAX_TRANSCRIPT: usize = 128 * 1024;
 /// An event `type` / `event` name.
 pub(super) const MAX_TYPE: usize = 64;
 
@@ -114,6 +116,35 @@ impl<'a> Obj<'a> {
                 .map(Some)
                 .ok_or_else(|| wrong_type(self.field(key), "an integer")),
         }
+    }
+
+    /// A duration in whole seconds, at most a day: what the vendors report at a call's end.
+    pub(super) fn secs(&self, key: &str) -> Result<Option<i64>, DecodeError> {
+        match self.int(key)? {
+            Some(s) if !(0..=MAX_CALL_MS / 1000).contains(&s) => Err(DecodeError::AbsurdTime {
+                field: self.field(key),
+                reason: "not a duration of 0 to 24 hours",
+            }),
+            s => Ok(s),
+        }
+    }
+
+    /// A link the pages and the CRMs may show: `https://`, or `http://` where `http` is allowed,
+    /// without whitespace, at most [`MAX_URL`] bytes. Anything else (`javascript:`, a path) is
+    /// refused, since a page would render it as a link.
+    pub(super) fn link(&self, key: &str, http: bool) -> Result<Option<String>, DecodeError> {
+        match self.str(key, MAX_URL)? {
+            None => Ok(None),
+            Some(u) if (u.starts_with("https://") || (http && u.starts_with("http://"))) && !u.chars().any(char::is_whitespace) => {
+                Ok(Some(u.to_owned()))
+            }
+            Some(u) => Err(self.invalid(key, u)),
+        }
+    }
+
+    /// A required id (see [`Obj::id`]).
+    pub(super) fn req_id(&self, key: &str) -> Result<String, DecodeError> {
+        self.id(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// An id: a string, or a non-negative integer (RingCentral's message ids are numbers),
@@ -211,8 +242,9 @@ impl<'a> Obj<'a> {
         Ok(Some(t))
     }
 
-    /// A phone number field that is either a string or an object `{phoneNumber}` (RingCentral's
-    /// webphone sessions use the first, presence and message records the second).
+    /// A phone number field that is either a string or a party object `{phoneNumber}` (RingCentral's
+    /// webphone sessions use the first, presence and message records the second; Zoom's parties
+    /// may say `number`, `didNumber` or `extensionNumber`).
     pub(super) fn number_text(&self, key: &str) -> Result<Option<&'a str>, DecodeError> {
         match self.get(key) {
             None => Ok(None),
@@ -230,19 +262,19 @@ impl<'a> Obj<'a> {
     }
 
     fn nested_phone_number(&self, key: &str) -> Result<Option<&'a str>, DecodeError> {
-        // `self` is the inner `{phoneNumber}` object; errors name `<path>.<key>.phoneNumber`.
-        match self.get("phoneNumber") {
-            None => Ok(None),
-            Some(Value::String(s)) if s.len() > MAX_NUMBER => Err(DecodeError::Oversized {
-                field: format!("{}.phoneNumber", self.field(key)),
-                max: MAX_NUMBER,
-            }),
-            Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(wrong_type(
-                format!("{}.phoneNumber", self.field(key)),
-                "a string",
-            )),
+        // `self` is the inner party object; errors name `<path>.<key>.<field>`. RingCentral says
+        // `phoneNumber`; Zoom's public integrations saw the others.
+        for k in ["phoneNumber", "number", "didNumber", "extensionNumber"] {
+            match self.get(k) {
+                None => continue,
+                Some(Value::String(s)) if s.len() > MAX_NUMBER => {
+                    return Err(DecodeError::Oversized { field: format!("{}.{k}", self.field(key)), max: MAX_NUMBER })
+                }
+                Some(Value::String(s)) => return Ok(Some(s.as_str())),
+                Some(_) => return Err(wrong_type(format!("{}.{k}", self.field(key)), "a string")),
+            }
         }
+        Ok(None)
     }
 
     /// The error for a field that is present but holds a value we do not know.

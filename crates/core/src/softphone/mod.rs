@@ -1,59 +1,121 @@
 //! Decoding untrusted softphone messages into validated, softphone-neutral events.
 //!
 //! A softphone iframe posts messages into the page that hosts it; the extension's content script
-//! relays `(event.origin, event.data)` and the service worker hands both to [`decode`]. This
+//! relays `(event.origin, event.data)` and the service worker hands both to [`read`]. This
 //! module owns the rules that turn those bytes into a [`SoftphoneEvent`] built from the domain
-//! types ([`Call`], [`Message`]) or into a [`DecodeError`] that says what was wrong:
+//! types ([`Call`], [`Message`]), and what Calltrail answers the frame ([`Reply`]), or into a
+//! [`DecodeError`] that says what was wrong. The trusted origin's tag in the settings
+//! (`softphone_protocols`) picks the decoder:
 //!
-//! - [`ringcentral`]: RingCentral Embeddable's `rc-*` events (webphone sessions, presence,
-//!   message-store records).
-//! - [`generic`]: Calltrail's own small, versioned protocol for any other softphone
-//!   (`{"calltrail":1,"event":…}`), documented there and in `docs/softphone-protocol.md`.
+//! - untagged: RingCentral Embeddable's broadcast events ([`ringcentral`]) or Calltrail's own
+//!   protocol ([`generic`]), told apart by shape as they always were;
+//! - `ringcentral`: Embeddable's broadcast events, and Calltrail registered as the widget's
+//!   call logger and contact source (`service`: registration, contact match and search, the
+//!   logger's requests);
+//! - `generic`: only Calltrail's own protocol;
+//! - `justcall`, `ringover`, `ringcx`, `aircall`, `zoom`, `hubspot`: each vendor's SDK protocol
+//!   (`vendors`; `docs/softphones.md` says where each shape comes from).
 //!
 //! Invariants:
 //! - **Origin first.** Nothing in a message is read unless `origin` is byte-for-byte one of the
 //!   trusted origins (no case folding, suffix, prefix or `contains` match): any page can post a
-//!   look-alike message to itself, so the origin check is the first gate and exact.
+//!   look-alike message to itself, so the origin check is the first gate and exact. The decoder
+//!   is the one the origin's tag names; a message in another vendor's shape is refused.
 //! - **Every input decodes to a value or an error; nothing panics.** Every string is bounded,
 //!   every number checked, every time checked against `now` (after 2000, at most 10 minutes
 //!   ahead, a call at most 24 hours long, end not before answer, answer not before start).
 //! - **One call, one id.** Every event about the same call, from any event stream, any tab, or
-//!   repeated, yields the same [`CallId`] (see [`ringcentral`] for the choice of field).
-//! - **Stateless.** Each event is decoded alone and says only what its message says; the engine
-//!   merges events of one call by id. [`SoftphoneEvent::dedupe_key`] names repeats.
+//!   repeated, yields the same [`CallId`] (see [`ringcentral`] for the choice of field), and ids
+//!   of different vendors never collide (`rc:`, `gen:`, `justcall:`, `ringover:`, `ringcx:`,
+//!   `aircall:`, `zoom:`, `hubspot-ext:`).
+//! - **What a message does not say comes from the call as the engine knows it.** Several
+//!   vendors name only the call's id once it rings (JustCall's and Aircall's end, Aircall's
+//!   answer); their decoders read the rest through [`KnownCalls`], and an event about a call
+//!   never seen to begin is ignored with [`IgnoreReason::UnknownCall`]. Otherwise each event is
+//!   decoded alone; the engine merges events of one call by id. [`SoftphoneEvent::dedupe_key`]
+//!   names repeats.
 //!
 //! No I/O: `now` comes in through [`DecodeContext`], as everywhere in the core.
 
 pub mod generic;
 mod json;
 pub mod ringcentral;
+pub mod service;
+mod vendors;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{Call, CallId, Message, Timestamp};
-use crate::phone::Country;
-use crate::settings::Settings;
+use crate::phone::{Country, E164};
+use crate::settings::{Protocol, ProtocolTags, Settings};
 
-/// What decoding needs besides the message: whom to trust, how to read national numbers, and
-/// the time the shell received the message (for sanity checks and presence timestamps).
-#[derive(Clone, Copy, Debug)]
+/// The calls the engine knows, by id: what an event that names only a call's id is read against.
+pub trait KnownCalls {
+    fn known_call(&self, id: &CallId) -> Option<&Call>;
+}
+
+/// No calls known (tests, and callers that decode one message alone).
+impl KnownCalls for () {
+    fn known_call(&self, _: &CallId) -> Option<&Call> {
+        None
+    }
+}
+
+
+/// What decoding needs besides the message: whom to trust and in which protocol, how to read
+/// national numbers, the time the shell received the message (for sanity checks and receive-time
+/// stamps), and the calls already known.
+#[derive(Clone, Copy)]
 pub struct DecodeContext<'a> {
     /// Exact origins (`https://host[:port]`) whose messages are accepted.
     pub trusted_origins: &'a [String],
+    /// The protocol each tagged origin speaks.
+    pub protocols: &'a ProtocolTags,
     pub default_country: Country,
     /// When the shell received the message.
     pub now: Timestamp,
+    pub known: &'a dyn KnownCalls,
 }
 
 impl<'a> DecodeContext<'a> {
-    pub fn from_settings(settings: &'a Settings, now: Timestamp) -> DecodeContext<'a> {
+    /// Untagged origins and no known calls.
+    pub fn new(trusted_origins: &'a [String], default_country: Country, now: Timestamp) -> DecodeContext<'a> {
+        static UNTAGGED: std::sync::OnceLock<ProtocolTags> = std::sync::OnceLock::new();
+        DecodeContext { trusted_origins, protocols: UNTAGGED.get_or_init(ProtocolTags::default), default_country, now, known: &() }
+    }
+
+    pub fn from_settings(settings: &'a Settings, now: Timestamp, known: &'a dyn KnownCalls) -> DecodeContext<'a> {
         DecodeContext {
             trusted_origins: &settings.softphone_origins,
+            protocols: &settings.softphone_protocols,
             default_country: settings.default_country,
             now,
+            known,
         }
     }
+}
+
+/// A decoded message: the fact, and what to answer the frame, if anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    pub event: SoftphoneEvent,
+    pub reply: Option<Reply>,
+}
+
+/// What Calltrail answers a softphone frame. The shell posts it back to the frame the message
+/// came from, with that frame's origin as the target.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// Post this message as it is: the registration as RingCentral's logger, "ok" to a logger
+    /// request.
+    Message(Value),
+    /// A vendor SDK's handshake answer, posted only when Calltrail itself hosts the frame (the
+    /// side panel); in a web page the vendor's SDK on the page answers it.
+    Handshake(Value),
+    /// RingCentral asks (request `id`) for the contacts matching `numbers`, or, with `text`,
+    /// searches: the driver answers from what the CRMs say ([`service::contacts_reply`]).
+    Contacts { id: String, numbers: Vec<E164>, text: Option<String> },
 }
 
 /// A validated softphone fact, whichever softphone it came from.
@@ -80,6 +142,14 @@ pub enum SoftphoneEvent {
         call: CallId,
         notes: String,
     },
+    /// What a softphone's own logger or call log says of a call, merged into what is known (the
+    /// engine's `CallDetails`): it fills what is missing, and its result, recording, voicemail,
+    /// AI note, transcript and notes win. A call it names with an end is over. `manual`: the
+    /// rep pressed the softphone's own "log" button (Calltrail's manual log).
+    CallDetails {
+        call: Call,
+        manual: bool,
+    },
     /// An SMS or a fax, inbound or outbound, new or updated.
     Message(Message),
     /// A well-formed message from a trusted softphone that Calltrail deliberately does not log.
@@ -105,6 +175,8 @@ pub enum IgnoreReason {
     MessageKind,
     /// A message that has been deleted or purged.
     Deleted,
+    /// An event about a call Calltrail never saw begin, that does not say who called.
+    UnknownCall,
 }
 
 impl IgnoreReason {
@@ -115,6 +187,7 @@ impl IgnoreReason {
             IgnoreReason::Redundant => "redundant",
             IgnoreReason::MessageKind => "message_kind",
             IgnoreReason::Deleted => "deleted",
+            IgnoreReason::UnknownCall => "unknown_call",
         }
     }
 }
@@ -168,29 +241,40 @@ impl DecodeError {
     }
 }
 
-/// Decodes one message `data` that arrived with `origin` (the `MessageEvent.origin`).
+/// Decodes one message `data` that arrived with `origin` (the `MessageEvent.origin`): the event
+/// only (see [`read`]).
+pub fn decode(origin: &str, data: &Value, ctx: &DecodeContext<'_>) -> Result<SoftphoneEvent, DecodeError> {
+    read(origin, data, ctx).map(|d| d.event)
+}
+
+/// Decodes one message and what to answer the frame.
 ///
-/// Order: the origin is checked first and exactly; then the message must be an object; a
-/// `calltrail` key selects the generic protocol, a `type` starting with `rc-` selects
-/// RingCentral Embeddable; anything else is [`DecodeError::UnknownType`].
-pub fn decode(
-    origin: &str,
-    data: &Value,
-    ctx: &DecodeContext<'_>,
-) -> Result<SoftphoneEvent, DecodeError> {
+/// Order: the origin is checked first and exactly; then the message must be an object; then
+/// the origin's tag picks the decoder. Untagged, a `calltrail` key selects the generic protocol
+/// and a `type` starting with `rc-` RingCentral Embeddable; anything else is
+/// [`DecodeError::UnknownType`].
+pub fn read(origin: &str, data: &Value, ctx: &DecodeContext<'_>) -> Result<Decoded, DecodeError> {
     if !ctx.trusted_origins.iter().any(|o| o == origin) {
         return Err(DecodeError::UntrustedOrigin(json::clip(origin)));
     }
     let Value::Object(map) = data else {
         return Err(DecodeError::NotAnObject);
     };
-    if map.contains_key(generic::VERSION_KEY) {
-        return generic::decode(data, ctx);
+    let event = |e: Result<SoftphoneEvent, DecodeError>| e.map(|event| Decoded { event, reply: None });
+    let protocol = ctx.protocols.get(origin);
+    match protocol {
+        Some(Protocol::Generic) => return event(generic::decode(data, ctx)),
+        Some(Protocol::RingCentral) | None => {}
+        Some(p) => return vendors::decode(p, origin, data, ctx),
+    }
+    if protocol.is_none() && map.contains_key(generic::VERSION_KEY) {
+        return event(generic::decode(data, ctx));
     }
     match map.get("type") {
-        Some(Value::String(t)) if t.len() <= json::MAX_TYPE && t.starts_with("rc-") => {
-            ringcentral::decode(t, data, ctx)
-        }
+        Some(Value::String(t)) if t.len() <= json::MAX_TYPE && t.starts_with("rc-") => match protocol {
+            Some(_) => service::decode(t, data, ctx),
+            None => event(ringcentral::decode(t, data, ctx)),
+        },
         Some(Value::String(t)) => Err(DecodeError::UnknownType(json::clip(t))),
         Some(_) => Err(DecodeError::WrongType {
             field: "type".into(),
@@ -209,6 +293,7 @@ impl SoftphoneEvent {
             | SoftphoneEvent::CallHeld(c)
             | SoftphoneEvent::CallResumed(c)
             | SoftphoneEvent::CallEnded(c) => Some(c),
+            SoftphoneEvent::CallDetails { call, .. } => Some(call),
             SoftphoneEvent::CallNotes { .. } | SoftphoneEvent::Message(_) | SoftphoneEvent::Ignored { .. } => None,
         }
     }
@@ -244,6 +329,15 @@ impl SoftphoneEvent {
             SoftphoneEvent::CallEnded(c) => call(c, "ended"),
             SoftphoneEvent::CallNotes { call, notes } => {
                 format!("call|{call}|notes|{:016x}", fnv1a(notes))
+            }
+            // Logger requests repeat as the softphone learns more (RingCentral's presence
+            // updates, then the call-log record): a repeat is the same content again.
+            SoftphoneEvent::CallDetails { call, manual } => {
+                let content = [call.recording_url.as_deref(), call.voicemail_url.as_deref(), call.ai_note.as_deref(), call.transcript.as_deref(), Some(&call.notes), Some(call.result.word())];
+                let print = content.iter().fold(fnv1a(if *manual { "manual" } else { "auto" }), |h, c| {
+                    (h ^ fnv1a(c.unwrap_or("-"))).wrapping_mul(0x0000_0100_0000_01b3)
+                });
+                format!("call|{}|details|{}|{print:016x}", call.id, call.ended_at.is_some())
             }
             SoftphoneEvent::Message(m) => format!("message|{}|{:016x}", m.id, fnv1a(&m.text)),
             SoftphoneEvent::Ignored { .. } => return None,
@@ -304,6 +398,7 @@ pub fn to_input(event: SoftphoneEvent) -> Option<crate::engine::Input> {
         SoftphoneEvent::CallHeld(c) | SoftphoneEvent::CallResumed(c) => Input::CallUpdated(c),
         SoftphoneEvent::CallEnded(c) => Input::CallEnded(c),
         SoftphoneEvent::CallNotes { call, notes } => Input::NotesSaved { call, notes },
+        SoftphoneEvent::CallDetails { call, manual } => Input::CallDetails { call, manual },
         SoftphoneEvent::Message(m) => Input::MessageReceived(m),
         SoftphoneEvent::Ignored { .. } => return None,
     })
@@ -326,11 +421,7 @@ mod tests {
     }
 
     fn ctx(origins: &[String]) -> DecodeContext<'_> {
-        DecodeContext {
-            trusted_origins: origins,
-            default_country: Country::US,
-            now: NOW,
-        }
+        DecodeContext::new(origins, Country::US, NOW)
     }
 
     fn ringing() -> Value {
@@ -438,6 +529,10 @@ mod tests {
             result: CallResult::Unknown,
             recording_url: None,
             notes: String::new(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
         };
         let table = [
             (
@@ -490,6 +585,10 @@ mod tests {
             result: CallResult::Unknown,
             recording_url: None,
             notes: String::new(),
+            voicemail_url: None,
+            ai_note: None,
+            transcript: None,
+            logged_by: None,
         };
         let with = |a: Option<i64>, e: Option<i64>, s: i64| Call {
             started_at: NOW.plus_mins(s),

@@ -104,7 +104,7 @@ enum Phase {
     Ended,
 }
 
-fn direction(o: Obj<'_>) -> Result<Direction, DecodeError> {
+pub(super) fn direction(o: Obj<'_>) -> Result<Direction, DecodeError> {
     match o.req_str("direction", MAX_STRING)? {
         "Inbound" => Ok(Direction::Inbound),
         "Outbound" => Ok(Direction::Outbound),
@@ -113,7 +113,7 @@ fn direction(o: Obj<'_>) -> Result<Direction, DecodeError> {
 }
 
 /// `rc:<telephony session id>`, else `<fallback_prefix><fallback id>`, else a derived id.
-fn call_id(
+pub(super) fn call_id(
     telephony_session: Option<String>,
     fallback: Option<(&str, String)>,
     direction: Direction,
@@ -357,18 +357,7 @@ fn call_event(
     (answered_at, ended_at, result): Progress,
     ctx: &DecodeContext<'_>,
 ) -> Result<SoftphoneEvent, DecodeError> {
-    let call = Call {
-        id,
-        direction,
-        our_number,
-        their_number,
-        started_at,
-        answered_at,
-        ended_at,
-        result,
-        recording_url: None,
-        notes: String::new(),
-    };
+    let call = Call { answered_at, ended_at, result, ..Call::new(id, direction, their_number, our_number, started_at) };
     check_call_times(&call, ctx)?;
     Ok(match phase {
         Phase::Ringing => SoftphoneEvent::CallRinging(call),
@@ -394,11 +383,7 @@ mod tests {
 
     fn run(data: Value) -> Result<SoftphoneEvent, DecodeError> {
         let o = origins();
-        let ctx = DecodeContext {
-            trusted_origins: &o,
-            default_country: Country::US,
-            now: NOW,
-        };
+        let ctx = DecodeContext::new(&o, Country::US, NOW);
         super::super::decode("https://apps.ringcentral.com", &data, &ctx)
     }
 
@@ -835,11 +820,7 @@ mod tests {
     fn run_msg(data: Value) -> Result<SoftphoneEvent, DecodeError> {
         let o = origins();
         let now = Timestamp::parse("2024-06-03T18:00:00Z").unwrap();
-        let ctx = DecodeContext {
-            trusted_origins: &o,
-            default_country: Country::US,
-            now,
-        };
+        let ctx = DecodeContext::new(&o, Country::US, now);
         super::super::decode("https://apps.ringcentral.com", &data, &ctx)
     }
 

@@ -54,7 +54,7 @@ pub fn user(body: &Value) -> Result<String, TelephonyError> {
 pub fn decode(body: &Value, country: Country, now: Timestamp) -> Result<Posted, TelephonyError> {
     let user = user(body)?;
     let trusted = [SIGNED.to_owned()];
-    let ctx = DecodeContext { trusted_origins: &trusted, default_country: country, now };
+    let ctx = DecodeContext::new(&trusted, country, now);
     let event = softphone::decode(SIGNED, body, &ctx)?;
     Ok(Posted { user, event })
 }

@@ -318,6 +318,10 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
         result,
         recording_url: None,
         notes: String::new(),
+        voicemail_url: None,
+        ai_note: None,
+        transcript: None,
+        logged_by: None,
     })
 }
 
@@ -340,6 +344,10 @@ fn from_record(r: &LogRecord, country: Country) -> Leg {
         result: r.result,
         recording_url: r.recording_url.clone(),
         notes: String::new(),
+        voicemail_url: None,
+        ai_note: None,
+        transcript: None,
+        logged_by: None,
     })
 }
 
