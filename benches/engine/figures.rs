@@ -154,6 +154,7 @@ fn call(id: &str, i: usize, end: Timestamp) -> Call {
         result: CallResult::Answered,
         recording_url: None,
         notes: String::new(),
+        leg: Default::default(),
     }
 }
 

@@ -80,6 +80,7 @@ fn call(id: &str, their: &E164, started_at: Timestamp, notes: &str) -> Call {
         result: CallResult::Answered,
         recording_url: None,
         notes: notes.to_owned(),
+        leg: Default::default(),
     }
 }
 

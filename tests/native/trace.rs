@@ -174,6 +174,7 @@ fn call(id: &str, i: usize, end: Timestamp) -> Call {
         recording_url: None,
         // Some notes with characters the record writer must escape.
         notes: if i % 3 == 0 { format!("note \"{i}\"\n") } else { String::new() },
+        leg: Default::default(),
     }
 }
 

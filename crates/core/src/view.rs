@@ -446,6 +446,7 @@ mod tests {
             result: CallResult::Answered,
             recording_url: None,
             notes: String::new(),
+            leg: Default::default(),
         });
         e.ended = true;
         e

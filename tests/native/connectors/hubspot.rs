@@ -56,6 +56,7 @@ pub(super) mod kit {
             result: CallResult::Answered,
             recording_url: Some("https://rec.example.com/r/1.mp3".into()),
             notes: notes.into(),
+            leg: Default::default(),
         }
     }
 

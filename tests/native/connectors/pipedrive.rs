@@ -122,6 +122,7 @@ pub(super) mod kit {
             result: CallResult::Answered,
             recording_url: None,
             notes: notes.into(),
+            leg: Default::default(),
         }
     }
 

@@ -103,6 +103,7 @@ pub fn call(id: &str, number: &str, start: Timestamp, end: Timestamp) -> Call {
         result: CallResult::Answered,
         recording_url: None,
         notes: String::new(),
+        leg: Default::default(),
     }
 }
 

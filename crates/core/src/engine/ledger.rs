@@ -13,7 +13,7 @@ use crate::model::{CallId, Contact, IntegrationId, RecordId};
 use super::placeholder::{self, CachedPlaceholder};
 use super::retry::backoff_ms;
 use super::records::CallMatches;
-use super::slot::{call_slot_key, marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
+use super::slot::{call_marker, call_slot_key, marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
 use super::{conflict, hygiene, Engine, Notice, OpKind, ProblemKind, StoreName};
 
 impl Engine {
@@ -162,8 +162,14 @@ impl Engine {
     /// Fixes the contacts a slot logs to and makes it ready to create now.
     pub(super) fn set_targets(&mut self, key: &SlotKey, contacts: Vec<Contact>) {
         let now = self.now;
+        let leg = self.slots.get(key).and_then(|s| s.call_id()).and_then(|id| self.calls.get(id)).and_then(|e| e.call.leg.id.clone());
         let Some(s) = self.slots.get_mut(key) else { return };
-        s.targets = contacts.into_iter().enumerate().map(|(i, c)| Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 }).collect();
+        let call = s.call_id().cloned();
+        let marker_of = |i: usize, c: &Contact| match &call {
+            Some(id) => call_marker(id, leg.as_deref(), i, Some(c)),
+            None => marker(key, i, Some(c)),
+        };
+        s.targets = contacts.into_iter().enumerate().map(|(i, c)| Target { marker: marker_of(i, &c), contact: c, record: None, synced: 0 }).collect();
         s.state = SlotState::Waiting { due: Some(now) };
         self.enqueue(key);
         self.save_slot(key);

@@ -158,6 +158,7 @@ mod tests {
                 result,
                 recording_url: (i % 2 == 0).then(|| "https://rec.example/1?a=\"b\"".to_owned()),
                 notes: if i % 2 == 0 { String::new() } else { "line 1\nline \"2\"\t".into() },
+                leg: Default::default(),
             };
             let mut e = CallEntry::new(call);
             e.ended = i % 2 == 0;

@@ -233,6 +233,7 @@ mod tests {
             result: CallResult::Missed,
             recording_url: None,
             notes: notes.into(),
+            leg: Default::default(),
         });
         e.ended = true;
         e.to_record(true)

@@ -178,6 +178,7 @@ fn call(event: &str, top: Obj<'_>, ctx: &DecodeContext<'_>) -> Result<SoftphoneE
         result,
         recording_url,
         notes,
+        leg: Default::default(),
     };
     check_call_times(&call, ctx)?;
     Ok(match event {

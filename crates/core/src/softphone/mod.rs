@@ -438,6 +438,7 @@ mod tests {
             result: CallResult::Unknown,
             recording_url: None,
             notes: String::new(),
+            leg: Default::default(),
         };
         let table = [
             (
@@ -490,6 +491,7 @@ mod tests {
             result: CallResult::Unknown,
             recording_url: None,
             notes: String::new(),
+            leg: Default::default(),
         };
         let with = |a: Option<i64>, e: Option<i64>, s: i64| Call {
             started_at: NOW.plus_mins(s),
