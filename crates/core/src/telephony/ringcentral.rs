@@ -324,7 +324,13 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
         if recording_expected && r.recording_url.is_none() && now < wait_until {
             return Leg::Pending { recheck_at: Some(wait_until) };
         }
-        return from_record(r, leg, country);
+        // The record is final data, but the user's own `Answered` notification says best when
+        // they answered (a record's leg for a transfer target starts at the transfer).
+        let mut leg = from_record(r, leg, country);
+        if let (Leg::Ended(c), Some(a)) = (&mut leg, answered) {
+            c.answered_at = Some(a.clamp(c.started_at, c.ended_at.unwrap_or(a).max(c.started_at)));
+        }
+        return leg;
     }
 
     // Over once every party of the user has left the session.
