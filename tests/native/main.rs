@@ -8,6 +8,7 @@ mod driver;
 mod emulator_e2e;
 mod phone_table;
 mod scenarios;
+mod shared_calls;
 mod simulator;
 mod softphone;
 mod trace;
