@@ -396,6 +396,15 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
     })
 }
 
+/// Whether the facts gathered about one session need its outside party's own notifications
+/// to settle the user's leg: a conference leg is logged against the conference's outside party,
+/// which only its own party names (the server routes such notifications to nobody, so its
+/// worker reads them when this says so).
+pub fn needs_outside_party(facts: &[Fact]) -> bool {
+    let conference = facts.iter().any(|f| matches!(f, Fact::Party(p) if p.conference && p.extension.is_some()));
+    conference && !facts.iter().any(|f| matches!(f, Fact::Party(p) if p.extension.is_none()))
+}
+
 /// Why the user's parties in a session are not theirs to log, if they are not (the module
 /// docs' rule).
 fn not_theirs(mine: &[&PartyEvent], answered: Option<Timestamp>, conference: bool) -> Option<String> {
