@@ -36,7 +36,7 @@
 //!
 //! A conference is a session of its own (`origin.type` `Conference`, parties with a
 //! `conferenceRole`): each user in it logs their time in it, against its outside party, whose
-//! own party in the session names the number ([`outside_number`]); the calls merged into it
+//! own party in the session names the number; the calls merged into it
 //! end at the merge (their parties go `Gone` with a `peerId`) and are logged as what they were.
 //!
 //! # When a leg is logged
