@@ -131,6 +131,7 @@ fn settings() -> Settings {
             log_messages: true,
             conflict_rule: Default::default(),
             placeholder: Default::default(),
+            marker_field: None,
         });
     }
     s

@@ -118,6 +118,7 @@ pub fn integration(id: &str, kind: CrmKind) -> IntegrationSettings {
         log_messages: true,
         conflict_rule: Default::default(),
         placeholder: Default::default(),
+        marker_field: None,
     }
 }
 

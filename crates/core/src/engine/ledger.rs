@@ -53,6 +53,10 @@ impl Engine {
             }
             (OpKind::Search, Err(e)) => self.on_failure(&key, e),
             (OpKind::Create { target, rev }, Ok(CrmOutput::Created { record, .. })) => self.on_created(&key, target, Some(rev), record, "logged"),
+            // The connector's guard found the leg's record already made, under the same marker,
+            // by another place the rep logs from (a second browser, the server): it is adopted,
+            // and rewritten only if notes were written here (`crm::guard`).
+            (OpKind::Create { target, .. }, Ok(CrmOutput::Found { record: Some(record) })) => self.on_adopted(&key, target, record),
             (OpKind::CreateContact, Ok(CrmOutput::Contact { contact })) => self.on_placeholder_created(&key, contact, "placeholder created"),
             (OpKind::Create { .. } | OpKind::CreateContact, Ok(other)) => {
                 // The write may have happened: treat as unknown so the marker is looked for.
@@ -287,6 +291,19 @@ impl Engine {
         self.save_slot(key);
         self.audit(Some(key), trigger, how, contact, Some(record));
         self.enqueue(key);
+    }
+
+    /// The leg's record, made under the same marker by another place the rep logs from: it is
+    /// this slot's record now. Notes written here (during the call or after) are written into it
+    /// by an update; without any, the record stays as the other place made it.
+    fn on_adopted(&mut self, key: &SlotKey, target: usize, record: RecordId) {
+        let notes = self.slots.get(key).and_then(|s| s.call_id()).and_then(|c| self.calls.get(c)).is_some_and(|c| !c.call.notes.trim().is_empty());
+        if let Some(s) = self.slots.get_mut(key) {
+            if notes && s.messages == 0 {
+                s.messages = 1;
+            }
+        }
+        self.on_created(key, target, None, record, "already logged under this leg's marker (by another browser or the server): adopted");
     }
 
     fn on_unknown(&mut self, key: &SlotKey, message: String) {

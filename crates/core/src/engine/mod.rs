@@ -710,8 +710,10 @@ impl Engine {
     }
 
     fn caps(&self, integ: &IntegrationId) -> crm::Capabilities {
-        let kind = self.integration(integ).map_or(CrmKind::HubSpot, |i| i.kind);
-        crm::capabilities(kind)
+        match self.integration(integ) {
+            Some(i) => crm::capabilities_with(i.kind, i.marker_field.is_some()),
+            None => crm::capabilities(CrmKind::HubSpot),
+        }
     }
 
     fn runnable(&self, s: &Slot) -> bool {
