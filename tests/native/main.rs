@@ -12,4 +12,5 @@ mod shared_calls;
 mod simulator;
 mod softphone;
 mod trace;
+mod two_browsers;
 mod support;
