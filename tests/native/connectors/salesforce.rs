@@ -156,7 +156,7 @@ fn two_browsers_of_one_rep_leave_one_task() {
     assert!(matches!(out, Ok(CrmOutput::Created { .. })));
     let dup = json_reply(400, json!([{"message": "duplicate value found: Calltrail_Marker__c duplicates value on record with id: 00T0", "errorCode": "DUPLICATE_VALUE", "fields": []}]));
     let (reqs, out) = run(&conn, &op, vec![dup, json_reply(200, json!({"attributes": {"type": "Task"}, "Id": "00T0"}))]);
-    assert_request(&reqs[1], Method::Get, &api("/sobjects/Task/Calltrail_Marker__c/calltrail%3Acall-1%3Amain?fields=Id"), AUTH, None);
+    assert_request(&reqs[1], Method::Get, &api("/sobjects/Task/Calltrail_Marker__c/calltrail%3Acall-1%3Amain"), AUTH, None);
     assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
 }
 

@@ -270,7 +270,8 @@ fn create_call_task(conn: &Connection, history: &[Exchange], log: &CallLog) -> S
                 created: &created_reply,
                 conflict: &|r| matches!(r, Reply::Response(x) if x.status == 400 && error_code(&x.body).as_deref() == Some("DUPLICATE_VALUE")),
                 get: &|| {
-                    let path = format!("/sobjects/Task/{}/{}?fields=Id", common::encode_component(field), common::encode_component(log.marker.as_str()));
+                    // The resource takes no parameters: the whole record comes back, `Id` first.
+                    let path = format!("/sobjects/Task/{}/{}", common::encode_component(field), common::encode_component(log.marker.as_str()));
                     request(conn, Method::Get, api(conn, &path), None)
                 },
                 read: &|r| match r {
