@@ -131,6 +131,7 @@ fn settings() -> Settings {
             log_messages: true,
             conflict_rule: Default::default(),
             placeholder: Default::default(),
+            marker_field: None,
         });
     }
     s
@@ -158,6 +159,7 @@ fn call(id: &str, i: usize, end: Timestamp) -> Call {
         ai_note: None,
         transcript: None,
         logged_by: None,
+        leg: Default::default(),
     }
 }
 

@@ -84,7 +84,10 @@ impl Host {
         .await;
         let user = Driver::stored_settings(settings.ok().flatten().as_ref());
         let policy = super::from_js(&policy).unwrap_or(serde_json::Value::Null);
-        let driver = Driver::new(user, policy, &secrets?, EngineOptions::default(), now());
+        // A browser softphone reports one device's view: an unanswered call is decided once the
+        // rep-level streams had a moment to say whether another device answered it.
+        let options = EngineOptions { unanswered_settle_ms: calltrail_core::engine::shared::BROWSER_UNANSWERED_SETTLE_MS, ..EngineOptions::default() };
+        let driver = Driver::new(user, policy, &secrets?, options, now());
         let inner = Rc::new(Inner {
             db,
             driver: RefCell::new(driver),

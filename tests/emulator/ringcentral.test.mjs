@@ -759,6 +759,40 @@ test('calls: a queue call rings every member; one answers, the queue party leave
   assert.equal(badScript.status, 400);
 });
 
+test('calls: a conference is a session of its own; the merged calls leave theirs Gone with a peerId', async () => {
+  const t = await login();
+  await subscribe(t);
+  const c = await play({ extensionId: BOB, conference: { withExtensionId: CAROL, afterSeconds: 10, talkSeconds: 30 } });
+  await waitFor(() => hook.notes().length >= c.events.length, { what: 'conference notes' });
+  assert.deepEqual(c.sessions.map((s) => s.origin), ['Call', 'Call', 'Conference']);
+  const [call, consult, conf] = c.sessions.map((s) => s.telephonySessionId);
+  const bodies = hook.notes().map((n) => n.body).filter((b) => [call, consult, conf].includes(b.telephonySessionId));
+  const of = (tsid) => bodies.filter((b) => b.telephonySessionId === tsid).sort((a, b) => a.sequence - b.sequence).map((b) => b.parties[0]);
+  // Each session numbers its own notifications.
+  for (const tsid of [call, consult, conf]) {
+    const seqs = bodies.filter((b) => b.telephonySessionId === tsid).map((b) => b.sequence).sort((a, b) => a - b);
+    assert.deepEqual(seqs, seqs.map((_, i) => i + 1), tsid);
+  }
+  assert.ok(bodies.filter((b) => b.telephonySessionId === conf).every((b) => b.origin.type === 'Conference'));
+  const codes = (ps, ext) => ps.filter((p) => (p.extensionId ?? null) === ext).map((p) => p.status.code);
+  assert.deepEqual(codes(of(call), BOB), ['Setup', 'Proceeding', 'Answered', 'Hold', 'Gone']);
+  assert.deepEqual(codes(of(call), null), ['Setup', 'Answered', 'Gone']);
+  assert.deepEqual(codes(of(consult), CAROL), ['Setup', 'Proceeding', 'Answered', 'Gone']);
+  const inConf = of(conf);
+  assert.deepEqual(inConf.filter((p) => p.status.code === 'Answered').map((p) => [p.extensionId ?? null, p.conferenceRole]), [[BOB, 'Host'], [null, 'Participant'], [CAROL, 'Participant']]);
+  // The caller's party in the call's session names the party it became in the conference.
+  const gone = of(call).find((p) => !p.extensionId && p.status.code === 'Gone');
+  const outsideInConf = inConf.find((p) => !p.extensionId);
+  assert.deepEqual(gone.status.peerId, { sessionId: c.sessions[2].sessionId, telephonySessionId: conf, partyId: outsideInConf.id });
+  assert.equal(outsideInConf.from.phoneNumber, CALLER.phoneNumber, 'a brought-in party keeps its from/to');
+  assert.deepEqual(codes(inConf, null).at(-1), 'Disconnected');
+  // The call's record ends at the merge; the consult and the conference have none.
+  const rec = await waitFor(async () => (await rc('GET', `/restapi/v1.0/account/~/call-log?telephonySessionId=${call}`, { token: t })).body.records[0], { what: 'the call record' });
+  assert.ok(rec.durationMs < c.durationMs - 30_000, `${rec.durationMs} < ${c.durationMs} - 30 s`);
+  assert.equal((await rc('GET', `/restapi/v1.0/account/~/call-log?telephonySessionId=${conf}`, { token: t })).body.records.length, 0);
+  assert.equal((await admin('POST', '/calls', { extensionId: BOB, external: CALLER, outcome: 'missed', conference: { withExtensionId: CAROL } })).status, 400);
+});
+
 test('account and extension info answer for the token owner', async () => {
   const t = await login(BOB);
   const me = await rc('GET', '/restapi/v1.0/account/~/extension/~', { token: t });

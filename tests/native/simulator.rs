@@ -365,6 +365,17 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
             }
         }
     }
+    // Which slot chose the contact a marker was written for (a call log's marker names the
+    // call and its leg, not the slot's key).
+    let mut slot_of_marker: BTreeMap<(String, String), &str> = BTreeMap::new();
+    for (k, s) in &slots {
+        let integ = s.get("integration").and_then(|x| x.as_str()).unwrap_or("").to_owned();
+        for t in s.get("targets").and_then(|t| t.as_array()).into_iter().flatten() {
+            if let Some(m) = t.get("marker").and_then(|x| x.as_str()) {
+                slot_of_marker.insert((integ.clone(), m.to_owned()), k.as_str());
+            }
+        }
+    }
     // I2: at most one record per marker, unless the slot is visibly under review.
     for id in integs {
         let crm = &w.crms[id];
@@ -373,13 +384,13 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
             *by_marker.entry(r.marker.as_str()).or_default() += 1;
         }
         for (m, n) in by_marker {
-            let key = m.trim_start_matches("calltrail:").split('#').next().unwrap_or("");
-            let reviewed = slots.get(key).is_some_and(|s| state_of(s) == "needs_review");
+            let key = slot_of_marker.get(&(id.as_str().to_owned(), m.to_owned())).copied();
+            let reviewed = key.and_then(|k| slots.get(k)).is_some_and(|s| state_of(s) == "needs_review");
             if n > 1 && !reviewed {
                 v.push(format!("I2 {n} records carry marker {m} in {id}"));
             }
             // I9: every record belongs to a slot that chose a contact.
-            if !slots.contains_key(key) {
+            if key.is_none() {
                 v.push(format!("I9 record with marker {m} in {id} has no slot"));
             }
         }

@@ -178,6 +178,7 @@ fn call(id: &str, i: usize, end: Timestamp) -> Call {
         ai_note: None,
         transcript: None,
         logged_by: None,
+        leg: Default::default(),
     }
 }
 

@@ -245,6 +245,48 @@ pub struct Call {
     /// CRMs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logged_by: Option<CrmKind>,
+    /// The rep's own part of the call, where the telephony system shares one call between
+    /// people (`docs/shared-calls.md`).
+    #[serde(default, skip_serializing_if = "Leg::is_unknown")]
+    pub leg: Leg,
+}
+
+/// The rep's own part (leg) of a call that the telephony system may share between several
+/// people: a queue or ring group that rings many, a transfer, a conference.
+///
+/// Two reps on one call each log their own leg into a CRM account they share, so the CRM marker
+/// of a call log names the leg when the softphone names one ([`Leg::id`]); two browsers of one
+/// rep, or the browser and the server, see the same leg id and so write the same marker.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leg {
+    /// The telephony system's id of the rep's part of the call (RingCentral's party id), when
+    /// the softphone or platform names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The call reached the rep as a member of a call queue or ring group (RingCentral's
+    /// `queueCall`, the Embeddable's `callQueueName`): if the rep never answered it, it is
+    /// not the rep's to log (a colleague took it, or the queue logs it once as missed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub queue: bool,
+}
+
+impl Leg {
+    /// The longest leg id kept (RingCentral's party ids are about 40 characters).
+    pub const MAX_ID: usize = 128;
+
+    pub fn is_unknown(&self) -> bool {
+        self.id.is_none() && !self.queue
+    }
+
+    /// What is known of the leg once `other` tells more: the first id seen is kept (a later,
+    /// different one is another part of the same call, such as a transfer back), and a queue
+    /// call stays one.
+    pub fn merge(&mut self, other: &Leg) {
+        if self.id.is_none() {
+            self.id.clone_from(&other.id);
+        }
+        self.queue |= other.queue;
+    }
 }
 
 impl Call {
@@ -266,6 +308,7 @@ impl Call {
             ai_note: None,
             transcript: None,
             logged_by: None,
+            leg: Leg::default(),
         }
     }
 

@@ -222,6 +222,12 @@ pub struct IntegrationSettings {
     pub conflict_rule: ConflictRule,
     #[serde(default)]
     pub placeholder: PlaceholderSettings,
+    /// The API name of a field the CRM's admin made unique on its call object (a HubSpot call
+    /// property with `hasUniqueValue`, a Salesforce Task field that is External ID and Unique).
+    /// Call logs write their marker into it too, so the CRM itself refuses a second record of
+    /// one leg (`docs/shared-calls.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker_field: Option<String>,
 }
 
 fn yes() -> bool {
@@ -456,6 +462,15 @@ impl Settings {
             if integ.placeholder.enabled && !integ.placeholder.template.contains("{phone}") {
                 return bad(at("placeholder.template"), "must contain {phone}");
             }
+            if let Some(f) = &integ.marker_field {
+                let ok = !f.is_empty() && f.len() <= 100 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !ok {
+                    return bad(at("marker_field"), "must be the field's API name: letters, digits and _ only");
+                }
+                if !matches!(integ.kind, CrmKind::HubSpot | CrmKind::Salesforce) {
+                    return bad(at("marker_field"), "only HubSpot (a unique call property) and Salesforce (an External ID, Unique Task field) refuse a duplicate call log");
+                }
+            }
             if let ConflictRule::Priority { order } = &integ.conflict_rule {
                 if order.is_empty() {
                     return bad(at("conflict_rule.order"), "must name at least one record type");
@@ -506,6 +521,8 @@ mod tests {
             (r#"{"softphone_origins":["https://a.example"],"softphone_protocols":{"https://a.example":"skype"}}"#, "unknown protocol"),
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, "base_url"),
             (r#"{"integrations":[{"id":"a","kind":"nope","base_url":"https://x.example"}]}"#, "unknown variant"),
+            (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"https://x.example","marker_field":"a b"}]}"#, "integrations[0].marker_field"),
+            (r#"{"integrations":[{"id":"a","kind":"clio","base_url":"https://x.example","marker_field":"m"}]}"#, "only HubSpot"),
         ] {
             let err = Settings::from_json(doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");
@@ -530,5 +547,7 @@ mod tests {
         }
         let err = Settings::from_json(cases[0].0).unwrap_err();
         assert_eq!(err.to_string(), "integrations[0].base_url: must be an http(s) URL");
+        let ok = r#"{"integrations":[{"id":"a","kind":"salesforce","base_url":"https://x.example","marker_field":"Calltrail_Marker__c"}]}"#;
+        assert_eq!(Settings::from_json(ok).unwrap().integrations[0].marker_field.as_deref(), Some("Calltrail_Marker__c"));
     }
 }

@@ -430,6 +430,7 @@ mod tests {
             log_messages: true,
             conflict_rule: Default::default(),
             placeholder: Default::default(),
+            marker_field: None,
         };
         Settings { integrations: vec![integ("hs", CrmKind::HubSpot), integ("pd", CrmKind::Pipedrive)], ..Settings::default() }
     }
@@ -450,6 +451,7 @@ mod tests {
             ai_note: None,
             transcript: None,
             logged_by: None,
+            leg: Default::default(),
         });
         e.ended = true;
         e

@@ -314,6 +314,13 @@ impl Worker {
                 tracing::warn!(account = %self.who.account, rep = %self.who.rep, "inbox: {e}");
             }
             let t = now();
+            // A conference leg waiting for its outside party: it may have come since.
+            let due: Vec<String> = self.sessions.borrow().iter().filter(|(_, s)| s.recheck.is_some_and(|r| r <= t)).map(|(k, _)| k.clone()).collect();
+            for key in due {
+                if let Err(e) = self.load_outside_party(&key).await {
+                    tracing::warn!(account = %self.who.account, rep = %self.who.rep, "inbox: {e}");
+                }
+            }
             self.recheck(t);
             if self.alarm.get().is_some_and(|a| a <= t) {
                 self.alarm.set(None);
@@ -417,6 +424,7 @@ impl Worker {
             }
         }
         for key in touched {
+            self.load_outside_party(&key).await?;
             self.settle(&key, t);
         }
         if !finished_now.is_empty() {
@@ -460,6 +468,33 @@ impl Worker {
         for key in due {
             self.settle(&key, t);
         }
+    }
+
+    /// Adds the outside party's notifications of session `key` to its facts when the rule needs
+    /// them ([`ringcentral::needs_outside_party`]: a conference leg is logged against the
+    /// conference's outside party). They are in the inbox as nobody's rows.
+    async fn load_outside_party(&self, key: &str) -> Result<(), StoreError> {
+        let needed = self.sessions.borrow().get(key).is_some_and(|s| ringcentral::needs_outside_party(&s.facts));
+        if !needed {
+            return Ok(());
+        }
+        let rows = sqlx::query("SELECT body FROM inbox WHERE account_id = $1 AND rep_id IS NULL AND session = $2 AND source = 'rc' ORDER BY id LIMIT 200")
+            .bind(&self.who.account)
+            .bind(key)
+            .fetch_all(&self.ctx.pool)
+            .await?;
+        let mut outside = Vec::new();
+        for row in rows {
+            let body: String = row.try_get(0)?;
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else { continue };
+            if let Ok(n) = ringcentral::notification(&value) {
+                outside.extend(n.parties.into_iter().filter(|p| p.extension.is_none()).map(Fact::Party));
+            }
+        }
+        if let Some(s) = self.sessions.borrow_mut().get_mut(key) {
+            s.facts.extend(outside);
+        }
+        Ok(())
     }
 
     async fn mark_done(&self, ids: &[i64]) -> Result<(), StoreError> {

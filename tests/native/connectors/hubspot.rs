@@ -20,7 +20,7 @@ pub(super) mod kit {
     pub const TOKEN: &str = "pat-na1-SECRET-5f4e3d2c1b0a";
 
     pub fn conn(kind: CrmKind, base: &str) -> Connection {
-        Connection { kind, base_url: base.into(), token: Secret::new(TOKEN), default_country: Country::US }
+        Connection { kind, base_url: base.into(), token: Secret::new(TOKEN), default_country: Country::US, marker_field: None }
     }
 
     pub fn e164(s: &str) -> E164 {
@@ -60,6 +60,7 @@ pub(super) mod kit {
             ai_note: None,
             transcript: None,
             logged_by: None,
+            leg: Default::default(),
         }
     }
 
@@ -309,13 +310,50 @@ fn create_call_log_golden() {
         "updatedAt": "2024-05-01T10:02:11.000Z",
         "archived": false,
     });
-    let (reqs, out) = run(&hs(), &op, vec![json_reply(201, reply)]);
+    let (reqs, out) = run(&hs(), &op, vec![none_found(), json_reply(201, reply)]);
+    // First the marker, through the calls search: another browser of the rep may have logged
+    // this leg already.
+    assert_request(&reqs[0], Method::Post, "https://api.hubapi.com/crm/v3/objects/calls/search", AUTH, Some(calltrail_core::crm::hubspot::find_call_body(&Marker("calltrail:call-1:main".into()))));
     let body = json!({
         "properties": call_properties(NOTES_HTML),
         "associations": [{"to": {"id": "101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]}],
     });
-    assert_request(&reqs[0], Method::Post, "https://api.hubapi.com/crm/v3/objects/calls", AUTH, Some(body));
+    assert_request(&reqs[1], Method::Post, "https://api.hubapi.com/crm/v3/objects/calls", AUTH, Some(body));
     assert_eq!(out, Ok(CrmOutput::Created { record: RecordId::new("512"), url: None }));
+
+    // Logged already (and visible to the search): adopted, nothing created.
+    let hit = json!({"total": 1, "results": [{"id": "77", "properties": {"hs_call_external_id": "calltrail:call-1:main"}}]});
+    let (reqs, out) = run(&hs(), &op, vec![json_reply(200, hit)]);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("77")) }));
+}
+
+#[test]
+fn with_a_unique_marker_property_hubspot_refuses_the_duplicate_and_it_is_adopted() {
+    let conn = Connection { marker_field: Some("calltrail_marker".into()), ..hs() };
+    let op = CrmOp::CreateCallLog { log: call_log("101", "Contact", "") };
+    // No search first: the create carries the marker in the unique property too.
+    let (reqs, out) = run(&conn, &op, vec![json_reply(201, json!({"id": "512"}))]);
+    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(reqs[0].url, "https://api.hubapi.com/crm/v3/objects/calls");
+    assert_eq!(body["properties"]["calltrail_marker"], json!("calltrail:call-1:main"));
+    assert_eq!(body["properties"]["hs_call_external_id"], json!("calltrail:call-1:main"));
+    assert_eq!(out, Ok(CrmOutput::Created { record: RecordId::new("512"), url: None }));
+    // Another browser made it first: 409, then the exact read by the property.
+    let conflict = json!({"status": "error", "message": "A call with the value calltrail:call-1:main for the unique property calltrail_marker already exists. Existing ID: 77", "category": "CONFLICT"});
+    let (reqs, out) = run(&conn, &op, vec![json_reply(409, conflict), json_reply(200, json!({"id": "77", "properties": {}}))]);
+    assert_request(&reqs[1], Method::Get, "https://api.hubapi.com/crm/v3/objects/calls/calltrail%3Acall-1%3Amain?idProperty=calltrail_marker&properties=hs_call_external_id", AUTH, None);
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("77")) }));
+    // And the marker lookup after an unknown outcome is that exact read too.
+    let find = CrmOp::FindLog { marker: Marker("calltrail:call-1:main".into()), hint: hint(LogWhat::Call, Some("101"), Some("+12125550100")) };
+    let (reqs, out) = run(&conn, &find, vec![resp(404, "")]);
+    assert_eq!(reqs[0].method, Method::Get);
+    assert_eq!(out, Ok(CrmOutput::Found { record: None }));
+    assert!(calltrail_core::crm::capabilities_with(CrmKind::HubSpot, true).exact_marker_lookup);
+}
+
+fn none_found() -> Reply {
+    json_reply(200, json!({"total": 0, "results": []}))
 }
 
 #[test]
@@ -332,8 +370,8 @@ fn call_outcomes_map_to_hubspot_status_and_disposition() {
         let mut log = call_log("101", "Contact", "");
         log.call.result = result;
         log.call.direction = Direction::Outbound;
-        let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![json_reply(201, json!({"id": "1"}))]);
-        let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+        let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![none_found(), json_reply(201, json!({"id": "1"}))]);
+        let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
         let p = &body["properties"];
         assert_eq!(p["hs_call_status"], json!(status), "{result:?}");
         assert_eq!(p.get("hs_call_disposition").cloned(), disposition.map(|d| json!(d)), "{result:?}");
@@ -357,15 +395,15 @@ fn notes_are_escaped_into_our_own_html() {
     for (notes, want) in cases {
         let mut log = call_log("101", "Contact", notes);
         log.call.recording_url = Some("javascript:alert(1)".into()); // never becomes a link
-        let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![json_reply(201, json!({"id": "1"}))]);
-        let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+        let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![none_found(), json_reply(201, json!({"id": "1"}))]);
+        let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
         assert_eq!(body["properties"]["hs_call_body"], json!(want), "{notes:?}");
     }
     // A recording URL with a quote cannot break out of the attribute.
     let mut log = call_log("101", "Contact", "");
     log.call.recording_url = Some("https://rec.example.com/a\"onmouseover=\"x.mp3".into());
-    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![json_reply(201, json!({"id": "1"}))]);
-    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![none_found(), json_reply(201, json!({"id": "1"}))]);
+    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
     let html = body["properties"]["hs_call_body"].as_str().unwrap();
     assert!(!html.contains("a\"onmouseover"), "{html}");
     assert!(html.contains("a&quot;onmouseover=&quot;x.mp3"), "{html}");
@@ -377,8 +415,8 @@ fn what_the_softphone_handed_over_is_in_the_log() {
     log.call.voicemail_url = Some("https://platform.ringcentral.com/m/9".into());
     log.call.ai_note = Some("Pat <wants> 20 seats.".into());
     log.call.transcript = Some("Pat: Hello\nJane: Hi".into());
-    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log: log.clone() }, vec![json_reply(201, json!({"id": "1"}))]);
-    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log: log.clone() }, vec![none_found(), json_reply(201, json!({"id": "1"}))]);
+    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
     assert_eq!(
         body["properties"]["hs_call_body"],
         json!("<p>Wants a quote.</p><p>Recording: <a href=\"https://rec.example.com/r/1.mp3\">https://rec.example.com/r/1.mp3</a></p>\
@@ -388,8 +426,8 @@ fn what_the_softphone_handed_over_is_in_the_log() {
     assert_eq!(body["properties"]["hs_call_recording_url"], json!("https://rec.example.com/r/1.mp3"));
     // An http link stays in the body but is not HubSpot's recording property (https only).
     log.call.recording_url = Some("http://rec.example.com/r/2.mp3".into());
-    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![json_reply(201, json!({"id": "1"}))]);
-    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    let (reqs, _) = run(&hs(), &CrmOp::CreateCallLog { log }, vec![none_found(), json_reply(201, json!({"id": "1"}))]);
+    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
     assert_eq!(body["properties"].get("hs_call_recording_url"), None);
     assert!(body["properties"]["hs_call_body"].as_str().unwrap().contains("http://rec.example.com/r/2.mp3"));
 }
@@ -584,7 +622,9 @@ fn errors_are_classified_and_never_show_the_token() {
         ("malformed 200 search", &read, resp(200, "<html>"), "transient", None, "cannot read"),
     ];
     for (name, op, reply, want_class, want_retry, want_text) in cases {
-        let (_, out) = run(&hs(), op, vec![reply]);
+        // A call log's create comes after the search for its marker.
+        let replies = if matches!(op, CrmOp::CreateCallLog { .. }) { vec![none_found(), reply] } else { vec![reply] };
+        let (_, out) = run(&hs(), op, replies);
         let e = out.expect_err(name);
         assert_eq!(class(&e), want_class, "{name}: {e:?}");
         if let CrmError::RateLimited { retry_after_ms, .. } = &e {

@@ -32,6 +32,17 @@ fn created_reply(id: &str) -> Reply {
     json_reply(201, json!({"id": id, "success": true, "errors": []}))
 }
 
+/// A SOQL reply listing the Tasks `ids` (with their creator).
+fn tasks(ids: &[(&str, &str)]) -> Reply {
+    let records: Vec<Value> = ids.iter().map(|(id, by)| json!({"attributes": {"type": "Task"}, "Id": id, "CreatedById": by})).collect();
+    json_reply(200, json!({"totalSize": records.len(), "done": true, "records": records}))
+}
+
+/// A call log's create: nothing carries the marker before, only ours after.
+fn alone(id: &str) -> Vec<Reply> {
+    vec![tasks(&[]), created_reply(id), tasks(&[(id, "005A")])]
+}
+
 #[test]
 fn api_version_is_a_recent_constant() {
     let v: f64 = API_VERSION.trim_start_matches('v').parse().unwrap();
@@ -104,12 +115,17 @@ const DESCRIPTION: &str = "Wants a quote.\nCall back Monday.\n\nRecording: https
 #[test]
 fn create_call_task_golden() {
     let op = CrmOp::CreateCallLog { log: call_log("003A000001", "Contact", "Wants a quote.\nCall back Monday.") };
-    let (reqs, out) = run(&sf(), &op, vec![created_reply("00TA000010")]);
+    let (reqs, out) = run(&sf(), &op, alone("00TA000010"));
     let mut body = task_fields(DESCRIPTION);
     body["TaskSubtype"] = json!("Call");
     body["WhoId"] = json!("003A000001");
     body["CallObject"] = json!("calltrail:call-1:main");
-    assert_request(&reqs[0], Method::Post, &api("/sobjects/Task"), AUTH, Some(body));
+    // The exact CallObject lookup before and after the create (another browser of the rep).
+    let soql = "SELECT Id, CreatedById FROM Task WHERE CallObject = 'calltrail:call-1:main' ORDER BY CreatedDate ASC, Id ASC LIMIT 10";
+    let query = api(&format!("/query/?q={}", calltrail_core::crm::common::encode_component(soql)));
+    assert_request(&reqs[0], Method::Get, &query, AUTH, None);
+    assert_request(&reqs[1], Method::Post, &api("/sobjects/Task"), AUTH, Some(body));
+    assert_request(&reqs[2], Method::Get, &query, AUTH, None);
     assert_eq!(
         out,
         Ok(CrmOutput::Created { record: RecordId::new("00TA000010"), url: Some(format!("{BASE}/lightning/r/Task/00TA000010/view")) })
@@ -121,12 +137,40 @@ fn what_the_softphone_handed_over_is_in_the_description() {
     let mut log = call_log("003A000001", "Contact", "");
     log.call.ai_note = Some("Pat wants 20 seats.".into());
     log.call.transcript = Some("Pat: Hello\r\nJane: Hi".into());
-    let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log }, vec![created_reply("00T1")]);
-    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log }, alone("00T1"));
+    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
     assert_eq!(
         body["Description"],
         json!("Recording: https://rec.example.com/r/1.mp3\n\nAI note:\nPat wants 20 seats.\n\nTranscript:\nPat: Hello\nJane: Hi")
     );
+}
+
+#[test]
+fn two_browsers_of_one_rep_leave_one_task() {
+    let op = CrmOp::CreateCallLog { log: call_log("003A000001", "Contact", "") };
+    // The other browser logged the leg before: adopted, nothing created.
+    let (reqs, out) = run(&sf(), &op, vec![tasks(&[("00T0", "005A")])]);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
+    // Both created at once, the other's is earlier: ours is deleted, theirs adopted.
+    let (reqs, out) = run(&sf(), &op, vec![tasks(&[]), created_reply("00T9"), tasks(&[("00T0", "005A"), ("00T9", "005A")]), resp(204, "")]);
+    assert_request(&reqs[3], Method::Delete, &api("/sobjects/Task/00T9"), AUTH, None);
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
+    // An earlier Task with the marker made by another Salesforce user is not ours to judge.
+    let (reqs, out) = run(&sf(), &op, vec![tasks(&[]), created_reply("00T9"), tasks(&[("00T0", "005B"), ("00T9", "005A")])]);
+    assert_eq!(reqs.len(), 3);
+    assert!(matches!(out, Ok(CrmOutput::Created { record, .. }) if record.as_str() == "00T9"));
+    // With the admin's External ID + Unique field: the marker goes there too, a duplicate is
+    // refused and read back by that field.
+    let conn = Connection { marker_field: Some("Calltrail_Marker__c".into()), ..sf() };
+    let (reqs, out) = run(&conn, &op, vec![created_reply("00T1")]);
+    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["Calltrail_Marker__c"], json!("calltrail:call-1:main"));
+    assert!(matches!(out, Ok(CrmOutput::Created { .. })));
+    let dup = json_reply(400, json!([{"message": "duplicate value found: Calltrail_Marker__c duplicates value on record with id: 00T0", "errorCode": "DUPLICATE_VALUE", "fields": []}]));
+    let (reqs, out) = run(&conn, &op, vec![dup, json_reply(200, json!({"attributes": {"type": "Task"}, "Id": "00T0"}))]);
+    assert_request(&reqs[1], Method::Get, &api("/sobjects/Task/Calltrail_Marker__c/calltrail%3Acall-1%3Amain"), AUTH, None);
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
 }
 
 #[test]
@@ -136,8 +180,8 @@ fn task_text_is_plain_and_bounded() {
     log.call.result = CallResult::Missed;
     log.call.answered_at = None;
     log.call.direction = Direction::Outbound;
-    let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log }, vec![created_reply("00T1")]);
-    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log }, alone("00T1"));
+    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
     // Plain text field: no HTML escaping, no javascript link, control characters gone.
     assert_eq!(body["Description"], json!("<script>alert('x')</script>\nsecond line"));
     assert_eq!(body["CallType"], json!("Outbound"));
@@ -147,8 +191,8 @@ fn task_text_is_plain_and_bounded() {
     assert_eq!(body["WhoId"], json!("00QA000004"));
 
     let long = "x".repeat(40_000);
-    let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log: call_log("003A1", "Contact", &long) }, vec![created_reply("00T1")]);
-    let body: Value = serde_json::from_str(reqs[0].body.as_deref().unwrap()).unwrap();
+    let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log: call_log("003A1", "Contact", &long) }, alone("00T1"));
+    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
     assert_eq!(body["Description"].as_str().unwrap().chars().count(), 32_000);
 
     let mut log = call_log("003A1", "Contact", "");
@@ -307,7 +351,9 @@ fn errors_are_classified_and_never_show_the_token() {
         ("search without records", &read, resp(200, "{}"), "transient", None, "searchRecords"),
     ];
     for (name, op, reply, want_class, want_retry, want_text) in cases {
-        let (_, out) = run(&sf(), op, vec![reply]);
+        // A call log's create comes after the lookup of its marker.
+        let replies = if matches!(op, CrmOp::CreateCallLog { .. }) { vec![tasks(&[]), reply] } else { vec![reply] };
+        let (_, out) = run(&sf(), op, replies);
         let e = out.expect_err(name);
         assert_eq!(class(&e), want_class, "{name}: {e:?}");
         if let CrmError::RateLimited { retry_after_ms, .. } = &e {

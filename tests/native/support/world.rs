@@ -107,6 +107,7 @@ pub fn call(id: &str, number: &str, start: Timestamp, end: Timestamp) -> Call {
         ai_note: None,
         transcript: None,
         logged_by: None,
+        leg: Default::default(),
     }
 }
 
@@ -121,6 +122,7 @@ pub fn integration(id: &str, kind: CrmKind) -> IntegrationSettings {
         log_messages: true,
         conflict_rule: Default::default(),
         placeholder: Default::default(),
+        marker_field: None,
     }
 }
 

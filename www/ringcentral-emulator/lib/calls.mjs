@@ -63,6 +63,21 @@ export class CallPlayer {
       if (!['blind', 'attended'].includes(type)) throw httpError('transfer.type is blind or attended');
       transfer = { to, type, afterSeconds: spec.transfer.afterSeconds ?? 20, ringSeconds: spec.transfer.ringSeconds ?? 4 };
     }
+    let conference = null;
+    if (spec.conference) {
+      // guide/voice/conference: a conference is a session of its own (`origin.type`
+      // "Conference"); the host joins it and brings the parties of other sessions in.
+      if (outcome !== 'answered' || direction !== 'Inbound') throw httpError('conference needs an answered inbound call');
+      if (transfer) throw httpError('conference and transfer cannot be combined');
+      const withExt = ext(spec.conference.withExtensionId, 'conference.withExtensionId');
+      conference = {
+        with: withExt,
+        afterSeconds: spec.conference.afterSeconds ?? 20,
+        ringSeconds: spec.conference.ringSeconds ?? 4,
+        consultSeconds: spec.conference.consultSeconds ?? 5,
+        talkMs: (spec.conference.talkSeconds ?? 60) * 1000,
+      };
+    }
     let recording = null;
     if (spec.recording) {
       const type = spec.recording === true ? 'Automatic' : spec.recording;
@@ -78,7 +93,7 @@ export class CallPlayer {
     if (spec.startTime !== undefined && Number.isNaN(Date.parse(spec.startTime))) throw httpError('startTime must be an ISO 8601 date-time');
     const dialed = spec.dialedNumber ?? (queue ? queue.phoneNumber : user?.phoneNumber) ?? account.mainNumber;
     return {
-      account, direction, outcome, external, user, queue, members, answeredBy, transfer, recording,
+      account, direction, outcome, external, user, queue, members, answeredBy, transfer, conference, recording,
       ringMs: ringSeconds * 1000, talkMs: talkSeconds * 1000, holdMs: holdSeconds * 1000, dialed,
       paceMs: num(spec.paceMs, this.emu.config.paceMs),
       callLogLagMs: num(spec.callLogLagMs, this.emu.config.callLogLagMs),
@@ -188,6 +203,12 @@ export class CallPlayer {
     }
 
     let transferInfo = null;
+    let conferenceInfo = null;
+    if (answerAt !== null && c.conference) {
+      conferenceInfo = this.conferenceSteps(c, { at, caller, owner, target, answerAt });
+      end = conferenceInfo.mergedAt;
+      return { tsid, steps, end: conferenceInfo.end, recordEnd: end, ownerParty: owner, target, transferInfo, answerAt, sessions: conferenceInfo.sessions };
+    }
     if (answerAt !== null) {
       if (c.transfer) {
         const T = answerAt + 30 + c.transfer.afterSeconds * 1000;
@@ -215,6 +236,59 @@ export class CallPlayer {
     return { tsid, steps, end: end + 15, ownerParty: owner, target, transferInfo, answerAt };
   }
 
+  /**
+   * A conference made from an answered call (the RingCentral app's "Add" then "Merge"): the
+   * user puts the caller on hold and calls a colleague (a consult session); then a conference
+   * session (`origin.type` "Conference") starts with the user as `Host`, and the caller's and the
+   * colleague's parties are brought in from their sessions, which leave those sessions `Gone`
+   * with a `peerId` naming the party they became (guide/voice/telephony-session-notifications:
+   * Gone = "cross call is established", peerId "should be set for the both ends"). Brought-in
+   * parties keep their `from`/`to`. The conference ends when the caller hangs up. Steps carry
+   * the session they belong to (`s`: 0 the call, 1 the consult, 2 the conference).
+   */
+  conferenceSteps(c, { at, caller, owner, target, answerAt }) {
+    const cf = c.conference;
+    const acc = c.account.id;
+    const u = target;
+    const b = cf.with;
+    const sessions = [null, { tsid: `s-${hex(16)}`, origin: 'Call' }, { tsid: `s-${hex(16)}`, origin: 'Conference' }];
+    const partyIn = (s, fields) => ({ accountId: acc, id: `p-${sessions[s].tsid.slice(2)}-${fields.n}`, ...fields, n: undefined });
+    const uEnd = { phoneNumber: u.phoneNumber ?? c.dialed, name: u.name, extensionId: u.id };
+    const bEnd = { phoneNumber: b.phoneNumber ?? c.account.mainNumber, name: b.name, extensionId: b.id };
+    const T = answerAt + 30 + cf.afterSeconds * 1000;
+    // The caller waits on hold while the user consults the colleague.
+    at(T, owner, 'Hold', { rec: true });
+    const cu = partyIn(1, { n: 1, extensionId: u.id, direction: 'Outbound', from: uEnd, to: bEnd });
+    const cb = partyIn(1, { n: 2, extensionId: b.id, direction: 'Inbound', from: uEnd, to: bEnd });
+    at(T + 20, cu, 'Setup', { s: 1 });
+    at(T + 40, cb, 'Setup', { s: 1 });
+    at(T + 60, cb, 'Proceeding', { s: 1 });
+    at(T + 80, cu, 'Proceeding', { s: 1 });
+    const B = T + 80 + cf.ringSeconds * 1000;
+    at(B, cb, 'Answered', { s: 1 });
+    at(B + 30, cu, 'Answered', { s: 1 });
+    // Merge: the conference session and its host.
+    const M = B + 30 + cf.consultSeconds * 1000;
+    const host = partyIn(2, { n: 1, extensionId: u.id, direction: 'Outbound', from: uEnd, to: { phoneNumber: 'conference', name: 'Conference' }, conferenceRole: 'Host' });
+    at(M, host, 'Setup', { s: 2 });
+    at(M + 20, host, 'Answered', { s: 2, rec: true });
+    // The caller brought in: it leaves the call's session for the conference, and so does the user.
+    const xc = partyIn(2, { n: 2, direction: caller.direction, from: caller.from, to: caller.to, conferenceRole: 'Participant' });
+    at(M + 40, caller, 'Gone', { peer: { s: 2, p: xc } });
+    at(M + 40, xc, 'Answered', { s: 2 });
+    at(M + 45, owner, 'Gone', { peer: { s: 2, p: host }, rec: true });
+    // The colleague brought in from the consult session; the consult ends.
+    const xb = partyIn(2, { n: 3, extensionId: b.id, direction: 'Inbound', from: uEnd, to: bEnd, conferenceRole: 'Participant' });
+    at(M + 60, cb, 'Gone', { s: 1, peer: { s: 2, p: xb } });
+    at(M + 60, xb, 'Answered', { s: 2 });
+    at(M + 65, cu, 'Gone', { s: 1, peer: { s: 2, p: host } });
+    const E = M + 65 + cf.talkMs;
+    at(E, xc, 'Disconnected', { s: 2 });
+    at(E + 10, xb, 'Disconnected', { s: 2 });
+    at(E + 20, host, 'Disconnected', { s: 2, rec: true });
+    return { mergedAt: M + 45, end: E + 20, sessions, consult: { at: T + 20, answeredAt: B, end: M + 65 } };
+  }
+
   /** Talk (with an optional hold in the middle); returns the hang-up offset. */
   talk(c, at, p, from) {
     if (!c.holdMs) return from + c.talkMs;
@@ -230,27 +304,36 @@ export class CallPlayer {
     const total = tl.end;
     const startMs = c.startMs ?? this.emu.now() - total; // the call has just ended
     const sessionId = digits(12);
+    // Sessions: the call's own, and for a conference the consult and conference sessions, each
+    // with its own ids and `sequence`.
+    const sessions = (tl.sessions ?? [null]).map((x, i) => (i === 0 || !x ? { tsid: tl.tsid, origin: 'Call', sessionId } : { ...x, sessionId: digits(12) }));
+    const seq = sessions.map(() => 0);
     tl.steps.sort((a, b) => a.t - b.t);
-    const events = tl.steps.map((s, i) => {
+    const events = tl.steps.map((s) => {
       const p = s.p;
-      const party = { ...structuredClone(p), status: { code: s.code, ...(s.reason ? { reason: s.reason } : {}), rcc: false } };
+      const si = s.s ?? 0;
+      const status = { code: s.code, ...(s.reason ? { reason: s.reason } : {}), rcc: false };
+      if (s.peer) status.peerId = { sessionId: sessions[s.peer.s].sessionId, telephonySessionId: sessions[s.peer.s].tsid, partyId: s.peer.p.id };
+      const party = { ...structuredClone(p), status };
       // Key order as in the documented payloads.
       const ordered = {
         accountId: party.accountId, ...(party.extensionId ? { extensionId: party.extensionId } : {}), id: party.id,
         direction: party.direction, to: party.to, from: party.from,
-        ...(c.recording && s.rec && p.extensionId ? { recordings: [{ id: c.recording.id, active: s.code !== 'Disconnected' }] } : {}),
+        ...(c.recording && s.rec && p.extensionId ? { recordings: [{ id: c.recording.id, active: !['Disconnected', 'Gone'].includes(s.code) }] } : {}),
         status: party.status, ...(party.queueCall ? { queueCall: true } : {}), park: {},
         missedCall: Boolean(s.missed), standAlone: false, muted: false,
+        ...(party.conferenceRole ? { conferenceRole: party.conferenceRole } : {}),
         ...(party.uiCallInfo ? { uiCallInfo: party.uiCallInfo } : {}),
       };
+      seq[si] += 1;
       return {
-        sequence: i + 1,
-        sessionId,
-        telephonySessionId: tl.tsid,
+        sequence: seq[si],
+        sessionId: sessions[si].sessionId,
+        telephonySessionId: sessions[si].tsid,
         serverId: '10.13.22.27.TAM',
         eventTime: iso(startMs + s.t),
         parties: [ordered],
-        origin: { type: 'Call' },
+        origin: { type: sessions[si].origin },
       };
     });
 
@@ -258,7 +341,8 @@ export class CallPlayer {
     const played = {
       telephonySessionId: tl.tsid, sessionId, startTime: iso(startMs), durationMs: total,
       callLogRecordId: record?.id ?? null,
-      events: events.map((e) => ({ sequence: e.sequence, eventTime: e.eventTime, partyId: e.parties[0].id, extensionId: e.parties[0].extensionId ?? null, direction: e.parties[0].direction, code: e.parties[0].status.code, reason: e.parties[0].status.reason ?? null, missedCall: e.parties[0].missedCall })),
+      events: events.map((e) => ({ sequence: e.sequence, telephonySessionId: e.telephonySessionId, eventTime: e.eventTime, partyId: e.parties[0].id, extensionId: e.parties[0].extensionId ?? null, direction: e.parties[0].direction, code: e.parties[0].status.code, reason: e.parties[0].status.reason ?? null, missedCall: e.parties[0].missedCall })),
+      ...(sessions.length > 1 ? { sessions: sessions.map((x) => ({ telephonySessionId: x.tsid, sessionId: x.sessionId, origin: x.origin })) } : {}),
     };
     this.calls.push(played);
     for (let i = 0; i < events.length; i++) {
@@ -290,7 +374,8 @@ export class CallPlayer {
     const base = this.emu.baseUrl;
     const acc = c.account.id;
     const id = token(15);
-    const durationMs = tl.end;
+    // A call merged into a conference ends, for its record, at the merge (README "Assumptions").
+    const durationMs = tl.recordEnd ?? tl.end;
     const inbound = c.direction === 'Inbound';
     const ext = c.external;
     const target = inbound ? tl.target : c.user;
@@ -343,7 +428,7 @@ export class CallPlayer {
       if (c.queue && c.outcome !== 'answered') legs[0].extension = extensionRef(c.queue);
       if (tl.answerAt !== null && tl.answerAt !== undefined) {
         const first = tl.transferInfo ? tl.transferInfo.fromExt : tl.target;
-        const firstEnd = tl.transferInfo ? tl.transferInfo.at : tl.end;
+        const firstEnd = tl.transferInfo ? tl.transferInfo.at : (tl.recordEnd ?? tl.end);
         legs.push({ ...common, startTime: iso(startMs + tl.answerAt), duration: Math.round((firstEnd - tl.answerAt) / 1000), durationMs: firstEnd - tl.answerAt, direction: 'Inbound', action: 'Phone Call', result: 'Accepted', to: { phoneNumber: c.dialed, name: first.name, extensionId: first.id }, from: outside, transport: 'PSTN', legType: 'Accept', extension: extensionRef(first), ...(recording ? { recording } : {}) });
         if (tl.transferInfo) {
           const ti = tl.transferInfo;

@@ -15,7 +15,9 @@
 //!   by their subject. Clio has no duration field: it is in the body.
 //! - **Markers**: `external_properties: [{name: "calltrail_marker", value: <marker>}]`, found
 //!   with `GET /api/v4/communications.json?external_property_name=…&external_property_value=…`,
-//!   an exact filter, not a search index. Contacts have no external properties: a lost
+//!   an exact filter, not a search index. A call log's create runs it before and after
+//!   ([`super::guard::exact`]: another browser of the rep logging the same leg). Contacts have
+//!   no external properties: a lost
 //!   placeholder create is found by listing Person contacts `created_since` shortly before the
 //!   op with the same number, also a plain filter.
 //! - **Auth**: `Authorization: Bearer <token>`.
@@ -25,6 +27,7 @@
 use serde_json::{json, Value};
 
 use super::common::{self, Access, Flow};
+use super::guard;
 use super::*;
 use crate::model::Direction;
 use crate::phone;
@@ -38,14 +41,7 @@ const LOOKUP_SLACK_MS: i64 = 15 * 60_000;
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
     common::settle(match op {
         CrmOp::SearchContacts { phone } => search(conn, phone, history),
-        CrmOp::CreateCallLog { log } => write(conn, history, || {
-            let mut data = call_fields(log);
-            data["type"] = json!("PhoneCommunication");
-            let contact = contact_id(&log.contact.id)?;
-            data[party_key(log.call.direction)] = json!([{ "id": contact, "type": "Contact" }]);
-            data["external_properties"] = json!([{ "name": MARKER_PROPERTY, "value": log.marker.as_str() }]);
-            Ok(send(conn, Method::Post, "/api/v4/communications.json", &data))
-        }),
+        CrmOp::CreateCallLog { log } => Ok(create_call(conn, history, log)),
         CrmOp::UpdateCallLog { record, log } => write(conn, history, || {
             Ok(send(conn, Method::Patch, &communication_path(record)?, &call_fields(log)))
         }),
@@ -142,6 +138,57 @@ fn write(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result
             _ => CrmOutput::Updated,
         })
     }))
+}
+
+/// A call log's communication, made safe against another place logging the same leg
+/// (`crm::guard::exact`): the exact external-property lookup runs before the create and again
+/// after it, ordered by id (Clio's ids grow with creation), with each record's `user`.
+fn create_call(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
+    let lookup = || {
+        let q = [
+            ("external_property_name", MARKER_PROPERTY.to_owned()),
+            ("external_property_value", log.marker.as_str().to_owned()),
+            ("fields", "id,user{id},external_properties{name,value}".to_owned()),
+            ("order", "id(asc)".to_owned()),
+        ];
+        get(conn, "/api/v4/communications.json", &q)
+    };
+    let read = |r: &Reply| {
+        let v = reply_json(conn, r, Access::Read)?;
+        let data = v.get("data").and_then(Value::as_array).ok_or_else(|| common::malformed(Access::Read, CRM, "no data in the list"))?;
+        Ok(data
+            .iter()
+            .filter(|c| carries(c, &log.marker))
+            .filter_map(|c| Some(guard::Existing { id: common::string_at(c, "/id")?, creator: common::string_at(c, "/user/id") }))
+            .collect())
+    };
+    let create = || {
+        let mut data = call_fields(log);
+        data["type"] = json!("PhoneCommunication");
+        let contact = contact_id(&log.contact.id)?;
+        data[party_key(log.call.direction)] = json!([{ "id": contact, "type": "Contact" }]);
+        data["external_properties"] = json!([{ "name": MARKER_PROPERTY, "value": log.marker.as_str() }]);
+        Ok(send(conn, Method::Post, "/api/v4/communications.json", &data))
+    };
+    let created = |r: &Reply| {
+        let v = reply_json(conn, r, Access::Write)?;
+        let id = common::string_at(&v, "/data/id").ok_or_else(|| common::malformed(Access::Write, CRM, "no record id"))?;
+        Ok(CrmOutput::Created { record: RecordId::new(id), url: None })
+    };
+    let delete = |id: &RecordId| {
+        let url = format!("{}/api/v4/communications/{}.json", conn.base_url, common::encode_component(id.as_str()));
+        common::json_request(Method::Delete, url, &auth(conn), None)
+    };
+    guard::exact(&guard::Exact { lookup: &lookup, read: &read, create: &create, created: &created, delete: &delete }, history)
+}
+
+/// Whether a listed communication carries `marker` (the filter is exact; this guards against a
+/// server that ignores it; a record listed without its properties is taken as carrying it).
+fn carries(c: &Value, marker: &Marker) -> bool {
+    match c.get("external_properties").and_then(Value::as_array) {
+        Some(props) => props.iter().any(|p| common::str_at(p, "/name") == Some(MARKER_PROPERTY) && common::str_at(p, "/value") == Some(marker.as_str())),
+        None => true,
+    }
 }
 
 /// Who the contact is on a communication: the sender of what they started, else a receiver.

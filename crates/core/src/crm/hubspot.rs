@@ -7,8 +7,11 @@
 //!   digits on `hs_searchable_calculated_phone_number` and `_mobile_number`, common written
 //!   forms on raw `phone` and `mobilephone` with `IN`), paged with `after` up to
 //!   [`MAX_SEARCH_PAGES`]; every returned number is re-verified with `phone::matches`.
-//! - CreateCallLog: `POST /crm/v3/objects/calls` with the `hs_call_*` properties and an inline
-//!   association to the contact (type 194, call → contact).
+//! - CreateCallLog: the calls search for the marker, then `POST /crm/v3/objects/calls` with the
+//!   `hs_call_*` properties and an inline association to the contact (type 194, call →
+//!   contact); with the admin's unique property (`marker_field`) no search: the create carries
+//!   the marker there too, and a 409 is followed by `GET …/calls/{marker}?idProperty=…`
+//!   ([`super::guard`]).
 //! - UpdateCallLog: `PATCH /crm/v3/objects/calls/{id}`.
 //! - CreateMessageLog: SMS → `POST /crm/v3/objects/communications` (`hs_communication_channel_type`
 //!   `SMS`, association type 81, communication → contact); fax → `POST /crm/v3/objects/notes`
@@ -21,8 +24,9 @@
 //! "unique ID of the call" HubSpot's calling-extension docs define), so no schema change is
 //! needed. HubSpot can read a record by a property with `GET /crm/v3/objects/calls/{value}
 //! ?idProperty=…`, but only for properties created with `hasUniqueValue`, which needs a
-//! custom property per portal (and whether calls allow unique properties is not documented),
-//! so the documented, schema-free option is the calls search API, filtering
+//! custom property per portal: when the admin made one and named it in `marker_field`, calls
+//! carry the marker there too and are read by it exactly. Otherwise the documented,
+//! schema-free option is the calls search API, filtering
 //! `hs_call_external_id EQ marker`. Search is eventually consistent: a record created seconds
 //! ago may be missing, so [`super::capabilities`] says `exact_marker_lookup: false` and the
 //! engine waits out `search_lag_ms` before believing "not found". Messages carry the marker
@@ -40,6 +44,7 @@
 use serde_json::{json, Value};
 
 use super::common::{self, Access};
+use super::guard;
 use super::*;
 use crate::model::{CallResult, Direction, MessageKind, RecordType};
 use crate::phone;
@@ -62,9 +67,7 @@ const CONTACT_PROPERTIES: [&str; 6] = ["firstname", "lastname", "phone", "mobile
 pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
     match op {
         CrmOp::SearchContacts { phone } => search_contacts(conn, phone, history),
-        CrmOp::CreateCallLog { log } => {
-            RULES.one_shot(conn, history, Access::Write, || create_call(conn, log), |r| created(r, Access::Write))
-        }
+        CrmOp::CreateCallLog { log } => create_call_guarded(conn, log, history),
         CrmOp::UpdateCallLog { record, log } => {
             RULES.one_shot(conn, history, Access::Write, || update_call(conn, record, log), |_| Ok(CrmOutput::Updated))
         }
@@ -177,9 +180,73 @@ fn association(contact: &RecordId, type_id: u32) -> Value {
     json!([{"to": {"id": contact.as_str()}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}])
 }
 
-fn create_call(conn: &Connection, log: &CallLog) -> HttpRequest {
-    let body = json!({"properties": call_properties(log), "associations": association(&log.contact.id, CALL_TO_CONTACT)});
+/// The create of a call log; `unique_field`: the admin's unique property, which holds the
+/// marker too.
+fn create_call(conn: &Connection, log: &CallLog, unique_field: Option<&str>) -> HttpRequest {
+    let mut properties = call_properties(log);
+    if let Some(field) = unique_field {
+        properties[field] = json!(log.marker.as_str());
+    }
+    let body = json!({"properties": properties, "associations": association(&log.contact.id, CALL_TO_CONTACT)});
     request(conn, Method::Post, "/crm/v3/objects/calls", Some(body))
+}
+
+/// A call log, made safe against another place logging the same leg (`crm::guard`): with the
+/// admin's unique call property (`marker_field`) the marker goes there too, HubSpot refuses a
+/// second call with it (409) and the first is read back exactly (`idProperty`); without it, the
+/// calls search for the marker runs before the create, and misses a call the other place made
+/// within the search index's lag.
+fn create_call_guarded(conn: &Connection, log: &CallLog, history: &[Exchange]) -> Step {
+    let created_reply = |r: &Reply| RULES.ok_response(conn, r, Access::Write).and_then(|r| created(r, Access::Write));
+    match conn.marker_field.as_deref() {
+        Some(field) => guard::unique(
+            &guard::Unique {
+                create: &|| Ok(create_call(conn, log, Some(field))),
+                created: &created_reply,
+                conflict: &|r| matches!(r, Reply::Response(x) if x.status == 409),
+                get: &|| get_by_marker(conn, field, &log.marker),
+                read: &|r| read_by_marker(conn, r),
+            },
+            history,
+        ),
+        None => guard::searched(
+            &guard::Searched {
+                lookup: &|| request(conn, Method::Post, "/crm/v3/objects/calls/search", Some(find_call_body(&log.marker))),
+                read: &|r| {
+                    let resp = RULES.ok_response(conn, r, Access::Read)?;
+                    let v = common::json_body(resp, Access::Read, CRM)?;
+                    let found = results(&v)?
+                        .iter()
+                        .find(|c| common::str_at(c, &format!("/properties/{MARKER_PROPERTY}")).is_some_and(|m| m == log.marker.as_str()));
+                    Ok(found.and_then(|c| common::string_at(c, "/id")))
+                },
+                create: &|| Ok(create_call(conn, log, None)),
+                created: &created_reply,
+            },
+            history,
+        ),
+    }
+}
+
+/// The exact read of a call by the unique property `field` holding `marker`.
+fn get_by_marker(conn: &Connection, field: &str, marker: &Marker) -> HttpRequest {
+    let path = format!(
+        "/crm/v3/objects/calls/{}?idProperty={}&properties={}",
+        common::encode_component(marker.as_str()),
+        common::encode_component(field),
+        common::encode_component(MARKER_PROPERTY)
+    );
+    request(conn, Method::Get, &path, None)
+}
+
+/// The call an exact read names: `None` on 404.
+fn read_by_marker(conn: &Connection, r: &Reply) -> Result<Option<String>, CrmError> {
+    if matches!(r, Reply::Response(x) if x.status == 404) {
+        return Ok(None);
+    }
+    let resp = RULES.ok_response(conn, r, Access::Read)?;
+    let v = common::json_body(resp, Access::Read, CRM)?;
+    Ok(common::string_at(&v, "/id"))
 }
 
 fn update_call(conn: &Connection, record: &RecordId, log: &CallLog) -> HttpRequest {
@@ -404,6 +471,10 @@ fn find_contact_body(phone: &E164, hint: &LogHint) -> Value {
 
 fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exchange]) -> Step {
     match hint.what {
+        LogWhat::Call if conn.marker_field.is_some() => {
+            let field = conn.marker_field.as_deref().unwrap_or(MARKER_PROPERTY);
+            common::one_shot(history, || get_by_marker(conn, field, marker), |r| read_by_marker(conn, r).map(|id| CrmOutput::Found { record: id.map(RecordId::new) }))
+        }
         LogWhat::Call => {
             let path = "/crm/v3/objects/calls/search";
             RULES.one_shot(conn, history, Access::Read, || request(conn, Method::Post, path, Some(find_call_body(marker))), |r| {

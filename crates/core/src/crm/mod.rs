@@ -18,6 +18,7 @@
 
 pub mod clio;
 pub mod common;
+pub mod guard;
 pub mod hubspot;
 pub mod oauth;
 pub mod pipedrive;
@@ -307,6 +308,9 @@ pub struct Connection {
     /// API token or OAuth access token, as the CRM expects it in its auth header.
     pub token: Secret,
     pub default_country: Country,
+    /// A field the CRM's admin made unique on its call object, which call logs carry the marker
+    /// in so the CRM refuses a second record with it (`IntegrationSettings::marker_field`).
+    pub marker_field: Option<String>,
 }
 
 /// The next step of `op` for the CRM of `conn`, given the exchanges so far (empty at first).
@@ -331,6 +335,17 @@ pub struct Capabilities {
     pub html_notes: bool,
     /// Whether the CRM can update a call log after it was created.
     pub updatable_call_logs: bool,
+}
+
+/// [`capabilities`] of an integration whose admin made a unique marker field
+/// (`marker_field`): HubSpot then reads a call by it exactly (`idProperty`), without the
+/// search index's lag. The others' lookups do not change.
+pub fn capabilities_with(kind: CrmKind, marker_field: bool) -> Capabilities {
+    let caps = capabilities(kind);
+    match kind {
+        CrmKind::HubSpot if marker_field => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, ..caps },
+        _ => caps,
+    }
 }
 
 pub fn capabilities(kind: CrmKind) -> Capabilities {

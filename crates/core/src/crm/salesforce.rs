@@ -9,7 +9,8 @@
 //!   `phone::matches`.
 //! - CreateCallLog: `POST /sobjects/Task` with `TaskSubtype: Call`, `CallType`,
 //!   `CallDurationInSeconds`, `CallDisposition` (≤ 255), `ActivityDate`, `Status: Completed`,
-//!   plain-text `Description`, `WhoId` and the marker in `CallObject`.
+//!   plain-text `Description`, `WhoId` and the marker in `CallObject`, between two
+//!   `SELECT Id, CreatedById FROM Task WHERE CallObject = …` (see "Markers").
 //! - UpdateCallLog / UpdateMessageLog: `PATCH /sobjects/Task/{id}` (204, no body).
 //! - CreateMessageLog: `POST /sobjects/Task` with `TaskSubtype: Task`, `Subject` "SMS with …" or
 //!   "Fax with …", the day's messages in `Description`, the marker in `CallObject`.
@@ -23,9 +24,13 @@
 //! telephony system's identifier of the call, so writing our marker there needs no schema
 //! change and `SELECT Id FROM Task WHERE CallObject = '…'` finds it exactly: SOQL reads the
 //! database, not a search index, so "not found" is true at once and
-//! [`super::capabilities`] says `exact_marker_lookup: true`. (The stronger alternative, a
-//! custom External ID field with upsert, needs an admin or a managed package; a 300 reply from
-//! such an upsert is classified as a refusal that needs a person.) SMS and fax Tasks use
+//! [`super::capabilities`] says `exact_marker_lookup: true`. A call log's create is guarded
+//! against another browser of the rep logging the same leg ([`super::guard`]): the lookup runs
+//! before the create and again after it (a simultaneous twin made by the same user is deleted by
+//! the browser that made it), or, when the admin made an External ID + Unique Task field and
+//! named it in `marker_field`, the marker goes there too and Salesforce refuses the twin
+//! (`DUPLICATE_VALUE`), which is then read by that field. (Upsert by that field is not used: it
+//! would overwrite the other browser's notes.) SMS and fax Tasks use
 //! `CallObject` too: the messages come from the same telephony system, and the field is the
 //! only standard filterable one that holds an opaque id without showing it to reps; their
 //! `TaskSubtype` stays `Task`, so they never count as calls. A placeholder Lead carries the
@@ -40,6 +45,7 @@
 use serde_json::{json, Value};
 
 use super::common::{self, Access};
+use super::guard;
 use super::*;
 use crate::model::{CallResult, Direction, RecordType};
 use crate::phone;
@@ -66,7 +72,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
         CrmOp::SearchContacts { phone } => {
             RULES.one_shot(conn, history, Access::Read, || search_request(conn, phone), |r| parse_search(conn, phone, r))
         }
-        CrmOp::CreateCallLog { log } => create_task(conn, history, "Call", &log.contact.id, &log.marker, || call_fields(log)),
+        CrmOp::CreateCallLog { log } => create_call_task(conn, history, log),
         CrmOp::UpdateCallLog { record, log } => update_task(conn, history, record, || call_fields(log)),
         CrmOp::FindLog { marker, hint } => find_log(conn, marker, hint, history),
         CrmOp::CreateContact { name, phone, marker } => RULES.one_shot(
@@ -241,6 +247,73 @@ fn create_task(
         request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(f))
     };
     RULES.one_shot(conn, history, Access::Write, build, |r| created(conn, "Task", r))
+}
+
+/// A call log's Task, made safe against another place logging the same leg (`crm::guard`):
+/// with the admin's unique External ID field (`marker_field`) the marker goes there too and a
+/// duplicate is refused (`DUPLICATE_VALUE`), then read back by that field; without it, the
+/// exact `CallObject` lookup runs before the create and again after it.
+fn create_call_task(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
+    if let Err(e) = marker_ok(&log.marker) {
+        return Step::Done(Err(e));
+    }
+    let build = |field: Option<&str>| {
+        let mut f = call_fields(log);
+        f["TaskSubtype"] = json!("Call");
+        f["WhoId"] = json!(log.contact.id.as_str());
+        f["CallObject"] = json!(log.marker.as_str());
+        if let Some(field) = field {
+            f[field] = json!(log.marker.as_str());
+        }
+        Ok(request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(f)))
+    };
+    let created_reply = |r: &Reply| RULES.ok_response(conn, r, Access::Write).and_then(|r| created(conn, "Task", r));
+    match conn.marker_field.as_deref() {
+        Some(field) => guard::unique(
+            &guard::Unique {
+                create: &|| build(Some(field)),
+                created: &created_reply,
+                conflict: &|r| matches!(r, Reply::Response(x) if x.status == 400 && error_code(&x.body).as_deref() == Some("DUPLICATE_VALUE")),
+                get: &|| {
+                    // The resource takes no parameters: the whole record comes back, `Id` first.
+                    let path = format!("/sobjects/Task/{}/{}", common::encode_component(field), common::encode_component(log.marker.as_str()));
+                    request(conn, Method::Get, api(conn, &path), None)
+                },
+                read: &|r| match r {
+                    Reply::Response(x) if x.status == 404 => Ok(None),
+                    _ => {
+                        let resp = RULES.ok_response(conn, r, Access::Read)?;
+                        let v = common::json_body(resp, Access::Read, CRM)?;
+                        Ok(common::string_at(&v, "/Id"))
+                    }
+                },
+            },
+            history,
+        ),
+        None => guard::exact(
+            &guard::Exact {
+                lookup: &|| query_request(conn, &marker_soql(&log.marker)),
+                read: &|r| {
+                    let resp = RULES.ok_response(conn, r, Access::Read)?;
+                    let v = common::json_body(resp, Access::Read, CRM)?;
+                    let records = v.get("records").and_then(Value::as_array).ok_or_else(|| common::malformed(Access::Read, CRM, "no records in the query reply"))?;
+                    Ok(records
+                        .iter()
+                        .filter_map(|t| Some(guard::Existing { id: common::string_at(t, "/Id")?, creator: common::string_at(t, "/CreatedById") }))
+                        .collect())
+                },
+                create: &|| build(None),
+                created: &created_reply,
+                delete: &|id| request(conn, Method::Delete, api(conn, &format!("/sobjects/Task/{}", common::encode_component(id.as_str()))), None),
+            },
+            history,
+        ),
+    }
+}
+
+/// The SOQL that lists the Tasks carrying `marker`, earliest first, with their creator.
+pub fn marker_soql(marker: &Marker) -> String {
+    format!("SELECT Id, CreatedById FROM Task WHERE CallObject = {} ORDER BY CreatedDate ASC, Id ASC LIMIT 10", soql_quote(marker.as_str()))
 }
 
 /// Rewrites Task `record` with `fields()` (`PATCH`, 204 and no body).

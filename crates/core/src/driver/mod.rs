@@ -600,7 +600,13 @@ impl Driver {
         let Some(integ) = settings.integrations.iter().find(|i| &i.id == integration) else {
             return Err(CrmError::Permanent { message: format!("integration {integration} is not configured") });
         };
-        Ok(Connection { kind: integ.kind, base_url: integ.base_url.trim_end_matches('/').to_owned(), token, default_country: settings.default_country })
+        Ok(Connection {
+            kind: integ.kind,
+            base_url: integ.base_url.trim_end_matches('/').to_owned(),
+            token,
+            default_country: settings.default_country,
+            marker_field: integ.marker_field.clone(),
+        })
     }
 
     /// A test search for the options page's "Test connection": the conversation to run, or

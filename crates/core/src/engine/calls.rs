@@ -9,7 +9,7 @@ use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
 use super::slot::{call_slot_key, Mode, Slot, SlotKey, SlotState, Subject, Trigger};
-use super::{conflict, messages, Engine, Notice, ProblemKind, Resolution};
+use super::{conflict, messages, shared, Engine, Notice, ProblemKind, Resolution};
 
 fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mode, trigger: Trigger, state: SlotState, at: Timestamp) -> Slot {
     Slot { key, subject, integration, mode, trigger, state, targets: Vec::new(), attempts: 0, last_error: None, at, messages: 0, update_due: None, busy: false }
@@ -44,6 +44,7 @@ impl Engine {
             call.ended_at = Some(now.max(call.started_at));
         }
         let id = call.id.clone();
+        let mut live_ended = false;
         let was_ended = match self.calls.get_mut(&id) {
             Some(entry) => {
                 let c = &mut entry.call;
@@ -59,10 +60,18 @@ impl Engine {
                 c.answered_at = call.answered_at.or(c.answered_at);
                 if !entry.ended {
                     c.ended_at = call.ended_at.or(c.ended_at);
+                } else if ended && shared::is_live_elsewhere(c) {
+                    // The end first heard of came from a device that only rang; this is the
+                    // call's real end, after the rep answered on another device.
+                    if let Some(e) = call.ended_at.filter(|e| c.answered_at.is_some_and(|a| *e > a)) {
+                        c.ended_at = Some(e);
+                        live_ended = true;
+                    }
                 }
                 c.recording_url = call.recording_url.or(c.recording_url.take());
                 c.our_number = call.our_number.or(c.our_number.take());
                 c.logged_by = c.logged_by.or(call.logged_by);
+                c.leg.merge(&call.leg);
                 if call.result != crate::model::CallResult::Unknown {
                     c.result = call.result;
                 }
@@ -73,7 +82,9 @@ impl Engine {
                 false
             }
         };
-        if ended && was_ended {
+        if live_ended {
+            self.wake_live_call(&id);
+        } else if ended && was_ended {
             self.problem(ProblemKind::Duplicate, format!("call {id} ended again; merged into the first"));
         }
         if ended && !was_ended {
@@ -104,8 +115,16 @@ impl Engine {
             let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
             let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
             let owned = owner.filter(|o| *o == kind).map(logged_by_words);
+            let call = entry.map(|e| &e.call);
+            // An inbound call nobody answered, as far as this device knows: decided after a
+            // short wait (`shared`), or now where there is none to give.
+            let settle = self.opts.unanswered_settle_ms;
+            let unanswered = call.is_some_and(shared::is_unanswered);
+            let not_the_reps = call.and_then(shared::not_the_reps);
             let (mode, trigger, state, why) = if let Some(reason) = owned {
                 (Mode::Auto, Trigger::Auto, SlotState::Skipped { reason }, "the CRM logs this call itself")
+            } else if let (Some(reason), 0) = (not_the_reps, settle) {
+                (Mode::Auto, Trigger::Auto, SlotState::Skipped { reason: reason.into() }, "not logged: not the rep's leg of a shared call")
             } else if picks.is_some() {
                 let due = if log_now { now } else { ended_at.plus_mins(delay).max(now) };
                 (Mode::Active, Trigger::Active, SlotState::Waiting { due: Some(due) }, "active-call picks: logged after the delay")
@@ -113,10 +132,13 @@ impl Engine {
                 (Mode::Auto, Trigger::Auto, SlotState::Skipped { reason: "automatic logging is off".into() }, "automatic logging off")
             } else if notes_opened {
                 (Mode::Digest, Trigger::Digest, SlotState::Waiting { due: None }, "notes opened during the call: left for the digest")
+            } else if unanswered && settle > 0 {
+                let due = ended_at.plus_ms(settle).max(now);
+                (Mode::Auto, Trigger::Auto, SlotState::Waiting { due: Some(due) }, "unanswered here: decided after a short wait (another device or a colleague may have answered)")
             } else {
                 (Mode::Auto, Trigger::Auto, SlotState::Waiting { due: Some(now) }, "call ended: automatic logging")
             };
-            let waiting_now = matches!(state, SlotState::Waiting { due: Some(_) });
+            let waiting_now = matches!(state, SlotState::Waiting { due: Some(d) } if d <= now);
             self.slots.insert(key.clone(), new_slot(key.clone(), subject, integ_id.clone(), mode, trigger, state, ended_at));
             if let Some(p) = picks {
                 self.set_targets(&key, p);

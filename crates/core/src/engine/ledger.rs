@@ -13,7 +13,7 @@ use crate::model::{CallId, Contact, IntegrationId, RecordId};
 use super::placeholder::{self, CachedPlaceholder};
 use super::retry::backoff_ms;
 use super::records::CallMatches;
-use super::slot::{call_slot_key, marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
+use super::slot::{call_marker, call_slot_key, marker, Mode, SlotKey, SlotState, Subject, Target, Trigger};
 use super::{conflict, hygiene, Engine, Notice, OpKind, ProblemKind, StoreName};
 
 impl Engine {
@@ -53,6 +53,10 @@ impl Engine {
             }
             (OpKind::Search, Err(e)) => self.on_failure(&key, e),
             (OpKind::Create { target, rev }, Ok(CrmOutput::Created { record, .. })) => self.on_created(&key, target, Some(rev), record, "logged"),
+            // The connector's guard found the leg's record already made, under the same marker,
+            // by another place the rep logs from (a second browser, the server): it is adopted,
+            // and rewritten only if notes were written here (`crm::guard`).
+            (OpKind::Create { target, .. }, Ok(CrmOutput::Found { record: Some(record) })) => self.on_adopted(&key, target, record),
             (OpKind::CreateContact, Ok(CrmOutput::Contact { contact })) => self.on_placeholder_created(&key, contact, "placeholder created"),
             (OpKind::Create { .. } | OpKind::CreateContact, Ok(other)) => {
                 // The write may have happened: treat as unknown so the marker is looked for.
@@ -162,8 +166,14 @@ impl Engine {
     /// Fixes the contacts a slot logs to and makes it ready to create now.
     pub(super) fn set_targets(&mut self, key: &SlotKey, contacts: Vec<Contact>) {
         let now = self.now;
+        let leg = self.slots.get(key).and_then(|s| s.call_id()).and_then(|id| self.calls.get(id)).and_then(|e| e.call.leg.id.clone());
         let Some(s) = self.slots.get_mut(key) else { return };
-        s.targets = contacts.into_iter().enumerate().map(|(i, c)| Target { marker: marker(key, i, Some(&c)), contact: c, record: None, synced: 0 }).collect();
+        let call = s.call_id().cloned();
+        let marker_of = |i: usize, c: &Contact| match &call {
+            Some(id) => call_marker(id, leg.as_deref(), i, Some(c)),
+            None => marker(key, i, Some(c)),
+        };
+        s.targets = contacts.into_iter().enumerate().map(|(i, c)| Target { marker: marker_of(i, &c), contact: c, record: None, synced: 0 }).collect();
         s.state = SlotState::Waiting { due: Some(now) };
         self.enqueue(key);
         self.save_slot(key);
@@ -281,6 +291,19 @@ impl Engine {
         self.save_slot(key);
         self.audit(Some(key), trigger, how, contact, Some(record));
         self.enqueue(key);
+    }
+
+    /// The leg's record, made under the same marker by another place the rep logs from: it is
+    /// this slot's record now. Notes written here (during the call or after) are written into it
+    /// by an update; without any, the record stays as the other place made it.
+    fn on_adopted(&mut self, key: &SlotKey, target: usize, record: RecordId) {
+        let notes = self.slots.get(key).and_then(|s| s.call_id()).and_then(|c| self.calls.get(c)).is_some_and(|c| !c.call.notes.trim().is_empty());
+        if let Some(s) = self.slots.get_mut(key) {
+            if notes && s.messages == 0 {
+                s.messages = 1;
+            }
+        }
+        self.on_created(key, target, None, record, "already logged under this leg's marker (by another browser or the server): adopted");
     }
 
     fn on_unknown(&mut self, key: &SlotKey, message: String) {

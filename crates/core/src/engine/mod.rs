@@ -61,6 +61,7 @@ pub mod messages;
 pub mod placeholder;
 pub mod records;
 pub mod retry;
+pub mod shared;
 pub mod slot;
 mod table;
 
@@ -234,6 +235,11 @@ pub struct EngineOptions {
     pub max_attempts: u32,
     /// Failed marker lookups before a slot needs review.
     pub max_reconcile_checks: u32,
+    /// How long an inbound call that ended unanswered waits before it is decided (missed, not
+    /// the rep's, or answered on another device): [`shared::BROWSER_UNANSWERED_SETTLE_MS`] in
+    /// the browser, whose softphone reports one device's view; 0 where the facts are the
+    /// rep's already (the server, tests).
+    pub unanswered_settle_ms: i64,
     /// A deliberately planted bug, so the simulator's tests can prove it catches each one. Only
     /// in builds with the `planted-bugs` feature, which only the tests turn on.
     #[cfg(feature = "planted-bugs")]
@@ -246,6 +252,7 @@ impl Default for EngineOptions {
             max_inflight_per_integration: 4,
             max_attempts: 8,
             max_reconcile_checks: 5,
+            unanswered_settle_ms: 0,
             #[cfg(feature = "planted-bugs")]
             planted: None,
         }
@@ -744,8 +751,10 @@ impl Engine {
     }
 
     fn caps(&self, integ: &IntegrationId) -> crm::Capabilities {
-        let kind = self.integration(integ).map_or(CrmKind::HubSpot, |i| i.kind);
-        crm::capabilities(kind)
+        match self.integration(integ) {
+            Some(i) => crm::capabilities_with(i.kind, i.marker_field.is_some()),
+            None => crm::capabilities(CrmKind::HubSpot),
+        }
     }
 
     fn runnable(&self, s: &Slot) -> bool {
@@ -924,6 +933,13 @@ impl Engine {
                     self.send(key, OpKind::CreateContact, s.trigger, Some(attempt), op);
                 }
                 _ if s.targets.is_empty() => {
+                    if let (Subject::Call { call }, false) = (&s.subject, s.mode == Mode::Manual) {
+                        if let Some(c) = self.calls.get(call).map(|e| e.call.clone()) {
+                            if self.settle_shared(key, &c, s.at) {
+                                return;
+                            }
+                        }
+                    }
                     let phone = match &s.subject {
                         Subject::Call { call } => self.calls.get(call).map(|c| c.call.their_number),
                         Subject::Messages { their_number, .. } => Some(*their_number),

@@ -162,6 +162,7 @@ mod tests {
                 ai_note: None,
                 transcript: None,
                 logged_by: None,
+                leg: Default::default(),
             };
             let mut e = CallEntry::new(call);
             e.ended = i % 2 == 0;

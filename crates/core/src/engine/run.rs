@@ -237,6 +237,7 @@ mod tests {
             ai_note: None,
             transcript: None,
             logged_by: None,
+            leg: Default::default(),
         });
         e.ended = true;
         e.to_record(true)

@@ -14,8 +14,9 @@ use crate::store::Record;
 
 /// A slot's key in the `slots` store: `call|<call id>|<integration>`,
 /// `msg|<integration>|<conversation>|<day>` or `ph|<integration>|<number>`. The marker written
-/// into the CRM is `calltrail:<slot key>`, so it depends on the call and the integration, never
-/// on the attempt.
+/// into the CRM is fixed when a slot's contacts are chosen and kept with them ([`Target`]): for
+/// a call log it names the call and the rep's leg of it ([`call_marker`]), for anything else it
+/// is `calltrail:<slot key>`; never the attempt.
 pub type SlotKey = std::sync::Arc<str>;
 
 pub fn call_slot_key(call: &CallId, integration: &IntegrationId) -> SlotKey {
@@ -239,8 +240,12 @@ impl Slot {
         self.targets.iter().filter_map(|t| t.record.clone()).collect()
     }
 
+    /// The marker of target `target`, as fixed when the target was chosen.
     pub fn marker_for(&self, target: usize) -> Marker {
-        marker(&self.key, target, self.targets.get(target).map(|t| &t.contact))
+        match self.targets.get(target) {
+            Some(t) => t.marker.clone(),
+            None => marker(&self.key, target, None),
+        }
     }
 
     pub fn to_record(&self) -> Record {
@@ -263,6 +268,22 @@ pub fn marker(key: &str, index: usize, contact: Option<&Contact>) -> Marker {
     match (index, contact) {
         (0, _) | (_, None) => Marker(format!("calltrail:{key}")),
         (_, Some(c)) => Marker(format!("calltrail:{key}#{}", c.id.as_str())),
+    }
+}
+
+/// The marker of a call log: `calltrail:call|<call id>|<leg id>` (the leg id empty when the
+/// softphone names none), then `#<contact id>` for further picked contacts.
+///
+/// It names the call and the rep's leg of it, and nothing local to one browser (not the
+/// integration's id in the rep's settings): two browsers of one rep, or a browser and the
+/// server, write the same marker into one CRM account and so find each other's record, while
+/// two reps on one call (a transfer, a conference) write different ones
+/// (`docs/shared-calls.md`).
+pub fn call_marker(call: &CallId, leg: Option<&str>, index: usize, contact: Option<&Contact>) -> Marker {
+    let base = format!("calltrail:call|{}|{}", call.as_str(), leg.unwrap_or(""));
+    match (index, contact) {
+        (0, _) | (_, None) => Marker(base),
+        (_, Some(c)) => Marker(format!("{base}#{}", c.id.as_str())),
     }
 }
 

@@ -533,6 +533,7 @@ mod tests {
             ai_note: None,
             transcript: None,
             logged_by: None,
+            leg: Default::default(),
         };
         let table = [
             (
@@ -589,6 +590,7 @@ mod tests {
             ai_note: None,
             transcript: None,
             logged_by: None,
+            leg: Default::default(),
         };
         let with = |a: Option<i64>, e: Option<i64>, s: i64| Call {
             started_at: NOW.plus_mins(s),

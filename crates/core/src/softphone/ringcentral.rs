@@ -18,6 +18,11 @@
 //!   record**. SMS and Fax are decoded; VoiceMail, Pager and Text are ignored with a reason, as
 //!   are deleted messages.
 //!
+//! Both call streams name the rep's leg ([`Leg`]): its party id (`partyData.partyId`,
+//! `partyId`) and whether the call came through a call queue or ring group (`callQueueName`,
+//! `queueCall`), which decides whether an unanswered call is the rep's to log
+//! (`docs/shared-calls.md`).
+//!
 //! Every other `rc-*` type is known to be RingCentral's and is [`SoftphoneEvent::Ignored`]:
 //! `rc-call-mute-notify` and parked or intermediate presence as call-state noise,
 //! `rc-ringout-call-notify` and `rc-telephony-session-notify` as redundant with presence, the
@@ -51,7 +56,7 @@ use super::json::{
 };
 use super::{check_call_times, DecodeContext, DecodeError, IgnoreReason, SoftphoneEvent};
 use crate::model::{
-    Call, CallId, CallResult, ConversationId, Direction, Message, MessageKind, Timestamp,
+    Call, CallId, CallResult, ConversationId, Direction, Leg, Message, MessageKind, Timestamp,
 };
 use crate::phone::E164;
 
@@ -173,6 +178,13 @@ fn webphone(
     };
     let sip = c.id("callId")?.map(|id| ("rc-sip:", id));
     let id = call_id(tsid, sip, direction, &their, started);
+    // The rep's leg: the party id of the SIP `P-Rc-Api-Ids` header, and the queue the call came
+    // through (`callQueueName`, set for queue and ring-group calls). Neither is needed to log
+    // the call, so a malformed one is left out rather than refusing the event.
+    let leg = Leg {
+        id: party.and_then(|p| p.id("partyId").ok().flatten()),
+        queue: c.str("callQueueName", MAX_STRING).ok().flatten().is_some_and(|q| !q.trim().is_empty()),
+    };
 
     let progress = match phase {
         Phase::Ringing => (None, None, CallResult::Unknown),
@@ -197,7 +209,7 @@ fn webphone(
             (answered, Some(ended), result)
         }
     };
-    call_event(phase, id, direction, (their, our), started, progress, ctx)
+    call_event(phase, id, direction, (their, our), started, progress, ctx).map(|e| with_leg(e, leg))
 }
 
 /// A presence active call (`rc-active-call-notify`).
@@ -238,7 +250,24 @@ fn presence(
         Phase::Ended => (None, Some(received), CallResult::Unknown),
         _ => (None, None, CallResult::Unknown),
     };
-    call_event(phase, id, direction, (their, our), started, progress, ctx)
+    // Presence is the rep's (the extension's), not one device's: `CallConnected` means the rep
+    // answered, on whichever device. `partyId` names the rep's leg and `queueCall` a call that
+    // came through a queue; as in the webphone stream, malformed ones are left out.
+    let leg = Leg { id: c.id("partyId").ok().flatten(), queue: c.bool("queueCall").ok().flatten().unwrap_or(false) };
+    call_event(phase, id, direction, (their, our), started, progress, ctx).map(|e| with_leg(e, leg))
+}
+
+/// `event` with the rep's leg of its call, for the events that carry a call.
+fn with_leg(mut event: SoftphoneEvent, leg: Leg) -> SoftphoneEvent {
+    match &mut event {
+        SoftphoneEvent::CallRinging(c)
+        | SoftphoneEvent::CallAnswered(c)
+        | SoftphoneEvent::CallHeld(c)
+        | SoftphoneEvent::CallResumed(c)
+        | SoftphoneEvent::CallEnded(c) => c.leg = leg,
+        _ => {}
+    }
+    event
 }
 
 /// A message-store record (`rc-inbound-message-notify`, `rc-message-updated-notify`).

@@ -15,15 +15,29 @@
 //! `rc:<telephonySessionId>`, exactly as [`crate::softphone::ringcentral`] names the same call
 //! from the extension, so a call seen by the browser and by the server is one call.
 //!
-//! # Whose leg (the one rule; a later issue refines who logs shared calls)
-//! A party belongs to the user whose RingCentral extension id it carries; a user's leg is
-//! their party's notifications, and a call-log record belongs to the user its `extension.id`
-//! names (the one who took or placed the call, the queue for a missed queue call). Then:
-//! - a queue call that a colleague answered is not the member's to log ([`Leg::NotTheirs`]):
-//!   their party ends without an answer and without `missedCall`;
-//! - a missed call is logged once, by the user whose record it is (a missed queue call by the
-//!   queue, when the queue is mapped to a rep);
-//! - everything else the user took part in is theirs.
+//! # Whose leg (`docs/shared-calls.md` is the rule in product words)
+//! A party belongs to the user whose RingCentral extension id it carries; a user's leg of a
+//! session is their parties' notifications, and a call-log record belongs to the user its
+//! `extension.id` names. Each user logs their own leg, named by their party id
+//! ([`crate::model::Leg`]), so that two users on one call write two records and two browsers
+//! of one user one. A leg is *not* the user's to log ([`Leg::NotTheirs`]) when:
+//! - it reached them as a queue member (`queueCall`) and they never answered it: a colleague
+//!   took it, or nobody did and the queue's own party logs the missed call once (for the rep
+//!   the queue's extension is mapped to);
+//! - it rang them and was taken elsewhere before they answered: their party left with a reason
+//!   that says so ([`TAKEN_ELSEWHERE`]: a pickup, an agent answering for the queue, a redirect
+//!   or transfer of the ringing call);
+//! - it is internal: the other end is another user of the account (`from`/`to` carry an
+//!   `extensionId`) and no outside party is in it.
+//!
+//! Everything else the user took part in is theirs: an answered leg (from their answer to
+//! their party's `Disconnected`, or `Gone` when it moved to a linked session), a call they
+//! placed, a direct call that nobody answered (`missedCall`, `VoiceMail`).
+//!
+//! A conference is a session of its own (`origin.type` `Conference`, parties with a
+//! `conferenceRole`): each user in it logs their time in it, against its outside party, whose
+//! own party in the session names the number; the calls merged into it
+//! end at the merge (their parties go `Gone` with a `peerId`) and are logged as what they were.
 //!
 //! # When a leg is logged
 //! As soon as the user's party is `Disconnected` and the notifications tell the whole story
@@ -40,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{bounded, quote, TelephonyError};
-use crate::model::{Call, CallId, CallResult, Direction, Timestamp};
+use crate::model::{Call, CallId, CallResult, Direction, Leg as CallLeg, Timestamp};
 use crate::phone::{Country, E164};
 
 /// The prefix of call ids built from a telephony session id (the extension's too).
@@ -53,6 +67,12 @@ pub const HOLD_FOR_LOG_MS: i64 = 2 * 60 * 1000;
 pub const RECORDING_WAIT_MS: i64 = 10 * 60 * 1000;
 /// At most this many parties are read from one notification.
 pub const MAX_PARTIES: usize = 16;
+/// `Disconnected` reasons (RingCentral's `CallStatusInfo.reason`) that say a ringing call was
+/// taken elsewhere: someone picked it up (BLF pickup, a queue agent), it was redirected or
+/// transferred on before the party answered. A party that leaves unanswered with one of these
+/// did not miss the call, and the call was not theirs.
+pub const TAKEN_ELSEWHERE: [&str; 9] =
+    ["Pickup", "AgentAnswered", "CallRedirected", "CallerInputRedirect", "DtmfTransfer", "BlindTransfer", "AttendedTransfer", "RccTransfer", "TakeOver"];
 /// Ids (session, party, extension, record), in bytes.
 const MAX_ID: usize = 128;
 /// Phone numbers as RingCentral spells them, status codes and reasons.
@@ -81,6 +101,14 @@ pub struct PartyEvent {
     pub queue: bool,
     /// The party carries `recordings`: a recording is being made.
     pub recording: bool,
+    /// The other end (`from` of an inbound party, `to` of an outbound one) names a RingCentral
+    /// user of the account (`extensionId`): an internal call, unless in a conference.
+    #[serde(default)]
+    pub peer_user: bool,
+    /// The session is a conference (`origin.type` `Conference`, or the party has a
+    /// `conferenceRole`).
+    #[serde(default)]
+    pub conference: bool,
 }
 
 /// One webhook delivery, read.
@@ -99,6 +127,9 @@ pub struct LogRecord {
     pub session: String,
     /// The user the record belongs to (`extension.id`).
     pub extension: Option<String>,
+    /// `partyId`: the user's party in the session, when the record names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
     pub direction: Direction,
     pub started_at: Timestamp,
     pub duration_ms: i64,
@@ -159,6 +190,7 @@ pub fn notification(body: &Value) -> Result<Notification, TelephonyError> {
     let tsid = id_text(session.telephony_session_id.as_ref(), "body.telephonySessionId")?.ok_or(TelephonyError::Missing("body.telephonySessionId"))?;
     let sequence = session.sequence.ok_or(TelephonyError::Missing("body.sequence"))?;
     let at = time(session.event_time.as_deref(), "body.eventTime")?.ok_or(TelephonyError::Missing("body.eventTime"))?;
+    let conference_session = session.origin.as_ref().and_then(|o| o.kind.as_deref()) == Some("Conference");
     if session.parties.len() > MAX_PARTIES {
         return Err(TelephonyError::Oversized { field: "body.parties", max: MAX_PARTIES });
     }
@@ -166,13 +198,19 @@ pub fn notification(body: &Value) -> Result<Notification, TelephonyError> {
     for p in session.parties {
         let status = p.status.ok_or(TelephonyError::Missing("body.parties[].status"))?;
         let code = bounded(status.code.as_deref().ok_or(TelephonyError::Missing("body.parties[].status.code"))?, "body.parties[].status.code", MAX_SHORT)?;
+        let direction = direction(p.direction.as_deref(), "body.parties[].direction")?;
+        let peer = match direction {
+            Direction::Inbound => p.from.as_ref(),
+            Direction::Outbound => p.to.as_ref(),
+        };
+        let peer_user = id_text(peer.and_then(|e| e.extension_id.as_ref()), "body.parties[].from/to.extensionId")?.is_some();
         parties.push(PartyEvent {
             session: tsid.clone(),
             sequence,
             at,
             extension: id_text(p.extension_id.as_ref(), "body.parties[].extensionId")?,
             party: id_text(p.id.as_ref(), "body.parties[].id")?.unwrap_or_default(),
-            direction: direction(p.direction.as_deref(), "body.parties[].direction")?,
+            direction,
             from: number(p.from.as_ref(), "body.parties[].from")?,
             to: number(p.to.as_ref(), "body.parties[].to")?,
             status: code.to_owned(),
@@ -180,6 +218,8 @@ pub fn notification(body: &Value) -> Result<Notification, TelephonyError> {
             missed: p.missed_call.unwrap_or(false),
             queue: p.queue_call.unwrap_or(false),
             recording: p.recordings.as_ref().is_some_and(|r| !r.is_empty()),
+            peer_user,
+            conference: conference_session || p.conference_role.as_ref().is_some_and(|r| !r.is_null()),
         });
     }
     Ok(Notification { delivery, subscription, parties })
@@ -202,10 +242,23 @@ pub fn log_record(record: &Value) -> Result<LogRecord, TelephonyError> {
     let direction = direction(raw.direction.as_deref(), "direction")?;
     let result_text = raw.result.as_deref().unwrap_or("");
     let result = log_result(bounded(result_text, "result", MAX_SHORT)?);
-    // The detailed view's `Accept` leg starts when the user answered.
+    let extension = match &raw.extension {
+        Some(e) => id_text(e.id.as_ref(), "extension.id")?,
+        None => None,
+    };
+    // The detailed view's legs: the user's own `Accept` (or, for the target of a transfer,
+    // `TransferCall`) leg starts when they answered; a record without the user's leg falls back
+    // to the first `Accept` leg, then to the start of the call.
     let answered_at = if result == CallResult::Answered {
-        let accept = raw.legs.iter().find(|l| l.leg_type.as_deref() == Some("Accept")).and_then(|l| l.start_time.as_deref());
-        Some(time(accept, "legs[].startTime")?.unwrap_or(started_at))
+        let answering = |l: &&RawLeg| matches!(l.leg_type.as_deref(), Some("Accept" | "TransferCall"));
+        let theirs = |l: &&RawLeg| {
+            let id = l.extension.as_ref().and_then(|e| id_text(e.id.as_ref(), "legs[].extension.id").ok().flatten());
+            extension.is_some() && id == extension
+        };
+        let own = raw.legs.iter().filter(answering).find(theirs);
+        let first = raw.legs.iter().find(|l| l.leg_type.as_deref() == Some("Accept"));
+        let at = own.or(first).and_then(|l| l.start_time.as_deref());
+        Some(time(at, "legs[].startTime")?.unwrap_or(started_at))
     } else {
         None
     };
@@ -213,14 +266,11 @@ pub fn log_record(record: &Value) -> Result<LogRecord, TelephonyError> {
         Some(r) => r.content_uri.or(r.uri).map(|u| bounded(&u, "recording.contentUri", MAX_URL).map(str::to_owned)).transpose()?,
         None => None,
     };
-    let extension = match &raw.extension {
-        Some(e) => id_text(e.id.as_ref(), "extension.id")?,
-        None => None,
-    };
     Ok(LogRecord {
         id,
         session,
         extension,
+        party: id_text(raw.party_id.as_ref(), "partyId")?,
         direction,
         started_at,
         duration_ms,
@@ -234,8 +284,9 @@ pub fn log_record(record: &Value) -> Result<LogRecord, TelephonyError> {
 }
 
 /// What the facts gathered for the user with extension id `extension` about one call come to
-/// at `now` (see the module docs for the rule). Facts of other users and other calls are
-/// ignored; repeats and order do not matter.
+/// at `now` (see the module docs for the rule). Facts of other users are ignored, except the
+/// outside party's own, which name the number a conference leg is logged against; repeats and
+/// order do not matter.
 pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp) -> Leg {
     let mut mine: Vec<&PartyEvent> = facts
         .iter()
@@ -255,6 +306,17 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
         })
         .max_by(|a, b| (a.recording_url.is_some(), &a.modified).cmp(&(b.recording_url.is_some(), &b.modified)));
     let recording_expected = mine.iter().any(|p| p.recording);
+    let answered = mine.iter().find(|p| p.status == "Answered").map(|p| p.at);
+    let conference = mine.iter().any(|p| p.conference);
+    let leg = CallLeg {
+        id: mine.first().map(|p| p.party.clone()).filter(|p| !p.is_empty()).or_else(|| record.and_then(|r| r.party.clone())),
+        queue: mine.iter().any(|p| p.queue),
+    };
+
+    // Not the user's to log, whatever else is known.
+    if let Some(reason) = not_theirs(&mine, answered, conference) {
+        return Leg::NotTheirs { reason };
+    }
 
     if let Some(r) = record {
         let ended = r.started_at.plus_ms(r.duration_ms);
@@ -262,19 +324,21 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
         if recording_expected && r.recording_url.is_none() && now < wait_until {
             return Leg::Pending { recheck_at: Some(wait_until) };
         }
-        return from_record(r, country);
+        // The record is final data, but the user's own `Answered` notification says best when
+        // they answered (a record's leg for a transfer target starts at the transfer).
+        let mut leg = from_record(r, leg, country);
+        if let (Leg::Ended(c), Some(a)) = (&mut leg, answered) {
+            c.answered_at = Some(a.clamp(c.started_at, c.ended_at.unwrap_or(a).max(c.started_at)));
+        }
+        return leg;
     }
 
-    let Some(end) = mine.iter().rev().find(|p| p.status == "Disconnected") else {
+    // Over once every party of the user has left the session.
+    let Some(end) = ended(&mine) else {
         return Leg::Pending { recheck_at: None };
     };
-    let answered = mine.iter().find(|p| p.status == "Answered").map(|p| p.at);
     let voicemail = mine.iter().any(|p| p.status == "VoiceMail");
     let missed = mine.iter().any(|p| p.missed);
-    let queue = mine.iter().any(|p| p.queue);
-    if queue && answered.is_none() && !missed && !voicemail {
-        return Leg::NotTheirs { reason: "a colleague answered the queue call".into() };
-    }
     let result = if answered.is_some() {
         CallResult::Answered
     } else if voicemail {
@@ -286,8 +350,11 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
         // notification may have been lost, or an outbound call went unanswered. The record says.
         CallResult::Unknown
     };
-    let complete = result != CallResult::Unknown && !recording_expected;
     let hold_until = end.at.plus_ms(HOLD_FOR_LOG_MS);
+    // A conference leg is logged against the conference's outside party: until its own party
+    // is known, the leg waits like one whose answer may be missing.
+    let outside = if conference { outside_number(facts, &end.session) } else { None };
+    let complete = result != CallResult::Unknown && !recording_expected && (!conference || outside.is_some());
     if !complete && now < hold_until {
         return Leg::Pending { recheck_at: Some(hold_until) };
     }
@@ -299,7 +366,14 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
         r => r,
     };
     let Some(first) = mine.first() else { return Leg::Pending { recheck_at: None } };
-    let (their, our) = sides(end.direction, end.from.as_deref(), end.to.as_deref());
+    let (direction, their, our) = match (&outside, conference) {
+        (Some(o), _) => (o.direction, Some(o.number.as_str()), None),
+        (None, true) => return Leg::NotTheirs { reason: "a conference whose outside party is not known".into() },
+        (None, false) => {
+            let (their, our) = sides(end.direction, end.from.as_deref(), end.to.as_deref());
+            (end.direction, their, our)
+        }
+    };
     let their = match their.map(|t| E164::parse(t, country)) {
         Some(Ok(n)) => n,
         Some(Err(e)) => return Leg::NotTheirs { reason: format!("the other party's number cannot be read: {e}") },
@@ -309,7 +383,7 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
     let ended_at = end.at.max(started_at);
     Leg::Ended(Call {
         id: call_id(&end.session),
-        direction: end.direction,
+        direction,
         our_number: our.and_then(|o| E164::parse(o, country).ok()),
         their_number: their,
         started_at,
@@ -322,10 +396,85 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
         ai_note: None,
         transcript: None,
         logged_by: None,
+        leg,
     })
 }
 
-fn from_record(r: &LogRecord, country: Country) -> Leg {
+/// Whether the facts gathered about one session need its outside party's own notifications
+/// to settle the user's leg: a conference leg is logged against the conference's outside party,
+/// which only its own party names (the server routes such notifications to nobody, so its
+/// worker reads them when this says so).
+pub fn needs_outside_party(facts: &[Fact]) -> bool {
+    let conference = facts.iter().any(|f| matches!(f, Fact::Party(p) if p.conference && p.extension.is_some()));
+    conference && !facts.iter().any(|f| matches!(f, Fact::Party(p) if p.extension.is_none()))
+}
+
+/// Why the user's parties in a session are not theirs to log, if they are not (the module
+/// docs' rule).
+fn not_theirs(mine: &[&PartyEvent], answered: Option<Timestamp>, conference: bool) -> Option<String> {
+    if mine.is_empty() {
+        return None;
+    }
+    let placed = mine.iter().any(|p| p.direction == Direction::Outbound && !p.queue);
+    if !conference && mine.iter().all(|p| p.peer_user) {
+        return Some("an internal call between two users of the account: no outside party to log".into());
+    }
+    if answered.is_some() || placed {
+        return None;
+    }
+    if mine.iter().any(|p| p.queue) {
+        return Some("a queue call the user did not answer: a colleague took it, or the queue logs it as missed".into());
+    }
+    let taken = mine.iter().rev().find(|p| matches!(p.status.as_str(), "Disconnected" | "Gone")).and_then(|p| p.reason.as_deref()).filter(|r| TAKEN_ELSEWHERE.contains(r));
+    taken.map(|r| format!("taken elsewhere before the user answered ({r})"))
+}
+
+/// The user's last party event once every one of their parties has left the session
+/// (`Disconnected`, or `Gone` to a linked one).
+fn ended<'a>(mine: &[&'a PartyEvent]) -> Option<&'a PartyEvent> {
+    let gone = |p: &PartyEvent| matches!(p.status.as_str(), "Disconnected" | "Gone");
+    let mut parties: Vec<&str> = mine.iter().map(|p| p.party.as_str()).collect();
+    parties.sort_unstable();
+    parties.dedup();
+    for party in parties {
+        let last = mine.iter().rev().find(|p| p.party == party)?;
+        if !gone(last) {
+            return None;
+        }
+    }
+    mine.iter().rev().find(|p| gone(p)).copied()
+}
+
+/// An outside party's number, and the call's direction as the user sees it.
+#[derive(Debug)]
+struct Outside {
+    number: String,
+    direction: Direction,
+}
+
+/// The outside party of session `session` (a party with no extension id): its own number
+/// (`from` when it called in, `to` when it was called) and the direction the call has for the
+/// users in it. The first one seen, when there are several.
+fn outside_number(facts: &[Fact], session: &str) -> Option<Outside> {
+    let mut outside: Vec<&PartyEvent> = facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Party(p) if p.extension.is_none() && p.session == session => Some(p),
+            _ => None,
+        })
+        .collect();
+    outside.sort_by_key(|p| p.sequence);
+    outside.iter().find_map(|p| {
+        let (own, direction) = match p.direction {
+            // The outside party placed the call: it is inbound for the users.
+            Direction::Outbound => (p.from.as_deref()?, Direction::Inbound),
+            Direction::Inbound => (p.to.as_deref()?, Direction::Outbound),
+        };
+        Some(Outside { number: own.to_owned(), direction })
+    })
+}
+
+fn from_record(r: &LogRecord, leg: CallLeg, country: Country) -> Leg {
     let (their, our) = sides(r.direction, r.from.as_deref(), r.to.as_deref());
     let their = match their.map(|t| E164::parse(t, country)) {
         Some(Ok(n)) => n,
@@ -348,6 +497,7 @@ fn from_record(r: &LogRecord, country: Country) -> Leg {
         ai_note: None,
         transcript: None,
         logged_by: None,
+        leg,
     })
 }
 
@@ -431,6 +581,13 @@ struct RawSession {
     event_time: Option<String>,
     #[serde(default)]
     parties: Vec<RawParty>,
+    origin: Option<RawOrigin>,
+}
+
+#[derive(Deserialize)]
+struct RawOrigin {
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -445,12 +602,14 @@ struct RawParty {
     status: Option<RawStatus>,
     missed_call: Option<bool>,
     queue_call: Option<bool>,
+    conference_role: Option<Value>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawEnd {
     phone_number: Option<String>,
+    extension_id: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -473,6 +632,7 @@ struct RawRecord {
     to: Option<RawEnd>,
     recording: Option<RawRecording>,
     extension: Option<RawExtension>,
+    party_id: Option<Value>,
     last_modified_time: Option<String>,
     #[serde(default)]
     legs: Vec<RawLeg>,
@@ -495,6 +655,7 @@ struct RawExtension {
 struct RawLeg {
     leg_type: Option<String>,
     start_time: Option<String>,
+    extension: Option<RawExtension>,
 }
 
 #[cfg(test)]

@@ -5,5 +5,6 @@
 mod chaos;
 mod leases;
 mod refusals;
+mod shared_calls;
 mod store_contract;
 mod support;

@@ -1,0 +1,134 @@
+//! Shared calls in the engine: whose leg an ended call is, for what a softphone in the browser
+//! tells (`docs/shared-calls.md` is the rule in product words).
+//!
+//! A browser softphone reports one device's view: its call ends when that device stops ringing,
+//! whether the rep answered on another device, a colleague answered a queue call, or nobody
+//! did. So an inbound call that ended unanswered is decided a short while later
+//! ([`super::EngineOptions::unanswered_settle_ms`]), once the rep-level streams (RingCentral's
+//! presence) had their say:
+//! - answered meanwhile (on another device of the rep): the call goes on elsewhere; its slots
+//!   wait for the real end ([`LIVE_ELSEWHERE_MAX_MS`] at most) and then log it as answered;
+//! - a queue or ring-group call ([`crate::model::Leg::queue`]) still unanswered: not the rep's,
+//!   its slots are skipped with the reason;
+//! - otherwise: a missed call, logged as one.
+//!
+//! The server hands the engine only legs the telephony data already settled
+//! ([`crate::telephony::ringcentral::settle`]) and runs with no wait.
+//!
+//! Invariant: nothing here creates or deletes a slot; it only decides when a slot's work starts
+//! and whether it is skipped, so the ledger's exactly-once machinery is untouched.
+
+use crate::model::{Call, CallResult, Direction, Timestamp};
+
+use super::slot::{SlotKey, SlotState, Trigger};
+use super::Engine;
+
+/// How long after the end a device reported, at most, the slots of a call answered on another
+/// device wait for the call's real end before logging what is known.
+pub const LIVE_ELSEWHERE_MAX_MS: i64 = 4 * 60 * 60 * 1000;
+
+/// The wait the browser's engine gives an unanswered inbound call before deciding it
+/// ([`super::EngineOptions::unanswered_settle_ms`]): RingCentral's presence reports an answer on
+/// another device within a second or two.
+pub const BROWSER_UNANSWERED_SETTLE_MS: i64 = 30_000;
+
+/// An inbound call that, as far as the engine knows, nobody answered.
+pub fn is_unanswered(call: &Call) -> bool {
+    call.direction == Direction::Inbound && call.answered_at.is_none() && call.result != CallResult::Answered
+}
+
+/// Why an ended call is not the rep's to log, if it is not: a queue or ring-group call they
+/// never answered.
+pub fn not_the_reps(call: &Call) -> Option<&'static str> {
+    (call.leg.queue && is_unanswered(call)).then_some(
+        "a queue call you did not answer: a colleague took it, or it is logged once as the queue's missed call",
+    )
+}
+
+/// The call was answered after the end first heard of it: a device that only rang reported
+/// the end, and the rep is on the call on another one.
+pub fn is_live_elsewhere(call: &Call) -> bool {
+    match (call.answered_at, call.ended_at) {
+        (Some(a), Some(e)) => a > e,
+        _ => false,
+    }
+}
+
+impl Engine {
+    /// What a call slot does when its work is about to start with a search: `true` when it
+    /// was decided here (skipped, or put off until the call's real end) and must not start.
+    pub(super) fn settle_shared(&mut self, key: &SlotKey, call: &Call, first_end: Timestamp) -> bool {
+        if let Some(reason) = not_the_reps(call) {
+            let trigger = self.slots.get(key).map_or(Trigger::Auto, |s| s.trigger);
+            self.set_state(key, SlotState::Skipped { reason: reason.into() });
+            self.save_slot(key);
+            self.audit(Some(key), trigger, format!("not logged: {reason}"), None, None);
+            return true;
+        }
+        if is_live_elsewhere(call) && self.now < first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS) {
+            let due = first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS);
+            let trigger = self.slots.get(key).map_or(Trigger::Auto, |s| s.trigger);
+            self.set_state(key, SlotState::Waiting { due: Some(due) });
+            self.save_slot(key);
+            self.audit(Some(key), trigger, "answered on another device: waiting for the call's real end", None, None);
+            self.enqueue(key);
+            return true;
+        }
+        false
+    }
+
+    /// The real end of a call that was still going on another device arrived: its call slots
+    /// that wait for it start now.
+    pub(super) fn wake_live_call(&mut self, id: &crate::model::CallId) {
+        let now = self.now;
+        let waiting: Vec<SlotKey> = self
+            .slots
+            .of_call(id)
+            .filter(|(_, s)| s.targets.is_empty() && !s.busy && matches!(s.state, SlotState::Waiting { due: Some(d) } if d > now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in waiting {
+            self.set_state(&k, SlotState::Waiting { due: Some(now) });
+            self.save_slot(&k);
+            self.enqueue(&k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CallId, Leg};
+    use crate::phone::{Country, E164};
+
+    fn call(answered: Option<i64>, ended: Option<i64>, queue: bool) -> Call {
+        let their = E164::parse("+14155550123", Country::US).unwrap();
+        Call {
+            answered_at: answered.map(Timestamp),
+            ended_at: ended.map(Timestamp),
+            result: if answered.is_some() { CallResult::Answered } else { CallResult::Missed },
+            leg: Leg { id: Some("p-1-2".into()), queue },
+            ..Call::new(CallId::new("rc:s-1"), Direction::Inbound, their, None, Timestamp(1_000))
+        }
+    }
+
+    #[test]
+    fn whose_leg_an_ended_call_is() {
+        // (answered, ended, queue) → (not the rep's, live elsewhere)
+        let table = [
+            ((None, Some(5_000), false), (false, false)),
+            ((None, Some(5_000), true), (true, false)),
+            ((Some(2_000), Some(5_000), true), (false, false)),
+            ((Some(9_000), Some(5_000), false), (false, true)),
+            ((Some(9_000), Some(5_000), true), (false, true)),
+        ];
+        for (i, ((a, e, q), (not, live))) in table.into_iter().enumerate() {
+            let c = call(a, e, q);
+            assert_eq!(not_the_reps(&c).is_some(), not, "row {i}");
+            assert_eq!(is_live_elsewhere(&c), live, "row {i}");
+        }
+        let mut out = call(None, Some(5_000), true);
+        out.direction = Direction::Outbound;
+        assert!(not_the_reps(&out).is_none(), "a call the rep placed is theirs");
+    }
+}
