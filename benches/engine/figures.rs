@@ -145,21 +145,10 @@ fn number(i: usize) -> E164 {
 
 fn call(id: &str, i: usize, end: Timestamp) -> Call {
     Call {
-        id: CallId::new(id),
-        direction: Direction::Inbound,
-        our_number: None,
-        their_number: number(i),
-        started_at: end.plus_mins(-4),
         answered_at: Some(end.plus_mins(-4)),
         ended_at: Some(end),
         result: CallResult::Answered,
-        recording_url: None,
-        notes: String::new(),
-        voicemail_url: None,
-        ai_note: None,
-        transcript: None,
-        logged_by: None,
-        leg: Default::default(),
+        ..Call::new(CallId::new(id), Direction::Inbound, number(i), None, end.plus_mins(-4))
     }
 }
 

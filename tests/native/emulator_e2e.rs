@@ -70,21 +70,11 @@ fn marker(kind: CrmKind, what: &str) -> Marker {
 
 fn call(id: &str, their: &E164, started_at: Timestamp, notes: &str) -> Call {
     Call {
-        id: CallId::new(id),
-        direction: Direction::Inbound,
-        our_number: Some(e164("+16175550000")),
-        their_number: *their,
-        started_at,
         answered_at: Some(started_at.plus_secs(3)),
         ended_at: Some(started_at.plus_secs(128)),
         result: CallResult::Answered,
-        recording_url: None,
         notes: notes.to_owned(),
-        voicemail_url: None,
-        ai_note: None,
-        transcript: None,
-        logged_by: None,
-        leg: Default::default(),
+        ..Call::new(CallId::new(id), Direction::Inbound, *their, Some(e164("+16175550000")), started_at)
     }
 }
 

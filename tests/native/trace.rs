@@ -163,22 +163,12 @@ fn number(i: usize) -> E164 {
 
 fn call(id: &str, i: usize, end: Timestamp) -> Call {
     Call {
-        id: CallId::new(id),
-        direction: Direction::Inbound,
-        our_number: None,
-        their_number: number(i),
-        started_at: end.plus_mins(-4),
         answered_at: Some(end.plus_mins(-4)),
         ended_at: Some(end),
         result: CallResult::Answered,
-        recording_url: None,
         // Some notes with characters the record writer must escape.
         notes: if i % 3 == 0 { format!("note \"{i}\"\n") } else { String::new() },
-        voicemail_url: None,
-        ai_note: None,
-        transcript: None,
-        logged_by: None,
-        leg: Default::default(),
+        ..Call::new(CallId::new(id), Direction::Inbound, number(i), None, end.plus_mins(-4))
     }
 }
 

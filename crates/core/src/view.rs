@@ -437,21 +437,10 @@ mod tests {
 
     fn entry() -> CallEntry {
         let mut e = CallEntry::new(Call {
-            id: CallId::new("c1"),
-            direction: Direction::Inbound,
-            our_number: None,
-            their_number: E164::parse("+12125550142", Country::US).unwrap(),
-            started_at: Timestamp(1_000_000),
             answered_at: Some(Timestamp(1_000_000)),
             ended_at: Some(Timestamp(1_060_000)),
             result: CallResult::Answered,
-            recording_url: None,
-            notes: String::new(),
-            voicemail_url: None,
-            ai_note: None,
-            transcript: None,
-            logged_by: None,
-            leg: Default::default(),
+            ..Call::new(CallId::new("c1"), Direction::Inbound, E164::parse("+12125550142", Country::US).unwrap(), None, Timestamp(1_000_000))
         });
         e.ended = true;
         e

@@ -46,21 +46,12 @@ pub(super) mod kit {
 
     pub fn call(notes: &str) -> Call {
         Call {
-            id: CallId::new("call-1"),
-            direction: Direction::Inbound,
-            our_number: Some(e164("+16465550111")),
-            their_number: e164("+12125550100"),
-            started_at: at(0),
             answered_at: Some(at(5)),
             ended_at: Some(at(130)),
             result: CallResult::Answered,
             recording_url: Some("https://rec.example.com/r/1.mp3".into()),
             notes: notes.into(),
-            voicemail_url: None,
-            ai_note: None,
-            transcript: None,
-            logged_by: None,
-            leg: Default::default(),
+            ..Call::new(CallId::new("call-1"), Direction::Inbound, e164("+12125550100"), Some(e164("+16465550111")), at(0))
         }
     }
 

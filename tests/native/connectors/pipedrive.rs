@@ -112,21 +112,11 @@ pub(super) mod kit {
     /// An answered inbound call of 2 min 5 s on 2026-03-08 from +1 212 555 0100.
     pub fn call(notes: &str) -> Call {
         Call {
-            id: CallId::new("call-1"),
-            direction: Direction::Inbound,
-            our_number: Some(e164("+16465550111")),
-            their_number: e164("+12125550100"),
-            started_at: ts("2026-03-08T06:50:00Z"),
             answered_at: Some(ts("2026-03-08T06:50:10Z")),
             ended_at: Some(ts("2026-03-08T06:52:15Z")),
             result: CallResult::Answered,
-            recording_url: None,
             notes: notes.into(),
-            voicemail_url: None,
-            ai_note: None,
-            transcript: None,
-            logged_by: None,
-            leg: Default::default(),
+            ..Call::new(CallId::new("call-1"), Direction::Inbound, e164("+12125550100"), Some(e164("+16465550111")), ts("2026-03-08T06:50:00Z"))
         }
     }
 

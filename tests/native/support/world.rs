@@ -93,21 +93,10 @@ pub fn e164(s: &str) -> E164 {
 
 pub fn call(id: &str, number: &str, start: Timestamp, end: Timestamp) -> Call {
     Call {
-        id: CallId::new(id),
-        direction: Direction::Inbound,
-        our_number: Some(e164("+12125550000")),
-        their_number: e164(number),
-        started_at: start,
         answered_at: Some(start),
         ended_at: Some(end),
         result: CallResult::Answered,
-        recording_url: None,
-        notes: String::new(),
-        voicemail_url: None,
-        ai_note: None,
-        transcript: None,
-        logged_by: None,
-        leg: Default::default(),
+        ..Call::new(CallId::new(id), Direction::Inbound, e164(number), Some(e164("+12125550000")), start)
     }
 }
 

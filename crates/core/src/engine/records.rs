@@ -148,21 +148,12 @@ mod tests {
         let results = [CallResult::Answered, CallResult::Missed, CallResult::Voicemail, CallResult::Busy, CallResult::Rejected, CallResult::Failed, CallResult::Unknown];
         for (i, result) in results.into_iter().enumerate() {
             let call = Call {
-                id: CallId::new(format!("c\\{i}")),
-                direction: directions[i % 2],
-                our_number: (i % 2 == 0).then_some(their),
-                their_number: their,
-                started_at: Timestamp(1_781_107_200_000),
                 answered_at: (i % 3 == 0).then_some(Timestamp(1_781_107_201_000)),
                 ended_at: (i % 2 == 1).then_some(Timestamp(1_781_107_260_000)),
-                result,
+                result: result,
                 recording_url: (i % 2 == 0).then(|| "https://rec.example/1?a=\"b\"".to_owned()),
                 notes: if i % 2 == 0 { String::new() } else { "line 1\nline \"2\"\t".into() },
-                voicemail_url: None,
-                ai_note: None,
-                transcript: None,
-                logged_by: None,
-                leg: Default::default(),
+                ..Call::new(CallId::new(format!("c\\{i}")), directions[i % 2], their, (i % 2 == 0).then_some(their), Timestamp(1_781_107_200_000))
             };
             let mut e = CallEntry::new(call);
             e.ended = i % 2 == 0;

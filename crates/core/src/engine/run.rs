@@ -223,21 +223,10 @@ mod tests {
 
     fn call(id: &str, notes: &str) -> Record {
         let mut e = CallEntry::new(Call {
-            id: CallId::new(id),
-            direction: Direction::Inbound,
-            our_number: None,
-            their_number: E164::parse("+12125550100", Country::US).unwrap(),
-            started_at: Timestamp(1_000),
-            answered_at: None,
             ended_at: Some(Timestamp(2_000)),
             result: CallResult::Missed,
-            recording_url: None,
             notes: notes.into(),
-            voicemail_url: None,
-            ai_note: None,
-            transcript: None,
-            logged_by: None,
-            leg: Default::default(),
+            ..Call::new(CallId::new(id), Direction::Inbound, E164::parse("+12125550100", Country::US).unwrap(), None, Timestamp(1_000))
         });
         e.ended = true;
         e.to_record(true)

@@ -407,7 +407,7 @@ pub fn to_input(event: SoftphoneEvent) -> Option<crate::engine::Input> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CallResult, Direction};
+    use crate::model::Direction;
     use crate::phone::E164;
     use serde_json::json;
 
@@ -518,23 +518,7 @@ mod tests {
     #[test]
     fn dedupe_keys() {
         let n = E164::parse("+14155550123", Country::US).unwrap();
-        let call = Call {
-            id: CallId::new("rc:s-1"),
-            direction: Direction::Inbound,
-            our_number: None,
-            their_number: n,
-            started_at: NOW,
-            answered_at: None,
-            ended_at: None,
-            result: CallResult::Unknown,
-            recording_url: None,
-            notes: String::new(),
-            voicemail_url: None,
-            ai_note: None,
-            transcript: None,
-            logged_by: None,
-            leg: Default::default(),
-        };
+        let call = Call::new(CallId::new("rc:s-1"), Direction::Inbound, n, None, NOW);
         let table = [
             (
                 SoftphoneEvent::CallRinging(call.clone()),
@@ -575,23 +559,7 @@ mod tests {
     fn call_time_checks() {
         let o = origins();
         let n = E164::parse("+14155550123", Country::US).unwrap();
-        let base = Call {
-            id: CallId::new("x"),
-            direction: Direction::Inbound,
-            our_number: None,
-            their_number: n,
-            started_at: NOW.plus_mins(-10),
-            answered_at: None,
-            ended_at: None,
-            result: CallResult::Unknown,
-            recording_url: None,
-            notes: String::new(),
-            voicemail_url: None,
-            ai_note: None,
-            transcript: None,
-            logged_by: None,
-            leg: Default::default(),
-        };
+        let base = Call::new(CallId::new("x"), Direction::Inbound, n, None, NOW.plus_mins(-10));
         let with = |a: Option<i64>, e: Option<i64>, s: i64| Call {
             started_at: NOW.plus_mins(s),
             answered_at: a.map(|m| NOW.plus_mins(m)),

@@ -381,22 +381,13 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
     };
     let started_at = mine.iter().map(|p| p.at).min().unwrap_or(first.at);
     let ended_at = end.at.max(started_at);
+    let our = our.and_then(|o| E164::parse(o, country).ok());
     Leg::Ended(Call {
-        id: call_id(&end.session),
-        direction,
-        our_number: our.and_then(|o| E164::parse(o, country).ok()),
-        their_number: their,
-        started_at,
         answered_at: answered.map(|a| a.clamp(started_at, ended_at)),
         ended_at: Some(ended_at),
         result,
-        recording_url: None,
-        notes: String::new(),
-        voicemail_url: None,
-        ai_note: None,
-        transcript: None,
-        logged_by: None,
         leg,
+        ..Call::new(call_id(&end.session), direction, their, our, started_at)
     })
 }
 
@@ -482,22 +473,14 @@ fn from_record(r: &LogRecord, leg: CallLeg, country: Country) -> Leg {
         None => return Leg::NotTheirs { reason: "the other party's number is unknown".into() },
     };
     let ended_at = r.started_at.plus_ms(r.duration_ms);
+    let our = our.and_then(|o| E164::parse(o, country).ok());
     Leg::Ended(Call {
-        id: call_id(&r.session),
-        direction: r.direction,
-        our_number: our.and_then(|o| E164::parse(o, country).ok()),
-        their_number: their,
-        started_at: r.started_at,
         answered_at: r.answered_at.map(|a| a.clamp(r.started_at, ended_at)),
         ended_at: Some(ended_at),
         result: r.result,
         recording_url: r.recording_url.clone(),
-        notes: String::new(),
-        voicemail_url: None,
-        ai_note: None,
-        transcript: None,
-        logged_by: None,
         leg,
+        ..Call::new(call_id(&r.session), r.direction, their, our, r.started_at)
     })
 }
 
