@@ -613,19 +613,37 @@ pub async fn fetch(http: &reqwest::Client, request: &HttpRequest) -> Reply {
     if let Some(body) = &request.body {
         rb = rb.body(body.clone());
     }
-    match rb.send().await {
+    let reply = match rb.send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
             let headers = resp.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))).collect();
             match resp.text().await {
                 Ok(body) => Reply::Response(HttpResponse { status, headers, body }),
                 Err(e) if e.is_timeout() => Reply::TimedOut,
-                Err(e) => Reply::NetworkError { sent: true, message: e.to_string() },
+                Err(e) => Reply::NetworkError { sent: true, message: chain(e) },
             }
         }
         Err(e) if e.is_timeout() => Reply::TimedOut,
         // A refused connection provably never reached the CRM.
-        Err(e) if e.is_connect() => Reply::NetworkError { sent: false, message: e.to_string() },
-        Err(e) => Reply::NetworkError { sent: true, message: e.to_string() },
+        Err(e) if e.is_connect() => Reply::NetworkError { sent: false, message: chain(e) },
+        Err(e) => Reply::NetworkError { sent: true, message: chain(e) },
+    };
+    if let Reply::NetworkError { sent, message } = &reply {
+        let host = reqwest::Url::parse(&request.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        tracing::warn!(%host, method = ?request.method, sent, "CRM request failed: {message}");
     }
+    reply
+}
+
+/// An error with its causes, without the URL (a query may carry a secret).
+fn chain(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
