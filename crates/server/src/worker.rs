@@ -39,6 +39,10 @@ use crate::store::{PgStore, RepRef, StoreError};
 
 /// How long one CRM request may take before its outcome is unknown.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an idle connection to a CRM is kept for reuse: under the 5 s keep-alive of Node's
+/// and Apache's defaults, so a request never goes out on a connection the server is closing
+/// (it then fails with no answer; the full chaos run met it under load).
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
 
 /// What the engine thread needs.
 #[derive(Clone)]
@@ -89,7 +93,7 @@ type Workers = Rc<RefCell<HashMap<(String, String), Rc<Worker>>>>;
 
 async fn run(cfg: EngineConfig) -> Result<(), Box<dyn std::error::Error>> {
     let pool = crate::db::connect(&cfg.database_url, cfg.pool_size).await?;
-    let http = reqwest::Client::builder().timeout(FETCH_TIMEOUT).pool_max_idle_per_host(64).build()?;
+    let http = reqwest::Client::builder().timeout(FETCH_TIMEOUT).pool_max_idle_per_host(64).pool_idle_timeout(POOL_IDLE).build()?;
     let ctx = Rc::new(Ctx { store: PgStore { pool: pool.clone(), sealer: cfg.sealer.clone(), instance: cfg.instance.clone() }, pool, http, cfg });
     let workers: Workers = Rc::new(RefCell::new(HashMap::new()));
     spawn_local(listen(ctx.clone(), workers.clone()));
@@ -597,8 +601,18 @@ impl Worker {
     }
 }
 
-/// Sends one request; never fails, the outcome is a [`Reply`].
+/// Sends one request; never fails, the outcome is a [`Reply`]. A GET whose connection failed
+/// after it was sent is sent once more, as browsers do for an idempotent request on a reused
+/// connection the server closed; a write never is (its outcome is the engine's to resolve).
 pub async fn fetch(http: &reqwest::Client, request: &HttpRequest) -> Reply {
+    let reply = fetch_once(http, request).await;
+    match reply {
+        Reply::NetworkError { sent: true, .. } if request.method == Method::Get => fetch_once(http, request).await,
+        reply => reply,
+    }
+}
+
+async fn fetch_once(http: &reqwest::Client, request: &HttpRequest) -> Reply {
     let method = match request.method {
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
