@@ -468,10 +468,10 @@ impl Worker {
     /// makes the next engine read the row again, which the engine merges (I8), so no fsync is
     /// spent on it.
     async fn mark_done(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut tx = self.ctx.pool.begin().await?;
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        sqlx::query("UPDATE inbox SET done = true WHERE id = ANY($1)").bind(ids).execute(&mut *tx).await?;
-        tx.commit().await?;
+        sqlx::query("WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) UPDATE inbox SET done = true FROM relaxed WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&self.ctx.pool)
+            .await?;
         Ok(())
     }
 
