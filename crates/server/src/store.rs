@@ -8,8 +8,9 @@
 //!   batches wait for the WAL flush (the default).
 //! - Fencing: every write first checks, and share-locks, the rep's lease row with the
 //!   generation the writer holds. A writer whose lease expired or was taken (a paused instance
-//!   waking up) gets [`StoreError::Fenced`] and nothing is written; a new owner's claim waits for
-//!   a writer already past the check, so it restores only after that write.
+//!   waking up) gets [`StoreError::Fenced`] and nothing is written; a new owner's claim (`SKIP
+//!   LOCKED`) passes the row by while a writer already past the check holds its share lock, so
+//!   it restores only after that write.
 //! - Secrets (store `secrets`) are sealed at rest, bound to account, rep and key.
 
 use std::collections::HashMap;
