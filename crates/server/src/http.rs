@@ -1,9 +1,10 @@
 //! The HTTP side: webhooks in, the admin API, health and metrics.
 //!
-//! Webhooks store before they answer: an event is in the inbox (committed, with its delivery
-//! id so a repeat is dropped by a unique index) before the 200 goes out, and a `NOTIFY` in the
-//! same transaction wakes the instance that runs the rep's engine. Nothing is decided here
-//! beyond authenticity and routing: what an event means is the core's business, later.
+//! Webhooks store before they answer: an event is in the inbox ([`crate::inbox`]: committed,
+//! with its delivery id so a repeat is dropped, and a `NOTIFY` that wakes the instance running
+//! the rep's engine) before the 200 goes out. Nothing is decided here beyond authenticity and
+//! whose event it is: what an event means is the core's business, later. Every webhook answer
+//! carries `Server-Timing: store;dur=<ms>`, the time it took us.
 //!
 //! - `POST /webhooks/ringcentral/{account}`: the `Validation-Token` handshake (echoed when well
 //!   formed), then notifications carrying the `Verification-Token` the subscription was made
@@ -15,6 +16,7 @@
 //! - `/admin/...`: bearer token from the environment, compared in constant time.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,10 +40,10 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 use subtle::ConstantTimeEq;
 
+use crate::inbox::{self, Event, Inbox, InboxError, To};
 use crate::metrics::Metrics;
 use crate::seal::{random_hex, Sealer};
-use crate::store::{PgStore, RepRef};
-use crate::worker::INBOX_CHANNEL;
+use crate::store::{PgStore, RepRef, StoreError};
 
 /// Largest webhook or admin body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -52,6 +54,7 @@ pub const REPLAY_WINDOW_SECS: i64 = 300;
 pub struct App {
     pub pool: PgPool,
     pub store: PgStore,
+    pub inbox: Inbox,
     pub sealer: Sealer,
     pub admin_token: Arc<String>,
     pub metrics: Arc<Metrics>,
@@ -91,14 +94,58 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// A refusal with a reason, as JSON.
-fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "ok": false, "error": kind, "message": message.into() }))).into_response()
+/// A refusal with a reason, answered as JSON: `{"ok": false, "error": kind, "message": ...}`
+/// (plus `field` when a settings document names the field it refuses).
+#[derive(Debug)]
+pub struct Refusal {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    field: Option<Value>,
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::warn!("internal error: {e}");
-    refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the event could not be stored; send it again")
+impl Refusal {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal { status, kind, message: message.into(), field: None }
+    }
+
+    /// Our own failure (the database, most likely): the sender should send again.
+    fn internal(e: impl std::fmt::Display) -> Refusal {
+        tracing::warn!("internal error: {e}");
+        Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the event could not be stored; send it again")
+    }
+
+    fn is_internal(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "ok": false, "error": self.kind, "message": self.message });
+        if let Some(f) = self.field {
+            body["field"] = f;
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Refusal {
+        Refusal::internal(e)
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        Refusal::internal(e)
+    }
+}
+
+impl From<InboxError> for Refusal {
+    fn from(e: InboxError) -> Refusal {
+        Refusal::internal(e)
+    }
 }
 
 fn ok(data: Value) -> Response {
@@ -136,65 +183,47 @@ impl App {
         Ok(Some(s))
     }
 
+    /// The account's secrets, or a refusal when there is no such account.
+    async fn known_account(&self, account: &str) -> Result<AccountSecrets, Refusal> {
+        self.account_secrets(account).await?.ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "unknown_account", "no such account"))
+    }
+
     fn forget_secrets(&self, account: &str) {
         if let Ok(mut cache) = self.secrets.lock() {
             cache.remove(account);
         }
     }
 
-    /// Which reps the telephony `users` are (unmapped users are absent).
-    async fn reps_of(&self, account: &str, users: &[String]) -> Result<HashMap<String, String>, sqlx::Error> {
-        let rows = sqlx::query("SELECT telephony_user, rep_id FROM reps WHERE account_id = $1 AND telephony_user = ANY($2)")
-            .bind(account)
-            .bind(users)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
-    }
-
-    fn authorized(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn authorized(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         // Constant time over the token's bytes; lengths differ only for a wrong token anyway.
         if given.is_empty() || !bool::from(given.as_bytes().ct_eq(self.admin_token.as_bytes())) {
-            return Err(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "a valid admin bearer token is required"));
+            return Err(Refusal::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid admin bearer token is required"));
         }
         Ok(())
     }
-}
 
-/// One inbox row to store.
-pub struct Inbound {
-    pub rep: Option<String>,
-    pub source: &'static str,
-    pub delivery: String,
-    pub session: Option<String>,
-    pub done: bool,
-}
-
-/// Stores `rows` (all with the same `body`) in one transaction and notifies their reps.
-pub async fn store_inbound(pool: &PgPool, account: &str, body: &str, rows: &[Inbound]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    for r in rows {
-        let inserted = sqlx::query(
-            "INSERT INTO inbox (account_id, rep_id, source, delivery, session, body, done) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (account_id, source, delivery, coalesce(rep_id, '')) DO NOTHING",
-        )
-        .bind(account)
-        .bind(&r.rep)
-        .bind(r.source)
-        .bind(&r.delivery)
-        .bind(&r.session)
-        .bind(body)
-        .bind(r.done)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if let (1, Some(rep), false) = (inserted, &r.rep, r.done) {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(INBOX_CHANNEL).bind(format!("{account}/{rep}")).execute(&mut *tx).await?;
+    /// A webhook's answer: counted, and timed for the sender (`Server-Timing: store;dur=<ms>`,
+    /// from the handler's start to the answer: the authentication, decoding and the commit).
+    fn answered(&self, answer: Result<Response, Refusal>, started: Instant) -> Response {
+        let mut resp = match answer {
+            Ok(r) => {
+                self.metrics.webhooks_stored.fetch_add(1, Ordering::Relaxed);
+                r
+            }
+            Err(refusal) => {
+                if !refusal.is_internal() {
+                    self.metrics.webhooks_refused.fetch_add(1, Ordering::Relaxed);
+                }
+                refusal.into_response()
+            }
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(v) = HeaderValue::from_str(&format!("store;dur={ms:.3}")) {
+            resp.headers_mut().insert("server-timing", v);
         }
+        resp
     }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// A handshake token we echo: RingCentral sends a UUID; anything else is not echoed.
@@ -203,13 +232,11 @@ fn well_formed_token(t: &str) -> bool {
 }
 
 async fn ringcentral_webhook(State(app): State<App>, Path(account): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let refused = |status, kind, msg: String| {
-        app.metrics.webhooks_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        refuse(status, kind, msg)
-    };
+    let started = Instant::now();
     if let Some(token) = headers.get("validation-token") {
         let Some(t) = token.to_str().ok().filter(|t| well_formed_token(t)) else {
-            return refused(StatusCode::BAD_REQUEST, "bad_validation_token", "the Validation-Token header is not a well-formed token".into());
+            app.metrics.webhooks_refused.fetch_add(1, Ordering::Relaxed);
+            return Refusal::new(StatusCode::BAD_REQUEST, "bad_validation_token", "the Validation-Token header is not a well-formed token").into_response();
         };
         let mut resp = StatusCode::OK.into_response();
         if let Ok(v) = HeaderValue::from_str(t) {
@@ -217,47 +244,32 @@ async fn ringcentral_webhook(State(app): State<App>, Path(account): Path<String>
         }
         return resp;
     }
-    let secrets = match app.account_secrets(&account).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return refused(StatusCode::NOT_FOUND, "unknown_account", "no such account".into()),
-        Err(e) => return internal(e),
-    };
+    let answer = ringcentral_event(&app, account, &headers, &body).await;
+    app.answered(answer, started)
+}
+
+async fn ringcentral_event(app: &App, account: String, headers: &HeaderMap, body: &Bytes) -> Result<Response, Refusal> {
+    let secrets = app.known_account(&account).await?;
     let given = headers.get("verification-token").and_then(|v| v.to_str().ok()).unwrap_or("");
     let expected = secrets.verification_token.unwrap_or_default();
     if expected.is_empty() || given.is_empty() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        return refused(StatusCode::UNAUTHORIZED, "bad_verification_token", "the Verification-Token header is missing or wrong".into());
+        return Err(Refusal::new(StatusCode::UNAUTHORIZED, "bad_verification_token", "the Verification-Token header is missing or wrong"));
     }
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return refused(StatusCode::BAD_REQUEST, "malformed", "the body is not JSON".into());
-    };
-    let note = match ringcentral::notification(&value) {
-        Ok(n) => n,
-        Err(e) => return refused(StatusCode::BAD_REQUEST, e.kind(), e.to_string()),
-    };
-    let users: Vec<String> = note.parties.iter().filter_map(|p| p.extension.clone()).collect();
-    let reps = match app.reps_of(&account, &users).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
+    let value = serde_json::from_slice::<Value>(body).map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "malformed", "the body is not JSON"))?;
+    let note = ringcentral::notification(&value).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.kind(), e.to_string()))?;
+    // Filed under the rep of every party that is one of the account's users (routed when
+    // committed); an event with none is nobody's, kept once.
     let session = note.parties.first().map(|p| p.session.clone());
-    let mut rows: Vec<Inbound> = note
-        .parties
-        .iter()
-        .filter_map(|p| p.extension.as_ref().and_then(|e| reps.get(e)))
-        .map(|rep| Inbound { rep: Some(rep.clone()), source: "rc", delivery: note.delivery.clone(), session: session.clone(), done: false })
-        .collect();
-    rows.dedup_by(|a, b| a.rep == b.rep);
+    let mut users: Vec<&str> = note.parties.iter().filter_map(|p| p.extension.as_deref()).collect();
+    users.sort_unstable();
+    users.dedup();
+    let row = |to| inbox::Row { to, source: "rc", delivery: note.delivery.clone(), session: session.clone() };
+    let mut rows: Vec<inbox::Row> = users.into_iter().map(|u| row(To::User(u.to_owned()))).collect();
     if rows.is_empty() {
-        // Nobody's (an outside party's state, an unmapped user): kept, never processed.
-        rows.push(Inbound { rep: None, source: "rc", delivery: note.delivery.clone(), session, done: true });
+        rows.push(row(To::Nobody));
     }
-    match store_inbound(&app.pool, &account, &String::from_utf8_lossy(&body), &rows).await {
-        Ok(()) => {
-            app.metrics.webhooks_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            StatusCode::OK.into_response()
-        }
-        Err(e) => internal(e),
-    }
+    app.inbox.store(Event { account, body: String::from_utf8_lossy(body).into_owned(), rows }).await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -273,61 +285,47 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 async fn generic_webhook(State(app): State<App>, Path(account): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let refused = |status, kind, msg: String| {
-        app.metrics.webhooks_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        refuse(status, kind, msg)
-    };
-    let secrets = match app.account_secrets(&account).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return refused(StatusCode::NOT_FOUND, "unknown_account", "no such account".into()),
-        Err(e) => return internal(e),
-    };
-    let Some(secret) = secrets.webhook_secret.filter(|s| !s.is_empty()) else {
-        return refused(StatusCode::FORBIDDEN, "no_webhook_secret", "this account accepts no signed events: set its webhook secret".into());
-    };
-    let (Some(ts), Some(sig)) = (headers.get("x-calltrail-timestamp").and_then(|v| v.to_str().ok()), headers.get("x-calltrail-signature").and_then(|v| v.to_str().ok())) else {
-        return refused(StatusCode::UNAUTHORIZED, "unsigned", "X-Calltrail-Timestamp and X-Calltrail-Signature are required".into());
-    };
-    let Ok(ts) = ts.trim().parse::<i64>() else {
-        return refused(StatusCode::UNAUTHORIZED, "bad_timestamp", "X-Calltrail-Timestamp must be unix seconds".into());
-    };
-    let expected = signature(&secret, ts, &body);
-    if !bool::from(sig.trim().as_bytes().ct_eq(expected.as_bytes())) {
-        return refused(StatusCode::UNAUTHORIZED, "bad_signature", "the signature does not match the body".into());
-    }
-    if (now_ms() / 1000 - ts).abs() > REPLAY_WINDOW_SECS {
-        return refused(StatusCode::UNAUTHORIZED, "stale_timestamp", format!("the timestamp is more than {REPLAY_WINDOW_SECS} s from ours: a replay or a wrong clock"));
-    }
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return refused(StatusCode::BAD_REQUEST, "malformed", "the body is not JSON".into());
-    };
-    let country = Country::parse(&secrets.country).unwrap_or(Country::US);
-    // Core values are single-threaded (`Rc`): keep only text across the awaits below.
-    let (user, session) = match generic::decode(&value, country, Timestamp(now_ms())) {
-        Ok(p) => (p.user, p.event.call_id().map(|c| c.to_string())),
-        Err(e) => return refused(StatusCode::BAD_REQUEST, e.kind(), e.to_string()),
-    };
-    let reps = match app.reps_of(&account, std::slice::from_ref(&user)).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let rep = reps.get(&user).cloned();
-    let delivery = hex::encode(Sha256::digest(&body));
-    let row = Inbound { done: rep.is_none(), rep, source: "generic", delivery, session };
-    match store_inbound(&app.pool, &account, &String::from_utf8_lossy(&body), &[row]).await {
-        Ok(()) => {
-            app.metrics.webhooks_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            ok(json!({ "stored": true }))
-        }
-        Err(e) => internal(e),
-    }
+    let started = Instant::now();
+    let answer = generic_event(&app, account, &headers, &body).await;
+    app.answered(answer, started)
 }
 
-async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
+async fn generic_event(app: &App, account: String, headers: &HeaderMap, body: &Bytes) -> Result<Response, Refusal> {
+    let secrets = app.known_account(&account).await?;
+    let Some(secret) = secrets.webhook_secret.filter(|s| !s.is_empty()) else {
+        return Err(Refusal::new(StatusCode::FORBIDDEN, "no_webhook_secret", "this account accepts no signed events: set its webhook secret"));
+    };
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let (Some(ts), Some(sig)) = (header("x-calltrail-timestamp"), header("x-calltrail-signature")) else {
+        return Err(Refusal::new(StatusCode::UNAUTHORIZED, "unsigned", "X-Calltrail-Timestamp and X-Calltrail-Signature are required"));
+    };
+    let ts = ts.trim().parse::<i64>().map_err(|_| Refusal::new(StatusCode::UNAUTHORIZED, "bad_timestamp", "X-Calltrail-Timestamp must be unix seconds"))?;
+    let expected = signature(&secret, ts, body);
+    if !bool::from(sig.trim().as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(Refusal::new(StatusCode::UNAUTHORIZED, "bad_signature", "the signature does not match the body"));
     }
-    ok(app.metrics.json())
+    if (now_ms() / 1000 - ts).abs() > REPLAY_WINDOW_SECS {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "stale_timestamp",
+            format!("the timestamp is more than {REPLAY_WINDOW_SECS} s from ours: a replay or a wrong clock"),
+        ));
+    }
+    let value = serde_json::from_slice::<Value>(body).map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "malformed", "the body is not JSON"))?;
+    let country = Country::parse(&secrets.country).unwrap_or(Country::US);
+    // Core values are single-threaded (`Rc`): keep only text across the await below.
+    let (user, session) = match generic::decode(&value, country, Timestamp(now_ms())) {
+        Ok(p) => (p.user, p.event.call_id().map(|c| c.to_string())),
+        Err(e) => return Err(Refusal::new(StatusCode::BAD_REQUEST, e.kind(), e.to_string())),
+    };
+    let row = inbox::Row { to: To::User(user), source: "generic", delivery: hex::encode(Sha256::digest(body)), session };
+    app.inbox.store(Event { account, body: String::from_utf8_lossy(body).into_owned(), rows: vec![row] }).await?;
+    Ok(ok(json!({ "stored": true })))
+}
+
+async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
+    Ok(ok(app.metrics.json()))
 }
 
 #[derive(Deserialize)]
@@ -353,46 +351,36 @@ struct RcBody {
 }
 
 /// A body read as `T`, or a 400 naming what is wrong.
-fn body_as<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| refuse(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+fn body_as<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
 }
 
 fn valid_id(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-async fn put_account(State(app): State<App>, Path(account): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
-    }
+async fn put_account(State(app): State<App>, Path(account): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
     if !valid_id(&account) {
-        return refuse(StatusCode::BAD_REQUEST, "bad_id", "account ids are 1-64 letters, digits, '-', '_' or '.'");
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_id", "account ids are 1-64 letters, digits, '-', '_' or '.'"));
     }
-    let b: AccountBody = match body_as(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let b: AccountBody = body_as(&body)?;
     let country = b.default_country.unwrap_or_else(|| "US".into());
     if Country::parse(&country).is_err() {
-        return refuse(StatusCode::BAD_REQUEST, "bad_country", "default_country must be an ISO 3166-1 alpha-2 code");
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_country", "default_country must be an ISO 3166-1 alpha-2 code"));
     }
     let (rc, rc_sealed) = match &b.ringcentral {
         None => (None, None),
         Some(rc) => {
             let sealed = RcSealed { client_secret: rc.client_secret.clone(), jwt: rc.jwt.clone(), verification_token: random_hex(16) };
-            let Ok(text) = serde_json::to_string(&sealed) else { return internal("serialising") };
-            match app.sealer.seal(&format!("{account}/rc"), text.as_bytes()) {
-                Ok(s) => (Some(json!({ "server_url": rc.server_url.trim_end_matches('/'), "client_id": rc.client_id })), Some(s)),
-                Err(e) => return internal(e),
-            }
+            let text = serde_json::to_string(&sealed).map_err(Refusal::internal)?;
+            let s = app.sealer.seal(&format!("{account}/rc"), text.as_bytes()).map_err(Refusal::internal)?;
+            (Some(json!({ "server_url": rc.server_url.trim_end_matches('/'), "client_id": rc.client_id })), Some(s))
         }
     };
     let hook = match &b.webhook_secret {
-        Some(s) if s.len() < 16 => return refuse(StatusCode::BAD_REQUEST, "weak_secret", "webhook_secret must be at least 16 characters"),
-        Some(s) => match app.sealer.seal(&format!("{account}/webhook"), s.as_bytes()) {
-            Ok(x) => Some(x),
-            Err(e) => return internal(e),
-        },
+        Some(s) if s.len() < 16 => return Err(Refusal::new(StatusCode::BAD_REQUEST, "weak_secret", "webhook_secret must be at least 16 characters")),
+        Some(s) => Some(app.sealer.seal(&format!("{account}/webhook"), s.as_bytes()).map_err(Refusal::internal)?),
         None => None,
     };
     let r = sqlx::query(
@@ -411,10 +399,8 @@ async fn put_account(State(app): State<App>, Path(account): Path<String>, header
     .execute(&app.pool)
     .await;
     app.forget_secrets(&account);
-    match r {
-        Ok(_) => ok(json!({ "account": account })),
-        Err(e) => internal(e),
-    }
+    r?;
+    Ok(ok(json!({ "account": account })))
 }
 
 #[derive(Deserialize)]
@@ -425,35 +411,31 @@ struct RepBody {
 }
 
 /// Queues an admin event for a rep's engine.
-async fn admin_event(app: &App, account: &str, rep: &str, event: Value) -> Result<(), sqlx::Error> {
-    let row = Inbound { rep: Some(rep.to_owned()), source: "admin", delivery: random_hex(12), session: None, done: false };
-    store_inbound(&app.pool, account, &event.to_string(), &[row]).await
+async fn admin_event(app: &App, account: &str, rep: &str, event: Value) -> Result<(), InboxError> {
+    let row = inbox::Row { to: To::Rep(rep.to_owned()), source: "admin", delivery: random_hex(12), session: None };
+    inbox::commit(&app.pool, &[&Event { account: account.to_owned(), body: event.to_string(), rows: vec![row] }]).await
 }
 
-async fn put_rep(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
-    }
+async fn put_rep(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
     if !valid_id(&rep) {
-        return refuse(StatusCode::BAD_REQUEST, "bad_id", "rep ids are 1-64 letters, digits, '-', '_' or '.'");
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_id", "rep ids are 1-64 letters, digits, '-', '_' or '.'"));
     }
-    let b: RepBody = match body_as(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let b: RepBody = body_as(&body)?;
     if b.telephony_user.is_empty() || b.telephony_user.len() > 128 {
-        return refuse(StatusCode::BAD_REQUEST, "bad_user", "telephony_user must be 1-128 characters");
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_user", "telephony_user must be 1-128 characters"));
     }
     // The same settings document the extension uses, validated whole and refused whole.
     let (record, integrations) = match Settings::from_json(&b.settings.to_string()) {
         Ok(s) => (Record::encode(SETTINGS_KEY, false, now_ms(), &s), s.integrations.len()),
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "ok": false, "error": "invalid_settings", "message": e.to_string(), "field": e.field() }))).into_response(),
+        Err(e) => {
+            let mut refusal = Refusal::new(StatusCode::BAD_REQUEST, "invalid_settings", e.to_string());
+            refusal.field = e.field().map(|f| json!(f));
+            return Err(refusal);
+        }
     };
-    let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1").bind(&account).fetch_optional(&app.pool).await;
-    match exists {
-        Ok(Some(_)) => {}
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, "unknown_account", "create the account first"),
-        Err(e) => return internal(e),
+    if sqlx::query("SELECT 1 FROM accounts WHERE id = $1").bind(&account).fetch_optional(&app.pool).await?.is_none() {
+        return Err(Refusal::new(StatusCode::NOT_FOUND, "unknown_account", "create the account first"));
     }
     let r = sqlx::query("INSERT INTO reps (account_id, rep_id, telephony_user) VALUES ($1, $2, $3) ON CONFLICT (account_id, rep_id) DO UPDATE SET telephony_user = EXCLUDED.telephony_user")
         .bind(&account)
@@ -461,23 +443,17 @@ async fn put_rep(State(app): State<App>, Path((account, rep)): Path<(String, Str
         .bind(&b.telephony_user)
         .execute(&app.pool)
         .await;
-    if let Err(e) = r {
-        if let sqlx::Error::Database(d) = &e {
-            if d.is_unique_violation() {
-                return refuse(StatusCode::CONFLICT, "user_taken", "another rep of this account has that telephony user");
-            }
+    if let Err(sqlx::Error::Database(d)) = &r {
+        if d.is_unique_violation() {
+            return Err(Refusal::new(StatusCode::CONFLICT, "user_taken", "another rep of this account has that telephony user"));
         }
-        return internal(e);
     }
+    r?;
     let who = RepRef { account: account.clone(), rep: rep.clone() };
     let batch = Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict };
-    if let Err(e) = app.store.apply(&who, None, &batch).await {
-        return internal(e);
-    }
-    if let Err(e) = admin_event(&app, &account, &rep, json!({ "kind": "reload" })).await {
-        return internal(e);
-    }
-    ok(json!({ "rep": rep, "integrations": integrations }))
+    app.store.apply(&who, None, &batch).await?;
+    admin_event(&app, &account, &rep, json!({ "kind": "reload" })).await?;
+    Ok(ok(json!({ "rep": rep, "integrations": integrations })))
 }
 
 #[derive(Deserialize)]
@@ -486,87 +462,57 @@ struct CredentialsBody {
     token: String,
 }
 
-async fn put_credentials(State(app): State<App>, Path((account, rep, integration)): Path<(String, String, String)>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
-    }
-    let b: CredentialsBody = match body_as(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn put_credentials(State(app): State<App>, Path((account, rep, integration)): Path<(String, String, String)>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
+    let b: CredentialsBody = body_as(&body)?;
     if b.token.trim().is_empty() || !valid_id(&integration) {
-        return refuse(StatusCode::BAD_REQUEST, "bad_credentials", "a non-empty token and a valid integration id are required");
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_credentials", "a non-empty token and a valid integration id are required"));
     }
-    let known = sqlx::query("SELECT 1 FROM reps WHERE account_id = $1 AND rep_id = $2").bind(&account).bind(&rep).fetch_optional(&app.pool).await;
-    match known {
-        Ok(Some(_)) => {}
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, "unknown_rep", "no such rep"),
-        Err(e) => return internal(e),
+    if sqlx::query("SELECT 1 FROM reps WHERE account_id = $1 AND rep_id = $2").bind(&account).bind(&rep).fetch_optional(&app.pool).await?.is_none() {
+        return Err(Refusal::new(StatusCode::NOT_FOUND, "unknown_rep", "no such rep"));
     }
     let who = RepRef { account: account.clone(), rep: rep.clone() };
     let record = Record::encode(integration.clone(), false, now_ms(), &StoredSecret::api_token(&b.token));
     let batch = Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict };
-    if let Err(e) = app.store.apply(&who, None, &batch).await {
-        return internal(e);
-    }
-    if let Err(e) = admin_event(&app, &account, &rep, json!({ "kind": "reload" })).await {
-        return internal(e);
-    }
-    ok(json!({ "integration": integration }))
+    app.store.apply(&who, None, &batch).await?;
+    admin_event(&app, &account, &rep, json!({ "kind": "reload" })).await?;
+    Ok(ok(json!({ "integration": integration })))
 }
 
 fn slots_of(records: &[Record]) -> Vec<Slot> {
     records.iter().filter_map(Slot::from_record).collect()
 }
 
-async fn rep_slots(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
-    }
+async fn rep_slots(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
     let who = RepRef { account, rep };
-    match app.store.prefix(&who, StoreName::Slots, "").await {
-        Ok(records) => ok(Value::Array(
-            slots_of(&records)
-                .iter()
-                .map(|s| json!({ "key": s.key, "call": s.call_id(), "integration": s.integration, "state": s.state.name(), "records": s.records() }))
-                .collect(),
-        )),
-        Err(e) => internal(e),
-    }
+    let records = app.store.prefix(&who, StoreName::Slots, "").await?;
+    Ok(ok(Value::Array(
+        slots_of(&records)
+            .iter()
+            .map(|s| json!({ "key": s.key, "call": s.call_id(), "integration": s.integration, "state": s.state.name(), "records": s.records() }))
+            .collect(),
+    )))
 }
 
-async fn rep_unresolved(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
-    }
+async fn rep_unresolved(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
     let who = RepRef { account, rep };
-    let records = match app.store.prefix(&who, StoreName::Slots, "").await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let calls_needed: Vec<String> = slots_of(&records)
-        .iter()
-        .filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. }))
-        .filter_map(|s| s.call_id().map(|c| c.to_string()))
-        .collect();
+    let records = app.store.prefix(&who, StoreName::Slots, "").await?;
+    let waiting: Vec<Slot> = slots_of(&records).into_iter().filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. })).collect();
+    let calls_needed: Vec<String> = waiting.iter().filter_map(|s| s.call_id().map(|c| c.to_string())).collect();
     let mut call_records = Vec::new();
     for id in &calls_needed {
-        match app.store.get(&who, StoreName::Calls, id).await {
-            Ok(Some(r)) => call_records.push(r),
-            Ok(None) => {}
-            Err(e) => return internal(e),
+        if let Some(r) = app.store.get(&who, StoreName::Calls, id).await? {
+            call_records.push(r);
         }
     }
-    let settings = match app.store.get(&who, StoreName::Settings, SETTINGS_KEY).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
+    let settings = app.store.get(&who, StoreName::Settings, SETTINGS_KEY).await?;
     // The view is the core's (the same the extension's unresolved page shows).
-    let waiting: Vec<Slot> = slots_of(&records).into_iter().filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. })).collect();
     let calls: Vec<CallEntry> = call_records.iter().filter_map(CallEntry::from_record).collect();
     let settings = calltrail_core::driver::Driver::stored_settings(settings.as_ref());
     let view = calltrail_core::view::unresolved(&waiting, &calls, &settings);
-    ok(serde_json::to_value(view).unwrap_or(Value::Null))
+    Ok(ok(serde_json::to_value(view).unwrap_or(Value::Null)))
 }
 
 #[derive(Deserialize)]
@@ -575,36 +521,25 @@ struct ResolutionsBody {
     resolutions: Vec<(SlotKey, Resolution)>,
 }
 
-async fn post_resolutions(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
-    }
+async fn post_resolutions(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
     // Read as the engine will read it (refused whole when any row is not a resolution), then
     // kept as text: the engine's types do not cross threads.
     let (event, n) = {
-        let b: ResolutionsBody = match body_as(&body) {
-            Ok(b) => b,
-            Err(r) => return r,
-        };
+        let b: ResolutionsBody = body_as(&body)?;
         if b.resolutions.is_empty() || b.resolutions.len() > 1000 {
-            return refuse(StatusCode::BAD_REQUEST, "bad_resolutions", "between 1 and 1000 resolutions");
+            return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_resolutions", "between 1 and 1000 resolutions"));
         }
         (json!({ "kind": "resolve", "resolutions": b.resolutions }), b.resolutions.len())
     };
-    match admin_event(&app, &account, &rep, event).await {
-        Ok(()) => ok(json!({ "queued": n })),
-        Err(e) => internal(e),
-    }
+    admin_event(&app, &account, &rep, event).await?;
+    Ok(ok(json!({ "queued": n })))
 }
 
-async fn post_sync(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
-        return r;
-    }
-    match admin_event(&app, &account, &rep, json!({ "kind": "sync" })).await {
-        Ok(()) => ok(json!({ "queued": true })),
-        Err(e) => internal(e),
-    }
+async fn post_sync(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, Refusal> {
+    app.authorized(&headers)?;
+    admin_event(&app, &account, &rep, json!({ "kind": "sync" })).await?;
+    Ok(ok(json!({ "queued": true })))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! Modules, in reading order:
 //! - [`config`]: flags and environment.
 //! - [`http`]: webhooks in (stored before they are answered) and the admin API.
+//! - [`inbox`]: where every event is committed first, many webhooks to one commit.
 //! - [`rc`]: RingCentral sign-in, the webhook subscription and call-log sync (one instance per
 //!   account at a time).
 //! - [`lease`]: which instance runs which rep's engine (leases with fencing generations).
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod inbox;
 pub mod lease;
 pub mod metrics;
 pub mod rc;

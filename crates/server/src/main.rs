@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use calltrail_server::config::Config;
 use calltrail_server::http::{router, App};
+use calltrail_server::inbox::Inbox;
 use calltrail_server::metrics::Metrics;
 use calltrail_server::seal::{random_hex, Sealer};
 use calltrail_server::store::PgStore;
@@ -64,6 +65,7 @@ async fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     ));
     let app = App {
         store: PgStore { pool: pool.clone(), sealer: sealer.clone(), instance: instance.clone() },
+        inbox: Inbox::start(pool.clone()),
         pool,
         sealer,
         admin_token: Arc::new(cfg.admin_token.clone()),

@@ -15,7 +15,8 @@ use calltrail_core::telephony::ringcentral;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Row};
 
-use crate::http::{store_inbound, Inbound, RcSealed};
+use crate::http::RcSealed;
+use crate::inbox::{self, Event, InboxError, To};
 use crate::lease;
 use crate::seal::Sealer;
 
@@ -57,6 +58,8 @@ pub enum RcError {
     Status { status: u16, body: String, retry_after: Option<u64> },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("inbox: {0}")]
+    Inbox(#[from] InboxError),
     #[error("{0}")]
     Config(String),
 }
@@ -242,23 +245,22 @@ async fn sync(pool: &PgPool, api: &Rc<'_>, account: &str, token: Option<String>,
             Err(e) => tracing::debug!(account, "call-log record skipped: {e}"),
         }
     }
-    let users: Vec<String> = by_user.keys().cloned().collect();
-    let reps: HashMap<String, String> = sqlx::query("SELECT telephony_user, rep_id FROM reps WHERE account_id = $1 AND telephony_user = ANY($2)")
-        .bind(account)
-        .bind(&users)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+    // One commit for the whole page; each record goes to the rep of its user (routed when
+    // committed), or is kept as nobody's.
+    let events: Vec<Event> = by_user
+        .into_iter()
+        .flat_map(|(user, recs)| {
+            let account = account.to_owned();
+            recs.into_iter().map(move |(rec, text)| Event {
+                account: account.clone(),
+                body: text,
+                rows: vec![inbox::Row { to: To::User(user.clone()), source: "rc-log", delivery: ringcentral::log_delivery(&rec), session: Some(rec.session.clone()) }],
+            })
+        })
         .collect();
-    let mut stored = 0;
-    for (user, recs) in by_user {
-        let rep = reps.get(&user).cloned();
-        for (rec, text) in recs {
-            let row = Inbound { done: rep.is_none(), rep: rep.clone(), source: "rc-log", delivery: ringcentral::log_delivery(&rec), session: Some(rec.session.clone()) };
-            store_inbound(pool, account, &text, &[row]).await?;
-            stored += 1;
-        }
+    let stored = events.len();
+    if !events.is_empty() {
+        inbox::commit(pool, &events.iter().collect::<Vec<_>>()).await?;
     }
     let next = body.get("syncInfo").and_then(|s| s.get("syncToken")).and_then(Value::as_str);
     if let Some(t) = next {

@@ -2,16 +2,21 @@
 //!
 //! - Records are keyed (account, rep, store, key); `open` and `at` are indexed so a restore
 //!   reads open work and recent history only.
-//! - A [`Batch`] is one transaction. [`Durability::Relaxed`] sets `synchronous_commit = off`
-//!   for that transaction; strict batches wait for the WAL flush (the default).
-//! - Fencing: every write transaction first checks, and share-locks, the rep's lease row with
-//!   the generation the writer holds. A writer whose lease expired or was taken (a paused
-//!   instance waking up) gets [`StoreError::Fenced`] and nothing is written; a new owner's claim
-//!   waits for a writer already past the check, so it restores only after that write.
+//! - A [`Batch`] is one statement, hence one transaction and one round trip (an engine writes
+//!   three or four batches per call, so statements per batch were most of the database's work).
+//!   [`Durability::Relaxed`] sets `synchronous_commit = off` for that transaction; strict
+//!   batches wait for the WAL flush (the default).
+//! - Fencing: every write first checks, and share-locks, the rep's lease row with the
+//!   generation the writer holds. A writer whose lease expired or was taken (a paused instance
+//!   waking up) gets [`StoreError::Fenced`] and nothing is written; a new owner's claim (`SKIP
+//!   LOCKED`) passes the row by while a writer already past the check holds its share lock, so
+//!   it restores only after that write.
 //! - Secrets (store `secrets`) are sealed at rest, bound to account, rep and key.
 
+use std::collections::HashMap;
+
 use calltrail_core::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 
 use crate::seal::Sealer;
 
@@ -23,6 +28,8 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("a secret could not be sealed or opened: {0}")]
     Seal(#[from] crate::seal::SealError),
+    #[error("no such rep")]
+    UnknownRep,
 }
 
 /// Who writes: a rep, and the lease generation the writer holds (None: an admin write, which
@@ -51,64 +58,102 @@ fn store_from(name: &str) -> Option<StoreName> {
     StoreName::ALL.into_iter().find(|s| s.as_str() == name)
 }
 
+/// A batch reduced to what it leaves behind: the last write to each (store, key), as rows for
+/// one statement. Writes to different keys do not interact, so applying the last write per key
+/// at once leaves what applying every write in order would.
+#[derive(Default)]
+struct Net {
+    put_store: Vec<&'static str>,
+    put_key: Vec<String>,
+    put_open: Vec<i16>,
+    put_at: Vec<i64>,
+    put_value: Vec<String>,
+    del_store: Vec<&'static str>,
+    del_key: Vec<String>,
+}
+
+impl Net {
+    fn of(store: &PgStore, who: &RepRef, batch: &Batch) -> Result<Net, StoreError> {
+        let mut last: HashMap<(StoreName, &str), &Write> = HashMap::new();
+        let mut order = Vec::new();
+        for w in &batch.writes {
+            let k = match w {
+                Write::Put { store, record } => (*store, record.key.as_str()),
+                Write::Delete { store, key } => (*store, key.as_str()),
+            };
+            if last.insert(k, w).is_none() {
+                order.push(k);
+            }
+        }
+        let mut net = Net::default();
+        for k in order {
+            match last[&k] {
+                Write::Put { store: s, record } => {
+                    let value = if *s == StoreName::Secrets { store.sealer.seal(&who.secret_owner(&record.key), record.value.as_bytes())? } else { record.value.clone() };
+                    net.put_store.push(s.as_str());
+                    net.put_key.push(record.key.clone());
+                    net.put_open.push(i16::from(record.open));
+                    net.put_at.push(record.at);
+                    net.put_value.push(value);
+                }
+                Write::Delete { store: s, key } => {
+                    net.del_store.push(s.as_str());
+                    net.del_key.push(key.clone());
+                }
+            }
+        }
+        Ok(net)
+    }
+}
+
 impl PgStore {
-    /// Checks and share-locks the lease inside `tx`.
-    async fn fence(&self, tx: &mut Transaction<'_, Postgres>, who: &RepRef, gen: i64) -> Result<(), StoreError> {
-        let ok = sqlx::query(
-            "SELECT 1 FROM reps WHERE account_id = $1 AND rep_id = $2 AND lease_gen = $3 AND lease_owner = $4 AND lease_until > now() FOR SHARE",
+    /// Applies `batch` atomically for `who`, fenced by lease generation `gen` (None: an admin
+    /// write, which holds no lease; the rep must still exist).
+    ///
+    /// One statement, so one round trip and one transaction: the fence (the lease row, checked
+    /// and share-locked), the durability (`synchronous_commit` for this transaction only), the
+    /// deletes and the upserts. The writes run only when the fence holds; it returns no row when
+    /// it does not, and nothing is written.
+    pub async fn apply(&self, who: &RepRef, gen: Option<i64>, batch: &Batch) -> Result<(), StoreError> {
+        let net = Net::of(self, who, batch)?;
+        let sync = if batch.durability == Durability::Relaxed { "off" } else { "on" };
+        let held: Option<i32> = sqlx::query_scalar(
+            "WITH fence AS (
+                 SELECT set_config('synchronous_commit', $5, true) FROM reps
+                  WHERE account_id = $1 AND rep_id = $2
+                    AND ($3::bigint IS NULL OR (lease_gen = $3 AND lease_owner = $4 AND lease_until > now()))
+                  FOR SHARE
+             ), gone AS (
+                 DELETE FROM records r USING unnest($11::text[], $12::text[]) AS d(store, key)
+                  WHERE r.account_id = $1 AND r.rep_id = $2 AND r.store = d.store AND r.key = d.key AND EXISTS (SELECT 1 FROM fence)
+             ), put AS (
+                 INSERT INTO records (account_id, rep_id, store, key, open, at, value)
+                 SELECT $1, $2, w.store, w.key, w.open, w.at, w.value
+                   FROM unnest($6::text[], $7::text[], $8::smallint[], $9::bigint[], $10::text[]) AS w(store, key, open, at, value)
+                  WHERE EXISTS (SELECT 1 FROM fence)
+                 ON CONFLICT (account_id, rep_id, store, key) DO UPDATE SET open = EXCLUDED.open, at = EXCLUDED.at, value = EXCLUDED.value
+             )
+             SELECT 1 FROM fence",
         )
         .bind(&who.account)
         .bind(&who.rep)
         .bind(gen)
         .bind(&self.instance)
-        .fetch_optional(&mut **tx)
+        .bind(sync)
+        .bind(&net.put_store)
+        .bind(&net.put_key)
+        .bind(&net.put_open)
+        .bind(&net.put_at)
+        .bind(&net.put_value)
+        .bind(&net.del_store)
+        .bind(&net.del_key)
+        .fetch_optional(&self.pool)
         .await?;
-        if ok.is_none() {
-            return Err(StoreError::Fenced(gen));
+        match (held, gen) {
+            (Some(_), _) => Ok(()),
+            (None, Some(gen)) => Err(StoreError::Fenced(gen)),
+            (None, None) => Err(StoreError::UnknownRep),
         }
-        Ok(())
-    }
-
-    /// Applies `batch` atomically for `who`, fenced by lease generation `gen`.
-    pub async fn apply(&self, who: &RepRef, gen: Option<i64>, batch: &Batch) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if batch.durability == Durability::Relaxed {
-            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        }
-        if let Some(gen) = gen {
-            self.fence(&mut tx, who, gen).await?;
-        }
-        for w in &batch.writes {
-            match w {
-                Write::Put { store, record } => {
-                    let value = if *store == StoreName::Secrets { self.sealer.seal(&who.secret_owner(&record.key), record.value.as_bytes())? } else { record.value.clone() };
-                    sqlx::query(
-                        "INSERT INTO records (account_id, rep_id, store, key, open, at, value) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (account_id, rep_id, store, key) DO UPDATE SET open = EXCLUDED.open, at = EXCLUDED.at, value = EXCLUDED.value",
-                    )
-                    .bind(&who.account)
-                    .bind(&who.rep)
-                    .bind(store.as_str())
-                    .bind(&record.key)
-                    .bind(i16::from(record.open))
-                    .bind(record.at)
-                    .bind(value)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::Delete { store, key } => {
-                    sqlx::query("DELETE FROM records WHERE account_id = $1 AND rep_id = $2 AND store = $3 AND key = $4")
-                        .bind(&who.account)
-                        .bind(&who.rep)
-                        .bind(store.as_str())
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     fn record(&self, who: &RepRef, store: StoreName, row: &sqlx::postgres::PgRow) -> Result<Record, StoreError> {

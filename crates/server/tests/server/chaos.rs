@@ -228,13 +228,14 @@ async fn chaos_every_matched_call_logged_exactly_once_per_crm() {
                 last_sync = Instant::now();
             }
             let mut complete = true;
+            last.clear();
             for vendor in ["hubspot", "pipedrive"] {
                 let recs = c.json(Method::GET, &format!("{crm_url}/_admin/calls?vendor={vendor}"), None).await;
                 let found: BTreeSet<String> = sessions_in(&recs.to_string()).into_iter().collect();
                 let missing = expected.iter().filter(|s| !found.contains(**s)).count();
                 if missing > 0 {
                     complete = false;
-                    last = format!("{vendor}: {missing} matched calls not logged yet");
+                    last.push_str(&format!("{vendor}: {missing} matched calls not logged yet; "));
                 }
             }
             if complete && faults_on {
@@ -253,7 +254,7 @@ async fn chaos_every_matched_call_logged_exactly_once_per_crm() {
             let slots: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE store = 'slots'").fetch_one(&db).await.unwrap_or(0);
             if unsettled != 0 || (slots as usize) < played.len() * 2 {
                 complete = false;
-                last = format!("{last}; {unsettled} slots not settled, {slots} of {} slots", played.len() * 2);
+                last.push_str(&format!("{unsettled} slots not settled, {slots} of {} slots", played.len() * 2));
             }
             if complete {
                 return;

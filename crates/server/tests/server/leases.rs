@@ -33,6 +33,9 @@ async fn leases_expire_fence_and_move_to_another_instance() {
     let gen_a = held_a[0].gen;
     assert!(lease::claim(&pool, "B", 5, ttl).await.unwrap().is_empty(), "one rep's engine on one instance at a time");
     a.apply(&who, Some(gen_a), &put("by-a")).await.unwrap();
+    // An admin write (no lease) needs the rep to exist; nothing is written otherwise.
+    let nobody = RepRef { account: "a".into(), rep: "nobody".into() };
+    assert!(matches!(a.apply(&nobody, None, &put("x")).await, Err(StoreError::UnknownRep)));
     // B, which holds no lease, cannot write even with A's generation.
     assert!(matches!(b.apply(&who, Some(gen_a), &put("by-b")).await, Err(StoreError::Fenced(_))));
     // A renews and keeps it.

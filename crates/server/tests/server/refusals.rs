@@ -98,19 +98,28 @@ async fn webhooks_and_admin_refuse_what_they_must_and_store_nothing() {
         rb.send()
     };
     let bad_body = "{\"calltrail\": 1, \"event\": \"call.ended\", \"user\": \"101\"}".to_owned();
-    let cases: Vec<(Option<i64>, Option<String>, String, u16, &str)> = vec![
-        (None, None, event.clone(), 401, "unsigned"),
-        (Some(ts), Some("sha256=00".into()), event.clone(), 401, "bad_signature"),
-        (Some(ts), Some(signature("another-secret-entirely", ts, event.as_bytes())), event.clone(), 401, "bad_signature"),
-        (Some(ts + 1), Some(good.clone()), event.clone(), 401, "bad_signature"),
-        (Some(ts - 3600), Some(signature(SECRET, ts - 3600, event.as_bytes())), event.clone(), 401, "stale_timestamp"),
-        (Some(ts), Some(signature(SECRET, ts, b"{nope")), "{nope".into(), 400, "malformed"),
-        (Some(ts), Some(signature(SECRET, ts, bad_body.as_bytes())), bad_body.clone(), 400, "missing_field"),
+    /// A signed post: its timestamp and signature headers, body, and the refusal it must get.
+    struct Signed {
+        ts: Option<i64>,
+        sig: Option<String>,
+        body: String,
+        status: u16,
+        kind: &'static str,
+    }
+    let case = |ts, sig, body: &str, status, kind| Signed { ts, sig, body: body.to_owned(), status, kind };
+    let cases = [
+        case(None, None, &event, 401, "unsigned"),
+        case(Some(ts), Some("sha256=00".into()), &event, 401, "bad_signature"),
+        case(Some(ts), Some(signature("another-secret-entirely", ts, event.as_bytes())), &event, 401, "bad_signature"),
+        case(Some(ts + 1), Some(good.clone()), &event, 401, "bad_signature"),
+        case(Some(ts - 3600), Some(signature(SECRET, ts - 3600, event.as_bytes())), &event, 401, "stale_timestamp"),
+        case(Some(ts), Some(signature(SECRET, ts, b"{nope")), "{nope", 400, "malformed"),
+        case(Some(ts), Some(signature(SECRET, ts, bad_body.as_bytes())), &bad_body, 400, "missing_field"),
     ];
-    for (t, sig, body, status, kind) in cases {
-        let r = post(t, sig, body).await.unwrap();
-        assert_eq!(r.status().as_u16(), status, "{kind}");
-        assert_eq!(r.json::<Value>().await.unwrap()["error"], kind);
+    for c in cases {
+        let r = post(c.ts, c.sig, c.body).await.unwrap();
+        assert_eq!(r.status().as_u16(), c.status, "{}", c.kind);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], c.kind);
     }
     assert_eq!(inbox_rows(&pool).await, 1, "nothing refused was stored");
     let r = post(Some(ts), Some(good), event).await.unwrap();
