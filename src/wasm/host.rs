@@ -84,7 +84,7 @@ impl Host {
         .await;
         let user = Driver::stored_settings(settings.ok().flatten().as_ref());
         let policy = super::from_js(&policy).unwrap_or(serde_json::Value::Null);
-        let driver = Driver::new(user, policy, &secrets?, EngineOptions::default(), now());
+        let driver = Driver::new(user, policy, &secrets?, EngineOptions::default(), Box::new(super::zones::IntlZones::default()), now());
         let inner = Rc::new(Inner {
             db,
             driver: RefCell::new(driver),

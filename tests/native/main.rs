@@ -11,4 +11,5 @@ mod scenarios;
 mod simulator;
 mod softphone;
 mod trace;
+mod zones;
 mod support;

@@ -21,3 +21,4 @@ pub mod rc;
 pub mod seal;
 pub mod store;
 pub mod worker;
+pub mod zones;
