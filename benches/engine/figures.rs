@@ -118,6 +118,11 @@ const NOW: Timestamp = Timestamp(1_781_107_200_000);
 const KINDS: [(&str, CrmKind); 5] =
     [("hs", CrmKind::HubSpot), ("pd", CrmKind::Pipedrive), ("sf", CrmKind::Salesforce), ("zo", CrmKind::Zoho), ("cl", CrmKind::Clio)];
 
+/// Fixed offsets for the settings' zones: the figures never cross a change of offset.
+fn zones() -> calltrail_core::zone::Zones {
+    calltrail_core::zone::Zones::gather(&calltrail_core::zone::FixedZones::standard(), &settings(), NOW).0
+}
+
 fn settings() -> Settings {
     let mut s = Settings::default();
     for (id, kind) in KINDS {
@@ -179,6 +184,7 @@ fn slot(call: &CallId, integ: &str, state: SlotState, at: Timestamp, targets: Ve
         at,
         messages: 0,
         update_due: None,
+        reused: false,
         busy: false,
     }
 }
@@ -260,7 +266,7 @@ fn digest_snapshot() -> Snapshot {
 
 fn restored(snapshot: Snapshot) -> Engine {
     let mut e = Engine::new(EngineOptions::default());
-    e.handle(Input::Restored { snapshot, settings: settings(), boot_id: 0xbe4c }, NOW);
+    e.handle(Input::Restored { snapshot, settings: settings(), zones: zones(), boot_id: 0xbe4c }, NOW);
     while e.poll_effect().is_some() {}
     e
 }
@@ -297,7 +303,7 @@ fn restore(samples: usize, clock: &mut dyn FnMut() -> f64) -> Figure {
         let snap = snapshot.clone();
         let mut e = Engine::new(EngineOptions::default());
         let t0 = clock();
-        e.handle(Input::Restored { snapshot: snap, settings: settings(), boot_id: 0xbe4c }, NOW);
+        e.handle(Input::Restored { snapshot: snap, settings: settings(), zones: zones(), boot_id: 0xbe4c }, NOW);
         let mut n = 0;
         while e.poll_effect().is_some() {
             n += 1;

@@ -209,23 +209,36 @@ function renderGeneral() {
         attrs: { maxlength: 2, autocomplete: 'off', spellcheck: 'false', style: 'max-width: 120px; text-transform: uppercase' } }),
       input({ path: 'active_call_delay_mins', id: 'f-active_call_delay_mins', label: 'Active-call logging delay (minutes)', type: 'number',
         help: 'When you pick contacts during a call, it is logged this long after hang-up (“Log now” skips the wait).',
-        get: () => view('active_call_delay_mins'), set: (v) => { doc.active_call_delay_mins = num(v); }, attrs: { min: 0, max: 1440, style: 'max-width: 160px' } })));
+        get: () => view('active_call_delay_mins'), set: (v) => { doc.active_call_delay_mins = num(v); }, attrs: { min: 0, max: 1440, style: 'max-width: 160px' } }),
+      input({ path: 'repeat_caller_window_mins', id: 'f-repeat_caller_window_mins', label: 'Repeat-caller window (minutes)', type: 'number',
+        help: 'A number that calls or texts again within this time reuses the contact it matched instead of searching each CRM again (0: always search).',
+        get: () => view('repeat_caller_window_mins'), set: (v) => { doc.repeat_caller_window_mins = num(v); }, attrs: { min: 0, max: 1440, style: 'max-width: 160px' } }),
+      select({ path: 'conversation_time_zone', id: 'f-conversation_time_zone', label: 'Day of SMS and fax conversations',
+        help: 'Texts and faxes are logged as one record per conversation per day, in this time zone.',
+        options: [{ value: '', label: `Your browser's time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone})` }, ...zoneOptions(view('conversation_time_zone'))],
+        get: () => view('conversation_time_zone') ?? '', set: (v) => { doc.conversation_time_zone = v || null; } })));
+}
+
+/** Every time zone this browser knows (all of them work: the core takes their offsets from the
+ * browser), with `current` kept even if the browser does not list it. */
+function zoneOptions(current) {
+  let zones = [];
+  try { zones = Intl.supportedValuesOf('timeZone'); } catch { /* older browsers: the current one only */ }
+  const all = [...new Set([...(current ? [current] : []), ...zones, 'UTC'])].sort();
+  return all.map((z) => ({ value: z, label: z.replaceAll('_', ' ') }));
 }
 
 function renderDigest() {
   const d = (f) => (isLocked(`digest.${f}`) ? server.settings.digest : doc.digest)[f];
   const numField = (f, label, help, attrs) => input({ path: `digest.${f}`, id: `f-digest-${f}`, label, help, type: 'number', get: () => d(f), set: (v) => { doc.digest[f] = num(v); }, attrs });
-  let zones = [];
-  try { zones = Intl.supportedValuesOf('timeZone'); } catch { /* older browsers: free text */ }
   fill($('#digest'),
     numField('period_mins', 'Runs every (minutes)', 'How often the digest runs.', { min: 1, max: 1440 }),
     numField('lookback_mins', 'Looks back (minutes)', 'Calls that ended this long ago or less are considered.', { min: 1, max: 10080 }),
     numField('catch_up_max_hours', 'Catch-up limit (hours)', 'After quiet hours or an outage, the first run reaches back at most this far.', { min: 1, max: 168 }),
     numField('quiet_start_hour', 'Quiet hours start (hour)', 'No scheduled run from this hour…', { min: 0, max: 23 }),
     numField('quiet_end_hour', 'Quiet hours end (hour)', '…until this hour (exclusive).', { min: 0, max: 24 }),
-    input({ path: 'digest.quiet_time_zone', id: 'f-digest-quiet_time_zone', label: 'Quiet hours time zone', help: 'An IANA time zone; daylight saving is followed.',
-      get: () => d('quiet_time_zone'), set: (v) => { doc.digest.quiet_time_zone = v.trim(); }, attrs: { list: 'zones', autocomplete: 'off', spellcheck: 'false' } }),
-    h('datalist', { id: 'zones' }, zones.map((z) => h('option', { value: z }))));
+    select({ path: 'digest.quiet_time_zone', id: 'f-digest-quiet_time_zone', label: 'Quiet hours time zone', help: 'Quiet hours follow this zone’s clock, daylight saving included.',
+      options: zoneOptions(d('quiet_time_zone')), get: () => d('quiet_time_zone'), set: (v) => { doc.digest.quiet_time_zone = v; } }));
 }
 
 function renderIntegrations() {

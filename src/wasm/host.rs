@@ -87,7 +87,7 @@ impl Host {
         // A browser softphone reports one device's view: an unanswered call is decided once the
         // rep-level streams had a moment to say whether another device answered it.
         let options = EngineOptions { unanswered_settle_ms: calltrail_core::engine::shared::BROWSER_UNANSWERED_SETTLE_MS, ..EngineOptions::default() };
-        let driver = Driver::new(user, policy, &secrets?, options, now());
+        let driver = Driver::new(user, policy, &secrets?, options, Box::new(super::zones::IntlZones::default()), now());
         let inner = Rc::new(Inner {
             db,
             driver: RefCell::new(driver),

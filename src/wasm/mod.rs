@@ -4,6 +4,7 @@
 
 pub mod host;
 pub mod idb;
+pub mod zones;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;

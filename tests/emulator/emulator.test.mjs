@@ -315,9 +315,11 @@ test('phone search: Salesforce SOSL is punctuation-tolerant and needs reserved c
   assert.equal((await sosl('FIND {\\+12125550100} IN PHONE FIELDS RETURNING Contact(Id), Lead(Id)')).body.searchRecords.length, 2);
   assert.equal((await sosl('FIND {+12125550100} IN PHONE FIELDS RETURNING Contact(Id)')).status, 400);
   assert.equal((await sosl('FIND {2125550100} IN PHONE FIELDS RETURNING Contact(Id, Nope)')).body[0].errorCode, 'INVALID_FIELD');
-  await t.admin('POST', '/seed', { vendor: 'zoho', contacts: [{ lastName: 'Z', phone: '(212) 555-0100' }, { lastName: 'Y', mobile: '212-555-0100' }] });
+  await t.admin('POST', '/seed', { vendor: 'zoho', contacts: [{ lastName: 'Z', phone: '(212) 555-0100' }, { lastName: 'Y', mobile: '212-555-0100' }, { lastName: 'X', phone: '+1 (212) 555-0100 x7' }] });
   const z = await t.call('zoho', 'GET', `/crm/v8/Contacts/search?phone=${encodeURIComponent('212 555 0100')}`);
-  assert.equal(z.body.data.length, 2);
+  assert.equal(z.body.data.length, 3, 'the national number finds the stored number with its country code too (modelled: digits end with the query)');
+  const withCode = await t.call('zoho', 'GET', '/crm/v8/Contacts/search?phone=12125550100');
+  assert.deepEqual(withCode.body.data.map((r) => r.Last_Name), ['X'], 'a longer query does not find the shorter stored number');
   assert.equal((await t.call('zoho', 'GET', '/crm/v8/Contacts/search?phone=9999999')).status, 204);
   const crit = await t.call('zoho', 'GET', `/crm/v8/Contacts/search?criteria=${encodeURIComponent('(Phone:equals:\\(212\\) 555-0100)')}`);
   assert.equal(crit.body.data.length, 1);
@@ -492,4 +494,16 @@ test('Zoho: criteria compare date fields as dates (Tasks Due_Date greater_equal 
   const s = await t.call('zoho', 'GET', `/crm/v8/Tasks/search?criteria=${encodeURIComponent(crit)}&fields=Subject,Due_Date`);
   assert.equal(s.status, 200, s.text);
   assert.deepEqual(s.body.data.map((r) => r.Subject), ['on 2026-03-08']);
+});
+
+test('admin: /delete removes a contact as a CRM delete or merge does; a second delete is 404', async () => {
+  for (const vendor of ['hubspot', 'pipedrive', 'salesforce', 'zoho', 'clio']) {
+    await t.admin('POST', '/seed', { vendor, contacts: [{ firstName: 'Gone', lastName: 'Soon', phone: '(415) 555-0199' }] });
+    const before = (await t.admin('GET', `/records?vendor=${vendor}&kind=contacts&contains=Soon`)).body.records;
+    assert.equal(before.length, 1, vendor);
+    const { collection, id } = before[0];
+    assert.equal((await t.admin('POST', '/delete', { vendor, collection, id })).status, 200, vendor);
+    assert.equal((await t.admin('GET', `/records?vendor=${vendor}&kind=contacts&contains=Soon`)).body.records.length, 0, vendor);
+    assert.equal((await t.admin('POST', '/delete', { vendor, collection, id })).status, 404, vendor);
+  }
 });

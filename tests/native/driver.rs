@@ -34,7 +34,7 @@ fn oauth_driver(store: &mut MemStore, expires_at: Option<Timestamp>) -> Driver {
     settings.integrations.push(hs);
     let secret = StoredSecret { token: Secret::new("access-1"), refresh_token: Some(Secret::new("refresh-1")), expires_at };
     let secrets = [Record::encode("hs", false, NOW.0, &secret)];
-    let mut driver = Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), NOW);
+    let mut driver = Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), Box::new(calltrail_core::zone::FixedZones::standard()), NOW);
     let snapshot = store.restore(&driver.restore_query(NOW));
     driver.restore(snapshot, 1, NOW);
     run_effects(&mut driver, store);
@@ -150,11 +150,11 @@ fn a_worker_stopped_before_the_refreshed_secret_is_written_restarts_with_the_old
 
 #[test]
 fn no_credentials_is_unauthorized_and_an_unknown_integration_permanent() {
-    let mut driver = Driver::new(Settings::default(), Value::Null, &[], EngineOptions::default(), NOW);
+    let mut driver = Driver::new(Settings::default(), Value::Null, &[], EngineOptions::default(), Box::new(calltrail_core::zone::FixedZones::standard()), NOW);
     let mut conv = driver.conversation(IntegrationId::new("hs"), search());
     assert!(matches!(driver.step(&mut conv, NOW), Next::Done(Err(CrmError::Unauthorized { .. }))));
     let token = [Record::encode("zz", false, NOW.0, &StoredSecret::api_token("t"))];
-    let mut driver = Driver::new(Settings::default(), Value::Null, &token, EngineOptions::default(), NOW);
+    let mut driver = Driver::new(Settings::default(), Value::Null, &token, EngineOptions::default(), Box::new(calltrail_core::zone::FixedZones::standard()), NOW);
     let mut conv = driver.conversation(IntegrationId::new("zz"), search());
     assert!(matches!(driver.step(&mut conv, NOW), Next::Done(Err(CrmError::Permanent { .. }))));
 }
@@ -255,4 +255,97 @@ fn the_history_reads_more_when_it_filters() {
     assert_eq!(Driver::history_read(Some(50), true, ""), (250, 50));
     assert_eq!(Driver::history_read(Some(5000), false, "ada"), (5000, 1000));
     assert_eq!(Driver::history_read(Some(0), false, " "), (1, 1));
+}
+
+#[test]
+fn a_settings_document_naming_a_zone_the_platform_does_not_know_is_refused_at_its_field() {
+    let mut store = MemStore::new();
+    let mut driver = Driver::new(Settings::default(), Value::Null, &[], EngineOptions::default(), Box::new(crate::support::zones::Tzdb::default()), NOW);
+    let snapshot = store.restore(&driver.restore_query(NOW));
+    driver.restore(snapshot, 1, NOW);
+    run_effects(&mut driver, &mut store);
+    let mut s = Settings::default();
+    s.digest.quiet_time_zone = "Europe/Atlantis".into();
+    let a = driver.replace_settings(s.clone(), NOW);
+    assert!(!a.ok);
+    assert_eq!(serde_json::to_value(&a.field).unwrap(), json!(["digest", "quiet_time_zone"]));
+    assert!(a.error.as_deref().unwrap_or("").contains("Europe/Atlantis"), "{a:?}");
+    s.digest.quiet_time_zone = "Australia/Sydney".into();
+    s.conversation_time_zone = Some("Mars/Olympus".into());
+    let a = driver.replace_settings(s.clone(), NOW);
+    assert_eq!(serde_json::to_value(&a.field).unwrap(), json!(["conversation_time_zone"]));
+    // Every zone the platform knows is accepted, and the engine gets its offsets first.
+    s.conversation_time_zone = Some("Asia/Kathmandu".into());
+    assert!(driver.replace_settings(s, NOW).ok);
+    run_effects(&mut driver, &mut store);
+    assert_eq!(driver.settings().digest.quiet_time_zone, "Australia/Sydney");
+    assert_eq!(driver.zones().get("Asia/Kathmandu").map(|t| t.offset_secs(NOW)), Some(5 * 3600 + 45 * 60));
+    assert!(driver.diagnostics().problems.is_empty(), "{:?}", driver.diagnostics().problems);
+    // A policy naming an unknown zone is refused whole, and the settings in force stay.
+    driver.set_policy(json!({"digest": {"quiet_time_zone": "Europe/Atlantis"}}), NOW);
+    assert_eq!(driver.settings().digest.quiet_time_zone, "Australia/Sydney");
+    assert_eq!(driver.diagnostics().problem_counts.get("policy_invalid"), Some(&1));
+}
+
+#[test]
+fn the_zone_tables_are_rebuilt_before_they_run_out() {
+    // A server (or a worker kept alive) runs for weeks: the offsets keep coming from the shell.
+    let mut w = World::with(1, NOW, EngineOptions::default(), |s| s.digest.quiet_time_zone = "Europe/Berlin".into());
+    let first = w.driver.zones().until();
+    assert_eq!(first, NOW.plus_ms(calltrail_core::zone::SPAN_AHEAD_MS));
+    w.advance_to(NOW.plus_hours(24 * 45));
+    let later = w.driver.zones().until();
+    assert!(later > w.now.plus_ms(calltrail_core::zone::REFRESH_BEFORE_MS), "{later} at {}", w.now);
+    // And the engine still has Berlin's offset (+01:00 in winter, 45 days on from June it is
+    // late July: +02:00).
+    assert_eq!(w.driver.zones().get("Europe/Berlin").map(|t| t.offset_secs(w.now)), Some(2 * 3600));
+    w.assert_clean();
+}
+
+/// chrono-tz, counting what it is asked: a worker start must not ask the platform for zones
+/// while the tables the last start stored still serve.
+#[derive(Debug, Clone)]
+struct Counting {
+    db: crate::support::zones::Tzdb,
+    asked: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl calltrail_core::zone::ZoneSource for Counting {
+    fn offset_secs(&self, zone: &str, at_ms: i64) -> Option<i32> {
+        self.asked.set(self.asked.get() + 1);
+        self.db.offset_secs(zone, at_ms)
+    }
+    fn local_zone(&self) -> Option<String> {
+        self.asked.set(self.asked.get() + 1);
+        self.db.local_zone()
+    }
+    fn local_offset_secs(&self, at_ms: i64) -> Option<i32> {
+        self.db.local_offset_secs(at_ms)
+    }
+}
+
+#[test]
+fn a_restart_reuses_the_stored_zone_tables_until_the_machine_moves() {
+    let mut store = MemStore::new();
+    let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+    let start = |store: &mut MemStore, local: &str, now: Timestamp| {
+        let source = Counting { db: crate::support::zones::Tzdb { local: Some(local.into()) }, asked: asked.clone() };
+        let mut driver = Driver::new(Settings::default(), Value::Null, &[], EngineOptions::default(), Box::new(source), now);
+        let snapshot = store.restore(&driver.restore_query(now));
+        driver.restore(snapshot, 1, now);
+        run_effects(&mut driver, store);
+        driver
+    };
+    let d = start(&mut store, "Europe/Berlin", NOW);
+    assert!(asked.get() > 0, "the first start builds the tables");
+    assert!(d.zones().get("Europe/Berlin").is_some() && d.zones().get("America/New_York").is_some());
+    asked.set(0);
+    let d = start(&mut store, "Europe/Berlin", NOW.plus_hours(5));
+    assert_eq!(asked.get(), 0, "a restart reads them back and asks nothing");
+    assert_eq!(d.zones().local(), Some("Europe/Berlin"));
+    // The rep flew to Sydney: the machine's offset no longer fits, the tables are built again.
+    let d = start(&mut store, "Australia/Sydney", NOW.plus_hours(30));
+    assert!(asked.get() > 0);
+    assert_eq!(d.zones().local(), Some("Australia/Sydney"));
+    assert_eq!(d.settings().conversation_zone(d.zones()), "Australia/Sydney");
 }

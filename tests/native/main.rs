@@ -13,5 +13,6 @@ mod simulator;
 mod softphone;
 mod trace;
 mod two_browsers;
+mod zones;
 mod support;
 mod vendors;

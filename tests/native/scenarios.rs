@@ -247,11 +247,13 @@ fn manual_logging_of_an_old_call_uses_the_stored_records() {
     w.assert_clean();
 }
 
-/// Every minute of the night 00:00-08:00 New York (nine UTC hours, for the fall-back night): alarms fire each minute, notes-switched calls
-/// wait for the digest, and no digest request goes out from 02:00 to 06:59.
-fn quiet_night(night_local_midnight_utc: &str) {
+/// Every minute of the night from 00:00 local in `zone` (nine UTC hours, for a fall-back night):
+/// alarms fire each minute, notes-switched calls wait for the digest, no digest request goes
+/// out from 02:00 to 06:59 local (chrono-tz read directly says when that is), and quiet hours
+/// last `quiet_hours` real hours.
+fn quiet_night(zone: &str, night_local_midnight_utc: &str, quiet_hours: i64) {
     let start = ts(night_local_midnight_utc);
-    let mut w = World::new(2, start);
+    let mut w = World::with(2, start, Default::default(), |s| s.digest.quiet_time_zone = zone.into());
     let d = w.settings.digest.clone();
     w.crm("hs").add_contact("ann", "Ann", ANN, day_before(start));
     for m in 0..(9 * 60) {
@@ -274,7 +276,7 @@ fn quiet_night(night_local_midnight_utc: &str) {
     let mut quiet_minutes = 0;
     for m in 0..(9 * 60) {
         let t = start.plus_mins(m);
-        if d.in_quiet_hours(t) {
+        if crate::support::zones::in_quiet_hours(&d, t) {
             quiet_minutes += 1;
             let digest_reqs: Vec<_> = w
                 .requests_between(t, t.plus_mins(1))
@@ -284,7 +286,7 @@ fn quiet_night(night_local_midnight_utc: &str) {
             assert!(digest_reqs.is_empty(), "digest request at {t}: {:?}", digest_reqs[0].req);
         }
     }
-    assert!(quiet_minutes >= 4 * 60);
+    assert_eq!(quiet_minutes, quiet_hours * 60, "{zone}");
     // Automatic logging still runs at night, and by 08:00 the digest has logged every call.
     for c in w.engine().slots().filter(|s| s.integration.as_str() == "hs").map(|s| s.key.clone()).collect::<Vec<_>>() {
         assert_eq!(w.stored_state(&c), "logged", "{c}");
@@ -294,17 +296,42 @@ fn quiet_night(night_local_midnight_utc: &str) {
 
 #[test]
 fn no_digest_request_in_quiet_hours_on_the_spring_forward_night() {
-    quiet_night("2026-03-08T05:00:00Z");
+    quiet_night("America/New_York", "2026-03-08T05:00:00Z", 4);
 }
 
 #[test]
 fn no_digest_request_in_quiet_hours_on_the_fall_back_night() {
-    quiet_night("2026-11-01T04:00:00Z");
+    // New York repeats 01:00-02:00, before the quiet hours.
+    quiet_night("America/New_York", "2026-11-01T04:00:00Z", 5);
 }
 
 #[test]
 fn no_digest_request_in_quiet_hours_on_an_ordinary_night() {
-    quiet_night("2026-06-10T04:00:00Z");
+    quiet_night("America/New_York", "2026-06-10T04:00:00Z", 5);
+}
+
+#[test]
+fn no_digest_request_in_berlin_quiet_hours_on_the_spring_forward_night() {
+    // 2026-03-29: 02:00 CET becomes 03:00 CEST.
+    quiet_night("Europe/Berlin", "2026-03-28T23:00:00Z", 4);
+}
+
+#[test]
+fn no_digest_request_in_berlin_quiet_hours_on_the_fall_back_night() {
+    // 2026-10-25: 03:00 CEST becomes 02:00 CET, so 02:00-03:00 is quiet twice.
+    quiet_night("Europe/Berlin", "2026-10-24T22:00:00Z", 6);
+}
+
+#[test]
+fn no_digest_request_in_sydney_quiet_hours_on_the_fall_back_night() {
+    // 2026-04-05: 03:00 AEDT becomes 02:00 AEST.
+    quiet_night("Australia/Sydney", "2026-04-04T13:00:00Z", 6);
+}
+
+#[test]
+fn no_digest_request_in_sydney_quiet_hours_on_the_spring_forward_night() {
+    // 2026-10-04: 02:00 AEST becomes 03:00 AEDT.
+    quiet_night("Australia/Sydney", "2026-10-03T14:00:00Z", 4);
 }
 
 #[test]
@@ -752,5 +779,148 @@ fn notes_saved_after_the_call_is_logged_update_each_log_once() {
     w.input(Input::NotesSaved { call: cid("c1"), notes: "call back Wednesday".into() });
     assert_eq!(w.crm("hs").logs_for_call("c1")[0].notes, "call back Wednesday");
     assert_eq!(w.crm("hs").logs_for_call("c1")[0].updates, 2);
+    w.assert_clean();
+}
+
+// ---- repeat callers (issue 14) ---------------------------------------------------------------
+
+/// The searches and creates sent to `integ` so far.
+fn sent_ops(w: &World, integ: &str) -> (usize, usize) {
+    let of = |s: &&crate::support::world::Sent| s.req.integration.as_str() == integ;
+    let searches = w.sent.iter().filter(of).filter(|s| matches!(s.req.op, calltrail_core::crm::CrmOp::SearchContacts { .. })).count();
+    (searches, w.creates_sent(integ))
+}
+
+#[test]
+fn a_repeat_caller_within_the_window_costs_only_the_log() {
+    let mut w = world_with_ann(2, &["hs", "pd"]);
+    w.advance_mins(5);
+    w.input(ended("c1", ANN, &w));
+    assert_eq!((sent_ops(&w, "hs"), sent_ops(&w, "pd")), ((1, 1), (1, 1)));
+    // Ten minutes later: the match of the first call stands in for a search.
+    w.advance_mins(10);
+    w.input(ended("c2", ANN, &w));
+    assert_eq!((sent_ops(&w, "hs"), sent_ops(&w, "pd")), ((1, 2), (1, 2)));
+    assert_eq!(w.crm("hs").logs_for_call("c2")[0].contact.as_ref().map(|c| c.as_str()), Some("ann-hs"));
+    // Past the window (15 minutes from the search, not from the last reuse): searched again.
+    w.advance_mins(6);
+    w.input(ended("c3", ANN, &w));
+    assert_eq!((sent_ops(&w, "hs"), sent_ops(&w, "pd")), ((2, 3), (2, 3)));
+    for c in ["c1", "c2", "c3"] {
+        assert_eq!((w.state(c, "hs"), w.state(c, "pd")), ("logged".into(), "logged".into()), "{c}");
+    }
+    w.assert_clean();
+}
+
+#[test]
+fn a_repeat_caller_s_call_pop_shows_the_match_without_a_search() {
+    let mut w = world_with_ann(1, &["hs"]);
+    w.advance_mins(5);
+    w.input(ended("c1", ANN, &w));
+    w.advance_mins(3);
+    let mut c = call("c2", ANN, w.now, w.now);
+    c.ended_at = None;
+    w.input(Input::CallRinging(c.clone()));
+    assert_eq!(sent_ops(&w, "hs"), (1, 1), "no pop search");
+    let shown = w.notices.iter().rev().find_map(|n| match n {
+        Notice::CallMatches { call, contacts, .. } if call.as_str() == "c2" => Some(contacts.iter().map(|c| c.id.to_string()).collect::<Vec<_>>()),
+        _ => None,
+    });
+    assert_eq!(shown, Some(vec!["ann-hs".to_owned()]), "the panel still shows who is calling");
+    w.advance_mins(2);
+    c.ended_at = Some(w.now);
+    w.input(Input::CallEnded(c));
+    assert_eq!(sent_ops(&w, "hs"), (1, 2));
+    assert_eq!(w.state("c2", "hs"), "logged");
+    w.assert_clean();
+}
+
+#[test]
+fn a_repeat_caller_merged_away_in_the_crm_is_searched_again_and_logged_to_the_survivor() {
+    let mut w = world_with_ann(1, &["hs"]);
+    w.advance_mins(5);
+    w.input(ended("c1", ANN, &w));
+    // In the CRM, Ann is merged into another record for the same person.
+    let t = w.now;
+    w.crm("hs").add(contact("ann-2", "Ann Smith", "Contact", "+1 (646) 555-0111", day_before(t)));
+    w.crm("hs").merge("ann-hs", "ann-2");
+    w.advance_mins(4);
+    w.input(ended("c2", ANN, &w));
+    // The log to the cached id is refused, the number searched again, the survivor logged.
+    assert_eq!(sent_ops(&w, "hs"), (2, 3));
+    assert_eq!(w.state("c2", "hs"), "logged");
+    let logs = w.crm("hs").logs_for_call("c2");
+    assert_eq!((logs.len(), logs[0].contact.as_ref().map(|c| c.as_str())), (1, Some("ann-2")));
+    // The next call reuses the new match.
+    w.advance_mins(2);
+    w.input(ended("c3", ANN, &w));
+    assert_eq!(sent_ops(&w, "hs"), (2, 4));
+    assert_eq!(w.crm("hs").logs_for_call("c3")[0].contact.as_ref().map(|c| c.as_str()), Some("ann-2"));
+    w.assert_clean();
+}
+
+#[test]
+fn a_repeat_caller_deleted_in_the_crm_is_no_match_not_a_failed_log() {
+    let mut w = world_with_ann(1, &["hs"]);
+    w.advance_mins(5);
+    w.input(ended("c1", ANN, &w));
+    w.crm("hs").remove_contact("ann-hs");
+    w.advance_mins(4);
+    w.input(ended("c2", ANN, &w));
+    assert_eq!(w.state("c2", "hs"), "no_match", "searched again, and nobody has the number now");
+    // Added back later: the digest logs the call, as for any caller nobody had.
+    let t = w.now;
+    w.crm("hs").add_contact("ann-3", "Ann", ANN, t);
+    w.advance_mins(60);
+    assert_eq!(w.state("c2", "hs"), "logged");
+    w.assert_clean();
+}
+
+#[test]
+fn the_repeat_callers_matches_survive_a_restart_and_expire_on_time() {
+    let mut w = world_with_ann(1, &["hs"]);
+    w.advance_mins(5);
+    w.input(ended("c1", ANN, &w));
+    w.restart();
+    w.advance_mins(5);
+    w.input(ended("c2", ANN, &w));
+    assert_eq!(sent_ops(&w, "hs"), (1, 2), "the match was read back");
+    // An hour later the digest has dropped it from the store too.
+    w.advance_mins(60);
+    assert!(w.store.get(calltrail_core::store::StoreName::Contacts, "m|hs|+12125550100").is_none());
+    w.restart();
+    w.input(ended("c3", ANN, &w));
+    assert_eq!(sent_ops(&w, "hs"), (2, 3));
+    w.assert_clean();
+}
+
+#[test]
+fn a_window_of_zero_searches_every_time_and_no_match_is_never_reused() {
+    let mut w = World::with(1, ts("2026-06-10T14:00:00Z"), Default::default(), |s| s.repeat_caller_window_mins = 0);
+    let t0 = w.now;
+    w.crm("hs").add_contact("ann-hs", "Ann", ANN, day_before(t0));
+    w.input(ended("c1", ANN, &w));
+    w.advance_mins(1);
+    w.input(ended("c2", ANN, &w));
+    assert_eq!(sent_ops(&w, "hs"), (2, 2));
+    // With the default window, a number nobody has is still searched every time.
+    let mut w = world_with_ann(1, &[]);
+    w.input(ended("u1", "+13125550142", &w));
+    w.advance_mins(1);
+    w.input(ended("u2", "+13125550142", &w));
+    assert_eq!(sent_ops(&w, "hs"), (2, 0));
+    w.assert_clean();
+}
+
+#[test]
+fn a_text_from_a_recent_caller_reuses_the_match() {
+    let mut w = world_with_ann(1, &["hs"]);
+    w.advance_mins(5);
+    w.input(ended("c1", ANN, &w));
+    w.advance_mins(2);
+    let t = w.now;
+    w.input(Input::MessageReceived(sms("m1", "conv", t, "thanks for the call")));
+    assert_eq!(sent_ops(&w, "hs"), (1, 2));
+    assert_eq!(w.crm("hs").records.iter().filter(|r| r.what == "messages").count(), 1);
     w.assert_clean();
 }

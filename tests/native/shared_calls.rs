@@ -174,7 +174,8 @@ fn engine(settle_ms: i64, now: Timestamp) -> Engine {
     let settings = Settings { integrations: vec![integration("hs", CrmKind::HubSpot)], ..Settings::default() };
     let snapshot = MemStore::new().restore(&Engine::restore_query(&settings, now));
     let mut e = Engine::new(EngineOptions { unanswered_settle_ms: settle_ms, ..EngineOptions::default() });
-    e.handle(Input::Restored { snapshot, settings, boot_id: 7 }, now);
+    let zones = calltrail_core::zone::Zones::for_settings(&crate::support::zones::Tzdb::default(), &settings, now).expect("known zones");
+    e.handle(Input::Restored { snapshot, settings, zones, boot_id: 7 }, now);
     e
 }
 

@@ -1,7 +1,8 @@
 //! The seeded deterministic simulator (reliability.md §3.2): random schedules of calls, notes,
 //! picks, messages, digest alarms (late, doubled, lost), worker restarts between any two
 //! effects, CRM faults (reply lost after commit, 429 + Retry-After, 401 then credentials fixed,
-//! 5xx, offline, search lag) and clock jumps; then a quiescence phase (faults off, credentials
+//! 5xx, offline, search lag), contacts merged or deleted in a CRM, and clock jumps; then a
+//! quiescence phase (faults off, credentials
 //! fixed, a day and more of alarms) and the invariants of §7.
 //!
 //! - `CALLTRAIL_SIM_SCHEDULES=<n>` runs more schedules (default 10,000 in CI).
@@ -191,6 +192,19 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
                 }
             }
             59..=74 => {
+                if r.chance(60) {
+                    // In a CRM, a contact is merged into its duplicate, or deleted: a repeat
+                    // caller's reused match may name an id the CRM no longer has.
+                    let integ = r.pick(&integs).clone();
+                    let k = r.below(NUMBERS.len() as u64);
+                    let (main, dup) = (format!("seed-{integ}-{k}"), format!("seed-{integ}-{k}b"));
+                    let crm = w.crm(integ.as_str());
+                    if crm.contacts.iter().any(|(c, _)| c.id.as_str() == dup) {
+                        crm.merge(&main, &dup);
+                    } else {
+                        crm.remove_contact(&main);
+                    }
+                }
                 // Time passes; the alarm may be lost, late or doubled.
                 let target = w.now.plus_mins(1 + r.below(40) as i64);
                 while let Some(a) = w.alarm {
@@ -297,10 +311,10 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
     let latest = w.engine().slots().map(|s| s.at).max().unwrap_or(w.now).max(w.now);
     let mut until = latest.plus_hours(i64::from(catch_up) + 3);
     let d = w.settings.digest.clone();
-    if d.in_quiet_hours(until) {
-        until = d.quiet_end(until).plus_mins(1);
+    if crate::support::zones::in_quiet_hours(&d, until) {
+        until = crate::support::zones::quiet_end(&d, until).plus_mins(1);
     }
-    for _ in 0..3 {
+    let resolve = |w: &mut World| {
         let keys: Vec<calltrail_core::engine::SlotKey> = w
             .engine()
             .slots()
@@ -311,10 +325,23 @@ pub fn run_with(seed: u64, opts: EngineOptions, keep_trace: bool, full_hygiene_s
             let res = keys.into_iter().map(|k| (k, Resolution::ApplyRule { rule: ConflictRule::Alphabetical })).collect();
             w.input(Input::UnresolvedResolved { resolutions: res });
         }
+    };
+    for _ in 0..3 {
+        resolve(&mut w);
         let step = w.now.plus_hours(3);
         w.advance_to(step.min(until));
     }
     w.advance_to(until);
+    // A conflict the last runs found (contacts created late in the schedule) is worked
+    // through too, as a person would.
+    for _ in 0..3 {
+        if w.engine().unresolved_count() == 0 {
+            break;
+        }
+        resolve(&mut w);
+        let step = w.now.plus_hours(1);
+        w.advance_to(step);
+    }
     check(&mut w, &integs, calls, &true_end);
     Outcome { violations: std::mem::take(&mut w.violations), trace_hash: w.trace_hash, trace: std::mem::take(&mut w.trace) }
 }

@@ -64,7 +64,8 @@ fn the_same_day_twice_gives_the_same_trace() {
 fn scripted_day() -> String {
     let mut out = String::new();
     let mut e = Engine::new(EngineOptions::default());
-    e.handle(Input::Restored { snapshot: empty_snapshot(), settings: settings(), boot_id: 0xbe4c }, NOW);
+    let zones = calltrail_core::zone::Zones::for_settings(&crate::support::zones::Tzdb::default(), &settings(), NOW).expect("known zones");
+    e.handle(Input::Restored { snapshot: empty_snapshot(), settings: settings(), zones, boot_id: 0xbe4c }, NOW);
     drain(&mut e, &mut out);
     for k in 0..60usize {
         let now = NOW.plus_secs(k as i64 * 7);

@@ -41,7 +41,7 @@ impl Browser {
         integ.marker_field = marker_field.map(str::to_owned);
         let settings = Settings { integrations: vec![integ], ..Settings::default() };
         let t = now();
-        let mut driver = Driver::new(settings, Value::Null, &[], EngineOptions::default(), t);
+        let mut driver = Driver::new(settings, Value::Null, &[], EngineOptions::default(), Box::new(calltrail_core::zone::FixedZones::standard()), t);
         let store = MemStore::new();
         driver.restore(store.restore(&driver.restore_query(t)), 0x2b, t);
         let id = IntegrationId::new(name);

@@ -115,11 +115,18 @@ export async function stopServiceWorker(context) {
     await cdp.send('ServiceWorker.enable');
     await cdp.send('ServiceWorker.stopAllWorkers');
     const deadline = Date.now() + 10_000;
+    let again = Date.now() + 1000;
     for (;;) {
       const { targetInfos } = await cdp.send('Target.getTargets');
       const alive = targetInfos.some((t) => t.type === 'service_worker' && t.url.includes(EXTENSION_ID));
       if (!alive) return;
       if (Date.now() > deadline) throw new Error('service worker still running 10 s after stopAllWorkers');
+      // An event that arrived as it stopped (a page's message, an alarm) starts a new instance
+      // at once: stop that one too.
+      if (Date.now() > again) {
+        await cdp.send('ServiceWorker.stopAllWorkers');
+        again = Date.now() + 1000;
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   } finally {

@@ -26,6 +26,7 @@
 //!   sans-IO loop every shell drives the same way.
 //! - [`view`]: what the pages show (statuses, filters, the unresolved queue, the badge).
 //! - [`web`]: web origins and the browser's match patterns (which sites the extension asks for).
+//! - [`zone`]: civil time in IANA zones from offset tables the shell builds (no tz database here).
 
 pub mod civil;
 pub mod crm;
@@ -41,3 +42,4 @@ pub mod store;
 pub mod telephony;
 pub mod view;
 pub mod web;
+pub mod zone;

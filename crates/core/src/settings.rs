@@ -4,12 +4,11 @@
 //! Invariant: a `Settings` value the engine holds has passed [`Settings::validate`], so a broken
 //! document is refused whole and the previous settings stay in force.
 
-use chrono::{TimeZone, Timelike};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CrmKind, IntegrationId, RecordType, Timestamp};
 use crate::phone::Country;
+use crate::zone::{self, ZoneTable, Zones};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +32,12 @@ pub struct Settings {
     pub digest: DigestSettings,
     /// Minutes after hang-up before active-call picks are logged ("log now" skips the wait).
     pub active_call_delay_mins: u32,
+    /// The IANA zone whose calendar day groups SMS and fax into one record per conversation
+    /// per day; `None`: the rep's own zone, as the browser reports it (UTC on the server).
+    pub conversation_time_zone: Option<String>,
+    /// A number that calls (or texts) again within this many minutes of a search reuses that
+    /// search's match instead of asking the CRM again; 0 searches every time.
+    pub repeat_caller_window_mins: u32,
 }
 
 impl Default for Settings {
@@ -46,6 +51,8 @@ impl Default for Settings {
             default_country: Country::US,
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
+            conversation_time_zone: None,
+            repeat_caller_window_mins: 15,
         }
     }
 }
@@ -124,6 +131,13 @@ impl ProtocolTags {
     }
 }
 
+impl Settings {
+    /// The zone of the conversation day: the one set, else the rep's own, else UTC.
+    pub fn conversation_zone<'a>(&'a self, zones: &'a Zones) -> &'a str {
+        self.conversation_time_zone.as_deref().or(zones.local()).unwrap_or("UTC")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DigestSettings {
@@ -142,18 +156,13 @@ pub struct DigestSettings {
 
 /// Civil time for the digest: quiet hours are checked instant → local time in the configured
 /// zone (never a fixed offset, never the machine's zone), so DST nights need no special case
-/// (I10, I11). The engine's `digest` module holds the rest of the digest's clock arithmetic.
+/// (I10, I11). `zone` is the table of `quiet_time_zone`'s offsets the shell handed in
+/// ([`crate::zone`]). The engine's `digest` module holds the rest of the digest's clock
+/// arithmetic.
 impl DigestSettings {
-    /// The quiet-hours zone; an unparseable name (refused by `Settings::validate`) falls back to
-    /// New York, the product default.
-    pub fn zone(&self) -> Tz {
-        self.quiet_time_zone.parse::<Tz>().unwrap_or(chrono_tz::America::New_York)
-    }
-
     /// Whether `now` falls in quiet hours, in the zone's civil time.
-    pub fn in_quiet_hours(&self, now: Timestamp) -> bool {
-        let Some(local) = self.zone().timestamp_millis_opt(now.0).single() else { return false };
-        let h = local.hour() as u8;
+    pub fn in_quiet_hours(&self, zone: &ZoneTable, now: Timestamp) -> bool {
+        let h = zone.hour(now);
         let (s, e) = (self.quiet_start_hour, self.quiet_end_hour);
         match s.cmp(&e) {
             std::cmp::Ordering::Less => s <= h && h < e,
@@ -165,27 +174,19 @@ impl DigestSettings {
     /// The first instant at or after `now` outside quiet hours. Quiet boundaries are whole local
     /// hours, so stepping in quarter hours (every zone offset is a multiple of 15 minutes) finds
     /// the boundary exactly; a day bounds the loop.
-    pub fn quiet_end(&self, now: Timestamp) -> Timestamp {
-        if !self.in_quiet_hours(now) {
+    pub fn quiet_end(&self, zone: &ZoneTable, now: Timestamp) -> Timestamp {
+        if !self.in_quiet_hours(zone, now) {
             return now;
         }
         const Q: i64 = 15 * 60_000;
         let mut t = Timestamp(now.0 - now.0.rem_euclid(Q));
         for _ in 0..(26 * 4) {
             t = t.plus_ms(Q);
-            if !self.in_quiet_hours(t) {
+            if !self.in_quiet_hours(zone, t) {
                 return t;
             }
         }
         t
-    }
-
-    /// The local calendar day of `at` (`YYYY-MM-DD`), for one-record-per-conversation-per-day.
-    pub fn local_day(&self, at: Timestamp) -> String {
-        match self.zone().timestamp_millis_opt(at.0).single() {
-            Some(t) => t.date_naive().to_string(),
-            None => format!("@{}", at.0 / 86_400_000),
-        }
     }
 }
 
@@ -407,14 +408,21 @@ impl Settings {
         if d.quiet_start_hour > 23 || d.quiet_end_hour > 24 {
             return bad(FieldPath::keys(&["digest", "quiet_start_hour"]), "hours run from 0 to 24");
         }
-        if d.quiet_time_zone.parse::<Tz>().is_err() {
-            return bad(FieldPath::keys(&["digest", "quiet_time_zone"]), "unknown or unsupported time zone");
+        // Whether the zone exists is the shell's to say (the driver asks it); here, the shape.
+        if !zone::is_zone_name(&d.quiet_time_zone) {
+            return bad(FieldPath::keys(&["digest", "quiet_time_zone"]), "must be an IANA time zone like America/New_York");
+        }
+        if self.conversation_time_zone.as_deref().is_some_and(|z| !zone::is_zone_name(z)) {
+            return bad(FieldPath::keys(&["conversation_time_zone"]), "must be an IANA time zone like Europe/Berlin, or null for the rep's own");
         }
         if d.catch_up_max_hours == 0 || d.catch_up_max_hours > 24 * 7 {
             return bad(FieldPath::keys(&["digest", "catch_up_max_hours"]), "must be between 1 and 168");
         }
         if self.active_call_delay_mins > 24 * 60 {
             return bad(FieldPath::keys(&["active_call_delay_mins"]), "must be at most 1440");
+        }
+        if self.repeat_caller_window_mins > 24 * 60 {
+            return bad(FieldPath::keys(&["repeat_caller_window_mins"]), "must be at most 1440 (0 searches every time)");
         }
         for (i, o) in self.softphone_origins.iter().enumerate() {
             let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/') && !o.contains('*');
@@ -491,6 +499,7 @@ mod tests {
         assert_eq!((s.digest.period_mins, s.digest.lookback_mins), (60, 240));
         assert_eq!((s.digest.quiet_start_hour, s.digest.quiet_end_hour), (2, 7));
         assert_eq!(s.active_call_delay_mins, 3);
+        assert_eq!((s.repeat_caller_window_mins, s.conversation_time_zone.as_deref()), (15, None));
         s.validate().unwrap();
     }
 

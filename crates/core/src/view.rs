@@ -477,6 +477,7 @@ mod tests {
             at: Timestamp(1_060_000),
             messages: 0,
             update_due: None,
+            reused: false,
             busy: false,
         }
     }
@@ -524,8 +525,8 @@ mod tests {
     fn the_call_pop_shows_matches_and_whether_picks_are_open() {
         let mut e = entry();
         e.ended = false;
-        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: vec![contact("7", "Ada")].into() });
-        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: Vec::new().into() });
+        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: vec![contact("7", "Ada")].into(), reused: false });
+        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_000), contacts: Vec::new().into(), reused: false });
         e.picks.insert("hs".into(), vec![contact("7", "Ada")]);
         let v = call_view(&e, &[], &settings(), Timestamp(1_010_000));
         assert_eq!(v.slots[0].matches.as_ref().map(Vec::len), Some(1));
@@ -567,7 +568,7 @@ mod tests {
         let mut e = entry();
         e.ended = false;
         e.call.ended_at = None;
-        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_500), contacts: vec![contact("7", "Ada"), contact("8", "Ada L.")].into() });
+        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1_000_500), contacts: vec![contact("7", "Ada"), contact("8", "Ada L.")].into(), reused: false });
         let words = |e: &CallEntry, now: i64| {
             let v = call_view(e, &[], &settings(), Timestamp(now));
             assert_eq!((v.phase, v.phase_word), (Phase::OnCall, "On call"));
@@ -575,7 +576,7 @@ mod tests {
         };
         assert_eq!(words(&e, 1_001_000), [("2 matches".to_owned(), Tone::Accent, false), ("Searching…".to_owned(), Tone::Info, true)]);
         assert_eq!(words(&e, 1_000_000 + SEARCH_GRACE_MS)[1], ("No match yet".to_owned(), Tone::Neutral, false));
-        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_500), contacts: Vec::new().into() });
+        e.matches.insert("pd".into(), crate::engine::CallMatches { at: Timestamp(1_000_500), contacts: Vec::new().into(), reused: false });
         assert_eq!(words(&e, 1_001_000)[1].0, "No match");
         let ended = call_view(&entry(), &[], &settings(), Timestamp(1_100_000));
         assert_eq!((ended.phase_word, ended.result_word), ("Call ended", "Answered"));

@@ -23,3 +23,4 @@ pub mod rc;
 pub mod seal;
 pub mod store;
 pub mod worker;
+pub mod zones;

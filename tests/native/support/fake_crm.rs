@@ -98,6 +98,27 @@ impl FakeCrm {
         self.contacts.push((c, at));
     }
 
+    /// The CRM no longer has contact `id`: deleted, or the losing side of a merge. Logs to it
+    /// are refused from now on, as the CRMs refuse an association with an id they do not know.
+    pub fn remove_contact(&mut self, id: &str) {
+        self.contacts.retain(|(c, _)| c.id.as_str() != id);
+    }
+
+    /// Contact `from` merged into `into`: `from` is gone and `into` has its numbers too.
+    pub fn merge(&mut self, from: &str, into: &str) {
+        let phones: Vec<String> = self.contacts.iter().filter(|(c, _)| c.id.as_str() == from).flat_map(|(c, _)| c.phones.to_vec()).collect();
+        self.remove_contact(from);
+        if let Some((c, _)) = self.contacts.iter_mut().find(|(c, _)| c.id.as_str() == into) {
+            let mut all = c.phones.to_vec();
+            all.extend(phones);
+            c.phones = all.into();
+        }
+    }
+
+    fn has_contact(&self, id: &RecordId) -> bool {
+        self.contacts.iter().any(|(c, _)| &c.id == id)
+    }
+
     pub fn with_marker(&self, marker: &str) -> Vec<&CrmRecord> {
         self.records.iter().filter(|r| r.marker.as_str() == marker).collect()
     }
@@ -170,6 +191,8 @@ impl FakeCrm {
                 let r = self.records.iter().find(|r| &r.marker == marker && r.created_at.plus_ms(lag) <= now);
                 Ok(CrmOutput::Found { record: r.map(|r| r.id.clone()) })
             }
+            CrmOp::CreateCallLog { log } if !self.has_contact(&log.contact.id) => Err(CrmError::Permanent { message: format!("404 contact {} not found", log.contact.id) }),
+            CrmOp::CreateMessageLog { log } if !self.has_contact(&log.contact.id) => Err(CrmError::Permanent { message: format!("404 contact {} not found", log.contact.id) }),
             CrmOp::CreateCallLog { log } => {
                 let id = self.id("call");
                 self.records.push(CrmRecord {

@@ -5,6 +5,7 @@
 
 pub mod fake_crm;
 pub mod world;
+pub mod zones;
 
 pub use fake_crm::Fault;
 pub use world::World;

@@ -15,6 +15,7 @@ use calltrail_core::settings::{IntegrationSettings, Settings};
 use calltrail_core::store::{Durability, MemStore, Record, StoreName, Write};
 
 use super::fake_crm::FakeCrm;
+use super::zones::Tzdb;
 
 #[derive(Clone, Debug)]
 pub struct Sent {
@@ -81,6 +82,8 @@ pub struct World {
     pub numbers: Vec<String>,
     /// Also scan the `Debug` text of every effect for the secrets (slow; planted-bug tests).
     pub full_hygiene_scan: bool,
+    /// The machine's time zones (chrono-tz), with the zone the rep's machine reports.
+    pub zones: Tzdb,
 }
 
 pub fn ts(s: &str) -> Timestamp {
@@ -144,7 +147,7 @@ impl World {
         let mut w = World {
             now,
             store: MemStore::new(),
-            driver: Driver::new(settings.clone(), serde_json::Value::Null, &[], opts.clone(), now),
+            driver: Driver::new(settings.clone(), serde_json::Value::Null, &[], opts.clone(), Box::new(Tzdb::default()), now),
             opts,
             settings,
             crms,
@@ -174,6 +177,7 @@ impl World {
             secrets: Vec::new(),
             numbers: Vec::new(),
             full_hygiene_scan: false,
+            zones: Tzdb::default(),
         };
         w.secrets = w.crms.values().map(|c| c.secret.clone()).collect();
         w.boot_engine();
@@ -195,7 +199,7 @@ impl World {
 
     fn boot_engine(&mut self) {
         self.boot += 1;
-        self.driver = Driver::new(self.settings.clone(), serde_json::Value::Null, &[], self.opts.clone(), self.now);
+        self.driver = Driver::new(self.settings.clone(), serde_json::Value::Null, &[], self.opts.clone(), Box::new(self.zones.clone()), self.now);
         let snap = self.store.restore(&self.driver.restore_query(self.now));
         for r in snap.records(StoreName::Slots) {
             if r.json().get("state").and_then(|s| s.get("state")).and_then(|s| s.as_str()) == Some("attempting") {
@@ -513,7 +517,7 @@ impl World {
             self.needs_find.remove(&req.slot);
         }
         // I10: no digest-initiated request in quiet hours.
-        if req.trigger == calltrail_core::engine::Trigger::Digest && self.settings.digest.in_quiet_hours(now) {
+        if req.trigger == calltrail_core::engine::Trigger::Digest && super::zones::in_quiet_hours(&self.settings.digest, now) {
             v.push(format!("I10 digest request at {now} (quiet hours) for {}", req.slot));
         }
         // I13: nothing to an integration before its Retry-After elapsed.

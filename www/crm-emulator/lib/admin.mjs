@@ -111,6 +111,16 @@ export async function handleAdmin(emu, method, url, rawText) {
       for (const [col, recs] of Object.entries(body.records || {})) for (const r of recs) created.push(vendor.seedRaw(col, r));
       return ok({ created: created.map(publicView) });
     }
+    if (p === '/delete' && method === 'POST') {
+      // A record the CRM no longer has: deleted, or the loser of a merge (`GET /records` names
+      // the collection and id).
+      const v = vendorOf(emu, body.vendor);
+      const col = emu.stores[v].col(String(body.collection));
+      const key = [...col.keys()].find((k) => String(k) === String(body.id));
+      if (key === undefined) return { status: 404, body: { error: `no ${body.collection} record ${body.id} in ${v}` } };
+      col.delete(key);
+      return ok({ ok: true });
+    }
     if (p === '/fields' && method === 'POST') {
       const v = vendorOf(emu, body.vendor);
       return ok(emu.vendors[v].defineField(body));

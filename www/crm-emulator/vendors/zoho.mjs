@@ -363,7 +363,11 @@ export default function zoho(emu) {
     } else if (q.get('phone')) {
       const d = digitsOf(stripExtension(q.get('phone')));
       if (!d) return zerr(400, 'INVALID_DATA', 'invalid data', { param_name: 'phone' });
-      recs = recs.filter((r) => phoneFields.some((k) => r[k] && digitsOf(stripExtension(r[k])) === d));
+      // Zoho documents only that `phone` searches every phone-type field, not how it compares.
+      // Modelled (an assumption, README "Zoho CRM"): digits only, punctuation and extensions
+      // ignored, a stored number matching when its digits end with the query's, so the national
+      // number finds "+1 (212) 555-0100", "1-212-555-0100" and "(212) 555-0100" alike.
+      recs = recs.filter((r) => phoneFields.some((k) => r[k] && digitsOf(stripExtension(r[k])).endsWith(d)));
     } else if (q.get('word')) {
       const w = q.get('word').toLowerCase();
       if (w.length < 2) return zerr(400, 'INVALID_QUERY', 'invalid query formed', { param_name: 'word', reason: 'at least 2 characters' });

@@ -4,15 +4,17 @@
 //! CRUD and `/{module_api_name}/search`); the Calls, Tasks and Leads field names are not in the
 //! spec (its `Record` schema is open) and follow Zoho's module docs as summarised in
 //! `reference/crm-apis.md` §4.
-//! - **Search**: `GET /crm/v8/Contacts/search?phone=<digits>` then the same on Leads
+//! - **Search**: `GET /crm/v8/Contacts/search?phone=<national number>` then the same on Leads
 //!   (`phone` searches every phone-type field; 204 means no match), paged by `page` while
 //!   `info.more_records`; every number re-verified with `phone::matches`. The search answer
-//!   already carries `Created_Time`/`Modified_Time`, so no detail requests. How `phone=`
-//!   normalises is not documented (crm-apis.md §4: "try E.164 and the national form"), and the
-//!   least a search can be assumed to do is compare digits, so "+1 (212) 555-0100" is only found
-//!   by `12125550100` and "212.555.0100" only by `2125550100`: each module is searched with
-//!   every digit form of the number ([`phone_forms`]: national, country code + national, and
-//!   outside NANP the trunk-0 national form). That costs 2-3 requests per module instead of 1.
+//!   already carries `Created_Time`/`Modified_Time`, so no detail requests: a cold logged call
+//!   costs two searches and one create. Zoho documents which fields `phone=` searches, not how
+//!   it compares numbers (crm-apis.md §4). Assumed, and modelled so by the emulator: digits
+//!   only, a stored number matching when its digits end with the query's, which is what lets
+//!   integrations that search Zoho by the 10-digit number find "+1 (212) 555-0100" too. So the
+//!   query is the national significant number ([`search_form`]), the shortest form every stored
+//!   form of the number ends with. (Searching every digit form instead cost 4 to 6 requests per
+//!   match; if Zoho proves to compare whole numbers, `search_form` is the one place to change.)
 //! - **Calls**: `POST /crm/v8/Calls` with `Call_Type`, `Call_Start_Time` (offset form),
 //!   `Call_Duration` `mm:ss`, `Subject`, `Description` (plain text), `Call_Result`, and
 //!   `Who_Id` for a Contact or `What_Id` + `$se_module: "Leads"` for a Lead; updated with
@@ -83,58 +85,50 @@ const MODULES: [(&str, &str, &[&str]); 2] = [
 fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     let mut contacts: Vec<Contact> = Vec::new();
     let mut rest = history;
-    let forms = phone_forms(phone);
+    let form = search_form(phone);
     for (module, record_type, phone_fields) in MODULES {
-        for form in &forms {
-            // The exchanges of this (module, form) search are the next ones whose URL says so.
-            let prefix = format!("{}/crm/v8/{module}/search?phone={}&", conn.base_url, common::encode_component(form));
-            let mut page = 0;
-            let mut more = true;
-            while more {
-                let Some((ex, tail)) = rest.split_first().filter(|(e, _)| e.request.url.starts_with(&prefix)) else { break };
-                rest = tail;
-                page += 1;
-                let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else {
-                    more = false; // 204: nothing (more) matches
-                    break;
-                };
-                for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
-                    if let Some(c) = record_contact(r, record_type, phone_fields) {
-                        if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
-                            contacts.push(c);
-                        }
+        // The exchanges of this module's search are the next ones whose URL says so.
+        let prefix = format!("{}/crm/v8/{module}/search?phone={}&", conn.base_url, common::encode_component(&form));
+        let mut page = 0;
+        let mut more = true;
+        while more {
+            let Some((ex, tail)) = rest.split_first().filter(|(e, _)| e.request.url.starts_with(&prefix)) else { break };
+            rest = tail;
+            page += 1;
+            let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else {
+                more = false; // 204: nothing (more) matches
+                break;
+            };
+            for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(c) = record_contact(r, record_type, phone_fields) {
+                    if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
+                        contacts.push(c);
                     }
                 }
-                more = v.pointer("/info/more_records").and_then(Value::as_bool) == Some(true);
             }
-            if page == 0 || (more && page < MAX_PAGES) {
-                let mut fields = vec!["Full_Name"];
-                fields.extend_from_slice(phone_fields);
-                fields.extend(["Created_Time", "Modified_Time"]);
-                let q = [
-                    ("phone", form.clone()),
-                    ("fields", fields.join(",")),
-                    ("per_page", PER_PAGE.to_string()),
-                    ("page", (page + 1).to_string()),
-                ];
-                return Ok(Step::Send(get(conn, &format!("/crm/v8/{module}/search"), &q)));
-            }
+            more = v.pointer("/info/more_records").and_then(Value::as_bool) == Some(true);
+        }
+        if page == 0 || (more && page < MAX_PAGES) {
+            let mut fields = vec!["Full_Name"];
+            fields.extend_from_slice(phone_fields);
+            fields.extend(["Created_Time", "Modified_Time"]);
+            let q = [
+                ("phone", form.clone()),
+                ("fields", fields.join(",")),
+                ("per_page", PER_PAGE.to_string()),
+                ("page", (page + 1).to_string()),
+            ];
+            return Ok(Step::Send(get(conn, &format!("/crm/v8/{module}/search"), &q)));
         }
     }
     Ok(Step::Done(Ok(CrmOutput::Contacts { contacts })))
 }
 
-/// The digit strings `number` is commonly stored as, for a `phone=` search that compares
-/// digits: the national number (`2125550100`), with the country code (`12125550100`, which
-/// "+1 (212) 555-0100" and "1-212-555-0100" reduce to), and outside NANP with the trunk 0
-/// (`02079460958`, "020 7946 0958").
-pub fn phone_forms(number: &E164) -> Vec<String> {
-    let (cc, national) = common::split_country_code(number);
-    let mut forms = vec![national.to_owned(), format!("{cc}{national}")];
-    if cc != "1" {
-        forms.push(format!("0{national}"));
-    }
-    forms
+/// The digits a `phone=` search asks for: the national significant number (`2125550100` for
+/// +1 212 555 0100, `2079460958` for +44 20 7946 0958), which every way of writing the number
+/// ends with: with the country code, with a trunk 0, with the international prefix `00`.
+pub fn search_form(number: &E164) -> String {
+    common::national_digits(number).to_owned()
 }
 
 fn record_contact(r: &Value, record_type: &str, phone_fields: &[&str]) -> Option<Contact> {

@@ -55,7 +55,7 @@ impl Contacts {
     /// Remembers what a CRM said about `number` (a call pop's notice).
     pub fn remember(&mut self, number: E164, integration: IntegrationId, contacts: Arc<[Contact]>, now: Timestamp) {
         self.directory.retain(|(n, i, _)| !(*n == number && *i == integration));
-        self.directory.push((number, integration, CallMatches { at: now, contacts }));
+        self.directory.push((number, integration, CallMatches { at: now, contacts, reused: false }));
         if self.directory.len() > MAX_ENTRIES {
             // Pushed in time order: the oldest answer is first.
             self.directory.remove(0);

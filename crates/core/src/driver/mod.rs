@@ -56,6 +56,7 @@ use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 use crate::softphone::Reply as FrameReply;
 use crate::view;
+use crate::zone::{UnknownZone, ZoneSource, Zones};
 
 pub use conversation::{Conversation, Next, MAX_EXCHANGES};
 pub use credentials::{Credentials, StoredSecret};
@@ -180,6 +181,11 @@ struct Config {
 #[derive(Debug)]
 pub struct Driver {
     engine: Engine,
+    /// The platform's time zones (the browser's `Intl`, chrono-tz natively): the driver builds
+    /// the engine's offset tables from it, and asks it whether a zone a document names exists.
+    zone_source: Box<dyn ZoneSource>,
+    /// The tables the engine has.
+    zones: Zones,
     /// Whether the engine has been restored (it takes no other input before).
     restored: bool,
     options: EngineOptions,
@@ -201,10 +207,13 @@ pub struct Driver {
 
 impl Driver {
     /// A driver for a worker start: the rep's settings as stored, the admin policy (`Null` when
-    /// there is none) and the secrets store's records. Call [`Driver::restore`] next.
-    pub fn new(user: Settings, policy: Value, secrets: &[Record], options: EngineOptions, now: Timestamp) -> Driver {
+    /// there is none), the secrets store's records and the platform's time zones. Call
+    /// [`Driver::restore`] next.
+    pub fn new(user: Settings, policy: Value, secrets: &[Record], options: EngineOptions, zone_source: Box<dyn ZoneSource>, now: Timestamp) -> Driver {
         let mut driver = Driver {
             engine: Engine::new(options.clone()),
+            zone_source,
+            zones: Zones::default(),
             restored: false,
             options,
             config: Config { effective: user.clone(), user, policy: Value::Null, locked: Vec::new() },
@@ -246,7 +255,21 @@ impl Driver {
         if let Some(progress) = snapshot.records(StoreName::Meta).iter().find(|r| r.key == grants::PROGRESS_KEY).and_then(Record::decode) {
             self.grants.progress = progress;
         }
-        self.handle(Input::Restored { snapshot, settings, boot_id }, now);
+        // The tables the last start stored, while they still serve; else built anew (and kept).
+        let stored = snapshot.records(StoreName::Meta).iter().find(|r| r.key == crate::zone::META_KEY).and_then(Record::decode::<Zones>);
+        let zones = match stored {
+            Some(z) if z.still_serve(&*self.zone_source, &settings, now) => z,
+            _ => {
+                let (zones, unknown) = Zones::gather(&*self.zone_source, &settings, now);
+                if let Some(u) = unknown {
+                    self.record_problem("unknown_time_zone", &format!("{}: {} is not a time zone this platform knows; UTC used", u.setting, u.zone), now);
+                }
+                self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record: zones.to_record(now) }], durability: Durability::Relaxed }));
+                zones
+            }
+        };
+        self.zones = zones.clone();
+        self.handle(Input::Restored { snapshot, settings, zones, boot_id }, now);
         // What the browser said before this restore still holds: the new engine hears it again.
         for (id, granted) in self.grants.access.clone() {
             self.report_access(id, granted, now);
@@ -256,6 +279,12 @@ impl Driver {
     /// Hands one input to the engine; its effects join the queue. Returns copies of the notices
     /// it emitted, for the answer to whoever sent it.
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Notice> {
+        if self.restored && self.zones.is_stale(now) && !matches!(input, Input::ZonesChanged(_) | Input::Restored { .. }) {
+            // The tables run out soon (a server, or a worker kept alive for weeks), or the clock
+            // went back past them: the same zones again, around now.
+            let (zones, _) = Zones::gather(&*self.zone_source, self.settings(), now);
+            self.set_zones(zones, now);
+        }
         self.engine.handle(input, now);
         let mut notices = Vec::new();
         while let Some(e) = self.engine.poll_effect() {
@@ -437,11 +466,16 @@ impl Driver {
             Ok(e) => e,
             Err(e) => return Answer::refused(&e),
         };
+        let zones = match Zones::for_settings(&*self.zone_source, &effective.settings, now) {
+            Ok(z) => z,
+            Err(u) => return Answer::refused(&unknown_zone(&u)),
+        };
         let record = Record::encode(SETTINGS_KEY, false, now.0, &user);
         self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict }));
         self.config.user = user;
         self.config.locked = effective.locked;
         self.config.effective = effective.settings.clone();
+        self.set_zones(zones, now);
         let notices = self.handle(Input::SettingsChanged(effective.settings), now);
         #[derive(Serialize)]
         struct Kept {
@@ -476,13 +510,35 @@ impl Driver {
 
     fn lay_policy(&mut self, policy: Value, now: Timestamp) -> Result<(), String> {
         let effective = policy::apply(&self.config.user, &policy).map_err(|e| e.to_string())?;
+        // Before a restore nothing is asked of the platform (a worker start must not pay for
+        // it): the restore builds or reuses the tables, and reports a zone it does not know.
+        let zones = match self.restored {
+            true => Some(Zones::for_settings(&*self.zone_source, &effective.settings, now).map_err(|u| unknown_zone(&u).to_string())?),
+            false => None,
+        };
         self.config.policy = policy;
         self.config.locked = effective.locked;
         self.config.effective = effective.settings.clone();
-        if self.restored {
+        if let Some(zones) = zones {
+            self.set_zones(zones, now);
             self.handle(Input::SettingsChanged(effective.settings), now);
         }
         Ok(())
+    }
+
+    /// Hands the engine new offset tables, before the settings that need them, and keeps them
+    /// for the next start.
+    fn set_zones(&mut self, zones: Zones, now: Timestamp) {
+        if self.restored && zones != self.zones {
+            self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record: zones.to_record(now) }], durability: Durability::Relaxed }));
+            self.zones = zones.clone();
+            self.handle(Input::ZonesChanged(zones), now);
+        }
+    }
+
+    /// The zones the engine has (for the options page: the rep's own zone).
+    pub fn zones(&self) -> &Zones {
+        &self.zones
     }
 
     // ---- credentials and CRM operations ----------------------------------------------------
@@ -905,6 +961,15 @@ struct Access {
     hosts: String,
 }
 
+/// A zone the platform does not know, as a settings refusal pointing at the field.
+fn unknown_zone(u: &UnknownZone) -> SettingsError {
+    let field = match u.setting {
+        "quiet_time_zone" => FieldPath::keys(&["digest", "quiet_time_zone"]),
+        other => FieldPath::keys(&[other]),
+    };
+    SettingsError::Invalid { field, problem: format!("{} is not a time zone this browser knows", u.zone) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -918,7 +983,7 @@ mod tests {
         let integ: IntegrationSettings = serde_json::from_str(r#"{ "id": "hs", "kind": "hubspot", "base_url": "https://api.hubapi.com" }"#).unwrap();
         let settings = Settings { integrations: vec![integ], ..Settings::default() };
         let secrets = [Record::encode("hs", false, NOW.0, &StoredSecret::api_token("t"))];
-        Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), NOW)
+        Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), Box::new(crate::zone::FixedZones::standard()), NOW)
     }
 
     fn exchange() -> Exchange {

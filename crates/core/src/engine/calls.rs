@@ -12,7 +12,7 @@ use super::slot::{call_slot_key, Mode, Slot, SlotKey, SlotState, Subject, Trigge
 use super::{conflict, messages, shared, Engine, Notice, ProblemKind, Resolution};
 
 fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mode, trigger: Trigger, state: SlotState, at: Timestamp) -> Slot {
-    Slot { key, subject, integration, mode, trigger, state, targets: Vec::new(), attempts: 0, last_error: None, at, messages: 0, update_due: None, busy: false }
+    Slot { key, subject, integration, mode, trigger, state, targets: Vec::new(), attempts: 0, last_error: None, at, messages: 0, update_due: None, reused: false, busy: false }
 }
 
 /// How far back a call the engine does not know may have ended for a softphone's details to log
@@ -113,7 +113,7 @@ impl Engine {
             // Read again per integration: handling one slot may change the call's entry.
             let entry = self.calls.get(id);
             let picks = entry.and_then(|e| e.picks.get(&integ_id)).filter(|p| !p.is_empty()).cloned();
-            let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| m.contacts.clone());
+            let fresh = entry.and_then(|e| e.matches.get(&integ_id)).filter(|m| m.is_fresh(now)).map(|m| (m.contacts.clone(), m.reused));
             let owned = owner.filter(|o| *o == kind).map(logged_by_words);
             let call = entry.map(|e| &e.call);
             // An inbound call nobody answered, as far as this device knows: decided after a
@@ -153,9 +153,12 @@ impl Engine {
             if mode == Mode::Auto && waiting_now {
                 // The call pop already asked the CRM: use its answer while it is fresh, or wait
                 // for it if it is still on its way, rather than asking again.
-                if let Some(contacts) = fresh.map(|c| c.to_vec()) {
+                if let Some((contacts, reused)) = fresh {
                     self.audit(Some(&key), trigger, "using the call pop's matches (no second search)", None, None);
-                    self.on_search(&key, contacts);
+                    self.on_search(&key, contacts.to_vec());
+                    if reused {
+                        self.mark_reused(&key);
+                    }
                     continue;
                 }
                 if self.wait_for_pop(id, &integ_id) {
@@ -415,7 +418,7 @@ impl Engine {
             return;
         }
         let now = self.now;
-        let day = self.settings.digest.local_day(m.at);
+        let day = self.conversation_day(m.at);
         let rec = crate::store::Record { key: m.id.clone(), open: 0, at: m.at.0, value: serde_json::to_string(&m).unwrap_or_else(|_| "null".to_owned()) };
         self.stage(StoreName::Messages, rec, true);
         let list_key = (m.conversation.clone(), day.clone());

@@ -46,7 +46,13 @@ impl Engine {
             }
         }
         match (f.what, result) {
-            (OpKind::Search, Ok(CrmOutput::Contacts { contacts })) => self.on_search(&key, contacts),
+            (OpKind::Search, Ok(CrmOutput::Contacts { mut contacts })) => {
+                super::dedup_by_id(&mut contacts);
+                if let Some(number) = self.slot_number(&key) {
+                    self.remember_recent(&f.integration, &number, &contacts);
+                }
+                self.on_search(&key, contacts)
+            }
             (OpKind::Search, Ok(other)) => {
                 self.problem(ProblemKind::UnexpectedReply, format!("search answered with {}", output_name(&other)));
                 self.on_failure(&key, CrmError::Transient { message: "unexpected reply to a search".into() });
@@ -64,7 +70,12 @@ impl Engine {
                 self.on_unknown(&key, "unexpected reply to a create".into());
             }
             (OpKind::Create { .. } | OpKind::CreateContact, Err(CrmError::Unknown { message })) => self.on_unknown(&key, message),
-            (OpKind::Create { .. } | OpKind::CreateContact, Err(e)) => self.on_failure(&key, e),
+            (OpKind::Create { .. }, Err(e)) => {
+                if !self.refused_with_reused_match(&key, &e) {
+                    self.on_failure(&key, e);
+                }
+            }
+            (OpKind::CreateContact, Err(e)) => self.on_failure(&key, e),
             (OpKind::Find { target }, Ok(CrmOutput::Found { record })) => self.on_found(&key, target, record),
             (OpKind::Find { .. }, Ok(other)) => {
                 self.problem(ProblemKind::UnexpectedReply, format!("marker lookup answered with {}", output_name(&other)));
@@ -175,6 +186,8 @@ impl Engine {
         };
         s.targets = contacts.into_iter().enumerate().map(|(i, c)| Target { marker: marker_of(i, &c), contact: c, record: None, synced: 0 }).collect();
         s.state = SlotState::Waiting { due: Some(now) };
+        // Chosen now (a search, a pick, a resolution); a reuse marks it again (`mark_reused`).
+        s.reused = false;
         self.enqueue(key);
         self.save_slot(key);
     }
@@ -217,6 +230,7 @@ impl Engine {
                     at: now,
                     messages: 0,
                     update_due: None,
+                    reused: false,
                     busy: false,
                 };
                 self.slots.insert(ph.clone(), slot);
@@ -282,7 +296,10 @@ impl Engine {
         }
         let contact = s.targets.get(target).map(|t| t.contact.id.clone());
         s.last_error = None;
-        s.state = if s.targets.iter().all(|t| t.record.is_some()) {
+        let logged = s.targets.iter().all(|t| t.record.is_some());
+        // Once logged, how the contact was found no longer matters.
+        s.reused &= !logged;
+        s.state = if logged {
             SlotState::Logged
         } else {
             SlotState::Waiting { due: Some(self.now) }
@@ -530,12 +547,12 @@ impl Engine {
                     return;
                 }
                 let contacts: std::sync::Arc<[Contact]> = contacts.into();
-                o.insert(CallMatches { at: now, contacts: contacts.clone() });
+                o.insert(CallMatches { at: now, contacts: contacts.clone(), reused: false });
                 contacts
             }
             std::collections::btree_map::Entry::Vacant(v) => {
                 let contacts: std::sync::Arc<[Contact]> = contacts.into();
-                v.insert(CallMatches { at: now, contacts: contacts.clone() });
+                v.insert(CallMatches { at: now, contacts: contacts.clone(), reused: false });
                 contacts
             }
         };
@@ -569,6 +586,9 @@ impl Engine {
             }
         };
         if let Some(c) = &contacts {
+            if let Some(number) = self.calls.get(&call).map(|e| e.call.their_number) {
+                self.remember_recent(&integ, &number, c);
+            }
             self.remember_matches(&call, &integ, c, true);
         }
         if !feeds {

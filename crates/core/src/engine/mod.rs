@@ -60,6 +60,7 @@ pub mod hygiene;
 pub mod messages;
 pub mod placeholder;
 pub mod records;
+pub mod repeat;
 pub mod retry;
 pub mod shared;
 pub mod slot;
@@ -76,6 +77,7 @@ use crate::model::{
 use crate::phone::E164;
 use crate::settings::{ConflictRule, IntegrationSettings, Settings};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
+use crate::zone::{ZoneTable, Zones};
 
 pub use audit::AuditEntry;
 pub use records::{CallEntry, CallMatches, DigestMeta};
@@ -95,9 +97,13 @@ pub type ReqId = u64;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// The first input after every worker start: what [`Engine::restore_query`] read, the
-    /// settings in force, and a boot id unique to this start (random in the shell).
-    Restored { snapshot: Snapshot, settings: Settings, boot_id: u64 },
+    /// settings in force, the offsets of the zones they name, and a boot id unique to this start
+    /// (random in the shell).
+    Restored { snapshot: Snapshot, settings: Settings, zones: Zones, boot_id: u64 },
     SettingsChanged(Settings),
+    /// New offset tables (the settings name another zone, or the old tables run out). Handed in
+    /// before the settings that need them.
+    ZonesChanged(Zones),
     CallRinging(Call),
     CallStarted(Call),
     CallUpdated(Call),
@@ -313,6 +319,8 @@ struct Run {
 pub struct Engine {
     opts: EngineOptions,
     settings: Settings,
+    /// The offsets of the zones the settings name, from the shell.
+    zones: Zones,
     restored: bool,
     boot: u64,
     counter: u64,
@@ -323,6 +331,8 @@ pub struct Engine {
     messages: BTreeMap<(ConversationId, String), Vec<Message>>,
     message_ids: BTreeSet<String>,
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
+    /// Repeat callers' matches ([`repeat`]).
+    recent: BTreeMap<(IntegrationId, E164), repeat::RecentMatch>,
     health: BTreeMap<IntegrationId, Health>,
     inflight: BTreeMap<ReqId, InFlight>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
@@ -355,6 +365,7 @@ impl Engine {
         Engine {
             opts,
             settings: Settings::default(),
+            zones: Zones::default(),
             restored: false,
             boot: 0,
             counter: 0,
@@ -365,6 +376,7 @@ impl Engine {
             messages: BTreeMap::new(),
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
+            recent: BTreeMap::new(),
             health: BTreeMap::new(),
             inflight: BTreeMap::new(),
             queue: BTreeMap::new(),
@@ -479,11 +491,17 @@ impl Engine {
         // A manual log, from a page or from the softphone's own log button (one call site).
         let mut manual = None;
         match input {
-            Input::Restored { snapshot, settings, boot_id } => self.on_restored(snapshot, settings, boot_id),
+            Input::Restored { snapshot, settings, zones, boot_id } => self.on_restored(snapshot, settings, zones, boot_id),
             Input::SettingsChanged(s) => match s.validate() {
-                Ok(()) => self.settings = s,
+                Ok(()) => {
+                    self.settings = s;
+                    self.check_zones();
+                    // A shorter window (or none) applies to what is kept at once.
+                    self.prune_recent();
+                }
                 Err(e) => self.problem(ProblemKind::BadSettings, format!("settings refused: {e}")),
             },
+            Input::ZonesChanged(z) => self.zones = z,
             Input::CallRinging(c) | Input::CallStarted(c) => {
                 let id = c.id.clone();
                 self.on_call(c, false);
@@ -770,7 +788,29 @@ impl Engine {
     }
 
     fn quiet(&self) -> bool {
-        !planted!(self, IgnoreQuietHours) && self.settings.digest.in_quiet_hours(self.now)
+        !planted!(self, IgnoreQuietHours) && self.settings.digest.in_quiet_hours(self.quiet_zone(), self.now)
+    }
+
+    /// The offsets of the quiet-hours zone (UTC when the shell gave none: see `check_zones`).
+    fn quiet_zone(&self) -> &ZoneTable {
+        self.zones.get(&self.settings.digest.quiet_time_zone).unwrap_or(&crate::zone::UTC)
+    }
+
+    /// The calendar day of `at` in the conversation zone (one messages record per day).
+    fn conversation_day(&self, at: Timestamp) -> String {
+        let zone = self.settings.conversation_zone(&self.zones);
+        self.zones.get(zone).unwrap_or(&crate::zone::UTC).date(at)
+    }
+
+    /// The zones the settings name must come with offsets (the driver hands them in first);
+    /// one the shell did not give is a problem, and UTC stands in for it.
+    fn check_zones(&mut self) {
+        let mut missing = vec![self.settings.digest.quiet_time_zone.clone()];
+        missing.extend(self.settings.conversation_time_zone.clone());
+        missing.retain(|z| self.zones.get(z).is_none());
+        for z in missing {
+            self.problem(ProblemKind::BadSettings, format!("no offsets for time zone {z}: UTC used"));
+        }
     }
 
     fn tick(&mut self) {
@@ -786,7 +826,7 @@ impl Engine {
         }
         if self.now >= self.digest_due {
             if self.quiet() {
-                self.digest_due = self.settings.digest.quiet_end(self.now);
+                self.digest_due = self.settings.digest.quiet_end(self.quiet_zone(), self.now);
             } else {
                 self.run_digest(false);
             }
@@ -817,7 +857,7 @@ impl Engine {
                     // Stale, or no longer due because the clock went back: re-arm its timer.
                     self.enqueue(&key);
                 } else if s.trigger == Trigger::Digest && self.quiet() {
-                    let end = self.settings.digest.quiet_end(self.now);
+                    let end = self.settings.digest.quiet_end(self.quiet_zone(), self.now);
                     self.timers.insert((end, key));
                 } else {
                     self.issue(&key);
@@ -855,6 +895,16 @@ impl Engine {
         for (integ, kind) in integrations {
             let Some(entry) = self.calls.get_mut(id) else { return };
             if entry.matches.contains_key(&integ) || !entry.popped.insert(integ.clone()) {
+                continue;
+            }
+            if let Some(contacts) = self.recent_match(&integ, &phone) {
+                // A repeat caller: the panel shows the match of a moment ago, and hang-up uses it.
+                self.remember_matches(id, &integ, &contacts, false);
+                if let Some(m) = self.calls.get_mut(id).and_then(|e| e.matches.get_mut(&integ)) {
+                    m.reused = true;
+                }
+                self.save_call_relaxed(id);
+                self.audit_call(id, &integ, Trigger::Pop, format!("call pop: repeat caller, {} contact(s) from a match of the last minutes (no search)", contacts.len()));
                 continue;
             }
             let h = self.health.entry(integ.clone()).or_default();
@@ -946,6 +996,7 @@ impl Engine {
                         Subject::Placeholder { number } => Some(*number),
                     };
                     match phone {
+                        Some(phone) if self.reuse_recent(key, &phone) => {}
                         Some(phone) => self.send(key, OpKind::Search, s.trigger, None, CrmOp::SearchContacts { phone }),
                         None => self.fail(key, "the call's details are missing from the ledger".into()),
                     }

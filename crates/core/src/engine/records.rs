@@ -43,6 +43,9 @@ pub struct CallMatches {
     pub at: Timestamp,
     /// Shared with the [`super::Notice::CallMatches`] that tells the panel.
     pub contacts: Arc<[Contact]>,
+    /// They are a repeat caller's earlier match, not this call's search ([`super::repeat`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
 }
 
 /// How long a call pop's answer stands in for the hang-up search, counted from the answer to
@@ -162,8 +165,8 @@ mod tests {
             if i >= 2 {
                 e.picks.insert(IntegrationId::new("hs"), vec![contact("a"), contact("b")]);
                 e.picks.insert(IntegrationId::new("p\"d"), Vec::new());
-                e.matches.insert(IntegrationId::new("hs"), CallMatches { at: Timestamp(9), contacts: vec![contact("a")].into() });
-                e.matches.insert(IntegrationId::new("zo"), CallMatches { at: Timestamp(10), contacts: Vec::new().into() });
+                e.matches.insert(IntegrationId::new("hs"), CallMatches { at: Timestamp(9), contacts: vec![contact("a")].into(), reused: true });
+                e.matches.insert(IntegrationId::new("zo"), CallMatches { at: Timestamp(10), contacts: Vec::new().into(), reused: false });
             }
             let r = e.to_record(i % 2 == 0);
             assert_eq!((r.key.as_str(), r.at), (e.call.id.as_str(), e.at().0));

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use crate::model::{IntegrationId, Timestamp};
 use crate::settings::Settings;
 use crate::store::{Snapshot, StoreName};
+use crate::zone::Zones;
 
 use super::placeholder::CachedPlaceholder;
 use super::records::{CallEntry, DigestMeta, DIGEST_KEY, HEALTH_PREFIX};
@@ -18,7 +19,7 @@ use super::slot::{Slot, SlotKey, SlotState, Subject, Trigger};
 use super::{digest, messages, Engine, ProblemKind, Run};
 
 impl Engine {
-    pub(super) fn on_restored(&mut self, snap: Snapshot, settings: Settings, boot_id: u64) {
+    pub(super) fn on_restored(&mut self, snap: Snapshot, settings: Settings, zones: Zones, boot_id: u64) {
         let (opts, now) = (self.opts.clone(), self.now);
         *self = Engine::new(opts);
         self.now = now;
@@ -28,6 +29,8 @@ impl Engine {
             self.problem(ProblemKind::BadSettings, format!("restored settings are not valid ({e}); using them anyway"));
         }
         self.settings = settings;
+        self.zones = zones;
+        self.check_zones();
         for r in snap.records(StoreName::Meta) {
             if r.key == DIGEST_KEY {
                 if let Some(m) = DigestMeta::from_record(r) {
@@ -51,13 +54,15 @@ impl Engine {
         for r in snap.records(StoreName::Messages) {
             if let Some(m) = r.decode::<crate::model::Message>() {
                 if self.message_ids.insert(m.id.clone()) {
-                    let day = self.settings.digest.local_day(m.at);
+                    let day = self.conversation_day(m.at);
                     messages::insert_sorted(self.messages.entry((m.conversation.clone(), day)).or_default(), m);
                 }
             }
         }
         for r in snap.records(StoreName::Contacts) {
-            if let Some(p) = r.decode::<CachedPlaceholder>() {
+            if r.key.starts_with(super::repeat::PREFIX) {
+                self.restore_recent(r);
+            } else if let Some(p) = r.decode::<CachedPlaceholder>() {
                 self.placeholders.insert((p.integration, p.number), p.contact);
             }
         }
@@ -118,6 +123,7 @@ impl Engine {
         let expiry = digest::expiry(&d, now);
         let trigger = if sync { Trigger::Sync } else { Trigger::Digest };
         self.digest.last_started = Some(now);
+        self.prune_recent();
         self.digest_due = now.plus_mins(i64::from(d.period_mins));
         self.save_meta_digest();
         let mut enrol = Vec::new();
@@ -247,6 +253,7 @@ mod tests {
             at: Timestamp(2_000),
             messages: 0,
             update_due: None,
+            reused: false,
             busy: false,
         }
         .to_record()
@@ -264,7 +271,7 @@ mod tests {
             ],
         };
         let mut e = Engine::new(EngineOptions::default());
-        e.handle(Input::Restored { snapshot, settings: Settings::default(), boot_id: 1 }, Timestamp(3_000));
+        e.handle(Input::Restored { snapshot, settings: Settings::default(), zones: Zones::default(), boot_id: 1 }, Timestamp(3_000));
         let mut unreadable = Vec::new();
         while let Some(x) = e.poll_effect() {
             if let Effect::Problem(p) = x {

@@ -104,7 +104,7 @@ pub enum Subject {
     Call { call: CallId },
     Messages {
         conversation: ConversationId,
-        /// `YYYY-MM-DD` in the quiet-hours time zone.
+        /// `YYYY-MM-DD` in the conversation zone (`Settings::conversation_zone`).
         day: String,
         kind: MessageKind,
         their_number: E164,
@@ -207,6 +207,10 @@ pub struct Slot {
     /// When a failed conversation-log update may be tried again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_due: Option<Timestamp>,
+    /// The targets are a repeat caller's match reused without a search ([`super::repeat`]): a
+    /// create the CRM refuses searches again once instead of failing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
     /// A request is in flight (memory only: lost with the worker, like the request itself).
     #[serde(skip)]
     pub busy: bool,
@@ -349,10 +353,11 @@ mod tests {
                 at: Timestamp(1_781_107_200_000),
                 messages: 0,
                 update_due: None,
+                reused: false,
                 busy: false,
             };
             let bare = s.to_record().value;
-            for absent in ["attempts", "last_error", "messages", "update_due", "busy", "synced"] {
+            for absent in ["attempts", "last_error", "messages", "update_due", "reused", "busy", "synced"] {
                 assert!(!bare.contains(&format!("\"{absent}\":")), "{absent} in {bare}");
             }
             s.targets = vec![

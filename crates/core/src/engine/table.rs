@@ -79,6 +79,7 @@ mod tests {
             at: Timestamp(0),
             messages: 0,
             update_due: None,
+            reused: false,
             busy: false,
         }
     }
