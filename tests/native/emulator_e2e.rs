@@ -760,7 +760,9 @@ fn economy() {
         assert!(d.searches() <= 1.2, "{kind:?}: {} search requests per logged call over the day", d.searches());
         assert!(d.all() < d.cold(), "{kind:?}: repeat callers must cost less");
         // A repeat caller merged away since: the refused log, a search, the log; never lost.
-        assert_eq!(d.merged_repeat, bound + 1 + guard, "{kind:?}");
+        // Two creates, each with at most its guard: the refused one and the one after the new
+        // search (Salesforce's refused create never reaches its after-create lookup).
+        assert!((bound + 1..=bound + 1 + 2 * guard).contains(&d.merged_repeat), "{kind:?}: {}", d.merged_repeat);
     }
     if std::env::var("CALLTRAIL_PRINT_ECONOMY").is_ok_and(|v| v == "1") {
         println!("| CRM | call, cold (search + guard + create) | of which the guard | match 0 | match N=1 | match N=5 | FindLog after a lost reply |");
