@@ -87,25 +87,26 @@ pub fn router(app: App) -> Router {
         .route("/admin/accounts/{account}/reps/{rep}/unresolved", get(rep_unresolved))
         .route("/admin/accounts/{account}/reps/{rep}/resolutions", post(post_resolutions))
         .route("/admin/accounts/{account}/reps/{rep}/sync", post(post_sync))
+        .merge(crate::admin::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
 /// A refusal with a reason, as JSON.
-fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+pub(crate) fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
     (status, Json(json!({ "ok": false, "error": kind, "message": message.into() }))).into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::warn!("internal error: {e}");
     refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the event could not be stored; send it again")
 }
 
-fn ok(data: Value) -> Response {
+pub(crate) fn ok(data: Value) -> Response {
     (StatusCode::OK, Json(json!({ "ok": true, "data": data }))).into_response()
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
@@ -152,7 +153,7 @@ impl App {
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> Result<(), Response> {
+    pub(crate) fn authorized(&self, headers: &HeaderMap) -> Result<(), Response> {
         let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         // Constant time over the token's bytes; lengths differ only for a wrong token anyway.
         if given.is_empty() || !bool::from(given.as_bytes().ct_eq(self.admin_token.as_bytes())) {

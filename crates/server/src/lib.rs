@@ -5,6 +5,7 @@
 //! Modules, in reading order:
 //! - [`config`]: flags and environment.
 //! - [`http`]: webhooks in (stored before they are answered) and the admin API.
+//! - [`admin`]: the admin's web page and the read-only views behind it.
 //! - [`rc`]: RingCentral sign-in, the webhook subscription and call-log sync (one instance per
 //!   account at a time).
 //! - [`lease`]: which instance runs which rep's engine (leases with fencing generations).
@@ -12,6 +13,7 @@
 //! - [`store`]: the store contract over PostgreSQL; [`db`]: pool and migrations.
 //! - [`seal`]: secrets sealed at rest; [`metrics`]: counters.
 
+pub mod admin;
 pub mod config;
 pub mod db;
 pub mod http;
