@@ -33,7 +33,46 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::http::{internal, now_ms, ok, refuse, App};
+use subtle::ConstantTimeEq;
+
+use crate::http::App;
+
+/// A refusal with a reason, as JSON (the shape of every refusal of the server).
+pub(crate) fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "ok": false, "error": kind, "message": message.into() }))).into_response()
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::warn!("internal error: {e}");
+    refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server could not answer; try again")
+}
+
+pub(crate) fn ok(data: Value) -> Response {
+    (StatusCode::OK, axum::Json(json!({ "ok": true, "data": data }))).into_response()
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The bearer token of a request, or "".
+pub(crate) fn bearer(headers: &HeaderMap) -> &str {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("")
+}
+
+/// The admin credential, compared in constant time.
+pub(crate) fn is_admin(app: &App, headers: &HeaderMap) -> bool {
+    let given = bearer(headers);
+    !given.is_empty() && bool::from(given.as_bytes().ct_eq(app.admin_token.as_bytes()))
+}
+
+fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+    if is_admin(app, headers) {
+        Ok(())
+    } else {
+        Err(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "a valid admin bearer token is required"))
+    }
+}
 
 /// The widest range one request may ask for (calls or audit): 92 days.
 pub const MAX_RANGE_MS: i64 = 92 * 86_400_000;
@@ -72,8 +111,8 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 
 #[derive(Deserialize)]
 pub struct Range {
-    from: Option<i64>,
-    to: Option<i64>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
 }
 
 impl Range {
@@ -121,7 +160,7 @@ async fn settings_of(app: &App, account: &str) -> Result<HashMap<String, Record>
 }
 
 async fn accounts(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
+    if let Err(r) = authorized(&app, &headers) {
         return r;
     }
     let rows = match sqlx::query(
@@ -149,7 +188,7 @@ async fn accounts(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 async fn calls(State(app): State<App>, Path(account): Path<String>, Query(range): Query<Range>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
+    if let Err(r) = authorized(&app, &headers) {
         return r;
     }
     let (from, to) = match range.bounds() {
@@ -157,17 +196,35 @@ async fn calls(State(app): State<App>, Path(account): Path<String>, Query(range)
         Err(r) => return r,
     };
     let reps = match reps_of(&app, &account).await {
-        Ok(r) => r,
+        Ok(r) => r.into_iter().map(|(rep, _)| rep).collect(),
         Err(e) => return internal(e),
     };
-    let ids: Vec<String> = reps.iter().map(|r| r.0.clone()).collect();
+    calls_view(&app, &account, reps, from, to).await
+}
+
+/// `GET /rep/{account}/{rep}/history?from=&to=`: the same rows for one rep, with the rep's own
+/// token ([`crate::tokens::rep_only`]): what the extension shows in server mode.
+pub async fn rep_history(State(app): State<App>, Path((account, rep)): Path<(String, String)>, Query(range): Query<Range>, headers: HeaderMap) -> Response {
+    if let Err(r) = crate::tokens::rep_only(&app, &headers, &account, &rep).await {
+        return r;
+    }
+    let (from, to) = match range.bounds() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    calls_view(&app, &account, vec![rep], from, to).await
+}
+
+/// The calls of `ids` (reps of `account`) in `[from, to)`, newest first, with their status in
+/// every CRM of the rep's settings.
+async fn calls_view(app: &App, account: &str, ids: Vec<String>, from: i64, to: i64) -> Response {
     // The calls in range, newest first, and every slot of those calls (a slot's key starts with
     // `call|<call id>|`, so a key range on the primary key finds them).
     let call_rows = sqlx::query(
         "SELECT rep_id, key, open, at, value FROM records WHERE account_id = $1 AND rep_id = ANY($2) AND store = 'calls' AND at >= $3 AND at < $4
          ORDER BY at DESC, rep_id LIMIT $5",
     )
-    .bind(&account)
+    .bind(account)
     .bind(&ids)
     .bind(from)
     .bind(to)
@@ -179,12 +236,12 @@ async fn calls(State(app): State<App>, Path(account): Path<String>, Query(range)
           AND s.key >= 'call|' || c.key || '|' AND s.key < 'call|' || c.key || '}'
          WHERE c.account_id = $1 AND c.rep_id = ANY($2) AND c.store = 'calls' AND c.at >= $3 AND c.at < $4",
     )
-    .bind(&account)
+    .bind(account)
     .bind(&ids)
     .bind(from)
     .bind(to)
     .fetch_all(&app.pool);
-    let (call_rows, slot_rows, settings) = match tokio::try_join!(call_rows, slot_rows, settings_of(&app, &account)) {
+    let (call_rows, slot_rows, settings) = match tokio::try_join!(call_rows, slot_rows, settings_of(app, account)) {
         Ok(x) => x,
         Err(e) => return internal(e),
     };
@@ -199,7 +256,7 @@ async fn calls(State(app): State<App>, Path(account): Path<String>, Query(range)
             }
         }
     }
-    let parsed: HashMap<&str, calltrail_core::settings::Settings> = reps.iter().map(|(rep, _)| (rep.as_str(), Driver::stored_settings(settings.get(rep)))).collect();
+    let parsed: HashMap<&str, calltrail_core::settings::Settings> = ids.iter().map(|rep| (rep.as_str(), Driver::stored_settings(settings.get(rep)))).collect();
     let now = Timestamp(now_ms());
     let mut out = Vec::with_capacity(call_rows.len());
     for r in call_rows.iter().take(MAX_CALLS as usize) {
@@ -234,7 +291,7 @@ async fn calls(State(app): State<App>, Path(account): Path<String>, Query(range)
 }
 
 async fn health(State(app): State<App>, Path(account): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
+    if let Err(r) = authorized(&app, &headers) {
         return r;
     }
     let acct = sqlx::query("SELECT rc IS NOT NULL AS has_rc, subscription_id, extract(epoch from synced_at)::float8 * 1000 AS synced_ms, webhook_sealed IS NOT NULL AS has_hook FROM accounts WHERE id = $1")
@@ -365,7 +422,7 @@ pub fn audit_line(rep: &str, e: &AuditEntry) -> String {
 }
 
 async fn audit_csv(State(app): State<App>, Path(account): Path<String>, Query(range): Query<Range>, headers: HeaderMap) -> Response {
-    if let Err(r) = app.authorized(&headers) {
+    if let Err(r) = authorized(&app, &headers) {
         return r;
     }
     let (from, to) = match range.bounds() {

@@ -88,25 +88,26 @@ pub fn router(app: App) -> Router {
         .route("/admin/accounts/{account}/reps/{rep}/resolutions", post(post_resolutions))
         .route("/admin/accounts/{account}/reps/{rep}/sync", post(post_sync))
         .merge(crate::admin::routes())
+        .merge(crate::tokens::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
 /// A refusal with a reason, as JSON.
-pub(crate) fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
     (status, Json(json!({ "ok": false, "error": kind, "message": message.into() }))).into_response()
 }
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
+fn internal(e: impl std::fmt::Display) -> Response {
     tracing::warn!("internal error: {e}");
     refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the event could not be stored; send it again")
 }
 
-pub(crate) fn ok(data: Value) -> Response {
+fn ok(data: Value) -> Response {
     (StatusCode::OK, Json(json!({ "ok": true, "data": data }))).into_response()
 }
 
-pub(crate) fn now_ms() -> i64 {
+fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
@@ -153,7 +154,7 @@ impl App {
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
-    pub(crate) fn authorized(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn authorized(&self, headers: &HeaderMap) -> Result<(), Response> {
         let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         // Constant time over the token's bytes; lengths differ only for a wrong token anyway.
         if given.is_empty() || !bool::from(given.as_bytes().ct_eq(self.admin_token.as_bytes())) {

@@ -6,6 +6,7 @@
 //! - [`config`]: flags and environment.
 //! - [`http`]: webhooks in (stored before they are answered) and the admin API.
 //! - [`admin`]: the admin's web page and the read-only views behind it.
+//! - [`tokens`]: per-rep tokens, the rep endpoints they open, and the OAuth token broker.
 //! - [`rc`]: RingCentral sign-in, the webhook subscription and call-log sync (one instance per
 //!   account at a time).
 //! - [`lease`]: which instance runs which rep's engine (leases with fencing generations).
@@ -22,4 +23,5 @@ pub mod metrics;
 pub mod rc;
 pub mod seal;
 pub mod store;
+pub mod tokens;
 pub mod worker;
