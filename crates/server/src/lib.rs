@@ -7,6 +7,7 @@
 //! - [`http`]: webhooks in (stored before they are answered) and the admin API.
 //! - [`admin`]: the admin's web page and the read-only views behind it.
 //! - [`tokens`]: per-rep tokens, the rep endpoints they open, and the OAuth token broker.
+//! - [`rep`]: the rep's own endpoints for the extension's server mode.
 //! - [`rc`]: RingCentral sign-in, the webhook subscription and call-log sync (one instance per
 //!   account at a time).
 //! - [`lease`]: which instance runs which rep's engine (leases with fencing generations).
@@ -21,6 +22,7 @@ pub mod http;
 pub mod lease;
 pub mod metrics;
 pub mod rc;
+pub mod rep;
 pub mod seal;
 pub mod store;
 pub mod tokens;

@@ -170,3 +170,74 @@ async fn rep_tokens_open_only_their_own_rep_and_the_broker_keeps_the_secret() {
     let sent = log.to_string();
     assert!(sent.contains("client_secret"), "the server authenticated the client: {sent:.400}");
 }
+
+#[tokio::test]
+async fn a_rep_resolves_their_own_queue_and_reads_their_own_history() {
+    let url = fresh_db("rep_queue").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t2".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let secret = "rep-queue-webhook-secret-0123";
+    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({ "webhook_secret": secret }))).await;
+    assert_eq!(s, 200);
+    let twins = "+12125550202";
+    c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
+        { "firstName": "Twin", "lastName": "One", "phone": twins }, { "firstName": "Twin", "lastName": "Two", "phone": twins } ] }))).await;
+    let mut tokens = Vec::new();
+    for (rep, user) in [("alice", "101"), ("bob", "102")] {
+        let mut s = settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]);
+        s["integrations"][0]["conflict_rule"] = json!({ "rule": "ask" });
+        let (st, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": s }))).await;
+        assert_eq!(st, 200, "{v}");
+        c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
+        let (_, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
+        tokens.push(v["data"]["token"].as_str().unwrap().to_owned());
+    }
+    let (alice, bob) = (tokens[0].clone(), tokens[1].clone());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let event = json!({ "calltrail": 1, "event": "call.ended", "user": "101", "call": { "id": "q-1", "direction": "inbound", "from": twins,
+        "to": "+16505550101", "started_at": now - 120_000, "answered_at": now - 115_000, "ended_at": now - 60_000 } }).to_string();
+    let ts = now / 1000;
+    let r = c.http.post(format!("{base}/webhooks/generic/acme")).header("content-type", "application/json")
+        .header("X-Calltrail-Timestamp", ts.to_string()).header("X-Calltrail-Signature", calltrail_server::http::signature(secret, ts, event.as_bytes()))
+        .body(event).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let queue = crate::support::eventually(30, "alice's call unresolved", || {
+        let c = c.clone();
+        let base = base.clone();
+        async move {
+            let (_, v) = c.admin(Method::GET, &format!("{base}/admin/accounts/acme/reps/alice/unresolved"), None).await;
+            v["data"].as_array().filter(|q| q.len() == 1).cloned()
+        }
+    })
+    .await;
+    let slot = queue[0]["slot"].as_str().unwrap().to_owned();
+    let pick = queue[0]["candidates"][0]["id"].as_str().unwrap().to_owned();
+    let body = json!({ "resolutions": [[slot, { "choice": "contacts", "ids": [pick] }]] });
+    let url_res = format!("{base}/rep/acme/alice/resolutions");
+    let (s, v) = post(&c, &url_res, &bob, body.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("wrong_rep")), "bob cannot resolve alice's queue");
+    let (s, v) = post(&c, &url_res, ADMIN, body.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("admin_token_refused")));
+    let (s, v) = post(&c, &url_res, &alice, json!({ "resolutions": [["x", { "choice": "guess" }]] })).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("malformed")), "refused whole");
+    let (s, v) = post(&c, &url_res, &alice, body).await;
+    assert_eq!((s, v["data"]["queued"].as_u64()), (200, Some(1)), "{v}");
+    let history = crate::support::eventually(30, "alice's call logged", || {
+        let c = c.clone();
+        let base = base.clone();
+        let alice = alice.clone();
+        async move {
+            let (_, v) = get(&c, &format!("{base}/rep/acme/alice/history"), Some(&alice)).await;
+            (v["data"]["calls"][0]["slots"][0]["category"] == "logged").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(history["data"]["calls"].as_array().unwrap().len(), 1);
+    let (s, v) = get(&c, &format!("{base}/rep/acme/bob/history"), Some(&bob)).await;
+    assert_eq!((s, v["data"]["calls"].as_array().map(Vec::len)), (200, Some(0)), "bob sees none of alice's calls");
+    let (s, v) = c.http.post(format!("{base}/rep/acme/alice/sync")).bearer_auth(&alice).send().await.map(|r| (r.status().as_u16(), ())).unwrap();
+    assert_eq!((s, v), (200, ()));
+}
