@@ -93,6 +93,7 @@ function failed(e) {
 }
 
 async function start() {
+  document.documentElement.dataset.startedAt = performance.now().toFixed(1);
   try {
     accounts = await api('/admin/accounts');
   } catch (e) {
@@ -140,6 +141,9 @@ async function load() {
   document.documentElement.dataset.renderMs = (t2 - t1).toFixed(1);
   document.documentElement.dataset.totalMs = (t2 - t0).toFixed(1);
   document.documentElement.dataset.rows = String(data.calls.length);
+  document.documentElement.dataset.renderedAt = t2.toFixed(1);
+  // The frame after: style, layout and paint of the tables included.
+  requestAnimationFrame(() => setTimeout(() => { document.documentElement.dataset.paintedAt = performance.now().toFixed(1); }));
   await loadQueue();
 }
 
@@ -196,29 +200,40 @@ function renderCalls() {
     fill($('#list'), emptyState(data.calls.length ? 'No calls match' : 'No calls this day', data.calls.length ? 'Try another rep, CRM or outcome.' : 'Pick another day, or check the integration health below.'));
     return;
   }
-  const body = document.createElement('tbody');
-  const frag = document.createDocumentFragment();
+  // One table per rep, reps in name order, each rep's calls newest first. Off-screen reps are
+  // neither laid out nor painted until scrolled to (`content-visibility: auto` in admin.css).
+  const byRep = new Map();
   for (const c of rows) {
-    const by = new Map(c.slots.map((s) => [s.integration, s]));
-    frag.append(h('tr', {},
-      h('td', { class: 'rep', text: c.rep }),
-      h('td', { class: 'when' }, h('time', { datetime: new Date(c.started_at).toISOString(), title: full(c.started_at), text: when(c.started_at) })),
-      h('td', { class: 'mono', text: c.number }),
-      h('td', { text: c.direction === 'inbound' ? 'In' : 'Out' }),
-      h('td', { text: c.result }),
-      columns.map((col) => {
-        const s = by.get(col.id);
-        if (!s) return h('td', { class: 'muted', text: '—' });
-        return h('td', {}, h('div', { class: 'slot-cell' }, chip(s.tone, s.word),
-          s.category === 'logged' ? (s.contacts.length ? h('span', { class: 'slot-why', text: s.contacts.join(', ') }) : null) : h('span', { class: 'slot-why', text: s.detail })));
-      })));
+    if (!byRep.has(c.rep)) byRep.set(c.rep, []);
+    byRep.get(c.rep).push(c);
   }
-  body.append(frag);
-  fill($('#list'), wrap('Calls', h('table', { class: 'data calls' },
-    h('caption', { class: 'visually-hidden', text: 'Calls, newest first, with their status in each CRM and why' }),
-    h('thead', {}, h('tr', {}, ['Rep', 'When', 'Number', 'Direction', 'Result'].map((t) => h('th', { scope: 'col', text: t })),
-      columns.map((col) => h('th', { scope: 'col', text: col.label })))),
-    body)));
+  const head = () => h('thead', {}, h('tr', {}, ['When', 'Number', 'Direction', 'Result'].map((t) => h('th', { scope: 'col', text: t })),
+    columns.map((col) => h('th', { scope: 'col', text: col.label }))));
+  const frag = document.createDocumentFragment();
+  [...byRep.keys()].sort().forEach((rep, n) => {
+    const calls = byRep.get(rep);
+    const body = document.createElement('tbody');
+    for (const c of calls) {
+      const by = new Map(c.slots.map((s) => [s.integration, s]));
+      body.append(h('tr', {},
+        h('td', { class: 'when' }, h('time', { datetime: new Date(c.started_at).toISOString(), title: full(c.started_at), text: when(c.started_at) })),
+        h('td', { class: 'mono', text: c.number }),
+        h('td', { text: c.direction === 'inbound' ? 'In' : 'Out' }),
+        h('td', { text: c.result }),
+        columns.map((col) => {
+          const s = by.get(col.id);
+          if (!s) return h('td', { class: 'muted', text: '—' });
+          return h('td', {}, h('div', { class: 'slot-cell' }, chip(s.tone, s.word),
+            s.category === 'logged' ? (s.contacts.length ? h('span', { class: 'slot-why', text: s.contacts.join(', ') }) : null) : h('span', { class: 'slot-why', text: s.detail })));
+        })));
+    }
+    frag.append(h('section', { class: 'rep-calls', 'aria-labelledby': `rep-calls-${n}` },
+      h('h3', { id: `rep-calls-${n}`, class: 'rep-title' }, rep, h('span', { class: 'muted small', text: ` · ${plural(calls.length, 'call')}` })),
+      wrap(`Calls of ${rep}`, h('table', { class: 'data calls' },
+        h('caption', { class: 'visually-hidden', text: `Calls of ${rep}, newest first, with their status in each CRM and why` }),
+        head(), body))));
+  });
+  fill($('#list'), frag);
 }
 
 for (const el of [$('#f-rep'), $('#f-crm')]) el.addEventListener('change', () => data && renderCalls());
