@@ -54,6 +54,7 @@ test('the admin page refuses a wrong token and opens with the right one', async 
   await page.goto(`${world.url}/admin/`);
   await page.locator('#token').waitFor();
   assert.deepEqual(await axe(page), [], 'sign-in: no serious or critical axe violation');
+  await assertKeyboardReachable(page);
   // Nothing but the sign-in form is served without the token.
   const bare = await fetch(`${world.url}/admin/accounts/acme/calls`);
   assert.equal(bare.status, 401);

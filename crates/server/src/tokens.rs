@@ -219,8 +219,17 @@ struct OAuthClientBody {
     scopes: Vec<String>,
 }
 
+/// `https://`, or `http://` to this machine only (the emulators in tests).
 fn is_http_url(s: &str) -> bool {
-    s.len() <= 2048 && (s.starts_with("https://") || s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost"))
+    let Ok(u) = reqwest::Url::parse(s) else { return false };
+    s.len() <= 2048
+        && u.username().is_empty()
+        && u.password().is_none()
+        && match u.scheme() {
+            "https" => u.host_str().is_some(),
+            "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost")),
+            _ => false,
+        }
 }
 
 async fn put_oauth_client(State(app): State<App>, Path((account, integration)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
@@ -370,5 +379,15 @@ mod tests {
         assert!(a.starts_with(&format!("ctr_{id}_")) && a.len() == 4 + 16 + 1 + 64, "{a}");
         assert_eq!(token_hash(&a).len(), 32);
         assert_ne!(token_hash(&a), token_hash(&b));
+    }
+
+    #[test]
+    fn client_urls_are_https_or_this_machine() {
+        for good in ["https://api.hubapi.com/oauth/v1/token", "http://127.0.0.1:8790/hubspot/oauth/v1/token", "http://localhost:9/x"] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in ["http://api.hubapi.com/oauth", "http://127.0.0.1.evil.example/x", "ftp://x", "https://user:pw@host/x", "not a url"] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
     }
 }
