@@ -71,13 +71,13 @@ test('calls per rep and CRM say logged, unlogged or unresolved, and why', async 
   const summary = await page.locator('#summary table').innerText();
   for (const rep of ['alice', 'bob', 'carol']) assert.match(summary, new RegExp(rep));
   await page.check('input[name="show"][value="unresolved"]', { force: true });
-  let text = await page.locator('#list').innerText();
+  let text = await page.locator('#list').textContent();
   assert.match(text, /bob/);
   assert.match(text, /Choose a contact/);
   assert.match(text, /2 contacts match/);
   assert.doesNotMatch(text, /alice/);
   await page.check('input[name="show"][value="logged"]', { force: true });
-  text = await page.locator('#list').innerText();
+  text = await page.locator('#list').textContent();
   assert.match(text, /alice/);
   assert.match(text, /Ada Known/);
   await page.check('input[name="show"][value=""]', { force: true });
@@ -106,4 +106,22 @@ test('a resolution from the page reaches the rep\'s engine, and the audit export
   assert.ok(lines.some((l) => l.includes('"bob"') && l.includes('logged')), csv);
   assert.ok(lines.length > 4);
   for (const l of lines.slice(1)) for (const cell of l.match(/"(?:[^"]|"")*"/g)) assert.doesNotMatch(cell, /^"[=+\-@\t\r]/, 'no cell starts a formula');
+});
+
+test('a rep token issued on the page opens that rep\'s endpoints until it is revoked there', async () => {
+  await page.selectOption('#token-rep', 'alice');
+  await page.fill('#token-label', 'laptop');
+  await page.click('text=Issue a token');
+  const token = await page.locator('#token-value').inputValue();
+  assert.match(token, /^ctr_[0-9a-f]{16}_[0-9a-f]{64}$/);
+  const whoami = (t, rep = 'alice') => fetch(`${world.url}/rep/acme/${rep}/whoami`, { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status);
+  assert.equal(await whoami(token), 200);
+  assert.equal(await whoami(token, 'bob'), 403, 'not bob\'s');
+  await page.locator('#token-list').getByText('laptop').waitFor();
+  assert.deepEqual(await axe(page), [], 'with a token shown: no serious or critical axe violation');
+  await page.getByRole('button', { name: /Revoke token/ }).click();
+  await page.locator('#token-list').getByText('revoked').waitFor();
+  assert.equal(await whoami(token), 401, 'revoked');
+  const listed = await page.locator('#token-list').innerText();
+  assert.ok(!listed.includes(token.slice(21)), 'the list never shows a token');
 });

@@ -110,6 +110,8 @@ async function start() {
     : h('option', { value: '', text: 'No accounts yet' }));
   if (!$('#day').value) $('#day').value = new URLSearchParams(location.search).get('day') || ymd(new Date());
   if (!$('#audit-from').value) { $('#audit-from').value = $('#day').value; $('#audit-to').value = $('#day').value; }
+  fillTokenReps();
+  loadTokens();
   await load();
 }
 
@@ -239,7 +241,7 @@ function renderCalls() {
 for (const el of [$('#f-rep'), $('#f-crm')]) el.addEventListener('change', () => data && renderCalls());
 for (const el of document.querySelectorAll('input[name="show"]')) el.addEventListener('change', () => data && renderCalls());
 $('#refresh').addEventListener('click', load);
-$('#account').addEventListener('change', load);
+$('#account').addEventListener('change', () => { fillTokenReps(); fill($('#token-new')); loadTokens(); load(); });
 $('#day').addEventListener('change', () => { if ($('#day').value) load(); });
 
 // ---------- unresolved queue
@@ -328,6 +330,66 @@ function renderHealth() {
       ['Open work', 'Needs a person', 'Failures in a row'].map((t) => h('th', { scope: 'col', class: 'num', text: t })), h('th', { scope: 'col', text: 'Paused until' }))),
     h('tbody', {}, rows))) : h('p', { class: 'pad muted', text: 'No reps yet.' }));
 }
+
+// ---------- rep tokens
+
+const tokenPath = (rep) => `/admin/accounts/${encodeURIComponent(account())}/reps/${encodeURIComponent(rep)}/tokens`;
+
+function fillTokenReps() {
+  const reps = accounts.find((a) => a.id === account())?.reps || [];
+  const current = $('#token-rep').value;
+  fill($('#token-rep'), reps.map((r) => h('option', { value: r.rep, text: r.rep, selected: r.rep === current })));
+}
+
+async function loadTokens() {
+  const rep = $('#token-rep').value;
+  if (!rep) { fill($('#token-list'), h('p', { class: 'pad muted', text: 'No reps yet.' })); return; }
+  let list;
+  try {
+    list = await api(tokenPath(rep));
+  } catch (e) {
+    failed(e);
+    return;
+  }
+  if (!list.length) { fill($('#token-list'), h('p', { class: 'pad muted', text: `${rep} has no token.` })); return; }
+  fill($('#token-list'), wrap(`Tokens of ${rep}`, h('table', { class: 'data' },
+    h('caption', { class: 'visually-hidden', text: `Tokens of ${rep}` }),
+    h('thead', {}, h('tr', {}, ['Token', 'Label', 'Issued', 'Last used', 'State'].map((t) => h('th', { scope: 'col', text: t })),
+      h('th', { scope: 'col' }, h('span', { class: 'visually-hidden', text: 'Actions' })))),
+    h('tbody', {}, list.map((t) => h('tr', {},
+      h('td', { class: 'mono', text: `ctr_${t.id}_…` }),
+      h('td', { text: t.label || '—' }),
+      h('td', { text: full(t.created_at) }),
+      h('td', { text: t.last_used_at ? full(t.last_used_at) : 'never' }),
+      h('td', {}, t.revoked_at ? chip('neutral', 'revoked') : chip('success', 'active')),
+      h('td', {}, t.revoked_at ? null : h('button', { type: 'button', class: 'btn btn-s btn-danger', 'aria-label': `Revoke token ${t.id} of ${rep}`, text: 'Revoke',
+        onclick: async () => {
+          try { await api(`${tokenPath(rep)}/${encodeURIComponent(t.id)}`, { method: 'DELETE' }); } catch (e) { failed(e); return; }
+          fill($('#token-new'), banner('success', 'Revoked', `Token ctr_${t.id}_… no longer opens anything.`));
+          loadTokens();
+        } }))))))));
+}
+
+$('#token-rep').addEventListener('change', () => { fill($('#token-new')); loadTokens(); });
+$('#token-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const rep = $('#token-rep').value;
+  if (!rep) return;
+  let t;
+  try {
+    t = await api(tokenPath(rep), { method: 'POST', body: { label: $('#token-label').value.trim() } });
+  } catch (e) {
+    failed(e);
+    return;
+  }
+  $('#token-label').value = '';
+  const id = 'token-value';
+  fill($('#token-new'), h('div', { class: 'banner banner-success' }, h('div', { class: 'banner-body' },
+    h('label', { class: 'banner-title', for: id, text: `New token for ${rep}: copy it now, it is not shown again` }),
+    h('input', { id, class: 'token-value', type: 'text', readonly: true, value: t.token }))));
+  $(`#${id}`).select();
+  loadTokens();
+});
 
 // ---------- audit export
 
