@@ -11,6 +11,8 @@ export const ADMIN = 'admin-token-for-browser-tests-0123';
 export const SECRET = 'generic-secret-for-browser-tests-0123';
 const children = new Set();
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+// Stopped from outside (Ctrl-C, a timeout): exit, so the handler above stops the children.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
 /** Starts `cmd` and resolves with its JSON ready line and the child. */
 export function startReady(cmd, args, env = {}) {
