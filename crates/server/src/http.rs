@@ -90,6 +90,9 @@ pub fn router(app: App) -> Router {
         .route("/admin/accounts/{account}/reps/{rep}/unresolved", get(rep_unresolved))
         .route("/admin/accounts/{account}/reps/{rep}/resolutions", post(post_resolutions))
         .route("/admin/accounts/{account}/reps/{rep}/sync", post(post_sync))
+        .merge(crate::admin::routes())
+        .merge(crate::tokens::routes())
+        .merge(crate::rep::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }

@@ -6,6 +6,9 @@
 //! - [`config`]: flags and environment.
 //! - [`http`]: webhooks in (stored before they are answered) and the admin API.
 //! - [`inbox`]: where every event is committed first, many webhooks to one commit.
+//! - [`admin`]: the admin's web page and the read-only views behind it.
+//! - [`tokens`]: per-rep tokens, the rep endpoints they open, and the OAuth token broker.
+//! - [`rep`]: the rep's own endpoints for the extension's server mode.
 //! - [`rc`]: RingCentral sign-in, the webhook subscription and call-log sync (one instance per
 //!   account at a time).
 //! - [`lease`]: which instance runs which rep's engine (leases with fencing generations).
@@ -13,6 +16,7 @@
 //! - [`store`]: the store contract over PostgreSQL; [`db`]: pool and migrations.
 //! - [`seal`]: secrets sealed at rest; [`metrics`]: counters.
 
+pub mod admin;
 pub mod config;
 pub mod db;
 pub mod http;
@@ -20,7 +24,9 @@ pub mod inbox;
 pub mod lease;
 pub mod metrics;
 pub mod rc;
+pub mod rep;
 pub mod seal;
 pub mod store;
+pub mod tokens;
 pub mod worker;
 pub mod zones;

@@ -8,4 +8,5 @@ mod leases;
 mod refusals;
 mod shared_calls;
 mod store_contract;
+mod tokens;
 mod support;

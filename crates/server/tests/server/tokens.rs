@@ -1,0 +1,243 @@
+//! Per-rep tokens: issued and revoked by the admin API, stored hashed, and the refusals of the
+//! rep endpoints (no token, the admin's, another rep's, another account's, a revoked one); the
+//! token broker against the CRM emulator's OAuth server: a code exchange and a refresh with the
+//! company's client secret, which never reaches the rep.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::{crm_emulator, fresh_db, server, settings, Client, ServerOpts, ADMIN};
+
+async fn get(c: &Client, url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut rb = c.http.get(url);
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    let r = rb.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(c: &Client, url: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = c.http.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn rep_tokens_open_only_their_own_rep_and_the_broker_keeps_the_secret() {
+    let url = fresh_db("tokens").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t1".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+
+    for account in ["acme", "other"] {
+        let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/{account}"), Some(json!({}))).await;
+        assert_eq!(s, 200);
+    }
+    for (account, rep, user) in [("acme", "alice", "101"), ("acme", "bob", "102"), ("other", "alice", "201")] {
+        let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/{account}/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]) }))).await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    // Issued by the admin only; shown once; stored as a hash.
+    let (s, v) = c.http.post(format!("{base}/admin/accounts/acme/reps/alice/tokens")).bearer_auth("not-the-admin-token-at-all").send().await.map(|r| (r.status().as_u16(), ())).unwrap();
+    assert_eq!((s, v), (401, ()));
+    let (s, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/nobody/tokens"), Some(json!({}))).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("unknown_rep")));
+    let issue = |account: &'static str, rep: &'static str| {
+        let c = c.clone();
+        let base = base.clone();
+        async move {
+            let (s, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/{account}/reps/{rep}/tokens"), Some(json!({ "label": "laptop" }))).await;
+            assert_eq!(s, 200, "{v}");
+            (v["data"]["token"].as_str().unwrap().to_owned(), v["data"]["id"].as_str().unwrap().to_owned())
+        }
+    };
+    let (alice, alice_id) = issue("acme", "alice").await;
+    let (bob, _) = issue("acme", "bob").await;
+    let (other_alice, _) = issue("other", "alice").await;
+    let stored: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT id, hash FROM rep_tokens").fetch_all(&pool).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    let dump: String = sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM rep_tokens t").fetch_one(&pool).await.unwrap();
+    for t in [&alice, &bob, &other_alice] {
+        assert!(!dump.contains(t.as_str()) && !dump.contains(&t[21..]), "a token is never stored in clear");
+    }
+    assert!(stored.iter().any(|(id, hash)| id == &alice_id && hash == &calltrail_server::tokens::token_hash(&alice)));
+
+    // The rep endpoint takes exactly its rep's token.
+    let me = format!("{base}/rep/acme/alice/whoami");
+    let (s, v) = get(&c, &me, Some(&alice)).await;
+    assert_eq!((s, v["data"]["rep"].as_str()), (200, Some("alice")));
+    let cases: Vec<(&str, Option<&str>, u16, &str)> = vec![
+        ("no token", None, 401, "unauthorized"),
+        ("garbage", Some("ctr_0000000000000000_00"), 401, "unauthorized"),
+        ("the admin's credential", Some(ADMIN), 403, "admin_token_refused"),
+        ("another rep's token", Some(&bob), 403, "wrong_rep"),
+        ("the same rep id in another account", Some(&other_alice), 403, "wrong_rep"),
+    ];
+    for (what, token, status, kind) in &cases {
+        let (s, v) = get(&c, &me, *token).await;
+        assert_eq!((s, v["error"].as_str()), (*status, Some(*kind)), "{what}: {v}");
+        let (s, v) = get(&c, &format!("{base}/rep/acme/alice/history"), *token).await;
+        assert_eq!((s, v["error"].as_str()), (*status, Some(*kind)), "history, {what}: {v}");
+    }
+    let (s, v) = get(&c, &format!("{base}/rep/acme/alice/history"), Some(&alice)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["reps"], json!(["alice"]), "a rep's history is the rep's only");
+    // A rep token opens nothing of the admin's.
+    for path in ["/admin/accounts", "/admin/accounts/acme/calls", "/admin/accounts/acme/reps/alice/slots", "/admin/accounts/acme/reps/alice/tokens"] {
+        let (s, _) = get(&c, &format!("{base}{path}"), Some(&alice)).await;
+        assert_eq!(s, 401, "{path} with a rep token");
+    }
+
+    // Listed without the token, revoked by id (only the rep's own ids).
+    let (s, v) = c.admin(Method::GET, &format!("{base}/admin/accounts/acme/reps/alice/tokens"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert!(v["data"][0]["last_used_at"].is_i64(), "last use is recorded: {v}");
+    assert!(!v.to_string().contains(&alice[21..]), "a list never shows a token");
+    let (s, _) = c.admin(Method::DELETE, &format!("{base}/admin/accounts/acme/reps/bob/tokens/{alice_id}"), None).await;
+    assert_eq!(s, 404, "alice's token is not revoked through bob");
+    let (s, _) = c.admin(Method::DELETE, &format!("{base}/admin/accounts/acme/reps/alice/tokens/{alice_id}"), None).await;
+    assert_eq!(s, 200);
+    let (s, v) = get(&c, &me, Some(&alice)).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("unauthorized")), "revoked");
+    let (alice, _) = issue("acme", "alice").await;
+
+    // The broker: the company's HubSpot client, its secret sealed at rest.
+    let hub = format!("{crm_url}/hubspot");
+    let redirect = "https://bicpcknbbpfahcmagcjbcgmfjdgbeppn.chromiumapp.org/";
+    let client = json!({ "kind": "hubspot", "client_id": "hubspot-client", "client_secret": "hubspot-secret", "redirect_uri": redirect,
+        "token_url": format!("{hub}/oauth/v1/token"), "authorize_url": format!("{hub}/oauth/authorize"), "scopes": ["crm.objects.contacts.read"] });
+    let r = c.http.put(format!("{base}/admin/accounts/acme/oauth/hs")).bearer_auth(&alice).json(&client).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a rep cannot register a client");
+    let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/oauth/hs"), Some(client.clone())).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!v.to_string().contains("hubspot-secret"));
+    let sealed: String = sqlx::query_scalar("SELECT secret_sealed FROM oauth_clients WHERE account_id = 'acme' AND integration = 'hs'").fetch_one(&pool).await.unwrap();
+    assert!(!sealed.contains("hubspot-secret"), "sealed at rest");
+
+    // The extension's part: the authorize redirect with a PKCE challenge, then the code to the broker.
+    let verifier = "v".repeat(43) + "-verifier-of-the-extension";
+    let challenge = calltrail_core::crm::oauth::code_challenge_s256(&verifier);
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let authorize = no_redirect
+        .get(format!("{hub}/oauth/authorize"))
+        .query(&[("client_id", "hubspot-client"), ("redirect_uri", redirect), ("scope", "crm.objects.contacts.read"), ("state", "st-1"), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status(), 302);
+    let location = authorize.headers()["location"].to_str().unwrap().to_owned();
+    let code = reqwest::Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
+
+    let token_url = format!("{base}/rep/acme/alice/oauth/hs/token");
+    let exchange = json!({ "grant_type": "authorization_code", "code": code, "code_verifier": verifier });
+    let (s, v) = post(&c, &token_url, &bob, exchange.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("wrong_rep")), "bob cannot use alice's broker");
+    let (s, v) = post(&c, &token_url, ADMIN, exchange.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("admin_token_refused")));
+    let (s, v) = post(&c, &format!("{base}/rep/acme/alice/oauth/pd/token"), &alice, exchange.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("no_oauth_client")));
+    let (s, v) = post(&c, &token_url, &alice, exchange.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    let access = v["data"]["access_token"].as_str().expect("an access token").to_owned();
+    let refresh = v["data"]["refresh_token"].as_str().expect("a refresh token").to_owned();
+    assert!(v["data"]["expires_at"].is_i64());
+    assert!(!v.to_string().contains("hubspot-secret"), "the secret never reaches the rep");
+    // The emulator took the token as HubSpot would.
+    let r = c.http.get(format!("{hub}/crm/v3/objects/contacts?limit=1")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the brokered access token works");
+    // Codes are one-shot: the vendor's refusal comes back in words, scrubbed.
+    let (s, v) = post(&c, &token_url, &alice, exchange).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("grant_refused")), "{v}");
+    assert!(!v.to_string().contains("hubspot-secret"));
+
+    // Refresh through the broker.
+    let (s, v) = post(&c, &token_url, &alice, json!({ "grant_type": "refresh_token", "refresh_token": refresh })).await;
+    assert_eq!(s, 200, "{v}");
+    assert_ne!(v["data"]["access_token"].as_str().unwrap(), access);
+    let (s, v) = post(&c, &token_url, &alice, json!({ "grant_type": "refresh_token", "refresh_token": "not-a-refresh-token" })).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("grant_refused")), "{v}");
+    assert!(!v.to_string().contains("not-a-refresh-token"), "the refresh token is scrubbed from the vendor's words");
+    let (s, v) = post(&c, &token_url, &alice, json!({ "grant_type": "password", "username": "x" })).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("malformed")));
+
+    // The secret went to the vendor from the server, in the token requests' bodies.
+    let log = c.json(Method::GET, &format!("{crm_url}/_admin/requests?vendor=hubspot&method=POST&limit=1000"), None).await;
+    let sent = log.to_string();
+    assert!(sent.contains("client_secret"), "the server authenticated the client: {sent:.400}");
+}
+
+#[tokio::test]
+async fn a_rep_resolves_their_own_queue_and_reads_their_own_history() {
+    let url = fresh_db("rep_queue").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t2".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let secret = "rep-queue-webhook-secret-0123";
+    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({ "webhook_secret": secret }))).await;
+    assert_eq!(s, 200);
+    let twins = "+12125550202";
+    c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
+        { "firstName": "Twin", "lastName": "One", "phone": twins }, { "firstName": "Twin", "lastName": "Two", "phone": twins } ] }))).await;
+    let mut tokens = Vec::new();
+    for (rep, user) in [("alice", "101"), ("bob", "102")] {
+        let mut s = settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]);
+        s["integrations"][0]["conflict_rule"] = json!({ "rule": "ask" });
+        let (st, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": s }))).await;
+        assert_eq!(st, 200, "{v}");
+        c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
+        let (_, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
+        tokens.push(v["data"]["token"].as_str().unwrap().to_owned());
+    }
+    let (alice, bob) = (tokens[0].clone(), tokens[1].clone());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let event = json!({ "calltrail": 1, "event": "call.ended", "user": "101", "call": { "id": "q-1", "direction": "inbound", "from": twins,
+        "to": "+16505550101", "started_at": now - 120_000, "answered_at": now - 115_000, "ended_at": now - 60_000 } }).to_string();
+    let ts = now / 1000;
+    let r = c.http.post(format!("{base}/webhooks/generic/acme")).header("content-type", "application/json")
+        .header("X-Calltrail-Timestamp", ts.to_string()).header("X-Calltrail-Signature", calltrail_server::http::signature(secret, ts, event.as_bytes()))
+        .body(event).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let queue = crate::support::eventually(30, "alice's call unresolved", || {
+        let c = c.clone();
+        let base = base.clone();
+        async move {
+            let (_, v) = c.admin(Method::GET, &format!("{base}/admin/accounts/acme/reps/alice/unresolved"), None).await;
+            v["data"].as_array().filter(|q| q.len() == 1).cloned()
+        }
+    })
+    .await;
+    let slot = queue[0]["slot"].as_str().unwrap().to_owned();
+    let pick = queue[0]["candidates"][0]["id"].as_str().unwrap().to_owned();
+    let body = json!({ "resolutions": [[slot, { "choice": "contacts", "ids": [pick] }]] });
+    let url_res = format!("{base}/rep/acme/alice/resolutions");
+    let (s, v) = post(&c, &url_res, &bob, body.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("wrong_rep")), "bob cannot resolve alice's queue");
+    let (s, v) = post(&c, &url_res, ADMIN, body.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("admin_token_refused")));
+    let (s, v) = post(&c, &url_res, &alice, json!({ "resolutions": [["x", { "choice": "guess" }]] })).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("malformed")), "refused whole");
+    let (s, v) = post(&c, &url_res, &alice, body).await;
+    assert_eq!((s, v["data"]["queued"].as_u64()), (200, Some(1)), "{v}");
+    let history = crate::support::eventually(30, "alice's call logged", || {
+        let c = c.clone();
+        let base = base.clone();
+        let alice = alice.clone();
+        async move {
+            let (_, v) = get(&c, &format!("{base}/rep/acme/alice/history"), Some(&alice)).await;
+            (v["data"]["calls"][0]["slots"][0]["category"] == "logged").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(history["data"]["calls"].as_array().unwrap().len(), 1);
+    let (s, v) = get(&c, &format!("{base}/rep/acme/bob/history"), Some(&bob)).await;
+    assert_eq!((s, v["data"]["calls"].as_array().map(Vec::len)), (200, Some(0)), "bob sees none of alice's calls");
+    let (s, v) = c.http.post(format!("{base}/rep/acme/alice/sync")).bearer_auth(&alice).send().await.map(|r| (r.status().as_u16(), ())).unwrap();
+    assert_eq!((s, v), (200, ()));
+}
