@@ -406,7 +406,7 @@ export default function clio(emu, realm = { key: 'clio', vendor: 'clio', region:
 
   // ---------- users ----------
   function renderUser(u) {
-    const r = { id: Number(u.id), etag: `"${etagOf({ id: u.id, email: u.email, active: u.active })}"`, name: u.name, first_name: u.firstName ?? null, last_name: u.lastName ?? null, email: u.email, enabled: u.active, initials: String(u.name).split(' ').map((x) => x[0]).join('').toUpperCase(), subscription_type: u.subscription_type ?? 'Attorney', account_owner: u.id === users().defaultId, clio_connect: false, court_rules_default_attendee: false, default_calendar_id: Number(u.id) + 1000, phone_number: u.phone ?? null, time_zone: u.time_zone ?? 'Eastern Time (US & Canada)', roles: u.id === users().defaultId ? ['Administrator'] : [], rate: null, created_at: isoSec(u.createdMs), updated_at: isoSec(u.createdMs) };
+    const r = { id: Number(u.id), etag: `"${etagOf({ id: u.id, email: u.email, active: u.active })}"`, name: u.name, first_name: u.firstName ?? '', last_name: u.lastName ?? '', email: u.email, enabled: u.active, initials: String(u.name).split(' ').map((x) => x[0]).join('').toUpperCase(), subscription_type: u.subscription_type ?? 'Attorney', account_owner: u.id === users().defaultId, clio_connect: false, court_rules_default_attendee: false, default_calendar_id: Number(u.id) + 1000, phone_number: u.phone ?? undefined, time_zone: u.time_zone ?? 'Eastern Time (US & Canada)', roles: u.id === users().defaultId ? ['Administrator'] : [], created_at: isoSec(u.createdMs), updated_at: isoSec(u.createdMs) };
     return r;
   }
   // GET /api/v4/users/who_am_i.json: the token's user (only id and etag unless fields= asks).

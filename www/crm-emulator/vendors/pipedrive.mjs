@@ -477,7 +477,7 @@ export default function pipedrive(emu, realm = { key: 'pipedrive' }) {
   }
   // GET /v1/users/me: the token's user with the company it belongs to.
   function usersMe(ctx) {
-    return { status: 200, body: { success: true, data: { ...renderUser(ctx.user(), ctx), company_id: emu.config.pipedriveCompanyId ?? 7654321, company_name: emu.config.pipedriveCompanyName ?? 'Emulator Company', company_domain: companyDomain(), company_country: 'US', company_industry: null, language: { language_code: 'en', country_code: 'US' } } } };
+    return { status: 200, body: { success: true, data: { ...renderUser(ctx.user(), ctx), company_id: emu.config.pipedriveCompanyId ?? 7654321, company_name: emu.config.pipedriveCompanyName ?? 'Emulator Company', company_domain: companyDomain(), company_country: 'US', company_industry: emu.config.pipedriveCompanyIndustry ?? 'IT Services', language: { language_code: 'en', country_code: 'US' } } } };
   }
   function usersList(ctx) { return { status: 200, body: { success: true, data: users().list().map((u) => renderUser(u, ctx)) } }; }
   function userGet(ctx) {
