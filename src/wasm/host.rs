@@ -377,8 +377,12 @@ impl Inner {
                 Ok(user) => self.replace_settings(user).await,
             },
             Intent::ExportSettings => Answer::with(self.driver.borrow().user_settings()),
-            Intent::SetCredentials { integration, token } => {
-                let answer = self.driver.borrow_mut().set_token(IntegrationId::new(integration), &token, now);
+            Intent::SetCredentials { integration, token, client_secret } => {
+                let id = IntegrationId::new(integration);
+                let answer = match client_secret {
+                    Some(secret) => self.driver.borrow_mut().set_client_secret(&id, &secret, now),
+                    None => self.driver.borrow_mut().set_token(id, &token, now),
+                };
                 self.settled(answer).await
             }
             Intent::ClearCredentials { integration } => {

@@ -32,7 +32,7 @@ fn oauth_driver(store: &mut MemStore, expires_at: Option<Timestamp>) -> Driver {
     let mut hs = integration("hs", CrmKind::HubSpot);
     hs.auth = AuthKind::OAuth { client_id: "calltrail-app".into(), auth_url: String::new(), token_url: TOKEN_URL.into(), scopes: vec![] };
     settings.integrations.push(hs);
-    let secret = StoredSecret { token: Secret::new("access-1"), refresh_token: Some(Secret::new("refresh-1")), expires_at };
+    let secret = StoredSecret { token: Secret::new("access-1"), refresh_token: Some(Secret::new("refresh-1")), expires_at, identity: Vec::new() };
     let secrets = [Record::encode("hs", false, NOW.0, &secret)];
     let mut driver = Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), NOW);
     let snapshot = store.restore(&driver.restore_query(NOW));

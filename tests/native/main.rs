@@ -5,6 +5,7 @@
 mod bench;
 mod connectors;
 mod driver;
+mod oauth;
 mod emulator_e2e;
 mod phone_table;
 mod scenarios;

@@ -74,6 +74,8 @@ pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError
                 }
             }
             ("digest" | "integrations", _) => return Err(invalid(key, "has the wrong type")),
+            // The company's OAuth clients are credentials, read by the driver, never settings.
+            ("oauth_clients", _) => {}
             (_, v) => {
                 if doc_map.get(key).is_some_and(|old| old != v) {
                     overridden.push(key.clone());

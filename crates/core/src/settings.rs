@@ -30,6 +30,10 @@ pub struct Settings {
     pub digest: DigestSettings,
     /// Minutes after hang-up before active-call picks are logged ("log now" skips the wait).
     pub active_call_delay_mins: u32,
+    /// The rep's email: with a token the rep shares with others (a HubSpot private app), the
+    /// CRM user with this email owns what Calltrail logs.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rep_email: String,
 }
 
 impl Default for Settings {
@@ -42,6 +46,7 @@ impl Default for Settings {
             default_country: Country::US,
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
+            rep_email: String::new(),
         }
     }
 }
@@ -132,7 +137,13 @@ pub struct IntegrationSettings {
     /// What the rep calls it ("HubSpot - EMEA").
     #[serde(default)]
     pub label: String,
-    /// API base URL; instance and region URLs differ per customer.
+    /// The vendor's region (a Zoho data centre, a Clio region, a Salesforce sandbox or My
+    /// Domain name; see [`crate::crm::oauth::regions`]); `""` is the vendor's default.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// API base URL; `""` takes it from the vendor and region, and an OAuth connection fills in
+    /// the account's own (Salesforce `instance_url`, Zoho and Pipedrive `api_domain`).
+    #[serde(default)]
     pub base_url: String,
     #[serde(default)]
     pub auth: AuthKind,
@@ -276,16 +287,36 @@ impl IntegrationSettings {
     /// The sites the worker must be allowed to fetch for this integration: its API, and its
     /// OAuth token endpoint when it has one, as browser match patterns (one host each).
     pub fn access_patterns(&self) -> Vec<String> {
-        let mut urls = vec![self.base_url.as_str()];
-        if let AuthKind::OAuth { token_url, .. } = &self.auth {
-            if !token_url.is_empty() {
-                urls.push(token_url);
-            }
+        let mut urls = vec![self.api_base()];
+        if let AuthKind::OAuth { .. } = &self.auth {
+            urls.push(self.oauth_endpoints().token_url);
         }
-        let mut out: Vec<String> = urls.into_iter().filter_map(crate::web::Origin::of).map(|o| o.pattern()).collect();
+        let mut out: Vec<String> = urls.iter().filter_map(|u| crate::web::Origin::of(u)).map(|o| o.pattern()).collect();
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The API base URL without a trailing slash: `base_url`, or the vendor's for the region.
+    pub fn api_base(&self) -> String {
+        match self.base_url.trim().trim_end_matches('/') {
+            "" => crate::crm::oauth::api_base(self.kind, &self.region),
+            url => url.to_owned(),
+        }
+    }
+
+    /// The OAuth server: the settings' URLs where given, else the vendor's for the region.
+    pub fn oauth_endpoints(&self) -> crate::crm::oauth::Endpoints {
+        let mut e = crate::crm::oauth::endpoints(self.kind, &self.region);
+        if let AuthKind::OAuth { auth_url, token_url, .. } = &self.auth {
+            if !auth_url.trim().is_empty() {
+                e.authorize_url = auth_url.trim().to_owned();
+            }
+            if !token_url.trim().is_empty() {
+                e.token_url = token_url.trim().to_owned();
+            }
+        }
+        e
     }
 
     /// The label the rep gave it, or its id.
@@ -329,6 +360,10 @@ impl Settings {
         if d.catch_up_max_hours == 0 || d.catch_up_max_hours > 24 * 7 {
             return bad(FieldPath::keys(&["digest", "catch_up_max_hours"]), "must be between 1 and 168");
         }
+        let email = self.rep_email.trim();
+        if !email.is_empty() && !(email.len() <= 254 && email.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.')) && !email.contains(char::is_whitespace)) {
+            return bad(FieldPath::keys(&["rep_email"]), "must be an email address");
+        }
         if self.active_call_delay_mins > 24 * 60 {
             return bad(FieldPath::keys(&["active_call_delay_mins"]), "must be at most 1440");
         }
@@ -362,7 +397,10 @@ impl Settings {
             if integ.id.as_str().is_empty() || !seen.insert(integ.id.clone()) {
                 return bad(at("id"), "must be present and unique");
             }
-            let url = integ.base_url.trim_end_matches('/');
+            if !crate::crm::oauth::is_region(integ.kind, &integ.region) {
+                return bad(at("region"), "is not a region of this CRM");
+            }
+            let url = integ.api_base();
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
                 return bad(at("base_url"), "must be an http(s) URL");
             }

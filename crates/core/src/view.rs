@@ -424,6 +424,7 @@ mod tests {
             id: id.into(),
             kind,
             label: id.to_uppercase(),
+            region: String::new(),
             base_url: "https://crm.example".into(),
             auth: Default::default(),
             auto_log: true,

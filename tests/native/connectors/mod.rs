@@ -2,6 +2,7 @@
 
 mod clio;
 mod hubspot;
+mod owner;
 mod pipedrive;
 mod salesforce;
 mod zoho;

@@ -111,6 +111,7 @@ pub fn integration(id: &str, kind: CrmKind) -> IntegrationSettings {
         id: IntegrationId::new(id),
         kind,
         label: id.into(),
+        region: String::new(),
         base_url: format!("https://{id}.crm.example"),
         auth: Default::default(),
         auto_log: true,

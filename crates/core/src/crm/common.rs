@@ -16,7 +16,8 @@
 use serde_json::Value;
 
 use super::{
-    CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret, Step,
+    CallLog, Connection, CrmError, CrmOp, CrmOutput, CrmUser, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret,
+    Step,
 };
 use crate::civil;
 use crate::model::{Call, Direction, Message, MessageKind, RecordId, Timestamp};
@@ -572,6 +573,16 @@ impl ReplyRules {
     ) -> Step {
         one_shot(history, build, |reply| self.ok_response(conn, reply, access).and_then(parse))
     }
+}
+
+/// The CRM user at `base` in a current-user answer: its id (string or number), name and email
+/// at the pointers under it.
+pub fn user_at(v: &Value, id: &str, name: &str, email: &str) -> Option<CrmUser> {
+    Some(CrmUser {
+        id: string_at(v, id)?,
+        name: string_at(v, name).unwrap_or_default(),
+        email: string_at(v, email).unwrap_or_default(),
+    })
 }
 
 /// The error for a 2xx whose body we cannot read: `Unknown` for a write (it probably took

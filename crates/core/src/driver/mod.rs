@@ -45,7 +45,7 @@ use crate::crm::oauth::{self, Grant, OAuthClient};
 use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Reply, Step};
 use crate::engine::{CallEntry, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
 use crate::intents::PageInput;
-use crate::model::{CallId, IntegrationId, Timestamp};
+use crate::model::{CallId, CrmKind, IntegrationId, Timestamp};
 use crate::phone::E164;
 use crate::policy;
 use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
@@ -53,7 +53,7 @@ use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName,
 use crate::view;
 
 pub use conversation::{Conversation, Next, MAX_EXCHANGES};
-pub use credentials::{Credentials, StoredSecret};
+pub use credentials::{Credentials, Identity, StoredSecret};
 pub use gate::{Gate, Verdict};
 
 /// The key of the rep's own settings document in the `settings` store.
@@ -181,6 +181,9 @@ pub struct Driver {
     /// Ranges of the effect queue `(executed, queued]` dropped by failed writes: tickets in
     /// them are never done.
     dropped: Vec<(u64, u64)>,
+    /// Refreshed secrets whose write was dropped by a failed write: written again at the
+    /// restore that follows (with rotation, the old refresh token may be dead).
+    rewrite: Vec<(IntegrationId, StoredSecret)>,
 }
 
 impl Driver {
@@ -200,6 +203,7 @@ impl Driver {
             queued: 0,
             executed: 0,
             dropped: Vec::new(),
+            rewrite: Vec::new(),
         };
         if let Err(e) = driver.lay_policy(policy, now) {
             driver.record_problem("policy_invalid", &e, now);
@@ -230,6 +234,10 @@ impl Driver {
             self.grants.progress = progress;
         }
         self.handle(Input::Restored { snapshot, settings, boot_id }, now);
+        for (id, secret) in std::mem::take(&mut self.rewrite) {
+            let batch = self.credentials.refreshed(&id, secret, self.queued + 1, now);
+            self.push(Effect::Persist(batch));
+        }
         // What the browser said before this restore still holds: the new engine hears it again.
         for (id, granted) in self.grants.access.clone() {
             self.report_access(id, granted, now);
@@ -413,12 +421,15 @@ impl Driver {
             user: &'a Settings,
             locked: &'a [String],
             connected: Vec<&'a IntegrationId>,
+            /// Each CRM's regions, `{kind: [[value, label], ...]}`, for the region picker.
+            regions: Option<Box<RawValue>>,
         }
         Answer::with(&SettingsView {
             settings: self.settings(),
             user: &self.config.user,
             locked: &self.config.locked,
             connected: self.credentials.connected().collect(),
+            regions: regions_json(),
         })
     }
 
@@ -428,7 +439,10 @@ impl Driver {
     }
 
     fn lay_policy(&mut self, policy: Value, now: Timestamp) -> Result<(), String> {
+        // The company's OAuth clients go to the credentials, never into the settings.
+        let apps = credentials::policy_apps(&policy)?;
         let effective = policy::apply(&self.config.user, &policy).map_err(|e| e.to_string())?;
+        self.credentials.set_policy_apps(apps);
         self.config.policy = policy;
         self.config.locked = effective.locked;
         self.config.effective = effective.settings.clone();
@@ -499,9 +513,38 @@ impl Driver {
                         }
                     },
                     credentials::TokenState::Ready(token) => match self.connection(&conv.integration, token) {
-                        Ok(conn) => conv.phase = Phase::Talking(conn),
+                        Ok(mut conn) => {
+                            let known = self.identity(&conv.integration);
+                            if conv.identify || (known.is_none() && needs_owner(&conv.op)) {
+                                conv.phase = Phase::Identifying(conn);
+                            } else {
+                                conn.owner = known.as_ref().and_then(Identity::owner).map(str::to_owned);
+                                conv.phase = Phase::Talking(conn);
+                            }
+                        }
                         Err(e) => conv.finish(Err(e)),
                     },
+                },
+                Phase::Identifying(conn) => match crm::identify(conn, &self.settings().rep_email, &conv.history) {
+                    crm::Who::Send(request) => {
+                        conv.sent = Some(request.clone());
+                        return Next::Fetch(request);
+                    }
+                    crm::Who::Done(Err(CrmError::Unauthorized { message })) => self.after_401(conv, message),
+                    crm::Who::Done(Err(CrmError::Permanent { message })) => {
+                        let note = format!("{} would not say who is connected ({message}): records are created without an owner", conn.kind.name());
+                        self.identified(conv, Identity::of(None, String::new(), note), now);
+                    }
+                    crm::Who::Done(Err(e)) => conv.finish(Err(CrmError::Transient { message: e.to_string() })),
+                    crm::Who::Done(Ok(user)) => {
+                        let email = if conn.oauth { String::new() } else { self.settings().rep_email.trim().to_lowercase() };
+                        let note = match (&user, conn.oauth || conn.kind != CrmKind::HubSpot, email.is_empty()) {
+                            (Some(_), ..) => String::new(),
+                            (None, false, true) => "this token is shared: set your email in Settings so what is logged is owned by you".to_owned(),
+                            (None, _, _) => format!("no {} user has your email: records are created without an owner", conn.kind.name()),
+                        };
+                        self.identified(conv, Identity::of(user, email, note), now);
+                    }
                 },
                 Phase::Talking(conn) => match crm::step(conn, &conv.op, &conv.history) {
                     Step::Send(_) if conv.history.len() >= MAX_EXCHANGES => conv.finish(Err(conversation::over_long(&conv.op))),
@@ -509,20 +552,44 @@ impl Driver {
                         conv.sent = Some(request.clone());
                         return Next::Fetch(request);
                     }
-                    Step::Done(Err(CrmError::Unauthorized { message })) => {
-                        let used = conv.token().cloned().unwrap_or_default();
-                        if !conv.retried && self.credentials.expire_after_401(&conv.integration, &used) {
-                            conv.retried = true;
-                            conv.history.clear();
-                            conv.phase = Phase::Start;
-                        } else {
-                            conv.finish(Err(CrmError::Unauthorized { message }));
-                        }
-                    }
+                    Step::Done(Err(CrmError::Unauthorized { message })) => self.after_401(conv, message),
                     Step::Done(result) => conv.finish(result),
                 },
             }
         }
+    }
+
+    /// A 401: one refresh and one more try when the token can be refreshed, else `Unauthorized`.
+    fn after_401(&mut self, conv: &mut Conversation, message: String) {
+        let used = conv.token().cloned().unwrap_or_default();
+        if !conv.retried && self.credentials.expire_after_401(&conv.integration, &used) {
+            conv.retried = true;
+            conv.history.clear();
+            conv.phase = conversation::Phase::Start;
+        } else {
+            conv.finish(Err(CrmError::Unauthorized { message }));
+        }
+    }
+
+    /// Who `id` is connected as, when known and still right: a shared token's user was looked
+    /// up by the rep's email, so another email looks again.
+    fn identity(&self, id: &IntegrationId) -> Option<Identity> {
+        let email = self.settings().rep_email.trim().to_lowercase();
+        self.credentials.get(id)?.identity().filter(|i| i.by_email.is_empty() || i.by_email == email)
+    }
+
+    /// The CRM said who the conversation's connection acts as: kept (written with the
+    /// credentials), and the conversation talks on with that owner.
+    fn identified(&mut self, conv: &mut Conversation, identity: Identity, now: Timestamp) {
+        use conversation::Phase;
+        let Phase::Identifying(mut conn) = std::mem::replace(&mut conv.phase, Phase::Start) else { return };
+        conn.owner = identity.owner().map(str::to_owned);
+        if let Some(batch) = self.credentials.identified(&conv.integration, &identity, now) {
+            self.push(Effect::Persist(Batch { durability: Durability::Relaxed, ..batch }));
+        }
+        conv.who = Some(identity);
+        conv.history.clear();
+        conv.phase = Phase::Talking(conn);
     }
 
     /// The reply to a conversation's [`Next::Refresh`].
@@ -553,15 +620,18 @@ impl Driver {
         let Some(integ) = settings.integrations.iter().find(|i| &i.id == integration) else {
             return Err(CrmError::Permanent { message: format!("integration {integration} is not configured") });
         };
-        Ok(Connection { kind: integ.kind, base_url: integ.base_url.trim_end_matches('/').to_owned(), token, default_country: settings.default_country })
+        let oauth = matches!(integ.auth, AuthKind::OAuth { .. });
+        Ok(Connection { kind: integ.kind, base_url: integ.api_base(), token, oauth, default_country: settings.default_country, owner: None })
     }
 
-    /// A test search for the options page's "Test connection": the conversation to run, or
-    /// the answer when the number cannot be read.
+    /// A test for the options page's "Test connection": the conversation to run (it asks the
+    /// CRM who is connected, then searches), or the answer when the number cannot be read.
     pub fn test_connection(&self, integration: IntegrationId, number: Option<&str>) -> Result<Conversation, Answer> {
         let phone = E164::parse(number.unwrap_or("+12125550100"), self.settings().default_country)
             .map_err(|e| Answer { field: Some(FieldPath::keys(&["number"])), ..Answer::err(e.to_string()) })?;
-        Ok(self.conversation(integration, CrmOp::SearchContacts { phone }))
+        let mut conv = self.conversation(integration, CrmOp::SearchContacts { phone });
+        conv.identify = true;
+        Ok(conv)
     }
 
     /// What the options page is told of a test search's result. A search that found a contact
@@ -574,9 +644,9 @@ impl Driver {
                     let record = Record::encode(grants::PROGRESS_KEY, false, now.0, &self.grants.progress);
                     self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed }));
                 }
-                Answer::with(&Reachable { reachable: true, matches: Some(contacts.len()) })
+                Answer::with(&Reachable { reachable: true, matches: Some(contacts.len()), who: self.identity(integration) })
             }
-            Ok(_) => Answer::with(&Reachable { reachable: true, matches: None }),
+            Ok(_) => Answer::with(&Reachable { reachable: true, matches: None, who: self.identity(integration) }),
             Err(e) => Answer::err(e.to_string()),
         }
     }
@@ -616,27 +686,43 @@ impl Driver {
 
     // ---- OAuth -----------------------------------------------------------------------------
 
-    /// The OAuth client of an integration, from its settings.
+    /// The OAuth client of an integration: its settings' client id (else the admin policy's for
+    /// the CRM), the company's client secret where it may be sent, the vendor's endpoints for
+    /// the region (or the settings' own URLs).
     pub fn oauth_client(&self, id: &IntegrationId, redirect_uri: &str) -> Result<OAuthClient, String> {
         let integ = self.settings().integrations.iter().find(|i| &i.id == id).ok_or_else(|| format!("integration {id} is not configured"))?;
-        let AuthKind::OAuth { client_id, auth_url, token_url, scopes } = &integ.auth else {
+        let AuthKind::OAuth { client_id, scopes, .. } = &integ.auth else {
             return Err(format!("{} uses an API token, not OAuth", integ.label_or_id()));
         };
-        let mut endpoints = oauth::endpoints(integ.kind, None);
-        if !auth_url.is_empty() {
-            endpoints.authorize_url = auth_url.clone();
+        let client_id = match client_id.trim() {
+            "" => self.credentials.policy_app(integ.kind).map(|a| a.client_id.clone()).ok_or_else(|| {
+                format!("{}: no OAuth client id; ask your administrator, or enter the company's app under Sign-in", integ.label_or_id())
+            })?,
+            c => c.to_owned(),
+        };
+        let endpoints = integ.oauth_endpoints();
+        let client_secret = self.credentials.client_secret(id, integ.kind, &client_id, &endpoints.token_url).map(|(s, _)| s);
+        Ok(OAuthClient { kind: integ.kind, client_id, client_secret, redirect_uri: redirect_uri.to_owned(), scopes: scopes.clone(), endpoints })
+    }
+
+    /// The client for a sign-in: refused before the browser opens anything when the vendor
+    /// needs the company's client secret and there is none that may be sent.
+    fn sign_in_client(&self, id: &IntegrationId, redirect_uri: &str) -> Result<OAuthClient, Answer> {
+        let client = self.oauth_client(id, redirect_uri).map_err(Answer::err)?;
+        if client.client_secret.is_none() && oauth::needs_secret(client.kind) {
+            let why = format!("{} needs the company's OAuth client secret: ask your administrator, or enter it under Sign-in", client.kind.name());
+            return Err(Answer { field: Some(FieldPath::keys(&["client_secret"])), ..Answer::err(why) });
         }
-        if !token_url.is_empty() {
-            endpoints.token_url = token_url.clone();
-        }
-        Ok(OAuthClient { kind: integ.kind, client_id: client_id.clone(), client_secret: None, redirect_uri: redirect_uri.to_owned(), scopes: scopes.clone(), endpoints })
+        Ok(client)
     }
 
     /// The URL to open with `chrome.identity.launchWebAuthFlow`.
     pub fn oauth_start(&self, id: &IntegrationId, state: &str, verifier: &str, redirect_uri: &str) -> Answer {
-        match self.oauth_client(id, redirect_uri) {
-            Err(e) => Answer::err(e),
-            Ok(_) if !oauth::is_valid_verifier(verifier) => Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") },
+        if !oauth::is_valid_verifier(verifier) {
+            return Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") };
+        }
+        match self.sign_in_client(id, redirect_uri) {
+            Err(answer) => answer,
             Ok(client) => {
                 #[derive(Serialize)]
                 struct Url {
@@ -647,33 +733,73 @@ impl Driver {
         }
     }
 
-    /// The redirect came back: the token request that redeems its code.
+    /// The redirect came back: the token request that redeems its code, at the data centre the
+    /// redirect names (Zoho's `accounts-server`, when it is one of Zoho's or on the configured
+    /// token URL's origin).
     pub fn oauth_code_request(&self, id: &IntegrationId, redirect_url: &str, state: &str, verifier: &str, redirect_uri: &str) -> Result<(OAuthClient, crm::HttpRequest), Answer> {
-        let client = self.oauth_client(id, redirect_uri).map_err(Answer::err)?;
-        let code = oauth::parse_redirect(redirect_url, state).map_err(|e| Answer::err(e.to_string()))?.code;
-        let request = oauth::token_request(&client, &Grant::AuthorizationCode { code: &code, verifier });
+        let mut client = self.sign_in_client(id, redirect_uri)?;
+        let redirect = oauth::parse_redirect(redirect_url, state).map_err(|e| Answer::err(e.to_string()))?;
+        if let (CrmKind::Zoho, Some(server)) = (client.kind, redirect.accounts_server.as_deref()) {
+            let url = oauth::accounts_token_url(server, &client.endpoints.token_url)
+                .ok_or_else(|| Answer::err("the sign-in reply named a Zoho accounts server Calltrail does not know; nothing was sent there"))?;
+            client.client_secret = self.credentials.client_secret(id, client.kind, &client.client_id, &url).map(|(s, _)| s);
+            client.endpoints.token_url = url;
+        }
+        let request = oauth::token_request(&client, &Grant::AuthorizationCode { code: &redirect.code, verifier });
         Ok((client, request))
     }
 
-    /// The token endpoint answered the code: keep the tokens (and the API base the vendor
-    /// named). Answer once the ticket taken after this call is done.
+    /// The token endpoint answered the code: keep the tokens, and what the vendor said about
+    /// the account (Salesforce's `instance_url`, Zoho's and Pipedrive's `api_domain` become the
+    /// API base; Zoho's data centre the token URL). Answer once the ticket taken after this
+    /// call is done.
     pub fn oauth_finished(&mut self, id: IntegrationId, client: &OAuthClient, reply: &Reply, now: Timestamp) -> Answer {
-        let tokens = match oauth::parse_token_reply(client.kind, reply, now, &[]) {
+        let mut known: Vec<&crm::Secret> = Vec::new();
+        known.extend(client.client_secret.as_ref());
+        let tokens = match oauth::parse_token_reply(client.kind, reply, now, &known) {
             Ok(t) => t,
             Err(e) => return Answer::err(e.to_string()),
         };
-        // Salesforce names the org's instance, Zoho its data centre: the API base.
-        if let Some(base) = tokens.instance_url.clone().or(tokens.api_domain.clone()) {
-            let mut user = self.config.user.clone();
-            if let Some(i) = user.integrations.iter_mut().find(|i| i.id == id) {
-                i.base_url = base;
+        let base = tokens.instance_url.clone().or(tokens.api_domain.clone()).filter(|b| crate::web::Origin::of(b).is_some_and(|o| o.is_secure()));
+        let mut user = self.config.user.clone();
+        if let Some(i) = user.integrations.iter_mut().find(|i| i.id == id) {
+            let moved = i.oauth_endpoints().token_url != client.endpoints.token_url;
+            if let (true, AuthKind::OAuth { token_url, .. }) = (moved, &mut i.auth) {
+                token_url.clone_from(&client.endpoints.token_url);
             }
-            let answer = self.replace_settings(user, now);
-            if !answer.ok {
-                return answer;
+            if let Some(b) = &base {
+                i.base_url.clone_from(b);
+            }
+            if moved || base.is_some() {
+                let answer = self.replace_settings(user, now);
+                if !answer.ok {
+                    return answer;
+                }
             }
         }
         self.store_secret(id, StoredSecret::from_tokens(tokens, None), now)
+    }
+
+    /// Keeps the company's OAuth client secret for an integration (the options page's
+    /// `set-credentials` with `client_secret`); an empty one forgets it. It goes with the
+    /// integration's client id, to its token URL's origin only.
+    pub fn set_client_secret(&mut self, id: &IntegrationId, secret: &str, now: Timestamp) -> Answer {
+        if secret.trim().is_empty() {
+            let batch = self.credentials.clear_app(id);
+            self.push(Effect::Persist(batch));
+            return Answer::done();
+        }
+        let client = match self.oauth_client(id, "") {
+            Ok(c) => c,
+            Err(e) => return Answer::err(e),
+        };
+        match self.credentials.set_app(id, &client.client_id, secret, &client.endpoints.token_url, now) {
+            Some(batch) => {
+                self.push(Effect::Persist(batch));
+                Answer::done()
+            }
+            None => Answer { field: Some(FieldPath::keys(&["client_secret"])), ..Answer::err("the token URL must be https:// (http:// only on this computer)") },
+        }
     }
 
     // ---- views -----------------------------------------------------------------------------
@@ -705,6 +831,14 @@ impl Driver {
                     word,
                     tone,
                     access: Access { granted, hosts: grants::hosts(&patterns), patterns },
+                    who: if connected { self.identity(&i.id) } else { None },
+                    client_secret: match &i.auth {
+                        AuthKind::OAuth { .. } => self.oauth_client(&i.id, "").ok().and_then(|c| {
+                            self.credentials.client_secret(&i.id, i.kind, &c.client_id, &c.endpoints.token_url).map(|(_, from)| from)
+                        }),
+                        AuthKind::ApiToken => None,
+                    },
+                    api_base: i.api_base(),
                 }
             })
             .collect();
@@ -776,7 +910,8 @@ impl Driver {
 
     fn drop_queued(&mut self) {
         self.effects.clear();
-        self.credentials.drop_unsaved();
+        let unsaved = self.credentials.drop_unsaved();
+        self.rewrite.extend(unsaved);
         if self.queued > self.executed {
             self.dropped.push((self.executed, self.queued));
         }
@@ -786,6 +921,30 @@ impl Driver {
     fn record_engine_problem(&mut self, p: &Problem, now: Timestamp) {
         self.record_problem(p.kind.as_str(), &p.detail, now);
     }
+}
+
+/// Every CRM's regions as JSON, written by hand from constants (a serde serializer for this
+/// one nested shape would cost the module more than the loop).
+fn regions_json() -> Option<Box<RawValue>> {
+    let mut json = String::from("{");
+    for k in CrmKind::ALL {
+        json.push_str(if json.len() > 1 { ",\"" } else { "\"" });
+        json.push_str(oauth::key(k));
+        json.push_str("\":[");
+        for (n, (value, label)) in oauth::regions(k).iter().enumerate() {
+            for part in [if n > 0 { ",[\"" } else { "[\"" }, value, "\",\"", label, "\"]"] {
+                json.push_str(part);
+            }
+        }
+        json.push(']');
+    }
+    json.push('}');
+    RawValue::from_string(json).ok()
+}
+
+/// Whether `op` creates a record, which must carry the rep as its owner.
+fn needs_owner(op: &CrmOp) -> bool {
+    matches!(op, CrmOp::CreateCallLog { .. } | CrmOp::CreateContact { .. } | CrmOp::CreateMessageLog { .. })
 }
 
 /// What a relayed softphone message became (the bridge hands `event` to the panel).
@@ -799,12 +958,14 @@ struct Relayed<'a> {
     event: &'a gate::Seen,
 }
 
-/// A test search's answer.
+/// A test search's answer: who is connected (`user`, or `note` saying why nobody owns the
+/// records) and how many contacts the search found.
 #[derive(Serialize)]
 struct Reachable {
     reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     matches: Option<usize>,
+    who: Option<Identity>,
 }
 
 /// The header every page shows.
@@ -831,6 +992,13 @@ struct IntegrationState<'a> {
     word: String,
     tone: view::Tone,
     access: Access,
+    /// Who the connection acts as (the owner of what is logged), or why nobody.
+    who: Option<Identity>,
+    /// Where the company's OAuth client secret comes from (`settings`, `policy`), if there is
+    /// one that may be sent; never the secret.
+    client_secret: Option<&'static str>,
+    /// The API base in use (from the vendor and region when the settings leave it blank).
+    api_base: String,
 }
 
 #[derive(Serialize)]
