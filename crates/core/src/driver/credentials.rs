@@ -417,6 +417,23 @@ mod tests {
     }
 
     #[test]
+    fn the_policys_oauth_clients_are_read_or_refused_whole() {
+        let policy = serde_json::json!({ "digest": {}, "oauth_clients": {
+            "zoho": { "client_id": "1000.Z", "client_secret": " zs " },
+            "clio": { "client_id": "c", "token_url": "http://127.0.0.1:8790/clio-eu/oauth/token" },
+        } });
+        let apps = policy_apps(&policy).unwrap();
+        assert_eq!(apps[0], (CrmKind::Clio, App { client_id: "c".into(), secret: None, token_origin: Some("http://127.0.0.1:8790".into()) }));
+        assert_eq!(apps[1], (CrmKind::Zoho, App { client_id: "1000.Z".into(), secret: Some(Secret::new("zs")), token_origin: None }));
+        assert_eq!(policy_apps(&serde_json::json!({})), Ok(vec![]));
+        for bad in [serde_json::json!([1]), serde_json::json!({ "freshsales": { "client_id": "x" } }), serde_json::json!({ "zoho": { "client_secret": "s" } })] {
+            assert!(policy_apps(&serde_json::json!({ "oauth_clients": bad })).is_err(), "{bad}");
+        }
+        let shown = format!("{apps:?}");
+        assert!(!shown.contains("zs"), "{shown}");
+    }
+
+    #[test]
     fn a_401_expires_only_the_token_that_failed() {
         let id = IntegrationId::new("sf");
         let mut c = Credentials::default();
