@@ -4,4 +4,5 @@ mod clio;
 mod hubspot;
 mod pipedrive;
 mod salesforce;
+mod strict;
 mod zoho;

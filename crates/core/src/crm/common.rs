@@ -593,6 +593,16 @@ pub fn malformed(access: Access, crm: &str, what: &str) -> CrmError {
     }
 }
 
+/// The list a successful read must carry at `pointer` (`/data`, `/data/items`): a 2xx whose body
+/// lacks it is the connector's error (the CRM or a proxy answered something else), never "no
+/// match" and never "marker not found", which would lead to a second create.
+pub fn list_at<'a>(v: &'a Value, pointer: &str, crm: &str) -> Result<&'a [Value], CrmError> {
+    match v.pointer(pointer) {
+        Some(Value::Array(a)) => Ok(a),
+        _ => Err(malformed(Access::Read, crm, &format!("no {} list in the reply", pointer.trim_start_matches('/')))),
+    }
+}
+
 /// The 2xx body as JSON, or [`malformed`].
 pub fn json_body(resp: &HttpResponse, access: Access, crm: &str) -> Result<Value, CrmError> {
     parse_json(&resp.body).map_err(|why| malformed(access, crm, &why))
