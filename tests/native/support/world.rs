@@ -375,6 +375,8 @@ impl World {
                                 let (store, key) = match w {
                                     Write::Put { store, record } => (*store, record.key.clone()),
                                     Write::Delete { store, key } => (*store, key.clone()),
+                                    // Pruned history is not taken back by a power loss.
+                                    Write::Prune { store, .. } => (*store, String::new()),
                                 };
                                 let before = self.store.get(store, &key).cloned();
                                 (store, key, before)
