@@ -7,6 +7,7 @@ mod connectors;
 mod driver;
 mod emulator_e2e;
 mod phone_table;
+mod resilience;
 mod robust;
 mod scenarios;
 mod simulator;

@@ -22,6 +22,9 @@ pub struct Settings {
     pub digest: DigestSettings,
     /// Minutes after hang-up before active-call picks are logged ("log now" skips the wait).
     pub active_call_delay_mins: u32,
+    /// Logged calls, their slots and audit entries older than this many days are pruned;
+    /// nothing open (waiting, failed, needing a person) ever is.
+    pub retention_days: u32,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             default_country: Country::US,
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
+            retention_days: 180,
         }
     }
 }
@@ -50,6 +54,10 @@ pub struct DigestSettings {
     pub quiet_time_zone: String,
     /// The furthest a catch-up run (the first after quiet hours or an outage) reaches back.
     pub catch_up_max_hours: u32,
+    /// How long work that already has a match, notes or picks waits to be logged (a browser
+    /// closed over a long weekend); past it the rep is shown what was not logged. The search
+    /// for contacts created after a call keeps the lookback and catch-up bounds above.
+    pub max_wait_days: u32,
 }
 
 /// Civil time for the digest: quiet hours are checked instant → local time in the configured
@@ -110,6 +118,7 @@ impl Default for DigestSettings {
             quiet_end_hour: 7,
             quiet_time_zone: "America/New_York".into(),
             catch_up_max_hours: 24,
+            max_wait_days: 7,
         }
     }
 }
@@ -295,6 +304,12 @@ impl Settings {
         if d.catch_up_max_hours == 0 || d.catch_up_max_hours > 24 * 7 {
             return bad(FieldPath::keys(&["digest", "catch_up_max_hours"]), "must be between 1 and 168");
         }
+        if d.max_wait_days == 0 || d.max_wait_days > 30 {
+            return bad(FieldPath::keys(&["digest", "max_wait_days"]), "must be between 1 and 30");
+        }
+        if !(30..=3650).contains(&self.retention_days) {
+            return bad(FieldPath::keys(&["retention_days"]), "must be between 30 and 3650");
+        }
         if self.active_call_delay_mins > 24 * 60 {
             return bad(FieldPath::keys(&["active_call_delay_mins"]), "must be at most 1440");
         }
@@ -353,6 +368,22 @@ mod tests {
             let err = Settings::from_json(doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");
         }
+    }
+
+    #[test]
+    fn waiting_work_and_retention_are_bounded() {
+        for (doc, field) in [
+            (r#"{"digest":{"max_wait_days":0}}"#, "digest.max_wait_days"),
+            (r#"{"digest":{"max_wait_days":31}}"#, "digest.max_wait_days"),
+            (r#"{"retention_days":29}"#, "retention_days"),
+            (r#"{"retention_days":3651}"#, "retention_days"),
+        ] {
+            let err = Settings::from_json(doc).unwrap_err();
+            assert_eq!(err.field().map(|f| f.to_string()), Some(field.into()), "{doc}");
+        }
+        let s = Settings::from_json(r#"{"digest":{"max_wait_days":14},"retention_days":365}"#).unwrap();
+        assert_eq!((s.digest.max_wait_days, s.retention_days), (14, 365));
+        assert_eq!((Settings::default().digest.max_wait_days, Settings::default().retention_days), (7, 180));
     }
 
     #[test]

@@ -350,7 +350,7 @@ fn minutes_words(ms: i64) -> String {
 pub struct UnresolvedView {
     pub slot: String,
     /// `unresolved`: choose among `candidates`; `needs_review`: look in the CRM (no candidates),
-    /// then dismiss.
+    /// then dismiss; `failed`: log again from the history, or dismiss.
     pub status: Status,
     pub word: &'static str,
     pub integration: IntegrationId,
@@ -359,6 +359,8 @@ pub struct UnresolvedView {
     pub their_number: Option<E164>,
     pub candidates: Vec<Contact>,
     pub detail: String,
+    /// What the rep can do about it, in words.
+    pub hint: &'static str,
 }
 
 /// The unresolved queue from the open slots: "ask" conflicts and outcomes needing review.
@@ -371,6 +373,7 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
                     (Status::Unresolved, candidates.clone(), format!("{} contacts match", candidates.len()))
                 }
                 SlotState::NeedsReview { reason } => (Status::NeedsReview, Vec::new(), reason.clone()),
+                SlotState::Failed { reason } => (Status::Failed, Vec::new(), reason.clone()),
                 _ => return None,
             };
             let call = s.call_id().and_then(|id| calls.iter().find(|c| &c.call.id == id)).map(|c| c.call.clone());
@@ -390,6 +393,11 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
                 call,
                 candidates,
                 detail,
+                hint: match status {
+                    Status::Unresolved => "Choose the contact to log to.",
+                    Status::NeedsReview => "Needs review: check the CRM, then dismiss.",
+                    _ => "Not logged: log it again from the history, or dismiss.",
+                },
             })
         })
         .collect();
@@ -562,7 +570,9 @@ mod tests {
         assert_eq!(badge(&slots), "2");
         assert_eq!(badge(&slots[2..]), "");
         let q = unresolved(&slots, &[entry()], &settings());
-        assert_eq!(q.len(), 1);
+        assert_eq!(q.len(), 2, "the failed slot waits for a person too");
+        assert_eq!((q[0].status, q[0].label.as_str(), q[0].detail.as_str()), (Status::Failed, "HS", "x"));
+        let q = &q[1..];
         assert_eq!(q[0].label, "PD");
         assert_eq!(q[0].their_number.as_ref().map(E164::as_str), Some("+12125550142"));
     }
