@@ -35,7 +35,7 @@ fn logged_everywhere(w: &World, id: &str) -> bool {
 fn badge_after_restart(w: &mut World) -> String {
     w.restart();
     let slots: Vec<_> = w.engine().slots().cloned().collect();
-    view::badge(&slots)
+    view::badge(&slots, 0)
 }
 
 /// Issue 12, first bullet: HubSpot refuses a create with a Russian message. The call fails

@@ -338,7 +338,7 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
         .filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Failed { .. }))
         .map(|s| s.key.to_string())
         .collect();
-    let badge = calltrail_core::view::badge(&w.engine().slots().cloned().collect::<Vec<_>>());
+    let badge = calltrail_core::view::badge(&w.engine().slots().cloned().collect::<Vec<_>>(), 0);
     for r in w.store.all(StoreName::Slots) {
         let j = r.json();
         if state_of(&j) != "failed" {

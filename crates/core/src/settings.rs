@@ -325,9 +325,15 @@ impl Settings {
             if integ.id.as_str().is_empty() || !seen.insert(integ.id.clone()) {
                 return bad(at("id"), "must be present and unique");
             }
-            let url = integ.base_url.trim_end_matches('/');
-            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
-                return bad(at("base_url"), "must be an http(s) URL");
+            if origin(&integ.base_url).is_none() {
+                return bad(at("base_url"), "must be an https URL (http only for this computer: localhost, 127.0.0.1)");
+            }
+            if let AuthKind::OAuth { auth_url, token_url, .. } = &integ.auth {
+                for (name, url) in [("auth.auth_url", auth_url), ("auth.token_url", token_url)] {
+                    if !url.is_empty() && origin(url).is_none() {
+                        return bad(at(name), "must be an https URL (http only for this computer: localhost, 127.0.0.1)");
+                    }
+                }
             }
             if integ.placeholder.enabled && !integ.placeholder.template.contains("{phone}") {
                 return bad(at("placeholder.template"), "must contain {phone}");
@@ -340,6 +346,28 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// The origin (`https://host[:port]`, lower case) of a URL credentials may be sent to: `https:`,
+/// or `http:` to this computer only (`localhost`, `127.x.x.x`, `[::1]`: the local CRM
+/// emulator). `None` for anything else, a URL with user info (`https://a@b`) included. Secrets
+/// are bound to these origins ([`crate::driver::credentials`]).
+pub fn origin(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("").to_ascii_lowercase();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or("").to_owned(),
+    };
+    let port = authority.strip_prefix(&host).unwrap_or("");
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        && (port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()));
+    let loopback = host == "localhost" || host == "[::1]" || host.strip_prefix("127.").is_some_and(|r| r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok()));
+    let ok = host_ok && (scheme == "https" || (scheme == "http" && loopback)) && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| format!("{scheme}://{authority}"))
 }
 
 #[cfg(test)]
@@ -368,6 +396,32 @@ mod tests {
             let err = Settings::from_json(doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");
         }
+    }
+
+    #[test]
+    fn credentials_go_to_https_or_to_this_computer_only() {
+        for (url, want) in [
+            ("https://api.hubapi.com", Some("https://api.hubapi.com")),
+            ("https://Acme.my.salesforce.com/", Some("https://acme.my.salesforce.com")),
+            ("http://127.0.0.1:8790/hubspot", Some("http://127.0.0.1:8790")),
+            ("http://localhost:3000", Some("http://localhost:3000")),
+            ("http://[::1]:9/x", Some("http://[::1]:9")),
+            ("http://api.hubapi.com", None),
+            ("http://127.0.0.1.evil.example", None),
+            ("http://128.0.0.1", None),
+            ("https://user@api.hubapi.com", None),
+            ("https://api.hubapi.com:99999", None),
+            ("https:///x", None),
+            ("ftp://x.example", None),
+            ("javascript:alert(1)", None),
+            ("https://a b.example", None),
+        ] {
+            assert_eq!(origin(url).as_deref(), want, "{url}");
+        }
+        let err = Settings::from_json(r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"http://api.hubapi.com"}]}"#).unwrap_err();
+        assert_eq!(err.field().map(|f| f.to_string()), Some("integrations[0].base_url".into()));
+        let err = Settings::from_json(r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"https://api.hubapi.com","auth":{"type":"oauth","client_id":"c","auth_url":"","token_url":"http://tokens.example/t","scopes":[]}}]}"#).unwrap_err();
+        assert_eq!(err.field().map(|f| f.to_string()), Some("integrations[0].auth.token_url".into()));
     }
 
     #[test]
@@ -402,6 +456,6 @@ mod tests {
             assert_eq!(got.as_deref(), want, "{doc}: {err}");
         }
         let err = Settings::from_json(cases[0].0).unwrap_err();
-        assert_eq!(err.to_string(), "integrations[0].base_url: must be an http(s) URL");
+        assert_eq!(err.to_string(), "integrations[0].base_url: must be an https URL (http only for this computer: localhost, 127.0.0.1)");
     }
 }

@@ -3,6 +3,7 @@
 mod clio;
 mod hubspot;
 mod pipedrive;
+mod revoke;
 mod salesforce;
 mod strict;
 mod zoho;

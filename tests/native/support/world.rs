@@ -327,7 +327,7 @@ impl World {
         for _ in 0..5 {
             let restarts = self.restarts;
             self.log(format!("{} softphone {}", self.now.0, data.get("type").and_then(|t| t.as_str()).unwrap_or("?")));
-            let (answer, _key) = self.driver.softphone(origin, from_frame, data, self.now);
+            let (answer, _key) = self.driver.softphone(origin, from_frame, data, Some(TAB), self.now);
             let ticket = self.driver.ticket();
             self.drain();
             if self.restarts == restarts && self.driver.is_done(ticket) {

@@ -221,8 +221,12 @@ fn redact_form_body(body: &str) -> String {
         .join("&")
 }
 
-/// The URL with the values of token-like query parameters replaced.
+/// The URL with the values of token-like query parameters replaced, and a token in a path
+/// (HubSpot's `/oauth/v1/refresh-tokens/{token}` revoke) too.
 pub fn redact_url(url: &str) -> String {
+    if let Some((head, _)) = url.split_once("/refresh-tokens/") {
+        return format!("{head}/refresh-tokens/<redacted>");
+    }
     let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
     let parts: Vec<String> = query
         .split('&')
