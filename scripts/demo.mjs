@@ -6,7 +6,7 @@
 // Headless unless there is a DISPLAY and no --headless.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ROOT } from '../www/world/browser.mjs';
+import { ROOT, EXTENSION_ID } from '../www/world/browser.mjs';
 import { startWorld, eventually } from '../www/world/world.mjs';
 import {
   answerCall, call, callMarker, callView, engineInput, hangUp, NO_QUIET_HOURS, waitStatuses,
@@ -34,7 +34,12 @@ const world = await startWorld({
 });
 let failed = false;
 try {
-  await world.configure();
+  // As a rep sets it up: the softphone's page added in Settings and allowed in Chrome, each CRM's
+  // API allowed, and the same softphone in Calltrail's side panel for calls away from that page.
+  await world.configure({ side_panel_softphone: `${world.softphoneOrigin}/` });
+  const state = (await world.send({ type: 'state' })).data;
+  say(`settings: bridge and panel registered on ${state.pages.filter((p) => p.granted).map((p) => p.page).join(', ')}; `
+    + `access allowed for ${state.integrations.map((i) => `${i.label} (${i.access.hosts})`).join(', ')}`);
   const e = world.emulator;
   await e.seed('hubspot', [
     { firstName: 'Ada', lastName: 'Lovelace', phone: '(212) 555-0142' },
@@ -102,7 +107,23 @@ try {
   await waitStatuses(world, c5, { hs: 'logged' });
   say('call 5: "log now" pressed: logged in HubSpot');
 
-  // 6. An SMS conversation with Ada: one record per CRM for the day, updated as texts arrive.
+  // 6. Away from that page: Ada calls again, taken on the softphone in Calltrail's side panel.
+  const side = await world.browser.context.newPage();
+  await side.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/softphone.html`);
+  const sideFrame = await eventually(async () => side.frames().find((f) => f.url().startsWith(world.softphoneOrigin)), { what: 'the side panel\'s softphone' });
+  await sideFrame.waitForFunction(() => document.readyState === 'complete');
+  const tell = (cmd) => side.evaluate((c) => document.querySelector('iframe').contentWindow.postMessage(c, '*'), cmd);
+  const seen = new Set((await world.send({ type: 'history', limit: 50 })).data.map((r) => r.call.id));
+  await tell({ type: 'calltrail-demo-incoming-call', phoneNumber: PEOPLE.ada.number });
+  await tell({ type: 'calltrail-demo-answer' });
+  const c6 = await eventually(async () => (await world.send({ type: 'history', limit: 50 })).data.map((r) => r.call.id).find((id) => !seen.has(id)), { what: 'the side-panel call in the history' });
+  await tell({ type: 'calltrail-demo-hangup' });
+  calls.push({ id: c6, who: PEOPLE.ada, what: 'taken in the side panel' });
+  await waitStatuses(world, c6, { hs: 'logged', sf: 'logged' });
+  await side.close();
+  say('call 6, Ada again, on the softphone in Calltrail\'s side panel: logged at hang-up in both CRMs');
+
+  // 7. An SMS conversation with Ada: one record per CRM for the day, updated as texts arrive.
   await world.softphone({ type: 'calltrail-demo-incoming-sms', phoneNumber: PEOPLE.ada.number, text: 'Can we move our call to 3pm?' });
   await eventually(async () => (await e.messages('calltrail:msg|')).count === 2, { what: 'the SMS logged' });
   await world.softphone({ type: 'calltrail-demo-send-sms', phoneNumber: PEOPLE.ada.number, text: '3pm works, talk then' });

@@ -21,8 +21,11 @@
 //   format.js, web-accessible for this), adopted into the shadow root and imported.
 (() => {
   if (window.top !== window) return;
-  if (window.__calltrailPanel) return; // injected twice (extension reload): keep the first
-  window.__calltrailPanel = true;
+  if (globalThis.__calltrailPanel) return; // injected twice into the same world
+  globalThis.__calltrailPanel = true;
+  // A panel of the extension this one replaces (an update or reload) can no longer reach the
+  // worker: this one takes its place.
+  for (const old of document.querySelectorAll('[data-calltrail="panel"]')) old.remove();
 
   /* ------------------------------------------------------------------ styles */
   const CSS = `
@@ -136,6 +139,9 @@ button, textarea, input { font: inherit; color: inherit; }
     busy: false,
     settledAt: 0,
     contextGone: false,
+    // What the bridge says of the worker: whether events reach it, and why not.
+    logging: true,
+    notLoggingReason: null,
   };
   let pollTimer = 0;
   let tickTimer = 0;
@@ -203,6 +209,14 @@ button, textarea, input { font: inherit; color: inherit; }
   // What the worker decoded from an accepted softphone message, handed over by the bridge on the
   // content scripts' own bus (a global of this isolated world: page scripts cannot reach it).
   const bus = (globalThis.__calltrailBus ||= new EventTarget());
+  bus.addEventListener('status', (event) => {
+    const { logging, reason } = event.detail || {};
+    if (logging === st.logging && (reason || null) === st.notLoggingReason) return;
+    st.logging = logging !== false;
+    st.notLoggingReason = st.logging ? null : reason || 'Calltrail is not logging';
+    if (!st.logging && !st.expanded) setExpanded(true, { focus: false });
+    else render();
+  });
   bus.addEventListener('decoded', (event) => {
     const { kind, call } = event.detail || {};
     if (typeof call !== 'string' || !kind.startsWith('call_')) return;
@@ -234,11 +248,16 @@ button, textarea, input { font: inherit; color: inherit; }
   /* ------------------------------------------------------------------ DOM */
   const host = document.createElement('div');
   host.setAttribute('data-calltrail', 'panel');
-  const hostStyle = {
-    all: 'initial', position: 'fixed', left: '16px', bottom: '16px', 'z-index': '2147483646',
-    display: 'block', width: 'auto', height: 'auto', margin: '0', padding: '0', border: '0',
-    transform: 'none', opacity: '1', visibility: 'visible', contain: 'layout style',
-  };
+  // In Calltrail's side panel the panel sits in the place the page keeps for it; on a web page
+  // it floats above the page, where the page's CSS cannot move or hide it.
+  const dock = document.querySelector('[data-calltrail-dock]');
+  const hostStyle = dock
+    ? { all: 'initial', display: 'block', position: 'relative', width: '100%' }
+    : {
+      all: 'initial', position: 'fixed', left: '16px', bottom: '16px', 'z-index': '2147483646',
+      display: 'block', width: 'auto', height: 'auto', margin: '0', padding: '0', border: '0',
+      transform: 'none', opacity: '1', visibility: 'visible', contain: 'layout style',
+    };
   for (const [k, v] of Object.entries(hostStyle)) host.style.setProperty(k, v, 'important');
   const shadow = host.attachShadow({ mode: 'open' });
   // The pages' tokens (a web-accessible file), then the panel's own rules.
@@ -284,7 +303,7 @@ button, textarea, input { font: inherit; color: inherit; }
   }
 
   function mount() {
-    if (!host.isConnected) (document.body || document.documentElement).append(host);
+    if (!host.isConnected) (document.querySelector('[data-calltrail-dock]') || document.body || document.documentElement).append(host);
     render();
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', mount, { once: true });
@@ -336,7 +355,7 @@ button, textarea, input { font: inherit; color: inherit; }
       logo(),
       h('span', { class: `dot ${st.callId ? phase.dot : ''}` }),
       h('span', { text: 'Calltrail' }),
-      h('span', { class: 'sub', text: !st.callId ? 'No call' : st.view && st.view.call.ended_at == null ? `${phase.label} · ${elapsedText(st.view)}` : phase.label }),
+      h('span', { class: 'sub', text: !st.logging ? 'Not logging' : !st.callId ? 'No call' : st.view && st.view.call.ended_at == null ? `${phase.label} · ${elapsedText(st.view)}` : phase.label }),
     );
     tab.setAttribute('aria-label', `Open Calltrail panel${st.callId ? ` (${phase.label})` : ''}`);
     panel.hidden = !st.expanded;
@@ -352,6 +371,7 @@ button, textarea, input { font: inherit; color: inherit; }
     );
     const body = h('div', { class: 'body' });
     panel.replaceChildren(head, body);
+    if (!st.logging) body.append(banner('danger', 'Calltrail is not logging', `${st.notLoggingReason}. Calls are kept here and logged once it is back.`));
 
     if (!st.callId) {
       body.append(h('div', { class: 'empty' },

@@ -16,7 +16,7 @@ fill($('#add-integration'), icon('plus'), 'Add integration');
 
 let server = null; // the `settings` answer: { settings, user, locked, connected }
 let doc = null; // the rep's document being edited
-let health = {}; // integration id -> health, from `state`
+let state = null; // the `state` answer: integrations (with their access), pages, checklist
 let dirty = false;
 const results = new Map(); // integration id -> last test/credential result element
 
@@ -26,7 +26,7 @@ async function load({ keepMessages = false } = {}) {
   try {
     const [s, st] = await Promise.all([ask('settings'), ask('state').catch(() => null)]);
     server = s;
-    health = Object.fromEntries((st?.integrations || []).map((i) => [i.id, i.health]));
+    state = st;
   } catch (e) {
     fill(messages, banner('danger', 'Settings could not be loaded', e.message, h('button', { type: 'button', class: 'btn btn-s', onclick: () => load() }, 'Try again')));
     return;
@@ -83,13 +83,108 @@ function toggle({ path, id, label, get, set, onchange, locked = isLocked(path) }
 }
 
 const num = (v) => (v === '' || v == null ? null : Number(v));
+const input_ = (o) => input(o);
 
 /* ---------------------------------------------------------------- render */
 function render() {
+  renderChecklist();
   renderPolicyNote();
   renderIntegrations();
+  renderPages();
   renderGeneral();
   renderDigest();
+}
+
+/* ---------------------------------------------------------------- the browser's grants */
+/**
+ * Asks Chrome for `origins` (match patterns Rust named) in the rep's click: Chrome shows its
+ * permission prompt; the worker hears of the answer (permissions.onAdded) and resumes what
+ * waited for it. Resolves with whether the rep allowed it.
+ */
+async function requestAccess(origins) {
+  if (!origins.length) return true;
+  try {
+    return await chrome.permissions.request({ origins });
+  } catch (e) {
+    fill(messages, banner('danger', 'Chrome did not ask for access', String(e.message || e)));
+    return false;
+  }
+}
+
+function renderChecklist() {
+  const items = state?.checklist || [];
+  const card = $('#get-started');
+  const allDone = items.length && items.every((i) => i.done);
+  card.hidden = !items.length || (allDone && location.hash !== '#get-started');
+  fill($('#checklist'), items.map((i, n) => h('li', { class: i.done ? 'done' : '', dataset: { item: i.item, done: String(i.done) } },
+    h('span', { class: 'mark', 'aria-hidden': 'true' }, i.done ? icon('check', { size: 14 }) : String(n + 1)),
+    h('div', {},
+      h('strong', { text: i.title }),
+      h('span', { class: 'visually-hidden', text: i.done ? ' (done)' : ' (to do)' }),
+      h('div', { class: 'muted small', text: i.detail })))));
+}
+
+function renderPages() {
+  const pages = state?.pages || [];
+  const list = h('ul', { class: 'page-list', 'aria-label': 'Softphone pages' }, pages.map((p) => h('li', { class: 'page-row', dataset: { page: p.page } },
+    h('span', { class: 'url', text: p.page }),
+    p.granted ? chip('Calltrail runs here', 'success', 'check') : chip('Not allowed yet', 'warning', 'alert'),
+    p.granted ? null : grantButton([p.pattern], `Allow ${p.page}`),
+    isLocked('softphone_pages') ? null : h('button', { type: 'button', class: 'btn btn-ghost btn-danger btn-s', onclick: () => removePage(p.page) }, 'Remove', h('span', { class: 'visually-hidden', text: ` ${p.page}` })))));
+  const input = h('input', { type: 'url', id: 'f-softphone_pages', placeholder: 'https://crm.example.com', autocomplete: 'off', spellcheck: 'false' });
+  const add = h('button', { type: 'button', class: 'btn' }, icon('plus'), 'Add page');
+  add.addEventListener('click', () => busy(add, () => addPage(input.value.trim()), 'Adding…'));
+  const sideUrl = () => (isLocked('side_panel_softphone') ? server.settings : doc).side_panel_softphone || '';
+  const open = h('button', { type: 'button', class: 'btn', disabled: !server.settings.side_panel_softphone }, 'Open the side panel');
+  open.addEventListener('click', async () => {
+    const win = await chrome.windows.getCurrent();
+    await chrome.sidePanel.open({ windowId: win.id });
+  });
+  fill($('#pages'),
+    pages.length ? list : h('p', { class: 'muted small', text: 'No page yet.' }),
+    isLocked('softphone_pages') ? lockNote() : h('div', { class: 'access-row' },
+      h('label', { for: 'f-softphone_pages', class: 'visually-hidden', text: 'Page address' }), input, add),
+    input_({ path: 'side_panel_softphone', id: 'f-side_panel_softphone', label: 'Softphone in the side panel (optional)', type: 'url', wide: true,
+      help: 'The address of your softphone (for RingCentral, its Embeddable app with your company’s client id). Its origin must be trusted below.',
+      get: sideUrl, set: (v) => { doc.side_panel_softphone = v.trim() || null; }, attrs: { placeholder: 'https://', spellcheck: 'false', autocomplete: 'off' } }),
+    h('div', { class: 'access-row' }, open, h('span', { class: 'muted small', text: 'Chrome opens it beside any tab.' })));
+}
+
+/** A page added: saved at once, then allowed in the same click. */
+async function addPage(page) {
+  if (!page) return;
+  const next = { ...doc, softphone_pages: [...new Set([...(doc.softphone_pages || []), page])] };
+  const r = await send('save-settings', { settings: next });
+  if (!r.ok) { showRefusal('Page not added', r); return; }
+  doc.softphone_pages = next.softphone_pages;
+  const pattern = (r.data?.wanted?.pages || []).find((p) => !(state?.pages || []).some((x) => x.pattern === p));
+  const allowed = await requestAccess(pattern ? [pattern] : []);
+  await load({ keepMessages: true });
+  fill(messages, allowed
+    ? banner('success', `Calltrail runs on ${page}`, 'Reload the page if it is open: calls from its softphone are logged from now on.')
+    : banner('warning', `${page} is added but not allowed`, 'Calltrail cannot run there until you allow it.'));
+  announce(allowed ? `Calltrail runs on ${page}.` : `${page} is not allowed yet.`);
+}
+
+async function removePage(page) {
+  const next = { ...doc, softphone_pages: (doc.softphone_pages || []).filter((p) => p !== page) };
+  const r = await send('save-settings', { settings: next });
+  if (!r.ok) { showRefusal('Page not removed', r); return; }
+  doc.softphone_pages = next.softphone_pages;
+  await load({ keepMessages: true });
+  fill(messages, banner('success', `Calltrail no longer runs on ${page}`));
+}
+
+/** A button that asks Chrome for `origins` in the click. */
+function grantButton(origins, label) {
+  const b = h('button', { type: 'button', class: 'btn btn-primary btn-s' }, icon('check'), label);
+  b.addEventListener('click', () => busy(b, async () => {
+    if (await requestAccess(origins)) {
+      await load({ keepMessages: true });
+      announce('Access granted.');
+    }
+  }, 'Asking Chrome…'));
+  return b;
 }
 
 function renderPolicyNote() {
@@ -157,10 +252,16 @@ function integrationCard(id) {
   const fid = (f) => `f-integrations-${id}-${f}`.replace(/[^\w-]/g, '_');
   const kindLabel = KINDS.find((k) => k.kind === integ.kind)?.label || integ.kind;
   const connected = server.connected.includes(id);
-  const parked = health[id]?.parked;
+  const live = state?.integrations.find((i) => i.id === id);
   const rerenderCard = () => card.replaceWith(integrationCard(id));
 
-  const statusChip = !connected ? chip('Not connected', 'neutral') : parked ? chip('Needs sign-in', 'danger', 'alert') : chip('Connected', 'success', 'check');
+  const TONE_ICON = { success: 'check', warning: 'alert', danger: 'alert' };
+  const statusChip = live ? chip(live.word, live.tone, TONE_ICON[live.tone]) : chip('Not saved yet', 'neutral');
+  const needsAccess = live && live.access.granted === false
+    ? h('div', { class: 'access-row', role: 'status' },
+      h('span', { class: 'small', text: `${live.word}: Calltrail holds this CRM’s calls until you allow it.` }),
+      grantButton(live.access.patterns, `Allow ${live.access.hosts}`))
+    : null;
   const head = h('div', { class: 'integ-head' },
     h('span', { class: `kind-badge kind-${integ.kind}`, 'aria-hidden': 'true', text: kindLabel.slice(0, 2) }),
     h('div', {}, h('h3', { text: integ.label || kindLabel }), h('div', { class: 'muted small', text: `${kindLabel} · ${id}${isNew ? ' · not saved yet' : ''}` })),
@@ -206,7 +307,7 @@ function integrationCard(id) {
     lockedWhole ? h('span') : h('button', { type: 'button', class: 'btn btn-danger btn-s', onclick: () => removeIntegration(id) }, icon('trash'), 'Remove', h('span', { class: 'visually-hidden', text: ` ${integ.label || kindLabel}` })));
 
   const card = h('article', { class: 'integ', id: `integration-${id}`, 'aria-labelledby': `${fid('title')}`, dataset: { integration: id } },
-    head, h('div', { class: 'integ-body' }, general, auth, rules), foot);
+    head, h('div', { class: 'integ-body' }, needsAccess, general, auth, rules), foot);
   head.querySelector('h3').id = fid('title');
   return card;
 }
@@ -361,6 +462,10 @@ form.addEventListener('submit', async (e) => {
       return;
     }
     for (const id of removed) await send('clear-credentials', { integration: id });
+    // Every CRM the worker cannot reach yet, asked for in this click (Chrome shows one prompt).
+    const have = new Set((state?.integrations || []).filter((i) => i.access.granted).flatMap((i) => i.access.patterns));
+    const need = [...new Set((r.data?.wanted?.integrations || []).flatMap((w) => w.patterns))].filter((p) => !have.has(p));
+    if (need.length) await requestAccess(need);
     await load({ keepMessages: true });
     const kept = r.data?.kept_by_policy || [];
     fill(messages, banner('success', 'Settings saved', kept.length ? `Your administrator’s policy kept its values for: ${kept.join(', ')}.` : 'They apply from now on.'));
@@ -434,8 +539,9 @@ $('#export').addEventListener('click', async () => {
 });
 
 window.addEventListener('beforeunload', (e) => { if (dirty) { e.preventDefault(); e.returnValue = ''; } });
-// An integration was parked or resumed: its connection state changed (unless the rep is editing).
+// An integration was parked or resumed, or Chrome's grants for the pages changed: what the
+// cards and the checklist show changed (unless the rep is editing).
 onNotice((notices) => {
-  if (!dirty && notices.some((n) => n && /^integration_/.test(n.notice))) load({ keepMessages: true });
+  if (!dirty && notices.some((n) => n && (/^integration_/.test(n.notice) || n.notice === 'pages_allowed'))) load({ keepMessages: true });
 });
 load();

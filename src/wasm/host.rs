@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use calltrail_core::crm::{CrmError, CrmOutput, HttpRequest, HttpResponse, Reply};
-use calltrail_core::driver::{Answer, Conversation, Driver, Next, Refreshed, Ticket, SETTINGS_KEY};
+use calltrail_core::driver::{Answer, Conversation, Driver, Next, Parked, Refreshed, Ticket, SETTINGS_KEY};
 use calltrail_core::engine::audit::{self, AuditEntry};
 use calltrail_core::engine::{slot, CallEntry, CrmRequest, Effect, EngineOptions, Input, Notice, Slot};
 use calltrail_core::intents::{AuditFilter, Intent, Sender};
@@ -113,6 +113,26 @@ impl Host {
         self.inner.clone().kick();
     }
 
+    /// What the service worker must check with the browser: `{integrations: [{integration,
+    /// patterns}], pages, side_panel}` (see `calltrail_core::driver::grants`).
+    pub fn wanted(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.driver.borrow().wanted())
+    }
+
+    /// The browser says whether the worker may fetch an integration's API hosts.
+    #[wasm_bindgen(js_name = setAccess)]
+    pub fn set_access(&self, integration: String, granted: bool) {
+        self.inner.driver.borrow_mut().set_access(IntegrationId::new(integration), granted, now());
+        self.inner.clone().kick();
+    }
+
+    /// The softphone pages (match patterns) the browser lets the bridge and panel run on.
+    #[wasm_bindgen(js_name = setPagesGranted)]
+    pub fn set_pages_granted(&self, pages: Vec<String>) {
+        self.inner.driver.borrow_mut().set_pages_granted(pages);
+        self.inner.clone().kick();
+    }
+
     /// The shell's alarm fired.
     pub fn alarm(&self) {
         self.inner.clone().input(Input::AlarmFired);
@@ -124,19 +144,19 @@ impl Host {
     /// module trapped on before ([`Host::poisoned`]) is answered `{ok: true, data: {parked:
     /// true}}` and never handled again.
     pub async fn intent(&self, message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
-        let value = super::from_js::<serde_json::Value>(&message);
-        if value.as_ref().is_ok_and(|v| self.inner.driver.borrow().is_parked(v)) {
-            return to_js(&Answer::ok(Some(serde_json::json!({ "parked": true }))));
+        let text = super::json_text(&message);
+        if text.as_deref().is_ok_and(|t| self.inner.driver.borrow().is_parked(t)) {
+            return to_js(&Answer::with(&Parked { parked: true, traps: self.inner.driver.borrow().diagnostics().traps }));
         }
-        let intent = value.and_then(Intent::from_value);
+        let intent = text.and_then(|t| Intent::from_json(&t));
         let sender = super::from_js::<Sender>(&sender).map_err(|e| format!("unknown sender: {e}"));
         let answer = match (intent, sender) {
-            (Err(e), _) => Answer::err(format!("malformed intent: {e}")),
-            (_, Err(e)) => Answer::err(e),
+            (Err(e), _) => Answer::rejected(format!("malformed intent: {e}")),
+            (_, Err(e)) => Answer::rejected(e),
             (Ok(intent), Ok(sender)) => {
                 let allowed = self.inner.driver.borrow().allowed(&intent, sender, now());
                 match allowed {
-                    Err(e) => Answer::err(e),
+                    Err(e) => Answer::rejected(e),
                     Ok(()) => self.inner.clone().on_intent(intent, sender).await?,
                 }
             }
@@ -149,8 +169,8 @@ impl Host {
     /// badge, and `message` is parked with `reason` so its re-sends never reach the engine.
     /// Resolves once that is written.
     pub async fn poisoned(&self, message: JsValue, reason: String) -> Result<JsValue, JsValue> {
-        let value = super::from_js::<serde_json::Value>(&message).unwrap_or(serde_json::Value::Null);
-        let answer = self.inner.driver.borrow_mut().poisoned(&value, &reason, now());
+        let text = super::json_text(&message).unwrap_or_else(|_| "null".into());
+        let answer = self.inner.driver.borrow_mut().poisoned(&text, &reason, now());
         let answer = self.inner.clone().settled(answer).await;
         self.inner.update_badge();
         to_js(&answer)
@@ -329,7 +349,7 @@ impl Inner {
                     answer
                 }
             }
-            Intent::State => Answer::ok(Some(self.driver.borrow().state_view())),
+            Intent::State => self.driver.borrow().state_view(),
             Intent::Call { call } => {
                 let live = self.driver.borrow().engine().call(&call).cloned();
                 let entry = match live {
@@ -341,7 +361,7 @@ impl Inner {
                     Some(entry) => {
                         let slots = self.slots_of(&entry.call.id).await?;
                         let view = self.driver.borrow().call_view(&entry, &slots, now);
-                        Answer::ok(serde_json::to_value(view).ok())
+                        Answer::with(&view)
                     }
                 }
             }
@@ -359,16 +379,14 @@ impl Inner {
                         }
                     }
                 }
-                Answer::ok(serde_json::to_value(rows).ok())
+                Answer::with(&rows)
             }
-            Intent::Unresolved => Answer::ok(Some(self.driver.borrow().unresolved_view())),
-            Intent::Audit { limit, filter } => Answer::ok(Some(serde_json::Value::Array(self.audit(limit, &filter).await?))),
+            Intent::Unresolved => self.driver.borrow().unresolved_view(),
+            Intent::Audit { limit, filter } => Answer::with(&self.audit(limit, &filter).await?),
             Intent::AuditCsv { limit, filter } => {
-                let entries: Vec<AuditEntry> =
-                    self.audit(limit, &filter).await?.into_iter().filter_map(|e| serde_json::from_value(e).ok()).collect();
                 let oldest = self.db.oldest(StoreName::Audit).await?.map(|r| Timestamp(r.at));
                 let covers = audit::covers(oldest, self.driver.borrow().settings().retention_days);
-                Answer::ok(Some(serde_json::Value::String(audit::csv(&covers, &entries))))
+                Answer::with(&audit::csv(&covers, &self.audit(limit, &filter).await?))
             }
             Intent::SyncNow => {
                 let done = Promise::new(&mut |resolve: Function, _reject: Function| {
@@ -376,9 +394,9 @@ impl Inner {
                 });
                 self.clone().input(Input::DigestRequested);
                 let result = JsFuture::from(done).await?;
-                Answer::ok(super::from_js(&result).ok())
+                Answer { data: super::json_text(&result).ok().and_then(|t| serde_json::value::RawValue::from_string(t).ok()), ..Answer::done() }
             }
-            Intent::Settings => Answer::ok(Some(self.driver.borrow().settings_view())),
+            Intent::Settings => self.driver.borrow().settings_view(),
             Intent::ImportSettings { json } => match Settings::from_json(&json) {
                 Err(e) => Answer::refused(&e),
                 Ok(user) => self.replace_settings(user).await,
@@ -387,7 +405,7 @@ impl Inner {
                 Err(e) => Answer::refused(&e),
                 Ok(user) => self.replace_settings(user).await,
             },
-            Intent::ExportSettings => Answer::ok(serde_json::to_value(self.driver.borrow().user_settings()).ok()),
+            Intent::ExportSettings => Answer::with(self.driver.borrow().user_settings()),
             Intent::SetCredentials { integration, token } => {
                 let answer = self.driver.borrow_mut().set_token(IntegrationId::new(integration), &token, now);
                 self.settled(answer).await
@@ -410,7 +428,12 @@ impl Inner {
                 let conv = self.driver.borrow().test_connection(IntegrationId::new(integration), number.as_deref());
                 match conv {
                     Err(answer) => answer,
-                    Ok(conv) => Driver::test_connection_answer(self.converse(conv).await),
+                    Ok(conv) => {
+                        let id = conv.integration.clone();
+                        let result = self.clone().converse(conv).await;
+                        let answer = self.driver.borrow_mut().test_connection_answer(&id, result, self::now());
+                        self.settled(answer).await
+                    }
                 }
             }
             Intent::OauthStart { integration, state, verifier, redirect_uri } => {
@@ -452,14 +475,14 @@ impl Inner {
         Ok(self.driver.borrow().live_slots(slots))
     }
 
-    async fn audit(&self, limit: Option<u32>, filter: &AuditFilter) -> Result<Vec<serde_json::Value>, JsValue> {
+    async fn audit(&self, limit: Option<u32>, filter: &AuditFilter) -> Result<Vec<AuditEntry>, JsValue> {
         let limit = limit.unwrap_or(500).clamp(1, 50_000);
         Ok(self
             .db
             .newest(StoreName::Audit, limit.saturating_mul(4).min(200_000))
             .await?
-            .into_iter()
-            .map(|r| r.json())
+            .iter()
+            .filter_map(|r| r.decode::<AuditEntry>())
             .filter(|e| filter.keeps(e))
             .take(limit as usize)
             .collect())

@@ -94,6 +94,14 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text)
 }
 
+/// A plain JS value as JSON text (`JSON.stringify`).
+pub(crate) fn json_text(v: &JsValue) -> Result<String, String> {
+    if v.is_undefined() {
+        return Ok("null".into());
+    }
+    Ok(js_sys::JSON::stringify(v).map_err(|_| "not JSON-compatible".to_owned())?.into())
+}
+
 /// A plain JS value read as `T`, through JSON text (`JSON.stringify`).
 pub(crate) fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
     if v.is_undefined() {

@@ -161,6 +161,11 @@ fn no_credentials_is_unauthorized_and_an_unknown_integration_permanent() {
 
 const SOFTPHONE: &str = "https://phone.example.com";
 
+/// An answer's data, read back.
+fn data(a: &calltrail_core::driver::Answer) -> Value {
+    serde_json::from_str(a.data.as_ref().expect("data").get()).expect("JSON")
+}
+
 fn generic(event: &str, id: &str, extra: Value) -> Value {
     let mut call = json!({ "id": id, "direction": "inbound", "from": "+12125550100", "started_at": NOW.0 - 60_000 });
     if let (Value::Object(c), Value::Object(e)) = (&mut call, extra) {
@@ -179,18 +184,18 @@ fn a_repeated_softphone_fact_within_the_window_reaches_the_engine_once() {
     let ended = generic("call.ended", "c1", json!({ "answered_at": NOW.0 - 50_000, "ended_at": NOW.0 - 1_000 }));
     let first = w.softphone(SOFTPHONE, true, &ended);
     assert!(first.ok, "{first:?}");
-    let event = &first.data.as_ref().expect("data")["event"];
+    let event = &data(&first)["event"];
     assert_eq!(event["kind"], "call_ended", "the answer carries what the worker decoded");
     assert_eq!(event["call"], "gen:c1");
     let sent = w.sent.len();
     let again = w.softphone(SOFTPHONE, true, &ended);
-    assert_eq!(again.data.as_ref().expect("data")["repeat"], true);
+    assert_eq!(data(&again)["repeat"], true);
     assert_eq!(w.sent.len(), sent, "a repeat inside the window sends nothing");
     assert_eq!(w.driver.diagnostics().softphone.repeated, 1);
 
     w.advance_to(NOW.plus_secs(31));
     let later = w.softphone(SOFTPHONE, true, &ended);
-    assert_ne!(later.data.as_ref().expect("data")["repeat"], true, "after the window it goes to the engine again");
+    assert_ne!(data(&later)["repeat"], true, "after the window it goes to the engine again");
     assert_eq!(w.driver.diagnostics().softphone.accepted, 2);
     w.assert_clean();
 }
@@ -219,7 +224,7 @@ fn a_softphone_event_whose_effects_were_lost_is_not_acknowledged() {
     let answer = w.softphone(SOFTPHONE, true, &ended);
     assert!(answer.ok);
     assert_eq!(w.restarts, 1);
-    assert_ne!(answer.data.as_ref().expect("data")["repeat"], true);
+    assert_ne!(data(&answer)["repeat"], true);
     assert_eq!(w.state("gen:c3", "hs"), "no_match");
     w.assert_clean();
 }
@@ -294,13 +299,13 @@ fn content_scripts_act_only_on_their_tabs_calls_until_an_hour_after_the_end() {
 fn a_poisoned_input_is_parked_counted_and_never_handled_again() {
     let mut store = MemStore::new();
     let mut driver = oauth_driver(&mut store, None);
-    let poison = json!({ "type": "softphone-event", "origin": SOFTPHONE, "from_frame": true, "data": { "calltrail": 1, "event": "call.ended", "call": { "id": "x" } } });
+    let poison = json!({ "type": "softphone-event", "origin": SOFTPHONE, "from_frame": true, "data": { "calltrail": 1, "event": "call.ended", "call": { "id": "x" } } }).to_string();
     assert!(!driver.is_parked(&poison));
     let answer = driver.poisoned(&poison, "RuntimeError: unreachable executed (call +12125550100)", NOW);
     assert!(answer.ok);
     run_effects(&mut driver, &mut store);
     assert!(driver.is_parked(&poison));
-    assert!(!driver.is_parked(&json!({ "type": "state" })));
+    assert!(!driver.is_parked(r#"{"type":"state"}"#));
     let d = driver.diagnostics();
     assert_eq!((d.traps, d.parked.len()), (1, 1));
     assert_eq!(d.parked[0].kind, "softphone-event");
@@ -310,7 +315,7 @@ fn a_poisoned_input_is_parked_counted_and_never_handled_again() {
     let mut again = oauth_driver(&mut store, None);
     assert!(again.is_parked(&poison));
     assert_eq!((again.diagnostics().traps, again.badge(NOW.plus_hours(24 * 8))), (1, String::new()));
-    again.poisoned(&json!({ "type": "call", "call": "y" }), "trap", NOW);
+    again.poisoned(r#"{"type":"call","call":"y"}"#, "trap", NOW);
     assert_eq!(again.diagnostics().traps, 2);
 }
 

@@ -274,11 +274,11 @@ proptest! {
         "notes_opened", "notes_saved", "notes_cancelled", "contacts_picked", "log_now_requested",
         "manual_log_requested", "unresolved_resolved",
     ])) {
-        let _ = Intent::from_value(v.clone());
+        let _ = Intent::from_json(&v.to_string());
         let mut shaped = match v { Value::Object(o) => o, other => [("call".to_owned(), other)].into_iter().collect() };
         shaped.insert("type".into(), json!(t));
         shaped.insert("input".into(), json!({ "input": input, "call": shaped.get("call").cloned().unwrap_or(Value::Null) }));
-        if let Ok(intent) = Intent::from_value(Value::Object(shaped.clone())) {
+        if let Ok(intent) = Intent::from_json(&Value::Object(shaped.clone()).to_string()) {
             let _ = intent.allowed_from(Sender::ContentScript { tab: Some(1) });
         }
         let _ = serde_json::from_value::<Sender>(Value::Object(shaped));

@@ -1,7 +1,7 @@
 // Launching Debian's Chromium with the built extension, and the service-worker helpers the
 // browser tests and the demo share. playwright-core only: never a downloaded browser.
 import { chromium } from 'playwright-core';
-import { mkdtemp, rm, cp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,23 +23,17 @@ export const CHROMIUM_ARGS = [
 ];
 
 /**
- * Starts Chromium with dist/ loaded and waits for the extension's service worker.
+ * Starts Chromium with dist/ loaded, unmodified, and waits for the extension's service worker.
+ * The profile has Chrome's developer mode on, as every profile that loads an unpacked extension
+ * does (without it Chrome disables an unpacked extension that reloads itself).
  * @returns {Promise<{context: import('playwright-core').BrowserContext, worker: import('playwright-core').Worker, close: () => Promise<void>}>}
  */
-export async function launchWithExtension({ headless = true, extensionDir = DIST, grantLocalhost = false } = {}) {
-  const userDataDir = await mkdtemp(path.join(tmpdir(), 'calltrail-chromium-'));
-  let copy = null;
-  if (grantLocalhost) {
-    // CRM hosts are optional permissions granted when a rep connects a CRM, which needs a click
-    // on a browser prompt no test can reach. Tests load a copy of dist/ whose manifest grants the
-    // local emulator's host up front; everything else is the shipped package, byte for byte.
-    copy = await mkdtemp(path.join(tmpdir(), 'calltrail-dist-'));
-    await cp(extensionDir, copy, { recursive: true });
-    const manifestPath = path.join(copy, 'manifest.json');
-    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
-    manifest.host_permissions = ['http://127.0.0.1/*'];
-    await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
-    extensionDir = copy;
+export async function launchWithExtension({ headless = true, extensionDir = DIST, userDataDir = null } = {}) {
+  const ownProfile = !userDataDir;
+  userDataDir ||= await mkdtemp(path.join(tmpdir(), 'calltrail-chromium-'));
+  if (ownProfile) {
+    await mkdir(path.join(userDataDir, 'Default'), { recursive: true });
+    await writeFile(path.join(userDataDir, 'Default', 'Preferences'), JSON.stringify({ extensions: { ui: { developer_mode: true } } }));
   }
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -55,12 +49,44 @@ export async function launchWithExtension({ headless = true, extensionDir = DIST
   return {
     context,
     worker,
-    close: async () => {
+    userDataDir,
+    close: async ({ keepProfile = false } = {}) => {
       await context.close();
-      await rm(userDataDir, { recursive: true, force: true });
-      if (copy) await rm(copy, { recursive: true, force: true });
+      if (!keepProfile) await rm(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * THE ONE STAND-IN FOR A HUMAN IN THESE TESTS: the rep's click on "Allow" in Chrome's
+ * permission prompt, which no test can reach (the prompt is browser UI, and headless Chromium
+ * leaves it unanswered for ever). Chrome's own extensions page pre-approves the sites through
+ * its `developerPrivate` API, as a rep approving them in "Site access" would; after that the
+ * extension's real `chrome.permissions.request` (the Grant button, the options page's Save)
+ * resolves `true` without a prompt, and `permissions.onAdded` fires as after a click. The
+ * package, its manifest and the product's own request are untouched.
+ */
+export async function approvePermissionPrompt(context, origins) {
+  const page = await context.newPage();
+  try {
+    await page.goto(`chrome://extensions/?id=${EXTENSION_ID}`);
+    await page.evaluate(async ([id, list]) => {
+      for (const o of list) await chrome.developerPrivate.addHostPermission(id, o);
+    }, [EXTENSION_ID, origins]);
+  } finally {
+    await page.close();
+  }
+}
+
+/**
+ * What the rep does to give Calltrail access to `origins`: approve the prompt (the stand-in
+ * above), then the product's own request, from an extension page, as the options page's Grant
+ * button makes it. Resolves with what `chrome.permissions.request` answered.
+ */
+export async function grantAsTheRep(context, origins) {
+  await approvePermissionPrompt(context, origins);
+  const page = await extensionPage(context);
+  return page.evaluate((list) => chrome.permissions.request({ origins: list }), origins);
 }
 
 /** Sends a runtime message from an extension page, as the options and history pages do. */

@@ -3,7 +3,7 @@
 // emulator. Everything is local (127.0.0.1) and started by the test itself.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, launchWithExtension, sendFromExtensionPage } from './browser.mjs';
+import { ROOT, launchWithExtension, sendFromExtensionPage, grantAsTheRep } from './browser.mjs';
 
 /** Starts `node <script> <args>` and resolves with the JSON ready line it prints. */
 export function startProcess(script, args = []) {
@@ -36,11 +36,14 @@ function stop(child) {
 
 /** The emulator's admin API. */
 export class Emulator {
-  constructor(port) {
+  /** `apiHost`: the host name the extension is given for the CRMs' APIs (the emulator listens on
+   *  127.0.0.1; `localhost` reaches it too, as a different site for the browser's permissions). */
+  constructor(port, { apiHost = '127.0.0.1' } = {}) {
     this.base = `http://127.0.0.1:${port}`;
+    this.apiBase = `http://${apiHost}:${port}`;
   }
   url(vendor) {
-    return `${this.base}/${vendor}`;
+    return `${this.apiBase}/${vendor}`;
   }
   async admin(method, p, body) {
     const res = await fetch(`${this.base}/_admin/${p}`, {
@@ -88,11 +91,11 @@ export class Emulator {
  * Starts everything. `integrations` are settings entries without base_url (filled with the
  * emulator's); every integration gets the emulator's default token for its vendor.
  */
-export async function startWorld({ integrations, settings = {}, headless = true, extensionDir } = {}) {
+export async function startWorld({ integrations, settings = {}, headless = true, extensionDir, apiHost } = {}) {
   const emulatorProc = await startProcess('www/crm-emulator/server.mjs', ['--port', '0']);
   const www = await startProcess('www/serve.mjs', ['--softphone-port', '0', '--host-port', '0']);
-  const emulator = new Emulator(emulatorProc.info.port);
-  const browser = await launchWithExtension({ headless, grantLocalhost: true, ...(extensionDir ? { extensionDir } : {}) });
+  const emulator = new Emulator(emulatorProc.info.port, { apiHost });
+  const browser = await launchWithExtension({ headless, ...(extensionDir ? { extensionDir } : {}) });
   const send = (m) => sendFromExtensionPage(browser.context, m);
   const world = {
     emulator,
@@ -101,9 +104,18 @@ export async function startWorld({ integrations, settings = {}, headless = true,
     softphoneOrigin: www.info.softphoneOrigin,
     hostOrigin: www.info.hostOrigin,
     hostPage: null,
-    async configure(extra = {}) {
+    /**
+     * Configures the extension as a rep does: the settings document (the demo softphone's host
+     * page among the softphone pages, every integration pointed at the emulator), an API token
+     * per integration, then access to this machine's sites granted as the rep grants it (the
+     * emulator's API and the host page are both http://127.0.0.1 unless `apiHost` said
+     * otherwise). `grant`: `true` every site the extension asks for, `'pages'` or `'apis'` only
+     * those, `false` none (the test grants them).
+     */
+    async configure(extra = {}, { grant = true } = {}) {
       const doc = {
         softphone_origins: [www.info.softphoneOrigin],
+        softphone_pages: [www.info.hostOrigin],
         default_country: 'US',
         integrations: (integrations || []).map((i) => ({ base_url: emulator.url(i.kind), ...i })),
         ...settings,
@@ -116,7 +128,41 @@ export async function startWorld({ integrations, settings = {}, headless = true,
         const c = await send({ type: 'set-credentials', integration: i.id, token: `${i.kind}-token` });
         if (!c.ok) throw new Error(`credentials refused: ${c.error}`);
       }
+      if (grant) {
+        const { wanted } = (await send({ type: 'state' })).data;
+        const origins = [
+          ...(grant === 'apis' ? [] : wanted.pages),
+          ...(grant === 'pages' ? [] : wanted.integrations.flatMap((i) => i.patterns)),
+        ];
+        if (origins.length) await world.grant([...new Set(origins)]);
+      }
       return doc;
+    },
+    /** Grants `origins` as the rep does, then waits until the worker acted on it. */
+    async grant(origins) {
+      const granted = await grantAsTheRep(browser.context, origins);
+      if (!granted) throw new Error(`the permission request for ${origins} was not granted`);
+      await world.settled();
+    },
+    /**
+     * Waits until the worker is in step with the browser: every integration's access reported
+     * as the browser has it, and the bridge registered on exactly the granted softphone pages.
+     */
+    async settled() {
+      await eventually(async () => {
+        const st = await send({ type: 'state' });
+        if (!st.ok) return false;
+        const registered = await browser.worker.evaluate(async () => (await chrome.scripting.getRegisteredContentScripts()).flatMap((s) => s.matches));
+        for (const i of st.data.integrations) {
+          const has = await browser.worker.evaluate((o) => chrome.permissions.contains({ origins: o }), i.access.patterns);
+          if (i.access.granted !== has) return false;
+        }
+        for (const p of st.data.wanted.pages) {
+          const has = await browser.worker.evaluate((o) => chrome.permissions.contains({ origins: [o] }), p);
+          if (has !== registered.includes(p)) return false;
+        }
+        return true;
+      }, { what: 'the worker to act on the browser\'s grants' });
     },
     /** Opens the host page embedding the demo softphone. */
     async openSoftphone() {

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::engine::{Resolution, SlotKey};
+use crate::engine::{AuditEntry, Resolution, SlotKey};
 use crate::model::{CallId, Contact, IntegrationId};
 
 /// One intent, by its `type`.
@@ -103,14 +103,11 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    pub fn keeps(&self, e: &Value) -> bool {
-        let field = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("");
-        self.call.as_deref().is_none_or(|c| c.is_empty() || field("call") == c)
-            && self.integration.as_deref().is_none_or(|i| i.is_empty() || field("integration") == i)
-            && self
-                .outcome
-                .as_deref()
-                .is_none_or(|o| o.is_empty() || field("outcome").to_lowercase().contains(&o.to_lowercase()))
+    pub fn keeps(&self, e: &AuditEntry) -> bool {
+        let named = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| w.is_empty() || have == Some(w));
+        named(&self.call, e.call.as_ref().map(|c| c.as_str()))
+            && named(&self.integration, e.integration.as_ref().map(|i| i.as_str()))
+            && self.outcome.as_deref().is_none_or(|o| o.is_empty() || e.outcome.to_lowercase().contains(&o.to_lowercase()))
     }
 }
 
@@ -130,9 +127,11 @@ pub enum Sender {
 }
 
 impl Intent {
-    /// Reads an intent; the error says what is wrong with it.
-    pub fn from_value(v: Value) -> Result<Intent, String> {
-        serde_json::from_value(v).map_err(|e| e.to_string())
+    /// Reads an intent from its JSON text; the error says what is wrong with it. From text, not
+    /// from a `serde_json::Value`: every type the worker reads is read from text (records,
+    /// settings), so each type's reading code exists once in the module.
+    pub fn from_json(text: &str) -> Result<Intent, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
     }
 
     /// Whether `sender` may send this intent. Extension pages may send every intent; a content
@@ -172,7 +171,7 @@ mod tests {
     use crate::settings::ConflictRule;
 
     fn read(v: Value) -> Result<Intent, String> {
-        Intent::from_value(v)
+        Intent::from_json(&v.to_string())
     }
 
     #[test]
@@ -343,7 +342,16 @@ mod tests {
 
     #[test]
     fn the_audit_filter_keeps_what_it_names() {
-        let e = json!({"call": "c1", "integration": "hs", "outcome": "Logged to Ada"});
+        let e = AuditEntry {
+            at: crate::model::Timestamp(1),
+            trigger: crate::engine::Trigger::Auto,
+            integration: Some(IntegrationId::new("hs")),
+            slot: None,
+            call: Some(CallId::new("c1")),
+            contact: None,
+            outcome: "Logged to Ada".into(),
+            record: None,
+        };
         assert!(AuditFilter::default().keeps(&e));
         assert!(AuditFilter { call: Some("c1".into()), integration: Some(String::new()), outcome: Some("logged".into()) }.keeps(&e));
         assert!(!AuditFilter { integration: Some("pd".into()), ..AuditFilter::default() }.keeps(&e));

@@ -25,6 +25,7 @@
 //!   token refresh, the connector conversation, the softphone gate, acknowledgements), as a
 //!   sans-IO loop every shell drives the same way.
 //! - [`view`]: what the pages show (statuses, filters, the unresolved queue, the badge).
+//! - [`web`]: web origins and the browser's match patterns (which sites the extension asks for).
 
 pub mod civil;
 pub mod crm;
@@ -39,3 +40,4 @@ pub mod softphone;
 pub mod store;
 pub mod telephony;
 pub mod view;
+pub mod web;

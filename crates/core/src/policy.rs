@@ -36,7 +36,9 @@ pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError
         Value::Object(m) => m,
         _ => return Err(invalid("", "must be an object")),
     };
-    let mut doc = serde_json::to_value(user).map_err(|e| invalid("", &e.to_string()))?;
+    // Through text, as every document is read: the settings' serde code exists once.
+    let text = serde_json::to_string(user).map_err(|e| invalid("", &e.to_string()))?;
+    let mut doc: Value = serde_json::from_str(&text).map_err(|e| invalid("", &e.to_string()))?;
     let Value::Object(doc_map) = &mut doc else { return Err(invalid("", "settings are not an object")) };
     let mut locked = Vec::new();
     let mut overridden = Vec::new();

@@ -17,6 +17,14 @@ pub struct Settings {
     pub integrations: Vec<IntegrationSettings>,
     /// Origins whose softphone messages are trusted, e.g. `https://apps.ringcentral.com`.
     pub softphone_origins: Vec<String>,
+    /// Pages where the rep's softphone is embedded (`https://crm.example.com`, or a pattern on
+    /// one host such as `https://crm.example.com/app/*`): the softphone bridge and the panel
+    /// are registered there once the rep grants Calltrail access to the site.
+    pub softphone_pages: Vec<String>,
+    /// A softphone to run in Calltrail's side panel, for reps without a page that embeds one
+    /// (RingCentral Embeddable's `app.html` with the company's client id, for instance). Its
+    /// origin must be one of `softphone_origins`.
+    pub side_panel_softphone: Option<String>,
     /// The country national numbers belong to.
     pub default_country: Country,
     pub digest: DigestSettings,
@@ -32,6 +40,8 @@ impl Default for Settings {
         Settings {
             integrations: Vec::new(),
             softphone_origins: vec!["https://apps.ringcentral.com".into()],
+            softphone_pages: Vec::new(),
+            side_panel_softphone: None,
             default_country: Country::US,
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
@@ -262,7 +272,31 @@ impl std::fmt::Display for FieldPath {
     }
 }
 
+impl Settings {
+    /// The browser match patterns of `softphone_pages`, one per page, in order.
+    pub fn page_patterns(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.softphone_pages.iter().filter_map(|p| crate::web::page_pattern(p)).collect();
+        out.dedup();
+        out
+    }
+}
+
 impl IntegrationSettings {
+    /// The sites the worker must be allowed to fetch for this integration: its API, and its
+    /// OAuth token endpoint when it has one, as browser match patterns (one host each).
+    pub fn access_patterns(&self) -> Vec<String> {
+        let mut urls = vec![self.base_url.as_str()];
+        if let AuthKind::OAuth { token_url, .. } = &self.auth {
+            if !token_url.is_empty() {
+                urls.push(token_url);
+            }
+        }
+        let mut out: Vec<String> = urls.into_iter().filter_map(crate::web::Origin::of).map(|o| o.pattern()).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The label the rep gave it, or its id.
     pub fn label_or_id(&self) -> String {
         if self.label.is_empty() {
@@ -317,6 +351,24 @@ impl Settings {
             let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/') && !o.contains('*');
             if !ok {
                 return bad(FieldPath::keys(&["softphone_origins"]).then(PathStep::Index(i)), "must be an exact origin like https://app.example.com");
+            }
+        }
+        for (i, page) in self.softphone_pages.iter().enumerate() {
+            if crate::web::page_pattern(page).is_none() {
+                return bad(
+                    FieldPath::keys(&["softphone_pages"]).then(PathStep::Index(i)),
+                    "must be one site's https:// address, like https://crm.example.com or https://crm.example.com/app/*",
+                );
+            }
+        }
+        if let Some(url) = &self.side_panel_softphone {
+            let origin = crate::web::Origin::of(url).filter(crate::web::Origin::is_secure);
+            match origin {
+                None => return bad(FieldPath::keys(&["side_panel_softphone"]), "must be an https:// address"),
+                Some(o) if !self.softphone_origins.contains(&o.to_string()) => {
+                    return bad(FieldPath::keys(&["side_panel_softphone"]), "its origin must be one of softphone_origins (else its events are refused)")
+                }
+                Some(_) => {}
             }
         }
         let mut seen = std::collections::BTreeSet::new();

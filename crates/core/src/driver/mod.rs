@@ -33,11 +33,13 @@
 pub mod conversation;
 pub mod credentials;
 pub mod gate;
+pub mod grants;
 
 use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::crm::oauth::{self, Grant, OAuthClient};
 use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Reply, Step};
@@ -78,7 +80,7 @@ const PARKED_ON_BADGE_MS: i64 = 7 * 86_400_000;
 pub struct Ticket(u64);
 
 /// What a page or content script is answered.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Answer {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,23 +89,40 @@ pub struct Answer {
     /// at it without reading the message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<FieldPath>,
+    /// What was asked for, as JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub data: Option<Box<RawValue>>,
     /// Notices the engine emitted while handling the intent (e.g. a manual log refused).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<Notice>,
     /// The sender should send the same message again (it was not saved).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retry: bool,
+    /// Refused for good: sending it again changes nothing (a forged or malformed softphone
+    /// message, a message type its sender may not send). The bridge stops re-sending it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rejected: bool,
 }
 
 impl Answer {
-    pub fn ok(data: Option<Value>) -> Answer {
-        Answer { ok: true, data, ..Answer::default() }
+    /// Done, with nothing to tell.
+    pub fn done() -> Answer {
+        Answer { ok: true, ..Answer::default() }
+    }
+
+    /// Done, with `data` for the page. Written as JSON text straight away: a detour through
+    /// `serde_json::Value` would add a second serialiser per type to the module.
+    pub fn with<T: Serialize + ?Sized>(data: &T) -> Answer {
+        Answer { ok: true, data: serde_json::value::to_raw_value(data).ok(), ..Answer::default() }
     }
 
     pub fn err(message: impl Into<String>) -> Answer {
         Answer { ok: false, error: Some(message.into()), ..Answer::default() }
+    }
+
+    /// Refused for good (see [`Answer::rejected`]).
+    pub fn rejected(message: impl Into<String>) -> Answer {
+        Answer { rejected: true, ..Answer::err(message) }
     }
 
     /// A settings document refused, pointing at the field.
@@ -156,7 +175,7 @@ pub struct ProblemEntry {
 }
 
 /// What became of a token refresh's reply.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refreshed {
     /// The new secret is being written: step again once the ticket is done (until then the
     /// integration's conversations wait).
@@ -185,6 +204,7 @@ pub struct Driver {
     options: EngineOptions,
     config: Config,
     credentials: Credentials,
+    grants: grants::Grants,
     gate: Gate,
     diagnostics: Diagnostics,
     /// Effects polled from the engine or made here, waiting for the shell.
@@ -209,6 +229,7 @@ impl Driver {
             options,
             config: Config { effective: user.clone(), user, policy: Value::Null, locked: Vec::new() },
             credentials: Credentials::from_records(secrets),
+            grants: grants::Grants::default(),
             gate: Gate::default(),
             diagnostics: Diagnostics::default(),
             effects: VecDeque::new(),
@@ -258,7 +279,14 @@ impl Driver {
         self.diagnostics.restores += 1;
         // A policy laid over the settings while the worker was stopped may have moved a host.
         self.drop_moved_credentials(None, now);
+        if let Some(progress) = snapshot.records(StoreName::Meta).iter().find(|r| r.key == grants::PROGRESS_KEY).and_then(Record::decode) {
+            self.grants.progress = progress;
+        }
         self.handle(Input::Restored { snapshot, settings, boot_id }, now);
+        // What the browser said before this restore still holds: the new engine hears it again.
+        for (id, granted) in self.grants.access.clone() {
+            self.report_access(id, granted, now);
+        }
     }
 
     /// Hands one input to the engine; its effects join the queue. Returns copies of the notices
@@ -353,16 +381,16 @@ impl Driver {
         let verdict = self.gate.check(origin, from_frame, data, &self.config.effective, now);
         self.diagnostics.softphone = self.gate.stats.clone();
         match verdict {
-            Verdict::Rejected { detail, .. } => (Answer::err(format!("softphone message rejected: {detail}")), None),
+            Verdict::Rejected { detail, .. } => (Answer::rejected(format!("softphone message rejected: {detail}")), None),
             Verdict::Repeat { event } => {
                 self.reported(&event, tab, now);
-                (Answer::ok(Some(json!({ "accepted": true, "repeat": true, "event": event }))), None)
+                (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event }), None)
             }
-            Verdict::Ignored { event } => (Answer::ok(Some(json!({ "accepted": true, "ignored": true, "event": event }))), None),
+            Verdict::Ignored { event } => (Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event }), None),
             Verdict::Accepted { input, key, event } => {
                 let notices = self.handle(input, now);
                 self.reported(&event, tab, now);
-                (Answer { notices, ..Answer::ok(Some(json!({ "accepted": true, "event": event }))) }, key)
+                (Answer { notices, ..Answer::with(&Relayed { accepted: true, repeat: false, ignored: false, event: &event }) }, key)
             }
         }
     }
@@ -419,8 +447,15 @@ impl Driver {
     /// counted (diagnostics, badge) and the message parked: [`Driver::is_parked`] recognises
     /// its re-sends, which are answered without reaching the engine again, so one poison input
     /// cannot trap the worker for ever. Answer once the ticket taken after this call is done.
-    pub fn poisoned(&mut self, message: &Value, reason: &str, now: Timestamp) -> Answer {
-        let kind: String = message.get("type").and_then(Value::as_str).unwrap_or("unknown").chars().take(40).collect();
+    pub fn poisoned(&mut self, message: &str, reason: &str, now: Timestamp) -> Answer {
+        /// Only the type, to name what was parked.
+        #[derive(serde::Deserialize)]
+        struct Typed {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let kind = serde_json::from_str::<Typed>(message).ok().and_then(|t| t.kind).unwrap_or_else(|| "unknown".into());
+        let kind: String = kind.chars().take(40).collect();
         let reason: String = crate::engine::hygiene::scrub(reason).chars().take(300).collect();
         let d = &mut self.diagnostics;
         d.traps += 1;
@@ -432,11 +467,12 @@ impl Driver {
         let book = PoisonBook { traps: self.diagnostics.traps, parked: self.diagnostics.parked.clone() };
         let record = Record::encode(POISON_KEY, false, now.0, &book);
         self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Strict }));
-        Answer::ok(Some(json!({ "parked": true, "traps": self.diagnostics.traps })))
+        Answer::with(&Parked { parked: true, traps: self.diagnostics.traps })
     }
 
-    /// Whether `message` is one the module trapped on: answer it `parked`, never handle it.
-    pub fn is_parked(&self, message: &Value) -> bool {
+    /// Whether `message` (an intent's JSON text, as the shell read it) is one the module trapped
+    /// on: answer it `parked`, never handle it.
+    pub fn is_parked(&self, message: &str) -> bool {
         if self.diagnostics.parked.is_empty() {
             return false;
         }
@@ -506,16 +542,29 @@ impl Driver {
         let before = std::mem::replace(&mut self.config.effective, effective.settings.clone());
         self.drop_moved_credentials(Some(&before), now);
         let notices = self.handle(Input::SettingsChanged(effective.settings), now);
-        Answer { notices, ..Answer::ok(Some(json!({ "kept_by_policy": effective.overridden }))) }
+        #[derive(Serialize)]
+        struct Kept {
+            kept_by_policy: Vec<String>,
+            /// What the browser must now be asked for (the options page asks in the same click).
+            wanted: grants::Wanted,
+        }
+        Answer { notices, ..Answer::with(&Kept { kept_by_policy: effective.overridden, wanted: self.wanted() }) }
     }
 
     /// The settings in force, the rep's own, the locked fields and who is connected.
-    pub fn settings_view(&self) -> Value {
-        json!({
-            "settings": self.settings(),
-            "user": &self.config.user,
-            "locked": &self.config.locked,
-            "connected": self.settings().integrations.iter().filter(|i| self.is_connected(&i.id)).map(|i| i.id.to_string()).collect::<Vec<_>>(),
+    pub fn settings_view(&self) -> Answer {
+        #[derive(Serialize)]
+        struct SettingsView<'a> {
+            settings: &'a Settings,
+            user: &'a Settings,
+            locked: &'a [String],
+            connected: Vec<&'a IntegrationId>,
+        }
+        Answer::with(&SettingsView {
+            settings: self.settings(),
+            user: &self.config.user,
+            locked: &self.config.locked,
+            connected: self.settings().integrations.iter().filter(|i| self.is_connected(&i.id)).map(|i| &i.id).collect(),
         })
     }
 
@@ -556,7 +605,7 @@ impl Driver {
         });
         let batch = self.credentials.clear(integration);
         self.push(Effect::Persist(batch));
-        (Answer::ok(Some(json!({ "revoking": revoke.is_some() }))), revoke)
+        (Answer::done(), revoke)
     }
 
     /// Whether `id` has credentials for the hosts the settings in force send it to.
@@ -598,7 +647,7 @@ impl Driver {
         let batch = self.credentials.set(&integration, secret, now);
         self.push(Effect::Persist(batch));
         let notices = self.handle(Input::CredentialsChanged { integration }, now);
-        Answer { notices, ..Answer::ok(None) }
+        Answer { notices, ..Answer::done() }
     }
 
     /// A conversation for one CRM operation (an engine request, or a page's test search).
@@ -613,6 +662,11 @@ impl Driver {
             match &conv.phase {
                 Phase::Done(result) => return Next::Done(result.clone()),
                 Phase::Refreshing { .. } => return Next::Wait,
+                // The browser will not let the worker reach this CRM: nothing can be sent.
+                Phase::Start if self.grants.access.get(&conv.integration) == Some(&false) => {
+                    let patterns = self.settings().integrations.iter().find(|i| i.id == conv.integration).map(|i| i.access_patterns()).unwrap_or_default();
+                    conv.finish(Err(CrmError::Transient { message: grants::missing_words(&patterns) }));
+                }
                 Phase::Start if self.credentials.get(&conv.integration).is_some() && !self.settings().integrations.iter().any(|i| i.id == conv.integration) => {
                     conv.finish(Err(CrmError::Permanent { message: format!("integration {} is not configured", conv.integration) }));
                 }
@@ -701,13 +755,54 @@ impl Driver {
         Ok(self.conversation(integration, CrmOp::SearchContacts { phone }))
     }
 
-    /// What the options page is told of a test search's result.
-    pub fn test_connection_answer(result: Result<CrmOutput, CrmError>) -> Answer {
+    /// What the options page is told of a test search's result. A search that found a contact
+    /// ticks the first run's checklist (written, so it stays ticked).
+    pub fn test_connection_answer(&mut self, integration: &IntegrationId, result: Result<CrmOutput, CrmError>, now: Timestamp) -> Answer {
         match result {
-            Ok(CrmOutput::Contacts { contacts }) => Answer::ok(Some(json!({ "reachable": true, "matches": contacts.len() }))),
-            Ok(_) => Answer::ok(Some(json!({ "reachable": true }))),
+            Ok(CrmOutput::Contacts { contacts }) => {
+                if !contacts.is_empty() && self.grants.progress.found_contact_in.is_none() {
+                    self.grants.progress.found_contact_in = Some(integration.clone());
+                    let record = Record::encode(grants::PROGRESS_KEY, false, now.0, &self.grants.progress);
+                    self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed }));
+                }
+                Answer::with(&Reachable { reachable: true, matches: Some(contacts.len()) })
+            }
+            Ok(_) => Answer::with(&Reachable { reachable: true, matches: None }),
             Err(e) => Answer::err(e.to_string()),
         }
+    }
+
+    // ---- the browser's grants --------------------------------------------------------------
+
+    /// What the shell must check with the browser: each integration's API hosts, the rep's
+    /// softphone pages, the side panel's softphone.
+    pub fn wanted(&self) -> grants::Wanted {
+        grants::Wanted::of(self.settings())
+    }
+
+    /// The browser says whether the worker may fetch `integration`'s API hosts. Without it the
+    /// integration holds its work (the rep sees what to grant); with it again, it resumes.
+    pub fn set_access(&mut self, integration: IntegrationId, granted: bool, now: Timestamp) -> Vec<Notice> {
+        if self.grants.access.insert(integration.clone(), granted) == Some(granted) {
+            return Vec::new();
+        }
+        self.report_access(integration, granted, now)
+    }
+
+    fn report_access(&mut self, integration: IntegrationId, granted: bool, now: Timestamp) -> Vec<Notice> {
+        let Some(integ) = self.settings().integrations.iter().find(|i| i.id == integration) else { return Vec::new() };
+        let missing = (!granted).then(|| grants::missing_words(&integ.access_patterns()));
+        self.handle(Input::AccessChanged { integration, missing }, now)
+    }
+
+    /// The softphone pages the rep granted (patterns), as the browser reports them.
+    /// A change is announced to the pages (a [`Notice::PagesAllowed`] effect).
+    pub fn set_pages_granted(&mut self, pages: Vec<String>) {
+        if self.grants.pages == pages {
+            return;
+        }
+        self.grants.pages = pages.clone();
+        self.push(Effect::Notify(Notice::PagesAllowed { pages }));
     }
 
     // ---- OAuth -----------------------------------------------------------------------------
@@ -733,7 +828,13 @@ impl Driver {
         match self.oauth_client(id, redirect_uri) {
             Err(e) => Answer::err(e),
             Ok(_) if !oauth::is_valid_verifier(verifier) => Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") },
-            Ok(client) => Answer::ok(Some(json!({ "url": oauth::authorize_url(&client, state, verifier) }))),
+            Ok(client) => {
+                #[derive(Serialize)]
+                struct Url {
+                    url: String,
+                }
+                Answer::with(&Url { url: oauth::authorize_url(&client, state, verifier) })
+            }
         }
     }
 
@@ -769,25 +870,53 @@ impl Driver {
     // ---- views -----------------------------------------------------------------------------
 
     /// Integrations, their health, the badge and counts: the header of every page.
-    pub fn state_view(&self) -> Value {
+    pub fn state_view(&self) -> Answer {
         let engine = &self.engine;
-        let integrations: Vec<Value> = self
+        let integrations = self
             .settings()
             .integrations
             .iter()
             .map(|i| {
-                json!({
-                    "id": i.id, "kind": i.kind, "label": i.label_or_id(),
-                    "connected": self.is_connected(&i.id),
-                    "health": engine.health(&i.id),
-                })
+                let health = engine.health(&i.id);
+                let connected = self.is_connected(&i.id);
+                let granted = self.grants.access.get(&i.id).copied();
+                let patterns = i.access_patterns();
+                let (word, tone) = match (connected, granted, health) {
+                    (_, Some(false), _) => (grants::missing_words(&patterns), view::Tone::Warning),
+                    (false, _, _) => ("Not connected".to_owned(), view::Tone::Neutral),
+                    (true, _, Some(h)) if h.parked => ("Needs sign-in".to_owned(), view::Tone::Danger),
+                    (true, _, _) => ("Connected".to_owned(), view::Tone::Success),
+                };
+                IntegrationState {
+                    id: &i.id,
+                    kind: i.kind,
+                    label: i.label_or_id(),
+                    connected,
+                    health,
+                    word,
+                    tone,
+                    access: Access { granted, hosts: grants::hosts(&patterns), patterns },
+                }
             })
             .collect();
-        json!({
-            "integrations": integrations,
-            "badge": self.badge(self.engine.now()),
-            "unresolved": engine.unresolved_count(),
-            "digest": engine.digest_meta(),
+        let connected = |id: &IntegrationId| self.is_connected(id);
+        let pages = self
+            .settings()
+            .softphone_pages
+            .iter()
+            .filter_map(|page| {
+                let pattern = crate::web::page_pattern(page)?;
+                Some(PageGrant { granted: self.grants.pages.contains(&pattern), page, pattern })
+            })
+            .collect();
+        Answer::with(&StateView {
+            integrations,
+            pages,
+            badge: self.badge(self.engine.now()),
+            unresolved: engine.unresolved_count(),
+            digest: engine.digest_meta(),
+            checklist: grants::checklist(self.settings(), &connected, &self.grants),
+            wanted: self.wanted(),
         })
     }
 
@@ -800,11 +929,11 @@ impl Driver {
     }
 
     /// Every slot waiting for a person, with its candidates.
-    pub fn unresolved_view(&self) -> Value {
+    pub fn unresolved_view(&self) -> Answer {
         let engine = &self.engine;
         let slots: Vec<Slot> = engine.slots().cloned().collect();
         let calls: Vec<CallEntry> = slots.iter().filter_map(|s| s.call_id()).filter_map(|id| engine.call(id).cloned()).collect();
-        serde_json::to_value(view::unresolved(&slots, &calls, self.settings())).unwrap_or(Value::Null)
+        Answer::with(&view::unresolved(&slots, &calls, self.settings()))
     }
 
     /// A call's slots as stored, with the engine's live copies in their place (newer, and they
@@ -848,8 +977,7 @@ impl Driver {
     }
 
     fn record_engine_problem(&mut self, p: &Problem, now: Timestamp) {
-        let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
-        self.record_problem(kind.as_deref().unwrap_or("problem"), &p.detail, now);
+        self.record_problem(p.kind.as_str(), &p.detail, now);
     }
 }
 
@@ -868,10 +996,78 @@ pub fn binding(settings: &Settings, id: &IntegrationId) -> Option<credentials::B
     Some(credentials::Binding { api: crate::settings::origin(&integ.base_url)?, token })
 }
 
-/// FNV-1a over a message's JSON text (keys in order): the same message re-sent has the same one.
-fn fingerprint(message: &Value) -> String {
-    let h = message.to_string().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+/// FNV-1a over a message's JSON text: the same message re-sent has the same one.
+fn fingerprint(message: &str) -> String {
+    let h = message.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     format!("{h:016x}")
+}
+
+/// The answer to a parked input, and to [`Driver::poisoned`].
+#[derive(Serialize)]
+pub struct Parked {
+    pub parked: bool,
+    pub traps: u64,
+}
+
+/// What a relayed softphone message became (the bridge hands `event` to the panel).
+#[derive(Serialize)]
+struct Relayed<'a> {
+    accepted: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    repeat: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignored: bool,
+    event: &'a gate::Seen,
+}
+
+/// A test search's answer.
+#[derive(Serialize)]
+struct Reachable {
+    reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matches: Option<usize>,
+}
+
+/// The header every page shows.
+#[derive(Serialize)]
+struct StateView<'a> {
+    integrations: Vec<IntegrationState<'a>>,
+    /// The rep's softphone pages and whether the browser lets the bridge run there.
+    pages: Vec<PageGrant<'a>>,
+    badge: String,
+    unresolved: usize,
+    digest: &'a crate::engine::DigestMeta,
+    checklist: Vec<grants::Item>,
+    wanted: grants::Wanted,
+}
+
+#[derive(Serialize)]
+struct IntegrationState<'a> {
+    id: &'a IntegrationId,
+    kind: crate::model::CrmKind,
+    label: String,
+    connected: bool,
+    health: Option<&'a crate::engine::Health>,
+    /// How it stands, in words and a tone, for the settings page.
+    word: String,
+    tone: view::Tone,
+    access: Access,
+}
+
+#[derive(Serialize)]
+struct PageGrant<'a> {
+    page: &'a str,
+    pattern: String,
+    granted: bool,
+}
+
+/// Whether the browser lets the worker reach the integration's API hosts.
+#[derive(Serialize)]
+struct Access {
+    /// `None` until the shell reported it.
+    granted: Option<bool>,
+    patterns: Vec<String>,
+    hosts: String,
 }
 
 #[cfg(test)]
@@ -884,7 +1080,7 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_781_107_200_000);
 
     fn driver() -> Driver {
-        let integ: IntegrationSettings = serde_json::from_value(json!({ "id": "hs", "kind": "hubspot", "base_url": "https://api.hubapi.com" })).unwrap();
+        let integ: IntegrationSettings = serde_json::from_str(r#"{ "id": "hs", "kind": "hubspot", "base_url": "https://api.hubapi.com" }"#).unwrap();
         let settings = Settings { integrations: vec![integ], ..Settings::default() };
         let secrets = [Record::encode("hs", false, NOW.0, &StoredSecret::api_token("t"))];
         Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), NOW)
@@ -919,7 +1115,7 @@ mod tests {
     #[test]
     fn a_policy_that_cannot_be_applied_is_a_problem_and_the_rep_settings_stay() {
         let mut d = driver();
-        d.set_policy(json!({ "digest": 3 }), NOW);
+        d.set_policy(serde_json::json!({ "digest": 3 }), NOW);
         assert_eq!(d.diagnostics().problem_counts.get("policy_invalid"), Some(&1));
         assert_eq!(d.settings().integrations.len(), 1);
     }

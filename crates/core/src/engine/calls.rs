@@ -421,15 +421,53 @@ impl Engine {
             return;
         }
         let h = self.health.entry(integ.clone()).or_default();
-        let was_parked = h.parked;
+        let was_paused = h.is_paused();
         // A Retry-After still in force stays in force: new credentials do not lift a rate limit.
         h.parked = false;
         h.failures = 0;
+        let resumed = was_paused && !h.is_paused();
         self.save_health(&integ);
-        if was_parked {
+        if resumed {
             self.notify(Notice::IntegrationResumed { integration: integ.clone() });
             self.audit(None, Trigger::Retry, format!("integration {integ} resumed: credentials changed"), None, None);
         }
+        self.retry_waiting(&integ);
+    }
+
+    /// The shell's access to the integration's CRM changed (see [`Input::AccessChanged`]).
+    pub(super) fn on_access(&mut self, integ: IntegrationId, missing: Option<String>) {
+        if self.integration(&integ).is_none() {
+            self.problem(ProblemKind::UnknownIntegration, format!("access for unknown integration {integ}"));
+            return;
+        }
+        let h = self.health.entry(integ.clone()).or_default();
+        if h.no_access == missing.is_some() {
+            return;
+        }
+        h.no_access = missing.is_some();
+        let paused = h.is_paused();
+        if let Some(run) = self.run.as_mut() {
+            run.recheck_all = true;
+        }
+        self.save_health(&integ);
+        match missing {
+            Some(reason) => {
+                self.audit(None, Trigger::Auto, format!("integration {integ} holds its work: {reason}"), None, None);
+                self.notify(Notice::IntegrationParked { integration: integ, reason });
+            }
+            None => {
+                self.audit(None, Trigger::Retry, format!("integration {integ}: access granted"), None, None);
+                if !paused {
+                    self.notify(Notice::IntegrationResumed { integration: integ.clone() });
+                    self.retry_waiting(&integ);
+                }
+            }
+        }
+    }
+
+    /// Work an integration held while it could not be reached goes again now.
+    fn retry_waiting(&mut self, integ: &IntegrationId) {
+        let integ = integ.clone();
         let now = self.now;
         let keys: Vec<SlotKey> = self.slots.iter().filter(|(_, s)| s.integration == integ).map(|(k, _)| k.clone()).collect();
         for k in keys {

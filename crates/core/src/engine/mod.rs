@@ -114,6 +114,10 @@ pub enum Input {
     DigestRequested,
     UnresolvedResolved { resolutions: Vec<(SlotKey, Resolution)> },
     CredentialsChanged { integration: IntegrationId },
+    /// Whether the shell can reach the integration's CRM at all, whatever its credentials (the
+    /// browser's permission for its API hosts). `missing`: what is missing, in words for the
+    /// rep; the integration holds its work, as after a 401. `None`: it can again, and resumes.
+    AccessChanged { integration: IntegrationId, missing: Option<String> },
 }
 
 /// How a person resolved one unresolved slot.
@@ -165,6 +169,9 @@ pub enum Notice {
     CallMatches { call: CallId, integration: IntegrationId, contacts: std::sync::Arc<[Contact]> },
     /// Active-call picks refused (contacts not among the matches, unknown call, too late).
     PicksRefused { call: CallId, integration: IntegrationId, reason: String },
+    /// The softphone pages the browser lets Calltrail run on changed (match patterns). Emitted
+    /// by the driver, which hears of the browser's grants; the pages re-read their state.
+    PagesAllowed { pages: Vec<String> },
     /// A digest run finished; `sync` when the rep asked for it. `report` says, per
     /// integration, what it logged and why anything it covered is not logged yet.
     DigestDone { sync: bool, started_at: Timestamp, logged: Vec<(SlotKey, Vec<RecordId>)>, report: Vec<RunReport> },
@@ -212,6 +219,23 @@ pub enum ProblemKind {
     UnknownSlot,
     UnexpectedReply,
     BadSettings,
+}
+
+impl ProblemKind {
+    /// The name serde gives it (the diagnostics page counts problems by it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::NotRestored => "not_restored",
+            ProblemKind::BadInput => "bad_input",
+            ProblemKind::Duplicate => "duplicate",
+            ProblemKind::UnknownCall => "unknown_call",
+            ProblemKind::UnknownIntegration => "unknown_integration",
+            ProblemKind::UnknownRequest => "unknown_request",
+            ProblemKind::UnknownSlot => "unknown_slot",
+            ProblemKind::UnexpectedReply => "unexpected_reply",
+            ProblemKind::BadSettings => "bad_settings",
+        }
+    }
 }
 
 /// Knobs for tests and the simulator; the defaults are the product's.
@@ -396,7 +420,7 @@ impl Engine {
                 continue;
             }
             if let Some(h) = self.health.get(integ) {
-                if let (false, Some(t)) = (h.parked, h.blocked_until) {
+                if let (false, Some(t)) = (h.is_paused(), h.blocked_until) {
                     consider(t);
                 }
             }
@@ -472,6 +496,7 @@ impl Engine {
             Input::DigestRequested => self.run_digest(true),
             Input::UnresolvedResolved { resolutions } => self.on_resolved(resolutions),
             Input::CredentialsChanged { integration } => self.on_credentials(integration),
+            Input::AccessChanged { integration, missing } => self.on_access(integration, missing),
         }
         self.tick();
         self.flush();
@@ -1000,7 +1025,7 @@ impl Engine {
     fn settled(&self, key: &SlotKey) -> bool {
         let Some(s) = self.slots.get(key) else { return true };
         let h = self.health.get(&s.integration);
-        if h.is_some_and(|h| h.parked) {
+        if h.is_some_and(Health::is_paused) {
             return true;
         }
         let told_to_wait = h.and_then(|h| h.retry_after_until).is_some_and(|t| t > self.now);
@@ -1050,6 +1075,7 @@ impl Engine {
                 let h = self.health.get(&i.id);
                 let held = match h {
                     Some(h) if h.parked => Some("not connected: reconnect it in Settings".to_owned()),
+                    Some(h) if h.no_access => Some("the browser does not let Calltrail reach it: allow it in Settings".to_owned()),
                     Some(Health { retry_after_until: Some(t), .. }) if *t > now => Some(format!("Retry-After {} s", (t.since(now) + 999) / 1000)),
                     _ => None,
                 };
@@ -1095,7 +1121,7 @@ impl Engine {
         for integ in integs {
             let Some(h) = self.health.get_mut(&integ) else { continue };
             let keep = h.retry_after_until.filter(|t| *t > now);
-            if !h.parked && h.blocked_until.is_some_and(|t| t > now) && h.blocked_until > keep {
+            if !h.is_paused() && h.blocked_until.is_some_and(|t| t > now) && h.blocked_until > keep {
                 h.blocked_until = keep;
                 self.save_health(&integ);
             }

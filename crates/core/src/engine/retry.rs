@@ -15,6 +15,11 @@ pub const BACKOFF_CAP_MS: i64 = 3_600_000;
 pub struct Health {
     /// 401 seen: nothing is sent until `CredentialsChanged`.
     pub parked: bool,
+    /// The shell cannot reach the CRM at all (the browser's permission for its API is missing):
+    /// nothing is sent until `AccessChanged` says it can. Apart from `parked`, so new
+    /// credentials do not unblock an integration the browser will not let us reach.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_access: bool,
     /// No request before this instant (Retry-After or backoff).
     pub blocked_until: Option<Timestamp>,
     /// The part of `blocked_until` the CRM asked for (`Retry-After`): the only wait a "sync
@@ -30,7 +35,13 @@ pub struct Health {
 
 impl Health {
     pub fn is_blocked(&self, now: Timestamp) -> bool {
-        self.parked || self.blocked_until.is_some_and(|t| now < t)
+        self.is_paused() || self.blocked_until.is_some_and(|t| now < t)
+    }
+
+    /// Whether the integration holds all its work until the rep acts (signs in again, grants
+    /// access).
+    pub fn is_paused(&self) -> bool {
+        self.parked || self.no_access
     }
 }
 

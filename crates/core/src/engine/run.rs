@@ -145,7 +145,7 @@ impl Engine {
             if matches!(s.subject, Subject::Placeholder { .. }) || s.busy {
                 continue;
             }
-            if self.health.get(&s.integration).is_some_and(|h| h.parked) {
+            if self.health.get(&s.integration).is_some_and(Health::is_paused) {
                 continue;
             }
             let (start, end) = match s.state {
