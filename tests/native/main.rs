@@ -8,6 +8,8 @@ mod driver;
 mod oauth;
 mod emulator_e2e;
 mod phone_table;
+mod resilience;
+mod robust;
 mod scenarios;
 mod simulator;
 mod softphone;

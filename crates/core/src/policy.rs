@@ -29,7 +29,10 @@ pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError
         SettingsError::Invalid { field, problem: problem.into() }
     };
     let policy = match policy {
-        Value::Null => return Ok(Effective { settings: user.clone(), locked: Vec::new(), overridden: Vec::new() }),
+        Value::Null => {
+            user.validate()?;
+            return Ok(Effective { settings: user.clone(), locked: Vec::new(), overridden: Vec::new() });
+        }
         Value::Object(m) => m,
         _ => return Err(invalid("", "must be an object")),
     };

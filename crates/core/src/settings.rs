@@ -34,6 +34,9 @@ pub struct Settings {
     /// CRM user with this email owns what Calltrail logs.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub rep_email: String,
+    /// Logged calls, their slots and audit entries older than this many days are pruned;
+    /// nothing open (waiting, failed, needing a person) ever is.
+    pub retention_days: u32,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             digest: DigestSettings::default(),
             active_call_delay_mins: 3,
             rep_email: String::new(),
+            retention_days: 180,
         }
     }
 }
@@ -65,6 +69,10 @@ pub struct DigestSettings {
     pub quiet_time_zone: String,
     /// The furthest a catch-up run (the first after quiet hours or an outage) reaches back.
     pub catch_up_max_hours: u32,
+    /// How long work that already has a match, notes or picks waits to be logged (a browser
+    /// closed over a long weekend); past it the rep is shown what was not logged. The search
+    /// for contacts created after a call keeps the lookback and catch-up bounds above.
+    pub max_wait_days: u32,
 }
 
 /// Civil time for the digest: quiet hours are checked instant → local time in the configured
@@ -125,6 +133,7 @@ impl Default for DigestSettings {
             quiet_end_hour: 7,
             quiet_time_zone: "America/New_York".into(),
             catch_up_max_hours: 24,
+            max_wait_days: 7,
         }
     }
 }
@@ -364,6 +373,12 @@ impl Settings {
         if !email.is_empty() && !(email.len() <= 254 && email.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.')) && !email.contains(char::is_whitespace)) {
             return bad(FieldPath::keys(&["rep_email"]), "must be an email address");
         }
+        if d.max_wait_days == 0 || d.max_wait_days > 30 {
+            return bad(FieldPath::keys(&["digest", "max_wait_days"]), "must be between 1 and 30");
+        }
+        if !(30..=3650).contains(&self.retention_days) {
+            return bad(FieldPath::keys(&["retention_days"]), "must be between 30 and 3650");
+        }
         if self.active_call_delay_mins > 24 * 60 {
             return bad(FieldPath::keys(&["active_call_delay_mins"]), "must be at most 1440");
         }
@@ -400,9 +415,15 @@ impl Settings {
             if !crate::crm::oauth::is_region(integ.kind, &integ.region) {
                 return bad(at("region"), "is not a region of this CRM");
             }
-            let url = integ.api_base();
-            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
-                return bad(at("base_url"), "must be an http(s) URL");
+            if origin(&integ.api_base()).is_none() {
+                return bad(at("base_url"), "must be an https URL (http only for this computer: localhost, 127.0.0.1)");
+            }
+            if let AuthKind::OAuth { auth_url, token_url, .. } = &integ.auth {
+                for (name, url) in [("auth.auth_url", auth_url), ("auth.token_url", token_url)] {
+                    if !url.is_empty() && origin(url).is_none() {
+                        return bad(at(name), "must be an https URL (http only for this computer: localhost, 127.0.0.1)");
+                    }
+                }
             }
             if integ.placeholder.enabled && !integ.placeholder.template.contains("{phone}") {
                 return bad(at("placeholder.template"), "must contain {phone}");
@@ -415,6 +436,28 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// The origin (`https://host[:port]`, lower case) of a URL credentials may be sent to: `https:`,
+/// or `http:` to this computer only (`localhost`, `127.x.x.x`, `[::1]`: the local CRM
+/// emulator). `None` for anything else, a URL with user info (`https://a@b`) included. Secrets
+/// are bound to these origins ([`crate::driver::credentials`]).
+pub fn origin(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("").to_ascii_lowercase();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or("").to_owned(),
+    };
+    let port = authority.strip_prefix(&host).unwrap_or("");
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        && (port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()));
+    let loopback = host == "localhost" || host == "[::1]" || host.strip_prefix("127.").is_some_and(|r| r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok()));
+    let ok = host_ok && (scheme == "https" || (scheme == "http" && loopback)) && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| format!("{scheme}://{authority}"))
 }
 
 #[cfg(test)]
@@ -446,6 +489,48 @@ mod tests {
     }
 
     #[test]
+    fn credentials_go_to_https_or_to_this_computer_only() {
+        for (url, want) in [
+            ("https://api.hubapi.com", Some("https://api.hubapi.com")),
+            ("https://Acme.my.salesforce.com/", Some("https://acme.my.salesforce.com")),
+            ("http://127.0.0.1:8790/hubspot", Some("http://127.0.0.1:8790")),
+            ("http://localhost:3000", Some("http://localhost:3000")),
+            ("http://[::1]:9/x", Some("http://[::1]:9")),
+            ("http://api.hubapi.com", None),
+            ("http://127.0.0.1.evil.example", None),
+            ("http://128.0.0.1", None),
+            ("https://user@api.hubapi.com", None),
+            ("https://api.hubapi.com:99999", None),
+            ("https:///x", None),
+            ("ftp://x.example", None),
+            ("javascript:alert(1)", None),
+            ("https://a b.example", None),
+        ] {
+            assert_eq!(origin(url).as_deref(), want, "{url}");
+        }
+        let err = Settings::from_json(r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"http://api.hubapi.com"}]}"#).unwrap_err();
+        assert_eq!(err.field().map(|f| f.to_string()), Some("integrations[0].base_url".into()));
+        let err = Settings::from_json(r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"https://api.hubapi.com","auth":{"type":"oauth","client_id":"c","auth_url":"","token_url":"http://tokens.example/t","scopes":[]}}]}"#).unwrap_err();
+        assert_eq!(err.field().map(|f| f.to_string()), Some("integrations[0].auth.token_url".into()));
+    }
+
+    #[test]
+    fn waiting_work_and_retention_are_bounded() {
+        for (doc, field) in [
+            (r#"{"digest":{"max_wait_days":0}}"#, "digest.max_wait_days"),
+            (r#"{"digest":{"max_wait_days":31}}"#, "digest.max_wait_days"),
+            (r#"{"retention_days":29}"#, "retention_days"),
+            (r#"{"retention_days":3651}"#, "retention_days"),
+        ] {
+            let err = Settings::from_json(doc).unwrap_err();
+            assert_eq!(err.field().map(|f| f.to_string()), Some(field.into()), "{doc}");
+        }
+        let s = Settings::from_json(r#"{"digest":{"max_wait_days":14},"retention_days":365}"#).unwrap();
+        assert_eq!((s.digest.max_wait_days, s.retention_days), (14, 365));
+        assert_eq!((Settings::default().digest.max_wait_days, Settings::default().retention_days), (7, 180));
+    }
+
+    #[test]
     fn a_refusal_names_the_field_it_is_about() {
         let cases = [
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, Some(r#"["integrations",0,"base_url"]"#)),
@@ -461,6 +546,6 @@ mod tests {
             assert_eq!(got.as_deref(), want, "{doc}: {err}");
         }
         let err = Settings::from_json(cases[0].0).unwrap_err();
-        assert_eq!(err.to_string(), "integrations[0].base_url: must be an http(s) URL");
+        assert_eq!(err.to_string(), "integrations[0].base_url: must be an https URL (http only for this computer: localhost, 127.0.0.1)");
     }
 }

@@ -105,6 +105,24 @@ impl PgStore {
                         .execute(&mut *tx)
                         .await?;
                 }
+                Write::Prune { store, before, limit } => {
+                    // The oldest closed records first; a pruned call takes its slots with it.
+                    sqlx::query(
+                        "WITH old AS (SELECT key FROM records WHERE account_id = $1 AND rep_id = $2 AND store = $3 AND open = 0 AND at < $4
+                                      ORDER BY at, key LIMIT $5),
+                              gone AS (DELETE FROM records r USING old WHERE r.account_id = $1 AND r.rep_id = $2 AND r.store = $3
+                                       AND r.key = old.key RETURNING r.key)
+                         DELETE FROM records s USING gone WHERE $3 = 'calls' AND s.account_id = $1 AND s.rep_id = $2
+                           AND s.store = 'slots' AND starts_with(s.key, 'call|' || gone.key || '|')",
+                    )
+                    .bind(&who.account)
+                    .bind(&who.rep)
+                    .bind(store.as_str())
+                    .bind(before)
+                    .bind(i64::from(*limit))
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
         }
         tx.commit().await?;

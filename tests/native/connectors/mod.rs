@@ -4,5 +4,7 @@ mod clio;
 mod hubspot;
 mod owner;
 mod pipedrive;
+mod revoke;
 mod salesforce;
+mod strict;
 mod zoho;

@@ -81,7 +81,13 @@ pub struct World {
     pub numbers: Vec<String>,
     /// Also scan the `Debug` text of every effect for the secrets (slow; planted-bug tests).
     pub full_hygiene_scan: bool,
+    /// I9: the contacts each CRM ever answered with (searches, placeholder creates): a create
+    /// may only name one of them.
+    returned: BTreeMap<IntegrationId, BTreeSet<String>>,
 }
+
+/// The tab the world's softphone page is in.
+pub const TAB: i64 = 7;
 
 pub fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap_or_else(|| panic!("bad time {s}"))
@@ -180,6 +186,7 @@ impl World {
             secrets: Vec::new(),
             numbers: Vec::new(),
             full_hygiene_scan: false,
+            returned: BTreeMap::new(),
         };
         w.secrets = w.crms.values().map(|c| c.secret.clone()).collect();
         w.boot_engine();
@@ -321,7 +328,7 @@ impl World {
         for _ in 0..5 {
             let restarts = self.restarts;
             self.log(format!("{} softphone {}", self.now.0, data.get("type").and_then(|t| t.as_str()).unwrap_or("?")));
-            let (answer, _key) = self.driver.softphone(origin, from_frame, data, self.now);
+            let (answer, _key) = self.driver.softphone(origin, from_frame, data, Some(TAB), self.now);
             let ticket = self.driver.ticket();
             self.drain();
             if self.restarts == restarts && self.driver.is_done(ticket) {
@@ -376,6 +383,8 @@ impl World {
                                 let (store, key) = match w {
                                     Write::Put { store, record } => (*store, record.key.clone()),
                                     Write::Delete { store, key } => (*store, key.clone()),
+                                    // Pruned history is not taken back by a power loss.
+                                    Write::Prune { store, .. } => (*store, String::new()),
                                 };
                                 let before = self.store.get(store, &key).cloned();
                                 (store, key, before)
@@ -497,6 +506,20 @@ impl World {
             if self.needs_find.contains(&req.slot) {
                 v.push(format!("I7 create for {} after an unknown outcome without a FindLog", req.slot));
             }
+            // I9: no create for a contact the CRM's lookups never returned, nor for one whose
+            // numbers do not match the other party's.
+            let target = match &req.op {
+                CrmOp::CreateCallLog { log } => Some((&log.contact, log.call.their_number)),
+                CrmOp::CreateMessageLog { log } => Some((&log.contact, log.their_number)),
+                _ => None,
+            };
+            if let Some((contact, number)) = target {
+                let returned = self.returned.get(&req.integration).is_some_and(|r| r.contains(contact.id.as_str()));
+                let matches = contact.phones.iter().any(|p| calltrail_core::phone::matches(p, &number, Country::US));
+                if !returned || !matches {
+                    v.push(format!("I9 create for {} to contact {} (returned by a lookup: {returned}, its number matches: {matches})", req.slot, contact.id));
+                }
+            }
         }
         if let CrmOp::FindLog { .. } = &req.op {
             self.needs_find.remove(&req.slot);
@@ -523,6 +546,14 @@ impl World {
         let now = self.now;
         let Some(crm) = self.crms.get_mut(&p.req.integration) else { return };
         let result = crm.execute(&p.req.op, now.plus_ms(-self.skew_ms));
+        let ids: Vec<String> = match &result {
+            Ok(calltrail_core::crm::CrmOutput::Contacts { contacts }) => contacts.iter().map(|c| c.id.to_string()).collect(),
+            Ok(calltrail_core::crm::CrmOutput::Contact { contact }) => vec![contact.id.to_string()],
+            // A placeholder contact whose create reply was lost, found again by its marker.
+            Ok(calltrail_core::crm::CrmOutput::Found { record: Some(id) }) => vec![id.to_string()],
+            _ => Vec::new(),
+        };
+        self.returned.entry(p.req.integration.clone()).or_default().extend(ids);
         if is_create(&p.req.op) {
             self.creating.remove(&p.req.slot);
             if let Err(calltrail_core::crm::CrmError::Unknown { .. }) = &result {

@@ -73,7 +73,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     let mut next = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
+        for c in common::list_at(&v, "/data", CRM)?.iter().filter_map(|c| contact(conn, c)) {
             if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
                 contacts.push(c);
             }
@@ -244,7 +244,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
         return Ok(Step::Send(get(conn, "/api/v4/communications.json", &q)));
     };
     let v = reply_json(conn, &ex.reply, Access::Read)?;
-    let hit = v.get("data").and_then(Value::as_array).into_iter().flatten().find(|c| {
+    let hit = common::list_at(&v, "/data", CRM)?.iter().find(|c| {
         // The filter is exact; the check guards against a server that ignores it.
         match c.get("external_properties").and_then(Value::as_array) {
             Some(props) => props.iter().any(|p| {
@@ -263,7 +263,7 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
     let mut next = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
+        for c in common::list_at(&v, "/data", CRM)?.iter().filter_map(|c| contact(conn, c)) {
             if c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
                 return Ok(common::found(Some(c.id.to_string())));
             }

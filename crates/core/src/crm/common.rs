@@ -385,22 +385,31 @@ impl Access {
 /// `text` with the secret, and anything following `Bearer `/`Zoho-oauthtoken `/`token=`,
 /// replaced by `<redacted>`.
 pub fn scrub(text: &str, secret: &Secret) -> String {
-    let mut out = text.to_owned();
     let s = secret.expose();
-    if s.len() >= 4 {
-        out = out.replace(s, "<redacted>");
-    }
-    for prefix in ["Bearer ", "bearer ", "Zoho-oauthtoken ", "token=", "access_token\":\"", "refresh_token\":\""] {
+    let text = if s.len() >= 4 { text.replace(s, "<redacted>") } else { text.to_owned() };
+    redact_after(&text, &["Bearer ", "bearer ", "Zoho-oauthtoken ", "token=", "access_token\":\"", "refresh_token\":\""], &[])
+}
+
+/// `text` with whatever follows each of `prefixes`, up to white space, a quote or one of
+/// `"&,}'` (and `stops`), replaced by `<redacted>`. Every index it slices at is a char boundary
+/// (the end of a prefix, or a delimiter `find` stopped at), whatever the text: a CRM's error in
+/// any script cannot make it panic.
+pub fn redact_after(text: &str, prefixes: &[&str], stops: &[char]) -> String {
+    const R: &str = "<redacted>";
+    let mut out = text.to_owned();
+    for prefix in prefixes {
         let mut from = 0;
-        while let Some(i) = out[from..].find(prefix) {
+        while let Some(i) = out.get(from..).and_then(|rest| rest.find(prefix)) {
             let start = from + i + prefix.len();
             let end = out[start..]
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '&' | ',' | '}' | '\''))
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '&' | ',' | '}' | '\'') || stops.contains(&c))
                 .map_or(out.len(), |j| start + j);
-            if end > start && &out[start..end] != "<redacted>" {
-                out.replace_range(start..end, "<redacted>");
-            }
-            from = start + "<redacted>".len().min(out.len() - start);
+            from = if end > start && &out[start..end] != R {
+                out.replace_range(start..end, R);
+                start + R.len()
+            } else {
+                end
+            };
         }
     }
     out
@@ -592,6 +601,16 @@ pub fn malformed(access: Access, crm: &str, what: &str) -> CrmError {
     match access {
         Access::Read => CrmError::Transient { message },
         Access::Write => CrmError::Unknown { message },
+    }
+}
+
+/// The list a successful read must carry at `pointer` (`/data`, `/data/items`): a 2xx whose body
+/// lacks it is the connector's error (the CRM or a proxy answered something else), never "no
+/// match" and never "marker not found", which would lead to a second create.
+pub fn list_at<'a>(v: &'a Value, pointer: &str, crm: &str) -> Result<&'a [Value], CrmError> {
+    match v.pointer(pointer) {
+        Some(Value::Array(a)) => Ok(a),
+        _ => Err(malformed(Access::Read, crm, &format!("no {} list in the reply", pointer.trim_start_matches('/')))),
     }
 }
 

@@ -221,11 +221,15 @@ fn redact_form_body(body: &str) -> String {
         .join("&")
 }
 
-/// The URL with the values of token-like query parameters replaced.
+/// The URL with the values of token-like query parameters replaced, and a token in a path
+/// (HubSpot's token metadata and refresh-token revoke) too.
 pub fn redact_url(url: &str) -> String {
-    // HubSpot's token metadata puts the access token in the path.
-    if let Some((head, _)) = url.split_once("/access-tokens/") {
-        return format!("{head}/access-tokens/<redacted>");
+    // HubSpot puts tokens in the path: token metadata (`/access-tokens/{token}`) and the
+    // refresh-token revoke (`/refresh-tokens/{token}`).
+    for seg in ["/access-tokens/", "/refresh-tokens/"] {
+        if let Some((head, _)) = url.split_once(seg) {
+            return format!("{head}{seg}<redacted>");
+        }
     }
     let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
     let parts: Vec<String> = query

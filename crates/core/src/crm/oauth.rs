@@ -298,6 +298,45 @@ pub fn basic_auth(client: &OAuthClient) -> String {
     format!("Basic {}", STANDARD.encode(format!("{}:{secret}", client.client_id)))
 }
 
+/// The request that revokes a connection's tokens at its vendor, where the vendor documents one:
+/// HubSpot `DELETE /oauth/v1/refresh-tokens/{token}`, Salesforce `POST /services/oauth2/revoke`,
+/// Zoho `POST /oauth/v2/token/revoke`, Pipedrive `POST /oauth/revoke`, Clio `POST
+/// /oauth/deauthorize`, each on the token URL's host. `None` without a token to revoke (an API
+/// token is revoked in the CRM, where it was made).
+pub fn revoke_request(client: &OAuthClient, access: &Secret, refresh: Option<&Secret>) -> Option<HttpRequest> {
+    let token = refresh.unwrap_or(access);
+    let base = client.endpoints.token_url.trim_end_matches('/');
+    let beside = |to: &str| format!("{}{to}", base.strip_suffix("/token").unwrap_or(base));
+    let form = |url: String, pairs: &[(&str, &str)]| HttpRequest {
+        method: Method::Post,
+        url,
+        headers: vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())],
+        body: Some(common::form_encode(pairs)),
+    };
+    Some(match client.kind {
+        CrmKind::HubSpot => {
+            let url = format!("{}/refresh-tokens/{}", base.strip_suffix("/token")?, common::encode_component(refresh?.expose()));
+            HttpRequest { method: Method::Delete, url, headers: Vec::new(), body: None }
+        }
+        CrmKind::Salesforce => form(beside("/revoke"), &[("token", token.expose())]),
+        CrmKind::Zoho => {
+            // Zoho documents the token as a query parameter.
+            let url = format!("{base}/revoke?{}", common::form_encode(&[("token", token.expose())]));
+            HttpRequest { method: Method::Post, url, headers: Vec::new(), body: None }
+        }
+        CrmKind::Pipedrive => {
+            let mut r = form(beside("/revoke"), &[("token", token.expose()), ("token_type_hint", if refresh.is_some() { "refresh_token" } else { "access_token" })]);
+            r.headers.push(("Authorization".to_owned(), basic_auth(client)));
+            r
+        }
+        // Clio ends the grant of the access token it is sent as Bearer.
+        CrmKind::Clio => {
+            let headers = vec![("Authorization".to_owned(), format!("Bearer {}", access.expose()))];
+            HttpRequest { method: Method::Post, url: beside("/deauthorize"), headers, body: None }
+        }
+    })
+}
+
 /// A token reply, read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenSet {

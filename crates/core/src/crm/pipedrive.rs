@@ -74,8 +74,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     let mut pages = 0;
     for ex in history.iter().take_while(|e| e.request.url.contains("/api/v2/persons/search")) {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        let items = v.pointer("/data/items").and_then(Value::as_array).cloned().unwrap_or_default();
-        for it in &items {
+        for it in common::list_at(&v, "/data/items", CRM)? {
             let Some(id) = common::string_at(it, "/item/id") else { continue };
             let phones = it.pointer("/item/phones").and_then(Value::as_array).cloned().unwrap_or_default();
             let matched = phones
@@ -126,7 +125,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
             return Ok(Step::Send(get(conn, "/api/v2/persons", &q)));
         };
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for p in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for p in common::list_at(&v, "/data", CRM)? {
             if let Some(c) = person(p) {
                 // Details are the truth: a number edited since the search index was built
                 // must still match.
@@ -316,7 +315,7 @@ fn scan_activities(conn: &Connection, marker: &Marker, hint: &LogHint, history: 
     let mut cursor = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for a in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for a in common::list_at(&v, "/data", CRM)? {
             let note = common::str_at(a, "/note").unwrap_or_default();
             if carries(note, marker) {
                 return Ok(common::found(common::string_at(a, "/id")));
@@ -348,7 +347,10 @@ fn scan_notes(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exc
     let mut start: Option<i64> = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for n in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        // v1 lists answer `"data": null` when there is nothing; a body without `data` at all is
+        // not an answer.
+        let notes = if v.get("data").is_some_and(Value::is_null) { &[][..] } else { common::list_at(&v, "/data", CRM)? };
+        for n in notes {
             if carries(common::str_at(n, "/content").unwrap_or_default(), marker) {
                 return Ok(common::found(common::string_at(n, "/id")));
             }
@@ -382,7 +384,7 @@ fn scan_persons(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow
     let mut cursor = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for p in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for p in common::list_at(&v, "/data", CRM)? {
             let Some(c) = person(p) else { continue };
             let new = c.created_at.is_some_and(|t| t >= from);
             if new && c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {

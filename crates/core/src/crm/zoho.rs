@@ -100,7 +100,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
                     more = false; // 204: nothing (more) matches
                     break;
                 };
-                for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+                for r in common::list_at(&v, "/data", CRM)? {
                     if let Some(c) = record_contact(r, record_type, phone_fields) {
                         if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
                             contacts.push(c);
@@ -330,7 +330,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
     };
     for ex in history {
         let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else { return Ok(common::found(None)) };
-        for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for r in common::list_at(&v, "/data", CRM)? {
             if common::str_at(r, "/Description").is_some_and(|d| d.contains(marker.as_str())) {
                 return Ok(common::found(common::string_at(r, "/id")));
             }

@@ -17,6 +17,9 @@
 //!   for the vendor, on one of the vendor's documented token hosts).
 //! - Who is connected ([`Identity`]) is resolved once per connection and kept with its secret,
 //!   so a new connection resolves it again.
+//! - A secret belongs to an (integration, API origin, token-URL origin) triple ([`Binding`]):
+//!   it is handed out only while the settings in force name the same origins, so a `base_url`
+//!   or `token_url` changed by the options page, an import or a policy never receives it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +44,19 @@ pub struct StoredSecret {
     /// (about 3 KB of wasm) and a list of strings is read by code the module has anyway.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identity: Vec<String>,
+    /// The hosts it was issued for; `None` in records written before secrets were bound
+    /// (they are bound to the rep's settings at the next start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<Binding>,
+}
+
+/// Where a secret may go: the origin of the integration's API (`base_url`) and, for OAuth, of
+/// its token URL (`https://host[:port]`, see [`crate::settings::origin`]).
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub api: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Who a connection acts as in the CRM: the user who owns what Calltrail logs there.
@@ -138,7 +154,7 @@ impl StoredSecret {
 
     /// A token reply, read; a reply without a refresh token means the old one stays good.
     pub fn from_tokens(tokens: TokenSet, previous_refresh: Option<Secret>) -> StoredSecret {
-        StoredSecret { token: tokens.access_token, refresh_token: tokens.refresh_token.or(previous_refresh), expires_at: tokens.expires_at, identity: Vec::new() }
+        StoredSecret { token: tokens.access_token, refresh_token: tokens.refresh_token.or(previous_refresh), expires_at: tokens.expires_at, identity: Vec::new(), bound: None }
     }
 
     fn can_refresh(&self) -> bool {
@@ -186,21 +202,33 @@ impl Credentials {
         c
     }
 
-    pub fn is_connected(&self, id: &IntegrationId) -> bool {
-        self.stored.contains_key(id)
+    /// Whether `id` has a secret for the hosts `binding` names.
+    pub fn is_connected(&self, id: &IntegrationId, binding: Option<&Binding>) -> bool {
+        self.stored.get(id).is_some_and(|s| binding.is_some() && s.bound.as_ref() == binding)
     }
 
-    pub fn connected(&self) -> impl Iterator<Item = &IntegrationId> {
-        self.stored.keys()
+    /// Every integration with a stored secret, bound to the hosts it names or not.
+    pub fn stored(&self) -> impl Iterator<Item = (&IntegrationId, &StoredSecret)> {
+        self.stored.iter()
     }
 
     pub fn get(&self, id: &IntegrationId) -> Option<&StoredSecret> {
         self.stored.get(id)
     }
 
-    /// What a conversation for `id` should do about its token at `now`.
-    pub fn token(&mut self, id: &IntegrationId, now: Timestamp) -> TokenState {
-        let Some(stored) = self.stored.get(id) else { return TokenState::Missing };
+    /// Binds secrets read from records that predate binding to what `binding_of` says.
+    pub fn bind_unbound(&mut self, binding_of: impl Fn(&IntegrationId) -> Option<Binding>) {
+        for (id, s) in &mut self.stored {
+            if s.bound.is_none() {
+                s.bound = binding_of(id);
+            }
+        }
+    }
+
+    /// What a conversation for `id` should do about its token at `now`, when the settings in
+    /// force send it to the hosts `binding` names: a secret bound elsewhere is `Missing`.
+    pub fn token(&mut self, id: &IntegrationId, binding: Option<&Binding>, now: Timestamp) -> TokenState {
+        let Some(stored) = self.stored.get(id).filter(|s| binding.is_some() && s.bound.as_ref() == binding) else { return TokenState::Missing };
         if !(stored.can_refresh() && oauth::needs_refresh(stored.expires_at, now)) {
             return TokenState::Ready(stored.token.clone());
         }
@@ -232,7 +260,13 @@ impl Credentials {
 
     /// A refresh succeeded: the write to make before the new secret may be used. It takes
     /// effect in memory once the effect count reaches `after` ([`Credentials::saved_through`]).
-    pub fn refreshed(&mut self, id: &IntegrationId, secret: StoredSecret, after: u64, now: Timestamp) -> Batch {
+    /// Who is connected carries over from the secret it replaces: a refresh is the same
+    /// connection.
+    pub fn refreshed(&mut self, id: &IntegrationId, mut secret: StoredSecret, after: u64, now: Timestamp) -> Batch {
+        if secret.identity.is_empty() {
+            let newest = self.unsaved.get(id).map(|(_, s)| s).or(self.stored.get(id));
+            secret.identity = newest.map(|s| s.identity.clone()).unwrap_or_default();
+        }
         let batch = write(id, &secret, now);
         self.unsaved.insert(id.clone(), (after, secret));
         batch
@@ -354,8 +388,12 @@ mod tests {
 
     const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
+    fn b() -> Binding {
+        Binding { api: "https://api.example".into(), token: Some("https://auth.example".into()) }
+    }
+
     fn oauth(expires_at: Option<Timestamp>) -> StoredSecret {
-        StoredSecret { token: Secret::new("old"), refresh_token: Some(Secret::new("r1")), expires_at, identity: Vec::new() }
+        StoredSecret { token: Secret::new("old"), refresh_token: Some(Secret::new("r1")), expires_at, identity: Vec::new(), bound: Some(b()) }
     }
 
     #[test]
@@ -363,16 +401,16 @@ mod tests {
         let id = IntegrationId::new("hs");
         let mut c = Credentials::default();
         c.set(&id, oauth(Some(NOW)), NOW);
-        let TokenState::Refresh(stored) = c.token(&id, NOW) else { panic!("an expired token is refreshed") };
+        let TokenState::Refresh(stored) = c.token(&id, Some(&b()), NOW) else { panic!("an expired token is refreshed") };
         assert_eq!(stored.refresh_token, Some(Secret::new("r1")));
-        assert_eq!(c.token(&id, NOW), TokenState::Wait, "a second conversation waits for the first refresh");
-        let fresh = StoredSecret { token: Secret::new("new"), refresh_token: Some(Secret::new("r2")), expires_at: Some(NOW.plus_hours(1)), identity: Vec::new() };
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Wait, "a second conversation waits for the first refresh");
+        let fresh = StoredSecret { token: Secret::new("new"), refresh_token: Some(Secret::new("r2")), expires_at: Some(NOW.plus_hours(1)), identity: Vec::new(), bound: Some(b()) };
         let batch = c.refreshed(&id, fresh, 7, NOW);
         assert_eq!(batch.durability, Durability::Strict);
         c.saved_through(6);
-        assert_eq!(c.token(&id, NOW), TokenState::Wait, "not in force before its write ran");
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Wait, "not in force before its write ran");
         c.saved_through(7);
-        assert_eq!(c.token(&id, NOW), TokenState::Ready(Secret::new("new")));
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Ready(Secret::new("new")));
     }
 
     #[test]
@@ -380,14 +418,15 @@ mod tests {
         let id = IntegrationId::new("pd");
         let mut c = Credentials::default();
         c.set(&id, oauth(Some(NOW)), NOW);
-        assert!(matches!(c.token(&id, NOW), TokenState::Refresh(_)));
-        c.refreshed(&id, StoredSecret::api_token("new"), 3, NOW);
+        assert!(matches!(c.token(&id, Some(&b()), NOW), TokenState::Refresh(_)));
+        let new = StoredSecret { bound: Some(b()), ..StoredSecret::api_token("new") };
+        c.refreshed(&id, new.clone(), 3, NOW);
         let again = c.drop_unsaved();
-        assert_eq!(again, vec![(id.clone(), StoredSecret::api_token("new"))], "the rotated secret is not forgotten");
-        assert_eq!(c.token(&id, NOW), TokenState::Wait, "nobody refreshes with the old refresh token meanwhile");
-        c.refreshed(&id, StoredSecret::api_token("new"), 9, NOW);
+        assert_eq!(again, vec![(id.clone(), new.clone())], "the rotated secret is not forgotten");
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Wait, "nobody refreshes with the old refresh token meanwhile");
+        c.refreshed(&id, new, 9, NOW);
         c.saved_through(9);
-        assert_eq!(c.token(&id, NOW), TokenState::Ready(Secret::new("new")));
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Ready(Secret::new("new")));
     }
 
     #[test]
@@ -413,7 +452,7 @@ mod tests {
         assert_eq!(secret(&c, &cl, CrmKind::Clio, "pc", "http://127.0.0.1:8790/clio/oauth/token"), None);
         let records = [record.clone(), Record::encode("hs", false, 0, &oauth(None))];
         let read = Credentials::from_records(&records);
-        assert!(read.is_connected(&hs) && read.apps.iter().any(|(i, _)| i == &hs) && !read.is_connected(&IntegrationId::new("app:hs")));
+        assert!(read.get(&hs).is_some() && read.apps.iter().any(|(i, _)| i == &hs) && read.get(&IntegrationId::new("app:hs")).is_none());
     }
 
     #[test]
@@ -438,15 +477,33 @@ mod tests {
         let id = IntegrationId::new("sf");
         let mut c = Credentials::default();
         c.set(&id, oauth(None), NOW);
-        assert_eq!(c.token(&id, NOW), TokenState::Ready(Secret::new("old")), "no known expiry: no refresh");
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Ready(Secret::new("old")), "no known expiry: no refresh");
         assert!(c.expire_after_401(&id, &Secret::new("someone else's")));
-        assert_eq!(c.token(&id, NOW), TokenState::Ready(Secret::new("old")), "already refreshed by another request");
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Ready(Secret::new("old")), "already refreshed by another request");
         assert!(c.expire_after_401(&id, &Secret::new("old")));
-        assert!(matches!(c.token(&id, NOW), TokenState::Refresh(_)));
+        assert!(matches!(c.token(&id, Some(&b()), NOW), TokenState::Refresh(_)));
         let mut api = Credentials::default();
-        api.set(&id, StoredSecret::api_token(" pasted "), NOW);
+        api.set(&id, StoredSecret { bound: Some(b()), ..StoredSecret::api_token(" pasted ") }, NOW);
         assert!(!api.expire_after_401(&id, &Secret::new("pasted")), "an API token cannot be refreshed");
-        assert_eq!(api.token(&id, NOW), TokenState::Ready(Secret::new("pasted")));
-        assert_eq!(Credentials::default().token(&id, NOW), TokenState::Missing);
+        assert_eq!(api.token(&id, Some(&b()), NOW), TokenState::Ready(Secret::new("pasted")));
+        assert_eq!(Credentials::default().token(&id, Some(&b()), NOW), TokenState::Missing);
+    }
+
+    /// Issue 12: a secret is handed out only for the hosts it was issued for.
+    #[test]
+    fn a_secret_bound_elsewhere_is_missing() {
+        let id = IntegrationId::new("hs");
+        let mut c = Credentials::default();
+        c.set(&id, StoredSecret { bound: Some(b()), ..StoredSecret::api_token("t") }, NOW);
+        assert_eq!(c.token(&id, Some(&b()), NOW), TokenState::Ready(Secret::new("t")));
+        let moved = Binding { api: "https://evil.example".into(), ..b() };
+        assert_eq!(c.token(&id, Some(&moved), NOW), TokenState::Missing);
+        assert_eq!(c.token(&id, None, NOW), TokenState::Missing, "not configured: nowhere to send it");
+        assert!(c.is_connected(&id, Some(&b())) && !c.is_connected(&id, Some(&moved)));
+        let legacy = Record::encode("hs", false, 0, &serde_json::json!({ "token": "t" }));
+        let mut old = Credentials::from_records(&[legacy]);
+        assert_eq!(old.token(&id, Some(&b()), NOW), TokenState::Missing, "unbound until bound");
+        old.bind_unbound(|_| Some(b()));
+        assert_eq!(old.token(&id, Some(&b()), NOW), TokenState::Ready(Secret::new("t")));
     }
 }

@@ -44,7 +44,7 @@ use serde_json::Value;
 use crate::crm::oauth::{self, Grant, OAuthClient};
 use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Reply, Step};
 use crate::engine::{CallEntry, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
-use crate::intents::PageInput;
+use crate::intents::{Intent, PageInput, Sender};
 use crate::model::{CallId, CrmKind, IntegrationId, Timestamp};
 use crate::phone::E164;
 use crate::policy;
@@ -61,6 +61,19 @@ pub const SETTINGS_KEY: &str = "current";
 
 /// How many recent problems the diagnostics keep.
 const MAX_PROBLEMS: usize = 200;
+
+/// A content script may read and act on a call (notes, picks, log now, its view) only if its tab
+/// reported the call, and until this long after the call ended; later, the history does it.
+pub const CONTENT_SCRIPT_WINDOW_MS: i64 = 3_600_000;
+
+/// The `meta` records the driver keeps: which tab reported which call, and the inputs the
+/// module trapped on.
+pub const TABS_KEY: &str = "tabs";
+pub const POISON_KEY: &str = "poison";
+
+/// How many parked inputs are kept, and how long one counts on the badge.
+const MAX_PARKED: usize = 50;
+const PARKED_ON_BADGE_MS: i64 = 7 * 86_400_000;
 
 /// A point in the effect queue: done once every effect queued before it has been executed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,6 +144,27 @@ pub struct Diagnostics {
     pub restores: u64,
     pub persist_failures: u64,
     pub softphone: gate::SoftphoneStats,
+    /// Times the module trapped (a panic in the release build), over every worker start.
+    pub traps: u64,
+    /// Inputs the module trapped on, never handed to the engine again; newest last.
+    pub parked: VecDeque<ParkedInput>,
+}
+
+/// An input the module trapped on: its intent type, why (the shell's words for the trap) and a
+/// fingerprint of the whole message, so its re-sends are recognised.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct ParkedInput {
+    pub at: i64,
+    pub kind: String,
+    pub reason: String,
+    pub fingerprint: String,
+}
+
+/// What the `meta/poison` record keeps.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct PoisonBook {
+    traps: u64,
+    parked: VecDeque<ParkedInput>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -184,6 +218,8 @@ pub struct Driver {
     /// Refreshed secrets whose write was dropped by a failed write: written again at the
     /// restore that follows (with rotation, the old refresh token may be dead).
     rewrite: Vec<(IntegrationId, StoredSecret)>,
+    /// Which tab's content script reported which call, and when (`meta/tabs`).
+    tabs: Vec<(CallId, i64, Timestamp)>,
 }
 
 impl Driver {
@@ -204,7 +240,12 @@ impl Driver {
             executed: 0,
             dropped: Vec::new(),
             rewrite: Vec::new(),
+            tabs: Vec::new(),
         };
+        // Secrets stored before they were bound to their hosts belong to the settings they
+        // were used with: the rep's own, before any policy is laid over them.
+        let user = driver.config.user.clone();
+        driver.credentials.bind_unbound(|id| binding(&user, id));
         if let Err(e) = driver.lay_policy(policy, now) {
             driver.record_problem("policy_invalid", &e, now);
         }
@@ -226,10 +267,22 @@ impl Driver {
     /// waits for them is told to send again ([`Driver::is_done`] stays false for them).
     pub fn restore(&mut self, snapshot: Snapshot, boot_id: u64, now: Timestamp) {
         self.drop_queued();
+        for r in snapshot.records(StoreName::Meta) {
+            if r.key == TABS_KEY {
+                self.tabs = r.decode().unwrap_or_default();
+            } else if r.key == POISON_KEY {
+                if let Some(book) = r.decode::<PoisonBook>() {
+                    self.diagnostics.traps = self.diagnostics.traps.max(book.traps);
+                    self.diagnostics.parked = book.parked;
+                }
+            }
+        }
         let settings = self.settings().clone();
         self.engine = Engine::new(self.options.clone());
         self.restored = true;
         self.diagnostics.restores += 1;
+        // A policy laid over the settings while the worker was stopped may have moved a host.
+        self.drop_moved_credentials(None, now);
         if let Some(progress) = snapshot.records(StoreName::Meta).iter().find(|r| r.key == grants::PROGRESS_KEY).and_then(Record::decode) {
             self.grants.progress = progress;
         }
@@ -329,18 +382,110 @@ impl Driver {
     /// decoded call and kind; the key names the fact for [`Driver::softphone_unsaved`]. An
     /// accepted message is answered `ok` only once [`Driver::is_done`] for the ticket taken
     /// after this call.
-    pub fn softphone(&mut self, origin: &str, from_frame: bool, data: &Value, now: Timestamp) -> (Answer, Option<String>) {
+    ///
+    /// `tab` is the tab of the content script that relayed it: a call it reports is one that
+    /// tab's content scripts may then act on ([`Driver::allowed`]).
+    pub fn softphone(&mut self, origin: &str, from_frame: bool, data: &Value, tab: Option<i64>, now: Timestamp) -> (Answer, Option<String>) {
         let verdict = self.gate.check(origin, from_frame, data, &self.config.effective, now);
         self.diagnostics.softphone = self.gate.stats.clone();
         match verdict {
             Verdict::Rejected { detail, .. } => (Answer::rejected(format!("softphone message rejected: {detail}")), None),
-            Verdict::Repeat { event } => (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event }), None),
+            Verdict::Repeat { event } => {
+                self.reported(&event, tab, now);
+                (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event }), None)
+            }
             Verdict::Ignored { event } => (Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event }), None),
             Verdict::Accepted { input, key, event } => {
                 let notices = self.handle(input, now);
+                self.reported(&event, tab, now);
                 (Answer { notices, ..Answer::with(&Relayed { accepted: true, repeat: false, ignored: false, event: &event }) }, key)
             }
         }
+    }
+
+    /// Remembers that `tab` reported the event's call (written, so it outlives the worker).
+    fn reported(&mut self, event: &gate::Seen, tab: Option<i64>, now: Timestamp) {
+        let (Some(call), Some(tab)) = (&event.call, tab) else { return };
+        if self.tabs.iter().any(|(c, t, _)| c == call && *t == tab) {
+            return;
+        }
+        // A day is far more than any call plus the hour after it.
+        self.tabs.retain(|(_, _, at)| now.since(*at) < 86_400_000);
+        self.tabs.push((call.clone(), tab, now));
+        let record = Record::encode(TABS_KEY, false, now.0, &self.tabs);
+        self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed }));
+    }
+
+    /// Whether `sender` may send `intent` ([`Intent::allowed_from`]), and for a content script
+    /// acting on a call (its view, notes, picks, "log now"): only a call its own tab reported,
+    /// until [`CONTENT_SCRIPT_WINDOW_MS`] after the call ended. The page around a content
+    /// script is untrusted, so it cannot reach another tab's calls or old ones.
+    pub fn allowed(&self, intent: &Intent, sender: Sender, now: Timestamp) -> Result<(), String> {
+        intent.allowed_from(sender)?;
+        let Sender::ContentScript { tab } = sender else { return Ok(()) };
+        let call = match intent {
+            Intent::Call { call } => call,
+            Intent::Engine { input } => match input {
+                PageInput::NotesOpened { call }
+                | PageInput::NotesSaved { call, .. }
+                | PageInput::NotesCancelled { call }
+                | PageInput::ContactsPicked { call, .. }
+                | PageInput::LogNowRequested { call } => call,
+                _ => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        let reported = tab.is_some_and(|tab| self.tabs.iter().any(|(c, t, _)| c == call && *t == tab));
+        if !reported {
+            return Err("this page did not report that call".into());
+        }
+        match self.engine.call(call).map(|e| e.call.ended_at) {
+            None => Err("that call is not known".into()),
+            Some(Some(end)) if now.since(end) >= CONTENT_SCRIPT_WINDOW_MS => {
+                Err("the call ended more than an hour ago: log it from the call history".into())
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    // ---- traps -----------------------------------------------------------------------------
+
+    /// The module trapped (a panic aborts the release build) while handling `message`; the
+    /// shell started a fresh module, restored it from IndexedDB, and says so here. The trap is
+    /// counted (diagnostics, badge) and the message parked: [`Driver::is_parked`] recognises
+    /// its re-sends, which are answered without reaching the engine again, so one poison input
+    /// cannot trap the worker for ever. Answer once the ticket taken after this call is done.
+    pub fn poisoned(&mut self, message: &str, reason: &str, now: Timestamp) -> Answer {
+        /// Only the type, to name what was parked.
+        #[derive(serde::Deserialize)]
+        struct Typed {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let kind = serde_json::from_str::<Typed>(message).ok().and_then(|t| t.kind).unwrap_or_else(|| "unknown".into());
+        let kind: String = kind.chars().take(40).collect();
+        let reason: String = crate::engine::hygiene::scrub(reason).chars().take(300).collect();
+        let d = &mut self.diagnostics;
+        d.traps += 1;
+        d.parked.push_back(ParkedInput { at: now.0, kind: kind.clone(), reason: reason.clone(), fingerprint: fingerprint(message) });
+        while d.parked.len() > MAX_PARKED {
+            d.parked.pop_front();
+        }
+        self.record_problem("trap", &format!("{kind} parked: {reason}"), now);
+        let book = PoisonBook { traps: self.diagnostics.traps, parked: self.diagnostics.parked.clone() };
+        let record = Record::encode(POISON_KEY, false, now.0, &book);
+        self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Strict }));
+        Answer::with(&Parked { parked: true, traps: self.diagnostics.traps })
+    }
+
+    /// Whether `message` (an intent's JSON text, as the shell read it) is one the module trapped
+    /// on: answer it `parked`, never handle it.
+    pub fn is_parked(&self, message: &str) -> bool {
+        if self.diagnostics.parked.is_empty() {
+            return false;
+        }
+        let f = fingerprint(message);
+        self.diagnostics.parked.iter().any(|p| p.fingerprint == f)
     }
 
     /// The softphone fact named `key` was accepted but could not be written: forget it, so the
@@ -402,7 +547,8 @@ impl Driver {
         self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict }));
         self.config.user = user;
         self.config.locked = effective.locked;
-        self.config.effective = effective.settings.clone();
+        let before = std::mem::replace(&mut self.config.effective, effective.settings.clone());
+        self.drop_moved_credentials(Some(&before), now);
         let notices = self.handle(Input::SettingsChanged(effective.settings), now);
         #[derive(Serialize)]
         struct Kept {
@@ -428,7 +574,7 @@ impl Driver {
             settings: self.settings(),
             user: &self.config.user,
             locked: &self.config.locked,
-            connected: self.credentials.connected().collect(),
+            connected: self.settings().integrations.iter().filter(|i| self.is_connected(&i.id)).map(|i| &i.id).collect(),
             regions: regions_json(),
         })
     }
@@ -445,8 +591,9 @@ impl Driver {
         self.credentials.set_policy_apps(apps);
         self.config.policy = policy;
         self.config.locked = effective.locked;
-        self.config.effective = effective.settings.clone();
+        let before = std::mem::replace(&mut self.config.effective, effective.settings.clone());
         if self.restored {
+            self.drop_moved_credentials(Some(&before), now);
             self.handle(Input::SettingsChanged(effective.settings), now);
         }
         Ok(())
@@ -462,14 +609,55 @@ impl Driver {
         self.store_secret(integration, StoredSecret::api_token(token), now)
     }
 
-    /// Forgets an integration's credentials (disconnect).
-    pub fn clear_credentials(&mut self, integration: &IntegrationId) -> Answer {
+    /// Forgets an integration's credentials (disconnect), and the request that revokes its
+    /// OAuth tokens at the vendor where it documents one, for the shell to send once the
+    /// forgetting is written: only to the token host the secret was issued for.
+    pub fn clear_credentials(&mut self, integration: &IntegrationId) -> (Answer, Option<crm::HttpRequest>) {
+        let revoke = self.credentials.get(integration).filter(|_| self.is_connected(integration)).and_then(|s| {
+            let client = self.oauth_client(integration, "").ok()?;
+            oauth::revoke_request(&client, &s.token, s.refresh_token.as_ref())
+        });
         let batch = self.credentials.clear(integration);
         self.push(Effect::Persist(batch));
-        Answer::done()
+        (Answer::done(), revoke)
+    }
+
+    /// Whether `id` has credentials for the hosts the settings in force send it to.
+    pub fn is_connected(&self, id: &IntegrationId) -> bool {
+        self.credentials.is_connected(id, binding(self.settings(), id).as_ref())
+    }
+
+    /// Drops the stored credentials of every integration whose settings in force no longer
+    /// send them where they were issued (a `base_url` or `token_url` changed by the options
+    /// page, an import or a policy, or the integration removed): the rep reconnects.
+    /// `before`: the settings in force until now, when they changed: a `base_url` or
+    /// `token_url` edited within the same origin drops the credentials too.
+    fn drop_moved_credentials(&mut self, before: Option<&Settings>, now: Timestamp) {
+        let settings = self.config.effective.clone();
+        let urls = |s: &Settings, id: &IntegrationId| {
+            s.integrations.iter().find(|i| &i.id == id).map(|i| {
+                let token = match &i.auth {
+                    AuthKind::OAuth { token_url, .. } => token_url.trim_end_matches('/').to_owned(),
+                    AuthKind::ApiToken => String::new(),
+                };
+                (i.base_url.trim_end_matches('/').to_owned(), token)
+            })
+        };
+        let moved: Vec<IntegrationId> = self
+            .credentials
+            .stored()
+            .filter(|(id, s)| s.bound.is_none() || s.bound != binding(&settings, id) || before.is_some_and(|b| urls(b, id) != urls(&settings, id)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in moved {
+            let batch = self.credentials.clear(&id);
+            self.push(Effect::Persist(batch));
+            self.record_problem("credentials_dropped", &format!("{id}: its API or token URL changed; reconnect it"), now);
+        }
     }
 
     fn store_secret(&mut self, integration: IntegrationId, secret: StoredSecret, now: Timestamp) -> Answer {
+        let secret = StoredSecret { bound: binding(self.settings(), &integration), ..secret };
         let batch = self.credentials.set(&integration, secret, now);
         self.push(Effect::Persist(batch));
         let notices = self.handle(Input::CredentialsChanged { integration }, now);
@@ -493,7 +681,10 @@ impl Driver {
                     let patterns = self.settings().integrations.iter().find(|i| i.id == conv.integration).map(|i| i.access_patterns()).unwrap_or_default();
                     conv.finish(Err(CrmError::Transient { message: grants::missing_words(&patterns) }));
                 }
-                Phase::Start => match self.credentials.token(&conv.integration, now) {
+                Phase::Start if self.credentials.get(&conv.integration).is_some() && !self.settings().integrations.iter().any(|i| i.id == conv.integration) => {
+                    conv.finish(Err(CrmError::Permanent { message: format!("integration {} is not configured", conv.integration) }));
+                }
+                Phase::Start => match self.credentials.token(&conv.integration, binding(self.settings(), &conv.integration).as_ref(), now) {
                     credentials::TokenState::Missing => conv.finish(Err(credentials::missing(&conv.integration))),
                     credentials::TokenState::Wait => return Next::Wait,
                     credentials::TokenState::Refresh(stored) => match self.oauth_client(&conv.integration, "") {
@@ -607,7 +798,7 @@ impl Driver {
                 Refreshed::Failed
             }
             Ok(tokens) => {
-                let secret = StoredSecret::from_tokens(tokens, stored.refresh_token.clone());
+                let secret = StoredSecret { bound: stored.bound.clone(), ..StoredSecret::from_tokens(tokens, stored.refresh_token.clone()) };
                 let batch = self.credentials.refreshed(&conv.integration, secret, self.queued + 1, now);
                 self.push(Effect::Persist(batch));
                 Refreshed::Saving(self.ticket())
@@ -813,7 +1004,7 @@ impl Driver {
             .iter()
             .map(|i| {
                 let health = engine.health(&i.id);
-                let connected = self.credentials.is_connected(&i.id);
+                let connected = self.is_connected(&i.id);
                 let granted = self.grants.access.get(&i.id).copied();
                 let patterns = i.access_patterns();
                 let (word, tone) = match (connected, granted, health) {
@@ -842,7 +1033,7 @@ impl Driver {
                 }
             })
             .collect();
-        let connected = |id: &IntegrationId| self.credentials.is_connected(id);
+        let connected = |id: &IntegrationId| self.is_connected(id);
         let pages = self
             .settings()
             .softphone_pages
@@ -855,7 +1046,7 @@ impl Driver {
         Answer::with(&StateView {
             integrations,
             pages,
-            badge: self.badge(),
+            badge: self.badge(self.engine.now()),
             unresolved: engine.unresolved_count(),
             digest: engine.digest_meta(),
             checklist: grants::checklist(self.settings(), &connected, &self.grants),
@@ -863,10 +1054,12 @@ impl Driver {
         })
     }
 
-    /// The toolbar badge's text ("" hides it).
-    pub fn badge(&self) -> String {
+    /// The toolbar badge's text ("" hides it): slots that need a person, and inputs the
+    /// module trapped on in the last week.
+    pub fn badge(&self, now: Timestamp) -> String {
         let slots: Vec<Slot> = self.engine.slots().cloned().collect();
-        view::badge(&slots)
+        let parked = self.diagnostics.parked.iter().filter(|p| now.since(Timestamp(p.at)) < PARKED_ON_BADGE_MS).count();
+        view::badge(&slots, parked)
     }
 
     /// Every slot waiting for a person, with its candidates.
@@ -945,6 +1138,31 @@ fn regions_json() -> Option<Box<RawValue>> {
 /// Whether `op` creates a record, which must carry the rep as its owner.
 fn needs_owner(op: &CrmOp) -> bool {
     matches!(op, CrmOp::CreateCallLog { .. } | CrmOp::CreateContact { .. } | CrmOp::CreateMessageLog { .. })
+}
+
+/// Where `id`'s secret may be sent under `settings`: its API origin and, with OAuth, its token
+/// URL's origin. `None` when the integration is not configured or its URL is not one a secret
+/// may go to.
+pub fn binding(settings: &Settings, id: &IntegrationId) -> Option<credentials::Binding> {
+    let integ = settings.integrations.iter().find(|i| &i.id == id)?;
+    let token = match &integ.auth {
+        AuthKind::ApiToken => None,
+        AuthKind::OAuth { .. } => Some(crate::settings::origin(&integ.oauth_endpoints().token_url)?),
+    };
+    Some(credentials::Binding { api: crate::settings::origin(&integ.api_base())?, token })
+}
+
+/// FNV-1a over a message's JSON text: the same message re-sent has the same one.
+fn fingerprint(message: &str) -> String {
+    let h = message.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// The answer to a parked input, and to [`Driver::poisoned`].
+#[derive(Serialize)]
+pub struct Parked {
+    pub parked: bool,
+    pub traps: u64,
 }
 
 /// What a relayed softphone message became (the bridge hands `event` to the panel).
