@@ -17,9 +17,9 @@ const PAGES = `chrome-extension://${EXTENSION_ID}/extension/pages`;
 const CRMS = [
   { id: 'hs', kind: 'hubspot', label: 'HubSpot', auth: 'hubspot', paths: ['/oauth/authorize', '/oauth/v1/token'], realm: 'hubspot', base: 'hubspot', secret: 'page' },
   { id: 'pd', kind: 'pipedrive', label: 'Pipedrive', auth: 'pipedrive', paths: ['/oauth/authorize', '/oauth/token'], realm: 'pipedrive', base: '', secret: 'page' },
-  { id: 'sf', kind: 'salesforce', label: 'Salesforce sandbox', auth: 'salesforce-test', paths: ['/services/oauth2/authorize', '/services/oauth2/token'], realm: 'salesforce-sandbox', base: '', secret: 'policy' },
-  { id: 'zo', kind: 'zoho', label: 'Zoho CRM EU', auth: 'zoho-accounts-eu', paths: ['/oauth/v2/auth', '/oauth/v2/token'], realm: 'zoho-eu', base: '', secret: 'policy' },
-  { id: 'cl', kind: 'clio', label: 'Clio EU', auth: 'clio-eu', paths: ['/oauth/authorize', '/oauth/token'], realm: 'clio-eu', base: 'clio-eu', secret: 'policy' },
+  { id: 'sf', kind: 'salesforce', label: 'Salesforce sandbox', auth: 'salesforce-test', paths: ['/services/oauth2/authorize', '/services/oauth2/token'], realm: 'salesforce-sandbox', base: '', secret: 'policy', region: 'sandbox', regionLabel: 'Sandbox' },
+  { id: 'zo', kind: 'zoho', label: 'Zoho CRM EU', auth: 'zoho-accounts-eu', paths: ['/oauth/v2/auth', '/oauth/v2/token'], realm: 'zoho-eu', base: '', secret: 'policy', region: 'eu', regionLabel: 'Europe' },
+  { id: 'cl', kind: 'clio', label: 'Clio EU', auth: 'clio-eu', paths: ['/oauth/authorize', '/oauth/token'], realm: 'clio-eu', base: 'clio-eu', secret: 'policy', region: 'eu', regionLabel: 'Europe' },
 ];
 
 let world;
@@ -32,7 +32,7 @@ before(async () => {
   await world.emulator.admin('POST', 'users', { vendor: 'zoho-eu', users: [{ name: 'Erika Rep', email: 'erika@example.eu' }], replace: true });
   await world.configure({
     integrations: CRMS.map((c) => ({
-      id: c.id, kind: c.kind, label: c.label, base_url: c.base ? `${root}/${c.base}` : '',
+      id: c.id, kind: c.kind, label: c.label, region: c.region || '', base_url: c.base ? `${root}/${c.base}` : '',
       auth: {
         type: 'oauth',
         // From the page: the rep types the company's app; from the policy: left empty.
@@ -80,6 +80,8 @@ test('Connect runs launchWebAuthFlow: the vendor consent page opens, the rep all
   const page = await options();
   for (const c of CRMS) {
     const card = page.locator(`#integration-${c.id}`);
+    // The region the rep picked is what the card shows (the emulator stands at its addresses).
+    if (c.region) assert.equal(await card.locator(`#f-integrations-${c.id}-region option:checked`).innerText(), c.regionLabel, `${c.id}: region`);
     const connect = card.getByRole('button', { name: /^Connect / });
     const [popup] = await Promise.all([world.browser.context.waitForEvent('page'), connect.click()]);
     await popup.waitForLoadState('domcontentloaded');
