@@ -414,6 +414,20 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_keeps_who_is_connected() {
+        let id = IntegrationId::new("sf");
+        let mut c = Credentials::default();
+        c.set(&id, oauth(Some(NOW)), NOW);
+        let rep = Identity { id: "005A".into(), name: "Ada".into(), email: "ada@example.com".into(), ..Identity::default() };
+        c.identified(&id, &rep, NOW).unwrap();
+        let fresh = StoredSecret { token: Secret::new("new"), bound: Some(b()), ..StoredSecret::default() };
+        let Write::Put { record, .. } = &c.refreshed(&id, fresh, 1, NOW).writes[0] else { panic!("a put") };
+        assert_eq!(record.decode::<StoredSecret>().and_then(|s| s.identity()), Some(rep.clone()), "written with the secret");
+        c.saved_through(1);
+        assert_eq!(c.get(&id).and_then(StoredSecret::identity), Some(rep), "no second current-user request after a refresh");
+    }
+
+    #[test]
     fn a_dropped_write_hands_the_refreshed_secret_back_to_write_again() {
         let id = IntegrationId::new("pd");
         let mut c = Credentials::default();
