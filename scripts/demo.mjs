@@ -181,7 +181,7 @@ try {
   const out = path.join(ROOT, 'out', 'demo-audit.csv');
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, csv);
-  console.log(`audit trail: ${csv.trim().split('\n').length - 1} entries exported to ${out}`);
+  console.log(`audit trail: ${csv.trim().split('\n').length - 2} entries exported to ${out}`);
   say(failed ? 'done, with MISMATCHES (see ✗ above)' : 'done');
 } catch (err) {
   failed = true;

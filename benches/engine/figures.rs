@@ -130,6 +130,7 @@ fn settings() -> Settings {
             id: IntegrationId::new(id),
             kind,
             label: id.into(),
+            region: String::new(),
             base_url: format!("https://{id}.crm.example"),
             auth: Default::default(),
             auto_log: true,

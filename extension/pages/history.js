@@ -197,9 +197,21 @@ syncButton.addEventListener('click', () => busy(syncButton, async () => {
   }
   await load();
   const logged = result?.logged || [];
+  // What the worker says is not logged yet, and why (its words; the time is formatted here).
+  const waiting = (result?.report || []).flatMap((r) => [
+    ...(r.held ? [`${r.label}: ${r.held}`] : []),
+    ...r.unlogged.map((u) => {
+      const row = rows.find((x) => x.call.id === u.call);
+      const who = row ? `${callerName(row) || phone(row.call.their_number)} · ` : '';
+      return `${r.label}: ${who}${u.reason}${u.retry_at ? `, retrying at ${when(u.retry_at)}` : ''}`;
+    }),
+  ]);
+  const waitList = waiting.length ? h('ul', { class: 'sync-list', 'data-key': 'sync-waiting' }, waiting.map((t) => h('li', { text: t }))) : null;
   if (!logged.length) {
-    fill(messages, banner('success', 'Sync finished: nothing new to log', 'Every call that can be logged already is.'));
-    announce('Sync finished. Nothing new to log.');
+    fill(messages, waiting.length
+      ? banner('warning', 'Sync finished: nothing new logged', waitList)
+      : banner('success', 'Sync finished: nothing new to log', 'Every call that can be logged already is.'));
+    announce(waiting.length ? `Sync finished. ${plural(waiting.length, 'item')} not logged yet.` : 'Sync finished. Nothing new to log.');
     return;
   }
   // Name what was logged by finding the records in the rows the page shows.
@@ -209,9 +221,9 @@ syncButton.addEventListener('click', () => busy(syncButton, async () => {
     }
     return `${slot} → record ${records.join(', ')}`;
   });
-  fill(messages, banner('success', `Sync finished: logged ${plural(logged.length, 'item')}`,
-    h('ul', { class: 'sync-list' }, items.map((t) => h('li', { text: t })))));
-  announce(`Sync finished. Logged ${plural(logged.length, 'item')}.`);
+  fill(messages, banner(waiting.length ? 'warning' : 'success', `Sync finished: logged ${plural(logged.length, 'item')}`,
+    h('div', {}, h('ul', { class: 'sync-list' }, items.map((t) => h('li', { text: t }))), waitList)));
+  announce(`Sync finished. Logged ${plural(logged.length, 'item')}.${waiting.length ? ` ${plural(waiting.length, 'item')} not logged yet.` : ''}`);
 }, 'Syncing…'));
 
 /* ---------------------------------------------------------------- wiring */

@@ -203,6 +203,9 @@ function renderGeneral() {
       get: () => view('softphone_origins').join('\n'), set: (v) => { doc.softphone_origins = v.split('\n').map((s) => s.trim()).filter(Boolean); },
       attrs: { rows: 3, spellcheck: 'false' } }),
     h('div', { class: 'stack' },
+      input({ path: 'rep_email', id: 'f-rep_email', label: 'Your email in the CRMs', type: 'email',
+        help: 'With a token your team shares (a HubSpot private app), the CRM user with this email owns what Calltrail logs.',
+        get: () => view('rep_email') || '', set: (v) => { doc.rep_email = v.trim(); }, attrs: { autocomplete: 'email', spellcheck: 'false' } }),
       input({ path: 'default_country', id: 'f-default_country', label: 'Default country',
         help: 'Two-letter code (US, GB, DE…) used to read numbers stored without a country code.',
         get: () => view('default_country'), set: (v) => { doc.default_country = v.trim().toUpperCase(); },
@@ -289,9 +292,14 @@ function integrationCard(id) {
       get: () => integ.label, set: (v) => { integ.label = v; } }),
     isNew ? input({ path: p('id'), id: fid('id'), label: 'ID', help: 'A short unique name used in exports, the audit and policies.',
       get: () => integ.id, set: (v) => { integ.id = v.trim(); }, attrs: { spellcheck: 'false', autocomplete: 'off' } }) : null,
-    input({ path: p('base_url'), id: fid('base_url'), label: 'API base URL', type: 'url', locked: lockedWhole, wide: true,
-      help: 'Your account’s API address; instance and region URLs differ per customer (OAuth connections fill it in).',
-      get: () => integ.base_url, set: (v) => { integ.base_url = v.trim(); }, attrs: { placeholder: 'https://', spellcheck: 'false', autocomplete: 'off' } })));
+    regionField(integ, { p, fid, lockedWhole, rerenderCard })),
+    h('details', { class: 'advanced', open: !!integ.base_url && !connected },
+      h('summary', { text: 'Advanced: custom API address' }),
+      h('div', { class: 'fields' },
+        input({ path: p('base_url'), id: fid('base_url'), label: 'Custom API base URL (optional)', type: 'url', locked: lockedWhole, wide: true,
+          help: 'Leave empty: the address comes from the CRM and region, and signing in fills in your account’s own.',
+          get: () => integ.base_url, set: (v) => { integ.base_url = v.trim(); },
+          attrs: { placeholder: live?.api_base || 'From the CRM', spellcheck: 'false', autocomplete: 'off' } }))));
 
   const auth = authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard });
 
@@ -325,6 +333,24 @@ function integrationCard(id) {
   return card;
 }
 
+/** The CRM's regions (Rust's list); Salesforce also takes a My Domain name. */
+const myDomainOpen = new Set();
+function regionField(integ, { p, fid, lockedWhole, rerenderCard }) {
+  const regions = server.regions?.[integ.kind] || [];
+  const region = integ.region || '';
+  const mine = integ.kind === 'salesforce' && (myDomainOpen.has(integ.id) || !regions.some(([v]) => v === region));
+  const pick = regions.length > 1 ? select({ path: p('region'), id: fid('region'), label: 'Region', locked: lockedWhole,
+    help: 'Where your account lives. The API address and sign-in page follow from it.',
+    options: [...regions.map(([value, label]) => ({ value, label })), ...(integ.kind === 'salesforce' ? [{ value: '~', label: 'My Domain' }] : [])],
+    get: () => (mine ? '~' : region),
+    set: (v) => { if (v === '~') myDomainOpen.add(integ.id); else { myDomainOpen.delete(integ.id); integ.region = v; } },
+    onchange: rerenderCard }) : null;
+  const myDomain = mine ? input({ path: p('region'), id: fid('my_domain'), label: 'My Domain name', locked: lockedWhole,
+    help: 'The part before .my.salesforce.com (a sandbox: name--sandbox).', get: () => region, set: (v) => { integ.region = v.trim().toLowerCase(); },
+    attrs: { spellcheck: 'false', autocomplete: 'off' } }) : null;
+  return h('div', { class: 'stack' }, pick, myDomain);
+}
+
 function authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard }) {
   const type = integ.auth?.type || 'api_token';
   const group = h('div', { class: 'integ-group' }, h('h4', { text: 'Sign-in' }));
@@ -354,12 +380,20 @@ function authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard
   } else {
     const a = integ.auth;
     const setAuth = (k, v) => { integ.auth = { ...integ.auth, [k]: v }; };
+    const live = state?.integrations.find((i) => i.id === id);
+    const fromPolicy = live?.client_secret === 'policy';
     group.append(h('div', { class: 'fields' },
-      input({ path: `integrations.${id}.auth`, id: fid('client_id'), label: 'Client ID', locked: lockedWhole, get: () => a.client_id, set: (v) => setAuth('client_id', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off' } }),
-      input({ path: `integrations.${id}.auth`, id: fid('scopes'), label: 'Scopes', locked: lockedWhole, help: 'Separated by spaces; empty for the CRM’s defaults.',
-        get: () => (a.scopes || []).join(' '), set: (v) => setAuth('scopes', v.split(/\s+/).filter(Boolean)), attrs: { spellcheck: 'false' } }),
-      input({ path: `integrations.${id}.auth`, id: fid('auth_url'), label: 'Authorize URL (optional)', type: 'url', locked: lockedWhole, get: () => a.auth_url, set: (v) => setAuth('auth_url', v.trim()), attrs: { placeholder: 'The CRM’s default' } }),
-      input({ path: `integrations.${id}.auth`, id: fid('token_url'), label: 'Token URL (optional)', type: 'url', locked: lockedWhole, get: () => a.token_url, set: (v) => setAuth('token_url', v.trim()), attrs: { placeholder: 'The CRM’s default' } })));
+      input({ path: `integrations.${id}.auth`, id: fid('client_id'), label: 'Client ID', locked: lockedWhole,
+        help: 'Your company’s app for this CRM. Empty: the one your administrator set.',
+        get: () => a.client_id, set: (v) => setAuth('client_id', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off', placeholder: fromPolicy ? 'Set by your administrator' : '' } }),
+      clientSecretField(id, { fid, live, pending })),
+    h('details', { class: 'advanced' },
+      h('summary', { text: 'Advanced: scopes and OAuth addresses' }),
+      h('div', { class: 'fields' },
+        input({ path: `integrations.${id}.auth`, id: fid('scopes'), label: 'Scopes', locked: lockedWhole, help: 'Separated by spaces; empty for the CRM’s defaults.',
+          get: () => (a.scopes || []).join(' '), set: (v) => setAuth('scopes', v.split(/\s+/).filter(Boolean)), attrs: { spellcheck: 'false' } }),
+        input({ path: `integrations.${id}.auth`, id: fid('auth_url'), label: 'Authorize URL (optional)', type: 'url', locked: lockedWhole, get: () => a.auth_url, set: (v) => setAuth('auth_url', v.trim()), attrs: { placeholder: 'The CRM’s, for the region' } }),
+        input({ path: `integrations.${id}.auth`, id: fid('token_url'), label: 'Token URL (optional)', type: 'url', locked: lockedWhole, get: () => a.token_url, set: (v) => setAuth('token_url', v.trim()), attrs: { placeholder: 'The CRM’s, for the region' } }))));
     const kindLabel = KINDS.find((k) => k.kind === integ.kind)?.label || integ.kind;
     const connect = h('button', { type: 'button', class: 'btn btn-primary', disabled: pending, 'aria-describedby': pending ? fid('connect-help') : null },
       icon('plug'), connected ? `Reconnect ${kindLabel}` : `Connect ${kindLabel}`);
@@ -367,9 +401,32 @@ function authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard
     group.append(h('div', { class: 'auth-row' }, connect, connected ? disconnectButton(id) : null,
       pending ? h('span', { class: 'muted small', id: fid('connect-help'), text: 'Save your changes first.' }) : null));
   }
+  const who = connected ? state?.integrations.find((i) => i.id === id)?.who : null;
+  if (who?.id) group.append(h('p', { class: 'small who', dataset: { owner: who.id } }, icon('check', { size: 14 }), `Connected as ${person(who)}: what Calltrail logs here is owned by this user.`));
+  else if (who?.note) group.append(h('p', { class: 'small who warn', role: 'status' }, icon('alert', { size: 14 }), `No owner: ${who.note}.`));
   group.append(out);
   results.set(id, out);
   return group;
+}
+
+/** "Name (email)", or whichever of them the CRM gave. */
+const person = (w) => (w.name && w.email ? `${w.name} (${w.email})` : w.name || w.email || w.id);
+
+/** The company's OAuth client secret: written to the worker's credential store, never shown. */
+function clientSecretField(id, { fid, live, pending }) {
+  const from = live?.client_secret;
+  const el = h('input', { type: 'password', id: fid('client_secret'), autocomplete: 'off', spellcheck: 'false',
+    placeholder: from === 'policy' ? 'Set by your administrator' : from ? '•••••••• (saved)' : 'Paste the client secret', 'aria-describedby': fid('client_secret-help') });
+  const save = h('button', { type: 'button', class: 'btn btn-s', disabled: pending }, from === 'settings' ? 'Replace' : 'Save');
+  const out = h('span', { class: 'result', 'aria-live': 'polite' });
+  save.addEventListener('click', () => busy(save, async () => {
+    const r = await send('set-credentials', { integration: id, client_secret: el.value });
+    if (r.ok) { el.value = ''; state = await ask('state'); await refreshConnection(id, 'Client secret saved in this browser.'); }
+    else { out.className = 'result bad'; fill(out, icon('x'), r.error); }
+  }, 'Saving…'));
+  return h('div', { class: 'field' }, h('label', { for: fid('client_secret'), text: 'Client secret' }),
+    h('div', { class: 'row' }, el, save), out,
+    h('div', { class: 'help', id: fid('client_secret-help'), text: pending ? 'Save your changes first.' : 'Kept in this browser’s credential store only; never shown again or exported.' }));
 }
 
 function disconnectButton(id) {
@@ -404,7 +461,9 @@ function testConnection(id, pending) {
     if (r.ok) {
       out.className = 'result ok';
       const m = r.data?.matches;
-      fill(out, icon('check'), m == null ? 'Connected.' : `Connected · ${plural(m, 'contact')} with ${number.value.trim() || 'the test number'}.`);
+      const w = r.data?.who;
+      const as = w?.id ? ` as ${person(w)}` : (w?.note ? ` · no owner: ${w.note}` : '');
+      fill(out, icon('check'), m == null ? `Connected${as}.` : `Connected${as} · ${plural(m, 'contact')} with ${number.value.trim() || 'the test number'}.`);
     } else {
       out.className = 'result bad';
       fill(out, icon('x'), r.error);
@@ -436,8 +495,12 @@ async function oauthConnect(id, out) {
   if (!redirect_url) return fail('Sign-in was cancelled.');
   const finish = await send('oauth-finish', { integration: id, redirect_url, state, verifier, redirect_uri });
   if (!finish.ok) return fail(finish.error);
+  // A first test asks the CRM who signed in (the owner of what is logged) and searches once.
+  const tested = await send('test-connection', { integration: id });
   await load({ keepMessages: true });
-  fill(messages, banner('success', 'Connected', 'Calltrail keeps the tokens in this browser and refreshes them as needed.'));
+  fill(messages, tested.ok
+    ? banner('success', 'Connected', 'Calltrail keeps the tokens in this browser and refreshes them as needed.')
+    : banner('warning', 'Connected, but the test search failed', tested.error));
 }
 
 /* ---------------------------------------------------------------- add, remove, save */
@@ -446,7 +509,7 @@ function addIntegration() {
   let n = 1;
   while (doc.integrations.some((i) => i.id === `${kind}-${n}`) || server.settings.integrations.some((i) => i.id === `${kind}-${n}`)) n += 1;
   doc.integrations.push({
-    id: `${kind}-${n}`, kind, label: '', base_url: '', auth: { type: 'api_token' }, auto_log: true, log_messages: true,
+    id: `${kind}-${n}`, kind, label: '', base_url: '', auth: { type: 'oauth', client_id: '', auth_url: '', token_url: '', scopes: [] }, auto_log: true, log_messages: true,
     conflict_rule: { rule: 'ask' }, placeholder: { enabled: false, template: 'New Lead - {phone}' },
   });
   changed();

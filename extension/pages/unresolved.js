@@ -79,7 +79,7 @@ function row(item) {
       h('div', { class: 'q-number', text: phone(item.their_number) }),
       c ? h('div', { class: 'q-meta', title: fullTime(c.started_at), text: `${c.direction === 'outbound' ? 'Outbound' : 'Inbound'} · ${when(c.started_at)}` }) : null),
     h('td', { class: 'crm' }, chip(item.label, 'accent'), h('div', { class: 'q-meta', text: item.detail })),
-    h('td', {}, item.status === 'unresolved' ? candidates(item, safe) : h('span', { class: 'muted small', text: 'Needs review: check the CRM, then dismiss.' })));
+    h('td', {}, item.status === 'unresolved' ? candidates(item, safe) : h('span', { class: 'muted small', text: item.hint })));
   return tr;
 }
 

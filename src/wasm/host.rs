@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use calltrail_core::crm::{CrmError, CrmOutput, HttpRequest, HttpResponse, Reply};
-use calltrail_core::driver::{Answer, Conversation, Driver, Next, Refreshed, Ticket, SETTINGS_KEY};
+use calltrail_core::driver::{Answer, Conversation, Driver, Next, Parked, Refreshed, Ticket, SETTINGS_KEY};
 use calltrail_core::engine::audit::{self, AuditEntry};
 use calltrail_core::engine::{slot, CallEntry, CrmRequest, Effect, EngineOptions, Input, Notice, Slot};
 use calltrail_core::intents::{AuditFilter, Intent, Sender};
@@ -143,18 +143,39 @@ impl Host {
 
     /// An intent from an extension page or a content script, already routed by
     /// `extension/lib/messages.js`; `sender` is `{kind: "extension_page"}` or
-    /// `{kind: "content_script", tab}`. Answers with a JSON-compatible value.
+    /// `{kind: "content_script", tab}`. Answers with a JSON-compatible value. A message the
+    /// module trapped on before ([`Host::poisoned`]) is answered `{ok: true, data: {parked:
+    /// true}}` and never handled again.
     pub async fn intent(&self, message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
-        let intent = super::json_text(&message).and_then(|t| Intent::from_json(&t));
+        let text = super::json_text(&message);
+        if text.as_deref().is_ok_and(|t| self.inner.driver.borrow().is_parked(t)) {
+            return to_js(&Answer::with(&Parked { parked: true, traps: self.inner.driver.borrow().diagnostics().traps }));
+        }
+        let intent = text.and_then(|t| Intent::from_json(&t));
         let sender = super::from_js::<Sender>(&sender).map_err(|e| format!("unknown sender: {e}"));
         let answer = match (intent, sender) {
             (Err(e), _) => Answer::rejected(format!("malformed intent: {e}")),
             (_, Err(e)) => Answer::rejected(e),
-            (Ok(intent), Ok(sender)) => match intent.allowed_from(sender) {
-                Err(e) => Answer::rejected(e),
-                Ok(()) => self.inner.clone().on_intent(intent, sender).await?,
-            },
+            (Ok(intent), Ok(sender)) => {
+                let allowed = self.inner.driver.borrow().allowed(&intent, sender, now());
+                match allowed {
+                    Err(e) => Answer::rejected(e),
+                    Ok(()) => self.inner.clone().on_intent(intent, sender).await?,
+                }
+            }
         };
+        to_js(&answer)
+    }
+
+    /// The module trapped while handling `message` (the shell saw the wasm call throw, started
+    /// this fresh module and restored it): the trap is counted in the diagnostics and on the
+    /// badge, and `message` is parked with `reason` so its re-sends never reach the engine.
+    /// Resolves once that is written.
+    pub async fn poisoned(&self, message: JsValue, reason: String) -> Result<JsValue, JsValue> {
+        let text = super::json_text(&message).unwrap_or_else(|_| "null".into());
+        let answer = self.inner.driver.borrow_mut().poisoned(&text, &reason, now());
+        let answer = self.inner.clone().settled(answer).await;
+        self.inner.update_badge();
         to_js(&answer)
     }
 
@@ -266,7 +287,7 @@ impl Inner {
     }
 
     fn update_badge(&self) {
-        let text = self.driver.borrow().badge();
+        let text = self.driver.borrow().badge(now());
         if *self.badge.borrow() != text {
             self.callbacks.set_badge.call1(&JsValue::NULL, &JsValue::from_str(&text)).ok();
             *self.badge.borrow_mut() = text;
@@ -319,7 +340,11 @@ impl Inner {
                 // repeat is merged by the engine (I5, I8).
                 // A frame of the extension's own page (the side panel) is hosted by Calltrail.
                 let hosted = sender == Sender::ExtensionPage;
-                let relayed = self.driver.borrow_mut().softphone(&origin, from_frame, hosted, &data, now);
+                let tab = match sender {
+                    Sender::ContentScript { tab } => tab,
+                    Sender::ExtensionPage => None,
+                };
+                let relayed = self.driver.borrow_mut().softphone(&origin, from_frame, hosted, &data, tab, now);
                 let answer = relayed.answer;
                 if answer.ok && !self.clone().committed().await {
                     if let Some(k) = relayed.key {
@@ -366,7 +391,11 @@ impl Inner {
             }
             Intent::Unresolved => self.driver.borrow().unresolved_view(),
             Intent::Audit { limit, filter } => Answer::with(&self.audit(limit, &filter).await?),
-            Intent::AuditCsv { limit, filter } => Answer::with(&audit::csv(&self.audit(limit, &filter).await?)),
+            Intent::AuditCsv { limit, filter } => {
+                let oldest = self.db.oldest(StoreName::Audit).await?.map(|r| Timestamp(r.at));
+                let covers = audit::covers(oldest, self.driver.borrow().settings().retention_days);
+                Answer::with(&audit::csv(&covers, &self.audit(limit, &filter).await?))
+            }
             Intent::SyncNow => {
                 let done = Promise::new(&mut |resolve: Function, _reject: Function| {
                     self.sync_waiters.borrow_mut().push(resolve);
@@ -385,13 +414,27 @@ impl Inner {
                 Ok(user) => self.replace_settings(user).await,
             },
             Intent::ExportSettings => Answer::with(self.driver.borrow().user_settings()),
-            Intent::SetCredentials { integration, token } => {
-                let answer = self.driver.borrow_mut().set_token(IntegrationId::new(integration), &token, now);
+            Intent::SetCredentials { integration, token, client_secret } => {
+                let id = IntegrationId::new(integration);
+                let answer = match client_secret {
+                    Some(secret) => self.driver.borrow_mut().set_client_secret(&id, &secret, now),
+                    None => self.driver.borrow_mut().set_token(id, &token, now),
+                };
                 self.settled(answer).await
             }
             Intent::ClearCredentials { integration } => {
-                let answer = self.driver.borrow_mut().clear_credentials(&IntegrationId::new(integration));
-                self.settled(answer).await
+                let (answer, revoke) = self.driver.borrow_mut().clear_credentials(&IntegrationId::new(integration));
+                let answer = self.clone().settled(answer).await;
+                if let (true, Some(request)) = (answer.ok, revoke) {
+                    // Forgotten first; the revoke is a courtesy to the vendor, and its failure
+                    // is only worth a line in the diagnostics.
+                    if let Reply::Response(r) = fetch(&request).await {
+                        if !(200..300).contains(&r.status) {
+                            self.driver.borrow_mut().record_problem("revoke_failed", &format!("the vendor answered {}", r.status), self::now());
+                        }
+                    }
+                }
+                answer
             }
             Intent::TestConnection { integration, number } => {
                 let conv = self.driver.borrow().test_connection(IntegrationId::new(integration), number.as_deref());

@@ -113,13 +113,7 @@ impl Db {
 
     /// Applies `batch` in one readwrite transaction and resolves when it has committed.
     pub async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
-        let mut names: Vec<StoreName> = batch
-            .writes
-            .iter()
-            .map(|w| match w {
-                Write::Put { store, .. } | Write::Delete { store, .. } => *store,
-            })
-            .collect();
+        let mut names: Vec<StoreName> = batch.writes.iter().flat_map(Write::stores).collect();
         names.sort();
         names.dedup();
         if names.is_empty() {
@@ -138,6 +132,7 @@ impl Db {
                     let os = object_store(&tx, *store)?;
                     os.delete(&JsValue::from_str(key)).map(drop)
                 }
+                Write::Prune { store, before, limit } => prune(&tx, *store, *before, *limit),
             };
             if let Err(e) = result {
                 tx.abort().ok();
@@ -173,11 +168,18 @@ impl Db {
 
     /// The newest `limit` records of `store` by `at` (index `at`, walked backwards).
     pub async fn newest(&self, store: StoreName, limit: u32) -> Result<Vec<Record>, StoreError> {
+        self.walk(store, limit, web_sys::IdbCursorDirection::Prev).await
+    }
+
+    /// The oldest record of `store` by `at`, if any.
+    pub async fn oldest(&self, store: StoreName) -> Result<Option<Record>, StoreError> {
+        Ok(self.walk(store, 1, web_sys::IdbCursorDirection::Next).await?.pop())
+    }
+
+    async fn walk(&self, store: StoreName, limit: u32, direction: web_sys::IdbCursorDirection) -> Result<Vec<Record>, StoreError> {
         let tx = self.transaction(&[store], "readonly", Durability::Relaxed)?;
         let index = object_store(&tx, store)?.index("at").map_err(tx_err)?;
-        let req = index
-            .open_cursor_with_range_and_direction(&JsValue::UNDEFINED, web_sys::IdbCursorDirection::Prev)
-            .map_err(tx_err)?;
+        let req = index.open_cursor_with_range_and_direction(&JsValue::UNDEFINED, direction).map_err(tx_err)?;
         let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let promise = {
             let out = out.clone();
@@ -279,6 +281,41 @@ impl Db {
         Reflect::set(&opts, &"durability".into(), &d.into()).map_err(tx_err)?;
         self.db.unchecked_ref::<DatabaseWithOptions>().transaction_with_options(&arr, mode, &opts).map_err(tx_err)
     }
+}
+
+/// Starts a [`Write::Prune`] in `tx`: a cursor over the `at` index below `before` deletes closed
+/// records (and a call's slots, by key range) until `limit` are gone; the transaction commits
+/// once the cursor is done.
+fn prune(tx: &IdbTransaction, store: StoreName, before: i64, limit: u32) -> Result<(), JsValue> {
+    let os = object_store(tx, store).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let slots = if store == StoreName::Calls { Some(object_store(tx, StoreName::Slots).map_err(|e| JsValue::from_str(&e.to_string()))?) } else { None };
+    let range = IdbKeyRange::upper_bound_with_open(&JsValue::from_f64(before as f64), true)?;
+    let req = os.index("at")?.open_cursor_with_range(&range)?;
+    let r = req.clone();
+    let mut left = limit;
+    let on_success = Closure::<dyn FnMut()>::new(move || {
+        let Some(c) = r.result().ok().filter(|c| !c.is_null() && !c.is_undefined()) else { return };
+        let c: web_sys::IdbCursorWithValue = c.unchecked_into();
+        let value = c.value().unwrap_or(JsValue::NULL);
+        let open = Reflect::get(&value, &"open".into()).ok().and_then(|v| v.as_f64()).unwrap_or(1.0);
+        if open == 0.0 && left > 0 {
+            left -= 1;
+            c.delete().ok();
+            if let (Some(slots), Some(key)) = (&slots, Reflect::get(&value, &"key".into()).ok().and_then(|k| k.as_string())) {
+                let prefix = format!("call|{key}|");
+                if let Ok(range) = IdbKeyRange::bound(&JsValue::from_str(&prefix), &JsValue::from_str(&format!("{prefix}\u{ffff}"))) {
+                    slots.delete(&range).ok();
+                }
+            }
+        }
+        if left > 0 {
+            c.continue_().ok();
+        }
+    });
+    req.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+    // The closure lives as long as the cursor; the cursor ends with the transaction.
+    on_success.forget();
+    Ok(())
 }
 
 /// Creates or migrates the schema from version `old` to `new` (normally [`SCHEMA_VERSION`]).

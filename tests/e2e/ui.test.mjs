@@ -357,7 +357,9 @@ test('audit: filter by CRM and outcome, export the CSV and parse it', async () =
   const shown = await page.locator('table.audit tbody tr').count();
   const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export').click()]);
   assert.match(download.suggestedFilename(), /^calltrail-audit-\d{4}-\d{2}-\d{2}\.csv$/);
-  const rows = parseCsv(await readFile(await download.path(), 'utf8'));
+  const [note, ...rows] = parseCsv(await readFile(await download.path(), 'utf8'));
+  // The first line says from when the export covers (older entries are pruned).
+  assert.match(note.join(','), /^# Calltrail audit trail from \d{4}-\d{2}-\d{2}T.* older than \d+ days are removed/);
   assert.deepEqual(rows[0], ['time', 'trigger', 'integration', 'call', 'contact', 'outcome', 'record']);
   const body = rows.slice(1).filter((r) => r.length > 1);
   assert.equal(body.length, shown, 'the CSV has the rows the page shows');

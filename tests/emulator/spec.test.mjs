@@ -177,6 +177,11 @@ test('Pipedrive v1 + v2 bodies conform to openapi.yaml / openapi-v2.yaml', async
   await exercise('pd1', '/notes', 'pipedrive', 'GET', '/v1/notes?person_id=1', { expect: 200 });
   await exercise('pd1', '/activityTypes', 'pipedrive', 'POST', '/v1/activityTypes', { body: { name: 'Fax', icon_key: 'document' }, expect: 200 });
   await exercise('pd1', '/activityTypes', 'pipedrive', 'GET', '/v1/activityTypes', { expect: 200 });
+  // Users: the current user (OAuth tokens are bound to one), the list, one by id, find.
+  await exercise('pd1', '/users/me', 'pipedrive', 'GET', '/v1/users/me', { expect: 200 });
+  await exercise('pd1', '/users', 'pipedrive', 'GET', '/v1/users', { expect: 200 });
+  await exercise('pd1', '/users/{id}', 'pipedrive', 'GET', '/v1/users/1', { expect: 200 });
+  await exercise('pd1', '/users/find', 'pipedrive', 'GET', '/v1/users/find?term=rep@&search_by_email=1', { expect: 200 });
   // The 401 body against the spec's unauthorized schema (documented on /users/me).
   const v401 = validator('pd1', '/users/me', 'GET', '401');
   const r401 = await t.call('pipedrive', 'GET', '/v1/callLogs', { auth: false });
@@ -225,6 +230,10 @@ test('Clio v4 bodies conform to openapi.json', async () => {
   await exercise('clio', '/notes.json', 'clio', 'GET', `/api/v4/notes.json?contact_id=${cid}&fields=id,subject,detail`, { expect: 200 });
   await exercise('clio', '/activities.json', 'clio', 'POST', '/api/v4/activities.json?fields=id,etag,type,date,quantity,note,created_at,updated_at', { body: { data: { type: 'TimeEntry', date: '2024-05-01', quantity: 125, note: 'Call', communication: { id: comm.body.data.id } } }, expect: 201 });
   await exercise('clio', '/activities.json', 'clio', 'GET', `/api/v4/activities.json?communication_id=${comm.body.data.id}&fields=id,type,quantity`, { expect: 200 });
+  const ufields = 'fields=id,etag,name,first_name,last_name,email,enabled,initials,subscription_type,account_owner,clio_connect,court_rules_default_attendee,default_calendar_id,phone_number,time_zone,roles,created_at,updated_at';
+  await exercise('clio', '/users/who_am_i.json', 'clio', 'GET', `/api/v4/users/who_am_i.json?${ufields}`, { expect: 200 });
+  await exercise('clio', '/users.json', 'clio', 'GET', `/api/v4/users.json?${ufields}`, { expect: 200 });
+  await exercise('clio', '/users/{id}.json', 'clio', 'GET', `/api/v4/users/345678901.json?${ufields}`, { expect: 200 });
   const r401 = await exercise('clio', '/contacts.json', 'clio', 'GET', '/api/v4/contacts.json', { headers: { authorization: 'Bearer nope' }, expect: 401 });
   assert.ok(r401.body.error.message);
   assert.deepEqual(failures.filter((f) => f.startsWith('clio')), []);

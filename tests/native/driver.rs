@@ -32,7 +32,7 @@ fn oauth_driver(store: &mut MemStore, expires_at: Option<Timestamp>) -> Driver {
     let mut hs = integration("hs", CrmKind::HubSpot);
     hs.auth = AuthKind::OAuth { client_id: "calltrail-app".into(), auth_url: String::new(), token_url: TOKEN_URL.into(), scopes: vec![] };
     settings.integrations.push(hs);
-    let secret = StoredSecret { token: Secret::new("access-1"), refresh_token: Some(Secret::new("refresh-1")), expires_at };
+    let secret = StoredSecret { token: Secret::new("access-1"), refresh_token: Some(Secret::new("refresh-1")), expires_at, identity: Vec::new(), bound: None };
     let secrets = [Record::encode("hs", false, NOW.0, &secret)];
     let mut driver = Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), Box::new(calltrail_core::zone::FixedZones::standard()), NOW);
     let snapshot = store.restore(&driver.restore_query(NOW));
@@ -348,4 +348,114 @@ fn a_restart_reuses_the_stored_zone_tables_until_the_machine_moves() {
     assert!(asked.get() > 0);
     assert_eq!(d.zones().local(), Some("Australia/Sydney"));
     assert_eq!(d.settings().conversation_zone(d.zones()), "Australia/Sydney");
+}
+
+/// Issue 12: a content script reads and acts only on calls its own tab reported, and only
+/// until an hour after they ended; the rule outlives the worker.
+#[test]
+fn content_scripts_act_only_on_their_tabs_calls_until_an_hour_after_the_end() {
+    use calltrail_core::driver::CONTENT_SCRIPT_WINDOW_MS;
+    use calltrail_core::intents::{Intent, PageInput, Sender};
+    use calltrail_core::model::CallId;
+    use crate::support::world::TAB;
+    let mut w = softphone_world();
+    let ringing = generic("call.ringing", "c1", json!({}));
+    assert!(w.softphone(SOFTPHONE, true, &ringing).ok);
+    let call = CallId::new("gen:c1");
+    let view = Intent::Call { call: call.clone() };
+    let notes = Intent::Engine { input: PageInput::NotesSaved { call: call.clone(), notes: "n".into() } };
+    let here = Sender::ContentScript { tab: Some(TAB) };
+    let there = Sender::ContentScript { tab: Some(TAB + 1) };
+    for intent in [&view, &notes] {
+        assert_eq!(w.driver.allowed(intent, here, w.now), Ok(()));
+        assert!(w.driver.allowed(intent, there, w.now).is_err(), "another tab's page");
+        assert!(w.driver.allowed(intent, Sender::ContentScript { tab: None }, w.now).is_err());
+        assert_eq!(w.driver.allowed(intent, Sender::ExtensionPage, w.now), Ok(()), "the extension's pages are trusted");
+    }
+    let other = Intent::Call { call: CallId::new("gen:someone-else") };
+    assert!(w.driver.allowed(&other, here, w.now).is_err(), "a call the tab never reported");
+    let ended = generic("call.ended", "c1", json!({ "answered_at": NOW.0 - 50_000, "ended_at": NOW.0 - 1_000 }));
+    assert!(w.softphone(SOFTPHONE, true, &ended).ok);
+    w.restart();
+    let end = NOW.plus_ms(-1_000);
+    assert_eq!(w.driver.allowed(&notes, here, end.plus_ms(CONTENT_SCRIPT_WINDOW_MS - 1)), Ok(()), "after a restart too");
+    let late = w.driver.allowed(&notes, here, end.plus_ms(CONTENT_SCRIPT_WINDOW_MS));
+    assert!(late.as_ref().is_err_and(|e| e.contains("more than an hour ago")), "{late:?}");
+    assert!(w.driver.allowed(&view, here, end.plus_ms(CONTENT_SCRIPT_WINDOW_MS)).is_err());
+    w.assert_clean();
+}
+
+/// Issue 12: an input the module trapped on is parked with its reason, counted in the
+/// diagnostics and on the badge (for a week), and never handed to the engine again, across
+/// worker starts.
+#[test]
+fn a_poisoned_input_is_parked_counted_and_never_handled_again() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, None);
+    let poison = json!({ "type": "softphone-event", "origin": SOFTPHONE, "from_frame": true, "data": { "calltrail": 1, "event": "call.ended", "call": { "id": "x" } } }).to_string();
+    assert!(!driver.is_parked(&poison));
+    let answer = driver.poisoned(&poison, "RuntimeError: unreachable executed (call +12125550100)", NOW);
+    assert!(answer.ok);
+    run_effects(&mut driver, &mut store);
+    assert!(driver.is_parked(&poison));
+    assert!(!driver.is_parked(r#"{"type":"state"}"#));
+    let d = driver.diagnostics();
+    assert_eq!((d.traps, d.parked.len()), (1, 1));
+    assert_eq!(d.parked[0].kind, "softphone-event");
+    assert!(!d.parked[0].reason.contains("2125550100"), "numbers are masked: {}", d.parked[0].reason);
+    assert_eq!(driver.badge(NOW), "1");
+    // A fresh module (the shell re-instantiates after a trap) reads it back.
+    let mut again = oauth_driver(&mut store, None);
+    assert!(again.is_parked(&poison));
+    assert_eq!((again.diagnostics().traps, again.badge(NOW.plus_hours(24 * 8))), (1, String::new()));
+    again.poisoned(r#"{"type":"call","call":"y"}"#, "trap", NOW);
+    assert_eq!(again.diagnostics().traps, 2);
+}
+
+/// Issue 12: credentials belong to their hosts. A `base_url` changed by an import (or a
+/// policy) drops them, and the old token is never sent to the new host.
+#[test]
+fn a_moved_base_url_drops_the_credentials_and_the_old_token_goes_nowhere() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, None);
+    assert!(driver.is_connected(&IntegrationId::new("hs")));
+    // Even on the same host: another path is another API.
+    let mut moved = driver.user_settings().clone();
+    moved.integrations[0].base_url = "https://hs.crm.example/other".into();
+    assert!(driver.replace_settings(moved, NOW).ok);
+    run_effects(&mut driver, &mut store);
+    assert!(store.get(StoreName::Secrets, "hs").is_none(), "dropped from the store");
+    assert!(!driver.is_connected(&IntegrationId::new("hs")));
+    let mut conv = driver.conversation(IntegrationId::new("hs"), search());
+    assert!(matches!(driver.step(&mut conv, NOW), Next::Done(Err(CrmError::Unauthorized { .. }))), "no request at all");
+    // The same by policy, for a secret the worker read at start (a policy set while it slept).
+    let mut store = MemStore::new();
+    let driver = oauth_driver(&mut store, None);
+    let secrets: Vec<Record> = store.prefix(StoreName::Secrets, "");
+    let mut d = Driver::new(driver.user_settings().clone(), json!({ "integrations": [{ "id": "hs", "base_url": "https://evil.example" }] }), &secrets, EngineOptions::default(), Box::new(crate::support::zones::Tzdb::default()), NOW);
+    let mut conv = d.conversation(IntegrationId::new("hs"), search());
+    assert!(matches!(d.step(&mut conv, NOW), Next::Done(Err(CrmError::Unauthorized { .. }))), "never sent to the policy's host");
+    // http:// is refused except to this computer.
+    let mut plain = driver.user_settings().clone();
+    plain.integrations[0].base_url = "http://api.hubapi.com".into();
+    let mut driver = oauth_driver(&mut MemStore::new(), None);
+    let refused = driver.replace_settings(plain, NOW);
+    assert!(!refused.ok && refused.error.as_deref().is_some_and(|e| e.contains("https")), "{refused:?}");
+}
+
+/// Issue 12: disconnecting revokes the OAuth tokens at the vendor, on the token URL's host.
+#[test]
+fn disconnecting_revokes_the_token_where_the_vendor_can() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, None);
+    let (answer, revoke) = driver.clear_credentials(&IntegrationId::new("hs"));
+    assert!(answer.ok);
+    let revoke = revoke.expect("HubSpot documents a refresh-token revoke");
+    assert_eq!((revoke.method, revoke.url.as_str()), (calltrail_core::crm::Method::Delete, "https://hs.crm.example/oauth/v1/refresh-tokens/refresh-1"));
+    run_effects(&mut driver, &mut store);
+    assert!(store.get(StoreName::Secrets, "hs").is_none());
+    let (_, none) = driver.clear_credentials(&IntegrationId::new("hs"));
+    assert!(none.is_none(), "nothing left to revoke");
+    driver.set_token(IntegrationId::new("pd"), "api-token", NOW);
+    assert!(driver.clear_credentials(&IntegrationId::new("pd")).1.is_none(), "an API token is revoked in the CRM");
 }

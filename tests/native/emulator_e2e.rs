@@ -632,6 +632,7 @@ fn working_day(emu: &Emulator, http: &Executor) -> Vec<(CrmKind, DayCost)> {
             conflict_rule: Default::default(),
             placeholder: Default::default(),
             marker_field: None,
+            region: String::new(),
         };
         i.placeholder.enabled = false;
         settings.integrations.push(i);

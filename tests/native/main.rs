@@ -5,8 +5,11 @@
 mod bench;
 mod connectors;
 mod driver;
+mod oauth;
 mod emulator_e2e;
 mod phone_table;
+mod resilience;
+mod robust;
 mod scenarios;
 mod shared_calls;
 mod simulator;

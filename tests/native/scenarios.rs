@@ -530,13 +530,21 @@ fn rate_limits_are_honoured_per_integration() {
     w.input(ended("c1", ANN, &w));
     assert_eq!(w.state("c1", "pd"), "logged");
     w.input(ended("c2", ANN, &w));
+    let asked = w.now;
     w.input(Input::DigestRequested);
-    // The sync-now run finished and reported; c1/c2 in hs are blocked for 90 s then logged.
+    // "Sync now" answers at once: HubSpot asked to wait 90 s, and the answer says so.
+    let report = w.notices.iter().rev().find_map(|n| match n {
+        Notice::DigestDone { sync: true, report, .. } => Some(report.clone()),
+        _ => None,
+    });
+    let hs = report.unwrap_or_default().into_iter().find(|r| r.integration == iid("hs")).expect("a line for HubSpot");
+    assert!(hs.held.as_deref().is_some_and(|h| h.starts_with("Retry-After ")), "{hs:?}");
+    let c1 = hs.unlogged.iter().find(|u| u.call == Some(CallId::new("c1"))).expect("c1 is reported");
+    assert!(c1.retry_at.is_some_and(|t| t > asked && t.since(asked) <= 90_000), "{c1:?}");
+    // Both are logged once the 90 s are over, without another sync.
     w.advance_mins(2);
-    w.input(Input::DigestRequested);
     assert_eq!(w.state("c1", "hs"), "logged");
     assert_eq!(w.state("c2", "hs"), "logged");
-    assert!(w.notices.iter().any(|n| matches!(n, Notice::DigestDone { sync: true, logged, .. } if !logged.is_empty())));
     w.assert_clean();
 }
 

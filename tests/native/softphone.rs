@@ -541,7 +541,7 @@ pub(crate) fn check_accepted(event: &SoftphoneEvent, now: i64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::robust::cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_json_never_panics(data in arb_message(), dt in -200_000_000_i64..200_000_000) {

@@ -139,6 +139,7 @@ fn write_effect(out: &mut String, e: &Effect) {
                         writeln!(out, "  put {} {} open={} at={} {}", store.as_str(), record.key, record.open, record.at, record.value).unwrap()
                     }
                     Write::Delete { store, key } => writeln!(out, "  delete {} {key}", store.as_str()).unwrap(),
+                    Write::Prune { store, before, limit } => writeln!(out, "  prune {} before={before} limit={limit}", store.as_str()).unwrap(),
                 }
             }
         }

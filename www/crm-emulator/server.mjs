@@ -3,10 +3,10 @@
 // port). Prints one JSON line {"ready":true,"port":N,...} on stdout when listening.
 // Also importable: `import { startEmulator } from './server.mjs'` for in-process tests.
 
-import { Emulator, VENDORS } from './lib/core.mjs';
+import { Emulator, VENDORS, REALM_KEYS } from './lib/core.mjs';
 import { pathToFileURL } from 'node:url';
 
-export { Emulator, VENDORS };
+export { Emulator, VENDORS, REALM_KEYS };
 
 export async function startEmulator({ port = 0 } = {}) {
   const emu = new Emulator();
@@ -41,7 +41,8 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     process.exit(1);
   }
   const bases = Object.fromEntries(VENDORS.map((v) => [v, emu.baseUrl(v)]));
-  process.stdout.write(JSON.stringify({ ready: true, port: emu.port, pid: process.pid, baseUrls: bases }) + '\n');
+  const realms = Object.fromEntries(REALM_KEYS.map((v) => [v, emu.baseUrl(v)]));
+  process.stdout.write(JSON.stringify({ ready: true, port: emu.port, pid: process.pid, baseUrls: bases, realms }) + '\n');
   const stop = async () => { await emu.close(); process.exit(0); };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

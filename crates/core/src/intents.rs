@@ -57,8 +57,16 @@ pub enum Intent {
     /// The same from the options page's form.
     SaveSettings { settings: Value },
     ExportSettings,
-    /// Store the API token of an integration.
-    SetCredentials { integration: String, token: String },
+    /// Store the API token of an integration, or with `client_secret` the company's OAuth client
+    /// secret for its client id (`""` forgets it); kept with the credentials, never in the
+    /// settings or a view.
+    SetCredentials {
+        integration: String,
+        #[serde(default)]
+        token: String,
+        #[serde(default)]
+        client_secret: Option<String>,
+    },
     /// Forget an integration's credentials (disconnect).
     ClearCredentials { integration: String },
     /// Run a real search against the CRM: proves the URL and the credentials.
@@ -199,7 +207,11 @@ mod tests {
             (json!({"type": "import-settings", "json": "{}"}), Intent::ImportSettings { json: "{}".into() }),
             (json!({"type": "save-settings", "settings": {"a": 1}}), Intent::SaveSettings { settings: json!({"a": 1}) }),
             (json!({"type": "export-settings"}), Intent::ExportSettings),
-            (json!({"type": "set-credentials", "integration": "hs", "token": "t"}), Intent::SetCredentials { integration: "hs".into(), token: "t".into() }),
+            (json!({"type": "set-credentials", "integration": "hs", "token": "t"}), Intent::SetCredentials { integration: "hs".into(), token: "t".into(), client_secret: None }),
+            (
+                json!({"type": "set-credentials", "integration": "hs", "client_secret": "s"}),
+                Intent::SetCredentials { integration: "hs".into(), token: String::new(), client_secret: Some("s".into()) },
+            ),
             (json!({"type": "clear-credentials", "integration": "hs"}), Intent::ClearCredentials { integration: "hs".into() }),
             (json!({"type": "test-connection", "integration": "hs"}), Intent::TestConnection { integration: "hs".into(), number: None }),
             (

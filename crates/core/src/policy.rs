@@ -29,7 +29,10 @@ pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError
         SettingsError::Invalid { field, problem: problem.into() }
     };
     let policy = match policy {
-        Value::Null => return Ok(Effective { settings: user.clone(), locked: Vec::new(), overridden: Vec::new() }),
+        Value::Null => {
+            user.validate()?;
+            return Ok(Effective { settings: user.clone(), locked: Vec::new(), overridden: Vec::new() });
+        }
         Value::Object(m) => m,
         _ => return Err(invalid("", "must be an object")),
     };
@@ -74,6 +77,8 @@ pub fn apply(user: &Settings, policy: &Value) -> Result<Effective, SettingsError
                 }
             }
             ("digest" | "integrations", _) => return Err(invalid(key, "has the wrong type")),
+            // The company's OAuth clients are credentials, read by the driver, never settings.
+            ("oauth_clients", _) => {}
             (_, v) => {
                 if doc_map.get(key).is_some_and(|old| old != v) {
                     overridden.push(key.clone());

@@ -38,6 +38,13 @@ pub struct Settings {
     /// A number that calls (or texts) again within this many minutes of a search reuses that
     /// search's match instead of asking the CRM again; 0 searches every time.
     pub repeat_caller_window_mins: u32,
+    /// The rep's email: with a token the rep shares with others (a HubSpot private app), the
+    /// CRM user with this email owns what Calltrail logs.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rep_email: String,
+    /// Logged calls, their slots and audit entries older than this many days are pruned;
+    /// nothing open (waiting, failed, needing a person) ever is.
+    pub retention_days: u32,
 }
 
 impl Default for Settings {
@@ -53,6 +60,8 @@ impl Default for Settings {
             active_call_delay_mins: 3,
             conversation_time_zone: None,
             repeat_caller_window_mins: 15,
+            rep_email: String::new(),
+            retention_days: 180,
         }
     }
 }
@@ -152,6 +161,10 @@ pub struct DigestSettings {
     pub quiet_time_zone: String,
     /// The furthest a catch-up run (the first after quiet hours or an outage) reaches back.
     pub catch_up_max_hours: u32,
+    /// How long work that already has a match, notes or picks waits to be logged (a browser
+    /// closed over a long weekend); past it the rep is shown what was not logged. The search
+    /// for contacts created after a call keeps the lookback and catch-up bounds above.
+    pub max_wait_days: u32,
 }
 
 /// Civil time for the digest: quiet hours are checked instant → local time in the configured
@@ -199,6 +212,7 @@ impl Default for DigestSettings {
             quiet_end_hour: 7,
             quiet_time_zone: "America/New_York".into(),
             catch_up_max_hours: 24,
+            max_wait_days: 7,
         }
     }
 }
@@ -211,7 +225,13 @@ pub struct IntegrationSettings {
     /// What the rep calls it ("HubSpot - EMEA").
     #[serde(default)]
     pub label: String,
-    /// API base URL; instance and region URLs differ per customer.
+    /// The vendor's region (a Zoho data centre, a Clio region, a Salesforce sandbox or My
+    /// Domain name; see [`crate::crm::oauth::regions`]); `""` is the vendor's default.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// API base URL; `""` takes it from the vendor and region, and an OAuth connection fills in
+    /// the account's own (Salesforce `instance_url`, Zoho and Pipedrive `api_domain`).
+    #[serde(default)]
     pub base_url: String,
     #[serde(default)]
     pub auth: AuthKind,
@@ -361,16 +381,36 @@ impl IntegrationSettings {
     /// The sites the worker must be allowed to fetch for this integration: its API, and its
     /// OAuth token endpoint when it has one, as browser match patterns (one host each).
     pub fn access_patterns(&self) -> Vec<String> {
-        let mut urls = vec![self.base_url.as_str()];
-        if let AuthKind::OAuth { token_url, .. } = &self.auth {
-            if !token_url.is_empty() {
-                urls.push(token_url);
-            }
+        let mut urls = vec![self.api_base()];
+        if let AuthKind::OAuth { .. } = &self.auth {
+            urls.push(self.oauth_endpoints().token_url);
         }
-        let mut out: Vec<String> = urls.into_iter().filter_map(crate::web::Origin::of).map(|o| o.pattern()).collect();
+        let mut out: Vec<String> = urls.iter().filter_map(|u| crate::web::Origin::of(u)).map(|o| o.pattern()).collect();
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The API base URL without a trailing slash: `base_url`, or the vendor's for the region.
+    pub fn api_base(&self) -> String {
+        match self.base_url.trim().trim_end_matches('/') {
+            "" => crate::crm::oauth::api_base(self.kind, &self.region),
+            url => url.to_owned(),
+        }
+    }
+
+    /// The OAuth server: the settings' URLs where given, else the vendor's for the region.
+    pub fn oauth_endpoints(&self) -> crate::crm::oauth::Endpoints {
+        let mut e = crate::crm::oauth::endpoints(self.kind, &self.region);
+        if let AuthKind::OAuth { auth_url, token_url, .. } = &self.auth {
+            if !auth_url.trim().is_empty() {
+                e.authorize_url = auth_url.trim().to_owned();
+            }
+            if !token_url.trim().is_empty() {
+                e.token_url = token_url.trim().to_owned();
+            }
+        }
+        e
     }
 
     /// The label the rep gave it, or its id.
@@ -418,6 +458,16 @@ impl Settings {
         if d.catch_up_max_hours == 0 || d.catch_up_max_hours > 24 * 7 {
             return bad(FieldPath::keys(&["digest", "catch_up_max_hours"]), "must be between 1 and 168");
         }
+        let email = self.rep_email.trim();
+        if !email.is_empty() && !(email.len() <= 254 && email.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.')) && !email.contains(char::is_whitespace)) {
+            return bad(FieldPath::keys(&["rep_email"]), "must be an email address");
+        }
+        if d.max_wait_days == 0 || d.max_wait_days > 30 {
+            return bad(FieldPath::keys(&["digest", "max_wait_days"]), "must be between 1 and 30");
+        }
+        if !(30..=3650).contains(&self.retention_days) {
+            return bad(FieldPath::keys(&["retention_days"]), "must be between 30 and 3650");
+        }
         if self.active_call_delay_mins > 24 * 60 {
             return bad(FieldPath::keys(&["active_call_delay_mins"]), "must be at most 1440");
         }
@@ -463,9 +513,18 @@ impl Settings {
             if integ.id.as_str().is_empty() || !seen.insert(integ.id.clone()) {
                 return bad(at("id"), "must be present and unique");
             }
-            let url = integ.base_url.trim_end_matches('/');
-            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
-                return bad(at("base_url"), "must be an http(s) URL");
+            if !crate::crm::oauth::is_region(integ.kind, &integ.region) {
+                return bad(at("region"), "is not a region of this CRM");
+            }
+            if origin(&integ.api_base()).is_none() {
+                return bad(at("base_url"), "must be an https URL (http only for this computer: localhost, 127.0.0.1)");
+            }
+            if let AuthKind::OAuth { auth_url, token_url, .. } = &integ.auth {
+                for (name, url) in [("auth.auth_url", auth_url), ("auth.token_url", token_url)] {
+                    if !url.is_empty() && origin(url).is_none() {
+                        return bad(at(name), "must be an https URL (http only for this computer: localhost, 127.0.0.1)");
+                    }
+                }
             }
             if integ.placeholder.enabled && !integ.placeholder.template.contains("{phone}") {
                 return bad(at("placeholder.template"), "must contain {phone}");
@@ -487,6 +546,28 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// The origin (`https://host[:port]`, lower case) of a URL credentials may be sent to: `https:`,
+/// or `http:` to this computer only (`localhost`, `127.x.x.x`, `[::1]`: the local CRM
+/// emulator). `None` for anything else, a URL with user info (`https://a@b`) included. Secrets
+/// are bound to these origins ([`crate::driver::credentials`]).
+pub fn origin(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("").to_ascii_lowercase();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or("").to_owned(),
+    };
+    let port = authority.strip_prefix(&host).unwrap_or("");
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        && (port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()));
+    let loopback = host == "localhost" || host == "[::1]" || host.strip_prefix("127.").is_some_and(|r| r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok()));
+    let ok = host_ok && (scheme == "https" || (scheme == "http" && loopback)) && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| format!("{scheme}://{authority}"))
 }
 
 #[cfg(test)]
@@ -539,6 +620,48 @@ mod tests {
     }
 
     #[test]
+    fn credentials_go_to_https_or_to_this_computer_only() {
+        for (url, want) in [
+            ("https://api.hubapi.com", Some("https://api.hubapi.com")),
+            ("https://Acme.my.salesforce.com/", Some("https://acme.my.salesforce.com")),
+            ("http://127.0.0.1:8790/hubspot", Some("http://127.0.0.1:8790")),
+            ("http://localhost:3000", Some("http://localhost:3000")),
+            ("http://[::1]:9/x", Some("http://[::1]:9")),
+            ("http://api.hubapi.com", None),
+            ("http://127.0.0.1.evil.example", None),
+            ("http://128.0.0.1", None),
+            ("https://user@api.hubapi.com", None),
+            ("https://api.hubapi.com:99999", None),
+            ("https:///x", None),
+            ("ftp://x.example", None),
+            ("javascript:alert(1)", None),
+            ("https://a b.example", None),
+        ] {
+            assert_eq!(origin(url).as_deref(), want, "{url}");
+        }
+        let err = Settings::from_json(r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"http://api.hubapi.com"}]}"#).unwrap_err();
+        assert_eq!(err.field().map(|f| f.to_string()), Some("integrations[0].base_url".into()));
+        let err = Settings::from_json(r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"https://api.hubapi.com","auth":{"type":"oauth","client_id":"c","auth_url":"","token_url":"http://tokens.example/t","scopes":[]}}]}"#).unwrap_err();
+        assert_eq!(err.field().map(|f| f.to_string()), Some("integrations[0].auth.token_url".into()));
+    }
+
+    #[test]
+    fn waiting_work_and_retention_are_bounded() {
+        for (doc, field) in [
+            (r#"{"digest":{"max_wait_days":0}}"#, "digest.max_wait_days"),
+            (r#"{"digest":{"max_wait_days":31}}"#, "digest.max_wait_days"),
+            (r#"{"retention_days":29}"#, "retention_days"),
+            (r#"{"retention_days":3651}"#, "retention_days"),
+        ] {
+            let err = Settings::from_json(doc).unwrap_err();
+            assert_eq!(err.field().map(|f| f.to_string()), Some(field.into()), "{doc}");
+        }
+        let s = Settings::from_json(r#"{"digest":{"max_wait_days":14},"retention_days":365}"#).unwrap();
+        assert_eq!((s.digest.max_wait_days, s.retention_days), (14, 365));
+        assert_eq!((Settings::default().digest.max_wait_days, Settings::default().retention_days), (7, 180));
+    }
+
+    #[test]
     fn a_refusal_names_the_field_it_is_about() {
         let cases = [
             (r#"{"integrations":[{"id":"a","kind":"hubspot","base_url":"ftp://x"}]}"#, Some(r#"["integrations",0,"base_url"]"#)),
@@ -555,7 +678,7 @@ mod tests {
             assert_eq!(got.as_deref(), want, "{doc}: {err}");
         }
         let err = Settings::from_json(cases[0].0).unwrap_err();
-        assert_eq!(err.to_string(), "integrations[0].base_url: must be an http(s) URL");
+        assert_eq!(err.to_string(), "integrations[0].base_url: must be an https URL (http only for this computer: localhost, 127.0.0.1)");
         let ok = r#"{"integrations":[{"id":"a","kind":"salesforce","base_url":"https://x.example","marker_field":"Calltrail_Marker__c"}]}"#;
         assert_eq!(Settings::from_json(ok).unwrap().integrations[0].marker_field.as_deref(), Some("Calltrail_Marker__c"));
     }

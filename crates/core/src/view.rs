@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CallEntry, Slot, SlotState};
-use crate::model::{Call, Contact, IntegrationId, RecordId, Timestamp};
+use crate::model::{Call, Contact, CrmKind, IntegrationId, RecordId, Timestamp};
 use crate::phone::E164;
-use crate::settings::Settings;
+use crate::settings::{origin, IntegrationSettings, Settings};
 
 /// A call's status in one integration, as the history shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -228,6 +228,7 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
             if slot.is_none() && !entry.ended {
                 describe_pop(&mut v, entry.call.started_at, now);
             }
+            safe_links(&mut v, Some(integ));
             let matched = v.matches.as_ref().is_some_and(|m| !m.is_empty());
             // After hang-up, picks can still change a slot whose log has not started.
             let untouched = slot.is_none_or(|s| {
@@ -244,6 +245,7 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
         if !settings.integrations.iter().any(|i| i.id == slot.integration) {
             let mut v = slot_view(slot, format!("{} (removed)", slot.integration), now);
             v.can_log_manually = false;
+            safe_links(&mut v, None);
             views.push(v);
         }
     }
@@ -255,6 +257,32 @@ pub fn call_view(entry: &CallEntry, slots: &[Slot], settings: &Settings, now: Ti
         result_word: entry.call.result.word(),
         notes_opened: entry.notes_opened,
         slots: views,
+    }
+}
+
+/// A CRM link a page may render as a link: an `https:` URL on the integration's own web host
+/// (its API origin, where Salesforce and Clio records live, or HubSpot's app host
+/// `app[-<region>].hubspot.com`), or an `http:` one on this computer when the integration itself
+/// is there (the local emulator). Anything else (another host, `javascript:`, a CRM reply
+/// pointing elsewhere) is `None`, and the page shows the name as text.
+pub fn crm_link(integ: Option<&IntegrationSettings>, url: &str) -> Option<String> {
+    let integ = integ?;
+    let link = origin(url)?;
+    let host = link.strip_prefix("https://");
+    let hubspot_app = integ.kind == CrmKind::HubSpot
+        && host.and_then(|h| h.strip_suffix(".hubspot.com")).is_some_and(|p| {
+            p == "app" || p.strip_prefix("app-").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+        });
+    (hubspot_app || origin(&integ.base_url).as_deref() == Some(link.as_str())).then(|| url.trim().to_owned())
+}
+
+/// Keeps only the links [`crm_link`] allows in a slot's contacts and matches.
+fn safe_links(v: &mut SlotView, integ: Option<&IntegrationSettings>) {
+    for c in &mut v.contacts {
+        c.url = c.url.as_deref().and_then(|u| crm_link(integ, u));
+    }
+    for c in v.matches.iter_mut().flatten() {
+        c.url = c.url.as_deref().and_then(|u| crm_link(integ, u)).map(Into::into);
     }
 }
 
@@ -350,7 +378,7 @@ fn minutes_words(ms: i64) -> String {
 pub struct UnresolvedView {
     pub slot: String,
     /// `unresolved`: choose among `candidates`; `needs_review`: look in the CRM (no candidates),
-    /// then dismiss.
+    /// then dismiss; `failed`: log again from the history, or dismiss.
     pub status: Status,
     pub word: &'static str,
     pub integration: IntegrationId,
@@ -359,6 +387,8 @@ pub struct UnresolvedView {
     pub their_number: Option<E164>,
     pub candidates: Vec<Contact>,
     pub detail: String,
+    /// What the rep can do about it, in words.
+    pub hint: &'static str,
 }
 
 /// The unresolved queue from the open slots: "ask" conflicts and outcomes needing review.
@@ -366,13 +396,18 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
     let mut out: Vec<UnresolvedView> = slots
         .iter()
         .filter_map(|s| {
-            let (status, candidates, detail) = match &s.state {
+            let integ = settings.integrations.iter().find(|i| i.id == s.integration);
+            let (status, mut candidates, detail) = match &s.state {
                 SlotState::Unresolved { candidates } => {
                     (Status::Unresolved, candidates.clone(), format!("{} contacts match", candidates.len()))
                 }
                 SlotState::NeedsReview { reason } => (Status::NeedsReview, Vec::new(), reason.clone()),
+                SlotState::Failed { reason } => (Status::Failed, Vec::new(), reason.clone()),
                 _ => return None,
             };
+            for c in &mut candidates {
+                c.url = c.url.as_deref().and_then(|u| crm_link(integ, u)).map(Into::into);
+            }
             let call = s.call_id().and_then(|id| calls.iter().find(|c| &c.call.id == id)).map(|c| c.call.clone());
             let label = settings
                 .integrations
@@ -390,6 +425,11 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
                 call,
                 candidates,
                 detail,
+                hint: match status {
+                    Status::Unresolved => "Choose the contact to log to.",
+                    Status::NeedsReview => "Needs review: check the CRM, then dismiss.",
+                    _ => "Not logged: log it again from the history, or dismiss.",
+                },
             })
         })
         .collect();
@@ -398,12 +438,14 @@ pub fn unresolved(slots: &[Slot], calls: &[CallEntry], settings: &Settings) -> V
     out
 }
 
-/// The toolbar badge: how many slots need a person (unresolved, review, failed). Empty at zero.
-pub fn badge(slots: &[Slot]) -> String {
-    let n = slots
-        .iter()
-        .filter(|s| matches!(s.state, SlotState::Unresolved { .. } | SlotState::NeedsReview { .. } | SlotState::Failed { .. }))
-        .count();
+/// The toolbar badge: how many slots need a person (unresolved, review, failed), plus `more`
+/// (inputs the worker parked after a trap). Empty at zero.
+pub fn badge(slots: &[Slot], more: usize) -> String {
+    let n = more
+        + slots
+            .iter()
+            .filter(|s| matches!(s.state, SlotState::Unresolved { .. } | SlotState::NeedsReview { .. } | SlotState::Failed { .. }))
+            .count();
     match n {
         0 => String::new(),
         1..=99 => n.to_string(),
@@ -424,6 +466,7 @@ mod tests {
             id: id.into(),
             kind,
             label: id.to_uppercase(),
+            region: String::new(),
             base_url: "https://crm.example".into(),
             auth: Default::default(),
             auto_log: true,
@@ -508,6 +551,47 @@ mod tests {
         assert!(!v.can_log_now, "only picks wait for the active-call delay");
     }
 
+    /// Issue 12: a CRM link is a link only on the integration's own web host; a CRM reply (or a
+    /// record) pointing anywhere else is shown as text.
+    #[test]
+    fn crm_links_stay_on_the_integrations_own_host() {
+        let mut hs = settings().integrations[0].clone();
+        hs.base_url = "https://api.hubapi.com".into();
+        let mut sf = hs.clone();
+        sf.kind = CrmKind::Salesforce;
+        sf.base_url = "https://acme.my.salesforce.com".into();
+        let mut local = hs.clone();
+        local.base_url = "http://127.0.0.1:8790/hubspot".into();
+        for (integ, url, ok) in [
+            (&hs, "https://app.hubspot.com/contacts/1/record/0-1/7", true),
+            (&hs, "https://app-eu1.hubspot.com/contacts/1/record/0-1/7", true),
+            (&hs, "https://app.hubspot.com.evil.example/x", false),
+            (&hs, "http://app.hubspot.com/x", false),
+            (&hs, "https://evil.example/app.hubspot.com", false),
+            (&hs, "javascript:alert(1)//https://app.hubspot.com", false),
+            (&sf, "https://acme.my.salesforce.com/lightning/r/Contact/003/view", true),
+            (&sf, "https://other.my.salesforce.com/lightning/r/Contact/003/view", false),
+            (&sf, "https://app.hubspot.com/x", false),
+            (&local, "http://127.0.0.1:8790/hubspot/x", true),
+            (&local, "http://127.0.0.1:8791/x", false),
+        ] {
+            assert_eq!(crm_link(Some(integ), url).is_some(), ok, "{} {url}", integ.base_url);
+        }
+        assert_eq!(crm_link(None, "https://app.hubspot.com/x"), None, "a removed integration has no host");
+        // In a view: the slot's contacts and the call pop's matches alike.
+        let s = Settings { integrations: vec![hs], ..Settings::default() };
+        let mut e = entry();
+        let mut evil = contact("8", "Eve");
+        evil.url = Some("https://evil.example/8".into());
+        let mut good = contact("9", "Ada");
+        good.url = Some("https://app.hubspot.com/contacts/1/record/0-1/9".into());
+        e.matches.insert("hs".into(), crate::engine::CallMatches { at: Timestamp(1), contacts: vec![evil, good].into(), reused: false });
+        let v = call_view(&e, &[slot("hs", SlotState::Logged)], &s, Timestamp(2_000_000));
+        assert_eq!(v.slots[0].contacts[0].url, None, "crm.example is not HubSpot's host");
+        let urls: Vec<Option<&str>> = v.slots[0].matches.iter().flatten().map(|c| c.url.as_deref()).collect();
+        assert_eq!(urls, [None, Some("https://app.hubspot.com/contacts/1/record/0-1/9")]);
+    }
+
     #[test]
     fn history_rows_cover_every_integration_and_filter_unlogged() {
         let s = settings();
@@ -555,10 +639,12 @@ mod tests {
             slot("pd", SlotState::Unresolved { candidates: vec![] }),
             slot("zz", SlotState::Logged),
         ];
-        assert_eq!(badge(&slots), "2");
-        assert_eq!(badge(&slots[2..]), "");
+        assert_eq!(badge(&slots, 0), "2");
+        assert_eq!(badge(&slots[2..], 0), "");
         let q = unresolved(&slots, &[entry()], &settings());
-        assert_eq!(q.len(), 1);
+        assert_eq!(q.len(), 2, "the failed slot waits for a person too");
+        assert_eq!((q[0].status, q[0].label.as_str(), q[0].detail.as_str()), (Status::Failed, "HS", "x"));
+        let q = &q[1..];
         assert_eq!(q[0].label, "PD");
         assert_eq!(q[0].their_number.as_ref().map(E164::as_str), Some("+12125550142"));
     }

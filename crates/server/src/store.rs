@@ -80,6 +80,8 @@ impl Net {
             let k = match w {
                 Write::Put { store, record } => (*store, record.key.as_str()),
                 Write::Delete { store, key } => (*store, key.as_str()),
+                // Applied after the net writes (`PgStore::apply`).
+                Write::Prune { .. } => continue,
             };
             if last.insert(k, w).is_none() {
                 order.push(k);
@@ -100,6 +102,7 @@ impl Net {
                     net.del_store.push(s.as_str());
                     net.del_key.push(key.clone());
                 }
+                Write::Prune { .. } => {}
             }
         }
         Ok(net)
@@ -114,10 +117,22 @@ impl PgStore {
     /// and share-locked), the durability (`synchronous_commit` for this transaction only), the
     /// deletes and the upserts. The writes run only when the fence holds; it returns no row when
     /// it does not, and nothing is written.
+    ///
+    /// A batch with retention prunes (a scheduled digest run's, [`Write::Prune`]) is one
+    /// transaction instead: that statement, then each prune in order. A prune thus also sees the
+    /// batch's own puts, which only prunes sooner what is closed and past retention anyway.
     pub async fn apply(&self, who: &RepRef, gen: Option<i64>, batch: &Batch) -> Result<(), StoreError> {
         let net = Net::of(self, who, batch)?;
+        let prunes: Vec<(StoreName, i64, u32)> = batch
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Prune { store, before, limit } => Some((*store, *before, *limit)),
+                _ => None,
+            })
+            .collect();
         let sync = if batch.durability == Durability::Relaxed { "off" } else { "on" };
-        let held: Option<i32> = sqlx::query_scalar(
+        let query = sqlx::query_scalar(
             "WITH fence AS (
                  SELECT set_config('synchronous_commit', $5, true) FROM reps
                   WHERE account_id = $1 AND rep_id = $2
@@ -146,9 +161,35 @@ impl PgStore {
         .bind(&net.put_at)
         .bind(&net.put_value)
         .bind(&net.del_store)
-        .bind(&net.del_key)
-        .fetch_optional(&self.pool)
-        .await?;
+        .bind(&net.del_key);
+        let held: Option<i32> = if prunes.is_empty() {
+            query.fetch_optional(&self.pool).await?
+        } else {
+            let mut tx = self.pool.begin().await?;
+            let held = query.fetch_optional(&mut *tx).await?;
+            if held.is_some() {
+                for (store, before, limit) in prunes {
+                    // The oldest closed records first; a pruned call takes its slots with it.
+                    sqlx::query(
+                        "WITH old AS (SELECT key FROM records WHERE account_id = $1 AND rep_id = $2 AND store = $3 AND open = 0 AND at < $4
+                                      ORDER BY at, key LIMIT $5),
+                              gone AS (DELETE FROM records r USING old WHERE r.account_id = $1 AND r.rep_id = $2 AND r.store = $3
+                                       AND r.key = old.key RETURNING r.key)
+                         DELETE FROM records s USING gone WHERE $3 = 'calls' AND s.account_id = $1 AND s.rep_id = $2
+                           AND s.store = 'slots' AND starts_with(s.key, 'call|' || gone.key || '|')",
+                    )
+                    .bind(&who.account)
+                    .bind(&who.rep)
+                    .bind(store.as_str())
+                    .bind(before)
+                    .bind(i64::from(limit))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+            held
+        };
         match (held, gen) {
             (Some(_), _) => Ok(()),
             (None, Some(gen)) => Err(StoreError::Fenced(gen)),

@@ -240,7 +240,13 @@ async fn put_oauth_client(State(app): State<App>, Path((account, integration)): 
         Ok(b) => b,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
     };
-    let defaults = oauth::endpoints(b.kind, b.region.as_deref());
+    // The regions the extension's options page offers (`oauth::regions`), or a Salesforce My
+    // Domain name.
+    let region = b.region.as_deref().unwrap_or("").trim();
+    if !oauth::is_region(b.kind, region) {
+        return refuse(StatusCode::BAD_REQUEST, "bad_region", format!("{region:?} is not a region of this CRM"));
+    }
+    let defaults = oauth::endpoints(b.kind, region);
     let token_url = b.token_url.unwrap_or(defaults.token_url);
     let authorize_url = b.authorize_url.unwrap_or(defaults.authorize_url);
     if b.client_id.trim().is_empty() || b.client_secret.trim().is_empty() {

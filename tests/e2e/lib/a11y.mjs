@@ -31,7 +31,11 @@ function markInteractive(root) {
   for (const el of all) {
     const style = getComputedStyle(el);
     const hidden = el.closest('[hidden]') || style.visibility === 'hidden' || style.display === 'none' || (el.offsetParent === null && style.position !== 'fixed' && !el.classList.contains('skip-link') && el.type !== 'radio' && el.type !== 'checkbox');
-    if (el.disabled || hidden || el.getAttribute('tabindex') === '-1' || el.closest('dialog:not([open])')) { el.removeAttribute('data-kb'); continue; }
+    // A closed <details> keeps its content out of the tab order (Chromium hides it with
+    // content-visibility, so offsetParent alone does not tell); its summary stays reachable.
+    const folded = el.closest('details:not([open])');
+    const inFolded = folded && !(el.tagName === 'SUMMARY' && el.parentElement === folded);
+    if (el.disabled || hidden || inFolded || el.getAttribute('tabindex') === '-1' || el.closest('dialog:not([open])')) { el.removeAttribute('data-kb'); continue; }
     if (el.type === 'radio') {
       if (seenGroups.has(el.name)) { el.removeAttribute('data-kb'); continue; }
       seenGroups.add(el.name);

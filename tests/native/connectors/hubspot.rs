@@ -20,7 +20,7 @@ pub(super) mod kit {
     pub const TOKEN: &str = "pat-na1-SECRET-5f4e3d2c1b0a";
 
     pub fn conn(kind: CrmKind, base: &str) -> Connection {
-        Connection { kind, base_url: base.into(), token: Secret::new(TOKEN), default_country: Country::US, marker_field: None }
+        Connection { kind, base_url: base.into(), token: Secret::new(TOKEN), oauth: false, default_country: Country::US, marker_field: None, owner: None }
     }
 
     pub fn e164(s: &str) -> E164 {
@@ -659,7 +659,7 @@ mod oauth {
             client_secret: secret.then(|| Secret::new(CLIENT_SECRET)),
             redirect_uri: redirect_uri("abcdefghijklmnopabcdefghijklmnop"),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            endpoints: endpoints(kind, None),
+            endpoints: endpoints(kind, ""),
         }
     }
 
@@ -670,15 +670,15 @@ mod oauth {
     #[test]
     fn default_endpoints_per_crm() {
         let cases = [
-            (CrmKind::HubSpot, None, "https://app.hubspot.com/oauth/authorize", "https://api.hubapi.com/oauth/v1/token"),
-            (CrmKind::Salesforce, None, "https://login.salesforce.com/services/oauth2/authorize", "https://login.salesforce.com/services/oauth2/token"),
-            (CrmKind::Salesforce, Some("test"), "https://test.salesforce.com/services/oauth2/authorize", "https://test.salesforce.com/services/oauth2/token"),
-            (CrmKind::Zoho, None, "https://accounts.zoho.com/oauth/v2/auth", "https://accounts.zoho.com/oauth/v2/token"),
-            (CrmKind::Zoho, Some("eu"), "https://accounts.zoho.eu/oauth/v2/auth", "https://accounts.zoho.eu/oauth/v2/token"),
-            (CrmKind::Zoho, Some("evil.com/x?"), "https://accounts.zoho.com/oauth/v2/auth", "https://accounts.zoho.com/oauth/v2/token"),
-            (CrmKind::Clio, None, "https://app.clio.com/oauth/authorize", "https://app.clio.com/oauth/token"),
-            (CrmKind::Clio, Some("eu"), "https://eu.app.clio.com/oauth/authorize", "https://eu.app.clio.com/oauth/token"),
-            (CrmKind::Pipedrive, None, "https://oauth.pipedrive.com/oauth/authorize", "https://oauth.pipedrive.com/oauth/token"),
+            (CrmKind::HubSpot, "", "https://app.hubspot.com/oauth/authorize", "https://api.hubapi.com/oauth/v1/token"),
+            (CrmKind::Salesforce, "", "https://login.salesforce.com/services/oauth2/authorize", "https://login.salesforce.com/services/oauth2/token"),
+            (CrmKind::Salesforce, "sandbox", "https://test.salesforce.com/services/oauth2/authorize", "https://test.salesforce.com/services/oauth2/token"),
+            (CrmKind::Zoho, "", "https://accounts.zoho.com/oauth/v2/auth", "https://accounts.zoho.com/oauth/v2/token"),
+            (CrmKind::Zoho, "eu", "https://accounts.zoho.eu/oauth/v2/auth", "https://accounts.zoho.eu/oauth/v2/token"),
+            (CrmKind::Zoho, "evil.com/x?", "https://accounts.zoho.com/oauth/v2/auth", "https://accounts.zoho.com/oauth/v2/token"),
+            (CrmKind::Clio, "", "https://app.clio.com/oauth/authorize", "https://app.clio.com/oauth/token"),
+            (CrmKind::Clio, "eu", "https://eu.app.clio.com/oauth/authorize", "https://eu.app.clio.com/oauth/token"),
+            (CrmKind::Pipedrive, "", "https://oauth.pipedrive.com/oauth/authorize", "https://oauth.pipedrive.com/oauth/token"),
         ];
         for (kind, region, auth, token) in cases {
             let e = endpoints(kind, region);
@@ -694,7 +694,7 @@ mod oauth {
             format!(
                 "https://app.hubspot.com/oauth/authorize?response_type=code&client_id=client-123\
                  &redirect_uri=https%3A%2F%2Fabcdefghijklmnopabcdefghijklmnop.chromiumapp.org%2F&state=st-42\
-                 &code_challenge={CHALLENGE}&code_challenge_method=S256&scope=crm.objects.contacts.read%20crm.objects.contacts.write"
+                 &scope=crm.objects.contacts.read%20crm.objects.contacts.write&code_challenge={CHALLENGE}&code_challenge_method=S256"
             )
         );
         let z = client(CrmKind::Zoho, &["ZohoCRM.modules.ALL"], false);

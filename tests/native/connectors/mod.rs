@@ -2,6 +2,9 @@
 
 mod clio;
 mod hubspot;
+mod owner;
 mod pipedrive;
+mod revoke;
 mod salesforce;
+mod strict;
 mod zoho;

@@ -19,7 +19,7 @@ pub(super) mod kit {
     pub const TOKEN: &str = "SECRET-tok-9f8e7d6c5b4a";
 
     pub fn conn(kind: CrmKind, base: &str) -> Connection {
-        Connection { kind, base_url: base.into(), token: Secret::new(TOKEN), default_country: Country::US, marker_field: None }
+        Connection { kind, base_url: base.into(), token: Secret::new(TOKEN), oauth: false, default_country: Country::US, marker_field: None, owner: None }
     }
 
     pub fn e164(s: &str) -> E164 {

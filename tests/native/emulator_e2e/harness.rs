@@ -93,7 +93,7 @@ impl Emulator {
     }
 
     pub fn connection_with_token(&self, kind: CrmKind, token: &str) -> Connection {
-        Connection { kind, base_url: self.base_url(kind), token: Secret::new(token), default_country: Country::US, marker_field: None }
+        Connection { kind, base_url: self.base_url(kind), token: Secret::new(token), oauth: false, default_country: Country::US, marker_field: None, owner: None }
     }
 
     /// One admin call; panics on a non-2xx answer, since a test that cannot set up is broken.

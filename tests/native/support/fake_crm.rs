@@ -25,6 +25,9 @@ pub enum Fault {
     /// A 5xx whose body echoes the request's credentials and the number searched (a CRM, or a
     /// connector bug, leaking them into the error text): I19's planted secret.
     Leaky,
+    /// The CRM answers every request of the op with this status and body, read by the real
+    /// connector of the CRM's kind (its error text, its classification).
+    Vendor(u16, &'static str),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -166,6 +169,7 @@ impl FakeCrm {
                         Err(CrmError::Transient { message })
                     }
                 }
+                Fault::Vendor(status, body) => Err(self.vendor_error(op, status, body)),
                 Fault::LostAfterCommit => {
                     let _ = self.apply(op, now);
                     if write {
@@ -177,6 +181,23 @@ impl FakeCrm {
             };
         }
         self.apply(op, now)
+    }
+
+    /// What the real connector makes of `status` and `body` as the answer to every request of
+    /// `op`.
+    fn vendor_error(&self, op: &CrmOp, status: u16, body: &str) -> CrmError {
+        use calltrail_core::crm::{step, Connection, Exchange, HttpResponse, Reply, Secret, Step};
+        let conn = Connection { kind: self.kind, base_url: "https://crm.example".into(), token: Secret::new(self.secret.clone()), default_country: Country::US, oauth: false, marker_field: None, owner: None };
+        let reply = Reply::Response(HttpResponse { status, headers: vec![("content-type".into(), "application/json".into())], body: body.into() });
+        let mut history = Vec::new();
+        while history.len() < 20 {
+            match step(&conn, op, &history) {
+                Step::Send(request) => history.push(Exchange { request, reply: reply.clone() }),
+                Step::Done(Err(e)) => return e,
+                Step::Done(Ok(out)) => return CrmError::Permanent { message: format!("the connector read {status} as a success: {out:?}") },
+            }
+        }
+        CrmError::Transient { message: "the connector kept asking".into() }
     }
 
     /// Applies an op for real (also used when a worker dies with a write in flight that the

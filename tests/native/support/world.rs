@@ -84,7 +84,13 @@ pub struct World {
     pub full_hygiene_scan: bool,
     /// The machine's time zones (chrono-tz), with the zone the rep's machine reports.
     pub zones: Tzdb,
+    /// I9: the contacts each CRM ever answered with (searches, placeholder creates): a create
+    /// may only name one of them.
+    returned: BTreeMap<IntegrationId, BTreeSet<String>>,
 }
+
+/// The tab the world's softphone page is in.
+pub const TAB: i64 = 7;
 
 pub fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap_or_else(|| panic!("bad time {s}"))
@@ -108,6 +114,7 @@ pub fn integration(id: &str, kind: CrmKind) -> IntegrationSettings {
         id: IntegrationId::new(id),
         kind,
         label: id.into(),
+        region: String::new(),
         base_url: format!("https://{id}.crm.example"),
         auth: Default::default(),
         auto_log: true,
@@ -178,6 +185,7 @@ impl World {
             numbers: Vec::new(),
             full_hygiene_scan: false,
             zones: Tzdb::default(),
+            returned: BTreeMap::new(),
         };
         w.secrets = w.crms.values().map(|c| c.secret.clone()).collect();
         w.boot_engine();
@@ -319,7 +327,7 @@ impl World {
         for _ in 0..5 {
             let restarts = self.restarts;
             self.log(format!("{} softphone {}", self.now.0, data.get("type").and_then(|t| t.as_str()).unwrap_or("?")));
-            let relayed = self.driver.softphone(origin, from_frame, false, data, self.now);
+            let relayed = self.driver.softphone(origin, from_frame, false, data, Some(TAB), self.now);
             let mut answer = relayed.answer;
             let ticket = self.driver.ticket();
             self.drain();
@@ -391,6 +399,8 @@ impl World {
                                 let (store, key) = match w {
                                     Write::Put { store, record } => (*store, record.key.clone()),
                                     Write::Delete { store, key } => (*store, key.clone()),
+                                    // Pruned history is not taken back by a power loss.
+                                    Write::Prune { store, .. } => (*store, String::new()),
                                 };
                                 let before = self.store.get(store, &key).cloned();
                                 (store, key, before)
@@ -512,6 +522,20 @@ impl World {
             if self.needs_find.contains(&req.slot) {
                 v.push(format!("I7 create for {} after an unknown outcome without a FindLog", req.slot));
             }
+            // I9: no create for a contact the CRM's lookups never returned, nor for one whose
+            // numbers do not match the other party's.
+            let target = match &req.op {
+                CrmOp::CreateCallLog { log } => Some((&log.contact, log.call.their_number)),
+                CrmOp::CreateMessageLog { log } => Some((&log.contact, log.their_number)),
+                _ => None,
+            };
+            if let Some((contact, number)) = target {
+                let returned = self.returned.get(&req.integration).is_some_and(|r| r.contains(contact.id.as_str()));
+                let matches = contact.phones.iter().any(|p| calltrail_core::phone::matches(p, &number, Country::US));
+                if !returned || !matches {
+                    v.push(format!("I9 create for {} to contact {} (returned by a lookup: {returned}, its number matches: {matches})", req.slot, contact.id));
+                }
+            }
         }
         if let CrmOp::FindLog { .. } = &req.op {
             self.needs_find.remove(&req.slot);
@@ -538,6 +562,14 @@ impl World {
         let now = self.now;
         let Some(crm) = self.crms.get_mut(&p.req.integration) else { return };
         let result = crm.execute(&p.req.op, now.plus_ms(-self.skew_ms));
+        let ids: Vec<String> = match &result {
+            Ok(calltrail_core::crm::CrmOutput::Contacts { contacts }) => contacts.iter().map(|c| c.id.to_string()).collect(),
+            Ok(calltrail_core::crm::CrmOutput::Contact { contact }) => vec![contact.id.to_string()],
+            // A placeholder contact whose create reply was lost, found again by its marker.
+            Ok(calltrail_core::crm::CrmOutput::Found { record: Some(id) }) => vec![id.to_string()],
+            _ => Vec::new(),
+        };
+        self.returned.entry(p.req.integration.clone()).or_default().extend(ids);
         if is_create(&p.req.op) {
             self.creating.remove(&p.req.slot);
             if let Err(calltrail_core::crm::CrmError::Unknown { .. }) = &result {

@@ -1,6 +1,8 @@
 // The admin API under /_admin (JSON in, JSON out). See README.md for every path and shape.
 
 import { publicView } from './util.mjs';
+import { publicUser } from './users.mjs';
+import { PREFIXES } from './realms.mjs';
 
 const ok = (body, status = 200) => ({ status, body });
 const bad = (message, status = 400) => ({ status, body: { error: message } });
@@ -9,6 +11,20 @@ function vendorOf(emu, v, { optional = false } = {}) {
   if (!v) { if (optional) return null; throw Object.assign(new Error('"vendor" is required'), { status: 400 }); }
   if (!emu.vendors[v]) throw Object.assign(new Error(`unknown vendor "${v}"; one of ${Object.keys(emu.vendors).join(', ')}`), { status: 400 });
   return v;
+}
+
+/** A user of realm v by id or email (400 when there is none). */
+function userOf(emu, v, ref) {
+  const u = emu.users[v].resolve(ref);
+  if (!u) throw Object.assign(new Error(`no user "${ref}" in ${v}; seed one with POST /_admin/users`), { status: 400 });
+  return u;
+}
+
+/** {id, name, email} of a realm user, or the bare id when the directory has none. */
+function userRef(emu, v, id) {
+  if (id === null || id === undefined) return null;
+  const u = emu.users[v].get(id);
+  return u ? { id: u.id, name: u.name, email: u.email } : { id: String(id), name: null, email: null };
 }
 
 function records(emu, vendor, { collection, kind, contains }) {
@@ -25,7 +41,8 @@ function records(emu, vendor, { collection, kind, contains }) {
       if (!filter(rec)) continue;
       const pub = publicView(rec);
       if (contains && !JSON.stringify(pub).includes(contains)) continue;
-      out.push({ collection: col, id: rec._key ?? rec.id ?? rec.Id, visibleToSearch: emu.visible(rec), record: pub });
+      const own = v.ownership ? v.ownership(rec) : {};
+      out.push({ collection: col, id: rec._key ?? rec.id ?? rec.Id, visibleToSearch: emu.visible(rec), owner: userRef(emu, vendor, own.owner), createdBy: userRef(emu, vendor, own.createdBy), record: pub });
     }
   }
   return out;
@@ -60,7 +77,12 @@ export async function handleAdmin(emu, method, url, rawText) {
   const q = Object.fromEntries(url.searchParams);
   const p = url.pathname.replace(/^\/_admin/, '') || '/';
   try {
-    if (p === '/health' && method === 'GET') return ok({ ok: true, port: emu.port, vendors: Object.keys(emu.vendors), baseUrls: Object.fromEntries(Object.keys(emu.vendors).map((v) => [v, emu.baseUrl(v)])) });
+    if (p === '/health' && method === 'GET') {
+      return ok({
+        ok: true, port: emu.port, vendors: Object.keys(emu.vendors), baseUrls: Object.fromEntries(Object.keys(emu.vendors).map((v) => [v, emu.baseUrl(v)])),
+        prefixes: Object.fromEntries(Object.entries(PREFIXES).map(([k, x]) => [k + (x.mydomain ? '/{name}' : ''), { realm: x.realm ?? '(by name)', role: x.role, standsFor: x.standsFor ?? emu.realms[x.realm]?.standsFor, url: emu.prefixUrl(k) + (x.mydomain ? '/{name}' : '') }])),
+      });
+    }
     if (p === '/reset' && method === 'POST') { emu.reset(body.vendor ? vendorOf(emu, body.vendor) : undefined); return ok({ ok: true }); }
     if (p === '/config' && method === 'POST') {
       Object.assign(emu.config, body);
@@ -74,8 +96,11 @@ export async function handleAdmin(emu, method, url, rawText) {
       const v = vendorOf(emu, body.vendor);
       const t = emu.tokens[v];
       if (body.replace) t.access.clear();
-      if (body.access_token) t.setAccess(body.access_token, { expiresIn: body.expires_in ?? null, scopes: body.scopes ?? null });
-      if (body.refresh_token) t.refresh.set(body.refresh_token, { clientId: body.client_id ?? `${v}-client`, scopes: body.scopes ?? null });
+      const userId = body.user !== undefined ? userOf(emu, v, body.user).id : emu.users[v].defaultId;
+      const clientId = body.client_id ?? `${emu.realms[v].vendor}-client`;
+      const grant = body.access_token || body.refresh_token ? t.newGrant({ clientId, userId, scopes: body.scopes ?? null }) : null;
+      if (body.access_token) t.setAccess(body.access_token, { expiresIn: body.expires_in ?? null, scopes: body.scopes ?? null, userId, clientId, grant });
+      if (body.refresh_token) t.setRefresh(body.refresh_token, { clientId, scopes: body.scopes ?? null, userId, grant });
       return ok(t.snapshot());
     }
     if (p === '/tokens' && method === 'GET') { const v = vendorOf(emu, q.vendor); return ok(emu.tokens[v].snapshot()); }
@@ -90,7 +115,18 @@ export async function handleAdmin(emu, method, url, rawText) {
     if (p === '/oauth/clients' && method === 'POST') {
       const v = vendorOf(emu, body.vendor);
       if (!body.client_id) return bad('client_id required');
-      emu.tokens[v].clients.set(body.client_id, { secret: body.client_secret ?? null, redirectUris: body.redirect_uris ?? null });
+      const rs = body.require_secret;
+      const rot = body.refresh_token_rotation;
+      emu.tokens[v].clients.set(body.client_id, {
+        secret: body.client_secret ?? null,
+        redirectUris: body.redirect_uris ?? null,
+        name: body.name ?? null,
+        // Salesforce "Require Secret for Web Server Flow" / "... for Refresh Token Flow": true/false for both, or {code, refresh}.
+        requireSecret: rs === undefined || rs === null ? null : typeof rs === 'boolean' ? { code: rs, refresh: rs } : { code: rs.code, refresh: rs.refresh },
+        requirePkce: !!body.require_pkce,
+        // Per-app refresh token rotation (Salesforce): true = "rotate-invalidate", or a mode string.
+        rotation: rot === true ? 'rotate-invalidate' : rot || null,
+      });
       return ok({ ok: true });
     }
     if (p === '/oauth/codes' && method === 'POST') {
@@ -98,8 +134,38 @@ export async function handleAdmin(emu, method, url, rawText) {
       const code = emu.tokens[v].issueCode({
         clientId: body.client_id, redirectUri: body.redirect_uri, codeChallenge: body.code_challenge,
         codeChallengeMethod: body.code_challenge_method, scopes: body.scopes, code: body.code,
+        userId: body.user !== undefined ? userOf(emu, v, body.user).id : emu.users[v].current().id,
+        offline: body.offline ?? true, prompt: body.prompt ?? 'consent',
       });
       return ok({ code });
+    }
+
+    // ----- users -----
+    if (p === '/users' && method === 'POST') {
+      const v = vendorOf(emu, body.vendor);
+      const dir = emu.users[v];
+      if (!Array.isArray(body.users)) return bad('"users" must be an array of {id?, name, email, active?, ...}');
+      if (body.replace) { dir.reset([]); }
+      const made = body.users.map((u) => dir.add(u));
+      if (body.replace) emu.tokens[v].defaultUserId = dir.defaultId;
+      if (body.current !== undefined) dir.setCurrent(body.current);
+      return ok({ users: made.map(publicUser), current: publicUser(dir.current()) });
+    }
+    if (p === '/users' && method === 'GET') {
+      const v = vendorOf(emu, q.vendor);
+      return ok({ users: emu.users[v].list().map(publicUser), current: publicUser(emu.users[v].current()), default: emu.users[v].defaultId });
+    }
+    if (p === '/users/current' && method === 'POST') {
+      const v = vendorOf(emu, body.vendor);
+      return ok({ current: publicUser(emu.users[v].setCurrent(body.user)) });
+    }
+    const um = /^\/users\/([^/]+)$/.exec(p);
+    if (um && method === 'PATCH') {
+      const v = vendorOf(emu, body.vendor ?? q.vendor);
+      const u = userOf(emu, v, decodeURIComponent(um[1]));
+      const { vendor: _v, id: _id, ...changes } = body;
+      Object.assign(u, changes);
+      return ok({ user: publicUser(u) });
     }
 
     // ----- data -----

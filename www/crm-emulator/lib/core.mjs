@@ -1,8 +1,11 @@
-// The emulator core: one node:http server, five vendors by path prefix, the admin API under
-// /_admin, the request log, fault injection and the in-memory store.
+// The emulator core: one node:http server, five vendors in several realms (data centres, regions,
+// orgs) by path prefix, the admin API under /_admin, the request log, fault injection and the
+// in-memory store.
 
 import http from 'node:http';
 import { TokenStore } from './auth.mjs';
+import { UserDirectory } from './users.mjs';
+import { REALMS, PREFIXES, resolvePrefix } from './realms.mjs';
 import { FaultEngine } from './faults.mjs';
 import { publicView, clone } from './util.mjs';
 import { handleAdmin } from './admin.mjs';
@@ -15,6 +18,7 @@ import clio from '../vendors/clio.mjs';
 
 const FACTORIES = { hubspot, pipedrive, salesforce, zoho, clio };
 export const VENDORS = Object.keys(FACTORIES);
+export const REALM_KEYS = Object.keys(REALMS);
 
 function compile(pattern) {
   const names = [];
@@ -40,26 +44,39 @@ export class Emulator {
     this.log = [];
     this.seq = 0;
     this.port = null;
+    // Everything below is keyed by realm ("zoho-eu", "salesforce-sandbox", ...); the five base
+    // realms carry the vendor's own name, so `vendor: "zoho"` in the admin API still means US Zoho.
     this.vendors = {};
     this.stores = {};
     this.tokens = {};
-    for (const name of VENDORS) {
-      this.stores[name] = new VendorStore(name);
-      this.tokens[name] = new TokenStore(name);
-      const v = FACTORIES[name](this);
+    this.users = {};
+    this.realms = {};
+    for (const [key, def] of Object.entries(REALMS)) {
+      const realm = { key, ...def };
+      this.realms[key] = realm;
+      this.stores[key] = new VendorStore(key);
+      this.tokens[key] = new TokenStore(key, def.vendor);
+      const v = FACTORIES[def.vendor](this, realm);
       v.routes = v.routes.map((r) => ({ ...r, ...compile(r.path), name: `${r.method} ${r.path}` }));
-      this.vendors[name] = v;
-      v.init(this.stores[name]);
+      this.vendors[key] = v;
+      this.users[key] = new UserDirectory(key, v.makeUserIds);
+      this.initRealm(key);
     }
     this.sockets = new Set();
   }
 
+  initRealm(key) {
+    const v = this.vendors[key];
+    this.users[key].reset(v.defaultUsers());
+    this.tokens[key].reset(this.users[key].defaultId);
+    v.init(this.stores[key]);
+  }
+
   reset(vendor) {
-    const names = vendor ? [vendor] : VENDORS;
+    const names = vendor ? [vendor] : REALM_KEYS;
     for (const n of names) {
       this.stores[n].reset();
-      this.tokens[n].reset();
-      this.vendors[n].init(this.stores[n]);
+      this.initRealm(n);
     }
     if (!vendor) {
       this.faults.reset(this.config.seed ?? 42);
@@ -71,7 +88,22 @@ export class Emulator {
     }
   }
 
-  baseUrl(vendor) { return `http://127.0.0.1:${this.port}/${vendor}`; }
+  /**
+   * Refresh-token rotation for a realm: the vendor's documented default unless the admin config
+   * overrides it (`refreshRotation: {"<realm or vendor>": "none"|"rotate"|"rotate-invalidate"}`).
+   */
+  rotationFor(realm, vendorDefault) {
+    const r = this.config.refreshRotation || {};
+    return r[realm.key] ?? r[realm.vendor] ?? vendorDefault;
+  }
+
+  /** How long an authorization code stays redeemable: admin config `codeTtl` (s) or the vendor's. */
+  codeTtlMs(vendorDefaultS = 600) { return (this.config.codeTtl ?? vendorDefaultS) * 1000; }
+
+  /** The realm's canonical API base (the realm key is its own prefix). */
+  baseUrl(realmKey) { return `http://127.0.0.1:${this.port}/${realmKey}`; }
+  /** The base URL of any prefix ("zoho-accounts-eu", "salesforce-login", "salesforce-mydomain/acme"). */
+  prefixUrl(prefix) { return `http://127.0.0.1:${this.port}/${prefix}`; }
 
   listen(port = 0, host = '127.0.0.1') {
     this.server = http.createServer((req, res) => this.handle(req, res).catch((err) => {
@@ -111,27 +143,33 @@ export class Emulator {
       const out = await handleAdmin(this, req.method, url, rawText);
       return this.send(res, out, 'application/json');
     }
-    const vendorName = segs[1];
-    const vendor = this.vendors[vendorName];
-    if (!vendor) {
-      return this.send(res, { status: 404, body: { error: `unknown vendor prefix "/${vendorName}"; use one of ${VENDORS.map((v) => '/' + v).join(', ')} or /_admin` } }, 'application/json');
+    const pre = resolvePrefix(segs);
+    if (!pre) {
+      return this.send(res, { status: 404, body: { error: `unknown prefix "/${segs[1]}"; use one of ${Object.keys(PREFIXES).map((p) => '/' + p + (PREFIXES[p].mydomain ? '/{name}' : '')).join(', ')} or /_admin` } }, 'application/json');
     }
-    const path = '/' + segs.slice(2).join('/');
+    const vendorName = pre.realm;
+    const vendor = this.vendors[vendorName];
+    const path = pre.rest;
     const pathWithQuery = path + url.search;
     const ctype = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
     const entry = {
-      seq: ++this.seq, at: new Date(started).toISOString(), t: started, vendor: vendorName, method: req.method,
+      seq: ++this.seq, at: new Date(started).toISOString(), t: started, vendor: vendorName, prefix: pre.prefix, method: req.method,
       path, query: Object.fromEntries(url.searchParams), route: null, headers: { ...req.headers },
       body: null, status: null, faults: [], ms: null,
     };
     this.log.push(entry);
 
+    const users = this.users[vendorName];
     const ctx = {
-      emu: this, vendor, store: this.stores[vendorName], tokens: this.tokens[vendorName],
+      emu: this, vendor, store: this.stores[vendorName], tokens: this.tokens[vendorName], users,
+      realm: this.realms[vendorName], prefix: pre,
       method: req.method, path, url, query: url.searchParams, headers: req.headers,
       rawBody: rawText, contentType: ctype, body: undefined, bodyError: null, params: {},
-      baseUrl: this.baseUrl(vendorName), entry, now: Date.now(),
+      baseUrl: `http://127.0.0.1:${this.port}${pre.base}`, entry, now: Date.now(),
       lag: () => this.faults.lagFor(vendorName, req.method, pathWithQuery),
+      auth: null, // set by the vendor's authenticate: {userId, token, ...}
+      /** The user the request acts as: the token's user, else the realm's default user. */
+      user() { return users.get(this.auth && this.auth.userId) || users.default(); },
     };
     if (rawText.length) {
       if (ctype === 'application/x-www-form-urlencoded') ctx.body = Object.fromEntries(new URLSearchParams(rawText));
@@ -170,6 +208,10 @@ export class Emulator {
     let route = null;
     let methodMismatch = false;
     for (const r of vendor.routes) {
+      // An auth host (login.salesforce.com, accounts.zoho.eu) serves only the OAuth/identity
+      // routes; an API-only host (www.zohoapis.eu) serves none of them.
+      if (pre.role === 'auth' && r.kind !== 'auth') continue;
+      if (pre.role === 'api' && r.kind === 'auth') continue;
       const m = r.re.exec(path);
       if (!m) continue;
       if (r.method !== req.method) { methodMismatch = true; continue; }

@@ -1,17 +1,21 @@
 // Clio Manage API v4 subset: contacts (+ phone_numbers), communications (PhoneCommunication with
 // external_properties, IF-MATCH etags), notes, activities, `fields=` selection, page_token paging,
-// OAuth token endpoint. Base URL: http://127.0.0.1:PORT/clio (stands for https://app.clio.com),
-// then /api/v4/... and /oauth/...
+// users (who_am_i, list, by id), OAuth (authorize page, token, deauthorize). One module instance
+// per region. Base URL: http://127.0.0.1:PORT/clio (stands for https://app.clio.com; /clio-eu,
+// /clio-ca, /clio-au for the other regions), then /api/v4/... and /oauth/...
 
 import { isoSec, toMs, isObj, typeName, digitsOf, looksLikePhone, isRfc3339, isDate, etagOf, parseFieldSpec, recentCount } from '../lib/util.mjs';
 import { bearer } from '../lib/auth.mjs';
-import { authorizeRedirect } from './hubspot.mjs';
+import { authorize } from '../lib/consent.mjs';
 
-const USER = { id: 345678901, name: 'Emulator Rep', type: 'User' };
+// User ids per region start apart so that an id from one region is never a user of another.
+const REGION_ID = { us: 345678900, eu: 445678900, ca: 545678900, au: 645678900 };
 
-export default function clio(emu) {
-  const name = 'clio';
+export default function clio(emu, realm = { key: 'clio', vendor: 'clio', region: 'us' }) {
+  const name = realm.key;
   let store;
+  const users = () => emu.users[name];
+  const who = (u) => ({ id: Number(u.id), name: u.name });
 
   const cerr = (status, type, message) => ({ status, body: { error: { type, message } } });
   const badReq = (m) => cerr(400, 'BadRequest', m);
@@ -50,6 +54,7 @@ export default function clio(emu) {
     contacts: ['id', 'etag', 'name', 'first_name', 'middle_name', 'last_name', 'type', 'title', 'prefix', 'initials', 'created_at', 'updated_at', 'phone_numbers', 'email_addresses', 'primary_phone_number', 'secondary_phone_number', 'primary_email_address', 'secondary_email_address', 'is_client', 'company', 'date_of_birth'],
     communications: ['id', 'etag', 'subject', 'body', 'type', 'date', 'received_at', 'created_at', 'updated_at', 'senders', 'receivers', 'matter', 'user', 'external_properties', 'time_entries_count', 'notification_event_subscribers'],
     notes: ['id', 'etag', 'type', 'subject', 'detail', 'detail_text_type', 'date', 'created_at', 'updated_at', 'contact', 'matter', 'author', 'time_entries_count'],
+    users: ['id', 'etag', 'name', 'first_name', 'last_name', 'email', 'enabled', 'initials', 'subscription_type', 'account_owner', 'clio_connect', 'court_rules_default_attendee', 'default_calendar_id', 'phone_number', 'time_zone', 'roles', 'rate', 'created_at', 'updated_at'],
     activities: ['id', 'etag', 'type', 'date', 'quantity', 'quantity_in_hours', 'price', 'total', 'note', 'created_at', 'updated_at', 'communication', 'matter', 'user', 'non_billable', 'no_charge', 'billed'],
   };
   function fieldsSpec(ctx, col) {
@@ -216,7 +221,12 @@ export default function clio(emu) {
         if (!c || c._deleted) return { error: unproc(`Contact ${p.id} does not exist`) };
         // Responses name the contact subtype (Person/Company), as the spec's Participant does.
         out.push({ id: c.id, type: c.type, name: c.name });
-      } else out.push({ id: p.id, type: 'User', name: p.id === USER.id ? USER.name : `User ${p.id}` });
+      } else {
+        // A User participant must be a (enabled) user of this Clio account.
+        const u = users().get(p.id);
+        if (!u || !u.active) return { error: unproc(`User ${p.id} does not exist`) };
+        out.push({ id: Number(u.id), type: 'User', name: u.name });
+      }
     }
     return { list: out };
   }
@@ -251,7 +261,7 @@ export default function clio(emu) {
     const rc = resolveParticipants(d.receivers); if (rc.error) return rc.error;
     const now = Date.now();
     const r = base('communications', now);
-    Object.assign(r, { subject: d.subject, body: d.body, type: d.type, received_at: isoSec(Date.parse(d.received_at)), date: isoSec(Date.parse(d.received_at)).slice(0, 10), senders: s.list, receivers: rc.list, matter: null, user: { id: USER.id, name: USER.name }, time_entries_count: 0, notification_event_subscribers: [] });
+    Object.assign(r, { subject: d.subject, body: d.body, type: d.type, received_at: isoSec(Date.parse(d.received_at)), date: isoSec(Date.parse(d.received_at)).slice(0, 10), senders: s.list, receivers: rc.list, matter: null, user: who(ctx.user()), time_entries_count: 0, notification_event_subscribers: [] });
     const x = applyExternal(r, d.external_properties || [], now, { patch: false }); if (x) return x;
     stamp(r, now);
     store.col('communications').set(r.id, r);
@@ -329,7 +339,7 @@ export default function clio(emu) {
     if (!d.subject && !d.detail) return unproc("Subject can't be blank");
     const now = Date.now();
     const r = base('notes', now);
-    Object.assign(r, { type: 'Contact', subject: d.subject ?? null, detail: d.detail ?? '', detail_text_type: d.detail_text_type || 'plain_text', date: d.date || isoSec(now).slice(0, 10), contact: { id: c.id, name: c.name }, matter: null, author: { id: USER.id, name: USER.name }, time_entries_count: 0 });
+    Object.assign(r, { type: 'Contact', subject: d.subject ?? null, detail: d.detail ?? '', detail_text_type: d.detail_text_type || 'plain_text', date: d.date || isoSec(now).slice(0, 10), contact: { id: c.id, name: c.name }, matter: null, author: who(ctx.user()), time_entries_count: 0 });
     stamp(r, now);
     store.col('notes').set(r.id, r);
     emu.stampNew(ctx, r);
@@ -370,9 +380,11 @@ export default function clio(emu) {
     if (d.type === 'TimeEntry' && (d.quantity === undefined || d.quantity < 0)) return unproc('Quantity must be given in seconds for a TimeEntry');
     if (d.matter) return unproc(`Matter ${d.matter.id} does not exist`);
     if (d.communication) { const c = store.col('communications').get(d.communication.id); if (!c || c._deleted) return unproc(`Communication ${d.communication.id} does not exist`); }
+    let actor = ctx.user();
+    if (d.user) { actor = users().get(d.user.id); if (!actor || !actor.active) return unproc(`User ${d.user.id} does not exist`); }
     const now = Date.now();
     const r = base('activities', now);
-    Object.assign(r, { type: d.type, date: d.date, quantity: d.quantity ?? 0, quantity_in_hours: (d.quantity ?? 0) / 3600, price: d.price ?? 0, total: ((d.quantity ?? 0) / 3600) * (d.price ?? 0), note: d.note ?? null, communication: d.communication ? { id: d.communication.id } : null, matter: null, user: { id: USER.id, name: USER.name }, non_billable: !!d.non_billable, no_charge: !!d.no_charge, billed: false });
+    Object.assign(r, { type: d.type, date: d.date, quantity: d.quantity ?? 0, quantity_in_hours: (d.quantity ?? 0) / 3600, price: d.price ?? 0, total: ((d.quantity ?? 0) / 3600) * (d.price ?? 0), note: d.note ?? null, communication: d.communication ? { id: d.communication.id } : null, matter: null, user: who(actor), non_billable: !!d.non_billable, no_charge: !!d.no_charge, billed: false });
     stamp(r, now);
     store.col('activities').set(r.id, r);
     if (d.communication) store.col('communications').get(d.communication.id).time_entries_count++;
@@ -392,22 +404,77 @@ export default function clio(emu) {
     return listOut(ctx, 'activities', recs);
   }
 
+  // ---------- users ----------
+  function renderUser(u) {
+    const r = { id: Number(u.id), etag: `"${etagOf({ id: u.id, email: u.email, active: u.active })}"`, name: u.name, first_name: u.firstName ?? '', last_name: u.lastName ?? '', email: u.email, enabled: u.active, initials: String(u.name).split(' ').map((x) => x[0]).join('').toUpperCase(), subscription_type: u.subscription_type ?? 'Attorney', account_owner: u.id === users().defaultId, clio_connect: false, court_rules_default_attendee: false, default_calendar_id: Number(u.id) + 1000, phone_number: u.phone ?? undefined, time_zone: u.time_zone ?? 'Eastern Time (US & Canada)', roles: u.id === users().defaultId ? ['Administrator'] : [], created_at: isoSec(u.createdMs), updated_at: isoSec(u.createdMs) };
+    return r;
+  }
+  // GET /api/v4/users/who_am_i.json: the token's user (only id and etag unless fields= asks).
+  function whoAmI(ctx) { return show(ctx, 'users', renderUser(ctx.user())); }
+  function usersList(ctx) {
+    let list = users().list();
+    const en = ctx.query.get('enabled');
+    if (en !== null) list = list.filter((u) => u.active === (en === 'true'));
+    if (ctx.query.get('name')) { const n = ctx.query.get('name').toLowerCase(); list = list.filter((u) => u.name.toLowerCase().includes(n)); }
+    if (ctx.query.get('subscription_type')) list = list.filter((u) => (u.subscription_type ?? 'Attorney') === ctx.query.get('subscription_type'));
+    return listOut(ctx, 'users', list.map(renderUser));
+  }
+  function userGet(ctx) {
+    const u = users().get(ctx.params.id);
+    if (!u) return notFound('User');
+    return show(ctx, 'users', renderUser(u));
+  }
+
   // ---------- OAuth ----------
+  // https://docs.developers.clio.com/api-docs/authorization: client_id and client_secret in the
+  // form body; the refresh answer has no refresh_token, and Manage refresh tokens "do not expire
+  // and can be reused" (docs.developers.clio.com/faq); a refusal comes back as error=access_denied;
+  // POST /oauth/deauthorize with the access token as Bearer ends the authorization.
+  const CLIO_ERRORS = {
+    missing_grant_type: ['invalid_request', 'The request is missing a required parameter: grant_type.'],
+    unsupported_grant_type: ['unsupported_grant_type', 'The authorization grant type is not supported by the authorization server.'],
+    missing_client: ['invalid_client', 'Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.'],
+    unknown_client: ['invalid_client', 'Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.'],
+    missing_secret: ['invalid_client', 'Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.'],
+    bad_secret: ['invalid_client', 'Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.'],
+    missing_code: ['invalid_request', 'The request is missing a required parameter: code.'],
+    bad_code: ['invalid_grant', 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.'],
+    expired_code: ['invalid_grant', 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.'],
+    missing_redirect: ['invalid_grant', 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.'],
+    redirect_mismatch: ['invalid_grant', 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.'],
+    missing_verifier: ['invalid_grant', 'The code_verifier does not match the code_challenge.'],
+    bad_verifier: ['invalid_grant', 'The code_verifier does not match the code_challenge.'],
+    missing_refresh: ['invalid_request', 'The request is missing a required parameter: refresh_token.'],
+    bad_refresh: ['invalid_grant', 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.'],
+    rotated_refresh: ['invalid_grant', 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.'],
+  };
   function token(ctx) {
-    const g = ctx.tokens.grant(ctx.body || {});
-    if (!g.ok) return { status: 400, body: { error: g.error, error_description: g.description } };
     const ttl = emu.config.clioTokenTtl ?? 2592000;
-    const at = ctx.tokens.newAccess(ttl, g.scopes);
-    const body = { token_type: 'bearer', access_token: at, expires_in: ttl };
-    if (g.newRefresh) body.refresh_token = g.newRefresh;
+    const g = ctx.tokens.exchange(isObj(ctx.body) ? ctx.body : {}, {
+      secretCode: 'required', secretRefresh: 'required', pkce: 'enforce', redirectRequired: true,
+      codeTtlMs: emu.codeTtlMs(600), accessTtl: ttl, rotation: emu.rotationFor(realm, 'none'), echoRefresh: false,
+    });
+    if (!g.ok) { const [error, d] = CLIO_ERRORS[g.kind] || ['invalid_request', g.kind]; return { status: g.kind.endsWith('client') || g.kind.endsWith('secret') ? 401 : 400, body: { error, error_description: d } }; }
+    const body = { token_type: 'bearer', access_token: g.accessToken, expires_in: ttl };
+    if (g.refreshToken) body.refresh_token = g.refreshToken;
     return { status: 200, body };
   }
+  // POST /oauth/deauthorize: authenticated with the access token (Bearer); ends the grant that
+  // token belongs to (its refresh token too). A `token` body parameter names the token to end
+  // instead; it must belong to the same grant or to this user.
   function deauthorize(ctx) {
-    const tok = bearer(ctx.headers) || (ctx.body && ctx.body.token);
-    const t = ctx.tokens.access.get(tok);
-    if (t) t.revoked = true;
+    const c = ctx.tokens.check(bearer(ctx.headers));
+    if (c.state !== 'ok') return clioUnauthorized(c.state);
+    const other = ctx.body && typeof ctx.body === 'object' && ctx.body.token;
+    if (other && other !== c.token) {
+      const t = ctx.tokens.access.get(other) || ctx.tokens.refresh.get(other);
+      if (!t || String(t.userId) !== String(c.userId)) return cerr(400, 'BadRequest', 'The token to deauthorize does not belong to this user');
+      ctx.tokens.revoke(other, { refreshCascade: 'grant', accessCascade: 'grant' });
+    } else ctx.tokens.revokeGrant(c.grant);
     return { status: 200, body: {} };
   }
+  const clioUnauthorized = (state) => cerr(401, 'Unauthorized', state === 'expired' ? 'The access token has expired' : state === 'missing' ? 'Missing Authorization: Bearer access token' : 'The access token is invalid');
+  const consent = { vendorName: 'Clio', allowLabel: 'Allow Access', denyLabel: 'Deny Access', requireResponseType: true, denyMode: 'redirect', denyParams: { error: 'access_denied' } };
 
   const api = (fn) => (ctx) => checkVersion(ctx) || fn(ctx);
   return {
@@ -419,9 +486,12 @@ export default function clio(emu) {
       contacts: [['contacts', (r) => !r._deleted]],
     },
     init(s) { store = s; for (const c of ['contacts', 'communications', 'notes', 'activities']) store.col(c); },
+    makeUserIds: (seq) => ({ id: REGION_ID[realm.region || 'us'] + seq }),
+    defaultUsers: () => [{ name: 'Emulator Rep', email: 'rep@example.com' }],
+    ownership: (rec) => { const u = rec.user || rec.author || null; return { owner: u ? u.id : null, createdBy: u ? u.id : null }; },
     authenticate(ctx) {
       const c = ctx.tokens.check(bearer(ctx.headers));
-      if (c.state === 'ok') return null;
+      if (c.state === 'ok') { ctx.auth = c; return null; }
       return this.errors.unauthorized(ctx, c.state);
     },
     decorate(ctx, out, { fault }) {
@@ -438,7 +508,7 @@ export default function clio(emu) {
       return out;
     },
     errors: {
-      unauthorized(ctx, state) { return cerr(401, 'Unauthorized', state === 'expired' ? 'The access token has expired' : state === 'missing' ? 'Missing Authorization: Bearer access token' : 'The access token is invalid'); },
+      unauthorized(ctx, state) { return clioUnauthorized(state); },
       rateLimited(ctx, retryAfter) {
         const out = cerr(429, 'RateLimited', 'Too Many Requests');
         out.headers = {};
@@ -463,9 +533,13 @@ export default function clio(emu) {
     },
     defineField() { throw new Error('clio has no custom fields in the emulator (use external_properties)'); },
     routes: [
-      { method: 'POST', path: '/oauth/token', handler: token, auth: false },
-      { method: 'GET', path: '/oauth/authorize', handler: (ctx) => authorizeRedirect(ctx), auth: false },
-      { method: 'POST', path: '/oauth/deauthorize', handler: deauthorize, auth: false },
+      { method: 'POST', path: '/oauth/token', handler: token, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/oauth/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'POST', path: '/oauth/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'POST', path: '/oauth/deauthorize', handler: deauthorize, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/api/v4/users/who_am_i.json', handler: api(whoAmI) },
+      { method: 'GET', path: '/api/v4/users.json', handler: api(usersList) },
+      { method: 'GET', path: '/api/v4/users/:id.json', handler: api(userGet) },
       { method: 'GET', path: '/api/v4/contacts.json', handler: api(listContacts) },
       { method: 'POST', path: '/api/v4/contacts.json', handler: api(createContact) },
       { method: 'GET', path: '/api/v4/contacts/:id/phone_numbers.json', handler: api(contactPhones) },

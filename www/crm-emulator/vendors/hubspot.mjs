@@ -1,9 +1,11 @@
 // HubSpot CRM v3/v4 subset: objects (contacts, calls, communications, notes) with properties and
 // associations, search with filterGroups, the properties API, batch read/create/update/upsert,
-// OAuth v1 token endpoint. Base URL: http://127.0.0.1:PORT/hubspot (stands for https://api.hubapi.com).
+// OAuth v1 (authorize page, token, token metadata, refresh-token delete) and the Owners API.
+// Base URL: http://127.0.0.1:PORT/hubspot (stands for https://api.hubapi.com and app.hubspot.com).
 
 import { uuid, isoMs, toMs, parsePhone, digitsOf, isObj, typeName, wildcardRe, recentCount, dailyCount } from '../lib/util.mjs';
 import { bearer } from '../lib/auth.mjs';
+import { authorize } from '../lib/consent.mjs';
 
 const OBJECT_ALIASES = { contacts: 'contacts', contact: 'contacts', '0-1': 'contacts', calls: 'calls', call: 'calls', '0-48': 'calls', communications: 'communications', communication: 'communications', '0-18': 'communications', notes: 'notes', note: 'notes', '0-46': 'notes' };
 const ENGAGEMENTS = new Set(['calls', 'communications', 'notes']);
@@ -87,9 +89,10 @@ const OPERATORS = new Set(['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN
 const SEARCH_DEFAULTS = { contacts: ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'] };
 const DEFAULT_QUERY_PROPS = { contacts: ['firstname', 'lastname', 'email', 'phone', 'mobilephone', 'company', 'hs_searchable_calculated_phone_number', 'hs_searchable_calculated_mobile_number'], calls: ['hs_call_title', 'hs_call_body'], communications: ['hs_communication_body'], notes: ['hs_note_body'] };
 
-export default function hubspot(emu) {
-  const name = 'hubspot';
+export default function hubspot(emu, realm = { key: 'hubspot' }) {
+  const name = realm.key;
   let store;
+  const users = () => emu.users[name];
   const cid = () => uuid();
 
   const err = (status, category, message, extra = {}) => ({ status, body: { status: 'error', message, correlationId: cid(), category, ...extra } });
@@ -152,7 +155,14 @@ export default function hubspot(emu) {
       if (!def) { problems.push({ isValid: false, message: `Property "${k}" does not exist`, error: 'PROPERTY_DOESNT_EXIST', name: k }); continue; }
       if (def.readOnly) { problems.push({ isValid: false, message: `Property "${k}" is read-only`, error: 'READ_ONLY_VALUE', name: k }); continue; }
       const [val, e] = normaliseValue(def, k, v);
-      if (e) problems.push(e); else out[k] = val;
+      if (e) { problems.push(e); continue; }
+      // hubspot_owner_id must name an owner of the account (GET /crm/v3/owners); archived
+      // (deactivated) owners cannot be assigned either.
+      if (k === 'hubspot_owner_id' && val !== null && val !== '') {
+        const owner = users().get(val);
+        if (!owner || !owner.active) { problems.push({ isValid: false, message: `${val} is not a valid owner id`, error: 'INVALID_OWNER_ID', name: k }); continue; }
+      }
+      out[k] = val;
     }
     if (create) {
       for (const [k, def] of Object.entries(defs)) {
@@ -296,6 +306,9 @@ export default function hubspot(emu) {
     const a = checkAssociations(t, input.associations);
     if (a.error) return { error: a.error };
     const rec = newRecord(t, props);
+    // HubSpot leaves hubspot_owner_id empty when the request gives none; the token's user is
+    // only recorded as the creator.
+    rec._createdBy = ctx.user() ? ctx.user().id : null;
     emu.stampNew(ctx, rec);
     for (const x of a.list) addAssociation(rec, x.toType, x.toId, x.typeId);
     return { rec };
@@ -666,20 +679,93 @@ export default function hubspot(emu) {
   }
 
   // ----- OAuth -----
+  // Token endpoint (legacy v1, https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/guide):
+  // form-encoded body; client_id AND client_secret in the body for both grants; redirect_uri
+  // repeated for the code grant; code_verifier checked when the code was issued with a challenge
+  // (it never replaces the secret). Refresh tokens do not rotate: the same one comes back.
+  const OAUTH_ERRORS = {
+    missing_grant_type: ['BAD_GRANT_TYPE', 'missing or unknown grant_type'],
+    unsupported_grant_type: ['BAD_GRANT_TYPE', 'missing or unknown grant_type'],
+    missing_client: ['BAD_CLIENT_ID', 'missing or invalid client id'],
+    unknown_client: ['BAD_CLIENT_ID', 'missing or invalid client id'],
+    missing_secret: ['BAD_CLIENT_SECRET', 'missing or invalid client secret'],
+    bad_secret: ['BAD_CLIENT_SECRET', 'missing or invalid client secret'],
+    missing_code: ['BAD_AUTH_CODE', 'missing or unknown auth code'],
+    bad_code: ['BAD_AUTH_CODE', 'missing or unknown auth code'],
+    expired_code: ['BAD_AUTH_CODE', 'missing or unknown auth code'],
+    missing_redirect: ['BAD_REDIRECT_URI', 'redirect_uri does not match initial auth code URI'],
+    redirect_mismatch: ['BAD_REDIRECT_URI', 'redirect_uri does not match initial auth code URI'],
+    missing_verifier: ['BAD_AUTH_CODE', 'missing or invalid code_verifier'],
+    bad_verifier: ['BAD_AUTH_CODE', 'missing or invalid code_verifier'],
+    missing_refresh: ['BAD_REFRESH_TOKEN', 'missing or invalid refresh token'],
+    bad_refresh: ['BAD_REFRESH_TOKEN', 'missing or invalid refresh token'],
+    rotated_refresh: ['BAD_REFRESH_TOKEN', 'missing or invalid refresh token'],
+  };
   function token(ctx) {
     if (ctx.contentType !== 'application/x-www-form-urlencoded') return { status: 400, body: { status: 'BAD_REQUEST', message: 'Content-Type must be application/x-www-form-urlencoded', correlationId: cid() } };
-    const g = ctx.tokens.grant(ctx.body || {});
+    const ttl = emu.config.hubspotTokenTtl ?? 1800;
+    const g = ctx.tokens.exchange(ctx.body || {}, {
+      secretCode: 'required', secretRefresh: 'required', pkce: 'enforce', redirectRequired: true,
+      codeTtlMs: emu.codeTtlMs(), accessTtl: ttl, rotation: emu.rotationFor(realm, 'none'), echoRefresh: true,
+    });
     if (!g.ok) {
-      const status = g.error === 'invalid_grant' ? (ctx.body.grant_type === 'refresh_token' ? 'BAD_REFRESH_TOKEN' : 'BAD_AUTH_CODE') : g.error === 'invalid_client' ? 'BAD_CLIENT_ID' : 'BAD_GRANT_TYPE';
-      return { status: 400, body: { status, message: g.description, correlationId: cid() } };
+      const [status, message] = OAUTH_ERRORS[g.kind] || ['BAD_REQUEST', g.kind];
+      return { status: 400, body: { status, message, correlationId: cid() } };
     }
-    const at = ctx.tokens.newAccess(emu.config.hubspotTokenTtl ?? 1800, g.scopes);
-    return { status: 200, body: { token_type: 'bearer', refresh_token: g.newRefresh || ctx.body.refresh_token, access_token: at, expires_in: emu.config.hubspotTokenTtl ?? 1800 } };
+    return { status: 200, body: { token_type: 'bearer', refresh_token: g.refreshToken, access_token: g.accessToken, expires_in: ttl } };
   }
+  const hubDomain = () => emu.config.hubspotHubDomain ?? 'emulator.hubspot.test';
+  const hubId = () => emu.config.hubspotHubId ?? 1234567;
+  // GET /oauth/v1/access-tokens/{token}: the token's user (email), user_id, hub_id, scopes.
   function tokenInfo(ctx) {
     const t = ctx.tokens.access.get(ctx.params.token);
-    if (!t) return err(404, 'OBJECT_NOT_FOUND', 'Token not found');
-    return { status: 200, body: { token: ctx.params.token, user: 'emulator@example.com', hub_domain: 'emulator.hubspot.test', hub_id: 1234567, app_id: 1, expires_in: t.expiresAt ? Math.max(0, Math.round((t.expiresAt - Date.now()) / 1000)) : 1800, user_id: 1, token_type: 'access', scopes: t.scopes || ['crm.objects.contacts.read', 'crm.objects.contacts.write'] } };
+    if (!t || t.revoked || ctx.tokens.grantRevoked(t.grant)) return err(404, 'OBJECT_NOT_FOUND', 'Token not found');
+    const u = users().get(t.userId) || users().default();
+    return { status: 200, body: { token: ctx.params.token, user: u.email, hub_domain: hubDomain(), hub_id: hubId(), app_id: emu.config.hubspotAppId ?? 1, expires_in: t.expiresAt ? Math.max(0, Math.round((t.expiresAt - Date.now()) / 1000)) : 1800, user_id: u.userId, token_type: 'access', scopes: t.scopes || ['oauth', 'crm.objects.contacts.read', 'crm.objects.contacts.write'], is_private_distribution: false } };
+  }
+  // GET /oauth/v1/refresh-tokens/{token}
+  function refreshInfo(ctx) {
+    const r = ctx.tokens.liveRefresh(ctx.params.token);
+    if (!r) return err(404, 'OBJECT_NOT_FOUND', 'Refresh token not found');
+    const u = users().get(r.userId) || users().default();
+    return { status: 200, body: { token: ctx.params.token, user: u.email, hub_domain: hubDomain(), scopes: r.scopes || ['oauth', 'crm.objects.contacts.read', 'crm.objects.contacts.write'], hub_id: hubId(), client_id: r.clientId, user_id: u.userId, token_type: 'refresh' } };
+  }
+  // DELETE /oauth/v1/refresh-tokens/{token}: deletes the refresh token only; "access tokens
+  // generated with the refresh token will not be affected" (the docs' own words). 204, no body.
+  function refreshDelete(ctx) {
+    if (!ctx.tokens.liveRefresh(ctx.params.token)) return err(404, 'OBJECT_NOT_FOUND', 'Refresh token not found');
+    ctx.tokens.revoke(ctx.params.token, { refreshCascade: 'none', hint: 'refresh_token' });
+    return { status: 204 };
+  }
+  // app.hubspot.com/oauth/authorize: scope is required; a refused install sends nothing back
+  // ("If the user doesn't grant access, no request will be sent"), so Deny shows a page.
+  const consent = { vendorName: 'HubSpot', allowLabel: 'Connect app', denyLabel: 'Cancel', requireScope: true, scopeSep: /[ +]+/, denyMode: 'page' };
+
+  // ----- owners (GET /crm/v3/owners, /crm/v3/owners/{ownerId}) -----
+  function renderOwner(u) {
+    return { id: u.id, email: u.email, type: 'PERSON', firstName: u.firstName ?? '', lastName: u.lastName ?? '', userId: u.active ? u.userId : null, userIdIncludingInactive: u.userId, createdAt: isoMs(u.createdMs), updatedAt: isoMs(u.createdMs), archived: !u.active, teams: [] };
+  }
+  function ownersList(ctx) {
+    const q = ctx.query;
+    const limit = Number(q.get('limit') ?? 100);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) return validation('limit must be an integer between 1 and 500');
+    const archived = q.get('archived') === 'true';
+    let list = users().list().filter((u) => u.active !== archived).sort((a, b) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : 1));
+    if (q.get('email')) list = list.filter((u) => String(u.email).toLowerCase() === q.get('email').toLowerCase());
+    const after = q.get('after') ? Number(q.get('after')) : 0;
+    if (!Number.isInteger(after) || after < 0) return validation('after must be the paging.next.after value of a previous page');
+    const page = list.slice(after, after + limit);
+    const body = { results: page.map(renderOwner) };
+    if (after + limit < list.length) body.paging = { next: { after: String(after + limit), link: `${ctx.baseUrl}/crm/v3/owners/?after=${after + limit}&limit=${limit}` } };
+    return { status: 200, body };
+  }
+  function ownerGet(ctx) {
+    const idProperty = ctx.query.get('idProperty') || 'id';
+    if (!['id', 'userId'].includes(idProperty)) return validation(`idProperty must be id or userId, got ${idProperty}`);
+    const archived = ctx.query.get('archived') === 'true';
+    const u = users().list().find((x) => String(idProperty === 'id' ? x.id : x.userId) === ctx.params.ownerId);
+    if (!u || u.active === archived) return err(404, 'OBJECT_NOT_FOUND', `No owner found with ${idProperty} ${ctx.params.ownerId}`);
+    return { status: 200, body: renderOwner(u) };
   }
 
   return {
@@ -695,10 +781,13 @@ export default function hubspot(emu) {
       store.meta.props = Object.fromEntries(['contacts', 'calls', 'communications', 'notes'].map((t) => [t, baseProps(t)]));
       for (const t of ['contacts', 'calls', 'communications', 'notes']) store.col(t);
     },
+    makeUserIds: (seq, input) => ({ id: String(61000000 + seq), userId: input.userId ?? 9000000 + seq }),
+    defaultUsers: () => [{ name: 'Emulator Rep', email: 'rep@example.com' }],
+    ownership: (rec) => ({ owner: rec.properties.hubspot_owner_id || null, createdBy: rec._createdBy ?? null }),
     authenticate(ctx) {
       const tok = bearer(ctx.headers);
       const c = ctx.tokens.check(tok);
-      if (c.state === 'ok') return null;
+      if (c.state === 'ok') { ctx.auth = c; return null; }
       return this.errors.unauthorized(ctx, c.state, c.expiredMs);
     },
     decorate(ctx, out, { fault }) {
@@ -769,9 +858,15 @@ export default function hubspot(emu) {
       return r.body;
     },
     routes: [
-      { method: 'POST', path: '/oauth/v1/token', handler: token, auth: false },
-      { method: 'GET', path: '/oauth/v1/access-tokens/:token', handler: tokenInfo, auth: false },
-      { method: 'GET', path: '/oauth/authorize', handler: (ctx) => authorizeRedirect(ctx), auth: false },
+      { method: 'POST', path: '/oauth/v1/token', handler: token, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/oauth/v1/access-tokens/:token', handler: tokenInfo, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/oauth/v1/refresh-tokens/:token', handler: refreshInfo, auth: false, kind: 'auth' },
+      { method: 'DELETE', path: '/oauth/v1/refresh-tokens/:token', handler: refreshDelete, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/oauth/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'POST', path: '/oauth/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth', rawBody: true },
+      { method: 'GET', path: '/crm/v3/owners', handler: ownersList },
+      { method: 'GET', path: '/crm/v3/owners/', handler: ownersList },
+      { method: 'GET', path: '/crm/v3/owners/:ownerId', handler: ownerGet },
       { method: 'POST', path: '/crm/v3/objects/:objectType/search', handler: search },
       { method: 'POST', path: '/crm/v3/objects/:objectType/batch/read', handler: batchRead },
       { method: 'POST', path: '/crm/v3/objects/:objectType/batch/create', handler: batchCreate },
@@ -791,23 +886,4 @@ export default function hubspot(emu) {
       { method: 'GET', path: '/crm/v3/properties/:objectType/:propertyName', handler: propGet },
     ],
   };
-}
-
-/** Shared by every vendor's authorize endpoint: issue a code at once and redirect back. */
-export function authorizeRedirect(ctx, { redirectParam = 'redirect_uri' } = {}) {
-  const q = ctx.query;
-  const redirect = q.get(redirectParam);
-  if (!q.get('client_id') || !redirect) return { status: 400, body: { error: 'invalid_request', error_description: 'client_id and redirect_uri are required' } };
-  const client = ctx.tokens.clients.get(q.get('client_id'));
-  if (!client) return { status: 400, body: { error: 'invalid_client', error_description: 'unknown client_id' } };
-  if (client.redirectUris && !client.redirectUris.includes(redirect)) return { status: 400, body: { error: 'invalid_request', error_description: 'redirect_uri is not registered for this client' } };
-  const code = ctx.tokens.issueCode({
-    clientId: q.get('client_id'), redirectUri: redirect, codeChallenge: q.get('code_challenge'),
-    codeChallengeMethod: q.get('code_challenge_method') || (q.get('code_challenge') ? 'plain' : null),
-    scopes: q.get('scope') ? q.get('scope').split(/[ ,+]/).filter(Boolean) : null,
-  });
-  const u = new URL(redirect);
-  u.searchParams.set('code', code);
-  if (q.get('state')) u.searchParams.set('state', q.get('state'));
-  return { status: 302, headers: { location: u.toString() }, body: null };
 }

@@ -1,19 +1,29 @@
 // Pipedrive subset: v1 callLogs, notes, activityTypes, persons (legacy), itemSearch; v2 persons,
-// persons/search and activities; OAuth token endpoint. Base URL: http://127.0.0.1:PORT/pipedrive,
-// then /v1/... and /api/v2/... (stands for https://{company}.pipedrive.com / api_domain).
+// persons/search and activities; v1 users (me, list, find, by id); OAuth authorize page, token and
+// revoke. Base URL: http://127.0.0.1:PORT/pipedrive, then /v1/... and /api/v2/... (stands for
+// https://{company}.pipedrive.com / api_domain) and /oauth/... (stands for https://oauth.pipedrive.com).
 
 import { uuid, isoSec, pipedriveV1Time, toMs, isObj, typeName, digitsOf, looksLikePhone, isRfc3339, isDate, recentCount, dailyCount } from '../lib/util.mjs';
 import { bearer, basicCreds } from '../lib/auth.mjs';
-import { authorizeRedirect } from './hubspot.mjs';
+import { authorize } from '../lib/consent.mjs';
 
 const INFO = 'Please check developers.pipedrive.com for more information about Pipedrive API.';
 const OUTCOMES = ['connected', 'no_answer', 'left_message', 'left_voicemail', 'wrong_number', 'busy'];
 const BUILTIN_TYPES = ['call', 'meeting', 'task', 'deadline', 'email', 'lunch'];
 const V1_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
-export default function pipedrive(emu) {
-  const name = 'pipedrive';
+export default function pipedrive(emu, realm = { key: 'pipedrive' }) {
+  const name = realm.key;
   let store;
+  const users = () => emu.users[name];
+  const me = (ctx) => Number(ctx.user().id);
+  // owner_id / user_id on a write must name an active user of the company.
+  function checkUser(ctx, field, id) {
+    if (id === undefined || id === null) return null;
+    const u = users().get(id);
+    if (u && u.active) return null;
+    return isV2(ctx) ? v2err(400, `Validation failed: ${field}: User with id ${id} does not exist or is not active`) : v1err(404, 'User not found', { error_info: 'Object was not found.' });
+  }
 
   const v1err = (status, error, extra = {}) => ({ status, body: { success: false, error, error_info: INFO, data: null, additional_data: null, ...extra } });
   const v2err = (status, error, code = 'ERR_SCHEMA_VALIDATION_FAILED') => ({ status, body: { success: false, error, code, error_info: INFO, data: null, additional_data: null } });
@@ -84,7 +94,8 @@ export default function pipedrive(emu) {
     const e = checkShape(ctx, ctx.body, personSpecV2(), ['name']);
     if (e) return e;
     const b = ctx.body;
-    const r = newPerson({ ...b, phones: normPrimary(b.phones), emails: normPrimary(b.emails) }, b.add_time ? Date.parse(b.add_time) : Date.now());
+    const ue = checkUser(ctx, 'owner_id', b.owner_id); if (ue) return ue;
+    const r = newPerson({ ...b, owner_id: b.owner_id ?? me(ctx), phones: normPrimary(b.phones), emails: normPrimary(b.emails) }, b.add_time ? Date.parse(b.add_time) : Date.now());
     emu.stampNew(ctx, r);
     return { status: 200, body: { success: true, data: renderPersonV2(r) } };
   }
@@ -103,6 +114,7 @@ export default function pipedrive(emu) {
     const spec = personSpecV2(); delete spec.add_time;
     const e = checkShape(ctx, ctx.body, spec);
     if (e) return e;
+    const ue = checkUser(ctx, 'owner_id', ctx.body.owner_id); if (ue) return ue;
     const b = { ...ctx.body };
     if (b.phones) b.phones = normPrimary(b.phones);
     if (b.emails) b.emails = normPrimary(b.emails);
@@ -230,8 +242,9 @@ export default function pipedrive(emu) {
     const e = checkShape(ctx, ctx.body, { name: 'string', owner_id: 'integer', org_id: 'integer', email: phoneV1, phone: phoneV1, visible_to: (v) => (['1', '3', '5', '7', 1, 3, 5, 7].includes(v) ? null : 'must be 1, 3, 5 or 7'), add_time: (v) => (V1_TIME.test(v) ? null : 'must be YYYY-MM-DD HH:MM:SS'), label: 'integer', marketing_status: 'string' }, ['name']);
     if (e) return e;
     const b = ctx.body;
+    const ue = checkUser(ctx, 'owner_id', b.owner_id); if (ue) return ue;
     const norm = (v) => (v === undefined ? [] : (typeof v === 'string' ? [{ value: v }] : v.map((x) => (typeof x === 'string' ? { value: x } : x))));
-    const r = newPerson({ ...b, phones: normPrimary(norm(b.phone)), emails: normPrimary(norm(b.email)), visible_to: b.visible_to ? Number(b.visible_to) : 3 }, b.add_time ? Date.parse(b.add_time.replace(' ', 'T') + 'Z') : Date.now());
+    const r = newPerson({ ...b, owner_id: b.owner_id ?? me(ctx), phones: normPrimary(norm(b.phone)), emails: normPrimary(norm(b.email)), visible_to: b.visible_to ? Number(b.visible_to) : 3 }, b.add_time ? Date.parse(b.add_time.replace(' ', 'T') + 'Z') : Date.now());
     emu.stampNew(ctx, r);
     return { status: 201, body: { success: true, data: renderPersonV1(r) } };
   }
@@ -270,9 +283,10 @@ export default function pipedrive(emu) {
     if (e) return e;
     const b = ctx.body;
     const refs = checkRefs(ctx, b); if (refs) return refs;
+    const ue = checkUser(ctx, 'owner_id', b.owner_id); if (ue) return ue;
     const id = store.nextId('activities');
     const now = Date.now();
-    const rec = { id, subject: b.subject ?? (b.type ? b.type[0].toUpperCase() + b.type.slice(1) : 'Call'), type: b.type ?? 'call', owner_id: b.owner_id ?? 1, creator_user_id: 1, is_deleted: false, done: b.done ?? false, busy: b.busy ?? false, ...b, _createdMs: now, _updatedMs: now };
+    const rec = { id, subject: b.subject ?? (b.type ? b.type[0].toUpperCase() + b.type.slice(1) : 'Call'), type: b.type ?? 'call', owner_id: b.owner_id ?? me(ctx), creator_user_id: me(ctx), is_deleted: false, done: b.done ?? false, busy: b.busy ?? false, ...b, _createdMs: now, _updatedMs: now };
     if (rec.done) rec.marked_as_done_time = isoSec(now);
     if (!rec.participants && rec.person_id) rec.participants = [{ person_id: rec.person_id, primary: true }];
     store.col('activities').set(id, rec);
@@ -290,6 +304,7 @@ export default function pipedrive(emu) {
     const e = checkShape(ctx, ctx.body, activitySpec());
     if (e) return e;
     const refs = checkRefs(ctx, ctx.body); if (refs) return refs;
+    const ue = checkUser(ctx, 'owner_id', ctx.body.owner_id); if (ue) return ue;
     const wasDone = r.done;
     Object.assign(r, ctx.body);
     r._updatedMs = Date.now();
@@ -352,6 +367,7 @@ export default function pipedrive(emu) {
     if (e) return e;
     const b = ctx.body;
     if (b.deal_id && b.lead_id) return v1err(400, 'A call log can be associated with either a deal or a lead, but not both at once.');
+    const ue = checkUser(ctx, 'user_id', b.user_id); if (ue) return ue;
     if (t2ms(b.end_time) < t2ms(b.start_time)) return v1err(400, 'end_time must not be before start_time');
     if (b.person_id) { const p = store.col('persons').get(b.person_id); if (!p || p.is_deleted) return v1err(404, 'Person not found', { error_info: 'Object was not found.' }); }
     if (b.activity_id) {
@@ -360,7 +376,7 @@ export default function pipedrive(emu) {
       if (a.type !== 'call') return v1err(400, 'The activity_id must refer to a call type activity');
     }
     const id = uuid().replace(/-/g, '');
-    const rec = { id, ...b, user_id: b.user_id ?? 1, has_recording: false, company_id: 1, _createdMs: Date.now() };
+    const rec = { id, ...b, user_id: b.user_id ?? me(ctx), has_recording: false, company_id: 1, _createdMs: Date.now() };
     store.col('callLogs').set(id, rec);
     emu.stampNew(ctx, rec);
     return { status: 200, body: { success: true, data: renderCallLog(rec) } };
@@ -394,8 +410,9 @@ export default function pipedrive(emu) {
   // ---------- notes (v1) ----------
   const flag = (v) => ([0, 1].includes(v) ? null : 'must be 0 or 1');
   const noteSpec = { content: 'string', lead_id: callLogSpec.lead_id, deal_id: 'integer', person_id: 'integer', org_id: 'integer', project_id: 'integer', task_id: 'integer', user_id: 'integer', add_time: (v) => (V1_TIME.test(v) ? null : 'must be YYYY-MM-DD HH:MM:SS'), pinned_to_lead_flag: flag, pinned_to_deal_flag: flag, pinned_to_organization_flag: flag, pinned_to_person_flag: flag, pinned_to_project_flag: flag, pinned_to_task_flag: flag };
-  function renderNote(r) {
-    const out = { id: r.id, active_flag: !r._deleted, add_time: pipedriveV1Time(r._createdMs), update_time: pipedriveV1Time(r._updatedMs), content: r.content, user_id: r.user_id, last_update_user_id: r.user_id, pinned_to_deal_flag: !!r.pinned_to_deal_flag, pinned_to_organization_flag: !!r.pinned_to_organization_flag, pinned_to_person_flag: !!r.pinned_to_person_flag, pinned_to_project_flag: !!r.pinned_to_project_flag, pinned_to_task_flag: !!r.pinned_to_task_flag, user: { email: 'rep@example.com', icon_url: '', is_you: true, name: 'Emulator Rep' } };
+  function renderNote(r, ctx) {
+    const u = users().get(r.user_id) || users().default();
+    const out = { id: r.id, active_flag: !r._deleted, add_time: pipedriveV1Time(r._createdMs), update_time: pipedriveV1Time(r._updatedMs), content: r.content, user_id: r.user_id, last_update_user_id: r.user_id, pinned_to_deal_flag: !!r.pinned_to_deal_flag, pinned_to_organization_flag: !!r.pinned_to_organization_flag, pinned_to_person_flag: !!r.pinned_to_person_flag, pinned_to_project_flag: !!r.pinned_to_project_flag, pinned_to_task_flag: !!r.pinned_to_task_flag, user: { email: u.email, icon_url: '', is_you: ctx ? String(ctx.user().id) === String(u.id) : true, name: u.name } };
     for (const k of ['person_id', 'deal_id', 'org_id', 'lead_id', 'project_id', 'task_id']) if (r[k] != null) out[k] = r[k];
     if (r.person_id) { const p = store.col('persons').get(r.person_id); if (p) out.person = { name: p.name }; }
     return out;
@@ -406,26 +423,28 @@ export default function pipedrive(emu) {
     const b = ctx.body;
     if (!['person_id', 'deal_id', 'org_id', 'lead_id', 'project_id'].some((k) => b[k] != null)) return v1err(400, 'The note must be attached to a deal, person, organization, lead or project (deal_id, person_id, org_id, lead_id or project_id).');
     if (b.person_id) { const p = store.col('persons').get(b.person_id); if (!p || p.is_deleted) return v1err(404, 'Person not found', { error_info: 'Object was not found.' }); }
+    const ue = checkUser(ctx, 'user_id', b.user_id); if (ue) return ue;
     const id = store.nextId('notes');
     const created = b.add_time ? Date.parse(b.add_time.replace(' ', 'T') + 'Z') : Date.now();
-    const rec = { id, ...b, user_id: b.user_id ?? 1, _createdMs: created, _updatedMs: Date.now() };
+    const rec = { id, ...b, user_id: b.user_id ?? me(ctx), _createdMs: created, _updatedMs: Date.now() };
     store.col('notes').set(id, rec);
     emu.stampNew(ctx, rec);
-    return { status: 200, body: { success: true, data: renderNote(rec) } };
+    return { status: 200, body: { success: true, data: renderNote(rec, ctx) } };
   }
   function getNote(ctx) {
     const r = store.col('notes').get(Number(ctx.params.id));
     if (!r || r._deleted) return notFoundEntity(ctx, 'Note');
-    return { status: 200, body: { success: true, data: renderNote(r) } };
+    return { status: 200, body: { success: true, data: renderNote(r, ctx) } };
   }
   function updateNote(ctx) {
     const r = store.col('notes').get(Number(ctx.params.id));
     if (!r || r._deleted) return notFoundEntity(ctx, 'Note');
     const e = checkShape(ctx, ctx.body, noteSpec);
     if (e) return e;
+    const ue = checkUser(ctx, 'user_id', ctx.body.user_id); if (ue) return ue;
     Object.assign(r, ctx.body);
     r._updatedMs = Date.now();
-    return { status: 200, body: { success: true, data: renderNote(r) } };
+    return { status: 200, body: { success: true, data: renderNote(r, ctx) } };
   }
   function deleteNote(ctx) {
     const r = store.col('notes').get(Number(ctx.params.id));
@@ -442,20 +461,100 @@ export default function pipedrive(emu) {
     list.sort((a, b) => a.id - b.id);
     const p = startLimit(ctx, list);
     if (p.error) return p.error;
-    return { status: 200, body: { success: true, data: p.page.map(renderNote), additional_data: { pagination: p.pagination } } };
+    return { status: 200, body: { success: true, data: p.page.map((r) => renderNote(r, ctx)), additional_data: { pagination: p.pagination } } };
   }
 
-  // ---------- OAuth ----------
-  function token(ctx) {
-    const params = { ...(ctx.body || {}) };
-    const basic = basicCreds(ctx.headers);
-    if (basic) Object.assign(params, basic);
-    const g = ctx.tokens.grant(params);
-    if (!g.ok) return { status: g.error === 'invalid_client' ? 401 : 400, body: { success: false, message: g.description, error: g.error, error_description: g.description } };
-    const ttl = emu.config.pipedriveTokenTtl ?? 3599;
-    const at = ctx.tokens.newAccess(ttl, g.scopes);
-    return { status: 200, body: { access_token: at, token_type: 'Bearer', refresh_token: g.newRefresh || params.refresh_token, scope: (g.scopes || ['base', 'contacts:full', 'activities:full', 'phone-integration']).join(','), expires_in: ttl, api_domain: ctx.baseUrl } };
+  // ---------- users (v1) ----------
+  const companyDomain = () => emu.config.pipedriveCompanyDomain ?? 'emulator';
+  function renderUser(u, ctx) {
+    return {
+      id: Number(u.id), name: u.name, default_currency: u.default_currency ?? 'USD', locale: u.locale ?? 'en_US', lang: 1, email: u.email, phone: u.phone ?? null,
+      activated: u.active, last_login: pipedriveV1Time(Date.now()), created: pipedriveV1Time(u.createdMs), modified: pipedriveV1Time(u.createdMs),
+      has_created_company: u.id === users().defaultId, access: [{ app: 'sales', admin: u.admin ?? u.id === users().defaultId, permission_set_id: '00000000-0000-4000-8000-000000000001' }],
+      active_flag: u.active, timezone_name: u.timezone_name ?? 'UTC', timezone_offset: '+00:00', role_id: 1, icon_url: null,
+      is_you: String(ctx.user().id) === u.id, is_deleted: false,
+    };
   }
+  // GET /v1/users/me: the token's user with the company it belongs to.
+  function usersMe(ctx) {
+    return { status: 200, body: { success: true, data: { ...renderUser(ctx.user(), ctx), company_id: emu.config.pipedriveCompanyId ?? 7654321, company_name: emu.config.pipedriveCompanyName ?? 'Emulator Company', company_domain: companyDomain(), company_country: 'US', company_industry: emu.config.pipedriveCompanyIndustry ?? 'IT Services', language: { language_code: 'en', country_code: 'US' } } } };
+  }
+  function usersList(ctx) { return { status: 200, body: { success: true, data: users().list().map((u) => renderUser(u, ctx)) } }; }
+  function userGet(ctx) {
+    const u = /^\d+$/.test(ctx.params.id) ? users().get(ctx.params.id) : null;
+    if (!u) return v1err(404, 'User not found', { error_info: 'Object was not found.' });
+    return { status: 200, body: { success: true, data: renderUser(u, ctx) } };
+  }
+  function usersFind(ctx) {
+    const term = ctx.query.get('term');
+    if (!term) return v1err(400, "Validation failed: term: Parameter 'term' is required");
+    const byEmail = ['1', 'true'].includes(ctx.query.get('search_by_email'));
+    const t = term.toLowerCase();
+    const hits = users().list().filter((u) => String(byEmail ? u.email : u.name).toLowerCase().includes(t));
+    return { status: 200, body: { success: true, data: hits.length ? hits.map((u) => renderUser(u, ctx)) : null } };
+  }
+
+  // ---------- OAuth (oauth.pipedrive.com) ----------
+  // https://pipedrive.readme.io/docs/marketplace-oauth-authorization and .../marketplace-oauth-and-api-proxy-status-codes:
+  // form-encoded; client authenticated by HTTP Basic base64(client_id:client_secret) (the body
+  // pair is accepted too, "not recommended"); codes live 5 minutes; the refresh answer carries
+  // "the same refresh token ... with the expiry window extended by 60 days"; no PKCE documented.
+  const perr = (error, message, status = 400) => ({ status, body: { success: false, message, error, error_description: message } });
+  const PD_ERRORS = {
+    missing_grant_type: ['invalid_request', 'Missing parameter: `grant_type`'],
+    unsupported_grant_type: ['unsupported_grant_type', 'Unsupported grant type: `grant_type` is invalid'],
+    missing_client: ['invalid_client', 'Invalid client: cannot retrieve client credentials'],
+    missing_secret: ['invalid_client', 'Invalid client: cannot retrieve client credentials'],
+    unknown_client: ['invalid_client', 'Invalid client: client is invalid'],
+    bad_secret: ['invalid_client', 'Invalid client: client is invalid'],
+    missing_code: ['invalid_grant', 'Invalid grant: `authorization_code` is invalid'],
+    bad_code: ['invalid_grant', 'Invalid grant: `authorization_code` is invalid'],
+    expired_code: ['invalid_grant', 'Invalid grant: `authorization_code` has expired'],
+    missing_redirect: ['invalid_request', 'Invalid request: `redirect_uri` is not a valid URI'],
+    redirect_mismatch: ['invalid_request', 'Invalid request: `redirect_uri` is invalid'],
+    missing_refresh: ['invalid_grant', 'Invalid grant: `refresh_token` is invalid'],
+    bad_refresh: ['invalid_grant', 'Invalid grant: `refresh_token` is invalid'],
+    rotated_refresh: ['invalid_grant', 'Invalid grant: `refresh_token` is invalid'],
+  };
+  /** Client credentials: Basic header first, else the body pair; null when neither is complete. */
+  function clientCreds(ctx) {
+    const basic = basicCreds(ctx.headers);
+    if (basic) return basic;
+    const b = ctx.body || {};
+    return b.client_id && b.client_secret ? { client_id: b.client_id, client_secret: b.client_secret } : null;
+  }
+  function token(ctx) {
+    if (ctx.contentType !== 'application/x-www-form-urlencoded') return perr('invalid_request', 'Invalid request: content must be `application/x-www-form-urlencoded`');
+    const b = ctx.body || {};
+    const creds = clientCreds(ctx);
+    if (!creds) return perr('invalid_client', 'Invalid client: cannot retrieve client credentials');
+    if (b.grant_type === 'authorization_code' && b.redirect_uri !== undefined) {
+      try { new URL(b.redirect_uri); } catch { return perr('invalid_request', 'Invalid request: `redirect_uri` is not a valid URI'); }
+    }
+    const ttl = emu.config.pipedriveTokenTtl ?? 3599;
+    const g = ctx.tokens.exchange({ ...b, ...creds }, {
+      secretCode: 'required', secretRefresh: 'required', pkce: 'ignore', redirectRequired: true,
+      codeTtlMs: emu.codeTtlMs(300), accessTtl: ttl, rotation: emu.rotationFor(realm, 'none'), echoRefresh: true,
+    });
+    if (!g.ok) { const [e, m] = PD_ERRORS[g.kind] || ['invalid_request', g.kind]; return perr(e, m); }
+    return { status: 200, body: { access_token: g.accessToken, token_type: 'Bearer', refresh_token: g.refreshToken, scope: (g.scopes || ['base', 'contacts:full', 'activities:full', 'phone-integration', 'users:read']).join(','), expires_in: ttl, api_domain: emu.baseUrl(name) } };
+  }
+  // POST /oauth/revoke (RFC 7009; https://pipedrive.readme.io/docs/app-uninstallation): Basic auth;
+  // a refresh token takes all OAuth data with it (the app is uninstalled), an access token only
+  // itself; an unknown token still answers 200.
+  function revoke(ctx) {
+    if (ctx.contentType !== 'application/x-www-form-urlencoded') return perr('invalid_request', 'Invalid request: content must be `application/x-www-form-urlencoded`');
+    const basic = basicCreds(ctx.headers);
+    if (!basic) return perr('invalid_client', 'Invalid client: cannot retrieve client credentials', 401);
+    const client = ctx.tokens.clients.get(basic.client_id);
+    if (!client || client.secret !== basic.client_secret) return perr('invalid_client', 'Invalid client: client is invalid', 401);
+    const b = ctx.body || {};
+    if (!b.token) return perr('invalid_request', 'Missing parameter: `token`');
+    ctx.tokens.revoke(b.token, { refreshCascade: 'grant', accessCascade: 'none', hint: b.token_type_hint });
+    return { status: 200, body: null };
+  }
+  // "Allow and install" / "Cancel"; a refusal comes back as error=user_denied.
+  const consent = { vendorName: 'Pipedrive', allowLabel: 'Allow and install', denyLabel: 'Cancel', denyMode: 'redirect', denyParams: { error: 'user_denied' } };
 
   return {
     name,
@@ -472,13 +571,16 @@ export default function pipedrive(emu) {
       const icons = { call: 'call', meeting: 'meeting', task: 'task', deadline: 'deadline', email: 'email', lunch: 'lunch' };
       for (const t of BUILTIN_TYPES) addType(t[0].toUpperCase() + t.slice(1), icons[t], false);
     },
+    makeUserIds: (seq) => ({ id: seq }),
+    defaultUsers: () => [{ name: 'Emulator Rep', email: 'rep@example.com' }],
+    ownership: (rec) => ({ owner: rec.owner_id ?? rec.user_id ?? null, createdBy: rec.creator_user_id ?? rec.user_id ?? rec.owner_id ?? null }),
     authenticate(ctx) {
       const hdr = ctx.headers['x-api-token'];
       const q = ctx.query.get('api_token');
       const b = bearer(ctx.headers);
       const tok = hdr || q || b;
       const c = ctx.tokens.check(tok);
-      if (c.state === 'ok') return null;
+      if (c.state === 'ok') { ctx.auth = c; return null; }
       return this.errors.unauthorized(ctx, c.state);
     },
     decorate(ctx, out, { fault }) {
@@ -536,8 +638,14 @@ export default function pipedrive(emu) {
       return { entity, key, ...store.meta.customFields[entity][key] };
     },
     routes: [
-      { method: 'POST', path: '/oauth/token', handler: token, auth: false },
-      { method: 'GET', path: '/oauth/authorize', handler: (ctx) => authorizeRedirect(ctx), auth: false },
+      { method: 'POST', path: '/oauth/token', handler: token, auth: false, kind: 'auth' },
+      { method: 'POST', path: '/oauth/revoke', handler: revoke, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/oauth/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'POST', path: '/oauth/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'GET', path: '/v1/users/me', handler: usersMe },
+      { method: 'GET', path: '/v1/users/find', handler: usersFind },
+      { method: 'GET', path: '/v1/users', handler: usersList },
+      { method: 'GET', path: '/v1/users/:id', handler: userGet },
       // v2
       { method: 'GET', path: '/api/v2/persons/search', handler: searchPersonsV2 },
       { method: 'GET', path: '/api/v2/persons', handler: listPersonsV2 },

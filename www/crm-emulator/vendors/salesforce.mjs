@@ -1,11 +1,12 @@
 // Salesforce REST subset: sObjects Contact, Lead, Task (create, read, update, delete, describe,
 // upsert/read by external id), SOQL query with paging, SOSL search and parameterizedSearch, limits,
-// OAuth 2 token endpoint. Base URL (instance_url): http://127.0.0.1:PORT/salesforce
+// OAuth 2 (authorize page, token, revoke, userinfo, identity URL). One module instance per org
+// (production, sandbox). Base URL (instance_url): http://127.0.0.1:PORT/salesforce
 
 import { uuid, sfTime, toMs, isObj, typeName, digitsOf, parsePhone, stripExtension, wildcardRe, dailyCount, isDate } from '../lib/util.mjs';
-import { bearer } from '../lib/auth.mjs';
+import { bearer, basicCreds } from '../lib/auth.mjs';
 import { parseSelect, evaluate, sortRecords, whereFields, QueryError } from '../lib/sql.mjs';
-import { authorizeRedirect } from './hubspot.mjs';
+import { authorize } from '../lib/consent.mjs';
 
 const PREFIX = { Contact: '003', Lead: '00Q', Task: '00T', User: '005', Account: '001' };
 const ID_RE = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
@@ -52,9 +53,14 @@ function baseFields(obj) {
   };
 }
 
-export default function salesforce(emu) {
-  const name = 'salesforce';
+export default function salesforce(emu, realm = { key: 'salesforce', vendor: 'salesforce', org: 'production', login: 'salesforce-login' }) {
+  const name = realm.key;
+  const sandbox = realm.org === 'sandbox';
+  const ORG_ID = checksum(sandbox ? '00D8d0000000002' : '00D8d0000000001');
   let store;
+  const users = () => emu.users[name];
+  /** A user by a 15- or 18-character id. */
+  const userById = (id) => users().list().find((u) => u.id.slice(0, 15) === String(id).slice(0, 15)) || null;
   const OBJECTS = ['Contact', 'Lead', 'Task'];
 
   const sfErr = (status, errorCode, message, fields) => ({ status, body: [fields ? { message, errorCode, fields } : { message, errorCode }] });
@@ -122,7 +128,16 @@ export default function salesforce(emu) {
           break;
         case 'reference': {
           if (typeof v !== 'string' || !ID_RE.test(v)) return { error: sfErr(400, 'MALFORMED_ID', `${fname === 'WhoId' ? 'Name ID' : fname}: id value of incorrect type: ${v}`, [fname]) };
-          if (def.refTo && !def.refTo.includes('User') && !def.refTo.includes('Account')) {
+          if (def.refTo && def.refTo.includes('User')) {
+            // OwnerId must be a User of this org (005 prefix), and an active one.
+            if (!v.startsWith(PREFIX.User)) return { error: sfErr(400, 'FIELD_INTEGRITY_EXCEPTION', `Owner ID: id value of incorrect type: ${v}`, [fname]) };
+            const u = userById(v);
+            if (!u) return { error: sfErr(400, 'INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id', [fname]) };
+            if (!u.active) return { error: sfErr(400, 'INACTIVE_OWNER_OR_USER', `operation performed with inactive user [${u.id}] as owner of ${obj.toLowerCase()}`, []) };
+            values[fname] = u.id;
+            continue;
+          }
+          if (def.refTo && !def.refTo.includes('Account')) {
             const [o] = anyById(v);
             if (!o || !def.refTo.includes(o)) return { error: sfErr(400, 'INVALID_CROSS_REFERENCE_KEY', `invalid cross reference id`, [fname]) };
           }
@@ -147,14 +162,15 @@ export default function salesforce(emu) {
     return { values };
   }
 
-  function insert(obj, values, { createdMs = Date.now(), updatedMs = createdMs, id } = {}) {
+  function insert(obj, values, { createdMs = Date.now(), updatedMs = createdMs, id, userId = users().defaultId } = {}) {
     const r = {};
     for (const [k, def] of Object.entries(defs(obj))) r[k] = def.default ?? (def.type === 'boolean' ? false : null);
     Object.assign(r, values);
     r.Id = id || newId(obj);
     r.IsDeleted = false;
-    r.OwnerId ||= '0058d000000001AAA';
-    r.CreatedById = r.LastModifiedById = '0058d000000001AAA';
+    // OwnerId defaults to the user the session belongs to, as Salesforce does.
+    r.OwnerId ||= userId;
+    r.CreatedById = r.LastModifiedById = userId;
     r.CreatedDate = sfTime(createdMs);
     r.LastModifiedDate = r.SystemModstamp = sfTime(updatedMs);
     if (obj === 'Lead') r.IsConverted = false;
@@ -193,7 +209,7 @@ export default function salesforce(emu) {
     if (!obj) return sfErr(404, 'NOT_FOUND', `The requested resource does not exist`);
     const { values, error } = check(obj, ctx.body, { create: true });
     if (error) return error;
-    const r = insert(obj, values);
+    const r = insert(obj, values, { userId: ctx.user().id });
     emu.stampNew(ctx, r);
     return { status: 201, body: { id: r.Id, success: true, errors: [] } };
   }
@@ -266,7 +282,7 @@ export default function salesforce(emu) {
       if (x.fl === 'Id') return notFound();
       const { values, error } = check(x.obj, { ...ctx.body, [x.fl]: ctx.params.value }, { create: true });
       if (error) return error;
-      const r = insert(x.obj, values);
+      const r = insert(x.obj, values, { userId: ctx.user().id });
       emu.stampNew(ctx, r);
       return { status: 201, body: { id: r.Id, success: true, errors: [], created: true } };
     }
@@ -502,16 +518,97 @@ export default function salesforce(emu) {
   // ---------- misc ----------
   function versions(ctx) { return { status: 200, body: ['58.0', '59.0', '60.0', '61.0', '62.0'].map((v) => ({ label: `Emulated ${v}`, url: `/services/data/v${v}`, version: v })) }; }
   function limits() { const used = dailyCount(emu, name); return { status: 200, body: { DailyApiRequests: { Max: API_LIMIT, Remaining: Math.max(0, API_LIMIT - used) } } }; }
+  // ---------- OAuth 2.0 ----------
+  // Web server flow (help.salesforce.com "OAuth 2.0 Web Server Flow for Web App Integration",
+  // "OAuth 2.0 Refresh Token Flow for Renewed Sessions"): client_id/client_secret in the form body
+  // or an HTTP Basic header; the secret is required unless the app turns off "Require Secret for
+  // Web Server Flow" / "... for Refresh Token Flow" (per client here); PKCE optional (or required
+  // per client). No expires_in. A refresh token only when the scopes allow it (refresh_token /
+  // offline_access, or no scope parameter: the app's own scopes). Refresh Token Rotation is a
+  // per-app setting: a new refresh token on each refresh, the old one invalidated, and reusing a
+  // rotated-out one revokes the current one and its access tokens.
+  const SF_ERRORS = {
+    missing_grant_type: ['unsupported_grant_type', 'grant type not supported'],
+    unsupported_grant_type: ['unsupported_grant_type', 'grant type not supported'],
+    missing_client: ['invalid_client_id', 'client identifier invalid'],
+    unknown_client: ['invalid_client_id', 'client identifier invalid'],
+    missing_secret: ['invalid_client', 'invalid client credentials'],
+    bad_secret: ['invalid_client', 'invalid client credentials'],
+    missing_code: ['invalid_grant', 'invalid authorization code'],
+    bad_code: ['invalid_grant', 'invalid authorization code'],
+    expired_code: ['invalid_grant', 'expired authorization code'],
+    missing_redirect: ['redirect_uri_mismatch', 'redirect_uri must match configuration'],
+    redirect_mismatch: ['redirect_uri_mismatch', 'redirect_uri must match configuration'],
+    missing_verifier: ['invalid_grant', 'invalid code verifier'],
+    bad_verifier: ['invalid_request', 'invalid code verifier'],
+    missing_refresh: ['invalid_grant', 'expired access/refresh token'],
+    bad_refresh: ['invalid_grant', 'expired access/refresh token'],
+    rotated_refresh: ['invalid_grant', 'expired access/refresh token'],
+  };
+  const idBase = () => emu.prefixUrl(realm.login); // https://login.salesforce.com or https://test.salesforce.com
+  const identityUrl = (userId) => `${idBase()}/id/${ORG_ID}/${userId}`;
+  /** instance_url: the org's instance when issued by a login host, else the host that was asked (instance or My Domain). */
+  const instanceFor = (ctx) => (ctx.prefix.role === 'auth' ? emu.baseUrl(name) : ctx.baseUrl);
   function token(ctx) {
     if (ctx.contentType !== 'application/x-www-form-urlencoded') return { status: 400, body: { error: 'invalid_request', error_description: 'Content-Type must be application/x-www-form-urlencoded' } };
-    const g = ctx.tokens.grant(ctx.body || {});
-    if (!g.ok) return { status: 400, body: { error: g.error === 'invalid_client' ? 'invalid_client_id' : g.error, error_description: g.error === 'invalid_grant' ? (ctx.body.grant_type === 'refresh_token' ? 'expired access/refresh token' : 'authentication failure') : g.description } };
+    const b = { ...(ctx.body || {}) };
+    const basic = basicCreds(ctx.headers);
+    if (basic) {
+      if (b.client_id && b.client_id !== basic.client_id) return { status: 400, body: { error: 'invalid_client', error_description: 'invalid client credentials' } };
+      b.client_id = basic.client_id;
+      b.client_secret = basic.client_secret;
+    }
     const ttl = emu.config.salesforceSessionTtl ?? 7200;
-    const at = ctx.tokens.newAccess(ttl, g.scopes);
-    const body = { access_token: at, signature: Buffer.from(uuid()).toString('base64'), scope: (g.scopes || ['api', 'refresh_token']).join(' '), instance_url: ctx.baseUrl, id: `${ctx.baseUrl}/id/00D8d0000000001EAA/0058d000000001AAA`, token_type: 'Bearer', issued_at: String(Date.now()) };
-    if (g.newRefresh) body.refresh_token = g.newRefresh;
+    const g = ctx.tokens.exchange(b, {
+      secretCode: 'required', secretRefresh: 'required', pkce: 'enforce', redirectRequired: true,
+      codeTtlMs: emu.codeTtlMs(900), accessTtl: ttl, rotation: emu.rotationFor(realm, 'none'), echoRefresh: false, reuseRevokesGrant: true,
+      issueRefresh: (c) => !c.scopes || c.scopes.some((x) => ['refresh_token', 'offline_access'].includes(x)),
+    });
+    if (!g.ok) { const [error, d] = SF_ERRORS[g.kind] || ['invalid_request', g.kind]; return { status: 400, body: { error, error_description: d } }; }
+    const u = users().get(g.userId) || users().default();
+    const body = { access_token: g.accessToken, signature: Buffer.from(uuid()).toString('base64'), scope: (g.scopes || ['api', 'refresh_token']).join(' '), instance_url: instanceFor(ctx), id: identityUrl(u.id), token_type: 'Bearer', issued_at: String(Date.now()) };
+    if (g.refreshToken) body.refresh_token = g.refreshToken;
     return { status: 200, body };
   }
+  // POST /services/oauth2/revoke (form `token=`; GET ?token= is the older form): a refresh token
+  // takes the access tokens issued with it; an unknown token is a 400.
+  function revoke(ctx) {
+    const tok = ctx.method === 'GET' ? ctx.query.get('token') : ctx.body && ctx.body.token;
+    if (ctx.method === 'POST' && ctx.contentType !== 'application/x-www-form-urlencoded') return { status: 400, body: { error: 'invalid_request', error_description: 'Content-Type must be application/x-www-form-urlencoded' } };
+    if (!tok) return { status: 400, body: { error: 'invalid_request', error_description: 'token parameter is required' } };
+    if (!ctx.tokens.revoke(tok, { refreshCascade: 'grant', accessCascade: 'none' })) return { status: 400, body: { error: 'invalid_token', error_description: 'invalid token' } };
+    return { status: 200, body: null };
+  }
+  /** The identity service's own errors are bare codes (Missing_OAuth_Token, Bad_OAuth_Token, Wrong_Org, Bad_Id, Inactive). */
+  const idErr = (status, code) => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: code });
+  function identityAuth(ctx) {
+    const tok = bearer(ctx.headers) || bearer(ctx.headers, 'OAuth') || ctx.query.get('oauth_token') || ctx.query.get('access_token');
+    if (!tok) return { error: idErr(403, 'Missing_OAuth_Token') };
+    const c = ctx.tokens.check(tok);
+    if (c.state !== 'ok') return { error: idErr(403, 'Bad_OAuth_Token') };
+    ctx.auth = c;
+    return { c };
+  }
+  function urls(u) {
+    const inst = emu.baseUrl(name);
+    return { enterprise: `${inst}/services/Soap/c/{version}/${ORG_ID}`, metadata: `${inst}/services/Soap/m/{version}/${ORG_ID}`, partner: `${inst}/services/Soap/u/{version}/${ORG_ID}`, rest: `${inst}/services/data/v{version}/`, sobjects: `${inst}/services/data/v{version}/sobjects/`, search: `${inst}/services/data/v{version}/search/`, query: `${inst}/services/data/v{version}/query/`, recent: `${inst}/services/data/v{version}/recent/`, profile: `${inst}/${u.id}`, custom_domain: emu.baseUrl(name) };
+  }
+  // GET /services/oauth2/userinfo (OpenID Connect): the token's user.
+  function userinfo(ctx) {
+    const a = identityAuth(ctx); if (a.error) return a.error;
+    const u = users().get(a.c.userId) || users().default();
+    return { status: 200, body: { sub: identityUrl(u.id), user_id: u.id, organization_id: ORG_ID, preferred_username: u.username ?? u.email, nickname: u.nickname ?? String(u.email).split('@')[0], name: u.name, email: u.email, email_verified: true, given_name: u.firstName, family_name: u.lastName, zoneinfo: u.timezone ?? 'America/Los_Angeles', photos: { picture: `${emu.baseUrl(name)}/profilephoto/005/F`, thumbnail: `${emu.baseUrl(name)}/profilephoto/005/T` }, profile: `${emu.baseUrl(name)}/${u.id}`, picture: `${emu.baseUrl(name)}/profilephoto/005/F`, address: {}, is_salesforce_integration_user: false, urls: urls(u), active: u.active, user_type: 'STANDARD', language: 'en_US', locale: 'en_US', utcOffset: -28800000, updated_at: sfTime(u.createdMs), is_app_installed: true } };
+  }
+  // GET /id/{orgId}/{userId}: the identity URL the token response names as `id`.
+  function identity(ctx) {
+    const a = identityAuth(ctx); if (a.error) return a.error;
+    if (String(ctx.params.orgId).slice(0, 15) !== ORG_ID.slice(0, 15)) return idErr(403, 'Wrong_Org');
+    const u = userById(ctx.params.userId);
+    if (!u) return idErr(404, 'Bad_Id');
+    if (!u.active) return idErr(404, 'Inactive');
+    return { status: 200, body: { id: identityUrl(u.id), asserted_user: String(a.c.userId) === u.id, user_id: u.id, organization_id: ORG_ID, username: u.username ?? u.email, nick_name: u.nickname ?? String(u.email).split('@')[0], display_name: u.name, email: u.email, email_verified: true, first_name: u.firstName, last_name: u.lastName, timezone: u.timezone ?? 'America/Los_Angeles', photos: { picture: `${emu.baseUrl(name)}/profilephoto/005/F`, thumbnail: `${emu.baseUrl(name)}/profilephoto/005/T` }, addr_street: null, addr_city: null, addr_state: null, addr_country: null, addr_zip: null, mobile_phone: null, mobile_phone_verified: false, is_lightning_login_user: false, status: { created_date: null, body: null }, urls: urls(u), active: u.active, user_type: 'STANDARD', language: 'en_US', locale: 'en_US', utcOffset: -28800000, last_modified_date: sfTime(u.createdMs), is_app_installed: true } };
+  }
+  const consent = { vendorName: 'Salesforce', allowLabel: 'Allow', denyLabel: 'Deny', requireResponseType: true, scopeSep: /[ +]+/, denyMode: 'redirect', denyParams: { error: 'access_denied', error_description: 'end-user denied authorization' } };
 
   const V = '/services/data/:version';
   return {
@@ -528,9 +625,12 @@ export default function salesforce(emu) {
       store.meta.cursors = new Map();
       for (const o of OBJECTS) store.col(o);
     },
+    makeUserIds: (seq) => ({ id: checksum(`${PREFIX.User}8d${sandbox ? 1 : 0}${String(seq).padStart(9, '0')}`) }),
+    defaultUsers: () => [{ name: 'Emulator Rep', email: 'rep@example.com', username: sandbox ? 'rep@example.com.uat' : 'rep@example.com' }],
+    ownership: (rec) => ({ owner: rec.OwnerId ?? null, createdBy: rec.CreatedById ?? null }),
     authenticate(ctx) {
       const c = ctx.tokens.check(bearer(ctx.headers) || bearer(ctx.headers, 'OAuth'));
-      if (c.state === 'ok') return null;
+      if (c.state === 'ok') { ctx.auth = c; return null; }
       return this.errors.unauthorized(ctx, c.state);
     },
     decorate(ctx, out) {
@@ -579,8 +679,14 @@ export default function salesforce(emu) {
       return { object: obj, name: fname, ...store.meta.fields[obj][fname] };
     },
     routes: [
-      { method: 'POST', path: '/services/oauth2/token', handler: token, auth: false },
-      { method: 'GET', path: '/services/oauth2/authorize', handler: (ctx) => authorizeRedirect(ctx), auth: false },
+      { method: 'POST', path: '/services/oauth2/token', handler: token, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/services/oauth2/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'POST', path: '/services/oauth2/authorize', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'POST', path: '/services/oauth2/revoke', handler: revoke, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/services/oauth2/revoke', handler: revoke, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/services/oauth2/userinfo', handler: userinfo, auth: false, kind: 'auth' },
+      { method: 'POST', path: '/services/oauth2/userinfo', handler: userinfo, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/id/:orgId/:userId', handler: identity, auth: false, kind: 'auth' },
       { method: 'GET', path: '/services/data', handler: versions, auth: false },
       { method: 'GET', path: `${V}/limits`, handler: limits },
       // The REST API guide spells these resources with a trailing slash

@@ -1,15 +1,19 @@
 // Zoho CRM v8 subset: modules Contacts, Leads, Calls, Tasks, Notes through the generic record
 // paths (insert, get, list, update by id or data[].id, upsert, search, X-EXTERNAL), Notes paths,
-// COQL and the accounts token endpoint. Base URL (api_domain): http://127.0.0.1:PORT/zoho
+// COQL, the users API and the accounts server (authorize page, token, revoke, serverinfo). One
+// module instance per data centre. Base URL (api_domain): http://127.0.0.1:PORT/zoho (US),
+// /zoho-eu, /zoho-in, ...; accounts servers /zoho-accounts, /zoho-accounts-eu, ...
 
 import { zohoTime, toMs, isObj, typeName, digitsOf, stripExtension, isDate } from '../lib/util.mjs';
 import { bearer } from '../lib/auth.mjs';
 import { parseSelect, evaluate, sortRecords, whereFields, QueryError } from '../lib/sql.mjs';
-import { authorizeRedirect } from './hubspot.mjs';
+import { authorize } from '../lib/consent.mjs';
 
 const ZDT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/; // yyyy-MM-ddTHH:mm:ss±HH:mm
 const MODULES = ['Contacts', 'Leads', 'Calls', 'Tasks', 'Notes'];
-const USER = { name: 'Emulator Rep', id: '5843104000000100001', email: 'rep@example.com' };
+// The first digits of user ids per data centre, so that ids from two DCs never look alike.
+const DC_ID = { us: '5843104', eu: '2098734', in: '6012345', au: '7012345', jp: '8012345', ca: '9012345', cn: '1012345', sa: '3012345' };
+const minUser = (u) => ({ name: u.name, id: u.id, email: u.email });
 
 const F = (type, o = {}) => ({ type, ...o });
 function baseFields(m) {
@@ -21,9 +25,10 @@ function baseFields(m) {
   return { ...sys, Note_Title: F('text', { max: 120 }), Note_Content: F('textarea', { required: true, max: 32000 }), Parent_Id: F('parent', { required: true }), se_module: F('text') };
 }
 
-export default function zoho(emu) {
-  const name = 'zoho';
+export default function zoho(emu, realm = { key: 'zoho', vendor: 'zoho', dc: 'us', accounts: 'zoho-accounts' }) {
+  const name = realm.key;
   let store;
+  const users = () => emu.users[name];
 
   const zerr = (status, code, message, details = {}) => ({ status, body: { code, details, message, status: 'error' } });
   const recErr = (code, message, details) => ({ code, details, message, status: 'error' });
@@ -53,7 +58,15 @@ export default function zoho(emu) {
         case 'duration': e = expect('duration', typeof v === 'string' && /^\d{1,4}:[0-5]\d$/.test(v)); break;
         case 'email': e = expect('email', typeof v === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)); break;
         case 'picklist': e = typeof v !== 'string' ? expect('picklist', false) : def.values.includes(v) ? null : recErr('INVALID_DATA', 'invalid data', { api_name: k, json_path: jp(k), reason: `value "${v}" is not one of ${def.values.join(', ')}` }); break;
-        case 'ownerlookup': e = expect('ownerlookup', isObj(v) && typeof v.id === 'string'); break;
+        case 'ownerlookup': {
+          e = expect('ownerlookup', isObj(v) && typeof v.id === 'string');
+          if (e) break;
+          // Owner must be a user of this org, and an active one.
+          const u = users().get(v.id);
+          if (!u) e = recErr('INVALID_DATA', 'invalid data', { api_name: k, json_path: jp(k) });
+          else if (!u.active) e = recErr('INVALID_DATA', `${k} is not Active`, { user_status: 'inactive', api_name: k, json_path: jp(k) });
+          break;
+        }
         case 'lookup': {
           const id = isObj(v) ? v.id : v;
           if (typeof id !== 'string' || !/^\d+$/.test(id)) { e = expect('lookup', false); break; }
@@ -73,7 +86,7 @@ export default function zoho(emu) {
       }
       if (e) return { error: e };
       if (def.immutable && existing && existing[k] !== undefined && existing[k] !== null && existing[k] !== v) return { error: recErr('INVALID_DATA', 'invalid data', { api_name: k, json_path: jp(k), reason: `${k} cannot be changed once set` }) };
-      out[k] = def.type === 'lookup' && !isObj(v) ? { id: v } : def.type === 'integer' && typeof v === 'string' ? Number(v) : v;
+      out[k] = def.type === 'lookup' && !isObj(v) ? { id: v } : def.type === 'integer' && typeof v === 'string' ? Number(v) : def.type === 'ownerlookup' ? minUser(users().get(v.id)) : v;
     }
     const merged = { ...(existing || {}), ...out };
     if (create) {
@@ -111,8 +124,10 @@ export default function zoho(emu) {
     if (m === 'Tasks' && r.Status === 'Completed' && !r.Closed_Time) r.Closed_Time = zohoTime(Date.now());
   }
 
-  function insert(m, values, { createdMs = Date.now(), updatedMs = createdMs, id } = {}) {
-    const r = { id: id || newId(), Owner: USER, ...values, Created_By: USER, Modified_By: USER, Created_Time: zohoTime(createdMs), Modified_Time: zohoTime(updatedMs), _createdMs: createdMs, _updatedMs: updatedMs };
+  // Owner defaults to the user the token belongs to; Created_By/Modified_By are that user too.
+  function insert(m, values, { createdMs = Date.now(), updatedMs = createdMs, id, user = users().default() } = {}) {
+    const by = minUser(user);
+    const r = { id: id || newId(), Owner: by, ...values, Created_By: by, Modified_By: by, Created_Time: zohoTime(createdMs), Modified_Time: zohoTime(updatedMs), _createdMs: createdMs, _updatedMs: updatedMs };
     computed(m, r);
     store.col(m).set(r.id, r);
     return r;
@@ -125,7 +140,7 @@ export default function zoho(emu) {
     if (m === 'Notes' && !fields) { out.$attachments = []; out.$editable = true; out.$is_shared_to_client = false; out.$size = String(Buffer.byteLength(r.Note_Content || '')); out.$state = 'save'; out.$voice_note = false; out.$sharing_permission = 'full_access'; }
     return out;
   }
-  const success = (r, action) => ({ code: 'SUCCESS', details: { Modified_Time: r.Modified_Time, Modified_By: { name: USER.name, id: USER.id }, Created_Time: r.Created_Time, id: r.id, Created_By: { name: USER.name, id: USER.id } }, message: action === 'update' ? 'record updated' : 'record added', status: 'success' });
+  const success = (r, action) => ({ code: 'SUCCESS', details: { Modified_Time: r.Modified_Time, Modified_By: { name: r.Modified_By.name, id: r.Modified_By.id }, Created_Time: r.Created_Time, id: r.id, Created_By: { name: r.Created_By.name, id: r.Created_By.id } }, message: action === 'update' ? 'record updated' : 'record added', status: 'success' });
 
   function moduleOr(ctx) {
     const m = modName(ctx.params.module);
@@ -154,7 +169,7 @@ export default function zoho(emu) {
     const results = d.data.map((rec, i) => {
       const v = validateRecord(m, rec, i, { create: true });
       if (v.error) return v.error;
-      const r = insert(m, v.values);
+      const r = insert(m, v.values, { user: ctx.user() });
       emu.stampNew(ctx, r);
       return success(r, 'insert');
     });
@@ -185,8 +200,9 @@ export default function zoho(emu) {
     const fields = ctx.query.get('fields') ? ctx.query.get('fields').split(',') : null;
     return { status: 200, body: { data: [render(m, l.rec, fields)] } };
   }
-  function applyUpdate(m, r, values) {
+  function applyUpdate(m, r, values, ctx) {
     Object.assign(r, values);
+    if (ctx) r.Modified_By = minUser(ctx.user());
     r._updatedMs = Date.now();
     r.Modified_Time = zohoTime(r._updatedMs);
     computed(m, r);
@@ -202,7 +218,7 @@ export default function zoho(emu) {
     if (!l.rec) return { status: 400, body: { data: [recErr('INVALID_DATA', 'the id given seems to be invalid', { id: ctx.params.id })] } };
     const v = validateRecord(m, d.data[0], 0, { create: false, existing: l.rec });
     if (v.error) return { status: 400, body: { data: [v.error] } };
-    applyUpdate(m, l.rec, v.values);
+    applyUpdate(m, l.rec, v.values, ctx);
     return { status: 200, body: { data: [success(l.rec, 'update')] } };
   }
   function updateMany(ctx) {
@@ -216,7 +232,7 @@ export default function zoho(emu) {
       if (!r || r._deleted) return recErr('INVALID_DATA', 'the id given seems to be invalid', { id: rec.id, api_name: 'id', json_path: `$.data[${i}].id` });
       const v = validateRecord(m, rec, i, { create: false, existing: r });
       if (v.error) return v.error;
-      applyUpdate(m, r, v.values);
+      applyUpdate(m, r, v.values, ctx);
       return success(r, 'update');
     });
     return multiStatus(results, 200);
@@ -233,13 +249,13 @@ export default function zoho(emu) {
       if (hit) {
         const v = validateRecord(m, rec, i, { create: false, existing: hit });
         if (v.error) return v.error;
-        applyUpdate(m, hit, v.values);
+        applyUpdate(m, hit, v.values, ctx);
         const field = dcf.find((k) => rec[k] !== undefined && String(hit[k]).toLowerCase() === String(rec[k]).toLowerCase());
         return { ...success(hit, 'update'), action: 'update', duplicate_field: field };
       }
       const v = validateRecord(m, rec, i, { create: true });
       if (v.error) return v.error;
-      const r = insert(m, v.values);
+      const r = insert(m, v.values, { user: ctx.user() });
       emu.stampNew(ctx, r);
       return { ...success(r, 'insert'), action: 'insert', duplicate_field: null };
     });
@@ -428,17 +444,103 @@ export default function zoho(emu) {
     return { status: 200, body: { data: recs.map((r) => render(m, r, ['id', ...q.fields.filter((x) => x !== 'id')])), info: { count: recs.length, more_records: (q.offset || 0) + limit < total } } };
   }
 
+  // ---------- users (GET /crm/v8/users, /crm/v8/users/{id}) ----------
+  const USER_TYPES = {
+    CurrentUser: null, AllUsers: () => true, ActiveUsers: (u) => u.active, AllActiveUsers: (u) => u.active, ActiveConfirmedUsers: (u) => u.active,
+    DeactiveUsers: (u) => !u.active, ConfirmedUsers: () => true, NotConfirmedUsers: () => false, DeletedUsers: () => false,
+    AdminUsers: (u) => !!u.admin, ActiveConfirmedAdmins: (u) => u.active && !!u.admin,
+  };
+  function renderUser(u) {
+    return { id: u.id, first_name: u.firstName ?? null, last_name: u.lastName ?? null, full_name: u.name, email: u.email, status: u.active ? 'active' : 'disabled', confirm: true, zuid: u.zuid ?? String(60000000 + Number(u.id.slice(-6))), role: { name: u.admin ? 'CEO' : 'Manager', id: `${DC_ID[realm.dc]}000000000861` }, profile: { name: u.admin ? 'Administrator' : 'Standard', id: `${DC_ID[realm.dc]}000000000497` }, type__s: 'Regular User', locale: 'en_US', time_format: 'hh:mm a', date_format: 'MM/dd/yyyy', created_time: zohoTime(u.createdMs), Modified_Time: zohoTime(u.createdMs), phone: u.phone ?? null, mobile: null };
+  }
+  function usersList(ctx) {
+    const type = ctx.query.get('type') || 'AllUsers';
+    if (!(type in USER_TYPES)) return zerr(400, 'INVALID_DATA', 'invalid data', { param_name: 'type', supported_values: Object.keys(USER_TYPES) });
+    let list = type === 'CurrentUser' ? [ctx.user()] : users().list().filter(USER_TYPES[type]);
+    if (ctx.query.get('ids')) { const ids = new Set(ctx.query.get('ids').split(',')); list = list.filter((u) => ids.has(u.id)); }
+    const p = pageParams(ctx); if (p.error) return p.error;
+    const slice = list.slice((p.page - 1) * p.per, p.page * p.per);
+    if (!slice.length) return { status: 204 };
+    return { status: 200, body: { users: slice.map(renderUser), info: { per_page: p.per, count: slice.length, page: p.page, more_records: p.page * p.per < list.length } } };
+  }
+  function userGet(ctx) {
+    const u = users().get(ctx.params.id);
+    if (!u) return zerr(400, 'INVALID_DATA', 'the id given seems to be invalid', { resource_path_index: 1 });
+    return { status: 200, body: { users: [renderUser(u)] } };
+  }
+
+  // ---------- accounts server (OAuth) ----------
+  // https://www.zoho.com/accounts/protocol/oauth/web-apps/authorization.html and .../multi-dc:
+  // response_type=code and scope required; the code is valid for 2 minutes; access_type=offline
+  // gives a refresh token "only the first time" unless prompt=consent; the redirect carries
+  // location and accounts-server; the token request repeats client_secret and redirect_uri (query
+  // or form); the token answer carries api_domain; refresh tokens never rotate, a user keeps at most
+  // 20 (the 21st deletes the oldest) and one refresh token mints at most 10 access tokens in 10
+  // minutes. Errors come back with HTTP 200 and an `error` member.
+  const accountsBase = (key = name) => emu.prefixUrl(emu.realms[key].accounts);
+  const ZOHO_ERRORS = {
+    missing_grant_type: 'unsupported_grant_type', unsupported_grant_type: 'unsupported_grant_type',
+    missing_client: 'invalid_client', unknown_client: 'invalid_client',
+    missing_secret: 'invalid_client_secret', bad_secret: 'invalid_client_secret',
+    missing_code: 'invalid_code', bad_code: 'invalid_code', expired_code: 'invalid_code',
+    missing_redirect: 'invalid_redirect_uri', redirect_mismatch: 'invalid_redirect_uri',
+    missing_verifier: 'invalid_code', bad_verifier: 'invalid_code',
+    missing_refresh: 'invalid_code', bad_refresh: 'invalid_code', rotated_refresh: 'invalid_code',
+  };
   function token(ctx) {
     const params = { ...Object.fromEntries(ctx.query), ...(isObj(ctx.body) ? ctx.body : {}) };
-    const g = ctx.tokens.grant(params);
-    // Zoho answers token errors with HTTP 200 and an "error" member.
-    if (!g.ok) return { status: 200, body: { error: g.error === 'invalid_grant' ? (params.grant_type === 'refresh_token' ? 'invalid_code' : 'invalid_code') : g.error === 'invalid_client' ? 'invalid_client' : g.error } };
+    if (params.grant_type === 'refresh_token' && params.refresh_token && ctx.tokens.liveRefresh(params.refresh_token)) {
+      const limit = emu.config.zohoRefreshLimit ?? 10;
+      const now = Date.now();
+      const recent = (store.meta.refreshUse.get(params.refresh_token) || []).filter((t) => now - t < 10 * 60 * 1000);
+      if (recent.length >= limit) return { status: 400, body: { error_description: 'You have made too many requests continuously. Please try again after some time.', error: 'Access Denied', status: 'failure' } };
+      store.meta.refreshUse.set(params.refresh_token, recent); // refresh token -> times it minted an access token
+    }
     const ttl = emu.config.zohoTokenTtl ?? 3600;
-    const at = ctx.tokens.newAccess(ttl, g.scopes);
-    const body = { access_token: at, scope: (g.scopes || ['ZohoCRM.modules.ALL', 'ZohoCRM.coql.READ']).join(' '), api_domain: ctx.baseUrl, token_type: 'Bearer', expires_in: ttl };
-    if (g.newRefresh) body.refresh_token = g.newRefresh;
+    const g = ctx.tokens.exchange(params, {
+      secretCode: 'required', secretRefresh: 'required', pkce: 'enforce', redirectRequired: true,
+      codeTtlMs: emu.codeTtlMs(120), accessTtl: ttl, rotation: emu.rotationFor(realm, 'none'), echoRefresh: false,
+      issueRefresh: (c) => c.offline !== false && (c.prompt === 'consent' || !ctx.tokens.offlineGranted.has(`${c.clientId}|${c.userId}`)),
+      maxRefreshPerUser: 20,
+    });
+    // Zoho answers token errors with HTTP 200 and an "error" member.
+    if (!g.ok) return { status: 200, body: { error: ZOHO_ERRORS[g.kind] || 'invalid_request' } };
+    if (params.grant_type === 'refresh_token') store.meta.refreshUse.get(params.refresh_token)?.push(Date.now());
+    const body = { access_token: g.accessToken, scope: (g.scopes || ['ZohoCRM.modules.ALL', 'ZohoCRM.coql.READ', 'ZohoCRM.users.READ']).join(' '), api_domain: emu.baseUrl(name), token_type: 'Bearer', expires_in: ttl };
+    if (g.refreshToken) body.refresh_token = g.refreshToken;
     return { status: 200, body };
   }
+  // POST {accounts}/oauth/v2/token/revoke?token=: a refresh token takes the access tokens made
+  // from it; an invalid token is a 400.
+  function revoke(ctx) {
+    const tok = ctx.query.get('token') || (isObj(ctx.body) ? ctx.body.token : null);
+    if (!tok || !ctx.tokens.revoke(tok, { refreshCascade: 'grant', accessCascade: 'none' })) return { status: 400, body: { status: 'failure', error: 'invalid_token' } };
+    return { status: 200, body: { status: 'success' } };
+  }
+  // GET {accounts}/oauth/serverinfo: every DC's accounts server.
+  function serverinfo() {
+    const locations = Object.fromEntries(Object.entries(emu.realms).filter(([, r]) => r.vendor === 'zoho').map(([k, r]) => [r.dc, accountsBase(k)]));
+    return { status: 200, body: { result: 'success', locations } };
+  }
+  /** Sign-in: the user is looked up in this DC first, then in the others (Zoho sends the user to their own DC). */
+  function findUser(ctx, ref) {
+    const here = users();
+    if (!ref) { const u = here.current(); return u ? { realmKey: name, user: u } : null; }
+    const u = here.resolve(ref);
+    if (u) return { realmKey: name, user: u };
+    for (const [k, r] of Object.entries(emu.realms)) {
+      if (r.vendor !== 'zoho' || k === name) continue;
+      const other = emu.users[k].byEmail(ref);
+      if (other) return { realmKey: k, user: other };
+    }
+    return null;
+  }
+  const consent = {
+    vendorName: 'Zoho CRM', allowLabel: 'Accept', denyLabel: 'Reject', requireResponseType: true, requireScope: true, scopeSep: /[ ,+]+/,
+    denyMode: 'redirect', denyParams: { error: 'access_denied' }, findUser,
+    codeExtra: (q) => ({ offline: q.get('access_type') === 'offline', prompt: q.get('prompt') }),
+    redirectExtra: (ctx, key) => ({ location: emu.realms[key].dc, 'accounts-server': accountsBase(key) }),
+  };
 
   return {
     name,
@@ -451,13 +553,17 @@ export default function zoho(emu) {
     init(s) {
       store = s;
       store.meta.fields = Object.fromEntries(MODULES.map((m) => [m, baseFields(m)]));
+      store.meta.refreshUse = new Map();
       for (const m of MODULES) store.col(m);
     },
+    makeUserIds: (seq) => ({ id: `${DC_ID[realm.dc]}000000${String(100000 + seq).padStart(6, '0')}` }),
+    defaultUsers: () => [{ name: 'Emulator Rep', email: 'rep@example.com', admin: true }],
+    ownership: (rec) => ({ owner: rec.Owner ? rec.Owner.id : null, createdBy: rec.Created_By ? rec.Created_By.id : null }),
     authenticate(ctx) {
       const h = ctx.headers.authorization;
       if (!h || !/^Zoho-oauthtoken\s+/i.test(h)) return zerr(401, 'AUTHENTICATION_FAILURE', 'Authentication failed', {});
       const c = ctx.tokens.check(bearer(ctx.headers, 'Zoho-oauthtoken'));
-      if (c.state === 'ok') return null;
+      if (c.state === 'ok') { ctx.auth = c; return null; }
       return this.errors.unauthorized(ctx, c.state);
     },
     decorate(ctx, out) { out.headers ||= {}; return out; },
@@ -500,8 +606,13 @@ export default function zoho(emu) {
       return { module: m, api_name: spec.name, ...store.meta.fields[m][spec.name] };
     },
     routes: [
-      { method: 'POST', path: '/oauth/v2/token', handler: token, auth: false },
-      { method: 'GET', path: '/oauth/v2/auth', handler: (ctx) => authorizeRedirect(ctx), auth: false },
+      { method: 'POST', path: '/oauth/v2/token', handler: token, auth: false, kind: 'auth' },
+      { method: 'POST', path: '/oauth/v2/token/revoke', handler: revoke, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/oauth/v2/auth', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'POST', path: '/oauth/v2/auth', handler: (ctx) => authorize(ctx, consent), auth: false, kind: 'auth' },
+      { method: 'GET', path: '/oauth/serverinfo', handler: serverinfo, auth: false, kind: 'auth' },
+      { method: 'GET', path: '/crm/v8/users', handler: usersList },
+      { method: 'GET', path: '/crm/v8/users/:id', handler: userGet },
       { method: 'POST', path: '/crm/v8/coql', handler: coql },
       { method: 'POST', path: '/crm/v8/Notes', handler: notesCreate },
       { method: 'GET', path: '/crm/v8/Notes', handler: notesList },

@@ -51,7 +51,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
             let mut data = message_fields(log);
             data["type"] = json!("PhoneCommunication");
             let first = log.messages.first().map_or(Direction::Inbound, |m| m.direction);
-            data[party_key(first)] = json!([{ "id": contact_id(&log.contact.id)?, "type": "Contact" }]);
+            parties(conn, &mut data, first, contact_id(&log.contact.id)?);
             data["external_properties"] = json!([{ "name": MARKER_PROPERTY, "value": log.marker.as_str() }]);
             Ok(send(conn, Method::Post, "/api/v4/communications.json", &data))
         }),
@@ -69,7 +69,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     let mut next = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
+        for c in common::list_at(&v, "/data", CRM)?.iter().filter_map(|c| contact(conn, c)) {
             if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
                 contacts.push(c);
             }
@@ -166,7 +166,7 @@ fn create_call(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
         let mut data = call_fields(log);
         data["type"] = json!("PhoneCommunication");
         let contact = contact_id(&log.contact.id)?;
-        data[party_key(log.call.direction)] = json!([{ "id": contact, "type": "Contact" }]);
+        parties(conn, &mut data, log.call.direction, contact);
         data["external_properties"] = json!([{ "name": MARKER_PROPERTY, "value": log.marker.as_str() }]);
         Ok(send(conn, Method::Post, "/api/v4/communications.json", &data))
     };
@@ -191,11 +191,24 @@ fn carries(c: &Value, marker: &Marker) -> bool {
     }
 }
 
-/// Who the contact is on a communication: the sender of what they started, else a receiver.
-fn party_key(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Inbound => "senders",
-        Direction::Outbound => "receivers",
+/// The parties of a communication: the contact sends what they started and receives the
+/// rest; the rep (the connection's user, Clio's owner of a communication) is the other side.
+fn parties(conn: &Connection, data: &mut Value, direction: Direction, contact: i64) {
+    let (theirs, ours) = match direction {
+        Direction::Inbound => ("senders", "receivers"),
+        Direction::Outbound => ("receivers", "senders"),
+    };
+    data[theirs] = json!([{ "id": contact, "type": "Contact" }]);
+    if let Some(user) = conn.owner.as_deref().and_then(|o| o.parse::<i64>().ok()) {
+        data[ours] = json!([{ "id": user, "type": "User" }]);
+    }
+}
+
+/// Who the connection acts as: `GET /api/v4/users/who_am_i.json` (openapi.json).
+pub fn identify(conn: &Connection, history: &[Exchange]) -> Who {
+    match history.first() {
+        None => Who::Send(get(conn, "/api/v4/users/who_am_i.json", &[("fields", "id,name,email".to_owned())])),
+        Some(ex) => Who::Done(reply_json(conn, &ex.reply, Access::Read).map(|v| common::user_at(&v, "/data/id", "/data/name", "/data/email"))),
     }
 }
 
@@ -278,7 +291,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
         return Ok(Step::Send(get(conn, "/api/v4/communications.json", &q)));
     };
     let v = reply_json(conn, &ex.reply, Access::Read)?;
-    let hit = v.get("data").and_then(Value::as_array).into_iter().flatten().find(|c| {
+    let hit = common::list_at(&v, "/data", CRM)?.iter().find(|c| {
         // The filter is exact; the check guards against a server that ignores it.
         match c.get("external_properties").and_then(Value::as_array) {
             Some(props) => props.iter().any(|p| {
@@ -297,7 +310,7 @@ fn find_placeholder(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> 
     let mut next = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for c in v.get("data").and_then(Value::as_array).into_iter().flatten().filter_map(|c| contact(conn, c)) {
+        for c in common::list_at(&v, "/data", CRM)?.iter().filter_map(|c| contact(conn, c)) {
             if c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
                 return Ok(common::found(Some(c.id.to_string())));
             }

@@ -16,7 +16,8 @@
 use serde_json::Value;
 
 use super::{
-    CallLog, Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret, Step,
+    CallLog, Connection, CrmError, CrmOp, CrmOutput, CrmUser, Exchange, HttpRequest, HttpResponse, MessageLog, Method, Reply, Secret,
+    Step,
 };
 use crate::civil;
 use crate::model::{Call, Direction, Message, MessageKind, RecordId, Timestamp};
@@ -384,22 +385,31 @@ impl Access {
 /// `text` with the secret, and anything following `Bearer `/`Zoho-oauthtoken `/`token=`,
 /// replaced by `<redacted>`.
 pub fn scrub(text: &str, secret: &Secret) -> String {
-    let mut out = text.to_owned();
     let s = secret.expose();
-    if s.len() >= 4 {
-        out = out.replace(s, "<redacted>");
-    }
-    for prefix in ["Bearer ", "bearer ", "Zoho-oauthtoken ", "token=", "access_token\":\"", "refresh_token\":\""] {
+    let text = if s.len() >= 4 { text.replace(s, "<redacted>") } else { text.to_owned() };
+    redact_after(&text, &["Bearer ", "bearer ", "Zoho-oauthtoken ", "token=", "access_token\":\"", "refresh_token\":\""], &[])
+}
+
+/// `text` with whatever follows each of `prefixes`, up to white space, a quote or one of
+/// `"&,}'` (and `stops`), replaced by `<redacted>`. Every index it slices at is a char boundary
+/// (the end of a prefix, or a delimiter `find` stopped at), whatever the text: a CRM's error in
+/// any script cannot make it panic.
+pub fn redact_after(text: &str, prefixes: &[&str], stops: &[char]) -> String {
+    const R: &str = "<redacted>";
+    let mut out = text.to_owned();
+    for prefix in prefixes {
         let mut from = 0;
-        while let Some(i) = out[from..].find(prefix) {
+        while let Some(i) = out.get(from..).and_then(|rest| rest.find(prefix)) {
             let start = from + i + prefix.len();
             let end = out[start..]
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '&' | ',' | '}' | '\''))
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '&' | ',' | '}' | '\'') || stops.contains(&c))
                 .map_or(out.len(), |j| start + j);
-            if end > start && &out[start..end] != "<redacted>" {
-                out.replace_range(start..end, "<redacted>");
-            }
-            from = start + "<redacted>".len().min(out.len() - start);
+            from = if end > start && &out[start..end] != R {
+                out.replace_range(start..end, R);
+                start + R.len()
+            } else {
+                end
+            };
         }
     }
     out
@@ -574,6 +584,16 @@ impl ReplyRules {
     }
 }
 
+/// The CRM user at `base` in a current-user answer: its id (string or number), name and email
+/// at the pointers under it.
+pub fn user_at(v: &Value, id: &str, name: &str, email: &str) -> Option<CrmUser> {
+    Some(CrmUser {
+        id: string_at(v, id)?,
+        name: string_at(v, name).unwrap_or_default(),
+        email: string_at(v, email).unwrap_or_default(),
+    })
+}
+
 /// The error for a 2xx whose body we cannot read: `Unknown` for a write (it probably took
 /// effect, but we do not know the record), `Transient` for a read.
 pub fn malformed(access: Access, crm: &str, what: &str) -> CrmError {
@@ -581,6 +601,16 @@ pub fn malformed(access: Access, crm: &str, what: &str) -> CrmError {
     match access {
         Access::Read => CrmError::Transient { message },
         Access::Write => CrmError::Unknown { message },
+    }
+}
+
+/// The list a successful read must carry at `pointer` (`/data`, `/data/items`): a 2xx whose body
+/// lacks it is the connector's error (the CRM or a proxy answered something else), never "no
+/// match" and never "marker not found", which would lead to a second create.
+pub fn list_at<'a>(v: &'a Value, pointer: &str, crm: &str) -> Result<&'a [Value], CrmError> {
+    match v.pointer(pointer) {
+        Some(Value::Array(a)) => Ok(a),
+        _ => Err(malformed(Access::Read, crm, &format!("no {} list in the reply", pointer.trim_start_matches('/')))),
     }
 }
 

@@ -180,10 +180,18 @@ fn association(contact: &RecordId, type_id: u32) -> Value {
     json!([{"to": {"id": contact.as_str()}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}])
 }
 
+/// `properties` with the connection's owner, for a create.
+fn owned(conn: &Connection, mut properties: Value) -> Value {
+    if let Some(o) = &conn.owner {
+        properties["hubspot_owner_id"] = json!(o);
+    }
+    properties
+}
+
 /// The create of a call log; `unique_field`: the admin's unique property, which holds the
 /// marker too.
 fn create_call(conn: &Connection, log: &CallLog, unique_field: Option<&str>) -> HttpRequest {
-    let mut properties = call_properties(log);
+    let mut properties = owned(conn, call_properties(log));
     if let Some(field) = unique_field {
         properties[field] = json!(log.marker.as_str());
     }
@@ -269,7 +277,7 @@ pub fn split_name(name: &str) -> (String, String) {
 
 fn create_contact(conn: &Connection, name: &str, phone: &E164) -> HttpRequest {
     let (first, last) = split_name(name);
-    let body = json!({"properties": {"firstname": first, "lastname": last, "phone": phone.as_str()}});
+    let body = json!({"properties": owned(conn, json!({"firstname": first, "lastname": last, "phone": phone.as_str()}))});
     request(conn, Method::Post, "/crm/v3/objects/contacts", Some(body))
 }
 
@@ -317,7 +325,7 @@ fn message_properties(log: &MessageLog) -> Value {
 
 fn create_messages(conn: &Connection, log: &MessageLog) -> HttpRequest {
     let obj = message_object(log.kind);
-    let body = json!({"properties": message_properties(log), "associations": association(&log.contact.id, obj.association)});
+    let body = json!({"properties": owned(conn, message_properties(log)), "associations": association(&log.contact.id, obj.association)});
     request(conn, Method::Post, &format!("/crm/v3/objects/{}", obj.path), Some(body))
 }
 
@@ -325,6 +333,37 @@ fn update_messages(conn: &Connection, record: &RecordId, log: &MessageLog) -> Ht
     let obj = message_object(log.kind);
     let path = format!("/crm/v3/objects/{}/{}", obj.path, common::encode_component(record.as_str()));
     request(conn, Method::Patch, &path, Some(json!({"properties": message_properties(log)})))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who is connected
+
+/// The owner records are created with: an OAuth token's user (`GET /oauth/v1/access-tokens/
+/// {token}`, its `user` email), or the rep's email for a private app's token shared by the
+/// team; then the owner with that email (`GET /crm/v3/owners?email=`), whose `id` is what
+/// `hubspot_owner_id` takes (it is not the user id).
+pub fn identify(conn: &Connection, email: &str, history: &[Exchange]) -> Who {
+    let read = |ex: &Exchange| RULES.ok_response(conn, &ex.reply, Access::Read).and_then(|r| common::json_body(r, Access::Read, CRM));
+    let mut rest = history;
+    let mut email = email.trim().to_owned();
+    if conn.oauth {
+        let Some((ex, tail)) = history.split_first() else {
+            let path = format!("/oauth/v1/access-tokens/{}", common::encode_component(conn.token.expose()));
+            return Who::Send(request(conn, Method::Get, &path, None));
+        };
+        match read(ex) {
+            Ok(v) => email = common::string_at(&v, "/user").unwrap_or_default(),
+            Err(e) => return Who::Done(Err(e)),
+        }
+        rest = tail;
+    }
+    if email.is_empty() {
+        return Who::Done(Ok(None));
+    }
+    match rest.first() {
+        None => Who::Send(request(conn, Method::Get, &format!("/crm/v3/owners?email={}&limit=1", common::encode_component(&email)), None)),
+        Some(ex) => Who::Done(read(ex).map(|v| common::user_at(&v, "/results/0/id", "/results/0/firstName", "/results/0/email"))),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -222,8 +222,16 @@ fn redact_form_body(body: &str) -> String {
         .join("&")
 }
 
-/// The URL with the values of token-like query parameters replaced.
+/// The URL with the values of token-like query parameters replaced, and a token in a path
+/// (HubSpot's token metadata and refresh-token revoke) too.
 pub fn redact_url(url: &str) -> String {
+    // HubSpot puts tokens in the path: token metadata (`/access-tokens/{token}`) and the
+    // refresh-token revoke (`/refresh-tokens/{token}`).
+    for seg in ["/access-tokens/", "/refresh-tokens/"] {
+        if let Some((head, _)) = url.split_once(seg) {
+            return format!("{head}{seg}<redacted>");
+        }
+    }
     let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
     let parts: Vec<String> = query
         .split('&')
@@ -307,10 +315,66 @@ pub struct Connection {
     pub base_url: String,
     /// API token or OAuth access token, as the CRM expects it in its auth header.
     pub token: Secret,
+    /// Whether `token` is an OAuth access token (Pipedrive sends those as `Bearer`, its API
+    /// tokens as `x-api-token`).
+    pub oauth: bool,
     pub default_country: Country,
     /// A field the CRM's admin made unique on its call object, which call logs carry the marker
     /// in so the CRM refuses a second record with it (`IntegrationSettings::marker_field`).
     pub marker_field: Option<String>,
+    /// The CRM user id every record is created with as its owner (`hubspot_owner_id`,
+    /// Pipedrive `owner_id`/`user_id`, Salesforce `OwnerId`, Zoho `Owner`, a Clio `User`
+    /// party); `None` leaves the owner to the CRM.
+    pub owner: Option<String>,
+}
+
+impl Connection {
+    /// A connection with an API token and no owner.
+    pub fn new(kind: CrmKind, base_url: impl Into<String>, token: Secret, default_country: Country) -> Connection {
+        Connection { kind, base_url: base_url.into(), token, oauth: false, default_country, marker_field: None, owner: None }
+    }
+}
+
+/// A CRM user: who a connection acts as, and whose id goes in owner fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrmUser {
+    /// The id owner fields take (HubSpot's owner id, not its user id).
+    pub id: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// A step of finding who a connection acts as ([`identify`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Who {
+    Send(HttpRequest),
+    /// The user, `Ok(None)` when there is none to own records (a shared token and no email,
+    /// or no CRM user with it).
+    Done(Result<Option<CrmUser>, CrmError>),
+}
+
+impl From<Step> for Who {
+    fn from(s: Step) -> Who {
+        match s {
+            Step::Send(r) => Who::Send(r),
+            Step::Done(Err(e)) => Who::Done(Err(e)),
+            Step::Done(Ok(_)) => Who::Done(Ok(None)),
+        }
+    }
+}
+
+/// The next step of finding who `conn` acts as, from the vendor's current-user endpoint
+/// (HubSpot token info then owners, Pipedrive `users/me`, Salesforce `userinfo`, Zoho
+/// `users?type=CurrentUser`, Clio `who_am_i`). `email`: the rep's, for a token shared by
+/// several people (a HubSpot private app), mapped to the CRM user with that email.
+pub fn identify(conn: &Connection, email: &str, history: &[Exchange]) -> Who {
+    match conn.kind {
+        CrmKind::HubSpot => hubspot::identify(conn, email, history),
+        CrmKind::Pipedrive => pipedrive::identify(conn, history),
+        CrmKind::Salesforce => salesforce::identify(conn, history),
+        CrmKind::Zoho => zoho::identify(conn, history),
+        CrmKind::Clio => clio::identify(conn, history),
+    }
 }
 
 /// The next step of `op` for the CRM of `conn`, given the exchanges so far (empty at first).

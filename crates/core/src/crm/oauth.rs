@@ -25,47 +25,125 @@ use crate::model::{CrmKind, Timestamp};
 /// that dies in flight and clocks a little apart do not matter.
 pub const REFRESH_MARGIN_MS: i64 = 5 * 60_000;
 
-/// Where a CRM's OAuth server lives.
+/// Where a CRM's OAuth server and API live.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoints {
     pub authorize_url: String,
     pub token_url: String,
 }
 
-/// The OAuth server of `kind`. `region` picks a data centre where the CRM has several: Zoho's
-/// top-level domain (`com`, `eu`, `in`, `com.au`, `jp`, `ca`, `sa`; default `com`), Clio's
-/// host prefix (`eu`, `ca`, `au`; default US), Salesforce's login host (`test` for
-/// sandboxes; default `login`). HubSpot and Pipedrive have one server.
-pub fn endpoints(kind: CrmKind, region: Option<&str>) -> Endpoints {
-    let region = region.map(str::trim).filter(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
-    let (authorize_url, token_url) = match kind {
-        CrmKind::HubSpot => {
-            ("https://app.hubspot.com/oauth/authorize".to_owned(), "https://api.hubapi.com/oauth/v1/token".to_owned())
-        }
-        CrmKind::Salesforce => {
-            let host = match region {
-                Some("test") => "test.salesforce.com",
-                _ => "login.salesforce.com",
-            };
-            (format!("https://{host}/services/oauth2/authorize"), format!("https://{host}/services/oauth2/token"))
-        }
+/// The CRM's name in settings and policies (`hubspot`, ...).
+pub fn key(kind: CrmKind) -> &'static str {
+    match kind {
+        CrmKind::HubSpot => "hubspot",
+        CrmKind::Pipedrive => "pipedrive",
+        CrmKind::Salesforce => "salesforce",
+        CrmKind::Zoho => "zoho",
+        CrmKind::Clio => "clio",
+    }
+}
+
+/// The regions (data centres, login hosts) a CRM has, as `(value, label)`: what the options
+/// page offers. The first is the default (`""`). Salesforce also takes a My Domain name
+/// (`acme`, or `acme--uat` for a sandbox).
+pub fn regions(kind: CrmKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        CrmKind::Salesforce => &[("", "Production"), ("sandbox", "Sandbox")],
+        CrmKind::Zoho => &[
+            ("", "United States"),
+            ("eu", "Europe"),
+            ("in", "India"),
+            ("au", "Australia"),
+            ("jp", "Japan"),
+            ("ca", "Canada"),
+            ("cn", "China"),
+            ("sa", "Saudi Arabia"),
+        ],
+        CrmKind::Clio => &[("", "United States"), ("eu", "Europe"), ("ca", "Canada"), ("au", "Australia")],
+        CrmKind::HubSpot | CrmKind::Pipedrive => &[("", "")],
+    }
+}
+
+/// Zoho's data centres: the accounts server and the API domain of each
+/// (zoho.com/crm/developer/docs/api/v8/multi-dc.html).
+const ZOHO: [(&str, &str, &str); 8] = [
+    ("", "accounts.zoho.com", "www.zohoapis.com"),
+    ("eu", "accounts.zoho.eu", "www.zohoapis.eu"),
+    ("in", "accounts.zoho.in", "www.zohoapis.in"),
+    ("au", "accounts.zoho.com.au", "www.zohoapis.com.au"),
+    ("jp", "accounts.zoho.jp", "www.zohoapis.jp"),
+    ("ca", "accounts.zohocloud.ca", "www.zohoapis.ca"),
+    ("cn", "accounts.zoho.com.cn", "www.zohoapis.com.cn"),
+    ("sa", "accounts.zoho.sa", "www.zohoapis.sa"),
+];
+
+/// Whether `region` is one `kind` has: one of [`regions`], or for Salesforce a My Domain name.
+pub fn is_region(kind: CrmKind, region: &str) -> bool {
+    regions(kind).iter().any(|(r, _)| *r == region)
+        || (kind == CrmKind::Salesforce && region.len() <= 80 && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// The hosts of `kind` in `region`: `(OAuth host, API host)`. Salesforce's API host is only
+/// known from the token answer (`instance_url`); until then it is the login host.
+fn hosts(kind: CrmKind, region: &str) -> (String, String) {
+    let two = |h: &str| (h.to_owned(), h.to_owned());
+    match kind {
+        CrmKind::HubSpot => ("app.hubspot.com".into(), "api.hubapi.com".into()),
+        CrmKind::Pipedrive => ("oauth.pipedrive.com".into(), "api.pipedrive.com".into()),
+        CrmKind::Salesforce => match region {
+            "" | "production" => two("login.salesforce.com"),
+            "sandbox" => two("test.salesforce.com"),
+            name if name.contains("--") => two(&format!("{}.sandbox.my.salesforce.com", name.to_ascii_lowercase())),
+            name => two(&format!("{}.my.salesforce.com", name.to_ascii_lowercase())),
+        },
         CrmKind::Zoho => {
-            let tld = region.unwrap_or("com");
-            (format!("https://accounts.zoho.{tld}/oauth/v2/auth"), format!("https://accounts.zoho.{tld}/oauth/v2/token"))
+            let (_, accounts, api) = ZOHO.iter().find(|(r, _, _)| *r == region).unwrap_or(&ZOHO[0]);
+            ((*accounts).into(), (*api).into())
         }
-        CrmKind::Clio => {
-            let host = match region {
-                Some(r @ ("eu" | "ca" | "au")) => format!("{r}.app.clio.com"),
-                _ => "app.clio.com".to_owned(),
-            };
-            (format!("https://{host}/oauth/authorize"), format!("https://{host}/oauth/token"))
-        }
-        CrmKind::Pipedrive => (
-            "https://oauth.pipedrive.com/oauth/authorize".to_owned(),
-            "https://oauth.pipedrive.com/oauth/token".to_owned(),
-        ),
+        CrmKind::Clio => match region {
+            r @ ("eu" | "ca" | "au") => two(&format!("{r}.app.clio.com")),
+            _ => two("app.clio.com"),
+        },
+    }
+}
+
+/// The OAuth server of `kind` in `region` (see [`regions`]).
+pub fn endpoints(kind: CrmKind, region: &str) -> Endpoints {
+    let (auth, api) = hosts(kind, region);
+    let (a, t) = match kind {
+        CrmKind::HubSpot => return Endpoints { authorize_url: format!("https://{auth}/oauth/authorize"), token_url: format!("https://{api}/oauth/v1/token") },
+        CrmKind::Salesforce => ("/services/oauth2/authorize", "/services/oauth2/token"),
+        CrmKind::Zoho => ("/oauth/v2/auth", "/oauth/v2/token"),
+        CrmKind::Pipedrive | CrmKind::Clio => ("/oauth/authorize", "/oauth/token"),
     };
-    Endpoints { authorize_url, token_url }
+    Endpoints { authorize_url: format!("https://{auth}{a}"), token_url: format!("https://{auth}{t}") }
+}
+
+/// The API base of `kind` in `region` before any token answer names the account's own.
+pub fn api_base(kind: CrmKind, region: &str) -> String {
+    format!("https://{}", hosts(kind, region).1)
+}
+
+/// Whether `host` is one of `kind`'s documented token hosts: where the company's client
+/// secret may go when it was given for the vendor rather than for one URL.
+pub fn is_vendor_token_host(kind: CrmKind, host: &str) -> bool {
+    match kind {
+        CrmKind::Salesforce => matches!(host, "login.salesforce.com" | "test.salesforce.com") || host.ends_with(".my.salesforce.com"),
+        CrmKind::Zoho => ZOHO.iter().any(|(_, a, _)| *a == host),
+        _ => regions(kind).iter().any(|(r, _)| endpoints(kind, r).token_url.split('/').nth(2) == Some(host)),
+    }
+}
+
+/// Zoho's `accounts-server` from a redirect, as the token URL to redeem the code at: one of
+/// Zoho's documented accounts servers, or one on the configured token URL's origin (a custom
+/// or local server); anything else is refused, since the client secret would go there.
+pub fn accounts_token_url(accounts_server: &str, configured_token_url: &str) -> Option<String> {
+    let base = accounts_server.trim().trim_end_matches('/');
+    let origin = crate::web::Origin::of(base)?;
+    let same = crate::web::Origin::of(configured_token_url).is_some_and(|o| o == origin);
+    let zoho = origin.scheme == crate::web::Scheme::Https && origin.port.is_none() && is_vendor_token_host(CrmKind::Zoho, &origin.host);
+    let path_ok = base.split("://").nth(1).is_some_and(|r| !r.contains(['?', '#', '@']));
+    ((same || zoho) && path_ok && origin.is_secure()).then(|| format!("{base}/oauth/v2/token"))
 }
 
 /// The redirect URI `chrome.identity.launchWebAuthFlow` watches for this extension.
@@ -78,11 +156,34 @@ pub fn redirect_uri(extension_id: &str) -> String {
 pub struct OAuthClient {
     pub kind: CrmKind,
     pub client_id: String,
-    /// Sent only when the CRM requires it at the token endpoint; `None` for a PKCE public client.
+    /// The company's client secret, sent as the vendor documents; `None` when none is set.
     pub client_secret: Option<Secret>,
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub endpoints: Endpoints,
+}
+
+/// Whether the vendor documents PKCE for a web server app: HubSpot (`code_verifier` on the token
+/// request) and Salesforce. Pipedrive, Zoho's server-based flow and Clio document none.
+pub fn has_pkce(kind: CrmKind) -> bool {
+    matches!(kind, CrmKind::HubSpot | CrmKind::Salesforce)
+}
+
+/// Whether the vendor refuses a token request without the client secret. Salesforce asks for
+/// one unless the app turned off "Require Secret for Web Server Flow".
+pub fn needs_secret(kind: CrmKind) -> bool {
+    kind != CrmKind::Salesforce
+}
+
+/// The scopes asked for when the settings name none: enough to search contacts, log calls and
+/// messages and read who is connected. Pipedrive and Clio take their scopes from the app.
+fn default_scopes(kind: CrmKind) -> &'static str {
+    match kind {
+        CrmKind::HubSpot => "oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.owners.read",
+        CrmKind::Salesforce => "api refresh_token",
+        CrmKind::Zoho => "ZohoCRM.modules.ALL,ZohoCRM.users.READ",
+        CrmKind::Pipedrive | CrmKind::Clio => "",
+    }
 }
 
 /// Whether `v` is a valid PKCE code verifier (RFC 7636 §4.1: 43 to 128 unreserved characters).
@@ -95,24 +196,29 @@ pub fn code_challenge_s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// The URL to open in `launchWebAuthFlow`. `state` must be unguessable and checked on return
-/// with [`parse_redirect`]; `verifier` is the PKCE code verifier the shell generated.
+/// The URL to open in `launchWebAuthFlow`, with each vendor's documented parameters. `state`
+/// must be unguessable and checked on return with [`parse_redirect`]; `verifier` is the PKCE
+/// code verifier the shell generated (its challenge is sent only where PKCE is documented).
 pub fn authorize_url(client: &OAuthClient, state: &str, verifier: &str) -> String {
     let challenge = code_challenge_s256(verifier);
-    let scope = client.scopes.join(" ");
-    let mut pairs: Vec<(&str, &str)> = vec![
-        ("response_type", "code"),
-        ("client_id", &client.client_id),
-        ("redirect_uri", &client.redirect_uri),
-        ("state", state),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-    ];
+    let kind = client.kind;
+    // Zoho separates scopes with commas, the others with spaces.
+    let scope = if client.scopes.is_empty() {
+        default_scopes(kind).to_owned()
+    } else {
+        client.scopes.join(if kind == CrmKind::Zoho { "," } else { " " })
+    };
+    let mut pairs: Vec<(&str, &str)> =
+        vec![("response_type", "code"), ("client_id", &client.client_id), ("redirect_uri", &client.redirect_uri), ("state", state)];
     if !scope.is_empty() {
         pairs.push(("scope", &scope));
     }
+    if has_pkce(kind) {
+        pairs.push(("code_challenge", &challenge));
+        pairs.push(("code_challenge_method", "S256"));
+    }
     // Zoho issues a refresh token only for offline access, and again only with consent.
-    if client.kind == CrmKind::Zoho {
+    if kind == CrmKind::Zoho {
         pairs.push(("access_type", "offline"));
         pairs.push(("prompt", "consent"));
     }
@@ -154,16 +260,19 @@ pub enum Grant<'a> {
     RefreshToken { refresh_token: &'a Secret },
 }
 
-/// The token request (`application/x-www-form-urlencoded` POST). The client secret goes in
-/// the body, except for Pipedrive, whose docs ask for HTTP Basic client authentication.
+/// The token request (`application/x-www-form-urlencoded` POST), with each vendor's client
+/// authentication: Pipedrive's docs ask for HTTP Basic (`client_id:client_secret`); HubSpot,
+/// Salesforce, Zoho and Clio take `client_id` and `client_secret` in the body. The PKCE
+/// verifier goes only where the authorize request sent its challenge.
 pub fn token_request(client: &OAuthClient, grant: &Grant<'_>) -> HttpRequest {
     let mut pairs: Vec<(&str, &str)> = match grant {
-        Grant::AuthorizationCode { code, verifier } => vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &client.redirect_uri),
-            ("code_verifier", verifier),
-        ],
+        Grant::AuthorizationCode { code, verifier } => {
+            let mut p = vec![("grant_type", "authorization_code"), ("code", *code), ("redirect_uri", client.redirect_uri.as_str())];
+            if has_pkce(client.kind) {
+                p.push(("code_verifier", verifier));
+            }
+            p
+        }
         Grant::RefreshToken { refresh_token } => {
             vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())]
         }
@@ -172,11 +281,8 @@ pub fn token_request(client: &OAuthClient, grant: &Grant<'_>) -> HttpRequest {
         ("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
         ("Accept".to_owned(), "application/json".to_owned()),
     ];
-    let basic = client.kind == CrmKind::Pipedrive;
-    if basic {
-        let secret = client.client_secret.as_ref().map(Secret::expose).unwrap_or("");
-        let creds = STANDARD.encode(format!("{}:{secret}", client.client_id));
-        headers.push(("Authorization".to_owned(), format!("Basic {creds}")));
+    if client.kind == CrmKind::Pipedrive {
+        headers.push(("Authorization".to_owned(), basic_auth(client)));
     } else {
         pairs.push(("client_id", &client.client_id));
         if let Some(s) = &client.client_secret {
@@ -184,6 +290,51 @@ pub fn token_request(client: &OAuthClient, grant: &Grant<'_>) -> HttpRequest {
         }
     }
     HttpRequest { method: Method::Post, url: client.endpoints.token_url.clone(), headers, body: Some(common::form_encode(&pairs)) }
+}
+
+/// `Basic base64(client_id:client_secret)`.
+pub fn basic_auth(client: &OAuthClient) -> String {
+    let secret = client.client_secret.as_ref().map(Secret::expose).unwrap_or("");
+    format!("Basic {}", STANDARD.encode(format!("{}:{secret}", client.client_id)))
+}
+
+/// The request that revokes a connection's tokens at its vendor, where the vendor documents one:
+/// HubSpot `DELETE /oauth/v1/refresh-tokens/{token}`, Salesforce `POST /services/oauth2/revoke`,
+/// Zoho `POST /oauth/v2/token/revoke`, Pipedrive `POST /oauth/revoke`, Clio `POST
+/// /oauth/deauthorize`, each on the token URL's host. `None` without a token to revoke (an API
+/// token is revoked in the CRM, where it was made).
+pub fn revoke_request(client: &OAuthClient, access: &Secret, refresh: Option<&Secret>) -> Option<HttpRequest> {
+    let token = refresh.unwrap_or(access);
+    let base = client.endpoints.token_url.trim_end_matches('/');
+    let beside = |to: &str| format!("{}{to}", base.strip_suffix("/token").unwrap_or(base));
+    let form = |url: String, pairs: &[(&str, &str)]| HttpRequest {
+        method: Method::Post,
+        url,
+        headers: vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())],
+        body: Some(common::form_encode(pairs)),
+    };
+    Some(match client.kind {
+        CrmKind::HubSpot => {
+            let url = format!("{}/refresh-tokens/{}", base.strip_suffix("/token")?, common::encode_component(refresh?.expose()));
+            HttpRequest { method: Method::Delete, url, headers: Vec::new(), body: None }
+        }
+        CrmKind::Salesforce => form(beside("/revoke"), &[("token", token.expose())]),
+        CrmKind::Zoho => {
+            // Zoho documents the token as a query parameter.
+            let url = format!("{base}/revoke?{}", common::form_encode(&[("token", token.expose())]));
+            HttpRequest { method: Method::Post, url, headers: Vec::new(), body: None }
+        }
+        CrmKind::Pipedrive => {
+            let mut r = form(beside("/revoke"), &[("token", token.expose()), ("token_type_hint", if refresh.is_some() { "refresh_token" } else { "access_token" })]);
+            r.headers.push(("Authorization".to_owned(), basic_auth(client)));
+            r
+        }
+        // Clio ends the grant of the access token it is sent as Bearer.
+        CrmKind::Clio => {
+            let headers = vec![("Authorization".to_owned(), format!("Bearer {}", access.expose()))];
+            HttpRequest { method: Method::Post, url: beside("/deauthorize"), headers, body: None }
+        }
+    })
 }
 
 /// A token reply, read.
@@ -280,6 +431,94 @@ mod tests {
         ];
         for (at, want) in cases {
             assert_eq!(needs_refresh(at, now), want, "{at:?}");
+        }
+    }
+
+    #[test]
+    fn every_region_has_its_vendor_hosts() {
+        let cases = [
+            (CrmKind::HubSpot, "", "https://app.hubspot.com/oauth/authorize", "https://api.hubapi.com/oauth/v1/token", "https://api.hubapi.com"),
+            (CrmKind::Pipedrive, "", "https://oauth.pipedrive.com/oauth/authorize", "https://oauth.pipedrive.com/oauth/token", "https://api.pipedrive.com"),
+            (CrmKind::Salesforce, "", "https://login.salesforce.com/services/oauth2/authorize", "https://login.salesforce.com/services/oauth2/token", "https://login.salesforce.com"),
+            (CrmKind::Salesforce, "sandbox", "https://test.salesforce.com/services/oauth2/authorize", "https://test.salesforce.com/services/oauth2/token", "https://test.salesforce.com"),
+            (CrmKind::Salesforce, "Acme", "https://acme.my.salesforce.com/services/oauth2/authorize", "https://acme.my.salesforce.com/services/oauth2/token", "https://acme.my.salesforce.com"),
+            (CrmKind::Salesforce, "acme--uat", "https://acme--uat.sandbox.my.salesforce.com/services/oauth2/authorize", "https://acme--uat.sandbox.my.salesforce.com/services/oauth2/token", "https://acme--uat.sandbox.my.salesforce.com"),
+            (CrmKind::Zoho, "", "https://accounts.zoho.com/oauth/v2/auth", "https://accounts.zoho.com/oauth/v2/token", "https://www.zohoapis.com"),
+            (CrmKind::Zoho, "eu", "https://accounts.zoho.eu/oauth/v2/auth", "https://accounts.zoho.eu/oauth/v2/token", "https://www.zohoapis.eu"),
+            (CrmKind::Zoho, "au", "https://accounts.zoho.com.au/oauth/v2/auth", "https://accounts.zoho.com.au/oauth/v2/token", "https://www.zohoapis.com.au"),
+            (CrmKind::Zoho, "ca", "https://accounts.zohocloud.ca/oauth/v2/auth", "https://accounts.zohocloud.ca/oauth/v2/token", "https://www.zohoapis.ca"),
+            (CrmKind::Clio, "", "https://app.clio.com/oauth/authorize", "https://app.clio.com/oauth/token", "https://app.clio.com"),
+            (CrmKind::Clio, "eu", "https://eu.app.clio.com/oauth/authorize", "https://eu.app.clio.com/oauth/token", "https://eu.app.clio.com"),
+        ];
+        for (kind, region, auth, token, api) in cases {
+            let e = endpoints(kind, region);
+            assert_eq!((e.authorize_url.as_str(), e.token_url.as_str(), api_base(kind, region).as_str()), (auth, token, api), "{kind:?} {region}");
+            assert!(is_region(kind, region) || region == "Acme", "{kind:?} {region}");
+            let host = token.split('/').nth(2).unwrap();
+            assert!(is_vendor_token_host(kind, host) || region == "Acme", "{host}");
+        }
+        for (r, _) in regions(CrmKind::Zoho).iter().chain(regions(CrmKind::Clio)) {
+            assert!(endpoints(CrmKind::Zoho, r).token_url.starts_with("https://accounts.zoho"));
+        }
+        assert!(!is_region(CrmKind::Zoho, "mars") && !is_region(CrmKind::Salesforce, "a.evil.example/x"));
+        assert!(!is_vendor_token_host(CrmKind::HubSpot, "api.hubapi.com.evil.example"));
+    }
+
+    fn client(kind: CrmKind, secret: Option<&str>) -> OAuthClient {
+        OAuthClient {
+            kind,
+            client_id: "cid".into(),
+            client_secret: secret.map(Secret::new),
+            redirect_uri: "https://x.chromiumapp.org/".into(),
+            scopes: vec![],
+            endpoints: endpoints(kind, ""),
+        }
+    }
+
+    #[test]
+    fn authorize_urls_carry_what_each_vendor_documents() {
+        let v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let url = |kind| authorize_url(&client(kind, None), "st", v);
+        let hs = url(CrmKind::HubSpot);
+        assert!(hs.contains("code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM") && hs.contains("scope=oauth%20crm.objects.contacts.read"), "{hs}");
+        assert!(url(CrmKind::Salesforce).contains("code_challenge_method=S256"));
+        let zoho = url(CrmKind::Zoho);
+        assert!(zoho.contains("scope=ZohoCRM.modules.ALL%2CZohoCRM.users.READ") && zoho.contains("access_type=offline") && zoho.contains("prompt=consent"), "{zoho}");
+        for kind in [CrmKind::Pipedrive, CrmKind::Zoho, CrmKind::Clio] {
+            assert!(!url(kind).contains("code_challenge"), "no PKCE where none is documented: {kind:?}");
+        }
+        assert!(!url(CrmKind::Pipedrive).contains("scope="), "Pipedrive's scopes are the app's");
+        assert!(!hs.contains(v), "the verifier never leaves in the URL");
+    }
+
+    #[test]
+    fn token_requests_authenticate_the_client_as_each_vendor_documents() {
+        let grant = Grant::AuthorizationCode { code: "c1", verifier: "v1" };
+        let pd = token_request(&client(CrmKind::Pipedrive, Some("s3cret")), &grant);
+        let basic = pd.headers.iter().find(|(k, _)| k == "Authorization").map(|(_, v)| v.as_str());
+        assert_eq!(basic, Some(format!("Basic {}", STANDARD.encode("cid:s3cret")).as_str()));
+        assert!(!pd.body.as_deref().unwrap().contains("client_secret") && !pd.body.as_deref().unwrap().contains("code_verifier"));
+        for kind in [CrmKind::HubSpot, CrmKind::Salesforce, CrmKind::Zoho, CrmKind::Clio] {
+            let r = token_request(&client(kind, Some("s3cret")), &grant);
+            let body = r.body.unwrap();
+            assert!(body.contains("client_id=cid") && body.contains("client_secret=s3cret") && body.contains("redirect_uri="), "{kind:?}: {body}");
+            assert_eq!(body.contains("code_verifier=v1"), has_pkce(kind), "{kind:?}: {body}");
+            assert!(!r.headers.iter().any(|(k, _)| k == "Authorization"), "{kind:?}");
+        }
+        let refresh = token_request(&client(CrmKind::Zoho, Some("s")), &Grant::RefreshToken { refresh_token: &Secret::new("r1") });
+        assert!(refresh.body.unwrap().starts_with("grant_type=refresh_token&refresh_token=r1&client_id=cid&client_secret=s"));
+        assert!(needs_secret(CrmKind::HubSpot) && !needs_secret(CrmKind::Salesforce));
+    }
+
+    #[test]
+    fn zoho_accounts_server_is_believed_only_for_zoho_or_the_configured_origin() {
+        let cfg = "https://accounts.zoho.com/oauth/v2/token";
+        assert_eq!(accounts_token_url("https://accounts.zoho.eu", cfg).as_deref(), Some("https://accounts.zoho.eu/oauth/v2/token"));
+        assert_eq!(accounts_token_url("https://accounts.zohocloud.ca/", cfg).as_deref(), Some("https://accounts.zohocloud.ca/oauth/v2/token"));
+        let local = "http://127.0.0.1:8790/zoho-accounts/oauth/v2/token";
+        assert_eq!(accounts_token_url("http://127.0.0.1:8790/zoho-accounts-eu", local).as_deref(), Some("http://127.0.0.1:8790/zoho-accounts-eu/oauth/v2/token"));
+        for bad in ["https://accounts.zoho.evil.example", "http://accounts.zoho.eu", "https://evil.example", "http://127.0.0.1:9999/x", "https://accounts.zoho.eu:8443", "javascript:x", "https://accounts.zoho.eu/?x=1"] {
+            assert_eq!(accounts_token_url(bad, cfg), None, "{bad}");
         }
     }
 

@@ -21,8 +21,11 @@
 //!   person hint. Persons cannot carry a marker (their `notes` field exists only with contact
 //!   sync), so a lost placeholder create is found as a person with the number added since the
 //!   call.
-//! - **Auth**: the `x-api-token` header (the spec's `api_key` scheme), never the `api_token`
-//!   query parameter, which would land in logs.
+//! - **Auth**: an API token in the `x-api-token` header (the spec's `api_key` scheme), never the
+//!   `api_token` query parameter, which would land in logs; an OAuth access token as
+//!   `Authorization: Bearer` (the spec's `oauth2` scheme).
+//! - **Owner**: `owner_id` on v2 persons and activities, `user_id` on v1 notes: the user of
+//!   `GET /v1/users/me` (an API token is personal, so that is the rep either way).
 //!
 //! Invariant: user and page text reaches Pipedrive only through `common::escape_html` /
 //! `common::notes_html`, and no error message carries the token.
@@ -71,8 +74,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
     let mut pages = 0;
     for ex in history.iter().take_while(|e| e.request.url.contains("/api/v2/persons/search")) {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        let items = v.pointer("/data/items").and_then(Value::as_array).cloned().unwrap_or_default();
-        for it in &items {
+        for it in common::list_at(&v, "/data/items", CRM)? {
             let Some(id) = common::string_at(it, "/item/id") else { continue };
             let phones = it.pointer("/item/phones").and_then(Value::as_array).cloned().unwrap_or_default();
             let matched = phones
@@ -123,7 +125,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
             return Ok(Step::Send(get(conn, "/api/v2/persons", &q)));
         };
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for p in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for p in common::list_at(&v, "/data", CRM)? {
             if let Some(c) = person(p) {
                 // Details are the truth: a number edited since the search index was built
                 // must still match.
@@ -168,6 +170,7 @@ fn create_call(conn: &Connection, log: &CallLog, history: &[Exchange]) -> Flow {
         let mut body = call_fields(log);
         body["type"] = json!("call");
         body["person_id"] = json!(person_id);
+        owned(conn, &mut body, "owner_id");
         Ok(send(conn, Method::Post, "/api/v2/activities", &body))
     };
     Ok(common::one_write(history, build, |ex| created(conn, &ex.reply)))
@@ -238,10 +241,11 @@ fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker,
     let build = || {
         // openapi-v2.yaml `POST /persons`: name, phones[{value, primary, label}]. A person has
         // no field for the marker (its `notes` exist only with contact sync), see FindLog.
-        let body = json!({
+        let mut body = json!({
             "name": common::truncate_chars(&common::strip_controls(name), 255),
             "phones": [{"value": phone.as_str(), "primary": true, "label": "work"}],
         });
+        owned(conn, &mut body, "owner_id");
         Ok(send(conn, Method::Post, "/api/v2/persons", &body))
     };
     Ok(common::one_write(history, build, |ex| {
@@ -257,7 +261,8 @@ fn create_contact(conn: &Connection, name: &str, phone: &E164, _marker: &Marker,
 fn create_messages(conn: &Connection, log: &MessageLog, history: &[Exchange]) -> Flow {
     let build = || {
         // openapi.yaml `POST /notes`: content (HTML, required) and one parent id.
-        let body = json!({ "content": messages_html(log), "person_id": person_id(&log.contact.id)? });
+        let mut body = json!({ "content": messages_html(log), "person_id": person_id(&log.contact.id)? });
+        owned(conn, &mut body, "user_id");
         Ok(send(conn, Method::Post, "/v1/notes", &body))
     };
     Ok(common::one_write(history, build, |ex| created(conn, &ex.reply)))
@@ -308,7 +313,7 @@ fn scan_activities(conn: &Connection, marker: &Marker, hint: &LogHint, history: 
     let mut cursor = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for a in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for a in common::list_at(&v, "/data", CRM)? {
             let note = common::str_at(a, "/note").unwrap_or_default();
             if carries(note, marker) {
                 return Ok(common::found(common::string_at(a, "/id")));
@@ -340,7 +345,10 @@ fn scan_notes(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Exc
     let mut start: Option<i64> = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for n in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        // v1 lists answer `"data": null` when there is nothing; a body without `data` at all is
+        // not an answer.
+        let notes = if v.get("data").is_some_and(Value::is_null) { &[][..] } else { common::list_at(&v, "/data", CRM)? };
+        for n in notes {
             if carries(common::str_at(n, "/content").unwrap_or_default(), marker) {
                 return Ok(common::found(common::string_at(n, "/id")));
             }
@@ -374,7 +382,7 @@ fn scan_persons(conn: &Connection, hint: &LogHint, history: &[Exchange]) -> Flow
     let mut cursor = None;
     for ex in history {
         let v = reply_json(conn, &ex.reply, Access::Read)?;
-        for p in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for p in common::list_at(&v, "/data", CRM)? {
             let Some(c) = person(p) else { continue };
             let new = c.created_at.is_some_and(|t| t >= from);
             if new && c.phones.iter().any(|s| phone::matches(s, number, conn.default_country)) {
@@ -411,10 +419,11 @@ fn too_many(pages: usize) -> CrmError {
 
 fn headers(conn: &Connection, has_body: bool) -> Vec<(String, String)> {
     // openapi-v2.yaml components.securitySchemes.api_key: header `x-api-token`.
-    let mut h = vec![
-        ("x-api-token".to_owned(), conn.token.expose().to_owned()),
-        ("Accept".to_owned(), "application/json".to_owned()),
-    ];
+    let auth = match conn.oauth {
+        true => ("Authorization".to_owned(), format!("Bearer {}", conn.token.expose())),
+        false => ("x-api-token".to_owned(), conn.token.expose().to_owned()),
+    };
+    let mut h = vec![auth, ("Accept".to_owned(), "application/json".to_owned())];
     if has_body {
         h.push(("Content-Type".to_owned(), "application/json".to_owned()));
     }
@@ -438,6 +447,21 @@ fn send(conn: &Connection, method: Method, path: &str, body: &Value) -> HttpRequ
         url: format!("{}{path}", conn.base_url),
         headers: headers(conn, true),
         body: Some(body.to_string()),
+    }
+}
+
+/// Puts the connection's owner in `field` (a user id, an integer).
+fn owned(conn: &Connection, body: &mut Value, field: &str) {
+    if let Some(id) = conn.owner.as_deref().and_then(|o| o.parse::<i64>().ok()) {
+        body[field] = json!(id);
+    }
+}
+
+/// Who the connection acts as: `GET /v1/users/me` (v1 only; the v2 spec has no users).
+pub fn identify(conn: &Connection, history: &[Exchange]) -> Who {
+    match history.first() {
+        None => Who::Send(get(conn, "/v1/users/me", &[])),
+        Some(ex) => Who::Done(reply_json(conn, &ex.reply, Access::Read).map(|v| common::user_at(&v, "/data/id", "/data/name", "/data/email"))),
     }
 }
 

@@ -139,6 +139,27 @@ fn api(conn: &Connection, rest: &str) -> String {
     format!("{}/services/data/{API_VERSION}{rest}", conn.base_url)
 }
 
+/// `OwnerId`: the connection's user (Tasks and Leads take a User id).
+fn owned(conn: &Connection, record: &mut Value) {
+    if let Some(o) = &conn.owner {
+        record["OwnerId"] = json!(o);
+    }
+}
+
+/// Who the connection acts as: `GET /services/oauth2/userinfo` on the instance (OpenID
+/// Connect's userinfo; `user_id` is the 18-character User id `OwnerId` takes).
+pub fn identify(conn: &Connection, history: &[Exchange]) -> Who {
+    match history.first() {
+        None => Who::Send(request(conn, Method::Get, format!("{}/services/oauth2/userinfo", conn.base_url), None)),
+        Some(ex) => Who::Done(
+            RULES
+                .ok_response(conn, &ex.reply, Access::Read)
+                .and_then(|r| common::json_body(r, Access::Read, CRM))
+                .map(|v| common::user_at(&v, "/user_id", "/name", "/email")),
+        ),
+    }
+}
+
 fn request(conn: &Connection, method: Method, url: String, body: Option<Value>) -> HttpRequest {
     let auth = format!("Bearer {}", conn.token.expose());
     common::json_request(method, url, &auth, body.as_ref())
@@ -244,6 +265,7 @@ fn create_task(
         f["TaskSubtype"] = json!(subtype);
         f["WhoId"] = json!(who.as_str());
         f["CallObject"] = json!(marker.as_str());
+        owned(conn, &mut f);
         request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(f))
     };
     RULES.one_shot(conn, history, Access::Write, build, |r| created(conn, "Task", r))
@@ -348,12 +370,13 @@ pub fn lead_marker_line(marker: &Marker) -> String {
 }
 
 fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker) -> HttpRequest {
-    let body = json!({
+    let mut body = json!({
         "LastName": common::truncate_chars(name.trim(), LAST_NAME_MAX),
         "Company": "Unknown",
         "Phone": phone.as_str(),
         "Description": format!("Created by Calltrail for a caller who matched no contact.\n{}", lead_marker_line(marker)),
     });
+    owned(conn, &mut body);
     request(conn, Method::Post, api(conn, "/sobjects/Lead"), Some(body))
 }
 

@@ -55,6 +55,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
             let mut rec = call_fields(log);
             rec["Call_Type"] = json!(call_type(&log.call));
             link(&mut rec, &log.contact.id, Some(&log.contact.record_type));
+            owned(conn, &mut rec);
             Ok(send(conn, Method::Post, "/crm/v8/Calls", &rec))
         }),
         CrmOp::UpdateCallLog { record, log } => write_one(conn, history, || {
@@ -66,6 +67,7 @@ pub fn step(conn: &Connection, op: &CrmOp, history: &[Exchange]) -> Step {
             let mut rec = message_fields(log);
             rec["Status"] = json!("Completed");
             link(&mut rec, &log.contact.id, Some(&log.contact.record_type));
+            owned(conn, &mut rec);
             Ok(send(conn, Method::Post, "/crm/v8/Tasks", &rec))
         }),
         CrmOp::UpdateMessageLog { record, log } => write_one(conn, history, || {
@@ -99,7 +101,7 @@ fn search(conn: &Connection, phone: &E164, history: &[Exchange]) -> Flow {
                 more = false; // 204: nothing (more) matches
                 break;
             };
-            for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+            for r in common::list_at(&v, "/data", CRM)? {
                 if let Some(c) = record_contact(r, record_type, phone_fields) {
                     if c.phones.iter().any(|s| phone::matches(s, phone, conn.default_country)) && !contacts.iter().any(|k| k.id == c.id) {
                         contacts.push(c);
@@ -260,11 +262,12 @@ fn is_lead(record_type: Option<&RecordType>) -> bool {
 
 fn create_lead(conn: &Connection, name: &str, phone: &E164, marker: &Marker, history: &[Exchange]) -> Flow {
     let build = || {
-        let rec = json!({
+        let mut rec = json!({
             "Last_Name": common::truncate_chars(&common::one_line(name), 80),
             "Phone": phone.as_str(),
             "Description": with_marker(vec![format!("Created by Calltrail for calls from {phone}")], marker),
         });
+        owned(conn, &mut rec);
         Ok(send(conn, Method::Post, "/crm/v8/Leads", &rec))
     };
     Ok(common::one_write(history, build, |ex| {
@@ -321,7 +324,7 @@ fn find_log(conn: &Connection, marker: &Marker, hint: &LogHint, history: &[Excha
     };
     for ex in history {
         let Some(v) = reply_json(conn, &ex.reply, Access::Read)? else { return Ok(common::found(None)) };
-        for r in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for r in common::list_at(&v, "/data", CRM)? {
             if common::str_at(r, "/Description").is_some_and(|d| d.contains(marker.as_str())) {
                 return Ok(common::found(common::string_at(r, "/id")));
             }
@@ -380,6 +383,23 @@ fn send(conn: &Connection, method: Method, path: &str, record: &Value) -> HttpRe
 }
 
 /// Zoho's own scheme name, not `Bearer`.
+/// `Owner: {id}`, which every Zoho module has: the connection's user.
+fn owned(conn: &Connection, rec: &mut Value) {
+    if let Some(o) = &conn.owner {
+        rec["Owner"] = json!({ "id": o });
+    }
+}
+
+/// Who the connection acts as: `GET /crm/v8/users?type=CurrentUser` (crm-oas `users.json`).
+pub fn identify(conn: &Connection, history: &[Exchange]) -> Who {
+    match history.first() {
+        None => Who::Send(get(conn, "/crm/v8/users", &[("type", "CurrentUser".to_owned())])),
+        Some(ex) => Who::Done(reply_json(conn, &ex.reply, Access::Read).map(|v| {
+            v.and_then(|v| common::user_at(&v, "/users/0/id", "/users/0/full_name", "/users/0/email"))
+        })),
+    }
+}
+
 fn auth(conn: &Connection) -> String {
     format!("Zoho-oauthtoken {}", conn.token.expose())
 }

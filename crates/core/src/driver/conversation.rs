@@ -13,12 +13,15 @@
 //! - A 401 on a refreshable token gets one refresh and one more try, never more: Salesforce
 //!   gives no expiry, so a 401 is how its sessions say they ended; a second 401 is the engine's
 //!   `Unauthorized` (it parks the integration until the rep reconnects).
+//! - A create is sent only once the connection knows who it acts as: the first create of a
+//!   connection first asks the CRM who is connected ([`crate::crm::identify`]), so every record
+//!   carries the rep as its owner; the answer is kept with the credentials.
 
 use crate::crm::oauth::OAuthClient;
 use crate::crm::{Connection, CrmError, CrmOp, CrmOutput, Exchange, HttpRequest, Reply, Secret};
 use crate::model::IntegrationId;
 
-use super::credentials::StoredSecret;
+use super::credentials::{Identity, StoredSecret};
 
 /// At most this many requests for one logical operation (paging, search then fetch).
 pub const MAX_EXCHANGES: usize = 24;
@@ -40,6 +43,8 @@ pub enum Next {
 pub(super) enum Phase {
     /// Needs a token.
     Start,
+    /// Asking the CRM who the connection acts as, before talking.
+    Identifying(Connection),
     /// Talking to the CRM with this connection.
     Talking(Connection),
     /// Waiting for the reply to a token refresh this conversation sent.
@@ -58,11 +63,15 @@ pub struct Conversation {
     pub(super) sent: Option<HttpRequest>,
     /// Whether the one retry after a refresh has been used.
     pub(super) retried: bool,
+    /// Ask who is connected even when it is known ("Test connection").
+    pub(super) identify: bool,
+    /// Who the connection acted as, once known.
+    pub who: Option<Identity>,
 }
 
 impl Conversation {
     pub fn new(integration: IntegrationId, op: CrmOp) -> Conversation {
-        Conversation { integration, op, history: Vec::new(), phase: Phase::Start, sent: None, retried: false }
+        Conversation { integration, op, history: Vec::new(), phase: Phase::Start, sent: None, retried: false, identify: false, who: None }
     }
 
     /// The reply to the last [`Next::Fetch`].
@@ -84,7 +93,7 @@ impl Conversation {
     /// The token the connection in use carries, if it is talking.
     pub(super) fn token(&self) -> Option<&Secret> {
         match &self.phase {
-            Phase::Talking(conn) => Some(&conn.token),
+            Phase::Talking(conn) | Phase::Identifying(conn) => Some(&conn.token),
             _ => None,
         }
     }

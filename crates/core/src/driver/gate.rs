@@ -145,6 +145,8 @@ impl Gate {
     }
 
     fn reject(&mut self, reason: &'static str, origin: &str, detail: String, now: Timestamp) -> Verdict {
+        // A refused number is masked like everywhere else (the decoder quotes what it refused).
+        let detail = crate::engine::hygiene::scrub(&detail);
         *self.stats.rejected.entry(reason.to_owned()).or_default() += 1;
         // The origin is the page's, not secret; cap it anyway, it is untrusted text.
         let origin: String = origin.chars().take(100).collect();

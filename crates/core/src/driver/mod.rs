@@ -48,8 +48,8 @@ use serde_json::Value;
 use crate::crm::oauth::{self, Grant, OAuthClient};
 use crate::crm::{self, Connection, CrmError, CrmOp, CrmOutput, Reply, Step};
 use crate::engine::{CallEntry, Effect, Engine, EngineOptions, Input, Notice, Problem, Slot};
-use crate::intents::PageInput;
-use crate::model::{CallId, IntegrationId, Timestamp};
+use crate::intents::{Intent, PageInput, Sender};
+use crate::model::{CallId, CrmKind, IntegrationId, Timestamp};
 use crate::phone::E164;
 use crate::policy;
 use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
@@ -59,7 +59,7 @@ use crate::view;
 use crate::zone::{UnknownZone, ZoneSource, Zones};
 
 pub use conversation::{Conversation, Next, MAX_EXCHANGES};
-pub use credentials::{Credentials, StoredSecret};
+pub use credentials::{Credentials, Identity, StoredSecret};
 pub use contacts::REPLY_WAIT_MS;
 pub use gate::{Gate, Verdict};
 
@@ -68,6 +68,19 @@ pub const SETTINGS_KEY: &str = "current";
 
 /// How many recent problems the diagnostics keep.
 const MAX_PROBLEMS: usize = 200;
+
+/// A content script may read and act on a call (notes, picks, log now, its view) only if its tab
+/// reported the call, and until this long after the call ended; later, the history does it.
+pub const CONTENT_SCRIPT_WINDOW_MS: i64 = 3_600_000;
+
+/// The `meta` records the driver keeps: which tab reported which call, and the inputs the
+/// module trapped on.
+pub const TABS_KEY: &str = "tabs";
+pub const POISON_KEY: &str = "poison";
+
+/// How many parked inputs are kept, and how long one counts on the badge.
+const MAX_PARKED: usize = 50;
+const PARKED_ON_BADGE_MS: i64 = 7 * 86_400_000;
 
 /// A point in the effect queue: done once every effect queued before it has been executed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,6 +160,27 @@ pub struct Diagnostics {
     pub restores: u64,
     pub persist_failures: u64,
     pub softphone: gate::SoftphoneStats,
+    /// Times the module trapped (a panic in the release build), over every worker start.
+    pub traps: u64,
+    /// Inputs the module trapped on, never handed to the engine again; newest last.
+    pub parked: VecDeque<ParkedInput>,
+}
+
+/// An input the module trapped on: its intent type, why (the shell's words for the trap) and a
+/// fingerprint of the whole message, so its re-sends are recognised.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct ParkedInput {
+    pub at: i64,
+    pub kind: String,
+    pub reason: String,
+    pub fingerprint: String,
+}
+
+/// What the `meta/poison` record keeps.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct PoisonBook {
+    traps: u64,
+    parked: VecDeque<ParkedInput>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -203,6 +237,11 @@ pub struct Driver {
     /// Ranges of the effect queue `(executed, queued]` dropped by failed writes: tickets in
     /// them are never done.
     dropped: Vec<(u64, u64)>,
+    /// Refreshed secrets whose write was dropped by a failed write: written again at the
+    /// restore that follows (with rotation, the old refresh token may be dead).
+    rewrite: Vec<(IntegrationId, StoredSecret)>,
+    /// Which tab's content script reported which call, and when (`meta/tabs`).
+    tabs: Vec<(CallId, i64, Timestamp)>,
 }
 
 impl Driver {
@@ -226,7 +265,13 @@ impl Driver {
             queued: 0,
             executed: 0,
             dropped: Vec::new(),
+            rewrite: Vec::new(),
+            tabs: Vec::new(),
         };
+        // Secrets stored before they were bound to their hosts belong to the settings they
+        // were used with: the rep's own, before any policy is laid over them.
+        let user = driver.config.user.clone();
+        driver.credentials.bind_unbound(|id| binding(&user, id));
         if let Err(e) = driver.lay_policy(policy, now) {
             driver.record_problem("policy_invalid", &e, now);
         }
@@ -248,10 +293,22 @@ impl Driver {
     /// waits for them is told to send again ([`Driver::is_done`] stays false for them).
     pub fn restore(&mut self, snapshot: Snapshot, boot_id: u64, now: Timestamp) {
         self.drop_queued();
+        for r in snapshot.records(StoreName::Meta) {
+            if r.key == TABS_KEY {
+                self.tabs = r.decode().unwrap_or_default();
+            } else if r.key == POISON_KEY {
+                if let Some(book) = r.decode::<PoisonBook>() {
+                    self.diagnostics.traps = self.diagnostics.traps.max(book.traps);
+                    self.diagnostics.parked = book.parked;
+                }
+            }
+        }
         let settings = self.settings().clone();
         self.engine = Engine::new(self.options.clone());
         self.restored = true;
         self.diagnostics.restores += 1;
+        // A policy laid over the settings while the worker was stopped may have moved a host.
+        self.drop_moved_credentials(None, now);
         if let Some(progress) = snapshot.records(StoreName::Meta).iter().find(|r| r.key == grants::PROGRESS_KEY).and_then(Record::decode) {
             self.grants.progress = progress;
         }
@@ -270,6 +327,10 @@ impl Driver {
         };
         self.zones = zones.clone();
         self.handle(Input::Restored { snapshot, settings, zones, boot_id }, now);
+        for (id, secret) in std::mem::take(&mut self.rewrite) {
+            let batch = self.credentials.refreshed(&id, secret, self.queued + 1, now);
+            self.push(Effect::Persist(batch));
+        }
         // What the browser said before this restore still holds: the new engine hears it again.
         for (id, granted) in self.grants.access.clone() {
             self.report_access(id, granted, now);
@@ -374,7 +435,10 @@ impl Driver {
     /// is answered `ok` only once [`Driver::is_done`] for the ticket taken after this call. A
     /// contact request that must wait for a call pop comes back with `contacts`, its id: its
     /// answer comes from [`Driver::contacts_answer`].
-    pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, now: Timestamp) -> Outcome {
+    ///
+    /// `tab` is the tab of the content script that relayed it: a call it reports is one that
+    /// tab's content scripts may then act on ([`Driver::allowed`]).
+    pub fn softphone(&mut self, origin: &str, from_frame: bool, hosted: bool, data: &Value, tab: Option<i64>, now: Timestamp) -> Outcome {
         let (verdict, reply) = self.gate.check(origin, from_frame, hosted, data, &self.config.effective, &self.engine, now);
         self.diagnostics.softphone = self.gate.stats.clone();
         // A message for the frame goes out with the answer; contacts are answered below.
@@ -384,10 +448,14 @@ impl Driver {
         };
         let (mut answer, key) = match verdict {
             Verdict::Rejected { detail, .. } => (Answer::rejected(format!("softphone message rejected: {detail}")), None),
-            Verdict::Repeat { event } => (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event, reply: reply.as_ref() }), None),
+            Verdict::Repeat { event } => {
+                self.reported(&event, tab, now);
+                (Answer::with(&Relayed { accepted: true, repeat: true, ignored: false, event: &event, reply: reply.as_ref() }), None)
+            }
             Verdict::Ignored { event } => (Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event, reply: reply.as_ref() }), None),
             Verdict::Accepted { input, key, event } => {
                 let notices = self.handle(input, now);
+                self.reported(&event, tab, now);
                 (Answer { notices, ..Answer::with(&Relayed { accepted: true, repeat: false, ignored: false, event: &event, reply: reply.as_ref() }) }, key)
             }
         };
@@ -409,6 +477,91 @@ impl Driver {
         let reply = self.contacts.ready(id, &self.config.effective, &self.engine, now)?;
         let event = gate::Seen { kind: "ignored", call: None };
         Some(Answer::with(&Relayed { accepted: true, repeat: false, ignored: true, event: &event, reply: Some(&reply) }))
+    }
+
+    /// Remembers that `tab` reported the event's call (written, so it outlives the worker).
+    fn reported(&mut self, event: &gate::Seen, tab: Option<i64>, now: Timestamp) {
+        let (Some(call), Some(tab)) = (&event.call, tab) else { return };
+        if self.tabs.iter().any(|(c, t, _)| c == call && *t == tab) {
+            return;
+        }
+        // A day is far more than any call plus the hour after it.
+        self.tabs.retain(|(_, _, at)| now.since(*at) < 86_400_000);
+        self.tabs.push((call.clone(), tab, now));
+        let record = Record::encode(TABS_KEY, false, now.0, &self.tabs);
+        self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed }));
+    }
+
+    /// Whether `sender` may send `intent` ([`Intent::allowed_from`]), and for a content script
+    /// acting on a call (its view, notes, picks, "log now"): only a call its own tab reported,
+    /// until [`CONTENT_SCRIPT_WINDOW_MS`] after the call ended. The page around a content
+    /// script is untrusted, so it cannot reach another tab's calls or old ones.
+    pub fn allowed(&self, intent: &Intent, sender: Sender, now: Timestamp) -> Result<(), String> {
+        intent.allowed_from(sender)?;
+        let Sender::ContentScript { tab } = sender else { return Ok(()) };
+        let call = match intent {
+            Intent::Call { call } => call,
+            Intent::Engine { input } => match input {
+                PageInput::NotesOpened { call }
+                | PageInput::NotesSaved { call, .. }
+                | PageInput::NotesCancelled { call }
+                | PageInput::ContactsPicked { call, .. }
+                | PageInput::LogNowRequested { call } => call,
+                _ => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        let reported = tab.is_some_and(|tab| self.tabs.iter().any(|(c, t, _)| c == call && *t == tab));
+        if !reported {
+            return Err("this page did not report that call".into());
+        }
+        match self.engine.call(call).map(|e| e.call.ended_at) {
+            None => Err("that call is not known".into()),
+            Some(Some(end)) if now.since(end) >= CONTENT_SCRIPT_WINDOW_MS => {
+                Err("the call ended more than an hour ago: log it from the call history".into())
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    // ---- traps -----------------------------------------------------------------------------
+
+    /// The module trapped (a panic aborts the release build) while handling `message`; the
+    /// shell started a fresh module, restored it from IndexedDB, and says so here. The trap is
+    /// counted (diagnostics, badge) and the message parked: [`Driver::is_parked`] recognises
+    /// its re-sends, which are answered without reaching the engine again, so one poison input
+    /// cannot trap the worker for ever. Answer once the ticket taken after this call is done.
+    pub fn poisoned(&mut self, message: &str, reason: &str, now: Timestamp) -> Answer {
+        /// Only the type, to name what was parked.
+        #[derive(serde::Deserialize)]
+        struct Typed {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let kind = serde_json::from_str::<Typed>(message).ok().and_then(|t| t.kind).unwrap_or_else(|| "unknown".into());
+        let kind: String = kind.chars().take(40).collect();
+        let reason: String = crate::engine::hygiene::scrub(reason).chars().take(300).collect();
+        let d = &mut self.diagnostics;
+        d.traps += 1;
+        d.parked.push_back(ParkedInput { at: now.0, kind: kind.clone(), reason: reason.clone(), fingerprint: fingerprint(message) });
+        while d.parked.len() > MAX_PARKED {
+            d.parked.pop_front();
+        }
+        self.record_problem("trap", &format!("{kind} parked: {reason}"), now);
+        let book = PoisonBook { traps: self.diagnostics.traps, parked: self.diagnostics.parked.clone() };
+        let record = Record::encode(POISON_KEY, false, now.0, &book);
+        self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Strict }));
+        Answer::with(&Parked { parked: true, traps: self.diagnostics.traps })
+    }
+
+    /// Whether `message` (an intent's JSON text, as the shell read it) is one the module trapped
+    /// on: answer it `parked`, never handle it.
+    pub fn is_parked(&self, message: &str) -> bool {
+        if self.diagnostics.parked.is_empty() {
+            return false;
+        }
+        let f = fingerprint(message);
+        self.diagnostics.parked.iter().any(|p| p.fingerprint == f)
     }
 
     /// The softphone fact named `key` was accepted but could not be written: forget it, so the
@@ -474,8 +627,9 @@ impl Driver {
         self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict }));
         self.config.user = user;
         self.config.locked = effective.locked;
-        self.config.effective = effective.settings.clone();
+        let before = std::mem::replace(&mut self.config.effective, effective.settings.clone());
         self.set_zones(zones, now);
+        self.drop_moved_credentials(Some(&before), now);
         let notices = self.handle(Input::SettingsChanged(effective.settings), now);
         #[derive(Serialize)]
         struct Kept {
@@ -494,12 +648,15 @@ impl Driver {
             user: &'a Settings,
             locked: &'a [String],
             connected: Vec<&'a IntegrationId>,
+            /// Each CRM's regions, `{kind: [[value, label], ...]}`, for the region picker.
+            regions: Option<Box<RawValue>>,
         }
         Answer::with(&SettingsView {
             settings: self.settings(),
             user: &self.config.user,
             locked: &self.config.locked,
-            connected: self.credentials.connected().collect(),
+            connected: self.settings().integrations.iter().filter(|i| self.is_connected(&i.id)).map(|i| &i.id).collect(),
+            regions: regions_json(),
         })
     }
 
@@ -509,6 +666,8 @@ impl Driver {
     }
 
     fn lay_policy(&mut self, policy: Value, now: Timestamp) -> Result<(), String> {
+        // The company's OAuth clients go to the credentials, never into the settings.
+        let apps = credentials::policy_apps(&policy)?;
         let effective = policy::apply(&self.config.user, &policy).map_err(|e| e.to_string())?;
         // Before a restore nothing is asked of the platform (a worker start must not pay for
         // it): the restore builds or reuses the tables, and reports a zone it does not know.
@@ -516,11 +675,13 @@ impl Driver {
             true => Some(Zones::for_settings(&*self.zone_source, &effective.settings, now).map_err(|u| unknown_zone(&u).to_string())?),
             false => None,
         };
+        self.credentials.set_policy_apps(apps);
         self.config.policy = policy;
         self.config.locked = effective.locked;
-        self.config.effective = effective.settings.clone();
+        let before = std::mem::replace(&mut self.config.effective, effective.settings.clone());
         if let Some(zones) = zones {
             self.set_zones(zones, now);
+            self.drop_moved_credentials(Some(&before), now);
             self.handle(Input::SettingsChanged(effective.settings), now);
         }
         Ok(())
@@ -551,14 +712,55 @@ impl Driver {
         self.store_secret(integration, StoredSecret::api_token(token), now)
     }
 
-    /// Forgets an integration's credentials (disconnect).
-    pub fn clear_credentials(&mut self, integration: &IntegrationId) -> Answer {
+    /// Forgets an integration's credentials (disconnect), and the request that revokes its
+    /// OAuth tokens at the vendor where it documents one, for the shell to send once the
+    /// forgetting is written: only to the token host the secret was issued for.
+    pub fn clear_credentials(&mut self, integration: &IntegrationId) -> (Answer, Option<crm::HttpRequest>) {
+        let revoke = self.credentials.get(integration).filter(|_| self.is_connected(integration)).and_then(|s| {
+            let client = self.oauth_client(integration, "").ok()?;
+            oauth::revoke_request(&client, &s.token, s.refresh_token.as_ref())
+        });
         let batch = self.credentials.clear(integration);
         self.push(Effect::Persist(batch));
-        Answer::done()
+        (Answer::done(), revoke)
+    }
+
+    /// Whether `id` has credentials for the hosts the settings in force send it to.
+    pub fn is_connected(&self, id: &IntegrationId) -> bool {
+        self.credentials.is_connected(id, binding(self.settings(), id).as_ref())
+    }
+
+    /// Drops the stored credentials of every integration whose settings in force no longer
+    /// send them where they were issued (a `base_url` or `token_url` changed by the options
+    /// page, an import or a policy, or the integration removed): the rep reconnects.
+    /// `before`: the settings in force until now, when they changed: a `base_url` or
+    /// `token_url` edited within the same origin drops the credentials too.
+    fn drop_moved_credentials(&mut self, before: Option<&Settings>, now: Timestamp) {
+        let settings = self.config.effective.clone();
+        let urls = |s: &Settings, id: &IntegrationId| {
+            s.integrations.iter().find(|i| &i.id == id).map(|i| {
+                let token = match &i.auth {
+                    AuthKind::OAuth { token_url, .. } => token_url.trim_end_matches('/').to_owned(),
+                    AuthKind::ApiToken => String::new(),
+                };
+                (i.base_url.trim_end_matches('/').to_owned(), token)
+            })
+        };
+        let moved: Vec<IntegrationId> = self
+            .credentials
+            .stored()
+            .filter(|(id, s)| s.bound.is_none() || s.bound != binding(&settings, id) || before.is_some_and(|b| urls(b, id) != urls(&settings, id)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in moved {
+            let batch = self.credentials.clear(&id);
+            self.push(Effect::Persist(batch));
+            self.record_problem("credentials_dropped", &format!("{id}: its API or token URL changed; reconnect it"), now);
+        }
     }
 
     fn store_secret(&mut self, integration: IntegrationId, secret: StoredSecret, now: Timestamp) -> Answer {
+        let secret = StoredSecret { bound: binding(self.settings(), &integration), ..secret };
         let batch = self.credentials.set(&integration, secret, now);
         self.push(Effect::Persist(batch));
         let notices = self.handle(Input::CredentialsChanged { integration }, now);
@@ -582,7 +784,10 @@ impl Driver {
                     let patterns = self.settings().integrations.iter().find(|i| i.id == conv.integration).map(|i| i.access_patterns()).unwrap_or_default();
                     conv.finish(Err(CrmError::Transient { message: grants::missing_words(&patterns) }));
                 }
-                Phase::Start => match self.credentials.token(&conv.integration, now) {
+                Phase::Start if self.credentials.get(&conv.integration).is_some() && !self.settings().integrations.iter().any(|i| i.id == conv.integration) => {
+                    conv.finish(Err(CrmError::Permanent { message: format!("integration {} is not configured", conv.integration) }));
+                }
+                Phase::Start => match self.credentials.token(&conv.integration, binding(self.settings(), &conv.integration).as_ref(), now) {
                     credentials::TokenState::Missing => conv.finish(Err(credentials::missing(&conv.integration))),
                     credentials::TokenState::Wait => return Next::Wait,
                     credentials::TokenState::Refresh(stored) => match self.oauth_client(&conv.integration, "") {
@@ -602,9 +807,38 @@ impl Driver {
                         }
                     },
                     credentials::TokenState::Ready(token) => match self.connection(&conv.integration, token) {
-                        Ok(conn) => conv.phase = Phase::Talking(conn),
+                        Ok(mut conn) => {
+                            let known = self.identity(&conv.integration);
+                            if conv.identify || (known.is_none() && needs_owner(&conv.op)) {
+                                conv.phase = Phase::Identifying(conn);
+                            } else {
+                                conn.owner = known.as_ref().and_then(Identity::owner).map(str::to_owned);
+                                conv.phase = Phase::Talking(conn);
+                            }
+                        }
                         Err(e) => conv.finish(Err(e)),
                     },
+                },
+                Phase::Identifying(conn) => match crm::identify(conn, &self.settings().rep_email, &conv.history) {
+                    crm::Who::Send(request) => {
+                        conv.sent = Some(request.clone());
+                        return Next::Fetch(request);
+                    }
+                    crm::Who::Done(Err(CrmError::Unauthorized { message })) => self.after_401(conv, message),
+                    crm::Who::Done(Err(CrmError::Permanent { message })) => {
+                        let note = format!("{} would not say who is connected ({message}): records are created without an owner", conn.kind.name());
+                        self.identified(conv, Identity::of(None, String::new(), note), now);
+                    }
+                    crm::Who::Done(Err(e)) => conv.finish(Err(CrmError::Transient { message: e.to_string() })),
+                    crm::Who::Done(Ok(user)) => {
+                        let email = if conn.oauth { String::new() } else { self.settings().rep_email.trim().to_lowercase() };
+                        let note = match (&user, conn.oauth || conn.kind != CrmKind::HubSpot, email.is_empty()) {
+                            (Some(_), ..) => String::new(),
+                            (None, false, true) => "this token is shared: set your email in Settings so what is logged is owned by you".to_owned(),
+                            (None, _, _) => format!("no {} user has your email: records are created without an owner", conn.kind.name()),
+                        };
+                        self.identified(conv, Identity::of(user, email, note), now);
+                    }
                 },
                 Phase::Talking(conn) => match crm::step(conn, &conv.op, &conv.history) {
                     Step::Send(_) if conv.history.len() >= MAX_EXCHANGES => conv.finish(Err(conversation::over_long(&conv.op))),
@@ -612,20 +846,44 @@ impl Driver {
                         conv.sent = Some(request.clone());
                         return Next::Fetch(request);
                     }
-                    Step::Done(Err(CrmError::Unauthorized { message })) => {
-                        let used = conv.token().cloned().unwrap_or_default();
-                        if !conv.retried && self.credentials.expire_after_401(&conv.integration, &used) {
-                            conv.retried = true;
-                            conv.history.clear();
-                            conv.phase = Phase::Start;
-                        } else {
-                            conv.finish(Err(CrmError::Unauthorized { message }));
-                        }
-                    }
+                    Step::Done(Err(CrmError::Unauthorized { message })) => self.after_401(conv, message),
                     Step::Done(result) => conv.finish(result),
                 },
             }
         }
+    }
+
+    /// A 401: one refresh and one more try when the token can be refreshed, else `Unauthorized`.
+    fn after_401(&mut self, conv: &mut Conversation, message: String) {
+        let used = conv.token().cloned().unwrap_or_default();
+        if !conv.retried && self.credentials.expire_after_401(&conv.integration, &used) {
+            conv.retried = true;
+            conv.history.clear();
+            conv.phase = conversation::Phase::Start;
+        } else {
+            conv.finish(Err(CrmError::Unauthorized { message }));
+        }
+    }
+
+    /// Who `id` is connected as, when known and still right: a shared token's user was looked
+    /// up by the rep's email, so another email looks again.
+    fn identity(&self, id: &IntegrationId) -> Option<Identity> {
+        let email = self.settings().rep_email.trim().to_lowercase();
+        self.credentials.get(id)?.identity().filter(|i| i.by_email.is_empty() || i.by_email == email)
+    }
+
+    /// The CRM said who the conversation's connection acts as: kept (written with the
+    /// credentials), and the conversation talks on with that owner.
+    fn identified(&mut self, conv: &mut Conversation, identity: Identity, now: Timestamp) {
+        use conversation::Phase;
+        let Phase::Identifying(mut conn) = std::mem::replace(&mut conv.phase, Phase::Start) else { return };
+        conn.owner = identity.owner().map(str::to_owned);
+        if let Some(batch) = self.credentials.identified(&conv.integration, &identity, now) {
+            self.push(Effect::Persist(Batch { durability: Durability::Relaxed, ..batch }));
+        }
+        conv.who = Some(identity);
+        conv.history.clear();
+        conv.phase = Phase::Talking(conn);
     }
 
     /// The reply to a conversation's [`Next::Refresh`].
@@ -643,7 +901,7 @@ impl Driver {
                 Refreshed::Failed
             }
             Ok(tokens) => {
-                let secret = StoredSecret::from_tokens(tokens, stored.refresh_token.clone());
+                let secret = StoredSecret { bound: stored.bound.clone(), ..StoredSecret::from_tokens(tokens, stored.refresh_token.clone()) };
                 let batch = self.credentials.refreshed(&conv.integration, secret, self.queued + 1, now);
                 self.push(Effect::Persist(batch));
                 Refreshed::Saving(self.ticket())
@@ -656,21 +914,26 @@ impl Driver {
         let Some(integ) = settings.integrations.iter().find(|i| &i.id == integration) else {
             return Err(CrmError::Permanent { message: format!("integration {integration} is not configured") });
         };
+        let oauth = matches!(integ.auth, AuthKind::OAuth { .. });
         Ok(Connection {
             kind: integ.kind,
-            base_url: integ.base_url.trim_end_matches('/').to_owned(),
+            base_url: integ.api_base(),
             token,
+            oauth,
             default_country: settings.default_country,
             marker_field: integ.marker_field.clone(),
+            owner: None,
         })
     }
 
-    /// A test search for the options page's "Test connection": the conversation to run, or
-    /// the answer when the number cannot be read.
+    /// A test for the options page's "Test connection": the conversation to run (it asks the
+    /// CRM who is connected, then searches), or the answer when the number cannot be read.
     pub fn test_connection(&self, integration: IntegrationId, number: Option<&str>) -> Result<Conversation, Answer> {
         let phone = E164::parse(number.unwrap_or("+12125550100"), self.settings().default_country)
             .map_err(|e| Answer { field: Some(FieldPath::keys(&["number"])), ..Answer::err(e.to_string()) })?;
-        Ok(self.conversation(integration, CrmOp::SearchContacts { phone }))
+        let mut conv = self.conversation(integration, CrmOp::SearchContacts { phone });
+        conv.identify = true;
+        Ok(conv)
     }
 
     /// What the options page is told of a test search's result. A search that found a contact
@@ -683,9 +946,9 @@ impl Driver {
                     let record = Record::encode(grants::PROGRESS_KEY, false, now.0, &self.grants.progress);
                     self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Meta, record }], durability: Durability::Relaxed }));
                 }
-                Answer::with(&Reachable { reachable: true, matches: Some(contacts.len()) })
+                Answer::with(&Reachable { reachable: true, matches: Some(contacts.len()), who: self.identity(integration) })
             }
-            Ok(_) => Answer::with(&Reachable { reachable: true, matches: None }),
+            Ok(_) => Answer::with(&Reachable { reachable: true, matches: None, who: self.identity(integration) }),
             Err(e) => Answer::err(e.to_string()),
         }
     }
@@ -725,27 +988,43 @@ impl Driver {
 
     // ---- OAuth -----------------------------------------------------------------------------
 
-    /// The OAuth client of an integration, from its settings.
+    /// The OAuth client of an integration: its settings' client id (else the admin policy's for
+    /// the CRM), the company's client secret where it may be sent, the vendor's endpoints for
+    /// the region (or the settings' own URLs).
     pub fn oauth_client(&self, id: &IntegrationId, redirect_uri: &str) -> Result<OAuthClient, String> {
         let integ = self.settings().integrations.iter().find(|i| &i.id == id).ok_or_else(|| format!("integration {id} is not configured"))?;
-        let AuthKind::OAuth { client_id, auth_url, token_url, scopes } = &integ.auth else {
+        let AuthKind::OAuth { client_id, scopes, .. } = &integ.auth else {
             return Err(format!("{} uses an API token, not OAuth", integ.label_or_id()));
         };
-        let mut endpoints = oauth::endpoints(integ.kind, None);
-        if !auth_url.is_empty() {
-            endpoints.authorize_url = auth_url.clone();
+        let client_id = match client_id.trim() {
+            "" => self.credentials.policy_app(integ.kind).map(|a| a.client_id.clone()).ok_or_else(|| {
+                format!("{}: no OAuth client id; ask your administrator, or enter the company's app under Sign-in", integ.label_or_id())
+            })?,
+            c => c.to_owned(),
+        };
+        let endpoints = integ.oauth_endpoints();
+        let client_secret = self.credentials.client_secret(id, integ.kind, &client_id, &endpoints.token_url).map(|(s, _)| s);
+        Ok(OAuthClient { kind: integ.kind, client_id, client_secret, redirect_uri: redirect_uri.to_owned(), scopes: scopes.clone(), endpoints })
+    }
+
+    /// The client for a sign-in: refused before the browser opens anything when the vendor
+    /// needs the company's client secret and there is none that may be sent.
+    fn sign_in_client(&self, id: &IntegrationId, redirect_uri: &str) -> Result<OAuthClient, Answer> {
+        let client = self.oauth_client(id, redirect_uri).map_err(Answer::err)?;
+        if client.client_secret.is_none() && oauth::needs_secret(client.kind) {
+            let why = format!("{} needs the company's OAuth client secret: ask your administrator, or enter it under Sign-in", client.kind.name());
+            return Err(Answer { field: Some(FieldPath::keys(&["client_secret"])), ..Answer::err(why) });
         }
-        if !token_url.is_empty() {
-            endpoints.token_url = token_url.clone();
-        }
-        Ok(OAuthClient { kind: integ.kind, client_id: client_id.clone(), client_secret: None, redirect_uri: redirect_uri.to_owned(), scopes: scopes.clone(), endpoints })
+        Ok(client)
     }
 
     /// The URL to open with `chrome.identity.launchWebAuthFlow`.
     pub fn oauth_start(&self, id: &IntegrationId, state: &str, verifier: &str, redirect_uri: &str) -> Answer {
-        match self.oauth_client(id, redirect_uri) {
-            Err(e) => Answer::err(e),
-            Ok(_) if !oauth::is_valid_verifier(verifier) => Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") },
+        if !oauth::is_valid_verifier(verifier) {
+            return Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") };
+        }
+        match self.sign_in_client(id, redirect_uri) {
+            Err(answer) => answer,
             Ok(client) => {
                 #[derive(Serialize)]
                 struct Url {
@@ -756,33 +1035,73 @@ impl Driver {
         }
     }
 
-    /// The redirect came back: the token request that redeems its code.
+    /// The redirect came back: the token request that redeems its code, at the data centre the
+    /// redirect names (Zoho's `accounts-server`, when it is one of Zoho's or on the configured
+    /// token URL's origin).
     pub fn oauth_code_request(&self, id: &IntegrationId, redirect_url: &str, state: &str, verifier: &str, redirect_uri: &str) -> Result<(OAuthClient, crm::HttpRequest), Answer> {
-        let client = self.oauth_client(id, redirect_uri).map_err(Answer::err)?;
-        let code = oauth::parse_redirect(redirect_url, state).map_err(|e| Answer::err(e.to_string()))?.code;
-        let request = oauth::token_request(&client, &Grant::AuthorizationCode { code: &code, verifier });
+        let mut client = self.sign_in_client(id, redirect_uri)?;
+        let redirect = oauth::parse_redirect(redirect_url, state).map_err(|e| Answer::err(e.to_string()))?;
+        if let (CrmKind::Zoho, Some(server)) = (client.kind, redirect.accounts_server.as_deref()) {
+            let url = oauth::accounts_token_url(server, &client.endpoints.token_url)
+                .ok_or_else(|| Answer::err("the sign-in reply named a Zoho accounts server Calltrail does not know; nothing was sent there"))?;
+            client.client_secret = self.credentials.client_secret(id, client.kind, &client.client_id, &url).map(|(s, _)| s);
+            client.endpoints.token_url = url;
+        }
+        let request = oauth::token_request(&client, &Grant::AuthorizationCode { code: &redirect.code, verifier });
         Ok((client, request))
     }
 
-    /// The token endpoint answered the code: keep the tokens (and the API base the vendor
-    /// named). Answer once the ticket taken after this call is done.
+    /// The token endpoint answered the code: keep the tokens, and what the vendor said about
+    /// the account (Salesforce's `instance_url`, Zoho's and Pipedrive's `api_domain` become the
+    /// API base; Zoho's data centre the token URL). Answer once the ticket taken after this
+    /// call is done.
     pub fn oauth_finished(&mut self, id: IntegrationId, client: &OAuthClient, reply: &Reply, now: Timestamp) -> Answer {
-        let tokens = match oauth::parse_token_reply(client.kind, reply, now, &[]) {
+        let mut known: Vec<&crm::Secret> = Vec::new();
+        known.extend(client.client_secret.as_ref());
+        let tokens = match oauth::parse_token_reply(client.kind, reply, now, &known) {
             Ok(t) => t,
             Err(e) => return Answer::err(e.to_string()),
         };
-        // Salesforce names the org's instance, Zoho its data centre: the API base.
-        if let Some(base) = tokens.instance_url.clone().or(tokens.api_domain.clone()) {
-            let mut user = self.config.user.clone();
-            if let Some(i) = user.integrations.iter_mut().find(|i| i.id == id) {
-                i.base_url = base;
+        let base = tokens.instance_url.clone().or(tokens.api_domain.clone()).filter(|b| crate::web::Origin::of(b).is_some_and(|o| o.is_secure()));
+        let mut user = self.config.user.clone();
+        if let Some(i) = user.integrations.iter_mut().find(|i| i.id == id) {
+            let moved = i.oauth_endpoints().token_url != client.endpoints.token_url;
+            if let (true, AuthKind::OAuth { token_url, .. }) = (moved, &mut i.auth) {
+                token_url.clone_from(&client.endpoints.token_url);
             }
-            let answer = self.replace_settings(user, now);
-            if !answer.ok {
-                return answer;
+            if let Some(b) = &base {
+                i.base_url.clone_from(b);
+            }
+            if moved || base.is_some() {
+                let answer = self.replace_settings(user, now);
+                if !answer.ok {
+                    return answer;
+                }
             }
         }
         self.store_secret(id, StoredSecret::from_tokens(tokens, None), now)
+    }
+
+    /// Keeps the company's OAuth client secret for an integration (the options page's
+    /// `set-credentials` with `client_secret`); an empty one forgets it. It goes with the
+    /// integration's client id, to its token URL's origin only.
+    pub fn set_client_secret(&mut self, id: &IntegrationId, secret: &str, now: Timestamp) -> Answer {
+        if secret.trim().is_empty() {
+            let batch = self.credentials.clear_app(id);
+            self.push(Effect::Persist(batch));
+            return Answer::done();
+        }
+        let client = match self.oauth_client(id, "") {
+            Ok(c) => c,
+            Err(e) => return Answer::err(e),
+        };
+        match self.credentials.set_app(id, &client.client_id, secret, &client.endpoints.token_url, now) {
+            Some(batch) => {
+                self.push(Effect::Persist(batch));
+                Answer::done()
+            }
+            None => Answer { field: Some(FieldPath::keys(&["client_secret"])), ..Answer::err("the token URL must be https:// (http:// only on this computer)") },
+        }
     }
 
     // ---- views -----------------------------------------------------------------------------
@@ -796,7 +1115,7 @@ impl Driver {
             .iter()
             .map(|i| {
                 let health = engine.health(&i.id);
-                let connected = self.credentials.is_connected(&i.id);
+                let connected = self.is_connected(&i.id);
                 let granted = self.grants.access.get(&i.id).copied();
                 let patterns = i.access_patterns();
                 let (word, tone) = match (connected, granted, health) {
@@ -814,10 +1133,18 @@ impl Driver {
                     word,
                     tone,
                     access: Access { granted, hosts: grants::hosts(&patterns), patterns },
+                    who: if connected { self.identity(&i.id) } else { None },
+                    client_secret: match &i.auth {
+                        AuthKind::OAuth { .. } => self.oauth_client(&i.id, "").ok().and_then(|c| {
+                            self.credentials.client_secret(&i.id, i.kind, &c.client_id, &c.endpoints.token_url).map(|(_, from)| from)
+                        }),
+                        AuthKind::ApiToken => None,
+                    },
+                    api_base: i.api_base(),
                 }
             })
             .collect();
-        let connected = |id: &IntegrationId| self.credentials.is_connected(id);
+        let connected = |id: &IntegrationId| self.is_connected(id);
         let pages = self
             .settings()
             .softphone_pages
@@ -830,7 +1157,7 @@ impl Driver {
         Answer::with(&StateView {
             integrations,
             pages,
-            badge: self.badge(),
+            badge: self.badge(self.engine.now()),
             unresolved: engine.unresolved_count(),
             digest: engine.digest_meta(),
             checklist: grants::checklist(self.settings(), &connected, &self.grants),
@@ -838,10 +1165,12 @@ impl Driver {
         })
     }
 
-    /// The toolbar badge's text ("" hides it).
-    pub fn badge(&self) -> String {
+    /// The toolbar badge's text ("" hides it): slots that need a person, and inputs the
+    /// module trapped on in the last week.
+    pub fn badge(&self, now: Timestamp) -> String {
         let slots: Vec<Slot> = self.engine.slots().cloned().collect();
-        view::badge(&slots)
+        let parked = self.diagnostics.parked.iter().filter(|p| now.since(Timestamp(p.at)) < PARKED_ON_BADGE_MS).count();
+        view::badge(&slots, parked)
     }
 
     /// Every slot waiting for a person, with its candidates.
@@ -885,7 +1214,8 @@ impl Driver {
 
     fn drop_queued(&mut self) {
         self.effects.clear();
-        self.credentials.drop_unsaved();
+        let unsaved = self.credentials.drop_unsaved();
+        self.rewrite.extend(unsaved);
         if self.queued > self.executed {
             self.dropped.push((self.executed, self.queued));
         }
@@ -895,6 +1225,55 @@ impl Driver {
     fn record_engine_problem(&mut self, p: &Problem, now: Timestamp) {
         self.record_problem(p.kind.as_str(), &p.detail, now);
     }
+}
+
+/// Every CRM's regions as JSON, written by hand from constants (a serde serializer for this
+/// one nested shape would cost the module more than the loop).
+fn regions_json() -> Option<Box<RawValue>> {
+    let mut json = String::from("{");
+    for k in CrmKind::ALL {
+        json.push_str(if json.len() > 1 { ",\"" } else { "\"" });
+        json.push_str(oauth::key(k));
+        json.push_str("\":[");
+        for (n, (value, label)) in oauth::regions(k).iter().enumerate() {
+            for part in [if n > 0 { ",[\"" } else { "[\"" }, value, "\",\"", label, "\"]"] {
+                json.push_str(part);
+            }
+        }
+        json.push(']');
+    }
+    json.push('}');
+    RawValue::from_string(json).ok()
+}
+
+/// Whether `op` creates a record, which must carry the rep as its owner.
+fn needs_owner(op: &CrmOp) -> bool {
+    matches!(op, CrmOp::CreateCallLog { .. } | CrmOp::CreateContact { .. } | CrmOp::CreateMessageLog { .. })
+}
+
+/// Where `id`'s secret may be sent under `settings`: its API origin and, with OAuth, its token
+/// URL's origin. `None` when the integration is not configured or its URL is not one a secret
+/// may go to.
+pub fn binding(settings: &Settings, id: &IntegrationId) -> Option<credentials::Binding> {
+    let integ = settings.integrations.iter().find(|i| &i.id == id)?;
+    let token = match &integ.auth {
+        AuthKind::ApiToken => None,
+        AuthKind::OAuth { .. } => Some(crate::settings::origin(&integ.oauth_endpoints().token_url)?),
+    };
+    Some(credentials::Binding { api: crate::settings::origin(&integ.api_base())?, token })
+}
+
+/// FNV-1a over a message's JSON text: the same message re-sent has the same one.
+fn fingerprint(message: &str) -> String {
+    let h = message.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// The answer to a parked input, and to [`Driver::poisoned`].
+#[derive(Serialize)]
+pub struct Parked {
+    pub parked: bool,
+    pub traps: u64,
 }
 
 /// What a relayed softphone message became (the bridge hands `event` to the panel).
@@ -911,12 +1290,14 @@ struct Relayed<'a> {
     reply: Option<&'a Value>,
 }
 
-/// A test search's answer.
+/// A test search's answer: who is connected (`user`, or `note` saying why nobody owns the
+/// records) and how many contacts the search found.
 #[derive(Serialize)]
 struct Reachable {
     reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     matches: Option<usize>,
+    who: Option<Identity>,
 }
 
 /// The header every page shows.
@@ -943,6 +1324,13 @@ struct IntegrationState<'a> {
     word: String,
     tone: view::Tone,
     access: Access,
+    /// Who the connection acts as (the owner of what is logged), or why nobody.
+    who: Option<Identity>,
+    /// Where the company's OAuth client secret comes from (`settings`, `policy`), if there is
+    /// one that may be sent; never the secret.
+    client_secret: Option<&'static str>,
+    /// The API base in use (from the vendor and region when the settings leave it blank).
+    api_base: String,
 }
 
 #[derive(Serialize)]

@@ -33,8 +33,13 @@ impl AuditEntry {
     }
 
     /// One CSV line (the export): time, trigger, integration, call, contact, outcome, record.
+    /// A cell a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or
+    /// a carriage return: a CRM's error text, a contact id) gets a leading `'`.
     pub fn to_csv(&self) -> String {
-        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let q = |s: &str| {
+            let guard = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { "'" } else { "" };
+            format!("\"{guard}{}\"", s.replace('"', "\"\""))
+        };
         let o = |s: Option<&str>| q(s.unwrap_or(""));
         [
             q(&self.at.to_rfc3339()),
@@ -51,10 +56,19 @@ impl AuditEntry {
 
 pub const CSV_HEADER: &str = "time,trigger,integration,call,contact,outcome,record";
 
-/// The audit export: the header, then one line per entry.
-pub fn csv(entries: &[AuditEntry]) -> String {
-    let mut out = String::from(CSV_HEADER);
-    out.push('\n');
+/// What the export says of itself: from when the trail covers (older entries are pruned after
+/// `retention_days`), given its oldest entry.
+pub fn covers(from: Option<Timestamp>, retention_days: u32) -> String {
+    match from {
+        Some(t) => format!("audit trail from {} (entries older than {retention_days} days are removed)", t.to_rfc3339()),
+        None => format!("audit trail: empty (entries older than {retention_days} days are removed)"),
+    }
+}
+
+/// The audit export: a line saying what it covers ([`covers`], starting `#`), the header, then
+/// one line per entry.
+pub fn csv(covers: &str, entries: &[AuditEntry]) -> String {
+    let mut out = format!("# Calltrail {covers}\n{CSV_HEADER}\n");
     for e in entries {
         out.push_str(&e.to_csv());
         out.push('\n');
@@ -65,6 +79,24 @@ pub fn csv(entries: &[AuditEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 12: a cell that starts like a formula is neutralised, whatever field it is in.
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        let e = AuditEntry {
+            at: Timestamp(0),
+            trigger: Trigger::Auto,
+            integration: Some(IntegrationId::new("@hs")),
+            slot: None,
+            call: Some(CallId::new("-c1")),
+            contact: Some(RecordId::new("+1")),
+            outcome: "=HYPERLINK(\"http://x\")".into(),
+            record: Some(RecordId::new("\tr")),
+        };
+        assert_eq!(e.to_csv(), "\"1970-01-01T00:00:00.000Z\",\"auto\",\"'@hs\",\"'-c1\",\"'+1\",\"'=HYPERLINK(\"\"http://x\"\")\",\"'\tr\"");
+        let cr = AuditEntry { outcome: "\rx".into(), ..e };
+        assert!(cr.to_csv().contains("\"'\rx\""));
+    }
 
     #[test]
     fn records_read_back_and_keys_sort_by_time() {

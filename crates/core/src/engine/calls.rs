@@ -455,6 +455,15 @@ impl Engine {
 
     pub(super) fn on_resolved(&mut self, resolutions: Vec<(SlotKey, Resolution)>) {
         for (key, res) in resolutions {
+            // A slot under review or failed waits for a person too: they may dismiss it (or
+            // log the call again from the history).
+            let dismissable = self.slots.get(&key).is_some_and(|s| matches!(s.state, SlotState::NeedsReview { .. } | SlotState::Failed { .. }));
+            if dismissable && res == Resolution::Dismiss {
+                self.set_state(&key, SlotState::Dismissed);
+                self.save_slot(&key);
+                self.audit(Some(&key), Trigger::Resolved, "dismissed", None, None);
+                continue;
+            }
             let Some(SlotState::Unresolved { candidates }) = self.slots.get(&key).map(|s| s.state.clone()) else {
                 self.problem(ProblemKind::UnknownSlot, format!("{key} is not in the unresolved queue"));
                 continue;

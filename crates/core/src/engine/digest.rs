@@ -28,6 +28,24 @@ pub fn expiry(d: &DigestSettings, now: Timestamp) -> Timestamp {
     now.plus_hours(-i64::from(d.catch_up_max_hours)).min(now.plus_mins(-i64::from(d.lookback_mins)))
 }
 
+/// Calls that ended before this are past the wait for work that already has a match, notes or
+/// picks (`max_wait_days`).
+pub fn wait_start(d: &DigestSettings, now: Timestamp) -> Timestamp {
+    now.plus_hours(-24 * i64::from(d.max_wait_days))
+}
+
+/// Why waiting work was not logged, for the rep: the browser was away a day or more (the digest
+/// did not run for `away_ms`), or the CRM kept failing.
+pub fn expired_reason(d: &DigestSettings, away_ms: i64, last_error: Option<&str>) -> String {
+    let days = away_ms / 86_400_000;
+    match (days, last_error) {
+        (1, _) => "not logged: browser closed for 1 day".to_owned(),
+        (n, _) if n > 1 => format!("not logged: browser closed for {n} days"),
+        (_, Some(e)) => format!("not logged within {} days: {e}", d.max_wait_days),
+        (_, None) => format!("not logged within {} days", d.max_wait_days),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

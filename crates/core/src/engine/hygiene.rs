@@ -25,21 +25,7 @@ const SECRET_PREFIXES: [&str; 9] = [
 /// seven or more digits (a phone number, with or without `+`, spaces, dots, dashes or brackets
 /// inside) cut to its last four digits.
 pub fn scrub(text: &str) -> String {
-    let mut out = text.to_owned();
-    for prefix in SECRET_PREFIXES {
-        let mut from = 0;
-        while let Some(i) = out[from..].find(prefix) {
-            let start = from + i + prefix.len();
-            let end = out[start..]
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '&' | ',' | '}' | '\'' | ';'))
-                .map_or(out.len(), |j| start + j);
-            if end > start && &out[start..end] != "<redacted>" {
-                out.replace_range(start..end, "<redacted>");
-            }
-            from = (start + "<redacted>".len()).min(out.len());
-        }
-    }
-    mask_numbers(&out)
+    mask_numbers(&crate::crm::common::redact_after(text, &SECRET_PREFIXES, &[';']))
 }
 
 fn mask_numbers(text: &str) -> String {

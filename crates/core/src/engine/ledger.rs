@@ -504,9 +504,12 @@ impl Engine {
         let now = self.now;
         let h = self.health.entry(integ.clone()).or_default();
         h.failures = h.failures.saturating_add(1);
-        let wait = retry_after_ms.filter(|ms| *ms >= 0).unwrap_or_else(|| backoff_ms(integ, h.failures));
-        let until = now.plus_ms(wait);
+        let asked = retry_after_ms.filter(|ms| *ms >= 0);
+        let until = now.plus_ms(asked.unwrap_or_else(|| backoff_ms(integ, h.failures)));
         h.blocked_until = Some(h.blocked_until.map_or(until, |t| t.max(until)));
+        if asked.is_some() {
+            h.retry_after_until = Some(h.retry_after_until.map_or(until, |t| t.max(until)));
+        }
         self.save_health(integ);
     }
 

@@ -192,8 +192,33 @@ pub enum Notice {
     /// The softphone pages the browser lets Calltrail run on changed (match patterns). Emitted
     /// by the driver, which hears of the browser's grants; the pages re-read their state.
     PagesAllowed { pages: Vec<String> },
-    /// A digest run finished; `sync` when the rep asked for it.
-    DigestDone { sync: bool, started_at: Timestamp, logged: Vec<(SlotKey, Vec<RecordId>)> },
+    /// A digest run finished; `sync` when the rep asked for it. `report` says, per
+    /// integration, what it logged and why anything it covered is not logged yet.
+    DigestDone { sync: bool, started_at: Timestamp, logged: Vec<(SlotKey, Vec<RecordId>)>, report: Vec<RunReport> },
+}
+
+/// One integration's part of a digest run's answer: how many slots it logged, what holds the
+/// integration back (not connected, the CRM's `Retry-After`), and each slot the run covered
+/// that is not logged, with the reason in words and when it will be tried again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub integration: IntegrationId,
+    pub label: String,
+    pub logged: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    pub unlogged: Vec<Unlogged>,
+}
+
+/// A slot a run covered and did not log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unlogged {
+    pub slot: SlotKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallId>,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,6 +331,8 @@ struct Run {
     started_at: Timestamp,
     sync: bool,
     enrolled: BTreeSet<SlotKey>,
+    /// Every slot the run took on (enrolled, or made due by "sync now"), for its report.
+    covered: BTreeSet<SlotKey>,
     logged: Vec<(SlotKey, Vec<RecordId>)>,
     /// Slots saved or answered since the last check: only they can have settled, unless
     /// something integration-wide happened (`recheck_all`). Keeps a reply during a run of
@@ -435,6 +462,11 @@ impl Engine {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The time of the last input.
+    pub fn now(&self) -> Timestamp {
+        self.now
     }
 
     pub fn slot(&self, key: &str) -> Option<&Slot> {
@@ -1095,17 +1127,22 @@ impl Engine {
 
     // ---- run bookkeeping -----------------------------------------------------------------
 
+    /// Whether a run is done with a slot: logged or closed, waiting for a person, or held back
+    /// by its integration (not connected, or the CRM's `Retry-After`: the run's answer says so
+    /// rather than wait it out).
     fn settled(&self, key: &SlotKey) -> bool {
         let Some(s) = self.slots.get(key) else { return true };
-        if self.health.get(&s.integration).is_some_and(Health::is_paused) {
+        let h = self.health.get(&s.integration);
+        if h.is_some_and(Health::is_paused) {
             return true;
         }
+        let told_to_wait = h.and_then(|h| h.retry_after_until).is_some_and(|t| t > self.now);
         !s.busy
-            && !matches!(
-                s.state,
-                SlotState::Waiting { due: Some(_) } | SlotState::Unknown { .. } | SlotState::WaitingPlaceholder { .. } | SlotState::Attempting { .. }
-            )
-            && !s.is_dirty()
+            && match s.state {
+                SlotState::Waiting { due: Some(_) } => told_to_wait,
+                SlotState::Unknown { .. } | SlotState::WaitingPlaceholder { .. } | SlotState::Attempting { .. } => false,
+                _ => !s.is_dirty(),
+            }
     }
 
     fn check_run(&mut self) {
@@ -1132,7 +1169,105 @@ impl Engine {
         self.save_meta_digest();
         let trigger = if run.sync { Trigger::Sync } else { Trigger::Digest };
         self.audit(None, trigger, format!("digest run of {} done: {} logged", run.started_at, run.logged.len()), None, None);
-        self.notify(Notice::DigestDone { sync: run.sync, started_at: run.started_at, logged: run.logged });
+        let report = self.report(&run);
+        self.notify(Notice::DigestDone { sync: run.sync, started_at: run.started_at, logged: run.logged, report });
+    }
+
+    /// A run's answer, per integration in settings order.
+    fn report(&self, run: &Run) -> Vec<RunReport> {
+        let now = self.now;
+        self.settings
+            .integrations
+            .iter()
+            .map(|i| {
+                let h = self.health.get(&i.id);
+                let held = match h {
+                    Some(h) if h.parked => Some("not connected: reconnect it in Settings".to_owned()),
+                    Some(h) if h.no_access => Some("the browser does not let Calltrail reach it: allow it in Settings".to_owned()),
+                    Some(Health { retry_after_until: Some(t), .. }) if *t > now => Some(format!("Retry-After {} s", (t.since(now) + 999) / 1000)),
+                    _ => None,
+                };
+                let blocked = h.and_then(|h| h.blocked_until).filter(|t| *t > now);
+                let mut logged = 0;
+                let mut unlogged = Vec::new();
+                for key in &run.covered {
+                    let Some(s) = self.slots.get(key).filter(|s| s.integration == i.id) else { continue };
+                    let err = s.last_error.clone();
+                    let (reason, retry_at) = match &s.state {
+                        SlotState::Logged => {
+                            logged += 1;
+                            continue;
+                        }
+                        SlotState::Waiting { due } => (
+                            err.unwrap_or_else(|| if due.is_some() { "logging".into() } else { "waiting for the digest".into() }),
+                            Some(due.unwrap_or(self.digest_due).max(blocked.unwrap_or(now))),
+                        ),
+                        SlotState::Unknown { since, .. } => (
+                            format!("{}; looking for it in the CRM before trying again", err.unwrap_or_else(|| "outcome unknown".into())),
+                            Some(self.reconcile_due(s, *since).max(blocked.unwrap_or(now))),
+                        ),
+                        SlotState::Attempting { .. } | SlotState::WaitingPlaceholder { .. } => ("logging".into(), None),
+                        SlotState::NoMatch => ("no contact matches their number".into(), None),
+                        SlotState::Unresolved { candidates } => (format!("{} contacts match: choose one", candidates.len()), None),
+                        SlotState::Failed { reason } | SlotState::NeedsReview { reason } | SlotState::Skipped { reason } => (reason.clone(), None),
+                        SlotState::Dismissed => ("dismissed".into(), None),
+                    };
+                    unlogged.push(Unlogged { slot: key.clone(), call: s.call_id().cloned(), reason, retry_at });
+                }
+                RunReport { integration: i.id.clone(), label: i.label_or_id(), logged, held, unlogged }
+            })
+            .collect()
+    }
+
+    /// "Sync now" means now: every integration's backoff is lifted (only a CRM's `Retry-After`
+    /// and a 401's parking hold work back), and work waiting out a backoff (a failed retry, a
+    /// failed marker lookup, an update) is due at once. Work waiting on a CRM's search lag
+    /// after an unknown outcome keeps waiting (I7): the run's answer says until when.
+    pub(super) fn sync_now(&mut self) -> Vec<SlotKey> {
+        let now = self.now;
+        let integs: Vec<IntegrationId> = self.health.keys().cloned().collect();
+        for integ in integs {
+            let Some(h) = self.health.get_mut(&integ) else { continue };
+            let keep = h.retry_after_until.filter(|t| *t > now);
+            if !h.is_paused() && h.blocked_until.is_some_and(|t| t > now) && h.blocked_until > keep {
+                h.blocked_until = keep;
+                self.save_health(&integ);
+            }
+        }
+        let mut covered = Vec::new();
+        let keys: Vec<SlotKey> = self.slots.iter().map(|(k, _)| k.clone()).collect();
+        for key in keys {
+            let Some(s) = self.slots.get_mut(&key) else { continue };
+            if s.busy {
+                continue;
+            }
+            let later = |t: Option<Timestamp>| t.is_some_and(|t| t > now);
+            let changed = match &mut s.state {
+                SlotState::Waiting { due } if later(*due) && s.last_error.is_some() => {
+                    *due = Some(now);
+                    true
+                }
+                SlotState::Unknown { checks, .. } if *checks > 0 && later(s.update_due) => {
+                    s.update_due = Some(now);
+                    true
+                }
+                SlotState::Logged if later(s.update_due) => {
+                    s.update_due = Some(now);
+                    true
+                }
+                SlotState::Unknown { .. } => {
+                    covered.push(key.clone());
+                    false
+                }
+                _ => false,
+            };
+            if changed {
+                self.save_slot(&key);
+                self.enqueue(&key);
+                covered.push(key);
+            }
+        }
+        covered
     }
 
     fn save_meta_digest(&mut self) {

@@ -188,7 +188,7 @@ mod tests {
         for m in [DigestMeta::default(), DigestMeta { last_started: Some(Timestamp(5)), last_completed: None }] {
             assert_eq!(DigestMeta::from_record(&m.to_record()), Some(m));
         }
-        for h in [Health::default(), Health { parked: true, no_access: true, blocked_until: Some(Timestamp(9)), failures: 3, inflight: 0 }] {
+        for h in [Health::default(), Health { parked: true, no_access: true, blocked_until: Some(Timestamp(9)), retry_after_until: Some(Timestamp(8)), failures: 3, inflight: 0 }] {
             assert_eq!(health_record(&IntegrationId::new("hs"), &h).decode::<Health>(), Some(h));
         }
         let p = CachedPlaceholder { integration: IntegrationId::new("hs"), number: E164::parse("+12125550100", Country::US).unwrap(), contact: contact("a") };

@@ -22,6 +22,10 @@ pub struct Health {
     pub no_access: bool,
     /// No request before this instant (Retry-After or backoff).
     pub blocked_until: Option<Timestamp>,
+    /// The part of `blocked_until` the CRM asked for (`Retry-After`): the only wait a "sync
+    /// now" keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_until: Option<Timestamp>,
     /// Consecutive failures, for the backoff exponent.
     pub failures: u32,
     /// Requests in flight (memory only).

@@ -9,8 +9,12 @@ use std::collections::BTreeSet;
 
 use crate::model::{IntegrationId, Timestamp};
 use crate::settings::Settings;
-use crate::store::{Snapshot, StoreName};
+use crate::store::{Snapshot, StoreName, Write};
 use crate::zone::Zones;
+
+/// Calls (with their slots) and audit entries a scheduled digest run prunes at most.
+pub const PRUNE_CALLS: u32 = 500;
+pub const PRUNE_AUDIT: u32 = 2_000;
 
 use super::placeholder::CachedPlaceholder;
 use super::records::{CallEntry, DigestMeta, DIGEST_KEY, HEALTH_PREFIX};
@@ -116,31 +120,48 @@ impl Engine {
 
     /// A digest run: scheduled (`sync == false`, held back in quiet hours by the caller) or
     /// "sync now".
+    ///
+    /// Two bounds: a slot that only waits for a contact to appear (no match yet) is searched
+    /// again while its call is in the run window (lookback, catch-up); work that already has a
+    /// match, notes, picks or a failure to retry waits up to `max_wait_days` (a browser closed
+    /// over a long weekend), then fails visibly, saying why.
     pub(super) fn run_digest(&mut self, sync: bool) {
         let now = self.now;
         let d = self.settings.digest.clone();
         let from = digest::window_start(&d, now, self.digest.last_completed);
         let expiry = digest::expiry(&d, now);
+        let wait_from = digest::wait_start(&d, now);
         let trigger = if sync { Trigger::Sync } else { Trigger::Digest };
+        let away = self.digest.last_started.map_or(0, |t| now.since(t));
         self.digest.last_started = Some(now);
         self.prune_recent();
         self.digest_due = now.plus_mins(i64::from(d.period_mins));
         self.save_meta_digest();
+        let due_now = if sync { self.sync_now() } else { Vec::new() };
+        if !sync {
+            // Retention, a small batch per scheduled run: hourly runs drain a backlog of a year
+            // in days, and no transaction holds the store for long.
+            let before = now.plus_hours(-24 * i64::from(self.settings.retention_days)).0;
+            self.writes.push(Write::Prune { store: StoreName::Calls, before, limit: PRUNE_CALLS });
+            self.writes.push(Write::Prune { store: StoreName::Audit, before, limit: PRUNE_AUDIT });
+        }
         let mut enrol = Vec::new();
         let mut expire = Vec::new();
         for (k, s) in self.slots.iter() {
             if matches!(s.subject, Subject::Placeholder { .. }) || s.busy {
                 continue;
             }
-            if !matches!(s.state, SlotState::Waiting { due: None } | SlotState::NoMatch) {
-                continue;
-            }
             if self.health.get(&s.integration).is_some_and(Health::is_paused) {
                 continue;
             }
-            if s.at >= from {
+            let (start, end) = match s.state {
+                SlotState::NoMatch => (from, expiry),
+                SlotState::Waiting { due: None } => (wait_from, wait_from),
+                _ => continue,
+            };
+            if s.at >= start {
                 enrol.push(k.clone());
-            } else if s.at < expiry {
+            } else if s.at < end {
                 expire.push(k.clone());
             }
         }
@@ -149,6 +170,13 @@ impl Engine {
         run.sync |= sync;
         for k in &enrol {
             run.enrolled.insert(k.clone());
+            run.covered.insert(k.clone());
+        }
+        for k in due_now {
+            if matches!(self.slots.get(&k).map(|s| &s.state), Some(SlotState::Waiting { .. } | SlotState::Logged)) {
+                run.enrolled.insert(k.clone());
+            }
+            run.covered.insert(k);
         }
         run.recheck_all = true;
         self.audit(None, trigger, format!("digest run: window from {from}, {} slots", enrol.len()), None, None);
@@ -165,14 +193,17 @@ impl Engine {
         }
         for k in expire {
             let Some(s) = self.slots.get(&k) else { continue };
-            let reason = match (&s.state, &s.last_error) {
-                (SlotState::NoMatch, _) => "no contact matched within the digest window".to_owned(),
-                (_, Some(e)) => format!("not logged within the digest window: {e}"),
-                (_, None) => "not logged within the digest window".to_owned(),
-            };
-            let failed = !matches!(s.state, SlotState::NoMatch) || s.last_error.is_some();
             let trigger = s.trigger;
-            self.set_state(&k, if failed { SlotState::Failed { reason: reason.clone() } } else { SlotState::Skipped { reason: reason.clone() } });
+            let state = if s.state == SlotState::NoMatch {
+                SlotState::Skipped { reason: "no contact matched within the digest window".into() }
+            } else {
+                SlotState::Failed { reason: digest::expired_reason(&d, away, s.last_error.as_deref()) }
+            };
+            let reason = match &state {
+                SlotState::Skipped { reason } | SlotState::Failed { reason } => reason.clone(),
+                _ => String::new(),
+            };
+            self.set_state(&k, state);
             self.save_slot(&k);
             self.audit(Some(&k), trigger, reason, None, None);
         }

@@ -217,11 +217,13 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Whether the slot still has work the engine will do without a person.
+    /// Whether the slot still has work the engine will do, or waits for a person: unresolved,
+    /// under review, or failed (counted on the badge until the rep logs it again or dismisses
+    /// it, however long ago it failed: a failure is never silent).
     pub fn is_open(&self) -> bool {
         match &self.state {
             SlotState::Logged => self.is_dirty(),
-            SlotState::Failed { .. } | SlotState::Skipped { .. } | SlotState::Dismissed => false,
+            SlotState::Skipped { .. } | SlotState::Dismissed => false,
             _ => true,
         }
     }

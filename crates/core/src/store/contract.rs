@@ -53,6 +53,36 @@ pub fn cases() -> Vec<Case> {
     let q = |since: i64| RestoreQuery { since, recent_stores: vec![Calls, Slots, Messages] };
     vec![
         Case {
+            name: "prune deletes closed old records, oldest first, and a call's slots with it",
+            steps: vec![
+                batch(
+                    vec![
+                        put(Calls, rec("old1", false, 10, "a")),
+                        put(Calls, rec("old2", false, 20, "a")),
+                        put(Calls, rec("open", true, 5, "a")),
+                        put(Calls, rec("new", false, 500, "a")),
+                        put(Slots, rec("call|old1|hs", false, 10, "s")),
+                        put(Slots, rec("call|old1|pd", false, 10, "s")),
+                        put(Slots, rec("call|old2|hs", false, 20, "s")),
+                        put(Slots, rec("call|open|hs", false, 5, "s")),
+                        put(Slots, rec("call|open|pd", true, 5, "s")),
+                        put(Slots, rec("call|old10|hs", false, 10, "s")),
+                        put(Audit, rec("0000000000001|a", false, 1, "e")),
+                        put(Audit, rec("0000000000002|a", false, 2, "e")),
+                        put(Audit, rec("0000000000900|a", false, 900, "e")),
+                    ],
+                    Durability::Strict,
+                ),
+                batch(vec![Write::Prune { store: Calls, before: 100, limit: 1 }, Write::Prune { store: Audit, before: 100, limit: 5 }], Durability::Relaxed),
+                Step::Prefix { store: Calls, prefix: "", want: vec!["new", "old2", "open"] },
+                Step::Prefix { store: Slots, prefix: "", want: vec!["call|old10|hs", "call|old2|hs", "call|open|hs", "call|open|pd"] },
+                Step::Prefix { store: Audit, prefix: "", want: vec!["0000000000900|a"] },
+                batch(vec![Write::Prune { store: Calls, before: 100, limit: 100 }], Durability::Relaxed),
+                Step::Prefix { store: Calls, prefix: "", want: vec!["new", "open"] },
+                Step::Prefix { store: Slots, prefix: "", want: vec!["call|old10|hs", "call|open|hs", "call|open|pd"] },
+            ],
+        },
+        Case {
             name: "put then get, overwrite wins, delete removes",
             steps: vec![
                 batch(vec![put(Calls, rec("c1", true, 10, "a"))], Durability::Strict),

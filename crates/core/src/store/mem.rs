@@ -26,6 +26,23 @@ impl MemStore {
                         s.remove(key);
                     }
                 }
+                Write::Prune { store, before, limit } => {
+                    let Some(s) = self.stores.get_mut(store) else { continue };
+                    let mut old: Vec<(i64, String)> = s.values().filter(|r| r.open == 0 && r.at < *before).map(|r| (r.at, r.key.clone())).collect();
+                    old.sort();
+                    old.truncate(*limit as usize);
+                    for (_, key) in &old {
+                        s.remove(key);
+                    }
+                    if *store == StoreName::Calls {
+                        if let Some(slots) = self.stores.get_mut(&StoreName::Slots) {
+                            for (_, call) in old {
+                                let prefix = format!("call|{call}|");
+                                slots.retain(|k, _| !k.starts_with(&prefix));
+                            }
+                        }
+                    }
+                }
             }
         }
     }

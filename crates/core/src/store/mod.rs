@@ -122,6 +122,21 @@ impl Record {
 pub enum Write {
     Put { store: StoreName, record: Record },
     Delete { store: StoreName, key: String },
+    /// Retention: deletes up to `limit` closed records (`open == 0`) of `store` whose `at` is
+    /// before `before`, oldest first. A pruned call takes its slots (`call|<id>|*` in `slots`)
+    /// with it, so a slot is never pruned while its call is open (and shown).
+    Prune { store: StoreName, before: i64, limit: u32 },
+}
+
+impl Write {
+    /// The object stores the write touches.
+    pub fn stores(&self) -> Vec<StoreName> {
+        match self {
+            Write::Put { store, .. } | Write::Delete { store, .. } => vec![*store],
+            Write::Prune { store: StoreName::Calls, .. } => vec![StoreName::Calls, StoreName::Slots],
+            Write::Prune { store, .. } => vec![*store],
+        }
+    }
 }
 
 /// Writes applied in one transaction.
