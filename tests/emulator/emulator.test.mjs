@@ -156,6 +156,18 @@ test('fault: latency delays the answer and still processes the request', async (
   assert.equal(r.status, 201);
 });
 
+test('fault: error_body answers its status and body verbatim, once, and processes nothing', async () => {
+  const body = { status: 'error', message: 'Invalid token: недействителен токен доступа', category: 'VALIDATION_ERROR' };
+  await t.admin('POST', '/faults', { vendor: 'hubspot', type: 'error_body', method: 'POST', path: '^/crm/v3/objects/calls$', body });
+  const props = { properties: { hs_call_title: 'verbatim', hs_timestamp: '2026-01-01T00:00:00Z' } };
+  const r = await t.call('hubspot', 'POST', '/crm/v3/objects/calls', { body: props });
+  assert.equal(r.status, 400);
+  assert.deepEqual(r.body, body);
+  const again = await t.call('hubspot', 'POST', '/crm/v3/objects/calls', { body: props });
+  assert.equal(again.status, 201, 'count 1 by default');
+  assert.equal((await t.admin('POST', '/faults', { vendor: 'hubspot', type: 'error_body', status: 302 })).status, 400, 'only 4xx and 5xx');
+});
+
 test('fault: server_error uses the vendor error body; unauthorized and expire_token answer 401, expire_token needs a refresh', async () => {
   await t.admin('POST', '/faults', { vendor: 'salesforce', type: 'server_error', status: 500 });
   const e = await t.call('salesforce', 'GET', '/services/data/v60.0/limits');

@@ -214,6 +214,23 @@ fn forged_softphone_messages_are_refused_and_counted_by_reason() {
     assert!(w.sent.is_empty());
 }
 
+/// Issue 12: a number the decoder refused is quoted in its error; the diagnostics show it
+/// masked like everywhere else (the last four digits), never whole.
+#[test]
+fn rejected_softphone_numbers_are_masked_in_the_diagnostics() {
+    let mut w = softphone_world();
+    let too_long = generic("call.ringing", "c9", json!({ "from": "+1 (212) 555-0100 98765" }));
+    assert!(!w.softphone(SOFTPHONE, true, &too_long).ok);
+    let stats = &w.driver.diagnostics().softphone;
+    assert_eq!(stats.rejected.get("invalid_number"), Some(&1), "{stats:?}");
+    let shown = serde_json::to_string(&w.driver.diagnostics()).expect("diagnostics serialise");
+    let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+    assert!(!digits.contains("2125550100"), "the number is masked: {shown}");
+    let detail = &stats.last_rejections.back().expect("a rejection").detail;
+    assert!(detail.contains("\u{2026}8765") && !detail.contains("555"), "{detail}");
+    assert!(w.sent.is_empty());
+}
+
 #[test]
 fn a_softphone_event_whose_effects_were_lost_is_not_acknowledged() {
     let mut w = softphone_world();

@@ -119,6 +119,34 @@ fn sync_now_retries_at_once_and_says_why_anything_waits() {
     w.assert_clean();
 }
 
+/// "Sync now" with nothing else to do than a create whose marker lookup failed: the answer
+/// waits for the lookup and the create it makes due, and says how they went (it answered at
+/// once with the failed lookup's words while the create was still to come).
+#[test]
+fn sync_now_answers_after_the_lookup_and_create_it_retried() {
+    let mut w = world();
+    w.advance_mins(5);
+    w.crm("hs").write_faults.push_back(Fault::ServerError);
+    w.input(ended(&w, "c1"));
+    w.crm("hs").faults.push_back(Fault::Offline);
+    w.advance_mins(1);
+    assert_eq!(w.state("c1", "hs"), "unknown", "the lookup failed: hs backs off");
+    w.input(Input::DigestRequested);
+    let report = w
+        .notices
+        .iter()
+        .rev()
+        .find_map(|n| match n {
+            Notice::DigestDone { sync: true, report, .. } => Some(report.clone()),
+            _ => None,
+        })
+        .expect("sync answered");
+    assert_eq!(w.state("c1", "hs"), "logged");
+    let hs = report.iter().find(|r| r.integration.as_str() == "hs").expect("a line for hs");
+    assert_eq!((hs.logged, hs.unlogged.len()), (1, 0), "{hs:?}");
+    w.assert_clean();
+}
+
 /// Issue 12, third bullet: notes opened on a Friday afternoon, the browser closed until
 /// Monday: the call is logged when it comes back.
 #[test]

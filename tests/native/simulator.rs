@@ -498,9 +498,17 @@ fn sweep(n: u64, opts: &EngineOptions, stop_at_first: bool) -> Vec<(u64, Vec<Str
                         if stop_at_first && stop.load(std::sync::atomic::Ordering::Relaxed) {
                             break;
                         }
-                        let o = run(seed, opts.clone(), false);
-                        if !o.violations.is_empty() {
-                            out.push((seed, o.violations));
+                        // A panic is a failing seed like any other: caught here, or it took
+                        // its thread's remaining seeds with it and the sweep still said ok.
+                        let violations = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed, opts.clone(), false))) {
+                            Ok(o) => o.violations,
+                            Err(p) => vec![format!(
+                                "panicked: {}",
+                                p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default()
+                            )],
+                        };
+                        if !violations.is_empty() {
+                            out.push((seed, violations));
                             if stop_at_first {
                                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
                             }
@@ -512,7 +520,7 @@ fn sweep(n: u64, opts: &EngineOptions, stop_at_first: bool) -> Vec<(u64, Vec<Str
             })
             .collect();
         for h in handles {
-            found.extend(h.join().unwrap_or_default());
+            found.extend(h.join().expect("a sweep thread panicked outside a schedule"));
         }
     });
     found.sort_by_key(|(s, _)| *s);
@@ -536,8 +544,9 @@ fn simulator_holds_the_invariants_over_many_schedules() {
     println!("simulator: {n} schedules in {secs:.1} s ({:.0}/s)", n as f64 / secs);
     if let Some((seed, v)) = failures.first() {
         panic!(
-            "{} of {n} schedules failed; first: seed {seed} (replay with CALLTRAIL_SIM_SEED={seed}): {:#?}",
+            "{} of {n} schedules failed (seeds {:?}); first: seed {seed} (replay with CALLTRAIL_SIM_SEED={seed}): {:#?}",
             failures.len(),
+            failures.iter().map(|(s, _)| *s).take(20).collect::<Vec<_>>(),
             v.iter().take(10).collect::<Vec<_>>()
         );
     }

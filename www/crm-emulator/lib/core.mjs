@@ -199,6 +199,12 @@ export class Emulator {
       else if (f.type === 'unauthorized') out = vendor.errors.unauthorized(ctx, 'invalid');
       else if (f.type === 'expire_token') { this.tokens[vendorName].expire(); out = vendor.errors.unauthorized(ctx, 'expired'); }
       else if (f.type === 'limit_exceeded') out = vendor.errors.limitExceeded(ctx);
+      else if (f.type === 'error_body') {
+        // Verbatim, undecorated: the test wrote the whole reply.
+        out = { status: f.status, body: f.body };
+        finish(out);
+        return this.send(res, out, vendor.contentType);
+      }
       out = vendor.decorate(ctx, out, { fault: f });
       finish(out);
       return this.send(res, out, vendor.contentType);

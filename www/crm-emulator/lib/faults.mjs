@@ -15,6 +15,7 @@ export const FAULT_TYPES = new Set([
   'reset', // destroy the socket before processing (nothing committed)
   'commit_then_drop', // process (commit) the request, then destroy the socket / answer 502 / hang
   'search_lag', // records created while active are invisible to search/list for lagMs
+  'error_body', // status (4xx/5xx, default 400) with `body` verbatim: a reply no vendor module writes
 ]);
 
 let nextId = 1;
@@ -49,10 +50,15 @@ export class FaultEngine {
       holdMs: spec.holdMs ?? 30000,
       lagMs: spec.lagMs ?? 0,
       applyTo: spec.applyTo || ['search', 'list'],
+      body: spec.body ?? null,
       fired: 0,
       _re: re,
     };
     if (f.type === 'server_error' && !(f.status >= 500 && f.status <= 599)) throw new Error('server_error status must be 5xx');
+    if (f.type === 'error_body') {
+      f.status ??= 400;
+      if (!(f.status >= 400 && f.status <= 599)) throw new Error('error_body status must be 4xx or 5xx');
+    }
     this.faults.push(f);
     return f;
   }

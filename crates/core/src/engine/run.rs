@@ -173,7 +173,11 @@ impl Engine {
             run.covered.insert(k.clone());
         }
         for k in due_now {
-            if matches!(self.slots.get(&k).map(|s| &s.state), Some(SlotState::Waiting { .. } | SlotState::Logged)) {
+            // Work made due now is waited for, so the answer says how it went; a marker lookup
+            // after a failed one included (`checks > 0`: no search lag left to wait out). An
+            // unknown outcome still inside the CRM's search lag is only reported (I7).
+            let state = self.slots.get(&k).map(|s| &s.state);
+            if matches!(state, Some(SlotState::Waiting { .. } | SlotState::Logged)) || matches!(state, Some(SlotState::Unknown { checks, .. }) if *checks > 0) {
                 run.enrolled.insert(k.clone());
             }
             run.covered.insert(k);
