@@ -35,6 +35,10 @@ use super::to_js;
 /// worker whose fetch takes longer than 30 s; we give up first, so we record `Unknown` ourselves.
 pub const FETCH_TIMEOUT_MS: i32 = 20_000;
 
+/// Test builds only (feature `trap-for-tests`): an intent whose JSON text holds this panics.
+#[cfg(feature = "trap-for-tests")]
+const TRAP_FOR_TESTS: &str = "calltrail-trap-for-tests";
+
 /// The JS functions the host calls for what only extension APIs can do.
 struct Callbacks {
     /// `setAlarm(epochMs)`: keep one alarm at that time.
@@ -147,6 +151,12 @@ impl Host {
         let text = super::json_text(&message);
         if text.as_deref().is_ok_and(|t| self.inner.driver.borrow().is_parked(t)) {
             return to_js(&Answer::with(&Parked { parked: true, traps: self.inner.driver.borrow().diagnostics().traps }));
+        }
+        #[cfg(feature = "trap-for-tests")]
+        if text.as_deref().is_ok_and(|t| t.contains(TRAP_FOR_TESTS)) {
+            // As a real one would: with the driver borrowed, so the instance is unusable after.
+            let _held = self.inner.driver.borrow_mut();
+            panic!("{TRAP_FOR_TESTS}: the test asked this module to trap");
         }
         let intent = text.and_then(|t| Intent::from_json(&t));
         let sender = super::from_js::<Sender>(&sender).map_err(|e| format!("unknown sender: {e}"));
