@@ -36,6 +36,8 @@ const callbacks = {
   setBadge(text) {
     chrome.action.setBadgeText({ text });
     if (text) chrome.action.setBadgeBackgroundColor({ color: '#b3261e' });
+    // Open pages refresh what the badge summarises (a full disk shows a banner there).
+    chrome.runtime.sendMessage({ type: 'notice', notice: { notice: 'badge', badge: text } }).catch(() => {});
   },
 };
 

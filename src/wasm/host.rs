@@ -232,11 +232,13 @@ impl Inner {
                     if let Err(e) = self.db.apply(&batch).await {
                         self.driver.borrow_mut().persist_failed(&e.to_string(), now());
                         self.pumping.set(false);
+                        self.update_badge();
                         if let Err(e) = self.clone().restore().await {
                             self.driver.borrow_mut().record_problem("restore_failed", &super::idb::describe(&e), now());
                         }
                         return;
                     }
+                    self.driver.borrow_mut().persisted();
                 }
                 Effect::Crm(req) => spawn_local(self.clone().run_crm(*req)),
                 Effect::WakeAt(at) => {
