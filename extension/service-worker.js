@@ -91,6 +91,8 @@ const life = {
   /** Messages in flight during an earlier trap that could not be pinned on one of them. */
   suspects: new Map(),
   traps: [],
+  /** Fresh instances started so far (tests read it). */
+  resets: 0,
   recovering: null,
   /** A start is under way: it retries a trap itself. */
   starting: false,
@@ -112,8 +114,10 @@ async function startTries(policy, fresh) {
   let last;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     try {
-      if (fresh || attempt > 1) core.__wbg_reset_state();
-      else {
+      if (fresh || attempt > 1) {
+        life.resets += 1;
+        core.__wbg_reset_state();
+      } else {
         await init({ module_or_path: new URL('./pkg/calltrail_bg.wasm', import.meta.url) });
         timing.wasmReadyMs = performance.now();
       }
@@ -197,7 +201,15 @@ function trapped(err, culprit) {
     // Counted and shown either way; with no input to blame, a placeholder is parked so the
     // diagnostics say what happened.
     const message = guilty ? guilty.message : { type: 'unattributed', in_flight: withMessage.map((v) => v.message.type) };
-    const parked = await Promise.race([started.host.poisoned(message, reason), life.signal.promise]);
+    let parked;
+    try {
+      parked = await Promise.race([started.host.poisoned(message, reason), life.signal.promise]);
+    } catch (e) {
+      if (!(e instanceof Trap)) throw e;
+      // The fresh instance failed too: once this recovery is over, another (within the bounds).
+      setTimeout(() => { trapped(e.cause, null).catch(() => {}); }, 0);
+      throw new Error(`the module failed again while setting the message aside: ${e.message}`);
+    }
     syncWithBrowser().catch(() => {});
     return { guilty, parked };
   })();
@@ -250,6 +262,7 @@ self.__calltrail = {
   instance, timing, core,
   get ready() { return ready; },
   get generation() { return life.generation; },
+  get resets() { return life.resets; },
 };
 
 async function ensureAlarms() {

@@ -35,9 +35,12 @@ use super::to_js;
 /// worker whose fetch takes longer than 30 s; we give up first, so we record `Unknown` ourselves.
 pub const FETCH_TIMEOUT_MS: i32 = 20_000;
 
-/// Test builds only (feature `trap-for-tests`): an intent whose JSON text holds this panics.
+/// Test builds only (feature `trap-for-tests`): an intent whose JSON text holds this panics;
+/// so does every start while the stored settings hold [`TRAP_ON_START`].
 #[cfg(feature = "trap-for-tests")]
 const TRAP_FOR_TESTS: &str = "calltrail-trap-for-tests";
+#[cfg(feature = "trap-for-tests")]
+const TRAP_ON_START: &str = "calltrail-trap-on-start";
 
 /// The JS functions the host calls for what only extension APIs can do.
 struct Callbacks {
@@ -86,6 +89,10 @@ impl Host {
             super::record_boot(&db, instance, now()),
         )
         .await;
+        #[cfg(feature = "trap-for-tests")]
+        if settings.as_ref().is_ok_and(|s| s.as_ref().is_some_and(|r| r.value.contains(TRAP_ON_START))) {
+            panic!("{TRAP_ON_START}: the stored settings ask this module to trap while it restores");
+        }
         let user = Driver::stored_settings(settings.ok().flatten().as_ref());
         let policy = super::from_js(&policy).unwrap_or(serde_json::Value::Null);
         let driver = Driver::new(user, policy, &secrets?, EngineOptions::default(), now());

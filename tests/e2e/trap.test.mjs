@@ -87,3 +87,26 @@ test('the diagnostics page shows the trap and the parked input', async () => {
     await page.close();
   }
 });
+
+// Last: it leaves this worker stopped for good.
+test('a module that traps while it restores stops after a bounded number of tries, visibly', async () => {
+  const settings = (await world.send({ type: 'export-settings' })).data;
+  // The test build traps in every start while the stored settings hold this word.
+  const label = 'HubSpot calltrail-trap-on-start';
+  const saved = await world.send({ type: 'import-settings', json: JSON.stringify({ ...settings, integrations: [{ ...settings.integrations[0], label }] }) });
+  assert.equal(saved.ok, true, JSON.stringify(saved));
+  const resets = await worker().evaluate(() => self.__calltrail.resets);
+  const answer = await within(30_000, world.send({
+    type: 'softphone-event', origin: world.softphoneOrigin, from_frame: true,
+    data: { type: 'rc-call-ring-notify', call: { id: 'another', note: MARKER } },
+  }), 'the message that trapped');
+  assert.equal(answer.ok, false);
+  assert.match(answer.error, /not logging/);
+  assert.equal(await worker().evaluate(() => self.__calltrail.resets), resets + 3, 'three fresh instances, then it stops');
+  assert.equal(await badge(), '!');
+  assert.match(await worker().evaluate(() => chrome.action.getTitle({})), /Calltrail is not logging: the module could not be restarted/);
+  const later = await within(10_000, world.send({ type: 'state' }), 'a later message');
+  assert.equal(later.ok, false);
+  assert.match(later.error, /not logging/);
+  assert.equal(await worker().evaluate(() => self.__calltrail.resets), resets + 3, 'no further tries');
+});
