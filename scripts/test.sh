@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/build.sh
+# tests/e2e/trap.test.mjs loads a test-only copy whose module can be made to trap.
+bash scripts/build.sh --trap-for-tests
 
 failed=()
 layer() {

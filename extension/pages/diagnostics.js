@@ -47,7 +47,14 @@ async function load() {
   const refused = Object.values(sp.rejected).reduce((a, b) => a + b, 0);
   fill($('#softphone'), h('dl', { class: 'stats' },
     stat('Accepted', sp.accepted), stat('Ignored (nothing to log)', sp.ignored),
-    stat('Repeats dropped', sp.repeated), stat('Refused', refused), stat('Worker restores', d.restores)));
+    stat('Repeats dropped', sp.repeated), stat('Refused', refused), stat('Worker restores', d.restores),
+    stat('Module failures', d.traps ?? 0)));
+
+  const parked = [...(d.parked || [])].reverse();
+  fill($('#traps'), parked.length === 0
+    ? emptyState({ iconName: 'check', title: 'Nothing set aside', text: 'Calltrail has not failed on any message.' })
+    : table('Set-aside messages', ['When', 'Message', 'Why'], parked.map((p) => h('tr', { 'data-kind': p.kind },
+      h('td', { text: fullTime(p.at) }), h('td', { text: p.kind }), h('td', { class: 'detail', text: p.reason })))));
 
   const reasons = Object.entries(sp.rejected).sort((a, b) => b[1] - a[1]);
   fill($('#rejected'), reasons.length === 0

@@ -37,6 +37,17 @@ async function load() {
       h('button', { type: 'button', class: 'btn btn-s', onclick: load }, 'Try again'))));
   }
   showDigest();
+  showStorage();
+}
+
+/** The worker's own state that stops logging: the browser refusing writes for lack of space. */
+async function showStorage() {
+  const st = await ask('state').catch(() => null);
+  const since = st?.storage_full;
+  fill($('#storage-state'), since
+    ? banner('danger', 'Calltrail cannot save: this browser is out of storage space',
+      `Since ${fullTime(since)} nothing new is saved. Your softphone's events stay in its tab and are sent again until they are saved: free disk space, or clear data other sites keep in this browser.`)
+    : null);
 }
 
 function showDigest() {

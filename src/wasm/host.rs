@@ -35,6 +35,13 @@ use super::to_js;
 /// worker whose fetch takes longer than 30 s; we give up first, so we record `Unknown` ourselves.
 pub const FETCH_TIMEOUT_MS: i32 = 20_000;
 
+/// Test builds only (feature `trap-for-tests`): an intent whose JSON text holds this panics;
+/// so does every start while the stored settings hold [`TRAP_ON_START`].
+#[cfg(feature = "trap-for-tests")]
+const TRAP_FOR_TESTS: &str = "calltrail-trap-for-tests";
+#[cfg(feature = "trap-for-tests")]
+const TRAP_ON_START: &str = "calltrail-trap-on-start";
+
 /// The JS functions the host calls for what only extension APIs can do.
 struct Callbacks {
     /// `setAlarm(epochMs)`: keep one alarm at that time.
@@ -82,6 +89,10 @@ impl Host {
             super::record_boot(&db, instance, now()),
         )
         .await;
+        #[cfg(feature = "trap-for-tests")]
+        if settings.as_ref().is_ok_and(|s| s.as_ref().is_some_and(|r| r.value.contains(TRAP_ON_START))) {
+            panic!("{TRAP_ON_START}: the stored settings ask this module to trap while it restores");
+        }
         let user = Driver::stored_settings(settings.ok().flatten().as_ref());
         let policy = super::from_js(&policy).unwrap_or(serde_json::Value::Null);
         // A browser softphone reports one device's view: an unanswered call is decided once the
@@ -150,6 +161,12 @@ impl Host {
         let text = super::json_text(&message);
         if text.as_deref().is_ok_and(|t| self.inner.driver.borrow().is_parked(t)) {
             return to_js(&Answer::with(&Parked { parked: true, traps: self.inner.driver.borrow().diagnostics().traps }));
+        }
+        #[cfg(feature = "trap-for-tests")]
+        if text.as_deref().is_ok_and(|t| t.contains(TRAP_FOR_TESTS)) {
+            // As a real one would: with the driver borrowed, so the instance is unusable after.
+            let _held = self.inner.driver.borrow_mut();
+            panic!("{TRAP_FOR_TESTS}: the test asked this module to trap");
         }
         let intent = text.and_then(|t| Intent::from_json(&t));
         let sender = super::from_js::<Sender>(&sender).map_err(|e| format!("unknown sender: {e}"));
@@ -225,11 +242,13 @@ impl Inner {
                     if let Err(e) = self.db.apply(&batch).await {
                         self.driver.borrow_mut().persist_failed(&e.to_string(), now());
                         self.pumping.set(false);
+                        self.update_badge();
                         if let Err(e) = self.clone().restore().await {
                             self.driver.borrow_mut().record_problem("restore_failed", &super::idb::describe(&e), now());
                         }
                         return;
                     }
+                    self.driver.borrow_mut().persisted();
                 }
                 Effect::Crm(req) => spawn_local(self.clone().run_crm(*req)),
                 Effect::WakeAt(at) => {

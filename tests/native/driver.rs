@@ -267,6 +267,22 @@ fn tickets_are_done_when_their_effects_ran_and_never_when_dropped() {
 }
 
 #[test]
+fn a_full_disk_is_shown_until_a_write_commits_again() {
+    let mut store = MemStore::new();
+    let mut driver = oauth_driver(&mut store, None);
+    driver.persist_failed("transaction failed: UnknownError: disk I/O", NOW);
+    assert_eq!((driver.diagnostics().storage_full, driver.badge(NOW)), (None, String::new()), "only a quota error says full");
+    driver.persist_failed("transaction failed: QuotaExceededError: The quota has been exceeded.", NOW);
+    driver.persist_failed("transaction failed: QuotaExceededError: The quota has been exceeded.", NOW.plus_hours(1));
+    assert_eq!(driver.diagnostics().storage_full, Some(NOW.0), "since the first refusal");
+    assert_eq!(driver.badge(NOW), "!");
+    assert_eq!(data(&driver.state_view())["storage_full"], json!(NOW.0));
+    driver.persisted();
+    assert_eq!((driver.diagnostics().storage_full, driver.badge(NOW)), (None, String::new()));
+    assert_eq!(data(&driver.state_view())["storage_full"], Value::Null);
+}
+
+#[test]
 fn the_history_reads_more_when_it_filters() {
     assert_eq!(Driver::history_read(None, false, ""), (100, 100));
     assert_eq!(Driver::history_read(Some(50), true, ""), (250, 50));

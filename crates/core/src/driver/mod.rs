@@ -164,6 +164,9 @@ pub struct Diagnostics {
     pub traps: u64,
     /// Inputs the module trapped on, never handed to the engine again; newest last.
     pub parked: VecDeque<ParkedInput>,
+    /// Since when the browser refuses writes for lack of space (`QuotaExceededError`): shown on
+    /// the badge and the history page until a write commits again ([`Driver::persisted`]).
+    pub storage_full: Option<i64>,
 }
 
 /// An input the module trapped on: its intent type, why (the shell's words for the trap) and a
@@ -395,8 +398,16 @@ impl Driver {
     /// A `Persist` failed: nothing queued after it runs. The shell restores next.
     pub fn persist_failed(&mut self, detail: &str, now: Timestamp) {
         self.diagnostics.persist_failures += 1;
+        if detail.contains("QuotaExceededError") {
+            self.diagnostics.storage_full.get_or_insert(now.0);
+        }
         self.record_problem("persist_failed", detail, now);
         self.drop_queued();
+    }
+
+    /// A `Persist` committed: the store takes writes again.
+    pub fn persisted(&mut self) {
+        self.diagnostics.storage_full = None;
     }
 
     pub fn engine(&self) -> &Engine {
@@ -1162,12 +1173,17 @@ impl Driver {
             digest: engine.digest_meta(),
             checklist: grants::checklist(self.settings(), &connected, &self.grants),
             wanted: self.wanted(),
+            storage_full: self.diagnostics.storage_full,
         })
     }
 
     /// The toolbar badge's text ("" hides it): slots that need a person, and inputs the
-    /// module trapped on in the last week.
+    /// module trapped on in the last week; "!" while the browser refuses writes for lack of
+    /// space (nothing new can be kept, so nothing else counts).
     pub fn badge(&self, now: Timestamp) -> String {
+        if self.diagnostics.storage_full.is_some() {
+            return "!".into();
+        }
         let slots: Vec<Slot> = self.engine.slots().cloned().collect();
         let parked = self.diagnostics.parked.iter().filter(|p| now.since(Timestamp(p.at)) < PARKED_ON_BADGE_MS).count();
         view::badge(&slots, parked)
@@ -1311,6 +1327,8 @@ struct StateView<'a> {
     digest: &'a crate::engine::DigestMeta,
     checklist: Vec<grants::Item>,
     wanted: grants::Wanted,
+    /// Since when writes are refused for lack of space (see [`Diagnostics::storage_full`]).
+    storage_full: Option<i64>,
 }
 
 #[derive(Serialize)]
