@@ -287,6 +287,7 @@ fn create_call_task(conn: &Connection, history: &[Exchange], log: &CallLog) -> S
         if let Some(field) = field {
             f[field] = json!(log.marker.as_str());
         }
+        owned(conn, &mut f);
         Ok(request(conn, Method::Post, api(conn, "/sobjects/Task"), Some(f)))
     };
     let created_reply = |r: &Reply| RULES.ok_response(conn, r, Access::Write).and_then(|r| created(conn, "Task", r));
