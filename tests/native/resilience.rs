@@ -13,10 +13,13 @@ use crate::support::{Fault, World};
 
 const ANN: &str = "+12125550100";
 
-/// Five CRMs, Ann a contact in each, on an ordinary June morning in New York.
+/// Five CRMs, Ann a contact in each, on an ordinary June morning in New York. Ann calls every
+/// few minutes: repeat callers search every time here (`repeat_caller_window_mins` 0), since a
+/// refused create with a reused match is searched again, and these scenarios are about the
+/// refusal itself.
 fn world() -> World {
     let t0 = ts("2026-06-10T14:00:00Z");
-    let mut w = World::new(5, t0);
+    let mut w = World::with(5, t0, Default::default(), |s| s.repeat_caller_window_mins = 0);
     for (id, _) in INTEGRATIONS {
         w.crm(id).add_contact(&format!("ann-{id}"), "Ann", ANN, t0.plus_hours(-24));
     }
@@ -227,7 +230,10 @@ fn the_search_for_later_contacts_keeps_the_digest_window() {
 #[test]
 fn history_older_than_the_retention_is_pruned_and_nothing_open_is() {
     let t0 = ts("2026-01-05T15:00:00Z");
-    let mut w = World::with(1, t0, Default::default(), |s| s.retention_days = 30);
+    let mut w = World::with(1, t0, Default::default(), |s| {
+        s.retention_days = 30;
+        s.repeat_caller_window_mins = 0;
+    });
     w.crm("hs").add_contact("ann", "Ann", ANN, t0.plus_hours(-24));
     for k in 0..5 {
         w.advance_mins(10);
