@@ -67,7 +67,9 @@ test('"Sync now" after a 500 retries the create at once and shows why it waits o
   // The create answers 500 (outcome unknown), and so does the marker lookup that must come
   // before any new create: the integration backs off (15-30 s for a first failure).
   await w.emulator.fault({ vendor: 'salesforce', type: 'server_error', status: 500, method: 'POST', path: '/sobjects/Task$' });
-  await w.emulator.fault({ vendor: 'salesforce', type: 'server_error', status: 503, method: 'GET', path: '/query' });
+  // The fault is for that marker lookup (`SELECT Id FROM Task`), not for the guarded create's
+  // own lookup before its create (`SELECT Id, CreatedById`, crm::guard), which must succeed.
+  await w.emulator.fault({ vendor: 'salesforce', type: 'server_error', status: 503, method: 'GET', path: '/query/?\\?q=SELECT(\\+|%20)Id(\\+|%20)FROM' });
   const id = await call(w, ADA);
   const lookupFailed = await eventually(async () => (await requests(w.emulator, lookups)).requests.find((r) => r.status === 503),
     { ms: 30_000, what: 'the create answered 500 and the marker lookup 503' });
