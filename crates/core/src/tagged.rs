@@ -196,3 +196,61 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Rest<V> {
         self.0.visit_seq(seq)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::engine::Resolution;
+    use crate::model::{RecordId, RecordType};
+    use crate::settings::{AuthKind, ConflictRule};
+
+    fn back<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) {
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<T>(&text).unwrap(), v, "{text}");
+        assert_eq!(serde_json::from_value::<T>(serde_json::from_str(&text).unwrap()).unwrap(), v, "{text}");
+    }
+
+    /// Every variant of the tagged types read through here reads back as written.
+    #[test]
+    fn variants_read_back() {
+        let rules = [
+            ConflictRule::Ask,
+            ConflictRule::LastModified,
+            ConflictRule::EarliestCreated,
+            ConflictRule::Alphabetical,
+            ConflictRule::Priority { order: vec![RecordType::new("Lead"), RecordType::new("Contact")] },
+        ];
+        for r in rules.clone() {
+            back(r);
+        }
+        back(AuthKind::ApiToken);
+        back(AuthKind::OAuth { client_id: "id".into(), auth_url: "https://a/\"x\"".into(), token_url: "t".into(), scopes: vec!["s1".into()] });
+        back(Resolution::Contacts { ids: vec![RecordId::new("r1")] });
+        back(Resolution::ApplyRule { rule: rules[4].clone() });
+        back(Resolution::CreatePlaceholder);
+        back(Resolution::Dismiss);
+    }
+
+    /// Where the tag is, what else is beside it, and what serde says when it is wrong.
+    #[test]
+    fn the_tag_anywhere_and_serdes_words() {
+        let read = |v: serde_json::Value| serde_json::from_str::<Resolution>(&v.to_string()).map_err(|e| e.to_string());
+        assert_eq!(read(json!({"ids": ["a"], "extra": [1, {}], "choice": "contacts"})), Ok(Resolution::Contacts { ids: vec![RecordId::new("a")] }));
+        assert_eq!(read(json!(["contacts", ["a"]])), Ok(Resolution::Contacts { ids: vec![RecordId::new("a")] }));
+        assert_eq!(read(json!([3])), Ok(Resolution::Dismiss));
+        for (v, want) in [
+            (json!({}), "missing field `choice`"),
+            (json!({"choice": "maybe"}), "unknown variant `maybe`, expected one of"),
+            (json!({"choice": 1}), "invalid type: integer `1`"),
+            (json!({"choice": "contacts"}), "missing field `ids`"),
+            (json!("dismiss"), "expected internally tagged enum Resolution"),
+            (json!([]), "invalid length 0"),
+        ] {
+            let err = read(v.clone()).expect_err(&v.to_string());
+            assert!(err.contains(want), "{v}: {err:?} should say {want:?}");
+        }
+        let twice = serde_json::from_str::<Resolution>(r#"{"choice": "dismiss", "choice": "dismiss"}"#).unwrap_err().to_string();
+        assert!(twice.contains("duplicate field `choice`"), "{twice}");
+    }
+}
