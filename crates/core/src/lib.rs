@@ -39,6 +39,7 @@ pub mod policy;
 pub mod settings;
 pub mod softphone;
 pub mod store;
+pub mod tagged;
 pub mod telephony;
 pub mod view;
 pub mod web;

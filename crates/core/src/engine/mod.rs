@@ -141,13 +141,29 @@ pub enum Input {
 }
 
 /// How a person resolved one unresolved slot.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "choice", rename_all = "snake_case")]
 pub enum Resolution {
     Contacts { ids: Vec<RecordId> },
     ApplyRule { rule: ConflictRule },
     CreatePlaceholder,
     Dismiss,
+}
+
+/// `Resolution` is read tag first, by `crate::tagged` (see there why), through this mirror.
+#[derive(Deserialize)]
+#[serde(remote = "Resolution", rename_all = "snake_case")]
+enum ResolutionDe {
+    Contacts { ids: Vec<RecordId> },
+    ApplyRule { rule: ConflictRule },
+    CreatePlaceholder,
+    Dismiss,
+}
+
+impl<'de> Deserialize<'de> for Resolution {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::tagged::read(d, "Resolution", "choice", |t| ResolutionDe::deserialize(t))
+    }
 }
 
 /// Instructions for the shell (see the effect-order contract above). A CRM request is boxed:
