@@ -350,7 +350,8 @@ pub struct Engine {
     /// Repeat callers' matches ([`repeat`]).
     recent: BTreeMap<(IntegrationId, E164), repeat::RecentMatch>,
     health: crate::vecmap::VecMap<IntegrationId, Health>,
-    inflight: BTreeMap<ReqId, InFlight>,
+    /// At most `max_inflight_per_integration` per integration: a sorted vector.
+    inflight: crate::vecmap::VecMap<ReqId, InFlight>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
     queue: crate::vecmap::VecMap<IntegrationId, VecDeque<SlotKey>>,
     timers: BTreeSet<(Timestamp, SlotKey)>,
@@ -394,7 +395,7 @@ impl Engine {
             placeholders: BTreeMap::new(),
             recent: BTreeMap::new(),
             health: crate::vecmap::VecMap::new(),
-            inflight: BTreeMap::new(),
+            inflight: crate::vecmap::VecMap::new(),
             queue: crate::vecmap::VecMap::new(),
             timers: BTreeSet::new(),
             digest: DigestMeta::default(),
