@@ -10,7 +10,7 @@
 //!   `Persist` that writes it has been executed, so a worker stopped between the token answer
 //!   and the next request restarts with a refresh token the CRM still honours.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -60,11 +60,11 @@ pub enum TokenState {
 
 #[derive(Debug, Default)]
 pub struct Credentials {
-    stored: BTreeMap<IntegrationId, StoredSecret>,
+    stored: VecMap<IntegrationId, StoredSecret>,
     /// Integrations with a refresh under way.
-    refreshing: BTreeSet<IntegrationId>,
+    refreshing: VecSet<IntegrationId>,
     /// Refreshed secrets waiting for their write to be executed (the effect count it needs).
-    unsaved: BTreeMap<IntegrationId, (u64, StoredSecret)>,
+    unsaved: VecMap<IntegrationId, (u64, StoredSecret)>,
 }
 
 impl Credentials {
