@@ -14,7 +14,7 @@ use crate::model::{CallId, Contact, IntegrationId};
 
 /// One intent, by its `type`.
 #[derive(Debug, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(remote = "Self", rename_all = "kebab-case")]
 pub enum Intent {
     /// A message a content script saw in a softphone page: where it came from, whether it came
     /// from a child frame of the page (the softphone's iframe), and the untrusted data.
@@ -87,7 +87,7 @@ pub enum Intent {
 
 /// The engine inputs pages send, by their `input` name.
 #[derive(Debug, PartialEq, Deserialize)]
-#[serde(tag = "input", rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum PageInput {
     NotesOpened { call: CallId },
     NotesSaved { call: CallId, notes: String },
@@ -121,7 +121,7 @@ impl AuditFilter {
 
 /// Who sent an intent, as the service worker saw it (`chrome.runtime.MessageSender`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Sender {
     /// One of the extension's own pages (options, history, the side panel): trusted.
     ExtensionPage,
@@ -132,6 +132,25 @@ pub enum Sender {
         #[serde(default)]
         tab: Option<i64>,
     },
+}
+
+// Internally tagged by `type`, `input` and `kind`, read by `crate::tagged` (see there why).
+impl<'de> Deserialize<'de> for Intent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::tagged::read(d, "Intent", "type", |t| Intent::deserialize(t))
+    }
+}
+
+impl<'de> Deserialize<'de> for PageInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::tagged::read(d, "PageInput", "input", |t| PageInput::deserialize(t))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sender {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::tagged::read(d, "Sender", "kind", |t| Sender::deserialize(t))
+    }
 }
 
 impl Intent {

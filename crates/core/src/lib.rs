@@ -39,6 +39,8 @@ pub mod policy;
 pub mod settings;
 pub mod softphone;
 pub mod store;
+pub mod tagged;
+pub mod vecmap;
 pub mod telephony;
 pub mod view;
 pub mod web;

@@ -255,7 +255,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuthKind {
     /// A token pasted by the admin (HubSpot private app, Pipedrive API token, ...).
@@ -267,7 +267,7 @@ pub enum AuthKind {
 }
 
 /// What to do when several contacts match in one integration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum ConflictRule {
     /// Send the slot to the unresolved queue.
@@ -278,6 +278,45 @@ pub enum ConflictRule {
     Alphabetical,
     /// Record types in order of preference (e.g. Contact before Lead), then alphabetical.
     Priority { order: Vec<RecordType> },
+}
+
+/// How `AuthKind` and `ConflictRule` are read: tag first, by `crate::tagged` (see there why);
+/// the `remote` mirrors read the same fields into the real types.
+mod read {
+    use serde::{Deserialize, Deserializer};
+
+    use super::{AuthKind, ConflictRule};
+    use crate::model::RecordType;
+
+    #[derive(Deserialize)]
+    #[serde(remote = "AuthKind", rename_all = "snake_case")]
+    enum AuthKindDe {
+        ApiToken,
+        #[serde(rename = "oauth")]
+        OAuth { client_id: String, auth_url: String, token_url: String, scopes: Vec<String> },
+    }
+
+    impl<'de> Deserialize<'de> for AuthKind {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            crate::tagged::read(d, "AuthKind", "type", |t| AuthKindDe::deserialize(t))
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(remote = "ConflictRule", rename_all = "snake_case")]
+    enum ConflictRuleDe {
+        Ask,
+        LastModified,
+        EarliestCreated,
+        Alphabetical,
+        Priority { order: Vec<RecordType> },
+    }
+
+    impl<'de> Deserialize<'de> for ConflictRule {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            crate::tagged::read(d, "ConflictRule", "rule", |t| ConflictRuleDe::deserialize(t))
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

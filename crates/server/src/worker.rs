@@ -197,13 +197,25 @@ struct Session {
     recheck: Option<Timestamp>,
 }
 
-/// An admin event for a rep's engine.
+/// An admin event for a rep's engine: `{"kind": "reload" | "resolve" | "sync", ...}`.
+///
+/// A plain struct, not an internally tagged enum: serde reads those through its private
+/// `Content` buffer, which the core's tag-first readers (`calltrail_core::tagged`, used by
+/// [`Resolution`]) cannot be read from.
 #[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum AdminEvent {
+struct AdminEvent {
+    kind: AdminKind,
+    /// For `resolve`: the unresolved queue's choices.
+    #[serde(default)]
+    resolutions: Vec<(SlotKey, Resolution)>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AdminKind {
     /// Settings or credentials changed: restart the engine from what is stored.
     Reload,
-    Resolve { resolutions: Vec<(SlotKey, Resolution)> },
+    Resolve,
     Sync,
 }
 
@@ -402,19 +414,19 @@ impl Worker {
                 },
                 "admin" => {
                     match serde_json::from_value::<AdminEvent>(value) {
-                        Ok(AdminEvent::Reload) => {
+                        Ok(AdminEvent { kind: AdminKind::Reload, .. }) => {
                             self.mark_done(&[id]).await?;
                             let fresh = Self::fresh_driver(&self.ctx, &self.who).await?;
                             *self.driver.borrow_mut() = fresh;
                             self.clone().restore().await?;
                             return Ok(());
                         }
-                        Ok(AdminEvent::Resolve { resolutions }) => {
+                        Ok(AdminEvent { kind: AdminKind::Resolve, resolutions }) => {
                             self.driver.borrow_mut().handle(Input::UnresolvedResolved { resolutions }, t);
                             let ticket = self.driver.borrow().ticket();
                             self.finishing.borrow_mut().push((ticket, vec![id]));
                         }
-                        Ok(AdminEvent::Sync) => {
+                        Ok(AdminEvent { kind: AdminKind::Sync, .. }) => {
                             self.driver.borrow_mut().handle(Input::DigestRequested, t);
                             let ticket = self.driver.borrow().ticket();
                             self.finishing.borrow_mut().push((ticket, vec![id]));

@@ -41,7 +41,9 @@ export class FaultEngine {
       path: spec.path || null,
       method: spec.method ? String(spec.method).toUpperCase() : null,
       type: spec.type,
-      count: spec.count ?? (spec.probability != null || spec.type === 'search_lag' ? null : 1),
+      // An explicit `count: null` means "every matching request" (as in the RingCentral
+      // emulator); only an absent count defaults to one.
+      count: spec.count !== undefined ? spec.count : (spec.probability != null || spec.type === 'search_lag' ? null : 1),
       probability: spec.probability ?? null,
       latencyMs: spec.latencyMs ?? 0,
       retryAfter: spec.retryAfter === undefined ? 1 : spec.retryAfter,

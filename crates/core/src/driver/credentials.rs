@@ -21,7 +21,7 @@
 //!   it is handed out only while the settings in force name the same origins, so a `base_url`
 //!   or `token_url` changed by the options page, an import or a policy never receives it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -177,11 +177,11 @@ pub enum TokenState {
 
 #[derive(Debug, Default)]
 pub struct Credentials {
-    stored: BTreeMap<IntegrationId, StoredSecret>,
+    stored: VecMap<IntegrationId, StoredSecret>,
     /// Integrations with a refresh under way.
-    refreshing: BTreeSet<IntegrationId>,
+    refreshing: VecSet<IntegrationId>,
     /// Refreshed secrets waiting for their write to be executed (the effect count it needs).
-    unsaved: BTreeMap<IntegrationId, (u64, StoredSecret)>,
+    unsaved: VecMap<IntegrationId, (u64, StoredSecret)>,
     /// Company OAuth clients from the options page, by integration (a few: a list).
     apps: Vec<(IntegrationId, App)>,
     /// OAuth clients from the admin policy, by CRM.

@@ -7,7 +7,6 @@
 //! Also the first run's checklist: a softphone (a granted page or the side panel), a CRM
 //! connected with access, and a test search that found a real contact.
 
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +49,7 @@ impl Wanted {
 pub struct Grants {
     /// Whether the worker may fetch each integration's API hosts; absent: not reported (a
     /// shell without such permissions, like the server, never reports).
-    pub access: BTreeMap<IntegrationId, bool>,
+    pub access: crate::vecmap::VecMap<IntegrationId, bool>,
     /// The softphone pages the rep granted, as patterns.
     pub pages: Vec<String>,
     pub progress: Progress,

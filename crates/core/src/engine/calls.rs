@@ -515,7 +515,7 @@ impl Engine {
             self.problem(ProblemKind::UnknownIntegration, format!("credentials for unknown integration {integ}"));
             return;
         }
-        let h = self.health.entry(integ.clone()).or_default();
+        let h = self.health.or_default(integ.clone());
         let was_paused = h.is_paused();
         // A Retry-After still in force stays in force: new credentials do not lift a rate limit.
         h.parked = false;
@@ -535,7 +535,7 @@ impl Engine {
             self.problem(ProblemKind::UnknownIntegration, format!("access for unknown integration {integ}"));
             return;
         }
-        let h = self.health.entry(integ.clone()).or_default();
+        let h = self.health.or_default(integ.clone());
         if h.no_access == missing.is_some() {
             return;
         }

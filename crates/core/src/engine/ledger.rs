@@ -502,7 +502,7 @@ impl Engine {
 
     fn rate_limited(&mut self, integ: &IntegrationId, retry_after_ms: Option<i64>) {
         let now = self.now;
-        let h = self.health.entry(integ.clone()).or_default();
+        let h = self.health.or_default(integ.clone());
         h.failures = h.failures.saturating_add(1);
         let asked = retry_after_ms.filter(|ms| *ms >= 0);
         let until = now.plus_ms(asked.unwrap_or_else(|| backoff_ms(integ, h.failures)));
@@ -515,7 +515,7 @@ impl Engine {
 
     fn bump_backoff(&mut self, integ: &IntegrationId) {
         let now = self.now;
-        let h = self.health.entry(integ.clone()).or_default();
+        let h = self.health.or_default(integ.clone());
         h.failures = h.failures.saturating_add(1);
         let until = now.plus_ms(backoff_ms(integ, h.failures.saturating_sub(1)));
         h.blocked_until = Some(h.blocked_until.map_or(until, |t| t.max(until)));
@@ -523,7 +523,7 @@ impl Engine {
     }
 
     pub(super) fn park(&mut self, integ: &IntegrationId, reason: String) {
-        let h = self.health.entry(integ.clone()).or_default();
+        let h = self.health.or_default(integ.clone());
         if h.parked {
             return;
         }
@@ -543,22 +543,11 @@ impl Engine {
     pub(super) fn remember_matches(&mut self, call: &CallId, integ: &IntegrationId, contacts: &[Contact], persist: bool) {
         let now = self.now;
         let Some(entry) = self.calls.get_mut(call) else { return };
-        // One search of the call's matches for both the check and the write.
-        let contacts: std::sync::Arc<[Contact]> = match entry.matches.entry(integ.clone()) {
-            std::collections::btree_map::Entry::Occupied(mut o) => {
-                if *o.get().contacts == *contacts {
-                    return;
-                }
-                let contacts: std::sync::Arc<[Contact]> = contacts.into();
-                o.insert(CallMatches { at: now, contacts: contacts.clone(), reused: false });
-                contacts
-            }
-            std::collections::btree_map::Entry::Vacant(v) => {
-                let contacts: std::sync::Arc<[Contact]> = contacts.into();
-                v.insert(CallMatches { at: now, contacts: contacts.clone(), reused: false });
-                contacts
-            }
-        };
+        if entry.matches.get(integ).is_some_and(|m| *m.contacts == *contacts) {
+            return;
+        }
+        let contacts: std::sync::Arc<[Contact]> = contacts.into();
+        entry.matches.insert(integ.clone(), CallMatches { at: now, contacts: contacts.clone(), reused: false });
         if persist {
             self.save_call_relaxed(call);
         }

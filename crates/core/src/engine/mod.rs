@@ -141,13 +141,29 @@ pub enum Input {
 }
 
 /// How a person resolved one unresolved slot.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "choice", rename_all = "snake_case")]
 pub enum Resolution {
     Contacts { ids: Vec<RecordId> },
     ApplyRule { rule: ConflictRule },
     CreatePlaceholder,
     Dismiss,
+}
+
+/// `Resolution` is read tag first, by `crate::tagged` (see there why), through this mirror.
+#[derive(Deserialize)]
+#[serde(remote = "Resolution", rename_all = "snake_case")]
+enum ResolutionDe {
+    Contacts { ids: Vec<RecordId> },
+    ApplyRule { rule: ConflictRule },
+    CreatePlaceholder,
+    Dismiss,
+}
+
+impl<'de> Deserialize<'de> for Resolution {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::tagged::read(d, "Resolution", "choice", |t| ResolutionDe::deserialize(t))
+    }
 }
 
 /// Instructions for the shell (see the effect-order contract above). A CRM request is boxed:
@@ -360,10 +376,11 @@ pub struct Engine {
     placeholders: BTreeMap<(IntegrationId, E164), Contact>,
     /// Repeat callers' matches ([`repeat`]).
     recent: BTreeMap<(IntegrationId, E164), repeat::RecentMatch>,
-    health: BTreeMap<IntegrationId, Health>,
-    inflight: BTreeMap<ReqId, InFlight>,
+    health: crate::vecmap::VecMap<IntegrationId, Health>,
+    /// At most `max_inflight_per_integration` per integration: a sorted vector.
+    inflight: crate::vecmap::VecMap<ReqId, InFlight>,
     /// Runnable slots per integration; [`Engine::pump`] serves integrations in id order.
-    queue: BTreeMap<IntegrationId, VecDeque<SlotKey>>,
+    queue: crate::vecmap::VecMap<IntegrationId, VecDeque<SlotKey>>,
     timers: BTreeSet<(Timestamp, SlotKey)>,
     digest: DigestMeta,
     digest_due: Timestamp,
@@ -404,9 +421,9 @@ impl Engine {
             message_ids: BTreeSet::new(),
             placeholders: BTreeMap::new(),
             recent: BTreeMap::new(),
-            health: BTreeMap::new(),
-            inflight: BTreeMap::new(),
-            queue: BTreeMap::new(),
+            health: crate::vecmap::VecMap::new(),
+            inflight: crate::vecmap::VecMap::new(),
+            queue: crate::vecmap::VecMap::new(),
             timers: BTreeSet::new(),
             digest: DigestMeta::default(),
             digest_due: Timestamp(0),
@@ -778,7 +795,7 @@ impl Engine {
         };
         let Some(due) = due else { return };
         if due <= self.now {
-            self.queue.entry(s.integration.clone()).or_default().push_back(key.clone());
+            self.queue.or_default(s.integration.clone()).push_back(key.clone());
         } else {
             self.timers.insert((due, key.clone()));
         }
@@ -852,7 +869,7 @@ impl Engine {
             }
             if let Some((_, key)) = self.timers.pop_first() {
                 if let Some(s) = self.slots.get(&key) {
-                    self.queue.entry(s.integration.clone()).or_default().push_back(key);
+                    self.queue.or_default(s.integration.clone()).push_back(key);
                 }
             }
         }
@@ -879,7 +896,7 @@ impl Engine {
             }
             loop {
                 let now = self.now;
-                let h = self.health.entry(integ.clone()).or_default();
+                let h = self.health.or_default(integ.clone());
                 if h.is_blocked(now) || h.inflight >= limit {
                     break;
                 }
@@ -907,7 +924,7 @@ impl Engine {
         let integration = s.integration.clone();
         let kind = self.integration(&integration).map_or(CrmKind::HubSpot, |i| i.kind);
         let req = self.req_id();
-        self.health.entry(integration.clone()).or_default().inflight += 1;
+        self.health.or_default(integration.clone()).inflight += 1;
         self.inflight.insert(req, InFlight { slot: key.clone(), integration: integration.clone(), what });
         self.flush();
         self.effects.push_back(Effect::Crm(Box::new(CrmRequest { req, integration, kind, slot: key.clone(), trigger, attempt, op })));
@@ -939,7 +956,7 @@ impl Engine {
                 self.audit_call(id, &integ, Trigger::Pop, format!("call pop: repeat caller, {} contact(s) from a match of the last minutes (no search)", contacts.len()));
                 continue;
             }
-            let h = self.health.entry(integ.clone()).or_default();
+            let h = self.health.or_default(integ.clone());
             if h.is_blocked(self.now) || h.inflight >= limit {
                 continue;
             }

@@ -3,7 +3,7 @@
 //! Invariant: everything a restart needs is in an open record or a recent one, so a restore
 //! reads a bounded amount whatever the length of the history.
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -22,17 +22,17 @@ pub struct CallEntry {
     /// The rep opened the log during the call: the call goes to the digest.
     pub notes_opened: bool,
     /// Active-call picks per integration.
-    pub picks: BTreeMap<IntegrationId, Vec<Contact>>,
+    pub picks: VecMap<IntegrationId, Vec<Contact>>,
     pub log_now: bool,
     /// The latest search result per integration for the other party's number: the call pop's
     /// (searched while the call rings) or the hang-up search's. The panel shows them; active-call
     /// picks must come from them; automatic logging at hang-up reuses them while fresh
     /// ([`CallMatches::is_fresh`]).
     #[serde(default)]
-    pub matches: BTreeMap<IntegrationId, CallMatches>,
+    pub matches: VecMap<IntegrationId, CallMatches>,
     /// Call pops already asked for (memory only: at most one per call and integration per boot).
     #[serde(skip)]
-    pub popped: std::collections::BTreeSet<IntegrationId>,
+    pub popped: crate::vecmap::VecSet<IntegrationId>,
     #[serde(skip)]
     pub persisted_open: bool,
 }
@@ -68,9 +68,9 @@ impl CallEntry {
             call,
             ended: false,
             notes_opened: false,
-            picks: BTreeMap::new(),
+            picks: VecMap::new(),
             log_now: false,
-            matches: BTreeMap::new(),
+            matches: VecMap::new(),
             popped: Default::default(),
             persisted_open: false,
         }

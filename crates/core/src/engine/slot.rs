@@ -98,7 +98,7 @@ impl Trigger {
 }
 
 /// What a slot logs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Subject {
     Call { call: CallId },
@@ -139,7 +139,7 @@ pub struct Target {
 /// ```
 /// `Searching` and `Reconciling` are `Waiting`/`Unknown` with a request in flight; `Parked` is
 /// the integration's state (401), not the slot's: its slots keep their state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SlotState {
     /// Work to do: at `due`, or at the next digest run when `due` is `None`.
@@ -161,6 +161,51 @@ pub enum SlotState {
     /// Not logged by design (automatic logging off for the integration).
     Skipped { reason: String },
     Dismissed,
+}
+
+/// How `Subject` and `SlotState` are read: tag first, by `crate::tagged` (see there why). The
+/// derive's `remote` reads the same fields into the real types; a variant missing here would
+/// not be readable, which the round-trip tests below would show.
+mod read {
+    use serde::{Deserialize, Deserializer};
+
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(remote = "Subject", rename_all = "snake_case")]
+    enum SubjectDe {
+        Call { call: CallId },
+        Messages { conversation: ConversationId, day: String, kind: MessageKind, their_number: E164, our_number: Option<E164> },
+        Placeholder { number: E164 },
+    }
+
+    impl<'de> Deserialize<'de> for Subject {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            crate::tagged::read(d, "Subject", "type", |t| SubjectDe::deserialize(t))
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(remote = "SlotState", rename_all = "snake_case")]
+    enum SlotStateDe {
+        Waiting { due: Option<Timestamp> },
+        WaitingPlaceholder { placeholder: SlotKey },
+        Attempting { attempt: String, target: usize, started_at: Timestamp },
+        Unknown { target: usize, since: Timestamp, checks: u32 },
+        Logged,
+        NoMatch,
+        Unresolved { candidates: Vec<Contact> },
+        Failed { reason: String },
+        NeedsReview { reason: String },
+        Skipped { reason: String },
+        Dismissed,
+    }
+
+    impl<'de> Deserialize<'de> for SlotState {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            crate::tagged::read(d, "SlotState", "state", |t| SlotStateDe::deserialize(t))
+        }
+    }
 }
 
 impl SlotState {
