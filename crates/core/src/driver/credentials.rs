@@ -196,7 +196,11 @@ impl Credentials {
         for r in records {
             match r.key.strip_prefix(APP_PREFIX) {
                 Some(id) => c.apps.extend(App::read(r).map(|a| (IntegrationId::new(id), a))),
-                None => c.stored.extend(r.decode::<StoredSecret>().map(|s| (IntegrationId::new(r.key.as_str()), s))),
+                None => {
+                    if let Some(s) = r.decode::<StoredSecret>() {
+                        c.stored.insert(IntegrationId::new(r.key.as_str()), s);
+                    }
+                }
             }
         }
         c
@@ -218,7 +222,7 @@ impl Credentials {
 
     /// Binds secrets read from records that predate binding to what `binding_of` says.
     pub fn bind_unbound(&mut self, binding_of: impl Fn(&IntegrationId) -> Option<Binding>) {
-        for (id, s) in &mut self.stored {
+        for (id, s) in self.stored.iter_mut() {
             if s.bound.is_none() {
                 s.bound = binding_of(id);
             }
