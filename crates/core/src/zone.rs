@@ -457,3 +457,32 @@ mod tests {
         }
     }
 }
+
+/// chrono-tz's whole IANA database as a [`ZoneSource`], for native shells (the server and the
+/// native tests), which can afford it; the wasm module asks the browser's `Intl` instead.
+/// `local` is the zone the machine reports: none for the server, which runs for many reps on a
+/// machine usually set to UTC (a rep whose SMS day should follow their zone sets
+/// `conversation_time_zone`).
+#[cfg(feature = "tzdb")]
+#[derive(Clone, Debug, Default)]
+pub struct Tzdb {
+    pub local: Option<String>,
+}
+
+#[cfg(feature = "tzdb")]
+impl ZoneSource for Tzdb {
+    fn offset_secs(&self, zone: &str, at_ms: i64) -> Option<i32> {
+        use chrono::{Offset, TimeZone};
+        let tz: chrono_tz::Tz = zone.parse().ok()?;
+        let at = chrono::DateTime::from_timestamp_millis(at_ms)?;
+        Some(tz.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc())
+    }
+
+    fn local_zone(&self) -> Option<String> {
+        self.local.clone()
+    }
+
+    fn local_offset_secs(&self, at_ms: i64) -> Option<i32> {
+        self.local.as_deref().and_then(|z| self.offset_secs(z, at_ms))
+    }
+}

@@ -29,4 +29,3 @@ pub mod seal;
 pub mod store;
 pub mod tokens;
 pub mod worker;
-pub mod zones;

@@ -292,7 +292,7 @@ impl Worker {
         let settings = ctx.store.get(who, StoreName::Settings, SETTINGS_KEY).await?;
         let secrets = ctx.store.prefix(who, StoreName::Secrets, "").await?;
         let user = Driver::stored_settings(settings.as_ref());
-        Ok(Driver::new(user, serde_json::Value::Null, &secrets, EngineOptions::default(), Box::new(crate::zones::Tzdb), now()))
+        Ok(Driver::new(user, serde_json::Value::Null, &secrets, EngineOptions::default(), Box::new(calltrail_core::zone::Tzdb::default()), now()))
     }
 
     fn held(&self) -> Held {

@@ -1,35 +1,14 @@
-//! The fake world's time zones, as a native shell has them: chrono-tz's whole IANA database
-//! behind the core's `ZoneSource`, and quiet hours computed straight from it, the oracle the
-//! engine's offset tables are checked against (I10).
+//! The fake world's time zones, as a native shell has them: the core's `Tzdb` (chrono-tz's whole
+//! IANA database behind `ZoneSource`), and quiet hours computed straight from chrono-tz, the
+//! oracle the engine's offset tables are checked against (I10).
 
-use chrono::{Offset, TimeZone, Timelike};
+use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use calltrail_core::model::Timestamp;
 use calltrail_core::settings::DigestSettings;
-use calltrail_core::zone::{ZoneSource, ZoneTable};
-
-/// chrono-tz as a zone source; `local` is the zone the rep's machine reports.
-#[derive(Clone, Debug, Default)]
-pub struct Tzdb {
-    pub local: Option<String>,
-}
-
-impl ZoneSource for Tzdb {
-    fn offset_secs(&self, zone: &str, at_ms: i64) -> Option<i32> {
-        let tz: Tz = zone.parse().ok()?;
-        let at = chrono::DateTime::from_timestamp_millis(at_ms)?;
-        Some(tz.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc())
-    }
-
-    fn local_zone(&self) -> Option<String> {
-        self.local.clone()
-    }
-
-    fn local_offset_secs(&self, at_ms: i64) -> Option<i32> {
-        self.local.as_deref().and_then(|z| self.offset_secs(z, at_ms))
-    }
-}
+use calltrail_core::zone::ZoneTable;
+pub use calltrail_core::zone::Tzdb;
 
 /// `zone`'s table over the years a test needs, from chrono-tz.
 pub fn table(zone: &str, from: &str, until: &str) -> ZoneTable {
