@@ -428,6 +428,36 @@ mod tests {
         }
     }
 
+    /// How each state and subject is written: records already stored must keep reading, so
+    /// each text here reads and is written again to the letter.
+    #[test]
+    fn written_as_before() {
+        for text in [
+            r#"{"type":"call","call":"c1"}"#,
+            r#"{"type":"messages","conversation":"cv","day":"2026-06-10","kind":"sms","their_number":"+12125550100","our_number":"+12125550100"}"#,
+            r#"{"type":"placeholder","number":"+12125550100"}"#,
+        ] {
+            assert_eq!(serde_json::to_string(&serde_json::from_str::<Subject>(text).unwrap()).unwrap(), text);
+        }
+        for text in [
+            r#"{"state":"waiting","due":5}"#,
+            r#"{"state":"waiting_placeholder","placeholder":"ph|hs|+1"}"#,
+            r#"{"state":"attempting","attempt":"a-1","target":1,"started_at":-3}"#,
+            r#"{"state":"unknown","target":0,"since":9,"checks":2}"#,
+            r#"{"state":"logged"}"#,
+            r#"{"state":"no_match"}"#,
+            r#"{"state":"unresolved","candidates":[]}"#,
+            r#"{"state":"failed","reason":"f"}"#,
+            r#"{"state":"needs_review","reason":"n"}"#,
+            r#"{"state":"skipped","reason":"s"}"#,
+            r#"{"state":"dismissed"}"#,
+        ] {
+            let state = serde_json::from_str::<SlotState>(text).unwrap();
+            assert_eq!(serde_json::to_string(&state).unwrap(), text);
+            assert!(text.starts_with(&format!(r#"{{"state":"{}""#, state.name())), "{text}");
+        }
+    }
+
     /// Fields of a later version are ignored, a tag may come after the fields, and a record
     /// that lacks a variant's field or names an unknown one is refused, not guessed at.
     #[test]
