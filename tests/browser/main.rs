@@ -4,7 +4,8 @@
 //! (`CHROMEDRIVER=/usr/bin/chromedriver`; the runner comes with wasm-bindgen-cli).
 #![cfg(target_arch = "wasm32")]
 
-use calltrail_core::store::{Batch, Durability, Record, RestoreQuery, StoreName, Write};
+use calltrail_core::store::contract::{self, AsyncStore};
+use calltrail_core::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 use calltrail::wasm::idb::Db;
 use serde_json::json;
 use wasm_bindgen_test::*;
@@ -142,4 +143,38 @@ async fn a_database_from_a_newer_build_is_refused_clearly() {
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a newer database must not be opened"),
     }
+}
+
+/// The IndexedDB store seen by the shared contract's runner.
+struct Contract(Db);
+
+impl AsyncStore for Contract {
+    async fn apply(&mut self, batch: &Batch) -> Result<(), String> {
+        self.0.apply(batch).await.map_err(|e| e.to_string())
+    }
+    async fn get(&self, store: StoreName, key: &str) -> Result<Option<Record>, String> {
+        self.0.get(store, key).await.map_err(|e| e.to_string())
+    }
+    async fn prefix(&self, store: StoreName, prefix: &str) -> Result<Vec<Record>, String> {
+        self.0.prefix(store, prefix).await.map_err(|e| e.to_string())
+    }
+    async fn restore(&self, query: &RestoreQuery) -> Result<Snapshot, String> {
+        self.0.restore(query).await.map_err(|e| e.to_string())
+    }
+}
+
+/// Every case of the store contract MemStore and PostgreSQL pass, each on a database of its
+/// own; all failures are named, not only the first.
+#[wasm_bindgen_test]
+async fn the_indexeddb_store_passes_the_store_contract() {
+    let cases = contract::cases();
+    let mut failed = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let mut db = Contract(fresh(&format!("contract-{i}")).await);
+        if let Err(e) = contract::run(case, &mut db).await {
+            failed.push(e);
+        }
+        db.0.close();
+    }
+    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), cases.len(), failed.join("\n"));
 }

@@ -97,21 +97,62 @@ impl Trigger {
     }
 }
 
-/// What a slot logs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Subject {
-    Call { call: CallId },
-    Messages {
-        conversation: ConversationId,
-        /// `YYYY-MM-DD` in the conversation zone (`Settings::conversation_zone`).
-        day: String,
-        kind: MessageKind,
-        their_number: E164,
-        our_number: Option<E164>,
-    },
-    /// A placeholder contact for a number nothing matched; shared by every slot of that number.
-    Placeholder { number: E164 },
+/// Declares an internally tagged enum (`tag` names the variant, in snake_case) that is written
+/// by serde's derive and read tag first by `crate::tagged` (see there why). The reading needs
+/// the derive's `remote` mirror of the enum, with the same variants and fields: this writes it
+/// from the one variant list, so the two cannot drift apart.
+macro_rules! tagged_enum {
+    (
+        $tag:literal,
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident $({ $($(#[$fmeta:meta])* $field:ident: $ty:ty),* $(,)? })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Serialize)]
+        #[serde(tag = $tag, rename_all = "snake_case")]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant $({ $($(#[$fmeta])* $field: $ty),* })?),*
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                // `remote` takes the real type's name as a string: `Real` is that name here.
+                type Real = $name;
+
+                #[derive(Deserialize)]
+                #[serde(remote = "Real", rename_all = "snake_case")]
+                enum Mirror {
+                    $($(#[$vmeta])* $variant $({ $($(#[$fmeta])* $field: $ty),* })?),*
+                }
+
+                crate::tagged::read(d, stringify!($name), $tag, |t| Mirror::deserialize(t))
+            }
+        }
+    };
+}
+
+tagged_enum! {
+    "type",
+    /// What a slot logs.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum Subject {
+        Call { call: CallId },
+        Messages {
+            conversation: ConversationId,
+            /// `YYYY-MM-DD` in the conversation zone (`Settings::conversation_zone`).
+            day: String,
+            kind: MessageKind,
+            their_number: E164,
+            our_number: Option<E164>,
+        },
+        /// A placeholder contact for a number nothing matched; shared by every slot of that number.
+        Placeholder { number: E164 },
+    }
 }
 
 /// One contact a slot logs to, and the record once it exists.
@@ -126,85 +167,42 @@ pub struct Target {
     pub synced: usize,
 }
 
-/// The ledger state of one slot.
-///
-/// ```text
-///  Waiting{due} ──search──► (targets chosen) ──Persist(Attempting, Strict)──► Attempting
-///     │  ▲  ▲                    │ several + ask ──► Unresolved ──resolve──► Waiting
-///     │  │  │                    │ none ──► NoMatch (re-searched by the digest in its window)
-///     │  │  └── 429/5xx/401 ◄────┴──────────────┐
-///     │  └── not found after lag ◄── Unknown ◄──┤ reply lost / 5xx on create / restart
-///     │                  found ──► Logged ◄─────┘ created
-///     └── window passed ──► Failed / NoMatch(closed);  Permanent ──► Failed;  can't tell ──► NeedsReview
-/// ```
-/// `Searching` and `Reconciling` are `Waiting`/`Unknown` with a request in flight; `Parked` is
-/// the integration's state (401), not the slot's: its slots keep their state.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SlotState {
-    /// Work to do: at `due`, or at the next digest run when `due` is `None`.
-    Waiting { due: Option<Timestamp> },
-    /// Waiting for the placeholder contact slot `placeholder` to be created.
-    WaitingPlaceholder { placeholder: SlotKey },
-    /// A create for `targets[target]` (or the placeholder contact) may be in flight.
-    Attempting { attempt: String, target: usize, started_at: Timestamp },
-    /// A create's outcome is not known: look for the marker before creating again.
-    Unknown { target: usize, since: Timestamp, checks: u32 },
-    Logged,
-    /// No contact matched; the digest searches again while the call is in its window.
-    NoMatch,
-    /// Several contacts matched and the rule is "ask": a person chooses.
-    Unresolved { candidates: Vec<Contact> },
-    Failed { reason: String },
-    /// The engine could not tell whether a record exists; a person must look.
-    NeedsReview { reason: String },
-    /// Not logged by design (automatic logging off for the integration).
-    Skipped { reason: String },
-    Dismissed,
-}
-
-/// How `Subject` and `SlotState` are read: tag first, by `crate::tagged` (see there why). The
-/// derive's `remote` reads the same fields into the real types; a variant missing here would
-/// not be readable, which the round-trip tests below would show.
-mod read {
-    use serde::{Deserialize, Deserializer};
-
-    use super::*;
-
-    #[derive(Deserialize)]
-    #[serde(remote = "Subject", rename_all = "snake_case")]
-    enum SubjectDe {
-        Call { call: CallId },
-        Messages { conversation: ConversationId, day: String, kind: MessageKind, their_number: E164, our_number: Option<E164> },
-        Placeholder { number: E164 },
-    }
-
-    impl<'de> Deserialize<'de> for Subject {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            crate::tagged::read(d, "Subject", "type", |t| SubjectDe::deserialize(t))
-        }
-    }
-
-    #[derive(Deserialize)]
-    #[serde(remote = "SlotState", rename_all = "snake_case")]
-    enum SlotStateDe {
+tagged_enum! {
+    "state",
+    /// The ledger state of one slot.
+    ///
+    /// ```text
+    ///  Waiting{due} ──search──► (targets chosen) ──Persist(Attempting, Strict)──► Attempting
+    ///     │  ▲  ▲                    │ several + ask ──► Unresolved ──resolve──► Waiting
+    ///     │  │  │                    │ none ──► NoMatch (re-searched by the digest in its window)
+    ///     │  │  └── 429/5xx/401 ◄────┴──────────────┐
+    ///     │  └── not found after lag ◄── Unknown ◄──┤ reply lost / 5xx on create / restart
+    ///     │                  found ──► Logged ◄─────┘ created
+    ///     └── window passed ──► Failed / NoMatch(closed);  Permanent ──► Failed;  can't tell ──► NeedsReview
+    /// ```
+    /// `Searching` and `Reconciling` are `Waiting`/`Unknown` with a request in flight; `Parked` is
+    /// the integration's state (401), not the slot's: its slots keep their state.
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum SlotState {
+        /// Work to do: at `due`, or at the next digest run when `due` is `None`.
         Waiting { due: Option<Timestamp> },
+        /// Waiting for the placeholder contact slot `placeholder` to be created.
         WaitingPlaceholder { placeholder: SlotKey },
+        /// A create for `targets[target]` (or the placeholder contact) may be in flight.
         Attempting { attempt: String, target: usize, started_at: Timestamp },
+        /// A create's outcome is not known: look for the marker before creating again.
         Unknown { target: usize, since: Timestamp, checks: u32 },
         Logged,
+        /// No contact matched; the digest searches again while the call is in its window.
         NoMatch,
+        /// Several contacts matched and the rule is "ask": a person chooses.
         Unresolved { candidates: Vec<Contact> },
         Failed { reason: String },
+        /// The engine could not tell whether a record exists; a person must look.
         NeedsReview { reason: String },
+        /// Not logged by design (automatic logging off for the integration).
         Skipped { reason: String },
         Dismissed,
-    }
-
-    impl<'de> Deserialize<'de> for SlotState {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            crate::tagged::read(d, "SlotState", "state", |t| SlotStateDe::deserialize(t))
-        }
     }
 }
 
@@ -425,6 +423,36 @@ mod tests {
         for (m, t) in modes.iter().zip(triggers) {
             assert_eq!(serde_json::to_string(m).unwrap(), format!("\"{}\"", m.as_str()));
             assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.as_str()));
+        }
+    }
+
+    /// How each state and subject is written: records already stored must keep reading, so
+    /// each text here reads and is written again to the letter.
+    #[test]
+    fn written_as_before() {
+        for text in [
+            r#"{"type":"call","call":"c1"}"#,
+            r#"{"type":"messages","conversation":"cv","day":"2026-06-10","kind":"sms","their_number":"+12125550100","our_number":"+12125550100"}"#,
+            r#"{"type":"placeholder","number":"+12125550100"}"#,
+        ] {
+            assert_eq!(serde_json::to_string(&serde_json::from_str::<Subject>(text).unwrap()).unwrap(), text);
+        }
+        for text in [
+            r#"{"state":"waiting","due":5}"#,
+            r#"{"state":"waiting_placeholder","placeholder":"ph|hs|+1"}"#,
+            r#"{"state":"attempting","attempt":"a-1","target":1,"started_at":-3}"#,
+            r#"{"state":"unknown","target":0,"since":9,"checks":2}"#,
+            r#"{"state":"logged"}"#,
+            r#"{"state":"no_match"}"#,
+            r#"{"state":"unresolved","candidates":[]}"#,
+            r#"{"state":"failed","reason":"f"}"#,
+            r#"{"state":"needs_review","reason":"n"}"#,
+            r#"{"state":"skipped","reason":"s"}"#,
+            r#"{"state":"dismissed"}"#,
+        ] {
+            let state = serde_json::from_str::<SlotState>(text).unwrap();
+            assert_eq!(serde_json::to_string(&state).unwrap(), text);
+            assert!(text.starts_with(&format!(r#"{{"state":"{}""#, state.name())), "{text}");
         }
     }
 

@@ -3,12 +3,12 @@
 //! browser tests), so the stores are held to one text rather than to three copies of it.
 //!
 //! A [`Case`] is a list of [`Step`]s: batches to apply and what reads must then answer (a
-//! record by key, keys under a prefix, a restore's keys per store). A runner applies the
-//! batches through its store and compares each read with [`expect_keys`] /
-//! [`expect_restore`]; [`run_sync`] is that runner for a synchronous store.
-//!
-//! Note for the IndexedDB side (`tests/browser`): its runner is the same loop over
-//! [`cases`] with `Db::apply`, `Db::get`, `Db::prefix` and `Db::restore` awaited.
+//! record by key, keys under a prefix, a restore's keys per store). [`run`] applies the
+//! batches through an [`AsyncStore`] and compares each read with [`expect_keys`] /
+//! [`expect_restore`]; [`run_sync`] is the same runner for a [`SyncStore`], whose answers are
+//! ready at once. IndexedDB (`tests/browser`) is run through [`run`].
+
+use std::future::Future;
 
 use super::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 
@@ -215,23 +215,60 @@ pub trait SyncStore {
     fn restore(&self, query: &RestoreQuery) -> Snapshot;
 }
 
+/// A store whose operations are awaited (IndexedDB): what [`run`] drives.
+#[allow(async_fn_in_trait)] // Run on one thread by its tests: no `Send` bound wanted.
+pub trait AsyncStore {
+    async fn apply(&mut self, batch: &Batch) -> Result<(), String>;
+    async fn get(&self, store: StoreName, key: &str) -> Result<Option<Record>, String>;
+    async fn prefix(&self, store: StoreName, prefix: &str) -> Result<Vec<Record>, String>;
+    async fn restore(&self, query: &RestoreQuery) -> Result<Snapshot, String>;
+}
+
 /// Runs one case against a fresh `store`; the first failure, naming the case and step.
-pub fn run_sync(case: &Case, store: &mut dyn SyncStore) -> Result<(), String> {
+pub async fn run(case: &Case, store: &mut impl AsyncStore) -> Result<(), String> {
     for (i, step) in case.steps.iter().enumerate() {
         let at = |e: String| format!("{} (step {i}): {e}", case.name);
         match step {
-            Step::Apply(b) => store.apply(b).map_err(at)?,
+            Step::Apply(b) => store.apply(b).await.map_err(at)?,
             Step::Get { store: s, key, want } => {
-                let got = store.get(*s, key);
+                let got = store.get(*s, key).await.map_err(at)?;
                 if &got != want {
                     return Err(at(format!("get {key}: got {got:?}, want {want:?}")));
                 }
             }
-            Step::Prefix { store: s, prefix, want } => expect_keys(&format!("prefix {prefix:?}"), &store.prefix(*s, prefix), want).map_err(at)?,
-            Step::Restore { query, want } => expect_restore(&store.restore(query), want).map_err(at)?,
+            Step::Prefix { store: s, prefix, want } => expect_keys(&format!("prefix {prefix:?}"), &store.prefix(*s, prefix).await.map_err(at)?, want).map_err(at)?,
+            Step::Restore { query, want } => expect_restore(&store.restore(query).await.map_err(at)?, want).map_err(at)?,
         }
     }
     Ok(())
+}
+
+/// [`run`] for a synchronous store: every await is ready at once, so one poll finishes it.
+pub fn run_sync(case: &Case, store: &mut dyn SyncStore) -> Result<(), String> {
+    let mut ready = Ready(store);
+    let mut run = std::pin::pin!(run(case, &mut ready));
+    match run.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(format!("{}: a synchronous store's answer was not ready", case.name)),
+    }
+}
+
+/// A [`SyncStore`] seen as an [`AsyncStore`].
+struct Ready<'a>(&'a mut dyn SyncStore);
+
+impl AsyncStore for Ready<'_> {
+    async fn apply(&mut self, batch: &Batch) -> Result<(), String> {
+        self.0.apply(batch)
+    }
+    async fn get(&self, store: StoreName, key: &str) -> Result<Option<Record>, String> {
+        Ok(self.0.get(store, key))
+    }
+    async fn prefix(&self, store: StoreName, prefix: &str) -> Result<Vec<Record>, String> {
+        Ok(self.0.prefix(store, prefix))
+    }
+    async fn restore(&self, query: &RestoreQuery) -> Result<Snapshot, String> {
+        Ok(self.0.restore(query))
+    }
 }
 
 impl SyncStore for super::MemStore {
