@@ -126,19 +126,7 @@ fn zones() -> calltrail_core::zone::Zones {
 fn settings() -> Settings {
     let mut s = Settings::default();
     for (id, kind) in KINDS {
-        s.integrations.push(IntegrationSettings {
-            id: IntegrationId::new(id),
-            kind,
-            label: id.into(),
-            region: String::new(),
-            base_url: format!("https://{id}.crm.example"),
-            auth: Default::default(),
-            auto_log: true,
-            log_messages: true,
-            conflict_rule: Default::default(),
-            placeholder: Default::default(),
-            marker_field: None,
-        });
+        s.integrations.push(IntegrationSettings::new(id, kind, format!("https://{id}.crm.example")));
     }
     s
 }

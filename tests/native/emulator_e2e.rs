@@ -621,19 +621,7 @@ fn working_day(emu: &Emulator, http: &Executor) -> Vec<(CrmKind, DayCost)> {
     let forms = ["(773) 555-{n}", "+1 773-555-{n}", "773.555.{n}", "1 (773) 555 {n}", "7735550{m}"];
     let mut settings = Settings::default();
     for kind in CrmKind::ALL {
-        let mut i = IntegrationSettings {
-            id: IntegrationId::new(vendor(kind)),
-            kind,
-            label: kind.name().into(),
-            base_url: emu.base_url(kind),
-            auth: Default::default(),
-            auto_log: true,
-            log_messages: true,
-            conflict_rule: Default::default(),
-            placeholder: Default::default(),
-            marker_field: None,
-            region: String::new(),
-        };
+        let mut i = IntegrationSettings { label: kind.name().into(), ..IntegrationSettings::new(vendor(kind), kind, emu.base_url(kind)) };
         i.placeholder.enabled = false;
         settings.integrations.push(i);
         let people: Vec<Value> = (0..30)

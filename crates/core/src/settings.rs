@@ -417,6 +417,24 @@ impl Settings {
 }
 
 impl IntegrationSettings {
+    /// An integration as a new one is imported: labelled with its id, logging calls and
+    /// messages, every other choice the default (as `serde(default)` reads a bare record).
+    pub fn new(id: &str, kind: CrmKind, base_url: impl Into<String>) -> IntegrationSettings {
+        IntegrationSettings {
+            id: IntegrationId::new(id),
+            kind,
+            label: id.into(),
+            region: String::new(),
+            base_url: base_url.into(),
+            auth: AuthKind::default(),
+            auto_log: true,
+            log_messages: true,
+            conflict_rule: ConflictRule::default(),
+            placeholder: PlaceholderSettings::default(),
+            marker_field: None,
+        }
+    }
+
     /// The sites the worker must be allowed to fetch for this integration: its API, and its
     /// OAuth token endpoint when it has one, as browser match patterns (one host each).
     pub fn access_patterns(&self) -> Vec<String> {

@@ -462,19 +462,7 @@ mod tests {
     use crate::settings::IntegrationSettings;
 
     fn settings() -> Settings {
-        let integ = |id: &str, kind| IntegrationSettings {
-            id: id.into(),
-            kind,
-            label: id.to_uppercase(),
-            region: String::new(),
-            base_url: "https://crm.example".into(),
-            auth: Default::default(),
-            auto_log: true,
-            log_messages: true,
-            conflict_rule: Default::default(),
-            placeholder: Default::default(),
-            marker_field: None,
-        };
+        let integ = |id: &str, kind| IntegrationSettings { label: id.to_uppercase(), ..IntegrationSettings::new(id, kind, "https://crm.example") };
         Settings { integrations: vec![integ("hs", CrmKind::HubSpot), integ("pd", CrmKind::Pipedrive)], ..Settings::default() }
     }
 

@@ -110,19 +110,7 @@ pub fn call(id: &str, number: &str, start: Timestamp, end: Timestamp) -> Call {
 }
 
 pub fn integration(id: &str, kind: CrmKind) -> IntegrationSettings {
-    IntegrationSettings {
-        id: IntegrationId::new(id),
-        kind,
-        label: id.into(),
-        region: String::new(),
-        base_url: format!("https://{id}.crm.example"),
-        auth: Default::default(),
-        auto_log: true,
-        log_messages: true,
-        conflict_rule: Default::default(),
-        placeholder: Default::default(),
-        marker_field: None,
-    }
+    IntegrationSettings::new(id, kind, format!("https://{id}.crm.example"))
 }
 
 /// The five integrations the scenarios use, one per CRM kind.
