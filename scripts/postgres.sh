@@ -52,7 +52,10 @@ case "$cmd" in
       port=$(cat "$dir/port")
     else
       # A restarted cluster keeps its port, so its clients reconnect to the same URL.
-      if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else
+      # Unless another cluster took it meanwhile (a copied target/ brings the port file along).
+      if [ -f "$dir/port" ] && ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$(cat "$dir/port")"; then
+        port=$(cat "$dir/port")
+      else
         port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
         echo "$port" >"$dir/port"
       fi
