@@ -842,7 +842,7 @@ impl Driver {
                     }
                     crm::Who::Done(Err(e)) => conv.finish(Err(CrmError::Transient { message: e.to_string() })),
                     crm::Who::Done(Ok(user)) => {
-                        let email = if conn.oauth { String::new() } else { self.settings().rep_email.trim().to_lowercase() };
+                        let email = if conn.oauth { String::new() } else { email_key(&self.settings().rep_email) };
                         let note = match (&user, conn.oauth || conn.kind != CrmKind::HubSpot, email.is_empty()) {
                             (Some(_), ..) => String::new(),
                             (None, false, true) => "this token is shared: set your email in Settings so what is logged is owned by you".to_owned(),
@@ -879,7 +879,7 @@ impl Driver {
     /// Who `id` is connected as, when known and still right: a shared token's user was looked
     /// up by the rep's email, so another email looks again.
     fn identity(&self, id: &IntegrationId) -> Option<Identity> {
-        let email = self.settings().rep_email.trim().to_lowercase();
+        let email = email_key(&self.settings().rep_email);
         self.credentials.get(id)?.identity().filter(|i| i.by_email.is_empty() || i.by_email == email)
     }
 
@@ -1260,6 +1260,13 @@ fn regions_json() -> Option<Box<RawValue>> {
     }
     json.push('}');
     RawValue::from_string(json).ok()
+}
+
+/// The rep's email as kept beside a shared token's identity, to notice when it changes:
+/// trimmed and folded with [`crate::model::fold`], not `to_lowercase` (whose Unicode tables
+/// are about 12 KB of the module); the same for every ASCII address.
+fn email_key(email: &str) -> String {
+    crate::model::fold(email.trim())
 }
 
 /// Whether `op` creates a record, which must carry the rep as its owner.
