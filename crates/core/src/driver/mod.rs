@@ -39,7 +39,7 @@ pub mod credentials;
 pub mod gate;
 pub mod grants;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -55,6 +55,7 @@ use crate::policy;
 use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 use crate::softphone::Reply as FrameReply;
+use crate::vecmap::VecMap;
 use crate::view;
 use crate::zone::{UnknownZone, ZoneSource, Zones};
 
@@ -156,7 +157,7 @@ pub struct Outcome {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Diagnostics {
     pub problems: VecDeque<ProblemEntry>,
-    pub problem_counts: BTreeMap<String, u64>,
+    pub problem_counts: VecMap<String, u64>,
     pub restores: u64,
     pub persist_failures: u64,
     pub softphone: gate::SoftphoneStats,
@@ -430,7 +431,7 @@ impl Driver {
     /// Records a problem the shell met (a restore that failed, a policy it could not read).
     pub fn record_problem(&mut self, kind: &str, detail: &str, now: Timestamp) {
         let d = &mut self.diagnostics;
-        *d.problem_counts.entry(kind.to_owned()).or_default() += 1;
+        *d.problem_counts.or_default(kind.to_owned()) += 1;
         d.problems.push_back(ProblemEntry { at: now.0, kind: kind.to_owned(), detail: detail.to_owned() });
         while d.problems.len() > MAX_PROBLEMS {
             d.problems.pop_front();
