@@ -38,7 +38,19 @@ where
     let raw = <Box<RawValue>>::deserialize(d)?;
     let text = raw.get();
     let (name, seq) = TagOf { name, tag }.deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(bare::<D::Error>)?;
-    externally(Tagged { name, body: Body { text, seq } }).map_err(bare::<D::Error>)
+    // The array form's fields are the array without its tag, read as serde reads them after the
+    // tag: serde_json's struct reader reads an array with the variant's `visit_seq`. A visitor
+    // that skipped the tag itself would bring a copy of serde_json's array reader into the
+    // module for every struct variant (about 20 KB); the text is rebuilt instead, only for this
+    // form, which no writer uses.
+    let rest;
+    let text = if seq {
+        rest = without_first(text).ok_or_else(|| <D::Error as de::Error>::custom("an internally tagged enum's array lost its tag"))?;
+        rest.as_str()
+    } else {
+        text
+    };
+    externally(Tagged { name, body: Body { text } }).map_err(bare::<D::Error>)
 }
 
 /// The message of an error from reading the raw text, without its "at line 1 column 9" (the
@@ -155,10 +167,9 @@ impl<'de> EnumAccess<'de> for Tagged<'de> {
 }
 
 /// The variant's fields: the whole object again (the tag among them is an unknown field), or
-/// the array after its first element.
+/// the array without its first element.
 pub struct Body<'a> {
     text: &'a str,
-    seq: bool,
 }
 
 impl<'de> VariantAccess<'de> for Body<'de> {
@@ -177,23 +188,52 @@ impl<'de> VariantAccess<'de> for Body<'de> {
     }
     fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], v: V) -> Result<V::Value, Self::Error> {
         let mut d = serde_json::Deserializer::from_str(self.text);
-        let value = if self.seq { d.deserialize_seq(Rest(v))? } else { d.deserialize_struct("", fields, v)? };
+        let value = d.deserialize_struct("", fields, v)?;
         d.end()?;
         Ok(value)
     }
 }
 
-/// Reads an array after its first element (the tag) with the variant's visitor.
-struct Rest<V>(V);
-
-impl<'de, V: Visitor<'de>> Visitor<'de> for Rest<V> {
-    type Value = V::Value;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        self.0.expecting(f)
+/// `text`, a JSON array whose first element is a string or an unsigned integer (the tag, as
+/// [`TagOf`] read it), without that element: `["a", 1, 2]` is `[ 1, 2]`, `["a"]` is `[]`.
+/// `None` if `text` does not start that way.
+fn without_first(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let ws = |mut i: usize| {
+        while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'[') {
+        return None;
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V::Value, A::Error> {
-        seq.next_element::<IgnoredAny>()?;
-        self.0.visit_seq(seq)
+    i = ws(i + 1);
+    match b.get(i)? {
+        b'"' => {
+            i += 1;
+            loop {
+                match b.get(i)? {
+                    b'\\' => i += 2,
+                    b'"' => break,
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+        }
+        c if c.is_ascii_digit() => {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        _ => return None,
+    }
+    i = ws(i);
+    match b.get(i)? {
+        b',' => Some(format!("[{}", &text[i + 1..])),
+        b']' => Some(format!("[{}", &text[i..])),
+        _ => None,
     }
 }
 
@@ -232,6 +272,20 @@ mod tests {
         back(Resolution::Dismiss);
     }
 
+    /// An array without its tag, whatever the tag's spelling.
+    #[test]
+    fn without_the_first_element() {
+        use super::without_first;
+        assert_eq!(without_first(r#"["a", 1, {"b": [2]}]"#).as_deref(), Some(r#"[ 1, {"b": [2]}]"#));
+        assert_eq!(without_first(" [ 12 , 3 ]").as_deref(), Some("[ 3 ]"));
+        assert_eq!(without_first(r#"["a\"]\\", 3]"#).as_deref(), Some("[ 3]"));
+        assert_eq!(without_first("[\"a\"]").as_deref(), Some("[]"));
+        assert_eq!(without_first("[\t\"a\"\r\n]").as_deref(), Some("[]"));
+        for bad in ["", "[", "[\"a", "[\"a\\\"]", "{\"a\": 1}", "[true, 1]", "[-1, 1]", "[\"a\" 1]", "[1.5, 2]"] {
+            assert_eq!(without_first(bad), None, "{bad:?}");
+        }
+    }
+
     /// Where the tag is, what else is beside it, and what serde says when it is wrong.
     #[test]
     fn the_tag_anywhere_and_serdes_words() {
@@ -250,6 +304,14 @@ mod tests {
             let err = read(v.clone()).expect_err(&v.to_string());
             assert!(err.contains(want), "{v}: {err:?} should say {want:?}");
         }
+        // The array form, the tag first: spaces, escapes in the tag, too few or too many fields.
+        assert_eq!(read(json!(["contacts", ["a"]])), read(json!([0, ["a"]])));
+        let text = |t: &str| serde_json::from_str::<Resolution>(t).map_err(|e| e.to_string());
+        assert_eq!(text(" [ \"contacts\" ,\n[\"a\"] ] "), Ok(Resolution::Contacts { ids: vec![RecordId::new("a")] }));
+        assert_eq!(text(r#"["apply_rule", {"rule": "ask"}]"#), Ok(Resolution::ApplyRule { rule: ConflictRule::Ask }));
+        assert!(text(r#"["cont\u0061cts", ["a"]]"#).is_ok_and(|r| r == Resolution::Contacts { ids: vec![RecordId::new("a")] }));
+        assert!(text(r#"["contacts"]"#).unwrap_err().contains("invalid length 0"));
+        assert!(text(r#"["contacts", ["a"], 1]"#).unwrap_err().contains("trailing"));
         let twice = serde_json::from_str::<Resolution>(r#"{"choice": "dismiss", "choice": "dismiss"}"#).unwrap_err().to_string();
         assert!(twice.contains("duplicate field `choice`"), "{twice}");
     }

@@ -94,6 +94,11 @@ impl<K: Ord, V> VecMap<K, V> {
         &mut self.0[i].1
     }
 
+    /// Keeps the entries for which `keep` is true, in order (`BTreeMap::retain`).
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
@@ -260,6 +265,11 @@ mod tests {
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             let k = format!("k{}", (x >> 8) % 13);
             match (x >> 4) % 4 {
+                0 if step % 7 == 0 => {
+                    let cut = step / 2;
+                    v.retain(|_, n| *n < cut);
+                    b.retain(|_, n| *n < cut);
+                }
                 0 => assert_eq!(v.remove(k.as_str()), b.remove(k.as_str())),
                 1 => assert_eq!(vs.remove(k.as_str()), bs.remove(k.as_str())),
                 2 => assert_eq!(vs.insert(k.clone()), bs.insert(k.clone())),

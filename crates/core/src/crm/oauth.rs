@@ -239,16 +239,19 @@ pub struct Redirect {
 pub fn parse_redirect(url: &str, expected_state: &str) -> Result<Redirect, CrmError> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let query = query.split('#').next().unwrap_or("");
-    let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    if params.get("state").map(String::as_str) != Some(expected_state) {
+    // A list, not a `HashMap` (whose code is 5 KB of the wasm module); a repeated name means
+    // its last value, as it did in the map.
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let param = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
+    if param("state").map(String::as_str) != Some(expected_state) {
         return Err(CrmError::Unauthorized { message: "the sign-in reply did not match this request (state); try connecting again".into() });
     }
-    if let Some(err) = params.get("error") {
-        let why = params.get("error_description").cloned().unwrap_or_else(|| err.clone());
+    if let Some(err) = param("error") {
+        let why = param("error_description").cloned().unwrap_or_else(|| err.clone());
         return Err(CrmError::Unauthorized { message: format!("sign-in refused: {}", common::truncate_chars(&why, 200)) });
     }
-    match params.get("code").filter(|c| !c.is_empty()) {
-        Some(code) => Ok(Redirect { code: code.clone(), accounts_server: params.get("accounts-server").cloned() }),
+    match param("code").filter(|c| !c.is_empty()) {
+        Some(code) => Ok(Redirect { code: code.clone(), accounts_server: param("accounts-server").cloned() }),
         None => Err(CrmError::Unauthorized { message: "the sign-in reply carried no authorization code".into() }),
     }
 }
@@ -534,5 +537,8 @@ mod tests {
             Err(CrmError::Unauthorized { message }) => assert!(message.contains("User denied"), "{message}"),
             other => panic!("{other:?}"),
         }
+        // A repeated name means its last value, as it did when the query was read into a map.
+        assert_eq!(parse_redirect("https://a.example/?state=evil&code=x&state=s1&code=y", "s1").unwrap().code, "y");
+        assert!(parse_redirect("https://a.example/?state=s1&code=x&state=evil", "s1").is_err());
     }
 }

@@ -18,7 +18,7 @@
 //! effects could not be written, its key is forgotten ([`Gate::forget`]) so the sender's
 //! re-send is not mistaken for a repeat.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +27,7 @@ use crate::engine::Input;
 use crate::model::{CallId, Timestamp};
 use crate::settings::Settings;
 use crate::softphone::{self, DecodeContext, KnownCalls, Reply, SoftphoneEvent};
+use crate::vecmap::VecMap;
 
 /// Repeats of the same softphone fact inside this window are dropped before the engine
 /// (RingCentral's widget de-dupes over the same 30 seconds).
@@ -80,9 +81,9 @@ pub struct SoftphoneStats {
     pub accepted: u64,
     pub ignored: u64,
     /// Ignored messages by reason (`unknown_call`, `nothing_to_log`, ...).
-    pub ignored_by: BTreeMap<String, u64>,
+    pub ignored_by: VecMap<String, u64>,
     pub repeated: u64,
-    pub rejected: BTreeMap<String, u64>,
+    pub rejected: VecMap<String, u64>,
     pub last_rejections: VecDeque<Rejection>,
 }
 
@@ -96,7 +97,7 @@ pub struct Rejection {
 #[derive(Debug, Default)]
 pub struct Gate {
     /// Keys of recently accepted facts and when they were seen.
-    recent: BTreeMap<String, Timestamp>,
+    recent: VecMap<String, Timestamp>,
     pub stats: SoftphoneStats,
 }
 
@@ -124,7 +125,7 @@ impl Gate {
             }
         }
         if let SoftphoneEvent::Ignored { reason, .. } = &event {
-            *self.stats.ignored_by.entry(reason.as_str().to_owned()).or_default() += 1;
+            *self.stats.ignored_by.or_default(reason.as_str().to_owned()) += 1;
         }
         let verdict = match softphone::to_input(event) {
             None => {
@@ -147,7 +148,7 @@ impl Gate {
     fn reject(&mut self, reason: &'static str, origin: &str, detail: String, now: Timestamp) -> Verdict {
         // A refused number is masked like everywhere else (the decoder quotes what it refused).
         let detail = crate::engine::hygiene::scrub(&detail);
-        *self.stats.rejected.entry(reason.to_owned()).or_default() += 1;
+        *self.stats.rejected.or_default(reason.to_owned()) += 1;
         // The origin is the page's, not secret; cap it anyway, it is untrusted text.
         let origin: String = origin.chars().take(100).collect();
         self.stats.last_rejections.push_back(Rejection { at: now.0, kind: reason.to_owned(), detail: format!("{origin}: {detail}") });

@@ -39,7 +39,7 @@ pub mod credentials;
 pub mod gate;
 pub mod grants;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -55,6 +55,7 @@ use crate::policy;
 use crate::settings::{AuthKind, FieldPath, Settings, SettingsError};
 use crate::store::{Batch, Durability, Record, RestoreQuery, Snapshot, StoreName, Write};
 use crate::softphone::Reply as FrameReply;
+use crate::vecmap::VecMap;
 use crate::view;
 use crate::zone::{UnknownZone, ZoneSource, Zones};
 
@@ -156,7 +157,7 @@ pub struct Outcome {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Diagnostics {
     pub problems: VecDeque<ProblemEntry>,
-    pub problem_counts: BTreeMap<String, u64>,
+    pub problem_counts: VecMap<String, u64>,
     pub restores: u64,
     pub persist_failures: u64,
     pub softphone: gate::SoftphoneStats,
@@ -430,7 +431,7 @@ impl Driver {
     /// Records a problem the shell met (a restore that failed, a policy it could not read).
     pub fn record_problem(&mut self, kind: &str, detail: &str, now: Timestamp) {
         let d = &mut self.diagnostics;
-        *d.problem_counts.entry(kind.to_owned()).or_default() += 1;
+        *d.problem_counts.or_default(kind.to_owned()) += 1;
         d.problems.push_back(ProblemEntry { at: now.0, kind: kind.to_owned(), detail: detail.to_owned() });
         while d.problems.len() > MAX_PROBLEMS {
             d.problems.pop_front();
@@ -842,7 +843,7 @@ impl Driver {
                     }
                     crm::Who::Done(Err(e)) => conv.finish(Err(CrmError::Transient { message: e.to_string() })),
                     crm::Who::Done(Ok(user)) => {
-                        let email = if conn.oauth { String::new() } else { self.settings().rep_email.trim().to_lowercase() };
+                        let email = if conn.oauth { String::new() } else { email_key(&self.settings().rep_email) };
                         let note = match (&user, conn.oauth || conn.kind != CrmKind::HubSpot, email.is_empty()) {
                             (Some(_), ..) => String::new(),
                             (None, false, true) => "this token is shared: set your email in Settings so what is logged is owned by you".to_owned(),
@@ -879,7 +880,7 @@ impl Driver {
     /// Who `id` is connected as, when known and still right: a shared token's user was looked
     /// up by the rep's email, so another email looks again.
     fn identity(&self, id: &IntegrationId) -> Option<Identity> {
-        let email = self.settings().rep_email.trim().to_lowercase();
+        let email = email_key(&self.settings().rep_email);
         self.credentials.get(id)?.identity().filter(|i| i.by_email.is_empty() || i.by_email == email)
     }
 
@@ -1260,6 +1261,13 @@ fn regions_json() -> Option<Box<RawValue>> {
     }
     json.push('}');
     RawValue::from_string(json).ok()
+}
+
+/// The rep's email as kept beside a shared token's identity, to notice when it changes:
+/// trimmed and folded with [`crate::model::fold`], not `to_lowercase` (whose Unicode tables
+/// are about 12 KB of the module); the same for every ASCII address.
+fn email_key(email: &str) -> String {
+    crate::model::fold(email.trim())
 }
 
 /// Whether `op` creates a record, which must carry the rep as its owner.
