@@ -264,6 +264,19 @@ impl Inner {
         }
         self.pumping.set(false);
         self.update_badge();
+        self.forward();
+    }
+
+    /// Server mode: sends the outbox's next batch when one may go; the reply goes back to the
+    /// driver, whose effects (deletes, or the retry's alarm) the pump then runs.
+    fn forward(self: &Rc<Self>) {
+        let Some(sent) = self.driver.borrow_mut().next_forward(now()) else { return };
+        let this = self.clone();
+        spawn_local(async move {
+            let reply = fetch(&sent.request).await;
+            this.driver.borrow_mut().forwarded(&sent, &reply, now());
+            this.kick();
+        });
     }
 
     /// Resolves the waiters whose effects have all been executed (true) or were dropped (false).
