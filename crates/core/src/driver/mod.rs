@@ -361,18 +361,7 @@ impl Driver {
         }
         // Server mode: the engine here logs only the integrations the server does not own, and
         // what the server must hear is queued for it first (on disk before anyone is answered).
-        let input = match input {
-            Input::Restored { snapshot, settings, zones, boot_id } => Input::Restored { snapshot, settings: settings.local(), zones, boot_id },
-            Input::SettingsChanged(s) => Input::SettingsChanged(s.local()),
-            other => {
-                if self.restored && self.config.effective.server.is_some() {
-                    if let Some(write) = self.outbox.push(&other, Ticket(self.queued + 1), now) {
-                        self.push(Effect::Persist(Batch { writes: vec![write], durability: Durability::Strict }));
-                    }
-                }
-                other
-            }
-        };
+        let input = self.server_mode(input, now);
         self.engine.handle(input, now);
         let mut notices = Vec::new();
         while let Some(mut e) = self.engine.poll_effect() {
@@ -393,6 +382,24 @@ impl Driver {
             self.push(e);
         }
         notices
+    }
+
+    /// Server mode: the settings without the integrations the server owns; an input the server
+    /// must hear queued for it (one call site, kept out of line: `handle` is inlined widely).
+    #[inline(never)]
+    fn server_mode(&mut self, input: Input, now: Timestamp) -> Input {
+        match input {
+            Input::Restored { snapshot, settings, zones, boot_id } => Input::Restored { snapshot, settings: settings.local(), zones, boot_id },
+            Input::SettingsChanged(s) => Input::SettingsChanged(s.local()),
+            other => {
+                if self.restored && self.config.effective.server.is_some() {
+                    if let Some(write) = self.outbox.push(&other, Ticket(self.queued + 1), now) {
+                        self.push(Effect::Persist(Batch { writes: vec![write], durability: Durability::Strict }));
+                    }
+                }
+                other
+            }
+        }
     }
 
     /// The earlier of `t` and the outbox's retry.
@@ -432,7 +439,7 @@ impl Driver {
     }
 
     /// The entries waiting for the server, oldest first (tests, diagnostics).
-    pub fn outbox(&self) -> impl Iterator<Item = &outbox::Forwarded> {
+    pub fn outbox(&self) -> impl Iterator<Item = &str> {
         self.outbox.entries()
     }
 

@@ -136,10 +136,11 @@ pub struct Status {
     pub retry_at: Option<i64>,
 }
 
-/// The entries not yet accepted, in order, each with the ticket after which it is on disk.
+/// The entries not yet accepted, in order, each with the ticket after which it is on disk and
+/// its JSON text (kept as text: the extension never reads an entry back, it only sends it).
 #[derive(Debug, Default)]
 pub struct Outbox {
-    entries: VecDeque<(String, Ticket, Forwarded)>,
+    entries: VecDeque<(String, Ticket, String)>,
     next: u64,
     boot: u64,
     in_flight: bool,
@@ -152,8 +153,7 @@ impl Outbox {
     /// The entries `meta` holds (a restore); anything in flight is forgotten (its answer is
     /// ignored: the entries are sent again, and the server drops the repeats).
     pub fn restore(&mut self, meta: &[Record], boot: u64, now: Timestamp) {
-        let mut entries: Vec<(String, Forwarded)> =
-            meta.iter().filter(|r| r.key.starts_with(PREFIX)).filter_map(|r| Some((r.key.clone(), r.decode::<Forwarded>()?))).collect();
+        let mut entries: Vec<(String, String)> = meta.iter().filter(|r| r.key.starts_with(PREFIX)).map(|r| (r.key.clone(), r.value.clone())).collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let last = entries.last().and_then(|(k, _)| k[PREFIX.len()..].parse::<u64>().ok());
         // Keys keep growing across starts: after the last one kept, else from the clock.
@@ -173,7 +173,7 @@ impl Outbox {
         self.next += 1;
         let key = format!("{PREFIX}{seq:020}");
         let record = Record::encode(key.clone(), true, now.0, &entry);
-        self.entries.push_back((key, ticket, entry));
+        self.entries.push_back((key, ticket, record.value.clone()));
         Some(Write::Put { store: crate::store::StoreName::Meta, record })
     }
 
@@ -182,11 +182,13 @@ impl Outbox {
         if self.in_flight || self.retry_at.is_some_and(|r| r > now) {
             return None;
         }
-        let ready: Vec<&(String, Ticket, Forwarded)> = self.entries.iter().take(BATCH).take_while(|(_, t, _)| written(*t)).collect();
+        let ready: Vec<&(String, Ticket, String)> = self.entries.iter().take(BATCH).take_while(|(_, t, _)| written(*t)).collect();
         if ready.is_empty() {
             return None;
         }
-        let body = serde_json::to_string(&Batch { entries: ready.iter().map(|(_, _, f)| f.clone()).collect() }).ok()?;
+        // A [`Batch`], written by hand from the entries' texts.
+        let texts: Vec<&str> = ready.iter().map(|(_, _, t)| t.as_str()).collect();
+        let body = format!("{{\"entries\":[{}]}}", texts.join(","));
         let keys = ready.iter().map(|(k, _, _)| k.clone()).collect();
         let url = format!("{}/rep/{}/{}/events", link.url.trim_end_matches('/'), link.account, link.rep);
         let headers = vec![("authorization".into(), format!("Bearer {}", link.token)), ("content-type".into(), "application/json".into())];
@@ -232,7 +234,8 @@ impl Outbox {
         }
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = &Forwarded> {
-        self.entries.iter().map(|(_, _, f)| f)
+    /// The entries' JSON texts, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(_, _, t)| t.as_str())
     }
 }
