@@ -446,6 +446,20 @@ impl Inner {
                 Ok(user) => self.replace_settings(user).await,
             },
             Intent::ExportSettings => Answer::with(self.driver.borrow().user_settings()),
+            Intent::ServerHistory => {
+                let request = self.driver.borrow().server_history_request();
+                match request {
+                    None => Answer::err("no Calltrail server is set up"),
+                    Some(r) => match fetch(&r).await {
+                        Reply::Response(resp) if resp.status == 200 => match serde_json::from_str::<serde_json::Value>(&resp.body) {
+                            Ok(mut v) => Answer::with(&v["data"].take()),
+                            Err(e) => Answer::err(format!("the server's answer could not be read: {e}")),
+                        },
+                        Reply::Response(resp) => Answer::err(format!("the server answered {}", resp.status)),
+                        _ => Answer::err("the Calltrail server cannot be reached"),
+                    },
+                }
+            }
             Intent::SetCredentials { integration, token, client_secret } => {
                 let id = IntegrationId::new(integration);
                 let answer = match client_secret {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { startWorld, eventually } from '../../www/world/world.mjs';
 import { answerCall, hangUp, callView, NO_QUIET_HOURS } from '../../www/world/calls.mjs';
 import { panelOn } from '../../www/world/panel.mjs';
+import { EXTENSION_ID } from '../../www/world/browser.mjs';
 import { startReady, serverBinary, freshDatabase, call, ADMIN } from './lib/server.mjs';
 
 const ADA = '+12125550101';
@@ -137,8 +138,16 @@ test('a call the webhook also brings: one record per CRM, with the panel\'s note
   const records = await loggedOnce(id);
   for (const vendor of ['hubspot', 'pipedrive']) assert.ok(JSON.stringify(records[vendor][0]).includes(notes), `${vendor} record carries the notes`);
   await onlyTheServerSentRequests();
-  // The extension's own history has the call, logged nowhere by it.
+  // The extension's own ledger has the call, logged nowhere by it; its history page shows the
+  // server's status in each CRM.
   assert.deepEqual((await callView(world, id)).slots, []);
+  const page = await world.browser.context.newPage();
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/history.html`);
+  const row = page.locator(`tr[data-call="${id}"]`);
+  await row.locator('[data-integration="server:hs"]').getByText('Logged').waitFor();
+  await row.locator('[data-integration="server:pd"]').getByText('Logged').waitFor();
+  await page.getByRole('columnheader', { name: 'hs (server)' }).waitFor();
+  await page.close();
 });
 
 test('the server stopped during a call: the notes wait in the outbox and reach the CRM once it is back', async () => {
@@ -150,12 +159,19 @@ test('the server stopped during a call: the notes wait in the outbox and reach t
   await new Promise((r) => (srv.child.exitCode !== null ? r() : srv.child.once('exit', r)));
   await writeNotes(id, notes);
   await hangUp(world);
+  // The hang-up reached the worker (the bridge relays it) before "sync now" is pressed.
+  await eventually(async () => (await callView(world, id)).call.ended_at != null, { what: 'the hang-up in the extension' });
   assert.equal((await world.send({ type: 'sync-now' })).ok, true);
   const waiting = await eventually(async () => {
     const o = await outbox();
     return o.queued >= 4 && o.error ? o : null;
   }, { what: 'the notes, the hang-up and the sync queued for the server' });
   assert.match(waiting.error, /cannot be reached/);
+  const page = await world.browser.context.newPage();
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/history.html`);
+  await page.getByText(/Queued for the Calltrail server \(\d+\)/).waitFor();
+  await page.getByText('The Calltrail server’s statuses could not be loaded').waitFor();
+  await page.close();
   assert.equal((await crmLogs(id)).count, 0, 'nothing logged while the server is down');
 
   srv = await startServer(`127.0.0.1:${port}`);

@@ -433,6 +433,13 @@ impl Driver {
         }
     }
 
+    /// Server mode: the request for the server's history of the rep's calls (the last day).
+    pub fn server_history_request(&self) -> Option<crm::HttpRequest> {
+        let link = self.config.effective.server.as_ref()?;
+        let url = format!("{}/rep/{}/{}/history", link.url.trim_end_matches('/'), link.account, link.rep);
+        Some(crm::HttpRequest { method: crm::Method::Get, url, headers: vec![("authorization".into(), format!("Bearer {}", link.token))], body: None })
+    }
+
     /// What waits for the server, when the settings name one.
     pub fn outbox_status(&self) -> Option<outbox::Status> {
         self.config.effective.server.as_ref().map(|_| self.outbox.status())
