@@ -180,3 +180,11 @@ fn a_server_link_is_validated() {
     s.server = Some(ServerLink { url: "http://127.0.0.1:8080".into(), ..link(&[]) });
     assert!(s.validate().is_ok());
 }
+
+#[test]
+fn an_admin_policy_may_name_the_server_and_locks_it() {
+    let policy = serde_json::json!({ "server": { "url": "https://calltrail.example.com", "account": "acme", "rep": "alice", "token": "ctr_0123456789abcdef_secret" } });
+    let e = calltrail_core::policy::apply(&Settings::default(), &policy).unwrap();
+    assert_eq!(e.settings.server, Some(link(&[])));
+    assert!(e.locked.iter().any(|l| l == "server"), "{:?}", e.locked);
+}

@@ -74,21 +74,21 @@ impl Forwarded {
     /// The entry for `input`, when it is one the server hears; `None` for the rest (CRM
     /// replies, settings, picks and manual logs of local integrations...).
     pub fn of(input: &Input, id: String, now: Timestamp) -> Option<Forwarded> {
-        let mut f = Forwarded { id, at: now.0, what: What::Sync, call: None, call_id: None, notes: None, manual: false };
-        match input {
-            Input::CallRinging(c) => (f.what, f.call) = (What::CallRinging, Some(c.clone())),
-            Input::CallStarted(c) => (f.what, f.call) = (What::CallStarted, Some(c.clone())),
-            Input::CallUpdated(c) => (f.what, f.call) = (What::CallUpdated, Some(c.clone())),
-            Input::CallEnded(c) => (f.what, f.call) = (What::CallEnded, Some(c.clone())),
-            Input::CallDetails { call, manual } => (f.what, f.call, f.manual) = (What::CallDetails, Some(call.clone()), *manual),
-            Input::NotesOpened { call } => (f.what, f.call_id) = (What::NotesOpened, Some(call.clone())),
-            Input::NotesSaved { call, notes } => (f.what, f.call_id, f.notes) = (What::NotesSaved, Some(call.clone()), Some(notes.clone())),
-            Input::NotesCancelled { call } => (f.what, f.call_id) = (What::NotesCancelled, Some(call.clone())),
-            Input::LogNowRequested { call } => (f.what, f.call_id) = (What::LogNow, Some(call.clone())),
-            Input::DigestRequested => f.what = What::Sync,
+        // (what, the call, the call's id, notes, manual): one clone site each.
+        let (what, call, id_only, notes, manual) = match input {
+            Input::CallRinging(c) => (What::CallRinging, Some(c), None, None, false),
+            Input::CallStarted(c) => (What::CallStarted, Some(c), None, None, false),
+            Input::CallUpdated(c) => (What::CallUpdated, Some(c), None, None, false),
+            Input::CallEnded(c) => (What::CallEnded, Some(c), None, None, false),
+            Input::CallDetails { call, manual } => (What::CallDetails, Some(call), None, None, *manual),
+            Input::NotesOpened { call } => (What::NotesOpened, None, Some(call), None, false),
+            Input::NotesSaved { call, notes } => (What::NotesSaved, None, Some(call), Some(notes), false),
+            Input::NotesCancelled { call } => (What::NotesCancelled, None, Some(call), None, false),
+            Input::LogNowRequested { call } => (What::LogNow, None, Some(call), None, false),
+            Input::DigestRequested => (What::Sync, None, None, None, false),
             _ => return None,
-        }
-        Some(f)
+        };
+        Some(Forwarded { id, at: now.0, what, call: call.cloned(), call_id: id_only.cloned(), notes: notes.cloned(), manual })
     }
 
     /// The input the server's engine hears; `None` when a field the kind needs is missing.
