@@ -445,7 +445,7 @@ impl Inner {
                 Err(e) => Answer::refused(&e),
                 Ok(user) => self.replace_settings(user).await,
             },
-            Intent::ExportSettings => Answer::with(self.driver.borrow().user_settings()),
+            Intent::ExportSettings => Answer::with(&self.driver.borrow().exported_settings()),
             Intent::ServerHistory => {
                 let request = self.driver.borrow().server_history_request();
                 match request {

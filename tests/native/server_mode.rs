@@ -168,6 +168,15 @@ fn while_the_server_is_unreachable_entries_wait_and_go_again_in_order_with_the_s
 }
 
 #[test]
+fn an_export_never_carries_the_rep_token() {
+    let mut store = MemStore::default();
+    let d = driver(&mut store, &[], 1, NOW);
+    let exported = serde_json::to_string(&d.exported_settings()).unwrap();
+    assert!(!exported.contains("ctr_0123456789abcdef_secret"), "{exported}");
+    assert!(exported.contains("calltrail.example.com"), "the rest of the link is kept");
+}
+
+#[test]
 fn a_server_link_is_validated() {
     let mut s = Settings { server: Some(link(&[])), ..Settings::default() };
     assert!(s.validate().is_ok());

@@ -754,9 +754,20 @@ impl Driver {
         })
     }
 
-    /// The rep's own document, for export (never a secret: credentials are not part of it).
+    /// The rep's own document as it is stored.
     pub fn user_settings(&self) -> &Settings {
         &self.config.user
+    }
+
+    /// The rep's own document for export, never with a secret: credentials are not part of it,
+    /// and server mode's rep token is left out (`""`, which an import refuses until the rep
+    /// puts their token back).
+    pub fn exported_settings(&self) -> Settings {
+        let mut s = self.config.user.clone();
+        if let Some(link) = s.server.as_mut() {
+            link.token = String::new();
+        }
+        s
     }
 
     fn lay_policy(&mut self, policy: Value, now: Timestamp) -> Result<(), String> {
