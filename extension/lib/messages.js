@@ -14,6 +14,7 @@ const PAGE_ONLY_TYPES = new Set([
   'audit',
   'audit-csv',
   'sync-now',
+  'server-history',
   'settings',
   'import-settings',
   'save-settings',

@@ -28,7 +28,8 @@ async function load() {
   try {
     const data = await ask('history', { limit, unlogged_only: unloggedOnly(), query: query.value.trim() });
     if (seq !== loadSeq) return; // a newer search is on its way
-    rows = data;
+    rows = await withServer(data);
+    if (seq !== loadSeq) return;
     loadedOnce = true;
     rerender(list, render);
   } catch (e) {
@@ -38,6 +39,39 @@ async function load() {
   }
   showDigest();
   showStorage();
+}
+
+/**
+ * Server mode: the server's status of each call in each CRM it logs to, beside the
+ * extension's own (the server owns those integrations; this browser logs nothing for them),
+ * and what still waits to be sent to it.
+ */
+async function withServer(data) {
+  const st = header.state() || await ask('state').catch(() => null);
+  const box = st?.server;
+  const el = $('#server-state');
+  if (!box) { fill(el, null); return data; }
+  const queued = box.queued
+    ? banner('warning', `Queued for the Calltrail server (${box.queued})`, box.error ? `${box.error}. Sent again automatically.` : 'Being sent.')
+    : null;
+  fill(el, queued);
+  let server;
+  try {
+    server = await ask('server-history');
+  } catch (e) {
+    fill(el, queued, banner('warning', 'The Calltrail server’s statuses could not be loaded', e.message));
+    return data;
+  }
+  const byCall = new Map((server?.calls || []).map((c) => [c.call, c]));
+  return data.map((r) => {
+    const s = byCall.get(r.call.id);
+    if (!s) return r;
+    const slots = s.slots.map((x) => ({
+      integration: `server:${x.integration}`, label: `${x.label} (server)`, word: x.word, tone: x.tone, status: x.category,
+      detail: x.detail, contacts: x.contacts.map((name) => ({ name })), can_log_manually: false,
+    }));
+    return { ...r, slots: [...r.slots, ...slots] };
+  });
 }
 
 /** The worker's own state that stops logging: the browser refusing writes for lack of space. */

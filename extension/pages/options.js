@@ -540,7 +540,9 @@ form.addEventListener('submit', async (e) => {
     for (const id of removed) await send('clear-credentials', { integration: id });
     // Every CRM the worker cannot reach yet, asked for in this click (Chrome shows one prompt).
     const have = new Set((state?.integrations || []).filter((i) => i.access.granted).flatMap((i) => i.access.patterns));
-    const need = [...new Set((r.data?.wanted?.integrations || []).flatMap((w) => w.patterns))].filter((p) => !have.has(p));
+    // Server mode: the Calltrail server's host too (the outbox's requests go there).
+    const serverHost = r.data?.wanted?.server ? [r.data.wanted.server] : [];
+    const need = [...new Set([...(r.data?.wanted?.integrations || []).flatMap((w) => w.patterns), ...serverHost])].filter((p) => !have.has(p));
     if (need.length) await requestAccess(need);
     await load({ keepMessages: true });
     const kept = r.data?.kept_by_policy || [];

@@ -264,6 +264,19 @@ impl Inner {
         }
         self.pumping.set(false);
         self.update_badge();
+        self.forward();
+    }
+
+    /// Server mode: sends the outbox's next batch when one may go; the reply goes back to the
+    /// driver, whose effects (deletes, or the retry's alarm) the pump then runs.
+    fn forward(self: &Rc<Self>) {
+        let Some(sent) = self.driver.borrow_mut().next_forward(now()) else { return };
+        let this = self.clone();
+        spawn_local(async move {
+            let reply = fetch(&sent.request).await;
+            this.driver.borrow_mut().forwarded(&sent, &reply, now());
+            this.kick();
+        });
     }
 
     /// Resolves the waiters whose effects have all been executed (true) or were dropped (false).
@@ -432,7 +445,21 @@ impl Inner {
                 Err(e) => Answer::refused(&e),
                 Ok(user) => self.replace_settings(user).await,
             },
-            Intent::ExportSettings => Answer::with(self.driver.borrow().user_settings()),
+            Intent::ExportSettings => Answer::with(&self.driver.borrow().exported_settings()),
+            Intent::ServerHistory => {
+                let request = self.driver.borrow().server_history_request();
+                match request {
+                    None => Answer::err("no Calltrail server is set up"),
+                    Some(r) => match fetch(&r).await {
+                        Reply::Response(resp) if resp.status == 200 => match serde_json::from_str::<serde_json::Value>(&resp.body) {
+                            Ok(mut v) => Answer::with(&v["data"].take()),
+                            Err(e) => Answer::err(format!("the server's answer could not be read: {e}")),
+                        },
+                        Reply::Response(resp) => Answer::err(format!("the server answered {}", resp.status)),
+                        _ => Answer::err("the Calltrail server cannot be reached"),
+                    },
+                }
+            }
             Intent::SetCredentials { integration, token, client_secret } => {
                 let id = IntegrationId::new(integration);
                 let answer = match client_secret {

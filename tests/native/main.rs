@@ -11,6 +11,7 @@ mod phone_table;
 mod resilience;
 mod robust;
 mod scenarios;
+mod server_mode;
 mod shared_calls;
 mod simulator;
 mod softphone;

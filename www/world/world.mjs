@@ -133,6 +133,7 @@ export async function startWorld({ integrations, settings = {}, headless = true,
         const origins = [
           ...(grant === 'apis' ? [] : wanted.pages),
           ...(grant === 'pages' ? [] : wanted.integrations.flatMap((i) => i.patterns)),
+          ...(grant === 'pages' || !wanted.server ? [] : [wanted.server]),
         ];
         if (origins.length) await world.grant([...new Set(origins)]);
       }

@@ -50,6 +50,9 @@ pub enum Intent {
     },
     /// "Sync now": run the digest at once and answer when it is done, with what it logged.
     SyncNow,
+    /// Server mode: the server's history of the rep's calls, with their status in each CRM
+    /// the server logs to (`GET /rep/{account}/{rep}/history`, answered as the server gives it).
+    ServerHistory,
     /// The settings in force, the rep's own, and the fields the admin policy locks.
     Settings,
     /// Replace the rep's settings with a whole document (validated; applied whole or not at all).

@@ -45,6 +45,38 @@ pub struct Settings {
     /// Logged calls, their slots and audit entries older than this many days are pruned;
     /// nothing open (waiting, failed, needing a person) ever is.
     pub retention_days: u32,
+    /// Server mode: a Calltrail server that owns the ledger of some (or all) integrations. The
+    /// extension logs nothing itself for those; it forwards the softphone's events and the
+    /// rep's intents to the server (`crate::driver::outbox`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerLink>,
+}
+
+/// A Calltrail server the rep's extension talks to, with the rep's own token (issued by the
+/// server's admin API for this rep; never the admin's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerLink {
+    /// The server's base URL, like `https://calltrail.example.com`.
+    pub url: String,
+    pub account: String,
+    pub rep: String,
+    pub token: String,
+    /// The local integrations the server owns; empty: every one (the server holds its own
+    /// integrations and credentials, so a rep in server mode usually has none locally).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integrations: Vec<IntegrationId>,
+}
+
+impl ServerLink {
+    pub fn owns(&self, id: &IntegrationId) -> bool {
+        self.integrations.is_empty() || self.integrations.contains(id)
+    }
+
+    /// The match pattern the worker needs host access to (`https://host/*`).
+    pub fn pattern(&self) -> Option<String> {
+        crate::web::Origin::of(&self.url).filter(crate::web::Origin::is_secure).map(|o| o.pattern())
+    }
 }
 
 impl Default for Settings {
@@ -62,7 +94,19 @@ impl Default for Settings {
             repeat_caller_window_mins: 15,
             rep_email: String::new(),
             retention_days: 180,
+            server: None,
         }
+    }
+}
+
+impl Settings {
+    /// What the local engine logs: without the integrations a server owns.
+    pub fn local(&self) -> Settings {
+        let mut s = self.clone();
+        if let Some(link) = &self.server {
+            s.integrations.retain(|i| !link.owns(&i.id));
+        }
+        s
     }
 }
 
@@ -530,6 +574,21 @@ impl Settings {
         }
         if self.repeat_caller_window_mins > 24 * 60 {
             return bad(FieldPath::keys(&["repeat_caller_window_mins"]), "must be at most 1440 (0 searches every time)");
+        }
+        if let Some(link) = &self.server {
+            let at = |k: &str| FieldPath::keys(&["server", k]);
+            let url_ok = (link.url.starts_with("https://") || link.url.starts_with("http://")) && link.pattern().is_some() && !link.url.contains(['?', '#']);
+            if !url_ok {
+                return bad(at("url"), "must be the server's https:// address, like https://calltrail.example.com");
+            }
+            for (k, v) in [("account", &link.account), ("rep", &link.rep)] {
+                if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    return bad(at(k), "must be 1 to 64 letters, digits, - or _");
+                }
+            }
+            if link.token.len() < 16 || link.token.len() > 512 || link.token.contains(char::is_whitespace) {
+                return bad(at("token"), "must be the rep token the server's admin issued (ctr_...)");
+            }
         }
         for (i, o) in self.softphone_origins.iter().enumerate() {
             let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/') && !o.contains('*');

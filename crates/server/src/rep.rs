@@ -6,6 +6,11 @@
 //! - `POST /rep/{account}/{rep}/resolutions`: `{"resolutions": [[slot, resolution], ...]}`,
 //!   the unresolved queue's choices, queued for the rep's engine exactly as the admin's are.
 //! - `POST /rep/{account}/{rep}/sync`: "sync now".
+//! - `POST /rep/{account}/{rep}/events`: server mode's outbox
+//!   (`calltrail_core::driver::outbox`): `{"entries": [...]}`, the softphone events the rep's
+//!   extension saw and the rep's intents (notes, log now, sync), in order. Each entry is filed
+//!   under its own id, so a batch sent again after a lost answer is stored once; answered
+//!   `{"accepted": n}` once the whole batch is committed.
 //!
 //! Events go through the inbox like every other input, so they are stored before the answer
 //! and the engine that holds the rep's lease applies them in order. A rep can only ever queue
@@ -17,6 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use calltrail_core::driver::outbox;
 use calltrail_core::engine::{Resolution, SlotKey};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -28,7 +34,50 @@ use crate::seal::random_hex;
 use crate::tokens::rep_only;
 
 pub fn routes() -> Router<App> {
-    Router::new().route("/rep/{account}/{rep}/resolutions", post(resolutions)).route("/rep/{account}/{rep}/sync", post(sync))
+    Router::new()
+        .route("/rep/{account}/{rep}/resolutions", post(resolutions))
+        .route("/rep/{account}/{rep}/sync", post(sync))
+        .route("/rep/{account}/{rep}/events", post(events))
+}
+
+/// The most entries one request may carry (the extension sends at most `outbox::BATCH`).
+const MAX_ENTRIES: usize = 500;
+
+async fn events(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = rep_only(&app, &headers, &account, &rep).await {
+        return r;
+    }
+    let batch: outbox::Batch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
+    };
+    if batch.entries.len() > MAX_ENTRIES {
+        return refuse(StatusCode::BAD_REQUEST, "too_many", format!("at most {MAX_ENTRIES} entries"));
+    }
+    let mut stored = Vec::with_capacity(batch.entries.len());
+    for e in &batch.entries {
+        if e.id.is_empty() || e.id.len() > 100 {
+            return refuse(StatusCode::BAD_REQUEST, "bad_id", "an entry id is 1 to 100 characters");
+        }
+        // Refused whole when one entry lacks what its kind needs: the engine reads it so.
+        if e.clone().into_input().is_none() {
+            return refuse(StatusCode::BAD_REQUEST, "bad_entry", format!("entry {} lacks a field its kind needs", e.id));
+        }
+        let body = match serde_json::to_string(e) {
+            Ok(b) => b,
+            Err(e) => return internal(e),
+        };
+        let row = inbox::Row { to: To::Rep(rep.clone()), source: "ext", delivery: e.id.clone(), session: None };
+        stored.push(Event { account: account.clone(), body, rows: vec![row] });
+    }
+    let n = stored.len();
+    if n > 0 {
+        let refs: Vec<&Event> = stored.iter().collect();
+        if let Err(e) = inbox::commit(&app.pool, &refs).await {
+            return internal(e);
+        }
+    }
+    ok(json!({ "accepted": n }))
 }
 
 /// Queues `event` for the rep's engine, as an admin event (the worker reads only those).

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calltrail_core::crm::{CrmError, CrmOutput, HttpRequest, HttpResponse, Method, Reply};
+use calltrail_core::driver::outbox;
 use calltrail_core::driver::{Conversation, Driver, Next, Refreshed, Ticket, SETTINGS_KEY};
 use calltrail_core::engine::{CrmRequest, Effect, EngineOptions, Input, Resolution, SlotKey};
 use calltrail_core::model::Timestamp;
@@ -411,6 +412,17 @@ impl Worker {
                         tracing::debug!("generic event refused: {e}");
                         finished_now.push(id);
                     }
+                },
+                // Server mode: what the rep's extension forwarded (its softphone's events and the
+                // rep's intents), in the order it sent them. The same call's webhook facts
+                // merge with it in the engine (one call id: `rc:<telephony session>`).
+                "ext" => match serde_json::from_value::<outbox::Forwarded>(value).ok().and_then(outbox::Forwarded::into_input) {
+                    Some(input) => {
+                        self.driver.borrow_mut().handle(input, t);
+                        let ticket = self.driver.borrow().ticket();
+                        self.finishing.borrow_mut().push((ticket, vec![id]));
+                    }
+                    None => finished_now.push(id),
                 },
                 "admin" => {
                     match serde_json::from_value::<AdminEvent>(value) {

@@ -92,7 +92,9 @@ export class CallPlayer {
     for (const [k, v] of Object.entries({ ringSeconds, talkSeconds, holdSeconds })) if (!(v >= 0)) throw httpError(`${k} must be ≥ 0`);
     if (spec.startTime !== undefined && Number.isNaN(Date.parse(spec.startTime))) throw httpError('startTime must be an ISO 8601 date-time');
     const dialed = spec.dialedNumber ?? (queue ? queue.phoneNumber : user?.phoneNumber) ?? account.mainNumber;
+    if (spec.telephonySessionId !== undefined && !/^s-[0-9A-Za-z]{1,64}$/.test(String(spec.telephonySessionId))) throw httpError('telephonySessionId is s- and 1-64 letters or digits');
     return {
+      tsid: spec.telephonySessionId,
       account, direction, outcome, external, user, queue, members, answeredBy, transfer, conference, recording,
       ringMs: ringSeconds * 1000, talkMs: talkSeconds * 1000, holdMs: holdSeconds * 1000, dialed,
       paceMs: num(spec.paceMs, this.emu.config.paceMs),
@@ -105,7 +107,8 @@ export class CallPlayer {
 
   /** Build the timeline: [{t (ms from start), party, status, flags}] and the call's end offset. */
   timeline(c) {
-    const tsid = `s-${hex(16)}`;
+    // A script may name the session (a softphone in the browser saw the same call).
+    const tsid = c.tsid ?? `s-${hex(16)}`;
     let partyNo = 0;
     const acc = c.account.id;
     const party = (fields) => ({ accountId: acc, id: `p-${tsid.slice(2)}-${++partyNo}`, ...fields });

@@ -22,6 +22,9 @@ pub struct Wanted {
     pub pages: Vec<String>,
     /// The softphone to run in the side panel, if any.
     pub side_panel: Option<String>,
+    /// Server mode: the server's host, as a match pattern.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -40,6 +43,7 @@ impl Wanted {
                 .collect(),
             pages: settings.page_patterns(),
             side_panel: settings.side_panel_softphone.clone(),
+            server: settings.server.as_ref().and_then(|l| l.pattern()),
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod conversation;
 pub mod credentials;
 pub mod gate;
 pub mod grants;
+pub mod outbox;
 
 use std::collections::VecDeque;
 
@@ -246,6 +247,11 @@ pub struct Driver {
     rewrite: Vec<(IntegrationId, StoredSecret)>,
     /// Which tab's content script reported which call, and when (`meta/tabs`).
     tabs: Vec<(CallId, i64, Timestamp)>,
+    /// Server mode: what waits to be forwarded to the server ([`outbox`]).
+    outbox: outbox::Outbox,
+    /// The engine's own next deadline, as it last said (the alarm is kept at the earlier of it
+    /// and the outbox's retry).
+    engine_wake: Option<Timestamp>,
 }
 
 impl Driver {
@@ -271,6 +277,8 @@ impl Driver {
             dropped: Vec::new(),
             rewrite: Vec::new(),
             tabs: Vec::new(),
+            outbox: outbox::Outbox::default(),
+            engine_wake: None,
         };
         // Secrets stored before they were bound to their hosts belong to the settings they
         // were used with: the rep's own, before any policy is laid over them.
@@ -308,6 +316,8 @@ impl Driver {
             }
         }
         let settings = self.settings().clone();
+        self.outbox.restore(snapshot.records(StoreName::Meta), boot_id, now);
+        self.engine_wake = None;
         self.engine = Engine::new(self.options.clone());
         self.restored = true;
         self.diagnostics.restores += 1;
@@ -350,9 +360,16 @@ impl Driver {
             let (zones, _) = Zones::gather(&*self.zone_source, self.settings(), now);
             self.set_zones(zones, now);
         }
+        // Server mode: the engine here logs only the integrations the server does not own, and
+        // what the server must hear is queued for it first (on disk before anyone is answered).
+        let input = self.server_mode(input, now);
         self.engine.handle(input, now);
         let mut notices = Vec::new();
-        while let Some(e) = self.engine.poll_effect() {
+        while let Some(mut e) = self.engine.poll_effect() {
+            if let Effect::WakeAt(t) = e {
+                self.engine_wake = Some(t);
+                e = Effect::WakeAt(self.wake_at(t, now));
+            }
             if let Effect::Notify(Notice::CallMatches { call, integration, contacts }) = &e {
                 if let Some(entry) = self.engine.call(call) {
                     self.contacts.remember(entry.call.their_number, integration.clone(), contacts.clone(), now);
@@ -366,6 +383,72 @@ impl Driver {
             self.push(e);
         }
         notices
+    }
+
+    /// Server mode: the settings without the integrations the server owns; an input the server
+    /// must hear queued for it (one call site, kept out of line: `handle` is inlined widely).
+    #[inline(never)]
+    fn server_mode(&mut self, input: Input, now: Timestamp) -> Input {
+        match input {
+            Input::Restored { snapshot, settings, zones, boot_id } => Input::Restored { snapshot, settings: settings.local(), zones, boot_id },
+            Input::SettingsChanged(s) => Input::SettingsChanged(s.local()),
+            other => {
+                if self.restored && self.config.effective.server.is_some() {
+                    if let Some(write) = self.outbox.push(&other, Ticket(self.queued + 1), now) {
+                        self.push(Effect::Persist(Batch { writes: vec![write], durability: Durability::Strict }));
+                    }
+                }
+                other
+            }
+        }
+    }
+
+    /// The earlier of `t` and the outbox's retry.
+    fn wake_at(&self, t: Timestamp, now: Timestamp) -> Timestamp {
+        match self.outbox.retry_at() {
+            Some(r) if r > now => r.min(t),
+            _ => t,
+        }
+    }
+
+    /// Server mode: the next request to send to the server, when one may go (none in flight,
+    /// entries on disk, no backoff running). The shell sends it and hands the reply to
+    /// [`Driver::forwarded`]. Ask after every drained effect queue and every alarm.
+    pub fn next_forward(&mut self, now: Timestamp) -> Option<outbox::Send> {
+        let link = self.config.effective.server.as_ref()?;
+        let (executed, dropped) = (self.executed, &self.dropped);
+        let written = |t: Ticket| t.0 <= executed && !dropped.iter().any(|(from, to)| t.0 > *from && t.0 <= *to);
+        self.outbox.next_send(link, written, now)
+    }
+
+    /// The server's reply to a request [`Driver::next_forward`] gave: accepted entries are
+    /// deleted; after a failure they wait, and the alarm is kept at the retry.
+    pub fn forwarded(&mut self, sent: &outbox::Send, reply: &Reply, now: Timestamp) {
+        match self.outbox.answered(sent, reply, now) {
+            Ok(deletes) if !deletes.is_empty() => self.push(Effect::Persist(Batch { writes: deletes, durability: Durability::Relaxed })),
+            Ok(_) => {}
+            Err(at) => {
+                let engine = self.engine_wake.filter(|w| *w > now);
+                self.push(Effect::WakeAt(engine.map_or(at, |w| w.min(at))));
+            }
+        }
+    }
+
+    /// Server mode: the request for the server's history of the rep's calls (the last day).
+    pub fn server_history_request(&self) -> Option<crm::HttpRequest> {
+        let link = self.config.effective.server.as_ref()?;
+        let url = format!("{}/rep/{}/{}/history", link.url.trim_end_matches('/'), link.account, link.rep);
+        Some(crm::HttpRequest { method: crm::Method::Get, url, headers: vec![("authorization".into(), format!("Bearer {}", link.token))], body: None })
+    }
+
+    /// What waits for the server, when the settings name one.
+    pub fn outbox_status(&self) -> Option<outbox::Status> {
+        self.config.effective.server.as_ref().map(|_| self.outbox.status())
+    }
+
+    /// The entries waiting for the server, oldest first (tests, diagnostics).
+    pub fn outbox(&self) -> impl Iterator<Item = &str> {
+        self.outbox.entries()
     }
 
     /// The next effect to execute, in order.
@@ -672,9 +755,20 @@ impl Driver {
         })
     }
 
-    /// The rep's own document, for export (never a secret: credentials are not part of it).
+    /// The rep's own document as it is stored.
     pub fn user_settings(&self) -> &Settings {
         &self.config.user
+    }
+
+    /// The rep's own document for export, never with a secret: credentials are not part of it,
+    /// and server mode's rep token is left out (`""`, which an import refuses until the rep
+    /// puts their token back).
+    pub fn exported_settings(&self) -> Settings {
+        let mut s = self.config.user.clone();
+        if let Some(link) = s.server.as_mut() {
+            link.token = String::new();
+        }
+        s
     }
 
     fn lay_policy(&mut self, policy: Value, now: Timestamp) -> Result<(), String> {
@@ -1175,6 +1269,7 @@ impl Driver {
             checklist: grants::checklist(self.settings(), &connected, &self.grants),
             wanted: self.wanted(),
             storage_full: self.diagnostics.storage_full,
+            server: self.outbox_status(),
         })
     }
 
@@ -1337,6 +1432,9 @@ struct StateView<'a> {
     wanted: grants::Wanted,
     /// Since when writes are refused for lack of space (see [`Diagnostics::storage_full`]).
     storage_full: Option<i64>,
+    /// Server mode: what waits to be forwarded ("queued for server (n)").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<outbox::Status>,
 }
 
 #[derive(Serialize)]

@@ -6,6 +6,7 @@ mod chaos;
 mod inbox;
 mod leases;
 mod refusals;
+mod server_mode;
 mod shared_calls;
 mod store_contract;
 mod tokens;

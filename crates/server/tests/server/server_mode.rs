@@ -1,0 +1,125 @@
+//! Server mode's endpoint: the rep's extension forwards its softphone's events and the rep's
+//! intents (`POST /rep/{account}/{rep}/events`); only that rep's token is taken, a batch sent
+//! again is stored once, and the rep's engine logs the call once in the CRM with the notes.
+
+use calltrail_core::driver::outbox::{Batch, Forwarded, What};
+use calltrail_core::model::{Call, CallId, CallResult, Direction, Timestamp};
+use calltrail_core::phone::{Country, E164};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::{crm_emulator, fresh_db, server, settings, Client, ServerOpts, ADMIN};
+
+fn entry(id: &str, what: What, call: Option<&Call>, notes: Option<&str>, at: i64) -> Forwarded {
+    let id_only = matches!(what, What::NotesOpened | What::NotesSaved | What::NotesCancelled | What::LogNow);
+    Forwarded {
+        id: id.into(),
+        at,
+        what,
+        call: call.filter(|_| !id_only).cloned(),
+        call_id: call.filter(|_| id_only).map(|c| c.id.clone()),
+        notes: notes.map(str::to_owned),
+        manual: false,
+    }
+}
+
+async fn post(c: &Client, url: &str, token: &str, body: &str) -> (u16, Value) {
+    let r = c.http.post(url).bearer_auth(token).header("content-type", "application/json").body(body.to_owned()).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn forwarded_events_are_stored_once_and_the_reps_engine_logs_the_notes_once() {
+    let url = fresh_db("server_mode").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "sm1".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
+    assert_eq!(s, 200);
+    c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [{ "firstName": "Ada", "lastName": "Known", "phone": "+12125550101" }] }))).await;
+    let mut tokens = Vec::new();
+    for (rep, user) in [("alice", "101"), ("bob", "102")] {
+        let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]) }))).await;
+        assert_eq!(s, 200, "{v}");
+        c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
+        let (_, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
+        tokens.push(v["data"]["token"].as_str().unwrap().to_owned());
+    }
+    let (alice, bob) = (tokens[0].clone(), tokens[1].clone());
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let id = CallId::new("rc:s-server-mode-1");
+    let mut call = Call::new(id.clone(), Direction::Inbound, E164::parse("+12125550101", Country::US).unwrap(), None, Timestamp(now - 120_000));
+    call.answered_at = Some(Timestamp(now - 115_000));
+    call.result = CallResult::Answered;
+    let mut ended = call.clone();
+    ended.ended_at = Some(Timestamp(now - 60_000));
+    let notes = "Wants the renewal quote by Friday";
+    let batch = Batch {
+        entries: vec![
+            entry("b1-1", What::CallStarted, Some(&call), None, now - 115_000),
+            entry("b1-2", What::NotesOpened, Some(&call), None, now - 100_000),
+            entry("b1-3", What::NotesSaved, Some(&call), Some(notes), now - 90_000),
+            entry("b1-4", What::CallEnded, Some(&ended), None, now - 60_000),
+        ],
+    };
+    let body = serde_json::to_string(&batch).unwrap();
+    let events = format!("{base}/rep/acme/alice/events");
+    let (s, v) = post(&c, &events, &bob, &body).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("wrong_rep")), "bob cannot speak for alice");
+    let (s, v) = post(&c, &events, ADMIN, &body).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("admin_token_refused")));
+    let (s, v) = post(&c, &events, &alice, r#"{"entries":[{"id":"x","at":1,"what":"notes_saved"}]}"#).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("bad_entry")), "a notes entry without its call is refused");
+    let (s, v) = post(&c, &events, &alice, r#"{"entries":[{"id":"x","at":1,"what":"guess"}]}"#).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("malformed")));
+    let (s, v) = post(&c, &events, &alice, &body).await;
+    assert_eq!((s, v["data"]["accepted"].as_u64()), (200, Some(4)), "{v}");
+    // The answer was lost: the extension sends the same batch again.
+    let (s, _) = post(&c, &events, &alice, &body).await;
+    assert_eq!(s, 200);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE source = 'ext' AND rep_id = 'alice'").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 4, "each entry stored once");
+
+    // Notes opened during the call leave it to the digest; "sync now" from the extension runs it.
+    let sync = Batch { entries: vec![entry("b2-1", What::Sync, None, None, now)] };
+    let (s, _) = post(&c, &events, &alice, &serde_json::to_string(&sync).unwrap()).await;
+    assert_eq!(s, 200);
+    let marker = format!("calltrail:call|{id}|");
+    let logs = crate::support::eventually(30, "the call logged in HubSpot", || {
+        let c = c.clone();
+        let url = format!("{crm_url}/_admin/calls?marker={}", urlencode(&marker));
+        async move {
+            let v = c.json(Method::GET, &url, None).await;
+            (v["count"].as_u64() == Some(1)).then_some(v)
+        }
+    })
+    .await;
+    let record = logs["byVendor"]["hubspot"][0].to_string();
+    assert!(record.contains(notes), "the record carries the notes: {record}");
+    // Sent again, nothing more is logged.
+    let (s, _) = post(&c, &events, &alice, &body).await;
+    assert_eq!(s, 200);
+    let (s, _) = post(&c, &events, &alice, &serde_json::to_string(&sync).unwrap()).await;
+    assert_eq!(s, 200);
+    let sync2 = Batch { entries: vec![entry("b3-1", What::Sync, None, None, now)] };
+    let (s, _) = post(&c, &events, &alice, &serde_json::to_string(&sync2).unwrap()).await;
+    assert_eq!(s, 200);
+    crate::support::eventually(30, "the second sync done", || {
+        let pool = pool.clone();
+        async move {
+            let open: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE source = 'ext' AND NOT done").fetch_one(&pool).await.unwrap();
+            (open == 0).then_some(())
+        }
+    })
+    .await;
+    let v = c.json(Method::GET, &format!("{crm_url}/_admin/calls?marker={}", urlencode(&marker)), None).await;
+    assert_eq!(v["count"].as_u64(), Some(1), "still one record");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}

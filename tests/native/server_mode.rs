@@ -1,0 +1,199 @@
+//! Server mode (issue 16): an integration the settings' server owns is logged by the server,
+//! never by the extension; what the server must hear (softphone events, notes, log now, sync)
+//! goes through the durable outbox, in order, once, whatever the network does.
+
+use calltrail_core::crm::{HttpResponse, Reply};
+use calltrail_core::driver::outbox::{Batch, Forwarded, What};
+use calltrail_core::driver::Driver;
+use calltrail_core::engine::{Effect, EngineOptions, Input};
+use calltrail_core::model::{CallId, CrmKind, Timestamp};
+use calltrail_core::settings::{ServerLink, Settings};
+use calltrail_core::store::{MemStore, StoreName};
+use serde_json::Value;
+
+use crate::support::world::{call, integration};
+
+const NOW: Timestamp = Timestamp(1_781_107_200_000);
+
+fn link(integrations: &[&str]) -> ServerLink {
+    ServerLink {
+        url: "https://calltrail.example.com".into(),
+        account: "acme".into(),
+        rep: "alice".into(),
+        token: "ctr_0123456789abcdef_secret".into(),
+        integrations: integrations.iter().map(|i| calltrail_core::model::IntegrationId::new(*i)).collect(),
+    }
+}
+
+/// A driver with HubSpot and Pipedrive, the server owning `owned` of them, restored from `store`.
+fn driver(store: &mut MemStore, owned: &[&str], boot: u64, now: Timestamp) -> Driver {
+    let settings = Settings {
+        integrations: vec![integration("hs", CrmKind::HubSpot), integration("pd", CrmKind::Pipedrive)],
+        server: Some(link(owned)),
+        ..Settings::default()
+    };
+    let secrets = [
+        calltrail_core::store::Record::encode("hs", false, NOW.0, &calltrail_core::driver::StoredSecret::api_token("t")),
+        calltrail_core::store::Record::encode("pd", false, NOW.0, &calltrail_core::driver::StoredSecret::api_token("t")),
+    ];
+    let mut d = Driver::new(settings, Value::Null, &secrets, EngineOptions::default(), Box::new(calltrail_core::zone::FixedZones::standard()), now);
+    let snapshot = store.restore(&d.restore_query(now));
+    d.restore(snapshot, boot, now);
+    d
+}
+
+/// Runs the queued effects as the shell does; returns the integrations CRM requests went to.
+fn run(d: &mut Driver, store: &mut MemStore) -> Vec<String> {
+    let mut crm = Vec::new();
+    while let Some(e) = d.poll_effect() {
+        match &e {
+            Effect::Persist(b) => store.apply(b),
+            Effect::Crm(r) => crm.push(r.integration.to_string()),
+            _ => {}
+        }
+        d.executed();
+    }
+    crm
+}
+
+fn ok() -> Reply {
+    Reply::Response(HttpResponse { status: 200, headers: vec![], body: r#"{"accepted":1}"#.into() })
+}
+
+fn sent_entries(body: &Option<String>) -> Vec<Forwarded> {
+    serde_json::from_str::<Batch>(body.as_deref().unwrap_or("")).unwrap().entries
+}
+
+#[test]
+fn an_integration_the_server_owns_gets_no_crm_request_from_the_extension() {
+    let mut store = MemStore::default();
+    let mut d = driver(&mut store, &["hs"], 1, NOW);
+    run(&mut d, &mut store);
+    let c = call("rc:s-1", "+12125550101", NOW, NOW.plus_ms(60_000));
+    d.handle(Input::CallRinging(c.clone()), NOW);
+    d.handle(Input::CallEnded(c), NOW.plus_ms(60_000));
+    let crm = run(&mut d, &mut store);
+    assert!(!crm.is_empty(), "Pipedrive, not owned by the server, still works locally");
+    assert!(crm.iter().all(|i| i == "pd"), "no request for HubSpot, the server's: {crm:?}");
+    let id = CallId::new("rc:s-1");
+    let v = d.engine().slots().filter(|s| s.call_id() == Some(&id)).map(|s| s.integration.to_string()).collect::<Vec<_>>();
+    assert_eq!(v, vec!["pd".to_owned()], "the local ledger holds only Pipedrive's slot");
+    let whats: Vec<What> = d.outbox().map(|t| serde_json::from_str::<Forwarded>(t).unwrap().what).collect();
+    assert_eq!(whats, vec![What::CallRinging, What::CallEnded]);
+}
+
+#[test]
+fn the_whole_profile_in_server_mode_logs_nothing_locally_and_forwards_in_order() {
+    let mut store = MemStore::default();
+    let mut d = driver(&mut store, &[], 1, NOW);
+    run(&mut d, &mut store);
+    let c = call("rc:s-2", "+12125550101", NOW, NOW.plus_ms(60_000));
+    let id = c.id.clone();
+    d.handle(Input::CallStarted(c.clone()), NOW);
+    // Not sent before it is on disk: the shell has not run the write yet.
+    assert!(d.next_forward(NOW).is_none(), "nothing goes out before the entry is written");
+    d.handle(Input::NotesOpened { call: id.clone() }, NOW);
+    d.handle(Input::NotesSaved { call: id.clone(), notes: "Renewal by Friday".into() }, NOW);
+    d.handle(Input::CallEnded(c), NOW.plus_ms(60_000));
+    d.handle(Input::DigestRequested, NOW.plus_ms(61_000));
+    assert!(run(&mut d, &mut store).is_empty(), "no CRM request at all");
+    assert_eq!(store.prefix(StoreName::Meta, "outbox/").len(), 5, "every entry on disk");
+    let s = d.next_forward(NOW.plus_ms(61_000)).expect("a batch to send");
+    assert_eq!(s.request.url, "https://calltrail.example.com/rep/acme/alice/events");
+    assert!(s.request.headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer ctr_0123456789abcdef_secret"));
+    let entries = sent_entries(&s.request.body);
+    let whats: Vec<What> = entries.iter().map(|e| e.what).collect();
+    assert_eq!(whats, vec![What::CallStarted, What::NotesOpened, What::NotesSaved, What::CallEnded, What::Sync]);
+    assert_eq!(entries[2].notes.as_deref(), Some("Renewal by Friday"));
+    // The server's engine hears the same inputs.
+    assert!(matches!(entries[2].clone().into_input(), Some(Input::NotesSaved { notes, .. }) if notes == "Renewal by Friday"));
+    assert!(d.next_forward(NOW.plus_ms(61_000)).is_none(), "one request in flight");
+    d.forwarded(&s, &ok(), NOW.plus_ms(62_000));
+    run(&mut d, &mut store);
+    assert_eq!(d.outbox().count(), 0);
+    assert!(store.prefix(StoreName::Meta, "outbox/").is_empty(), "accepted entries are deleted");
+    assert_eq!(d.outbox_status().unwrap().queued, 0);
+}
+
+#[test]
+fn while_the_server_is_unreachable_entries_wait_and_go_again_in_order_with_the_same_ids() {
+    let mut store = MemStore::default();
+    let mut d = driver(&mut store, &[], 1, NOW);
+    run(&mut d, &mut store);
+    let c = call("rc:s-3", "+12125550101", NOW, NOW.plus_ms(60_000));
+    d.handle(Input::CallStarted(c.clone()), NOW);
+    d.handle(Input::NotesSaved { call: c.id.clone(), notes: "n".into() }, NOW);
+    run(&mut d, &mut store);
+    let first = d.next_forward(NOW).unwrap();
+    let ids: Vec<String> = sent_entries(&first.request.body).into_iter().map(|e| e.id).collect();
+    d.forwarded(&first, &Reply::NetworkError { sent: false, message: "connection refused".into() }, NOW);
+    // The alarm is kept at the retry.
+    let mut wake = None;
+    while let Some(e) = d.poll_effect() {
+        if let Effect::WakeAt(t) = e {
+            wake = Some(t);
+        }
+        d.executed();
+    }
+    assert_eq!(wake, Some(NOW.plus_ms(1000)));
+    let st = d.outbox_status().unwrap();
+    assert_eq!(st.queued, 2);
+    assert!(st.error.unwrap().contains("cannot be reached"));
+    assert!(d.next_forward(NOW.plus_ms(500)).is_none(), "backing off");
+    // More happens meanwhile: it queues behind.
+    d.handle(Input::CallEnded(c), NOW.plus_ms(600));
+    run(&mut d, &mut store);
+    // A lost answer: the server stored it, the extension does not know.
+    let second = d.next_forward(NOW.plus_ms(1000)).unwrap();
+    let again = sent_entries(&second.request.body);
+    assert_eq!(again.iter().map(|e| e.id.clone()).take(2).collect::<Vec<_>>(), ids, "the same ids: the server drops the repeat");
+    assert_eq!(again.len(), 3);
+    d.forwarded(&second, &Reply::TimedOut, NOW.plus_ms(21_000));
+    run(&mut d, &mut store);
+    // The worker stops: a new start reads the outbox back, in order, with the same ids.
+    let mut d2 = driver(&mut store, &[], 2, NOW.plus_ms(30_000));
+    run(&mut d2, &mut store);
+    let third = d2.next_forward(NOW.plus_ms(30_000)).unwrap();
+    assert_eq!(sent_entries(&third.request.body), again, "restored as written");
+    d2.forwarded(&third, &ok(), NOW.plus_ms(31_000));
+    run(&mut d2, &mut store);
+    assert_eq!(d2.outbox().count(), 0);
+    // New entries after the restore sort after nothing older and have fresh ids.
+    d2.handle(Input::DigestRequested, NOW.plus_ms(32_000));
+    run(&mut d2, &mut store);
+    let fourth = d2.next_forward(NOW.plus_ms(32_000)).unwrap();
+    let e = sent_entries(&fourth.request.body);
+    assert_eq!(e.len(), 1);
+    assert!(!ids.contains(&e[0].id));
+}
+
+#[test]
+fn an_export_never_carries_the_rep_token() {
+    let mut store = MemStore::default();
+    let d = driver(&mut store, &[], 1, NOW);
+    let exported = serde_json::to_string(&d.exported_settings()).unwrap();
+    assert!(!exported.contains("ctr_0123456789abcdef_secret"), "{exported}");
+    assert!(exported.contains("calltrail.example.com"), "the rest of the link is kept");
+}
+
+#[test]
+fn a_server_link_is_validated() {
+    let mut s = Settings { server: Some(link(&[])), ..Settings::default() };
+    assert!(s.validate().is_ok());
+    s.server.as_mut().unwrap().url = "ftp://x".into();
+    assert!(s.validate().unwrap_err().to_string().contains("server.url"));
+    s.server = Some(ServerLink { token: "short".into(), ..link(&[]) });
+    assert!(s.validate().unwrap_err().to_string().contains("server.token"));
+    s.server = Some(ServerLink { url: "http://calltrail.example.com".into(), ..link(&[]) });
+    assert!(s.validate().is_err(), "plain http only to this machine");
+    s.server = Some(ServerLink { url: "http://127.0.0.1:8080".into(), ..link(&[]) });
+    assert!(s.validate().is_ok());
+}
+
+#[test]
+fn an_admin_policy_may_name_the_server_and_locks_it() {
+    let policy = serde_json::json!({ "server": { "url": "https://calltrail.example.com", "account": "acme", "rep": "alice", "token": "ctr_0123456789abcdef_secret" } });
+    let e = calltrail_core::policy::apply(&Settings::default(), &policy).unwrap();
+    assert_eq!(e.settings.server, Some(link(&[])));
+    assert!(e.locked.iter().any(|l| l == "server"), "{:?}", e.locked);
+}
