@@ -62,42 +62,42 @@ pub struct Batch<'a> {
 
 /// Create, then look (see the module docs). `sent`: the exchanges so far, a batch as one.
 pub fn exact(g: &Exact<'_>, sent: &[Exchange]) -> Step {
-    let history = match (&g.batch, sent.split_first()) {
-        (Some(b), Some((first, rest))) => {
-            let parts = (b.split)(&first.reply).unwrap_or_else(|| vec![first.reply.clone()]);
-            // The create and the look as the flow sees them; the requests are not read.
-            let mut h: Vec<Exchange> = parts.into_iter().take(2).map(|reply| Exchange { request: first.request.clone(), reply }).collect();
-            h.extend(rest.iter().cloned());
-            h
-        }
-        _ => sent.to_vec(),
+    // The replies of the create, the look and what followed, as the flow sees them: a batch's
+    // reply split into its parts' (the flow reads replies only).
+    let parts = match (&g.batch, sent.first()) {
+        (Some(b), Some(first)) => (b.split)(&first.reply),
+        _ => None,
     };
-    match (create_then_look(g, &history), &g.batch) {
+    let replies: Vec<&Reply> = match &parts {
+        Some(parts) => parts.iter().take(2).chain(sent[1..].iter().map(|e| &e.reply)).collect(),
+        None => sent.iter().map(|e| &e.reply).collect(),
+    };
+    match (create_then_look(g, &replies), &g.batch) {
         (Step::Send(create), Some(b)) if sent.is_empty() => Step::Send((b.join)(&[create, (g.lookup)()])),
         (step, _) => step,
     }
 }
 
-/// [`exact`] on the exchanges one by one: the create, the look (once more when it failed for a
+/// [`exact`] on the replies one by one: the create, the look (once more when it failed for a
 /// reason that may pass: a 5xx, a lost reply), the delete of a later duplicate.
-fn create_then_look(g: &Exact<'_>, history: &[Exchange]) -> Step {
-    let Some((create, looks)) = history.split_first() else {
+fn create_then_look(g: &Exact<'_>, replies: &[&Reply]) -> Step {
+    let Some((create, looks)) = replies.split_first() else {
         return match (g.create)() {
             Ok(req) => Step::Send(req),
             Err(e) => Step::Done(Err(e)),
         };
     };
-    let made = (g.created)(&create.reply);
+    let made = (g.created)(create);
     let ours = match &made {
         Ok(CrmOutput::Created { record, .. }) => record.clone(),
         _ => return Step::Done(made),
     };
     let Some((look, after)) = looks.split_first() else { return Step::Send((g.lookup)()) };
-    let (list, after) = match (g.read)(&look.reply) {
+    let (list, after) = match (g.read)(look) {
         Ok(list) => (list, after),
         Err(CrmError::Transient { .. } | CrmError::Unknown { .. }) => match after.split_first() {
             None => return Step::Send((g.lookup)()),
-            Some((again, after)) => match (g.read)(&again.reply) {
+            Some((again, after)) => match (g.read)(again) {
                 Ok(list) => (list, after),
                 // The check cannot be read: the record made stands (the engine has it).
                 Err(_) => return Step::Done(made),
