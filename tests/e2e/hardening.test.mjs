@@ -68,7 +68,8 @@ test('"Sync now" after a 500 retries the create at once and shows why it waits o
   // before any new create: the integration backs off (15-30 s for a first failure).
   await w.emulator.fault({ vendor: 'salesforce', type: 'server_error', status: 500, method: 'POST', path: '/sobjects/Task$' });
   // The fault is for that marker lookup (`SELECT Id FROM Task`), not for the guarded create's
-  // own lookup before its create (`SELECT Id, CreatedById`, crm::guard), which must succeed.
+  // own lookup after its create (`SELECT Id, CreatedById`, crm::guard, in the same Composite
+  // call: the emulator logs and faults each subrequest on its own path).
   await w.emulator.fault({ vendor: 'salesforce', type: 'server_error', status: 503, method: 'GET', path: '/query/?\\?q=SELECT(\\+|%20)Id(\\+|%20)FROM' });
   const id = await call(w, ADA);
   const lookupFailed = await eventually(async () => (await requests(w.emulator, lookups)).requests.find((r) => r.status === 503),

@@ -45,7 +45,8 @@ fn every_create_carries_the_rep_in_the_crms_own_owner_field() {
     let cases: [(CrmKind, &str, &str, fn(&Value) -> Option<Value>); 5] = [
         (CrmKind::HubSpot, "61000001", "Contact", |b| b.pointer("/properties/hubspot_owner_id").cloned()),
         (CrmKind::Pipedrive, "17", "Person", |b| b.get("owner_id").or(b.get("user_id")).cloned()),
-        (CrmKind::Salesforce, "005000000000001AAA", "Contact", |b| b.get("OwnerId").cloned()),
+        // A call's Task goes in a Composite call (with its marker check): its first subrequest.
+        (CrmKind::Salesforce, "005000000000001AAA", "Contact", |b| b.pointer("/compositeRequest/0/body/OwnerId").or(b.get("OwnerId")).cloned()),
         (CrmKind::Zoho, "4150868000000225013", "Contact", |b| b.pointer("/data/0/Owner/id").cloned()),
         (CrmKind::Clio, "345", "Person", |b| {
             let party = |k: &str| b.pointer(&format!("/data/{k}")).and_then(Value::as_array).and_then(|a| a.iter().find(|p| p["type"] == "User")).map(|p| p["id"].clone());

@@ -32,15 +32,36 @@ fn created_reply(id: &str) -> Reply {
     json_reply(201, json!({"id": id, "success": true, "errors": []}))
 }
 
-/// A SOQL reply listing the Tasks `ids` (with their creator).
-fn tasks(ids: &[(&str, &str)]) -> Reply {
-    let records: Vec<Value> = ids.iter().map(|(id, by)| json!({"attributes": {"type": "Task"}, "Id": id, "CreatedById": by})).collect();
-    json_reply(200, json!({"totalSize": records.len(), "done": true, "records": records}))
+/// The reply to a guarded create's Composite call: each subrequest's status and body, named as
+/// the connector names them (the create, then the marker check), in the documented shape.
+fn composite(parts: &[(u16, Value)]) -> Reply {
+    let results: Vec<Value> = parts
+        .iter()
+        .zip(["NewTask", "MarkerCheck"])
+        .map(|((status, body), name)| json!({"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": name}))
+        .collect();
+    json_reply(200, json!({"compositeResponse": results}))
 }
 
-/// A call log's create: nothing carries the marker before, only ours after.
+fn created_body(id: &str) -> Value {
+    json!({"id": id, "success": true, "errors": []})
+}
+
+/// The body of a SOQL reply listing the Tasks `ids` (with their creator).
+fn task_list(ids: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = ids.iter().map(|(id, by)| json!({"attributes": {"type": "Task"}, "Id": id, "CreatedById": by})).collect();
+    json!({"totalSize": records.len(), "done": true, "records": records})
+}
+
+/// A call log's create: only ours carries the marker after it.
 fn alone(id: &str) -> Vec<Reply> {
-    vec![tasks(&[]), created_reply(id), tasks(&[(id, "005A")])]
+    vec![composite(&[(201, created_body(id)), (200, task_list(&[(id, "005A")]))])]
+}
+
+/// The Task a guarded create's Composite call creates.
+fn task_body(req: &HttpRequest) -> Value {
+    let v: Value = serde_json::from_str(req.body.as_deref().unwrap()).unwrap();
+    v["compositeRequest"][0]["body"].clone()
 }
 
 #[test]
@@ -120,12 +141,16 @@ fn create_call_task_golden() {
     body["TaskSubtype"] = json!("Call");
     body["WhoId"] = json!("003A000001");
     body["CallObject"] = json!("calltrail:call-1:main");
-    // The exact CallObject lookup before and after the create (another browser of the rep).
+    // The create and the exact CallObject lookup after it (another browser of the rep), as
+    // one Composite call.
     let soql = "SELECT Id, CreatedById FROM Task WHERE CallObject = 'calltrail:call-1:main' ORDER BY CreatedDate ASC, Id ASC LIMIT 10";
-    let query = api(&format!("/query/?q={}", calltrail_core::crm::common::encode_component(soql)));
-    assert_request(&reqs[0], Method::Get, &query, AUTH, None);
-    assert_request(&reqs[1], Method::Post, &api("/sobjects/Task"), AUTH, Some(body));
-    assert_request(&reqs[2], Method::Get, &query, AUTH, None);
+    let query = format!("/services/data/{API_VERSION}/query/?q={}", calltrail_core::crm::common::encode_component(soql));
+    let want = json!({"allOrNone": false, "compositeRequest": [
+        {"method": "POST", "url": format!("/services/data/{API_VERSION}/sobjects/Task"), "referenceId": "NewTask", "body": body},
+        {"method": "GET", "url": query, "referenceId": "MarkerCheck"},
+    ]});
+    assert_eq!(reqs.len(), 1);
+    assert_request(&reqs[0], Method::Post, &api("/composite"), AUTH, Some(want));
     assert_eq!(
         out,
         Ok(CrmOutput::Created { record: RecordId::new("00TA000010"), url: Some(format!("{BASE}/lightning/r/Task/00TA000010/view")) })
@@ -138,7 +163,7 @@ fn what_the_softphone_handed_over_is_in_the_description() {
     log.call.ai_note = Some("Pat wants 20 seats.".into());
     log.call.transcript = Some("Pat: Hello\r\nJane: Hi".into());
     let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log }, alone("00T1"));
-    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
+    let body = task_body(&reqs[0]);
     assert_eq!(
         body["Description"],
         json!("Recording: https://rec.example.com/r/1.mp3\n\nAI note:\nPat wants 20 seats.\n\nTranscript:\nPat: Hello\nJane: Hi")
@@ -148,18 +173,54 @@ fn what_the_softphone_handed_over_is_in_the_description() {
 #[test]
 fn two_browsers_of_one_rep_leave_one_task() {
     let op = CrmOp::CreateCallLog { log: call_log("003A000001", "Contact", "") };
-    // The other browser logged the leg before: adopted, nothing created.
-    let (reqs, out) = run(&sf(), &op, vec![tasks(&[("00T0", "005A")])]);
+    let both = task_list(&[("00T0", "005A"), ("00T9", "005A")]);
+    // The other browser logged the leg before, or at the same moment and first: ours is the
+    // later record, deleted; theirs adopted.
+    let (reqs, out) = run(&sf(), &op, vec![composite(&[(201, created_body("00T9")), (200, both.clone())]), resp(204, "")]);
+    assert_eq!(reqs.len(), 2);
+    assert_request(&reqs[1], Method::Delete, &api("/sobjects/Task/00T9"), AUTH, None);
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
+    // Ours is the earlier: kept (the other deletes its own).
+    let (reqs, out) = run(&sf(), &op, vec![composite(&[(201, created_body("00T0")), (200, both.clone())])]);
     assert_eq!(reqs.len(), 1);
-    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
-    // Both created at once, the other's is earlier: ours is deleted, theirs adopted.
-    let (reqs, out) = run(&sf(), &op, vec![tasks(&[]), created_reply("00T9"), tasks(&[("00T0", "005A"), ("00T9", "005A")]), resp(204, "")]);
-    assert_request(&reqs[3], Method::Delete, &api("/sobjects/Task/00T9"), AUTH, None);
-    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
+    assert!(matches!(out, Ok(CrmOutput::Created { record, .. }) if record.as_str() == "00T0"));
     // An earlier Task with the marker made by another Salesforce user is not ours to judge.
-    let (reqs, out) = run(&sf(), &op, vec![tasks(&[]), created_reply("00T9"), tasks(&[("00T0", "005B"), ("00T9", "005A")])]);
-    assert_eq!(reqs.len(), 3);
+    let theirs = task_list(&[("00T0", "005B"), ("00T9", "005A")]);
+    let (reqs, out) = run(&sf(), &op, vec![composite(&[(201, created_body("00T9")), (200, theirs)])]);
+    assert_eq!(reqs.len(), 1);
     assert!(matches!(out, Ok(CrmOutput::Created { record, .. }) if record.as_str() == "00T9"));
+    // The create succeeded but its check failed inside the Composite call (a subrequest error
+    // in a 200): the create is known; the check runs again alone, then judges.
+    let failed = json!([{"errorCode": "UNKNOWN_EXCEPTION", "message": "An unexpected error occurred"}]);
+    let (reqs, out) = run(&sf(), &op, vec![composite(&[(201, created_body("00T9")), (500, failed.clone())]), json_reply(200, both.clone()), resp(204, "")]);
+    let soql = "SELECT Id, CreatedById FROM Task WHERE CallObject = 'calltrail:call-1:main' ORDER BY CreatedDate ASC, Id ASC LIMIT 10";
+    assert_request(&reqs[1], Method::Get, &api(&format!("/query/?q={}", calltrail_core::crm::common::encode_component(soql))), AUTH, None);
+    assert_request(&reqs[2], Method::Delete, &api("/sobjects/Task/00T9"), AUTH, None);
+    assert_eq!(out, Ok(CrmOutput::Found { record: Some(RecordId::new("00T0")) }));
+    // ... and when the second check fails too, the Task made stands.
+    let (reqs, out) = run(&sf(), &op, vec![composite(&[(201, created_body("00T9")), (500, failed.clone())]), Reply::TimedOut]);
+    assert_eq!(reqs.len(), 2);
+    assert!(matches!(out, Ok(CrmOutput::Created { record, .. }) if record.as_str() == "00T9"));
+    // A 200 whose check is missing (it stops after the create): the check runs alone.
+    let (reqs, out) = run(&sf(), &op, vec![composite(&[(201, created_body("00T9"))]), json_reply(200, task_list(&[("00T9", "005A")]))]);
+    assert_eq!(reqs.len(), 2);
+    assert!(matches!(out, Ok(CrmOutput::Created { record, .. }) if record.as_str() == "00T9"));
+    // The create failed inside the 200 (the check ran anyway): the create's error, nothing more.
+    let refused = json!([{"errorCode": "INVALID_FIELD", "message": "No such column 'CallObject' on sobject of type Task", "fields": []}]);
+    let (reqs, out) = run(&sf(), &op, vec![composite(&[(400, refused), (200, task_list(&[]))])]);
+    assert_eq!(reqs.len(), 1);
+    assert!(matches!(&out, Err(CrmError::Permanent { message }) if message.contains("INVALID_FIELD")), "{out:?}");
+    let (_, out) = run(&sf(), &op, vec![composite(&[(500, failed.clone()), (200, task_list(&[]))])]);
+    assert!(matches!(out, Err(CrmError::Unknown { .. })), "{out:?}");
+    // The whole call failed (a 5xx, a lost reply) or is malformed: the create's outcome is unknown.
+    for whole in [resp(500, &failed.to_string()), Reply::TimedOut, json_reply(200, json!({"compositeResponse": "?"})), resp(200, "[oops")] {
+        let (reqs, out) = run(&sf(), &op, vec![whole.clone()]);
+        assert_eq!(reqs.len(), 1);
+        assert!(matches!(out, Err(CrmError::Unknown { .. })), "{whole:?}: {out:?}");
+    }
+    // Refused as a whole (a malformed body is refused before any subrequest runs): known not made.
+    let (_, out) = run(&sf(), &op, vec![json_reply(400, json!([{"errorCode": "JSON_PARSER_ERROR", "message": "bad"}]))]);
+    assert!(matches!(out, Err(CrmError::Permanent { .. })), "{out:?}");
     // With the admin's External ID + Unique field: the marker goes there too, a duplicate is
     // refused and read back by that field.
     let conn = Connection { marker_field: Some("Calltrail_Marker__c".into()), ..sf() };
@@ -181,7 +242,7 @@ fn task_text_is_plain_and_bounded() {
     log.call.answered_at = None;
     log.call.direction = Direction::Outbound;
     let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log }, alone("00T1"));
-    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
+    let body = task_body(&reqs[0]);
     // Plain text field: no HTML escaping, no javascript link, control characters gone.
     assert_eq!(body["Description"], json!("<script>alert('x')</script>\nsecond line"));
     assert_eq!(body["CallType"], json!("Outbound"));
@@ -192,7 +253,7 @@ fn task_text_is_plain_and_bounded() {
 
     let long = "x".repeat(40_000);
     let (reqs, _) = run(&sf(), &CrmOp::CreateCallLog { log: call_log("003A1", "Contact", &long) }, alone("00T1"));
-    let body: Value = serde_json::from_str(reqs[1].body.as_deref().unwrap()).unwrap();
+    let body = task_body(&reqs[0]);
     assert_eq!(body["Description"].as_str().unwrap().chars().count(), 32_000);
 
     let mut log = call_log("003A1", "Contact", "");
@@ -351,16 +412,28 @@ fn errors_are_classified_and_never_show_the_token() {
         ("search without records", &read, resp(200, "{}"), "transient", None, "searchRecords"),
     ];
     for (name, op, reply, want_class, want_retry, want_text) in cases {
-        // A call log's create comes after the lookup of its marker.
-        let replies = if matches!(op, CrmOp::CreateCallLog { .. }) { vec![tasks(&[]), reply] } else { vec![reply] };
-        let (_, out) = run(&sf(), op, replies);
-        let e = out.expect_err(name);
-        assert_eq!(class(&e), want_class, "{name}: {e:?}");
-        if let CrmError::RateLimited { retry_after_ms, .. } = &e {
-            assert_eq!(*retry_after_ms, want_retry, "{name}");
+        // A call log's create is a Composite call: the reply of the whole call, then the same
+        // reply as the create subrequest's inside a 200 (its check ran after it).
+        let mut runs = vec![(name.to_owned(), vec![reply.clone()])];
+        if let (CrmOp::CreateCallLog { .. }, Reply::Response(r)) = (op, &reply) {
+            let body = serde_json::from_str::<Value>(&r.body).unwrap_or_else(|_| json!(r.body));
+            let headers: serde_json::Map<String, Value> = r.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            let sub = json!({"compositeResponse": [
+                {"body": body, "httpHeaders": headers, "httpStatusCode": r.status, "referenceId": "NewTask"},
+                {"body": task_list(&[]), "httpHeaders": {}, "httpStatusCode": 200, "referenceId": "MarkerCheck"},
+            ]});
+            runs.push((format!("{name}, inside a 200"), vec![json_reply(200, sub)]));
         }
-        assert!(e.to_string().contains(want_text), "{name}: {e}");
-        assert_no_token(&e);
+        for (name, replies) in runs {
+            let (_, out) = run(&sf(), op, replies);
+            let e = out.expect_err(&name);
+            assert_eq!(class(&e), want_class, "{name}: {e:?}");
+            if let CrmError::RateLimited { retry_after_ms, .. } = &e {
+                assert_eq!(*retry_after_ms, want_retry, "{name}");
+            }
+            assert!(e.to_string().contains(want_text), "{name}: {e}");
+            assert_no_token(&e);
+        }
     }
 }
 

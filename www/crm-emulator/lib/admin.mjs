@@ -53,6 +53,8 @@ function stats(emu, { vendor, since }) {
   const sinceSeq = since && /^\d+$/.test(since) && Number(since) < 1e12 ? Number(since) : null;
   const out = { total: 0, byVendor: {} };
   for (const e of emu.log) {
+    // A batch's subrequests (`parent`) are logged but count as part of their batch's one call.
+    if (e.parent) continue;
     if (vendor && e.vendor !== vendor) continue;
     if (sinceSeq !== null && e.seq <= sinceSeq) continue;
     if (sinceT !== null && e.t < sinceT) continue;

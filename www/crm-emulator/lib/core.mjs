@@ -234,6 +234,10 @@ export class Emulator {
       if (route.auth !== false) out = vendor.authenticate(ctx);
       if (!out && ctx.bodyError && ['POST', 'PUT', 'PATCH'].includes(req.method) && !route.rawBody) out = vendor.errors.badJson(ctx, ctx.bodyError);
       if (!out) out = await route.handler(ctx);
+      // A batch whose subrequest met a connection fault (Salesforce's Composite): the whole
+      // call's connection is reset, or its reply lost after everything ran.
+      if (out && out.reset) { entry.status = 'reset'; entry.ms = Date.now() - started; req.socket.destroy(); return; }
+      if (ctx.dropReply && !post) post = ctx.dropReply;
     }
     out = vendor.decorate(ctx, out, {});
     finish(out);

@@ -133,12 +133,12 @@ export function recentCount(emu, vendor, windowMs) {
   for (let i = emu.log.length - 1; i >= 0; i--) {
     const e = emu.log[i];
     if (e.t < since) break;
-    if (e.vendor === vendor) n++;
+    if (e.vendor === vendor && !e.parent) n++;
   }
   return n;
 }
 export function dailyCount(emu, vendor) {
   let n = 0;
-  for (const e of emu.log) if (e.vendor === vendor) n++;
+  for (const e of emu.log) if (e.vendor === vendor && !e.parent) n++;
   return n;
 }

@@ -1,5 +1,6 @@
 // Salesforce REST subset: sObjects Contact, Lead, Task (create, read, update, delete, describe,
-// upsert/read by external id), SOQL query with paging, SOSL search and parameterizedSearch, limits,
+// upsert/read by external id), SOQL query with paging, SOSL search and parameterizedSearch,
+// Composite (subrequests in order as one call), limits,
 // OAuth 2 (authorize page, token, revoke, userinfo, identity URL). One module instance per org
 // (production, sandbox). Base URL (instance_url): http://127.0.0.1:PORT/salesforce
 
@@ -515,6 +516,142 @@ export default function salesforce(emu, realm = { key: 'salesforce', vendor: 'sa
     return soslRun(ctx, { term, scope: inScope, returning, limit: ctx.query.get('overallLimit') ? Number(ctx.query.get('overallLimit')) : null });
   }
 
+  // ---------- Composite ----------
+  // POST /services/data/vXX.X/composite (REST API Developer Guide, "Composite", "Composite
+  // Request Body", "Composite Response Body"): `{allOrNone?, compositeRequest: [{method, url,
+  // referenceId, body?, httpHeaders?}]}`, up to 25 subrequests of which at most 5 queries
+  // (query, queryAll), run in order as the caller; the whole series counts as one call toward
+  // the API limits (so the request log's stats count it once; each subrequest is logged as an
+  // entry of its own with `parent`, outside the counts). The body is checked whole before any
+  // subrequest runs: a 400 then. Otherwise 200 with `{compositeResponse: [{body, httpHeaders,
+  // httpStatusCode, referenceId}]}`, one per subrequest, an error's body being the resource's
+  // own `[{errorCode, message}]`. allOrNone false: every subrequest that does not depend on a
+  // failed one runs and stands; true: a failure rolls everything back and the others answer 400
+  // PROCESSING_HALTED. `@{referenceId.path}` in a url or body reads an earlier result; one that
+  // failed or lacks the value fails the subrequest (400 PROCESSING_HALTED).
+  // Faults: one matching the composite call acts on the whole call (a 5xx, a 429, a reset); one
+  // matching a subrequest's method and path acts on that subrequest: its error reply inside the
+  // 200 (server_error, rate_limit, unauthorized, limit_exceeded, error_body), a delay, or the
+  // whole connection (reset: this subrequest and the rest never run; commit_then_drop: they all
+  // run, then the reply is lost).
+  const COMPOSITE_MAX = 25;
+  const COMPOSITE_QUERIES = 5;
+  const REF_RE = /@\{([A-Za-z][A-Za-z0-9_]*)\.([^}]+)\}/g;
+  const halted = (message) => sfErr(400, 'PROCESSING_HALTED', message);
+  function refValue(results, ref, path) {
+    const r = results.get(ref);
+    if (!r) return { error: halted(`Invalid reference specified. No value for ${ref}.${path} found in ${ref}. Provided referenceId ('${ref}') must be an earlier subrequest's.`) };
+    if (r.status >= 400) return { error: halted(`Invalid reference specified. ${ref} failed, so ${ref}.${path} has no value.`) };
+    let v = r.body;
+    for (const part of path.split('.').flatMap((p) => p.split(/\[(\d+)\]/).filter((x) => x !== ''))) {
+      v = v === null || v === undefined ? undefined : (/^\d+$/.test(part) && Array.isArray(v) ? v[Number(part)] : v[part]);
+    }
+    if (v === undefined || v === null) return { error: halted(`Invalid reference specified. No value for ${ref}.${path} found in ${ref}.`) };
+    return { value: v };
+  }
+  /** `value` with every reference replaced; {error} when one cannot be. */
+  function resolveRefs(value, results) {
+    if (typeof value === 'string') {
+      let error = null;
+      const whole = /^@\{([A-Za-z][A-Za-z0-9_]*)\.([^}]+)\}$/.exec(value);
+      if (whole) { const r = refValue(results, whole[1], whole[2]); return r.error ? r : { value: r.value }; }
+      const out = value.replace(REF_RE, (_, ref, path) => { const r = refValue(results, ref, path); if (r.error) { error ||= r.error; return ''; } return String(r.value); });
+      return error ? { error } : { value: out };
+    }
+    if (Array.isArray(value)) {
+      const out = [];
+      for (const x of value) { const r = resolveRefs(x, results); if (r.error) return r; out.push(r.value); }
+      return { value: out };
+    }
+    if (isObj(value)) {
+      const out = {};
+      for (const [k, x] of Object.entries(value)) { const r = resolveRefs(x, results); if (r.error) return r; out[k] = r.value; }
+      return { value: out };
+    }
+    return { value };
+  }
+  const isQuery = (url) => /^\/services\/data\/v\d{2}\.0\/query(All)?(\/|\?|$)/.test(url);
+  async function compositeCall(ctx) {
+    if (!versionOk(ctx)) return notFound();
+    const b = ctx.body;
+    if (!isObj(b) || !Array.isArray(b.compositeRequest) || !b.compositeRequest.length) return sfErr(400, 'JSON_PARSER_ERROR', 'compositeRequest: a non-empty array of subrequests is required');
+    if (b.allOrNone !== undefined && typeof b.allOrNone !== 'boolean') return sfErr(400, 'JSON_PARSER_ERROR', `Cannot deserialize instance of boolean from ${JSON.stringify(b.allOrNone)} (allOrNone)`);
+    const subs = b.compositeRequest;
+    if (subs.length > COMPOSITE_MAX) return sfErr(400, 'INVALID_API_INPUT', `Composite requests can have at most ${COMPOSITE_MAX} subrequests; this one has ${subs.length}`);
+    const seen = new Set();
+    for (const [i, sub] of subs.entries()) {
+      if (!isObj(sub)) return sfErr(400, 'JSON_PARSER_ERROR', `compositeRequest[${i}] is not an object`);
+      if (!['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'HEAD'].includes(sub.method)) return sfErr(400, 'INVALID_API_INPUT', `compositeRequest[${i}]: method must be GET, POST, PATCH, PUT, DELETE or HEAD`);
+      if (typeof sub.url !== 'string' || !/^\/services\/data\/v\d{2}\.0\/(sobjects|query|queryAll)(\/|\?|$)/.test(sub.url)) return sfErr(400, 'INVALID_API_INPUT', `compositeRequest[${i}]: url must be an sObject, query or queryAll resource under /services/data/vXX.X/`);
+      if (typeof sub.referenceId !== 'string' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(sub.referenceId)) return sfErr(400, 'INVALID_API_INPUT', `compositeRequest[${i}]: referenceId must start with a letter and hold only letters, digits and underscores`);
+      if (seen.has(sub.referenceId)) return sfErr(400, 'INVALID_API_INPUT', `Duplicate referenceId: ${sub.referenceId}`);
+      seen.add(sub.referenceId);
+    }
+    if (subs.filter((x) => isQuery(x.url)).length > COMPOSITE_QUERIES) return sfErr(400, 'INVALID_API_INPUT', `Composite requests can have at most ${COMPOSITE_QUERIES} query subrequests`);
+    const allOrNone = b.allOrNone === true;
+    const snapshot = allOrNone ? structuredClone({ collections: store.collections, counters: store.counters }) : null;
+    const results = new Map();
+    const out = [];
+    let failed = false;
+    for (const sub of subs) {
+      const entry = { seq: ++emu.seq, at: new Date().toISOString(), t: Date.now(), vendor: ctx.entry.vendor, prefix: ctx.entry.prefix, parent: ctx.entry.seq, referenceId: sub.referenceId, method: sub.method, path: sub.url.split('?')[0], query: {}, route: null, headers: {}, body: sub.body ?? null, status: null, faults: [], ms: null };
+      let result;
+      if (allOrNone && failed) result = halted('The transaction was rolled back since another operation in the same transaction failed.');
+      else result = await runSub(ctx, sub, results, entry);
+      if (result && result.connection) return result.connection; // a reset: the call's reply is lost
+      entry.status = result.status ?? 200;
+      out.push({ body: result.body ?? null, httpHeaders: result.headers || {}, httpStatusCode: result.status ?? 200, referenceId: sub.referenceId });
+      results.set(sub.referenceId, { status: result.status ?? 200, body: result.body ?? null });
+      if ((result.status ?? 200) >= 400) failed = true;
+    }
+    if (allOrNone && failed) {
+      store.collections = snapshot.collections;
+      store.counters = snapshot.counters;
+      for (const r of out) if (r.httpStatusCode < 400) Object.assign(r, { body: halted('The transaction was rolled back since another operation in the same transaction failed.').body, httpStatusCode: 400 });
+    }
+    return { status: 200, body: { compositeResponse: out } };
+  }
+  /** One subrequest: its faults, references, route and handler, as the composite call's user. */
+  async function runSub(ctx, sub, results, entry) {
+    const started = Date.now();
+    emu.log.push(entry);
+    const finish = (r) => { entry.ms = Date.now() - started; return r; };
+    const url = resolveRefs(sub.url, results);
+    if (url.error) return finish(url.error);
+    const body = resolveRefs(sub.body, results);
+    if (body.error) return finish(body.error);
+    const u = new URL(url.value, 'http://127.0.0.1');
+    entry.path = u.pathname;
+    entry.query = Object.fromEntries(u.searchParams);
+    entry.body = body.value ?? null;
+    const pathWithQuery = u.pathname + u.search;
+    const fired = emu.faults.take(ctx.entry.vendor, sub.method, pathWithQuery);
+    entry.faults = fired.map((f) => f.type);
+    for (const f of fired) {
+      if (f.type === 'latency') { await new Promise((r) => setTimeout(r, f.latencyMs)); continue; }
+      if (f.type === 'reset') { entry.status = 'reset'; return finish({ connection: { reset: true } }); }
+      if (f.type === 'commit_then_drop') { ctx.dropReply ||= f; continue; }
+      if (f.type === 'rate_limit') return finish(api.errors.rateLimited(ctx, f.retryAfter));
+      if (f.type === 'server_error') return finish(api.errors.serverError(ctx, f.status));
+      if (f.type === 'unauthorized') return finish(api.errors.unauthorized(ctx, 'invalid'));
+      if (f.type === 'expire_token') { ctx.tokens.expire(); return finish(api.errors.unauthorized(ctx, 'expired')); }
+      if (f.type === 'limit_exceeded') return finish(api.errors.limitExceeded(ctx));
+      if (f.type === 'error_body') return finish({ status: f.status, body: f.body });
+    }
+    const route = api.routes.find((r) => r.kind !== 'auth' && r.method === sub.method && r.re && r.re.test(u.pathname) && r.handler !== compositeCall);
+    if (!route) return finish(notFound());
+    entry.route = route.name;
+    const params = {};
+    const m = route.re.exec(u.pathname);
+    route.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]); });
+    const subCtx = {
+      ...ctx, method: sub.method, path: u.pathname, url: u, query: u.searchParams, params, body: body.value,
+      rawBody: body.value === undefined ? '' : JSON.stringify(body.value), contentType: 'application/json', bodyError: null, entry, route,
+      lag: () => emu.faults.lagFor(ctx.entry.vendor, sub.method, pathWithQuery),
+    };
+    return finish(await route.handler(subCtx));
+  }
+
   // ---------- misc ----------
   function versions(ctx) { return { status: 200, body: ['58.0', '59.0', '60.0', '61.0', '62.0'].map((v) => ({ label: `Emulated ${v}`, url: `/services/data/v${v}`, version: v })) }; }
   function limits() { const used = dailyCount(emu, name); return { status: 200, body: { DailyApiRequests: { Max: API_LIMIT, Remaining: Math.max(0, API_LIMIT - used) } } }; }
@@ -611,7 +748,7 @@ export default function salesforce(emu, realm = { key: 'salesforce', vendor: 'sa
   const consent = { vendorName: 'Salesforce', allowLabel: 'Allow', denyLabel: 'Deny', requireResponseType: true, scopeSep: /[ +]+/, denyMode: 'redirect', denyParams: { error: 'access_denied', error_description: 'end-user denied authorization' } };
 
   const V = '/services/data/:version';
-  return {
+  const api = {
     name,
     contentType: 'application/json;charset=UTF-8',
     kinds: {
@@ -707,6 +844,8 @@ export default function salesforce(emu, realm = { key: 'salesforce', vendor: 'sa
       { method: 'DELETE', path: `${V}/sobjects/:sobject/:id`, handler: del },
       { method: 'GET', path: `${V}/sobjects/:sobject/:field/:value`, handler: readExternal },
       { method: 'PATCH', path: `${V}/sobjects/:sobject/:field/:value`, handler: upsert },
+      { method: 'POST', path: `${V}/composite`, handler: compositeCall },
     ],
   };
+  return api;
 }

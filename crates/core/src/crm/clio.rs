@@ -15,9 +15,9 @@
 //!   by their subject. Clio has no duration field: it is in the body.
 //! - **Markers**: `external_properties: [{name: "calltrail_marker", value: <marker>}]`, found
 //!   with `GET /api/v4/communications.json?external_property_name=…&external_property_value=…`,
-//!   an exact filter, not a search index. A call log's create runs it before and after
-//!   ([`super::guard::exact`]: another browser of the rep logging the same leg). Contacts have
-//!   no external properties: a lost
+//!   an exact filter, not a search index. A call log's create runs it after the create
+//!   ([`super::guard::exact`]: another browser of the rep logging the same leg; Clio has no
+//!   batch API, so the look is a request of its own). Contacts have no external properties: a lost
 //!   placeholder create is found by listing Person contacts `created_since` shortly before the
 //!   op with the same number, also a plain filter.
 //! - **Auth**: `Authorization: Bearer <token>`.
@@ -141,8 +141,7 @@ fn write(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result
 }
 
 /// A call log's communication, made safe against another place logging the same leg
-/// (`crm::guard::exact`): the exact external-property lookup runs before the create and again
-/// after it, ordered by id (Clio's ids grow with creation), with each record's `user`.
+/// (`crm::guard::exact`): the exact external-property lookup runs after the create, ordered by id (Clio's ids grow with creation), with each record's `user`.
 fn create_call(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
     let lookup = || {
         let q = [
@@ -179,7 +178,7 @@ fn create_call(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
         let url = format!("{}/api/v4/communications/{}.json", conn.base_url, common::encode_component(id.as_str()));
         common::json_request(Method::Delete, url, &auth(conn), None)
     };
-    guard::exact(&guard::Exact { lookup: &lookup, read: &read, create: &create, created: &created, delete: &delete }, history)
+    guard::exact(&guard::Exact { lookup: &lookup, read: &read, create: &create, created: &created, delete: &delete, batch: None }, history)
 }
 
 /// Whether a listed communication carries `marker` (the filter is exact; this guards against a

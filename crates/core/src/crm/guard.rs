@@ -9,10 +9,14 @@
 //!   it, a duplicate is refused, and the refusal is followed by an exact read of the record the
 //!   other made. Nothing can slip through.
 //! - [`exact`]: the CRM's marker lookup is exact (a database filter, no search index) but
-//!   nothing refuses a duplicate: look before the create, and again after it; when the second
-//!   look shows an earlier record with the marker made by the same CRM user, the record just made
-//!   is the duplicate of a simultaneous create, and is deleted by the browser that made it.
-//!   The earliest record is never deleted by its maker, so one always stays.
+//!   nothing refuses a duplicate: create, then look; when the look shows an earlier record with
+//!   the marker made by the same CRM user, the record just made is a duplicate, and is deleted by
+//!   the browser that made it. The earliest record is never deleted by its maker, so one always
+//!   stays, and every later one sees it (its look runs after its own create, so after the
+//!   earliest's create). There is no look before the create: it would save a create and a delete
+//!   only when another place logged the leg earlier, and cost a request on every call
+//!   (`docs/shared-calls.md` has the numbers). A CRM that runs several requests as one call
+//!   (Salesforce's Composite resource, [`Batch`]) sends the create and the look as one.
 //! - [`searched`]: the lookup goes through a search index that lags: look before the create;
 //!   a record the other made less than the lag before is not seen (the residual window).
 //!
@@ -42,44 +46,75 @@ pub struct Exact<'a> {
     /// The create's reply read as the connector reads it (`Created` on success).
     pub created: &'a dyn Fn(&Reply) -> Result<CrmOutput, CrmError>,
     pub delete: &'a dyn Fn(&RecordId) -> HttpRequest,
+    /// How the CRM runs the create and the look after it as one call, when it can.
+    pub batch: Option<Batch<'a>>,
 }
 
-/// Look, create, look again (see the module docs).
-pub fn exact(g: &Exact<'_>, history: &[Exchange]) -> Step {
-    let Some(first) = history.first() else { return Step::Send((g.lookup)()) };
-    if history.len() == 1 {
-        return match (g.read)(&first.reply) {
-            Err(e) => Step::Done(Err(e)),
-            Ok(list) if !list.is_empty() => found(&list[0].id),
-            Ok(_) => match (g.create)() {
-                Ok(req) => Step::Send(req),
-                Err(e) => Step::Done(Err(e)),
-            },
-        };
+/// Several requests sent as one call (Salesforce's Composite resource), in order.
+pub struct Batch<'a> {
+    /// The one request that runs `parts` in order.
+    pub join: &'a dyn Fn(&[HttpRequest]) -> HttpRequest,
+    /// The replies of the parts, in order, from a joined request's reply; `None` when the reply
+    /// is the whole call's (an error, a timeout), which then stands for every part's: the first
+    /// part's outcome is what the whole call's is.
+    pub split: &'a dyn Fn(&Reply) -> Option<Vec<Reply>>,
+}
+
+/// Create, then look (see the module docs). `sent`: the exchanges so far, a batch as one.
+pub fn exact(g: &Exact<'_>, sent: &[Exchange]) -> Step {
+    // The replies of the create, the look and what followed, as the flow sees them: a batch's
+    // reply split into its parts' (the flow reads replies only).
+    let parts = match (&g.batch, sent.first()) {
+        (Some(b), Some(first)) => (b.split)(&first.reply),
+        _ => None,
+    };
+    let replies: Vec<&Reply> = match &parts {
+        Some(parts) => parts.iter().take(2).chain(sent[1..].iter().map(|e| &e.reply)).collect(),
+        None => sent.iter().map(|e| &e.reply).collect(),
+    };
+    match (create_then_look(g, &replies), &g.batch) {
+        (Step::Send(create), Some(b)) if sent.is_empty() => Step::Send((b.join)(&[create, (g.lookup)()])),
+        (step, _) => step,
     }
-    let made = (g.created)(&history[1].reply);
+}
+
+/// [`exact`] on the replies one by one: the create, the look (once more when it failed for a
+/// reason that may pass: a 5xx, a lost reply), the delete of a later duplicate.
+fn create_then_look(g: &Exact<'_>, replies: &[&Reply]) -> Step {
+    let Some((create, looks)) = replies.split_first() else {
+        return match (g.create)() {
+            Ok(req) => Step::Send(req),
+            Err(e) => Step::Done(Err(e)),
+        };
+    };
+    let made = (g.created)(create);
     let ours = match &made {
         Ok(CrmOutput::Created { record, .. }) => record.clone(),
         _ => return Step::Done(made),
     };
-    match history.len() {
-        2 => Step::Send((g.lookup)()),
-        3 => {
-            // The check cannot be read: the record made stands (the engine has it).
-            let Ok(list) = (g.read)(&history[2].reply) else { return Step::Done(made) };
-            let mine = list.iter().find(|e| e.id == ours.as_str());
-            match (list.first(), mine) {
-                (Some(earliest), Some(mine)) if earliest.id != mine.id && earliest.creator.is_some() && earliest.creator == mine.creator => {
-                    Step::Send((g.delete)(&ours))
-                }
-                _ => Step::Done(made),
-            }
-        }
-        // Deleted or not, the earlier record is the leg's record.
-        _ => match (g.read)(&history[2].reply).ok().and_then(|l| l.into_iter().next()) {
-            Some(earliest) => found(&earliest.id),
-            None => Step::Done(made),
+    let Some((look, after)) = looks.split_first() else { return Step::Send((g.lookup)()) };
+    let (list, after) = match (g.read)(look) {
+        Ok(list) => (list, after),
+        Err(CrmError::Transient { .. } | CrmError::Unknown { .. }) => match after.split_first() {
+            None => return Step::Send((g.lookup)()),
+            Some((again, after)) => match (g.read)(again) {
+                Ok(list) => (list, after),
+                // The check cannot be read: the record made stands (the engine has it).
+                Err(_) => return Step::Done(made),
+            },
         },
+        Err(_) => return Step::Done(made),
+    };
+    if !after.is_empty() {
+        // Deleted or not, the earlier record is the leg's record.
+        return list.first().map_or(Step::Done(made), |earliest| found(&earliest.id));
+    }
+    let mine = list.iter().find(|e| e.id == ours.as_str());
+    match (list.first(), mine) {
+        (Some(earliest), Some(mine)) if earliest.id != mine.id && earliest.creator.is_some() && earliest.creator == mine.creator => {
+            Step::Send((g.delete)(&ours))
+        }
+        _ => Step::Done(made),
     }
 }
 
@@ -154,30 +189,51 @@ mod tests {
         Reply::Response(HttpResponse { status: 200, headers: vec![], body: body.into() })
     }
 
-    /// Lookup replies here are `id/creator,id/creator`; creates answer the new id.
+    fn status(code: u16, body: &str) -> Reply {
+        Reply::Response(HttpResponse { status: code, headers: vec![], body: body.into() })
+    }
+
+    /// Lookup replies here are `id/creator,id/creator`; a 5xx is worth another try, a 4xx not.
     fn list(reply: &Reply) -> Result<Vec<Existing>, CrmError> {
-        let Reply::Response(r) = reply else { return Err(CrmError::Transient { message: "no reply".into() }) };
+        let r = match reply {
+            Reply::Response(r) if r.status >= 500 => return Err(CrmError::Transient { message: "5xx".into() }),
+            Reply::Response(r) if r.status >= 400 => return Err(CrmError::Permanent { message: "4xx".into() }),
+            Reply::Response(r) => r,
+            _ => return Err(CrmError::Transient { message: "no reply".into() }),
+        };
         Ok(r.body.split(',').filter(|s| !s.is_empty()).map(|s| {
             let (id, by) = s.split_once('/').unwrap_or((s, ""));
             Existing { id: id.into(), creator: (!by.is_empty()).then(|| by.into()) }
         }).collect())
     }
 
+    /// Creates answer the new id; a 5xx or a lost reply leaves the outcome unknown.
     fn made(reply: &Reply) -> Result<CrmOutput, CrmError> {
         match reply {
-            Reply::Response(r) => Ok(CrmOutput::Created { record: RecordId::new(&r.body), url: None }),
+            Reply::Response(r) if r.status < 400 => Ok(CrmOutput::Created { record: RecordId::new(&r.body), url: None }),
             _ => Err(CrmError::Unknown { message: "lost".into() }),
         }
     }
 
-    /// Runs the exact flow with the given replies; the requests' URLs and the output.
-    fn run_exact(replies: &[Reply]) -> (Vec<String>, Step) {
+    /// A batch here is `create+look`; its reply `create reply|look reply`, where `!` is a part
+    /// that failed with a 500. Any other reply is the whole call's.
+    fn split(reply: &Reply) -> Option<Vec<Reply>> {
+        let Reply::Response(r) = reply else { return None };
+        let (c, l) = r.body.split_once('|')?;
+        Some([c, l].iter().map(|p| if *p == "!" { status(500, "") } else { resp(p) }).collect())
+    }
+
+    /// Runs the exact flow with the given replies, batched or not; the requests' URLs and the
+    /// output.
+    fn run_exact(replies: &[Reply], batched: bool) -> (Vec<String>, Step) {
+        let join = |parts: &[HttpRequest]| req(&parts.iter().map(|p| p.url.as_str()).collect::<Vec<_>>().join("+"));
         let g = Exact {
             lookup: &|| req("look"),
             read: &list,
             create: &|| Ok(req("create")),
             created: &made,
             delete: &|id| req(&format!("delete {id}")),
+            batch: batched.then(|| Batch { join: &join, split: &split }),
         };
         let mut history = Vec::new();
         let mut sent = Vec::new();
@@ -197,31 +253,55 @@ mod tests {
     fn exact_lookups_keep_one_record() {
         let adopted = |id: &str| Step::Done(Ok(CrmOutput::Found { record: Some(RecordId::new(id)) }));
         let kept = |id: &str| Step::Done(Ok(CrmOutput::Created { record: RecordId::new(id), url: None }));
+        let lost = Step::Done(Err(CrmError::Unknown { message: "lost".into() }));
         // (replies, requests sent, outcome)
         let table: Vec<(Vec<Reply>, Vec<&str>, Step)> = vec![
-            // The other place logged it first: adopt, create nothing.
-            (vec![resp("7/u1")], vec!["look"], adopted("7")),
             // Alone: create, the check shows only ours.
-            (vec![resp(""), resp("9"), resp("9/u1")], vec!["look", "create", "look"], kept("9")),
-            // Both created at once; ours is the later: delete ours, adopt theirs.
-            (vec![resp(""), resp("9"), resp("7/u1,9/u1"), resp("")], vec!["look", "create", "look", "delete 9"], adopted("7")),
+            (vec![resp("9"), resp("9/u1")], vec!["create", "look"], kept("9")),
+            // The other place logged it earlier (or created at the same moment, first): ours is
+            // the later, deleted; theirs adopted.
+            (vec![resp("9"), resp("7/u1,9/u1"), resp("")], vec!["create", "look", "delete 9"], adopted("7")),
             // Ours is the earlier: keep it (the other deletes its own).
-            (vec![resp(""), resp("7"), resp("7/u1,9/u1")], vec!["look", "create", "look"], kept("7")),
+            (vec![resp("7"), resp("7/u1,9/u1")], vec!["create", "look"], kept("7")),
             // An earlier record by another CRM user (another rep sharing the marker): keep ours.
-            (vec![resp(""), resp("9"), resp("7/u2,9/u1")], vec!["look", "create", "look"], kept("9")),
+            (vec![resp("9"), resp("7/u2,9/u1")], vec!["create", "look"], kept("9")),
             // Creators unknown: never delete.
-            (vec![resp(""), resp("9"), resp("7,9")], vec!["look", "create", "look"], kept("9")),
-            // The check fails: what was made stands.
-            (vec![resp(""), resp("9"), Reply::TimedOut], vec!["look", "create", "look"], kept("9")),
+            (vec![resp("9"), resp("7,9")], vec!["create", "look"], kept("9")),
+            // The check's reply is lost: look once more, then judge.
+            (vec![resp("9"), Reply::TimedOut, resp("7/u1,9/u1"), resp("")], vec!["create", "look", "look", "delete 9"], adopted("7")),
+            // The check fails twice: what was made stands.
+            (vec![resp("9"), status(503, ""), Reply::TimedOut], vec!["create", "look", "look"], kept("9")),
+            // The check is refused (a 4xx): no second try, what was made stands.
+            (vec![resp("9"), status(403, "")], vec!["create", "look"], kept("9")),
             // The delete fails: the earlier record is still the leg's.
-            (vec![resp(""), resp("9"), resp("7/u1,9/u1"), Reply::TimedOut], vec!["look", "create", "look", "delete 9"], adopted("7")),
-            // The create's reply is lost: unknown, as for any create.
-            (vec![resp(""), Reply::TimedOut], vec!["look", "create"], Step::Done(Err(CrmError::Unknown { message: "lost".into() }))),
+            (vec![resp("9"), resp("7/u1,9/u1"), Reply::TimedOut], vec!["create", "look", "delete 9"], adopted("7")),
+            // The create's reply is lost: unknown, as for any create; nothing more is sent.
+            (vec![Reply::TimedOut], vec!["create"], lost.clone()),
         ];
         for (i, (replies, want_sent, want)) in table.into_iter().enumerate() {
-            let (sent, got) = run_exact(&replies);
+            let (sent, got) = run_exact(&replies, false);
             assert_eq!(sent, want_sent, "row {i}");
             assert_eq!(got, want, "row {i}");
+        }
+        // The create and the check as one call (a batch).
+        let table: Vec<(Vec<Reply>, Vec<&str>, Step)> = vec![
+            (vec![resp("9|9/u1")], vec!["create+look"], kept("9")),
+            (vec![resp("9|7/u1,9/u1"), resp("")], vec!["create+look", "delete 9"], adopted("7")),
+            // The create succeeded, its check failed inside the batch: the create is known, the
+            // check runs alone.
+            (vec![resp("9|!"), resp("7/u1,9/u1"), resp("")], vec!["create+look", "look", "delete 9"], adopted("7")),
+            (vec![resp("9|!"), resp("9/u1")], vec!["create+look", "look"], kept("9")),
+            (vec![resp("9|!"), Reply::TimedOut], vec!["create+look", "look"], kept("9")),
+            // The create failed inside the batch (its check ran anyway and is not read).
+            (vec![resp("!|7/u1")], vec!["create+look"], lost.clone()),
+            // The whole call failed or its reply is lost: the create's outcome is unknown.
+            (vec![status(500, "")], vec!["create+look"], lost.clone()),
+            (vec![Reply::TimedOut], vec!["create+look"], lost),
+        ];
+        for (i, (replies, want_sent, want)) in table.into_iter().enumerate() {
+            let (sent, got) = run_exact(&replies, true);
+            assert_eq!(sent, want_sent, "batched row {i}");
+            assert_eq!(got, want, "batched row {i}");
         }
     }
 

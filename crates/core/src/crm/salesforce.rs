@@ -9,8 +9,9 @@
 //!   `phone::matches`.
 //! - CreateCallLog: `POST /sobjects/Task` with `TaskSubtype: Call`, `CallType`,
 //!   `CallDurationInSeconds`, `CallDisposition` (≤ 255), `ActivityDate`, `Status: Completed`,
-//!   plain-text `Description`, `WhoId` and the marker in `CallObject`, between two
-//!   `SELECT Id, CreatedById FROM Task WHERE CallObject = …` (see "Markers").
+//!   plain-text `Description`, `WhoId` and the marker in `CallObject`, followed by
+//!   `SELECT Id, CreatedById FROM Task WHERE CallObject = …` (see "Markers"), both in one
+//!   `POST /composite` (one API call).
 //! - UpdateCallLog / UpdateMessageLog: `PATCH /sobjects/Task/{id}` (204, no body).
 //! - CreateMessageLog: `POST /sobjects/Task` with `TaskSubtype: Task`, `Subject` "SMS with …" or
 //!   "Fax with …", the day's messages in `Description`, the marker in `CallObject`.
@@ -26,7 +27,7 @@
 //! database, not a search index, so "not found" is true at once and
 //! [`super::capabilities`] says `exact_marker_lookup: true`. A call log's create is guarded
 //! against another browser of the rep logging the same leg ([`super::guard`]): the lookup runs
-//! before the create and again after it (a simultaneous twin made by the same user is deleted by
+//! after the create, in the same Composite call (a twin made later by the same user is deleted by
 //! the browser that made it), or, when the admin made an External ID + Unique Task field and
 //! named it in `marker_field`, the marker goes there too and Salesforce refuses the twin
 //! (`DUPLICATE_VALUE`), which is then read by that field. (Upsert by that field is not used: it
@@ -36,6 +37,15 @@
 //! `TaskSubtype` stays `Task`, so they never count as calls. A placeholder Lead carries the
 //! marker in `Description`, which SOQL cannot filter (long text), so it is found by its exact
 //! E.164 `Phone` and creation time, then checked for the marker in `Description`: exact too.
+//!
+//! Composite. `POST /composite` with `{"allOrNone": false, "compositeRequest": [{method, url,
+//! referenceId, body}]}` runs up to 25 subrequests (at most 5 queries) in order, as one call
+//! toward the org's API limits, and answers 200 with `{"compositeResponse": [{body,
+//! httpHeaders, httpStatusCode, referenceId}]}`: each subrequest's own reply, an error one
+//! (`[{errorCode, message}]`) included. `allOrNone: false` keeps a create whose check failed,
+//! and the check still runs after a failed create. A reply that is not a 200 (a 400 for a
+//! malformed body, before any subrequest ran; 401; 403 `REQUEST_LIMIT_EXCEEDED`; a 5xx) or is
+//! lost is the whole call's, read as the create's.
 //!
 //! Errors: 401 / `INVALID_SESSION_ID` → `Unauthorized`; 403 `REQUEST_LIMIT_EXCEEDED` →
 //! `RateLimited` (the org's rolling 24 h allocation is spent: retry in an hour; the message
@@ -274,7 +284,7 @@ fn create_task(
 /// A call log's Task, made safe against another place logging the same leg (`crm::guard`):
 /// with the admin's unique External ID field (`marker_field`) the marker goes there too and a
 /// duplicate is refused (`DUPLICATE_VALUE`), then read back by that field; without it, the
-/// exact `CallObject` lookup runs before the create and again after it.
+/// exact `CallObject` lookup runs after the create, both in one Composite call.
 fn create_call_task(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
     if let Err(e) = marker_ok(&log.marker) {
         return Step::Done(Err(e));
@@ -315,6 +325,10 @@ fn create_call_task(conn: &Connection, history: &[Exchange], log: &CallLog) -> S
         ),
         None => guard::exact(
             &guard::Exact {
+                batch: Some(guard::Batch {
+                    join: &|parts| composite(conn, &CHECKED_CREATE, parts),
+                    split: &|r| composite_replies(r, &CHECKED_CREATE),
+                }),
                 lookup: &|| query_request(conn, &marker_soql(&log.marker)),
                 read: &|r| {
                     let resp = RULES.ok_response(conn, r, Access::Read)?;
@@ -332,6 +346,56 @@ fn create_call_task(conn: &Connection, history: &[Exchange], log: &CallLog) -> S
             history,
         ),
     }
+}
+
+/// The `referenceId`s of a guarded create's Composite call: the create, then the check.
+const CHECKED_CREATE: [&str; 2] = ["NewTask", "MarkerCheck"];
+
+/// One Composite call that runs `parts` in order, named by `refs`; `allOrNone: false`, so each
+/// part stands or fails on its own (see the module doc's "Composite").
+fn composite(conn: &Connection, refs: &[&str], parts: &[HttpRequest]) -> HttpRequest {
+    // Written as text: each part's body is JSON already, and the wasm module is smaller for it.
+    let subrequests: Vec<String> = parts
+        .iter()
+        .zip(refs)
+        .map(|(p, name)| {
+            // Subrequest URLs are the resource's path on the instance (`/services/data/…`).
+            let url = Value::from(p.url.strip_prefix(conn.base_url.as_str()).unwrap_or(&p.url));
+            let body = p.body.as_deref().map(|b| format!(",\"body\":{b}")).unwrap_or_default();
+            format!("{{\"method\":\"{}\",\"url\":{url},\"referenceId\":\"{name}\"{body}}}", p.method.as_str())
+        })
+        .collect();
+    let body = format!("{{\"allOrNone\":false,\"compositeRequest\":[{}]}}", subrequests.join(","));
+    let auth = format!("Bearer {}", conn.token.expose());
+    HttpRequest { method: Method::Post, url: api(conn, "/composite"), headers: common::json_headers(&auth, true), body: Some(body) }
+}
+
+/// The replies of a Composite call's subrequests named `refs`, in that order, each as the
+/// subrequest's own HTTP reply; they stop at the first one missing. `None` when the reply is not
+/// a Composite answer (an error or a lost reply of the whole call).
+fn composite_replies(reply: &Reply, refs: &[&str]) -> Option<Vec<Reply>> {
+    let Reply::Response(r) = reply else { return None };
+    if r.status != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(&r.body).ok()?;
+    let items = v.get("compositeResponse")?.as_array()?;
+    let mut out = Vec::new();
+    for name in refs {
+        let Some(item) = items.iter().find(|i| common::str_at(i, "/referenceId") == Some(*name)) else { break };
+        let Some(status) = item.get("httpStatusCode").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()) else { break };
+        let headers = item
+            .get("httpHeaders")
+            .and_then(Value::as_object)
+            .map(|h| h.iter().filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_owned()))).collect())
+            .unwrap_or_default();
+        let body = match item.get("body") {
+            None | Some(Value::Null) => String::new(),
+            Some(b) => b.to_string(),
+        };
+        out.push(Reply::Response(HttpResponse { status, headers, body }));
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The SOQL that lists the Tasks carrying `marker`, earliest first, with their creator.
