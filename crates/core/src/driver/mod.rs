@@ -439,10 +439,11 @@ impl Driver {
         }
     }
 
-    /// Server mode: the request for the server's history of the rep's calls (the last day).
-    pub fn server_history_request(&self) -> Option<crm::HttpRequest> {
+    /// Server mode: a `GET` of the rep's own `path` on the server (`history`, `unresolved`),
+    /// with the rep's token.
+    pub fn server_request(&self, path: &str) -> Option<crm::HttpRequest> {
         let link = self.config.effective.server.as_ref()?;
-        let url = format!("{}/rep/{}/{}/history", link.url.trim_end_matches('/'), link.account, link.rep);
+        let url = format!("{}/rep/{}/{}/{path}", link.url.trim_end_matches('/'), link.account, link.rep);
         Some(crm::HttpRequest { method: crm::Method::Get, url, headers: vec![("authorization".into(), format!("Bearer {}", link.token))], body: None })
     }
 
