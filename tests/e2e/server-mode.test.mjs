@@ -213,3 +213,34 @@ test('the server\'s unresolved queue on the unresolved page, resolved through th
   await page.close();
   await onlyTheServerSentRequests();
 });
+
+test('a call dismissed on the server, logged by hand from the history: the manual log goes to the server', async () => {
+  const TWINS = '+12125550177'; // shared by two HubSpot contacts (the test before seeded them)
+  const id = await answerCall(world, TWINS);
+  await hangUp(world);
+  await eventually(async () => (await outbox()).queued === 0, { what: 'the call forwarded' });
+  await call('POST', `${rc.baseUrl}/_admin/calls`, { external: TWINS, extensionId: BOB, outcome: 'answered', talkSeconds: 30, paceMs: 5, telephonySessionId: id.slice(3) });
+  const slot = `call|${id}|hs`;
+  const queued = async () => (await admin('GET', '/admin/accounts/acme/reps/bob/unresolved')).data.some((r) => r.slot === slot);
+  await eventually(queued, { ms: 60_000, what: 'the HubSpot slot unresolved on the server' });
+
+  // Dismissed from the extension's unresolved page.
+  const page = await world.browser.context.newPage();
+  page.on('dialog', (d) => d.accept());
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/unresolved.html`);
+  const row = page.locator(`tr[data-slot="${slot}"]`);
+  await row.locator('input[type="checkbox"]').check();
+  await page.locator('#dismiss').click();
+  await eventually(async () => !(await queued()), { what: 'the server\'s slot dismissed' });
+
+  // Logged by hand from the history: the server's engine searches again and asks again.
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/history.html`);
+  await page.locator(`tr[data-call="${id}"] [data-integration="server:hs"]`).waitFor();
+  await page.locator(`[data-key="log-${id}"]`).click();
+  await page.locator('#m-server\\:hs').check();
+  await page.locator('#manual-submit').click();
+  await page.getByText(/Logging to .*hs \(server\)/).first().waitFor();
+  await eventually(queued, { ms: 60_000, what: 'the forwarded manual log asks again on the server' });
+  await page.close();
+  await onlyTheServerSentRequests();
+});

@@ -125,7 +125,8 @@ async fn forwarded_events_are_stored_once_and_the_reps_engine_logs_the_notes_onc
 }
 
 /// A resolution the extension forwards through its outbox resolves the server's unresolved
-/// slot, as the admin's does; the rep reads the queue with their own token.
+/// slot, as the admin's does; the rep reads the queue with their own token; a forwarded manual
+/// log reaches the rep's engine too.
 #[tokio::test]
 async fn a_forwarded_resolution_resolves_the_servers_unresolved_slot() {
     let url = fresh_db("server_mode_resolve").await;
@@ -197,6 +198,33 @@ async fn a_forwarded_resolution_resolves_the_servers_unresolved_slot() {
     assert_eq!(v["data"]["calls"][0]["slots"][0]["category"], "logged", "{v}");
     let (s, v) = get(&c, &unresolved, &alice).await;
     assert_eq!((s, v["data"].as_array().map(Vec::len)), (200, Some(0)), "the queue is empty: {v}");
+
+    // A second call dismissed from the queue, then logged by hand from the history: the
+    // forwarded manual log reaches the rep's engine, which searches again and, the number
+    // still shared, asks again.
+    let id2 = CallId::new("rc:s-server-mode-3");
+    let mut call2 = call.clone();
+    call2.id = id2.clone();
+    let batch = Batch { entries: vec![entry("r2-1", What::CallEnded, Some(&call2), None, now - 50_000)] };
+    let (s, _) = post(&c, &events, &alice, &serde_json::to_string(&batch).unwrap()).await;
+    assert_eq!(s, 200);
+    let slot2 = format!("call|{id2}|hs");
+    let queued = |want: bool| {
+        let (c, unresolved, alice, slot2) = (c.clone(), unresolved.clone(), alice.clone(), slot2.clone());
+        async move {
+            let (_, v) = get(&c, &unresolved, &alice).await;
+            let has = v["data"].as_array().is_some_and(|q| q.iter().any(|r| r["slot"] == slot2.as_str()));
+            (has == want).then_some(())
+        }
+    };
+    crate::support::eventually(30, "the second call unresolved", || queued(true)).await;
+    let body = json!({ "entries": [{ "id": "r2-2", "at": now, "what": "resolve", "resolutions": [[slot2, { "choice": "dismiss" }]] }] });
+    assert_eq!(post(&c, &events, &alice, &body.to_string()).await.0, 200);
+    crate::support::eventually(30, "the second call dismissed", || queued(false)).await;
+    let body = json!({ "entries": [{ "id": "r2-3", "at": now, "what": "manual_log", "call_id": id2, "integrations": ["hs"] }] });
+    let (s, v) = post(&c, &events, &alice, &body.to_string()).await;
+    assert_eq!((s, v["data"]["accepted"].as_u64()), (200, Some(1)), "{v}");
+    crate::support::eventually(30, "the manual log asks again", || queued(true)).await;
 }
 
 async fn get(c: &Client, url: &str, token: &str) -> (u16, Value) {
