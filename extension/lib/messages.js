@@ -15,6 +15,7 @@ const PAGE_ONLY_TYPES = new Set([
   'audit-csv',
   'sync-now',
   'server-history',
+  'server-unresolved',
   'settings',
   'import-settings',
   'save-settings',

@@ -68,7 +68,8 @@ async function withServer(data) {
     if (!s) return r;
     const slots = s.slots.map((x) => ({
       integration: `server:${x.integration}`, label: `${x.label} (server)`, word: x.word, tone: x.tone, status: x.category,
-      detail: x.detail, contacts: x.contacts.map((name) => ({ name })), can_log_manually: false,
+      // A call the server did not log can be logged by hand there (the worker forwards it).
+      detail: x.detail, contacts: x.contacts.map((name) => ({ name })), can_log_manually: x.category === 'unlogged' || x.category === 'skipped',
     }));
     return { ...r, slots: [...r.slots, ...slots] };
   });
@@ -199,13 +200,17 @@ $('#manual-form').addEventListener('submit', async (e) => {
   await busy($('#manual-submit'), async () => {
     let answer;
     try {
-      answer = await engine({ input: 'manual_log_requested', call: manualCall.call.id, integrations: picked });
+      // The server's integrations by their own ids: the worker forwards those to the server.
+      answer = await engine({ input: 'manual_log_requested', call: manualCall.call.id, integrations: picked.map((p) => p.replace(/^server:/, '')) });
     } catch (err) {
       fill(out, banner('danger', 'Calltrail did not answer', err.message));
       return;
     }
     const notices = answer.notices || [];
-    const accepted = notices.filter((n) => n.notice === 'manual_accepted').map((n) => labels[n.integration] || n.integration);
+    const accepted = [
+      ...notices.filter((n) => n.notice === 'manual_accepted').map((n) => labels[n.integration] || n.integration),
+      ...(answer.ok ? picked.filter((p) => p.startsWith('server:')).map((p) => labels[p]) : []),
+    ];
     const refused = notices.filter((n) => n.notice === 'manual_refused');
     const parts = [];
     if (accepted.length) parts.push(banner('success', `Logging to ${accepted.join(' and ')}`, 'Calltrail is searching for the caller and logging the call now.'));

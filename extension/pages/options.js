@@ -92,6 +92,7 @@ function render() {
   renderIntegrations();
   renderPages();
   renderGeneral();
+  renderServer();
   renderDigest();
 }
 
@@ -220,6 +221,35 @@ function renderGeneral() {
         help: 'Texts and faxes are logged as one record per conversation per day, in this time zone.',
         options: [{ value: '', label: `Your browser's time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone})` }, ...zoneOptions(view('conversation_time_zone'))],
         get: () => view('conversation_time_zone') ?? '', set: (v) => { doc.conversation_time_zone = v || null; } })));
+}
+
+/**
+ * Server mode: the Calltrail server that logs the rep's calls for the integrations it owns (the
+ * same `server` field an import sets). An empty address turns server mode off; the token is the
+ * rep's own from the admin API (an export leaves it out).
+ */
+function renderServer() {
+  const view = () => (isLocked('server') ? server.settings : doc).server || null;
+  const field = (f, v) => {
+    const cur = doc.server || { url: '', account: '', rep: '', token: '' };
+    const next = { ...cur, [f]: v };
+    doc.server = next.url || next.account || next.rep || next.token || next.integrations?.length ? next : null;
+  };
+  fill($('#server'),
+    input({ path: 'server', id: 'f-server-url', label: 'Server address', type: 'url', wide: true,
+      help: 'Your company’s Calltrail server (https://calltrail.example.com). Leave empty when Calltrail logs from this browser alone.',
+      get: () => view()?.url || '', set: (v) => field('url', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off', placeholder: 'https://calltrail.example.com' } }),
+    input({ path: 'server', id: 'f-server-account', label: 'Account',
+      get: () => view()?.account || '', set: (v) => field('account', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off' } }),
+    input({ path: 'server', id: 'f-server-rep', label: 'Your rep id',
+      get: () => view()?.rep || '', set: (v) => field('rep', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off' } }),
+    input({ path: 'server', id: 'f-server-token', label: 'Your token', type: 'password',
+      help: 'The token your administrator issued for you (ctr_…), never the admin’s. Exports of these settings leave it out.',
+      get: () => view()?.token || '', set: (v) => field('token', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off' } }),
+    input({ path: 'server', id: 'f-server-integrations', label: 'Integrations the server logs',
+      help: 'Integration ids, separated by commas. Empty: all of them (this browser then logs nothing itself).',
+      get: () => (view()?.integrations || []).join(', '),
+      set: (v) => field('integrations', v.split(',').map((x) => x.trim()).filter(Boolean)), attrs: { spellcheck: 'false', autocomplete: 'off' } }));
 }
 
 /** Every time zone this browser knows (all of them work: the core takes their offsets from the

@@ -22,6 +22,8 @@ const selected = new Set();
 const picks = new Map(); // slot -> contact id
 let running = false;
 let loadedOnce = false;
+/** Server mode: the server's slots resolved from this page, until the server's queue drops them. */
+const sent = new Set();
 
 fill(ruleSelect, RULES.map((r) => h('option', { value: r.rule, text: r.label })));
 ruleSelect.addEventListener('change', () => { priority.hidden = ruleSelect.value !== 'priority'; });
@@ -29,7 +31,7 @@ ruleSelect.addEventListener('change', () => { priority.hidden = ruleSelect.value
 async function load() {
   if (!loadedOnce) fill(list, skeleton(5));
   try {
-    items = await ask('unresolved');
+    items = [...await ask('unresolved'), ...await fromServer()];
     loadedOnce = true;
   } catch (e) {
     fill(list, h('div', { class: 'card-pad' }, banner('danger', 'The queue could not be loaded', e.message,
@@ -41,6 +43,31 @@ async function load() {
   for (const s of [...selected]) if (!present.has(s)) selected.delete(s);
   for (const s of [...picks.keys()]) if (!present.has(s)) picks.delete(s);
   rerender(list, render);
+}
+
+/**
+ * Server mode: the server's unresolved queue for the integrations it owns, beside the local
+ * one. Resolving a row goes the same way (the worker forwards the server's slots through its
+ * outbox); until the server has applied it the row says so.
+ */
+async function fromServer() {
+  const st = header.state() || await ask('state').catch(() => null);
+  if (!st?.server) return [];
+  let rows;
+  try {
+    rows = await ask('server-unresolved');
+  } catch (e) {
+    fill(messages, banner('warning', 'The Calltrail server’s queue could not be loaded', e.message));
+    return [];
+  }
+  const present = new Set(rows.map((r) => r.slot));
+  for (const s of [...sent]) if (!present.has(s)) sent.delete(s);
+  return rows.map((r) => ({
+    ...r,
+    label: `${r.label} (server)`,
+    server: true,
+    ...(sent.has(r.slot) ? { status: 'sent', hint: 'Sent to the Calltrail server, which logs it.' } : {}),
+  }));
 }
 
 function render() {
@@ -144,7 +171,11 @@ async function runBatch(title, resolutions) {
   }
   running = false;
   selected.clear();
-  for (const [slot] of resolutions) picks.delete(slot);
+  const server = new Set(items.filter((i) => i.server).map((i) => i.slot));
+  for (const [slot] of resolutions) {
+    picks.delete(slot);
+    if (server.has(slot)) sent.add(slot);
+  }
   await load();
   setTimeout(() => { box.hidden = true; }, 800);
   fill(messages, failures.length

@@ -446,8 +446,9 @@ impl Inner {
                 Ok(user) => self.replace_settings(user).await,
             },
             Intent::ExportSettings => Answer::with(&self.driver.borrow().exported_settings()),
-            Intent::ServerHistory => {
-                let request = self.driver.borrow().server_history_request();
+            Intent::ServerHistory | Intent::ServerUnresolved => {
+                let path = if matches!(intent, Intent::ServerHistory) { "history" } else { "unresolved" };
+                let request = self.driver.borrow().server_request(path);
                 match request {
                     None => Answer::err("no Calltrail server is set up"),
                     Some(r) => match fetch(&r).await {

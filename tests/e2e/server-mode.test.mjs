@@ -180,3 +180,67 @@ test('the server stopped during a call: the notes wait in the outbox and reach t
   for (const vendor of ['hubspot', 'pipedrive']) assert.ok(JSON.stringify(records[vendor][0]).includes(notes), `${vendor} record carries the notes`);
   await onlyTheServerSentRequests();
 });
+
+test('the server\'s unresolved queue on the unresolved page, resolved through the outbox', async () => {
+  const TWINS = '+12125550177';
+  await call('POST', `${crmUrl()}/_admin/seed`, { vendor: 'hubspot', contacts: [
+    { firstName: 'Twin', lastName: 'One', phone: TWINS }, { firstName: 'Twin', lastName: 'Two', phone: TWINS },
+  ] });
+  // HubSpot on the server asks a person when several contacts share the number.
+  const integration = (id, kind, rule) => ({ id, kind, label: id, base_url: `${crmUrl()}/${kind}`, auth: { type: 'api_token' }, conflict_rule: { rule } });
+  await admin('PUT', '/admin/accounts/acme/reps/bob', { telephony_user: BOB, settings: { default_country: 'US', digest: NO_QUIET_HOURS,
+    integrations: [integration('hs', 'hubspot', 'ask'), integration('pd', 'pipedrive', 'last_modified')] } });
+  const id = await answerCall(world, TWINS);
+  await hangUp(world);
+  await eventually(async () => (await outbox()).queued === 0, { what: 'the call forwarded' });
+  await call('POST', `${rc.baseUrl}/_admin/calls`, { external: TWINS, extensionId: BOB, outcome: 'answered', talkSeconds: 30, paceMs: 5, telephonySessionId: id.slice(3) });
+  const slot = `call|${id}|hs`;
+  await eventually(async () => (await admin('GET', '/admin/accounts/acme/reps/bob/unresolved')).data.some((r) => r.slot === slot),
+    { ms: 60_000, what: 'the HubSpot slot unresolved on the server' });
+
+  const page = await world.browser.context.newPage();
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/unresolved.html`);
+  const row = page.locator(`tr[data-slot="${slot}"]`);
+  await row.getByText('hs (server)', { exact: true }).waitFor();
+  await row.locator('input[type="radio"]').first().check();
+  await page.locator('#log-picked').click();
+  await page.getByText(/Logging picked contacts: 1 of 1 done/).waitFor();
+  // The resolution went to the server through the outbox; the server logs the call in HubSpot.
+  await eventually(async () => (await crmLogs(id)).byVendor.hubspot?.length === 1, { ms: 60_000, what: 'the resolved call logged in HubSpot by the server' });
+  await eventually(async () => !(await admin('GET', '/admin/accounts/acme/reps/bob/unresolved')).data.some((r) => r.slot === slot), { what: 'the server\'s queue emptied' });
+  await page.reload();
+  await page.getByText('Nothing to resolve').waitFor();
+  await page.close();
+  await onlyTheServerSentRequests();
+});
+
+test('a call dismissed on the server, logged by hand from the history: the manual log goes to the server', async () => {
+  const TWINS = '+12125550177'; // shared by two HubSpot contacts (the test before seeded them)
+  const id = await answerCall(world, TWINS);
+  await hangUp(world);
+  await eventually(async () => (await outbox()).queued === 0, { what: 'the call forwarded' });
+  await call('POST', `${rc.baseUrl}/_admin/calls`, { external: TWINS, extensionId: BOB, outcome: 'answered', talkSeconds: 30, paceMs: 5, telephonySessionId: id.slice(3) });
+  const slot = `call|${id}|hs`;
+  const queued = async () => (await admin('GET', '/admin/accounts/acme/reps/bob/unresolved')).data.some((r) => r.slot === slot);
+  await eventually(queued, { ms: 60_000, what: 'the HubSpot slot unresolved on the server' });
+
+  // Dismissed from the extension's unresolved page.
+  const page = await world.browser.context.newPage();
+  page.on('dialog', (d) => d.accept());
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/unresolved.html`);
+  const row = page.locator(`tr[data-slot="${slot}"]`);
+  await row.locator('input[type="checkbox"]').check();
+  await page.locator('#dismiss').click();
+  await eventually(async () => !(await queued()), { what: 'the server\'s slot dismissed' });
+
+  // Logged by hand from the history: the server's engine searches again and asks again.
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/history.html`);
+  await page.locator(`tr[data-call="${id}"] [data-integration="server:hs"]`).waitFor();
+  await page.locator(`[data-key="log-${id}"]`).click();
+  await page.locator('#m-server\\:hs').check();
+  await page.locator('#manual-submit').click();
+  await page.getByText(/Logging to .*hs \(server\)/).first().waitFor();
+  await eventually(queued, { ms: 60_000, what: 'the forwarded manual log asks again on the server' });
+  await page.close();
+  await onlyTheServerSentRequests();
+});

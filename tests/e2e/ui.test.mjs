@@ -341,6 +341,32 @@ test('settings: an admin policy locks a field: disabled, with "set by your admin
   }
 });
 
+test('settings: the Calltrail server form saves server mode, keeps the token out of exports, and turns it off', async () => {
+  const page = await openPage('options');
+  await page.locator('#f-server-url').waitFor();
+  assert.equal(await page.locator('#f-server-url').inputValue(), '', 'no server to begin with');
+  await page.fill('#f-server-url', 'http://127.0.0.1:9');
+  await page.fill('#f-server-account', 'acme');
+  await page.fill('#f-server-rep', 'alice');
+  await page.fill('#f-server-token', 'ctr_0123456789abcdef_secret');
+  await page.fill('#f-server-integrations', 'hs');
+  await page.locator('#save').click();
+  await page.locator('#messages').getByText('Settings saved').waitFor();
+  const saved = (await world.send({ type: 'settings' })).data.user.server;
+  assert.deepEqual(saved, { url: 'http://127.0.0.1:9', account: 'acme', rep: 'alice', token: 'ctr_0123456789abcdef_secret', integrations: ['hs'] });
+  assert.equal((await world.send({ type: 'state' })).data.server?.queued, 0, 'server mode is on');
+  const exported = (await world.send({ type: 'export-settings' })).data;
+  assert.equal(exported.server.token, '', 'the export leaves the token out');
+  assert.equal(await page.locator('#f-server-token').getAttribute('type'), 'password');
+  // Emptied, the form turns server mode off.
+  for (const f of ['url', 'account', 'rep', 'token', 'integrations']) await page.fill(`#f-server-${f}`, '');
+  await page.locator('#save').click();
+  await page.locator('#save-bar').waitFor({ state: 'hidden' });
+  assert.equal((await world.send({ type: 'settings' })).data.user.server ?? null, null);
+  assert.equal((await world.send({ type: 'state' })).data.server ?? null, null, 'server mode is off');
+  await page.close();
+});
+
 test('audit: filter by CRM and outcome, export the CSV and parse it', async () => {
   const page = await openPage('audit');
   await page.locator('table.audit tbody tr').first().waitFor();

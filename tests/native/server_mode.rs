@@ -197,3 +197,65 @@ fn an_admin_policy_may_name_the_server_and_locks_it() {
     assert_eq!(e.settings.server, Some(link(&[])));
     assert!(e.locked.iter().any(|l| l == "server"), "{:?}", e.locked);
 }
+
+#[test]
+fn picks_manual_logs_and_resolutions_for_the_servers_integrations_go_to_the_outbox_only() {
+    use calltrail_core::engine::Resolution;
+    use calltrail_core::model::{Contact, IntegrationId, RecordId, RecordType};
+    let mut store = MemStore::default();
+    let mut d = driver(&mut store, &["hs"], 1, NOW);
+    run(&mut d, &mut store);
+    let c = call("rc:s-9", "+12125550101", NOW, NOW.plus_ms(60_000));
+    let id = c.id.clone();
+    d.handle(Input::CallStarted(c.clone()), NOW);
+    run(&mut d, &mut store);
+    let contact = Contact {
+        id: RecordId::new("501"),
+        name: "Ada Known".into(),
+        record_type: RecordType::new("contact"),
+        phones: vec!["+12125550101".to_owned()].into(),
+        created_at: None,
+        modified_at: None,
+        url: None,
+    };
+    // A pick in HubSpot, the server's: no refusal from the local engine (it has no HubSpot),
+    // no CRM request, one entry the server's engine reads as the same pick.
+    let notices = d.handle(Input::ContactsPicked { call: id.clone(), integration: IntegrationId::new("hs"), contacts: vec![contact.clone()] }, NOW.plus_ms(5_000));
+    assert!(notices.is_empty(), "the local engine never heard it: {notices:?}");
+    assert!(run(&mut d, &mut store).is_empty(), "no CRM request for a pick in the server's integration");
+    // A manual log asked for both: HubSpot's part goes to the server, Pipedrive's stays here.
+    d.handle(Input::CallEnded(c), NOW.plus_ms(60_000));
+    run(&mut d, &mut store);
+    let stored = calltrail_core::store::Snapshot::default();
+    d.handle(Input::ManualLogRequested { call: id.clone(), integrations: vec![IntegrationId::new("hs"), IntegrationId::new("pd")], stored }, NOW.plus_ms(70_000));
+    let crm = run(&mut d, &mut store);
+    assert!(crm.iter().all(|i| i == "pd"), "HubSpot's part is never sent from here: {crm:?}");
+    // Resolutions: the server's slot is forwarded, the local one is not.
+    let hs_slot = format!("call|{id}|hs");
+    let pd_slot = format!("call|{id}|pd");
+    d.handle(
+        Input::UnresolvedResolved { resolutions: vec![(hs_slot.clone().into(), Resolution::Dismiss), (pd_slot.into(), Resolution::Dismiss)] },
+        NOW.plus_ms(80_000),
+    );
+    assert!(run(&mut d, &mut store).iter().all(|i| i == "pd"));
+    // A pick in Pipedrive, local: the local engine hears it (and refuses it: no such match).
+    let notices = d.handle(Input::ContactsPicked { call: id.clone(), integration: IntegrationId::new("pd"), contacts: vec![contact.clone()] }, NOW.plus_ms(90_000));
+    assert!(notices.iter().any(|n| format!("{n:?}").contains("PicksRefused")), "{notices:?}");
+
+    let entries: Vec<Forwarded> = d.outbox().map(|t| serde_json::from_str(t).unwrap()).collect();
+    let whats: Vec<What> = entries.iter().map(|e| e.what).collect();
+    assert_eq!(whats, vec![What::CallStarted, What::Picked, What::CallEnded, What::ManualLog, What::Resolve], "the local pick is not forwarded");
+    assert_eq!(entries[1].contacts.as_deref(), Some(&[contact.clone()][..]));
+    assert_eq!(entries[3].integrations, Some(vec![IntegrationId::new("hs")]), "only the server's integrations");
+    assert_eq!(entries[4].resolutions.as_ref().map(|r| r.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>()), Some(vec![hs_slot]));
+    // The server's engine hears the same inputs.
+    let picked = entries[1].clone().into_input();
+    assert_eq!(picked, Some(Input::ContactsPicked { call: id.clone(), integration: IntegrationId::new("hs"), contacts: vec![contact] }));
+    assert!(matches!(entries[3].clone().into_input(), Some(Input::ManualLogRequested { integrations, .. }) if integrations == vec![IntegrationId::new("hs")]));
+    assert!(matches!(entries[4].clone().into_input(), Some(Input::UnresolvedResolved { resolutions }) if resolutions.len() == 1));
+    // What a local integration alone asks is never forwarded.
+    let before = d.outbox().count();
+    d.handle(Input::ManualLogRequested { call: id, integrations: vec![IntegrationId::new("pd")], stored: calltrail_core::store::Snapshot::default() }, NOW.plus_ms(95_000));
+    run(&mut d, &mut store);
+    assert_eq!(d.outbox().count(), before);
+}

@@ -53,6 +53,9 @@ pub enum Intent {
     /// Server mode: the server's history of the rep's calls, with their status in each CRM
     /// the server logs to (`GET /rep/{account}/{rep}/history`, answered as the server gives it).
     ServerHistory,
+    /// Server mode: the rep's unresolved queue on the server (`GET /rep/{account}/{rep}/unresolved`,
+    /// the rows the unresolved page shows; resolving one goes through the outbox).
+    ServerUnresolved,
     /// The settings in force, the rep's own, and the fields the admin policy locks.
     Settings,
     /// Replace the rep's settings with a whole document (validated; applied whole or not at all).

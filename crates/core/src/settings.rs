@@ -70,7 +70,11 @@ pub struct ServerLink {
 
 impl ServerLink {
     pub fn owns(&self, id: &IntegrationId) -> bool {
-        self.integrations.is_empty() || self.integrations.contains(id)
+        self.owns_str(id.as_str())
+    }
+
+    pub fn owns_str(&self, id: &str) -> bool {
+        self.integrations.is_empty() || self.integrations.iter().any(|i| i.as_str() == id)
     }
 
     /// The match pattern the worker needs host access to (`https://host/*`).

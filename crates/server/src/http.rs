@@ -500,7 +500,20 @@ async fn rep_slots(State(app): State<App>, Path((account, rep)): Path<(String, S
 
 async fn rep_unresolved(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, Refusal> {
     app.authorized(&headers)?;
-    let who = RepRef { account, rep };
+    unresolved_view(&app, RepRef { account, rep }).await
+}
+
+/// `GET /rep/{account}/{rep}/unresolved`: the same queue with the rep's own token
+/// ([`crate::tokens::rep_only`]): what the extension's unresolved page shows in server mode.
+pub async fn own_unresolved(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    if let Err(r) = crate::tokens::rep_only(&app, &headers, &account, &rep).await {
+        return r;
+    }
+    unresolved_view(&app, RepRef { account, rep }).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The rep's unresolved queue, as the core's view shapes it.
+async fn unresolved_view(app: &App, who: RepRef) -> Result<Response, Refusal> {
     let records = app.store.prefix(&who, StoreName::Slots, "").await?;
     let waiting: Vec<Slot> = slots_of(&records).into_iter().filter(|s| matches!(s.state, calltrail_core::engine::SlotState::Unresolved { .. })).collect();
     let calls_needed: Vec<String> = waiting.iter().filter_map(|s| s.call_id().map(|c| c.to_string())).collect();

@@ -3,12 +3,15 @@
 //!
 //! - `GET /rep/{account}/{rep}/history?from=&to=`: the rep's calls with their status per CRM
 //!   ([`crate::admin::rep_history`], the admin's rows for one rep).
+//! - `GET /rep/{account}/{rep}/unresolved`: the rep's unresolved queue (the admin's view of it,
+//!   `crate::http::own_unresolved`).
 //! - `POST /rep/{account}/{rep}/resolutions`: `{"resolutions": [[slot, resolution], ...]}`,
 //!   the unresolved queue's choices, queued for the rep's engine exactly as the admin's are.
 //! - `POST /rep/{account}/{rep}/sync`: "sync now".
 //! - `POST /rep/{account}/{rep}/events`: server mode's outbox
 //!   (`calltrail_core::driver::outbox`): `{"entries": [...]}`, the softphone events the rep's
-//!   extension saw and the rep's intents (notes, log now, sync), in order. Each entry is filed
+//!   extension saw and the rep's intents (notes, log now, sync, contact picks, manual logs and
+//!   unresolved resolutions for the integrations the server owns), in order. Each entry is filed
 //!   under its own id, so a batch sent again after a lost answer is stored once; answered
 //!   `{"accepted": n}` once the whole batch is committed.
 //!

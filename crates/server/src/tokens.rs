@@ -53,6 +53,7 @@ pub fn routes() -> Router<App> {
         .route("/rep/{account}/{rep}/whoami", get(whoami))
         .route("/rep/{account}/{rep}/oauth/{integration}/token", post(broker))
         .route("/rep/{account}/{rep}/history", get(crate::admin::rep_history))
+        .route("/rep/{account}/{rep}/unresolved", get(crate::http::own_unresolved))
 }
 
 /// The SHA-256 of a token, as stored.

@@ -26,7 +26,7 @@ use calltrail_core::driver::{Conversation, Driver, Next, Refreshed, Ticket, SETT
 use calltrail_core::engine::{CrmRequest, Effect, EngineOptions, Input, Resolution, SlotKey};
 use calltrail_core::model::Timestamp;
 use calltrail_core::phone::Country;
-use calltrail_core::store::StoreName;
+use calltrail_core::store::{Snapshot, StoreName};
 use calltrail_core::telephony::ringcentral::{self, Fact, Leg};
 use calltrail_core::telephony::generic;
 use serde::Deserialize;
@@ -417,7 +417,14 @@ impl Worker {
                 // rep's intents), in the order it sent them. The same call's webhook facts
                 // merge with it in the engine (one call id: `rc:<telephony session>`).
                 "ext" => match serde_json::from_value::<outbox::Forwarded>(value).ok().and_then(outbox::Forwarded::into_input) {
-                    Some(input) => {
+                    Some(mut input) => {
+                        // A manual log of a call older than what a restore reads: its records
+                        // first, as the extension's shell reads them.
+                        if let Input::ManualLogRequested { call, stored, .. } = &mut input {
+                            if self.driver.borrow().engine().call(call).is_none() {
+                                *stored = self.stored_call(call).await?;
+                            }
+                        }
                         self.driver.borrow_mut().handle(input, t);
                         let ticket = self.driver.borrow().ticket();
                         self.finishing.borrow_mut().push((ticket, vec![id]));
@@ -457,6 +464,13 @@ impl Worker {
             self.mark_done(&finished_now).await?;
         }
         Ok(())
+    }
+
+    /// The records of `call` a manual log needs (`calls/<id>`, `slots/call|<id>|*`).
+    async fn stored_call(&self, call: &calltrail_core::model::CallId) -> Result<Snapshot, StoreError> {
+        let calls = self.ctx.store.get(&self.who, StoreName::Calls, call.as_str()).await?.into_iter().collect();
+        let slots = self.ctx.store.prefix(&self.who, StoreName::Slots, &calltrail_core::engine::slot::call_slot_prefix(call)).await?;
+        Ok(Snapshot { stores: vec![(StoreName::Calls, calls), (StoreName::Slots, slots)] })
     }
 
     /// Applies the core's rule to one call's facts.

@@ -362,8 +362,9 @@ impl Driver {
         }
         // Server mode: the engine here logs only the integrations the server does not own, and
         // what the server must hear is queued for it first (on disk before anyone is answered).
-        let input = self.server_mode(input, now);
-        self.engine.handle(input, now);
+        if let Some(input) = self.server_mode(input, now) {
+            self.engine.handle(input, now);
+        }
         let mut notices = Vec::new();
         while let Some(mut e) = self.engine.poll_effect() {
             if let Effect::WakeAt(t) = e {
@@ -388,18 +389,22 @@ impl Driver {
     /// Server mode: the settings without the integrations the server owns; an input the server
     /// must hear queued for it (one call site, kept out of line: `handle` is inlined widely).
     #[inline(never)]
-    fn server_mode(&mut self, input: Input, now: Timestamp) -> Input {
+    fn server_mode(&mut self, input: Input, now: Timestamp) -> Option<Input> {
         match input {
-            Input::Restored { snapshot, settings, zones, boot_id } => Input::Restored { snapshot, settings: settings.local(), zones, boot_id },
-            Input::SettingsChanged(s) => Input::SettingsChanged(s.local()),
-            other => {
-                if self.restored && self.config.effective.server.is_some() {
-                    if let Some(write) = self.outbox.push(&other, Ticket(self.queued + 1), now) {
+            Input::Restored { snapshot, settings, zones, boot_id } => Some(Input::Restored { snapshot, settings: settings.local(), zones, boot_id }),
+            Input::SettingsChanged(s) => Some(Input::SettingsChanged(s.local())),
+            other => match (&self.config.effective.server, self.restored) {
+                (Some(link), true) => {
+                    if let Some(write) = self.outbox.push(&other, link, Ticket(self.queued + 1), now) {
                         self.push(Effect::Persist(Batch { writes: vec![write], durability: Durability::Strict }));
                     }
+                    // Picks, manual logs and resolutions for the server's integrations are the
+                    // server's alone: the engine here hears only the rest.
+                    let link = self.config.effective.server.as_ref()?;
+                    outbox::local_part(other, |i| link.owns_str(i))
                 }
-                other
-            }
+                _ => Some(other),
+            },
         }
     }
 
@@ -434,10 +439,11 @@ impl Driver {
         }
     }
 
-    /// Server mode: the request for the server's history of the rep's calls (the last day).
-    pub fn server_history_request(&self) -> Option<crm::HttpRequest> {
+    /// Server mode: a `GET` of the rep's own `path` on the server (`history`, `unresolved`),
+    /// with the rep's token.
+    pub fn server_request(&self, path: &str) -> Option<crm::HttpRequest> {
         let link = self.config.effective.server.as_ref()?;
-        let url = format!("{}/rep/{}/{}/history", link.url.trim_end_matches('/'), link.account, link.rep);
+        let url = format!("{}/rep/{}/{}/{path}", link.url.trim_end_matches('/'), link.account, link.rep);
         Some(crm::HttpRequest { method: crm::Method::Get, url, headers: vec![("authorization".into(), format!("Bearer {}", link.token))], body: None })
     }
 

@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Ticket;
 use crate::crm::{HttpRequest, Method, Reply};
-use crate::engine::Input;
-use crate::model::{Call, CallId, Timestamp};
+use crate::engine::{Input, Resolution, SlotKey};
+use crate::model::{Call, CallId, Contact, IntegrationId, Timestamp};
 use crate::settings::ServerLink;
-use crate::store::{Record, Write};
+use crate::store::{Record, Snapshot, Write};
 
 /// The `meta` keys of the entries: `outbox/<20-digit seq>`, so key order is send order.
 pub const PREFIX: &str = "outbox/";
@@ -48,6 +48,14 @@ pub enum What {
     LogNow,
     /// "Sync now": a digest run.
     Sync,
+    /// The rep picked contacts of a call in an integration the server owns (`integration`,
+    /// `contacts`).
+    Picked,
+    /// A manual log from the history, for the server's integrations among those asked
+    /// (`integrations`).
+    ManualLog,
+    /// Choices in the server's unresolved queue (`resolutions`).
+    Resolve,
 }
 
 /// One forwarded input.
@@ -68,12 +76,27 @@ pub struct Forwarded {
     pub notes: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub manual: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<IntegrationId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<Vec<Contact>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrations: Option<Vec<IntegrationId>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolutions: Option<Vec<(SlotKey, Resolution)>>,
+}
+
+/// The integration a slot key names (its last `|` field: `call|<call>|<integration>`).
+pub fn slot_integration(slot: &str) -> &str {
+    slot.rsplit_once('|').map_or(slot, |(_, i)| i)
 }
 
 impl Forwarded {
     /// The entry for `input`, when it is one the server hears; `None` for the rest (CRM
-    /// replies, settings, picks and manual logs of local integrations...).
-    pub fn of(input: &Input, id: String, now: Timestamp) -> Option<Forwarded> {
+    /// replies, settings...). Picks, manual logs and resolutions are the server's only for the
+    /// integrations it `owns` (their entry carries only those; [`local_part`] keeps the rest).
+    pub fn of(input: &Input, owns: impl Fn(&str) -> bool, id: String, now: Timestamp) -> Option<Forwarded> {
+        let mut f = Forwarded { id, at: now.0, what: What::Sync, call: None, call_id: None, notes: None, manual: false, integration: None, contacts: None, integrations: None, resolutions: None };
         // (what, the call, the call's id, notes, manual): one clone site each.
         let (what, call, id_only, notes, manual) = match input {
             Input::CallRinging(c) => (What::CallRinging, Some(c), None, None, false),
@@ -86,9 +109,31 @@ impl Forwarded {
             Input::NotesCancelled { call } => (What::NotesCancelled, None, Some(call), None, false),
             Input::LogNowRequested { call } => (What::LogNow, None, Some(call), None, false),
             Input::DigestRequested => (What::Sync, None, None, None, false),
+            Input::ContactsPicked { call, integration, contacts } if owns(integration.as_str()) => {
+                f.integration = Some(integration.clone());
+                f.contacts = Some(contacts.clone());
+                (What::Picked, None, Some(call), None, false)
+            }
+            Input::ManualLogRequested { call, integrations, .. } => {
+                let owned: Vec<IntegrationId> = integrations.iter().filter(|i| owns(i.as_str())).cloned().collect();
+                if owned.is_empty() {
+                    return None;
+                }
+                f.integrations = Some(owned);
+                (What::ManualLog, None, Some(call), None, false)
+            }
+            Input::UnresolvedResolved { resolutions } => {
+                let owned: Vec<(SlotKey, Resolution)> = resolutions.iter().filter(|(k, _)| owns(slot_integration(k))).cloned().collect();
+                if owned.is_empty() {
+                    return None;
+                }
+                f.resolutions = Some(owned);
+                (What::Resolve, None, None, None, false)
+            }
             _ => return None,
         };
-        Some(Forwarded { id, at: now.0, what, call: call.cloned(), call_id: id_only.cloned(), notes: notes.cloned(), manual })
+        (f.what, f.call, f.call_id, f.notes, f.manual) = (what, call.cloned(), id_only.cloned(), notes.cloned(), manual);
+        Some(f)
     }
 
     /// The input the server's engine hears; `None` when a field the kind needs is missing.
@@ -105,7 +150,29 @@ impl Forwarded {
             What::NotesCancelled => Input::NotesCancelled { call: id? },
             What::LogNow => Input::LogNowRequested { call: id? },
             What::Sync => Input::DigestRequested,
+            What::Picked => Input::ContactsPicked { call: id?, integration: self.integration?, contacts: self.contacts? },
+            What::ManualLog => Input::ManualLogRequested { call: id?, integrations: self.integrations?, stored: Snapshot::default() },
+            What::Resolve => Input::UnresolvedResolved { resolutions: self.resolutions? },
         })
+    }
+}
+
+/// What of `input` the extension's own engine handles when the server owns `owns`: picks,
+/// manual logs and resolutions without the server's integrations (`None`: nothing is left).
+pub fn local_part(input: Input, owns: impl Fn(&str) -> bool) -> Option<Input> {
+    match input {
+        Input::ContactsPicked { integration, .. } if owns(integration.as_str()) => None,
+        Input::ManualLogRequested { call, mut integrations, stored } => {
+            let asked = integrations.len();
+            integrations.retain(|i| !owns(i.as_str()));
+            (integrations.len() == asked || !integrations.is_empty()).then_some(Input::ManualLogRequested { call, integrations, stored })
+        }
+        Input::UnresolvedResolved { mut resolutions } => {
+            let asked = resolutions.len();
+            resolutions.retain(|(k, _)| !owns(slot_integration(k)));
+            (resolutions.len() == asked || !resolutions.is_empty()).then_some(Input::UnresolvedResolved { resolutions })
+        }
+        other => Some(other),
     }
 }
 
@@ -167,9 +234,9 @@ impl Outbox {
 
     /// Queues `input` when it is forwarded; the write to commit before anyone is answered.
     /// `ticket`: the driver's ticket once that write is executed.
-    pub fn push(&mut self, input: &Input, ticket: Ticket, now: Timestamp) -> Option<Write> {
+    pub fn push(&mut self, input: &Input, link: &ServerLink, ticket: Ticket, now: Timestamp) -> Option<Write> {
         let seq = self.next;
-        let entry = Forwarded::of(input, format!("{:08x}-{seq}", self.boot & 0xffff_ffff), now)?;
+        let entry = Forwarded::of(input, |i| link.owns_str(i), format!("{:08x}-{seq}", self.boot & 0xffff_ffff), now)?;
         self.next += 1;
         let key = format!("{PREFIX}{seq:020}");
         let record = Record::encode(key.clone(), true, now.0, &entry);

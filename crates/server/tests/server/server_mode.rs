@@ -20,6 +20,10 @@ fn entry(id: &str, what: What, call: Option<&Call>, notes: Option<&str>, at: i64
         call_id: call.filter(|_| id_only).map(|c| c.id.clone()),
         notes: notes.map(str::to_owned),
         manual: false,
+        integration: None,
+        contacts: None,
+        integrations: None,
+        resolutions: None,
     }
 }
 
@@ -118,6 +122,114 @@ async fn forwarded_events_are_stored_once_and_the_reps_engine_logs_the_notes_onc
     .await;
     let v = c.json(Method::GET, &format!("{crm_url}/_admin/calls?marker={}", urlencode(&marker)), None).await;
     assert_eq!(v["count"].as_u64(), Some(1), "still one record");
+}
+
+/// A resolution the extension forwards through its outbox resolves the server's unresolved
+/// slot, as the admin's does; the rep reads the queue with their own token; a forwarded manual
+/// log reaches the rep's engine too.
+#[tokio::test]
+async fn a_forwarded_resolution_resolves_the_servers_unresolved_slot() {
+    let url = fresh_db("server_mode_resolve").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "sm2".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
+    assert_eq!(s, 200);
+    let twins = "+12125550303";
+    c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
+        { "firstName": "Twin", "lastName": "One", "phone": twins }, { "firstName": "Twin", "lastName": "Two", "phone": twins } ] }))).await;
+    let mut tokens = Vec::new();
+    for (rep, user) in [("alice", "101"), ("bob", "102")] {
+        let mut s = settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]);
+        s["integrations"][0]["conflict_rule"] = json!({ "rule": "ask" });
+        let (st, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": s }))).await;
+        assert_eq!(st, 200, "{v}");
+        c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
+        let (_, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
+        tokens.push(v["data"]["token"].as_str().unwrap().to_owned());
+    }
+    let (alice, bob) = (tokens[0].clone(), tokens[1].clone());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let id = CallId::new("rc:s-server-mode-2");
+    let mut call = Call::new(id.clone(), Direction::Inbound, E164::parse(twins, Country::US).unwrap(), None, Timestamp(now - 120_000));
+    call.answered_at = Some(Timestamp(now - 115_000));
+    call.result = CallResult::Answered;
+    call.ended_at = Some(Timestamp(now - 60_000));
+    let events = format!("{base}/rep/acme/alice/events");
+    let batch = Batch { entries: vec![entry("r1-1", What::CallEnded, Some(&call), None, now - 60_000)] };
+    let (s, v) = post(&c, &events, &alice, &serde_json::to_string(&batch).unwrap()).await;
+    assert_eq!(s, 200, "{v}");
+
+    let unresolved = format!("{base}/rep/acme/alice/unresolved");
+    let (s, v) = get(&c, &unresolved, &bob).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("wrong_rep")), "bob cannot read alice's queue");
+    let (s, v) = get(&c, &unresolved, ADMIN).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("admin_token_refused")));
+    let queue = crate::support::eventually(30, "alice's call unresolved on the server", || {
+        let (c, unresolved, alice) = (c.clone(), unresolved.clone(), alice.clone());
+        async move {
+            let (_, v) = get(&c, &unresolved, &alice).await;
+            v["data"].as_array().filter(|q| q.len() == 1).cloned()
+        }
+    })
+    .await;
+    let slot = queue[0]["slot"].as_str().unwrap().to_owned();
+    let pick = queue[0]["candidates"][0]["id"].as_str().unwrap().to_owned();
+    // The extension's unresolved page resolves it: a `resolve` entry through the outbox.
+    let body = json!({ "entries": [{ "id": "r1-2", "at": now, "what": "resolve",
+        "resolutions": [[slot, { "choice": "contacts", "ids": [pick] }]] }] });
+    let (s, v) = post(&c, &events, &alice, &body.to_string()).await;
+    assert_eq!((s, v["data"]["accepted"].as_u64()), (200, Some(1)), "{v}");
+    let (s, v) = post(&c, &events, &alice, r#"{"entries":[{"id":"r1-3","at":1,"what":"resolve"}]}"#).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("bad_entry")), "a resolve entry without resolutions is refused");
+    let marker = format!("calltrail:call|{id}|");
+    crate::support::eventually(30, "the resolved call logged in HubSpot", || {
+        let c = c.clone();
+        let url = format!("{crm_url}/_admin/calls?marker={}", urlencode(&marker));
+        async move {
+            let v = c.json(Method::GET, &url, None).await;
+            (v["count"].as_u64() == Some(1)).then_some(v)
+        }
+    })
+    .await;
+    let (_, v) = get(&c, &format!("{base}/rep/acme/alice/history"), &alice).await;
+    assert_eq!(v["data"]["calls"][0]["slots"][0]["category"], "logged", "{v}");
+    let (s, v) = get(&c, &unresolved, &alice).await;
+    assert_eq!((s, v["data"].as_array().map(Vec::len)), (200, Some(0)), "the queue is empty: {v}");
+
+    // A second call dismissed from the queue, then logged by hand from the history: the
+    // forwarded manual log reaches the rep's engine, which searches again and, the number
+    // still shared, asks again.
+    let id2 = CallId::new("rc:s-server-mode-3");
+    let mut call2 = call.clone();
+    call2.id = id2.clone();
+    let batch = Batch { entries: vec![entry("r2-1", What::CallEnded, Some(&call2), None, now - 50_000)] };
+    let (s, _) = post(&c, &events, &alice, &serde_json::to_string(&batch).unwrap()).await;
+    assert_eq!(s, 200);
+    let slot2 = format!("call|{id2}|hs");
+    let queued = |want: bool| {
+        let (c, unresolved, alice, slot2) = (c.clone(), unresolved.clone(), alice.clone(), slot2.clone());
+        async move {
+            let (_, v) = get(&c, &unresolved, &alice).await;
+            let has = v["data"].as_array().is_some_and(|q| q.iter().any(|r| r["slot"] == slot2.as_str()));
+            (has == want).then_some(())
+        }
+    };
+    crate::support::eventually(30, "the second call unresolved", || queued(true)).await;
+    let body = json!({ "entries": [{ "id": "r2-2", "at": now, "what": "resolve", "resolutions": [[slot2, { "choice": "dismiss" }]] }] });
+    assert_eq!(post(&c, &events, &alice, &body.to_string()).await.0, 200);
+    crate::support::eventually(30, "the second call dismissed", || queued(false)).await;
+    let body = json!({ "entries": [{ "id": "r2-3", "at": now, "what": "manual_log", "call_id": id2, "integrations": ["hs"] }] });
+    let (s, v) = post(&c, &events, &alice, &body.to_string()).await;
+    assert_eq!((s, v["data"]["accepted"].as_u64()), (200, Some(1)), "{v}");
+    crate::support::eventually(30, "the manual log asks again", || queued(true)).await;
+}
+
+async fn get(c: &Client, url: &str, token: &str) -> (u16, Value) {
+    let r = c.http.get(url).bearer_auth(token).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 fn urlencode(s: &str) -> String {
