@@ -599,10 +599,16 @@ impl World {
 
     pub fn deliver_all(&mut self) {
         let mut guard = 0;
+        let began = self.trace.len();
         while !self.pending.is_empty() {
             self.deliver(0);
             guard += 1;
-            assert!(guard < 100_000, "request storm");
+            if guard >= 100_000 {
+                // A replayed seed (`keep_trace`) shows its trace up to the storm and the storm's
+                // first requests.
+                let end = self.trace.len().min(began + 60);
+                panic!("request storm: {} requests pending at {}; trace:\n{}", self.pending.len(), self.now, self.trace[..end].join("\n"));
+            }
         }
     }
 

@@ -199,7 +199,7 @@ impl Engine {
             let Some(s) = self.slots.get(&k) else { continue };
             let trigger = s.trigger;
             let state = if s.state == SlotState::NoMatch {
-                SlotState::Skipped { reason: "no contact matched within the digest window".into() }
+                SlotState::Skipped { reason: digest::NO_MATCH_REASON.into() }
             } else {
                 SlotState::Failed { reason: digest::expired_reason(&d, away, s.last_error.as_deref()) }
             };
