@@ -701,3 +701,49 @@ fn work_searched_after_its_no_match_window_closes_in_that_run() {
     assert_eq!(w.state("c1", "hs"), "skipped");
     w.assert_clean();
 }
+
+/// Seeds 63897, 76160 and 91964 of the sweep (I1, "a contact existed when the call ended, yet
+/// the slot closed unlogged"): the machine's clock was set back two hours just after a digest
+/// run. The next run stayed due at the old clock's hour, so the runs of the two repeated
+/// hours never came; that hour fell in quiet hours, and by the run after them the call had
+/// left the catch-up window, closed without the search that would have found the contact
+/// added meanwhile. A clock set back now brings the next run to within one period.
+#[test]
+fn a_clock_set_back_does_not_postpone_the_digest_past_a_calls_window() {
+    // 01:30 in New York: quiet hours (02:00-07:00) begin half an hour later.
+    let t0 = ts("2026-06-10T05:30:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    w.input(Input::CallEnded(call("c1", "+12125550199", t0.plus_mins(-5), t0)));
+    assert_eq!(w.state("c1", "hs"), "no_match");
+    w.now = t0.plus_mins(5);
+    w.input(Input::DigestRequested);
+    // The contact is added in the CRM; then the clock is set back two hours.
+    w.crm("hs").add_contact("late", "Late", "+12125550199", t0.plus_mins(6));
+    w.jump_clock(-2 * 3_600_000);
+    w.input(Input::AlarmFired);
+    w.advance_mins(10 * 60);
+    assert_eq!(w.state("c1", "hs"), "logged");
+    w.assert_clean();
+}
+
+/// Seeds 91964 and 115644 of the sweep (I1): the call pop found nobody; the rep added the
+/// caller during the call; the clock was set back before hang-up, so the pop's "no match" of
+/// hours ago looked seconds old and stood in for the hang-up's search. A day asleep later the
+/// call had left the digest's window, never searched again. An answer from the clock's future
+/// is not fresh: the hang-up searches.
+#[test]
+fn a_call_pops_answer_is_not_fresh_after_the_clock_was_set_back() {
+    let t0 = ts("2026-06-10T14:00:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    let mut c = call("c1", "+12125550199", t0, t0);
+    c.ended_at = None;
+    w.input(Input::CallStarted(c.clone()));
+    assert!(w.engine().call(&CallId::new("c1")).and_then(|e| e.matches.get(&IntegrationId::new("hs"))).is_some_and(|m| m.contacts.is_empty()));
+    w.now = t0.plus_mins(30);
+    w.crm("hs").add_contact("new", "New", "+12125550199", t0.plus_mins(30));
+    w.jump_clock(-2 * 3_600_000);
+    c.ended_at = Some(t0);
+    w.input(Input::CallEnded(c));
+    assert_eq!(w.state("c1", "hs"), "logged");
+    w.assert_clean();
+}

@@ -528,6 +528,13 @@ impl Engine {
 
     /// Handles one input at `now`; then drain [`Engine::poll_effect`].
     pub fn handle(&mut self, input: Input, now: Timestamp) {
+        if now < self.now {
+            // A clock set back must not postpone the digest by the jump, as on a restore: the
+            // runs it skipped, with quiet hours after them, let calls leave the catch-up window
+            // never searched again (a contact added after the call pop went unlogged).
+            let cap = now.plus_mins(i64::from(self.settings.digest.period_mins));
+            self.digest_due = self.digest_due.min(cap);
+        }
         self.now = now;
         if !self.restored && !matches!(input, Input::Restored { .. }) {
             self.problem(ProblemKind::NotRestored, "input before Restored ignored; the shell must restore first".into());

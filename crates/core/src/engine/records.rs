@@ -58,7 +58,9 @@ pub const POP_FRESH_EMPTY_MINS: i64 = 5;
 impl CallMatches {
     pub fn is_fresh(&self, now: Timestamp) -> bool {
         let limit = if self.contacts.is_empty() { POP_FRESH_EMPTY_MINS } else { POP_FRESH_MATCHED_MINS };
-        now.since(self.at) <= limit * 60_000
+        // A clock set back since the answer does not make it fresh: its age is then unknown
+        // (an answer of hours ago, before the rep added the caller, once stood in here).
+        (0..=limit * 60_000).contains(&now.since(self.at))
     }
 }
 
