@@ -747,3 +747,31 @@ fn a_call_pops_answer_is_not_fresh_after_the_clock_was_set_back() {
     assert_eq!(w.state("c1", "hs"), "logged");
     w.assert_clean();
 }
+
+/// Seed 400802 of the sweep (I1, "a contact existed when the call ended, yet the slot closed
+/// unlogged"): the call pop found nobody; the rep added the caller during the call; the call
+/// ended within five minutes of the pop's answer, so that "no match" stood in for the hang-up
+/// search, leaving the digest runs of the call's window to search again. The laptop then slept
+/// a day: no run came in the window, and the first run after it closed the slot unsearched.
+/// Work whose only answer predates its call's end is searched once by the run that finds it
+/// past its window.
+#[test]
+fn a_call_pops_no_match_is_searched_again_after_a_day_asleep() {
+    let t0 = ts("2026-06-10T14:00:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    let mut c = call("c1", "+12125550199", t0, t0);
+    c.ended_at = None;
+    w.input(Input::CallStarted(c.clone()));
+    assert!(w.engine().call(&CallId::new("c1")).and_then(|e| e.matches.get(&IntegrationId::new("hs"))).is_some_and(|m| m.contacts.is_empty()));
+    w.now = t0.plus_mins(2);
+    w.crm("hs").add_contact("new", "New", "+12125550199", t0.plus_mins(2));
+    w.now = t0.plus_mins(4);
+    c.ended_at = Some(w.now);
+    w.input(Input::CallEnded(c));
+    assert_eq!(w.state("c1", "hs"), "no_match", "the pop's answer stood in for the hang-up search");
+    // A day asleep: the alarms of the call's window never fired.
+    w.now = w.now.plus_hours(26);
+    w.input(Input::AlarmFired);
+    assert_eq!(w.state("c1", "hs"), "logged");
+    w.assert_clean();
+}
