@@ -387,7 +387,7 @@ fn check(w: &mut World, integs: &[IntegrationId], calls: usize, true_end: &BTree
         let st = state_of(s);
         if !matches!(st, "logged" | "failed" | "needs_review" | "skipped" | "dismissed") {
             let mem = w.engine().slot(k).map(|s| format!("{:?} busy={} due={:?}", s.state, s.busy, s.update_due));
-            v.push(format!("I15 slot {k} still {st} after quiescence (engine: {mem:?}, now {}, deadline {:?})", w.now, w.engine().next_deadline()));
+            v.push(format!("I15 slot {k} still {st} after quiescence (engine: {mem:?}, now {}, deadline {:?}): {s}", w.now, w.engine().next_deadline()));
         }
         if st == "logged" {
             // I3: logged is truthful.
@@ -482,20 +482,34 @@ fn schedules() -> u64 {
     std::env::var("CALLTRAIL_SIM_SCHEDULES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000)
 }
 
-/// Runs seeds `0..n` on every core; returns the first failing seed and its violations.
+/// Runs seeds `0..n` on every core; returns the failing seeds and their violations. Threads
+/// take the next seed from a shared counter, so a run stopped early has done every seed below
+/// its progress line's count (less at most one per thread). With `progress`, a line on stderr
+/// for every failing seed and every 10,000 schedules: a long sweep stopped by a deadline still
+/// says how far it got.
 fn sweep(n: u64, opts: &EngineOptions, stop_at_first: bool) -> Vec<(u64, Vec<String>)> {
+    sweep_with(n, opts, stop_at_first, false)
+}
+
+fn sweep_with(n: u64, opts: &EngineOptions, stop_at_first: bool, progress: bool) -> Vec<(u64, Vec<String>)> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let threads = std::thread::available_parallelism().map_or(2, |p| p.get()).max(1) as u64;
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    let (next, done, failed) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let t0 = std::time::Instant::now();
     let mut found = Vec::new();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let stop = &stop;
+            .map(|_| {
+                let (stop, next, done, failed) = (&stop, &next, &done, &failed);
                 s.spawn(move || {
                     let mut out = Vec::new();
-                    let mut seed = t;
-                    while seed < n {
-                        if stop_at_first && stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    loop {
+                        if stop_at_first && stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let seed = next.fetch_add(1, Ordering::Relaxed);
+                        if seed >= n {
                             break;
                         }
                         // A panic is a failing seed like any other: caught here, or it took
@@ -508,12 +522,21 @@ fn sweep(n: u64, opts: &EngineOptions, stop_at_first: bool) -> Vec<(u64, Vec<Str
                             )],
                         };
                         if !violations.is_empty() {
+                            let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
+                            if progress {
+                                let first: String = violations[0].chars().take(160).collect();
+                                eprintln!("simulator: seed {seed} failed ({f} so far): {first}");
+                            }
                             out.push((seed, violations));
                             if stop_at_first {
-                                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                                stop.store(true, Ordering::Relaxed);
                             }
                         }
-                        seed += threads;
+                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if progress && d % 10_000 == 0 {
+                            let secs = t0.elapsed().as_secs_f64();
+                            eprintln!("simulator: {d} of {n} schedules done, {} failed, {secs:.0} s ({:.0}/s)", failed.load(Ordering::Relaxed), d as f64 / secs);
+                        }
                     }
                     out
                 })
@@ -539,7 +562,7 @@ fn simulator_holds_the_invariants_over_many_schedules() {
     }
     let n = schedules();
     let t = std::time::Instant::now();
-    let failures = sweep(n, &EngineOptions::default(), false);
+    let failures = sweep_with(n, &EngineOptions::default(), false, true);
     let secs = t.elapsed().as_secs_f64();
     println!("simulator: {n} schedules in {secs:.1} s ({:.0}/s)", n as f64 / secs);
     if let Some((seed, v)) = failures.first() {
@@ -608,4 +631,147 @@ fn the_token_scan_covers_every_record_and_request_on_some_schedules() {
         let o = run_with(seed, EngineOptions::default(), false, true);
         assert!(o.violations.is_empty(), "seed {seed}: {:#?}", o.violations);
     }
+}
+
+// ---- What the sweep found, minimized to named schedules ------------------------------------
+
+/// Seeds 20858 and 32018 of the 1,000,000 sweep ("request storm"): a conversation-day whose
+/// first message is just older than a restart reads (the reach, 26 h with a 24 h catch-up)
+/// came back one message short of its slot's count. The engine logged the short day, then
+/// rewrote it again and again at the same instant, every rewrite answered and none reaching
+/// the count: a CRM's request quota spent in a loop, and the CRM's record missing a message.
+#[test]
+fn a_conversation_day_restored_short_is_neither_logged_short_nor_rewritten_for_ever() {
+    let t0 = ts("2026-06-10T14:00:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 24);
+    w.crm("hs").add_contact("ann", "Ann", "+12125550100", t0.plus_hours(-48));
+    w.auto_deliver = false;
+    let sms = |id: &str, at: Timestamp| Message {
+        id: id.into(),
+        conversation: ConversationId::new("conv-ann"),
+        kind: MessageKind::Sms,
+        direction: Direction::Inbound,
+        our_number: None,
+        their_number: e164("+12125550100"),
+        at,
+        text: "hello".into(),
+    };
+    // The first message's search fails: the day waits for the digest.
+    w.input(Input::MessageReceived(sms("m1", t0)));
+    w.crm("hs").faults.push_front(Fault::ServerError);
+    w.deliver(0);
+    assert!(w.pending.is_empty());
+    w.now = t0.plus_mins(14);
+    w.input(Input::MessageReceived(sms("m2", w.now)));
+    // The laptop sleeps; the worker restarts exactly a reach after the second message.
+    w.now = t0.plus_mins(14).plus_hours(26);
+    w.restart();
+    w.auto_deliver = true;
+    w.deliver_all();
+    w.advance_mins(180);
+    let key = "msg|hs|conv-ann|2026-06-10";
+    assert_eq!(w.stored_state(key), "failed", "the short day is shown as not logged");
+    assert!(w.crm("hs").records.iter().all(|r| r.what != "messages"), "no short log: {:?}", w.crm("hs").records);
+    assert!(w.crm("hs").requests < 10, "{} requests", w.crm("hs").requests);
+    w.assert_clean();
+}
+
+/// Seed 15050 of the sweep (I15, "still no_match after quiescence"): a call's search failed,
+/// so it waited for the digest; the first run to search it again came after the call had left
+/// the no-match window (the laptop slept). It found nobody and the slot went to `NoMatch`,
+/// waiting for a search no run would make, until the next run closed it an hour later. It
+/// closes in the run that searched it.
+#[test]
+fn work_searched_after_its_no_match_window_closes_in_that_run() {
+    let t0 = ts("2026-06-10T14:00:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    w.auto_deliver = false;
+    let c = call("c1", "+12125550199", t0.plus_mins(-5), t0);
+    w.input(Input::CallEnded(c));
+    let search = w.pending.iter().position(|p| *p.req.slot == *"call|c1|hs").expect("the hang-up's search");
+    w.crm("hs").faults.push_front(Fault::ServerError);
+    w.deliver(search);
+    w.deliver_all();
+    assert_eq!(w.state("c1", "hs"), "waiting");
+    // Seven hours asleep: past the 6 h window, within the wait for retried work.
+    w.now = t0.plus_hours(7);
+    w.auto_deliver = true;
+    w.input(Input::AlarmFired);
+    assert!(w.sent.iter().filter(|s| *s.req.slot == *"call|c1|hs").count() >= 2, "the run searched it again");
+    assert_eq!(w.state("c1", "hs"), "skipped");
+    w.assert_clean();
+}
+
+/// Seeds 63897, 76160 and 91964 of the sweep (I1, "a contact existed when the call ended, yet
+/// the slot closed unlogged"): the machine's clock was set back two hours just after a digest
+/// run. The next run stayed due at the old clock's hour, so the runs of the two repeated
+/// hours never came; that hour fell in quiet hours, and by the run after them the call had
+/// left the catch-up window, closed without the search that would have found the contact
+/// added meanwhile. A clock set back now brings the next run to within one period.
+#[test]
+fn a_clock_set_back_does_not_postpone_the_digest_past_a_calls_window() {
+    // 01:30 in New York: quiet hours (02:00-07:00) begin half an hour later.
+    let t0 = ts("2026-06-10T05:30:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    w.input(Input::CallEnded(call("c1", "+12125550199", t0.plus_mins(-5), t0)));
+    assert_eq!(w.state("c1", "hs"), "no_match");
+    w.now = t0.plus_mins(5);
+    w.input(Input::DigestRequested);
+    // The contact is added in the CRM; then the clock is set back two hours.
+    w.crm("hs").add_contact("late", "Late", "+12125550199", t0.plus_mins(6));
+    w.jump_clock(-2 * 3_600_000);
+    w.input(Input::AlarmFired);
+    w.advance_mins(10 * 60);
+    assert_eq!(w.state("c1", "hs"), "logged");
+    w.assert_clean();
+}
+
+/// Seeds 91964 and 115644 of the sweep (I1): the call pop found nobody; the rep added the
+/// caller during the call; the clock was set back before hang-up, so the pop's "no match" of
+/// hours ago looked seconds old and stood in for the hang-up's search. A day asleep later the
+/// call had left the digest's window, never searched again. An answer from the clock's future
+/// is not fresh: the hang-up searches.
+#[test]
+fn a_call_pops_answer_is_not_fresh_after_the_clock_was_set_back() {
+    let t0 = ts("2026-06-10T14:00:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    let mut c = call("c1", "+12125550199", t0, t0);
+    c.ended_at = None;
+    w.input(Input::CallStarted(c.clone()));
+    assert!(w.engine().call(&CallId::new("c1")).and_then(|e| e.matches.get(&IntegrationId::new("hs"))).is_some_and(|m| m.contacts.is_empty()));
+    w.now = t0.plus_mins(30);
+    w.crm("hs").add_contact("new", "New", "+12125550199", t0.plus_mins(30));
+    w.jump_clock(-2 * 3_600_000);
+    c.ended_at = Some(t0);
+    w.input(Input::CallEnded(c));
+    assert_eq!(w.state("c1", "hs"), "logged");
+    w.assert_clean();
+}
+
+/// Seed 400802 of the sweep (I1, "a contact existed when the call ended, yet the slot closed
+/// unlogged"): the call pop found nobody; the rep added the caller during the call; the call
+/// ended within five minutes of the pop's answer, so that "no match" stood in for the hang-up
+/// search, leaving the digest runs of the call's window to search again. The laptop then slept
+/// a day: no run came in the window, and the first run after it closed the slot unsearched.
+/// Work whose only answer predates its call's end is searched once by the run that finds it
+/// past its window.
+#[test]
+fn a_call_pops_no_match_is_searched_again_after_a_day_asleep() {
+    let t0 = ts("2026-06-10T14:00:00Z");
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    let mut c = call("c1", "+12125550199", t0, t0);
+    c.ended_at = None;
+    w.input(Input::CallStarted(c.clone()));
+    assert!(w.engine().call(&CallId::new("c1")).and_then(|e| e.matches.get(&IntegrationId::new("hs"))).is_some_and(|m| m.contacts.is_empty()));
+    w.now = t0.plus_mins(2);
+    w.crm("hs").add_contact("new", "New", "+12125550199", t0.plus_mins(2));
+    w.now = t0.plus_mins(4);
+    c.ended_at = Some(w.now);
+    w.input(Input::CallEnded(c));
+    assert_eq!(w.state("c1", "hs"), "no_match", "the pop's answer stood in for the hang-up search");
+    // A day asleep: the alarms of the call's window never fired.
+    w.now = w.now.plus_hours(26);
+    w.input(Input::AlarmFired);
+    assert_eq!(w.state("c1", "hs"), "logged");
+    w.assert_clean();
 }

@@ -68,7 +68,7 @@ pub struct World {
     pub skew_ms: i64,
     /// Slots whose last create had an unknown outcome and that have not been looked up since.
     needs_find: BTreeSet<SlotKey>,
-    /// No request to an integration before this (from 429 Retry-After we sent).
+    /// No request to an integration before this, in true time (from 429 Retry-After we sent).
     retry_after: BTreeMap<IntegrationId, Timestamp>,
     /// Slots with a create in flight.
     creating: BTreeSet<SlotKey>,
@@ -532,9 +532,10 @@ impl World {
         if req.trigger == calltrail_core::engine::Trigger::Digest && super::zones::in_quiet_hours(&self.settings.digest, now) {
             v.push(format!("I10 digest request at {now} (quiet hours) for {}", req.slot));
         }
-        // I13: nothing to an integration before its Retry-After elapsed.
+        // I13: nothing to an integration before its Retry-After elapsed, in the CRM's time:
+        // after the machine's clock was set back, its hours are not the CRM's.
         if let Some(t) = self.retry_after.get(&req.integration) {
-            if now < *t {
+            if now.plus_ms(-self.skew_ms) < *t {
                 v.push(format!("I13 request to {} at {now} before Retry-After {t}", req.integration));
             }
         }
@@ -565,7 +566,7 @@ impl World {
             }
         }
         let limit = match &result {
-            Err(calltrail_core::crm::CrmError::RateLimited { retry_after_ms: Some(ms), .. }) => Some(now.plus_ms(*ms)),
+            Err(calltrail_core::crm::CrmError::RateLimited { retry_after_ms: Some(ms), .. }) => Some(now.plus_ms(*ms - self.skew_ms)),
             _ => None,
         };
         let restarts = self.restarts;
@@ -587,10 +588,16 @@ impl World {
 
     pub fn deliver_all(&mut self) {
         let mut guard = 0;
+        let began = self.trace.len();
         while !self.pending.is_empty() {
             self.deliver(0);
             guard += 1;
-            assert!(guard < 100_000, "request storm");
+            if guard >= 100_000 {
+                // A replayed seed (`keep_trace`) shows its trace up to the storm and the storm's
+                // first requests.
+                let end = self.trace.len().min(began + 60);
+                panic!("request storm: {} requests pending at {}; trace:\n{}", self.pending.len(), self.now, self.trace[..end].join("\n"));
+            }
         }
     }
 

@@ -23,6 +23,9 @@ pub fn window_start(d: &DigestSettings, now: Timestamp, last_completed: Option<T
     from.max(floor)
 }
 
+/// Why a slot closed unlogged when no contact matched its number in the window.
+pub const NO_MATCH_REASON: &str = "no contact matched within the digest window";
+
 /// Calls that ended before this are out of every future window: their unlogged slots close.
 pub fn expiry(d: &DigestSettings, now: Timestamp) -> Timestamp {
     now.plus_hours(-i64::from(d.catch_up_max_hours)).min(now.plus_mins(-i64::from(d.lookback_mins)))

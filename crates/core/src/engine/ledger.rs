@@ -137,12 +137,18 @@ impl Engine {
                     self.request_placeholder(key, &n);
                 }
                 _ => {
+                    // `NoMatch` waits for the digest to search again while the call is in its
+                    // window. Work searched after that window closed (work that waited for a
+                    // retry, searched by a late run) has nothing left to wait for: it closes now,
+                    // as the next run would close it an hour later.
+                    let expiry = super::digest::expiry(&self.settings.digest, self.now);
+                    let closed = self.slots.get(key).is_some_and(|s| s.at < expiry);
                     if let Some(s) = self.slots.get_mut(key) {
-                        s.state = SlotState::NoMatch;
+                        s.state = if closed { SlotState::Skipped { reason: super::digest::NO_MATCH_REASON.into() } } else { SlotState::NoMatch };
                         s.last_error = None;
                     }
                     self.save_slot(key);
-                    self.audit(Some(key), trigger, "no match", None, None);
+                    self.audit(Some(key), trigger, if closed { super::digest::NO_MATCH_REASON } else { "no match" }, None, None);
                 }
             }
             return;

@@ -528,6 +528,13 @@ impl Engine {
 
     /// Handles one input at `now`; then drain [`Engine::poll_effect`].
     pub fn handle(&mut self, input: Input, now: Timestamp) {
+        if now < self.now {
+            // A clock set back must not postpone the digest by the jump, as on a restore: the
+            // runs it skipped, with quiet hours after them, let calls leave the catch-up window
+            // never searched again (a contact added after the call pop went unlogged).
+            let cap = now.plus_mins(i64::from(self.settings.digest.period_mins));
+            self.digest_due = self.digest_due.min(cap);
+        }
         self.now = now;
         if !self.restored && !matches!(input, Input::Restored { .. }) {
             self.problem(ProblemKind::NotRestored, "input before Restored ignored; the shell must restore first".into());
@@ -1066,7 +1073,7 @@ impl Engine {
                         },
                         _ => match self.message_log(&s, i) {
                             Some((log, _)) => CrmOp::CreateMessageLog { log },
-                            None => return self.fail(key, "the conversation's messages are missing".into()),
+                            None => return self.fail(key, "the conversation's messages are missing: some are older than a restart reads".into()),
                         },
                     };
                     let rev = match &op {
@@ -1121,6 +1128,13 @@ impl Engine {
     fn message_log(&self, s: &Slot, target: usize) -> Option<(MessageLog, usize)> {
         let Subject::Messages { conversation, day, kind, their_number, our_number } = &s.subject else { return None };
         let msgs = self.messages.get(&(conversation.clone(), day.clone()))?;
+        // A restart reads messages back by time, not by day: a day that began before its reach
+        // comes back short of the slot's count. Written short, the log would drop messages
+        // from the CRM's record, and an update never reaching the count would be sent again at
+        // once, for ever (a request storm). Short is as good as missing.
+        if msgs.len() < s.messages {
+            return None;
+        }
         let t = s.targets.get(target)?;
         let log = MessageLog {
             marker: s.marker_for(target),

@@ -51,14 +51,17 @@ pub struct CallMatches {
 /// How long a call pop's answer stands in for the hang-up search, counted from the answer to
 /// the hang-up. A match stays good for an hour (a contact is rarely deleted or merged during a
 /// call); "no match" only for five minutes, because the rep may add the caller during the call
-/// (and a slot left with no match is searched again by every digest run in its window anyway).
+/// (and a slot left with no match is searched again by every digest run in its window anyway;
+/// when none came, the first run past the window searches it once: `Engine::answered_before_end`).
 pub const POP_FRESH_MATCHED_MINS: i64 = 60;
 pub const POP_FRESH_EMPTY_MINS: i64 = 5;
 
 impl CallMatches {
     pub fn is_fresh(&self, now: Timestamp) -> bool {
         let limit = if self.contacts.is_empty() { POP_FRESH_EMPTY_MINS } else { POP_FRESH_MATCHED_MINS };
-        now.since(self.at) <= limit * 60_000
+        // A clock set back since the answer does not make it fresh: its age is then unknown
+        // (an answer of hours ago, before the rep added the caller, once stood in here).
+        (0..=limit * 60_000).contains(&now.since(self.at))
     }
 }
 

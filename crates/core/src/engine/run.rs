@@ -159,7 +159,7 @@ impl Engine {
                 SlotState::Waiting { due: None } => (wait_from, wait_from),
                 _ => continue,
             };
-            if s.at >= start {
+            if s.at >= start || (s.at < end && self.answered_before_end(s)) {
                 enrol.push(k.clone());
             } else if s.at < end {
                 expire.push(k.clone());
@@ -199,7 +199,7 @@ impl Engine {
             let Some(s) = self.slots.get(&k) else { continue };
             let trigger = s.trigger;
             let state = if s.state == SlotState::NoMatch {
-                SlotState::Skipped { reason: "no contact matched within the digest window".into() }
+                SlotState::Skipped { reason: digest::NO_MATCH_REASON.into() }
             } else {
                 SlotState::Failed { reason: digest::expired_reason(&d, away, s.last_error.as_deref()) }
             };
@@ -212,6 +212,20 @@ impl Engine {
             self.audit(Some(&k), trigger, reason, None, None);
         }
         self.evict(expiry);
+    }
+
+    /// A call's slot left with no match at hang-up on the call pop's answer, which came before
+    /// the call ended (a contact the rep added since was not searched for), and searched by no
+    /// run since: the digest runs of its window were to search again. When none came (the
+    /// laptop slept past the window), the run that finds it past its window searches it once
+    /// rather than closing it unsearched; that search closes it (`on_search`) or logs it.
+    /// (A hang-up search that said the same as the pop leaves the pop's time: such a slot,
+    /// after a sleep past its window, costs that one search more.)
+    fn answered_before_end(&self, s: &Slot) -> bool {
+        let Some(call) = s.call_id() else { return false };
+        s.state == SlotState::NoMatch
+            && s.trigger == Trigger::Auto
+            && self.calls.get(call).and_then(|e| e.matches.get(&s.integration)).is_some_and(|m| m.at < s.at)
     }
 
     /// Forgets closed calls and slots older than every window, so memory and digest passes stay
