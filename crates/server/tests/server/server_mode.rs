@@ -8,7 +8,7 @@ use calltrail_core::phone::{Country, E164};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{crm_emulator, fresh_db, server, settings, Client, ServerOpts, ADMIN};
+use crate::support::{alice_and_bob, crm_emulator, fresh_db, server, Client, ServerOpts, ADMIN};
 
 fn entry(id: &str, what: What, call: Option<&Call>, notes: Option<&str>, at: i64) -> Forwarded {
     let id_only = matches!(what, What::NotesOpened | What::NotesSaved | What::NotesCancelled | What::LogNow);
@@ -44,15 +44,7 @@ async fn forwarded_events_are_stored_once_and_the_reps_engine_logs_the_notes_onc
     let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
     assert_eq!(s, 200);
     c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [{ "firstName": "Ada", "lastName": "Known", "phone": "+12125550101" }] }))).await;
-    let mut tokens = Vec::new();
-    for (rep, user) in [("alice", "101"), ("bob", "102")] {
-        let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]) }))).await;
-        assert_eq!(s, 200, "{v}");
-        c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
-        let (_, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
-        tokens.push(v["data"]["token"].as_str().unwrap().to_owned());
-    }
-    let (alice, bob) = (tokens[0].clone(), tokens[1].clone());
+    let (alice, bob) = alice_and_bob(&c, &base, &crm_url, json!({ "rule": "last_modified" })).await;
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let id = CallId::new("rc:s-server-mode-1");
@@ -140,17 +132,7 @@ async fn a_forwarded_resolution_resolves_the_servers_unresolved_slot() {
     let twins = "+12125550303";
     c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
         { "firstName": "Twin", "lastName": "One", "phone": twins }, { "firstName": "Twin", "lastName": "Two", "phone": twins } ] }))).await;
-    let mut tokens = Vec::new();
-    for (rep, user) in [("alice", "101"), ("bob", "102")] {
-        let mut s = settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]);
-        s["integrations"][0]["conflict_rule"] = json!({ "rule": "ask" });
-        let (st, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": s }))).await;
-        assert_eq!(st, 200, "{v}");
-        c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
-        let (_, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
-        tokens.push(v["data"]["token"].as_str().unwrap().to_owned());
-    }
-    let (alice, bob) = (tokens[0].clone(), tokens[1].clone());
+    let (alice, bob) = alice_and_bob(&c, &base, &crm_url, json!({ "rule": "ask" })).await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let id = CallId::new("rc:s-server-mode-2");
     let mut call = Call::new(id.clone(), Direction::Inbound, E164::parse(twins, Country::US).unwrap(), None, Timestamp(now - 120_000));

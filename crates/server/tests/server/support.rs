@@ -218,6 +218,23 @@ pub fn settings(integrations: &[(&str, &str, String)]) -> Value {
     })
 }
 
+/// Alice (telephony user 101) and Bob (102) on account `acme` at `base`, each logging to the CRM
+/// emulator's HubSpot (`hs`, its `conflict_rule` as given) with a token, and each rep's own API
+/// token as the admin issues it: `(alice, bob)`.
+pub async fn alice_and_bob(c: &Client, base: &str, crm_url: &str, conflict_rule: Value) -> (String, String) {
+    let mut tokens = Vec::new();
+    for (rep, user) in [("alice", "101"), ("bob", "102")] {
+        let mut s = settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]);
+        s["integrations"][0]["conflict_rule"] = conflict_rule.clone();
+        let (st, v) = c.admin(reqwest::Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": s }))).await;
+        assert_eq!(st, 200, "{v}");
+        c.admin(reqwest::Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
+        let (_, v) = c.admin(reqwest::Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
+        tokens.push(v["data"]["token"].as_str().expect("a rep token").to_owned());
+    }
+    (tokens[0].clone(), tokens[1].clone())
+}
+
 /// Polls `f` until it returns Some, at most `secs`.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where

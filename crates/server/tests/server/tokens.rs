@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{crm_emulator, fresh_db, server, settings, Client, ServerOpts, ADMIN};
+use crate::support::{alice_and_bob, crm_emulator, fresh_db, server, settings, Client, ServerOpts, ADMIN};
 
 async fn get(c: &Client, url: &str, token: Option<&str>) -> (u16, Value) {
     let mut rb = c.http.get(url);
@@ -185,17 +185,7 @@ async fn a_rep_resolves_their_own_queue_and_reads_their_own_history() {
     let twins = "+12125550202";
     c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
         { "firstName": "Twin", "lastName": "One", "phone": twins }, { "firstName": "Twin", "lastName": "Two", "phone": twins } ] }))).await;
-    let mut tokens = Vec::new();
-    for (rep, user) in [("alice", "101"), ("bob", "102")] {
-        let mut s = settings(&[("hs", "hubspot", format!("{crm_url}/hubspot"))]);
-        s["integrations"][0]["conflict_rule"] = json!({ "rule": "ask" });
-        let (st, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": s }))).await;
-        assert_eq!(st, 200, "{v}");
-        c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}/credentials/hs"), Some(json!({ "token": "hubspot-token" }))).await;
-        let (_, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), None).await;
-        tokens.push(v["data"]["token"].as_str().unwrap().to_owned());
-    }
-    let (alice, bob) = (tokens[0].clone(), tokens[1].clone());
+    let (alice, bob) = alice_and_bob(&c, &base, &crm_url, json!({ "rule": "ask" })).await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let event = json!({ "calltrail": 1, "event": "call.ended", "user": "101", "call": { "id": "q-1", "direction": "inbound", "from": twins,
         "to": "+16505550101", "started_at": now - 120_000, "answered_at": now - 115_000, "ended_at": now - 60_000 } }).to_string();
