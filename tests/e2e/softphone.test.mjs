@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
-import { ROOT } from '../../www/world/browser.mjs';
+import { ROOT, SHARED } from '../../www/world/browser.mjs';
 
-const FIXTURES = path.join(ROOT, '..', 'shared', 'reference', 'softphone-fixtures');
+const FIXTURES = path.join(SHARED, 'reference', 'softphone-fixtures');
 // The flags lib/browser.mjs launches Chromium with (it does not export them).
 const CHROMIUM_ARGS = [
   '--no-sandbox',

@@ -1,6 +1,6 @@
 // Spec check: the request bodies the emulator accepts and the response bodies it produces for
 // Pipedrive (v1 + v2), Zoho CRM v8 and Clio v4 validate against the vendors' OpenAPI files in
-// ../shared/specs (shared/ sits beside the repo: X/main + X/shared).
+// shared/specs (`SHARED` in www/world/browser.mjs: CALLTRAIL_SHARED, beside the repo, or /work/shared).
 //
 // OpenAPI 3.0 is not JSON Schema; the conversions and relaxations applied here, and why:
 //  - `nullable: true` becomes a type union with "null" (OpenAPI 3.0 keyword, unknown to Ajv).
@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { boot } from './helpers.mjs';
+import { SHARED } from '../../www/world/browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -36,10 +37,10 @@ const Ajv = require('ajv');
 const addFormats = require('ajv-formats');
 const YAML = require('yaml');
 
-const shared = path.resolve(repoRoot, '..', 'shared');
+const shared = SHARED;
 const specsDir = path.join(shared, 'specs');
 if (!fs.existsSync(specsDir)) {
-  throw new Error(`spec check: ${specsDir} not found. The shared/ folder must be cloned beside the repository (repo at X/<clone>, shared at X/shared); looked for it at ${shared}.`);
+  throw new Error(`spec check: ${specsDir} not found. Set CALLTRAIL_SHARED, or put the shared/ folder beside the repository (X/<clone> + X/shared) or at /work/shared.`);
 }
 
 // ---------- loading and converting the specs ----------

@@ -11,19 +11,15 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/softphone-fixtures/"
-);
 const RC: &str = "https://apps.ringcentral.com";
 /// Where the fixtures' calls begin (`creationTime` of the ring event).
 const T0: i64 = 1_717_430_400_000;
 const TSID: &str = "s-a0d7a2b5c1e3fz18f3e7b8a2";
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{FIXTURES}{name}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = crate::support::shared_dir().join("reference/softphone-fixtures").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn trusted() -> Vec<String> {

@@ -5,9 +5,18 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DIST = path.join(ROOT, 'dist');
+/**
+ * The workplace's shared/ folder (vendor specs, softphone fixtures): CALLTRAIL_SHARED when set,
+ * else shared/ beside the repository (X/<clone> + X/shared), else /work/shared, so a clone
+ * anywhere on the machine finds it (the Rust tests look in the same places).
+ */
+export const SHARED = process.env.CALLTRAIL_SHARED
+  || [path.join(ROOT, '..', 'shared'), '/work/shared'].find((d) => existsSync(path.join(d, 'specs')))
+  || path.join(ROOT, '..', 'shared');
 /** Fixed by the manifest's `key`, whatever the checkout path. */
 export const EXTENSION_ID = 'bicpcknbbpfahcmagcjbcgmfjdgbeppn';
 

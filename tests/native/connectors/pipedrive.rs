@@ -159,12 +159,7 @@ pub(super) mod kit {
         }
     }
 
-    /// `shared/` next to the repository, or a clear failure.
-    pub fn shared_dir() -> std::path::PathBuf {
-        let p = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-        assert!(p.join("specs").is_dir(), "shared specs not found at {}: the spec-conformance tests need /work/shared", p.display());
-        p
-    }
+    pub use crate::support::shared_dir;
 
     pub fn spec_json(rel: &str) -> Value {
         let path = shared_dir().join("specs").join(rel);
