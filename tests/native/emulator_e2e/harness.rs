@@ -23,15 +23,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Most requests one op may send before the executor calls it a runaway conversation.
 const MAX_STEPS: usize = 40;
 
-/// The emulator's vendor name (path prefix, admin `vendor`) for a CRM.
+/// The emulator's vendor name (path prefix, admin `vendor`) for a CRM: the same lower-case
+/// keys the core names vendors by.
 pub fn vendor(kind: CrmKind) -> &'static str {
-    match kind {
-        CrmKind::HubSpot => "hubspot",
-        CrmKind::Pipedrive => "pipedrive",
-        CrmKind::Salesforce => "salesforce",
-        CrmKind::Zoho => "zoho",
-        CrmKind::Clio => "clio",
-    }
+    calltrail_core::crm::oauth::key(kind)
 }
 
 /// One emulator process on a free port, killed when dropped.
