@@ -17,7 +17,8 @@
 //!   only when another place logged the leg earlier, and cost a request on every call
 //!   (`docs/shared-calls.md` has the numbers). A CRM that runs several requests as one call
 //!   (Salesforce's Composite resource, [`Batch`]) sends the create and the look as one.
-//! - [`searched`]: the lookup goes through a search index that lags: look before the create;
+//! - [`searched`]: the lookup goes through a search index that lags: look before the create
+//!   (HubSpot does so only for a late log, [`super::CallLog::late`]);
 //!   a record the other made less than the lag before is not seen (the residual window).
 //!
 //! Output: `Created` for a record this flow made and kept; `Found { record: Some(_) }` for a

@@ -99,6 +99,13 @@ pub struct CallLog {
     pub marker: Marker,
     pub contact: Contact,
     pub call: Call,
+    /// The log goes out one search lag or more after the call ended (a browser that slept or
+    /// was offline, a delayed pick, a manual log): a record another place of the rep made at
+    /// the hang-up is visible to a lagging search by now, so a CRM without an exact marker
+    /// lookup looks for it before creating ([`guard::searched`]). A log sent sooner skips a
+    /// search that could not see such a record yet (`docs/shared-calls.md`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
 }
 
 /// One conversation-day of messages with one contact.
