@@ -932,3 +932,37 @@ fn a_text_from_a_recent_caller_reuses_the_match() {
     assert_eq!(w.crm("hs").records.iter().filter(|r| r.what == "messages").count(), 1);
     w.assert_clean();
 }
+
+/// A call log is `late` when it goes out one search lag or more after the call ended: HubSpot
+/// (no exact marker lookup) then searches for another browser's record before creating
+/// (docs/shared-calls.md). At the hang-up it is not; exact-lookup CRMs never mark it.
+#[test]
+fn a_call_log_sent_a_search_lag_after_the_hang_up_is_late() {
+    use calltrail_core::crm::CrmOp;
+    let late_of = |w: &World, integ: &str, call: &str| -> Vec<bool> {
+        w.sent
+            .iter()
+            .filter(|s| s.req.integration.as_str() == integ)
+            .filter_map(|s| match &s.req.op {
+                CrmOp::CreateCallLog { log } if log.call.id.as_str() == call => Some(log.late),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut w = world_with_ann(3, &["hs", "sf"]);
+    w.advance_mins(5);
+    // At the hang-up.
+    w.input(ended("c1", ANN, &w));
+    assert_eq!(late_of(&w, "hs", "c1"), [false]);
+    // Heard two minutes after it ended (a browser that slept through the hang-up).
+    w.advance_mins(10);
+    let old = call("c2", ANN, w.now.plus_mins(-7), w.now.plus_mins(-2));
+    w.input(Input::CallEnded(old));
+    assert_eq!(late_of(&w, "hs", "c2"), [true]);
+    // Salesforce's lookup is exact: nothing to wait for, never late.
+    assert_eq!(late_of(&w, "sf", "c2"), [false]);
+    for (integ, call) in [("hs", "c1"), ("hs", "c2"), ("sf", "c2")] {
+        assert_eq!(w.state(call, integ), "logged", "{integ} {call}");
+    }
+    w.assert_clean();
+}
