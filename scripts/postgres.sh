@@ -7,7 +7,9 @@
 #   scripts/postgres.sh url [DIR]     print the URL of a running cluster
 # Installs the `postgresql` package when initdb is missing (apt-get update first; sudo when not
 # root). PostgreSQL refuses to run as root, so as root the cluster runs as the user `calltrail`
-# (created here when missing). Waits on pg_isready, never on a fixed sleep.
+# (created here when missing); when that user cannot reach DIR (a checkout under a private
+# directory, such as one made by `mktemp -d`), the cluster lives in /var/tmp/calltrail-pg/<hash
+# of DIR> instead, the same one for the same DIR. Waits on pg_isready, never on a fixed sleep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,12 +40,23 @@ if [ "$(id -u)" = 0 ]; then
   id calltrail >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin calltrail
   run_as="calltrail"
 fi
-pg() { if [ -n "$run_as" ]; then runuser -u "$run_as" -- "$@"; else "$@"; fi; }
+# From /, so the cluster's user never needs the caller's working directory.
+pg() { if [ -n "$run_as" ]; then (cd / && runuser -u "$run_as" -- "$@"); else "$@"; fi; }
+
+if [ -n "$run_as" ]; then
+  mkdir -p "$dir"
+  chown "$run_as" "$dir"
+  if ! runuser -u "$run_as" -- test -w "$dir" -a -x "$dir"; then
+    dir=/var/tmp/calltrail-pg/$(printf '%s' "$dir" | sha256sum | cut -c1-16)
+    mkdir -p "$dir"
+    chmod 755 /var/tmp/calltrail-pg
+    chown "$run_as" "$dir"
+  fi
+fi
 
 case "$cmd" in
   start)
     mkdir -p "$dir"
-    [ -n "$run_as" ] && chown "$run_as" "$dir"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       pg "$bin/initdb" -D "$dir/data" -U calltrail --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }

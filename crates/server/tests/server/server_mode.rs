@@ -159,6 +159,21 @@ async fn a_forwarded_resolution_resolves_the_servers_unresolved_slot() {
     .await;
     let slot = queue[0]["slot"].as_str().unwrap().to_owned();
     let pick = queue[0]["candidates"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(queue[0]["refused"], Value::Null);
+    // A choice of a contact that is not a candidate: refused, and the queue's row says why.
+    let body = json!({ "entries": [{ "id": "r1-0", "at": now, "what": "resolve",
+        "resolutions": [[slot, { "choice": "contacts", "ids": ["no-such-contact"] }]] }] });
+    assert_eq!(post(&c, &events, &alice, &body.to_string()).await.0, 200);
+    let refused = crate::support::eventually(30, "the refused choice on alice's queue", || {
+        let (c, unresolved, alice) = (c.clone(), unresolved.clone(), alice.clone());
+        async move {
+            let (_, v) = get(&c, &unresolved, &alice).await;
+            v["data"][0]["refused"].as_object().cloned()
+        }
+    })
+    .await;
+    assert_eq!(refused["what"], "resolution");
+    assert!(refused["words"].as_str().is_some_and(|w| w.contains("not among the candidates")), "{refused:?}");
     // The extension's unresolved page resolves it: a `resolve` entry through the outbox.
     let body = json!({ "entries": [{ "id": "r1-2", "at": now, "what": "resolve",
         "resolutions": [[slot, { "choice": "contacts", "ids": [pick] }]] }] });
@@ -178,6 +193,7 @@ async fn a_forwarded_resolution_resolves_the_servers_unresolved_slot() {
     .await;
     let (_, v) = get(&c, &format!("{base}/rep/acme/alice/history"), &alice).await;
     assert_eq!(v["data"]["calls"][0]["slots"][0]["category"], "logged", "{v}");
+    assert_eq!(v["data"]["calls"][0]["slots"][0]["refused"], Value::Null, "the next choice cleared the refusal: {v}");
     let (s, v) = get(&c, &unresolved, &alice).await;
     assert_eq!((s, v["data"].as_array().map(Vec::len)), (200, Some(0)), "the queue is empty: {v}");
 
