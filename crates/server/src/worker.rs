@@ -605,7 +605,17 @@ impl Worker {
                     self.alarm.set(Some(at));
                     self.wake.notify_one();
                 }
-                Effect::Notify(_) => {}
+                Effect::Notify(n) => {
+                    // The rep's request refused: kept for the rep's pages (`crate::rep`).
+                    if let Some((key, refused)) = crate::rep::refusal_of(&n, now()) {
+                        let (pool, who) = (self.ctx.pool.clone(), self.who.clone());
+                        spawn_local(async move {
+                            if let Err(e) = crate::rep::record_refusal(&pool, &who, &key, &refused).await {
+                                tracing::warn!(account = %who.account, rep = %who.rep, "keeping a refusal: {e}");
+                            }
+                        });
+                    }
+                }
                 Effect::Problem(p) => tracing::debug!(account = %self.who.account, rep = %self.who.rep, "engine problem {:?}: {}", p.kind, p.detail),
             }
             self.driver.borrow_mut().executed();

@@ -697,6 +697,7 @@ impl Driver {
             Notice::ManualRefused { integration, reason, .. } | Notice::PicksRefused { integration, reason, .. } => {
                 Some(format!("{integration}: {reason}"))
             }
+            Notice::ResolutionRefused { slot, reason } => Some(format!("{slot}: {reason}")),
             _ => None,
         });
         Answer { ok: refused.is_none(), error: refused, notices, ..Answer::default() }
