@@ -109,11 +109,20 @@ pub struct Refused {
     /// `manual_log`, `picks` or `resolution`.
     pub what: String,
     pub reason: String,
+    /// What the rep reads: which request was refused, and why.
+    pub words: String,
 }
 
 /// The refusal a notice reports, keyed `<call id>|<integration>`; `None` for other notices.
 pub fn refusal_of(n: &Notice, now: Timestamp) -> Option<(String, Refused)> {
-    let r = |what: &str, reason: &str| Refused { at: now.0, what: what.into(), reason: reason.into() };
+    let r = |what: &str, reason: &str| {
+        let asked = match what {
+            "manual_log" => "Your manual log was refused",
+            "picks" => "Your picks were refused",
+            _ => "Your choice was refused",
+        };
+        Refused { at: now.0, what: what.into(), reason: reason.into(), words: format!("{asked}: {reason}") }
+    };
     match n {
         Notice::ManualRefused { call, integration, reason } => Some((format!("{call}|{integration}"), r("manual_log", reason))),
         Notice::PicksRefused { call, integration, reason } => Some((format!("{call}|{integration}"), r("picks", reason))),

@@ -316,7 +316,7 @@ async fn the_servers_view_of_a_ringing_call_offers_its_matches_and_logs_the_pick
     })
     .await;
     assert_eq!((row["refused"]["what"].as_str(), row["can_log_manually"].as_bool()), (Some("manual_log"), Some(false)), "{row}");
-    assert!(row["refused"]["reason"].as_str().is_some_and(|r| r.contains("already logged")), "{row}");
+    assert!(row["refused"]["words"].as_str().is_some_and(|r| r.starts_with("Your manual log was refused: already logged")), "{row}");
     let body = json!({ "entries": [{ "id": "c1-6", "at": now, "what": "resolve", "resolutions": [[format!("call|{id}|hs"), { "choice": "dismiss" }]] }] });
     assert_eq!(post(&c, &events, &alice, &body.to_string()).await.0, 200);
     crate::support::eventually(30, "the refused resolution in alice's call view", || {
