@@ -290,5 +290,21 @@ test('the panel shows the server\'s slots while the call rings; the contact pick
   const contacts = (read.associations?.contacts?.results || []).map((a) => a.id);
   assert.deepEqual(contacts, [String(older.id)], `logged on the picked contact: ${JSON.stringify(read)}`);
   await panel.waitForText(/hs \(server\)\s*Logged/, { ms: 30_000 });
+  // A manual log of it anyway (the page offers none: the core's rule says no), sent as another
+  // device's page might: the server's engine refuses it, and the history says why.
+  const asked = await world.send({ type: 'engine', input: { input: 'manual_log_requested', call: id, integrations: ['hs'] } });
+  assert.equal(asked.ok, true, JSON.stringify(asked));
+  const page = await world.browser.context.newPage();
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/history.html`);
+  const cell = page.locator(`tr[data-call="${id}"] [data-integration="server:hs"]`);
+  await eventually(async () => {
+    if (await cell.locator('[data-refused="manual_log"]').count()) return true;
+    await page.reload();
+    await cell.waitFor();
+    return false;
+  }, { ms: 30_000, what: 'the refusal on the history page' });
+  assert.match(await cell.innerText(), /Your manual log was refused: already logged/);
+  assert.equal(await page.locator(`[data-key="log-${id}"]`).count(), 1, 'Pipedrive (no match) may still be logged by hand');
+  await page.close();
   await onlyTheServerSentRequests();
 });
