@@ -606,14 +606,12 @@ impl Worker {
                     self.wake.notify_one();
                 }
                 Effect::Notify(n) => {
-                    // The rep's request refused: kept for the rep's pages (`crate::rep`).
+                    // The rep's request refused: kept for the rep's pages (`crate::rep`). Awaited
+                    // here, so the inbox row that asked is marked done only once it is written.
                     if let Some((key, refused)) = crate::rep::refusal_of(&n, now()) {
-                        let (pool, who) = (self.ctx.pool.clone(), self.who.clone());
-                        spawn_local(async move {
-                            if let Err(e) = crate::rep::record_refusal(&pool, &who, &key, &refused).await {
-                                tracing::warn!(account = %who.account, rep = %who.rep, "keeping a refusal: {e}");
-                            }
-                        });
+                        if let Err(e) = crate::rep::record_refusal(&self.ctx.pool, &self.who, &key, &refused).await {
+                            tracing::warn!(account = %self.who.account, rep = %self.who.rep, "keeping a refusal: {e}");
+                        }
                     }
                 }
                 Effect::Problem(p) => tracing::debug!(account = %self.who.account, rep = %self.who.rep, "engine problem {:?}: {}", p.kind, p.detail),
