@@ -507,7 +507,7 @@ button, textarea, input { font: inherit; color: inherit; }
     const fs = h('fieldset', { class: 'integ', 'data-integration': key });
     fs.append(h('legend', {}, h('span', { text: slot.label }), h('span', { class: `chip ${slot.tone}`, text: slot.word })));
     // The server's engine refused the rep's last request here: say why.
-    if (slot.refused) fs.append(h('p', { class: 'detail', role: 'alert', text: slot.refused.words }));
+    if (slot.refused) fs.append(h('p', { class: 'detail', 'data-refused': slot.refused.what, text: slot.refused.words }));
     const picking = !ended && slot.status === 'not_logged';
     if (!picking || !slot.matches || !slot.matches.length) {
       fs.append(slot.searching
