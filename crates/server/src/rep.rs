@@ -25,9 +25,10 @@
 //! Refusals: the rep's engine refuses a forwarded manual log, pick or resolution with a notice
 //! (`ManualRefused`, `PicksRefused`, `ResolutionRefused`); the worker keeps the latest one per
 //! call and CRM in `records` under the server-only store `refusals` ([`record_refusal`]; the
-//! engine never reads it), and the rep's history, call view and unresolved rows show it while
-//! until the rep asks again about the same call and CRM (a new request clears it as it is
-//! stored).
+//! engine never reads it, no restore selects it), and the rep's history, call view and
+//! unresolved rows show it until the rep asks again about the same call and CRM (a new request
+//! clears it as it is stored; a resend of the same entry does not). One row per refused slot,
+//! removed with the rep; retention does not prune them yet.
 //!
 //! Events go through the inbox like every other input, so they are stored before the answer
 //! and the engine that holds the rep's lease applies them in order. A rep can only ever queue
