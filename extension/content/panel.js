@@ -19,6 +19,12 @@
 //   still ignores synthetic events (`event.isTrusted`): only the rep's real clicks and keys act.
 //   The worker checks every message again anyway (content scripts may act only on calls their
 //   tab reported).
+// - Server mode (the settings name a Calltrail server): the server logs its CRMs, so it also
+//   asks the worker for the server's view of the call (`server-call`, every few seconds while
+//   the call is on screen and the server still works on it) and shows one slot per CRM the
+//   server logs to, labelled "(server)", with the server's status words and the contacts the
+//   server's call pop matched, pickable like the local ones (the worker forwards those picks).
+//   A server that cannot be reached shows a line saying so.
 // - Its design tokens and formatting are the pages' own files (extension/lib/tokens.css and
 //   format.js, web-accessible for this), adopted into the shadow root and imported.
 (() => {
@@ -126,6 +132,8 @@ button, textarea, input { font: inherit; color: inherit; }
 
   /* ------------------------------------------------------------------ state */
   const POLL_MS = 1000;
+  const SERVER_POLL_MS = 3000;
+  const SERVER_FOLLOW_MS = 10 * 60_000; // after the call ended, the server's view is followed this long at most
   const AUTO_COLLAPSE_MS = 30_000; // after a settled call, unless the rep is in the panel
 
   const st = {
@@ -144,8 +152,13 @@ button, textarea, input { font: inherit; color: inherit; }
     // What the bridge says of the worker: whether events reach it, and why not.
     logging: true,
     notLoggingReason: null,
+    // Server mode: whether the worker forwards to a server, and the server's view of the call.
+    serverMode: false,
+    server: null, // { view (null: not heard of yet), error }
+    lastServer: null,
   };
   let pollTimer = 0;
+  let serverTimer = 0;
   let tickTimer = 0;
 
   /* ------------------------------------------------------------------ worker */
@@ -184,7 +197,34 @@ button, textarea, input { font: inherit; color: inherit; }
 
   function isSettled(view) {
     if (!view || !view.call || view.call.ended_at == null) return false;
-    return !view.slots.some((s) => s.status === 'scheduled' || s.status === 'in_progress');
+    return ![...view.slots, ...serverSlots()].some((s) => s.status === 'scheduled' || s.status === 'in_progress');
+  }
+
+  /** The server's slots for the call on screen, keyed apart from local ones (`server:<id>`). */
+  function serverSlots() {
+    const slots = st.server?.view?.slots || [];
+    return slots.map((s) => ({ ...s, key: `server:${s.integration}`, label: `${s.label} (server)` }));
+  }
+
+  /** Server mode: the server's view of the call, while it is on screen and the server works on it. */
+  async function refreshServer() {
+    clearTimeout(serverTimer);
+    if (!st.callId || !st.serverMode || st.contextGone) return;
+    const id = st.callId;
+    const answer = await ask({ type: 'server-call', call: id });
+    if (id !== st.callId) return;
+    const text = JSON.stringify(answer);
+    if (text !== st.lastServer) {
+      st.lastServer = text;
+      // Unreachable: the last view stays, with a line saying the server cannot be reached.
+      st.server = answer.ok ? { view: answer.data, error: null } : { view: st.server?.view ?? null, error: answer.error };
+      render();
+    }
+    const ended = st.view?.call?.ended_at;
+    const sv = st.server?.view;
+    const done = ended != null && sv && sv.call.ended_at != null
+      && !sv.slots.some((s) => s.status === 'scheduled' || s.status === 'in_progress' || s.status === 'not_logged');
+    if (!done && !(ended != null && Date.now() - ended > SERVER_FOLLOW_MS)) serverTimer = setTimeout(refreshServer, SERVER_POLL_MS);
   }
 
   function schedulePoll() {
@@ -234,6 +274,9 @@ button, textarea, input { font: inherit; color: inherit; }
   });
 
   function newCall(id) {
+    clearTimeout(serverTimer);
+    st.server = null;
+    st.lastServer = null;
     st.callId = id;
     st.seenAt = Date.now();
     st.view = null;
@@ -245,6 +288,12 @@ button, textarea, input { font: inherit; color: inherit; }
     st.settledAt = 0;
     st.lastAnswer = null;
     setExpanded(true, { focus: false });
+    // Whether a server logs for this rep is the worker's to say (its header state).
+    ask({ type: 'state' }).then((answer) => {
+      if (id !== st.callId) return;
+      st.serverMode = Boolean(answer.ok && answer.data && answer.data.server);
+      if (st.serverMode) refreshServer();
+    });
   }
 
   /* ------------------------------------------------------------------ DOM */
@@ -405,18 +454,21 @@ button, textarea, input { font: inherit; color: inherit; }
 
     const section = h('div', {}, h('h2', { class: 'section-title', text: ended ? 'Where this call goes' : 'Matched contacts' }));
     for (const slot of v.slots) section.append(integrationBlock(v, slot, ended));
-    if (!v.slots.length) section.append(h('p', { class: 'hint', text: 'No CRM is set up yet. Add one in Calltrail’s settings.' }));
+    const fromServer = serverSlots();
+    for (const slot of fromServer) section.append(integrationBlock(v, slot, ended));
+    if (st.serverMode) section.append(serverLine());
+    else if (!v.slots.length) section.append(h('p', { class: 'hint', text: 'No CRM is set up yet. Add one in Calltrail’s settings.' }));
     body.append(section);
 
     const actions = h('div', { class: 'actions' });
-    const pickable = v.slots.some((s) => s.can_pick);
+    const pickable = [...v.slots, ...fromServer].some((s) => s.can_pick);
     if (!ended && pickable) {
       const count = [...st.picks.values()].reduce((n, set) => n + set.size, 0);
       actions.append(h('button', { type: 'button', class: 'btn primary', 'data-key': 'log-this', disabled: st.busy || (count === 0 && st.pickedSent.size === 0), onclick: logThisCall },
         st.pickedSent.size ? 'Update picks' : 'Log this call'));
     }
     // "Log now" where a pick is waiting for the active-call delay.
-    const waiting = v.slots.filter((s) => s.can_log_now);
+    const waiting = [...v.slots, ...fromServer].filter((s) => s.can_log_now);
     if (ended && waiting.length) {
       actions.append(h('button', { type: 'button', class: 'btn primary', 'data-key': 'log-now', disabled: st.busy, onclick: logNow }, 'Log now'));
     }
@@ -431,6 +483,14 @@ button, textarea, input { font: inherit; color: inherit; }
     restoreFocus(focusKey, caret);
   }
 
+  /** What the panel says of the server when it has no slots to show, or cannot reach it. */
+  function serverLine() {
+    if (st.server?.error) return banner('danger', 'The Calltrail server cannot be reached', `${st.server.error}. Its CRMs log this call once it answers; your picks and notes wait for it.`);
+    if (!st.server) return h('div', { class: 'searching' }, h('span', { class: 'spin', 'aria-hidden': 'true' }), 'Asking the Calltrail server…');
+    if (!st.server.view) return h('div', { class: 'searching' }, h('span', { class: 'spin', 'aria-hidden': 'true' }), 'Waiting for the Calltrail server to hear of this call…');
+    return st.server.view.slots.length ? null : h('p', { class: 'hint', text: 'The Calltrail server logs to no CRM for you.' });
+  }
+
   function restoreFocus(key, caret) {
     if (!key) return;
     const el = shadow.querySelector(`[data-key="${CSS_escape(key)}"]`);
@@ -443,8 +503,11 @@ button, textarea, input { font: inherit; color: inherit; }
   const CSS_escape = (s) => (window.CSS && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, '\\$&'));
 
   function integrationBlock(v, slot, ended) {
-    const fs = h('fieldset', { class: 'integ' });
+    const key = slot.key || slot.integration;
+    const fs = h('fieldset', { class: 'integ', 'data-integration': key });
     fs.append(h('legend', {}, h('span', { text: slot.label }), h('span', { class: `chip ${slot.tone}`, text: slot.word })));
+    // The server's engine refused the rep's last request here: say why.
+    if (slot.refused) fs.append(h('p', { class: 'detail', 'data-refused': slot.refused.what, text: slot.refused.words }));
     const picking = !ended && slot.status === 'not_logged';
     if (!picking || !slot.matches || !slot.matches.length) {
       fs.append(slot.searching
@@ -453,16 +516,16 @@ button, textarea, input { font: inherit; color: inherit; }
       if (!picking && slot.contacts.length) {
         fs.append(h('ul', { class: 'contacts' }, slot.contacts.map((ct) => h('li', { class: 'contact' },
           h('span', { class: 'name', text: ct.name }),
-          ct.url ? h('a', { href: ct.url, target: '_blank', rel: 'noopener noreferrer', 'data-key': `open-${slot.integration}-${ct.id}` }, `Open in ${slot.label}`, h('span', { class: 'sr', text: ` (${ct.name})` })) : null))));
+          ct.url ? h('a', { href: ct.url, target: '_blank', rel: 'noopener noreferrer', 'data-key': `open-${key}-${ct.id}` }, `Open in ${slot.label}`, h('span', { class: 'sr', text: ` (${ct.name})` })) : null))));
       }
       return fs;
     }
-    const set = st.picks.get(slot.integration) || new Set();
+    const set = st.picks.get(key) || new Set();
     fs.append(h('ul', { class: 'contacts' }, slot.matches.map((ct) => {
-      const id = `pick-${slot.integration}-${ct.id}`.replace(/[^\w-]/g, '_');
+      const id = `pick-${key}-${ct.id}`.replace(/[^\w-]/g, '_');
       return h('li', { class: 'contact' },
         h('input', { type: 'checkbox', id, 'data-key': id, checked: set.has(ct.id), disabled: st.busy,
-          onchange: (e) => togglePick(slot.integration, ct.id, e.currentTarget.checked) }),
+          onchange: (e) => togglePick(key, ct.id, e.currentTarget.checked) }),
         h('label', { for: id }, h('span', { class: 'name', text: ct.name }), h('span', { class: 'type', text: contactMeta(ct) })),
         ct.url ? h('a', { href: ct.url, target: '_blank', rel: 'noopener noreferrer', 'data-key': `open-${id}` }, 'Open', h('span', { class: 'sr', text: ` ${ct.name} in ${slot.label}` })) : null);
     })));
@@ -526,7 +589,7 @@ button, textarea, input { font: inherit; color: inherit; }
     if (st.busy) return;
     st.busy = true;
     render();
-    try { await fn(); } finally { st.busy = false; st.lastAnswer = null; await refresh(); }
+    try { await fn(); } finally { st.busy = false; st.lastAnswer = null; await refresh(); if (st.serverMode) refreshServer(); }
   }
 
   function logThisCall() {
@@ -534,15 +597,17 @@ button, textarea, input { font: inherit; color: inherit; }
       const v = st.view;
       const failures = [];
       let sent = 0;
-      for (const slot of v.slots) {
+      // The server's slots by their own integration ids: the worker forwards those picks.
+      for (const slot of [...v.slots, ...serverSlots()]) {
         if (!slot.matches || !slot.matches.length) continue;
-        const ids = st.picks.get(slot.integration) || new Set();
-        if (!ids.size && !st.pickedSent.has(slot.integration)) continue;
+        const key = slot.key || slot.integration;
+        const ids = st.picks.get(key) || new Set();
+        if (!ids.size && !st.pickedSent.has(key)) continue;
         const contacts = slot.matches.filter((ct) => ids.has(ct.id));
         const r = await engine({ input: 'contacts_picked', call: v.call.id, integration: slot.integration, contacts });
         const refused = (r.notices || []).find((n) => n && n.notice === 'picks_refused');
         if (!r.ok || refused) failures.push(`${slot.label}: ${r.ok ? refused.reason : r.error}`);
-        else { sent += contacts.length; if (contacts.length) st.pickedSent.add(slot.integration); else st.pickedSent.delete(slot.integration); }
+        else { sent += contacts.length; if (contacts.length) st.pickedSent.add(key); else st.pickedSent.delete(key); }
       }
       st.message = failures.length
         ? { tone: 'danger', title: 'Some picks were not saved', text: failures.join(' ') }

@@ -6,7 +6,7 @@
 
 // The in-page panel runs in the content script's isolated world: page scripts cannot reach
 // it, so it may read a call's state and send the rep's notes and picks for that call.
-const CONTENT_SCRIPT_TYPES = new Set(['ping', 'softphone-event', 'state', 'call', 'engine']);
+const CONTENT_SCRIPT_TYPES = new Set(['ping', 'softphone-event', 'state', 'call', 'server-call', 'engine']);
 const PAGE_ONLY_TYPES = new Set([
   'diagnostics',
   'history',

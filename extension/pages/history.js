@@ -68,8 +68,9 @@ async function withServer(data) {
     if (!s) return r;
     const slots = s.slots.map((x) => ({
       integration: `server:${x.integration}`, label: `${x.label} (server)`, word: x.word, tone: x.tone, status: x.category,
-      // A call the server did not log can be logged by hand there (the worker forwards it).
-      detail: x.detail, contacts: x.contacts.map((name) => ({ name })), can_log_manually: x.category === 'unlogged' || x.category === 'skipped',
+      // Whether a manual log may go to the server is the core's rule, computed by the server.
+      detail: x.detail, contacts: x.contacts.map((name) => ({ name })), can_log_manually: x.can_log_manually === true,
+      refused: x.refused || null, records: x.records || [],
     }));
     return { ...r, slots: [...r.slots, ...slots] };
   });
@@ -157,6 +158,8 @@ function slotCell(s) {
   return h('div', { class: 'slot', dataset: { integration: s.integration, status: s.status } },
     statusChip(s),
     showDetail ? h('div', { class: `slot-detail${s.status === 'failed' ? ' danger' : ''}`, text: s.detail }) : null,
+    // Server mode: the server's engine refused the rep's last request about this slot.
+    s.refused ? h('div', { class: 'slot-detail danger', dataset: { refused: s.refused.what }, title: fullTime(s.refused.at), text: s.refused.words }) : null,
     s.contacts.length ? h('div', { class: 'slot-links' }, s.contacts.map((ct) => ct.url
       ? h('a', { class: 'slot-link', href: ct.url, target: '_blank', rel: 'noopener noreferrer' }, ct.name || 'Open record', icon('external', { size: 12 }), h('span', { class: 'visually-hidden', text: ` in ${s.label} (opens a new tab)` }))
       : h('span', { class: 'slot-detail', text: ct.name }))) : null,
@@ -226,12 +229,22 @@ $('#manual-form').addEventListener('submit', async (e) => {
     for (const input of dialog.querySelectorAll('input[name="integration"]')) {
       if (accepted.includes(labels[input.value])) { input.checked = false; input.disabled = true; }
     }
+    // A manual log forwarded to the server is decided there: look again for its answer.
+    if (answer.ok && picked.some((p) => p.startsWith('server:'))) followServer();
     if (accepted.length && !refused.length) {
       setTimeout(() => { if (dialog.open) dialog.close(); }, 1200);
       fill(messages, banner('success', `Logging the call to ${accepted.join(' and ')}`, `${phone(manualCall.call.their_number)} · ${when(manualCall.call.started_at)}`));
     }
   }, 'Logging…');
 });
+
+/** Reloads a few times while the server works on what was forwarded (its status or refusal). */
+let following = 0;
+function followServer() {
+  following = 5;
+  const again = () => { if (following-- > 0) setTimeout(() => { if (!dialog.open) load(); again(); }, 2000); };
+  again();
+}
 
 const capital = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 

@@ -24,6 +24,7 @@ let running = false;
 let loadedOnce = false;
 /** Server mode: the server's slots resolved from this page, until the server's queue drops them. */
 const sent = new Set();
+let followTimer = 0;
 
 fill(ruleSelect, RULES.map((r) => h('option', { value: r.rule, text: r.label })));
 ruleSelect.addEventListener('change', () => { priority.hidden = ruleSelect.value !== 'priority'; });
@@ -62,10 +63,16 @@ async function fromServer() {
   }
   const present = new Set(rows.map((r) => r.slot));
   for (const s of [...sent]) if (!present.has(s)) sent.delete(s);
+  // The server's engine refused a choice sent from here: the row says why, and can be chosen again.
+  for (const r of rows) if (r.refused && sent.has(r.slot)) sent.delete(r.slot);
+  // Until the server has answered what was sent, look again now and then.
+  clearTimeout(followTimer);
+  if (sent.size) followTimer = setTimeout(() => { if (!running) load(); }, 3000);
   return rows.map((r) => ({
     ...r,
     label: `${r.label} (server)`,
     server: true,
+    ...(r.refused ? { detail: r.refused.words } : {}),
     ...(sent.has(r.slot) ? { status: 'sent', hint: 'Sent to the Calltrail server, which logs it.' } : {}),
   }));
 }

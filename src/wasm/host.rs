@@ -446,9 +446,13 @@ impl Inner {
                 Ok(user) => self.replace_settings(user).await,
             },
             Intent::ExportSettings => Answer::with(&self.driver.borrow().exported_settings()),
-            Intent::ServerHistory | Intent::ServerUnresolved => {
-                let path = if matches!(intent, Intent::ServerHistory) { "history" } else { "unresolved" };
-                let request = self.driver.borrow().server_request(path);
+            Intent::ServerHistory | Intent::ServerUnresolved | Intent::ServerCall { .. } => {
+                let path = match &intent {
+                    Intent::ServerCall { call } => format!("calls/{}", calltrail_core::crm::common::encode_component(call.as_str())),
+                    Intent::ServerHistory => "history".into(),
+                    _ => "unresolved".into(),
+                };
+                let request = self.driver.borrow().server_request(&path);
                 match request {
                     None => Answer::err("no Calltrail server is set up"),
                     Some(r) => match fetch(&r).await {

@@ -4,11 +4,13 @@
 // reach the server through the extension's outbox; the server logs exactly one record per CRM
 // with the notes; with the server stopped during a call, the notes wait in the outbox and reach
 // the CRM once it is back. The CRM emulator the server logs into shows who sent every request:
-// the server (no browser User-Agent), never the extension.
+// the server (no browser User-Agent), never the extension. The in-page panel shows the server's
+// slots for the call on screen, with the contacts the server's call pop matched, and a pick
+// there is what the server logs to.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld, eventually } from '../../www/world/world.mjs';
-import { answerCall, hangUp, callView, NO_QUIET_HOURS } from '../../www/world/calls.mjs';
+import { answerCall, hangUp, callView, latestCallId, messageCount, NO_QUIET_HOURS } from '../../www/world/calls.mjs';
 import { panelOn } from '../../www/world/panel.mjs';
 import { EXTENSION_ID } from '../../www/world/browser.mjs';
 import { startReady, serverBinary, freshDatabase, call, ADMIN } from './lib/server.mjs';
@@ -158,6 +160,8 @@ test('the server stopped during a call: the notes wait in the outbox and reach t
   srv.child.kill('SIGKILL');
   await new Promise((r) => (srv.child.exitCode !== null ? r() : srv.child.once('exit', r)));
   await writeNotes(id, notes);
+  // The panel says the server cannot be reached rather than showing nothing of its CRMs.
+  await panel.waitForText(/The Calltrail server cannot be reached/);
   await hangUp(world);
   // The hang-up reached the worker (the bridge relays it) before "sync now" is pressed.
   await eventually(async () => (await callView(world, id)).call.ended_at != null, { what: 'the hang-up in the extension' });
@@ -241,6 +245,66 @@ test('a call dismissed on the server, logged by hand from the history: the manua
   await page.locator('#manual-submit').click();
   await page.getByText(/Logging to .*hs \(server\)/).first().waitFor();
   await eventually(queued, { ms: 60_000, what: 'the forwarded manual log asks again on the server' });
+  await page.close();
+  await onlyTheServerSentRequests();
+});
+
+test('the panel shows the server\'s slots while the call rings; the contact picked there is the one the server logs to', async () => {
+  const SHARED = '+12125550188';
+  const seeded = await call('POST', `${crmUrl()}/_admin/seed`, { vendor: 'hubspot', contacts: [
+    { firstName: 'Pat', lastName: 'Older', phone: SHARED }, { firstName: 'Pat', lastName: 'Newer', phone: SHARED },
+  ] });
+  const older = seeded.created.find((c) => JSON.stringify(c).includes('Older'));
+  assert.ok(older, `Pat Older seeded: ${JSON.stringify(seeded.created)}`);
+  const from = await messageCount(world);
+  await world.softphone({ type: 'calltrail-demo-incoming-call', phoneNumber: SHARED });
+  const id = await latestCallId(world, from);
+  // While it rings: one slot per CRM of the server, with the server's call pop's matches.
+  await panel.waitForText(/Ringing/);
+  await panel.waitForText(/hs \(server\)[\s\S]*Pat Older/, { ms: 30_000 });
+  await panel.waitForText(/pd \(server\)/);
+  assert.match(await panel.text('[data-integration="server:hs"]'), /2 matches/);
+  const box = await panel.evaluate((root) => {
+    for (const li of root.querySelectorAll('[data-integration="server:hs"] li')) {
+      if (li.innerText.includes('Pat Older')) return li.querySelector('input[type="checkbox"]')?.getAttribute('data-key');
+    }
+    return null;
+  });
+  assert.ok(box, 'Pat Older can be picked');
+  await panel.click(`[data-key="${box}"]`);
+  await panel.click('[data-key="log-this"]');
+  await panel.waitForText(/Picks saved/);
+  await world.softphone({ type: 'calltrail-demo-answer' });
+  await panel.waitForText(/On call/);
+  await hangUp(world);
+  // After hang-up the server's slot waits for the active-call delay: "Log now" sends it now.
+  await panel.waitForText(/Log now/, { ms: 30_000 });
+  await panel.click('[data-key="log-now"]');
+  const logs = await eventually(async () => {
+    const v = await crmLogs(id);
+    return v.byVendor.hubspot?.length >= 1 ? v : null;
+  }, { ms: 60_000, what: `call ${id} logged in HubSpot by the server` });
+  assert.equal(logs.byVendor.hubspot.length, 1, 'one HubSpot record');
+  const record = logs.byVendor.hubspot[0].id;
+  const read = await call('GET', `${crmUrl()}/hubspot/crm/v3/objects/calls/${record}?associations=contacts`, undefined, { authorization: 'Bearer hubspot-token' });
+  const contacts = (read.associations?.contacts?.results || []).map((a) => a.id);
+  assert.deepEqual(contacts, [String(older.id)], `logged on the picked contact: ${JSON.stringify(read)}`);
+  await panel.waitForText(/hs \(server\)\s*Logged/, { ms: 30_000 });
+  // A manual log of it anyway (the page offers none: the core's rule says no), sent as another
+  // device's page might: the server's engine refuses it, and the history says why.
+  const asked = await world.send({ type: 'engine', input: { input: 'manual_log_requested', call: id, integrations: ['hs'] } });
+  assert.equal(asked.ok, true, JSON.stringify(asked));
+  const page = await world.browser.context.newPage();
+  await page.goto(`chrome-extension://${EXTENSION_ID}/extension/pages/history.html`);
+  const cell = page.locator(`tr[data-call="${id}"] [data-integration="server:hs"]`);
+  await eventually(async () => {
+    if (await cell.locator('[data-refused="manual_log"]').count()) return true;
+    await page.reload();
+    await cell.waitFor();
+    return false;
+  }, { ms: 30_000, what: 'the refusal on the history page' });
+  assert.match(await cell.innerText(), /Your manual log was refused: already logged/);
+  assert.equal(await page.locator(`[data-key="log-${id}"]`).count(), 1, 'Pipedrive (no match) may still be logged by hand');
   await page.close();
   await onlyTheServerSentRequests();
 });

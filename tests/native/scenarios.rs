@@ -225,6 +225,18 @@ fn manual_logging_twice_to_the_same_integration_is_refused() {
     assert!(refusals[1].contains("not connected"));
     assert!(refusals[2].contains("already logged (record hs-call-"), "{}", refusals[2]);
     assert_eq!(w.crm("hs").logs_for_call("c1").len(), 1);
+    // A choice for the logged slot (another device's unresolved page) is refused with why.
+    w.input(Input::UnresolvedResolved { resolutions: vec![("call|c1|hs".into(), Resolution::Dismiss)] });
+    let refused: Vec<(String, String)> = w
+        .notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::ResolutionRefused { slot, reason } => Some((slot.to_string(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, [("call|c1|hs".to_owned(), "already logged".to_owned())]);
+    assert_eq!(w.state("c1", "hs"), "logged");
     w.assert_clean();
 }
 

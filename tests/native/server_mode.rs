@@ -78,6 +78,12 @@ fn an_integration_the_server_owns_gets_no_crm_request_from_the_extension() {
     let id = CallId::new("rc:s-1");
     let v = d.engine().slots().filter(|s| s.call_id() == Some(&id)).map(|s| s.integration.to_string()).collect::<Vec<_>>();
     assert_eq!(v, vec!["pd".to_owned()], "the local ledger holds only Pipedrive's slot");
+    // The local view too: HubSpot's status is the server's to show (`server-call`), not a
+    // local "Not logged" that never changes.
+    let entry = d.engine().call(&id).unwrap().clone();
+    let slots: Vec<_> = d.engine().slots().filter(|s| s.call_id() == Some(&id)).cloned().collect();
+    let view = d.call_view(&entry, &slots, NOW.plus_ms(60_000));
+    assert_eq!(view.slots.iter().map(|s| s.integration.as_str()).collect::<Vec<_>>(), ["pd"]);
     let whats: Vec<What> = d.outbox().map(|t| serde_json::from_str::<Forwarded>(t).unwrap().what).collect();
     assert_eq!(whats, vec![What::CallRinging, What::CallEnded]);
 }

@@ -56,6 +56,9 @@ pub enum Intent {
     /// Server mode: the rep's unresolved queue on the server (`GET /rep/{account}/{rep}/unresolved`,
     /// the rows the unresolved page shows; resolving one goes through the outbox).
     ServerUnresolved,
+    /// Server mode: the server's view of one call (`GET /rep/{account}/{rep}/calls/{call}`):
+    /// the panel's slots for the CRMs the server logs to, with their matches to pick.
+    ServerCall { call: CallId },
     /// The settings in force, the rep's own, and the fields the admin policy locks.
     Settings,
     /// Replace the rep's settings with a whole document (validated; applied whole or not at all).
@@ -169,13 +172,13 @@ impl Intent {
 
     /// Whether `sender` may send this intent. Extension pages may send every intent; a content
     /// script only what the bridge and the in-page panel need: softphone messages, the header
-    /// state, one call's view, and the rep's notes, picks and "log now" for a call.
+    /// state, one call's view (its own and the server's), and the rep's notes, picks and "log now" for a call.
     pub fn allowed_from(&self, sender: Sender) -> Result<(), String> {
         if sender == Sender::ExtensionPage {
             return Ok(());
         }
         match self {
-            Intent::SoftphoneEvent { .. } | Intent::State | Intent::Call { .. } => Ok(()),
+            Intent::SoftphoneEvent { .. } | Intent::State | Intent::Call { .. } | Intent::ServerCall { .. } => Ok(()),
             Intent::Engine {
                 input:
                     PageInput::NotesOpened { .. }
@@ -353,12 +356,14 @@ mod tests {
         let allowed = [
             json!({"type": "state"}),
             json!({"type": "call", "call": "c"}),
+            json!({"type": "server-call", "call": "c"}),
             json!({"type": "softphone-event", "origin": "o", "from_frame": true, "data": {}}),
             json!({"type": "engine", "input": {"input": "notes_saved", "call": "c", "notes": "n"}}),
             json!({"type": "engine", "input": {"input": "log_now_requested", "call": "c"}}),
         ];
         let refused = [
             json!({"type": "history"}),
+            json!({"type": "server-history"}),
             json!({"type": "settings"}),
             json!({"type": "set-credentials", "integration": "hs", "token": "t"}),
             json!({"type": "audit-csv"}),

@@ -241,7 +241,13 @@ async fn calls_view(app: &App, account: &str, ids: Vec<String>, from: i64, to: i
     .bind(from)
     .bind(to)
     .fetch_all(&app.pool);
-    let (call_rows, slot_rows, settings) = match tokio::try_join!(call_rows, slot_rows, settings_of(app, account)) {
+    // The rep's refused requests about these calls (made after the calls began, so after `from`).
+    let refusal_rows = sqlx::query("SELECT rep_id, key, value FROM records WHERE account_id = $1 AND rep_id = ANY($2) AND store = 'refusals' AND at >= $3")
+        .bind(account)
+        .bind(&ids)
+        .bind(from)
+        .fetch_all(&app.pool);
+    let (call_rows, slot_rows, settings, refusal_rows) = match tokio::try_join!(call_rows, slot_rows, settings_of(app, account), refusal_rows) {
         Ok(x) => x,
         Err(e) => return internal(e),
     };
@@ -256,6 +262,14 @@ async fn calls_view(app: &App, account: &str, ids: Vec<String>, from: i64, to: i
             }
         }
     }
+    let mut refusals: HashMap<String, HashMap<String, crate::rep::Refused>> = HashMap::new();
+    for r in &refusal_rows {
+        let (Ok(rep), Ok(key), Ok(value)) = (r.try_get::<String, _>("rep_id"), r.try_get::<String, _>("key"), r.try_get::<String, _>("value")) else { continue };
+        if let Ok(v) = serde_json::from_str(&value) {
+            refusals.entry(rep).or_default().insert(key, v);
+        }
+    }
+    let no_refusals = HashMap::new();
     let parsed: HashMap<&str, calltrail_core::settings::Settings> = ids.iter().map(|rep| (rep.as_str(), Driver::stored_settings(settings.get(rep)))).collect();
     let now = Timestamp(now_ms());
     let mut out = Vec::with_capacity(call_rows.len());
@@ -266,6 +280,7 @@ async fn calls_view(app: &App, account: &str, ids: Vec<String>, from: i64, to: i
         let empty = Vec::new();
         let these = slots.get(&(rep.clone(), entry.call.id.to_string())).unwrap_or(&empty);
         let v = call_view(&entry, these, settings, now);
+        let refused = refusals.get(&rep).unwrap_or(&no_refusals);
         out.push(json!({
             "rep": rep,
             "call": v.call.id,
@@ -284,6 +299,9 @@ async fn calls_view(app: &App, account: &str, ids: Vec<String>, from: i64, to: i
                 "detail": s.detail,
                 "records": s.records,
                 "contacts": s.contacts.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                // The core's rule, as the extension's own rows have it.
+                "can_log_manually": s.can_log_manually,
+                "refused": crate::rep::refusal_for(refused, v.call.id.as_str(), s.integration.as_str()),
             })).collect::<Vec<_>>(),
         }));
     }

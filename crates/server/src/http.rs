@@ -528,7 +528,15 @@ async fn unresolved_view(app: &App, who: RepRef) -> Result<Response, Refusal> {
     let calls: Vec<CallEntry> = call_records.iter().filter_map(CallEntry::from_record).collect();
     let settings = calltrail_core::driver::Driver::stored_settings(settings.as_ref());
     let view = calltrail_core::view::unresolved(&waiting, &calls, &settings);
-    Ok(ok(serde_json::to_value(view).unwrap_or(Value::Null)))
+    let mut rows = serde_json::to_value(&view).unwrap_or(Value::Null);
+    // A resolution the engine refused for a slot still waiting says why (`crate::rep`).
+    let refusals = crate::rep::refusals_of(&app.pool, &who, &calls_needed).await.map_err(Refusal::internal)?;
+    for (row, u) in rows.as_array_mut().into_iter().flatten().zip(&view) {
+        if let Some((call, integration)) = u.slot.strip_prefix("call|").and_then(|k| k.rsplit_once('|')) {
+            row["refused"] = json!(crate::rep::refusal_for(&refusals, call, integration));
+        }
+    }
+    Ok(ok(rows))
 }
 
 #[derive(Deserialize)]

@@ -15,6 +15,21 @@
 //!   under its own id, so a batch sent again after a lost answer is stored once; answered
 //!   `{"accepted": n}` once the whole batch is committed.
 //!
+//! - `GET /rep/{account}/{rep}/calls/{call}`: one call's view on the server (the core's
+//!   [`calltrail_core::view::call_view`] over the rep's records and settings: one slot per CRM
+//!   the server logs to, its status, the contacts its call pop matched and whether they can be
+//!   picked), `null` while the server has not heard of the call; each slot carries `refused`
+//!   when the engine refused the rep's last request about it. The call id is the extension's
+//!   own (`rc:<telephony session>` for RingCentral), the same the webhooks give the call.
+//!
+//! Refusals: the rep's engine refuses a forwarded manual log, pick or resolution with a notice
+//! (`ManualRefused`, `PicksRefused`, `ResolutionRefused`); the worker keeps the latest one per
+//! call and CRM in `records` under the server-only store `refusals` ([`record_refusal`]; the
+//! engine never reads it, no restore selects it), and the rep's history, call view and
+//! unresolved rows show it until the rep asks again about the same call and CRM (a new request
+//! clears it as it is stored; a resend of the same entry does not). One row per refused slot,
+//! removed with the rep; retention does not prune them yet.
+//!
 //! Events go through the inbox like every other input, so they are stored before the answer
 //! and the engine that holds the rep's lease applies them in order. A rep can only ever queue
 //! events for their own engine: the path names the rep and the token must be that rep's.
@@ -23,17 +38,23 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
-use calltrail_core::driver::outbox;
-use calltrail_core::engine::{Resolution, SlotKey};
-use serde::Deserialize;
+use calltrail_core::driver::{outbox, Driver, SETTINGS_KEY};
+use calltrail_core::engine::{slot, CallEntry, Notice, Resolution, Slot, SlotKey};
+use calltrail_core::model::{CallId, Timestamp};
+use calltrail_core::store::StoreName;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sqlx::{PgPool, Row};
 
-use crate::admin::{internal, ok, refuse};
+use std::collections::HashMap;
+
+use crate::admin::{internal, now_ms, ok, refuse};
 use crate::http::App;
 use crate::inbox::{self, Event, InboxError, To};
 use crate::seal::random_hex;
+use crate::store::RepRef;
 use crate::tokens::rep_only;
 
 pub fn routes() -> Router<App> {
@@ -41,6 +62,127 @@ pub fn routes() -> Router<App> {
         .route("/rep/{account}/{rep}/resolutions", post(resolutions))
         .route("/rep/{account}/{rep}/sync", post(sync))
         .route("/rep/{account}/{rep}/events", post(events))
+        .route("/rep/{account}/{rep}/calls/{call}", get(call))
+}
+
+/// `GET /rep/{account}/{rep}/calls/{call}`: the server's view of one call (see the module doc).
+async fn call(State(app): State<App>, Path((account, rep, call)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+    if let Err(r) = rep_only(&app, &headers, &account, &rep).await {
+        return r;
+    }
+    let who = RepRef { account, rep };
+    let id = CallId::new(call.as_str());
+    let prefix = slot::call_slot_prefix(&id);
+    let read = tokio::try_join!(
+        app.store.get(&who, StoreName::Calls, id.as_str()),
+        app.store.prefix(&who, StoreName::Slots, &prefix),
+        app.store.get(&who, StoreName::Settings, SETTINGS_KEY),
+    );
+    let (entry, slots, settings) = match read {
+        Ok(x) => x,
+        Err(e) => return internal(e),
+    };
+    let refusals = match refusals_of(&app.pool, &who, std::slice::from_ref(&call)).await {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    // Core values are single-threaded: everything below runs without an await.
+    let Some(entry) = entry.as_ref().and_then(CallEntry::from_record) else { return ok(Value::Null) };
+    let slots: Vec<Slot> = slots.iter().filter_map(Slot::from_record).collect();
+    let settings = Driver::stored_settings(settings.as_ref());
+    let view = calltrail_core::view::call_view(&entry, &slots, &settings, Timestamp(now_ms()));
+    let mut v = match serde_json::to_value(&view) {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    if let Some(rows) = v["slots"].as_array_mut() {
+        for (row, s) in rows.iter_mut().zip(&view.slots) {
+            row["refused"] = json!(refusal_for(&refusals, &call, s.integration.as_str()));
+        }
+    }
+    ok(v)
+}
+
+/// A refusal of the rep's request by the rep's engine on the server, as kept and shown.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Refused {
+    pub at: i64,
+    /// `manual_log`, `picks` or `resolution`.
+    pub what: String,
+    pub reason: String,
+    /// What the rep reads: which request was refused, and why.
+    pub words: String,
+}
+
+/// The refusal a notice reports, keyed `<call id>|<integration>`; `None` for other notices.
+pub fn refusal_of(n: &Notice, now: Timestamp) -> Option<(String, Refused)> {
+    let r = |what: &str, reason: &str| {
+        let asked = match what {
+            "manual_log" => "Your manual log was refused",
+            "picks" => "Your picks were refused",
+            _ => "Your choice was refused",
+        };
+        Refused { at: now.0, what: what.into(), reason: reason.into(), words: format!("{asked}: {reason}") }
+    };
+    match n {
+        Notice::ManualRefused { call, integration, reason } => Some((format!("{call}|{integration}"), r("manual_log", reason))),
+        Notice::PicksRefused { call, integration, reason } => Some((format!("{call}|{integration}"), r("picks", reason))),
+        // A call slot's key is `call|<call>|<integration>`; other slots have no call to show on.
+        Notice::ResolutionRefused { slot, reason } => slot.strip_prefix("call|").map(|k| (k.to_owned(), r("resolution", reason))),
+        _ => None,
+    }
+}
+
+/// Keeps the latest refusal per call and CRM (the worker calls this for every refusing notice).
+/// Not fenced by the lease: a refusal an old owner saw is still true.
+pub async fn record_refusal(pool: &PgPool, who: &RepRef, key: &str, r: &Refused) -> Result<(), sqlx::Error> {
+    let value = serde_json::to_string(r).unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO records (account_id, rep_id, store, key, open, at, value) VALUES ($1, $2, 'refusals', $3, 0, $4, $5)
+         ON CONFLICT (account_id, rep_id, store, key) DO UPDATE SET at = excluded.at, value = excluded.value",
+    )
+    .bind(&who.account)
+    .bind(&who.rep)
+    .bind(key)
+    .bind(r.at)
+    .bind(value)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// The refusals kept for `calls`, by `<call id>|<integration>`.
+pub async fn refusals_of(pool: &PgPool, who: &RepRef, calls: &[String]) -> Result<HashMap<String, Refused>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT key, value FROM records WHERE account_id = $1 AND rep_id = $2 AND store = 'refusals'
+           AND split_part(key, '|', 1) = ANY($3)",
+    )
+    .bind(&who.account)
+    .bind(&who.rep)
+    .bind(calls)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((r.try_get::<String, _>("key").ok()?, serde_json::from_str(&r.try_get::<String, _>("value").ok()?).ok()?)))
+        .collect())
+}
+
+/// The refusal to show on a slot: the one kept for its call and CRM.
+pub fn refusal_for<'a>(refusals: &'a HashMap<String, Refused>, call: &str, integration: &str) -> Option<&'a Refused> {
+    refusals.get(&format!("{call}|{integration}"))
+}
+
+/// The `<call id>|<integration>` keys a rep's request in `e` is about (picks, manual logs,
+/// resolutions): a new request clears the refusal of the one before.
+fn requested(e: &outbox::Forwarded) -> Vec<String> {
+    let call = e.call_id.as_ref().map(|c| c.as_str()).unwrap_or_default();
+    match e.what {
+        outbox::What::Picked => e.integration.iter().map(|i| format!("{call}|{i}")).collect(),
+        outbox::What::ManualLog => e.integrations.iter().flatten().map(|i| format!("{call}|{i}")).collect(),
+        outbox::What::Resolve => e.resolutions.iter().flatten().filter_map(|(k, _)| k.strip_prefix("call|").map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The most entries one request may carry (the extension sends at most `outbox::BATCH`).
@@ -72,6 +214,35 @@ async fn events(State(app): State<App>, Path((account, rep)): Path<(String, Stri
         };
         let row = inbox::Row { to: To::Rep(rep.clone()), source: "ext", delivery: e.id.clone(), session: None };
         stored.push(Event { account: account.clone(), body, rows: vec![row] });
+    }
+    // The rep asks again: the refusal of their request before is no longer the news. Cleared
+    // before the new entries are stored, so the engine's answer to them lands after; an entry
+    // sent again (a lost answer) is not new, and clears nothing.
+    let asking: Vec<&outbox::Forwarded> = batch.entries.iter().filter(|e| !requested(e).is_empty()).collect();
+    let mut cleared = Vec::new();
+    if !asking.is_empty() {
+        let ids: Vec<&str> = asking.iter().map(|e| e.id.as_str()).collect();
+        let seen: Result<Vec<String>, _> = sqlx::query_scalar("SELECT delivery FROM inbox WHERE account_id = $1 AND source = 'ext' AND rep_id = $2 AND delivery = ANY($3)")
+            .bind(&account)
+            .bind(&rep)
+            .bind(&ids)
+            .fetch_all(&app.pool)
+            .await;
+        match seen {
+            Ok(seen) => cleared.extend(asking.iter().filter(|e| !seen.contains(&e.id)).flat_map(|e| requested(e))),
+            Err(e) => return internal(e),
+        }
+    }
+    if !cleared.is_empty() {
+        let gone = sqlx::query("DELETE FROM records WHERE account_id = $1 AND rep_id = $2 AND store = 'refusals' AND key = ANY($3)")
+            .bind(&account)
+            .bind(&rep)
+            .bind(&cleared)
+            .execute(&app.pool)
+            .await;
+        if let Err(e) = gone {
+            return internal(e);
+        }
     }
     let n = stored.len();
     if n > 0 {

@@ -605,7 +605,15 @@ impl Worker {
                     self.alarm.set(Some(at));
                     self.wake.notify_one();
                 }
-                Effect::Notify(_) => {}
+                Effect::Notify(n) => {
+                    // The rep's request refused: kept for the rep's pages (`crate::rep`). Awaited
+                    // here, so the inbox row that asked is marked done only once it is written.
+                    if let Some((key, refused)) = crate::rep::refusal_of(&n, now()) {
+                        if let Err(e) = crate::rep::record_refusal(&self.ctx.pool, &self.who, &key, &refused).await {
+                            tracing::warn!(account = %self.who.account, rep = %self.who.rep, "keeping a refusal: {e}");
+                        }
+                    }
+                }
                 Effect::Problem(p) => tracing::debug!(account = %self.who.account, rep = %self.who.rep, "engine problem {:?}: {}", p.kind, p.detail),
             }
             self.driver.borrow_mut().executed();

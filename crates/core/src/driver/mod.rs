@@ -601,7 +601,7 @@ impl Driver {
         intent.allowed_from(sender)?;
         let Sender::ContentScript { tab } = sender else { return Ok(()) };
         let call = match intent {
-            Intent::Call { call } => call,
+            Intent::Call { call } | Intent::ServerCall { call } => call,
             Intent::Engine { input } => match input {
                 PageInput::NotesOpened { call }
                 | PageInput::NotesSaved { call, .. }
@@ -697,6 +697,7 @@ impl Driver {
             Notice::ManualRefused { integration, reason, .. } | Notice::PicksRefused { integration, reason, .. } => {
                 Some(format!("{integration}: {reason}"))
             }
+            Notice::ResolutionRefused { slot, reason } => Some(format!("{slot}: {reason}")),
             _ => None,
         });
         Answer { ok: refused.is_none(), error: refused, notices, ..Answer::default() }
@@ -1310,9 +1311,10 @@ impl Driver {
         stored
     }
 
-    /// One call's view.
+    /// One call's view, in the integrations this engine logs (in server mode not the server's:
+    /// the server's view of them is `Intent::ServerCall`, `Intent::ServerHistory`).
     pub fn call_view(&self, entry: &CallEntry, slots: &[Slot], now: Timestamp) -> view::CallView {
-        view::call_view(entry, slots, self.settings(), now)
+        view::call_view(entry, slots, self.engine.settings(), now)
     }
 
     /// How many call records a history request reads: filters drop rows, so read more than

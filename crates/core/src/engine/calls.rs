@@ -464,9 +464,14 @@ impl Engine {
                 self.audit(Some(&key), Trigger::Resolved, "dismissed", None, None);
                 continue;
             }
-            let Some(SlotState::Unresolved { candidates }) = self.slots.get(&key).map(|s| s.state.clone()) else {
-                self.problem(ProblemKind::UnknownSlot, format!("{key} is not in the unresolved queue"));
-                continue;
+            let candidates = match self.slots.get(&key).map(|s| &s.state) {
+                Some(SlotState::Unresolved { candidates }) => candidates.clone(),
+                other => {
+                    let reason = if matches!(other, Some(SlotState::Logged)) { "already logged" } else { "not waiting for a choice any more" };
+                    self.problem(ProblemKind::UnknownSlot, format!("{key} is not in the unresolved queue"));
+                    self.refuse_resolution(&key, reason);
+                    continue;
+                }
             };
             if let Some(s) = self.slots.get_mut(&key) {
                 s.trigger = Trigger::Resolved;
@@ -477,6 +482,7 @@ impl Engine {
                     let chosen: Vec<Contact> = candidates.iter().filter(|c| ids.contains(&c.id)).cloned().collect();
                     if chosen.is_empty() || chosen.len() != ids.len() {
                         self.problem(ProblemKind::BadInput, format!("{key}: chosen contacts are not among the candidates"));
+                        self.refuse_resolution(&key, "the chosen contacts are not among the candidates");
                         continue;
                     }
                     self.audit(Some(&key), Trigger::Resolved, format!("resolved: {} contact(s) chosen", chosen.len()), None, None);
@@ -508,6 +514,10 @@ impl Engine {
         }
         let count = self.unresolved_count();
         self.notify(Notice::UnresolvedCount { count });
+    }
+
+    fn refuse_resolution(&mut self, key: &SlotKey, reason: &str) {
+        self.notify(Notice::ResolutionRefused { slot: key.clone(), reason: reason.into() });
     }
 
     pub(super) fn on_credentials(&mut self, integ: IntegrationId) {

@@ -205,6 +205,9 @@ pub enum Notice {
     CallMatches { call: CallId, integration: IntegrationId, contacts: std::sync::Arc<[Contact]> },
     /// Active-call picks refused (contacts not among the matches, unknown call, too late).
     PicksRefused { call: CallId, integration: IntegrationId, reason: String },
+    /// A resolution of the unresolved queue refused (the slot left the queue, contacts not
+    /// among its candidates); nothing changed for that slot.
+    ResolutionRefused { slot: SlotKey, reason: String },
     /// The softphone pages the browser lets Calltrail run on changed (match patterns). Emitted
     /// by the driver, which hears of the browser's grants; the pages re-read their state.
     PagesAllowed { pages: Vec<String> },

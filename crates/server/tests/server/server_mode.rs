@@ -233,3 +233,114 @@ async fn get(c: &Client, url: &str, token: &str) -> (u16, Value) {
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
+
+/// The panel's view of a call in server mode (`GET /rep/{account}/{rep}/calls/{call}`): while
+/// the call rings the server's call pop matches the caller and the slot offers the matches to
+/// pick; a pick forwarded through the outbox is what the server logs to. A manual log and a
+/// resolution the engine then refuses (already logged) show on the rep's history with why.
+#[tokio::test]
+async fn the_servers_view_of_a_ringing_call_offers_its_matches_and_logs_the_pick() {
+    let url = fresh_db("server_mode_call").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "sm3".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
+    assert_eq!(s, 200);
+    let shared = "+12125550404";
+    c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
+        { "firstName": "Ada", "lastName": "Older", "phone": shared }, { "firstName": "Ada", "lastName": "Newer", "phone": shared } ] }))).await;
+    let (alice, bob) = alice_and_bob(&c, &base, &crm_url, json!({ "rule": "last_modified" })).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let id = CallId::new("rc:s-server-mode-call");
+    let ringing = Call::new(id.clone(), Direction::Inbound, E164::parse(shared, Country::US).unwrap(), None, Timestamp(now - 5_000));
+    let events = format!("{base}/rep/acme/alice/events");
+    let view_url = format!("{base}/rep/acme/alice/calls/{}", urlencode(id.as_str()));
+
+    let (s, v) = get(&c, &view_url, &bob).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("wrong_rep")), "bob cannot read alice's call");
+    let (s, v) = get(&c, &view_url, &alice).await;
+    assert_eq!((s, &v["data"]), (200, &Value::Null), "not heard of yet: {v}");
+
+    let batch = Batch { entries: vec![entry("c1-1", What::CallRinging, Some(&ringing), None, now - 5_000)] };
+    assert_eq!(post(&c, &events, &alice, &serde_json::to_string(&batch).unwrap()).await.0, 200);
+    let view = crate::support::eventually(30, "the server's call pop in alice's call view", || {
+        let (c, view_url, alice) = (c.clone(), view_url.clone(), alice.clone());
+        async move {
+            let (_, v) = get(&c, &view_url, &alice).await;
+            (v["data"]["slots"][0]["matches"].as_array().map(Vec::len) == Some(2)).then_some(v["data"].clone())
+        }
+    })
+    .await;
+    let slot = &view["slots"][0];
+    assert_eq!((slot["integration"].as_str(), slot["status"].as_str(), slot["word"].as_str()), (Some("hs"), Some("not_logged"), Some("2 matches")), "{view}");
+    assert_eq!((slot["can_pick"].as_bool(), view["phase"].as_str()), (Some(true), Some("ringing")), "{view}");
+    let older = slot["matches"].as_array().unwrap().iter().find(|m| m["name"].as_str().is_some_and(|n| n.contains("Older"))).cloned().expect("Ada Older matched");
+
+    // The rep picks Ada Older (the rule alone would take the newer one), then the call ends
+    // and the rep asks to log now.
+    let mut ended = ringing.clone();
+    ended.answered_at = Some(Timestamp(now - 4_000));
+    ended.ended_at = Some(Timestamp(now - 1_000));
+    ended.result = CallResult::Answered;
+    let body = json!({ "entries": [
+        { "id": "c1-2", "at": now - 3_000, "what": "picked", "call_id": id, "integration": "hs", "contacts": [older] },
+        serde_json::to_value(entry("c1-3", What::CallEnded, Some(&ended), None, now - 1_000)).unwrap(),
+        { "id": "c1-4", "at": now, "what": "log_now", "call_id": id },
+    ] });
+    let (s, v) = post(&c, &events, &alice, &body.to_string()).await;
+    assert_eq!((s, v["data"]["accepted"].as_u64()), (200, Some(3)), "{v}");
+    let marker = format!("calltrail:call|{id}|");
+    let logs = crate::support::eventually(30, "the picked contact logged in HubSpot", || {
+        let c = c.clone();
+        let url = format!("{crm_url}/_admin/calls?marker={}", urlencode(&marker));
+        async move {
+            let v = c.json(Method::GET, &url, None).await;
+            (v["count"].as_u64() == Some(1)).then_some(v)
+        }
+    })
+    .await;
+    let record = logs["byVendor"]["hubspot"][0]["id"].as_str().unwrap().to_owned();
+    let r = c.http.get(format!("{crm_url}/hubspot/crm/v3/objects/calls/{record}?associations=contacts")).bearer_auth("hubspot-token").send().await.unwrap();
+    let read: Value = r.json().await.unwrap();
+    let contacts: Vec<&str> = read["associations"]["contacts"]["results"].as_array().into_iter().flatten().filter_map(|a| a["id"].as_str()).collect();
+    assert_eq!(contacts, [older["id"].as_str().unwrap()], "logged on the picked contact: {read}");
+    let view = crate::support::eventually(30, "the call logged in alice's call view", || {
+        let (c, view_url, alice) = (c.clone(), view_url.clone(), alice.clone());
+        async move {
+            let (_, v) = get(&c, &view_url, &alice).await;
+            (v["data"]["slots"][0]["status"] == "logged").then_some(v["data"].clone())
+        }
+    })
+    .await;
+    assert_eq!((view["slots"][0]["can_pick"].as_bool(), view["slots"][0]["can_log_manually"].as_bool()), (Some(false), Some(false)), "{view}");
+    assert_eq!(view["slots"][0]["refused"], Value::Null);
+
+    // A manual log of the logged call, and a resolution of its slot: both refused by the
+    // engine, and the rep's history says why (the core's rule says no manual log either).
+    let history = format!("{base}/rep/acme/alice/history");
+    let body = json!({ "entries": [{ "id": "c1-5", "at": now, "what": "manual_log", "call_id": id, "integrations": ["hs"] }] });
+    assert_eq!(post(&c, &events, &alice, &body.to_string()).await.0, 200);
+    let row = crate::support::eventually(30, "the refused manual log in alice's history", || {
+        let (c, history, alice) = (c.clone(), history.clone(), alice.clone());
+        async move {
+            let (_, v) = get(&c, &history, &alice).await;
+            let slot = v["data"]["calls"][0]["slots"][0].clone();
+            slot["refused"].is_object().then_some(slot)
+        }
+    })
+    .await;
+    assert_eq!((row["refused"]["what"].as_str(), row["can_log_manually"].as_bool()), (Some("manual_log"), Some(false)), "{row}");
+    assert!(row["refused"]["words"].as_str().is_some_and(|r| r.starts_with("Your manual log was refused: already logged")), "{row}");
+    let body = json!({ "entries": [{ "id": "c1-6", "at": now, "what": "resolve", "resolutions": [[format!("call|{id}|hs"), { "choice": "dismiss" }]] }] });
+    assert_eq!(post(&c, &events, &alice, &body.to_string()).await.0, 200);
+    crate::support::eventually(30, "the refused resolution in alice's call view", || {
+        let (c, view_url, alice) = (c.clone(), view_url.clone(), alice.clone());
+        async move {
+            let (_, v) = get(&c, &view_url, &alice).await;
+            (v["data"]["slots"][0]["refused"]["what"] == "resolution").then_some(())
+        }
+    })
+    .await;
+}
