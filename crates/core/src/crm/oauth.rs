@@ -360,20 +360,39 @@ pub struct TokenSet {
 /// client authentication, which the server adds. The server reads this very type.
 /// `accounts_server`: Zoho's data centre (from the sign-in redirect, or the one the connection
 /// was made at, for a refresh); the server believes it only as [`accounts_token_url`] does.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The extension writes it with [`BrokerGrant::to_json`] (a derived writer would cost the wasm
+/// module more than the few lines that build the same object).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BrokerGrant {
     AuthorizationCode {
         code: String,
         code_verifier: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         accounts_server: Option<String>,
     },
     RefreshToken {
         refresh_token: Secret,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         accounts_server: Option<String>,
     },
+}
+
+impl BrokerGrant {
+    /// The JSON the broker reads back as this type.
+    pub fn to_json(&self) -> String {
+        let q = |v: &str| Value::from(v).to_string();
+        let (head, server) = match self {
+            BrokerGrant::AuthorizationCode { code, code_verifier, accounts_server } => {
+                (format!(r#"{{"grant_type":"authorization_code","code":{},"code_verifier":{}"#, q(code), q(code_verifier)), accounts_server)
+            }
+            BrokerGrant::RefreshToken { refresh_token, accounts_server } => (format!(r#"{{"grant_type":"refresh_token","refresh_token":{}"#, q(refresh_token.expose())), accounts_server),
+        };
+        match server {
+            Some(a) => format!(r#"{head},"accounts_server":{}}}"#, q(a)),
+            None => head + "}",
+        }
+    }
 }
 
 /// The request to the broker at `url` with the rep's server token: no client secret, ever.
@@ -382,38 +401,22 @@ pub fn broker_request(url: String, rep_token: &str, grant: &BrokerGrant) -> Http
         ("Authorization".to_owned(), format!("Bearer {rep_token}")),
         ("Content-Type".to_owned(), "application/json".to_owned()),
     ];
-    HttpRequest { method: Method::Post, url, headers, body: serde_json::to_string(grant).ok() }
+    HttpRequest { method: Method::Post, url, headers, body: Some(grant.to_json()) }
 }
 
 /// Reads the broker's answer: `{"ok": true, "data": <TokenSet>}` (the server writes a
-/// [`TokenSet`]; it is read here with the module's JSON pointers rather than a second serde
-/// reader, which would cost the wasm module kilobytes), or `{"ok": false, "error", "message"}`.
-/// A refusal (the vendor's `invalid_grant`, no client registered, the rep's token refused) is
-/// `Unauthorized` with the server's words; 429 `RateLimited`; 5xx and no answer `Transient`.
+/// [`TokenSet`]; it is read here with the module's JSON lookups rather than a second serde
+/// reader, which would cost the wasm module kilobytes), or `{"ok": false, "error", "message"}`,
+/// read as a token endpoint's refusal (the reader is [`parse_token_reply`]'s, for the same
+/// reason): a refused grant, a missing client or a refused rep token is `Unauthorized` with the
+/// server's words, 429 `RateLimited`, 5xx and no answer `Transient`.
 pub fn parse_broker_reply(kind: CrmKind, reply: &Reply, secrets: &[&Secret]) -> Result<TokenSet, CrmError> {
-    let resp = match reply {
-        Reply::Response(r) => r,
-        Reply::TimedOut => return Err(CrmError::Transient { message: "the Calltrail server's token broker did not answer in time".into() }),
-        Reply::NetworkError { .. } => return Err(CrmError::Transient { message: "could not reach the Calltrail server's token broker".into() }),
-    };
-    let v: Value = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
-    if (200..300).contains(&resp.status) {
-        let expires_at = common::i64_at(&v, "/data/expires_at").map(Timestamp);
-        return tokens_at(&v, "/data", expires_at).ok_or_else(|| CrmError::Transient { message: "the Calltrail server's token broker sent no access token".into() });
-    }
-    let scrub = |s: String| secrets.iter().fold(s, |acc, sec| common::scrub(&acc, sec));
-    let words = scrub(common::str_at(&v, "/message").map_or_else(|| common::vendor_message(&resp.body), str::to_owned));
-    let message = format!("{} sign-in through the Calltrail server: {words}", kind.name());
-    Err(match resp.status {
-        429 => CrmError::RateLimited { retry_after_ms: common::retry_after_ms(resp), message },
-        500..=599 => CrmError::Transient { message },
-        _ => CrmError::Unauthorized { message },
-    })
+    read_reply(kind, reply, None, secrets)
 }
 
-/// The tokens of a reply's object at `at` (`""`: the whole reply).
-fn tokens_at(v: &Value, at: &str, expires_at: Option<Timestamp>) -> Option<TokenSet> {
-    let s = |k: &str| common::str_at(v, &format!("{at}/{k}"));
+/// The tokens of a reply object.
+fn tokens_of(v: &Value, expires_at: Option<Timestamp>) -> Option<TokenSet> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
     let access = s("access_token").filter(|s| !s.is_empty())?;
     Some(TokenSet {
         access_token: Secret::new(access),
@@ -431,6 +434,12 @@ fn tokens_at(v: &Value, at: &str, expires_at: Option<Timestamp>) -> Option<Token
 /// and network failures → `Transient` (with rotating refresh tokens a lost reply may have
 /// spent the old one, in which case the retry gets `invalid_grant` and asks for a reconnect).
 pub fn parse_token_reply(kind: CrmKind, reply: &Reply, now: Timestamp, secrets: &[&Secret]) -> Result<TokenSet, CrmError> {
+    read_reply(kind, reply, Some(now), secrets)
+}
+
+/// A vendor's token reply read at `now`, or with `None` the broker's (its `data`, with an
+/// absolute `expires_at`).
+fn read_reply(kind: CrmKind, reply: &Reply, now: Option<Timestamp>, secrets: &[&Secret]) -> Result<TokenSet, CrmError> {
     let crm = kind.name();
     let resp = match reply {
         Reply::Response(r) => r,
@@ -444,8 +453,11 @@ pub fn parse_token_reply(kind: CrmKind, reply: &Reply, now: Timestamp, secrets: 
         return Err(token_error(crm, resp, oauth_error.as_deref(), secrets));
     }
     let v = v.ok_or_else(|| CrmError::Transient { message: format!("{crm}'s token server sent a reply Calltrail cannot read") })?;
-    let expires_at = common::i64_at(&v, "/expires_in").filter(|s| *s > 0).map(|s| now.plus_secs(s));
-    tokens_at(&v, "", expires_at).ok_or_else(|| CrmError::Transient { message: format!("{crm}'s token server sent no access token") })
+    let (obj, expires_at) = match now {
+        Some(now) => (&v, common::i64_at(&v, "/expires_in").filter(|s| *s > 0).map(|s| now.plus_secs(s))),
+        None => (&v["data"], common::i64_at(&v, "/data/expires_at").map(Timestamp)),
+    };
+    tokens_of(obj, expires_at).ok_or_else(|| CrmError::Transient { message: format!("{crm}'s token server sent no access token") })
 }
 
 fn token_error(crm: &str, resp: &HttpResponse, code: Option<&str>, secrets: &[&Secret]) -> CrmError {
@@ -626,7 +638,9 @@ mod tests {
         assert!(matches!(parse_broker_reply(CrmKind::HubSpot, &reply(200, r#"{"ok":true,"data":{}}"#.into()), &[]), Err(CrmError::Transient { .. })));
         let grant = BrokerGrant::RefreshToken { refresh_token: Secret::new("r1"), accounts_server: None };
         let r = broker_request("https://ct.example/rep/a/b/oauth/zo/token".into(), "ctr_x", &grant);
-        assert_eq!(r.body.as_deref(), Some(r#"{"grant_type":"refresh_token","refresh_token":"r1"}"#));
+        assert_eq!(serde_json::from_str::<Value>(r.body.as_deref().unwrap()).unwrap(), serde_json::json!({ "grant_type": "refresh_token", "refresh_token": "r1" }));
+        let code = BrokerGrant::AuthorizationCode { code: "c\"1".into(), code_verifier: "v".repeat(43), accounts_server: Some("https://accounts.zoho.eu".into()) };
+        assert_eq!(serde_json::from_str::<BrokerGrant>(&code.to_json()).unwrap(), code);
         assert!(r.headers.iter().any(|(k, v)| k == "Authorization" && v == "Bearer ctr_x"));
         assert_eq!(serde_json::from_str::<BrokerGrant>(r.body.as_deref().unwrap()).unwrap(), grant);
     }

@@ -193,10 +193,10 @@ pub struct Credentials {
     apps: Vec<(IntegrationId, App)>,
     /// OAuth clients from the admin policy, by CRM.
     policy_apps: Vec<(CrmKind, App)>,
-    /// Server mode: the rep's server token and the origin it was given for; the policy's one
-    /// wins over the rep's.
+    /// Server mode: the rep's server token and the origin it was given for; and the policy's,
+    /// which wins (a policy's `server` is laid whole, so its token goes with its own URL).
     rep_token: Option<(Secret, String)>,
-    policy_rep_token: Option<(Secret, String)>,
+    policy_rep_token: Option<Secret>,
 }
 
 impl Credentials {
@@ -398,21 +398,16 @@ impl Credentials {
         Some(Batch { writes: vec![Write::Delete { store: StoreName::Secrets, key: REP_TOKEN_KEY.into() }], durability: Durability::Strict })
     }
 
-    /// The admin policy's rep token (`server.token`), for the server at `url`.
-    pub fn set_policy_rep_token(&mut self, token: Option<&str>, url: &str) {
-        self.policy_rep_token = token.filter(|t| !t.trim().is_empty()).zip(Origin::of(url)).map(|(t, o)| (Secret::new(t.trim()), o.to_string()));
+    /// The admin policy's rep token (its `server.token`), if it names one.
+    pub fn set_policy_rep_token(&mut self, token: Option<&str>) {
+        self.policy_rep_token = token.filter(|t| !t.is_empty()).map(Secret::new);
     }
 
-    /// The rep's token for the server at `url`: the policy's, else the rep's, each only for the
-    /// origin it was given for.
+    /// The rep's token for the server at `url`: the policy's, else the rep's own while `url` is
+    /// on the origin it was given for.
     pub fn rep_token(&self, url: &str) -> Option<&Secret> {
-        let to = Origin::of(url)?.to_string();
-        [&self.policy_rep_token, &self.rep_token].into_iter().flatten().find(|(_, o)| *o == to).map(|(t, _)| t)
-    }
-
-    /// Whether the rep's own token (not the policy's) is kept, for the server at `url`.
-    pub fn has_own_rep_token(&self, url: &str) -> bool {
-        self.rep_token.as_ref().is_some_and(|(_, o)| Origin::of(url).is_some_and(|u| u.to_string() == *o))
+        let own = self.rep_token.as_ref().filter(|(_, o)| Origin::of(url).is_some_and(|u| u.to_string() == *o)).map(|(t, _)| t);
+        self.policy_rep_token.as_ref().or(own)
     }
 
     /// Every app record's integration (server mode forgets them: the server holds the secret).

@@ -816,8 +816,7 @@ impl Driver {
         // The company's OAuth clients go to the credentials, never into the settings.
         let apps = credentials::policy_apps(&policy)?;
         let mut effective = policy::apply(&self.config.user, &policy).map_err(|e| e.to_string())?;
-        let url = effective.settings.server.as_ref().map_or("", |l| l.url.as_str());
-        self.credentials.set_policy_rep_token(policy.pointer("/server/token").and_then(Value::as_str), url);
+        self.credentials.set_policy_rep_token(policy.pointer("/server/token").and_then(Value::as_str));
         without_rep_token(&mut effective.settings);
         // Before a restore nothing is asked of the platform (a worker start must not pay for
         // it): the restore builds or reuses the tables, and reports a zone it does not know.
