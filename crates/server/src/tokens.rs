@@ -19,10 +19,15 @@
 //! (`PUT /admin/accounts/{account}/oauth/{integration}`); its secret is sealed at rest like the
 //! other credentials, bound to `<account>/oauth/<integration>`. A rep's extension then sends
 //! the authorization code it got (with its PKCE verifier), or its refresh token, to
-//! `POST /rep/{account}/{rep}/oauth/{integration}/token`; the server adds the client secret,
+//! `POST /rep/{account}/{rep}/oauth/{integration}/token` (the body is the core's
+//! [`oauth::BrokerGrant`], which the extension writes); the server adds the client secret,
 //! calls the vendor's token endpoint (the request and the reading of its reply are the core's,
-//! [`calltrail_core::crm::oauth`]) and answers with the tokens, never the secret. The extension
-//! keeps its tokens as it does today; the secret never leaves the server.
+//! [`calltrail_core::crm::oauth`]) and answers with the tokens, never the secret: the core's
+//! [`oauth::TokenSet`], which the extension reads back ([`oauth::parse_broker_reply`]). A Zoho
+//! grant may name the data centre's accounts server (the redirect's `accounts-server`); it is
+//! believed only as [`oauth::accounts_token_url`] believes it (Zoho's own, or the registered
+//! token URL's origin), since the secret goes there. The extension keeps its tokens as it does
+//! today; the secret never leaves the server.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -268,7 +273,8 @@ async fn put_oauth_client(State(app): State<App>, Path((account, integration)): 
     )
     .bind(&account)
     .bind(&integration)
-    .bind(b.kind.name().to_ascii_lowercase())
+    // The settings' name of the CRM (`zoho`), which the broker reads back as a `CrmKind`.
+    .bind(oauth::key(b.kind))
     .bind(&b.client_id)
     .bind(&token_url)
     .bind(&authorize_url)
