@@ -226,7 +226,8 @@ function renderGeneral() {
 /**
  * Server mode: the Calltrail server that logs the rep's calls for the integrations it owns (the
  * same `server` field an import sets). An empty address turns server mode off; the token is the
- * rep's own from the admin API (an export leaves it out).
+ * rep's own from the admin API: the worker keeps it in its credential store and never shows it
+ * (an empty field keeps the saved one).
  */
 function renderServer() {
   const view = () => (isLocked('server') ? server.settings : doc).server || null;
@@ -244,8 +245,9 @@ function renderServer() {
     input({ path: 'server', id: 'f-server-rep', label: 'Your rep id',
       get: () => view()?.rep || '', set: (v) => field('rep', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off' } }),
     input({ path: 'server', id: 'f-server-token', label: 'Your token', type: 'password',
-      help: 'The token your administrator issued for you (ctr_…), never the admin’s. Exports of these settings leave it out.',
-      get: () => view()?.token || '', set: (v) => field('token', v.trim()), attrs: { spellcheck: 'false', autocomplete: 'off' } }),
+      help: 'The token your administrator issued for you (ctr_…), never the admin’s. Kept with this browser’s credentials, never shown again or exported.',
+      get: () => doc.server?.token || '', set: (v) => field('token', v.trim()),
+      attrs: { spellcheck: 'false', autocomplete: 'off', placeholder: server.user.server?.url ? '•••••••• (kept; type to replace)' : 'ctr_…' } }),
     input({ path: 'server', id: 'f-server-integrations', label: 'Integrations the server logs',
       help: 'Integration ids, separated by commas. Empty: all of them (this browser then logs nothing itself).',
       get: () => (view()?.integrations || []).join(', '),
@@ -445,6 +447,11 @@ const person = (w) => (w.name && w.email ? `${w.name} (${w.email})` : w.name || 
 /** The company's OAuth client secret: written to the worker's credential store, never shown. */
 function clientSecretField(id, { fid, live, pending }) {
   const from = live?.client_secret;
+  // Server mode: the Calltrail server's token broker holds the company's secret; none is asked.
+  if (from === 'server') {
+    return h('div', { class: 'field' }, h('strong', { text: 'Client secret' }),
+      h('p', { class: 'small', id: fid('client_secret-help'), dataset: { secret: 'server' }, text: 'Held by your company’s Calltrail server, which exchanges and refreshes the sign-in for this browser. This browser keeps none.' }));
+  }
   const el = h('input', { type: 'password', id: fid('client_secret'), autocomplete: 'off', spellcheck: 'false',
     placeholder: from === 'policy' ? 'Set by your administrator' : from ? '•••••••• (saved)' : 'Paste the client secret', 'aria-describedby': fid('client_secret-help') });
   const save = h('button', { type: 'button', class: 'btn btn-s', disabled: pending }, from === 'settings' ? 'Replace' : 'Save');

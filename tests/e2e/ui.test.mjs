@@ -341,7 +341,7 @@ test('settings: an admin policy locks a field: disabled, with "set by your admin
   }
 });
 
-test('settings: the Calltrail server form saves server mode, keeps the token out of exports, and turns it off', async () => {
+test('settings: the Calltrail server form saves server mode, keeps the token with the credentials, and turns it off', async () => {
   const page = await openPage('options');
   await page.locator('#f-server-url').waitFor();
   assert.equal(await page.locator('#f-server-url').inputValue(), '', 'no server to begin with');
@@ -353,11 +353,14 @@ test('settings: the Calltrail server form saves server mode, keeps the token out
   await page.locator('#save').click();
   await page.locator('#messages').getByText('Settings saved').waitFor();
   const saved = (await world.send({ type: 'settings' })).data.user.server;
-  assert.deepEqual(saved, { url: 'http://127.0.0.1:9', account: 'acme', rep: 'alice', token: 'ctr_0123456789abcdef_secret', integrations: ['hs'] });
+  // The token went to the worker's credential store: no settings read or export carries it.
+  assert.deepEqual(saved, { url: 'http://127.0.0.1:9', account: 'acme', rep: 'alice', integrations: ['hs'] });
   assert.equal((await world.send({ type: 'state' })).data.server?.queued, 0, 'server mode is on');
   const exported = (await world.send({ type: 'export-settings' })).data;
-  assert.equal(exported.server.token, '', 'the export leaves the token out');
+  assert.equal(exported.server.token, undefined, 'the export leaves the token out');
+  assert.ok(!JSON.stringify(await world.send({ type: 'settings' })).includes('ctr_0123456789abcdef_secret'));
   assert.equal(await page.locator('#f-server-token').getAttribute('type'), 'password');
+  assert.equal(await page.locator('#f-server-token').inputValue(), '', 'never shown again');
   // Emptied, the form turns server mode off.
   for (const f of ['url', 'account', 'rep', 'token', 'integrations']) await page.fill(`#f-server-${f}`, '');
   await page.locator('#save').click();

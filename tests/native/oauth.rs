@@ -377,3 +377,182 @@ fn a_shared_token_is_owned_through_the_reps_email() {
     assert_eq!(conv.who.map(|w| w.email), Some("ada@example.com".into()));
     assert_eq!(the_owner_of(&emu, "hubspot", "oauth-hs-2")["email"], json!("ada@example.com"));
 }
+
+// ---- server mode: the token broker (issue 16) ------------------------------------------------
+
+const SERVER: &str = "https://calltrail.example.com";
+const REP_TOKEN: &str = "ctr_0123456789abcdef_alices-own-token";
+
+/// The Calltrail server's token broker as `crates/server/src/tokens.rs` runs it, in process:
+/// the rep's bearer checked, the company's client and secret added, the vendor's token endpoint
+/// called with the core's request, its reply read and answered as the core's `TokenSet`.
+fn broker(emu: &Emulator, exec: &Executor, req: &HttpRequest) -> Reply {
+    use calltrail_core::crm::oauth::{self, BrokerGrant, Endpoints, Grant, OAuthClient};
+    use calltrail_core::crm::{HttpResponse, Secret};
+    let answer = |status: u16, v: Value| Reply::Response(HttpResponse { status, headers: vec![], body: v.to_string() });
+    let bearer = req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.as_str());
+    if bearer != Some(&format!("Bearer {REP_TOKEN}")) {
+        return answer(401, json!({ "ok": false, "error": "unauthorized", "message": "a rep's bearer token is required" }));
+    }
+    let id = req.url.strip_prefix(&format!("{SERVER}/rep/acme/alice/oauth/")).and_then(|r| r.strip_suffix("/token")).expect("the broker's path");
+    let case = CASES.iter().find(|c| c.id == id).expect("a registered client");
+    let root = format!("http://127.0.0.1:{}", emu.port);
+    let (a, t) = paths(case.kind);
+    let mut client = OAuthClient {
+        kind: case.kind,
+        client_id: format!("{}-client", vendor(case.kind)),
+        client_secret: Some(Secret::new(format!("{}-secret", vendor(case.kind)))),
+        redirect_uri: REDIRECT.into(),
+        scopes: vec![],
+        endpoints: Endpoints { authorize_url: format!("{root}/{}{a}", case.auth), token_url: format!("{root}/{}{t}", case.auth) },
+    };
+    let grant: BrokerGrant = serde_json::from_str(req.body.as_deref().unwrap_or("")).expect("the core's grant");
+    let (BrokerGrant::AuthorizationCode { accounts_server, .. } | BrokerGrant::RefreshToken { accounts_server, .. }) = &grant;
+    if let Some(server) = accounts_server {
+        client.endpoints.token_url = oauth::accounts_token_url(server, &client.endpoints.token_url).expect("an accounts server of the client's origin");
+    }
+    let request = match &grant {
+        BrokerGrant::AuthorizationCode { code, code_verifier, .. } => oauth::token_request(&client, &Grant::AuthorizationCode { code, verifier: code_verifier }),
+        BrokerGrant::RefreshToken { refresh_token, .. } => oauth::token_request(&client, &Grant::RefreshToken { refresh_token }),
+    };
+    match oauth::parse_token_reply(case.kind, &exec.send(&request), now(), &[]) {
+        Ok(tokens) => answer(200, json!({ "ok": true, "data": tokens })),
+        Err(e) => answer(400, json!({ "ok": false, "error": "grant_refused", "message": e.to_string() })),
+    }
+}
+
+/// Sends what the extension sends: to the broker, or to the emulator; every request kept.
+struct Wire<'a> {
+    emu: &'a Emulator,
+    exec: &'a Executor,
+    sent: std::cell::RefCell<Vec<HttpRequest>>,
+}
+
+impl Wire<'_> {
+    fn send(&self, req: &HttpRequest) -> Reply {
+        self.sent.borrow_mut().push(req.clone());
+        if req.url.starts_with(SERVER) { broker(self.emu, self.exec, req) } else { self.exec.send(req) }
+    }
+}
+
+fn broker_settings(emu: &Emulator, cases: &[&Case]) -> Settings {
+    let link = calltrail_core::settings::ServerLink {
+        url: SERVER.into(),
+        account: "acme".into(),
+        rep: "alice".into(),
+        token: REP_TOKEN.into(),
+        // The server logs another integration; these are logged from this browser.
+        integrations: vec![IntegrationId::new("server-crm")],
+    };
+    Settings { server: Some(link), ..settings(emu, cases) }
+}
+
+fn connect_via(d: &mut Driver, store: &mut MemStore, wire: &Wire, id: &str) {
+    let id = IntegrationId::new(id);
+    let start = d.oauth_start(&id, "state-1", VERIFIER, REDIRECT);
+    assert!(start.ok, "{id}: {:?}", start.error);
+    let url: Value = serde_json::from_str(start.data.as_ref().unwrap().get()).unwrap();
+    let redirect = sign_in(wire.exec, url["url"].as_str().unwrap());
+    let (client, request) = d.oauth_code_request(&id, &redirect, "state-1", VERIFIER, REDIRECT).unwrap_or_else(|a| panic!("{id}: {:?}", a.error));
+    assert!(request.url.starts_with(&format!("{SERVER}/rep/acme/alice/oauth/{id}/token")), "{id}: the code goes to the broker: {}", request.url);
+    let reply = wire.send(&request);
+    let answer = d.oauth_finished(id.clone(), &client, &reply, now());
+    assert!(answer.ok, "{id}: {:?} ({reply:?})", answer.error);
+    run_effects(d, store);
+}
+
+fn converse_via(d: &mut Driver, store: &mut MemStore, wire: &Wire, mut conv: Conversation) -> Result<CrmOutput, CrmError> {
+    loop {
+        match d.step(&mut conv, now()) {
+            Next::Done(r) => return r,
+            Next::Fetch(req) => conv.replied(wire.send(&req)),
+            Next::Refresh(req) => {
+                assert!(req.url.starts_with(SERVER), "a refresh goes to the broker: {}", req.url);
+                let reply = wire.send(&req);
+                d.refreshed(&mut conv, reply, now());
+                run_effects(d, store);
+            }
+            Next::Wait => panic!("nobody else is refreshing"),
+        }
+    }
+}
+
+fn search_via(d: &mut Driver, store: &mut MemStore, wire: &Wire, id: &str) -> Result<CrmOutput, CrmError> {
+    converse_via(d, store, wire, Conversation::new(IntegrationId::new(id), CrmOp::SearchContacts { phone: e164("+12125550100") }))
+}
+
+/// Issue 16: in server mode the code exchange and every refresh go to the server's broker with
+/// the rep's bearer; no request this browser makes, and nothing it stores or shows, carries the
+/// company's client secret, even with a policy that names one. Zoho's data centre and
+/// Salesforce's `instance_url` still land where they should, and a refresh token rotated by the
+/// broker is on disk before anything uses it (the worker dies right after; the next one carries on).
+#[test]
+fn in_server_mode_the_exchange_and_refresh_go_through_the_broker_and_no_secret_leaves() {
+    let emu = Emulator::start();
+    let exec = Executor::new();
+    let wire = Wire { emu: &emu, exec: &exec, sent: Default::default() };
+    emu.admin("POST", "/config", Some(json!({ "refreshRotation": { "salesforce": "rotate-invalidate" } })));
+    emu.admin("POST", "/users", Some(json!({ "vendor": "zoho-eu", "users": [{ "name": "Erika Rep", "email": "erika@example.eu" }], "replace": true })));
+    // HubSpot (PKCE, its secret once given on the options page), Salesforce, Zoho (EU).
+    let cases: Vec<&Case> = [0, 2, 4].iter().map(|i| &CASES[*i]).collect();
+    for c in &cases {
+        emu.admin("POST", "/seed", Some(json!({ "vendor": c.api, "contacts": [{ "firstName": "Jane", "lastName": "Doe", "phone": "+1 (212) 555-0100" }] })));
+    }
+    let mut store = MemStore::new();
+    // A client secret kept before server mode was turned on is forgotten.
+    store.apply(&calltrail_core::store::Batch {
+        writes: vec![calltrail_core::store::Write::Put {
+            store: StoreName::Secrets,
+            record: calltrail_core::store::Record::encode("app:hs", false, 0, &vec!["hubspot-client", "hubspot-secret", "http://127.0.0.1:1"]),
+        }],
+        durability: calltrail_core::store::Durability::Strict,
+    });
+    let mut d = start(&mut store, broker_settings(&emu, &cases), policy(&emu));
+    let refused = d.set_client_secret(&IntegrationId::new("hs"), "hubspot-secret", now());
+    assert!(!refused.ok && refused.error.as_deref().unwrap_or("").contains("server"), "{:?}", refused.error);
+    let root = format!("http://127.0.0.1:{}", emu.port);
+    for c in &cases {
+        connect_via(&mut d, &mut store, &wire, c.id);
+        let integ = d.settings().integrations.iter().find(|i| i.id.as_str() == c.id).unwrap();
+        assert_eq!(integ.api_base(), format!("{root}/{}", c.api), "{}: the API base the vendor named, through the broker", c.id);
+        assert!(matches!(search_via(&mut d, &mut store, &wire, c.id), Ok(CrmOutput::Contacts { contacts }) if contacts.len() == 1), "{}", c.id);
+    }
+    let zo = d.settings().integrations.iter().find(|i| i.id.as_str() == "zo").unwrap();
+    assert_eq!(zo.oauth_endpoints().token_url, format!("{root}/zoho-accounts-eu/oauth/v2/token"), "Zoho's data centre, as the redirect named it");
+
+    // Every session ends: each integration refreshes through the broker (Zoho at its EU data centre).
+    let first_sf = d.credentials().get(&IntegrationId::new("sf")).unwrap().refresh_token.clone().unwrap();
+    for v in ["hubspot", "salesforce", "zoho-eu"] {
+        emu.admin("POST", "/tokens/expire", Some(json!({ "vendor": v })));
+    }
+    for c in &cases {
+        assert!(search_via(&mut d, &mut store, &wire, c.id).is_ok(), "{}: after a brokered refresh", c.id);
+    }
+    // The worker dies after the rotated token's write; the next one uses the new one.
+    drop(d);
+    let mut d = start(&mut store, broker_settings(&emu, &cases), policy(&emu));
+    assert_ne!(d.credentials().get(&IntegrationId::new("sf")).unwrap().refresh_token.as_ref(), Some(&first_sf), "the rotated refresh token is on disk");
+    emu.admin("POST", "/tokens/expire", Some(json!({ "vendor": "salesforce" })));
+    assert!(search_via(&mut d, &mut store, &wire, "sf").is_ok(), "the rotated refresh token works");
+
+    let sent = wire.sent.borrow();
+    let brokered: Vec<&HttpRequest> = sent.iter().filter(|r| r.url.starts_with(SERVER)).collect();
+    let grants: Vec<String> = brokered.iter().map(|r| format!("{} {}", r.url.rsplit("/oauth/").next().unwrap_or(""), &r.body.as_deref().unwrap_or("")[..30])).collect();
+    assert_eq!(brokered.len(), 3 + 3 + 1, "three exchanges and four refreshes, all at the broker: {grants:#?}");
+    for r in &brokered {
+        assert!(r.headers.iter().any(|(k, v)| k == "Authorization" && v == &format!("Bearer {REP_TOKEN}")), "{}", r.url);
+    }
+    for r in sent.iter() {
+        let text = format!("{} {:?} {}", r.url, r.headers, r.body.as_deref().unwrap_or(""));
+        assert!(!text.contains("-secret") && !text.contains("client_secret"), "a secret left this browser: {text}");
+        assert!(r.url.starts_with(SERVER) || !r.url.contains("/oauth"), "this browser called a vendor's token endpoint: {}", r.url);
+    }
+    // Stored and shown: no client secret anywhere; the rep token only in the secrets store.
+    let settings_text: String = store.all(StoreName::Settings).map(|r| r.value.to_string()).collect();
+    let secrets_text: String = store.all(StoreName::Secrets).map(|r| format!("{} {}", r.key, r.value)).collect();
+    assert!(!settings_text.contains("-secret") && !secrets_text.contains("-secret"), "{settings_text} {secrets_text}");
+    assert!(!secrets_text.contains("app:"), "no client secret record is kept in server mode: {secrets_text}");
+    let views = format!("{} {} {:?}", d.settings_view().data.unwrap().get(), d.state_view().data.unwrap().get(), d.exported_settings());
+    assert!(!views.contains("-secret") && !settings_text.contains(REP_TOKEN), "{views}");
+    assert!(views.contains("\"client_secret\":\"server\""), "the options page shows the server holds it: {views}");
+}

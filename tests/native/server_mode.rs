@@ -265,3 +265,58 @@ fn picks_manual_logs_and_resolutions_for_the_servers_integrations_go_to_the_outb
     run(&mut d, &mut store);
     assert_eq!(d.outbox().count(), before);
 }
+
+/// The rep's server token lives in the worker's secrets store, bound to the server's origin:
+/// settings written with it (an older start, an import, the options page) give it up at once,
+/// and no settings read, view or export carries it; the policy's is kept in memory only.
+#[test]
+fn the_rep_token_lives_in_the_secrets_store_never_in_the_settings() {
+    let token = "ctr_0123456789abcdef_secret";
+    let mut store = MemStore::default();
+    // Settings stored with the token (as before it moved): the start moves it.
+    let mut d = driver(&mut store, &[], 1, NOW);
+    run(&mut d, &mut store);
+    let settings_text: String = store.all(StoreName::Settings).map(|r| r.value.to_string()).collect();
+    assert!(settings_text.contains("calltrail.example.com") && !settings_text.contains(token), "{settings_text}");
+    let kept = store.get(StoreName::Secrets, calltrail_core::driver::credentials::REP_TOKEN_KEY).expect("the token in the secrets store");
+    assert!(kept.value.to_string().contains(token) && kept.value.to_string().contains("https://calltrail.example.com"));
+    let shown = |d: &Driver| format!("{} {} {:?} {:?}", d.settings_view().data.unwrap().get(), d.state_view().data.unwrap().get(), d.exported_settings(), d.settings());
+    assert!(!shown(&d).contains(token), "{}", shown(&d));
+    let bearer = |d: &mut Driver| {
+        d.handle(Input::DigestRequested, NOW);
+        let mut store = MemStore::default();
+        run(d, &mut store);
+        d.next_forward(NOW).map(|s| s.request.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone()).unwrap_or_default())
+    };
+    // A later start reads it from the secrets store; a save without a token keeps it.
+    let mut d = Driver::new(Driver::stored_settings(store.get(StoreName::Settings, calltrail_core::driver::SETTINGS_KEY)), Value::Null, &store.all(StoreName::Secrets).cloned().collect::<Vec<_>>(), EngineOptions::default(), Box::new(calltrail_core::zone::FixedZones::standard()), NOW);
+    let snapshot = store.restore(&d.restore_query(NOW));
+    d.restore(snapshot, 2, NOW);
+    run(&mut d, &mut store);
+    let mut page = d.user_settings().clone();
+    assert_eq!(page.server.as_ref().map(|l| l.token.as_str()), Some(""));
+    page.rep_email = "alice@example.com".into();
+    assert!(d.replace_settings(page.clone(), NOW).ok);
+    run(&mut d, &mut store);
+    assert_eq!(bearer(&mut d).as_deref(), Some(format!("Bearer {token}").as_str()));
+    // A new token replaces it; moving to another server leaves it behind.
+    page.server.as_mut().unwrap().token = "ctr_fedcba9876543210_newer".into();
+    assert!(d.replace_settings(page.clone(), NOW).ok);
+    run(&mut d, &mut store);
+    assert!(store.get(StoreName::Secrets, calltrail_core::driver::credentials::REP_TOKEN_KEY).unwrap().value.to_string().contains("_newer"));
+    assert!(!shown(&d).contains("_newer"));
+    page.server.as_mut().unwrap().url = "https://other.example.com".into();
+    page.server.as_mut().unwrap().token.clear();
+    assert!(d.replace_settings(page.clone(), NOW).ok);
+    assert_eq!(d.server_request("history").unwrap().headers[0].1, "Bearer ", "the token is never sent to another origin");
+    // Server mode off: the token is forgotten.
+    page.server = None;
+    assert!(d.replace_settings(page, NOW).ok);
+    run(&mut d, &mut store);
+    assert!(store.get(StoreName::Secrets, calltrail_core::driver::credentials::REP_TOKEN_KEY).is_none());
+    // The policy's token is used and never shown.
+    let policy = serde_json::json!({ "server": { "url": "https://calltrail.example.com", "account": "acme", "rep": "alice", "token": "ctr_0000000000000000_policys" } });
+    d.set_policy(policy, NOW);
+    assert_eq!(d.server_request("history").unwrap().headers[0].1, "Bearer ctr_0000000000000000_policys");
+    assert!(!shown(&d).contains("_policys"), "{}", shown(&d));
+}

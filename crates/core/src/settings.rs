@@ -61,6 +61,10 @@ pub struct ServerLink {
     pub url: String,
     pub account: String,
     pub rep: String,
+    /// The rep's token, only on the way in (an import, the options page, the policy): the
+    /// driver moves it to the worker's credential store at once, so a stored or shown
+    /// settings document never carries it (`""`: keep the one stored).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
     /// The local integrations the server owns; empty: every one (the server holds its own
     /// integrations and credentials, so a rep in server mode usually has none locally).
@@ -590,7 +594,7 @@ impl Settings {
                     return bad(at(k), "must be 1 to 64 letters, digits, - or _");
                 }
             }
-            if link.token.len() < 16 || link.token.len() > 512 || link.token.contains(char::is_whitespace) {
+            if !link.token.is_empty() && link.token.len() < 16 || link.token.len() > 512 || link.token.contains(char::is_whitespace) {
                 return bad(at("token"), "must be the rep token the server's admin issued (ctr_...)");
             }
         }

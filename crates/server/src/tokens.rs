@@ -19,10 +19,15 @@
 //! (`PUT /admin/accounts/{account}/oauth/{integration}`); its secret is sealed at rest like the
 //! other credentials, bound to `<account>/oauth/<integration>`. A rep's extension then sends
 //! the authorization code it got (with its PKCE verifier), or its refresh token, to
-//! `POST /rep/{account}/{rep}/oauth/{integration}/token`; the server adds the client secret,
+//! `POST /rep/{account}/{rep}/oauth/{integration}/token` (the body is the core's
+//! [`oauth::BrokerGrant`], which the extension writes); the server adds the client secret,
 //! calls the vendor's token endpoint (the request and the reading of its reply are the core's,
-//! [`calltrail_core::crm::oauth`]) and answers with the tokens, never the secret. The extension
-//! keeps its tokens as it does today; the secret never leaves the server.
+//! [`calltrail_core::crm::oauth`]) and answers with the tokens, never the secret: the core's
+//! [`oauth::TokenSet`], which the extension reads back ([`oauth::parse_broker_reply`]). A Zoho
+//! grant may name the data centre's accounts server (the redirect's `accounts-server`); it is
+//! believed only as [`oauth::accounts_token_url`] believes it (Zoho's own, or the registered
+//! token URL's origin), since the secret goes there. The extension keeps its tokens as it does
+//! today; the secret never leaves the server.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -33,7 +38,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use calltrail_core::crm::oauth::{self, Endpoints, Grant, OAuthClient};
+use calltrail_core::crm::oauth::{self, BrokerGrant, Endpoints, Grant, OAuthClient};
 use calltrail_core::crm::{CrmError, Secret};
 use calltrail_core::model::{CrmKind, Timestamp};
 use serde::Deserialize;
@@ -268,7 +273,8 @@ async fn put_oauth_client(State(app): State<App>, Path((account, integration)): 
     )
     .bind(&account)
     .bind(&integration)
-    .bind(b.kind.name().to_ascii_lowercase())
+    // The settings' name of the CRM (`zoho`), which the broker reads back as a `CrmKind`.
+    .bind(oauth::key(b.kind))
     .bind(&b.client_id)
     .bind(&token_url)
     .bind(&authorize_url)
@@ -285,13 +291,6 @@ async fn put_oauth_client(State(app): State<App>, Path((account, integration)): 
     }
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
-enum GrantBody {
-    AuthorizationCode { code: String, code_verifier: String },
-    RefreshToken { refresh_token: String },
-}
-
 fn http_client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap_or_default())
@@ -301,7 +300,8 @@ async fn broker(State(app): State<App>, Path((account, rep, integration)): Path<
     if let Err(r) = rep_only(&app, &headers, &account, &rep).await {
         return r;
     }
-    let grant: GrantBody = match serde_json::from_slice(&body) {
+    // The request's type is the core's, the one the extension writes.
+    let grant: BrokerGrant = match serde_json::from_slice(&body) {
         Ok(g) => g,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
     };
@@ -323,7 +323,7 @@ async fn broker(State(app): State<App>, Path((account, rep, integration)): Path<
         Ok(s) => Secret::new(s),
         Err(e) => return internal(e),
     };
-    let client = OAuthClient {
+    let mut client = OAuthClient {
         kind,
         client_id: text(1),
         client_secret: Some(secret.clone()),
@@ -331,20 +331,27 @@ async fn broker(State(app): State<App>, Path((account, rep, integration)): Path<
         scopes: text(5).split_whitespace().map(str::to_owned).collect(),
         endpoints: Endpoints { token_url: text(2), authorize_url: text(3) },
     };
-    let refresh;
+    // Zoho's data centre the rep's account lives in: one of Zoho's own accounts servers, or one
+    // on the registered token URL's origin (where the secret may go); anything else is refused.
+    let (BrokerGrant::AuthorizationCode { accounts_server, .. } | BrokerGrant::RefreshToken { accounts_server, .. }) = &grant;
+    if let (CrmKind::Zoho, Some(server)) = (kind, accounts_server) {
+        match oauth::accounts_token_url(server, &client.endpoints.token_url) {
+            Some(url) => client.endpoints.token_url = url,
+            None => return refuse(StatusCode::BAD_REQUEST, "bad_accounts_server", "the accounts server is not one of Zoho's nor on the registered token URL's origin"),
+        }
+    }
     let grant = match &grant {
-        GrantBody::AuthorizationCode { code, code_verifier } => {
+        BrokerGrant::AuthorizationCode { code, code_verifier, .. } => {
             if code.is_empty() || code.len() > 4096 || !oauth::is_valid_verifier(code_verifier) {
                 return refuse(StatusCode::BAD_REQUEST, "bad_grant", "a code and a PKCE code_verifier (43-128 characters) are required");
             }
             Grant::AuthorizationCode { code, verifier: code_verifier }
         }
-        GrantBody::RefreshToken { refresh_token } => {
-            if refresh_token.is_empty() || refresh_token.len() > 4096 {
+        BrokerGrant::RefreshToken { refresh_token, .. } => {
+            if refresh_token.is_empty() || refresh_token.expose().len() > 4096 {
                 return refuse(StatusCode::BAD_REQUEST, "bad_grant", "a refresh_token is required");
             }
-            refresh = Secret::new(refresh_token.clone());
-            Grant::RefreshToken { refresh_token: &refresh }
+            Grant::RefreshToken { refresh_token }
         }
     };
     let request = oauth::token_request(&client, &grant);
@@ -355,14 +362,11 @@ async fn broker(State(app): State<App>, Path((account, rep, integration)): Path<
         secrets.push(refresh_token);
     }
     match oauth::parse_token_reply(kind, &reply, Timestamp(now_ms()), &secrets) {
-        Ok(t) => ok(json!({
-            "access_token": t.access_token.expose(),
-            "refresh_token": t.refresh_token.as_ref().map(Secret::expose),
-            "expires_at": t.expires_at,
-            "instance_url": t.instance_url,
-            "api_domain": t.api_domain,
-            "scope": t.scope,
-        })),
+        // The core's `TokenSet`, which the extension reads back (`oauth::parse_broker_reply`).
+        Ok(t) => match serde_json::to_value(&t) {
+            Ok(v) => ok(v),
+            Err(e) => internal(e),
+        },
         Err(e) => {
             let (status, kind) = match &e {
                 CrmError::Unauthorized { .. } | CrmError::Permanent { .. } => (StatusCode::BAD_REQUEST, "grant_refused"),

@@ -355,12 +355,91 @@ pub struct TokenSet {
     pub scope: Option<String>,
 }
 
+/// What an extension in server mode sends the server's token broker
+/// (`POST /rep/{account}/{rep}/oauth/{integration}/token`), as JSON: the grant without any
+/// client authentication, which the server adds. The server reads this very type.
+/// `accounts_server`: Zoho's data centre (from the sign-in redirect, or the one the connection
+/// was made at, for a refresh); the server believes it only as [`accounts_token_url`] does.
+/// The extension writes it with [`BrokerGrant::to_json`] (a derived writer would cost the wasm
+/// module more than the few lines that build the same object).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BrokerGrant {
+    AuthorizationCode {
+        code: String,
+        code_verifier: String,
+        #[serde(default)]
+        accounts_server: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: Secret,
+        #[serde(default)]
+        accounts_server: Option<String>,
+    },
+}
+
+impl BrokerGrant {
+    /// The JSON the broker reads back as this type.
+    pub fn to_json(&self) -> String {
+        let q = |v: &str| Value::from(v).to_string();
+        let (head, server) = match self {
+            BrokerGrant::AuthorizationCode { code, code_verifier, accounts_server } => {
+                (format!(r#"{{"grant_type":"authorization_code","code":{},"code_verifier":{}"#, q(code), q(code_verifier)), accounts_server)
+            }
+            BrokerGrant::RefreshToken { refresh_token, accounts_server } => (format!(r#"{{"grant_type":"refresh_token","refresh_token":{}"#, q(refresh_token.expose())), accounts_server),
+        };
+        match server {
+            Some(a) => format!(r#"{head},"accounts_server":{}}}"#, q(a)),
+            None => head + "}",
+        }
+    }
+}
+
+/// The request to the broker at `url` with the rep's server token: no client secret, ever.
+pub fn broker_request(url: String, rep_token: &str, grant: &BrokerGrant) -> HttpRequest {
+    let headers = vec![
+        ("Authorization".to_owned(), format!("Bearer {rep_token}")),
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+    ];
+    HttpRequest { method: Method::Post, url, headers, body: Some(grant.to_json()) }
+}
+
+/// Reads the broker's answer: `{"ok": true, "data": <TokenSet>}` (the server writes a
+/// [`TokenSet`]; it is read here with the module's JSON lookups rather than a second serde
+/// reader, which would cost the wasm module kilobytes), or `{"ok": false, "error", "message"}`,
+/// read as a token endpoint's refusal (the reader is [`parse_token_reply`]'s, for the same
+/// reason): a refused grant, a missing client or a refused rep token is `Unauthorized` with the
+/// server's words, 429 `RateLimited`, 5xx and no answer `Transient`.
+pub fn parse_broker_reply(kind: CrmKind, reply: &Reply, secrets: &[&Secret]) -> Result<TokenSet, CrmError> {
+    read_reply(kind, reply, None, secrets)
+}
+
+/// The tokens of a reply object.
+fn tokens_of(v: &Value, expires_at: Option<Timestamp>) -> Option<TokenSet> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    let access = s("access_token").filter(|s| !s.is_empty())?;
+    Some(TokenSet {
+        access_token: Secret::new(access),
+        refresh_token: s("refresh_token").filter(|s| !s.is_empty()).map(Secret::new),
+        expires_at,
+        instance_url: s("instance_url").map(|s| s.trim_end_matches('/').to_owned()),
+        api_domain: s("api_domain").map(|s| s.trim_end_matches('/').to_owned()),
+        scope: s("scope").map(str::to_owned),
+    })
+}
+
 /// Reads the token endpoint's reply at `now`. Errors: `invalid_grant` (a revoked, expired or
 /// already-used refresh token, or a bad code) → `Unauthorized` "reconnect required"; other
 /// OAuth errors → `Unauthorized` with the server's words; 429 → `RateLimited`; 5xx, timeouts
 /// and network failures → `Transient` (with rotating refresh tokens a lost reply may have
 /// spent the old one, in which case the retry gets `invalid_grant` and asks for a reconnect).
 pub fn parse_token_reply(kind: CrmKind, reply: &Reply, now: Timestamp, secrets: &[&Secret]) -> Result<TokenSet, CrmError> {
+    read_reply(kind, reply, Some(now), secrets)
+}
+
+/// A vendor's token reply read at `now`, or with `None` the broker's (its `data`, with an
+/// absolute `expires_at`).
+fn read_reply(kind: CrmKind, reply: &Reply, now: Option<Timestamp>, secrets: &[&Secret]) -> Result<TokenSet, CrmError> {
     let crm = kind.name();
     let resp = match reply {
         Reply::Response(r) => r,
@@ -374,18 +453,11 @@ pub fn parse_token_reply(kind: CrmKind, reply: &Reply, now: Timestamp, secrets: 
         return Err(token_error(crm, resp, oauth_error.as_deref(), secrets));
     }
     let v = v.ok_or_else(|| CrmError::Transient { message: format!("{crm}'s token server sent a reply Calltrail cannot read") })?;
-    let access = common::str_at(&v, "/access_token").filter(|s| !s.is_empty()).ok_or_else(|| CrmError::Transient {
-        message: format!("{crm}'s token server sent no access token"),
-    })?;
-    let expires_at = common::i64_at(&v, "/expires_in").filter(|s| *s > 0).map(|s| now.plus_secs(s));
-    Ok(TokenSet {
-        access_token: Secret::new(access),
-        refresh_token: common::str_at(&v, "/refresh_token").filter(|s| !s.is_empty()).map(Secret::new),
-        expires_at,
-        instance_url: common::str_at(&v, "/instance_url").map(|s| s.trim_end_matches('/').to_owned()),
-        api_domain: common::str_at(&v, "/api_domain").map(|s| s.trim_end_matches('/').to_owned()),
-        scope: common::str_at(&v, "/scope").map(str::to_owned),
-    })
+    let (obj, expires_at) = match now {
+        Some(now) => (&v, common::i64_at(&v, "/expires_in").filter(|s| *s > 0).map(|s| now.plus_secs(s))),
+        None => (&v["data"], common::i64_at(&v, "/data/expires_at").map(Timestamp)),
+    };
+    tokens_of(obj, expires_at).ok_or_else(|| CrmError::Transient { message: format!("{crm}'s token server sent no access token") })
 }
 
 fn token_error(crm: &str, resp: &HttpResponse, code: Option<&str>, secrets: &[&Secret]) -> CrmError {
@@ -540,5 +612,36 @@ mod tests {
         // A repeated name means its last value, as it did when the query was read into a map.
         assert_eq!(parse_redirect("https://a.example/?state=evil&code=x&state=s1&code=y", "s1").unwrap().code, "y");
         assert!(parse_redirect("https://a.example/?state=s1&code=x&state=evil", "s1").is_err());
+    }
+
+    /// The server writes a [`TokenSet`] and the extension reads it with pointers: one type.
+    #[test]
+    fn the_brokers_answer_is_a_token_set_and_its_refusals_are_words() {
+        let t = TokenSet {
+            access_token: Secret::new("a1"),
+            refresh_token: Some(Secret::new("r2")),
+            expires_at: Some(Timestamp(1_800_000_000_000)),
+            instance_url: Some("https://acme.my.salesforce.com".into()),
+            api_domain: None,
+            scope: Some("api".into()),
+        };
+        let reply = |status: u16, body: String| Reply::Response(HttpResponse { status, headers: vec![], body });
+        let ok = serde_json::json!({ "ok": true, "data": t }).to_string();
+        assert_eq!(parse_broker_reply(CrmKind::Salesforce, &reply(200, ok), &[]), Ok(t));
+        let refused = r#"{"ok":false,"error":"grant_refused","message":"HubSpot no longer accepts Calltrail's sign-in (invalid_grant): reconnect required rt-0123456789abcdef"}"#;
+        match parse_broker_reply(CrmKind::HubSpot, &reply(400, refused.into()), &[&Secret::new("rt-0123456789abcdef")]) {
+            Err(CrmError::Unauthorized { message }) => assert!(message.contains("reconnect required") && !message.contains("rt-0123"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse_broker_reply(CrmKind::HubSpot, &reply(502, "{}".into()), &[]), Err(CrmError::Transient { .. })));
+        assert!(matches!(parse_broker_reply(CrmKind::HubSpot, &reply(429, "{}".into()), &[]), Err(CrmError::RateLimited { .. })));
+        assert!(matches!(parse_broker_reply(CrmKind::HubSpot, &reply(200, r#"{"ok":true,"data":{}}"#.into()), &[]), Err(CrmError::Transient { .. })));
+        let grant = BrokerGrant::RefreshToken { refresh_token: Secret::new("r1"), accounts_server: None };
+        let r = broker_request("https://ct.example/rep/a/b/oauth/zo/token".into(), "ctr_x", &grant);
+        assert_eq!(serde_json::from_str::<Value>(r.body.as_deref().unwrap()).unwrap(), serde_json::json!({ "grant_type": "refresh_token", "refresh_token": "r1" }));
+        let code = BrokerGrant::AuthorizationCode { code: "c\"1".into(), code_verifier: "v".repeat(43), accounts_server: Some("https://accounts.zoho.eu".into()) };
+        assert_eq!(serde_json::from_str::<BrokerGrant>(&code.to_json()).unwrap(), code);
+        assert!(r.headers.iter().any(|(k, v)| k == "Authorization" && v == "Bearer ctr_x"));
+        assert_eq!(serde_json::from_str::<BrokerGrant>(r.body.as_deref().unwrap()).unwrap(), grant);
     }
 }

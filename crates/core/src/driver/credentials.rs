@@ -17,6 +17,9 @@
 //!   for the vendor, on one of the vendor's documented token hosts).
 //! - Who is connected ([`Identity`]) is resolved once per connection and kept with its secret,
 //!   so a new connection resolves it again.
+//! - Server mode: the rep's token for the Calltrail server is kept here too (the record
+//!   [`REP_TOKEN_KEY`], or the admin policy's, in memory), bound to the server's origin: the
+//!   settings never hold it, so no view, settings read or export can show it.
 //! - A secret belongs to an (integration, API origin, token-URL origin) triple ([`Binding`]):
 //!   it is handed out only while the settings in force name the same origins, so a `base_url`
 //!   or `token_url` changed by the options page, an import or a policy never receives it.
@@ -146,6 +149,10 @@ pub fn policy_apps(policy: &serde_json::Value) -> Result<Vec<(CrmKind, App)>, St
 /// The key prefix of [`App`] records in the secrets store.
 pub const APP_PREFIX: &str = "app:";
 
+/// The key of the rep's server token in the secrets store: the list `[token, server origin]`
+/// (no integration id has a `:`).
+pub const REP_TOKEN_KEY: &str = "server:rep-token";
+
 impl StoredSecret {
     /// An API token pasted by the rep: no refresh, no expiry.
     pub fn api_token(token: &str) -> StoredSecret {
@@ -186,6 +193,10 @@ pub struct Credentials {
     apps: Vec<(IntegrationId, App)>,
     /// OAuth clients from the admin policy, by CRM.
     policy_apps: Vec<(CrmKind, App)>,
+    /// Server mode: the rep's server token and the origin it was given for; and the policy's,
+    /// which wins (a policy's `server` is laid whole, so its token goes with its own URL).
+    rep_token: Option<(Secret, String)>,
+    policy_rep_token: Option<Secret>,
 }
 
 impl Credentials {
@@ -194,6 +205,11 @@ impl Credentials {
     pub fn from_records(records: &[Record]) -> Credentials {
         let mut c = Credentials::default();
         for r in records {
+            if r.key == REP_TOKEN_KEY {
+                let parts: Option<[String; 2]> = r.decode::<Vec<String>>().and_then(|v| v.try_into().ok());
+                c.rep_token = parts.map(|[token, origin]| (Secret::new(token), origin));
+                continue;
+            }
             match r.key.strip_prefix(APP_PREFIX) {
                 Some(id) => c.apps.extend(App::read(r).map(|a| (IntegrationId::new(id), a))),
                 None => {
@@ -365,6 +381,38 @@ impl Credentials {
         }
         let p = self.policy_app(kind).filter(|a| a.client_id == client_id && may_go(a.token_origin.as_deref()))?;
         Some((p.secret.clone()?, "policy"))
+    }
+
+    /// Keeps the rep's server token for the server at `url`; the write. `None` when `url` has no
+    /// origin a secret may go to.
+    pub fn set_rep_token(&mut self, token: &str, url: &str, now: Timestamp) -> Option<Batch> {
+        let origin = Origin::of(url).filter(Origin::is_secure)?.to_string();
+        let record = Record::encode(REP_TOKEN_KEY, false, now.0, &vec![token.trim().to_owned(), origin.clone()]);
+        self.rep_token = Some((Secret::new(token.trim()), origin));
+        Some(Batch { writes: vec![Write::Put { store: StoreName::Secrets, record }], durability: Durability::Strict })
+    }
+
+    /// Forgets the rep's server token; the write.
+    pub fn clear_rep_token(&mut self) -> Option<Batch> {
+        self.rep_token.take()?;
+        Some(Batch { writes: vec![Write::Delete { store: StoreName::Secrets, key: REP_TOKEN_KEY.into() }], durability: Durability::Strict })
+    }
+
+    /// The admin policy's rep token (its `server.token`), if it names one.
+    pub fn set_policy_rep_token(&mut self, token: Option<&str>) {
+        self.policy_rep_token = token.filter(|t| !t.is_empty()).map(Secret::new);
+    }
+
+    /// The rep's token for the server at `url`: the policy's, else the rep's own while `url` is
+    /// on the origin it was given for.
+    pub fn rep_token(&self, url: &str) -> Option<&Secret> {
+        let own = self.rep_token.as_ref().filter(|(_, o)| Origin::of(url).is_some_and(|u| u.to_string() == *o)).map(|(t, _)| t);
+        self.policy_rep_token.as_ref().or(own)
+    }
+
+    /// Every app record's integration (server mode forgets them: the server holds the secret).
+    pub fn apps(&self) -> impl Iterator<Item = &IntegrationId> {
+        self.apps.iter().map(|(id, _)| id)
     }
 
     /// Forgets an integration's credentials; the write that deletes them.

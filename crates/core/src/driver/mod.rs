@@ -245,6 +245,9 @@ pub struct Driver {
     /// Refreshed secrets whose write was dropped by a failed write: written again at the
     /// restore that follows (with rotation, the old refresh token may be dead).
     rewrite: Vec<(IntegrationId, StoredSecret)>,
+    /// Writes a worker start found owed (settings stored with the rep's server token, from
+    /// before it moved to the credential store), made once restored.
+    owed: Vec<Batch>,
     /// Which tab's content script reported which call, and when (`meta/tabs`).
     tabs: Vec<(CallId, i64, Timestamp)>,
     /// Server mode: what waits to be forwarded to the server ([`outbox`]).
@@ -276,6 +279,7 @@ impl Driver {
             executed: 0,
             dropped: Vec::new(),
             rewrite: Vec::new(),
+            owed: Vec::new(),
             tabs: Vec::new(),
             outbox: outbox::Outbox::default(),
             engine_wake: None,
@@ -284,6 +288,13 @@ impl Driver {
         // were used with: the rep's own, before any policy is laid over them.
         let user = driver.config.user.clone();
         driver.credentials.bind_unbound(|id| binding(&user, id));
+        // Settings written before the rep token moved to the credential store carry it: move it.
+        if let Some(link) = driver.config.user.server.as_mut().filter(|l| !l.token.is_empty()) {
+            let token = std::mem::take(&mut link.token);
+            driver.owed.extend(driver.credentials.set_rep_token(&token, &link.url, now));
+            let record = Record::encode(SETTINGS_KEY, false, now.0, &driver.config.user);
+            driver.owed.push(Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict });
+        }
         if let Err(e) = driver.lay_policy(policy, now) {
             driver.record_problem("policy_invalid", &e, now);
         }
@@ -305,6 +316,9 @@ impl Driver {
     /// waits for them is told to send again ([`Driver::is_done`] stays false for them).
     pub fn restore(&mut self, snapshot: Snapshot, boot_id: u64, now: Timestamp) {
         self.drop_queued();
+        for batch in std::mem::take(&mut self.owed) {
+            self.push(Effect::Persist(batch));
+        }
         for r in snapshot.records(StoreName::Meta) {
             if r.key == TABS_KEY {
                 self.tabs = r.decode().unwrap_or_default();
@@ -423,7 +437,7 @@ impl Driver {
         let link = self.config.effective.server.as_ref()?;
         let (executed, dropped) = (self.executed, &self.dropped);
         let written = |t: Ticket| t.0 <= executed && !dropped.iter().any(|(from, to)| t.0 > *from && t.0 <= *to);
-        self.outbox.next_send(link, written, now)
+        self.outbox.next_send(link, self.credentials.rep_token(&link.url).map_or("", crm::Secret::expose), written, now)
     }
 
     /// The server's reply to a request [`Driver::next_forward`] gave: accepted entries are
@@ -444,7 +458,7 @@ impl Driver {
     pub fn server_request(&self, path: &str) -> Option<crm::HttpRequest> {
         let link = self.config.effective.server.as_ref()?;
         let url = format!("{}/rep/{}/{}/{path}", link.url.trim_end_matches('/'), link.account, link.rep);
-        Some(crm::HttpRequest { method: crm::Method::Get, url, headers: vec![("authorization".into(), format!("Bearer {}", link.token))], body: None })
+        Some(crm::HttpRequest { method: crm::Method::Get, url, headers: vec![("authorization".into(), format!("Bearer {}", self.rep_token(link)))], body: None })
     }
 
     /// What waits for the server, when the settings name one.
@@ -716,15 +730,17 @@ impl Driver {
     /// Replaces the rep's settings with a whole document: refused whole when, with the policy
     /// laid over it, it is not valid; otherwise written, then handed to the engine. Answer once
     /// the ticket taken after this call is done.
-    pub fn replace_settings(&mut self, user: Settings, now: Timestamp) -> Answer {
-        let effective = match policy::apply(&user, &self.config.policy) {
+    pub fn replace_settings(&mut self, mut user: Settings, now: Timestamp) -> Answer {
+        let mut effective = match policy::apply(&user, &self.config.policy) {
             Ok(e) => e,
             Err(e) => return Answer::refused(&e),
         };
+        without_rep_token(&mut effective.settings);
         let zones = match Zones::for_settings(&*self.zone_source, &effective.settings, now) {
             Ok(z) => z,
             Err(u) => return Answer::refused(&unknown_zone(&u)),
         };
+        self.take_rep_token(&mut user, now);
         let record = Record::encode(SETTINGS_KEY, false, now.0, &user);
         self.push(Effect::Persist(Batch { writes: vec![Write::Put { store: StoreName::Settings, record }], durability: Durability::Strict }));
         self.config.user = user;
@@ -768,8 +784,8 @@ impl Driver {
     }
 
     /// The rep's own document for export, never with a secret: credentials are not part of it,
-    /// and server mode's rep token is left out (`""`, which an import refuses until the rep
-    /// puts their token back).
+    /// server mode's rep token among them (an import into another browser needs the rep's
+    /// token put back).
     pub fn exported_settings(&self) -> Settings {
         let mut s = self.config.user.clone();
         if let Some(link) = s.server.as_mut() {
@@ -778,10 +794,31 @@ impl Driver {
         s
     }
 
+    /// Moves the rep's server token out of `user` into the credential store (bound to the
+    /// server's origin); without a server, forgets the one kept.
+    fn take_rep_token(&mut self, user: &mut Settings, now: Timestamp) {
+        let batch = match user.server.as_mut() {
+            Some(link) if !link.token.is_empty() => self.credentials.set_rep_token(&std::mem::take(&mut link.token), &link.url, now),
+            Some(_) => None,
+            None => self.credentials.clear_rep_token(),
+        };
+        if let Some(batch) = batch {
+            self.push(Effect::Persist(batch));
+        }
+    }
+
+    /// Server mode: the rep's token for the server in force (`""` when none is kept: the
+    /// server then refuses, and the outbox shows why).
+    fn rep_token(&self, link: &crate::settings::ServerLink) -> &str {
+        self.credentials.rep_token(&link.url).map_or("", crm::Secret::expose)
+    }
+
     fn lay_policy(&mut self, policy: Value, now: Timestamp) -> Result<(), String> {
         // The company's OAuth clients go to the credentials, never into the settings.
         let apps = credentials::policy_apps(&policy)?;
-        let effective = policy::apply(&self.config.user, &policy).map_err(|e| e.to_string())?;
+        let mut effective = policy::apply(&self.config.user, &policy).map_err(|e| e.to_string())?;
+        self.credentials.set_policy_rep_token(policy.pointer("/server/token").and_then(Value::as_str));
+        without_rep_token(&mut effective.settings);
         // Before a restore nothing is asked of the platform (a worker start must not pay for
         // it): the restore builds or reuses the tables, and reports a zone it does not know.
         let zones = match self.restored {
@@ -865,6 +902,12 @@ impl Driver {
             .filter(|(id, s)| s.bound.is_none() || s.bound != binding(&settings, id) || before.is_some_and(|b| urls(b, id) != urls(&settings, id)))
             .map(|(id, _)| id.clone())
             .collect();
+        // In server mode the server holds the company's client secrets: none is kept here.
+        let apps: Vec<IntegrationId> = if settings.server.is_some() { self.credentials.apps().cloned().collect() } else { Vec::new() };
+        for id in apps {
+            let batch = self.credentials.clear_app(&id);
+            self.push(Effect::Persist(batch));
+        }
         for id in moved {
             let batch = self.credentials.clear(&id);
             self.push(Effect::Persist(batch));
@@ -914,7 +957,13 @@ impl Driver {
                                 conv.finish(Err(CrmError::Unauthorized { message: "no refresh token: reconnect".into() }));
                                 continue;
                             };
-                            let request = oauth::token_request(&client, &Grant::RefreshToken { refresh_token });
+                            let request = match self.broker_url(&conv.integration) {
+                                Some((url, token)) => {
+                                    let grant = oauth::BrokerGrant::RefreshToken { refresh_token: refresh_token.clone(), accounts_server: zoho_accounts_server(&client) };
+                                    oauth::broker_request(url, token, &grant)
+                                }
+                                None => oauth::token_request(&client, &Grant::RefreshToken { refresh_token }),
+                            };
                             conv.phase = Phase::Refreshing { stored, client: Box::new(client) };
                             return Next::Refresh(request);
                         }
@@ -1007,7 +1056,7 @@ impl Driver {
         };
         let mut known = vec![&stored.token];
         known.extend(stored.refresh_token.as_ref());
-        match oauth::parse_token_reply(client.kind, &reply, now, &known) {
+        match self.read_tokens(client.kind, &reply, now, &known) {
             Err(e) => {
                 self.credentials.refresh_failed(&conv.integration);
                 conv.finish(Err(e));
@@ -1116,7 +1165,10 @@ impl Driver {
             c => c.to_owned(),
         };
         let endpoints = integ.oauth_endpoints();
-        let client_secret = self.credentials.client_secret(id, integ.kind, &client_id, &endpoints.token_url).map(|(s, _)| s);
+        let client_secret = match self.settings().server {
+            Some(_) => None,
+            None => self.credentials.client_secret(id, integ.kind, &client_id, &endpoints.token_url).map(|(s, _)| s),
+        };
         Ok(OAuthClient { kind: integ.kind, client_id, client_secret, redirect_uri: redirect_uri.to_owned(), scopes: scopes.clone(), endpoints })
     }
 
@@ -1124,6 +1176,12 @@ impl Driver {
     /// needs the company's client secret and there is none that may be sent.
     fn sign_in_client(&self, id: &IntegrationId, redirect_uri: &str) -> Result<OAuthClient, Answer> {
         let client = self.oauth_client(id, redirect_uri).map_err(Answer::err)?;
+        if self.settings().server.is_some() {
+            if self.broker_url(id).is_none() {
+                return Err(Answer::err("no token for the Calltrail server is kept: enter yours under Calltrail server"));
+            }
+            return Ok(client);
+        }
         if client.client_secret.is_none() && oauth::needs_secret(client.kind) {
             let why = format!("{} needs the company's OAuth client secret: ask your administrator, or enter it under Sign-in", client.kind.name());
             return Err(Answer { field: Some(FieldPath::keys(&["client_secret"])), ..Answer::err(why) });
@@ -1157,10 +1215,18 @@ impl Driver {
         if let (CrmKind::Zoho, Some(server)) = (client.kind, redirect.accounts_server.as_deref()) {
             let url = oauth::accounts_token_url(server, &client.endpoints.token_url)
                 .ok_or_else(|| Answer::err("the sign-in reply named a Zoho accounts server Calltrail does not know; nothing was sent there"))?;
-            client.client_secret = self.credentials.client_secret(id, client.kind, &client.client_id, &url).map(|(s, _)| s);
+            if self.settings().server.is_none() {
+                client.client_secret = self.credentials.client_secret(id, client.kind, &client.client_id, &url).map(|(s, _)| s);
+            }
             client.endpoints.token_url = url;
         }
-        let request = oauth::token_request(&client, &Grant::AuthorizationCode { code: &redirect.code, verifier });
+        let request = match self.broker_url(id) {
+            Some((url, token)) => {
+                let grant = oauth::BrokerGrant::AuthorizationCode { code: redirect.code, code_verifier: verifier.to_owned(), accounts_server: zoho_accounts_server(&client) };
+                oauth::broker_request(url, token, &grant)
+            }
+            None => oauth::token_request(&client, &Grant::AuthorizationCode { code: &redirect.code, verifier }),
+        };
         Ok((client, request))
     }
 
@@ -1171,7 +1237,7 @@ impl Driver {
     pub fn oauth_finished(&mut self, id: IntegrationId, client: &OAuthClient, reply: &Reply, now: Timestamp) -> Answer {
         let mut known: Vec<&crm::Secret> = Vec::new();
         known.extend(client.client_secret.as_ref());
-        let tokens = match oauth::parse_token_reply(client.kind, reply, now, &known) {
+        let tokens = match self.read_tokens(client.kind, reply, now, &known) {
             Ok(t) => t,
             Err(e) => return Answer::err(e.to_string()),
         };
@@ -1195,10 +1261,32 @@ impl Driver {
         self.store_secret(id, StoredSecret::from_tokens(tokens, None), now)
     }
 
+    /// Server mode: the broker's token URL for `id` and the rep's server token. Every OAuth
+    /// integration's exchange and refresh go there, whether the server owns the integration or
+    /// not: the server holds the company's client secret, and this browser keeps none (a local
+    /// one is neither asked for, used nor kept). `None` outside server mode, or without a token.
+    fn broker_url(&self, id: &IntegrationId) -> Option<(String, &str)> {
+        let link = self.settings().server.as_ref()?;
+        let token = self.credentials.rep_token(&link.url)?.expose();
+        Some((format!("{}/rep/{}/{}/oauth/{id}/token", link.url.trim_end_matches('/'), link.account, link.rep), token))
+    }
+
+    /// A token reply, from the broker in server mode, else from the vendor's token endpoint.
+    fn read_tokens(&self, kind: CrmKind, reply: &Reply, now: Timestamp, known: &[&crm::Secret]) -> Result<oauth::TokenSet, CrmError> {
+        match self.settings().server {
+            Some(_) => oauth::parse_broker_reply(kind, reply, known),
+            None => oauth::parse_token_reply(kind, reply, now, known),
+        }
+    }
+
     /// Keeps the company's OAuth client secret for an integration (the options page's
     /// `set-credentials` with `client_secret`); an empty one forgets it. It goes with the
     /// integration's client id, to its token URL's origin only.
     pub fn set_client_secret(&mut self, id: &IntegrationId, secret: &str, now: Timestamp) -> Answer {
+        if self.settings().server.is_some() && !secret.trim().is_empty() {
+            let why = "in server mode the Calltrail server holds the company's client secret; this browser keeps none";
+            return Answer { field: Some(FieldPath::keys(&["client_secret"])), ..Answer::err(why) };
+        }
         if secret.trim().is_empty() {
             let batch = self.credentials.clear_app(id);
             self.push(Effect::Persist(batch));
@@ -1248,6 +1336,7 @@ impl Driver {
                     access: Access { granted, hosts: grants::hosts(&patterns), patterns },
                     who: if connected { self.identity(&i.id) } else { None },
                     client_secret: match &i.auth {
+                        AuthKind::OAuth { .. } if self.settings().server.is_some() => Some("server"),
                         AuthKind::OAuth { .. } => self.oauth_client(&i.id, "").ok().and_then(|c| {
                             self.credentials.client_secret(&i.id, i.kind, &c.client_id, &c.endpoints.token_url).map(|(_, from)| from)
                         }),
@@ -1379,15 +1468,29 @@ fn needs_owner(op: &CrmOp) -> bool {
 }
 
 /// Where `id`'s secret may be sent under `settings`: its API origin and, with OAuth, its token
-/// URL's origin. `None` when the integration is not configured or its URL is not one a secret
-/// may go to.
+/// URL's origin, or in server mode the server's (the refresh token goes to its broker). `None`
+/// when the integration is not configured or its URL is not one a secret may go to.
 pub fn binding(settings: &Settings, id: &IntegrationId) -> Option<credentials::Binding> {
     let integ = settings.integrations.iter().find(|i| &i.id == id)?;
-    let token = match &integ.auth {
-        AuthKind::ApiToken => None,
-        AuthKind::OAuth { .. } => Some(crate::settings::origin(&integ.oauth_endpoints().token_url)?),
+    let token = match (&integ.auth, &settings.server) {
+        (AuthKind::ApiToken, _) => None,
+        (AuthKind::OAuth { .. }, Some(link)) => Some(crate::settings::origin(&link.url)?),
+        (AuthKind::OAuth { .. }, None) => Some(crate::settings::origin(&integ.oauth_endpoints().token_url)?),
     };
     Some(credentials::Binding { api: crate::settings::origin(&integ.api_base())?, token })
+}
+
+/// Zoho's accounts server a connection is made at (its token URL without `/oauth/v2/token`),
+/// for the broker to redeem and refresh at the same data centre.
+fn zoho_accounts_server(client: &OAuthClient) -> Option<String> {
+    (client.kind == CrmKind::Zoho).then(|| client.endpoints.token_url.trim_end_matches('/').trim_end_matches("/oauth/v2/token").to_owned())
+}
+
+/// The settings in force never hold the rep's server token (the credentials do).
+fn without_rep_token(s: &mut Settings) {
+    if let Some(link) = s.server.as_mut() {
+        link.token.clear();
+    }
 }
 
 /// FNV-1a over a message's JSON text: the same message re-sent has the same one.
@@ -1458,8 +1561,8 @@ struct IntegrationState<'a> {
     access: Access,
     /// Who the connection acts as (the owner of what is logged), or why nobody.
     who: Option<Identity>,
-    /// Where the company's OAuth client secret comes from (`settings`, `policy`), if there is
-    /// one that may be sent; never the secret.
+    /// Where the company's OAuth client secret comes from (`settings`, `policy`, or `server`:
+    /// the Calltrail server's broker holds it), if there is one that may be sent; never the secret.
     client_secret: Option<&'static str>,
     /// The API base in use (from the vendor and region when the settings leave it blank).
     api_base: String,

@@ -245,7 +245,8 @@ impl Outbox {
     }
 
     /// The next request, when one may go: none in flight, entries on disk, no backoff.
-    pub fn next_send(&mut self, link: &ServerLink, written: impl Fn(Ticket) -> bool, now: Timestamp) -> Option<Send> {
+    /// `token`: the rep's server token (the credential store's, never the settings').
+    pub fn next_send(&mut self, link: &ServerLink, token: &str, written: impl Fn(Ticket) -> bool, now: Timestamp) -> Option<Send> {
         if self.in_flight || self.retry_at.is_some_and(|r| r > now) {
             return None;
         }
@@ -258,7 +259,7 @@ impl Outbox {
         let body = format!("{{\"entries\":[{}]}}", texts.join(","));
         let keys = ready.iter().map(|(k, _, _)| k.clone()).collect();
         let url = format!("{}/rep/{}/{}/events", link.url.trim_end_matches('/'), link.account, link.rep);
-        let headers = vec![("authorization".into(), format!("Bearer {}", link.token)), ("content-type".into(), "application/json".into())];
+        let headers = vec![("authorization".into(), format!("Bearer {token}")), ("content-type".into(), "application/json".into())];
         self.in_flight = true;
         Some(Send { request: HttpRequest { method: Method::Post, url, headers, body: Some(body) }, keys })
     }

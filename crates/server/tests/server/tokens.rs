@@ -231,3 +231,76 @@ async fn a_rep_resolves_their_own_queue_and_reads_their_own_history() {
     let (s, v) = c.http.post(format!("{base}/rep/acme/alice/sync")).bearer_auth(&alice).send().await.map(|r| (r.status().as_u16(), ())).unwrap();
     assert_eq!((s, v), (200, ()));
 }
+
+/// Zoho through the broker: the rep signs in at the US accounts server with an EU account, the
+/// redirect names the EU `accounts-server`, and the extension sends it with the code (the core's
+/// `BrokerGrant`); the broker redeems and refreshes there, with the secret, and answers the EU
+/// `api_domain`. An accounts server that is neither Zoho's nor on the registered origin is refused.
+#[tokio::test]
+async fn the_broker_redeems_and_refreshes_zoho_at_the_accounts_server_the_redirect_named() {
+    use calltrail_core::crm::oauth::BrokerGrant;
+    use calltrail_core::crm::Secret;
+    let url = fresh_db("broker_zoho").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t3".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
+    assert_eq!(s, 200);
+    let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/alice"), Some(json!({ "telephony_user": "101", "settings": settings(&[]) }))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/alice/tokens"), Some(json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    let alice = v["data"]["token"].as_str().unwrap().to_owned();
+    c.json(Method::POST, &format!("{crm_url}/_admin/users"), Some(json!({ "vendor": "zoho-eu", "users": [{ "name": "Erika Rep", "email": "erika@example.eu" }], "replace": true }))).await;
+    let redirect = "https://bicpcknbbpfahcmagcjbcgmfjdgbeppn.chromiumapp.org/";
+    let accounts = format!("{crm_url}/zoho-accounts");
+    let client = json!({ "kind": "zoho", "client_id": "zoho-client", "client_secret": "zoho-secret", "redirect_uri": redirect,
+        "token_url": format!("{accounts}/oauth/v2/token"), "authorize_url": format!("{accounts}/oauth/v2/auth") });
+    let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/oauth/zo"), Some(client)).await;
+    assert_eq!(s, 200, "{v}");
+
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let authorize = no_redirect
+        .get(format!("{accounts}/oauth/v2/auth"))
+        .query(&[("response_type", "code"), ("client_id", "zoho-client"), ("redirect_uri", redirect), ("state", "st"), ("scope", "ZohoCRM.modules.ALL"), ("access_type", "offline"), ("prompt", "consent"), ("login_hint", "erika@example.eu")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status(), 302);
+    let location = reqwest::Url::parse(authorize.headers()["location"].to_str().unwrap()).unwrap();
+    let param = |k: &str| location.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned()).unwrap_or_else(|| panic!("{k} in {location}"));
+    let (code, server) = (param("code"), param("accounts-server"));
+    assert!(server.ends_with("/zoho-accounts-eu"), "{server}");
+
+    let broker = format!("{base}/rep/acme/alice/oauth/zo/token");
+    let send = |grant: BrokerGrant| {
+        let c = c.clone();
+        let (broker, alice) = (broker.clone(), alice.clone());
+        async move {
+            let r = c.http.post(&broker).bearer_auth(&alice).header("content-type", "application/json").body(grant.to_json()).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let verifier = "v".repeat(43);
+    let evil = BrokerGrant::AuthorizationCode { code: code.clone(), code_verifier: verifier.clone(), accounts_server: Some("https://accounts.zoho.evil.example".into()) };
+    let (s, v) = send(evil).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("bad_accounts_server")), "{v}");
+    let (s, v) = send(BrokerGrant::AuthorizationCode { code, code_verifier: verifier, accounts_server: Some(server.clone()) }).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["api_domain"].as_str(), Some(format!("{crm_url}/zoho-eu").as_str()), "{v}");
+    // The extension reads the answer as the core's TokenSet.
+    let reply = calltrail_core::crm::Reply::Response(calltrail_core::crm::HttpResponse { status: 200, headers: vec![], body: v.to_string() });
+    let tokens = calltrail_core::crm::oauth::parse_broker_reply(calltrail_core::model::CrmKind::Zoho, &reply, &[]).unwrap();
+    let refresh = tokens.refresh_token.clone().expect("Zoho's offline access gives a refresh token");
+    let (s, v) = send(BrokerGrant::RefreshToken { refresh_token: refresh, accounts_server: Some(server) }).await;
+    assert_eq!(s, 200, "refreshed at the EU data centre: {v}");
+    assert_ne!(v["data"]["access_token"].as_str(), Some(tokens.access_token.expose()));
+    let (s, _) = send(BrokerGrant::RefreshToken { refresh_token: Secret::new("not-a-refresh-token"), accounts_server: None }).await;
+    assert_eq!(s, 400);
+    // The EU accounts server heard the secret from the server.
+    let log = c.json(Method::GET, &format!("{crm_url}/_admin/requests?method=POST&limit=1000"), None).await;
+    let eu: Vec<&Value> = log["requests"].as_array().unwrap().iter().filter(|r| r.to_string().contains("zoho-accounts-eu")).collect();
+    assert!(eu.len() >= 2 && eu.iter().all(|r| r.to_string().contains("client_secret")), "{log:.600}");
+}
