@@ -518,10 +518,12 @@ const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-'
 
 async function oauthConnect(id, out) {
   const verifier = b64url(crypto.getRandomValues(new Uint8Array(48))); // 64 characters, RFC 7636
+  // S256 (RFC 7636 §4.2) with WebCrypto: the module carries no SHA-256 of its own.
+  const challenge = b64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
   const state = b64url(crypto.getRandomValues(new Uint8Array(24)));
   const redirect_uri = chrome.identity.getRedirectURL();
   const fail = (text) => { out.className = 'result bad'; fill(out, icon('x'), text); announce(text); };
-  const start = await send('oauth-start', { integration: id, state, verifier, redirect_uri });
+  const start = await send('oauth-start', { integration: id, state, challenge, redirect_uri });
   if (!start.ok) return fail(start.error);
   let redirect_url;
   try {

@@ -499,8 +499,8 @@ impl Inner {
                     }
                 }
             }
-            Intent::OauthStart { integration, state, verifier, redirect_uri } => {
-                self.driver.borrow().oauth_start(&IntegrationId::new(integration), &state, &verifier, &redirect_uri)
+            Intent::OauthStart { integration, state, challenge, redirect_uri } => {
+                self.driver.borrow().oauth_start(&IntegrationId::new(integration), &state, &challenge, &redirect_uri)
             }
             Intent::OauthFinish { integration, redirect_url, state, verifier, redirect_uri } => {
                 let id = IntegrationId::new(integration);

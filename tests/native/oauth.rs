@@ -14,6 +14,7 @@
 mod harness;
 
 use calltrail_core::crm::{CallLog, CrmError, CrmOp, CrmOutput, HttpRequest, Marker, Reply};
+use calltrail_core::crm::oauth::code_challenge_s256;
 use calltrail_core::driver::{Conversation, Driver, Next, SETTINGS_KEY};
 use calltrail_core::engine::{Effect, EngineOptions};
 use calltrail_core::model::{Call, CallId, CallResult, Contact, CrmKind, Direction, IntegrationId, Timestamp};
@@ -134,7 +135,7 @@ fn sign_in(exec: &Executor, url: &str) -> String {
 /// The OAuth flow as the options page runs it: start, sign in, finish.
 fn connect(d: &mut Driver, store: &mut MemStore, exec: &Executor, id: &str) {
     let id = IntegrationId::new(id);
-    let start = d.oauth_start(&id, "state-1", VERIFIER, REDIRECT);
+    let start = d.oauth_start(&id, "state-1", &code_challenge_s256(VERIFIER), REDIRECT);
     assert!(start.ok, "{id}: {:?}", start.error);
     let url: Value = serde_json::from_str(start.data.as_ref().unwrap().get()).unwrap();
     let redirect = sign_in(exec, url["url"].as_str().unwrap());
@@ -258,7 +259,7 @@ fn a_sign_in_without_the_company_secret_is_refused_before_the_browser_opens() {
     let case = &CASES[0];
     let mut store = MemStore::new();
     let d = start(&mut store, settings(&emu, &[case]), Value::Null);
-    let a = d.oauth_start(&IntegrationId::new("hs"), "s", VERIFIER, REDIRECT);
+    let a = d.oauth_start(&IntegrationId::new("hs"), "s", &code_challenge_s256(VERIFIER), REDIRECT);
     assert!(!a.ok && a.error.as_deref().unwrap_or("").contains("client secret"), "{:?}", a.error);
     // A Zoho redirect naming an accounts server that is not Zoho's is refused: the code and the
     // secret are never sent there.
@@ -449,7 +450,7 @@ fn broker_settings(emu: &Emulator, cases: &[&Case]) -> Settings {
 
 fn connect_via(d: &mut Driver, store: &mut MemStore, wire: &Wire, id: &str) {
     let id = IntegrationId::new(id);
-    let start = d.oauth_start(&id, "state-1", VERIFIER, REDIRECT);
+    let start = d.oauth_start(&id, "state-1", &code_challenge_s256(VERIFIER), REDIRECT);
     assert!(start.ok, "{id}: {:?}", start.error);
     let url: Value = serde_json::from_str(start.data.as_ref().unwrap().get()).unwrap();
     let redirect = sign_in(wire.exec, url["url"].as_str().unwrap());

@@ -86,7 +86,8 @@ pub enum Intent {
     },
     /// The URL to open with `chrome.identity.launchWebAuthFlow`.
     #[serde(rename = "oauth-start")]
-    OauthStart { integration: String, state: String, verifier: String, redirect_uri: String },
+    /// `challenge`: the S256 challenge of the PKCE verifier the page keeps for `oauth-finish`.
+    OauthStart { integration: String, state: String, challenge: String, redirect_uri: String },
     /// The redirect came back: redeem the code and keep the tokens.
     #[serde(rename = "oauth-finish")]
     OauthFinish { integration: String, redirect_url: String, state: String, verifier: String, redirect_uri: String },
@@ -243,8 +244,8 @@ mod tests {
             (json!({"type": "clear-credentials", "integration": "hs"}), Intent::ClearCredentials { integration: "hs".into() }),
             (json!({"type": "test-connection", "integration": "hs"}), Intent::TestConnection { integration: "hs".into(), number: None }),
             (
-                json!({"type": "oauth-start", "integration": "sf", "state": "s", "verifier": "v", "redirect_uri": "https://x/cb"}),
-                Intent::OauthStart { integration: "sf".into(), state: "s".into(), verifier: "v".into(), redirect_uri: "https://x/cb".into() },
+                json!({"type": "oauth-start", "integration": "sf", "state": "s", "challenge": "c", "redirect_uri": "https://x/cb"}),
+                Intent::OauthStart { integration: "sf".into(), state: "s".into(), challenge: "c".into(), redirect_uri: "https://x/cb".into() },
             ),
             (
                 json!({"type": "oauth-finish", "integration": "sf", "redirect_url": "https://x/cb?code=1", "state": "s", "verifier": "v", "redirect_uri": "https://x/cb"}),

@@ -698,7 +698,7 @@ mod oauth {
     fn authorize_url_golden() {
         let c = client(CrmKind::HubSpot, &["crm.objects.contacts.read", "crm.objects.contacts.write"], true);
         assert_eq!(
-            authorize_url(&c, "st-42", VERIFIER),
+            authorize_url(&c, "st-42", &code_challenge_s256(VERIFIER)),
             format!(
                 "https://app.hubspot.com/oauth/authorize?response_type=code&client_id=client-123\
                  &redirect_uri=https%3A%2F%2Fabcdefghijklmnopabcdefghijklmnop.chromiumapp.org%2F&state=st-42\
@@ -706,7 +706,7 @@ mod oauth {
             )
         );
         let z = client(CrmKind::Zoho, &["ZohoCRM.modules.ALL"], false);
-        let url = authorize_url(&z, "s", VERIFIER);
+        let url = authorize_url(&z, "s", &code_challenge_s256(VERIFIER));
         assert!(url.ends_with("&scope=ZohoCRM.modules.ALL&access_type=offline&prompt=consent"), "{url}");
         assert!(!url.contains(CLIENT_SECRET));
     }

@@ -191,16 +191,23 @@ pub fn is_valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-/// The S256 code challenge: `BASE64URL(SHA256(ASCII(verifier)))` without padding.
+/// Whether `c` has the shape of an S256 challenge: 43 base64url characters (a SHA-256, unpadded).
+pub fn is_valid_challenge(c: &str) -> bool {
+    c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// The S256 code challenge: `BASE64URL(SHA256(ASCII(verifier)))` without padding. The server and
+/// the tests use it; the extension's options page computes the same with WebCrypto.
 pub fn code_challenge_s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// The URL to open in `launchWebAuthFlow`, with each vendor's documented parameters. `state`
-/// must be unguessable and checked on return with [`parse_redirect`]; `verifier` is the PKCE
-/// code verifier the shell generated (its challenge is sent only where PKCE is documented).
-pub fn authorize_url(client: &OAuthClient, state: &str, verifier: &str) -> String {
-    let challenge = code_challenge_s256(verifier);
+/// must be unguessable and checked on return with [`parse_redirect`]; `challenge` is the S256
+/// challenge of the PKCE code verifier the shell generated ([`code_challenge_s256`]; the options
+/// page computes it with WebCrypto, so the module carries no SHA-256), sent only where PKCE is
+/// documented.
+pub fn authorize_url(client: &OAuthClient, state: &str, challenge: &str) -> String {
     let kind = client.kind;
     // Zoho separates scopes with commas, the others with spaces.
     let scope = if client.scopes.is_empty() {
@@ -214,7 +221,7 @@ pub fn authorize_url(client: &OAuthClient, state: &str, verifier: &str) -> Strin
         pairs.push(("scope", &scope));
     }
     if has_pkce(kind) {
-        pairs.push(("code_challenge", &challenge));
+        pairs.push(("code_challenge", challenge));
         pairs.push(("code_challenge_method", "S256"));
     }
     // Zoho issues a refresh token only for offline access, and again only with consent.
@@ -553,7 +560,7 @@ mod tests {
     #[test]
     fn authorize_urls_carry_what_each_vendor_documents() {
         let v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let url = |kind| authorize_url(&client(kind, None), "st", v);
+        let url = |kind| authorize_url(&client(kind, None), "st", &code_challenge_s256(v));
         let hs = url(CrmKind::HubSpot);
         assert!(hs.contains("code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM") && hs.contains("scope=oauth%20crm.objects.contacts.read"), "{hs}");
         assert!(url(CrmKind::Salesforce).contains("code_challenge_method=S256"));

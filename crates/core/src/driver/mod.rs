@@ -1189,10 +1189,11 @@ impl Driver {
         Ok(client)
     }
 
-    /// The URL to open with `chrome.identity.launchWebAuthFlow`.
-    pub fn oauth_start(&self, id: &IntegrationId, state: &str, verifier: &str, redirect_uri: &str) -> Answer {
-        if !oauth::is_valid_verifier(verifier) {
-            return Answer { field: Some(FieldPath::keys(&["verifier"])), ..Answer::err("the PKCE verifier is not valid") };
+    /// The URL to open with `chrome.identity.launchWebAuthFlow`; `challenge` is the S256
+    /// challenge of the PKCE verifier the page keeps for [`Driver::oauth_code_request`].
+    pub fn oauth_start(&self, id: &IntegrationId, state: &str, challenge: &str, redirect_uri: &str) -> Answer {
+        if !oauth::is_valid_challenge(challenge) {
+            return Answer { field: Some(FieldPath::keys(&["challenge"])), ..Answer::err("the PKCE challenge is not valid") };
         }
         match self.sign_in_client(id, redirect_uri) {
             Err(answer) => answer,
@@ -1201,7 +1202,7 @@ impl Driver {
                 struct Url {
                     url: String,
                 }
-                Answer::with(&Url { url: oauth::authorize_url(&client, state, verifier) })
+                Answer::with(&Url { url: oauth::authorize_url(&client, state, challenge) })
             }
         }
     }
