@@ -28,7 +28,7 @@
 //! engine never reads it, no restore selects it), and the rep's history, call view and
 //! unresolved rows show it until the rep asks again about the same call and CRM (a new request
 //! clears it as it is stored; a resend of the same entry does not). One row per refused slot,
-//! removed with the rep; retention does not prune them yet.
+//! pruned with its call by retention ([`crate::store::PgStore::apply`]), removed with the rep.
 //!
 //! Events go through the inbox like every other input, so they are stored before the answer
 //! and the engine that holds the rep's lease applies them in order. A rep can only ever queue

@@ -169,14 +169,16 @@ impl PgStore {
             let held = query.fetch_optional(&mut *tx).await?;
             if held.is_some() {
                 for (store, before, limit) in prunes {
-                    // The oldest closed records first; a pruned call takes its slots with it.
+                    // The oldest closed records first; a pruned call takes its slots with it, and the
+                    // refusals kept for it (`crate::rep`, keyed `<call>|<integration>`).
                     sqlx::query(
                         "WITH old AS (SELECT key FROM records WHERE account_id = $1 AND rep_id = $2 AND store = $3 AND open = 0 AND at < $4
                                       ORDER BY at, key LIMIT $5),
                               gone AS (DELETE FROM records r USING old WHERE r.account_id = $1 AND r.rep_id = $2 AND r.store = $3
                                        AND r.key = old.key RETURNING r.key)
                          DELETE FROM records s USING gone WHERE $3 = 'calls' AND s.account_id = $1 AND s.rep_id = $2
-                           AND s.store = 'slots' AND starts_with(s.key, 'call|' || gone.key || '|')",
+                           AND ((s.store = 'slots' AND starts_with(s.key, 'call|' || gone.key || '|'))
+                             OR (s.store = 'refusals' AND starts_with(s.key, gone.key || '|')))",
                     )
                     .bind(&who.account)
                     .bind(&who.rep)

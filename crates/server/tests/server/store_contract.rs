@@ -63,3 +63,29 @@ impl AsyncStore for Leased<'_> {
         self.store.restore(&self.who, query).await.map_err(|e| e.to_string())
     }
 }
+
+/// Retention prunes a call's kept refusals with the call (the rep's engine never reads them, so
+/// nothing else would), and leaves another call's.
+#[tokio::test]
+async fn a_pruned_call_takes_its_refusals_with_it() {
+    use calltrail_core::store::{Durability, Write};
+    use calltrail_server::rep::{record_refusal, Refused};
+    let url = fresh_db("prune_refusals").await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    calltrail_server::db::migrate(&pool).await.unwrap();
+    sqlx::query("INSERT INTO accounts (id) VALUES ('a')").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO reps (account_id, rep_id, telephony_user) VALUES ('a', 'r', 'r')").execute(&pool).await.unwrap();
+    let store = PgStore { pool: pool.clone(), sealer: Sealer::from_text(SEAL).unwrap(), instance: "t".into() };
+    let who = RepRef { account: "a".into(), rep: "r".into() };
+    let call = |key: &str, at: i64| Write::Put { store: StoreName::Calls, record: Record::encode(key, false, at, &serde_json::json!({})) };
+    let batch = |writes| Batch { writes, durability: Durability::Strict };
+    store.apply(&who, None, &batch(vec![call("old", 50), call("new", 500)])).await.unwrap();
+    let refused = Refused { at: 60, what: "manual_log".into(), reason: "already logged".into(), words: "Your manual log was refused: already logged".into() };
+    for key in ["old|hs", "new|hs"] {
+        record_refusal(&pool, &who, key, &refused).await.unwrap();
+    }
+    store.apply(&who, None, &batch(vec![Write::Prune { store: StoreName::Calls, before: 100, limit: 10 }])).await.unwrap();
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM records WHERE store = 'refusals' ORDER BY key").fetch_all(&pool).await.unwrap();
+    assert_eq!(left, ["new|hs"]);
+    assert!(store.get(&who, StoreName::Calls, "old").await.unwrap().is_none());
+}
