@@ -557,3 +557,32 @@ fn in_server_mode_the_exchange_and_refresh_go_through_the_broker_and_no_secret_l
     assert!(!views.contains("-secret") && !settings_text.contains(REP_TOKEN), "{views}");
     assert!(views.contains("\"client_secret\":\"server\""), "the options page shows the server holds it: {views}");
 }
+
+/// Disconnecting in server mode: Pipedrive's revoke wants the client secret, which this browser
+/// does not have, so it goes to the server's revoke endpoint with the rep's token and the tokens
+/// to revoke (never a secret); HubSpot's needs none and goes to HubSpot directly.
+#[test]
+fn in_server_mode_a_revoke_that_wants_the_secret_goes_through_the_server() {
+    use calltrail_core::crm::oauth::BrokerRevoke;
+    let emu = Emulator::start();
+    let exec = Executor::new();
+    let wire = Wire { emu: &emu, exec: &exec, sent: Default::default() };
+    let cases: Vec<&Case> = [0, 1].iter().map(|i| &CASES[*i]).collect();
+    let mut store = MemStore::new();
+    let mut d = start(&mut store, broker_settings(&emu, &cases), policy(&emu));
+    for c in &cases {
+        connect_via(&mut d, &mut store, &wire, c.id);
+    }
+    let held = d.credentials().get(&IntegrationId::new("pd")).unwrap().clone();
+    let (answer, revoke) = d.clear_credentials(&IntegrationId::new("pd"));
+    assert!(answer.ok);
+    let revoke = revoke.expect("a revoke request");
+    assert_eq!(revoke.url, format!("{SERVER}/rep/acme/alice/oauth/pd/revoke"));
+    assert!(revoke.headers.iter().any(|(k, v)| k == "Authorization" && v == &format!("Bearer {REP_TOKEN}")), "{:?}", revoke.headers);
+    let body: BrokerRevoke = serde_json::from_str(revoke.body.as_deref().unwrap()).expect("the core's revoke body");
+    assert_eq!((body.access_token, body.refresh_token), (held.token, held.refresh_token));
+    assert!(!format!("{revoke:?}").contains("-secret"), "{revoke:?}");
+    let (_, revoke) = d.clear_credentials(&IntegrationId::new("hs"));
+    let revoke = revoke.expect("HubSpot's revoke");
+    assert!(revoke.url.starts_with(&format!("http://127.0.0.1:{}/hubspot", emu.port)) && revoke.url.contains("/refresh-tokens/"), "{}", revoke.url);
+}

@@ -27,7 +27,9 @@
 //! grant may name the data centre's accounts server (the redirect's `accounts-server`); it is
 //! believed only as [`oauth::accounts_token_url`] believes it (Zoho's own, or the registered
 //! token URL's origin), since the secret goes there. The extension keeps its tokens as it does
-//! today; the secret never leaves the server.
+//! today; the secret never leaves the server. A revoke on disconnect that wants the client's
+//! authentication (Pipedrive's, [`oauth::revoke_needs_secret`]) goes the same way:
+//! `POST /rep/{account}/{rep}/oauth/{integration}/revoke` with the core's [`oauth::BrokerRevoke`].
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -57,6 +59,7 @@ pub fn routes() -> Router<App> {
         .route("/admin/accounts/{account}/oauth/{integration}", put(put_oauth_client))
         .route("/rep/{account}/{rep}/whoami", get(whoami))
         .route("/rep/{account}/{rep}/oauth/{integration}/token", post(broker))
+        .route("/rep/{account}/{rep}/oauth/{integration}/revoke", post(revoke_grant))
         .route("/rep/{account}/{rep}/history", get(crate::admin::rep_history))
         .route("/rep/{account}/{rep}/unresolved", get(crate::http::own_unresolved))
 }
@@ -296,6 +299,55 @@ fn http_client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap_or_default())
 }
 
+/// The OAuth client the admin registered for `integration`, with its secret unsealed.
+async fn registered_client(app: &App, account: &str, integration: &str) -> Result<(OAuthClient, Secret), Response> {
+    let row = sqlx::query("SELECT kind, client_id, token_url, authorize_url, redirect_uri, scopes, secret_sealed FROM oauth_clients WHERE account_id = $1 AND integration = $2")
+        .bind(account)
+        .bind(integration)
+        .fetch_optional(&app.pool)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no_oauth_client", "the admin has registered no OAuth client for this integration"))?;
+    let text = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
+    let kind = serde_json::from_value::<CrmKind>(Value::String(text(0))).map_err(|_| internal("an oauth client of an unknown kind"))?;
+    let secret = Secret::new(app.sealer.open_text(&format!("{account}/oauth/{integration}"), &text(6)).map_err(internal)?);
+    let client = OAuthClient {
+        kind,
+        client_id: text(1),
+        client_secret: Some(secret.clone()),
+        redirect_uri: text(4),
+        scopes: text(5).split_whitespace().map(str::to_owned).collect(),
+        endpoints: Endpoints { token_url: text(2), authorize_url: text(3) },
+    };
+    Ok((client, secret))
+}
+
+/// `POST /rep/{account}/{rep}/oauth/{integration}/revoke`: the rep disconnected an integration
+/// whose vendor wants the client's authentication to revoke (`oauth::revoke_needs_secret`):
+/// the server sends the core's revoke request with the secret. Answered `{"revoked": true}`, or
+/// the vendor's status as `revoke_failed` (a courtesy: the extension has forgotten the tokens).
+async fn revoke_grant(State(app): State<App>, Path((account, rep, integration)): Path<(String, String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = rep_only(&app, &headers, &account, &rep).await {
+        return r;
+    }
+    let asked: oauth::BrokerRevoke = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
+    };
+    let (client, _) = match registered_client(&app, &account, &integration).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(request) = oauth::revoke_request(&client, &asked.access_token, asked.refresh_token.as_ref()) else {
+        return refuse(StatusCode::BAD_REQUEST, "nothing_to_revoke", "this vendor's revoke needs a refresh token");
+    };
+    match crate::worker::fetch(http_client(), &request).await {
+        calltrail_core::crm::Reply::Response(r) if (200..300).contains(&r.status) => ok(json!({ "revoked": true })),
+        calltrail_core::crm::Reply::Response(r) => refuse(StatusCode::BAD_GATEWAY, "revoke_failed", format!("the vendor answered {}", r.status)),
+        _ => refuse(StatusCode::BAD_GATEWAY, "vendor_unavailable", "the vendor did not answer"),
+    }
+}
+
 async fn broker(State(app): State<App>, Path((account, rep, integration)): Path<(String, String, String)>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = rep_only(&app, &headers, &account, &rep).await {
         return r;
@@ -305,32 +357,11 @@ async fn broker(State(app): State<App>, Path((account, rep, integration)): Path<
         Ok(g) => g,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
     };
-    let row = match sqlx::query("SELECT kind, client_id, token_url, authorize_url, redirect_uri, scopes, secret_sealed FROM oauth_clients WHERE account_id = $1 AND integration = $2")
-        .bind(&account)
-        .bind(&integration)
-        .fetch_optional(&app.pool)
-        .await
-    {
-        Ok(Some(r)) => r,
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, "no_oauth_client", "the admin has registered no OAuth client for this integration"),
-        Err(e) => return internal(e),
+    let (mut client, secret) = match registered_client(&app, &account, &integration).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    let text = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
-    let Ok(kind) = serde_json::from_value::<CrmKind>(Value::String(text(0))) else {
-        return internal("an oauth client of an unknown kind");
-    };
-    let secret = match app.sealer.open_text(&format!("{account}/oauth/{integration}"), &text(6)) {
-        Ok(s) => Secret::new(s),
-        Err(e) => return internal(e),
-    };
-    let mut client = OAuthClient {
-        kind,
-        client_id: text(1),
-        client_secret: Some(secret.clone()),
-        redirect_uri: text(4),
-        scopes: text(5).split_whitespace().map(str::to_owned).collect(),
-        endpoints: Endpoints { token_url: text(2), authorize_url: text(3) },
-    };
+    let kind = client.kind;
     // Zoho's data centre the rep's account lives in: one of Zoho's own accounts servers, or one
     // on the registered token URL's origin (where the secret may go); anything else is refused.
     let (BrokerGrant::AuthorizationCode { accounts_server, .. } | BrokerGrant::RefreshToken { accounts_server, .. }) = &grant;

@@ -347,6 +347,39 @@ pub fn revoke_request(client: &OAuthClient, access: &Secret, refresh: Option<&Se
     })
 }
 
+/// Whether the vendor's revoke endpoint wants the client's authentication (Pipedrive's, HTTP
+/// Basic with the secret): in server mode such a revoke goes through the server
+/// ([`broker_revoke_request`]), which holds the secret; the others need none and go direct.
+pub fn revoke_needs_secret(kind: CrmKind) -> bool {
+    kind == CrmKind::Pipedrive
+}
+
+/// Server mode: the revoke of a connection's tokens through the server at `url`
+/// (`/rep/<account>/<rep>/oauth/<integration>/revoke`), which adds the client authentication and
+/// sends [`revoke_request`] to the vendor. The body is [`BrokerRevoke`], written by hand like
+/// [`BrokerGrant::to_json`].
+pub fn broker_revoke_request(url: String, rep_token: &str, access: &Secret, refresh: Option<&Secret>) -> HttpRequest {
+    let q = |v: &Secret| Value::from(v.expose()).to_string();
+    let body = match refresh {
+        Some(r) => format!(r#"{{"access_token":{},"refresh_token":{}}}"#, q(access), q(r)),
+        None => format!(r#"{{"access_token":{}}}"#, q(access)),
+    };
+    let headers = vec![
+        ("Authorization".to_owned(), format!("Bearer {rep_token}")),
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+    ];
+    HttpRequest { method: Method::Post, url, headers, body: Some(body) }
+}
+
+/// What the server's revoke endpoint reads ([`broker_revoke_request`] writes it).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerRevoke {
+    pub access_token: Secret,
+    #[serde(default)]
+    pub refresh_token: Option<Secret>,
+}
+
 /// A token reply, read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenSet {

@@ -864,11 +864,18 @@ impl Driver {
 
     /// Forgets an integration's credentials (disconnect), and the request that revokes its
     /// OAuth tokens at the vendor where it documents one, for the shell to send once the
-    /// forgetting is written: only to the token host the secret was issued for.
+    /// forgetting is written: only to the token host the secret was issued for. In server mode a
+    /// revoke that wants the client secret (Pipedrive's) goes through the server, which holds it.
     pub fn clear_credentials(&mut self, integration: &IntegrationId) -> (Answer, Option<crm::HttpRequest>) {
         let revoke = self.credentials.get(integration).filter(|_| self.is_connected(integration)).and_then(|s| {
             let client = self.oauth_client(integration, "").ok()?;
-            oauth::revoke_request(&client, &s.token, s.refresh_token.as_ref())
+            match self.broker_url(integration) {
+                Some((url, token)) if oauth::revoke_needs_secret(client.kind) => {
+                    let url = format!("{}/revoke", url.strip_suffix("/token").unwrap_or(&url));
+                    Some(oauth::broker_revoke_request(url, token, &s.token, s.refresh_token.as_ref()))
+                }
+                _ => oauth::revoke_request(&client, &s.token, s.refresh_token.as_ref()),
+            }
         });
         let batch = self.credentials.clear(integration);
         self.push(Effect::Persist(batch));

@@ -304,3 +304,74 @@ async fn the_broker_redeems_and_refreshes_zoho_at_the_accounts_server_the_redire
     let eu: Vec<&Value> = log["requests"].as_array().unwrap().iter().filter(|r| r.to_string().contains("zoho-accounts-eu")).collect();
     assert!(eu.len() >= 2 && eu.iter().all(|r| r.to_string().contains("client_secret")), "{log:.600}");
 }
+
+/// Pipedrive revokes only with the client's authentication (HTTP Basic with the secret), which a
+/// browser in server mode does not have: the extension sends the tokens to
+/// `/rep/{account}/{rep}/oauth/{integration}/revoke` (the core's `broker_revoke_request`), and the
+/// server sends the core's revoke request with the secret. The refresh token is dead afterwards.
+#[tokio::test]
+async fn the_broker_revokes_a_pipedrive_grant_with_the_secret_the_browser_lacks() {
+    use calltrail_core::crm::oauth::{self, BrokerGrant};
+    use calltrail_core::crm::{HttpResponse, Reply};
+    use calltrail_core::model::CrmKind;
+    let url = fresh_db("broker_revoke").await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t4".into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
+    assert_eq!(s, 200);
+    let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/alice"), Some(json!({ "telephony_user": "101", "settings": settings(&[]) }))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/alice/tokens"), Some(json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    let alice = v["data"]["token"].as_str().unwrap().to_owned();
+    let redirect = "https://bicpcknbbpfahcmagcjbcgmfjdgbeppn.chromiumapp.org/";
+    let pd = format!("{crm_url}/pipedrive");
+    let client = json!({ "kind": "pipedrive", "client_id": "pipedrive-client", "client_secret": "pipedrive-secret", "redirect_uri": redirect,
+        "token_url": format!("{pd}/oauth/token"), "authorize_url": format!("{pd}/oauth/authorize") });
+    let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/oauth/pd"), Some(client)).await;
+    assert_eq!(s, 200, "{v}");
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let authorize = no_redirect
+        .get(format!("{pd}/oauth/authorize"))
+        .query(&[("response_type", "code"), ("client_id", "pipedrive-client"), ("redirect_uri", redirect), ("state", "st")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status(), 302);
+    let location = reqwest::Url::parse(authorize.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location.query_pairs().find(|(n, _)| n == "code").map(|(_, v)| v.into_owned()).expect("a code");
+
+    let send = |r: calltrail_core::crm::HttpRequest| {
+        let c = c.clone();
+        async move {
+            let r = c.http.post(&r.url).header("authorization", &r.headers[0].1).header("content-type", "application/json").body(r.body.unwrap_or_default()).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let token_url = format!("{base}/rep/acme/alice/oauth/pd/token");
+    let grant = BrokerGrant::AuthorizationCode { code, code_verifier: "v".repeat(43), accounts_server: None };
+    let (s, v) = send(oauth::broker_request(token_url.clone(), &alice, &grant)).await;
+    assert_eq!(s, 200, "{v}");
+    let reply = Reply::Response(HttpResponse { status: 200, headers: vec![], body: v.to_string() });
+    let tokens = oauth::parse_broker_reply(CrmKind::Pipedrive, &reply, &[]).unwrap();
+    let refresh = tokens.refresh_token.clone().expect("Pipedrive gives a refresh token");
+
+    let revoke_url = format!("{base}/rep/acme/alice/oauth/pd/revoke");
+    // Only the rep's own token opens it; a body that is not the core's is refused.
+    let (s, _) = send(oauth::broker_revoke_request(revoke_url.clone(), "ctr_nope_nope", &tokens.access_token, Some(&refresh))).await;
+    assert_eq!(s, 401);
+    let r = c.http.post(&revoke_url).bearer_auth(&alice).json(&json!({ "token": "x" })).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400, "not the core's revoke body");
+    let (s, v) = send(oauth::broker_revoke_request(revoke_url, &alice, &tokens.access_token, Some(&refresh))).await;
+    assert_eq!((s, &v["data"]["revoked"]), (200, &json!(true)), "{v}");
+    // Pipedrive heard the revoke with the client's Basic authentication, from the server.
+    let log = c.json(Method::GET, &format!("{crm_url}/_admin/requests?vendor=pipedrive&method=POST&limit=1000"), None).await;
+    let revokes: Vec<&Value> = log["requests"].as_array().unwrap().iter().filter(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/oauth/revoke"))).collect();
+    assert_eq!(revokes.len(), 1, "{log:.600}");
+    // The grant is gone: the refresh token no longer redeems.
+    let (s, v) = send(oauth::broker_request(token_url, &alice, &BrokerGrant::RefreshToken { refresh_token: refresh, accounts_server: None })).await;
+    assert_eq!(s, 400, "a revoked refresh token is refused: {v}");
+}
