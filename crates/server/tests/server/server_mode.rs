@@ -8,7 +8,7 @@ use calltrail_core::phone::{Country, E164};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{alice_and_bob, crm_emulator, fresh_db, server, Client, ServerOpts, ADMIN};
+use crate::support::{alice_and_bob, rig, Client, Rig, ADMIN};
 
 fn entry(id: &str, what: What, call: Option<&Call>, notes: Option<&str>, at: i64) -> Forwarded {
     let id_only = matches!(what, What::NotesOpened | What::NotesSaved | What::NotesCancelled | What::LogNow);
@@ -34,15 +34,9 @@ async fn post(c: &Client, url: &str, token: &str, body: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn forwarded_events_are_stored_once_and_the_reps_engine_logs_the_notes_once() {
-    let url = fresh_db("server_mode").await;
-    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "sm1".into() }).await;
-    let crm = crm_emulator().await;
-    let base = format!("http://127.0.0.1:{}", srv.port());
-    let crm_url = format!("http://127.0.0.1:{}", crm.port());
-    let c = Client::default();
+    let r = rig("server_mode", "sm1", json!({})).await;
+    let Rig { url, base, crm_url, c, .. } = &r;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
-    assert_eq!(s, 200);
     c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [{ "firstName": "Ada", "lastName": "Known", "phone": "+12125550101" }] }))).await;
     let (alice, bob) = alice_and_bob(&c, &base, &crm_url, json!({ "rule": "last_modified" })).await;
 
@@ -121,14 +115,8 @@ async fn forwarded_events_are_stored_once_and_the_reps_engine_logs_the_notes_onc
 /// log reaches the rep's engine too.
 #[tokio::test]
 async fn a_forwarded_resolution_resolves_the_servers_unresolved_slot() {
-    let url = fresh_db("server_mode_resolve").await;
-    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "sm2".into() }).await;
-    let crm = crm_emulator().await;
-    let base = format!("http://127.0.0.1:{}", srv.port());
-    let crm_url = format!("http://127.0.0.1:{}", crm.port());
-    let c = Client::default();
-    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
-    assert_eq!(s, 200);
+    let r = rig("server_mode_resolve", "sm2", json!({})).await;
+    let Rig { base, crm_url, c, .. } = &r;
     let twins = "+12125550303";
     c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
         { "firstName": "Twin", "lastName": "One", "phone": twins }, { "firstName": "Twin", "lastName": "Two", "phone": twins } ] }))).await;
@@ -240,14 +228,8 @@ fn urlencode(s: &str) -> String {
 /// resolution the engine then refuses (already logged) show on the rep's history with why.
 #[tokio::test]
 async fn the_servers_view_of_a_ringing_call_offers_its_matches_and_logs_the_pick() {
-    let url = fresh_db("server_mode_call").await;
-    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "sm3".into() }).await;
-    let crm = crm_emulator().await;
-    let base = format!("http://127.0.0.1:{}", srv.port());
-    let crm_url = format!("http://127.0.0.1:{}", crm.port());
-    let c = Client::default();
-    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
-    assert_eq!(s, 200);
+    let r = rig("server_mode_call", "sm3", json!({})).await;
+    let Rig { base, crm_url, c, .. } = &r;
     let shared = "+12125550404";
     c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
         { "firstName": "Ada", "lastName": "Older", "phone": shared }, { "firstName": "Ada", "lastName": "Newer", "phone": shared } ] }))).await;

@@ -218,6 +218,40 @@ pub fn settings(integrations: &[(&str, &str, String)]) -> Value {
     })
 }
 
+/// What most server tests start from: a server on its own database (`name`, instance `id`), a
+/// CRM emulator beside it, and the account `acme` made by the admin with `account` as its body.
+/// The processes stop when it is dropped.
+pub struct Rig {
+    pub url: String,
+    pub base: String,
+    pub crm_url: String,
+    pub c: Client,
+    _srv: Proc,
+    _crm: Proc,
+}
+
+pub async fn rig(name: &str, id: &str, account: Value) -> Rig {
+    let url = fresh_db(name).await;
+    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: id.into() }).await;
+    let crm = crm_emulator().await;
+    let base = format!("http://127.0.0.1:{}", srv.port());
+    let crm_url = format!("http://127.0.0.1:{}", crm.port());
+    let c = Client::default();
+    let (s, v) = c.admin(reqwest::Method::PUT, &format!("{base}/admin/accounts/acme"), Some(account)).await;
+    assert_eq!(s, 200, "{v}");
+    Rig { url, base, crm_url, c, _srv: srv, _crm: crm }
+}
+
+/// The rep `rep` (telephony user `user`) of `acme` with `settings`, and their API token as the
+/// admin issues it.
+pub async fn rep_with_token(c: &Client, base: &str, rep: &str, user: &str, settings: Value) -> String {
+    let (s, v) = c.admin(reqwest::Method::PUT, &format!("{base}/admin/accounts/acme/reps/{rep}"), Some(json!({ "telephony_user": user, "settings": settings }))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c.admin(reqwest::Method::POST, &format!("{base}/admin/accounts/acme/reps/{rep}/tokens"), Some(json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    v["data"]["token"].as_str().expect("a rep token").to_owned()
+}
+
 /// Alice (telephony user 101) and Bob (102) on account `acme` at `base`, each logging to the CRM
 /// emulator's HubSpot (`hs`, its `conflict_rule` as given) with a token, and each rep's own API
 /// token as the admin issues it: `(alice, bob)`.

@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{alice_and_bob, crm_emulator, fresh_db, server, settings, Client, ServerOpts, ADMIN};
+use crate::support::{rep_with_token, rig, Rig, alice_and_bob, crm_emulator, fresh_db, server, settings, Client, ServerOpts, ADMIN};
 
 async fn get(c: &Client, url: &str, token: Option<&str>) -> (u16, Value) {
     let mut rb = c.http.get(url);
@@ -173,15 +173,9 @@ async fn rep_tokens_open_only_their_own_rep_and_the_broker_keeps_the_secret() {
 
 #[tokio::test]
 async fn a_rep_resolves_their_own_queue_and_reads_their_own_history() {
-    let url = fresh_db("rep_queue").await;
-    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t2".into() }).await;
-    let crm = crm_emulator().await;
-    let base = format!("http://127.0.0.1:{}", srv.port());
-    let crm_url = format!("http://127.0.0.1:{}", crm.port());
-    let c = Client::default();
     let secret = "rep-queue-webhook-secret-0123";
-    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({ "webhook_secret": secret }))).await;
-    assert_eq!(s, 200);
+    let r = rig("rep_queue", "t2", json!({ "webhook_secret": secret })).await;
+    let Rig { base, crm_url, c, .. } = &r;
     let twins = "+12125550202";
     c.json(Method::POST, &format!("{crm_url}/_admin/seed"), Some(json!({ "vendor": "hubspot", "contacts": [
         { "firstName": "Twin", "lastName": "One", "phone": twins }, { "firstName": "Twin", "lastName": "Two", "phone": twins } ] }))).await;
@@ -240,19 +234,9 @@ async fn a_rep_resolves_their_own_queue_and_reads_their_own_history() {
 async fn the_broker_redeems_and_refreshes_zoho_at_the_accounts_server_the_redirect_named() {
     use calltrail_core::crm::oauth::BrokerGrant;
     use calltrail_core::crm::Secret;
-    let url = fresh_db("broker_zoho").await;
-    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t3".into() }).await;
-    let crm = crm_emulator().await;
-    let base = format!("http://127.0.0.1:{}", srv.port());
-    let crm_url = format!("http://127.0.0.1:{}", crm.port());
-    let c = Client::default();
-    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
-    assert_eq!(s, 200);
-    let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/alice"), Some(json!({ "telephony_user": "101", "settings": settings(&[]) }))).await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/alice/tokens"), Some(json!({}))).await;
-    assert_eq!(s, 200, "{v}");
-    let alice = v["data"]["token"].as_str().unwrap().to_owned();
+    let r = rig("broker_zoho", "t3", json!({})).await;
+    let Rig { base, crm_url, c, .. } = &r;
+    let alice = rep_with_token(c, base, "alice", "101", settings(&[])).await;
     c.json(Method::POST, &format!("{crm_url}/_admin/users"), Some(json!({ "vendor": "zoho-eu", "users": [{ "name": "Erika Rep", "email": "erika@example.eu" }], "replace": true }))).await;
     let redirect = "https://bicpcknbbpfahcmagcjbcgmfjdgbeppn.chromiumapp.org/";
     let accounts = format!("{crm_url}/zoho-accounts");
@@ -314,19 +298,9 @@ async fn the_broker_revokes_a_pipedrive_grant_with_the_secret_the_browser_lacks(
     use calltrail_core::crm::oauth::{self, BrokerGrant};
     use calltrail_core::crm::{HttpResponse, Reply};
     use calltrail_core::model::CrmKind;
-    let url = fresh_db("broker_revoke").await;
-    let srv = server(&ServerOpts { database_url: url.clone(), public_url: None, sync_ms: 60_000, lease_ttl_ms: 6000, id: "t4".into() }).await;
-    let crm = crm_emulator().await;
-    let base = format!("http://127.0.0.1:{}", srv.port());
-    let crm_url = format!("http://127.0.0.1:{}", crm.port());
-    let c = Client::default();
-    let (s, _) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme"), Some(json!({}))).await;
-    assert_eq!(s, 200);
-    let (s, v) = c.admin(Method::PUT, &format!("{base}/admin/accounts/acme/reps/alice"), Some(json!({ "telephony_user": "101", "settings": settings(&[]) }))).await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = c.admin(Method::POST, &format!("{base}/admin/accounts/acme/reps/alice/tokens"), Some(json!({}))).await;
-    assert_eq!(s, 200, "{v}");
-    let alice = v["data"]["token"].as_str().unwrap().to_owned();
+    let r = rig("broker_revoke", "t4", json!({})).await;
+    let Rig { base, crm_url, c, .. } = &r;
+    let alice = rep_with_token(c, base, "alice", "101", settings(&[])).await;
     let redirect = "https://bicpcknbbpfahcmagcjbcgmfjdgbeppn.chromiumapp.org/";
     let pd = format!("{crm_url}/pipedrive");
     let client = json!({ "kind": "pipedrive", "client_id": "pipedrive-client", "client_secret": "pipedrive-secret", "redirect_uri": redirect,
