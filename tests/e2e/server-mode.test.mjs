@@ -271,6 +271,7 @@ test('the panel shows the server\'s slots while the call rings; the contact pick
     return null;
   });
   assert.ok(box, 'Pat Older can be picked');
+  assert.deepEqual(await panel.axe(), [], 'panel with the server\'s slots: no serious or critical axe violation');
   await panel.click(`[data-key="${box}"]`);
   await panel.click('[data-key="log-this"]');
   await panel.waitForText(/Picks saved/);
