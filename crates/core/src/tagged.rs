@@ -10,13 +10,15 @@
 //! Use: derive `Deserialize` with `#[serde(remote = "Self")]` instead of `tag`: the derive then
 //! writes an inherent, externally tagged `deserialize`, and the `Deserialize` impl is
 //!
-//! ```ignore
+//! ```text
 //! impl<'de> Deserialize<'de> for Intent {
 //!     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-//!         crate::tagged::read(d, "type", Intent::deserialize)
+//!         crate::tagged::read(d, "Intent", "type", |t| Intent::deserialize(t))
 //!     }
 //! }
 //! ```
+//!
+//! (as `crate::intents` does; the crate-private path keeps it out of doc tests).
 //!
 //! The JSON accepted is the same as serde's: an object whose `tag` field names the variant (by
 //! name or index), the variant's fields beside it, unknown fields ignored; a missing tag is
