@@ -325,13 +325,18 @@ function integrationCard(id) {
     isNew ? input({ path: p('id'), id: fid('id'), label: 'ID', help: 'A short unique name used in exports, the audit and policies.',
       get: () => integ.id, set: (v) => { integ.id = v.trim(); }, attrs: { spellcheck: 'false', autocomplete: 'off' } }) : null,
     regionField(integ, { p, fid, lockedWhole, rerenderCard })),
-    h('details', { class: 'advanced', open: !!integ.base_url && !connected },
-      h('summary', { text: 'Advanced: custom API address' }),
+    h('details', { class: 'advanced', open: (!!integ.base_url && !connected) || !!integ.marker_field },
+      h('summary', { text: live?.unique_marker ? 'Advanced: API address, duplicate check' : 'Advanced: custom API address' }),
       h('div', { class: 'fields' },
         input({ path: p('base_url'), id: fid('base_url'), label: 'Custom API base URL (optional)', type: 'url', locked: lockedWhole, wide: true,
           help: 'Leave empty: the address comes from the CRM and region, and signing in fills in your account’s own.',
           get: () => integ.base_url, set: (v) => { integ.base_url = v.trim(); },
-          attrs: { placeholder: live?.api_base || 'From the CRM', spellcheck: 'false', autocomplete: 'off' } }))));
+          attrs: { placeholder: live?.api_base || 'From the CRM', spellcheck: 'false', autocomplete: 'off' } }),
+        // Offered where the worker's state says the CRM has such a field (HubSpot, Salesforce).
+        live?.unique_marker ? input({ path: p('marker_field'), id: fid('marker_field'), label: 'Unique marker field (optional)', locked: lockedWhole, wide: true,
+          help: live.unique_marker,
+          get: () => integ.marker_field || '', set: (v) => { integ.marker_field = v.trim() || null; },
+          attrs: { spellcheck: 'false', autocomplete: 'off' } }) : null)));
 
   const auth = authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard });
 

@@ -298,6 +298,20 @@ test('settings: edit and save, a bad import refused whole with the old settings 
   const after = (await world.send({ type: 'settings' })).data.user;
   assert.equal(after.integrations.find((i) => i.id === 'pd').label, 'Pipedrive (sales)');
 
+  // HubSpot offers the unique marker field (the worker's state says which CRMs have one);
+  // Pipedrive does not. Saved, then cleared again.
+  assert.equal(await page.locator('#f-integrations-pd-marker_field').count(), 0, 'Pipedrive has no unique marker field');
+  const marker = page.locator('#f-integrations-hs-marker_field');
+  await page.locator('#integration-hs details.advanced summary').click();
+  await marker.fill('calltrail_marker');
+  await page.locator('#save').click();
+  await page.locator('#messages').getByText('Settings saved').waitFor();
+  const hs = () => world.send({ type: 'settings' }).then((r) => r.data.user.integrations.find((i) => i.id === 'hs'));
+  assert.equal((await hs()).marker_field, 'calltrail_marker');
+  await marker.fill('');
+  await page.locator('#save').click();
+  await eventually(async () => (await hs()).marker_field == null, { what: 'the marker field cleared' });
+
   // A document with a broken field: refused, shown, nothing applied.
   const before = JSON.stringify((await world.send({ type: 'export-settings' })).data);
   const bad = { ...after, digest: { ...after.digest, period_mins: 0 } };

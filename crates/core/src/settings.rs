@@ -658,7 +658,7 @@ impl Settings {
                 if !ok {
                     return bad(at("marker_field"), "must be the field's API name: letters, digits and _ only");
                 }
-                if !matches!(integ.kind, CrmKind::HubSpot | CrmKind::Salesforce) {
+                if unique_marker_field(integ.kind).is_none() {
                     return bad(at("marker_field"), "only HubSpot (a unique call property) and Salesforce (an External ID, Unique Task field) refuse a duplicate call log");
                 }
             }
@@ -805,5 +805,16 @@ mod tests {
         assert_eq!(err.to_string(), "integrations[0].base_url: must be an https URL (http only for this computer: localhost, 127.0.0.1)");
         let ok = r#"{"integrations":[{"id":"a","kind":"salesforce","base_url":"https://x.example","marker_field":"Calltrail_Marker__c"}]}"#;
         assert_eq!(Settings::from_json(ok).unwrap().integrations[0].marker_field.as_deref(), Some("Calltrail_Marker__c"));
+    }
+}
+
+/// What the admin creates in `kind` so that it refuses a second record of one call log (the
+/// integration's `marker_field`), in the options page's words; `None` where the CRM has no such
+/// field (`docs/shared-calls.md`).
+pub fn unique_marker_field(kind: CrmKind) -> Option<&'static str> {
+    match kind {
+        CrmKind::HubSpot => Some("The API name of a call property with unique values that your admin created: a second browser's copy of a call is then refused."),
+        CrmKind::Salesforce => Some("The API name of an External ID, Unique text field on Task that your admin created: a second browser's copy of a call is then refused."),
+        CrmKind::Pipedrive | CrmKind::Zoho | CrmKind::Clio => None,
     }
 }

@@ -1351,6 +1351,7 @@ impl Driver {
                         AuthKind::ApiToken => None,
                     },
                     api_base: i.api_base(),
+                    unique_marker: crate::settings::unique_marker_field(i.kind),
                 }
             })
             .collect();
@@ -1574,6 +1575,8 @@ struct IntegrationState<'a> {
     client_secret: Option<&'static str>,
     /// The API base in use (from the vendor and region when the settings leave it blank).
     api_base: String,
+    /// Where the CRM can refuse a duplicate call log: what to enter as `marker_field`.
+    unique_marker: Option<&'static str>,
 }
 
 #[derive(Serialize)]
