@@ -33,38 +33,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use subtle::ConstantTimeEq;
 
-use crate::http::App;
+use crate::app::App;
+use crate::auth::is_admin;
+use crate::reply::{internal, now_ms, ok, refuse};
 
-/// A refusal with a reason, as JSON (the shape of every refusal of the server).
-pub(crate) fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "ok": false, "error": kind, "message": message.into() }))).into_response()
-}
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::warn!("internal error: {e}");
-    refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server could not answer; try again")
-}
-
-pub(crate) fn ok(data: Value) -> Response {
-    (StatusCode::OK, axum::Json(json!({ "ok": true, "data": data }))).into_response()
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The bearer token of a request, or "".
-pub(crate) fn bearer(headers: &HeaderMap) -> &str {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("")
-}
-
-/// The admin credential, compared in constant time.
-pub(crate) fn is_admin(app: &App, headers: &HeaderMap) -> bool {
-    let given = bearer(headers);
-    !given.is_empty() && bool::from(given.as_bytes().ct_eq(app.admin_token.as_bytes()))
-}
 
 fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
     if is_admin(app, headers) {
@@ -203,9 +177,9 @@ async fn calls(State(app): State<App>, Path(account): Path<String>, Query(range)
 }
 
 /// `GET /rep/{account}/{rep}/history?from=&to=`: the same rows for one rep, with the rep's own
-/// token ([`crate::tokens::rep_only`]): what the extension shows in server mode.
+/// token ([`crate::auth::rep_only`]): what the extension shows in server mode.
 pub async fn rep_history(State(app): State<App>, Path((account, rep)): Path<(String, String)>, Query(range): Query<Range>, headers: HeaderMap) -> Response {
-    if let Err(r) = crate::tokens::rep_only(&app, &headers, &account, &rep).await {
+    if let Err(r) = crate::auth::rep_only(&app, &headers, &account, &rep).await {
         return r;
     }
     let (from, to) = match range.bounds() {
@@ -262,7 +236,7 @@ async fn calls_view(app: &App, account: &str, ids: Vec<String>, from: i64, to: i
             }
         }
     }
-    let mut refusals: HashMap<String, HashMap<String, crate::rep::Refused>> = HashMap::new();
+    let mut refusals: HashMap<String, HashMap<String, crate::refusals::Refused>> = HashMap::new();
     for r in &refusal_rows {
         let (Ok(rep), Ok(key), Ok(value)) = (r.try_get::<String, _>("rep_id"), r.try_get::<String, _>("key"), r.try_get::<String, _>("value")) else { continue };
         if let Ok(v) = serde_json::from_str(&value) {
@@ -301,7 +275,7 @@ async fn calls_view(app: &App, account: &str, ids: Vec<String>, from: i64, to: i
                 "contacts": s.contacts.iter().map(|c| &c.name).collect::<Vec<_>>(),
                 // The core's rule, as the extension's own rows have it.
                 "can_log_manually": s.can_log_manually,
-                "refused": crate::rep::refusal_for(refused, v.call.id.as_str(), s.integration.as_str()),
+                "refused": crate::refusals::refusal_for(refused, v.call.id.as_str(), s.integration.as_str()),
             })).collect::<Vec<_>>(),
         }));
     }

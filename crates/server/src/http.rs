@@ -15,9 +15,7 @@
 //!   than [`REPLAY_WINDOW_SECS`] away from ours is a replay.
 //! - `/admin/...`: bearer token from the environment, compared in constant time.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -37,37 +35,21 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::Row;
 use subtle::ConstantTimeEq;
 
-use crate::inbox::{self, Event, Inbox, InboxError, To};
-use crate::metrics::Metrics;
-use crate::seal::{random_hex, Sealer};
-use crate::store::{PgStore, RepRef, StoreError};
+use crate::app::{AccountSecrets, App};
+use crate::inbox::{self, Event, InboxError, To};
+use crate::reply::{now_ms, ok};
+use crate::seal::random_hex;
+use crate::store::{RepRef, StoreError};
 
 /// Largest webhook or admin body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
 /// How far a signed event's timestamp may be from our clock.
 pub const REPLAY_WINDOW_SECS: i64 = 300;
 
-#[derive(Clone)]
-pub struct App {
-    pub pool: PgPool,
-    pub store: PgStore,
-    pub inbox: Inbox,
-    pub sealer: Sealer,
-    pub admin_token: Arc<String>,
-    pub metrics: Arc<Metrics>,
-    /// Per-account secrets in clear, read from their sealed columns (a few seconds old at most).
-    pub secrets: Arc<Mutex<HashMap<String, (Instant, AccountSecrets)>>>,
-}
 
-#[derive(Clone, Debug, Default)]
-pub struct AccountSecrets {
-    pub verification_token: Option<String>,
-    pub webhook_secret: Option<String>,
-    pub country: String,
-}
 
 /// The sealed part of an account's RingCentral settings.
 #[derive(serde::Serialize, Deserialize, Default, Clone)]
@@ -90,6 +72,9 @@ pub fn router(app: App) -> Router {
         .route("/admin/accounts/{account}/reps/{rep}/unresolved", get(rep_unresolved))
         .route("/admin/accounts/{account}/reps/{rep}/resolutions", post(post_resolutions))
         .route("/admin/accounts/{account}/reps/{rep}/sync", post(post_sync))
+        // The rep's own history and queue: the admin's views, behind the rep's token.
+        .route("/rep/{account}/{rep}/history", get(crate::admin::rep_history))
+        .route("/rep/{account}/{rep}/unresolved", get(own_unresolved))
         .merge(crate::admin::routes())
         .merge(crate::tokens::routes())
         .merge(crate::rep::routes())
@@ -151,13 +136,6 @@ impl From<InboxError> for Refusal {
     }
 }
 
-fn ok(data: Value) -> Response {
-    (StatusCode::OK, Json(json!({ "ok": true, "data": data }))).into_response()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
 
 impl App {
     async fn account_secrets(&self, account: &str) -> Result<Option<AccountSecrets>, sqlx::Error> {
@@ -504,9 +482,9 @@ async fn rep_unresolved(State(app): State<App>, Path((account, rep)): Path<(Stri
 }
 
 /// `GET /rep/{account}/{rep}/unresolved`: the same queue with the rep's own token
-/// ([`crate::tokens::rep_only`]): what the extension's unresolved page shows in server mode.
+/// ([`crate::auth::rep_only`]): what the extension's unresolved page shows in server mode.
 pub async fn own_unresolved(State(app): State<App>, Path((account, rep)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    if let Err(r) = crate::tokens::rep_only(&app, &headers, &account, &rep).await {
+    if let Err(r) = crate::auth::rep_only(&app, &headers, &account, &rep).await {
         return r;
     }
     unresolved_view(&app, RepRef { account, rep }).await.unwrap_or_else(IntoResponse::into_response)
@@ -530,10 +508,10 @@ async fn unresolved_view(app: &App, who: RepRef) -> Result<Response, Refusal> {
     let view = calltrail_core::view::unresolved(&waiting, &calls, &settings);
     let mut rows = serde_json::to_value(&view).unwrap_or(Value::Null);
     // A resolution the engine refused for a slot still waiting says why (`crate::rep`).
-    let refusals = crate::rep::refusals_of(&app.pool, &who, &calls_needed).await.map_err(Refusal::internal)?;
+    let refusals = crate::refusals::refusals_of(&app.pool, &who, &calls_needed).await.map_err(Refusal::internal)?;
     for (row, u) in rows.as_array_mut().into_iter().flatten().zip(&view) {
         if let Some((call, integration)) = u.slot.strip_prefix("call|").and_then(|k| k.rsplit_once('|')) {
-            row["refused"] = json!(crate::rep::refusal_for(&refusals, call, integration));
+            row["refused"] = json!(crate::refusals::refusal_for(&refusals, call, integration));
         }
     }
     Ok(ok(rows))

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use calltrail_server::config::Config;
-use calltrail_server::http::{router, App};
+use calltrail_server::app::App;
+use calltrail_server::http::router;
 use calltrail_server::inbox::Inbox;
 use calltrail_server::metrics::Metrics;
 use calltrail_server::seal::{random_hex, Sealer};

@@ -1,5 +1,5 @@
 //! The rep's own endpoints for the extension's server mode, behind the rep's token
-//! ([`crate::tokens::rep_only`]): what the rep may ask of their own engine on the server.
+//! ([`crate::auth::rep_only`]): what the rep may ask of their own engine on the server.
 //!
 //! - `GET /rep/{account}/{rep}/history?from=&to=`: the rep's calls with their status per CRM
 //!   ([`crate::admin::rep_history`], the admin's rows for one rep).
@@ -24,7 +24,7 @@
 //!
 //! Refusals: the rep's engine refuses a forwarded manual log, pick or resolution with a notice
 //! (`ManualRefused`, `PicksRefused`, `ResolutionRefused`); the worker keeps the latest one per
-//! call and CRM in `records` under the server-only store `refusals` ([`record_refusal`]; the
+//! call and CRM in `records` under the server-only store `refusals` ([`crate::refusals`]; the
 //! engine never reads it, no restore selects it), and the rep's history, call view and
 //! unresolved rows show it until the rep asks again about the same call and CRM (a new request
 //! clears it as it is stored; a resend of the same entry does not). One row per refused slot,
@@ -41,21 +41,20 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use calltrail_core::driver::{outbox, Driver, SETTINGS_KEY};
-use calltrail_core::engine::{slot, CallEntry, Notice, Resolution, Slot, SlotKey};
+use calltrail_core::engine::{slot, CallEntry, Resolution, Slot, SlotKey};
 use calltrail_core::model::{CallId, Timestamp};
 use calltrail_core::store::StoreName;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{PgPool, Row};
 
-use std::collections::HashMap;
 
-use crate::admin::{internal, now_ms, ok, refuse};
-use crate::http::App;
+use crate::reply::{internal, now_ms, ok, refuse};
+use crate::app::App;
 use crate::inbox::{self, Event, InboxError, To};
 use crate::seal::random_hex;
 use crate::store::RepRef;
-use crate::tokens::rep_only;
+use crate::auth::rep_only;
+use crate::refusals::{refusal_for, refusals_of};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -103,75 +102,6 @@ async fn call(State(app): State<App>, Path((account, rep, call)): Path<(String, 
     ok(v)
 }
 
-/// A refusal of the rep's request by the rep's engine on the server, as kept and shown.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Refused {
-    pub at: i64,
-    /// `manual_log`, `picks` or `resolution`.
-    pub what: String,
-    pub reason: String,
-    /// What the rep reads: which request was refused, and why.
-    pub words: String,
-}
-
-/// The refusal a notice reports, keyed `<call id>|<integration>`; `None` for other notices.
-pub fn refusal_of(n: &Notice, now: Timestamp) -> Option<(String, Refused)> {
-    let r = |what: &str, reason: &str| {
-        let asked = match what {
-            "manual_log" => "Your manual log was refused",
-            "picks" => "Your picks were refused",
-            _ => "Your choice was refused",
-        };
-        Refused { at: now.0, what: what.into(), reason: reason.into(), words: format!("{asked}: {reason}") }
-    };
-    match n {
-        Notice::ManualRefused { call, integration, reason } => Some((format!("{call}|{integration}"), r("manual_log", reason))),
-        Notice::PicksRefused { call, integration, reason } => Some((format!("{call}|{integration}"), r("picks", reason))),
-        // A call slot's key is `call|<call>|<integration>`; other slots have no call to show on.
-        Notice::ResolutionRefused { slot, reason } => slot.strip_prefix("call|").map(|k| (k.to_owned(), r("resolution", reason))),
-        _ => None,
-    }
-}
-
-/// Keeps the latest refusal per call and CRM (the worker calls this for every refusing notice).
-/// Not fenced by the lease: a refusal an old owner saw is still true.
-pub async fn record_refusal(pool: &PgPool, who: &RepRef, key: &str, r: &Refused) -> Result<(), sqlx::Error> {
-    let value = serde_json::to_string(r).unwrap_or_default();
-    sqlx::query(
-        "INSERT INTO records (account_id, rep_id, store, key, open, at, value) VALUES ($1, $2, 'refusals', $3, 0, $4, $5)
-         ON CONFLICT (account_id, rep_id, store, key) DO UPDATE SET at = excluded.at, value = excluded.value",
-    )
-    .bind(&who.account)
-    .bind(&who.rep)
-    .bind(key)
-    .bind(r.at)
-    .bind(value)
-    .execute(pool)
-    .await
-    .map(|_| ())
-}
-
-/// The refusals kept for `calls`, by `<call id>|<integration>`.
-pub async fn refusals_of(pool: &PgPool, who: &RepRef, calls: &[String]) -> Result<HashMap<String, Refused>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT key, value FROM records WHERE account_id = $1 AND rep_id = $2 AND store = 'refusals'
-           AND split_part(key, '|', 1) = ANY($3)",
-    )
-    .bind(&who.account)
-    .bind(&who.rep)
-    .bind(calls)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| Some((r.try_get::<String, _>("key").ok()?, serde_json::from_str(&r.try_get::<String, _>("value").ok()?).ok()?)))
-        .collect())
-}
-
-/// The refusal to show on a slot: the one kept for its call and CRM.
-pub fn refusal_for<'a>(refusals: &'a HashMap<String, Refused>, call: &str, integration: &str) -> Option<&'a Refused> {
-    refusals.get(&format!("{call}|{integration}"))
-}
 
 /// The `<call id>|<integration>` keys a rep's request in `e` is about (picks, manual logs,
 /// resolutions): a new request clears the refusal of the one before.

@@ -45,11 +45,11 @@ use calltrail_core::crm::{CrmError, Secret};
 use calltrail_core::model::{CrmKind, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::admin::{bearer, internal, is_admin, now_ms, ok, refuse};
-use crate::http::App;
+use crate::auth::{is_admin, rep_only, token_hash};
+use crate::reply::{internal, now_ms, ok, refuse};
+use crate::app::App;
 use crate::seal::random_hex;
 
 pub fn routes() -> Router<App> {
@@ -60,14 +60,8 @@ pub fn routes() -> Router<App> {
         .route("/rep/{account}/{rep}/whoami", get(whoami))
         .route("/rep/{account}/{rep}/oauth/{integration}/token", post(broker))
         .route("/rep/{account}/{rep}/oauth/{integration}/revoke", post(revoke_grant))
-        .route("/rep/{account}/{rep}/history", get(crate::admin::rep_history))
-        .route("/rep/{account}/{rep}/unresolved", get(crate::http::own_unresolved))
 }
 
-/// The SHA-256 of a token, as stored.
-pub fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
 
 /// A fresh token and its public id.
 fn new_token() -> (String, String) {
@@ -83,38 +77,6 @@ fn admin_only(app: &App, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-/// The rep a request is from: its bearer must be a live token of exactly `account`/`rep`.
-/// Returns the token's id.
-pub async fn rep_only(app: &App, headers: &HeaderMap, account: &str, rep: &str) -> Result<String, Response> {
-    let given = bearer(headers);
-    if given.is_empty() {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "a rep's bearer token is required"));
-    }
-    if is_admin(app, headers) {
-        return Err(refuse(StatusCode::FORBIDDEN, "admin_token_refused", "rep endpoints take the rep's own token, never the admin's"));
-    }
-    let row = sqlx::query("SELECT id, account_id, rep_id, revoked_at IS NOT NULL AS revoked FROM rep_tokens WHERE hash = $1")
-        .bind(token_hash(given))
-        .fetch_optional(&app.pool)
-        .await
-        .map_err(internal)?;
-    let Some(row) = row else {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the token is unknown or revoked"));
-    };
-    let (id, acct, who, revoked): (String, String, String, bool) = (row.try_get(0).map_err(internal)?, row.try_get(1).map_err(internal)?, row.try_get(2).map_err(internal)?, row.try_get(3).map_err(internal)?);
-    if revoked {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the token is unknown or revoked"));
-    }
-    if acct != account || who != rep {
-        return Err(refuse(StatusCode::FORBIDDEN, "wrong_rep", "this token belongs to another rep"));
-    }
-    // When it was last used, at most once a minute per token (a write per request is waste).
-    let _ = sqlx::query("UPDATE rep_tokens SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')")
-        .bind(&id)
-        .execute(&app.pool)
-        .await;
-    Ok(id)
-}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

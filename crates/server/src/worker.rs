@@ -608,8 +608,8 @@ impl Worker {
                 Effect::Notify(n) => {
                     // The rep's request refused: kept for the rep's pages (`crate::rep`). Awaited
                     // here, so the inbox row that asked is marked done only once it is written.
-                    if let Some((key, refused)) = crate::rep::refusal_of(&n, now()) {
-                        if let Err(e) = crate::rep::record_refusal(&self.ctx.pool, &self.who, &key, &refused).await {
+                    if let Some((key, refused)) = crate::refusals::refusal_of(&n, now()) {
+                        if let Err(e) = crate::refusals::record_refusal(&self.ctx.pool, &self.who, &key, &refused).await {
                             tracing::warn!(account = %self.who.account, rep = %self.who.rep, "keeping a refusal: {e}");
                         }
                     }

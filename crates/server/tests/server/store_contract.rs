@@ -69,7 +69,7 @@ impl AsyncStore for Leased<'_> {
 #[tokio::test]
 async fn a_pruned_call_takes_its_refusals_with_it() {
     use calltrail_core::store::{Durability, Write};
-    use calltrail_server::rep::{record_refusal, Refused};
+    use calltrail_server::refusals::{record_refusal, Refused};
     let url = fresh_db("prune_refusals").await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     calltrail_server::db::migrate(&pool).await.unwrap();

@@ -64,7 +64,7 @@ async fn rep_tokens_open_only_their_own_rep_and_the_broker_keeps_the_secret() {
     for t in [&alice, &bob, &other_alice] {
         assert!(!dump.contains(t.as_str()) && !dump.contains(&t[21..]), "a token is never stored in clear");
     }
-    assert!(stored.iter().any(|(id, hash)| id == &alice_id && hash == &calltrail_server::tokens::token_hash(&alice)));
+    assert!(stored.iter().any(|(id, hash)| id == &alice_id && hash == &calltrail_server::auth::token_hash(&alice)));
 
     // The rep endpoint takes exactly its rep's token.
     let me = format!("{base}/rep/acme/alice/whoami");
