@@ -222,8 +222,8 @@ button, textarea, input { font: inherit; color: inherit; }
     }
     const ended = st.view?.call?.ended_at;
     const sv = st.server?.view;
-    const done = ended != null && sv && sv.call.ended_at != null
-      && !sv.slots.some((s) => s.status === 'scheduled' || s.status === 'in_progress' || s.status === 'not_logged');
+    // The server says whether anything is still to happen to the call (`in_motion`, the core's).
+    const done = ended != null && sv && !sv.in_motion;
     if (!done && !(ended != null && Date.now() - ended > SERVER_FOLLOW_MS)) serverTimer = setTimeout(refreshServer, SERVER_POLL_MS);
   }
 

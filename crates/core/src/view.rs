@@ -175,6 +175,12 @@ pub struct CallView {
 }
 
 impl CallView {
+    /// Whether more is still to happen to the call in some CRM: it is going on, or a slot is
+    /// scheduled, under way, or not made yet. A page following it asks again until it is not.
+    pub fn in_motion(&self) -> bool {
+        self.call.ended_at.is_none() || self.slots.iter().any(|s| matches!(s.status, Status::Scheduled | Status::InProgress | Status::NotLogged))
+    }
+
     pub fn is_unlogged(&self) -> bool {
         self.slots.iter().any(|s| s.status.is_unlogged())
     }

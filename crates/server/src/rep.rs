@@ -19,7 +19,9 @@
 //!   [`calltrail_core::view::call_view`] over the rep's records and settings: one slot per CRM
 //!   the server logs to, its status, the contacts its call pop matched and whether they can be
 //!   picked), `null` while the server has not heard of the call; each slot carries `refused`
-//!   when the engine refused the rep's last request about it. The call id is the extension's
+//!   when the engine refused the rep's last request about it, and the view `in_motion`
+//!   ([`calltrail_core::view::CallView::in_motion`]) while anything is still to happen to the
+//!   call (the panel asks again until it is not). The call id is the extension's
 //!   own (`rc:<telephony session>` for RingCentral), the same the webhooks give the call.
 //!
 //! Refusals: the rep's engine refuses a forwarded manual log, pick or resolution with a notice
@@ -94,6 +96,7 @@ async fn call(State(app): State<App>, Path((account, rep, call)): Path<(String, 
         Ok(v) => v,
         Err(e) => return internal(e),
     };
+    v["in_motion"] = json!(view.in_motion());
     if let Some(rows) = v["slots"].as_array_mut() {
         for (row, s) in rows.iter_mut().zip(&view.slots) {
             row["refused"] = json!(refusal_for(&refusals, &call, s.integration.as_str()));

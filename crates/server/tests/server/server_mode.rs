@@ -257,6 +257,7 @@ async fn the_servers_view_of_a_ringing_call_offers_its_matches_and_logs_the_pick
     .await;
     let slot = &view["slots"][0];
     assert_eq!((slot["integration"].as_str(), slot["status"].as_str(), slot["word"].as_str()), (Some("hs"), Some("not_logged"), Some("2 matches")), "{view}");
+    assert_eq!(view["in_motion"], true, "a ringing call is still in motion: {view}");
     assert_eq!((slot["can_pick"].as_bool(), view["phase"].as_str()), (Some(true), Some("ringing")), "{view}");
     let older = slot["matches"].as_array().unwrap().iter().find(|m| m["name"].as_str().is_some_and(|n| n.contains("Older"))).cloned().expect("Ada Older matched");
 
@@ -298,6 +299,7 @@ async fn the_servers_view_of_a_ringing_call_offers_its_matches_and_logs_the_pick
     .await;
     assert_eq!((view["slots"][0]["can_pick"].as_bool(), view["slots"][0]["can_log_manually"].as_bool()), (Some(false), Some(false)), "{view}");
     assert_eq!(view["slots"][0]["refused"], Value::Null);
+    assert_eq!(view["in_motion"], false, "logged: nothing more to follow: {view}");
 
     // A manual log of the logged call, and a resolution of its slot: both refused by the
     // engine, and the rep's history says why (the core's rule says no manual log either).
