@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use calltrail_core::engine::{EngineOptions, Input, PlantedBug, Resolution};
-use calltrail_core::model::{CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, Timestamp};
+use calltrail_core::model::{Call, CallId, ConversationId, Direction, IntegrationId, Message, MessageKind, Timestamp};
 use calltrail_core::settings::ConflictRule;
 use calltrail_core::store::StoreName;
 
@@ -726,6 +726,17 @@ fn a_clock_set_back_does_not_postpone_the_digest_past_a_calls_window() {
     w.assert_clean();
 }
 
+/// A world (digest catch-up of 6 hours) whose call `c1` from +1 212 555 0199 rang at `t0` and
+/// whose call pop found nobody in HubSpot; the call, still going on.
+fn a_call_pop_that_found_nobody(t0: Timestamp) -> (World, Call) {
+    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
+    let mut c = call("c1", "+12125550199", t0, t0);
+    c.ended_at = None;
+    w.input(Input::CallStarted(c.clone()));
+    assert!(w.engine().call(&CallId::new("c1")).and_then(|e| e.matches.get(&IntegrationId::new("hs"))).is_some_and(|m| m.contacts.is_empty()));
+    (w, c)
+}
+
 /// Seeds 91964 and 115644 of the sweep (I1): the call pop found nobody; the rep added the
 /// caller during the call; the clock was set back before hang-up, so the pop's "no match" of
 /// hours ago looked seconds old and stood in for the hang-up's search. A day asleep later the
@@ -734,11 +745,7 @@ fn a_clock_set_back_does_not_postpone_the_digest_past_a_calls_window() {
 #[test]
 fn a_call_pops_answer_is_not_fresh_after_the_clock_was_set_back() {
     let t0 = ts("2026-06-10T14:00:00Z");
-    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
-    let mut c = call("c1", "+12125550199", t0, t0);
-    c.ended_at = None;
-    w.input(Input::CallStarted(c.clone()));
-    assert!(w.engine().call(&CallId::new("c1")).and_then(|e| e.matches.get(&IntegrationId::new("hs"))).is_some_and(|m| m.contacts.is_empty()));
+    let (mut w, mut c) = a_call_pop_that_found_nobody(t0);
     w.now = t0.plus_mins(30);
     w.crm("hs").add_contact("new", "New", "+12125550199", t0.plus_mins(30));
     w.jump_clock(-2 * 3_600_000);
@@ -758,11 +765,7 @@ fn a_call_pops_answer_is_not_fresh_after_the_clock_was_set_back() {
 #[test]
 fn a_call_pops_no_match_is_searched_again_after_a_day_asleep() {
     let t0 = ts("2026-06-10T14:00:00Z");
-    let mut w = World::with(1, t0, EngineOptions::default(), |s| s.digest.catch_up_max_hours = 6);
-    let mut c = call("c1", "+12125550199", t0, t0);
-    c.ended_at = None;
-    w.input(Input::CallStarted(c.clone()));
-    assert!(w.engine().call(&CallId::new("c1")).and_then(|e| e.matches.get(&IntegrationId::new("hs"))).is_some_and(|m| m.contacts.is_empty()));
+    let (mut w, mut c) = a_call_pop_that_found_nobody(t0);
     w.now = t0.plus_mins(2);
     w.crm("hs").add_contact("new", "New", "+12125550199", t0.plus_mins(2));
     w.now = t0.plus_mins(4);
