@@ -30,11 +30,15 @@ test('a restarted worker is a new instance that keeps state in IndexedDB', async
   await stopServiceWorker(browser.context);
   const second = await ping(browser.context);
   assert.notEqual(second.instance, first.instance, 'the worker was not restarted');
-  assert.equal(second.boot.boots, first.boot.boots + 1, 'the boot count kept in IndexedDB was lost');
+  // Exactly +1 is not promised: an event that lands while the worker stops (an alarm, a page's
+  // message) boots an instance that stopServiceWorker stops again, and that instance may or may
+  // not have counted itself. A lost store would start again at 1 with a new first boot.
+  assert.ok(second.boot.boots > first.boot.boots, `the boot count kept in IndexedDB was lost: ${first.boot.boots} -> ${second.boot.boots}`);
   assert.equal(second.boot.first_boot_at, first.boot.first_boot_at);
   await stopServiceWorker(browser.context);
   const third = await ping(browser.context);
-  assert.equal(third.boot.boots, first.boot.boots + 2);
+  assert.ok(third.boot.boots > second.boot.boots, `${second.boot.boots} -> ${third.boot.boots}`);
+  assert.equal(third.boot.first_boot_at, first.boot.first_boot_at);
 });
 
 test('the digest alarm exists after every worker start', async () => {
