@@ -268,6 +268,42 @@ pub struct Leg {
     /// not the rep's to log (a colleague took it, or the queue logs it once as missed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub queue: bool,
+    /// Which of the rep's devices carried the leg, as far as this place can tell.
+    #[serde(default, skip_serializing_if = "Device::is_unknown")]
+    pub device: Device,
+}
+
+/// Which of the rep's devices carried a leg (took or placed it, and talked), as the place that
+/// logs it can tell. Only one device carries a leg, so at most one place of the rep can say
+/// [`Device::Here`]: the one place that can log the leg first without asking the CRM whether
+/// another did (`docs/shared-calls.md`, "One record per leg and CRM").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// The softphone does not say (every softphone but RingCentral Embeddable's webphone).
+    #[default]
+    Unknown,
+    /// This browser's own phone carried it: the Embeddable's webphone placed it, or answered it.
+    Here,
+    /// Another device did, or may have: this place heard of the call only through the rep's
+    /// presence (a desk phone, the RingCentral app, another browser's webphone).
+    Elsewhere,
+}
+
+impl Device {
+    pub fn is_unknown(&self) -> bool {
+        *self == Device::Unknown
+    }
+
+    /// What is known once `other` tells more: a device that carried the leg says so once and
+    /// for all; presence, heard on every device, only says "maybe elsewhere".
+    fn merge(self, other: Device) -> Device {
+        match (self, other) {
+            (Device::Here, _) | (_, Device::Here) => Device::Here,
+            (Device::Elsewhere, _) | (_, Device::Elsewhere) => Device::Elsewhere,
+            _ => Device::Unknown,
+        }
+    }
 }
 
 impl Leg {
@@ -275,7 +311,7 @@ impl Leg {
     pub const MAX_ID: usize = 128;
 
     pub fn is_unknown(&self) -> bool {
-        self.id.is_none() && !self.queue
+        self.id.is_none() && !self.queue && self.device.is_unknown()
     }
 
     /// What is known of the leg once `other` tells more: the first id seen is kept (a later,
@@ -286,6 +322,7 @@ impl Leg {
             self.id.clone_from(&other.id);
         }
         self.queue |= other.queue;
+        self.device = self.device.merge(other.device);
     }
 }
 

@@ -21,7 +21,9 @@
 //! Both call streams name the rep's leg ([`Leg`]): its party id (`partyData.partyId`,
 //! `partyId`) and whether the call came through a call queue or ring group (`callQueueName`,
 //! `queueCall`), which decides whether an unanswered call is the rep's to log
-//! (`docs/shared-calls.md`).
+//! (`docs/shared-calls.md`). Only the webphone stream can say that this browser's phone carried
+//! the leg ([`Device::Here`]: it placed or answered it); presence, which every device of the
+//! rep hears, says [`Device::Elsewhere`] until the webphone says otherwise.
 //!
 //! Every other `rc-*` type is known to be RingCentral's and is [`SoftphoneEvent::Ignored`]:
 //! `rc-call-mute-notify` and parked or intermediate presence as call-state noise,
@@ -56,7 +58,7 @@ use super::json::{
 };
 use super::{check_call_times, DecodeContext, DecodeError, IgnoreReason, SoftphoneEvent};
 use crate::model::{
-    Call, CallId, CallResult, ConversationId, Direction, Leg, Message, MessageKind, Timestamp,
+    Call, CallId, CallResult, ConversationId, Device, Direction, Leg, Message, MessageKind, Timestamp,
 };
 use crate::phone::E164;
 
@@ -181,9 +183,15 @@ fn webphone(
     // The rep's leg: the party id of the SIP `P-Rc-Api-Ids` header, and the queue the call came
     // through (`callQueueName`, set for queue and ring-group calls). Neither is needed to log
     // the call, so a malformed one is left out rather than refusing the event.
+    // This webphone carried the leg when it placed the call or answered it (`startTime` is set
+    // once this device answered); a session that only rang here says nothing of who took it.
+    let carried = direction == Direction::Outbound
+        || matches!(phase, Phase::Answered | Phase::Held | Phase::Resumed)
+        || (phase == Phase::Ended && answered.is_some());
     let leg = Leg {
         id: party.and_then(|p| p.id("partyId").ok().flatten()),
         queue: c.str("callQueueName", MAX_STRING).ok().flatten().is_some_and(|q| !q.trim().is_empty()),
+        device: if carried { Device::Here } else { Device::Unknown },
     };
 
     let progress = match phase {
@@ -252,8 +260,14 @@ fn presence(
     };
     // Presence is the rep's (the extension's), not one device's: `CallConnected` means the rep
     // answered, on whichever device. `partyId` names the rep's leg and `queueCall` a call that
-    // came through a queue; as in the webphone stream, malformed ones are left out.
-    let leg = Leg { id: c.id("partyId").ok().flatten(), queue: c.bool("queueCall").ok().flatten().unwrap_or(false) };
+    // came through a queue; as in the webphone stream, malformed ones are left out. Presence
+    // reaches every device of the rep, so it cannot say this one carried the call: the
+    // webphone's own events do, when it did.
+    let leg = Leg {
+        id: c.id("partyId").ok().flatten(),
+        queue: c.bool("queueCall").ok().flatten().unwrap_or(false),
+        device: Device::Elsewhere,
+    };
     call_event(phase, id, direction, (their, our), started, progress, ctx).map(|e| with_leg(e, leg))
 }
 
@@ -595,6 +609,35 @@ mod tests {
             c["terminationType"] = json!(t);
         }
         ev("rc-active-call-notify", c)
+    }
+
+    #[test]
+    fn only_the_webphone_that_placed_or_answered_a_call_carried_it() {
+        let answered = json!({"startTime": T0 + 3_000});
+        let ended = json!({"startTime": T0 + 3_000, "endTime": T0 + 60_000});
+        let rang = json!({"endTime": T0 + 20_000});
+        let table = [
+            ("rc-call-ring-notify", json!({}), Device::Unknown),
+            ("rc-call-start-notify", answered.clone(), Device::Here),
+            ("rc-call-hold-notify", answered, Device::Here),
+            ("rc-call-end-notify", ended, Device::Here),
+            // Rang here and stopped: the rep may have taken it on another device.
+            ("rc-call-end-notify", rang, Device::Unknown),
+            ("rc-call-init-notify", json!({"direction": "Outbound", "from": "+16505550100", "to": "+14155550123"}), Device::Here),
+        ];
+        for (ty, extra, device) in table {
+            assert_eq!(call_of(run(ev(ty, session(extra.clone()))).unwrap()).leg.device, device, "{ty} {extra}");
+        }
+        for status in ["Ringing", "CallConnected", "OnHold"] {
+            assert_eq!(call_of(run(presence_call(status, None)).unwrap()).leg.device, Device::Elsewhere, "{status}");
+        }
+        // Presence reaches every device: after the webphone said it carried the call, it stays so.
+        let mut leg = call_of(run(ev("rc-call-start-notify", session(json!({"startTime": T0 + 3_000})))).unwrap()).leg;
+        leg.merge(&call_of(run(presence_call("NoCall", Some("final"))).unwrap()).leg);
+        assert_eq!(leg.device, Device::Here);
+        let mut heard = call_of(run(presence_call("CallConnected", None)).unwrap()).leg;
+        heard.merge(&call_of(run(ev("rc-call-end-notify", session(json!({"startTime": T0 + 3_000, "endTime": T0 + 60_000})))).unwrap()).leg);
+        assert_eq!(heard.device, Device::Here);
     }
 
     #[test]
