@@ -185,7 +185,7 @@ fn log_a_call(d: &mut Driver, store: &mut MemStore, exec: &Executor, id: &str) -
         Ok(CrmOutput::Contacts { contacts }) if contacts.len() == 1 => contacts[0].clone(),
         other => panic!("{id}: search: {other:?}"),
     };
-    let log = CallLog { marker: Marker(format!("calltrail:oauth-{id}")), contact, call: call(&format!("call-{id}")), late: false };
+    let log = CallLog { marker: Marker(format!("calltrail:oauth-{id}")), contact, call: call(&format!("call-{id}")), timing: Default::default() };
     let (result, conv) = converse(d, store, exec, Conversation::new(IntegrationId::new(id), CrmOp::CreateCallLog { log }));
     assert!(matches!(result, Ok(CrmOutput::Created { .. })), "{id}: create: {result:?}");
     conv
@@ -372,7 +372,7 @@ fn a_shared_token_is_owned_through_the_reps_email() {
         Ok(CrmOutput::Contacts { contacts }) => contacts[0].clone(),
         other => panic!("{other:?}"),
     };
-    let log = CallLog { marker: Marker("calltrail:oauth-hs-2".into()), contact, call: call("call-hs-2"), late: false };
+    let log = CallLog { marker: Marker("calltrail:oauth-hs-2".into()), contact, call: call("call-hs-2"), timing: Default::default() };
     let (result, conv) = converse(&mut d, &mut store, &exec, Conversation::new(IntegrationId::new("hs"), CrmOp::CreateCallLog { log }));
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(conv.who.map(|w| w.email), Some("ada@example.com".into()));

@@ -142,7 +142,7 @@ fn ops(kind: CrmKind) -> Vec<CrmOp> {
         _ => ("101", "Contact"),
     };
     let phone = e164("+12125550100");
-    let log = CallLog { marker: Marker("calltrail:call|call-1|x".into()), contact: contact(id, ty), call: call(), late: false };
+    let log = CallLog { marker: Marker("calltrail:call|call-1|x".into()), contact: contact(id, ty), call: call(), timing: Default::default() };
     let message = Message {
         id: "m1".into(),
         conversation: ConversationId::new("conv"),

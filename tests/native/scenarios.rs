@@ -956,7 +956,7 @@ fn a_call_log_sent_a_search_lag_after_the_hang_up_is_late() {
             .iter()
             .filter(|s| s.req.integration.as_str() == integ)
             .filter_map(|s| match &s.req.op {
-                CrmOp::CreateCallLog { log } if log.call.id.as_str() == call => Some(log.late),
+                CrmOp::CreateCallLog { log } if log.call.id.as_str() == call => Some(log.timing == calltrail_core::crm::Timing::Late),
                 _ => None,
             })
             .collect()

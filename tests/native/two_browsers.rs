@@ -86,7 +86,7 @@ fn the_call_ended(session: &str, end: Timestamp) -> Call {
         answered_at: Some(end.plus_ms(-90_000)),
         ended_at: Some(end),
         result: CallResult::Answered,
-        leg: Leg { id: Some(format!("p-{}-2", &session[2..])), queue: false },
+        leg: Leg { id: Some(format!("p-{}-2", &session[2..])), ..Leg::default() },
         ..Call::new(CallId::new(format!("rc:{session}")), Direction::Inbound, their, None, end.plus_ms(-95_000))
     }
 }
@@ -95,10 +95,18 @@ fn the_call_ended(session: &str, end: Timestamp) -> Call {
 /// turn, so that simultaneous browsers look before either creates. Returns the requests each
 /// browser sent.
 fn log_together(http: &Executor, browsers: &mut [&mut Browser], call: &Call) -> Vec<Vec<String>> {
+    let inputs = browsers.iter().map(|_| Input::CallEnded(call.clone())).collect();
+    run_together(http, browsers, inputs, 0)
+}
+
+/// Hands each browser its input at `skew_ms` from now on its clock (a browser whose alarm
+/// fires later), then runs their conversations as [`log_together`] does.
+fn run_together(http: &Executor, browsers: &mut [&mut Browser], inputs: Vec<Input>, skew_ms: i64) -> Vec<Vec<String>> {
+    let now = || now().plus_ms(skew_ms);
     let mut sent = vec![Vec::new(); browsers.len()];
     let mut convs: Vec<(usize, ReqId, Conversation)> = Vec::new();
-    for (i, b) in browsers.iter_mut().enumerate() {
-        b.driver.handle(Input::CallEnded(call.clone()), now());
+    for ((i, b), input) in browsers.iter_mut().enumerate().zip(inputs) {
+        b.driver.handle(input, now());
         convs.extend(b.persist().into_iter().map(|(r, c)| (i, r, c)));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -184,6 +192,60 @@ fn two_browsers_one_salesforce_task_with_a_unique_marker_field() {
 #[test]
 fn two_browsers_one_clio_communication() {
     one_record(CrmKind::Clio, None);
+}
+
+/// The browser whose webphone carried the call (RingCentral Embeddable in Browser calling mode)
+/// and a browser that heard of it through presence only. Clio's check for another record is a
+/// request of its own, so the carrier logs first without it: a cold call is its search and its
+/// create. The other waits `OTHERS_WAIT_MS` after the end, then creates, looks, finds the
+/// carrier's earlier record and deletes its own: one record, both ledgers on it.
+fn the_carrier_logs_first(kind: CrmKind) -> (Vec<String>, Vec<String>) {
+    use calltrail_core::engine::shared::OTHERS_WAIT_MS;
+    use calltrail_core::model::Device;
+    let emu = Emulator::start();
+    let http = Executor::new();
+    seed(&emu, kind);
+    let session = format!("s-carrier-{}{:x}", vendor(kind), now().0);
+    let mut carried = the_call(&session);
+    carried.leg.device = Device::Here;
+    let heard = Call { leg: Leg { device: Device::Elsewhere, ..carried.leg.clone() }, ..carried.clone() };
+    let marker = format!("calltrail:call|{}|{}", carried.id.as_str(), carried.leg.id.as_deref().unwrap());
+    let mut a = Browser::new(&emu, kind, "crm-a", None);
+    let mut b = Browser::new(&emu, kind, "crm-b", None);
+    let inputs = vec![Input::CallEnded(carried.clone()), Input::CallEnded(heard)];
+    let first = run_together(&http, &mut [&mut a, &mut b], inputs, 0);
+    let waits = matches!(b.slot_state(&carried.id).0, SlotState::Waiting { .. });
+    assert_eq!(first[1].is_empty() && waits, kind == CrmKind::Clio, "{kind:?}: the other browser waits for the carrier only where the carrier skips the check: {first:?}");
+    let later = run_together(&http, &mut [&mut b], vec![Input::AlarmFired], OTHERS_WAIT_MS + 1_000);
+    assert_eq!(records_with(&emu, kind, &marker), 1, "{kind:?}: {first:#?} {later:#?}");
+    let (sa, ra) = a.slot_state(&carried.id);
+    let (sb, rb) = b.slot_state(&carried.id);
+    assert!(matches!((&sa, &sb), (SlotState::Logged, SlotState::Logged)), "{kind:?}: {sa:?} {sb:?}");
+    assert_eq!(ra, rb, "{kind:?}: both ledgers point at the carrier's record");
+    // Less the connection's one lookup of the rep as owner, which is not the call's.
+    let owner = |r: &&String| r.contains("/who_am_i") || r.contains("/userinfo");
+    let a_sent = first[0].iter().filter(|r| !owner(r)).cloned().collect();
+    let b_sent = first[1].iter().chain(&later[0]).filter(|r| !owner(r)).cloned().collect();
+    (a_sent, b_sent)
+}
+
+#[test]
+fn the_browser_that_carried_the_call_logs_first_into_clio_without_a_check() {
+    let (carrier, other) = the_carrier_logs_first(CrmKind::Clio);
+    let gets = |sent: &[String], path: &str| sent.iter().filter(|r| r.starts_with("GET") && r.ends_with(path)).count();
+    assert_eq!(carrier.len(), 2, "a search and the create: {carrier:?}");
+    assert_eq!(gets(&carrier, "/communications.json"), 0, "{carrier:?}");
+    // The other: search, create, the look that finds the carrier's record first, its delete.
+    assert_eq!(gets(&other, "/communications.json"), 1, "{other:?}");
+    assert_eq!(other.iter().filter(|r| r.starts_with("DELETE")).count(), 1, "{other:?}");
+}
+
+#[test]
+fn where_the_check_is_free_nobody_waits_for_the_carrier() {
+    // Salesforce's look rides in the create's Composite call: both browsers check at once.
+    let (carrier, other) = the_carrier_logs_first(CrmKind::Salesforce);
+    assert_eq!(carrier.len(), 2, "{carrier:?}");
+    assert!(other.iter().any(|r| r.starts_with("DELETE")), "the other's twin, deleted: {other:?}");
 }
 
 #[test]

@@ -86,6 +86,22 @@ fn two_browsers_of_one_rep_leave_one_communication() {
 }
 
 #[test]
+fn the_log_of_the_browser_that_carried_the_call_is_the_create_alone() {
+    // Sent first, before any other place may log the leg: nothing to look for.
+    let mut log = call_log("1", "Person", "");
+    log.timing = calltrail_core::crm::Timing::Carrier;
+    let (reqs, out) = run(&clio(), &CrmOp::CreateCallLog { log: log.clone() }, vec![ok(201, r#"{"data":{"id":801}}"#)]);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!((reqs[0].method, reqs[0].url.as_str()), (Method::Post, "https://app.clio.com/api/v4/communications.json"));
+    assert_eq!(body(&reqs[0])["data"]["external_properties"], json!([{"name": "calltrail_marker", "value": "calltrail:call-1@int-1"}]));
+    assert_eq!(out, Ok(CrmOutput::Created { record: RecordId::new("801"), url: None }));
+    // A refused create is the create's error, as for any other log.
+    let (reqs, out) = run(&clio(), &CrmOp::CreateCallLog { log }, vec![ok(422, r#"{"error":{"type":"UnprocessableEntity","message":"Contact not found"}}"#)]);
+    assert_eq!(reqs.len(), 1);
+    assert!(out.is_err(), "{out:?}");
+}
+
+#[test]
 fn create_call_is_a_phone_communication_with_the_marker() {
     let op = CrmOp::CreateCallLog { log: call_log("1", "Person", "Discussed <the> retainer, \"fees\"") };
     let reply = json!({"data": {"id": 801, "etag": "\"abc\""}});

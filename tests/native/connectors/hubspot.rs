@@ -56,7 +56,7 @@ pub(super) mod kit {
     }
 
     pub fn call_log(contact_id: &str, record_type: &str, notes: &str) -> CallLog {
-        CallLog { marker: Marker("calltrail:call-1:main".into()), contact: contact(contact_id, record_type), call: call(notes), late: false }
+        CallLog { marker: Marker("calltrail:call-1:main".into()), contact: contact(contact_id, record_type), call: call(notes), timing: Default::default() }
     }
 
     pub fn message(id: &str, direction: Direction, secs: i64, text: &str) -> Message {
@@ -315,7 +315,7 @@ fn create_call_log_golden() {
     // Sent late (a browser that slept, a delayed pick): first the marker, through the calls
     // search, since another browser of the rep may have logged this leg meanwhile.
     let mut late = call_log("101", "Contact", "Wants a quote.\nCall back Monday.");
-    late.late = true;
+    late.timing = calltrail_core::crm::Timing::Late;
     let op = CrmOp::CreateCallLog { log: late };
     let (reqs, out) = run(&hs(), &op, vec![none_found(), json_reply(201, reply)]);
     assert_request(&reqs[0], Method::Post, "https://api.hubapi.com/crm/v3/objects/calls/search", AUTH, Some(calltrail_core::crm::hubspot::find_call_body(&Marker("calltrail:call-1:main".into()))));

@@ -121,7 +121,7 @@ pub(super) mod kit {
     }
 
     pub fn call_log(contact_id: &str, record_type: &str, notes: &str) -> CallLog {
-        CallLog { marker: Marker("calltrail:call-1@int-1".into()), contact: contact(contact_id, "Jane Doe", record_type), call: call(notes), late: false }
+        CallLog { marker: Marker("calltrail:call-1@int-1".into()), contact: contact(contact_id, "Jane Doe", record_type), call: call(notes), timing: Default::default() }
     }
 
     pub fn message_log(contact_id: &str, record_type: &str, texts: &[(&str, Direction, &str)]) -> MessageLog {

@@ -17,7 +17,9 @@
 //!   with `GET /api/v4/communications.json?external_property_name=…&external_property_value=…`,
 //!   an exact filter, not a search index. A call log's create runs it after the create
 //!   ([`super::guard::exact`]: another browser of the rep logging the same leg; Clio has no
-//!   batch API, so the look is a request of its own). Contacts have no external properties: a lost
+//!   batch API, so the look is a request of its own), except the log of the device that
+//!   carried the leg, sent first ([`super::Timing::Carrier`]): no other record can exist yet,
+//!   and every other place's look finds this one. Contacts have no external properties: a lost
 //!   placeholder create is found by listing Person contacts `created_since` shortly before the
 //!   op with the same number, also a plain filter.
 //! - **Auth**: `Authorization: Bearer <token>`.
@@ -141,7 +143,9 @@ fn write(conn: &Connection, history: &[Exchange], build: impl FnOnce() -> Result
 }
 
 /// A call log's communication, made safe against another place logging the same leg
-/// (`crm::guard::exact`): the exact external-property lookup runs after the create, ordered by id (Clio's ids grow with creation), with each record's `user`.
+/// (`crm::guard::exact`): the exact external-property lookup runs after the create, ordered by
+/// id (Clio's ids grow with creation), with each record's `user`. The carrier's log, sent
+/// before any other place may log the leg ([`Timing::Carrier`]), is the create alone.
 fn create_call(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
     let lookup = || {
         let q = [
@@ -178,6 +182,15 @@ fn create_call(conn: &Connection, history: &[Exchange], log: &CallLog) -> Step {
         let url = format!("{}/api/v4/communications/{}.json", conn.base_url, common::encode_component(id.as_str()));
         common::json_request(Method::Delete, url, &auth(conn), None)
     };
+    if log.timing == Timing::Carrier {
+        return match history {
+            [] => match create() {
+                Ok(request) => Step::Send(request),
+                Err(e) => Step::Done(Err(e)),
+            },
+            [made, ..] => Step::Done(created(&made.reply)),
+        };
+    }
     guard::exact(&guard::Exact { lookup: &lookup, read: &read, create: &create, created: &created, delete: &delete, batch: None }, history)
 }
 

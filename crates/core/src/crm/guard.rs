@@ -18,7 +18,7 @@
 //!   (`docs/shared-calls.md` has the numbers). A CRM that runs several requests as one call
 //!   (Salesforce's Composite resource, [`Batch`]) sends the create and the look as one.
 //! - [`searched`]: the lookup goes through a search index that lags: look before the create
-//!   (HubSpot does so only for a late log, [`super::CallLog::late`]);
+//!   (HubSpot does so only for a late log, [`super::Timing::Late`]);
 //!   a record the other made less than the lag before is not seen (the residual window).
 //!
 //! Output: `Created` for a record this flow made and kept; `Found { record: Some(_) }` for a

@@ -9,7 +9,7 @@
 //!   [`MAX_SEARCH_PAGES`]; every returned number is re-verified with `phone::matches`.
 //! - CreateCallLog: `POST /crm/v3/objects/calls` with the `hs_call_*` properties and an inline
 //!   association to the contact (type 194, call → contact), after a calls search for the marker
-//!   when the log is late ([`CallLog::late`]); with the admin's unique property (`marker_field`)
+//!   when the log is late ([`Timing::Late`]); with the admin's unique property (`marker_field`)
 //!   no search: the create carries
 //!   the marker there too, and a 409 is followed by `GET …/calls/{marker}?idProperty=…`
 //!   ([`super::guard`]).
@@ -204,7 +204,7 @@ fn create_call(conn: &Connection, log: &CallLog, unique_field: Option<&str>) -> 
 /// admin's unique call property (`marker_field`) the marker goes there too, HubSpot refuses a
 /// second call with it (409) and the first is read back exactly (`idProperty`). Without it, the
 /// calls search for the marker runs before the create only when the log is late
-/// ([`CallLog::late`]): a call another place made at the hang-up is in the search index by then.
+/// ([`Timing::Late`]): a call another place made at the hang-up is in the search index by then.
 /// A log sent sooner could not see that call through the lagging index, so it creates at once
 /// and spares HubSpot's search quota (about 5 requests a second for the whole account).
 fn create_call_guarded(conn: &Connection, log: &CallLog, history: &[Exchange]) -> Step {
@@ -220,7 +220,7 @@ fn create_call_guarded(conn: &Connection, log: &CallLog, history: &[Exchange]) -
             },
             history,
         ),
-        None if !log.late => match history {
+        None if log.timing != Timing::Late => match history {
             [] => Step::Send(create_call(conn, log, None)),
             [create, ..] => Step::Done(created_reply(&create.reply)),
         },

@@ -99,13 +99,38 @@ pub struct CallLog {
     pub marker: Marker,
     pub contact: Contact,
     pub call: Call,
-    /// The log goes out one search lag or more after the call ended (a browser that slept or
-    /// was offline, a delayed pick, a manual log): a record another place of the rep made at
-    /// the hang-up is visible to a lagging search by now, so a CRM without an exact marker
-    /// lookup looks for it before creating ([`guard::searched`]). A log sent sooner skips a
-    /// search that could not see such a record yet (`docs/shared-calls.md`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub late: bool,
+    /// When the log goes out, as far as another place of the rep logging the same leg goes.
+    #[serde(default, skip_serializing_if = "Timing::is_at_hang_up")]
+    pub timing: Timing,
+}
+
+/// When a call log goes out, relative to the other places of the rep (a second browser, the
+/// server) that may log the same leg: what a CRM's guard against a second record can skip
+/// (`docs/shared-calls.md`, "One record per leg and CRM").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// Near the hang-up, when another place may be creating the same record at this moment.
+    #[default]
+    AtHangUp,
+    /// One search lag or more after the call ended (a browser that slept or was offline, a
+    /// delayed pick, a manual log): a record another place made at the hang-up is visible to a
+    /// lagging search by now, so a CRM without an exact marker lookup looks for it before
+    /// creating ([`guard::searched`]). A log sent sooner skips a search that could not see
+    /// such a record yet.
+    Late,
+    /// The device that carried the leg logs it within its head start
+    /// ([`crate::engine::CARRIER_HEAD_START_MS`]), while every other place waits longer than
+    /// that ([`crate::engine::OTHERS_WAIT_MS`]): no other record of the leg can exist yet, so a
+    /// CRM whose check for one costs a request of its own ([`Capabilities::carrier_first`])
+    /// skips it.
+    Carrier,
+}
+
+impl Timing {
+    pub fn is_at_hang_up(&self) -> bool {
+        *self == Timing::AtHangUp
+    }
 }
 
 /// One conversation-day of messages with one contact.
@@ -406,6 +431,11 @@ pub struct Capabilities {
     pub html_notes: bool,
     /// Whether the CRM can update a call log after it was created.
     pub updatable_call_logs: bool,
+    /// The check for another place's record of a call log is a request of its own (no batch
+    /// API to ride in): the device that carried the leg logs first and skips it
+    /// ([`Timing::Carrier`]), and a place that only heard of the call through presence waits
+    /// for it ([`crate::engine::OTHERS_WAIT_MS`]) before logging with the check.
+    pub carrier_first: bool,
 }
 
 /// [`capabilities`] of an integration whose admin made a unique marker field
@@ -423,18 +453,18 @@ pub fn capabilities(kind: CrmKind) -> Capabilities {
     match kind {
         // Calls carry the marker in `hs_call_external_id`, found through the calls search API,
         // which is eventually consistent; `hs_call_body` is HTML.
-        CrmKind::HubSpot => Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true },
+        CrmKind::HubSpot => Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: true, updatable_call_logs: true, carrier_first: false },
         // Tasks carry the marker in `CallObject`, found by SOQL (no search index); Description is plain text.
-        CrmKind::Salesforce => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, html_notes: false, updatable_call_logs: true },
+        CrmKind::Salesforce => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, html_notes: false, updatable_call_logs: true, carrier_first: false },
         // Activities and notes carry the marker in their HTML; FindLog scans the person's list
         // (person_id + updated_since, a plain list, not a search index) but it is a scan, not a
         // key. Call logs are updatable because they are activities, not /v1/callLogs.
-        CrmKind::Pipedrive => Capabilities { exact_marker_lookup: false, search_lag_ms: 30_000, html_notes: true, updatable_call_logs: true },
+        CrmKind::Pipedrive => Capabilities { exact_marker_lookup: false, search_lag_ms: 30_000, html_notes: true, updatable_call_logs: true, carrier_first: false },
         // The marker is in Description, found through /search criteria (index-backed, lags);
         // Description is plain text.
-        CrmKind::Zoho => Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: false, updatable_call_logs: true },
+        CrmKind::Zoho => Capabilities { exact_marker_lookup: false, search_lag_ms: 60_000, html_notes: false, updatable_call_logs: true, carrier_first: false },
         // Communications carry the marker as an external property, found with the exact
         // external_property_name/value filter; bodies are plain text.
-        CrmKind::Clio => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, html_notes: false, updatable_call_logs: true },
+        CrmKind::Clio => Capabilities { exact_marker_lookup: true, search_lag_ms: 0, html_notes: false, updatable_call_logs: true, carrier_first: true },
     }
 }

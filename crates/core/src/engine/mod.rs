@@ -1015,7 +1015,7 @@ impl Engine {
                 if let Subject::Call { call } = &s.subject {
                     // Notes saved after the log was made: rewrite it (an idempotent update).
                     let Some(c) = self.calls.get(call) else { return };
-                    let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone(), late: false };
+                    let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone(), timing: crm::Timing::AtHangUp };
                     let count = s.messages;
                     self.send(key, OpKind::Update { target: i, count }, s.trigger, None, CrmOp::UpdateCallLog { record, log });
                     return;
@@ -1069,10 +1069,8 @@ impl Engine {
                     let op = match &s.subject {
                         Subject::Call { call } => match self.calls.get(call) {
                             Some(c) => {
-                                let caps = self.caps(&s.integration);
-                                let ended = c.call.ended_at.unwrap_or(c.call.started_at);
-                                let late = !caps.exact_marker_lookup && self.now.since(ended) >= caps.search_lag_ms;
-                                let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone(), late };
+                                let timing = shared::timing(&c.call, self.caps(&s.integration), self.now);
+                                let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone(), timing };
                                 CrmOp::CreateCallLog { log }
                             }
                             None => return self.fail(key, "the call's details are missing from the ledger".into()),

@@ -18,7 +18,8 @@
 //! Invariant: nothing here creates or deletes a slot; it only decides when a slot's work starts
 //! and whether it is skipped, so the ledger's exactly-once machinery is untouched.
 
-use crate::model::{Call, CallResult, Direction, Timestamp};
+use crate::crm::{Capabilities, Timing};
+use crate::model::{Call, CallResult, Device, Direction, Timestamp};
 
 use super::slot::{SlotKey, SlotState, Trigger};
 use super::Engine;
@@ -31,6 +32,35 @@ pub const LIVE_ELSEWHERE_MAX_MS: i64 = 4 * 60 * 60 * 1000;
 /// ([`super::EngineOptions::unanswered_settle_ms`]): RingCentral's presence reports an answer on
 /// another device within a second or two.
 pub const BROWSER_UNANSWERED_SETTLE_MS: i64 = 30_000;
+
+/// How soon after the end, at most, the device that carried a leg sends its call log as the
+/// leg's first ([`crate::crm::Timing::Carrier`]). With the browser's request timeout (20 s)
+/// the carrier's create has landed, or been given up, well before [`OTHERS_WAIT_MS`].
+pub const CARRIER_HEAD_START_MS: i64 = 10_000;
+
+/// How long after the end a place that only heard of a call through presence waits before
+/// logging it into a CRM whose carrier logs first ([`crate::crm::Capabilities::carrier_first`]),
+/// so that the carrier's record, if a browser carried it, exists when this place checks.
+pub const OTHERS_WAIT_MS: i64 = 60_000;
+
+/// When a call log goes out, for the CRM's guard against a second record of the leg.
+pub fn timing(call: &Call, caps: Capabilities, now: Timestamp) -> Timing {
+    let since = now.since(call.ended_at.unwrap_or(call.started_at));
+    if caps.carrier_first && call.leg.device == Device::Here && since < CARRIER_HEAD_START_MS {
+        Timing::Carrier
+    } else if !caps.exact_marker_lookup && since >= caps.search_lag_ms {
+        Timing::Late
+    } else {
+        Timing::AtHangUp
+    }
+}
+
+/// Until when a call slot waits before it starts, when the device that carried the leg may
+/// be another browser of the rep that logs first.
+pub fn waits_for_carrier(call: &Call, caps: Capabilities) -> Option<Timestamp> {
+    let end = call.ended_at?;
+    (caps.carrier_first && call.leg.device == Device::Elsewhere).then(|| end.plus_ms(OTHERS_WAIT_MS))
+}
 
 /// An inbound call that, as far as the engine knows, nobody answered.
 pub fn is_unanswered(call: &Call) -> bool {
@@ -74,7 +104,18 @@ impl Engine {
             self.enqueue(key);
             return true;
         }
-        false
+        let Some(slot) = self.slots.get(key) else { return false };
+        let trigger = slot.trigger;
+        match waits_for_carrier(call, self.caps(&slot.integration)) {
+            Some(due) if self.now < due => {
+                self.set_state(key, SlotState::Waiting { due: Some(due) });
+                self.save_slot(key);
+                self.audit(Some(key), trigger, "carried by another device: giving a browser that carried it the time to log it first", None, None);
+                self.enqueue(key);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The real end of a call that was still going on another device arrived: its call slots
@@ -107,7 +148,7 @@ mod tests {
             answered_at: answered.map(Timestamp),
             ended_at: ended.map(Timestamp),
             result: if answered.is_some() { CallResult::Answered } else { CallResult::Missed },
-            leg: Leg { id: Some("p-1-2".into()), queue },
+            leg: Leg { id: Some("p-1-2".into()), queue, ..Leg::default() },
             ..Call::new(CallId::new("rc:s-1"), Direction::Inbound, their, None, Timestamp(1_000))
         }
     }
@@ -130,5 +171,32 @@ mod tests {
         let mut out = call(None, Some(5_000), true);
         out.direction = Direction::Outbound;
         assert!(not_the_reps(&out).is_none(), "a call the rep placed is theirs");
+    }
+
+    #[test]
+    fn the_carrier_logs_first_where_the_check_costs_a_request() {
+        use crate::crm::capabilities;
+        use crate::model::CrmKind::{Clio, HubSpot, Salesforce};
+        let end = 5_000;
+        // (CRM, device, sent this long after the end) -> (timing, waits until)
+        let table = [
+            (Clio, Device::Here, 0, Timing::Carrier, None),
+            (Clio, Device::Here, CARRIER_HEAD_START_MS - 1, Timing::Carrier, None),
+            (Clio, Device::Here, CARRIER_HEAD_START_MS, Timing::AtHangUp, None),
+            (Clio, Device::Elsewhere, 0, Timing::AtHangUp, Some(end + OTHERS_WAIT_MS)),
+            (Clio, Device::Unknown, 0, Timing::AtHangUp, None),
+            (Salesforce, Device::Here, 0, Timing::AtHangUp, None),
+            (Salesforce, Device::Elsewhere, 0, Timing::AtHangUp, None),
+            (HubSpot, Device::Here, 0, Timing::AtHangUp, None),
+            (HubSpot, Device::Here, 60_000, Timing::Late, None),
+            (HubSpot, Device::Elsewhere, 59_999, Timing::AtHangUp, None),
+        ];
+        for (i, (kind, device, after, timing, waits)) in table.into_iter().enumerate() {
+            let mut c = call(Some(2_000), Some(end), false);
+            c.leg.device = device;
+            let caps = capabilities(kind);
+            assert_eq!(super::timing(&c, caps, Timestamp(end + after)), timing, "row {i}");
+            assert_eq!(waits_for_carrier(&c, caps), waits.map(Timestamp), "row {i}");
+        }
     }
 }
