@@ -430,7 +430,9 @@ function authGroup(integ, { id, fid, lockedWhole, isNew, connected, rerenderCard
         input({ path: `integrations.${id}.auth`, id: fid('scopes'), label: 'Scopes', locked: lockedWhole, help: 'Separated by spaces; empty for the CRM’s defaults.',
           get: () => (a.scopes || []).join(' '), set: (v) => setAuth('scopes', v.split(/\s+/).filter(Boolean)), attrs: { spellcheck: 'false' } }),
         input({ path: `integrations.${id}.auth`, id: fid('auth_url'), label: 'Authorize URL (optional)', type: 'url', locked: lockedWhole, get: () => a.auth_url, set: (v) => setAuth('auth_url', v.trim()), attrs: { placeholder: 'The CRM’s, for the region' } }),
-        input({ path: `integrations.${id}.auth`, id: fid('token_url'), label: 'Token URL (optional)', type: 'url', locked: lockedWhole, get: () => a.token_url, set: (v) => setAuth('token_url', v.trim()), attrs: { placeholder: 'The CRM’s, for the region' } }))));
+        // Server mode: the server's broker exchanges at the token URL registered there.
+        live?.asks_token_url === false ? null
+          : input({ path: `integrations.${id}.auth`, id: fid('token_url'), label: 'Token URL (optional)', type: 'url', locked: lockedWhole, get: () => a.token_url, set: (v) => setAuth('token_url', v.trim()), attrs: { placeholder: 'The CRM’s, for the region' } }))));
     const kindLabel = KINDS.find((k) => k.kind === integ.kind)?.label || integ.kind;
     const connect = h('button', { type: 'button', class: 'btn btn-primary', disabled: pending, 'aria-describedby': pending ? fid('connect-help') : null },
       icon('plug'), connected ? `Reconnect ${kindLabel}` : `Connect ${kindLabel}`);

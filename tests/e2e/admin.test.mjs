@@ -1,6 +1,7 @@
 // The server's admin page in Chromium: signed in with the admin token, a day of calls of three
-// reps (logged, unresolved, no match, a rep without credentials), resolved from the page; axe
-// finds no serious or critical violation and every control takes focus from the keyboard.
+// reps (logged, unresolved, no match, a rep without credentials), the reps' refused requests on
+// their rows, resolved from the page; axe finds no serious or critical violation and every
+// control takes focus from the keyboard.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -40,6 +41,24 @@ before(async () => {
     const a = await world.admin('GET', '/admin/accounts/acme/reps/alice/slots');
     const b = await world.admin('GET', '/admin/accounts/acme/reps/bob/unresolved');
     return a.data.some((s) => s.state === 'logged') && b.data.length === 1;
+  });
+  // Two requests of the reps that their engines refuse: alice asks to log her logged call by
+  // hand again, bob picks a contact that is not a candidate. The admin sees both, and why.
+  const day = await world.admin('GET', `/admin/accounts/acme/calls?from=${now - 3_600_000}&to=${now + 60_000}`);
+  const idOf = (rep, number) => day.data.calls.find((x) => x.rep === rep && x.number === number).call;
+  const queued = (await world.admin('GET', '/admin/accounts/acme/reps/bob/unresolved')).data[0];
+  for (const [rep, entry] of [
+    ['alice', { id: 'adm-1', at: now, what: 'manual_log', call_id: idOf('alice', KNOWN), integrations: ['hs'] }],
+    ['bob', { id: 'adm-2', at: now, what: 'resolve', resolutions: [[queued.slot, { choice: 'contacts', ids: ['no-such-contact'] }]] }],
+  ]) {
+    const { id, token } = (await world.admin('POST', `/admin/accounts/acme/reps/${rep}/tokens`, { label: 'refusals' })).data;
+    await call('POST', `${world.url}/rep/acme/${rep}/events`, { entries: [entry] }, { authorization: `Bearer ${token}` });
+    await world.admin('DELETE', `/admin/accounts/acme/reps/${rep}/tokens/${id}`);
+  }
+  await eventually('both requests refused', async () => {
+    const v = await world.admin('GET', '/admin/accounts/acme/reps/bob/unresolved');
+    const d = await world.admin('GET', `/admin/accounts/acme/calls?from=${now - 3_600_000}&to=${now + 60_000}`);
+    return v.data[0]?.refused && d.data.calls.some((x) => x.rep === 'alice' && x.slots[0]?.refused);
   });
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
   page = await browser.newPage({ acceptDownloads: true });
@@ -85,6 +104,13 @@ test('calls per rep and CRM say logged, unlogged or unresolved, and why', async 
   assert.match(health, /No credentials/, 'carol has no CRM credentials');
   assert.match(health, /Signed events: on/);
   await page.getByText('Log to this contact').waitFor();
+  // The reps' refused requests, on the rows where the admin looks: the server's words and when.
+  const aliceRefused = page.locator('#list section', { hasText: 'alice' }).locator('[data-refused="manual_log"]');
+  assert.match(await aliceRefused.innerText(), /^Refused the rep's manual log: already logged \(record .+\) · \d/);
+  assert.equal(await aliceRefused.locator('time').count(), 1, 'says when');
+  const bobRefused = page.locator('#queue [data-refused="resolution"]');
+  assert.match(await bobRefused.innerText(), /^Refused a choice for this slot: .*not among the candidates.* · \d/);
+  assert.equal(await page.locator('#list [data-refused="resolution"]').count(), 1, 'and on bob\'s call');
   assert.deepEqual(await axe(page), [], 'signed in: no serious or critical axe violation');
   await assertKeyboardReachable(page);
   await shot(page, 'server-admin');

@@ -1,9 +1,10 @@
 // Server mode's token broker (issue 16), end to end: the company registers its HubSpot OAuth
 // client with the Calltrail server once (the secret sealed there); the rep's extension, in server
-// mode, shows no client-secret field, runs chrome.identity.launchWebAuthFlow from the options
-// page's Connect, and hands the code to the server's broker, which redeems it at the vendor with
-// the secret. The emulator's token endpoint sees the server (no browser User-Agent, no Origin)
-// exchanging with the secret, the browser never; then a call is logged with the brokered token.
+// mode, shows no client-secret nor token-URL field, runs chrome.identity.launchWebAuthFlow from
+// the options page's Connect, and hands the code to the server's broker, which redeems it at the
+// vendor with the secret. The emulator's token endpoint sees the server (no browser User-Agent,
+// no Origin) exchanging with the secret, the browser never; then a call is logged with the
+// brokered token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld, eventually } from '../../www/world/world.mjs';
@@ -51,9 +52,10 @@ after(async () => {
   srv?.close();
 });
 
-test('in server mode the options page asks for no client secret, and keeps none', async () => {
+test('in server mode the options page asks for no client secret nor token URL, and keeps none', async () => {
   const st = (await world.send({ type: 'state' })).data.integrations.find((i) => i.id === 'hs');
   assert.equal(st.client_secret, 'server');
+  assert.equal(st.asks_token_url, false, 'the server holds the vendor\'s token URL');
   const refused = await world.send({ type: 'set-credentials', integration: 'hs', client_secret: 'hubspot-secret' });
   assert.equal(refused.ok, false);
   const page = await world.browser.context.newPage();
@@ -62,6 +64,10 @@ test('in server mode the options page asks for no client secret, and keeps none'
   await card.waitFor();
   await card.getByText('Held by your company’s Calltrail server').waitFor();
   assert.equal(await card.locator('#f-integrations-hs-client_secret').count(), 0, 'no client-secret field');
+  // The broker exchanges at the token URL registered on the server: none is asked here. The
+  // authorize URL still is (this browser opens the sign-in page).
+  assert.equal(await card.locator('#f-integrations-hs-token_url').count(), 0, 'no token-URL field');
+  assert.equal(await card.locator('#f-integrations-hs-auth_url').count(), 1, 'the authorize URL is still asked');
   // The rep token is saved, never shown.
   assert.equal(await page.locator('#f-server-token').inputValue(), '');
   assert.match(await page.locator('#f-server-token').getAttribute('placeholder'), /kept/);

@@ -37,6 +37,9 @@ const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeSt
 const when = (ms) => (ms ? timeFmt.format(new Date(ms)) : '');
 const full = (ms) => (ms ? fullFmt.format(new Date(ms)) : '');
 const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
+/** The rep's last request about a slot that the rep's engine refused: the server's words, and when. */
+const refusedLine = (r, tag = 'span') => (r ? h(tag, { class: 'slot-why slot-refused', 'data-refused': r.what }, r.admin_words, ' · ',
+  h('time', { datetime: new Date(r.at).toISOString(), title: full(r.at), text: when(r.at) })) : null);
 /** Local midnight of a `yyyy-mm-dd` value, in epoch ms. */
 const midnight = (ymd) => { const [y, m, d] = ymd.split('-').map(Number); return new Date(y, m - 1, d).getTime(); };
 const ymd = (date) => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
@@ -226,7 +229,8 @@ function renderCalls() {
           const s = by.get(col.id);
           if (!s) return h('td', { class: 'muted', text: '—' });
           return h('td', {}, h('div', { class: 'slot-cell' }, chip(s.tone, s.word),
-            s.category === 'logged' ? (s.contacts.length ? h('span', { class: 'slot-why', text: s.contacts.join(', ') }) : null) : h('span', { class: 'slot-why', text: s.detail })));
+            s.category === 'logged' ? (s.contacts.length ? h('span', { class: 'slot-why', text: s.contacts.join(', ') }) : null) : h('span', { class: 'slot-why', text: s.detail }),
+            refusedLine(s.refused)));
         })));
     }
     frag.append(h('section', { class: 'rep-calls', 'aria-labelledby': `rep-calls-${n}` },
@@ -286,6 +290,7 @@ function queueItem(rep, item, id) {
     h('fieldset', { class: 'queue-item' },
       h('legend', { text: `${item.label}: ${callWords}` }),
       h('p', { class: 'muted small', text: item.detail }),
+      refusedLine(item.refused, 'p'),
       choices.length ? h('div', { class: 'queue-choices' }, choices) : null,
       h('div', { class: 'row' },
         choices.length ? h('button', { type: 'submit', class: 'btn btn-primary btn-s', text: 'Log to this contact' }) : null,

@@ -8,7 +8,8 @@
 //! - `GET /admin/accounts`: accounts and their reps.
 //! - `GET /admin/accounts/{account}/calls?from=&to=`: every rep's calls in `[from, to)` (epoch
 //!   ms), each with its status per CRM, a category (`logged`, `unlogged`, `unresolved`,
-//!   `skipped`) and why.
+//!   `skipped`) and why, and the refusal kept for the rep's last request about it
+//!   ([`crate::refusals::Shown`]: the page shows its `admin_words` and when).
 //! - `GET /admin/accounts/{account}/health`: per rep and CRM: credentials present (never their
 //!   value), paused or backing off, open work; the account's RingCentral subscription and sync.
 //! - `GET /admin/accounts/{account}/audit.csv?from=&to=`: the audit trail of every rep, as CSV

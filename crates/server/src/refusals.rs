@@ -1,7 +1,8 @@
 //! Refusals the rep should see: the rep's engine on the server refuses a forwarded manual log,
 //! pick or resolution with a notice; the worker keeps the latest per call and CRM (server-only
 //! store `refusals` in `records`, which the engine never reads), and the rep's history, call view
-//! and unresolved rows show it (`crate::rep` has the whole story).
+//! and unresolved rows show it, and so does the admin's page on that rep's rows, in its own
+//! words (`crate::rep` has the whole story).
 
 use std::collections::HashMap;
 
@@ -21,6 +22,27 @@ pub struct Refused {
     pub reason: String,
     /// What the rep reads: which request was refused, and why.
     pub words: String,
+}
+
+impl Refused {
+    /// What the admin reads on the rep's row: whose request was refused, and why.
+    pub fn admin_words(&self) -> String {
+        let asked = match self.what.as_str() {
+            "manual_log" => "the rep's manual log",
+            "picks" => "the rep's contact pick",
+            _ => "a choice for this slot",
+        };
+        format!("Refused {asked}: {}", self.reason)
+    }
+}
+
+/// A kept refusal as a row carries it: the stored fields, and the admin's words beside the
+/// rep's (the pages render one or the other, never word it themselves).
+#[derive(Debug, Serialize)]
+pub struct Shown<'a> {
+    #[serde(flatten)]
+    pub refused: &'a Refused,
+    pub admin_words: String,
 }
 
 /// The refusal a notice reports, keyed `<call id>|<integration>`; `None` for other notices.
@@ -78,6 +100,24 @@ pub async fn refusals_of(pool: &PgPool, who: &RepRef, calls: &[String]) -> Resul
 }
 
 /// The refusal to show on a slot: the one kept for its call and CRM.
-pub fn refusal_for<'a>(refusals: &'a HashMap<String, Refused>, call: &str, integration: &str) -> Option<&'a Refused> {
-    refusals.get(&format!("{call}|{integration}"))
+pub fn refusal_for<'a>(refusals: &'a HashMap<String, Refused>, call: &str, integration: &str) -> Option<Shown<'a>> {
+    refusals.get(&format!("{call}|{integration}")).map(|refused| Shown { refused, admin_words: refused.admin_words() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_reads_why_and_whose_request() {
+        let r = |what: &str| Refused { at: 1, what: what.into(), reason: "already logged".into(), words: String::new() };
+        assert_eq!(r("manual_log").admin_words(), "Refused the rep's manual log: already logged");
+        assert_eq!(r("picks").admin_words(), "Refused the rep's contact pick: already logged");
+        assert_eq!(r("resolution").admin_words(), "Refused a choice for this slot: already logged");
+        let kept = HashMap::from([("c-1|hs".to_owned(), r("picks"))]);
+        let shown = serde_json::to_value(refusal_for(&kept, "c-1", "hs")).unwrap();
+        assert_eq!((shown["what"].as_str(), shown["at"].as_i64()), (Some("picks"), Some(1)), "{shown}");
+        assert!(shown["admin_words"].as_str().is_some_and(|w| w.starts_with("Refused the rep's contact pick: ")), "{shown}");
+        assert!(refusal_for(&kept, "c-1", "sf").is_none());
+    }
 }

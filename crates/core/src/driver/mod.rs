@@ -1350,6 +1350,7 @@ impl Driver {
                         }),
                         AuthKind::ApiToken => None,
                     },
+                    asks_token_url: self.settings().server.is_none(),
                     api_base: i.api_base(),
                     unique_marker: crate::settings::unique_marker_field(i.kind),
                 }
@@ -1573,6 +1574,9 @@ struct IntegrationState<'a> {
     /// Where the company's OAuth client secret comes from (`settings`, `policy`, or `server`:
     /// the Calltrail server's broker holds it), if there is one that may be sent; never the secret.
     client_secret: Option<&'static str>,
+    /// Whether the options page asks for the vendor's token URL: not in server mode, where the
+    /// server's broker exchanges and refreshes at the one registered there (`Driver::broker_url`).
+    asks_token_url: bool,
     /// The API base in use (from the vendor and region when the settings leave it blank).
     api_base: String,
     /// Where the CRM can refuse a duplicate call log: what to enter as `marker_field`.
