@@ -363,3 +363,70 @@ fn a_direct_call_nobody_answered_is_logged_as_missed_after_the_wait() {
     assert_eq!(crm.records.len(), 1);
     assert_eq!(e.call(&CallId::new("rc:s-a0d7a2b5c1e3fz18f3e7b8a2")).map(|c| c.call.result), Some(CallResult::Missed));
 }
+
+/// One browser's engine with a Clio integration, and Clio with the caller as a contact.
+fn clio_browser(now: Timestamp) -> (Engine, FakeCrm, calltrail_core::model::Contact) {
+    // A pick made during the call is logged at the call's end (no delay to change one's mind).
+    let settings = Settings { integrations: vec![integration("cl", CrmKind::Clio)], active_call_delay_mins: 0, ..Settings::default() };
+    let snapshot = MemStore::new().restore(&Engine::restore_query(&settings, now));
+    let mut e = Engine::new(EngineOptions { unanswered_settle_ms: 30_000, ..EngineOptions::default() });
+    let zones = calltrail_core::zone::Zones::for_settings(&crate::support::zones::Tzdb::default(), &settings, now).expect("known zones");
+    e.handle(Input::Restored { snapshot, settings, zones, boot_id: 7 }, now);
+    let mut crm = FakeCrm::new(CrmKind::Clio, "cl");
+    let caller = crm.add_contact("c-1", "Wireless Caller", "+14155550123", Timestamp(1_700_000_000_000));
+    (e, crm, caller)
+}
+
+/// On Clio, whose check for another browser's record is a request of its own: the browser
+/// whose webphone answered logs at the hang-up as the leg's first, without the check; a browser
+/// whose webphone only rang (it hears of the answer through presence) waits until a minute after
+/// the end, then logs with the check, also when the rep picked the contact in it during the call.
+#[test]
+fn on_clio_the_browser_that_answered_logs_first_and_the_one_that_rang_waits_for_it() {
+    use calltrail_core::crm::Timing;
+    use calltrail_core::engine::shared::OTHERS_WAIT_MS;
+    let t0 = Timestamp::parse("2026-06-01T15:00:00Z").unwrap();
+    // (the webphone only rang, the rep picked the contact in this browser at +20 s)
+    for (rang_only, pick) in [(false, false), (true, false), (true, true)] {
+        let (mut e, mut crm, caller) = clio_browser(t0);
+        let mut creates: Vec<(i64, Timing)> = Vec::new();
+        let mut run = |e: &mut Engine, crm: &mut FakeCrm, at: i64| loop {
+            let now = t0.plus_ms(at);
+            let mut replies = Vec::new();
+            while let Some(x) = e.poll_effect() {
+                if let Effect::Crm(r) = x {
+                    if let CrmOp::CreateCallLog { log } = &r.op {
+                        creates.push((at, log.timing));
+                    }
+                    replies.push((r.req, crm.execute(&r.op, now)));
+                }
+            }
+            if replies.is_empty() {
+                break;
+            }
+            for (req, result) in replies {
+                e.handle(Input::CrmDone { req, result }, now);
+            }
+        };
+        for (at, data) in direct_call_stream(t0, rang_only) {
+            if let Some(input) = decode(data, t0.plus_ms(at)) {
+                e.handle(input, t0.plus_ms(at));
+            }
+            run(&mut e, &mut crm, at);
+            if pick && at == 9_200 {
+                let call = CallId::new("rc:s-a0d7a2b5c1e3fz18f3e7b8a2");
+                e.handle(Input::ContactsPicked { call, integration: calltrail_core::model::IntegrationId::new("cl"), contacts: vec![caller.clone()] }, t0.plus_ms(20_000));
+                run(&mut e, &mut crm, 20_000);
+            }
+        }
+        let end = 68_900;
+        for at in [70_000, 100_000, end + OTHERS_WAIT_MS - 1, end + OTHERS_WAIT_MS, 200_000] {
+            e.handle(Input::AlarmFired, t0.plus_ms(at));
+            run(&mut e, &mut crm, at);
+        }
+        let want = if rang_only { (end + OTHERS_WAIT_MS, Timing::AtHangUp) } else { (68_000, Timing::Carrier) };
+        assert_eq!(creates, vec![want], "rang only {rang_only}, picked {pick}");
+        assert_eq!(crm.records.len(), 1, "rang only {rang_only}, picked {pick}: {:?}", crm.records);
+        assert!(e.slots().all(|s| s.state == SlotState::Logged), "rang only {rang_only}, picked {pick}");
+    }
+}

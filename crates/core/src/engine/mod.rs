@@ -1067,10 +1067,11 @@ impl Engine {
                         return;
                     };
                     let op = match &s.subject {
-                        Subject::Call { call } => match self.calls.get(call) {
+                        Subject::Call { call } => match self.calls.get(call).map(|e| e.call.clone()) {
+                            Some(c) if self.wait_for_carrier(key, &c) => return,
                             Some(c) => {
-                                let timing = shared::timing(&c.call, self.caps(&s.integration), self.now);
-                                let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c.call.clone(), timing };
+                                let timing = shared::timing(&c, self.caps(&s.integration), self.now);
+                                let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c, timing };
                                 CrmOp::CreateCallLog { log }
                             }
                             None => return self.fail(key, "the call's details are missing from the ledger".into()),

@@ -104,6 +104,13 @@ impl Engine {
             self.enqueue(key);
             return true;
         }
+        self.wait_for_carrier(key, call)
+    }
+
+    /// Puts a call slot off while the device that carried the leg may be another browser that
+    /// logs it first ([`waits_for_carrier`]): `true` when it waits. Before the search, and again
+    /// before the create for a slot that reached it without one (a pick, a manual log).
+    pub(super) fn wait_for_carrier(&mut self, key: &SlotKey, call: &Call) -> bool {
         let Some(slot) = self.slots.get(key) else { return false };
         let trigger = slot.trigger;
         match waits_for_carrier(call, self.caps(&slot.integration)) {
