@@ -379,15 +379,27 @@ fn clio_browser(now: Timestamp) -> (Engine, FakeCrm, calltrail_core::model::Cont
 
 /// On Clio, whose check for another browser's record is a request of its own: the browser
 /// whose webphone answered logs at the hang-up as the leg's first, without the check; a browser
-/// whose webphone only rang (it hears of the answer through presence) waits until a minute after
-/// the end, then logs with the check, also when the rep picked the contact in it during the call.
+/// whose webphone only rang, or that had none (it hears of the answer through presence), waits
+/// until a minute after the end, then logs with the check, also when the rep picked the contact
+/// in it during the call, or the call pop's answer was on hand.
 #[test]
 fn on_clio_the_browser_that_answered_logs_first_and_the_one_that_rang_waits_for_it() {
     use calltrail_core::crm::Timing;
     use calltrail_core::engine::shared::OTHERS_WAIT_MS;
     let t0 = Timestamp::parse("2026-06-01T15:00:00Z").unwrap();
-    // (the webphone only rang, the rep picked the contact in this browser at +20 s)
-    for (rang_only, pick) in [(false, false), (true, false), (true, true)] {
+    // A browser without a webphone session (RingOut calling mode: a desk phone carried it)
+    // hears only presence, and the call pop's answer is on hand at the end.
+    let ms = t0.0;
+    let presence_only = vec![(150, presence("Ringing", "intermediate", ms, false)), (9_200, presence("CallConnected", "intermediate", ms, false)), (68_900, presence("NoCall", "final", ms, false))];
+    // (this browser's stream, its webphone only rang or it had none, the rep picked the
+    // contact in this browser at +20 s)
+    let cases = [
+        (direct_call_stream(t0, false), false, false),
+        (direct_call_stream(t0, true), true, false),
+        (direct_call_stream(t0, true), true, true),
+        (presence_only, true, false),
+    ];
+    for (stream, rang_only, pick) in cases {
         let (mut e, mut crm, caller) = clio_browser(t0);
         let mut creates: Vec<(i64, Timing)> = Vec::new();
         let mut run = |e: &mut Engine, crm: &mut FakeCrm, at: i64| loop {
@@ -408,7 +420,7 @@ fn on_clio_the_browser_that_answered_logs_first_and_the_one_that_rang_waits_for_
                 e.handle(Input::CrmDone { req, result }, now);
             }
         };
-        for (at, data) in direct_call_stream(t0, rang_only) {
+        for (at, data) in stream {
             if let Some(input) = decode(data, t0.plus_ms(at)) {
                 e.handle(input, t0.plus_ms(at));
             }
