@@ -442,3 +442,55 @@ fn on_clio_the_browser_that_answered_logs_first_and_the_one_that_rang_waits_for_
         assert!(e.slots().all(|s| s.state == SlotState::Logged), "rang only {rang_only}, picked {pick}");
     }
 }
+
+/// A browser whose webphone only rang, where the rep picked the contact while talking on
+/// another device: the pick's log waits for the call's real end (ten minutes on), then the
+/// pick delay, and carries the whole talk time; it is not made mid-call with none.
+#[test]
+fn a_pick_made_while_the_call_goes_on_elsewhere_is_logged_after_its_real_end() {
+    let t0 = Timestamp::parse("2026-06-01T15:00:00Z").unwrap();
+    let ms = t0.0;
+    let real_end = 600_000;
+    let stream = vec![
+        (0, webphone("rc-call-ring-notify", ms, None, None, None)),
+        (150, presence("Ringing", "intermediate", ms, false)),
+        (8_000, webphone("rc-call-end-notify", ms, None, Some(ms + 8_000), None)),
+        (9_200, presence("CallConnected", "intermediate", ms, false)),
+        (real_end, presence("NoCall", "final", ms, false)),
+    ];
+    let mut crm = shared_crm();
+    let mut e = engine(30_000, t0);
+    let mut sent: Vec<(i64, Call)> = Vec::new();
+    let mut pump_at = |e: &mut Engine, crm: &mut FakeCrm, at: i64| {
+        let mut calls = Vec::new();
+        pump_logging(e, crm, t0.plus_ms(at), &mut calls);
+        sent.extend(calls.into_iter().map(|c| (at, c)));
+    };
+    let mut alarms = vec![20_000, 100_000, 188_000, 300_000, real_end + 1_000, real_end + 180_000, real_end + 200_000];
+    for (at, data) in stream {
+        while alarms.first().is_some_and(|a| *a < at) {
+            let a = alarms.remove(0);
+            if a == 20_000 {
+                let call = CallId::new("rc:s-a0d7a2b5c1e3fz18f3e7b8a2");
+                let caller = crm.contacts[0].0.clone();
+                e.handle(Input::ContactsPicked { call, integration: calltrail_core::model::IntegrationId::new("hs"), contacts: vec![caller] }, t0.plus_ms(a));
+            } else {
+                e.handle(Input::AlarmFired, t0.plus_ms(a));
+            }
+            pump_at(&mut e, &mut crm, a);
+        }
+        if let Some(input) = decode(data, t0.plus_ms(at)) {
+            e.handle(input, t0.plus_ms(at));
+        }
+        pump_at(&mut e, &mut crm, at);
+    }
+    for a in alarms {
+        e.handle(Input::AlarmFired, t0.plus_ms(a));
+        pump_at(&mut e, &mut crm, a);
+    }
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let (at, call) = &sent[0];
+    assert_eq!(*at, real_end + 180_000, "logged the pick delay (3 min) after the real end");
+    assert_eq!(call.result, CallResult::Answered);
+    assert!((589..=591).contains(&call.duration_secs()), "{call:?}");
+}

@@ -1068,6 +1068,7 @@ impl Engine {
                     };
                     let op = match &s.subject {
                         Subject::Call { call } => match self.calls.get(call).map(|e| e.call.clone()) {
+                            Some(c) if s.mode != Mode::Manual && self.wait_for_real_end(key, &c, s.at) => return,
                             Some(c) if self.wait_for_carrier(key, &c) => return,
                             Some(c) => {
                                 let timing = shared::timing(&c, self.caps(&s.integration), self.now);

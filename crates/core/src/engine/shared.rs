@@ -21,7 +21,7 @@
 use crate::crm::{Capabilities, Timing};
 use crate::model::{Call, CallResult, Device, Direction, Timestamp};
 
-use super::slot::{SlotKey, SlotState, Trigger};
+use super::slot::{Mode, SlotKey, SlotState, Trigger};
 use super::Engine;
 
 /// How long after the end a device reported, at most, the slots of a call answered on another
@@ -95,16 +95,23 @@ impl Engine {
             self.audit(Some(key), trigger, format!("not logged: {reason}"), None, None);
             return true;
         }
-        if is_live_elsewhere(call) && self.now < first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS) {
-            let due = first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS);
-            let trigger = self.slots.get(key).map_or(Trigger::Auto, |s| s.trigger);
-            self.set_state(key, SlotState::Waiting { due: Some(due) });
-            self.save_slot(key);
-            self.audit(Some(key), trigger, "answered on another device: waiting for the call's real end", None, None);
-            self.enqueue(key);
-            return true;
+        self.wait_for_real_end(key, call, first_end) || self.wait_for_carrier(key, call)
+    }
+
+    /// Puts a call slot off while the call goes on on another device of the rep (this one only
+    /// rang): `true` when it waits. Before the search, and again before the create for a slot
+    /// that reached it without one (a pick made while the rep talked elsewhere).
+    pub(super) fn wait_for_real_end(&mut self, key: &SlotKey, call: &Call, first_end: Timestamp) -> bool {
+        if !is_live_elsewhere(call) || self.now >= first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS) {
+            return false;
         }
-        self.wait_for_carrier(key, call)
+        let due = first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS);
+        let trigger = self.slots.get(key).map_or(Trigger::Auto, |s| s.trigger);
+        self.set_state(key, SlotState::Waiting { due: Some(due) });
+        self.save_slot(key);
+        self.audit(Some(key), trigger, "answered on another device: waiting for the call's real end", None, None);
+        self.enqueue(key);
+        true
     }
 
     /// Puts a call slot off while the device that carried the leg may be another browser that
@@ -126,17 +133,21 @@ impl Engine {
     }
 
     /// The real end of a call that was still going on another device arrived: its call slots
-    /// that wait for it start now.
+    /// that wait for it start now, picks after their delay from this end (unless the rep asked
+    /// to log now).
     pub(super) fn wake_live_call(&mut self, id: &crate::model::CallId) {
         let now = self.now;
-        let waiting: Vec<SlotKey> = self
+        let log_now = self.calls.get(id).is_some_and(|e| e.log_now);
+        let pick_due = now.plus_mins(i64::from(self.settings.active_call_delay_mins));
+        let waiting: Vec<(SlotKey, Timestamp)> = self
             .slots
             .of_call(id)
-            .filter(|(_, s)| s.targets.is_empty() && !s.busy && matches!(s.state, SlotState::Waiting { due: Some(d) } if d > now))
-            .map(|(k, _)| k.clone())
+            // Not a slot waiting out a failure's back-off: it keeps its own time.
+            .filter(|(_, s)| !s.busy && (s.targets.is_empty() || s.attempts == 0) && matches!(s.state, SlotState::Waiting { due: Some(d) } if d > now))
+            .map(|(k, s)| (k.clone(), if s.mode == Mode::Active && !log_now { pick_due } else { now }))
             .collect();
-        for k in waiting {
-            self.set_state(&k, SlotState::Waiting { due: Some(now) });
+        for (k, due) in waiting {
+            self.set_state(&k, SlotState::Waiting { due: Some(due) });
             self.save_slot(&k);
             self.enqueue(&k);
         }
