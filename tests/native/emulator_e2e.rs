@@ -531,7 +531,7 @@ fn measure(emu: &Emulator, http: &Executor, kind: CrmKind) -> Economy {
             let mut log = call_log(kind, what, &found[0], &caller, cold_start, "");
             log.call.leg.device = device;
             let hang_up = log.call.ended_at.expect("an ended call");
-            log.timing = calltrail_core::engine::shared::timing(&log.call, calltrail_core::crm::capabilities(kind), hang_up);
+            log.timing = calltrail_core::engine::shared::timing(&log.call, calltrail_core::crm::capabilities(kind), hang_up, true);
             created(http.ok(&conn, &CrmOp::CreateCallLog { log }));
             contact = Some(found[0].clone());
         })

@@ -377,69 +377,93 @@ fn clio_browser(now: Timestamp) -> (Engine, FakeCrm, calltrail_core::model::Cont
     (e, crm, caller)
 }
 
-/// On Clio, whose check for another browser's record is a request of its own: the browser
-/// whose webphone answered logs at the hang-up as the leg's first, without the check; a browser
-/// whose webphone only rang, or that had none (it hears of the answer through presence), waits
-/// until a minute after the end, then logs with the check, also when the rep picked the contact
-/// in it during the call, or the call pop's answer was on hand.
-#[test]
-fn on_clio_the_browser_that_answered_logs_first_and_the_one_that_rang_waits_for_it() {
-    use calltrail_core::crm::Timing;
-    use calltrail_core::engine::shared::OTHERS_WAIT_MS;
+/// One browser's view of a call into Clio: its stream of Embeddable messages, a pick made in
+/// it at +20 s, and alarms, in time order; the call log creates it sent, with their timing,
+/// and whether every slot ended logged.
+fn clio_browser_day(stream: Vec<(i64, Value)>, pick: bool, write_fault: Option<crate::support::fake_crm::Fault>) -> (Vec<(i64, calltrail_core::crm::Timing)>, usize, bool) {
     let t0 = Timestamp::parse("2026-06-01T15:00:00Z").unwrap();
-    // A browser without a webphone session (RingOut calling mode: a desk phone carried it)
-    // hears only presence, and the call pop's answer is on hand at the end.
-    let ms = t0.0;
-    let presence_only = vec![(150, presence("Ringing", "intermediate", ms, false)), (9_200, presence("CallConnected", "intermediate", ms, false)), (68_900, presence("NoCall", "final", ms, false))];
-    // (this browser's stream, its webphone only rang or it had none, the rep picked the
-    // contact in this browser at +20 s)
-    let cases = [
-        (direct_call_stream(t0, false), false, false),
-        (direct_call_stream(t0, true), true, false),
-        (direct_call_stream(t0, true), true, true),
-        (presence_only, true, false),
-    ];
-    for (stream, rang_only, pick) in cases {
-        let (mut e, mut crm, caller) = clio_browser(t0);
-        let mut creates: Vec<(i64, Timing)> = Vec::new();
-        let mut run = |e: &mut Engine, crm: &mut FakeCrm, at: i64| loop {
-            let now = t0.plus_ms(at);
-            let mut replies = Vec::new();
-            while let Some(x) = e.poll_effect() {
-                if let Effect::Crm(r) = x {
-                    if let CrmOp::CreateCallLog { log } = &r.op {
-                        creates.push((at, log.timing));
-                    }
-                    replies.push((r.req, crm.execute(&r.op, now)));
+    let (mut e, mut crm, caller) = clio_browser(t0);
+    crm.write_faults.extend(write_fault);
+    let mut creates = Vec::new();
+    let mut run = |e: &mut Engine, crm: &mut FakeCrm, at: i64| loop {
+        let now = t0.plus_ms(at);
+        let mut replies = Vec::new();
+        while let Some(x) = e.poll_effect() {
+            if let Effect::Crm(r) = x {
+                if let CrmOp::CreateCallLog { log } = &r.op {
+                    creates.push((at, log.timing));
+                }
+                replies.push((r.req, crm.execute(&r.op, now)));
+            }
+        }
+        if replies.is_empty() {
+            break;
+        }
+        for (req, result) in replies {
+            e.handle(Input::CrmDone { req, result }, now);
+        }
+    };
+    let mut inputs: Vec<(i64, Option<Value>)> = stream.into_iter().map(|(at, d)| (at, Some(d))).collect();
+    inputs.extend([20_000, 70_000, 100_000, 158_899, 158_900, 200_000, 689_999, 690_000, 900_000].map(|at| (at, None)));
+    inputs.sort_by_key(|(at, _)| *at);
+    for (at, data) in inputs {
+        let now = t0.plus_ms(at);
+        match data {
+            Some(data) => {
+                if let Some(input) = decode(data, now) {
+                    e.handle(input, now);
                 }
             }
-            if replies.is_empty() {
-                break;
-            }
-            for (req, result) in replies {
-                e.handle(Input::CrmDone { req, result }, now);
-            }
-        };
-        for (at, data) in stream {
-            if let Some(input) = decode(data, t0.plus_ms(at)) {
-                e.handle(input, t0.plus_ms(at));
-            }
-            run(&mut e, &mut crm, at);
-            if pick && at == 9_200 {
+            None if at == 20_000 && pick => {
                 let call = CallId::new("rc:s-a0d7a2b5c1e3fz18f3e7b8a2");
-                e.handle(Input::ContactsPicked { call, integration: calltrail_core::model::IntegrationId::new("cl"), contacts: vec![caller.clone()] }, t0.plus_ms(20_000));
-                run(&mut e, &mut crm, 20_000);
+                e.handle(Input::ContactsPicked { call, integration: calltrail_core::model::IntegrationId::new("cl"), contacts: vec![caller.clone()] }, now);
             }
+            None => e.handle(Input::AlarmFired, now),
         }
-        let end = 68_900;
-        for at in [70_000, 100_000, end + OTHERS_WAIT_MS - 1, end + OTHERS_WAIT_MS, 200_000] {
-            e.handle(Input::AlarmFired, t0.plus_ms(at));
-            run(&mut e, &mut crm, at);
-        }
-        let want = if rang_only { (end + OTHERS_WAIT_MS, Timing::AtHangUp) } else { (68_000, Timing::Carrier) };
-        assert_eq!(creates, vec![want], "rang only {rang_only}, picked {pick}");
-        assert_eq!(crm.records.len(), 1, "rang only {rang_only}, picked {pick}: {:?}", crm.records);
-        assert!(e.slots().all(|s| s.state == SlotState::Logged), "rang only {rang_only}, picked {pick}");
+        run(&mut e, &mut crm, at);
+    }
+    let logged = e.slots().all(|s| s.state == SlotState::Logged);
+    (creates, crm.records.len(), logged)
+}
+
+/// On Clio, whose check for another browser's record is a request of its own: the browser
+/// whose webphone answered logs at the hang-up as the leg's first, without the check; a browser
+/// whose webphone only rang, or that had none (it hears of the answer through presence), or that
+/// took the call over after the rep answered it elsewhere (a call switch), waits until 90 s after
+/// the end, then logs with the check, also when the rep picked the contact in it during the call,
+/// or the call pop's answer was on hand; and a carrier whose first create's outcome was unknown
+/// checks on its retry.
+#[test]
+fn on_clio_the_browser_that_answered_logs_first_and_the_others_wait_for_it() {
+    use calltrail_core::crm::Timing::{AtHangUp, Carrier};
+    use calltrail_core::engine::shared::OTHERS_WAIT_MS;
+    use crate::support::fake_crm::Fault;
+    let t0 = Timestamp::parse("2026-06-01T15:00:00Z").unwrap();
+    let ms = t0.0;
+    // RingOut calling mode (a desk phone carried it): presence only, and the call pop's answer
+    // is on hand at the end.
+    let presence_only = vec![(150, presence("Ringing", "intermediate", ms, false)), (9_200, presence("CallConnected", "intermediate", ms, false)), (68_900, presence("NoCall", "final", ms, false))];
+    // The rep answered on a desk phone, then switched the call to this browser's webphone.
+    let switched_here = vec![
+        (150, presence("Ringing", "intermediate", ms, false)),
+        (9_200, presence("CallConnected", "intermediate", ms, false)),
+        (200_000, webphone("rc-call-start-notify", ms, Some(ms + 200_000), None, None)),
+        (600_000, webphone("rc-call-end-notify", ms, Some(ms + 200_000), Some(ms + 600_000), None)),
+        (600_900, presence("NoCall", "final", ms, false)),
+    ];
+    let end = 68_900;
+    let cases = [
+        ("answered here", direct_call_stream(t0, false), false, None, vec![(68_000, Carrier)]),
+        ("rang here", direct_call_stream(t0, true), false, None, vec![(end + OTHERS_WAIT_MS, AtHangUp)]),
+        ("rang here, picked here", direct_call_stream(t0, true), true, None, vec![(end + OTHERS_WAIT_MS, AtHangUp)]),
+        ("presence only", presence_only, false, None, vec![(end + OTHERS_WAIT_MS, AtHangUp)]),
+        ("switched here", switched_here, false, None, vec![(600_000 + OTHERS_WAIT_MS, AtHangUp)]),
+        ("answered here, the create's outcome unknown", direct_call_stream(t0, false), false, Some(Fault::ServerError), vec![(68_000, Carrier), (68_000, AtHangUp)]),
+    ];
+    for (name, stream, pick, fault, want) in cases {
+        let (creates, records, logged) = clio_browser_day(stream, pick, fault);
+        assert_eq!(creates, want, "{name}");
+        assert_eq!((records, logged), (1, true), "{name}");
     }
 }
 

@@ -19,7 +19,7 @@
 //!   ([`super::guard::exact`]: another browser of the rep logging the same leg; Clio has no
 //!   batch API, so the look is a request of its own), except the log of the device that
 //!   carried the leg, sent first ([`super::Timing::Carrier`]): no other record can exist yet,
-//!   and every other place's look finds this one. Contacts have no external properties: a lost
+//!   and every other place waits for it, then looks and finds it. Contacts have no external properties: a lost
 //!   placeholder create is found by listing Person contacts `created_since` shortly before the
 //!   op with the same number, also a plain filter.
 //! - **Auth**: `Authorization: Bearer <token>`.

@@ -4,7 +4,7 @@
 //! integration (I8); a bad event becomes a [`Problem`](super::Problem), never a panic and never a
 //! lost call; manual logging happens at most once per integration.
 
-use crate::model::{Call, CallId, CallResult, Contact, CrmKind, IntegrationId, Message, Timestamp};
+use crate::model::{Call, CallId, CallResult, Contact, CrmKind, Device, IntegrationId, Message, Timestamp};
 use crate::store::{Snapshot, StoreName};
 
 use super::records::CallEntry;
@@ -19,6 +19,10 @@ fn new_slot(key: SlotKey, subject: Subject, integration: IntegrationId, mode: Mo
 /// it: every call that ended since is among the records a restore reads (it reaches back at least
 /// 26 hours), so one Calltrail saw would be known.
 const KNOWN_CALLS_REACH_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How much later than the call's first answer a device's own answer may come and still be
+/// that first answer, told by another stream (presence stamps it when it arrives).
+const TAKE_OVER_MS: i64 = 5_000;
 
 /// Why a CRM that logs a call itself is skipped, as the history says it.
 fn logged_by_words(crm: CrmKind) -> String {
@@ -57,7 +61,20 @@ impl Engine {
                 if !call.notes.is_empty() {
                     c.notes = call.notes;
                 }
-                c.answered_at = call.answered_at.or(c.answered_at);
+                // A device that answers well after the call's first answer took over a call
+                // the rep answered elsewhere (RingCentral's call switch): it did not carry the
+                // leg from the start, so it cannot log it first.
+                let mut leg = call.leg;
+                if leg.device == Device::Here && c.answered_at.zip(call.answered_at).is_some_and(|(first, this)| this > first.plus_ms(TAKE_OVER_MS)) {
+                    leg.device = Device::Elsewhere;
+                }
+                // The leg's answer is the first one heard of: presence stamps every
+                // `CallConnected` (after a hold too) when it arrives, and a device that took
+                // the call over answers later again.
+                c.answered_at = match (c.answered_at, call.answered_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 if !entry.ended {
                     c.ended_at = call.ended_at.or(c.ended_at);
                 } else if ended && shared::is_live_elsewhere(c) {
@@ -71,7 +88,7 @@ impl Engine {
                 c.recording_url = call.recording_url.or(c.recording_url.take());
                 c.our_number = call.our_number.or(c.our_number.take());
                 c.logged_by = c.logged_by.or(call.logged_by);
-                c.leg.merge(&call.leg);
+                c.leg.merge(&leg);
                 if call.result != crate::model::CallResult::Unknown {
                     c.result = call.result;
                 }

@@ -367,6 +367,9 @@ impl Engine {
             if let Some(s) = self.slots.get_mut(key) {
                 s.state = SlotState::Waiting { due: Some(self.now) };
                 s.update_due = None;
+                // A worker that stopped mid-create left no error: say so, which also keeps the
+                // next create from skipping the check for a record the CRM may still make.
+                s.last_error.get_or_insert_with(|| "outcome unknown: the worker stopped during the create".into());
             }
             self.save_slot(key);
             self.audit(Some(key), Trigger::Reconcile, format!("marker not found after the search lag: creating again (origin {})", trigger.as_str()), None, None);

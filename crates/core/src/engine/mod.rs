@@ -1071,7 +1071,7 @@ impl Engine {
                             Some(c) if s.mode != Mode::Manual && self.wait_for_real_end(key, &c, s.at) => return,
                             Some(c) if self.wait_for_carrier(key, &c) => return,
                             Some(c) => {
-                                let timing = shared::timing(&c, self.caps(&s.integration), self.now);
+                                let timing = shared::timing(&c, self.caps(&s.integration), self.now, s.last_error.is_none());
                                 let log = CallLog { marker: s.marker_for(i), contact: s.targets[i].contact.clone(), call: c, timing };
                                 CrmOp::CreateCallLog { log }
                             }

@@ -33,20 +33,24 @@ pub const LIVE_ELSEWHERE_MAX_MS: i64 = 4 * 60 * 60 * 1000;
 /// another device within a second or two.
 pub const BROWSER_UNANSWERED_SETTLE_MS: i64 = 30_000;
 
-/// How soon after the end, at most, the device that carried a leg sends its call log as the
-/// leg's first ([`crate::crm::Timing::Carrier`]). With the browser's request timeout (20 s)
-/// the carrier's create has landed, or been given up, well before [`OTHERS_WAIT_MS`].
+/// How soon after the end, at most, the device that carried a leg issues its call log as the
+/// leg's first ([`crate::crm::Timing::Carrier`]).
 pub const CARRIER_HEAD_START_MS: i64 = 10_000;
 
-/// How long after the end a place that only heard of a call through presence waits before
-/// logging it into a CRM whose carrier logs first ([`crate::crm::Capabilities::carrier_first`]),
-/// so that the carrier's record, if a browser carried it, exists when this place checks.
-pub const OTHERS_WAIT_MS: i64 = 60_000;
+/// How long after the end a place that cannot say it carried a call waits before logging it
+/// into a CRM whose carrier logs first ([`crate::crm::Capabilities::carrier_first`]), so that
+/// the carrier's record, if a browser carried it, exists when this place checks: the carrier
+/// issues its create within [`CARRIER_HEAD_START_MS`], may refresh its token and look up its
+/// owner before it, and gives up on each request after 20 s (10 + 3 x 20 = 70 s).
+pub const OTHERS_WAIT_MS: i64 = 90_000;
 
 /// When a call log goes out, for the CRM's guard against a second record of the leg.
-pub fn timing(call: &Call, caps: Capabilities, now: Timestamp) -> Timing {
+/// `first_try`: nothing went wrong with the slot before (a create whose outcome was unknown may
+/// still be carried out by the CRM, so the next one checks).
+pub fn timing(call: &Call, caps: Capabilities, now: Timestamp, first_try: bool) -> Timing {
     let since = now.since(call.ended_at.unwrap_or(call.started_at));
-    if caps.carrier_first && call.leg.device == Device::Here && since < CARRIER_HEAD_START_MS {
+    let carrier = call.leg.device == Device::Here && call.ended_at.is_some() && first_try;
+    if caps.carrier_first && carrier && since < CARRIER_HEAD_START_MS {
         Timing::Carrier
     } else if !caps.exact_marker_lookup && since >= caps.search_lag_ms {
         Timing::Late
@@ -142,7 +146,7 @@ impl Engine {
         let waiting: Vec<(SlotKey, Timestamp)> = self
             .slots
             .of_call(id)
-            // Not a slot waiting out a failure's back-off: it keeps its own time.
+            // A slot with contacts waiting out a failed create's back-off keeps its own time.
             .filter(|(_, s)| !s.busy && (s.targets.is_empty() || s.attempts == 0) && matches!(s.state, SlotState::Waiting { due: Some(d) } if d > now))
             .map(|(k, s)| (k.clone(), if s.mode == Mode::Active && !log_now { pick_due } else { now }))
             .collect();
@@ -213,7 +217,10 @@ mod tests {
             let mut c = call(Some(2_000), Some(end), false);
             c.leg.device = device;
             let caps = capabilities(kind);
-            assert_eq!(super::timing(&c, caps, Timestamp(end + after)), timing, "row {i}");
+            assert_eq!(super::timing(&c, caps, Timestamp(end + after), true), timing, "row {i}");
+            if timing == Timing::Carrier {
+                assert_eq!(super::timing(&c, caps, Timestamp(end + after), false), Timing::AtHangUp, "row {i}: a retry checks");
+            }
             assert_eq!(waits_for_carrier(&c, caps), waits.map(Timestamp), "row {i}");
         }
     }

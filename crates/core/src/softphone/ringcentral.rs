@@ -184,14 +184,20 @@ fn webphone(
     // through (`callQueueName`, set for queue and ring-group calls). Neither is needed to log
     // the call, so a malformed one is left out rather than refusing the event.
     // This webphone carried the leg when it placed the call or answered it (`startTime` is set
-    // once this device answered); a session that only rang here says nothing of who took it.
+    // once this device answered); a session that ended having only rung here did not, whoever
+    // took it; a ringing one cannot say yet.
     let carried = direction == Direction::Outbound
         || matches!(phase, Phase::Answered | Phase::Held | Phase::Resumed)
         || (phase == Phase::Ended && answered.is_some());
+    let device = match (carried, phase) {
+        (true, _) => Device::Here,
+        (false, Phase::Ended) => Device::Elsewhere,
+        (false, _) => Device::Unknown,
+    };
     let leg = Leg {
         id: party.and_then(|p| p.id("partyId").ok().flatten()),
         queue: c.str("callQueueName", MAX_STRING).ok().flatten().is_some_and(|q| !q.trim().is_empty()),
-        device: if carried { Device::Here } else { Device::Unknown },
+        device,
     };
 
     let progress = match phase {
@@ -622,7 +628,7 @@ mod tests {
             ("rc-call-hold-notify", answered, Device::Here),
             ("rc-call-end-notify", ended, Device::Here),
             // Rang here and stopped: the rep may have taken it on another device.
-            ("rc-call-end-notify", rang, Device::Unknown),
+            ("rc-call-end-notify", rang, Device::Elsewhere),
             ("rc-call-init-notify", json!({"direction": "Outbound", "from": "+16505550100", "to": "+14155550123"}), Device::Here),
         ];
         for (ty, extra, device) in table {

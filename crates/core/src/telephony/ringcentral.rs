@@ -311,9 +311,9 @@ pub fn settle(facts: &[Fact], extension: &str, country: Country, now: Timestamp)
     let leg = CallLeg {
         id: mine.first().map(|p| p.party.clone()).filter(|p| !p.is_empty()).or_else(|| record.and_then(|r| r.party.clone())),
         queue: mine.iter().any(|p| p.queue),
-        // The server is no device of the rep's: it logs once the call log is in, minutes
-        // after any browser, and so always checks for a record a browser made.
-        device: crate::model::Device::Unknown,
+        // The server is no device of the rep's: where a browser that carried the call logs
+        // first (Clio), the server waits for it like any other place, then checks.
+        device: crate::model::Device::Elsewhere,
     };
 
     // Not the user's to log, whatever else is known.
