@@ -120,8 +120,8 @@ pub enum Timing {
     /// such a record yet.
     Late,
     /// The device that carried the leg logs it within its head start
-    /// ([`crate::engine::CARRIER_HEAD_START_MS`]), while every other place waits longer than
-    /// that ([`crate::engine::OTHERS_WAIT_MS`]): no other record of the leg can exist yet, so a
+    /// ([`crate::engine::shared::CARRIER_HEAD_START_MS`]), while every other place waits longer than
+    /// that ([`crate::engine::shared::OTHERS_WAIT_MS`]): no other record of the leg can exist yet, so a
     /// CRM whose check for one costs a request of its own ([`Capabilities::carrier_first`])
     /// skips it.
     Carrier,
@@ -434,7 +434,7 @@ pub struct Capabilities {
     /// The check for another place's record of a call log is a request of its own (no batch
     /// API to ride in): the device that carried the leg logs first and skips it
     /// ([`Timing::Carrier`]), and a place that only heard of the call through presence waits
-    /// for it ([`crate::engine::OTHERS_WAIT_MS`]) before logging with the check.
+    /// for it ([`crate::engine::shared::OTHERS_WAIT_MS`]) before logging with the check.
     pub carrier_first: bool,
 }
 

@@ -13,7 +13,12 @@
 //! - otherwise: a missed call, logged as one.
 //!
 //! The server hands the engine only legs the telephony data already settled
-//! ([`crate::telephony::ringcentral::settle`]) and runs with no wait.
+//! ([`crate::telephony::ringcentral::settle`]) and runs with no such wait.
+//!
+//! Where a CRM's check for another place's record of a leg is a request of its own (Clio), the
+//! device that carried the leg logs it first without the check ([`timing`]), and every place
+//! that cannot say it carried it, the server included, waits for it ([`waits_for_carrier`]),
+//! then checks (`docs/shared-calls.md`, "Why the browser that carried the call logs first").
 //!
 //! Invariant: nothing here creates or deletes a slot; it only decides when a slot's work starts
 //! and whether it is skipped, so the ledger's exactly-once machinery is untouched.
