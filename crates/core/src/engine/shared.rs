@@ -111,16 +111,8 @@ impl Engine {
     /// rang): `true` when it waits. Before the search, and again before the create for a slot
     /// that reached it without one (a pick made while the rep talked elsewhere).
     pub(super) fn wait_for_real_end(&mut self, key: &SlotKey, call: &Call, first_end: Timestamp) -> bool {
-        if !is_live_elsewhere(call) || self.now >= first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS) {
-            return false;
-        }
         let due = first_end.plus_ms(LIVE_ELSEWHERE_MAX_MS);
-        let trigger = self.slots.get(key).map_or(Trigger::Auto, |s| s.trigger);
-        self.set_state(key, SlotState::Waiting { due: Some(due) });
-        self.save_slot(key);
-        self.audit(Some(key), trigger, "answered on another device: waiting for the call's real end", None, None);
-        self.enqueue(key);
-        true
+        is_live_elsewhere(call) && self.wait_until(key, due, "answered on another device: waiting for the call's real end")
     }
 
     /// Puts a call slot off while the device that carried the leg may be another browser that
@@ -128,17 +120,23 @@ impl Engine {
     /// before the create for a slot that reached it without one (a pick, a manual log).
     pub(super) fn wait_for_carrier(&mut self, key: &SlotKey, call: &Call) -> bool {
         let Some(slot) = self.slots.get(key) else { return false };
-        let trigger = slot.trigger;
         match waits_for_carrier(call, self.caps(&slot.integration)) {
-            Some(due) if self.now < due => {
-                self.set_state(key, SlotState::Waiting { due: Some(due) });
-                self.save_slot(key);
-                self.audit(Some(key), trigger, "carried by another device: giving a browser that carried it the time to log it first", None, None);
-                self.enqueue(key);
-                true
-            }
-            _ => false,
+            Some(due) => self.wait_until(key, due, "carried by another device: giving a browser that carried it the time to log it first"),
+            None => false,
         }
+    }
+
+    /// Puts a slot off until `due`, saying `why` in the audit: `true` when `due` is still ahead.
+    fn wait_until(&mut self, key: &SlotKey, due: Timestamp, why: &'static str) -> bool {
+        if self.now >= due {
+            return false;
+        }
+        let trigger = self.slots.get(key).map_or(Trigger::Auto, |s| s.trigger);
+        self.set_state(key, SlotState::Waiting { due: Some(due) });
+        self.save_slot(key);
+        self.audit(Some(key), trigger, why, None, None);
+        self.enqueue(key);
+        true
     }
 
     /// The real end of a call that was still going on another device arrived: its call slots
