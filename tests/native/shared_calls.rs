@@ -148,6 +148,11 @@ fn pump(e: &mut Engine, crm: &mut FakeCrm, now: Timestamp) {
 
 /// [`pump`], keeping the calls as the creates sent them.
 fn pump_logging(e: &mut Engine, crm: &mut FakeCrm, now: Timestamp, sent: &mut Vec<Call>) {
+    pump_creates(e, crm, now, |log| sent.push(log.call.clone()));
+}
+
+/// [`pump`], handing every call log create to `created` as it goes out.
+fn pump_creates(e: &mut Engine, crm: &mut FakeCrm, now: Timestamp, mut created: impl FnMut(&calltrail_core::crm::CallLog)) {
     let mut guard = 0;
     loop {
         guard += 1;
@@ -156,7 +161,7 @@ fn pump_logging(e: &mut Engine, crm: &mut FakeCrm, now: Timestamp, sent: &mut Ve
         while let Some(x) = e.poll_effect() {
             if let Effect::Crm(r) = x {
                 if let CrmOp::CreateCallLog { log } = &r.op {
-                    sent.push(log.call.clone());
+                    created(log);
                 }
                 replies.push((r.req, crm.execute(&r.op, now)));
             }
@@ -171,7 +176,10 @@ fn pump_logging(e: &mut Engine, crm: &mut FakeCrm, now: Timestamp, sent: &mut Ve
 }
 
 fn engine(settle_ms: i64, now: Timestamp) -> Engine {
-    let settings = Settings { integrations: vec![integration("hs", CrmKind::HubSpot)], ..Settings::default() };
+    engine_with(Settings { integrations: vec![integration("hs", CrmKind::HubSpot)], ..Settings::default() }, settle_ms, now)
+}
+
+fn engine_with(settings: Settings, settle_ms: i64, now: Timestamp) -> Engine {
     let snapshot = MemStore::new().restore(&Engine::restore_query(&settings, now));
     let mut e = Engine::new(EngineOptions { unanswered_settle_ms: settle_ms, ..EngineOptions::default() });
     let zones = calltrail_core::zone::Zones::for_settings(&crate::support::zones::Tzdb::default(), &settings, now).expect("known zones");
@@ -368,10 +376,7 @@ fn a_direct_call_nobody_answered_is_logged_as_missed_after_the_wait() {
 fn clio_browser(now: Timestamp) -> (Engine, FakeCrm, calltrail_core::model::Contact) {
     // A pick made during the call is logged at the call's end (no delay to change one's mind).
     let settings = Settings { integrations: vec![integration("cl", CrmKind::Clio)], active_call_delay_mins: 0, ..Settings::default() };
-    let snapshot = MemStore::new().restore(&Engine::restore_query(&settings, now));
-    let mut e = Engine::new(EngineOptions { unanswered_settle_ms: 30_000, ..EngineOptions::default() });
-    let zones = calltrail_core::zone::Zones::for_settings(&crate::support::zones::Tzdb::default(), &settings, now).expect("known zones");
-    e.handle(Input::Restored { snapshot, settings, zones, boot_id: 7 }, now);
+    let e = engine_with(settings, 30_000, now);
     let mut crm = FakeCrm::new(CrmKind::Clio, "cl");
     let caller = crm.add_contact("c-1", "Wireless Caller", "+14155550123", Timestamp(1_700_000_000_000));
     (e, crm, caller)
@@ -385,24 +390,7 @@ fn clio_browser_day(stream: Vec<(i64, Value)>, pick: bool, write_fault: Option<c
     let (mut e, mut crm, caller) = clio_browser(t0);
     crm.write_faults.extend(write_fault);
     let mut creates = Vec::new();
-    let mut run = |e: &mut Engine, crm: &mut FakeCrm, at: i64| loop {
-        let now = t0.plus_ms(at);
-        let mut replies = Vec::new();
-        while let Some(x) = e.poll_effect() {
-            if let Effect::Crm(r) = x {
-                if let CrmOp::CreateCallLog { log } = &r.op {
-                    creates.push((at, log.timing));
-                }
-                replies.push((r.req, crm.execute(&r.op, now)));
-            }
-        }
-        if replies.is_empty() {
-            break;
-        }
-        for (req, result) in replies {
-            e.handle(Input::CrmDone { req, result }, now);
-        }
-    };
+    let mut run = |e: &mut Engine, crm: &mut FakeCrm, at: i64| pump_creates(e, crm, t0.plus_ms(at), |log| creates.push((at, log.timing)));
     let mut inputs: Vec<(i64, Option<Value>)> = stream.into_iter().map(|(at, d)| (at, Some(d))).collect();
     inputs.extend([20_000, 70_000, 100_000, 158_899, 158_900, 200_000, 689_999, 690_000, 900_000].map(|at| (at, None)));
     inputs.sort_by_key(|(at, _)| *at);
